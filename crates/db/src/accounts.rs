@@ -1,0 +1,325 @@
+//! Organisations, users and memberships.
+
+use chrono::{DateTime, Utc};
+use sitrep_domain::RoleSet;
+use sitrep_domain::account::{NewOrganisation, OrganisationChange};
+use sitrep_types::{LocalizedText, Membership, Organisation, Reach, Role};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::{DbError, GenericClient};
+
+const ORG_COLUMNS: &str = "id, code, name_fi, name_sv, name_en, reach, active, created_at, updated_at";
+
+fn organisation(row: &Row) -> Result<Organisation, DbError> {
+    Ok(Organisation {
+        id: row.try_get("id")?,
+        code: row.try_get("code")?,
+        name: LocalizedText { fi: row.try_get("name_fi")?, sv: row.try_get("name_sv")?, en: row.try_get("name_en")? },
+        reach: Reach::parse(row.try_get("reach")?).ok_or(DbError::Corrupt("organisations.reach"))?,
+        active: row.try_get("active")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub async fn insert_organisation(
+    c: &impl GenericClient,
+    id: Uuid,
+    org: &NewOrganisation,
+) -> Result<Organisation, DbError> {
+    let name = org.name.as_text();
+    let row = c
+        .query_one(
+            &format!(
+                "INSERT INTO organisations (id, code, name_fi, name_sv, name_en, reach) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {ORG_COLUMNS}"
+            ),
+            &[&id, &org.code.as_str(), &name.fi, &name.sv, &name.en, &org.reach.as_str()],
+        )
+        .await?;
+    organisation(&row)
+}
+
+pub async fn get_organisation(c: &impl GenericClient, id: Uuid) -> Result<Option<Organisation>, DbError> {
+    let row = c.query_opt(&format!("SELECT {ORG_COLUMNS} FROM organisations WHERE id = $1"), &[&id]).await?;
+    row.as_ref().map(organisation).transpose()
+}
+
+pub async fn find_organisation_by_code(c: &impl GenericClient, code: &str) -> Result<Option<Organisation>, DbError> {
+    let row = c.query_opt(&format!("SELECT {ORG_COLUMNS} FROM organisations WHERE code = $1"), &[&code]).await?;
+    row.as_ref().map(organisation).transpose()
+}
+
+/// Organisations in code order, after `after` (a code), at most `limit`.
+pub async fn list_organisations(
+    c: &impl GenericClient,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Organisation>, DbError> {
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {ORG_COLUMNS} FROM organisations WHERE ($1::text IS NULL OR code > $1) ORDER BY code LIMIT $2"
+            ),
+            &[&after, &limit],
+        )
+        .await?;
+    rows.iter().map(organisation).collect()
+}
+
+pub async fn update_organisation(
+    c: &impl GenericClient,
+    id: Uuid,
+    change: &OrganisationChange,
+) -> Result<Option<Organisation>, DbError> {
+    let name = change.name.as_ref().map(|n| n.as_text());
+    let row = c
+        .query_opt(
+            &format!(
+                "UPDATE organisations SET \
+                   name_fi = CASE WHEN $2 THEN $3 ELSE name_fi END, \
+                   name_sv = CASE WHEN $2 THEN $4 ELSE name_sv END, \
+                   name_en = CASE WHEN $2 THEN $5 ELSE name_en END, \
+                   active = coalesce($6, active), updated_at = now() \
+                 WHERE id = $1 RETURNING {ORG_COLUMNS}"
+            ),
+            &[
+                &id,
+                &name.is_some(),
+                &name.and_then(|n| n.fi.clone()),
+                &name.and_then(|n| n.sv.clone()),
+                &name.and_then(|n| n.en.clone()),
+                &change.active,
+            ],
+        )
+        .await?;
+    row.as_ref().map(organisation).transpose()
+}
+
+pub async fn count_organisations(c: &impl GenericClient) -> Result<i64, DbError> {
+    Ok(c.query_one("SELECT count(*) FROM organisations", &[]).await?.try_get(0)?)
+}
+
+/// A user row without memberships.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, active, created_at, updated_at";
+
+fn user(row: &Row) -> Result<UserRow, DbError> {
+    Ok(UserRow {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        active: row.try_get("active")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub async fn insert_user(
+    c: &impl GenericClient,
+    id: Uuid,
+    username: &str,
+    display_name: &str,
+    password_hash: &str,
+) -> Result<UserRow, DbError> {
+    let row = c
+        .query_one(
+            &format!(
+                "INSERT INTO users (id, username, display_name, password_hash) VALUES ($1, $2, $3, $4) \
+                 RETURNING {USER_COLUMNS}"
+            ),
+            &[&id, &username, &display_name, &password_hash],
+        )
+        .await?;
+    user(&row)
+}
+
+pub async fn get_user(c: &impl GenericClient, id: Uuid) -> Result<Option<UserRow>, DbError> {
+    let row = c.query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"), &[&id]).await?;
+    row.as_ref().map(user).transpose()
+}
+
+/// Locks the user's row for the rest of the transaction (serialises membership changes).
+pub async fn lock_user(c: &impl GenericClient, id: Uuid) -> Result<Option<UserRow>, DbError> {
+    let row = c.query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 FOR UPDATE"), &[&id]).await?;
+    row.as_ref().map(user).transpose()
+}
+
+/// What login needs to know about a username: one query, whatever the outcome.
+#[derive(Debug, Clone)]
+pub struct LoginCandidate {
+    pub id: Uuid,
+    pub password_hash: String,
+    pub active: bool,
+}
+
+pub async fn find_login_candidate(c: &impl GenericClient, username: &str) -> Result<Option<LoginCandidate>, DbError> {
+    let row = c.query_opt("SELECT id, password_hash, active FROM users WHERE username = $1", &[&username]).await?;
+    row.map(|r| {
+        Ok(LoginCandidate { id: r.try_get("id")?, password_hash: r.try_get("password_hash")?, active: r.try_get("active")? })
+    })
+    .transpose()
+}
+
+pub async fn set_password_hash(c: &impl GenericClient, id: Uuid, hash: &str) -> Result<(), DbError> {
+    c.execute("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1", &[&id, &hash]).await?;
+    Ok(())
+}
+
+/// Users in username order, after `after`; with `organisation`, only those with a
+/// membership (past or present) in it.
+pub async fn list_users(
+    c: &impl GenericClient,
+    organisation: Option<Uuid>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<UserRow>, DbError> {
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users u \
+                 WHERE ($1::uuid IS NULL OR EXISTS (SELECT 1 FROM memberships m \
+                        WHERE m.user_id = u.id AND m.organisation_id = $1)) \
+                   AND ($2::text IS NULL OR username > $2) \
+                 ORDER BY username LIMIT $3"
+            ),
+            &[&organisation, &after, &limit],
+        )
+        .await?;
+    rows.iter().map(user).collect()
+}
+
+pub async fn update_user(
+    c: &impl GenericClient,
+    id: Uuid,
+    display_name: Option<&str>,
+    active: Option<bool>,
+    password_hash: Option<&str>,
+) -> Result<Option<UserRow>, DbError> {
+    let row = c
+        .query_opt(
+            &format!(
+                "UPDATE users SET display_name = coalesce($2, display_name), active = coalesce($3, active), \
+                   password_hash = coalesce($4, password_hash), updated_at = now() \
+                 WHERE id = $1 RETURNING {USER_COLUMNS}"
+            ),
+            &[&id, &display_name, &active, &password_hash],
+        )
+        .await?;
+    row.as_ref().map(user).transpose()
+}
+
+const MEMBERSHIP_COLUMNS: &str = "id, user_id, organisation_id, roles, valid_from, valid_until, created_at, \
+     (valid_from <= now() AND (valid_until IS NULL OR valid_until > now())) AS active";
+
+/// The SQL condition for "in force now", on a table aliased `m`.
+pub const MEMBERSHIP_ACTIVE: &str = "(m.valid_from <= now() AND (m.valid_until IS NULL OR m.valid_until > now()))";
+
+pub(crate) fn roles(raw: Vec<String>) -> Result<RoleSet, DbError> {
+    raw.iter().map(|r| Role::parse(r).ok_or(DbError::Corrupt("memberships.roles"))).collect()
+}
+
+pub(crate) fn role_names(roles: RoleSet) -> Vec<&'static str> {
+    roles.to_vec().into_iter().map(Role::as_str).collect()
+}
+
+fn membership(row: &Row) -> Result<Membership, DbError> {
+    Ok(Membership {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        organisation_id: row.try_get("organisation_id")?,
+        roles: roles(row.try_get("roles")?)?.to_vec(),
+        valid_from: row.try_get("valid_from")?,
+        valid_until: row.try_get("valid_until")?,
+        active: row.try_get("active")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub async fn insert_membership(
+    c: &impl GenericClient,
+    id: Uuid,
+    user_id: Uuid,
+    organisation_id: Uuid,
+    roles: RoleSet,
+    valid_until: Option<DateTime<Utc>>,
+    created_by: Option<Uuid>,
+) -> Result<Membership, DbError> {
+    let row = c
+        .query_one(
+            &format!(
+                "INSERT INTO memberships (id, user_id, organisation_id, roles, valid_until, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {MEMBERSHIP_COLUMNS}"
+            ),
+            &[&id, &user_id, &organisation_id, &role_names(roles), &valid_until, &created_by],
+        )
+        .await?;
+    membership(&row)
+}
+
+pub async fn get_membership(c: &impl GenericClient, id: Uuid) -> Result<Option<Membership>, DbError> {
+    let row = c.query_opt(&format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE id = $1"), &[&id]).await?;
+    row.as_ref().map(membership).transpose()
+}
+
+/// A user's memberships, newest first; with `organisation`, only those in it.
+pub async fn memberships_of(
+    c: &impl GenericClient,
+    user_id: Uuid,
+    organisation: Option<Uuid>,
+) -> Result<Vec<Membership>, DbError> {
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {MEMBERSHIP_COLUMNS} FROM memberships \
+                 WHERE user_id = $1 AND ($2::uuid IS NULL OR organisation_id = $2) \
+                 ORDER BY created_at DESC, id"
+            ),
+            &[&user_id, &organisation],
+        )
+        .await?;
+    rows.iter().map(membership).collect()
+}
+
+/// Memberships of `user_ids` (for a page of users), optionally only in `organisation`.
+pub async fn memberships_of_users(
+    c: &impl GenericClient,
+    user_ids: &[Uuid],
+    organisation: Option<Uuid>,
+) -> Result<Vec<Membership>, DbError> {
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {MEMBERSHIP_COLUMNS} FROM memberships \
+                 WHERE user_id = ANY($1) AND ($2::uuid IS NULL OR organisation_id = $2) \
+                 ORDER BY created_at DESC, id"
+            ),
+            &[&user_ids, &organisation],
+        )
+        .await?;
+    rows.iter().map(membership).collect()
+}
+
+/// Ends a membership now. `None` when it was not in force.
+pub async fn end_membership(c: &impl GenericClient, id: Uuid, by: Uuid) -> Result<Option<Membership>, DbError> {
+    let row = c
+        .query_opt(
+            &format!(
+                "UPDATE memberships m SET valid_until = greatest(now(), valid_from), ended_by = $2 \
+                 WHERE id = $1 AND {MEMBERSHIP_ACTIVE} RETURNING {MEMBERSHIP_COLUMNS}"
+            ),
+            &[&id, &by],
+        )
+        .await?;
+    row.as_ref().map(membership).transpose()
+}

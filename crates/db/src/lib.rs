@@ -1,0 +1,79 @@
+//! Everything that speaks SQL: the pool, migrations, repositories, and the access log.
+//!
+//! Functions take a `GenericClient` so the caller decides the transaction: a write,
+//! its access-log record (and later its outbox row) commit together.
+
+pub mod accounts;
+pub mod audit;
+pub mod migrate;
+pub mod sessions;
+
+use std::time::Duration;
+
+pub use deadpool_postgres::{GenericClient, Object as Client, Pool, Transaction};
+use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+/// What can go wrong talking to the database. Never shown to clients: the API maps it to
+/// an opaque `503`/`500` and logs the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("database returned an unexpected value in {0}")]
+    Corrupt(&'static str),
+}
+
+impl DbError {
+    /// A unique constraint refused the write (e.g. a username already taken).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Postgres(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION))
+    }
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_connections: usize,
+    /// How long a request waits for a free connection before failing with `503`.
+    pub wait_timeout: Duration,
+    /// `statement_timeout` set on every connection.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: 16,
+            wait_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Parses a `postgres://` URL and builds the pool. No connection is made here.
+pub fn pool(url: &str, options: &PoolOptions) -> Result<Pool, anyhow::Error> {
+    let mut config: tokio_postgres::Config = url.parse()?;
+    config.application_name("sitrep");
+    config.options(format!("-c statement_timeout={} -c timezone=UTC", options.statement_timeout.as_millis()));
+    config.connect_timeout(Duration::from_secs(5));
+    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let pool = Pool::builder(manager)
+        .max_size(options.max_connections)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(options.wait_timeout))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()?;
+    Ok(pool)
+}
+
+/// Readiness: the database answers a trivial query.
+pub async fn ping(pool: &Pool) -> Result<(), DbError> {
+    let client = pool.get().await?;
+    client.query_one("SELECT 1", &[]).await?;
+    Ok(())
+}

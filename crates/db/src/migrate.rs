@@ -1,0 +1,30 @@
+//! Embedded migrations from `migrations/`, applied under an advisory lock so that several
+//! servers starting at once apply each migration exactly once.
+
+use tokio_postgres::NoTls;
+
+mod embedded {
+    refinery::embed_migrations!("../../migrations");
+}
+
+/// Key of the session-level advisory lock held while migrating ("sitrep" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7369_7472_6570;
+
+/// Connects with its own connection, takes the lock, applies what is missing.
+/// Returns the names of the migrations applied now.
+pub async fn run(url: &str) -> Result<Vec<String>, anyhow::Error> {
+    let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let driver = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "migration connection ended");
+        }
+    });
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
+    let report = embedded::migrations::runner().set_abort_divergent(true).run_async(&mut client).await;
+    let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
+    drop(client);
+    let _ = driver.await;
+    let report = report?;
+    unlock?;
+    Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+}

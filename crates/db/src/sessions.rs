@@ -1,0 +1,276 @@
+//! Login sessions (refresh-token families), refresh tokens, the per-request principal
+//! lookup, and the failed-login throttle.
+
+use chrono::{DateTime, Utc};
+use sitrep_domain::RoleSet;
+use sitrep_types::Reach;
+use uuid::Uuid;
+
+use crate::accounts::{MEMBERSHIP_ACTIVE, roles};
+use crate::{DbError, GenericClient};
+
+pub async fn create_session(
+    c: &impl GenericClient,
+    id: Uuid,
+    user_id: Uuid,
+    organisation_id: Uuid,
+    absolute_expires_at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    c.execute(
+        "INSERT INTO auth_sessions (id, user_id, organisation_id, absolute_expires_at) VALUES ($1, $2, $3, $4)",
+        &[&id, &user_id, &organisation_id, &absolute_expires_at],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_refresh_token(
+    c: &impl GenericClient,
+    token_hash: &[u8],
+    session_id: Uuid,
+    idle_expires_at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    c.execute(
+        "INSERT INTO refresh_tokens (token_hash, session_id, idle_expires_at) VALUES ($1, $2, $3)",
+        &[&token_hash, &session_id, &idle_expires_at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The session a refresh token belonged to, when it was spent now.
+#[derive(Debug, Clone)]
+pub struct SpentRefresh {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub organisation_id: Uuid,
+    pub absolute_expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RefreshUse {
+    /// Spent now; the caller issues its successor in the same transaction.
+    Spent(SpentRefresh),
+    /// Spent before: the whole family has been revoked (RFC 9700 §4.14).
+    Reused { session_id: Uuid, user_id: Uuid, organisation_id: Uuid },
+    /// Unknown, expired, or its session revoked or expired.
+    Invalid,
+}
+
+/// Spends a refresh token atomically. Of two concurrent uses, one spends it and the other
+/// sees a reuse, which revokes the family (strict policy, documented in docs/auth.md).
+pub async fn use_refresh_token(c: &impl GenericClient, token_hash: &[u8]) -> Result<RefreshUse, DbError> {
+    let spent = c
+        .query_opt(
+            "UPDATE refresh_tokens r SET used_at = now() FROM auth_sessions s \
+             WHERE r.token_hash = $1 AND r.session_id = s.id AND r.used_at IS NULL \
+               AND r.idle_expires_at > now() AND s.revoked_at IS NULL AND s.absolute_expires_at > now() \
+             RETURNING s.id, s.user_id, s.organisation_id, s.absolute_expires_at",
+            &[&token_hash],
+        )
+        .await?;
+    if let Some(row) = spent {
+        return Ok(RefreshUse::Spent(SpentRefresh {
+            session_id: row.try_get(0)?,
+            user_id: row.try_get(1)?,
+            organisation_id: row.try_get(2)?,
+            absolute_expires_at: row.try_get(3)?,
+        }));
+    }
+    let earlier = c
+        .query_opt(
+            "SELECT s.id, s.user_id, s.organisation_id FROM refresh_tokens r JOIN auth_sessions s ON s.id = r.session_id \
+             WHERE r.token_hash = $1 AND r.used_at IS NOT NULL",
+            &[&token_hash],
+        )
+        .await?;
+    match earlier {
+        Some(row) => {
+            let session_id: Uuid = row.try_get(0)?;
+            revoke_session(c, session_id, "refresh_token_reuse").await?;
+            Ok(RefreshUse::Reused { session_id, user_id: row.try_get(1)?, organisation_id: row.try_get(2)? })
+        }
+        None => Ok(RefreshUse::Invalid),
+    }
+}
+
+/// The session a refresh token belongs to, if the token is live (for logout).
+pub async fn session_of_refresh_token(c: &impl GenericClient, token_hash: &[u8]) -> Result<Option<Uuid>, DbError> {
+    let row = c
+        .query_opt(
+            "SELECT r.session_id FROM refresh_tokens r JOIN auth_sessions s ON s.id = r.session_id \
+             WHERE r.token_hash = $1 AND r.used_at IS NULL AND s.revoked_at IS NULL",
+            &[&token_hash],
+        )
+        .await?;
+    row.map(|r| r.try_get(0)).transpose().map_err(DbError::from)
+}
+
+pub async fn revoke_session(c: &impl GenericClient, id: Uuid, reason: &str) -> Result<bool, DbError> {
+    let n = c
+        .execute(
+            "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL",
+            &[&id, &reason],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// Revokes every live session of a user; with `organisation`, only those acting for it.
+pub async fn revoke_user_sessions(
+    c: &impl GenericClient,
+    user_id: Uuid,
+    organisation: Option<Uuid>,
+    reason: &str,
+) -> Result<u64, DbError> {
+    Ok(c
+        .execute(
+            "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $3 \
+             WHERE user_id = $1 AND ($2::uuid IS NULL OR organisation_id = $2) AND revoked_at IS NULL",
+            &[&user_id, &organisation, &reason],
+        )
+        .await?)
+}
+
+/// Revokes every live session acting for an organisation (when it is deactivated).
+pub async fn revoke_organisation_sessions(c: &impl GenericClient, organisation: Uuid, reason: &str) -> Result<u64, DbError> {
+    Ok(c
+        .execute(
+            "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2 \
+             WHERE organisation_id = $1 AND revoked_at IS NULL",
+            &[&organisation, &reason],
+        )
+        .await?)
+}
+
+/// Who an access token speaks for, as the database says now.
+#[derive(Debug, Clone)]
+pub struct PrincipalRow {
+    pub username: String,
+    pub reach: Reach,
+    pub membership_id: Uuid,
+    pub roles: RoleSet,
+}
+
+/// Why a token that verified cryptographically is still refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalRefusal {
+    SessionRevoked,
+    UserInactive,
+    OrganisationInactive,
+    NoMembership,
+}
+
+impl PrincipalRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalRefusal::SessionRevoked => "session_revoked",
+            PrincipalRefusal::UserInactive => "user_inactive",
+            PrincipalRefusal::OrganisationInactive => "organisation_inactive",
+            PrincipalRefusal::NoMembership => "membership_ended",
+        }
+    }
+}
+
+/// One indexed query per request: the session is live, the user and organisation
+/// active, and a membership in force gives the roles. Never trusts token claims beyond
+/// the ids.
+pub async fn principal(
+    c: &impl GenericClient,
+    session_id: Uuid,
+    user_id: Uuid,
+    organisation_id: Uuid,
+) -> Result<Result<PrincipalRow, PrincipalRefusal>, DbError> {
+    let row = c
+        .query_opt(
+            &format!(
+                "SELECT u.username, u.active AS user_active, o.active AS org_active, o.reach, \
+                        (s.revoked_at IS NULL AND s.absolute_expires_at > now()) AS session_live, m.id AS mid, m.roles \
+                 FROM auth_sessions s \
+                 JOIN users u ON u.id = s.user_id \
+                 JOIN organisations o ON o.id = s.organisation_id \
+                 LEFT JOIN LATERAL (SELECT m.id, m.roles FROM memberships m \
+                      WHERE m.user_id = u.id AND m.organisation_id = o.id AND {MEMBERSHIP_ACTIVE} \
+                      ORDER BY m.valid_from DESC LIMIT 1) m ON true \
+                 WHERE s.id = $1 AND s.user_id = $2 AND s.organisation_id = $3"
+            ),
+            &[&session_id, &user_id, &organisation_id],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(Err(PrincipalRefusal::SessionRevoked)) };
+    if !row.try_get::<_, bool>("session_live")? {
+        return Ok(Err(PrincipalRefusal::SessionRevoked));
+    }
+    if !row.try_get::<_, bool>("user_active")? {
+        return Ok(Err(PrincipalRefusal::UserInactive));
+    }
+    if !row.try_get::<_, bool>("org_active")? {
+        return Ok(Err(PrincipalRefusal::OrganisationInactive));
+    }
+    let Some(membership_id) = row.try_get::<_, Option<Uuid>>("mid")? else {
+        return Ok(Err(PrincipalRefusal::NoMembership));
+    };
+    Ok(Ok(PrincipalRow {
+        username: row.try_get("username")?,
+        reach: Reach::parse(row.try_get("reach")?).ok_or(DbError::Corrupt("organisations.reach"))?,
+        membership_id,
+        roles: roles(row.try_get("roles")?)?,
+    }))
+}
+
+/// Organisations in which a user has a membership in force, with the membership's roles.
+pub async fn login_memberships(
+    c: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<(Uuid, String, Uuid, RoleSet)>, DbError> {
+    let rows = c
+        .query(
+            &format!(
+                "SELECT o.id, o.code, m.id, m.roles FROM memberships m JOIN organisations o ON o.id = m.organisation_id \
+                 WHERE m.user_id = $1 AND o.active AND {MEMBERSHIP_ACTIVE} ORDER BY o.code"
+            ),
+            &[&user_id],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, roles(r.try_get(3)?)?))).collect()
+}
+
+/// When the account named `username` may next try a password, if it is locked now.
+pub async fn login_locked_until(c: &impl GenericClient, username: &str) -> Result<Option<DateTime<Utc>>, DbError> {
+    let row = c
+        .query_opt(
+            "SELECT locked_until FROM login_throttle WHERE username = $1 AND locked_until > now()",
+            &[&username],
+        )
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// Counts a failed login in the current window; returns (window start, failures in it).
+pub async fn record_login_failure(
+    c: &impl GenericClient,
+    username: &str,
+    window_secs: i64,
+) -> Result<(DateTime<Utc>, i32), DbError> {
+    let row = c
+        .query_one(
+            "INSERT INTO login_throttle AS t (username, window_start, failures) VALUES ($1, now(), 1) \
+             ON CONFLICT (username) DO UPDATE SET \
+               window_start = CASE WHEN t.window_start <= now() - make_interval(secs => $2) THEN now() ELSE t.window_start END, \
+               failures = CASE WHEN t.window_start <= now() - make_interval(secs => $2) THEN 1 ELSE t.failures + 1 END \
+             RETURNING window_start, failures",
+            &[&username, &(window_secs as f64)],
+        )
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+pub async fn lock_login(c: &impl GenericClient, username: &str, until: DateTime<Utc>) -> Result<(), DbError> {
+    c.execute("UPDATE login_throttle SET locked_until = $2 WHERE username = $1", &[&username, &until]).await?;
+    Ok(())
+}
+
+pub async fn clear_login_failures(c: &impl GenericClient, username: &str) -> Result<(), DbError> {
+    c.execute("DELETE FROM login_throttle WHERE username = $1", &[&username]).await?;
+    Ok(())
+}

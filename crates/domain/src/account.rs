@@ -1,0 +1,357 @@
+//! Checked account types: what `CreateUser`, `CreateOrganisation` and friends become
+//! once their fields have been parsed.
+
+use chrono::{DateTime, Utc};
+use sitrep_types as wire;
+use sitrep_types::{LocalizedText, Reach, Role};
+use uuid::Uuid;
+
+use crate::permissions::RoleSet;
+use crate::validation::{FieldErrors, Invalid, check_text};
+
+/// Longest password accepted, in characters; checked before any hashing.
+pub const PASSWORD_MAX_CHARS: usize = 128;
+/// Shortest password accepted (ASVS 5.0 6.2.1 recommends 15).
+pub const PASSWORD_MIN_CHARS: usize = 15;
+
+/// A login name: 3–64 characters of `a-z 0-9 . _ - @`, stored lower-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(field: &str, raw: &str) -> Result<Username, Invalid> {
+        let lower = raw.to_lowercase();
+        check_text(field, &lower, 3, 64, false)?;
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@');
+        if !lower.chars().all(allowed) {
+            return Err(Invalid::new(field, "invalid_characters", "may contain only a-z, 0-9, '.', '_', '-' and '@'"));
+        }
+        Ok(Username(lower))
+    }
+
+    /// The form used to look an account up at login and to key its throttle: the same
+    /// normalisation as `parse`, but total, so that any submitted name has one.
+    pub fn normalise_for_lookup(raw: &str) -> String {
+        raw.trim().to_lowercase().chars().take(256).collect()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new password: 15–128 characters of any kind, no composition rules. Passwords are
+/// compared exactly as typed (no normalisation, no trimming).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPassword(String);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(<redacted>)")
+    }
+}
+
+impl NewPassword {
+    pub fn parse(field: &str, raw: &str) -> Result<NewPassword, Invalid> {
+        let len = raw.chars().count();
+        if len < PASSWORD_MIN_CHARS {
+            return Err(Invalid::new(field, "too_short", format!("must be at least {PASSWORD_MIN_CHARS} characters")));
+        }
+        if len > PASSWORD_MAX_CHARS {
+            return Err(Invalid::new(field, "too_long", format!("must be at most {PASSWORD_MAX_CHARS} characters")));
+        }
+        Ok(NewPassword(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A person's name for display: 1–200 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(field: &str, raw: &str) -> Result<DisplayName, Invalid> {
+        let trimmed = raw.trim();
+        check_text(field, trimmed, 1, 200, false)?;
+        Ok(DisplayName(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An organisation's short code: 2–32 of `A-Z 0-9 -`, starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgCode(String);
+
+impl OrgCode {
+    pub fn parse(field: &str, raw: &str) -> Result<OrgCode, Invalid> {
+        check_text(field, raw, 2, 32, false)?;
+        let ok = raw.starts_with(|c: char| c.is_ascii_uppercase())
+            && raw.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+        if !ok {
+            return Err(Invalid::new(field, "invalid_characters", "must start with A-Z and contain only A-Z, 0-9 and '-'"));
+        }
+        Ok(OrgCode(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A name in fi, sv and en: at least one present, each 1–200 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgName(LocalizedText);
+
+impl OrgName {
+    pub fn parse(field: &str, raw: &LocalizedText) -> Result<OrgName, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let mut out = LocalizedText::default();
+        for (lang, value, slot) in [
+            ("fi", &raw.fi, &mut out.fi),
+            ("sv", &raw.sv, &mut out.sv),
+            ("en", &raw.en, &mut out.en),
+        ] {
+            if let Some(v) = value {
+                let v = v.trim();
+                if errors.take(check_text(&format!("{field}.{lang}"), v, 1, 200, false)).is_some() {
+                    *slot = Some(v.to_owned());
+                }
+            }
+        }
+        if raw.fi.is_none() && raw.sv.is_none() && raw.en.is_none() {
+            errors.push(Invalid::new(field, "required", "needs a name in at least one of fi, sv, en"));
+        }
+        errors.finish().map(|()| OrgName(out))
+    }
+
+    pub fn as_text(&self) -> &LocalizedText {
+        &self.0
+    }
+}
+
+/// A non-empty set of roles.
+pub fn parse_roles(field: &str, raw: &[Role]) -> Result<RoleSet, Invalid> {
+    if raw.is_empty() {
+        return Err(Invalid::new(field, "required", "needs at least one role"));
+    }
+    if raw.len() > Role::ALL.len() {
+        return Err(Invalid::new(field, "too_many", "lists a role more than once"));
+    }
+    Ok(raw.iter().copied().collect())
+}
+
+fn future(field: &str, at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Invalid> {
+    match at {
+        Some(t) if t <= now => Err(Invalid::new(field, "not_in_future", "must be in the future")),
+        other => Ok(other),
+    }
+}
+
+/// A checked `CreateOrganisation`.
+#[derive(Debug, Clone)]
+pub struct NewOrganisation {
+    pub code: OrgCode,
+    pub name: OrgName,
+    pub reach: Reach,
+}
+
+impl TryFrom<wire::CreateOrganisation> for NewOrganisation {
+    type Error = FieldErrors;
+
+    fn try_from(w: wire::CreateOrganisation) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let code = errors.take(OrgCode::parse("code", &w.code));
+        let name = match OrgName::parse("name", &w.name) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                errors.0.extend(e.0);
+                None
+            }
+        };
+        match (code, name) {
+            (Some(code), Some(name)) if errors.is_empty() => Ok(NewOrganisation { code, name, reach: w.reach }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A checked `UpdateOrganisation`.
+#[derive(Debug, Clone, Default)]
+pub struct OrganisationChange {
+    pub name: Option<OrgName>,
+    pub active: Option<bool>,
+}
+
+impl TryFrom<wire::UpdateOrganisation> for OrganisationChange {
+    type Error = FieldErrors;
+
+    fn try_from(w: wire::UpdateOrganisation) -> Result<Self, FieldErrors> {
+        let name = w.name.as_ref().map(|n| OrgName::parse("name", n)).transpose()?;
+        Ok(OrganisationChange { name, active: w.active })
+    }
+}
+
+/// A checked `CreateUser`.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: Username,
+    pub display_name: DisplayName,
+    pub password: NewPassword,
+    pub organisation_id: Uuid,
+    pub roles: RoleSet,
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+impl NewUser {
+    pub fn parse(w: wire::CreateUser, now: DateTime<Utc>) -> Result<NewUser, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let username = errors.take(Username::parse("username", &w.username));
+        let display_name = errors.take(DisplayName::parse("display_name", &w.display_name));
+        let password = errors.take(NewPassword::parse("password", &w.password));
+        let roles = errors.take(parse_roles("roles", &w.roles));
+        let valid_until = errors.take(future("valid_until", w.valid_until, now));
+        match (username, display_name, password, roles, valid_until) {
+            (Some(username), Some(display_name), Some(password), Some(roles), Some(valid_until)) => Ok(NewUser {
+                username,
+                display_name,
+                password,
+                organisation_id: w.organisation_id,
+                roles,
+                valid_until,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A checked `UpdateUser`.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub display_name: Option<DisplayName>,
+    pub active: Option<bool>,
+    pub password: Option<NewPassword>,
+}
+
+impl TryFrom<wire::UpdateUser> for UserChange {
+    type Error = FieldErrors;
+
+    fn try_from(w: wire::UpdateUser) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let display_name = w.display_name.as_deref().map(|d| DisplayName::parse("display_name", d));
+        let password = w.password.as_deref().map(|p| NewPassword::parse("password", p));
+        let display_name = display_name.and_then(|r| errors.take(r));
+        let password = password.and_then(|r| errors.take(r));
+        errors.finish()?;
+        Ok(UserChange { display_name, active: w.active, password })
+    }
+}
+
+/// A checked `CreateMembership`.
+#[derive(Debug, Clone)]
+pub struct NewMembership {
+    pub organisation_id: Uuid,
+    pub roles: RoleSet,
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+impl NewMembership {
+    pub fn parse(w: wire::CreateMembership, now: DateTime<Utc>) -> Result<NewMembership, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let roles = errors.take(parse_roles("roles", &w.roles));
+        let valid_until = errors.take(future("valid_until", w.valid_until, now));
+        match (roles, valid_until) {
+            (Some(roles), Some(valid_until)) => Ok(NewMembership { organisation_id: w.organisation_id, roles, valid_until }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A checked `UpdateMembership`: exactly one of a role change or an end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipChange {
+    Roles(RoleSet),
+    End,
+}
+
+impl TryFrom<wire::UpdateMembership> for MembershipChange {
+    type Error = FieldErrors;
+
+    fn try_from(w: wire::UpdateMembership) -> Result<Self, FieldErrors> {
+        match (w.roles, w.end) {
+            (Some(roles), None | Some(false)) => Ok(MembershipChange::Roles(parse_roles("roles", &roles)?)),
+            (None, Some(true)) => Ok(MembershipChange::End),
+            (Some(_), Some(true)) => Err(Invalid::new("end", "conflicting_fields", "give either roles or end, not both").into()),
+            (None, _) => Err(Invalid::new("roles", "required", "give roles to change or end: true").into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lower_cased_and_limited() {
+        assert_eq!(Username::parse("u", "Mikko.Testaaja").unwrap().as_str(), "mikko.testaaja");
+        assert_eq!(Username::parse("u", "ab").unwrap_err().code, "too_short");
+        assert_eq!(Username::parse("u", "mikko testaaja").unwrap_err().code, "invalid_characters");
+        assert_eq!(Username::parse("u", "x\n{\"action\":1}").unwrap_err().code, "control_character");
+        assert_eq!(Username::parse("u", &"a".repeat(65)).unwrap_err().code, "too_long");
+    }
+
+    #[test]
+    fn passwords_need_15_to_128_characters_of_any_kind() {
+        assert_eq!(NewPassword::parse("p", &"a".repeat(14)).unwrap_err().code, "too_short");
+        assert!(NewPassword::parse("p", &"a".repeat(15)).is_ok());
+        assert!(NewPassword::parse("p", &"😀".repeat(80)).is_ok());
+        assert_eq!(NewPassword::parse("p", &"a".repeat(129)).unwrap_err().code, "too_long");
+        assert_eq!(format!("{:?}", NewPassword::parse("p", &"s".repeat(20)).unwrap()), "NewPassword(<redacted>)");
+    }
+
+    #[test]
+    fn org_codes_are_upper_case() {
+        assert!(OrgCode::parse("c", "TRAFICOM-NCSC").is_ok());
+        assert_eq!(OrgCode::parse("c", "om").unwrap_err().code, "invalid_characters");
+        assert_eq!(OrgCode::parse("c", "-OM").unwrap_err().code, "invalid_characters");
+    }
+
+    #[test]
+    fn an_org_name_needs_one_language_and_reports_each_bad_one() {
+        let empty = LocalizedText::default();
+        assert_eq!(OrgName::parse("name", &empty).unwrap_err().0[0].field, "name");
+        let bad = LocalizedText { fi: Some("".into()), sv: None, en: Some("x".repeat(201)) };
+        let fields: Vec<String> = OrgName::parse("name", &bad).unwrap_err().0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name.fi", "name.en"]);
+    }
+
+    #[test]
+    fn new_user_reports_every_bad_field() {
+        let w = wire::CreateUser {
+            username: "x".into(),
+            display_name: "".into(),
+            password: "short".into(),
+            organisation_id: Uuid::nil(),
+            roles: vec![],
+            valid_until: Some(Utc::now() - chrono::Duration::hours(1)),
+        };
+        let fields: Vec<String> = NewUser::parse(w, Utc::now()).unwrap_err().0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["username", "display_name", "password", "roles", "valid_until"]);
+    }
+
+    #[test]
+    fn membership_change_is_roles_or_end() {
+        let roles = wire::UpdateMembership { roles: Some(vec![Role::Reader]), end: None };
+        assert!(matches!(MembershipChange::try_from(roles), Ok(MembershipChange::Roles(_))));
+        let end = wire::UpdateMembership { roles: None, end: Some(true) };
+        assert_eq!(MembershipChange::try_from(end).unwrap(), MembershipChange::End);
+        let both = wire::UpdateMembership { roles: Some(vec![Role::Reader]), end: Some(true) };
+        assert!(MembershipChange::try_from(both).is_err());
+        assert!(MembershipChange::try_from(wire::UpdateMembership::default()).is_err());
+    }
+}

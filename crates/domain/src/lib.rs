@@ -1,0 +1,10 @@
+//! The rules of Sitrep, as pure code: checked types that request bodies become at the
+//! edge, roles worked out into permissions, and (later) the sharing rules and the
+//! visibility function. No I/O, no async.
+
+pub mod account;
+pub mod permissions;
+pub mod validation;
+
+pub use permissions::{Permissions, RoleSet};
+pub use validation::{FieldErrors, Invalid};

@@ -1,0 +1,37 @@
+//! Wire types of the Sitrep API: what integrators see.
+//!
+//! Everything here derives `serde` and `utoipa::ToSchema`; nothing here knows about
+//! actix-web or PostgreSQL. Request bodies reject unknown fields. Validation beyond the
+//! shape of the JSON happens in `sitrep-domain`, where these become checked types.
+
+pub mod account;
+pub mod auth;
+pub mod problem;
+
+pub use account::*;
+pub use auth::*;
+pub use problem::*;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// One page of a keyset-paginated list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Opaque cursor for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Text in the three working languages. At least one is present.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocalizedText {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fi: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub en: Option<String>,
+}
