@@ -1,1 +1,13 @@
-fn main() {}
+//! The black-box tests of Sitrep: the real server over HTTPS against a real PostgreSQL
+//! (one cluster per run, one database per test, cloned from a migrated template).
+//! Run them with `deploy/test`, which provides the cluster.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod accounts;
+mod audit;
+mod auth;
+mod envelope;
+mod openapi;
+mod tokens;

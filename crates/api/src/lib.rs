@@ -1,1 +1,103 @@
-//! sitrep-api
+//! The HTTP API of Sitrep: one module per resource, the extractors that parse requests
+//! and authenticate callers, the error type, the OpenAPI document, and `configure`.
+
+pub mod actions;
+pub mod audit;
+pub mod body;
+pub mod docs;
+pub mod error;
+pub mod meta;
+pub mod pagination;
+pub mod principal;
+pub mod routes;
+pub mod state;
+
+use actix_web::{Route, web};
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::ApiError;
+pub use state::{AppState, LoginPolicy};
+
+use crate::routes::{auth, health, me, organisations, users};
+
+/// `405` with `Allow` for a method the resource does not offer.
+fn not_allowed(allow: &'static str) -> Route {
+    web::to(move || async move { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow }) })
+}
+
+/// `404` for a path no route matches.
+pub async fn no_route() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found("route_not_found"))
+}
+
+/// Registers every route. The caller adds the state, the envelope middleware and the
+/// default service (see `sitrep_server::startup`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/health/live").route(web::get().to(health::live)).default_service(not_allowed("GET")))
+        .service(web::resource("/health/ready").route(web::get().to(health::ready)).default_service(not_allowed("GET")))
+        .service(
+            web::scope("/api/v1")
+                .service(
+                    web::resource("/openapi.json")
+                        .route(web::get().to(docs::serve_openapi))
+                        .default_service(not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/auth/login")
+                        .route(web::post().to(auth::login))
+                        .default_service(not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/auth/refresh")
+                        .route(web::post().to(auth::refresh_tokens))
+                        .default_service(not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/auth/logout")
+                        .route(web::post().to(auth::logout))
+                        .default_service(not_allowed("POST")),
+                )
+                .service(web::resource("/me").route(web::get().to(me::get_me)).default_service(not_allowed("GET")))
+                .service(
+                    web::resource("/organisations")
+                        .route(web::get().to(organisations::list_organisations))
+                        .route(web::post().to(organisations::create_organisation))
+                        .default_service(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/organisations/{id}")
+                        .route(web::get().to(organisations::get_organisation))
+                        .route(web::patch().to(organisations::update_organisation))
+                        .default_service(not_allowed("GET, PATCH")),
+                )
+                .service(
+                    web::resource("/users")
+                        .route(web::get().to(users::list_users))
+                        .route(web::post().to(users::create_user))
+                        .default_service(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/users/{id}")
+                        .route(web::get().to(users::get_user))
+                        .route(web::patch().to(users::update_user))
+                        .default_service(not_allowed("GET, PATCH")),
+                )
+                .service(
+                    web::resource("/users/{id}/memberships")
+                        .route(web::get().to(users::list_memberships))
+                        .route(web::post().to(users::create_membership))
+                        .default_service(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/users/{id}/memberships/{membership_id}")
+                        .route(web::patch().to(users::update_membership))
+                        .default_service(not_allowed("PATCH")),
+                ),
+        )
+        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
+        .service(web::resource("/docs").route(web::get().to(docs_redirect)));
+}
+
+async fn docs_redirect() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Found().insert_header(("Location", "/docs/")).finish()
+}

@@ -166,7 +166,11 @@ pub struct LoginCandidate {
 pub async fn find_login_candidate(c: &impl GenericClient, username: &str) -> Result<Option<LoginCandidate>, DbError> {
     let row = c.query_opt("SELECT id, password_hash, active FROM users WHERE username = $1", &[&username]).await?;
     row.map(|r| {
-        Ok(LoginCandidate { id: r.try_get("id")?, password_hash: r.try_get("password_hash")?, active: r.try_get("active")? })
+        Ok(LoginCandidate {
+            id: r.try_get("id")?,
+            password_hash: r.try_get("password_hash")?,
+            active: r.try_get("active")?,
+        })
     })
     .transpose()
 }
@@ -322,4 +326,14 @@ pub async fn end_membership(c: &impl GenericClient, id: Uuid, by: Uuid) -> Resul
         )
         .await?;
     row.as_ref().map(membership).transpose()
+}
+
+pub async fn count_users(c: &impl GenericClient) -> Result<i64, DbError> {
+    Ok(c.query_one("SELECT count(*) FROM users", &[]).await?.try_get(0)?)
+}
+
+/// Serialises one-time set-up across processes until the transaction ends.
+pub async fn lock_bootstrap(c: &impl GenericClient) -> Result<(), DbError> {
+    c.execute("SELECT pg_advisory_xact_lock(7365726564)", &[]).await?;
+    Ok(())
 }

@@ -123,24 +123,26 @@ pub async fn revoke_user_sessions(
     organisation: Option<Uuid>,
     reason: &str,
 ) -> Result<u64, DbError> {
-    Ok(c
-        .execute(
-            "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $3 \
+    Ok(c.execute(
+        "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $3 \
              WHERE user_id = $1 AND ($2::uuid IS NULL OR organisation_id = $2) AND revoked_at IS NULL",
-            &[&user_id, &organisation, &reason],
-        )
-        .await?)
+        &[&user_id, &organisation, &reason],
+    )
+    .await?)
 }
 
 /// Revokes every live session acting for an organisation (when it is deactivated).
-pub async fn revoke_organisation_sessions(c: &impl GenericClient, organisation: Uuid, reason: &str) -> Result<u64, DbError> {
-    Ok(c
-        .execute(
-            "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2 \
+pub async fn revoke_organisation_sessions(
+    c: &impl GenericClient,
+    organisation: Uuid,
+    reason: &str,
+) -> Result<u64, DbError> {
+    Ok(c.execute(
+        "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2 \
              WHERE organisation_id = $1 AND revoked_at IS NULL",
-            &[&organisation, &reason],
-        )
-        .await?)
+        &[&organisation, &reason],
+    )
+    .await?)
 }
 
 /// Who an access token speaks for, as the database says now.
@@ -238,10 +240,7 @@ pub async fn login_memberships(
 /// When the account named `username` may next try a password, if it is locked now.
 pub async fn login_locked_until(c: &impl GenericClient, username: &str) -> Result<Option<DateTime<Utc>>, DbError> {
     let row = c
-        .query_opt(
-            "SELECT locked_until FROM login_throttle WHERE username = $1 AND locked_until > now()",
-            &[&username],
-        )
+        .query_opt("SELECT locked_until FROM login_throttle WHERE username = $1 AND locked_until > now()", &[&username])
         .await?;
     Ok(row.map(|r| r.try_get(0)).transpose()?)
 }

@@ -94,7 +94,11 @@ impl OrgCode {
         let ok = raw.starts_with(|c: char| c.is_ascii_uppercase())
             && raw.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
         if !ok {
-            return Err(Invalid::new(field, "invalid_characters", "must start with A-Z and contain only A-Z, 0-9 and '-'"));
+            return Err(Invalid::new(
+                field,
+                "invalid_characters",
+                "must start with A-Z and contain only A-Z, 0-9 and '-'",
+            ));
         }
         Ok(OrgCode(raw.to_owned()))
     }
@@ -112,11 +116,9 @@ impl OrgName {
     pub fn parse(field: &str, raw: &LocalizedText) -> Result<OrgName, FieldErrors> {
         let mut errors = FieldErrors::default();
         let mut out = LocalizedText::default();
-        for (lang, value, slot) in [
-            ("fi", &raw.fi, &mut out.fi),
-            ("sv", &raw.sv, &mut out.sv),
-            ("en", &raw.en, &mut out.en),
-        ] {
+        for (lang, value, slot) in
+            [("fi", &raw.fi, &mut out.fi), ("sv", &raw.sv, &mut out.sv), ("en", &raw.en, &mut out.en)]
+        {
             if let Some(v) = value {
                 let v = v.trim();
                 if errors.take(check_text(&format!("{field}.{lang}"), v, 1, 200, false)).is_some() {
@@ -217,14 +219,9 @@ impl NewUser {
         let roles = errors.take(parse_roles("roles", &w.roles));
         let valid_until = errors.take(future("valid_until", w.valid_until, now));
         match (username, display_name, password, roles, valid_until) {
-            (Some(username), Some(display_name), Some(password), Some(roles), Some(valid_until)) => Ok(NewUser {
-                username,
-                display_name,
-                password,
-                organisation_id: w.organisation_id,
-                roles,
-                valid_until,
-            }),
+            (Some(username), Some(display_name), Some(password), Some(roles), Some(valid_until)) => {
+                Ok(NewUser { username, display_name, password, organisation_id: w.organisation_id, roles, valid_until })
+            }
             _ => Err(errors),
         }
     }
@@ -266,7 +263,9 @@ impl NewMembership {
         let roles = errors.take(parse_roles("roles", &w.roles));
         let valid_until = errors.take(future("valid_until", w.valid_until, now));
         match (roles, valid_until) {
-            (Some(roles), Some(valid_until)) => Ok(NewMembership { organisation_id: w.organisation_id, roles, valid_until }),
+            (Some(roles), Some(valid_until)) => {
+                Ok(NewMembership { organisation_id: w.organisation_id, roles, valid_until })
+            }
             _ => Err(errors),
         }
     }
@@ -286,7 +285,9 @@ impl TryFrom<wire::UpdateMembership> for MembershipChange {
         match (w.roles, w.end) {
             (Some(roles), None | Some(false)) => Ok(MembershipChange::Roles(parse_roles("roles", &roles)?)),
             (None, Some(true)) => Ok(MembershipChange::End),
-            (Some(_), Some(true)) => Err(Invalid::new("end", "conflicting_fields", "give either roles or end, not both").into()),
+            (Some(_), Some(true)) => {
+                Err(Invalid::new("end", "conflicting_fields", "give either roles or end, not both").into())
+            }
             (None, _) => Err(Invalid::new("roles", "required", "give roles to change or end: true").into()),
         }
     }

@@ -1,1 +1,10 @@
-//! sitrep-server
+//! The `sitrep` binary's library: configuration, start-up, first-start bootstrap, TLS.
+
+pub mod bootstrap;
+pub mod config;
+pub mod startup;
+pub mod telemetry;
+pub mod tls;
+
+pub use config::Settings;
+pub use startup::Application;

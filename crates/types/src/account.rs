@@ -48,15 +48,8 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
-        Role::Reader,
-        Role::Author,
-        Role::Approver,
-        Role::OrgAdmin,
-        Role::Secretariat,
-        Role::Auditor,
-        Role::Sysadmin,
-    ];
+    pub const ALL: [Role; 7] =
+        [Role::Reader, Role::Author, Role::Approver, Role::OrgAdmin, Role::Secretariat, Role::Auditor, Role::Sysadmin];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,0 +1,193 @@
+//! Request bodies and query strings, parsed strictly: JSON only, a size limit, unknown
+//! fields refused, and every error naming the field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use sitrep_domain::Invalid;
+
+use crate::error::ApiError;
+
+/// Largest JSON body accepted by the account and auth endpoints.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON body of type `T`: `415` unless `application/json`, `413` above the limit,
+/// `400` for malformed JSON, `422` naming the field for a wrong shape.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Json<T>, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            if declared.is_some_and(|n| n > BODY_LIMIT) {
+                return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| ApiError::BadRequest {
+                    code: "body_unreadable",
+                    detail: "The request body could not be read.".into(),
+                })?;
+                if body.len() + chunk.len() > BODY_LIMIT {
+                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(Json)
+        })
+    }
+}
+
+/// Parses JSON, reporting data errors with the path of the field.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => field_error(&path, &inner.to_string()),
+            _ => ApiError::BadRequest {
+                code: "malformed_json",
+                detail: format!("The body is not valid JSON (line {}, column {}).", inner.line(), inner.column()),
+            },
+        }
+    })?;
+    de.end().map_err(|_| ApiError::BadRequest {
+        code: "malformed_json",
+        detail: "The body has data after the JSON value.".into(),
+    })?;
+    Ok(value)
+}
+
+/// Turns a serde data error into a `422` naming the field. Serde's messages name types
+/// and fields of the wire schema only; the position suffix is dropped.
+fn field_error(path: &str, message: &str) -> ApiError {
+    let message = message.split(" at line ").next().unwrap_or(message);
+    let base = if path == "." { String::new() } else { path.to_owned() };
+    let join = |name: &str| if base.is_empty() { name.to_owned() } else { format!("{base}.{name}") };
+    let quoted = message.split('`').nth(1).unwrap_or("");
+    let (field, code) = if message.starts_with("unknown field") {
+        // The path already ends with the unknown field's name.
+        let named = base.rsplit(['.', '[']).next() == Some(quoted);
+        (if named { base } else { join(quoted) }, "unknown_field")
+    } else if message.starts_with("missing field") {
+        (join(quoted), "required")
+    } else if message.starts_with("duplicate field") {
+        (join(quoted), "duplicate_field")
+    } else if message.starts_with("unknown variant") {
+        (base, "invalid_value")
+    } else {
+        (base, "invalid_type")
+    };
+    let field = if field.is_empty() { "body".to_owned() } else { field };
+    ApiError::Invalid(Invalid::new(field, code, message).into())
+}
+
+/// A query string of type `T` (which should deny unknown fields): `400` for a repeated
+/// or unknown parameter, `422` naming a parameter with a bad value.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Query<T>, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(req.query_string().as_bytes()));
+        let result = serde_path_to_error::deserialize::<_, T>(de).map(Query).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            let quoted = message.split('`').nth(1).unwrap_or("").to_owned();
+            if message.starts_with("duplicate field") || message.starts_with("unknown field") {
+                ApiError::BadRequest {
+                    code: "invalid_query",
+                    detail: format!("Query parameter {quoted:?} is unknown or repeated."),
+                }
+            } else {
+                let field = if path == "." || path.is_empty() { quoted } else { path };
+                ApiError::Invalid(Invalid::new(field, "invalid_value", message).into())
+            }
+        });
+        std::future::ready(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        lang: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        count: u8,
+        inner: Option<Inner>,
+        roles: Option<Vec<sitrep_types::Role>>,
+    }
+
+    fn field_of(body: &str) -> (String, String) {
+        match parse_json::<Body>(body.as_bytes()).unwrap_err() {
+            ApiError::Invalid(f) => (f.0[0].field.clone(), f.0[0].code.to_owned()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn field_errors_name_the_field() {
+        assert_eq!(field_of(r#"{"name":"a","count":1,"foo":1}"#), ("foo".into(), "unknown_field".into()));
+        assert_eq!(field_of(r#"{"count":1}"#), ("name".into(), "required".into()));
+        assert_eq!(field_of(r#"{"name":"a","count":"x"}"#), ("count".into(), "invalid_type".into()));
+        assert_eq!(field_of(r#"{"name":"a","count":300}"#), ("count".into(), "invalid_type".into()));
+        assert_eq!(field_of(r#"{"name":"a","count":1,"inner":{"x":1}}"#), ("inner.x".into(), "unknown_field".into()));
+        assert_eq!(
+            field_of(r#"{"name":"a","count":1,"roles":["reader","king"]}"#),
+            ("roles[1]".into(), "invalid_value".into())
+        );
+    }
+
+    #[test]
+    fn malformed_json_and_trailing_garbage_are_bad_requests() {
+        for body in [r#"{"name":"a""#, r#"{"name":"a","count":1} x"#, "\u{0}"] {
+            assert!(matches!(parse_json::<Body>(body.as_bytes()), Err(ApiError::BadRequest { .. })), "{body}");
+        }
+        let deep = "[".repeat(10_000);
+        assert!(parse_json::<serde_json::Value>(deep.as_bytes()).is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! The OpenAPI document, the error responses every path lists, and the docs page.
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{OpenApi as OpenApiDoc, RefOr};
+use utoipa::{IntoResponses, Modify, OpenApi};
+
+use crate::error::PROBLEM_JSON;
+use crate::routes;
+
+fn problem(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+}
+
+fn retry_after(builder: ResponseBuilder) -> ResponseBuilder {
+    builder.header(
+        "Retry-After",
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::Integer))
+            .description(Some("Seconds to wait before trying again"))
+            .build(),
+    )
+}
+
+fn responses(items: Vec<(&str, ResponseBuilder)>) -> BTreeMap<String, RefOr<Response>> {
+    items.into_iter().map(|(status, r)| (status.to_owned(), RefOr::T(r.build()))).collect()
+}
+
+/// `401`: no usable access token.
+pub struct AuthFailures;
+impl IntoResponses for AuthFailures {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let unauthenticated = problem("Missing, invalid, expired or revoked access token (`invalid_token`)").header(
+            "WWW-Authenticate",
+            HeaderBuilder::new().schema(ObjectBuilder::new().schema_type(Type::String)).build(),
+        );
+        responses(vec![("401", unauthenticated)])
+    }
+}
+
+/// `403`: authenticated, but the role does not allow it.
+pub struct Forbidden;
+impl IntoResponses for Forbidden {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(vec![("403", problem("The caller's roles do not allow this (`forbidden`)"))])
+    }
+}
+
+/// `404`: no such object, or one the caller may not see.
+pub struct NotFound;
+impl IntoResponses for NotFound {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(vec![("404", problem("No such object, or not one the caller may see"))])
+    }
+}
+
+/// `409`: the change conflicts with the current state.
+pub struct Conflict;
+impl IntoResponses for Conflict {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(vec![("409", problem("Conflicts with the current state (e.g. `username_taken`)"))])
+    }
+}
+
+/// `400`, `413`, `415`, `422`: a body that is not what the operation takes.
+pub struct BodyFailures;
+impl IntoResponses for BodyFailures {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(vec![
+            ("400", problem("Malformed JSON (`malformed_json`)")),
+            ("413", problem("Body larger than the limit (`payload_too_large`)")),
+            ("415", problem("Body not sent as application/json (`unsupported_media_type`)")),
+            ("422", problem("Invalid fields, each named in `errors` (`validation_failed`)")),
+        ])
+    }
+}
+
+/// `400`, `422`: a query string that is not what the operation takes.
+pub struct QueryFailures;
+impl IntoResponses for QueryFailures {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(vec![
+            ("400", problem("Unknown or repeated parameter, or a cursor not issued to the caller")),
+            ("422", problem("A parameter with a bad value, named in `errors`")),
+        ])
+    }
+}
+
+/// `500`, `503`: the service's own failures. Bodies are opaque.
+pub struct ServerFailures;
+impl IntoResponses for ServerFailures {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(vec![
+            ("500", problem("Internal error; the body carries only the request id")),
+            ("503", retry_after(problem("Database or access log unavailable, or logins saturated"))),
+        ])
+    }
+}
+
+struct Security;
+impl Modify for Security {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.bearer_format = Some("JWT".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sitrep API",
+        description = "Secure exchange of situation pictures of information influence, hybrid threats and \
+            cyber security for the national cooperation group on election security. Errors are \
+            RFC 9457 problem documents with a stable `code`; every response carries `X-Request-Id`.",
+        license(name = "EUPL-1.2"),
+    ),
+    paths(
+        routes::health::live,
+        routes::health::ready,
+        routes::auth::login,
+        routes::auth::refresh_tokens,
+        routes::auth::logout,
+        routes::me::get_me,
+        routes::organisations::list_organisations,
+        routes::organisations::create_organisation,
+        routes::organisations::get_organisation,
+        routes::organisations::update_organisation,
+        routes::users::list_users,
+        routes::users::create_user,
+        routes::users::get_user,
+        routes::users::update_user,
+        routes::users::list_memberships,
+        routes::users::create_membership,
+        routes::users::update_membership,
+    ),
+    components(schemas(sitrep_types::Problem, sitrep_types::FieldError)),
+    modifiers(&Security),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Login, token refresh and logout"),
+        (name = "accounts", description = "Organisations, users and memberships"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document as served and committed (pretty JSON, trailing newline).
+pub fn openapi_json() -> String {
+    let doc = ApiDoc::openapi();
+    let mut json = doc.to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    json.push('\n');
+    json
+}
+
+/// `GET /api/v1/openapi.json`: the document, generated once per process.
+pub async fn serve_openapi() -> actix_web::HttpResponse {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOC.get_or_init(openapi_json).clone();
+    actix_web::HttpResponse::Ok().content_type("application/json").body(body)
+}

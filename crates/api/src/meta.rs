@@ -1,0 +1,182 @@
+//! Per-request facts (request id, client address, action) and the envelope middleware
+//! that every response passes through: request id, security headers, and the access-log
+//! record of any request under `/api/` that its handler did not record itself (denials
+//! refused before the handler ran, unknown routes, bad bodies).
+
+use std::future::{Ready, ready};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::actions;
+use crate::error::{ApiError, AuditReason};
+use crate::state::AppState;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served (`unknown` outside a request).
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "unknown".into())
+}
+
+/// What the access log needs to know about the request, whatever the handler.
+#[derive(Clone, Debug)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub client_addr: Option<IpAddr>,
+    /// The action name of the matched route (see `actions`).
+    pub action: &'static str,
+    audited: Arc<AtomicBool>,
+}
+
+impl RequestMeta {
+    /// Called by `audit::write` once the handler's own record is written.
+    pub(crate) fn mark_audited(&self) {
+        self.audited.store(true, Ordering::SeqCst);
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Envelope {
+    request_id: String,
+    client_addr: Option<IpAddr>,
+    audited: Arc<AtomicBool>,
+}
+
+impl FromRequest for RequestMeta {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let action = actions::action(req.method(), req.match_pattern().as_deref());
+        let meta = req.extensions().get::<Envelope>().map(|e| RequestMeta {
+            request_id: e.request_id.clone(),
+            client_addr: e.client_addr,
+            action,
+            audited: e.audited.clone(),
+        });
+        ready(meta.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("envelope middleware missing"))))
+    }
+}
+
+/// Who the request was made by, once authenticated; read when a denial is recorded.
+#[derive(Clone, Debug)]
+pub struct AuditActor {
+    pub actor_type: ActorType,
+    pub actor_id: Uuid,
+    pub actor_name: String,
+    pub organisation_id: Uuid,
+    pub membership_id: Option<Uuid>,
+    pub roles: Vec<&'static str>,
+}
+
+const CSP_API: &str = "default-src 'none'; frame-ancestors 'none'";
+const CSP_DOCS: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+     connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Wraps every request: see the module documentation.
+pub async fn envelope(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = Uuid::now_v7().to_string();
+    let client_addr = req.peer_addr().map(|a| a.ip());
+    let audited = Arc::new(AtomicBool::new(false));
+    req.extensions_mut().insert(Envelope { request_id: request_id.clone(), client_addr, audited: audited.clone() });
+    let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.path());
+    let started = Instant::now();
+    let mut res = REQUEST_ID.scope(request_id.clone(), next.call(req)).instrument(span.clone()).await?;
+
+    let path = res.request().path().to_owned();
+    let docs = path == "/docs" || path.starts_with("/docs/");
+    let headers = res.headers_mut();
+    let set = |h: &mut actix_web::http::header::HeaderMap, name: HeaderName, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(HeaderName::from_static("x-request-id"), v);
+    }
+    set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(headers, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
+    set(headers, header::CONTENT_SECURITY_POLICY, if docs { CSP_DOCS } else { CSP_API });
+    if !docs || !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+    headers.remove(header::SERVER);
+
+    let status = res.status();
+    if needs_record(&path) && !audited.load(Ordering::SeqCst) {
+        record_unaudited(&res, &request_id, client_addr).instrument(span.clone()).await;
+    }
+    span.in_scope(|| {
+        tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "served");
+    });
+    Ok(res)
+}
+
+/// Requests that touch data: everything under `/api/` except the OpenAPI document.
+fn needs_record(path: &str) -> bool {
+    path.starts_with("/api/") && path != "/api/v1/openapi.json"
+}
+
+async fn record_unaudited<B>(res: &ServiceResponse<B>, request_id: &str, client_addr: Option<IpAddr>) {
+    let req = res.request();
+    let Some(state) = req.app_data::<web::Data<AppState>>() else { return };
+    let status = res.status();
+    let reason = res.response().extensions().get::<AuditReason>().map(|r| r.0.to_owned());
+    let reason = if status.is_success() || status.is_redirection() {
+        tracing::error!(status = status.as_u16(), "handler answered without an access-log record");
+        Some("unaudited_handler".to_owned())
+    } else {
+        reason.or_else(|| status.canonical_reason().map(str::to_owned))
+    };
+    let outcome = match status.as_u16() {
+        200..=399 => Outcome::Allowed,
+        401 | 403 | 404 | 429 => Outcome::Denied,
+        _ => Outcome::Failed,
+    };
+    let actor = req.extensions().get::<AuditActor>().cloned();
+    let record = AccessRecord {
+        request_id: request_id.to_owned(),
+        actor_type: actor.as_ref().map_or(ActorType::Anonymous, |a| a.actor_type),
+        actor_id: actor.as_ref().map(|a| a.actor_id),
+        actor_name: actor.as_ref().map(|a| a.actor_name.clone()),
+        organisation_id: actor.as_ref().map(|a| a.organisation_id),
+        membership_id: actor.as_ref().and_then(|a| a.membership_id),
+        roles: actor.as_ref().map(|a| a.roles.clone()).unwrap_or_default(),
+        action: actions::action(req.method(), req.match_pattern().as_deref()).to_owned(),
+        object_type: None,
+        object_id: req.match_info().get("id").map(|s| s.chars().take(64).collect()),
+        object_revision: None,
+        object_ids: None,
+        tier: None,
+        tlp: None,
+        outcome,
+        reason,
+        http_status: status.as_u16(),
+        client_addr,
+    };
+    let written = async {
+        let client = state.pool.get().await?;
+        sitrep_db::audit::record(&client, &record).await
+    }
+    .await;
+    if let Err(e) = written {
+        tracing::error!(error = %e, "could not write the access-log record of a refused request");
+    }
+}

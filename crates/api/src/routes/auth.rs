@@ -1,0 +1,295 @@
+//! Login, refresh, logout.
+
+use actix_web::{HttpResponse, web};
+use chrono::{Duration, Utc};
+use sitrep_auth::refresh;
+use sitrep_db::audit::{ActorType, Outcome};
+use sitrep_db::sessions::{self, RefreshUse};
+use sitrep_db::{GenericClient, accounts};
+use sitrep_domain::account::{PASSWORD_MAX_CHARS, Username};
+use sitrep_types::{Login, RefreshToken, TokenPair};
+use uuid::Uuid;
+
+use crate::audit::{self, RecordExt};
+use crate::body::Json;
+use crate::docs::{AuthFailures, BodyFailures, ServerFailures};
+use crate::error::ApiError;
+use crate::meta::RequestMeta;
+use crate::principal::{Authenticated, Caller};
+use crate::state::AppState;
+
+/// Log in with username and password.
+///
+/// Answers the same `401` for an unknown user, a wrong password and an account that may
+/// not log in. Failed attempts per username are throttled (`429` with `Retry-After`),
+/// as are attempts per client address.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = Login,
+    responses(
+        (status = 200, description = "Logged in", body = TokenPair),
+        (status = 401, description = "Wrong username or password", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a member of the organisation asked for", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts; see Retry-After", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        BodyFailures, ServerFailures,
+    )
+)]
+pub async fn login(state: web::Data<AppState>, meta: RequestMeta, body: Json<Login>) -> Result<HttpResponse, ApiError> {
+    let pair = do_login(&state, &meta, body.0).await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// Throttle, verify, choose the organisation, open a session — with one access-log
+/// record whatever the outcome.
+async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<TokenPair, ApiError> {
+    let username = Username::normalise_for_lookup(&login.username);
+    let logged_name: String = username.chars().take(64).collect();
+    let record = audit::anonymous(meta);
+    let record = sitrep_db::audit::AccessRecord { actor_name: Some(logged_name), ..record };
+
+    if let Some(ip) = meta.client_addr
+        && let Err(wait) = state.login_per_address.check_key(&ip)
+    {
+        let secs =
+            wait.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default())).as_secs() + 1;
+        let err = ApiError::TooManyRequests { code: "too_many_attempts", retry_after_secs: secs };
+        return refuse(state, meta, record.refused(Outcome::Denied, "address_throttled", 429), err).await;
+    }
+
+    let mut client = state.pool.get().await?;
+    if let Some(until) = sessions::login_locked_until(&client, &username).await? {
+        let secs = (until - Utc::now()).num_seconds().max(1) as u64;
+        let err = ApiError::TooManyRequests { code: "too_many_attempts", retry_after_secs: secs };
+        audit::write(&client, meta, record.refused(Outcome::Denied, "account_throttled", 429)).await?;
+        return Err(err);
+    }
+
+    let candidate = accounts::find_login_candidate(&client, &username).await?;
+    let too_long = login.password.chars().count() > PASSWORD_MAX_CHARS;
+    let verified = if too_long {
+        sitrep_auth::Verified { ok: false, needs_rehash: false }
+    } else {
+        state.hasher.verify(&login.password, candidate.as_ref().map(|c| c.password_hash.as_str())).await?
+    };
+    let user = match candidate {
+        Some(c) if verified.ok && c.active => c,
+        other => {
+            let reason = match &other {
+                None => "unknown_user",
+                Some(c) if !c.active && verified.ok => "user_inactive",
+                _ => "wrong_password",
+            };
+            let tx = client.transaction().await?;
+            count_failure(state, &tx, &username).await?;
+            let record = sitrep_db::audit::AccessRecord { actor_id: other.map(|c| c.id), ..record };
+            audit::write(&tx, meta, record.refused(Outcome::Denied, reason, 401)).await?;
+            tx.commit().await?;
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    let record = sitrep_db::audit::AccessRecord { actor_type: ActorType::User, actor_id: Some(user.id), ..record };
+
+    let memberships = sessions::login_memberships(&client, user.id).await?;
+    let chosen = match &login.organisation {
+        Some(wanted) => memberships.iter().find(|(id, code, _, _)| id.to_string() == *wanted || code == wanted),
+        None if memberships.len() == 1 => memberships.first(),
+        None => None,
+    };
+    let Some((org_id, _, membership_id, roles)) = chosen.cloned() else {
+        let (reason, status, err) = if memberships.is_empty() {
+            ("no_membership", 401, ApiError::InvalidCredentials)
+        } else if login.organisation.is_some() {
+            (
+                "not_a_member",
+                403,
+                ApiError::Forbidden {
+                    code: "not_a_member",
+                    detail: "You have no membership in force in that organisation.",
+                },
+            )
+        } else {
+            let e =
+                ApiError::invalid("organisation", "required", "you are a member of several organisations; name one");
+            ("organisation_required", 422, e)
+        };
+        let outcome = if status == 422 { Outcome::Failed } else { Outcome::Denied };
+        audit::write(&client, meta, record.refused(outcome, reason, status)).await?;
+        return Err(err);
+    };
+
+    let new_hash = if verified.needs_rehash { Some(state.hasher.hash(&login.password).await?) } else { None };
+    let tx = client.transaction().await?;
+    sessions::clear_login_failures(&tx, &username).await?;
+    if let Some(hash) = new_hash {
+        accounts::set_password_hash(&tx, user.id, &hash).await?;
+    }
+    let session_id = Uuid::new_v4();
+    let absolute = Utc::now() + Duration::seconds(state.login.session_absolute_secs as i64);
+    sessions::create_session(&tx, session_id, user.id, org_id, absolute).await?;
+    let pair = issue_pair(state, &tx, user.id, org_id, session_id, absolute).await?;
+    let record = sitrep_db::audit::AccessRecord {
+        organisation_id: Some(org_id),
+        membership_id: Some(membership_id),
+        roles: roles.to_vec().into_iter().map(|r| r.as_str()).collect(),
+        ..record
+    };
+    audit::write(&tx, meta, record.object("session", session_id)).await?;
+    tx.commit().await?;
+    Ok(pair)
+}
+
+async fn count_failure(state: &AppState, c: &impl GenericClient, username: &str) -> Result<(), ApiError> {
+    let window = state.login.window_secs as i64;
+    let (window_start, failures) = sessions::record_login_failure(c, username, window).await?;
+    let left = (window_start + Duration::seconds(window) - Utc::now()).num_seconds().max(0) as u64;
+    if let Some(delay) = state.login.delay_after(failures.max(0) as u32, left) {
+        sessions::lock_login(c, username, Utc::now() + Duration::seconds(delay as i64)).await?;
+    }
+    Ok(())
+}
+
+async fn refuse<T>(
+    state: &AppState,
+    meta: &RequestMeta,
+    record: sitrep_db::audit::AccessRecord,
+    err: ApiError,
+) -> Result<T, ApiError> {
+    let client = state.pool.get().await?;
+    audit::write(&client, meta, record).await?;
+    Err(err)
+}
+
+/// A new refresh token in `session_id` and an access token, in the caller's transaction.
+async fn issue_pair(
+    state: &AppState,
+    c: &impl GenericClient,
+    user: Uuid,
+    org: Uuid,
+    session_id: Uuid,
+    absolute: chrono::DateTime<Utc>,
+) -> Result<TokenPair, ApiError> {
+    let (refresh_token, hash) = refresh::generate();
+    let idle = (Utc::now() + Duration::seconds(state.login.refresh_idle_secs as i64)).min(absolute);
+    sessions::insert_refresh_token(c, &hash, session_id, idle).await?;
+    let (access_token, claims) = state.tokens.issue(user, org, session_id)?;
+    Ok(TokenPair {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: (claims.exp - claims.iat).max(0) as u64,
+        refresh_token,
+        refresh_expires_in: (idle - Utc::now()).num_seconds().max(0) as u64,
+        organisation_id: org,
+    })
+}
+
+/// Exchange a refresh token for a new pair.
+///
+/// Each refresh token works once. Presenting one that was already used revokes its
+/// whole session (every refresh and access token of that login).
+#[utoipa::path(
+    post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body = RefreshToken,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenPair),
+        (status = 401, description = "Unknown, spent, expired or revoked refresh token", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        BodyFailures, ServerFailures,
+    )
+)]
+pub async fn refresh_tokens(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: Json<RefreshToken>,
+) -> Result<HttpResponse, ApiError> {
+    let pair = do_refresh(&state, &meta, &body.0.refresh_token).await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result<TokenPair, ApiError> {
+    let hash = refresh::hash(token);
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let record = audit::anonymous(meta);
+    let denied = ApiError::Unauthenticated { reason: "refresh_token_invalid" };
+    let spent = match sessions::use_refresh_token(&tx, &hash).await? {
+        RefreshUse::Spent(spent) => spent,
+        RefreshUse::Reused { session_id, user_id, organisation_id } => {
+            let record = sitrep_db::audit::AccessRecord {
+                actor_type: ActorType::User,
+                actor_id: Some(user_id),
+                organisation_id: Some(organisation_id),
+                ..record
+            };
+            tracing::warn!(%session_id, "refresh token reused: session revoked");
+            audit::write(
+                &tx,
+                meta,
+                record.object("session", session_id).refused(Outcome::Denied, "refresh_token_reuse", 401),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(denied);
+        }
+        RefreshUse::Invalid => {
+            audit::write(&tx, meta, record.refused(Outcome::Denied, "refresh_token_invalid", 401)).await?;
+            tx.commit().await?;
+            return Err(denied);
+        }
+    };
+    let record = sitrep_db::audit::AccessRecord {
+        actor_type: ActorType::User,
+        actor_id: Some(spent.user_id),
+        organisation_id: Some(spent.organisation_id),
+        ..record
+    }
+    .object("session", spent.session_id);
+    match sessions::principal(&tx, spent.session_id, spent.user_id, spent.organisation_id).await? {
+        Ok(p) => {
+            let pair = issue_pair(
+                state,
+                &tx,
+                spent.user_id,
+                spent.organisation_id,
+                spent.session_id,
+                spent.absolute_expires_at,
+            )
+            .await?;
+            let record = sitrep_db::audit::AccessRecord {
+                actor_name: Some(p.username),
+                membership_id: Some(p.membership_id),
+                roles: p.roles.to_vec().into_iter().map(|r| r.as_str()).collect(),
+                ..record
+            };
+            audit::write(&tx, meta, record).await?;
+            tx.commit().await?;
+            Ok(pair)
+        }
+        Err(refusal) => {
+            sessions::revoke_session(&tx, spent.session_id, refusal.as_str()).await?;
+            audit::write(&tx, meta, record.refused(Outcome::Denied, refusal.as_str(), 401)).await?;
+            tx.commit().await?;
+            Err(denied)
+        }
+    }
+}
+
+/// Log out: revoke this session. Its access and refresh tokens stop working at once.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        AuthFailures, ServerFailures,
+    )
+)]
+pub async fn logout(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+) -> Result<HttpResponse, ApiError> {
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    sessions::revoke_session(&tx, caller.session_id, "logout").await?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("session", caller.session_id).status(204)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,7 @@
+//! One module per resource.
+
+pub mod auth;
+pub mod health;
+pub mod me;
+pub mod organisations;
+pub mod users;

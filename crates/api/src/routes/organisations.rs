@@ -1,0 +1,121 @@
+//! Organisations: everyone signed in reads the directory; the secretariat manages it.
+
+use actix_web::{HttpResponse, web};
+use sitrep_db::{accounts, sessions};
+use sitrep_domain::account::{NewOrganisation, OrganisationChange};
+use sitrep_types::{CreateOrganisation, Organisation, Page, UpdateOrganisation};
+use uuid::Uuid;
+
+use crate::audit::{self, RecordExt};
+use crate::body::{Json, Query};
+use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
+use crate::error::ApiError;
+use crate::meta::RequestMeta;
+use crate::pagination::{PageQuery, next_cursor};
+use crate::principal::{Authenticated, Caller, ManageOrganisations};
+use crate::state::AppState;
+
+const LIST: &str = "organisations";
+
+/// The organisations of the group and its subscribers, by code.
+#[utoipa::path(
+    get, path = "/api/v1/organisations", tag = "accounts",
+    security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<Organisation>), AuthFailures, QueryFailures, ServerFailures)
+)]
+pub async fn list_organisations(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.0.limit()?;
+    let after = query.0.after(caller.user_id, LIST)?;
+    let client = state.pool.get().await?;
+    let items = accounts::list_organisations(&client, after.as_deref(), limit).await?;
+    let next = next_cursor(caller.user_id, LIST, items.len(), limit, items.last().map(|o| o.code.as_str()));
+    let ids = items.iter().map(|o| o.id).collect();
+    audit::write(&client, &meta, audit::by(&meta, &caller).objects("organisation", ids)).await?;
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
+}
+
+/// Create an organisation (secretariat).
+#[utoipa::path(
+    post, path = "/api/v1/organisations", tag = "accounts",
+    security(("bearer" = [])), request_body = CreateOrganisation,
+    responses(
+        (status = 201, body = Organisation),
+        AuthFailures, Forbidden, Conflict, BodyFailures, ServerFailures
+    )
+)]
+pub async fn create_organisation(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageOrganisations>,
+    body: Json<CreateOrganisation>,
+) -> Result<HttpResponse, ApiError> {
+    let new = NewOrganisation::try_from(body.0)?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let id = Uuid::new_v4();
+    let org = accounts::insert_organisation(&tx, id, &new).await.map_err(|e| {
+        if e.is_unique_violation() {
+            ApiError::Conflict {
+                code: "organisation_code_taken",
+                detail: "An organisation with that code exists.".into(),
+            }
+        } else {
+            e.into()
+        }
+    })?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("organisation", id).status(201)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/organisations/{id}"))).json(org))
+}
+
+/// One organisation.
+#[utoipa::path(
+    get, path = "/api/v1/organisations/{id}", tag = "accounts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Organisation), AuthFailures, NotFound, ServerFailures)
+)]
+pub async fn get_organisation(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let client = state.pool.get().await?;
+    let org = accounts::get_organisation(&client, id).await?.ok_or(ApiError::not_found("organisation_not_found"))?;
+    audit::write(&client, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
+    Ok(HttpResponse::Ok().json(org))
+}
+
+/// Rename or (de)activate an organisation (secretariat). Deactivating revokes every
+/// session acting for it.
+#[utoipa::path(
+    patch, path = "/api/v1/organisations/{id}", tag = "accounts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateOrganisation,
+    responses((status = 200, body = Organisation), AuthFailures, Forbidden, NotFound, BodyFailures, ServerFailures)
+)]
+pub async fn update_organisation(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageOrganisations>,
+    id: web::Path<Uuid>,
+    body: Json<UpdateOrganisation>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let change = OrganisationChange::try_from(body.0)?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let org =
+        accounts::update_organisation(&tx, id, &change).await?.ok_or(ApiError::not_found("organisation_not_found"))?;
+    if change.active == Some(false) {
+        sessions::revoke_organisation_sessions(&tx, id, "organisation_deactivated").await?;
+    }
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(org))
+}

@@ -1,0 +1,346 @@
+//! Users and memberships. The secretariat manages everyone; an `org_admin` manages the
+//! users of its own organisation, and for it other users do not exist (`404`).
+
+use actix_web::{HttpResponse, web};
+use sitrep_db::{GenericClient, accounts, sessions};
+use sitrep_domain::account::{MembershipChange, NewMembership, NewUser, UserChange};
+use sitrep_domain::{Permissions, RoleSet};
+use sitrep_types::{CreateMembership, CreateUser, Membership, Page, UpdateMembership, UpdateUser, User};
+use uuid::Uuid;
+
+use crate::audit::{self, RecordExt};
+use crate::body::{Json, Query};
+use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
+use crate::error::ApiError;
+use crate::meta::RequestMeta;
+use crate::pagination::{PageQuery, next_cursor};
+use crate::principal::{Caller, ManageUsers};
+use crate::state::AppState;
+
+const LIST: &str = "users";
+const USER_NOT_FOUND: ApiError = ApiError::NotFound { code: "user_not_found" };
+
+/// The organisation whose users the caller manages; `None` for the secretariat (all).
+fn scope(p: &Permissions) -> Option<Uuid> {
+    if p.is_secretariat() { None } else { Some(p.organisation_id) }
+}
+
+/// The user, if the caller may see it: for an `org_admin`, only users with a membership
+/// (past or present) in its organisation. Everyone else gets `404`.
+async fn find_visible(c: &impl GenericClient, p: &Permissions, id: Uuid) -> Result<User, ApiError> {
+    let row = accounts::get_user(c, id).await?.ok_or(USER_NOT_FOUND)?;
+    let memberships = accounts::memberships_of(c, id, scope(p)).await?;
+    if scope(p).is_some() && memberships.is_empty() {
+        return Err(USER_NOT_FOUND);
+    }
+    Ok(user(row, memberships))
+}
+
+fn user(row: accounts::UserRow, memberships: Vec<Membership>) -> User {
+    User {
+        id: row.id,
+        username: row.username,
+        display_name: row.display_name,
+        active: row.active,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        memberships,
+    }
+}
+
+/// The caller may hand out every role in `roles` in `organisation`.
+fn check_grant(p: &Permissions, organisation: Uuid, roles: RoleSet) -> Result<(), ApiError> {
+    if !p.can_manage_members_of(organisation) {
+        return Err(ApiError::forbidden("You may manage the users of your own organisation only."));
+    }
+    if !roles.to_vec().into_iter().all(|r| p.can_grant(r)) {
+        return Err(ApiError::Forbidden {
+            code: "role_not_grantable",
+            detail: "Only the secretariat grants the secretariat, auditor and sysadmin roles.",
+        });
+    }
+    Ok(())
+}
+
+/// The organisation exists and is active, or a `422` on `field`.
+async fn check_organisation(c: &impl GenericClient, id: Uuid, field: &str) -> Result<(), ApiError> {
+    match accounts::get_organisation(c, id).await? {
+        Some(o) if o.active => Ok(()),
+        _ => Err(ApiError::invalid(field, "unknown_organisation", "no active organisation has this id")),
+    }
+}
+
+/// Users the caller manages, by username, each with the memberships it may see.
+#[utoipa::path(
+    get, path = "/api/v1/users", tag = "accounts",
+    security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<User>), AuthFailures, Forbidden, QueryFailures, ServerFailures)
+)]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageUsers>,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.0.limit()?;
+    let after = query.0.after(caller.user_id, LIST)?;
+    let scope = scope(&caller.permissions);
+    let client = state.pool.get().await?;
+    let rows = accounts::list_users(&client, scope, after.as_deref(), limit).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|u| u.id).collect();
+    let mut memberships = accounts::memberships_of_users(&client, &ids, scope).await?;
+    let next = next_cursor(caller.user_id, LIST, rows.len(), limit, rows.last().map(|u| u.username.as_str()));
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let (mine, rest) = memberships.drain(..).partition(|m| m.user_id == row.id);
+            memberships = rest;
+            user(row, mine)
+        })
+        .collect();
+    audit::write(&client, &meta, audit::by(&meta, &caller).objects("user", ids)).await?;
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
+}
+
+/// Create a user with a first membership. An `org_admin` creates users of its own
+/// organisation and cannot grant `secretariat`, `auditor` or `sysadmin`.
+#[utoipa::path(
+    post, path = "/api/v1/users", tag = "accounts",
+    security(("bearer" = [])), request_body = CreateUser,
+    responses((status = 201, body = User), AuthFailures, Forbidden, Conflict, BodyFailures, ServerFailures)
+)]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageUsers>,
+    body: Json<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let new = NewUser::parse(body.0, chrono::Utc::now())?;
+    check_grant(&caller.permissions, new.organisation_id, new.roles)?;
+    let hash = state.hasher.hash(new.password.expose()).await?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    check_organisation(&tx, new.organisation_id, "organisation_id").await?;
+    let id = Uuid::new_v4();
+    let row =
+        accounts::insert_user(&tx, id, new.username.as_str(), new.display_name.as_str(), &hash).await.map_err(|e| {
+            if e.is_unique_violation() {
+                ApiError::Conflict { code: "username_taken", detail: "That username is taken.".into() }
+            } else {
+                e.into()
+            }
+        })?;
+    let membership = accounts::insert_membership(
+        &tx,
+        Uuid::new_v4(),
+        id,
+        new.organisation_id,
+        new.roles,
+        new.valid_until,
+        Some(caller.user_id),
+    )
+    .await?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", id).status(201)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/users/{id}")))
+        .json(user(row, vec![membership])))
+}
+
+/// One user, with the memberships the caller may see.
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}", tag = "accounts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = User), AuthFailures, Forbidden, NotFound, ServerFailures)
+)]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageUsers>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let client = state.pool.get().await?;
+    let found = find_visible(&client, &caller.permissions, id).await?;
+    audit::write(&client, &meta, audit::by(&meta, &caller).object("user", id)).await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// Change a user's display name or password, or (de)activate it. A new password or a
+/// deactivation revokes all of the user's sessions. An `org_admin` may change only
+/// users whose memberships in force are all in its organisation.
+#[utoipa::path(
+    patch, path = "/api/v1/users/{id}", tag = "accounts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateUser,
+    responses((status = 200, body = User), AuthFailures, Forbidden, NotFound, BodyFailures, ServerFailures)
+)]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageUsers>,
+    id: web::Path<Uuid>,
+    body: Json<UpdateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let change = UserChange::try_from(body.0)?;
+    let hash = match &change.password {
+        Some(p) => Some(state.hasher.hash(p.expose()).await?),
+        None => None,
+    };
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
+    find_visible(&tx, &caller.permissions, id).await?;
+    if let Some(own) = scope(&caller.permissions) {
+        let everywhere = accounts::memberships_of(&tx, id, None).await?;
+        if everywhere.iter().any(|m| m.active && m.organisation_id != own) {
+            return Err(ApiError::Forbidden {
+                code: "user_shared",
+                detail: "This user is also a member of another organisation; ask the secretariat.",
+            });
+        }
+    }
+    let row = accounts::update_user(
+        &tx,
+        id,
+        change.display_name.as_ref().map(|d| d.as_str()),
+        change.active,
+        hash.as_deref(),
+    )
+    .await?
+    .ok_or(USER_NOT_FOUND)?;
+    if change.active == Some(false) || change.password.is_some() {
+        let reason = if change.active == Some(false) { "user_deactivated" } else { "password_changed" };
+        sessions::revoke_user_sessions(&tx, id, None, reason).await?;
+    }
+    let memberships = accounts::memberships_of(&tx, id, scope(&caller.permissions)).await?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", id)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(user(row, memberships)))
+}
+
+/// A user's memberships, past and present, that the caller may see; newest first.
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}/memberships", tag = "accounts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Membership>), AuthFailures, Forbidden, NotFound, ServerFailures)
+)]
+pub async fn list_memberships(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageUsers>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let client = state.pool.get().await?;
+    let found = find_visible(&client, &caller.permissions, id).await?;
+    let ids = found.memberships.iter().map(|m| m.id).collect();
+    audit::write(&client, &meta, audit::by(&meta, &caller).object("user", id).objects("membership", ids)).await?;
+    Ok(HttpResponse::Ok().json(found.memberships))
+}
+
+/// Give a user a membership of an organisation. At most one membership per user and
+/// organisation is in force at a time.
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/memberships", tag = "accounts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = CreateMembership,
+    responses((status = 201, body = Membership), AuthFailures, Forbidden, NotFound, Conflict, BodyFailures, ServerFailures)
+)]
+pub async fn create_membership(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageUsers>,
+    id: web::Path<Uuid>,
+    body: Json<CreateMembership>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let new = NewMembership::parse(body.0, chrono::Utc::now())?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
+    find_visible(&tx, &caller.permissions, id).await?;
+    check_grant(&caller.permissions, new.organisation_id, new.roles)?;
+    check_organisation(&tx, new.organisation_id, "organisation_id").await?;
+    let existing = accounts::memberships_of(&tx, id, Some(new.organisation_id)).await?;
+    if existing.iter().any(|m| m.active) {
+        return Err(ApiError::Conflict {
+            code: "membership_exists",
+            detail: "The user already has a membership in force there; change its roles instead.".into(),
+        });
+    }
+    let membership = accounts::insert_membership(
+        &tx,
+        Uuid::new_v4(),
+        id,
+        new.organisation_id,
+        new.roles,
+        new.valid_until,
+        Some(caller.user_id),
+    )
+    .await?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("membership", membership.id).status(201)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(membership))
+}
+
+/// End a membership now (`end: true`), or change its roles: the membership ends and a
+/// successor with the new roles starts, so history is kept. Ending one revokes the
+/// user's sessions for that organisation at once.
+#[utoipa::path(
+    patch, path = "/api/v1/users/{id}/memberships/{membership_id}", tag = "accounts",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("membership_id" = Uuid, Path)),
+    request_body = UpdateMembership,
+    responses(
+        (status = 200, description = "The ended membership, or its successor", body = Membership),
+        AuthFailures, Forbidden, NotFound, Conflict, BodyFailures, ServerFailures
+    )
+)]
+pub async fn update_membership(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageUsers>,
+    path: web::Path<(Uuid, Uuid)>,
+    body: Json<UpdateMembership>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, membership_id) = path.into_inner();
+    let change = MembershipChange::try_from(body.0)?;
+    let not_found = ApiError::not_found("membership_not_found");
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
+    find_visible(&tx, &caller.permissions, id).await?;
+    let current = accounts::get_membership(&tx, membership_id).await?.filter(|m| m.user_id == id).ok_or(not_found)?;
+    if !caller.permissions.can_manage_members_of(current.organisation_id) {
+        return Err(ApiError::not_found("membership_not_found"));
+    }
+    check_grant(&caller.permissions, current.organisation_id, current.roles.iter().copied().collect())?;
+    if !current.active {
+        return Err(ApiError::Conflict { code: "membership_not_in_force", detail: "The membership has ended.".into() });
+    }
+    let ended = accounts::end_membership(&tx, membership_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::Conflict { code: "membership_not_in_force", detail: "The membership has ended.".into() })?;
+    let result = match change {
+        MembershipChange::End => {
+            sessions::revoke_user_sessions(&tx, id, Some(current.organisation_id), "membership_ended").await?;
+            ended
+        }
+        MembershipChange::Roles(roles) => {
+            check_grant(&caller.permissions, current.organisation_id, roles)?;
+            accounts::insert_membership(
+                &tx,
+                Uuid::new_v4(),
+                id,
+                current.organisation_id,
+                roles,
+                current.valid_until,
+                Some(caller.user_id),
+            )
+            .await?
+        }
+    };
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("membership", membership_id)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(result))
+}

@@ -1,0 +1,132 @@
+//! Shared state of the API: the pool, the credential services, the login policy.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+use sitrep_auth::{PasswordHasher, TokenService};
+use sitrep_db::Pool;
+
+/// Sessions and login throttling (configuration section `auth.login`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginPolicy {
+    /// A refresh token unused for this long expires (at most 30 minutes).
+    pub refresh_idle_secs: u64,
+    /// A session ends this long after login, however active (at most 12 hours).
+    pub session_absolute_secs: u64,
+    /// Failed logins per account allowed in a window before delays start.
+    pub free_failures: u32,
+    /// Failed logins per account per window after which the account waits for the
+    /// window to end (ASVS: at most 100 per hour).
+    pub max_failures_per_window: u32,
+    pub window_secs: u64,
+    /// The longest delay between attempts before `max_failures_per_window` is reached.
+    pub max_delay_secs: u64,
+    /// Login attempts per client address per minute.
+    pub per_address_per_minute: u32,
+}
+
+impl Default for LoginPolicy {
+    fn default() -> Self {
+        LoginPolicy {
+            refresh_idle_secs: 30 * 60,
+            session_absolute_secs: 12 * 3600,
+            free_failures: 5,
+            max_failures_per_window: 100,
+            window_secs: 3600,
+            max_delay_secs: 15 * 60,
+            per_address_per_minute: 60,
+        }
+    }
+}
+
+impl LoginPolicy {
+    pub fn check(&self) -> Result<(), String> {
+        if self.refresh_idle_secs == 0 || self.refresh_idle_secs > 30 * 60 {
+            return Err("auth.login.refresh_idle_secs must be 1..=1800".into());
+        }
+        if self.session_absolute_secs == 0 || self.session_absolute_secs > 12 * 3600 {
+            return Err("auth.login.session_absolute_secs must be 1..=43200".into());
+        }
+        if self.max_failures_per_window == 0 || self.max_failures_per_window > 100 {
+            return Err("auth.login.max_failures_per_window must be 1..=100".into());
+        }
+        if self.free_failures >= self.max_failures_per_window {
+            return Err("auth.login.free_failures must be below max_failures_per_window".into());
+        }
+        if self.window_secs == 0 || self.per_address_per_minute == 0 {
+            return Err("auth.login.window_secs and per_address_per_minute must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// How long an account waits after its `failures`-th failed login in the window:
+    /// nothing for the first `free_failures`, then 1 s doubling up to `max_delay_secs`,
+    /// and the rest of the window once `max_failures_per_window` is reached.
+    pub fn delay_after(&self, failures: u32, window_left_secs: u64) -> Option<u64> {
+        if failures >= self.max_failures_per_window {
+            return Some(window_left_secs.max(1));
+        }
+        if failures < self.free_failures {
+            return None;
+        }
+        let exponent = (failures - self.free_failures).min(30);
+        Some((1u64 << exponent).min(self.max_delay_secs))
+    }
+}
+
+/// Everything a handler may need, cloned cheaply per worker.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub tokens: TokenService,
+    pub hasher: PasswordHasher,
+    pub login: LoginPolicy,
+    pub login_per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl AppState {
+    pub fn new(pool: Pool, tokens: TokenService, hasher: PasswordHasher, login: LoginPolicy) -> Result<Self, String> {
+        login.check()?;
+        let per_minute = NonZeroU32::new(login.per_address_per_minute).ok_or("per_address_per_minute is zero")?;
+        Ok(AppState {
+            pool,
+            tokens,
+            hasher,
+            login,
+            login_per_address: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_start_after_the_free_failures_and_double() {
+        let p = LoginPolicy::default();
+        assert_eq!(p.delay_after(4, 3000), None);
+        assert_eq!(p.delay_after(5, 3000), Some(1));
+        assert_eq!(p.delay_after(6, 3000), Some(2));
+        assert_eq!(p.delay_after(9, 3000), Some(16));
+        assert_eq!(p.delay_after(40, 3000), Some(900));
+    }
+
+    #[test]
+    fn the_hundredth_failure_locks_for_the_rest_of_the_window() {
+        let p = LoginPolicy::default();
+        assert_eq!(p.delay_after(100, 1234), Some(1234));
+        assert_eq!(p.delay_after(100, 0), Some(1));
+    }
+
+    #[test]
+    fn policies_beyond_the_asvs_limits_are_refused() {
+        assert!(LoginPolicy::default().check().is_ok());
+        assert!(LoginPolicy { refresh_idle_secs: 3600, ..LoginPolicy::default() }.check().is_err());
+        assert!(LoginPolicy { max_failures_per_window: 101, ..LoginPolicy::default() }.check().is_err());
+    }
+}

@@ -1,0 +1,222 @@
+//! Configuration in layers: defaults, then a TOML file (`--config`), then the
+//! environment (`SITREP_` prefix, `__` between levels, e.g. `SITREP_DATABASE__MAX_CONNECTIONS`;
+//! `DATABASE_URL` is read too). Unknown keys are refused. Secrets are `SecretString`
+//! and never printed. Every key is documented in `deploy/sitrep.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+use sitrep_api::LoginPolicy;
+use sitrep_auth::{PasswordPolicy, TokenConfig};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the server keeps what it creates: the TLS certificate (self-signed mode) and
+    /// the token signing keys.
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub tls: TlsSettings,
+    pub auth: AuthSettings,
+    pub http: HttpSettings,
+    pub log: LogSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            data_dir: PathBuf::from(".local"),
+            database: DatabaseSettings::default(),
+            tls: TlsSettings::default(),
+            auth: AuthSettings::default(),
+            http: HttpSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `postgres://user:password@host:port/db`. Also read from `DATABASE_URL`.
+    pub url: Option<SecretString>,
+    pub max_connections: usize,
+    /// How long a request waits for a connection before `503`.
+    pub wait_timeout_ms: u64,
+    /// `statement_timeout` of every connection.
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings { url: None, max_connections: 16, wait_timeout_ms: 5_000, statement_timeout_ms: 10_000 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Create (once) and use a self-signed certificate under `data_dir/tls`.
+    SelfSigned,
+    /// Use `cert_file` and `key_file` (PEM).
+    Files,
+    /// Plain HTTP: only behind a TLS-terminating proxy on the same host.
+    Off,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    pub mode: TlsMode,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings { mode: TlsMode::SelfSigned, cert_file: None, key_file: None }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Directory of the Ed25519 signing keys (`<kid>.pem`); default `data_dir/keys`.
+    pub keys_dir: Option<PathBuf>,
+    pub tokens: TokenConfig,
+    pub password: PasswordPolicy,
+    pub login: LoginPolicy,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Worker threads; default: one per core.
+    pub workers: Option<usize>,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { workers: None, shutdown_timeout_secs: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `sitrep_api=debug,info`. `RUST_LOG` overrides.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { format: LogFormat::Pretty, level: "info".into() }
+    }
+}
+
+/// Environment variables with the `SITREP_` prefix that belong to the scripts, not to
+/// the server.
+const SCRIPT_VARIABLES: [&str; 2] = ["pg_", "test_"];
+
+impl Settings {
+    /// Loads the layers and validates the result.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.exists() {
+                anyhow::bail!("configuration file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment
+            .merge(
+                Env::prefixed("SITREP_")
+                    .filter(|k| !SCRIPT_VARIABLES.iter().any(|p| k.as_str().to_ascii_lowercase().starts_with(p)))
+                    .split("__"),
+            )
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()));
+        let settings: Settings = figment.extract().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.auth.password.check().map_err(anyhow::Error::msg)?;
+        self.auth.login.check().map_err(anyhow::Error::msg)?;
+        if self.auth.tokens.access_ttl_secs == 0 || self.auth.tokens.access_ttl_secs > 900 {
+            anyhow::bail!("auth.tokens.access_ttl_secs must be 1..=900");
+        }
+        if self.database.max_connections == 0 {
+            anyhow::bail!("database.max_connections must be at least 1");
+        }
+        if self.tls.mode == TlsMode::Files && (self.tls.cert_file.is_none() || self.tls.key_file.is_none()) {
+            anyhow::bail!("tls.mode = \"files\" needs tls.cert_file and tls.key_file");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> anyhow::Result<&SecretString> {
+        self.database.url.as_ref().ok_or_else(|| anyhow::anyhow!("no database: set DATABASE_URL or database.url"))
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.auth.keys_dir.clone().unwrap_or_else(|| self.data_dir.join("keys"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(toml: &str) -> Result<Settings, Box<figment::Error>> {
+        Figment::new().merge(Toml::string(toml)).extract().map_err(Box::new)
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback_8443_with_tls() {
+        let s = from_toml("").unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(s.tls.mode, TlsMode::SelfSigned);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_at_every_level() {
+        assert!(from_toml("lisen = \"127.0.0.1:1\"").is_err());
+        assert!(from_toml("[database]\nmax_conections = 3").is_err());
+        assert!(from_toml("[auth.password]\nmemory = 3").is_err());
+    }
+
+    #[test]
+    fn weak_settings_are_refused() {
+        let s =
+            from_toml("[auth.password]\nmemory_kib = 1024\niterations = 2\nmax_concurrent = 1\nqueue_timeout_ms = 10")
+                .unwrap();
+        assert!(s.validate().is_err());
+        let s = from_toml("[auth.tokens]\nissuer = \"a\"\naudience = \"b\"\naccess_ttl_secs = 3600").unwrap();
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let s = from_toml("[database]\nurl = \"postgres://u:hunter2-secret@localhost/db\"").unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

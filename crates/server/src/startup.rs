@@ -1,0 +1,84 @@
+//! Building the application: pool, migrations, keys, TLS, and the HTTP server. Tests
+//! use the same `Application::build` on port 0.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use secrecy::ExposeSecret;
+use sitrep_api::{ApiError, AppState};
+use sitrep_auth::{KeySet, PasswordHasher, TokenService};
+
+use crate::config::Settings;
+use crate::tls;
+
+pub struct Application {
+    port: u16,
+    https: bool,
+    server: actix_web::dev::Server,
+}
+
+impl Application {
+    /// Connects, migrates, loads or creates keys and certificate, binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let url = settings.database_url()?.expose_secret().to_owned();
+        let applied = sitrep_db::migrate::run(&url).await?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "applied migrations");
+        }
+        let options = sitrep_db::PoolOptions {
+            max_connections: settings.database.max_connections,
+            wait_timeout: Duration::from_millis(settings.database.wait_timeout_ms),
+            statement_timeout: Duration::from_millis(settings.database.statement_timeout_ms),
+        };
+        let pool = sitrep_db::pool(&url, &options)?;
+        let keys = KeySet::load_or_create(&settings.keys_dir())?;
+        let tokens = TokenService::new(keys, settings.auth.tokens.clone())?;
+        let hasher = PasswordHasher::new(&settings.auth.password)?;
+        let state = AppState::new(pool, tokens, hasher, settings.auth.login.clone()).map_err(anyhow::Error::msg)?;
+        let state = web::Data::new(state);
+
+        let listener = TcpListener::bind(settings.listen)?;
+        let port = listener.local_addr()?.port();
+        let tls = tls::server_config(&settings)?;
+        let https = tls.is_some();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("not_found").into()))
+                .wrap(from_fn(sitrep_api::meta::envelope))
+                .configure(sitrep_api::configure)
+                .default_service(web::to(sitrep_api::no_route))
+        })
+        .disable_signals()
+        .shutdown_timeout(settings.http.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(10));
+        if let Some(workers) = settings.http.workers {
+            server = server.workers(workers);
+        }
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, config)?,
+            None => server.listen(listener)?,
+        };
+        Ok(Application { port, https, server: server.run() })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM/SIGINT, or the handle), finishing in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

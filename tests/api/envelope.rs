@@ -1,0 +1,93 @@
+//! What every response carries, whatever happened: request id, security headers,
+//! problem bodies for errors, `405` with `Allow`, opaque `5xx`.
+
+use serde_json::Value;
+use sitrep_types::Role;
+
+use crate::helpers::{TestApp, problem};
+
+fn assert_security_headers(res: &reqwest::Response) {
+    let h = res.headers();
+    assert!(h.contains_key("x-request-id"), "{:?}", res.url());
+    assert_eq!(h["strict-transport-security"], "max-age=63072000; includeSubDomains");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(!h.contains_key("server"));
+}
+
+#[tokio::test]
+async fn health_endpoints_answer_without_authentication() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/health/live", None).await;
+    assert_eq!(res.status(), 200);
+    assert_security_headers(&res);
+    let res = app.get("/health/ready", None).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_a_request_id() {
+    let app = TestApp::spawn().await;
+    let user = app.seed_user("hdr.user", "A", &[Role::Reader]).await;
+    let token = app.token(&user).await;
+    let responses = [
+        app.get("/api/v1/me", Some(&token)).await,
+        app.get("/api/v1/me", None).await,
+        app.get("/api/v1/users", Some(&token)).await,
+        app.get("/api/v1/nothing-here", None).await,
+        app.get("/api/v1/openapi.json", None).await,
+        app.client.delete(app.url("/api/v1/me")).send().await.unwrap(),
+    ];
+    let mut ids = std::collections::HashSet::new();
+    for res in &responses {
+        assert_security_headers(res);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        assert_eq!(res.headers()["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+        ids.insert(res.headers()["x-request-id"].to_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), responses.len(), "request ids are unique");
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_unoffered_methods_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/api/v1/nothing-here", None).await;
+    let record = app.audit_of(&res).await;
+    assert_eq!((record.action.as_str(), record.http_status), ("request", 404));
+    assert_eq!(problem(res, 404).await["code"], "route_not_found");
+    let res = app.get("/nothing", None).await;
+    problem(res, 404).await;
+
+    let res = app.client.delete(app.url("/api/v1/users")).send().await.unwrap();
+    assert_eq!(res.headers()["allow"], "GET, POST");
+    assert_eq!(problem(res, 405).await["code"], "method_not_allowed");
+    let res = app.client.get(app.url("/api/v1/auth/login")).send().await.unwrap();
+    assert_eq!(res.headers()["allow"], "POST");
+    problem(res, 405).await;
+    let res = app.client.put(app.url("/health/live")).send().await.unwrap();
+    assert_eq!(res.headers()["allow"], "GET");
+}
+
+/// Text that must never reach a client in a 5xx body.
+const INTERNALS: [&str; 8] = ["relation", "SQL", "postgres", "tokio", "sitrep_", "panicked", ".rs", "column"];
+
+#[tokio::test]
+async fn server_errors_have_opaque_bodies() {
+    let app = TestApp::spawn().await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let token = app.token(&sec).await;
+    let client = app.pool.get().await.unwrap();
+    client.batch_execute("ALTER TABLE organisations RENAME COLUMN name_en TO name_english").await.unwrap();
+    let res = app.get("/api/v1/organisations", Some(&token)).await;
+    let text = res.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["status"], 500);
+    assert_eq!(body["code"], "internal_error");
+    assert!(body.get("detail").is_none());
+    for word in INTERNALS {
+        assert!(!text.contains(word), "5xx body leaks {word:?}: {text}");
+    }
+}

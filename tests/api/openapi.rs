@@ -1,0 +1,58 @@
+//! The committed OpenAPI document is the one the code generates and serves.
+
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn the_committed_openapi_document_matches_the_code_and_the_server() {
+    let generated = sitrep_api::docs::openapi_json();
+    let committed_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("api-spec/openapi.json");
+    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "api-spec/openapi.json is out of date: run `cargo run -p sitrep-server --bin sitrep -- openapi`"
+    );
+    let app = TestApp::spawn().await;
+    let served: Value = app.get("/api/v1/openapi.json", None).await.json().await.unwrap();
+    let generated: Value = serde_json::from_str(&generated).unwrap();
+    assert_eq!(served, generated);
+    assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
+}
+
+#[tokio::test]
+async fn every_operation_lists_its_error_responses_and_every_data_route_has_an_action() {
+    let doc: Value = serde_json::from_str(&sitrep_api::docs::openapi_json()).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            if path.starts_with("/api/") {
+                for status in ["401", "500", "503"] {
+                    let public = path == "/api/v1/auth/login" || path == "/api/v1/auth/refresh";
+                    if status == "401" && public {
+                        continue;
+                    }
+                    assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+                }
+                let action = sitrep_api::actions::action(&method.to_uppercase().parse().unwrap(), Some(path.as_str()));
+                assert_ne!(action, "request", "{method} {path} has no access-log action");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_docs_page_is_served_from_the_binary() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/docs/", None).await;
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("http"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("swagger-ui-bundle.js"));
+    assert!(!html.contains("https://"), "no CDN");
+    let res = app.get("/docs/swagger-ui-bundle.js", None).await;
+    assert_eq!(res.status(), 200);
+    let res = app.get("/docs", None).await;
+    assert_eq!(res.status(), 302);
+}
