@@ -91,3 +91,53 @@ async fn server_errors_have_opaque_bodies() {
         assert!(!text.contains(word), "5xx body leaks {word:?}: {text}");
     }
 }
+
+#[tokio::test]
+async fn without_its_database_the_service_is_not_ready_answers_503_and_recovers_by_itself() {
+    let app = TestApp::spawn().await;
+    let user = app.seed_user("patient.user", "A", &[Role::Reader]).await;
+    let token = app.token(&user).await;
+    let db: String = app.pool.get().await.unwrap().query_one("SELECT current_database()", &[]).await.unwrap().get(0);
+    let admin = crate::helpers::admin().await;
+    admin.batch_execute(&format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")).await.unwrap();
+    admin
+        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", &[&db])
+        .await
+        .unwrap();
+
+    let res = app.get("/health/ready", None).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(app.get("/health/live", None).await.status(), 200);
+    let res = app.get("/api/v1/me", Some(&token)).await;
+    let text = res.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((body["status"].as_u64(), body["code"].as_str()), (Some(503), Some("database_unavailable")));
+    assert!(!text.contains(&db) && !text.contains("connection"), "{text}");
+
+    admin.batch_execute(&format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).await.unwrap();
+    let mut ready = false;
+    for _ in 0..3 {
+        if app.get("/health/ready", None).await.status() == 200 {
+            ready = true;
+            break;
+        }
+    }
+    assert!(ready, "ready again once the database is back");
+    assert_eq!(app.get("/api/v1/me", Some(&token)).await.status(), 200);
+}
+
+#[test]
+fn the_example_configuration_names_every_key_and_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/sitrep.example.toml");
+    let settings = sitrep_server::Settings::load(Some(&path)).expect("the example configuration loads");
+    assert_eq!(settings.listen.to_string(), "127.0.0.1:8443");
+    let text = std::fs::read_to_string(&path).unwrap();
+    for key in [
+        "listen", "data_dir", "max_connections", "wait_timeout_ms", "statement_timeout_ms", "mode", "cert_file",
+        "key_file", "keys_dir", "issuer", "audience", "access_ttl_secs", "memory_kib", "iterations", "max_concurrent",
+        "queue_timeout_ms", "refresh_idle_secs", "session_absolute_secs", "free_failures", "max_failures_per_window",
+        "window_secs", "max_delay_secs", "per_address_per_minute", "workers", "shutdown_timeout_secs", "format", "level",
+    ] {
+        assert!(text.contains(&format!("{key} =")), "{key} is not documented");
+    }
+}

@@ -31,7 +31,7 @@ fn with_database(url: &str, db: &str) -> String {
     format!("{base}/{db}")
 }
 
-async fn admin() -> tokio_postgres::Client {
+pub async fn admin() -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&admin_url(), NoTls).await.unwrap();
     tokio::spawn(connection);
     client

@@ -127,7 +127,7 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { format: LogFormat::Pretty, level: "info".into() }
+        LogSettings { format: LogFormat::Pretty, level: "info,tokio_postgres=warn,refinery_core=warn".into() }
     }
 }
 
