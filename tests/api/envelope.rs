@@ -100,10 +100,7 @@ async fn without_its_database_the_service_is_not_ready_answers_503_and_recovers_
     let db: String = app.pool.get().await.unwrap().query_one("SELECT current_database()", &[]).await.unwrap().get(0);
     let admin = crate::helpers::admin().await;
     admin.batch_execute(&format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")).await.unwrap();
-    admin
-        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", &[&db])
-        .await
-        .unwrap();
+    admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", &[&db]).await.unwrap();
 
     let res = app.get("/health/ready", None).await;
     assert_eq!(res.status(), 503);
@@ -133,10 +130,33 @@ fn the_example_configuration_names_every_key_and_loads() {
     assert_eq!(settings.listen.to_string(), "127.0.0.1:8443");
     let text = std::fs::read_to_string(&path).unwrap();
     for key in [
-        "listen", "data_dir", "max_connections", "wait_timeout_ms", "statement_timeout_ms", "mode", "cert_file",
-        "key_file", "keys_dir", "issuer", "audience", "access_ttl_secs", "memory_kib", "iterations", "max_concurrent",
-        "queue_timeout_ms", "refresh_idle_secs", "session_absolute_secs", "free_failures", "max_failures_per_window",
-        "window_secs", "max_delay_secs", "per_address_per_minute", "workers", "shutdown_timeout_secs", "format", "level",
+        "listen",
+        "data_dir",
+        "max_connections",
+        "wait_timeout_ms",
+        "statement_timeout_ms",
+        "mode",
+        "cert_file",
+        "key_file",
+        "keys_dir",
+        "issuer",
+        "audience",
+        "access_ttl_secs",
+        "memory_kib",
+        "iterations",
+        "max_concurrent",
+        "queue_timeout_ms",
+        "refresh_idle_secs",
+        "session_absolute_secs",
+        "free_failures",
+        "max_failures_per_window",
+        "window_secs",
+        "max_delay_secs",
+        "per_address_per_minute",
+        "workers",
+        "shutdown_timeout_secs",
+        "format",
+        "level",
     ] {
         assert!(text.contains(&format!("{key} =")), "{key} is not documented");
     }
