@@ -4,7 +4,9 @@
 
 pub mod account;
 pub mod permissions;
+pub mod picture;
 pub mod validation;
+pub mod visibility;
 
 pub use permissions::{Permissions, RoleSet};
 pub use validation::{FieldErrors, Invalid};

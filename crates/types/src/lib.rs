@@ -6,10 +6,14 @@
 
 pub mod account;
 pub mod auth;
+pub mod enums;
+pub mod picture;
 pub mod problem;
 
 pub use account::*;
 pub use auth::*;
+pub use enums::*;
+pub use picture::*;
 pub use problem::*;
 
 use serde::{Deserialize, Serialize};

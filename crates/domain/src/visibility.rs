@@ -1,0 +1,212 @@
+//! Who sees a picture (DESIGN §3). This pure function is the rule; the SQL predicate in
+//! `sitrep_db::pictures::VISIBLE` mirrors it, and a property test holds the two together.
+
+use sitrep_types::{Reach, Status, Tier, Tlp};
+use uuid::Uuid;
+
+use crate::Permissions;
+
+/// Tiers in order of widening audience.
+pub fn tier_rank(tier: Tier) -> i16 {
+    match tier {
+        Tier::Named => 0,
+        Tier::Group => 1,
+        Tier::GroupVirt => 2,
+        Tier::GroupVirtRas => 3,
+        Tier::Public => 4,
+    }
+}
+
+/// The narrowest tier an organisation of `reach` reads (besides its own pictures and
+/// those naming it).
+pub fn min_rank(reach: Reach) -> i16 {
+    match reach {
+        Reach::Member => 1,
+        Reach::Virt => 2,
+        Reach::RasContactPoint => 3,
+    }
+}
+
+/// TLP in order of strictness (CLEAR 0 … RED 4).
+pub fn tlp_rank(tlp: Tlp) -> i16 {
+    match tlp {
+        Tlp::Clear => 0,
+        Tlp::Green => 1,
+        Tlp::Amber => 2,
+        Tlp::AmberStrict => 3,
+        Tlp::Red => 4,
+    }
+}
+
+/// The widest tier a TLP reaches (for indicators stricter than their picture).
+pub fn tlp_reach(tlp: Tlp) -> Tier {
+    match tlp {
+        Tlp::Red => Tier::Named,
+        Tlp::AmberStrict => Tier::GroupVirt,
+        Tlp::Amber | Tlp::Green => Tier::GroupVirtRas,
+        Tlp::Clear => Tier::Public,
+    }
+}
+
+/// The caller, as far as visibility is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub organisation: Uuid,
+    pub reach: Reach,
+    /// Holds `reader`, `author` or `approver`.
+    pub reads_pictures: bool,
+    pub secretariat: bool,
+}
+
+impl From<&Permissions> for Viewer {
+    fn from(p: &Permissions) -> Self {
+        Viewer {
+            organisation: p.organisation_id,
+            reach: p.reach,
+            reads_pictures: p.can_read_pictures(),
+            secretariat: p.is_secretariat(),
+        }
+    }
+}
+
+/// The handling of a picture as it stands now.
+#[derive(Debug, Clone, Copy)]
+pub struct Handling<'a> {
+    pub originator: Uuid,
+    pub status: Status,
+    pub tier: Tier,
+    pub named: &'a [Uuid],
+}
+
+/// How much of a picture a viewer sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sight {
+    /// Content (less any indicators stricter than the viewer's reach).
+    Full,
+    /// Reference, originator, tier, TLP, status and times only (the secretariat).
+    Metadata,
+    /// Nothing: for this viewer the picture does not exist.
+    None,
+}
+
+fn is_draft(status: Status) -> bool {
+    matches!(status, Status::Draft | Status::InReview)
+}
+
+/// Whether a viewer is in the audience of `tier` (with `named` recipients) for a
+/// picture of `originator`, ignoring status.
+pub fn in_audience(v: &Viewer, originator: Uuid, tier: Tier, named: &[Uuid]) -> bool {
+    if !v.reads_pictures {
+        return false;
+    }
+    v.organisation == originator
+        || match tier {
+            Tier::Public => true,
+            Tier::Named => named.contains(&v.organisation),
+            other => tier_rank(other) >= min_rank(v.reach),
+        }
+}
+
+/// The rule: the originator sees its own pictures, drafts included; published (and
+/// later) pictures are seen by their audience; the secretariat sees the metadata of
+/// every picture past draft; nobody else sees anything.
+pub fn sight(v: &Viewer, h: &Handling<'_>) -> Sight {
+    if v.reads_pictures && v.organisation == h.originator {
+        return Sight::Full;
+    }
+    if is_draft(h.status) {
+        return Sight::None;
+    }
+    if in_audience(v, h.originator, h.tier, h.named) {
+        Sight::Full
+    } else if v.secretariat {
+        Sight::Metadata
+    } else {
+        Sight::None
+    }
+}
+
+/// Whether an indicator with its own `tlp` is shown to a viewer who sees the picture.
+pub fn indicator_visible(v: &Viewer, h: &Handling<'_>, tlp: Tlp) -> bool {
+    let reach = tlp_reach(tlp);
+    let tier = if tier_rank(reach) < tier_rank(h.tier) { reach } else { h.tier };
+    in_audience(v, h.originator, tier, h.named)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORIGIN: Uuid = Uuid::from_u128(1);
+    const OTHER: Uuid = Uuid::from_u128(2);
+
+    fn viewer(org: Uuid, reach: Reach) -> Viewer {
+        Viewer { organisation: org, reach, reads_pictures: true, secretariat: false }
+    }
+
+    fn published(tier: Tier, named: &[Uuid]) -> Handling<'_> {
+        Handling { originator: ORIGIN, status: Status::Published, tier, named }
+    }
+
+    #[test]
+    fn each_reach_reads_its_tiers_and_wider() {
+        let cases = [
+            (Reach::Member, [false, true, true, true, true]),
+            (Reach::Virt, [false, false, true, true, true]),
+            (Reach::RasContactPoint, [false, false, false, true, true]),
+        ];
+        for (reach, expected) in cases {
+            for (tier, want) in Tier::ALL.iter().zip(expected) {
+                let got = sight(&viewer(OTHER, reach), &published(*tier, &[])) == Sight::Full;
+                assert_eq!(got, want, "{reach:?} on {tier:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn named_pictures_reach_only_named_organisations_and_the_originator() {
+        assert_eq!(sight(&viewer(OTHER, Reach::Member), &published(Tier::Named, &[])), Sight::None);
+        assert_eq!(sight(&viewer(OTHER, Reach::RasContactPoint), &published(Tier::Named, &[OTHER])), Sight::Full);
+        assert_eq!(sight(&viewer(ORIGIN, Reach::Member), &published(Tier::Named, &[])), Sight::Full);
+    }
+
+    #[test]
+    fn drafts_are_the_originators_alone() {
+        for status in [Status::Draft, Status::InReview] {
+            let h = Handling { originator: ORIGIN, status, tier: Tier::Public, named: &[] };
+            assert_eq!(sight(&viewer(ORIGIN, Reach::Member), &h), Sight::Full);
+            assert_eq!(sight(&viewer(OTHER, Reach::Member), &h), Sight::None);
+            let sec = Viewer { secretariat: true, ..viewer(OTHER, Reach::Member) };
+            assert_eq!(sight(&sec, &h), Sight::None);
+        }
+    }
+
+    #[test]
+    fn the_secretariat_sees_metadata_outside_its_audience_and_roles_without_reading_see_nothing() {
+        let sec = Viewer { organisation: OTHER, reach: Reach::Member, reads_pictures: false, secretariat: true };
+        assert_eq!(sight(&sec, &published(Tier::Group, &[])), Sight::Metadata);
+        assert_eq!(sight(&sec, &published(Tier::Named, &[OTHER])), Sight::Metadata);
+        let reading_sec = Viewer { reads_pictures: true, ..sec };
+        assert_eq!(sight(&reading_sec, &published(Tier::Group, &[])), Sight::Full);
+        let auditor = Viewer { reads_pictures: false, secretariat: false, ..sec };
+        assert_eq!(sight(&auditor, &published(Tier::Public, &[])), Sight::None);
+        let own_auditor = Viewer { organisation: ORIGIN, ..auditor };
+        assert_eq!(sight(&own_auditor, &published(Tier::Public, &[])), Sight::None);
+    }
+
+    #[test]
+    fn stricter_indicators_are_shown_only_within_their_own_reach() {
+        let h = published(Tier::Public, &[]);
+        let member = viewer(OTHER, Reach::Member);
+        let virt = viewer(OTHER, Reach::Virt);
+        let ras = viewer(OTHER, Reach::RasContactPoint);
+        assert!(indicator_visible(&member, &h, Tlp::AmberStrict));
+        assert!(indicator_visible(&virt, &h, Tlp::AmberStrict));
+        assert!(!indicator_visible(&ras, &h, Tlp::AmberStrict));
+        assert!(indicator_visible(&ras, &h, Tlp::Green));
+        assert!(!indicator_visible(&member, &h, Tlp::Red));
+        assert!(indicator_visible(&viewer(ORIGIN, Reach::Member), &h, Tlp::Red));
+        let named = published(Tier::Named, &[OTHER]);
+        assert!(indicator_visible(&member, &named, Tlp::Red));
+    }
+}

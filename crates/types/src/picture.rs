@@ -1,0 +1,256 @@
+//! Situation pictures on the wire.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::LocalizedText;
+use crate::enums::*;
+
+/// Everything an author writes about a picture: the body of `POST /pictures`, and what
+/// a `PATCH` (a JSON merge patch, RFC 7396) changes. Each change makes a new revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PictureContent {
+    pub kind: Kind,
+    #[serde(default)]
+    pub is_exercise: bool,
+    pub primary_domain: Domain,
+    /// All domains concerned; must contain `primary_domain`.
+    pub domains: Vec<Domain>,
+    /// The authoritative language; its title and summary are required.
+    pub original_lang: Lang,
+    /// At most 140 characters per language.
+    pub title: LocalizedText,
+    /// At most 1000 characters per language ("bottom line up front").
+    pub summary: LocalizedText,
+    /// Markdown, at most 20 000 characters per language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<LocalizedText>,
+    pub impact_on_conduct: Impact,
+    pub impact_on_public_confidence: Impact,
+    /// Overrides the severity derived from the larger impact; needs a reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_override: Option<SeverityOverride>,
+    pub urgency: Urgency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlook: Option<Outlook>,
+    pub source_reliability: SourceReliability,
+    pub information_credibility: Credibility,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub election_id: Option<Uuid>,
+    /// Required when `election_id` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub election_phase: Option<ElectionPhase>,
+    pub geo_scope: GeoScope,
+    /// `FI-VP-01`…`FI-VP-13`, `FI-KU-nnn`, `FI-MK-nn`, `FI-HVA-nn`, or ISO 3166-1 alpha-2;
+    /// required unless `geo_scope` is `national`.
+    #[serde(default)]
+    pub geo_codes: Vec<String>,
+    /// At least one.
+    pub targets: Vec<Target>,
+    pub actor_type_suspected: ActorType,
+    pub attribution_confidence: AttributionConfidence,
+    #[serde(default)]
+    pub attribution_releasable: bool,
+    /// DISARM technique ids from the pinned list; at least one when `domains` has
+    /// `information_influence`.
+    #[serde(default)]
+    pub disarm_techniques: Vec<String>,
+    /// MITRE ATT&CK technique ids (`T1498`, `T1566.002`); only with the `cyber` domain.
+    #[serde(default)]
+    pub attack_techniques: Vec<String>,
+    #[serde(default)]
+    pub indicators: Vec<Indicator>,
+    /// At least one.
+    pub sources: Vec<Source>,
+    #[serde(default)]
+    pub recommended_actions: Vec<RecommendedAction>,
+    pub tlp: Tlp,
+    /// Code of the community a GREEN picture may be shared in (e.g. `FI-ELECSEC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlp_community: Option<String>,
+    pub tier: Tier,
+    /// Organisations that receive a `named` picture (only then).
+    #[serde(default)]
+    pub named_recipients: Vec<Uuid>,
+    pub classification: Classification,
+    /// The legal basis of secrecy; required unless `unclassified_public`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrecy_basis: Option<String>,
+    #[serde(default)]
+    pub originator_consents: Consents,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub related: Vec<Related>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityOverride {
+    pub severity: Severity,
+    pub reason: String,
+}
+
+/// What the originating organisation consents to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Consents {
+    #[serde(default)]
+    pub police: bool,
+    #[serde(default)]
+    pub virt: bool,
+    #[serde(default)]
+    pub ras: bool,
+    #[serde(default)]
+    pub public: bool,
+}
+
+/// A technical or content indicator. Its own TLP is the picture's or stricter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Indicator {
+    #[serde(rename = "type")]
+    pub type_: IndicatorType,
+    /// At most 2048 characters.
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<DateTime<Utc>>,
+    pub tlp: Tlp,
+}
+
+/// Where information came from, with its own Admiralty rating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub source_type: SourceType,
+    /// At most 500 characters.
+    pub description: String,
+    pub reliability: SourceReliability,
+    pub credibility: Credibility,
+    /// Only for open sources; `https://` or `http://`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendedAction {
+    /// At most 2000 characters per language.
+    pub text: LocalizedText,
+    pub audience: ActionAudience,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_category: Option<ResponseCategory>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Related {
+    pub relation: Relation,
+    pub picture_id: Uuid,
+}
+
+/// The organisation that posted a picture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Originator {
+    pub id: Uuid,
+    pub code: String,
+}
+
+/// A picture as its audience reads it: the revision in force, with indicators the
+/// caller may not see left out (`redacted_indicators` counts them). `named_recipients`
+/// appear only to the originator and the secretariat.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Picture {
+    pub id: Uuid,
+    /// `VTY-YYYY-NNNN`.
+    pub reference: String,
+    pub revision: i32,
+    pub status: Status,
+    pub originator: Originator,
+    pub severity: Severity,
+    /// True when the picture's `valid_until` has passed.
+    pub expired: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<DateTime<Utc>>,
+    /// A revision proposed and waiting for review, if any (originator only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_revision: Option<i32>,
+    pub redacted_indicators: u32,
+    #[serde(flatten)]
+    pub content: PictureContent,
+}
+
+/// What the secretariat sees of a picture whose audience it is not in.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PictureMetadata {
+    pub id: Uuid,
+    pub reference: String,
+    pub revision: i32,
+    pub status: Status,
+    pub originator: Originator,
+    pub tier: Tier,
+    pub tlp: Tlp,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// One entry of a list or search: metadata and the texts of the list view. For the
+/// secretariat outside the audience, the texts are absent.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PictureListItem {
+    #[serde(flatten)]
+    pub metadata: PictureMetadata,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<Urgency>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_exercise: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<LocalizedText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<LocalizedText>,
+    pub expired: bool,
+}
+
+/// One revision in a picture's history.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RevisionInfo {
+    pub revision: i32,
+    /// `draft`, `in_review`, `approved`, `published`, `superseded` or `rejected`.
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+    pub tier: Tier,
+    pub tlp: Tlp,
+    /// Only for the originator and the secretariat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<Uuid>,
+}
+
+/// A lifecycle action's optional note.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleNote {
+    /// At most 1000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
