@@ -10,4 +10,6 @@ mod audit;
 mod auth;
 mod envelope;
 mod openapi;
+mod pictures;
 mod tokens;
+mod visibility;

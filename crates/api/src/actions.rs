@@ -20,6 +20,17 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/users/{id}/memberships", "membership.list"),
     ("POST", "/api/v1/users/{id}/memberships", "membership.create"),
     ("PATCH", "/api/v1/users/{id}/memberships/{membership_id}", "membership.update"),
+    ("GET", "/api/v1/pictures", "picture.list"),
+    ("POST", "/api/v1/pictures", "picture.create"),
+    ("GET", "/api/v1/pictures/{id}", "picture.view"),
+    ("PATCH", "/api/v1/pictures/{id}", "picture.revise"),
+    ("POST", "/api/v1/pictures/{id}/submit", "picture.submit"),
+    ("POST", "/api/v1/pictures/{id}/approve", "picture.approve"),
+    ("POST", "/api/v1/pictures/{id}/publish", "picture.publish"),
+    ("POST", "/api/v1/pictures/{id}/withdraw", "picture.withdraw"),
+    ("POST", "/api/v1/pictures/{id}/close", "picture.close"),
+    ("GET", "/api/v1/pictures/{id}/revisions", "picture.revisions"),
+    ("GET", "/api/v1/pictures/{id}/revisions/{n}", "picture.revision_view"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

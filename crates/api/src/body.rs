@@ -20,11 +20,11 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// A JSON body of type `T`: `415` unless `application/json`, `413` above the limit,
 /// `400` for malformed JSON, `422` naming the field for a wrong shape.
 #[derive(Debug)]
-pub struct Json<T>(pub T);
+pub struct Json<T, const LIMIT: usize = BODY_LIMIT>(pub T);
 
-impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for Json<T, LIMIT> {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Json<T>, ApiError>>>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Json<T, LIMIT>, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = req
@@ -47,8 +47,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             if !json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            if declared.is_some_and(|n| n > BODY_LIMIT) {
-                return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+            if declared.is_some_and(|n| n > LIMIT) {
+                return Err(ApiError::PayloadTooLarge { limit: LIMIT });
             }
             let mut body = BytesMut::new();
             while let Some(chunk) = payload.next().await {
@@ -56,8 +56,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                     code: "body_unreadable",
                     detail: "The request body could not be read.".into(),
                 })?;
-                if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+                if body.len() + chunk.len() > LIMIT {
+                    return Err(ApiError::PayloadTooLarge { limit: LIMIT });
                 }
                 body.extend_from_slice(&chunk);
             }

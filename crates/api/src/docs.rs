@@ -141,6 +141,17 @@ impl Modify for Security {
         routes::users::list_memberships,
         routes::users::create_membership,
         routes::users::update_membership,
+        routes::pictures::list_pictures,
+        routes::pictures::create_picture,
+        routes::pictures::get_picture,
+        routes::pictures::update_picture,
+        routes::pictures::submit_picture,
+        routes::pictures::approve_picture,
+        routes::pictures::publish_picture,
+        routes::pictures::withdraw_picture,
+        routes::pictures::close_picture,
+        routes::pictures::list_revisions,
+        routes::pictures::get_revision,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError)),
     modifiers(&Security),
@@ -148,6 +159,7 @@ impl Modify for Security {
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Login, token refresh and logout"),
         (name = "accounts", description = "Organisations, users and memberships"),
+        (name = "pictures", description = "Situation pictures, revisions and their lifecycle"),
     )
 )]
 pub struct ApiDoc;

@@ -37,6 +37,8 @@ pub enum ApiError {
     BadRequest { code: &'static str, detail: String },
     #[error("{0}")]
     Invalid(FieldErrors),
+    #[error("precondition failed: {code}")]
+    Precondition { status: u16, code: &'static str, detail: &'static str },
     #[error("payload too large")]
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
@@ -70,9 +72,14 @@ impl ApiError {
             ApiError::Forbidden { code, .. } => code,
             ApiError::NotFound { code } => code,
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Precondition { code, .. } => code,
             ApiError::Conflict { code, .. } => code,
             ApiError::BadRequest { code, .. } => code,
-            ApiError::Invalid(_) => "validation_failed",
+            ApiError::Invalid(fields) => fields
+                .0
+                .iter()
+                .find_map(|e| sitrep_domain::picture::RULES.iter().find(|r| **r == e.code).copied())
+                .unwrap_or("validation_failed"),
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::TooManyRequests { code, .. } => code,
@@ -101,6 +108,7 @@ impl ApiError {
                 ("Method not allowed", Some(format!("This resource accepts: {allow}.")))
             }
             ApiError::Conflict { detail, .. } => ("Conflict", Some(detail.clone())),
+            ApiError::Precondition { detail, .. } => ("Precondition failed", Some((*detail).into())),
             ApiError::BadRequest { detail, .. } => ("Bad request", Some(detail.clone())),
             ApiError::Invalid(_) => ("Invalid request", Some("One or more fields are invalid.".into())),
             ApiError::PayloadTooLarge { limit } => {
@@ -175,6 +183,9 @@ impl ResponseError for ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Precondition { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::PRECONDITION_FAILED)
+            }
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

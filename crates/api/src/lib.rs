@@ -18,11 +18,20 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
-use crate::routes::{auth, health, me, organisations, users};
+use crate::routes::{auth, health, me, organisations, pictures, users};
 
 /// `405` with `Allow` for a method the resource does not offer.
 fn not_allowed(allow: &'static str) -> Route {
     web::to(move || async move { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow }) })
+}
+
+fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path).route(web::post().to(handler)).default_service(not_allowed("POST"))
 }
 
 /// `404` for a path no route matches.
@@ -87,6 +96,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(users::list_memberships))
                         .route(web::post().to(users::create_membership))
                         .default_service(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/pictures")
+                        .route(web::get().to(pictures::list_pictures))
+                        .route(web::post().to(pictures::create_picture))
+                        .default_service(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/pictures/{id}")
+                        .route(web::get().to(pictures::get_picture))
+                        .route(web::patch().to(pictures::update_picture))
+                        .default_service(not_allowed("GET, PATCH")),
+                )
+                .service(post_only("/pictures/{id}/submit", pictures::submit_picture))
+                .service(post_only("/pictures/{id}/approve", pictures::approve_picture))
+                .service(post_only("/pictures/{id}/publish", pictures::publish_picture))
+                .service(post_only("/pictures/{id}/withdraw", pictures::withdraw_picture))
+                .service(post_only("/pictures/{id}/close", pictures::close_picture))
+                .service(
+                    web::resource("/pictures/{id}/revisions")
+                        .route(web::get().to(pictures::list_revisions))
+                        .default_service(not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/pictures/{id}/revisions/{n}")
+                        .route(web::get().to(pictures::get_revision))
+                        .default_service(not_allowed("GET")),
                 )
                 .service(
                     web::resource("/users/{id}/memberships/{membership_id}")

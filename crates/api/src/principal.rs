@@ -148,3 +148,21 @@ impl Policy for ManageUsers {
         p.can_manage_users()
     }
 }
+
+/// `author` or `approver`: create and revise the organisation's pictures.
+pub struct AuthorPictures;
+impl Policy for AuthorPictures {
+    const REFUSAL: &'static str = "Only authors and approvers write pictures.";
+    fn allows(p: &Permissions) -> bool {
+        p.can_author_pictures()
+    }
+}
+
+/// `approver`: approve, publish, withdraw, close.
+pub struct ApprovePictures;
+impl Policy for ApprovePictures {
+    const REFUSAL: &'static str = "Only approvers do this.";
+    fn allows(p: &Permissions) -> bool {
+        p.can_approve_pictures()
+    }
+}

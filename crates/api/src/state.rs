@@ -86,6 +86,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub login: LoginPolicy,
     pub login_per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// The deployment is accredited to hold TL IV material (never beyond `group_virt`).
+    pub tl_iv_accredited: bool,
 }
 
 impl AppState {
@@ -98,6 +100,7 @@ impl AppState {
             hasher,
             login,
             login_per_address: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            tl_iv_accredited: false,
         })
     }
 }

@@ -172,7 +172,11 @@ impl CheckedContent {
         let severity = match &c.severity_override {
             Some(o) => {
                 if o.reason.trim().is_empty() {
-                    e.push(Invalid::new("severity_override.reason", "severity_reason_required", "an override needs a reason"));
+                    e.push(Invalid::new(
+                        "severity_override.reason",
+                        "severity_reason_required",
+                        "an override needs a reason",
+                    ));
                 } else {
                     e.take(check_text("severity_override.reason", &o.reason, 1, 500, true));
                 }
@@ -283,7 +287,9 @@ impl CheckedContent {
             ));
         }
         match (c.tlp, &c.tlp_community) {
-            (Tlp::Green, None) => e.push(Invalid::new("tlp_community", "community_required", "GREEN needs a community")),
+            (Tlp::Green, None) => {
+                e.push(Invalid::new("tlp_community", "community_required", "GREEN needs a community"))
+            }
             (Tlp::Green, Some(code)) => {
                 e.take(check_text("tlp_community", code, 1, 64, false));
             }
@@ -330,16 +336,26 @@ impl CheckedContent {
                 Some(b) => {
                     e.take(check_text("secrecy_basis", b, 1, 200, false));
                 }
-                None => e.push(Invalid::new("secrecy_basis", "secrecy_basis_required", "secret material states its basis")),
+                None => {
+                    e.push(Invalid::new("secrecy_basis", "secrecy_basis_required", "secret material states its basis"))
+                }
             }
         }
         let rank = tier_rank(c.tier);
         if rank >= tier_rank(Tier::GroupVirt) && !c.originator_consents.virt {
-            e.push(Invalid::new("originator_consents.virt", "consent_missing", "sharing with Election-VIRT needs consent"));
+            e.push(Invalid::new(
+                "originator_consents.virt",
+                "consent_missing",
+                "sharing with Election-VIRT needs consent",
+            ));
         }
         if rank >= tier_rank(Tier::GroupVirtRas) {
             if !c.originator_consents.ras {
-                e.push(Invalid::new("originator_consents.ras", "consent_missing", "sharing with the RAS needs consent"));
+                e.push(Invalid::new(
+                    "originator_consents.ras",
+                    "consent_missing",
+                    "sharing with the RAS needs consent",
+                ));
             }
             if !has_texts(&c, Lang::En) {
                 e.push(Invalid::new("title.en", "language_missing", "the RAS tier needs an English title and summary"));

@@ -48,6 +48,11 @@ pub fn tlp_reach(tlp: Tlp) -> Tier {
     }
 }
 
+/// The narrower of two tiers.
+pub fn narrower(a: Tier, b: Tier) -> Tier {
+    if tier_rank(a) <= tier_rank(b) { a } else { b }
+}
+
 /// The caller, as far as visibility is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Viewer {
@@ -128,9 +133,7 @@ pub fn sight(v: &Viewer, h: &Handling<'_>) -> Sight {
 
 /// Whether an indicator with its own `tlp` is shown to a viewer who sees the picture.
 pub fn indicator_visible(v: &Viewer, h: &Handling<'_>, tlp: Tlp) -> bool {
-    let reach = tlp_reach(tlp);
-    let tier = if tier_rank(reach) < tier_rank(h.tier) { reach } else { h.tier };
-    in_audience(v, h.originator, tier, h.named)
+    in_audience(v, h.originator, narrower(tlp_reach(tlp), h.tier), h.named)
 }
 
 #[cfg(test)]

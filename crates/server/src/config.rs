@@ -26,6 +26,15 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub http: HttpSettings,
     pub log: LogSettings,
+    pub pictures: PictureSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PictureSettings {
+    /// The deployment is accredited (Katakri/Julkri) to hold TL IV material. Even then TL IV
+    /// never goes beyond `group_virt`. TL III–TL I are always refused.
+    pub tl_iv_accredited: bool,
 }
 
 impl Default for Settings {
@@ -38,6 +47,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             http: HttpSettings::default(),
             log: LogSettings::default(),
+            pictures: PictureSettings::default(),
         }
     }
 }

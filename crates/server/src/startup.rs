@@ -36,7 +36,8 @@ impl Application {
         let keys = KeySet::load_or_create(&settings.keys_dir())?;
         let tokens = TokenService::new(keys, settings.auth.tokens.clone())?;
         let hasher = PasswordHasher::new(&settings.auth.password)?;
-        let state = AppState::new(pool, tokens, hasher, settings.auth.login.clone()).map_err(anyhow::Error::msg)?;
+        let mut state = AppState::new(pool, tokens, hasher, settings.auth.login.clone()).map_err(anyhow::Error::msg)?;
+        state.tl_iv_accredited = settings.pictures.tl_iv_accredited;
         let state = web::Data::new(state);
 
         let listener = TcpListener::bind(settings.listen)?;

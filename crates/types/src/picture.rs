@@ -254,3 +254,12 @@ pub struct LifecycleNote {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
+
+/// A picture as the caller may see it: the content, or (for the secretariat outside the
+/// audience) its metadata only.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PictureView {
+    Full(Box<Picture>),
+    Metadata(PictureMetadata),
+}

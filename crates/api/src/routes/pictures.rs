@@ -1,0 +1,751 @@
+//! Situation pictures: create, read, revise (new immutable revisions), list and search,
+//! and the lifecycle with four eyes. Every read goes through the visibility predicate;
+//! every write checks that the caller's organisation is the originator.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Datelike, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use sitrep_db::audit::AccessRecord;
+use sitrep_db::pictures::{self, ListFilter, PictureRow};
+use sitrep_db::{GenericClient, Transaction};
+use sitrep_domain::Invalid;
+use sitrep_domain::picture::{CheckedContent, Deployment, needs_four_eyes, widens};
+use sitrep_domain::visibility::{Handling, Sight, Viewer, in_audience, indicator_visible, narrower, sight};
+use sitrep_types::{
+    LifecycleNote, Originator, Page, Picture, PictureContent, PictureListItem, PictureMetadata, PictureView,
+    RevisionInfo, Status,
+};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::audit::{self, RecordExt};
+use crate::body::{Json, Query};
+use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
+use crate::error::ApiError;
+use crate::meta::RequestMeta;
+use crate::pagination::PageQuery;
+use crate::principal::{ApprovePictures, Authenticated, AuthorPictures, Caller, Principal};
+use crate::state::AppState;
+
+/// Pictures may carry many indicators: a larger body limit than elsewhere.
+pub const PICTURE_BODY_LIMIT: usize = 1024 * 1024;
+const NOT_FOUND: ApiError = ApiError::NotFound { code: "picture_not_found" };
+const LIST: &str = "pictures";
+
+fn handling(row: &PictureRow) -> Handling<'_> {
+    Handling { originator: row.originator_id, status: row.status, tier: row.tier, named: &row.named_recipients }
+}
+
+fn metadata(row: &PictureRow) -> PictureMetadata {
+    PictureMetadata {
+        id: row.id,
+        reference: row.reference.clone(),
+        revision: row.revision,
+        status: row.status,
+        originator: Originator { id: row.originator_id, code: row.originator_code.clone() },
+        tier: row.tier,
+        tlp: row.tlp,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        published_at: row.published_at,
+    }
+}
+
+fn expired(row: &PictureRow) -> bool {
+    row.valid_until.is_some_and(|t| t <= Utc::now())
+}
+
+/// `content` as `p` may see it: indicators beyond its reach left out (returns how many),
+/// named recipients only for the originator and the secretariat.
+fn redact(p: &Principal, h: &Handling<'_>, mut content: PictureContent) -> (PictureContent, u32) {
+    let v = Viewer::from(&p.permissions);
+    let before = content.indicators.len();
+    content.indicators.retain(|i| indicator_visible(&v, h, i.tlp));
+    let redacted = (before - content.indicators.len()) as u32;
+    if p.organisation_id != h.originator && !p.permissions.is_secretariat() {
+        content.named_recipients.clear();
+    }
+    (content, redacted)
+}
+
+/// The view of `row` for `p`, and the number of indicators left out.
+fn view(p: &Principal, row: &PictureRow) -> (PictureView, u32) {
+    let v = Viewer::from(&p.permissions);
+    let h = handling(row);
+    match sight(&v, &h) {
+        Sight::Full => {
+            let (content, redacted) = redact(p, &h, row.content.clone());
+            let own = p.organisation_id == row.originator_id;
+            let picture = Picture {
+                id: row.id,
+                reference: row.reference.clone(),
+                revision: row.revision,
+                status: row.status,
+                originator: Originator { id: row.originator_id, code: row.originator_code.clone() },
+                severity: row.severity,
+                expired: expired(row),
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+                published_at: row.published_at,
+                pending_revision: if own { row.pending_revision } else { None },
+                redacted_indicators: redacted,
+                content,
+            };
+            (PictureView::Full(Box::new(picture)), redacted)
+        }
+        _ => (PictureView::Metadata(metadata(row)), 0),
+    }
+}
+
+fn etag(row: &PictureRow) -> String {
+    format!("\"{}-{}\"", row.id.simple(), row.version)
+}
+
+fn record(meta: &RequestMeta, p: &Principal, row: &PictureRow) -> AccessRecord {
+    let mut r = audit::by(meta, p).object("picture", row.id);
+    r.object_revision = Some(row.revision);
+    r.tier = Some(row.tier.as_str().to_owned());
+    r.tlp = Some(row.tlp.as_str().to_owned());
+    r
+}
+
+fn respond(status: actix_web::http::StatusCode, p: &Principal, row: &PictureRow) -> HttpResponse {
+    let (body, _) = view(p, row);
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, etag(row)));
+    res.json(body)
+}
+
+/// Checks the rules, then the references that need the database. `422` naming fields.
+async fn check_content(
+    c: &impl GenericClient,
+    p: &Principal,
+    content: PictureContent,
+    state: &AppState,
+) -> Result<CheckedContent, ApiError> {
+    let checked = CheckedContent::check(content, Deployment { tl_iv_accredited: state.tl_iv_accredited })?;
+    let content = checked.content();
+    let mut errors = sitrep_domain::FieldErrors::default();
+    let known = pictures::existing_organisations(c, &content.named_recipients).await?;
+    for (i, r) in content.named_recipients.iter().enumerate() {
+        if !known.contains(r) {
+            errors.push(Invalid::new(format!("named_recipients[{i}]"), "unknown_organisation", "no such organisation"));
+        }
+    }
+    if let Some(code) = &content.tlp_community
+        && !pictures::community_exists(c, code).await?
+    {
+        errors.push(Invalid::new("tlp_community", "unknown_community", "no such community"));
+    }
+    if let Some(id) = content.election_id
+        && !pictures::election_exists(c, id).await?
+    {
+        errors.push(Invalid::new("election_id", "unknown_election", "no such election"));
+    }
+    let related: Vec<Uuid> = content.related.iter().map(|r| r.picture_id).collect();
+    let visible = pictures::visible_ids(c, &Viewer::from(&p.permissions), &related).await?;
+    for (i, r) in related.iter().enumerate() {
+        if !visible.contains(r) {
+            errors.push(Invalid::new(format!("related[{i}].picture_id"), "unknown_picture", "no such picture"));
+        }
+    }
+    errors.finish()?;
+    Ok(checked)
+}
+
+/// The picture, locked, if the caller's organisation originated it. A picture the caller
+/// cannot see is `404`; one it sees but did not originate is `403`.
+async fn own_locked(tx: &Transaction<'_>, p: &Principal, id: Uuid) -> Result<PictureRow, ApiError> {
+    let row = pictures::find(tx, &Viewer::from(&p.permissions), id, true).await?.ok_or(NOT_FOUND)?;
+    if row.originator_id != p.organisation_id {
+        if sight(&Viewer::from(&p.permissions), &handling(&row)) == Sight::None {
+            return Err(NOT_FOUND);
+        }
+        return Err(ApiError::Forbidden {
+            code: "not_originator",
+            detail: "Only the originating organisation changes a picture.",
+        });
+    }
+    Ok(row)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Items per page, 1–200 (default 50).
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    pub domain: Option<sitrep_types::Domain>,
+    pub severity: Option<sitrep_types::Severity>,
+    pub urgency: Option<sitrep_types::Urgency>,
+    pub status: Option<Status>,
+    pub kind: Option<sitrep_types::Kind>,
+    pub is_exercise: Option<bool>,
+    pub election: Option<Uuid>,
+    pub originator: Option<Uuid>,
+    pub tier: Option<sitrep_types::Tier>,
+    pub tlp: Option<sitrep_types::Tlp>,
+    /// Changed at or after this time.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Changed before this time.
+    pub updated_before: Option<DateTime<Utc>>,
+    /// Full-text search over title and summary (Finnish, Swedish and English). Includes
+    /// expired pictures.
+    pub q: Option<String>,
+    /// Include pictures whose `valid_until` has passed (default false).
+    pub include_expired: Option<bool>,
+}
+
+/// Pictures the caller may see, newest change first, with filters and full-text search.
+/// Expired pictures leave the default list but stay searchable.
+#[utoipa::path(
+    get, path = "/api/v1/pictures", tag = "pictures",
+    security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<PictureListItem>), AuthFailures, QueryFailures, ServerFailures)
+)]
+pub async fn list_pictures(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    query: Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.0;
+    let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() };
+    let limit = page.limit()?;
+    let after =
+        match page.after(caller.user_id, LIST)? {
+            Some(key) => Some(parse_key(&key).ok_or(ApiError::BadRequest {
+                code: "invalid_cursor",
+                detail: "The cursor is not valid here.".into(),
+            })?),
+            None => None,
+        };
+    if let Some(text) = &q.q
+        && (text.trim().is_empty() || text.chars().count() > 200)
+    {
+        return Err(ApiError::invalid("q", "invalid_value", "1 to 200 characters"));
+    }
+    let filter = ListFilter {
+        domain: q.domain.map(|d| d.as_str().to_owned()),
+        severity: q.severity.map(|d| d.as_str().to_owned()),
+        urgency: q.urgency.map(|d| d.as_str().to_owned()),
+        status: q.status.map(|d| d.as_str().to_owned()),
+        kind: q.kind.map(|d| d.as_str().to_owned()),
+        is_exercise: q.is_exercise,
+        election: q.election,
+        originator: q.originator,
+        tier: q.tier.map(|d| d.as_str().to_owned()),
+        tlp: q.tlp.map(|d| d.as_str().to_owned()),
+        updated_since: q.updated_since,
+        updated_before: q.updated_before,
+        q: q.q.clone(),
+        include_expired: q.include_expired.unwrap_or(false),
+    };
+    let v = Viewer::from(&caller.permissions);
+    let client = state.pool.get().await?;
+    let rows = pictures::list(&client, &v, &filter, after, limit).await?;
+    let next = rows.last().and_then(|r| {
+        crate::pagination::next_cursor(
+            caller.user_id,
+            LIST,
+            rows.len(),
+            limit,
+            Some(&format!("{}|{}", r.updated_at.timestamp_micros(), r.id)),
+        )
+    });
+    let items: Vec<PictureListItem> = rows
+        .iter()
+        .map(|row| {
+            let full = sight(&v, &handling(row)) == Sight::Full;
+            PictureListItem {
+                metadata: metadata(row),
+                kind: full.then_some(row.content.kind),
+                severity: full.then_some(row.severity),
+                urgency: full.then_some(row.content.urgency),
+                is_exercise: full.then_some(row.content.is_exercise),
+                title: full.then(|| row.content.title.clone()),
+                summary: full.then(|| row.content.summary.clone()),
+                expired: expired(row),
+            }
+        })
+        .collect();
+    let ids = rows.iter().map(|r| r.id).collect();
+    audit::write(&client, &meta, audit::by(&meta, &caller).objects("picture", ids)).await?;
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
+}
+
+fn parse_key(key: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let (micros, id) = key.split_once('|')?;
+    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
+}
+
+/// Create a picture (a draft of the caller's organisation). Its tier and TLP are set
+/// now; nobody else sees it until it is published. A repeated `Idempotency-Key` returns
+/// the picture the first request created.
+#[utoipa::path(
+    post, path = "/api/v1/pictures", tag = "pictures",
+    security(("bearer" = [])), request_body = PictureContent,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
+    responses(
+        (status = 201, body = Picture, headers(("ETag" = String), ("Location" = String))),
+        AuthFailures, Forbidden, BodyFailures, ServerFailures
+    )
+)]
+pub async fn create_picture(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<AuthorPictures>,
+    req: HttpRequest,
+    body: Json<serde_json::Value, PICTURE_BODY_LIMIT>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let request_hash: [u8; 32] = Sha256::digest(body.0.to_string().as_bytes()).into();
+    let content: PictureContent = crate::body::parse_json(body.0.to_string().as_bytes())?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let id = Uuid::new_v4();
+    if let Some(key) = &key
+        && let Some((existing, hash)) =
+            pictures::claim_idempotency_key(&tx, caller.user_id, key, &request_hash, id).await?
+    {
+        if hash != request_hash {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "idempotency_key_reused",
+                "used before with another body",
+            ));
+        }
+        let row = pictures::find(&tx, &Viewer::from(&caller.permissions), existing, false).await?.ok_or(NOT_FOUND)?;
+        let r = record(&meta, &caller, &row).status(201);
+        audit::write(&tx, &meta, AccessRecord { reason: Some("idempotent_replay".into()), ..r }).await?;
+        tx.commit().await?;
+        return Ok(located(respond(actix_web::http::StatusCode::CREATED, &caller, &row), row.id));
+    }
+    let checked = check_content(&tx, &caller, content, &state).await?;
+    let reference = pictures::next_reference(&tx, Utc::now().year()).await?;
+    pictures::insert_picture(
+        &tx,
+        id,
+        &reference,
+        caller.organisation_id,
+        caller.user_id,
+        checked.content(),
+        checked.severity(),
+    )
+    .await?;
+    let row = pictures::find(&tx, &Viewer::from(&caller.permissions), id, false).await?.ok_or(NOT_FOUND)?;
+    audit::write(&tx, &meta, record(&meta, &caller, &row).status(201)).await?;
+    tx.commit().await?;
+    Ok(located(respond(actix_web::http::StatusCode::CREATED, &caller, &row), id))
+}
+
+fn located(mut res: HttpResponse, id: Uuid) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v1/pictures/{id}")) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let v = v.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "invalid_value", "visible ASCII only"))?;
+    if v.is_empty() || v.len() > 200 {
+        return Err(ApiError::invalid("Idempotency-Key", "invalid_value", "1 to 200 characters"));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+/// One picture: its content in force (less indicators beyond the caller's reach), or
+/// for the secretariat outside the audience its metadata. `ETag` for `If-Match`.
+#[utoipa::path(
+    get, path = "/api/v1/pictures/{id}", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = PictureView, headers(("ETag" = String))), AuthFailures, NotFound, ServerFailures)
+)]
+pub async fn get_picture(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let row =
+        pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
+    let (_, redacted) = view(&caller, &row);
+    let mut r = record(&meta, &caller, &row);
+    if redacted > 0 {
+        r.reason = Some(format!("indicators_redacted:{redacted}"));
+    }
+    if sight(&Viewer::from(&caller.permissions), &handling(&row)) == Sight::Metadata {
+        r.reason = Some("metadata_only".into());
+    }
+    audit::write(&client, &meta, r).await?;
+    Ok(respond(actix_web::http::StatusCode::OK, &caller, &row))
+}
+
+/// Whether `new` differs from `old` only by narrower handling.
+fn only_narrows(old: &PictureContent, new: &PictureContent) -> bool {
+    let mut same = new.clone();
+    same.tier = old.tier;
+    same.tlp = old.tlp;
+    same.tlp_community.clone_from(&old.tlp_community);
+    same.named_recipients.clone_from(&old.named_recipients);
+    same.indicators.clone_from(&old.indicators);
+    same == *old && !widens(old, new) && new.indicators.len() <= old.indicators.len()
+}
+
+/// Revise a picture: a JSON merge patch (RFC 7396) of its content, with `If-Match`.
+/// A draft gets a new draft revision. For a published picture the change is proposed as
+/// a pending revision, which goes through submit / approve / publish while the picture
+/// keeps its old state — except a change that only narrows its handling, or one by an
+/// approver that needs no four eyes, which takes effect at once.
+#[utoipa::path(
+    patch, path = "/api/v1/pictures/{id}", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path), ("If-Match" = String, Header)),
+    request_body(content = PictureContent, description = "Any subset of the fields (JSON merge patch)"),
+    responses(
+        (status = 200, body = Picture, headers(("ETag" = String))),
+        (status = 412, description = "Stale If-Match", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        AuthFailures, Forbidden, NotFound, Conflict, BodyFailures, ServerFailures
+    )
+)]
+pub async fn update_picture(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<AuthorPictures>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: Json<serde_json::Value, PICTURE_BODY_LIMIT>,
+) -> Result<HttpResponse, ApiError> {
+    let if_match = req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned).ok_or(
+        ApiError::Precondition {
+            status: 428,
+            code: "if_match_required",
+            detail: "Send the picture's ETag in If-Match.",
+        },
+    )?;
+    let serde_json::Value::Object(patch) = body.0 else {
+        return Err(ApiError::invalid("body", "invalid_type", "a JSON object"));
+    };
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let row = own_locked(&tx, &caller, id.into_inner()).await?;
+    if if_match != etag(&row) {
+        return Err(ApiError::Precondition {
+            status: 412,
+            code: "stale_etag",
+            detail: "The picture changed; read it again.",
+        });
+    }
+    if matches!(row.status, Status::Withdrawn | Status::Closed | Status::Superseded) {
+        return Err(ApiError::Conflict {
+            code: "picture_closed",
+            detail: "A withdrawn or closed picture is not revised.".into(),
+        });
+    }
+    let base = match row.pending_revision {
+        Some(n) => {
+            pictures::revision_of(&tx, &Viewer::from(&caller.permissions), row.id, n).await?.ok_or(NOT_FOUND)?.content
+        }
+        None => row.content.clone(),
+    };
+    let mut merged = serde_json::to_value(&base).map_err(|e| ApiError::Internal(e.into()))?;
+    if let serde_json::Value::Object(target) = &mut merged {
+        for (k, v) in patch {
+            if v.is_null() {
+                target.remove(&k)
+            } else {
+                target.insert(k, v)
+            };
+        }
+    }
+    let content: PictureContent = crate::body::parse_json(merged.to_string().as_bytes())?;
+    let checked = check_content(&tx, &caller, content, &state).await?;
+    let next = pictures::max_revision(&tx, row.id).await? + 1;
+    let new = checked.content();
+    if matches!(row.status, Status::Draft | Status::InReview) {
+        pictures::insert_revision(&tx, row.id, next, "draft", new, caller.user_id).await?;
+        pictures::set_in_force(&tx, row.id, next, Status::Draft, new, checked.severity(), false).await?;
+    } else {
+        let requires_review = pictures::organisation_requires_review(&tx, row.originator_id).await?;
+        let immediate = only_narrows(&row.content, new)
+            || (caller.permissions.can_approve_pictures()
+                && !requires_review
+                && !widens(&row.content, new)
+                && !needs_four_eyes(new.tier));
+        if immediate {
+            pictures::insert_revision(&tx, row.id, next, "published", new, caller.user_id).await?;
+            pictures::set_revision_state(&tx, row.id, row.revision, "superseded", None).await?;
+            if let Some(pending) = row.pending_revision {
+                pictures::set_revision_state(&tx, row.id, pending, "rejected", None).await?;
+            }
+            pictures::set_in_force(&tx, row.id, next, row.status, new, checked.severity(), true).await?;
+            pictures::set_status(&tx, row.id, row.status, Some(None)).await?;
+        } else {
+            if let Some(pending) = row.pending_revision {
+                pictures::set_revision_state(&tx, row.id, pending, "rejected", None).await?;
+            }
+            pictures::insert_revision(&tx, row.id, next, "draft", new, caller.user_id).await?;
+            pictures::set_status(&tx, row.id, row.status, Some(Some(next))).await?;
+        }
+    }
+    let row = pictures::find(&tx, &Viewer::from(&caller.permissions), row.id, false).await?.ok_or(NOT_FOUND)?;
+    let mut r = record(&meta, &caller, &row);
+    r.object_revision = Some(next);
+    audit::write(&tx, &meta, r).await?;
+    tx.commit().await?;
+    Ok(respond(actix_web::http::StatusCode::OK, &caller, &row))
+}
+
+/// The revision a lifecycle action works on: the pending one of a published picture,
+/// or the draft itself.
+async fn target(tx: &Transaction<'_>, caller: &Principal, row: &PictureRow) -> Result<pictures::RevisionRow, ApiError> {
+    let n = match (row.status, row.pending_revision) {
+        (_, Some(n)) => n,
+        (Status::Draft | Status::InReview, None) => row.revision,
+        _ => {
+            return Err(ApiError::Conflict {
+                code: "nothing_to_review",
+                detail: "There is no draft or pending revision.".into(),
+            });
+        }
+    };
+    pictures::revision_of(tx, &Viewer::from(&caller.permissions), row.id, n).await?.ok_or(NOT_FOUND)
+}
+
+enum Action {
+    Submit,
+    Approve,
+    Publish,
+    Withdraw,
+    Close,
+}
+
+async fn lifecycle(
+    state: &AppState,
+    meta: &RequestMeta,
+    caller: &Principal,
+    id: Uuid,
+    action: Action,
+) -> Result<HttpResponse, ApiError> {
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let row = own_locked(&tx, caller, id).await?;
+    let conflict = |code: &'static str, detail: &str| ApiError::Conflict { code, detail: detail.into() };
+    let mut revision = row.revision;
+    match action {
+        Action::Submit => {
+            let t = target(&tx, caller, &row).await?;
+            if t.state != "draft" {
+                return Err(conflict("not_a_draft", "Only a draft is submitted for review."));
+            }
+            pictures::set_revision_state(&tx, row.id, t.revision, "in_review", None).await?;
+            let status = if row.status == Status::Draft { Status::InReview } else { row.status };
+            pictures::set_status(&tx, row.id, status, None).await?;
+            revision = t.revision;
+        }
+        Action::Approve => {
+            let t = target(&tx, caller, &row).await?;
+            if t.state != "in_review" {
+                return Err(conflict("not_in_review", "Only a revision in review is approved."));
+            }
+            if t.created_by == caller.user_id {
+                return Err(ApiError::Forbidden {
+                    code: "four_eyes",
+                    detail: "An approver does not approve a revision they wrote.",
+                });
+            }
+            pictures::set_revision_state(&tx, row.id, t.revision, "approved", Some(caller.user_id)).await?;
+            pictures::set_status(&tx, row.id, row.status, None).await?;
+            revision = t.revision;
+        }
+        Action::Publish => {
+            let t = target(&tx, caller, &row).await?;
+            let was_published = row.status == Status::Published;
+            let requires_review = pictures::organisation_requires_review(&tx, row.originator_id).await?;
+            let four_eyes = requires_review
+                || needs_four_eyes(t.content.tier)
+                || (was_published
+                    && sitrep_domain::visibility::tlp_rank(t.content.tlp)
+                        < sitrep_domain::visibility::tlp_rank(row.tlp));
+            if four_eyes && t.state != "approved" {
+                return Err(conflict("approval_required", "This publication needs another approver's approval first."));
+            }
+            if !matches!(t.state.as_str(), "draft" | "in_review" | "approved") {
+                return Err(conflict("not_publishable", "This revision cannot be published."));
+            }
+            let severity =
+                CheckedContent::check(t.content.clone(), Deployment { tl_iv_accredited: state.tl_iv_accredited })?
+                    .severity();
+            pictures::set_revision_state(&tx, row.id, t.revision, "published", None).await?;
+            if was_published && t.revision != row.revision {
+                pictures::set_revision_state(&tx, row.id, row.revision, "superseded", None).await?;
+            }
+            pictures::set_in_force(&tx, row.id, t.revision, Status::Published, &t.content, severity, true).await?;
+            revision = t.revision;
+        }
+        Action::Withdraw | Action::Close => {
+            if row.status != Status::Published {
+                return Err(conflict("not_published", "Only a published picture is withdrawn or closed."));
+            }
+            let status = if matches!(action, Action::Withdraw) { Status::Withdrawn } else { Status::Closed };
+            if let Some(pending) = row.pending_revision {
+                pictures::set_revision_state(&tx, row.id, pending, "rejected", None).await?;
+            }
+            pictures::set_status(&tx, row.id, status, Some(None)).await?;
+        }
+    }
+    let row = pictures::find(&tx, &Viewer::from(&caller.permissions), row.id, false).await?.ok_or(NOT_FOUND)?;
+    let mut r = record(meta, caller, &row);
+    r.object_revision = Some(revision);
+    audit::write(&tx, meta, r).await?;
+    tx.commit().await?;
+    Ok(respond(actix_web::http::StatusCode::OK, caller, &row))
+}
+
+macro_rules! lifecycle_handler {
+    ($name:ident, $path:literal, $policy:ty, $action:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(
+            post, path = $path, tag = "pictures",
+            security(("bearer" = [])), params(("id" = Uuid, Path)),
+            request_body(content = Option<LifecycleNote>),
+            responses((status = 200, body = Picture), AuthFailures, Forbidden, NotFound, Conflict, ServerFailures)
+        )]
+        pub async fn $name(
+            state: web::Data<AppState>,
+            meta: RequestMeta,
+            caller: Caller<$policy>,
+            id: web::Path<Uuid>,
+        ) -> Result<HttpResponse, ApiError> {
+            lifecycle(&state, &meta, &caller, id.into_inner(), $action).await
+        }
+    };
+}
+
+lifecycle_handler!(
+    submit_picture,
+    "/api/v1/pictures/{id}/submit",
+    AuthorPictures,
+    Action::Submit,
+    "Submit the draft (or the pending revision) for review."
+);
+lifecycle_handler!(
+    approve_picture,
+    "/api/v1/pictures/{id}/approve",
+    ApprovePictures,
+    Action::Approve,
+    "Approve the revision in review: an approver of the originating organisation who did not write it (four eyes)."
+);
+lifecycle_handler!(
+    publish_picture,
+    "/api/v1/pictures/{id}/publish",
+    ApprovePictures,
+    Action::Publish,
+    "Publish the draft or pending revision. At `group_virt_ras` or `public`, when the TLP is loosened, or when the organisation requires review, it must have been approved by another approver."
+);
+lifecycle_handler!(
+    withdraw_picture,
+    "/api/v1/pictures/{id}/withdraw",
+    ApprovePictures,
+    Action::Withdraw,
+    "Withdraw a published picture (it stays readable, marked withdrawn)."
+);
+lifecycle_handler!(
+    close_picture,
+    "/api/v1/pictures/{id}/close",
+    ApprovePictures,
+    Action::Close,
+    "Close a published picture: the situation is over."
+);
+
+fn revision_visible(p: &Principal, row: &PictureRow, rev: &pictures::RevisionRow) -> bool {
+    let v = Viewer::from(&p.permissions);
+    if p.organisation_id == row.originator_id && v.reads_pictures {
+        return true;
+    }
+    matches!(rev.state.as_str(), "published" | "superseded")
+        && in_audience(&v, row.originator_id, rev.content.tier, &rev.content.named_recipients)
+}
+
+/// A picture's revisions the caller may read: every one for the originator; for its
+/// audience, the published ones whose own audience included it.
+#[utoipa::path(
+    get, path = "/api/v1/pictures/{id}/revisions", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<RevisionInfo>), AuthFailures, NotFound, ServerFailures)
+)]
+pub async fn list_revisions(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let v = Viewer::from(&caller.permissions);
+    let row = pictures::find(&client, &v, id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
+    if sight(&v, &handling(&row)) != Sight::Full {
+        return Err(NOT_FOUND);
+    }
+    let insider = caller.organisation_id == row.originator_id || caller.permissions.is_secretariat();
+    let items: Vec<RevisionInfo> = pictures::revisions(&client, &v, row.id)
+        .await?
+        .into_iter()
+        .filter(|r| revision_visible(&caller, &row, r))
+        .map(|r| RevisionInfo {
+            revision: r.revision,
+            state: r.state,
+            created_at: r.created_at,
+            tier: r.content.tier,
+            tlp: r.content.tlp,
+            created_by: insider.then_some(r.created_by),
+            approved_by: if insider { r.approved_by } else { None },
+        })
+        .collect();
+    audit::write(&client, &meta, record(&meta, &caller, &row)).await?;
+    Ok(HttpResponse::Ok().json(items))
+}
+
+/// One revision's content, as the caller may see it.
+#[utoipa::path(
+    get, path = "/api/v1/pictures/{id}/revisions/{n}", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path), ("n" = i32, Path)),
+    responses((status = 200, body = PictureContent), AuthFailures, NotFound, ServerFailures)
+)]
+pub async fn get_revision(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    path: web::Path<(Uuid, i32)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, n) = path.into_inner();
+    let client = state.pool.get().await?;
+    let v = Viewer::from(&caller.permissions);
+    let row = pictures::find(&client, &v, id, false).await?.ok_or(NOT_FOUND)?;
+    if sight(&v, &handling(&row)) != Sight::Full {
+        return Err(NOT_FOUND);
+    }
+    let rev = pictures::revision_of(&client, &v, id, n)
+        .await?
+        .filter(|r| revision_visible(&caller, &row, r))
+        .ok_or(NOT_FOUND)?;
+    let named = rev.content.named_recipients.clone();
+    let h = Handling {
+        originator: row.originator_id,
+        status: row.status,
+        tier: narrower(rev.content.tier, row.tier),
+        named: &named,
+    };
+    let (content, redacted) = redact(&caller, &h, rev.content);
+    let mut r = record(&meta, &caller, &row);
+    r.object_revision = Some(n);
+    if redacted > 0 {
+        r.reason = Some(format!("indicators_redacted:{redacted}"));
+    }
+    audit::write(&client, &meta, r).await?;
+    Ok(HttpResponse::Ok().json(content))
+}

@@ -1,0 +1,480 @@
+//! Situation pictures and revisions. Every query that returns a picture, or anything
+//! about one, carries the caller's visibility predicate (`picture_visible`, defined in
+//! migrations/V2__pictures.sql and mirrored by `sitrep_domain::visibility`).
+
+use chrono::{DateTime, Utc};
+use sitrep_domain::visibility::{Viewer, min_rank, tier_rank};
+use sitrep_types::{LocalizedText, PictureContent, Severity, Status, Tier, Tlp};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::{DbError, GenericClient};
+
+/// The predicate for full sight, on `pictures p`, with the viewer in `$1..$3`.
+const VISIBLE: &str = "picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, $1, $2, $3)";
+/// Full sight, or the secretariat's metadata sight (`$4`), past draft.
+const VISIBLE_OR_METADATA: &str = "(picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, $1, $2, $3) \
+     OR ($4 AND p.status NOT IN ('draft', 'in_review')))";
+
+/// The viewer as query parameters `$1..$4`.
+fn viewer_params(v: &Viewer) -> (Uuid, i16, bool, bool) {
+    (v.organisation, min_rank(v.reach), v.reads_pictures, v.secretariat)
+}
+
+/// A picture row with the content of its revision in force.
+#[derive(Debug, Clone)]
+pub struct PictureRow {
+    pub id: Uuid,
+    pub reference: String,
+    pub originator_id: Uuid,
+    pub originator_code: String,
+    pub status: Status,
+    pub revision: i32,
+    pub pending_revision: Option<i32>,
+    pub version: i32,
+    pub tier: Tier,
+    pub tlp: Tlp,
+    pub named_recipients: Vec<Uuid>,
+    pub severity: Severity,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub content: PictureContent,
+}
+
+const ROW_COLUMNS: &str = "p.id, p.reference, p.originator_id, o.code AS originator_code, p.status, p.revision, \
+     p.pending_revision, p.version, p.tier, p.tlp, p.named_recipients, p.severity, p.valid_until, p.created_at, \
+     p.updated_at, p.published_at, r.content";
+const ROW_FROM: &str = "pictures p JOIN organisations o ON o.id = p.originator_id \
+     JOIN picture_revisions r ON r.picture_id = p.id AND r.revision = p.revision";
+
+fn parse<T>(v: Option<T>, what: &'static str) -> Result<T, DbError> {
+    v.ok_or(DbError::Corrupt(what))
+}
+
+fn picture(row: &Row) -> Result<PictureRow, DbError> {
+    let content: serde_json::Value = row.try_get("content")?;
+    Ok(PictureRow {
+        id: row.try_get("id")?,
+        reference: row.try_get("reference")?,
+        originator_id: row.try_get("originator_id")?,
+        originator_code: row.try_get("originator_code")?,
+        status: parse(Status::parse(row.try_get("status")?), "pictures.status")?,
+        revision: row.try_get("revision")?,
+        pending_revision: row.try_get("pending_revision")?,
+        version: row.try_get("version")?,
+        tier: parse(Tier::parse(row.try_get("tier")?), "pictures.tier")?,
+        tlp: parse(Tlp::parse(row.try_get("tlp")?), "pictures.tlp")?,
+        named_recipients: row.try_get("named_recipients")?,
+        severity: parse(Severity::parse(row.try_get("severity")?), "pictures.severity")?,
+        valid_until: row.try_get("valid_until")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        published_at: row.try_get("published_at")?,
+        content: serde_json::from_value(content).map_err(|_| DbError::Corrupt("picture_revisions.content"))?,
+    })
+}
+
+/// The next `VTY-YYYY-NNNN`: one counter per year, shared by all organisations. A number
+/// is taken in the caller's transaction, so it is never handed out twice.
+pub async fn next_reference(c: &impl GenericClient, year: i32) -> Result<String, DbError> {
+    let row = c
+        .query_one(
+            "INSERT INTO picture_references AS r (year, last) VALUES ($1, 1) \
+             ON CONFLICT (year) DO UPDATE SET last = r.last + 1 RETURNING last",
+            &[&year],
+        )
+        .await?;
+    let n: i32 = row.try_get(0)?;
+    Ok(format!("VTY-{year}-{n:04}"))
+}
+
+fn text(t: &LocalizedText) -> [Option<&str>; 3] {
+    [t.fi.as_deref(), t.sv.as_deref(), t.en.as_deref()]
+}
+
+fn domains(c: &PictureContent) -> Vec<&'static str> {
+    c.domains.iter().map(|d| d.as_str()).collect()
+}
+
+/// Inserts a new picture in `draft` with its first revision.
+pub async fn insert_picture(
+    c: &impl GenericClient,
+    id: Uuid,
+    reference: &str,
+    originator: Uuid,
+    author: Uuid,
+    content: &PictureContent,
+    severity: Severity,
+) -> Result<(), DbError> {
+    let [tfi, tsv, ten] = text(&content.title);
+    let [sfi, ssv, sen] = text(&content.summary);
+    let params: &[&(dyn ToSql + Sync)] = &[
+        &id,
+        &reference,
+        &originator,
+        &author,
+        &content.tier.as_str(),
+        &tier_rank(content.tier),
+        &content.tlp.as_str(),
+        &content.named_recipients,
+        &content.kind.as_str(),
+        &content.is_exercise,
+        &content.primary_domain.as_str(),
+        &domains(content),
+        &severity.as_str(),
+        &content.urgency.as_str(),
+        &content.election_id,
+        &content.classification.as_str(),
+        &tfi,
+        &tsv,
+        &ten,
+        &sfi,
+        &ssv,
+        &sen,
+        &content.valid_from,
+        &content.valid_until,
+    ];
+    c.execute(
+        "INSERT INTO pictures (id, reference, originator_id, created_by, status, revision, tier, tier_rank, tlp, \
+           named_recipients, kind, is_exercise, primary_domain, domains, severity, urgency, election_id, \
+           classification, title_fi, title_sv, title_en, summary_fi, summary_sv, summary_en, valid_from, valid_until) \
+         VALUES ($1, $2, $3, $4, 'draft', 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+           $20, $21, $22, $23, $24)",
+        params,
+    )
+    .await?;
+    insert_revision(c, id, 1, "draft", content, author).await
+}
+
+/// Inserts an immutable revision.
+pub async fn insert_revision(
+    c: &impl GenericClient,
+    picture: Uuid,
+    revision: i32,
+    state: &str,
+    content: &PictureContent,
+    author: Uuid,
+) -> Result<(), DbError> {
+    let json = serde_json::to_value(content).map_err(|_| DbError::Corrupt("picture content"))?;
+    c.execute(
+        "INSERT INTO picture_revisions (picture_id, revision, state, content, tier, tlp, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&picture, &revision, &state, &json, &content.tier.as_str(), &content.tlp.as_str(), &author],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Puts `revision` (with `content`) in force: copies its handling and list columns onto
+/// the picture, sets the status, bumps the version.
+pub async fn set_in_force(
+    c: &impl GenericClient,
+    id: Uuid,
+    revision: i32,
+    status: Status,
+    content: &PictureContent,
+    severity: Severity,
+    published: bool,
+) -> Result<(), DbError> {
+    let [tfi, tsv, ten] = text(&content.title);
+    let [sfi, ssv, sen] = text(&content.summary);
+    let params: &[&(dyn ToSql + Sync)] = &[
+        &id,
+        &revision,
+        &status.as_str(),
+        &content.tier.as_str(),
+        &tier_rank(content.tier),
+        &content.tlp.as_str(),
+        &content.named_recipients,
+        &content.kind.as_str(),
+        &content.is_exercise,
+        &content.primary_domain.as_str(),
+        &domains(content),
+        &severity.as_str(),
+        &content.urgency.as_str(),
+        &content.election_id,
+        &content.classification.as_str(),
+        &tfi,
+        &tsv,
+        &ten,
+        &sfi,
+        &ssv,
+        &sen,
+        &content.valid_from,
+        &content.valid_until,
+        &published,
+    ];
+    c.execute(
+        "UPDATE pictures SET revision = $2, status = $3, tier = $4, tier_rank = $5, tlp = $6, named_recipients = $7, \
+           kind = $8, is_exercise = $9, primary_domain = $10, domains = $11, severity = $12, urgency = $13, \
+           election_id = $14, classification = $15, title_fi = $16, title_sv = $17, title_en = $18, \
+           summary_fi = $19, summary_sv = $20, summary_en = $21, valid_from = $22, valid_until = $23, \
+           published_at = CASE WHEN $24 THEN coalesce(published_at, now()) ELSE published_at END, \
+           pending_revision = CASE WHEN pending_revision = $2 THEN NULL ELSE pending_revision END, \
+           version = version + 1, updated_at = now() \
+         WHERE id = $1",
+        params,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Changes the status (and optionally the pending revision) and bumps the version.
+pub async fn set_status(
+    c: &impl GenericClient,
+    id: Uuid,
+    status: Status,
+    pending: Option<Option<i32>>,
+) -> Result<(), DbError> {
+    c.execute(
+        "UPDATE pictures SET status = $2, \
+           pending_revision = CASE WHEN $3 THEN $4 ELSE pending_revision END, \
+           version = version + 1, updated_at = now() WHERE id = $1",
+        &[&id, &status.as_str(), &pending.is_some(), &pending.flatten()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_revision_state(
+    c: &impl GenericClient,
+    id: Uuid,
+    revision: i32,
+    state: &str,
+    approver: Option<Uuid>,
+) -> Result<(), DbError> {
+    c.execute(
+        "UPDATE picture_revisions SET state = $3, \
+           approved_by = CASE WHEN $4::uuid IS NOT NULL THEN $4 ELSE approved_by END, \
+           approved_at = CASE WHEN $4::uuid IS NOT NULL THEN now() ELSE approved_at END, \
+           published_at = CASE WHEN $3 = 'published' THEN now() ELSE published_at END \
+         WHERE picture_id = $1 AND revision = $2",
+        &[&id, &revision, &state, &approver],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The picture, if the viewer sees it at all (fully, or the secretariat's metadata).
+/// With `lock`, the row is locked for the rest of the transaction.
+pub async fn find(c: &impl GenericClient, v: &Viewer, id: Uuid, lock: bool) -> Result<Option<PictureRow>, DbError> {
+    let (org, rank, reads, sec) = viewer_params(v);
+    let lock = if lock { " FOR UPDATE OF p" } else { "" };
+    let row = c
+        .query_opt(
+            &format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE p.id = $5 AND {VISIBLE_OR_METADATA}{lock}"),
+            &[&org, &rank, &reads, &sec, &id],
+        )
+        .await?;
+    row.as_ref().map(picture).transpose()
+}
+
+/// One revision of a picture, for the originator's review work and for history.
+#[derive(Debug, Clone)]
+pub struct RevisionRow {
+    pub revision: i32,
+    pub state: String,
+    pub content: PictureContent,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub approved_by: Option<Uuid>,
+}
+
+fn revision(row: &Row) -> Result<RevisionRow, DbError> {
+    let content: serde_json::Value = row.try_get("content")?;
+    Ok(RevisionRow {
+        revision: row.try_get("revision")?,
+        state: row.try_get("state")?,
+        content: serde_json::from_value(content).map_err(|_| DbError::Corrupt("picture_revisions.content"))?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        approved_by: row.try_get("approved_by")?,
+    })
+}
+
+/// Revisions of a picture the viewer sees (the caller checks the picture first; the
+/// predicate is repeated here so that no path skips it).
+pub async fn revisions(c: &impl GenericClient, v: &Viewer, id: Uuid) -> Result<Vec<RevisionRow>, DbError> {
+    let (org, rank, reads, sec) = viewer_params(v);
+    let rows = c
+        .query(
+            &format!(
+                "SELECT r.revision, r.state, r.content, r.created_by, r.created_at, r.approved_by \
+                 FROM picture_revisions r JOIN pictures p ON p.id = r.picture_id \
+                 WHERE r.picture_id = $5 AND {VISIBLE_OR_METADATA} ORDER BY r.revision"
+            ),
+            &[&org, &rank, &reads, &sec, &id],
+        )
+        .await?;
+    rows.iter().map(revision).collect()
+}
+
+pub async fn revision_of(c: &impl GenericClient, v: &Viewer, id: Uuid, n: i32) -> Result<Option<RevisionRow>, DbError> {
+    let (org, rank, reads, sec) = viewer_params(v);
+    let row = c
+        .query_opt(
+            &format!(
+                "SELECT r.revision, r.state, r.content, r.created_by, r.created_at, r.approved_by \
+                 FROM picture_revisions r JOIN pictures p ON p.id = r.picture_id \
+                 WHERE r.picture_id = $5 AND r.revision = $6 AND {VISIBLE_OR_METADATA}"
+            ),
+            &[&org, &rank, &reads, &sec, &id, &n],
+        )
+        .await?;
+    row.as_ref().map(revision).transpose()
+}
+
+/// Filters of the picture list; `None` means "any".
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub domain: Option<String>,
+    pub severity: Option<String>,
+    pub urgency: Option<String>,
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub is_exercise: Option<bool>,
+    pub election: Option<Uuid>,
+    pub originator: Option<Uuid>,
+    pub tier: Option<String>,
+    pub tlp: Option<String>,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub updated_before: Option<DateTime<Utc>>,
+    /// Full-text query (fi, sv and en configurations). Searching includes expired
+    /// pictures and only those the viewer sees fully.
+    pub q: Option<String>,
+    pub include_expired: bool,
+}
+
+/// A page of pictures the viewer sees, newest change first, after `(updated_at, id)`.
+pub async fn list(
+    c: &impl GenericClient,
+    v: &Viewer,
+    f: &ListFilter,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<PictureRow>, DbError> {
+    let (org, rank, reads, sec) = viewer_params(v);
+    // A text search must not tell the secretariat what a picture it may not read says.
+    let sec = sec && f.q.is_none();
+    let (after_at, after_id) = after.map_or((None, None), |(a, i)| (Some(a), Some(i)));
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE {VISIBLE_OR_METADATA} \
+           AND ($5::text IS NULL OR $5 = ANY (p.domains)) \
+           AND ($6::text IS NULL OR p.severity = $6) \
+           AND ($7::text IS NULL OR p.urgency = $7) \
+           AND ($8::text IS NULL OR p.status = $8) \
+           AND ($9::text IS NULL OR p.kind = $9) \
+           AND ($10::boolean IS NULL OR p.is_exercise = $10) \
+           AND ($11::uuid IS NULL OR p.election_id = $11) \
+           AND ($12::uuid IS NULL OR p.originator_id = $12) \
+           AND ($13::text IS NULL OR p.tier = $13) \
+           AND ($14::text IS NULL OR p.tlp = $14) \
+           AND ($15::timestamptz IS NULL OR p.updated_at >= $15) \
+           AND ($16::timestamptz IS NULL OR p.updated_at < $16) \
+           AND ($17::text IS NULL OR p.search_fi @@ websearch_to_tsquery('finnish', $17) \
+                OR p.search_sv @@ websearch_to_tsquery('swedish', $17) \
+                OR p.search_en @@ websearch_to_tsquery('english', $17)) \
+           AND ($18 OR $17::text IS NOT NULL OR p.valid_until IS NULL OR p.valid_until > now()) \
+           AND ($19::timestamptz IS NULL OR (p.updated_at, p.id) < ($19, $20::uuid)) \
+         ORDER BY p.updated_at DESC, p.id DESC LIMIT $21"
+    );
+    let rows = c
+        .query(
+            &sql,
+            &[
+                &org,
+                &rank,
+                &reads,
+                &sec,
+                &f.domain,
+                &f.severity,
+                &f.urgency,
+                &f.status,
+                &f.kind,
+                &f.is_exercise,
+                &f.election,
+                &f.originator,
+                &f.tier,
+                &f.tlp,
+                &f.updated_since,
+                &f.updated_before,
+                &f.q,
+                &f.include_expired,
+                &after_at,
+                &after_id,
+                &limit,
+            ],
+        )
+        .await?;
+    rows.iter().map(picture).collect()
+}
+
+/// The picture an idempotency key already created for this user, and the hash of the
+/// request that did it. Takes the key (blocking a concurrent holder until it commits).
+pub async fn claim_idempotency_key(
+    c: &impl GenericClient,
+    user: Uuid,
+    key: &str,
+    request_hash: &[u8],
+    picture: Uuid,
+) -> Result<Option<(Uuid, Vec<u8>)>, DbError> {
+    let inserted = c
+        .execute(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, picture_id) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+            &[&user, &key, &request_hash, &picture],
+        )
+        .await?;
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let row = c
+        .query_one(
+            "SELECT picture_id, request_hash FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+            &[&user, &key],
+        )
+        .await?;
+    Ok(Some((row.try_get(0)?, row.try_get(1)?)))
+}
+
+/// Whether the organisation requires review (four eyes) for every publish.
+pub async fn organisation_requires_review(c: &impl GenericClient, org: Uuid) -> Result<bool, DbError> {
+    let row = c.query_opt("SELECT require_review FROM organisations WHERE id = $1", &[&org]).await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(false))
+}
+
+/// Which of `ids` are active organisations.
+pub async fn existing_organisations(c: &impl GenericClient, ids: &[Uuid]) -> Result<Vec<Uuid>, DbError> {
+    let rows = c.query("SELECT id FROM organisations WHERE id = ANY ($1) AND active", &[&ids]).await?;
+    rows.iter().map(|r| r.try_get(0).map_err(DbError::from)).collect()
+}
+
+pub async fn community_exists(c: &impl GenericClient, code: &str) -> Result<bool, DbError> {
+    Ok(c.query_opt("SELECT 1 FROM communities WHERE code = $1", &[&code]).await?.is_some())
+}
+
+pub async fn election_exists(c: &impl GenericClient, id: Uuid) -> Result<bool, DbError> {
+    Ok(c.query_opt("SELECT 1 FROM elections WHERE id = $1", &[&id]).await?.is_some())
+}
+
+/// Which of `ids` are pictures the viewer sees fully (for `related` links).
+pub async fn visible_ids(c: &impl GenericClient, v: &Viewer, ids: &[Uuid]) -> Result<Vec<Uuid>, DbError> {
+    let (org, rank, reads, _) = viewer_params(v);
+    let rows = c
+        .query(
+            &format!("SELECT p.id FROM pictures p WHERE p.id = ANY ($4) AND {VISIBLE}"),
+            &[&org, &rank, &reads, &ids],
+        )
+        .await?;
+    rows.iter().map(|r| r.try_get(0).map_err(DbError::from)).collect()
+}
+
+/// The highest revision number of a picture (in force, pending or abandoned).
+pub async fn max_revision(c: &impl GenericClient, id: Uuid) -> Result<i32, DbError> {
+    let row =
+        c.query_one("SELECT coalesce(max(revision), 0) FROM picture_revisions WHERE picture_id = $1", &[&id]).await?;
+    Ok(row.try_get(0)?)
+}

@@ -1,0 +1,611 @@
+//! Situation pictures over HTTPS: the sharing rules, revisions, four eyes, redaction.
+
+use serde_json::{Value, json};
+use sitrep_types::Role;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestUser, problem};
+
+/// A valid picture at `tier`/`tlp` with what that tier needs.
+pub fn content(tier: &str, tlp: &str) -> Value {
+    let mut c = json!({
+        "kind": "alert",
+        "primary_domain": "information_influence",
+        "domains": ["information_influence"],
+        "original_lang": "fi",
+        "title": {"fi": "Harhaanjohtava väite tekstiviestiäänestyksestä", "sv": "Vilseledande påstående om röstning per sms", "en": "False claim that voting by SMS is possible"},
+        "summary": {"fi": "Tekstiviestejä levitetään", "sv": "Sms sprids", "en": "Text messages claim voters can vote by SMS"},
+        "impact_on_conduct": "moderate",
+        "impact_on_public_confidence": "moderate",
+        "urgency": "priority",
+        "source_reliability": "B",
+        "information_credibility": "2",
+        "geo_scope": "constituency",
+        "geo_codes": ["FI-VP-10"],
+        "targets": ["voters_general"],
+        "actor_type_suspected": "unknown",
+        "attribution_confidence": "none",
+        "disarm_techniques": ["T0097.206", "T0101"],
+        "sources": [{"source_type": "own_monitoring", "description": "Monitoring of reports", "reliability": "B", "credibility": "2"}],
+        "tlp": tlp,
+        "tier": tier,
+        "classification": "unclassified_secret",
+        "secrecy_basis": "JulkL 24 § 1 mom 7 k",
+        "originator_consents": {"virt": true, "ras": true, "public": true, "police": false}
+    });
+    if tlp == "GREEN" {
+        c["tlp_community"] = json!("FI-ELECSEC");
+    }
+    if tier == "public" {
+        c["classification"] = json!("unclassified_public");
+        c.as_object_mut().unwrap().remove("secrecy_basis");
+    }
+    c
+}
+
+/// Organisation A's author and two approvers, and readers of B, V and R.
+pub struct Cast {
+    pub author: String,
+    pub approver: String,
+    pub approver2: String,
+    pub b_reader: String,
+    pub v_reader: String,
+    pub r_reader: String,
+    pub a_user: TestUser,
+}
+
+pub async fn cast(app: &TestApp) -> Cast {
+    let a_user = app.seed_user("a.author", "A", &[Role::Author]).await;
+    let approver = app.seed_user("a.approver", "A", &[Role::Approver]).await;
+    let approver2 = app.seed_user("a.approver2", "A", &[Role::Approver]).await;
+    let b = app.seed_user("b.reader", "B", &[Role::Reader]).await;
+    let v = app.seed_user("v.reader", "V", &[Role::Reader]).await;
+    let r = app.seed_user("r.reader", "R", &[Role::Reader]).await;
+    Cast {
+        author: app.token(&a_user).await,
+        approver: app.token(&approver).await,
+        approver2: app.token(&approver2).await,
+        b_reader: app.token(&b).await,
+        v_reader: app.token(&v).await,
+        r_reader: app.token(&r).await,
+        a_user,
+    }
+}
+
+pub async fn create(app: &TestApp, token: &str, body: &Value) -> Value {
+    let res = app.post_json("/api/v1/pictures", Some(token), body).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    res.json().await.unwrap()
+}
+
+async fn act(app: &TestApp, token: &str, id: &str, action: &str) -> reqwest::Response {
+    app.post_json(&format!("/api/v1/pictures/{id}/{action}"), Some(token), &json!({})).await
+}
+
+/// Created by the author, submitted, approved by the second approver and published by
+/// the first: valid at every tier.
+pub async fn published(app: &TestApp, cast: &Cast, body: &Value) -> String {
+    let p = create(app, &cast.author, body).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    assert_eq!(act(app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(act(app, &cast.approver2, &id, "approve").await.status(), 200);
+    let res = act(app, &cast.approver, &id, "publish").await;
+    assert_eq!(res.status(), 200);
+    id
+}
+
+#[tokio::test]
+async fn an_author_creates_a_draft_that_only_its_organisation_sees() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let res = app.post_json("/api/v1/pictures", Some(&cast.author), &content("group", "AMBER")).await;
+    assert_eq!(res.status(), 201);
+    assert!(res.headers().contains_key("etag"));
+    let record = app.audit_of(&res).await;
+    let p: Value = res.json().await.unwrap();
+    assert_eq!((record.action.as_str(), record.object_id.as_deref()), ("picture.create", p["id"].as_str()));
+    assert_eq!(p["status"], "draft");
+    assert_eq!(p["revision"], 1);
+    assert_eq!(p["severity"], "medium");
+    let reference = p["reference"].as_str().unwrap();
+    assert!(reference.starts_with(&format!("VTY-{}-", chrono::Utc::now().format("%Y"))), "{reference}");
+    let id = p["id"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.approver)).await.status(), 200);
+    let res = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.b_reader)).await;
+    let record = app.audit_of(&res).await;
+    assert_eq!((record.action.as_str(), record.outcome.as_str()), ("picture.view", "denied"));
+    assert_eq!(problem(res, 404).await["code"], "picture_not_found");
+
+    let second = create(&app, &cast.author, &content("group", "AMBER")).await;
+    assert_ne!(second["reference"], p["reference"]);
+}
+
+#[tokio::test]
+async fn each_reach_sees_exactly_its_tiers() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let mut ids = std::collections::HashMap::new();
+    for (tier, tlp) in [("group", "AMBER"), ("group_virt", "AMBER"), ("group_virt_ras", "GREEN"), ("public", "CLEAR")] {
+        ids.insert(tier, published(&app, &cast, &content(tier, tlp)).await);
+    }
+    let mut named = content("named", "RED");
+    named["named_recipients"] = json!([app.org("B")]);
+    ids.insert("named", published(&app, &cast, &named).await);
+
+    let expect = [
+        (&cast.b_reader, vec!["group", "group_virt", "group_virt_ras", "public", "named"]),
+        (&cast.v_reader, vec!["group_virt", "group_virt_ras", "public"]),
+        (&cast.r_reader, vec!["group_virt_ras", "public"]),
+    ];
+    for (token, sees) in expect {
+        for (tier, id) in &ids {
+            let status = app.get(&format!("/api/v1/pictures/{id}"), Some(token)).await.status().as_u16();
+            assert_eq!(status, if sees.contains(tier) { 200 } else { 404 }, "{tier}");
+        }
+        let res = app.get("/api/v1/pictures?limit=200", Some(token)).await;
+        let record = app.audit_of(&res).await;
+        let page: Value = res.json().await.unwrap();
+        let mut listed: Vec<String> =
+            page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+        let mut wanted: Vec<String> = sees.iter().map(|t| ids[t].clone()).collect();
+        listed.sort();
+        wanted.sort();
+        assert_eq!(listed, wanted);
+        assert_eq!(record.object_ids.unwrap().len(), wanted.len());
+        // Search finds nothing it may not see either.
+        let page: Value = app.get("/api/v1/pictures?q=tekstiviestejä", Some(token)).await.json().await.unwrap();
+        assert_eq!(page["items"].as_array().unwrap().len(), wanted.len());
+    }
+}
+
+#[tokio::test]
+async fn a_reader_of_another_organisation_never_sees_a_named_picture_not_naming_it() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let c_reader = app.seed_user("c.reader", "S", &[Role::Reader]).await;
+    let c_token = app.token(&c_reader).await;
+    let mut named = content("named", "RED");
+    named["named_recipients"] = json!([app.org("B")]);
+    let id = published(&app, &cast, &named).await;
+    let res = app.get(&format!("/api/v1/pictures/{id}"), Some(&c_token)).await;
+    problem(res, 404).await;
+    for path in [format!("/api/v1/pictures/{id}/revisions"), format!("/api/v1/pictures/{id}/revisions/1")] {
+        problem(app.get(&path, Some(&c_token)).await, 404).await;
+    }
+    for query in ["", "?q=tekstiviestejä", "?tier=named", "?include_expired=true"] {
+        let page: Value = app.get(&format!("/api/v1/pictures{query}"), Some(&c_token)).await.json().await.unwrap();
+        assert!(page["items"].as_array().unwrap().is_empty(), "{query}");
+    }
+    // The named organisation reads it, but not the list of who else is named.
+    let p: Value = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(p["named_recipients"], json!([]));
+    let own: Value = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.author)).await.json().await.unwrap();
+    assert_eq!(own["named_recipients"], json!([app.org("B")]));
+}
+
+#[tokio::test]
+async fn the_secretariat_sees_metadata_only_and_searches_no_content() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let token = app.token(&sec).await;
+    let mut named = content("named", "RED");
+    named["named_recipients"] = json!([app.org("B")]);
+    let id = published(&app, &cast, &named).await;
+    let draft = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let res = app.get(&format!("/api/v1/pictures/{id}"), Some(&token)).await;
+    assert_eq!(app.audit_of(&res).await.reason.as_deref(), Some("metadata_only"));
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(p["tier"], "named");
+    assert!(p.get("title").is_none() && p.get("summary").is_none() && p.get("indicators").is_none());
+    let page: Value = app.get("/api/v1/pictures", Some(&token)).await.json().await.unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "drafts stay private: {items:?}");
+    assert!(items[0].get("title").is_none());
+    let page: Value = app.get("/api/v1/pictures?q=tekstiviestejä", Some(&token)).await.json().await.unwrap();
+    assert!(page["items"].as_array().unwrap().is_empty());
+    problem(app.get(&format!("/api/v1/pictures/{}", draft["id"].as_str().unwrap()), Some(&token)).await, 404).await;
+    // Auditors and sysadmins see no pictures at all.
+    let auditor = app.seed_user("aud.user", "S", &[Role::Auditor]).await;
+    let at = app.token(&auditor).await;
+    problem(app.get(&format!("/api/v1/pictures/{id}"), Some(&at)).await, 404).await;
+}
+
+#[tokio::test]
+async fn four_eyes_refuses_self_approval_and_needs_approval_for_wide_tiers() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.approver, &content("group_virt_ras", "GREEN")).await;
+    let id = p["id"].as_str().unwrap();
+    let res = act(&app, &cast.approver, id, "publish").await;
+    assert_eq!(problem(res, 409).await["code"], "approval_required");
+    assert_eq!(act(&app, &cast.approver, id, "submit").await.status(), 200);
+    let res = act(&app, &cast.approver, id, "approve").await;
+    let record = app.audit_of(&res).await;
+    assert_eq!(
+        (record.action.as_str(), record.outcome.as_str(), record.http_status),
+        ("picture.approve", "denied", 403)
+    );
+    assert_eq!(problem(res, 403).await["code"], "four_eyes");
+    // Nobody outside sees it yet: the picture keeps its old state.
+    problem(app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.r_reader)).await, 404).await;
+    assert_eq!(act(&app, &cast.approver2, id, "approve").await.status(), 200);
+    let res = act(&app, &cast.approver, id, "publish").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.r_reader)).await.status(), 200);
+    // An author may not approve or publish at all.
+    let res = act(&app, &cast.author, id, "withdraw").await;
+    problem(res, 403).await;
+}
+
+#[tokio::test]
+async fn widening_a_published_picture_waits_for_approval_and_narrowing_is_immediate() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    let path = format!("/api/v1/pictures/{id}");
+    let res = app.get(&path, Some(&cast.author)).await;
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+
+    // Widen to the RAS tier: proposed, not in force.
+    let widen = json!({"tier": "group_virt_ras", "tlp": "GREEN", "tlp_community": "FI-ELECSEC"});
+    let res = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&cast.author)
+        .header("if-match", &etag)
+        .json(&widen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let etag2 = res.headers()["etag"].to_str().unwrap().to_owned();
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(
+        (p["tier"].as_str(), p["revision"].as_i64(), p["pending_revision"].as_i64()),
+        (Some("group"), Some(1), Some(2))
+    );
+    problem(app.get(&path, Some(&cast.r_reader)).await, 404).await;
+
+    // A stale ETag is refused; a missing one too.
+    let res = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&cast.author)
+        .header("if-match", &etag)
+        .json(&widen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(res, 412).await["code"], "stale_etag");
+    let res = app.patch_json(&path, &cast.author, &widen).await;
+    assert_eq!(problem(res, 428).await["code"], "if_match_required");
+
+    assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(problem(act(&app, &cast.approver, &id, "publish").await, 409).await["code"], "approval_required");
+    assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
+    let res = act(&app, &cast.approver, &id, "publish").await;
+    let p: Value = res.json().await.unwrap();
+    assert_eq!((p["tier"].as_str(), p["revision"].as_i64()), (Some("group_virt_ras"), Some(2)));
+    assert_eq!(app.get(&path, Some(&cast.r_reader)).await.status(), 200);
+
+    // Narrowing back to group takes effect at once, even from an author.
+    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
+    let _ = etag2;
+    let narrow = json!({"tier": "group", "tlp": "AMBER", "tlp_community": null});
+    let res = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&cast.author)
+        .header("if-match", &etag)
+        .json(&narrow)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let p: Value = res.json().await.unwrap();
+    assert_eq!((p["tier"].as_str(), p["revision"].as_i64()), (Some("group"), Some(3)));
+    problem(app.get(&path, Some(&cast.r_reader)).await, 404).await;
+    problem(app.get(&format!("{path}/revisions/2"), Some(&cast.r_reader)).await, 404).await;
+
+    // History: the originator sees every revision; another member the published ones.
+    let revs: Value = app.get(&format!("{path}/revisions"), Some(&cast.author)).await.json().await.unwrap();
+    let states: Vec<&str> = revs.as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["superseded", "superseded", "published"]);
+    let revs: Value = app.get(&format!("{path}/revisions"), Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(revs.as_array().unwrap().len(), 3);
+    assert!(revs[0].get("created_by").is_none());
+    let old: Value = app.get(&format!("{path}/revisions/1"), Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(old["tier"], "group");
+}
+
+#[tokio::test]
+async fn only_the_originator_revises_and_closed_pictures_stay_closed() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let b_author = app.seed_user("b.author", "B", &[Role::Author]).await;
+    let b_token = app.token(&b_author).await;
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    let path = format!("/api/v1/pictures/{id}");
+    let etag = app.get(&path, Some(&b_token)).await.headers()["etag"].to_str().unwrap().to_owned();
+    let res = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&b_token)
+        .header("if-match", &etag)
+        .json(&json!({"urgency": "immediate"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(res, 403).await["code"], "not_originator");
+    problem(act(&app, &b_token, &id, "submit").await, 403).await;
+    assert_eq!(act(&app, &cast.approver, &id, "withdraw").await.status(), 200);
+    let p: Value = app.get(&path, Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(p["status"], "withdrawn");
+    assert_eq!(problem(act(&app, &cast.approver, &id, "close").await, 409).await["code"], "not_published");
+    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
+    let res = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&cast.author)
+        .header("if-match", &etag)
+        .json(&json!({"urgency": "immediate"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(res, 409).await["code"], "picture_closed");
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_creates_nothing_new() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let body = content("group", "AMBER");
+    let send = |key: &'static str, body: Value| {
+        app.client
+            .post(app.url("/api/v1/pictures"))
+            .bearer_auth(&cast.author)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let first: Value = send("key-1", body.clone()).await.unwrap().json().await.unwrap();
+    let res = send("key-1", body.clone()).await.unwrap();
+    assert_eq!(res.status(), 201);
+    let again: Value = res.json().await.unwrap();
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(first["reference"], again["reference"]);
+    let mut other = body.clone();
+    other["urgency"] = json!("immediate");
+    let res = send("key-1", other).await.unwrap();
+    assert_eq!(problem(res, 422).await["errors"][0]["code"], "idempotency_key_reused");
+    let client = app.pool.get().await.unwrap();
+    let n: i64 = client.query_one("SELECT count(*) FROM pictures", &[]).await.unwrap().get(0);
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn stricter_indicators_are_left_out_and_the_redaction_is_logged() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let mut body = content("group_virt_ras", "GREEN");
+    body["indicators"] = json!([
+        {"type": "domain", "value": "vaalit-fi.example", "platform": "web", "tlp": "GREEN"},
+        {"type": "ipv4", "value": "198.51.100.7", "tlp": "AMBER+STRICT"},
+        {"type": "url", "value": "https://vaalit-fi.example/sms", "tlp": "RED"}
+    ]);
+    let id = published(&app, &cast, &body).await;
+    let path = format!("/api/v1/pictures/{id}");
+    for (token, visible) in [(&cast.author, 3), (&cast.b_reader, 2), (&cast.v_reader, 2), (&cast.r_reader, 1)] {
+        let res = app.get(&path, Some(token)).await;
+        let record = app.audit_of(&res).await;
+        let p: Value = res.json().await.unwrap();
+        assert_eq!(p["indicators"].as_array().unwrap().len(), visible);
+        assert_eq!(p["redacted_indicators"], 3 - visible);
+        let expected = (visible < 3).then(|| format!("indicators_redacted:{}", 3 - visible));
+        assert_eq!(record.reason, expected);
+    }
+}
+
+#[tokio::test]
+async fn bad_pictures_are_refused_naming_the_field_and_the_rule() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            {
+                let mut c = content("group", "AMBER");
+                c["tlp"] = json!("PURPLE");
+                c
+            },
+            "tlp",
+            "validation_failed",
+        ),
+        (
+            {
+                let mut c = content("group", "AMBER");
+                c["tier"] = json!("everyone");
+                c
+            },
+            "tier",
+            "validation_failed",
+        ),
+        (content("group", "RED"), "tlp", "tier_tlp_mismatch"),
+        (
+            {
+                let mut c = content("public", "CLEAR");
+                c["classification"] = json!("unclassified_secret");
+                c["secrecy_basis"] = json!("x");
+                c
+            },
+            "classification",
+            "classification_not_allowed",
+        ),
+        (
+            {
+                let mut c = content("public", "CLEAR");
+                c["title"]["sv"] = Value::Null;
+                c
+            },
+            "title.sv",
+            "language_missing",
+        ),
+        (
+            {
+                let mut c = content("group_virt", "AMBER");
+                c["originator_consents"]["virt"] = json!(false);
+                c
+            },
+            "originator_consents.virt",
+            "consent_missing",
+        ),
+        (
+            {
+                let mut c = content("group", "AMBER");
+                c["classification"] = json!("TL_III");
+                c
+            },
+            "classification",
+            "classification_not_allowed",
+        ),
+        (
+            {
+                let mut c = content("group", "AMBER");
+                c["classification"] = json!("TL_IV");
+                c
+            },
+            "classification",
+            "classification_not_allowed",
+        ),
+        (
+            {
+                let mut c = content("group", "GREEN");
+                c.as_object_mut().unwrap().remove("tlp_community");
+                c
+            },
+            "tlp_community",
+            "community_required",
+        ),
+        (
+            {
+                let mut c = content("group", "AMBER");
+                c["disarm_techniques"] = json!(["T0097.206", "T9999"]);
+                c
+            },
+            "disarm_techniques[1]",
+            "validation_failed",
+        ),
+        (
+            {
+                let mut c = content("group", "AMBER");
+                c["title"]["fi"] = json!("x".repeat(141));
+                c
+            },
+            "title.fi",
+            "validation_failed",
+        ),
+        (
+            {
+                let mut c = content("group", "AMBER");
+                c["source_reliability"] = json!("G");
+                c
+            },
+            "source_reliability",
+            "validation_failed",
+        ),
+        (
+            {
+                let mut c = content("group", "AMBER");
+                c["originator"] = json!(Uuid::new_v4());
+                c
+            },
+            "originator",
+            "validation_failed",
+        ),
+        (
+            {
+                let mut c = content("group", "AMBER");
+                c["tlp_community"] = json!("NO-SUCH");
+                c["tlp"] = json!("GREEN");
+                c
+            },
+            "tlp_community",
+            "validation_failed",
+        ),
+        (
+            {
+                let mut c = content("named", "RED");
+                c["named_recipients"] = json!([Uuid::new_v4()]);
+                c
+            },
+            "named_recipients[0]",
+            "validation_failed",
+        ),
+    ];
+    for (body, field, code) in cases {
+        let res = app.post_json("/api/v1/pictures", Some(&cast.author), &body).await;
+        let p = problem(res, 422).await;
+        let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert!(fields.contains(&field), "{field}: {p}");
+        assert_eq!(p["code"], code, "{field}: {p}");
+    }
+    // A reader may not write at all.
+    let res = app.post_json("/api/v1/pictures", Some(&cast.b_reader), &content("group", "AMBER")).await;
+    problem(res, 403).await;
+    let n: i64 = app.pool.get().await.unwrap().query_one("SELECT count(*) FROM pictures", &[]).await.unwrap().get(0);
+    assert_eq!(n, 0);
+    let _ = &cast.a_user;
+}
+
+#[tokio::test]
+async fn lists_filter_page_and_hide_expired_pictures_until_searched() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let mut expired = content("group", "AMBER");
+    expired["valid_from"] = json!("2020-01-01T00:00:00Z");
+    expired["valid_until"] = json!("2020-01-02T00:00:00Z");
+    expired["title"]["fi"] = json!("Vanhentunut väite äänestyspaikoista");
+    let old = published(&app, &cast, &expired).await;
+    let mut cyber = content("group", "AMBER");
+    cyber["primary_domain"] = json!("cyber");
+    cyber["domains"] = json!(["cyber"]);
+    cyber["disarm_techniques"] = json!([]);
+    cyber["attack_techniques"] = json!(["T1498"]);
+    cyber["urgency"] = json!("immediate");
+    let c1 = published(&app, &cast, &cyber).await;
+    let i1 = published(&app, &cast, &content("group", "AMBER")).await;
+
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let page: Value = app.get("/api/v1/pictures", Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(ids(&page), [i1.clone(), c1.clone()]);
+    let page: Value =
+        app.get("/api/v1/pictures?include_expired=true", Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(ids(&page).len(), 3);
+    let page: Value = app.get("/api/v1/pictures?q=vanhentunut", Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(ids(&page), [old]);
+    assert_eq!(page["items"][0]["expired"], true);
+    let page: Value =
+        app.get("/api/v1/pictures?domain=cyber&urgency=immediate", Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(ids(&page), [c1.as_str()]);
+    let page: Value = app
+        .get("/api/v1/pictures?q=sms&limit=1&include_expired=true", Some(&cast.b_reader))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&page).len(), 1);
+
+    let first: Value = app.get("/api/v1/pictures?limit=1", Some(&cast.b_reader)).await.json().await.unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: Value =
+        app.get(&format!("/api/v1/pictures?limit=1&cursor={cursor}"), Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(ids(&second), [c1]);
+    let res = app.get(&format!("/api/v1/pictures?limit=1&cursor={cursor}"), Some(&cast.v_reader)).await;
+    assert_eq!(problem(res, 400).await["code"], "invalid_cursor");
+    let res = app.get("/api/v1/pictures?severity=extreme", Some(&cast.b_reader)).await;
+    assert_eq!(problem(res, 422).await["errors"][0]["field"], "severity");
+    let res = app.get("/api/v1/pictures?tlp=RED&tlp=CLEAR", Some(&cast.b_reader)).await;
+    problem(res, 400).await;
+}
