@@ -125,3 +125,45 @@ CREATE TABLE idempotency_keys (
 );
 
 ALTER TABLE organisations ADD COLUMN require_review boolean NOT NULL DEFAULT false;
+
+-- Acknowledgements by recipient organisations (one row per acknowledgement; the latest
+-- counts), and the RAS contact point's release decisions.
+CREATE TABLE acknowledgements (
+    id              uuid PRIMARY KEY,
+    picture_id      uuid NOT NULL REFERENCES pictures (id),
+    revision        integer NOT NULL,
+    organisation_id uuid NOT NULL REFERENCES organisations (id),
+    user_id         uuid NOT NULL REFERENCES users (id),
+    kind            text NOT NULL CHECK (kind IN ('received', 'actioning', 'no_action', 'need_more_info')),
+    note            text,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX acknowledgements_picture ON acknowledgements (picture_id, organisation_id);
+
+CREATE TABLE release_decisions (
+    id              uuid PRIMARY KEY,
+    picture_id      uuid NOT NULL REFERENCES pictures (id),
+    revision        integer NOT NULL,
+    organisation_id uuid NOT NULL REFERENCES organisations (id),
+    user_id         uuid NOT NULL REFERENCES users (id),
+    disposition     text NOT NULL CHECK (disposition IN ('not_released', 'shared_for_awareness', 'alert_proposed', 'alert_raised')),
+    note            text,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX release_decisions_picture ON release_decisions (picture_id);
+
+-- The organisations that must acknowledge a published picture: active, not the
+-- originator, and in its audience.
+CREATE FUNCTION picture_recipient(p pictures, o organisations) RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT o.active AND o.id <> p.originator_id AND picture_visible(
+        p.originator_id, p.status, p.tier_rank, p.named_recipients, o.id,
+        (CASE o.reach WHEN 'member' THEN 1 WHEN 'virt' THEN 2 ELSE 3 END)::smallint, true)
+$$;
+
+-- When acknowledgements are due: published_at + 1 h (immediate) or 4 h (priority).
+CREATE FUNCTION picture_ack_deadline(p pictures) RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p.status <> 'published' OR p.published_at IS NULL THEN NULL
+                WHEN p.urgency = 'immediate' THEN p.published_at + interval '1 hour'
+                WHEN p.urgency = 'priority' THEN p.published_at + interval '4 hours'
+           END
+$$;

@@ -11,5 +11,6 @@ mod auth;
 mod envelope;
 mod openapi;
 mod pictures;
+mod reference;
 mod tokens;
 mod visibility;

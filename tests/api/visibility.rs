@@ -37,7 +37,7 @@ fn world() -> impl Strategy<Value = World> {
 
 async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World) -> Result<(), String> {
     let client = app.pool.get().await.unwrap();
-    client.batch_execute("TRUNCATE picture_revisions, pictures").await.unwrap();
+    client.batch_execute("TRUNCATE picture_revisions, pictures CASCADE").await.unwrap();
     let mut orgs = Vec::new();
     for reach in &w.reaches {
         orgs.push(

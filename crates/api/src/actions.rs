@@ -31,6 +31,16 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/pictures/{id}/close", "picture.close"),
     ("GET", "/api/v1/pictures/{id}/revisions", "picture.revisions"),
     ("GET", "/api/v1/pictures/{id}/revisions/{n}", "picture.revision_view"),
+    ("GET", "/api/v1/pictures/{id}/acknowledgements", "acknowledgement.list"),
+    ("POST", "/api/v1/pictures/{id}/acknowledgements", "acknowledgement.create"),
+    ("GET", "/api/v1/pictures/{id}/release-decisions", "release_decision.list"),
+    ("POST", "/api/v1/pictures/{id}/release-decisions", "release_decision.create"),
+    ("GET", "/api/v1/elections", "election.list"),
+    ("POST", "/api/v1/elections", "election.create"),
+    ("GET", "/api/v1/elections/{id}", "election.view"),
+    ("PATCH", "/api/v1/elections/{id}", "election.update"),
+    ("GET", "/api/v1/communities", "community.list"),
+    ("POST", "/api/v1/communities", "community.create"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

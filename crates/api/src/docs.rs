@@ -152,6 +152,16 @@ impl Modify for Security {
         routes::pictures::close_picture,
         routes::pictures::list_revisions,
         routes::pictures::get_revision,
+        routes::reference::list_acknowledgements,
+        routes::reference::acknowledge,
+        routes::reference::list_release_decisions,
+        routes::reference::record_release_decision,
+        routes::reference::list_elections,
+        routes::reference::create_election,
+        routes::reference::get_election,
+        routes::reference::update_election,
+        routes::reference::list_communities,
+        routes::reference::create_community,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError)),
     modifiers(&Security),
@@ -160,6 +170,7 @@ impl Modify for Security {
         (name = "auth", description = "Login, token refresh and logout"),
         (name = "accounts", description = "Organisations, users and memberships"),
         (name = "pictures", description = "Situation pictures, revisions and their lifecycle"),
+        (name = "reference", description = "Elections and TLP:GREEN communities"),
     )
 )]
 pub struct ApiDoc;

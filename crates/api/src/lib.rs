@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
-use crate::routes::{auth, health, me, organisations, pictures, users};
+use crate::routes::{auth, health, me, organisations, pictures, reference, users};
 
 /// `405` with `Allow` for a method the resource does not offer.
 fn not_allowed(allow: &'static str) -> Route {
@@ -123,6 +123,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::resource("/pictures/{id}/revisions/{n}")
                         .route(web::get().to(pictures::get_revision))
                         .default_service(not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/pictures/{id}/acknowledgements")
+                        .route(web::get().to(reference::list_acknowledgements))
+                        .route(web::post().to(reference::acknowledge))
+                        .default_service(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/pictures/{id}/release-decisions")
+                        .route(web::get().to(reference::list_release_decisions))
+                        .route(web::post().to(reference::record_release_decision))
+                        .default_service(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/elections")
+                        .route(web::get().to(reference::list_elections))
+                        .route(web::post().to(reference::create_election))
+                        .default_service(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/elections/{id}")
+                        .route(web::get().to(reference::get_election))
+                        .route(web::patch().to(reference::update_election))
+                        .default_service(not_allowed("GET, PATCH")),
+                )
+                .service(
+                    web::resource("/communities")
+                        .route(web::get().to(reference::list_communities))
+                        .route(web::post().to(reference::create_community))
+                        .default_service(not_allowed("GET, POST")),
                 )
                 .service(
                     web::resource("/users/{id}/memberships/{membership_id}")

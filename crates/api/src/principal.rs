@@ -166,3 +166,21 @@ impl Policy for ApprovePictures {
         p.can_approve_pictures()
     }
 }
+
+/// The secretariat: reference data (elections, communities).
+pub struct SecretariatOnly;
+impl Policy for SecretariatOnly {
+    const REFUSAL: &'static str = "Only the secretariat does this.";
+    fn allows(p: &Permissions) -> bool {
+        p.is_secretariat()
+    }
+}
+
+/// `reader`, `author` or `approver`: read pictures and acknowledge them.
+pub struct ReadPictures;
+impl Policy for ReadPictures {
+    const REFUSAL: &'static str = "Only readers, authors and approvers do this.";
+    fn allows(p: &Permissions) -> bool {
+        p.can_read_pictures()
+    }
+}

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{DbError, GenericClient};
 
-const ORG_COLUMNS: &str = "id, code, name_fi, name_sv, name_en, reach, active, created_at, updated_at";
+const ORG_COLUMNS: &str = "id, code, name_fi, name_sv, name_en, reach, active, require_review, created_at, updated_at";
 
 fn organisation(row: &Row) -> Result<Organisation, DbError> {
     Ok(Organisation {
@@ -18,6 +18,7 @@ fn organisation(row: &Row) -> Result<Organisation, DbError> {
         name: LocalizedText { fi: row.try_get("name_fi")?, sv: row.try_get("name_sv")?, en: row.try_get("name_en")? },
         reach: Reach::parse(row.try_get("reach")?).ok_or(DbError::Corrupt("organisations.reach"))?,
         active: row.try_get("active")?,
+        require_review: row.try_get("require_review")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -81,7 +82,7 @@ pub async fn update_organisation(
                    name_fi = CASE WHEN $2 THEN $3 ELSE name_fi END, \
                    name_sv = CASE WHEN $2 THEN $4 ELSE name_sv END, \
                    name_en = CASE WHEN $2 THEN $5 ELSE name_en END, \
-                   active = coalesce($6, active), updated_at = now() \
+                   active = coalesce($6, active), require_review = coalesce($7, require_review), updated_at = now() \
                  WHERE id = $1 RETURNING {ORG_COLUMNS}"
             ),
             &[
@@ -91,6 +92,7 @@ pub async fn update_organisation(
                 &name.and_then(|n| n.sv.clone()),
                 &name.and_then(|n| n.en.clone()),
                 &change.active,
+                &change.require_review,
             ],
         )
         .await?;

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod migrate;
 pub mod pictures;
+pub mod reference;
 pub mod sessions;
 
 use std::time::Duration;

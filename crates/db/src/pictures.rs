@@ -346,6 +346,10 @@ pub struct ListFilter {
     /// pictures and only those the viewer sees fully.
     pub q: Option<String>,
     pub include_expired: bool,
+    /// Acknowledgements overdue: a recipient has not acknowledged by the deadline. For
+    /// the secretariat any recipient counts; for the originator, its recipients; for
+    /// everyone else, its own organisation.
+    pub overdue: Option<bool>,
 }
 
 /// A page of pictures the viewer sees, newest change first, after `(updated_at, id)`.
@@ -379,6 +383,10 @@ pub async fn list(
                 OR p.search_en @@ websearch_to_tsquery('english', $17)) \
            AND ($18 OR $17::text IS NOT NULL OR p.valid_until IS NULL OR p.valid_until > now()) \
            AND ($19::timestamptz IS NULL OR (p.updated_at, p.id) < ($19, $20::uuid)) \
+           AND ($22::boolean IS NULL OR $22 = coalesce(picture_ack_deadline(p) < now() AND EXISTS ( \
+                SELECT 1 FROM organisations o WHERE picture_recipient(p, o) \
+                  AND ($4 OR p.originator_id = $1 OR o.id = $1) \
+                  AND NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.picture_id = p.id AND a.organisation_id = o.id)), false)) \
          ORDER BY p.updated_at DESC, p.id DESC LIMIT $21"
     );
     let rows = c
@@ -406,6 +414,7 @@ pub async fn list(
                 &after_at,
                 &after_id,
                 &limit,
+                &f.overdue,
             ],
         )
         .await?;

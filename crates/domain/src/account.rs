@@ -188,6 +188,7 @@ impl TryFrom<wire::CreateOrganisation> for NewOrganisation {
 pub struct OrganisationChange {
     pub name: Option<OrgName>,
     pub active: Option<bool>,
+    pub require_review: Option<bool>,
 }
 
 impl TryFrom<wire::UpdateOrganisation> for OrganisationChange {
@@ -195,7 +196,7 @@ impl TryFrom<wire::UpdateOrganisation> for OrganisationChange {
 
     fn try_from(w: wire::UpdateOrganisation) -> Result<Self, FieldErrors> {
         let name = w.name.as_ref().map(|n| OrgName::parse("name", n)).transpose()?;
-        Ok(OrganisationChange { name, active: w.active })
+        Ok(OrganisationChange { name, active: w.active, require_review: w.require_review })
     }
 }
 

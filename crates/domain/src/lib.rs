@@ -3,6 +3,7 @@
 //! visibility function. No I/O, no async.
 
 pub mod account;
+pub mod election;
 pub mod permissions;
 pub mod picture;
 pub mod validation;

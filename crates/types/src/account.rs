@@ -77,6 +77,8 @@ pub struct Organisation {
     pub name: LocalizedText,
     pub reach: Reach,
     pub active: bool,
+    /// Every publish needs an approver who did not write the revision (four eyes).
+    pub require_review: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -102,6 +104,9 @@ pub struct UpdateOrganisation {
     /// `false` deactivates: its members can no longer log in or use their tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
+    /// Require review (four eyes) for every publish of this organisation's pictures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_review: Option<bool>,
 }
 
 /// A person's account. Which organisations it acts for, and how, are its memberships.

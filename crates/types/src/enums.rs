@@ -167,3 +167,22 @@ vocabulary!(
     /// How a picture relates to another.
     Relation { Supersedes = "supersedes", FollowUpOf = "follow_up_of", DuplicateOf = "duplicate_of", PartOfCampaign = "part_of_campaign" }
 );
+vocabulary!(
+    /// A recipient's acknowledgement.
+    AckKind { Received = "received", Actioning = "actioning", NoAction = "no_action", NeedMoreInfo = "need_more_info" }
+);
+vocabulary!(
+    /// The RAS contact point's decision on forwarding a picture to the Rapid Alert System.
+    Disposition {
+        NotReleased = "not_released", SharedForAwareness = "shared_for_awareness",
+        AlertProposed = "alert_proposed", AlertRaised = "alert_raised",
+    }
+);
+vocabulary!(
+    /// Kinds of election.
+    ElectionType {
+        Parliamentary = "parliamentary", Presidential = "presidential", EuropeanParliament = "european_parliament",
+        Municipal = "municipal", County = "county", AdvisoryReferendum = "advisory_referendum",
+        AlandLegislative = "aland_legislative", AlandMunicipal = "aland_municipal",
+    }
+);

@@ -9,12 +9,14 @@ pub mod auth;
 pub mod enums;
 pub mod picture;
 pub mod problem;
+pub mod reference;
 
 pub use account::*;
 pub use auth::*;
 pub use enums::*;
 pub use picture::*;
 pub use problem::*;
+pub use reference::*;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -5,4 +5,5 @@ pub mod health;
 pub mod me;
 pub mod organisations;
 pub mod pictures;
+pub mod reference;
 pub mod users;

@@ -197,6 +197,9 @@ pub struct ListQuery {
     pub q: Option<String>,
     /// Include pictures whose `valid_until` has passed (default false).
     pub include_expired: Option<bool>,
+    /// Only pictures with (`true`) or without (`false`) overdue acknowledgements: for the
+    /// secretariat any recipient's, for the originator its recipients', for others their own.
+    pub overdue: Option<bool>,
 }
 
 /// Pictures the caller may see, newest change first, with filters and full-text search.
@@ -243,6 +246,7 @@ pub async fn list_pictures(
         updated_before: q.updated_before,
         q: q.q.clone(),
         include_expired: q.include_expired.unwrap_or(false),
+        overdue: q.overdue,
     };
     let v = Viewer::from(&caller.permissions);
     let client = state.pool.get().await?;

@@ -1,0 +1,360 @@
+//! Acknowledgements and release decisions on pictures; elections and communities.
+
+use actix_web::{HttpResponse, web};
+use sitrep_db::pictures::{self, PictureRow};
+use sitrep_db::reference;
+use sitrep_domain::Invalid;
+use sitrep_domain::validation::check_text;
+use sitrep_domain::visibility::{Handling, Sight, Viewer, sight};
+use sitrep_types::{
+    AcknowledgementStatus, Community, CreateAcknowledgement, CreateCommunity, CreateElection, CreateReleaseDecision,
+    Election, Reach, ReleaseDecision, Status, UpdateElection,
+};
+use uuid::Uuid;
+
+use crate::audit::{self, RecordExt};
+use crate::body::Json;
+use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, ServerFailures};
+use crate::error::ApiError;
+use crate::meta::RequestMeta;
+use crate::principal::{Authenticated, Caller, Principal, ReadPictures, SecretariatOnly};
+use crate::state::AppState;
+
+const NOT_FOUND: ApiError = ApiError::NotFound { code: "picture_not_found" };
+
+fn sight_of(p: &Principal, row: &PictureRow) -> Sight {
+    let h =
+        Handling { originator: row.originator_id, status: row.status, tier: row.tier, named: &row.named_recipients };
+    sight(&Viewer::from(&p.permissions), &h)
+}
+
+fn note(field: &str, note: &Option<String>, max: usize) -> Result<(), ApiError> {
+    if let Some(n) = note {
+        check_text(field, n, 1, max, true).map_err(|e| ApiError::Invalid(e.into()))?;
+    }
+    Ok(())
+}
+
+fn answer<'a>(p: &Principal, row: &PictureRow, note: Option<&'a str>) -> reference::Answer<'a> {
+    reference::Answer {
+        picture: row.id,
+        revision: row.revision,
+        organisation: p.organisation_id,
+        user: p.user_id,
+        note,
+    }
+}
+
+fn picture_record(meta: &RequestMeta, p: &Principal, row: &PictureRow) -> sitrep_db::audit::AccessRecord {
+    let mut r = audit::by(meta, p).object("picture", row.id);
+    r.object_revision = Some(row.revision);
+    r.tier = Some(row.tier.as_str().to_owned());
+    r.tlp = Some(row.tlp.as_str().to_owned());
+    r
+}
+
+/// Acknowledge a published picture on behalf of the caller's organisation (a recipient).
+#[utoipa::path(
+    post, path = "/api/v1/pictures/{id}/acknowledgements", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = CreateAcknowledgement,
+    responses((status = 201, body = AcknowledgementStatus), AuthFailures, Forbidden, NotFound, Conflict, BodyFailures, ServerFailures)
+)]
+pub async fn acknowledge(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ReadPictures>,
+    id: web::Path<Uuid>,
+    body: Json<CreateAcknowledgement>,
+) -> Result<HttpResponse, ApiError> {
+    note("note", &body.0.note, 1000)?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let v = Viewer::from(&caller.permissions);
+    let row = pictures::find(&tx, &v, id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
+    if sight_of(&caller, &row) != Sight::Full {
+        return Err(NOT_FOUND);
+    }
+    if row.originator_id == caller.organisation_id {
+        return Err(ApiError::Conflict {
+            code: "own_picture",
+            detail: "The originator does not acknowledge its own picture.".into(),
+        });
+    }
+    if row.status != Status::Published {
+        return Err(ApiError::Conflict {
+            code: "not_published",
+            detail: "Only a published picture is acknowledged.".into(),
+        });
+    }
+    let answer = answer(&caller, &row, body.0.note.as_deref());
+    reference::insert_acknowledgement(&tx, Uuid::new_v4(), &answer, body.0.kind).await?;
+    let status = ack_status(&tx, &caller, &row).await?;
+    audit::write(&tx, &meta, picture_record(&meta, &caller, &row).status(201)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(status))
+}
+
+async fn ack_status(
+    c: &impl sitrep_db::GenericClient,
+    p: &Principal,
+    row: &PictureRow,
+) -> Result<AcknowledgementStatus, ApiError> {
+    let insider = p.organisation_id == row.originator_id || p.permissions.is_secretariat();
+    let scope = if insider { None } else { Some(p.organisation_id) };
+    let acknowledgements = reference::acknowledgements(c, row.id, scope).await?;
+    let (deadline, pending) = reference::pending_recipients(c, row.id).await?;
+    let late = deadline.is_some_and(|d| d < chrono::Utc::now());
+    let overdue =
+        if insider { late && !pending.is_empty() } else { late && pending.iter().any(|o| o.id == p.organisation_id) };
+    Ok(AcknowledgementStatus { deadline, acknowledgements, pending: insider.then_some(pending), overdue })
+}
+
+/// A picture's acknowledgements and deadline. The originator and the secretariat see
+/// every recipient and who is still pending; others see their own organisation's.
+#[utoipa::path(
+    get, path = "/api/v1/pictures/{id}/acknowledgements", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = AcknowledgementStatus), AuthFailures, NotFound, ServerFailures)
+)]
+pub async fn list_acknowledgements(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let row =
+        pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
+    let status = ack_status(&client, &caller, &row).await?;
+    audit::write(&client, &meta, picture_record(&meta, &caller, &row)).await?;
+    Ok(HttpResponse::Ok().json(status))
+}
+
+/// Record the RAS contact point's release decision on a picture it reads.
+#[utoipa::path(
+    post, path = "/api/v1/pictures/{id}/release-decisions", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = CreateReleaseDecision,
+    responses((status = 201, body = ReleaseDecision), AuthFailures, Forbidden, NotFound, Conflict, BodyFailures, ServerFailures)
+)]
+pub async fn record_release_decision(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ReadPictures>,
+    id: web::Path<Uuid>,
+    body: Json<CreateReleaseDecision>,
+) -> Result<HttpResponse, ApiError> {
+    note("note", &body.0.note, 2000)?;
+    if caller.permissions.reach != Reach::RasContactPoint {
+        return Err(ApiError::Forbidden {
+            code: "not_ras_contact_point",
+            detail: "Only the RAS contact point records release decisions.",
+        });
+    }
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let row =
+        pictures::find(&tx, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
+    if sight_of(&caller, &row) != Sight::Full {
+        return Err(NOT_FOUND);
+    }
+    if row.status != Status::Published {
+        return Err(ApiError::Conflict {
+            code: "not_published",
+            detail: "Only a published picture is released.".into(),
+        });
+    }
+    let decision_id = Uuid::new_v4();
+    let answer = answer(&caller, &row, body.0.note.as_deref());
+    reference::insert_release_decision(&tx, decision_id, &answer, body.0.disposition).await?;
+    let decision = reference::release_decisions(&tx, row.id).await?.into_iter().find(|d| d.id == decision_id);
+    let decision = decision.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("release decision vanished")))?;
+    audit::write(&tx, &meta, picture_record(&meta, &caller, &row).status(201)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(decision))
+}
+
+/// Release decisions on a picture: for the originator, the secretariat and the RAS
+/// contact point.
+#[utoipa::path(
+    get, path = "/api/v1/pictures/{id}/release-decisions", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<ReleaseDecision>), AuthFailures, NotFound, ServerFailures)
+)]
+pub async fn list_release_decisions(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let row =
+        pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
+    let entitled = row.originator_id == caller.organisation_id
+        || caller.permissions.is_secretariat()
+        || (caller.permissions.reach == Reach::RasContactPoint && sight_of(&caller, &row) == Sight::Full);
+    if !entitled {
+        return Err(NOT_FOUND);
+    }
+    let decisions = reference::release_decisions(&client, row.id).await?;
+    audit::write(&client, &meta, picture_record(&meta, &caller, &row)).await?;
+    Ok(HttpResponse::Ok().json(decisions))
+}
+
+fn check_code(field: &str, code: &str) -> Result<(), ApiError> {
+    let ok = (3..=32).contains(&code.len())
+        && code.starts_with(|c: char| c.is_ascii_uppercase())
+        && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(field, "invalid_value", "3–32 of A-Z, 0-9 and '-', starting with a letter"))
+    }
+}
+
+fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
+    check_text(field, name, 1, 200, false).map_err(|e: Invalid| ApiError::Invalid(e.into()))
+}
+
+/// Elections, newest first (with their derived voting windows).
+#[utoipa::path(
+    get, path = "/api/v1/elections", tag = "reference",
+    security(("bearer" = [])), responses((status = 200, body = Vec<Election>), AuthFailures, ServerFailures)
+)]
+pub async fn list_elections(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let items = reference::elections(&client).await?;
+    let ids = items.iter().map(|e| e.id).collect();
+    audit::write(&client, &meta, audit::by(&meta, &caller).objects("election", ids)).await?;
+    Ok(HttpResponse::Ok().json(items))
+}
+
+/// Create an election (secretariat).
+#[utoipa::path(
+    post, path = "/api/v1/elections", tag = "reference",
+    security(("bearer" = [])), request_body = CreateElection,
+    responses((status = 201, body = Election), AuthFailures, Forbidden, Conflict, BodyFailures, ServerFailures)
+)]
+pub async fn create_election(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+    body: Json<CreateElection>,
+) -> Result<HttpResponse, ApiError> {
+    let e = body.0;
+    check_code("code", &e.code)?;
+    check_name("name_en", &e.name_en)?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let id = Uuid::new_v4();
+    let election = reference::insert_election(&tx, id, &e.code, e.election_type, &e.name_en, e.election_day)
+        .await
+        .map_err(|err| {
+            if err.is_unique_violation() {
+                ApiError::Conflict { code: "election_code_taken", detail: "An election with that code exists.".into() }
+            } else {
+                err.into()
+            }
+        })?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("election", id).status(201)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(election))
+}
+
+/// One election.
+#[utoipa::path(
+    get, path = "/api/v1/elections/{id}", tag = "reference",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Election), AuthFailures, NotFound, ServerFailures)
+)]
+pub async fn get_election(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let client = state.pool.get().await?;
+    let e = reference::get_election(&client, id).await?.ok_or(ApiError::not_found("election_not_found"))?;
+    audit::write(&client, &meta, audit::by(&meta, &caller).object("election", id)).await?;
+    Ok(HttpResponse::Ok().json(e))
+}
+
+/// Rename an election or set its day (secretariat).
+#[utoipa::path(
+    patch, path = "/api/v1/elections/{id}", tag = "reference",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateElection,
+    responses((status = 200, body = Election), AuthFailures, Forbidden, NotFound, BodyFailures, ServerFailures)
+)]
+pub async fn update_election(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+    id: web::Path<Uuid>,
+    body: Json<UpdateElection>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    if let Some(name) = &body.0.name_en {
+        check_name("name_en", name)?;
+    }
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let e = reference::update_election(&tx, id, body.0.name_en.as_deref(), body.0.election_day)
+        .await?
+        .ok_or(ApiError::not_found("election_not_found"))?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("election", id)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(e))
+}
+
+/// Communities that TLP:GREEN pictures may name.
+#[utoipa::path(
+    get, path = "/api/v1/communities", tag = "reference",
+    security(("bearer" = [])), responses((status = 200, body = Vec<Community>), AuthFailures, ServerFailures)
+)]
+pub async fn list_communities(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let items = reference::communities(&client).await?;
+    audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
+    Ok(HttpResponse::Ok().json(items))
+}
+
+/// Create a community (secretariat).
+#[utoipa::path(
+    post, path = "/api/v1/communities", tag = "reference",
+    security(("bearer" = [])), request_body = CreateCommunity,
+    responses((status = 201, body = Community), AuthFailures, Forbidden, Conflict, BodyFailures, ServerFailures)
+)]
+pub async fn create_community(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+    body: Json<CreateCommunity>,
+) -> Result<HttpResponse, ApiError> {
+    let c = body.0;
+    check_code("code", &c.code)?;
+    check_name("name_en", &c.name_en)?;
+    if let Some(d) = &c.description {
+        check_text("description", d, 1, 1000, true).map_err(|e| ApiError::Invalid(e.into()))?;
+    }
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let community =
+        reference::insert_community(&tx, &c.code, &c.name_en, c.description.as_deref()).await.map_err(|err| {
+            if err.is_unique_violation() {
+                ApiError::Conflict { code: "community_code_taken", detail: "A community with that code exists.".into() }
+            } else {
+                err.into()
+            }
+        })?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("community", &c.code).status(201)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(community))
+}

@@ -1,0 +1,175 @@
+//! Acknowledgements, release decisions, elections, communities, organisation review policy.
+
+use serde_json::{Value, json};
+use sitrep_types::Role;
+
+use crate::helpers::{TestApp, problem};
+use crate::pictures::{cast, content, create, published};
+
+#[tokio::test]
+async fn recipients_acknowledge_and_the_originator_sees_who_is_overdue() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let mut body = content("group_virt", "AMBER");
+    body["urgency"] = json!("immediate");
+    let id = published(&app, &cast, &body).await;
+    let path = format!("/api/v1/pictures/{id}/acknowledgements");
+
+    let status: Value = app.get(&path, Some(&cast.author)).await.json().await.unwrap();
+    assert_eq!(status["overdue"], false);
+    let pending: Vec<&str> =
+        status["pending"].as_array().unwrap().iter().map(|o| o["code"].as_str().unwrap()).collect();
+    assert_eq!(pending, ["ORG-B", "ORG-S", "ORG-V"], "members and VIRT, not the RAS contact point");
+
+    let res = app
+        .post_json(&path, Some(&cast.b_reader), &json!({"kind": "actioning", "note": "Forwarded to the duty officer"}))
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(app.audit_of(&res).await.action, "acknowledgement.create");
+    let res = app.post_json(&path, Some(&cast.r_reader), &json!({"kind": "received"})).await;
+    problem(res, 404).await;
+    let res = app.post_json(&path, Some(&cast.author), &json!({"kind": "received"})).await;
+    assert_eq!(problem(res, 409).await["code"], "own_picture");
+    let res = app.post_json(&path, Some(&cast.v_reader), &json!({"kind": "maybe"})).await;
+    assert_eq!(problem(res, 422).await["errors"][0]["field"], "kind");
+
+    // Two hours later V has still not acknowledged.
+    app.pool
+        .get()
+        .await
+        .unwrap()
+        .execute("UPDATE pictures SET published_at = now() - interval '2 hours'", &[])
+        .await
+        .unwrap();
+    let status: Value = app.get(&path, Some(&cast.author)).await.json().await.unwrap();
+    assert_eq!(status["overdue"], true);
+    let pending: Vec<&str> =
+        status["pending"].as_array().unwrap().iter().map(|o| o["code"].as_str().unwrap()).collect();
+    assert_eq!(pending, ["ORG-S", "ORG-V"]);
+    // B sees its own acknowledgement only and is not overdue; V is.
+    let b: Value = app.get(&path, Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!((b["overdue"].as_bool(), b["acknowledgements"].as_array().unwrap().len()), (Some(false), 1));
+    assert!(b.get("pending").is_none());
+    let v: Value = app.get(&path, Some(&cast.v_reader)).await.json().await.unwrap();
+    assert_eq!(v["overdue"], true);
+
+    let ids = |v: Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(
+        ids(app.get("/api/v1/pictures?overdue=true", Some(&cast.author)).await.json().await.unwrap()),
+        [id.as_str()]
+    );
+    assert_eq!(
+        ids(app.get("/api/v1/pictures?overdue=true", Some(&cast.v_reader)).await.json().await.unwrap()),
+        [id.as_str()]
+    );
+    assert!(ids(app.get("/api/v1/pictures?overdue=true", Some(&cast.b_reader)).await.json().await.unwrap()).is_empty());
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let st = app.token(&sec).await;
+    assert_eq!(ids(app.get("/api/v1/pictures?overdue=true", Some(&st)).await.json().await.unwrap()), [id.as_str()]);
+    let s: Value = app.get(&path, Some(&st)).await.json().await.unwrap();
+    assert_eq!(s["pending"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn only_the_ras_contact_point_records_release_decisions_on_what_it_reads() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let ras = published(&app, &cast, &content("group_virt_ras", "GREEN")).await;
+    let virt = published(&app, &cast, &content("group_virt", "AMBER")).await;
+    let body = json!({"disposition": "shared_for_awareness", "note": "Forwarded to RAS for awareness"});
+    let res = app.post_json(&format!("/api/v1/pictures/{ras}/release-decisions"), Some(&cast.r_reader), &body).await;
+    assert_eq!(res.status(), 201);
+    let d: Value = res.json().await.unwrap();
+    assert_eq!(d["disposition"], "shared_for_awareness");
+    let res = app.post_json(&format!("/api/v1/pictures/{virt}/release-decisions"), Some(&cast.r_reader), &body).await;
+    problem(res, 404).await;
+    let res = app.post_json(&format!("/api/v1/pictures/{ras}/release-decisions"), Some(&cast.b_reader), &body).await;
+    assert_eq!(problem(res, 403).await["code"], "not_ras_contact_point");
+    let list: Value =
+        app.get(&format!("/api/v1/pictures/{ras}/release-decisions"), Some(&cast.author)).await.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    problem(app.get(&format!("/api/v1/pictures/{ras}/release-decisions"), Some(&cast.b_reader)).await, 404).await;
+}
+
+#[tokio::test]
+async fn the_secretariat_keeps_elections_and_communities_that_pictures_refer_to() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let st = app.token(&sec).await;
+    let body = json!({"code": "FI-PARL-2027", "election_type": "parliamentary", "name_en": "Parliamentary elections 2027", "election_day": "2027-04-18"});
+    let res = app.post_json("/api/v1/elections", Some(&cast.author), &body).await;
+    problem(res, 403).await;
+    let res = app.post_json("/api/v1/elections", Some(&st), &body).await;
+    assert_eq!(res.status(), 201);
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["phases"]["advance_voting_domestic_from"], "2027-04-07");
+    assert_eq!(
+        problem(app.post_json("/api/v1/elections", Some(&st), &body).await, 409).await["code"],
+        "election_code_taken"
+    );
+    let eu =
+        json!({"code": "EU-EP-2029", "election_type": "european_parliament", "name_en": "European Parliament 2029"});
+    let ep: Value = app.post_json("/api/v1/elections", Some(&st), &eu).await.json().await.unwrap();
+    assert!(ep.get("election_day").is_none() && ep.get("phases").is_none());
+    let all: Value = app.get("/api/v1/elections", Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 2);
+
+    let mut picture = content("group", "AMBER");
+    picture["election_id"] = e["id"].clone();
+    picture["election_phase"] = json!("advance_voting");
+    let p = create(&app, &cast.author, &picture).await;
+    assert_eq!(p["election_id"], e["id"]);
+    let ids: Value = app
+        .get(&format!("/api/v1/pictures?election={}", e["id"].as_str().unwrap()), Some(&cast.author))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids["items"].as_array().unwrap().len(), 1);
+
+    let res = app
+        .post_json(
+            "/api/v1/communities",
+            Some(&st),
+            &json!({"code": "NORDIC-ELEC", "name_en": "Nordic election authorities"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let list: Value = app.get("/api/v1/communities", Some(&cast.author)).await.json().await.unwrap();
+    let codes: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["EU-RAS", "FI-ELECSEC", "NORDIC-ELEC"]);
+    let mut green = content("group", "GREEN");
+    green["tlp_community"] = json!("NORDIC-ELEC");
+    create(&app, &cast.author, &green).await;
+}
+
+#[tokio::test]
+async fn an_organisation_that_requires_review_needs_four_eyes_for_every_publish() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let st = app.token(&sec).await;
+    let p = create(&app, &cast.approver, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    let res =
+        app.patch_json(&format!("/api/v1/organisations/{}", app.org("A")), &st, &json!({"require_review": true})).await;
+    let org: Value = res.json().await.unwrap();
+    assert_eq!(org["require_review"], true);
+    let res = app.post_json(&format!("/api/v1/pictures/{id}/publish"), Some(&cast.approver), &json!({})).await;
+    assert_eq!(problem(res, 409).await["code"], "approval_required");
+    assert_eq!(
+        app.post_json(&format!("/api/v1/pictures/{id}/submit"), Some(&cast.approver), &json!({})).await.status(),
+        200
+    );
+    assert_eq!(
+        app.post_json(&format!("/api/v1/pictures/{id}/approve"), Some(&cast.approver2), &json!({})).await.status(),
+        200
+    );
+    assert_eq!(
+        app.post_json(&format!("/api/v1/pictures/{id}/publish"), Some(&cast.approver), &json!({})).await.status(),
+        200
+    );
+}
