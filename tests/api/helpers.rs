@@ -112,7 +112,23 @@ impl TestApp {
     /// Spawns with changed settings; seeds organisations A and B (members), V (VIRT),
     /// R (RAS contact point) and S (the secretariat's).
     pub async fn spawn_with(change: impl FnOnce(&mut Settings)) -> TestApp {
-        let db_url = fresh_database().await;
+        let mut app = Self::spawn_on(&fresh_database().await, change).await;
+        for (code, reach) in [
+            ("A", Reach::Member),
+            ("B", Reach::Member),
+            ("V", Reach::Virt),
+            ("R", Reach::RasContactPoint),
+            ("S", Reach::Member),
+        ] {
+            let id = app.seed_org(&format!("ORG-{code}"), reach).await;
+            app.orgs.insert(code.to_owned(), id);
+        }
+        app
+    }
+
+    /// Spawns on an existing database, seeding nothing.
+    pub async fn spawn_on(db_url: &str, change: impl FnOnce(&mut Settings)) -> TestApp {
+        let db_url = db_url.to_owned();
         let data_dir = std::env::temp_dir().join(format!("sitrep-test-{}", Uuid::new_v4().simple()));
         let mut settings = test_settings(&db_url, &data_dir);
         change(&mut settings);
@@ -129,25 +145,14 @@ impl TestApp {
             .unwrap();
         let pool =
             sitrep_db::pool(&db_url, &sitrep_db::PoolOptions { max_connections: 4, ..Default::default() }).unwrap();
-        let mut app = TestApp {
+        TestApp {
             address: format!("https://127.0.0.1:{port}"),
             client,
             pool,
             data_dir,
             handle,
             orgs: Default::default(),
-        };
-        for (code, reach) in [
-            ("A", Reach::Member),
-            ("B", Reach::Member),
-            ("V", Reach::Virt),
-            ("R", Reach::RasContactPoint),
-            ("S", Reach::Member),
-        ] {
-            let id = app.seed_org(&format!("ORG-{code}"), reach).await;
-            app.orgs.insert(code.to_owned(), id);
         }
-        app
     }
 
     pub fn org(&self, code: &str) -> Uuid {

@@ -8,6 +8,7 @@ mod helpers;
 mod accounts;
 mod audit;
 mod auth;
+mod bootstrap;
 mod envelope;
 mod openapi;
 mod pictures;

@@ -11,6 +11,8 @@ use sitrep_domain::account::{NewOrganisation, OrgCode, OrgName};
 use sitrep_types::{LocalizedText, Reach, Role};
 use uuid::Uuid;
 
+use crate::demo;
+
 /// The username of the first secretariat account.
 pub const FIRST_ACCOUNT: &str = "secretariat";
 
@@ -87,6 +89,8 @@ pub async fn seed_organisations(c: &impl GenericClient) -> anyhow::Result<usize>
 /// What a first start created.
 pub struct Bootstrapped {
     pub organisations_added: usize,
+    /// Demo situation pictures seeded (first start only).
+    pub pictures_added: usize,
     /// `(username, password)` of the first secretariat account, when created now.
     pub first_account: Option<(String, String)>,
 }
@@ -97,10 +101,12 @@ pub async fn run(pool: &Pool, hasher: &PasswordHasher) -> anyhow::Result<Bootstr
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     accounts::lock_bootstrap(&tx).await?;
-    let organisations_added =
-        if accounts::count_organisations(&tx).await? == 0 { seed_organisations(&tx).await? } else { 0 };
+    let first_start = accounts::count_organisations(&tx).await? == 0;
+    let no_users = accounts::count_users(&tx).await? == 0;
+    let organisations_added = if first_start { seed_organisations(&tx).await? } else { 0 };
+    let pictures_added = if first_start { demo::seed(&tx, hasher).await? } else { 0 };
     let mut first_account = None;
-    if accounts::count_users(&tx).await? == 0 {
+    if no_users {
         let om = accounts::find_organisation_by_code(&tx, "OM")
             .await?
             .ok_or_else(|| anyhow::anyhow!("organisation OM (the secretariat) is missing"))?;
@@ -110,10 +116,12 @@ pub async fn run(pool: &Pool, hasher: &PasswordHasher) -> anyhow::Result<Bootstr
         let hash = hasher.hash(&password).await?;
         let id = Uuid::new_v4();
         accounts::insert_user(&tx, id, FIRST_ACCOUNT, "Secretariat (first account)", &hash).await?;
-        let roles: RoleSet = [Role::Secretariat].into_iter().collect();
+        // The secretariat is at OM, a member authority: as a reader it sees what members
+        // see, and the metadata of the rest.
+        let roles: RoleSet = [Role::Secretariat, Role::Reader].into_iter().collect();
         accounts::insert_membership(&tx, Uuid::new_v4(), id, om.id, roles, None, None).await?;
         first_account = Some((FIRST_ACCOUNT.to_owned(), password));
     }
     tx.commit().await?;
-    Ok(Bootstrapped { organisations_added, first_account })
+    Ok(Bootstrapped { organisations_added, pictures_added, first_account })
 }

@@ -2,6 +2,7 @@
 
 pub mod bootstrap;
 pub mod config;
+pub mod demo;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;

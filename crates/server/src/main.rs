@@ -126,7 +126,10 @@ async fn run_bootstrap(settings: &Settings) -> anyhow::Result<()> {
     let hasher = sitrep_auth::PasswordHasher::new(&settings.auth.password)?;
     let done = bootstrap::run(&pool, &hasher).await?;
     if done.organisations_added > 0 {
-        println!("Seeded {} demo organisations.", done.organisations_added);
+        println!(
+            "Seeded {} demo organisations and {} demo situation pictures.",
+            done.organisations_added, done.pictures_added
+        );
     }
     if let Some((username, password)) = done.first_account {
         println!();
