@@ -157,6 +157,7 @@ fn the_example_configuration_names_every_key_and_loads() {
         "shutdown_timeout_secs",
         "format",
         "level",
+        "tl_iv_accredited",
     ] {
         assert!(text.contains(&format!("{key} =")), "{key} is not documented");
     }

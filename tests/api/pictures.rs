@@ -609,3 +609,47 @@ async fn lists_filter_page_and_hide_expired_pictures_until_searched() {
     let res = app.get("/api/v1/pictures?tlp=RED&tlp=CLEAR", Some(&cast.b_reader)).await;
     problem(res, 400).await;
 }
+
+#[tokio::test]
+async fn every_cell_of_the_tier_and_tlp_table_is_accepted_or_refused_over_the_api() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let allowed = [
+        ("named", &["RED", "AMBER+STRICT"][..]),
+        ("group", &["AMBER+STRICT", "AMBER", "GREEN", "CLEAR"][..]),
+        ("group_virt", &["AMBER+STRICT", "AMBER", "GREEN", "CLEAR"][..]),
+        ("group_virt_ras", &["AMBER", "GREEN", "CLEAR"][..]),
+        ("public", &["CLEAR"][..]),
+    ];
+    for (tier, ok) in allowed {
+        for tlp in ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"] {
+            let mut body = content(tier, tlp);
+            if tier == "named" {
+                body["named_recipients"] = json!([app.org("B")]);
+            }
+            let res = app.post_json("/api/v1/pictures", Some(&cast.author), &body).await;
+            if ok.contains(&tlp) {
+                assert_eq!(res.status(), 201, "{tier}/{tlp}: {}", res.text().await.unwrap());
+            } else {
+                assert_eq!(problem(res, 422).await["code"], "tier_tlp_mismatch", "{tier}/{tlp}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn tl_iv_is_accepted_only_where_accredited_and_never_beyond_group_virt() {
+    let app = TestApp::spawn_with(|s| s.pictures.tl_iv_accredited = true).await;
+    let cast = cast(&app).await;
+    let mut body = content("group_virt", "AMBER");
+    body["classification"] = json!("TL_IV");
+    assert_eq!(app.post_json("/api/v1/pictures", Some(&cast.author), &body).await.status(), 201);
+    let mut body = content("group_virt_ras", "GREEN");
+    body["classification"] = json!("TL_IV");
+    let res = app.post_json("/api/v1/pictures", Some(&cast.author), &body).await;
+    assert_eq!(problem(res, 422).await["code"], "classification_not_allowed");
+    let mut body = content("group", "AMBER");
+    body["classification"] = json!("TL_II");
+    let res = app.post_json("/api/v1/pictures", Some(&cast.author), &body).await;
+    assert_eq!(problem(res, 422).await["code"], "classification_not_allowed");
+}
