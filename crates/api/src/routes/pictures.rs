@@ -472,6 +472,7 @@ pub async fn update_picture(
     let next = pictures::max_revision(&tx, row.id).await? + 1;
     let new = checked.content();
     if matches!(row.status, Status::Draft | Status::InReview) {
+        pictures::set_revision_state(&tx, row.id, row.revision, "superseded", None).await?;
         pictures::insert_revision(&tx, row.id, next, "draft", new, caller.user_id).await?;
         pictures::set_in_force(&tx, row.id, next, Status::Draft, new, checked.severity(), false).await?;
     } else {
