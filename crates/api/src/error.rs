@@ -60,6 +60,13 @@ impl ApiError {
         ApiError::Forbidden { code: "forbidden", detail }
     }
 
+    /// Maps a unique-constraint violation to `409 code`, anything else as usual.
+    pub fn on_unique(code: &'static str, detail: &'static str) -> impl FnOnce(DbError) -> ApiError {
+        move |e| {
+            if e.is_unique_violation() { ApiError::Conflict { code, detail: detail.into() } } else { e.into() }
+        }
+    }
+
     pub fn invalid(field: &str, code: &'static str, message: &str) -> ApiError {
         ApiError::Invalid(sitrep_domain::Invalid::new(field, code, message).into())
     }

@@ -58,16 +58,9 @@ pub async fn create_organisation(
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let id = Uuid::new_v4();
-    let org = accounts::insert_organisation(&tx, id, &new).await.map_err(|e| {
-        if e.is_unique_violation() {
-            ApiError::Conflict {
-                code: "organisation_code_taken",
-                detail: "An organisation with that code exists.".into(),
-            }
-        } else {
-            e.into()
-        }
-    })?;
+    let org = accounts::insert_organisation(&tx, id, &new)
+        .await
+        .map_err(ApiError::on_unique("organisation_code_taken", "An organisation with that code exists."))?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("organisation", id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/organisations/{id}"))).json(org))

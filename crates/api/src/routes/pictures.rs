@@ -34,7 +34,7 @@ pub const PICTURE_BODY_LIMIT: usize = 1024 * 1024;
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "picture_not_found" };
 const LIST: &str = "pictures";
 
-fn handling(row: &PictureRow) -> Handling<'_> {
+pub(crate) fn handling(row: &PictureRow) -> Handling<'_> {
     Handling { originator: row.originator_id, status: row.status, tier: row.tier, named: &row.named_recipients }
 }
 
@@ -103,7 +103,8 @@ fn etag(row: &PictureRow) -> String {
     format!("\"{}-{}\"", row.id.simple(), row.version)
 }
 
-fn record(meta: &RequestMeta, p: &Principal, row: &PictureRow) -> AccessRecord {
+/// The access-log record of `p` acting on `row`, with its revision, tier and TLP.
+pub(crate) fn record(meta: &RequestMeta, p: &Principal, row: &PictureRow) -> AccessRecord {
     let mut r = audit::by(meta, p).object("picture", row.id);
     r.object_revision = Some(row.revision);
     r.tier = Some(row.tier.as_str().to_owned());

@@ -5,7 +5,7 @@ use sitrep_db::pictures::{self, PictureRow};
 use sitrep_db::reference;
 use sitrep_domain::Invalid;
 use sitrep_domain::validation::check_text;
-use sitrep_domain::visibility::{Handling, Sight, Viewer, sight};
+use sitrep_domain::visibility::{Sight, Viewer, sight};
 use sitrep_types::{
     AcknowledgementStatus, Community, CreateAcknowledgement, CreateCommunity, CreateElection, CreateReleaseDecision,
     Election, Reach, ReleaseDecision, Status, UpdateElection,
@@ -18,14 +18,13 @@ use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, Ser
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::principal::{Authenticated, Caller, Principal, ReadPictures, SecretariatOnly};
+use crate::routes::pictures::{handling, record};
 use crate::state::AppState;
 
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "picture_not_found" };
 
 fn sight_of(p: &Principal, row: &PictureRow) -> Sight {
-    let h =
-        Handling { originator: row.originator_id, status: row.status, tier: row.tier, named: &row.named_recipients };
-    sight(&Viewer::from(&p.permissions), &h)
+    sight(&Viewer::from(&p.permissions), &handling(row))
 }
 
 fn note(field: &str, note: &Option<String>, max: usize) -> Result<(), ApiError> {
@@ -43,14 +42,6 @@ fn answer<'a>(p: &Principal, row: &PictureRow, note: Option<&'a str>) -> referen
         user: p.user_id,
         note,
     }
-}
-
-fn picture_record(meta: &RequestMeta, p: &Principal, row: &PictureRow) -> sitrep_db::audit::AccessRecord {
-    let mut r = audit::by(meta, p).object("picture", row.id);
-    r.object_revision = Some(row.revision);
-    r.tier = Some(row.tier.as_str().to_owned());
-    r.tlp = Some(row.tlp.as_str().to_owned());
-    r
 }
 
 /// Acknowledge a published picture on behalf of the caller's organisation (a recipient).
@@ -89,7 +80,7 @@ pub async fn acknowledge(
     let answer = answer(&caller, &row, body.0.note.as_deref());
     reference::insert_acknowledgement(&tx, Uuid::new_v4(), &answer, body.0.kind).await?;
     let status = ack_status(&tx, &caller, &row).await?;
-    audit::write(&tx, &meta, picture_record(&meta, &caller, &row).status(201)).await?;
+    audit::write(&tx, &meta, record(&meta, &caller, &row).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(status))
 }
@@ -126,7 +117,7 @@ pub async fn list_acknowledgements(
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
     let status = ack_status(&client, &caller, &row).await?;
-    audit::write(&client, &meta, picture_record(&meta, &caller, &row)).await?;
+    audit::write(&client, &meta, record(&meta, &caller, &row)).await?;
     Ok(HttpResponse::Ok().json(status))
 }
 
@@ -168,7 +159,7 @@ pub async fn record_release_decision(
     reference::insert_release_decision(&tx, decision_id, &answer, body.0.disposition).await?;
     let decision = reference::release_decisions(&tx, row.id).await?.into_iter().find(|d| d.id == decision_id);
     let decision = decision.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("release decision vanished")))?;
-    audit::write(&tx, &meta, picture_record(&meta, &caller, &row).status(201)).await?;
+    audit::write(&tx, &meta, record(&meta, &caller, &row).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(decision))
 }
@@ -196,7 +187,7 @@ pub async fn list_release_decisions(
         return Err(NOT_FOUND);
     }
     let decisions = reference::release_decisions(&client, row.id).await?;
-    audit::write(&client, &meta, picture_record(&meta, &caller, &row)).await?;
+    audit::write(&client, &meta, record(&meta, &caller, &row)).await?;
     Ok(HttpResponse::Ok().json(decisions))
 }
 
@@ -252,13 +243,7 @@ pub async fn create_election(
     let id = Uuid::new_v4();
     let election = reference::insert_election(&tx, id, &e.code, e.election_type, &e.name_en, e.election_day)
         .await
-        .map_err(|err| {
-            if err.is_unique_violation() {
-                ApiError::Conflict { code: "election_code_taken", detail: "An election with that code exists.".into() }
-            } else {
-                err.into()
-            }
-        })?;
+        .map_err(ApiError::on_unique("election_code_taken", "An election with that code exists."))?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("election", id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(election))
@@ -346,14 +331,9 @@ pub async fn create_community(
     }
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let community =
-        reference::insert_community(&tx, &c.code, &c.name_en, c.description.as_deref()).await.map_err(|err| {
-            if err.is_unique_violation() {
-                ApiError::Conflict { code: "community_code_taken", detail: "A community with that code exists.".into() }
-            } else {
-                err.into()
-            }
-        })?;
+    let community = reference::insert_community(&tx, &c.code, &c.name_en, c.description.as_deref())
+        .await
+        .map_err(ApiError::on_unique("community_code_taken", "A community with that code exists."))?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("community", &c.code).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(community))

@@ -122,14 +122,9 @@ pub async fn create_user(
     let tx = client.transaction().await?;
     check_organisation(&tx, new.organisation_id, "organisation_id").await?;
     let id = Uuid::new_v4();
-    let row =
-        accounts::insert_user(&tx, id, new.username.as_str(), new.display_name.as_str(), &hash).await.map_err(|e| {
-            if e.is_unique_violation() {
-                ApiError::Conflict { code: "username_taken", detail: "That username is taken.".into() }
-            } else {
-                e.into()
-            }
-        })?;
+    let row = accounts::insert_user(&tx, id, new.username.as_str(), new.display_name.as_str(), &hash)
+        .await
+        .map_err(ApiError::on_unique("username_taken", "That username is taken."))?;
     let membership = accounts::insert_membership(
         &tx,
         Uuid::new_v4(),
