@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod bootstrap;
 mod envelope;
+mod feed;
 mod openapi;
 mod pictures;
 mod reference;

@@ -40,6 +40,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/elections/{id}", "election.view"),
     ("PATCH", "/api/v1/elections/{id}", "election.update"),
     ("GET", "/api/v1/communities", "community.list"),
+    ("GET", "/api/v1/feed", "feed.read"),
     ("POST", "/api/v1/communities", "community.create"),
 ];
 

@@ -162,6 +162,7 @@ impl Modify for Security {
         routes::reference::update_election,
         routes::reference::list_communities,
         routes::reference::create_community,
+        routes::feed::get_feed,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError)),
     modifiers(&Security),
@@ -171,6 +172,7 @@ impl Modify for Security {
         (name = "accounts", description = "Organisations, users and memberships"),
         (name = "pictures", description = "Situation pictures, revisions and their lifecycle"),
         (name = "reference", description = "Elections and TLP:GREEN communities"),
+        (name = "delivery", description = "Events: the pull feed (webhooks and the live stream follow)"),
     )
 )]
 pub struct ApiDoc;

@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
-use crate::routes::{auth, health, me, organisations, pictures, reference, users};
+use crate::routes::{auth, feed, health, me, organisations, pictures, reference, users};
 
 /// `405` with `Allow` for a method the resource does not offer.
 fn not_allowed(allow: &'static str) -> Route {
@@ -147,6 +147,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(reference::get_election))
                         .route(web::patch().to(reference::update_election))
                         .default_service(not_allowed("GET, PATCH")),
+                )
+                .service(
+                    web::resource("/feed").route(web::get().to(feed::get_feed)).default_service(not_allowed("GET")),
                 )
                 .service(
                     web::resource("/communities")

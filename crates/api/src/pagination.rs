@@ -54,13 +54,18 @@ impl PageQuery {
     }
 }
 
+/// A cursor for `caller` in `list` at `key`.
+pub fn cursor(caller: Uuid, list: &str, key: &str) -> String {
+    let cursor = Cursor { u: caller, l: list.to_owned(), k: key.to_owned() };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+}
+
 /// The cursor of the page after the one ending at `last_key`, if the page was full.
 pub fn next_cursor(caller: Uuid, list: &str, page_len: usize, limit: i64, last_key: Option<&str>) -> Option<String> {
     if (page_len as i64) < limit {
         return None;
     }
-    let cursor = Cursor { u: caller, l: list.to_owned(), k: last_key?.to_owned() };
-    serde_json::to_vec(&cursor).ok().map(|b| URL_SAFE_NO_PAD.encode(b))
+    Some(cursor(caller, list, last_key?))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod events;
 pub mod migrate;
 pub mod pictures;
 pub mod reference;

@@ -263,3 +263,30 @@ pub enum PictureView {
     Full(Box<Picture>),
     Metadata(PictureMetadata),
 }
+
+/// An event of the feed, the stream and webhooks: thin, without content. Fetch the
+/// picture with your own credentials. A `picture.recalled` event carries the id alone:
+/// the picture is no longer yours to see.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    pub id: Uuid,
+    /// `picture.published`, `picture.revised`, `picture.withdrawn`, `picture.recalled`
+    /// or `picture.acknowledged`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub picture_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlp: Option<Tlp>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of the pull feed. `next_cursor` is always given: ask again with it later.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FeedPage {
+    pub events: Vec<Event>,
+    pub next_cursor: String,
+}

@@ -1,6 +1,7 @@
 //! One module per resource.
 
 pub mod auth;
+pub mod feed;
 pub mod health;
 pub mod me;
 pub mod organisations;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use sitrep_db::audit::AccessRecord;
+use sitrep_db::events::{self, EventType};
 use sitrep_db::pictures::{self, ListFilter, PictureRow};
 use sitrep_db::{GenericClient, Transaction};
 use sitrep_domain::Invalid;
@@ -347,6 +348,29 @@ pub async fn create_picture(
     Ok(located(respond(actix_web::http::StatusCode::CREATED, &caller, &row), id))
 }
 
+/// Puts `revision` in force as published and writes its event, and a recall to every
+/// organisation that saw the picture before and does not now — in the caller's transaction.
+async fn publish_in_force(
+    tx: &Transaction<'_>,
+    row: &PictureRow,
+    revision: i32,
+    status: Status,
+    content: &PictureContent,
+    severity: sitrep_types::Severity,
+) -> Result<(), ApiError> {
+    let was_published = row.status == Status::Published;
+    let before = if was_published { events::recipients(tx, row.id).await? } else { Vec::new() };
+    pictures::set_in_force(tx, row.id, revision, status, content, severity, true).await?;
+    let kind = if was_published { EventType::Revised } else { EventType::Published };
+    events::append(tx, kind, row.id, revision, content.tier, content.tlp, None).await?;
+    let after = events::recipients(tx, row.id).await?;
+    let lost: Vec<Uuid> = before.into_iter().filter(|o| !after.contains(o)).collect();
+    if !lost.is_empty() {
+        events::append(tx, EventType::Recalled, row.id, revision, content.tier, content.tlp, Some(&lost)).await?;
+    }
+    Ok(())
+}
+
 fn located(mut res: HttpResponse, id: Uuid) -> HttpResponse {
     if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v1/pictures/{id}")) {
         res.headers_mut().insert(header::LOCATION, v);
@@ -489,7 +513,7 @@ pub async fn update_picture(
             if let Some(pending) = row.pending_revision {
                 pictures::set_revision_state(&tx, row.id, pending, "rejected", None).await?;
             }
-            pictures::set_in_force(&tx, row.id, next, row.status, new, checked.severity(), true).await?;
+            publish_in_force(&tx, &row, next, row.status, new, checked.severity()).await?;
             pictures::set_status(&tx, row.id, row.status, Some(None)).await?;
         } else {
             if let Some(pending) = row.pending_revision {
@@ -591,7 +615,7 @@ async fn lifecycle(
             if was_published && t.revision != row.revision {
                 pictures::set_revision_state(&tx, row.id, row.revision, "superseded", None).await?;
             }
-            pictures::set_in_force(&tx, row.id, t.revision, Status::Published, &t.content, severity, true).await?;
+            publish_in_force(&tx, &row, t.revision, Status::Published, &t.content, severity).await?;
             revision = t.revision;
         }
         Action::Withdraw | Action::Close => {
@@ -603,6 +627,8 @@ async fn lifecycle(
                 pictures::set_revision_state(&tx, row.id, pending, "rejected", None).await?;
             }
             pictures::set_status(&tx, row.id, status, Some(None)).await?;
+            let kind = if status == Status::Withdrawn { EventType::Withdrawn } else { EventType::Revised };
+            events::append(&tx, kind, row.id, row.revision, row.tier, row.tlp, None).await?;
         }
     }
     let row = pictures::find(&tx, &Viewer::from(&caller.permissions), row.id, false).await?.ok_or(NOT_FOUND)?;

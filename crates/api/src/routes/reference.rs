@@ -79,6 +79,9 @@ pub async fn acknowledge(
     }
     let answer = answer(&caller, &row, body.0.note.as_deref());
     reference::insert_acknowledgement(&tx, Uuid::new_v4(), &answer, body.0.kind).await?;
+    let originator = [row.originator_id];
+    let kind = sitrep_db::events::EventType::Acknowledged;
+    sitrep_db::events::append(&tx, kind, row.id, row.revision, row.tier, row.tlp, Some(&originator)).await?;
     let status = ack_status(&tx, &caller, &row).await?;
     audit::write(&tx, &meta, record(&meta, &caller, &row).status(201)).await?;
     tx.commit().await?;

@@ -1,0 +1,113 @@
+//! The outbox: events written in the caller's transaction, and the feed that reads them
+//! in commit-safe order through the visibility predicate.
+
+use chrono::{DateTime, Utc};
+use sitrep_domain::visibility::{Viewer, min_rank};
+use sitrep_types::{Tier, Tlp};
+use uuid::Uuid;
+
+use crate::{DbError, GenericClient};
+
+/// Event types (DESIGN §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Published,
+    Revised,
+    Withdrawn,
+    Recalled,
+    Acknowledged,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Published => "picture.published",
+            EventType::Revised => "picture.revised",
+            EventType::Withdrawn => "picture.withdrawn",
+            EventType::Recalled => "picture.recalled",
+            EventType::Acknowledged => "picture.acknowledged",
+        }
+    }
+}
+
+/// Appends an event in the caller's transaction. `recipients` restricts it to those
+/// organisations (recall, acknowledgement); `None` means the picture's audience.
+pub async fn append(
+    c: &impl GenericClient,
+    kind: EventType,
+    picture: Uuid,
+    revision: i32,
+    tier: Tier,
+    tlp: Tlp,
+    recipients: Option<&[Uuid]>,
+) -> Result<Uuid, DbError> {
+    let id = Uuid::now_v7();
+    c.execute(
+        "INSERT INTO events (id, type, picture_id, revision, tier, tlp, recipients) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&id, &kind.as_str(), &picture, &revision, &tier.as_str(), &tlp.as_str(), &recipients],
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The organisations that receive a picture now (its audience, less the originator).
+pub async fn recipients(c: &impl GenericClient, picture: Uuid) -> Result<Vec<Uuid>, DbError> {
+    let rows = c
+        .query("SELECT o.id FROM pictures p, organisations o WHERE p.id = $1 AND picture_recipient(p, o)", &[&picture])
+        .await?;
+    rows.iter().map(|r| r.try_get(0).map_err(DbError::from)).collect()
+}
+
+/// One event as a reader receives it: thin — ids, type, handling, times.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub picture_id: Uuid,
+    pub revision: i32,
+    pub tier: String,
+    pub tlp: String,
+    pub created_at: DateTime<Utc>,
+    /// The position after this event: `(xid, seq)`.
+    pub position: (String, i64),
+}
+
+/// Events the viewer receives after `after` (a position), oldest first: those of
+/// pictures it sees now, and those addressed to its organisation. Only events of
+/// transactions older than any still running are read, so none is ever skipped.
+pub async fn feed(
+    c: &impl GenericClient,
+    v: &Viewer,
+    after: Option<(String, i64)>,
+    limit: i64,
+) -> Result<Vec<EventRow>, DbError> {
+    let (xid, seq) = after.unwrap_or_else(|| ("0".to_owned(), 0));
+    let rows = c
+        .query(
+            "SELECT e.id, e.type, e.picture_id, e.revision, e.tier, e.tlp, e.created_at, e.xid::text, e.seq \
+             FROM events e JOIN pictures p ON p.id = e.picture_id \
+             WHERE (e.xid, e.seq) > ($4::text::xid8, $5) \
+               AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
+               AND $3 \
+               AND CASE WHEN e.recipients IS NULL \
+                        THEN picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, $1, $2, $3) \
+                        ELSE $1 = ANY (e.recipients) END \
+             ORDER BY e.xid, e.seq LIMIT $6",
+            &[&v.organisation, &min_rank(v.reach), &v.reads_pictures, &xid, &seq, &limit],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(EventRow {
+                id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                picture_id: r.try_get(2)?,
+                revision: r.try_get(3)?,
+                tier: r.try_get(4)?,
+                tlp: r.try_get(5)?,
+                created_at: r.try_get(6)?,
+                position: (r.try_get(7)?, r.try_get(8)?),
+            })
+        })
+        .collect()
+}
