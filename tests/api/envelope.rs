@@ -158,6 +158,14 @@ fn the_example_configuration_names_every_key_and_loads() {
         "format",
         "level",
         "tl_iv_accredited",
+        "poll_ms",
+        "lease_secs",
+        "batch",
+        "retry_schedule_secs",
+        "retry_scale",
+        "timeout_secs",
+        "allow_private_targets",
+        "extra_root_certificates",
     ] {
         assert!(text.contains(&format!("{key} =")), "{key} is not documented");
     }

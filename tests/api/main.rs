@@ -13,6 +13,8 @@ mod envelope;
 mod feed;
 mod openapi;
 mod pictures;
+mod receiver;
 mod reference;
 mod tokens;
 mod visibility;
+mod webhooks;

@@ -41,6 +41,14 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("PATCH", "/api/v1/elections/{id}", "election.update"),
     ("GET", "/api/v1/communities", "community.list"),
     ("GET", "/api/v1/feed", "feed.read"),
+    ("GET", "/api/v1/subscriptions", "subscription.list"),
+    ("POST", "/api/v1/subscriptions", "subscription.create"),
+    ("GET", "/api/v1/subscriptions/{id}", "subscription.view"),
+    ("PATCH", "/api/v1/subscriptions/{id}", "subscription.update"),
+    ("GET", "/api/v1/subscriptions/{id}/deliveries", "subscription.deliveries"),
+    ("POST", "/api/v1/subscriptions/{id}/replay", "subscription.replay"),
+    ("GET", "/api/v1/webhook-hosts", "webhook_host.list"),
+    ("POST", "/api/v1/webhook-hosts", "webhook_host.create"),
     ("POST", "/api/v1/communities", "community.create"),
 ];
 

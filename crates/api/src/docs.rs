@@ -163,6 +163,14 @@ impl Modify for Security {
         routes::reference::list_communities,
         routes::reference::create_community,
         routes::feed::get_feed,
+        routes::subscriptions::list_subscriptions,
+        routes::subscriptions::create_subscription,
+        routes::subscriptions::get_subscription,
+        routes::subscriptions::update_subscription,
+        routes::subscriptions::list_deliveries,
+        routes::subscriptions::replay_deliveries,
+        routes::subscriptions::list_webhook_hosts,
+        routes::subscriptions::add_webhook_host,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError)),
     modifiers(&Security),
@@ -172,7 +180,7 @@ impl Modify for Security {
         (name = "accounts", description = "Organisations, users and memberships"),
         (name = "pictures", description = "Situation pictures, revisions and their lifecycle"),
         (name = "reference", description = "Elections and TLP:GREEN communities"),
-        (name = "delivery", description = "Events: the pull feed (webhooks and the live stream follow)"),
+        (name = "delivery", description = "Events: the pull feed, subscriptions and signed webhooks"),
     )
 )]
 pub struct ApiDoc;

@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
-use crate::routes::{auth, feed, health, me, organisations, pictures, reference, users};
+use crate::routes::{auth, feed, health, me, organisations, pictures, reference, subscriptions, users};
 
 /// `405` with `Allow` for a method the resource does not offer.
 fn not_allowed(allow: &'static str) -> Route {
@@ -147,6 +147,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(reference::get_election))
                         .route(web::patch().to(reference::update_election))
                         .default_service(not_allowed("GET, PATCH")),
+                )
+                .service(
+                    web::resource("/subscriptions")
+                        .route(web::get().to(subscriptions::list_subscriptions))
+                        .route(web::post().to(subscriptions::create_subscription))
+                        .default_service(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/subscriptions/{id}")
+                        .route(web::get().to(subscriptions::get_subscription))
+                        .route(web::patch().to(subscriptions::update_subscription))
+                        .default_service(not_allowed("GET, PATCH")),
+                )
+                .service(
+                    web::resource("/subscriptions/{id}/deliveries")
+                        .route(web::get().to(subscriptions::list_deliveries))
+                        .default_service(not_allowed("GET")),
+                )
+                .service(post_only("/subscriptions/{id}/replay", subscriptions::replay_deliveries))
+                .service(
+                    web::resource("/webhook-hosts")
+                        .route(web::get().to(subscriptions::list_webhook_hosts))
+                        .route(web::post().to(subscriptions::add_webhook_host))
+                        .default_service(not_allowed("GET, POST")),
                 )
                 .service(
                     web::resource("/feed").route(web::get().to(feed::get_feed)).default_service(not_allowed("GET")),

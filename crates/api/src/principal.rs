@@ -184,3 +184,12 @@ impl Policy for ReadPictures {
         p.can_read_pictures()
     }
 }
+
+/// The secretariat or an `org_admin`: subscriptions (scope checked in the work function).
+pub struct ManageSubscriptions;
+impl Policy for ManageSubscriptions {
+    const REFUSAL: &'static str = "Only the secretariat and organisation administrators manage subscriptions.";
+    fn allows(p: &Permissions) -> bool {
+        p.is_secretariat() || p.can_manage_users()
+    }
+}

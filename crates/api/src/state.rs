@@ -88,6 +88,8 @@ pub struct AppState {
     pub login_per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// The deployment is accredited to hold TL IV material (never beyond `group_virt`).
     pub tl_iv_accredited: bool,
+    /// Checks webhook targets when subscriptions are made.
+    pub webhooks: sitrep_delivery::client::WebhookClient,
 }
 
 impl AppState {
@@ -101,6 +103,12 @@ impl AppState {
             login,
             login_per_address: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             tl_iv_accredited: false,
+            webhooks: sitrep_delivery::client::WebhookClient::new(&sitrep_delivery::client::ClientOptions {
+                allow_private: false,
+                extra_roots: Vec::new(),
+                timeout: std::time::Duration::from_secs(10),
+            })
+            .map_err(|e| e.to_string())?,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod migrate;
 pub mod pictures;
 pub mod reference;
 pub mod sessions;
+pub mod subscriptions;
 
 use std::time::Duration;
 

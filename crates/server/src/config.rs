@@ -27,6 +27,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub log: LogSettings,
     pub pictures: PictureSettings,
+    pub delivery: sitrep_delivery::worker::WorkerOptions,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -48,6 +49,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             log: LogSettings::default(),
             pictures: PictureSettings::default(),
+            delivery: Default::default(),
         }
     }
 }
@@ -172,6 +174,9 @@ impl Settings {
         self.auth.login.check().map_err(anyhow::Error::msg)?;
         if self.auth.tokens.access_ttl_secs == 0 || self.auth.tokens.access_ttl_secs > 900 {
             anyhow::bail!("auth.tokens.access_ttl_secs must be 1..=900");
+        }
+        if self.delivery.retry_scale <= 0.0 || self.delivery.poll_ms == 0 || self.delivery.batch <= 0 {
+            anyhow::bail!("delivery.retry_scale, poll_ms and batch must be positive");
         }
         if self.database.max_connections == 0 {
             anyhow::bail!("database.max_connections must be at least 1");

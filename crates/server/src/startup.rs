@@ -38,6 +38,21 @@ impl Application {
         let hasher = PasswordHasher::new(&settings.auth.password)?;
         let mut state = AppState::new(pool, tokens, hasher, settings.auth.login.clone()).map_err(anyhow::Error::msg)?;
         state.tl_iv_accredited = settings.pictures.tl_iv_accredited;
+        let d = &settings.delivery;
+        let mut extra_roots = Vec::new();
+        for path in &d.extra_root_certificates {
+            extra_roots.push(std::fs::read(path)?);
+        }
+        let webhooks = sitrep_delivery::client::WebhookClient::new(&sitrep_delivery::client::ClientOptions {
+            allow_private: d.allow_private_targets,
+            extra_roots,
+            timeout: Duration::from_secs(d.timeout_secs),
+        })?;
+        state.webhooks = webhooks.clone();
+        if d.worker {
+            let worker = sitrep_delivery::worker::Worker::new(state.pool.clone(), webhooks, d.clone());
+            tokio::spawn(worker.run());
+        }
         let state = web::Data::new(state);
 
         let listener = TcpListener::bind(settings.listen)?;

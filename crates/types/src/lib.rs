@@ -10,6 +10,7 @@ pub mod enums;
 pub mod picture;
 pub mod problem;
 pub mod reference;
+pub mod subscription;
 
 pub use account::*;
 pub use auth::*;
@@ -17,6 +18,7 @@ pub use enums::*;
 pub use picture::*;
 pub use problem::*;
 pub use reference::*;
+pub use subscription::*;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

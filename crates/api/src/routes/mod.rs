@@ -7,4 +7,5 @@ pub mod me;
 pub mod organisations;
 pub mod pictures;
 pub mod reference;
+pub mod subscriptions;
 pub mod users;

@@ -1,0 +1,289 @@
+//! Subscriptions (the secretariat for any organisation, an `org_admin` for its own), their
+//! delivery log and replay, and the webhook host allow-list (the secretariat).
+
+use actix_web::{HttpResponse, web};
+use sitrep_db::subscriptions::{self, Filter, SubscriptionRow};
+use sitrep_delivery::signing;
+use sitrep_domain::Permissions;
+use sitrep_domain::validation::check_text;
+use sitrep_types::{
+    CreateSubscription, Delivery, Domain, Kind, Replay, Replayed, Severity, Subscription, SubscriptionFilter,
+    UpdateSubscription, WebhookHost,
+};
+use uuid::Uuid;
+
+use crate::audit::{self, RecordExt};
+use crate::body::Json;
+use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, ServerFailures};
+use crate::error::ApiError;
+use crate::meta::RequestMeta;
+use crate::principal::{Caller, ManageSubscriptions, SecretariatOnly};
+use crate::state::AppState;
+
+const NOT_FOUND: ApiError = ApiError::NotFound { code: "subscription_not_found" };
+
+fn scope(p: &Permissions) -> Option<Uuid> {
+    if p.is_secretariat() { None } else { Some(p.organisation_id) }
+}
+
+fn view(row: SubscriptionRow, secret: Option<String>) -> Subscription {
+    Subscription {
+        id: row.id,
+        organisation_id: row.organisation_id,
+        name: row.name,
+        channel: row.channel,
+        webhook_url: row.webhook_url,
+        filter: SubscriptionFilter {
+            domains: row.domains.iter().filter_map(|d| Domain::parse(d)).collect(),
+            min_severity: row.min_severity.as_deref().and_then(Severity::parse),
+            election_ids: row.election_ids,
+            kinds: row.kinds.iter().filter_map(|k| Kind::parse(k)).collect(),
+            is_exercise: row.is_exercise,
+        },
+        active: row.active,
+        failing_since: row.failing_since,
+        created_at: row.created_at,
+        secret,
+    }
+}
+
+/// Subscriptions the caller manages.
+#[utoipa::path(
+    get, path = "/api/v1/subscriptions", tag = "delivery",
+    security(("bearer" = [])), responses((status = 200, body = Vec<Subscription>), AuthFailures, Forbidden, ServerFailures)
+)]
+pub async fn list_subscriptions(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageSubscriptions>,
+) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let rows = subscriptions::list(&client, scope(&caller.permissions)).await?;
+    let ids = rows.iter().map(|r| r.id).collect();
+    audit::write(&client, &meta, audit::by(&meta, &caller).objects("subscription", ids)).await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(|r| view(r, None)).collect::<Vec<_>>()))
+}
+
+/// Subscribe an organisation. A webhook subscription answers with its signing secret,
+/// once. The subscription receives what happens from now on.
+#[utoipa::path(
+    post, path = "/api/v1/subscriptions", tag = "delivery",
+    security(("bearer" = [])), request_body = CreateSubscription,
+    responses((status = 201, body = Subscription), AuthFailures, Forbidden, BodyFailures, ServerFailures)
+)]
+pub async fn create_subscription(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageSubscriptions>,
+    body: Json<CreateSubscription>,
+) -> Result<HttpResponse, ApiError> {
+    let s = body.0;
+    let organisation = s.organisation_id.unwrap_or(caller.organisation_id);
+    if !caller.permissions.can_manage_members_of(organisation) {
+        return Err(ApiError::forbidden("You may manage the subscriptions of your own organisation only."));
+    }
+    check_text("name", &s.name, 1, 200, false).map_err(|e| ApiError::Invalid(e.into()))?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    if sitrep_db::accounts::get_organisation(&tx, organisation).await?.is_none_or(|o| !o.active) {
+        return Err(ApiError::invalid("organisation_id", "unknown_organisation", "no active organisation has this id"));
+    }
+    let secret = match &s.webhook_url {
+        Some(url) => {
+            if url.len() > 2048 {
+                return Err(ApiError::invalid("webhook_url", "too_long", "at most 2048 characters"));
+            }
+            let host = state
+                .webhooks
+                .check_target(url)
+                .map_err(|e| ApiError::invalid("webhook_url", "target_refused", &e.to_string()))?;
+            if !subscriptions::host_allowed(&tx, &host).await? {
+                return Err(ApiError::invalid("webhook_url", "host_not_allowed", "the host is not on the allow-list"));
+            }
+            Some(signing::new_secret())
+        }
+        None => None,
+    };
+    let f = &s.filter;
+    let filter = Filter {
+        domains: f.domains.iter().map(|d| d.as_str().to_owned()).collect(),
+        min_severity: f.min_severity.map(|m| m.as_str().to_owned()),
+        election_ids: f.election_ids.clone(),
+        kinds: f.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+        is_exercise: f.is_exercise,
+    };
+    let id = Uuid::new_v4();
+    let row = subscriptions::insert(
+        &tx,
+        id,
+        organisation,
+        &s.name,
+        s.webhook_url.as_deref(),
+        secret.as_deref(),
+        &filter,
+        caller.user_id,
+    )
+    .await?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("subscription", id).status(201)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(view(row, secret)))
+}
+
+/// One subscription.
+#[utoipa::path(
+    get, path = "/api/v1/subscriptions/{id}", tag = "delivery",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Subscription), AuthFailures, Forbidden, NotFound, ServerFailures)
+)]
+pub async fn get_subscription(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageSubscriptions>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let client = state.pool.get().await?;
+    let row = subscriptions::get(&client, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
+    audit::write(&client, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
+    Ok(HttpResponse::Ok().json(view(row, None)))
+}
+
+/// Pause or resume a subscription, or rotate its secret (the previous one keeps signing
+/// until the next rotation; the new one is shown once).
+#[utoipa::path(
+    patch, path = "/api/v1/subscriptions/{id}", tag = "delivery",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateSubscription,
+    responses((status = 200, body = Subscription), AuthFailures, Forbidden, NotFound, Conflict, BodyFailures, ServerFailures)
+)]
+pub async fn update_subscription(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageSubscriptions>,
+    id: web::Path<Uuid>,
+    body: Json<UpdateSubscription>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let current = subscriptions::get(&tx, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
+    let mut secret = None;
+    let secrets = if body.0.rotate_secret == Some(true) {
+        if current.channel != "webhook" {
+            return Err(ApiError::Conflict {
+                code: "not_a_webhook",
+                detail: "Only a webhook subscription has a secret.".into(),
+            });
+        }
+        let new = signing::new_secret();
+        secret = Some(new.clone());
+        Some([vec![new], current.secrets.into_iter().take(1).collect()].concat())
+    } else {
+        None
+    };
+    let row = subscriptions::update(&tx, id, body.0.active, secrets).await?.ok_or(NOT_FOUND)?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(view(row, secret)))
+}
+
+/// The delivery log of a subscription: each event, its state and every attempt.
+#[utoipa::path(
+    get, path = "/api/v1/subscriptions/{id}/deliveries", tag = "delivery",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Delivery>), AuthFailures, Forbidden, NotFound, ServerFailures)
+)]
+pub async fn list_deliveries(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageSubscriptions>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let client = state.pool.get().await?;
+    subscriptions::get(&client, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
+    let rows = subscriptions::deliveries(&client, id, 200).await?;
+    let items: Vec<Delivery> = rows
+        .into_iter()
+        .map(|d| Delivery {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            picture_id: d.picture_id,
+            state: d.state,
+            next_attempt_at: d.next_attempt_at,
+            created_at: d.created_at,
+            attempts: d.attempts,
+        })
+        .collect();
+    audit::write(&client, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
+    Ok(HttpResponse::Ok().json(items))
+}
+
+/// Send failed deliveries again (and delivered ones with `delivered: true`), and clear
+/// the failing mark.
+#[utoipa::path(
+    post, path = "/api/v1/subscriptions/{id}/replay", tag = "delivery",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = Replay,
+    responses((status = 200, body = Replayed), AuthFailures, Forbidden, NotFound, BodyFailures, ServerFailures)
+)]
+pub async fn replay_deliveries(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageSubscriptions>,
+    id: web::Path<Uuid>,
+    body: Json<Replay>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    subscriptions::get(&tx, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
+    let queued = subscriptions::replay(&tx, id, body.0.delivered).await?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(Replayed { queued }))
+}
+
+/// The hosts webhooks may go to.
+#[utoipa::path(
+    get, path = "/api/v1/webhook-hosts", tag = "delivery",
+    security(("bearer" = [])), responses((status = 200, body = Vec<WebhookHost>), AuthFailures, Forbidden, ServerFailures)
+)]
+pub async fn list_webhook_hosts(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let hosts = subscriptions::webhook_hosts(&client).await?;
+    audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
+    Ok(HttpResponse::Ok().json(hosts.into_iter().map(|host| WebhookHost { host }).collect::<Vec<_>>()))
+}
+
+/// Allow a host (secretariat).
+#[utoipa::path(
+    post, path = "/api/v1/webhook-hosts", tag = "delivery",
+    security(("bearer" = [])), request_body = WebhookHost,
+    responses((status = 201, body = WebhookHost), AuthFailures, Forbidden, Conflict, BodyFailures, ServerFailures)
+)]
+pub async fn add_webhook_host(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+    body: Json<WebhookHost>,
+) -> Result<HttpResponse, ApiError> {
+    let host = body.0.host.trim().to_ascii_lowercase();
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    if !ok {
+        return Err(ApiError::invalid("host", "invalid_value", "a DNS name or an address"));
+    }
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    if !subscriptions::add_webhook_host(&tx, &host, caller.user_id).await? {
+        return Err(ApiError::Conflict { code: "host_exists", detail: "The host is on the list already.".into() });
+    }
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("webhook_host", &host).status(201)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(WebhookHost { host }))
+}

@@ -1,0 +1,242 @@
+//! Subscriptions and signed webhooks, end to end: the real worker, an HTTPS receiver on
+//! loopback, retries, the failing mark, replay, recall, refused targets.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sitrep_types::Role;
+
+use crate::helpers::{TestApp, problem};
+use crate::pictures::{Cast, cast, content, published};
+use crate::receiver::Receiver;
+
+struct Setup {
+    app: TestApp,
+    cast: Cast,
+    secretariat: String,
+    receiver: Receiver,
+}
+
+async fn setup() -> Setup {
+    let dir = std::env::temp_dir().join(format!("sitrep-receiver-{}", uuid::Uuid::new_v4().simple()));
+    let receiver = Receiver::start(&dir).await;
+    let cert = receiver.cert.clone();
+    let app = TestApp::spawn_with(move |s| {
+        s.delivery.allow_private_targets = true;
+        s.delivery.extra_root_certificates = vec![cert];
+        s.delivery.poll_ms = 50;
+        s.delivery.retry_schedule_secs = vec![1, 1, 1];
+        s.delivery.retry_scale = 0.05;
+    })
+    .await;
+    let cast = cast(&app).await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let secretariat = app.token(&sec).await;
+    let res = app.post_json("/api/v1/webhook-hosts", Some(&secretariat), &json!({"host": "127.0.0.1"})).await;
+    assert_eq!(res.status(), 201);
+    Setup { app, cast, secretariat, receiver }
+}
+
+async fn subscribe(s: &Setup, org: &str, filter: Value) -> Value {
+    let body =
+        json!({"organisation_id": s.app.org(org), "name": "SOC", "webhook_url": s.receiver.url, "filter": filter});
+    let res = s.app.post_json("/api/v1/subscriptions", Some(&s.secretariat), &body).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    res.json().await.unwrap()
+}
+
+fn event_types(received: &[crate::receiver::Received]) -> Vec<String> {
+    received
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_subscriber_receives_signed_thin_events_of_what_it_may_see_and_nothing_else() {
+    let s = setup().await;
+    let sub = subscribe(&s, "V", json!({})).await;
+    let secret = sub["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    let shown: Value = s
+        .app
+        .get(&format!("/api/v1/subscriptions/{}", sub["id"].as_str().unwrap()), Some(&s.secretariat))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(shown.get("secret").is_none(), "the secret is shown once");
+
+    let _hidden = published(&s.app, &s.cast, &content("group", "AMBER")).await;
+    let seen = published(&s.app, &s.cast, &content("group_virt", "AMBER")).await;
+    let got = s.receiver.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = if got.len() == 1 { s.receiver.received.lock().unwrap().clone() } else { got };
+    assert_eq!(got.len(), 1, "V receives the group_virt picture only");
+    let r = &got[0];
+    assert!(sitrep_delivery::signing::verify(&secret, &r.id, r.timestamp, &r.body, &r.signature));
+    let body: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["type"], "picture.published");
+    assert_eq!(body["data"]["picture_id"], json!(seen));
+    assert_eq!(body["data"]["id"], json!(r.id));
+    assert!(body["data"].get("title").is_none() && !String::from_utf8_lossy(&r.body).contains("Harhaanjohtava"));
+
+    // The delivery is logged, and so is the disclosure in the access log.
+    let deliveries: Value = s
+        .app
+        .get(&format!("/api/v1/subscriptions/{}/deliveries", sub["id"].as_str().unwrap()), Some(&s.secretariat))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deliveries[0]["state"], "delivered");
+    assert_eq!(deliveries[0]["attempts"][0]["http_status"], 200);
+    let client = s.app.pool.get().await.unwrap();
+    let logged: i64 = client
+        .query_one(
+            "SELECT count(*) FROM access_log WHERE action = 'webhook.deliver' AND organisation_id = $1",
+            &[&s.app.org("V")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(logged, 1);
+}
+
+#[tokio::test]
+async fn a_failing_receiver_gets_retries_then_the_failing_mark_and_replay_delivers() {
+    let s = setup().await;
+    *s.receiver.status.lock().unwrap() = 500;
+    let sub = subscribe(&s, "B", json!({})).await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    published(&s.app, &s.cast, &content("group", "AMBER")).await;
+    let got = s.receiver.wait_for(4).await;
+    assert_eq!(got.len(), 4, "one attempt and three retries");
+    assert!(got.iter().all(|r| r.id == got[0].id), "one webhook-id across retries");
+    let mut sub_now = Value::Null;
+    for _ in 0..100 {
+        sub_now = s.app.get(&format!("/api/v1/subscriptions/{id}"), Some(&s.secretariat)).await.json().await.unwrap();
+        if sub_now.get("failing_since").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sub_now.get("failing_since").is_some(), "the subscription is marked failing: {sub_now}");
+    let deliveries: Value =
+        s.app.get(&format!("/api/v1/subscriptions/{id}/deliveries"), Some(&s.secretariat)).await.json().await.unwrap();
+    assert_eq!(deliveries[0]["state"], "failed");
+    assert_eq!(deliveries[0]["attempts"].as_array().unwrap().len(), 4);
+
+    *s.receiver.status.lock().unwrap() = 204;
+    let res = s.app.post_json(&format!("/api/v1/subscriptions/{id}/replay"), Some(&s.secretariat), &json!({})).await;
+    let replayed: Value = res.json().await.unwrap();
+    assert_eq!(replayed["queued"], 1);
+    s.receiver.wait_for(5).await;
+    for _ in 0..100 {
+        let d: Value = s
+            .app
+            .get(&format!("/api/v1/subscriptions/{id}/deliveries"), Some(&s.secretariat))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if d[0]["state"] == "delivered" {
+            let sub_now: Value =
+                s.app.get(&format!("/api/v1/subscriptions/{id}"), Some(&s.secretariat)).await.json().await.unwrap();
+            assert!(sub_now.get("failing_since").is_none());
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the replayed delivery never succeeded");
+}
+
+#[tokio::test]
+async fn a_redirect_is_a_failure_and_is_not_followed() {
+    let s = setup().await;
+    *s.receiver.status.lock().unwrap() = 302;
+    let sub = subscribe(&s, "B", json!({})).await;
+    published(&s.app, &s.cast, &content("group", "AMBER")).await;
+    s.receiver.wait_for(1).await;
+    let id = sub["id"].as_str().unwrap();
+    for _ in 0..100 {
+        let d: Value = s
+            .app
+            .get(&format!("/api/v1/subscriptions/{id}/deliveries"), Some(&s.secretariat))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if let Some(a) = d[0]["attempts"].as_array().and_then(|a| a.first()) {
+            assert_eq!(a["outcome"], "redirect_refused");
+            assert_eq!(a["http_status"], 302);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no attempt recorded");
+}
+
+#[tokio::test]
+async fn narrowing_sends_a_recall_and_filters_select_events() {
+    let s = setup().await;
+    subscribe(&s, "V", json!({"domains": ["information_influence"], "min_severity": "medium"})).await;
+    let id = published(&s.app, &s.cast, &content("group_virt", "AMBER")).await;
+    let mut low = content("group_virt", "AMBER");
+    low["impact_on_conduct"] = json!("minor");
+    low["impact_on_public_confidence"] = json!("none");
+    published(&s.app, &s.cast, &low).await;
+    s.receiver.wait_for(1).await;
+    let path = format!("/api/v1/pictures/{id}");
+    let etag = s.app.get(&path, Some(&s.cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
+    let res = s
+        .app
+        .client
+        .patch(s.app.url(&path))
+        .bearer_auth(&s.cast.author)
+        .header("if-match", etag)
+        .json(&json!({"tier": "group"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let got = s.receiver.wait_for(2).await;
+    assert_eq!(
+        event_types(&got),
+        ["picture.published", "picture.recalled"],
+        "the low-severity picture is filtered out"
+    );
+    let recall: Value = serde_json::from_slice(&got[1].body).unwrap();
+    assert_eq!(recall["data"], json!({"id": got[1].id, "picture_id": id}));
+}
+
+#[tokio::test]
+async fn targets_must_be_allowed_https_and_not_private() {
+    let app = TestApp::spawn().await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let st = app.token(&sec).await;
+    let admin = app.seed_user("a.admin", "A", &[Role::OrgAdmin]).await;
+    let at = app.token(&admin).await;
+    let create = |url: &str| json!({"name": "x", "webhook_url": url});
+    for (url, code) in [
+        ("http://hooks.example/x", "target_refused"),
+        ("https://127.0.0.1:9/x", "target_refused"),
+        ("https://169.254.169.254/latest", "target_refused"),
+        ("https://hooks.example/x", "host_not_allowed"),
+    ] {
+        let res = app.post_json("/api/v1/subscriptions", Some(&at), &create(url)).await;
+        assert_eq!(problem(res, 422).await["errors"][0]["code"], code, "{url}");
+    }
+    app.post_json("/api/v1/webhook-hosts", Some(&st), &json!({"host": "hooks.example"})).await;
+    let res = app.post_json("/api/v1/subscriptions", Some(&at), &create("https://hooks.example/x")).await;
+    assert_eq!(res.status(), 201);
+    // An org_admin manages its own organisation's subscriptions only; readers none.
+    let body = json!({"organisation_id": app.org("B"), "name": "x"});
+    problem(app.post_json("/api/v1/subscriptions", Some(&at), &body).await, 403).await;
+    let reader = app.seed_user("a.reader", "A", &[Role::Reader]).await;
+    let rt = app.token(&reader).await;
+    problem(app.get("/api/v1/subscriptions", Some(&rt)).await, 403).await;
+    problem(app.post_json("/api/v1/webhook-hosts", Some(&at), &json!({"host": "evil.example"})).await, 403).await;
+    let list: Value = app.get("/api/v1/subscriptions", Some(&at)).await.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
