@@ -159,6 +159,7 @@ fn the_example_configuration_names_every_key_and_loads() {
         "level",
         "tl_iv_accredited",
         "poll_ms",
+        "stream_heartbeat_secs",
         "lease_secs",
         "batch",
         "retry_schedule_secs",

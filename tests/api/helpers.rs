@@ -67,6 +67,11 @@ async fn template() -> String {
         .clone()
 }
 
+/// The URL of database `db` in the test cluster.
+pub fn database_url(db: &str) -> String {
+    with_database(&admin_url(), db)
+}
+
 /// A fresh database cloned from the template; returns its URL.
 pub async fn fresh_database() -> String {
     let template = template().await;

@@ -15,6 +15,7 @@ mod openapi;
 mod pictures;
 mod receiver;
 mod reference;
+mod stream;
 mod tokens;
 mod visibility;
 mod webhooks;

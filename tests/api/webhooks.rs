@@ -240,3 +240,31 @@ async fn targets_must_be_allowed_https_and_not_private() {
     let list: Value = app.get("/api/v1/subscriptions", Some(&at)).await.json().await.unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn two_worker_processes_deliver_each_event_once() {
+    let s = setup().await;
+    subscribe(&s, "B", json!({})).await;
+    // A second server process with its own worker on the same database.
+    let cert = s.receiver.cert.clone();
+    let db: String = s.app.pool.get().await.unwrap().query_one("SELECT current_database()", &[]).await.unwrap().get(0);
+    let url = crate::helpers::database_url(&db);
+    let _second = TestApp::spawn_on(&url, move |c| {
+        c.delivery.allow_private_targets = true;
+        c.delivery.extra_root_certificates = vec![cert];
+        c.delivery.poll_ms = 20;
+    })
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(published(&s.app, &s.cast, &content("group", "AMBER")).await);
+    }
+    let got = s.receiver.wait_for(12).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = if got.len() >= 12 { s.receiver.received.lock().unwrap().clone() } else { got };
+    let mut seen: Vec<String> = got.iter().map(|r| r.id.clone()).collect();
+    seen.sort();
+    let before = seen.len();
+    seen.dedup();
+    assert_eq!((before, seen.len()), (12, 12), "every event once, none twice");
+}

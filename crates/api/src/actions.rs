@@ -41,6 +41,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("PATCH", "/api/v1/elections/{id}", "election.update"),
     ("GET", "/api/v1/communities", "community.list"),
     ("GET", "/api/v1/feed", "feed.read"),
+    ("GET", "/api/v1/stream", "stream.open"),
     ("GET", "/api/v1/subscriptions", "subscription.list"),
     ("POST", "/api/v1/subscriptions", "subscription.create"),
     ("GET", "/api/v1/subscriptions/{id}", "subscription.view"),

@@ -163,6 +163,7 @@ impl Modify for Security {
         routes::reference::list_communities,
         routes::reference::create_community,
         routes::feed::get_feed,
+        routes::stream::stream,
         routes::subscriptions::list_subscriptions,
         routes::subscriptions::create_subscription,
         routes::subscriptions::get_subscription,
@@ -180,7 +181,7 @@ impl Modify for Security {
         (name = "accounts", description = "Organisations, users and memberships"),
         (name = "pictures", description = "Situation pictures, revisions and their lifecycle"),
         (name = "reference", description = "Elections and TLP:GREEN communities"),
-        (name = "delivery", description = "Events: the pull feed, subscriptions and signed webhooks"),
+        (name = "delivery", description = "Events: the pull feed, the live stream, subscriptions and signed webhooks"),
     )
 )]
 pub struct ApiDoc;

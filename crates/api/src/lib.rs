@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
-use crate::routes::{auth, feed, health, me, organisations, pictures, reference, subscriptions, users};
+use crate::routes::{auth, feed, health, me, organisations, pictures, reference, stream, subscriptions, users};
 
 /// `405` with `Allow` for a method the resource does not offer.
 fn not_allowed(allow: &'static str) -> Route {
@@ -171,6 +171,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(subscriptions::list_webhook_hosts))
                         .route(web::post().to(subscriptions::add_webhook_host))
                         .default_service(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/stream").route(web::get().to(stream::stream)).default_service(not_allowed("GET")),
                 )
                 .service(
                     web::resource("/feed").route(web::get().to(feed::get_feed)).default_service(not_allowed("GET")),

@@ -90,6 +90,10 @@ pub struct AppState {
     pub tl_iv_accredited: bool,
     /// Checks webhook targets when subscriptions are made.
     pub webhooks: sitrep_delivery::client::WebhookClient,
+    /// Bumped whenever the outbox grows (any server process): wakes live streams.
+    pub events: Option<tokio::sync::watch::Receiver<u64>>,
+    /// Seconds between heartbeat comments on live streams.
+    pub stream_heartbeat_secs: u64,
 }
 
 impl AppState {
@@ -109,6 +113,8 @@ impl AppState {
                 timeout: std::time::Duration::from_secs(10),
             })
             .map_err(|e| e.to_string())?,
+            events: None,
+            stream_heartbeat_secs: 15,
         })
     }
 }

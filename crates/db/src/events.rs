@@ -8,6 +8,54 @@ use uuid::Uuid;
 
 use crate::{DbError, GenericClient};
 
+/// The `LISTEN/NOTIFY` channel that tells server processes the outbox grew.
+pub const CHANNEL: &str = "sitrep_events";
+
+/// Listens on `CHANNEL` with its own connection (reconnecting after a failure) and bumps
+/// the returned counter on every notification, so that live streams wake up.
+pub fn listen(url: String) -> tokio::sync::watch::Receiver<u64> {
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    tokio::spawn(async move {
+        loop {
+            match tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                Ok((client, mut connection)) => {
+                    let (msgs_tx, mut msgs) = tokio::sync::mpsc::unbounded_channel();
+                    let driver = tokio::spawn(async move {
+                        loop {
+                            let next = std::future::poll_fn(|cx| connection.poll_message(cx)).await;
+                            match next {
+                                Some(Ok(m)) => {
+                                    if msgs_tx.send(m).is_err() {
+                                        break;
+                                    }
+                                }
+                                _ => break,
+                            }
+                        }
+                    });
+                    if client.batch_execute(&format!("LISTEN {CHANNEL}")).await.is_ok() {
+                        // A wake-up after (re)connecting: streams re-read what they may have missed.
+                        tx.send_modify(|n| *n += 1);
+                        while let Some(message) = msgs.recv().await {
+                            if let tokio_postgres::AsyncMessage::Notification(_) = message {
+                                tx.send_modify(|n| *n += 1);
+                            }
+                        }
+                    }
+                    driver.abort();
+                    if tx.is_closed() {
+                        return;
+                    }
+                    tracing::warn!("event listener connection lost; reconnecting");
+                }
+                Err(e) => tracing::warn!(error = %e, "event listener cannot connect; retrying"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
+    rx
+}
+
 /// Event types (DESIGN §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -47,6 +95,8 @@ pub async fn append(
         &[&id, &kind.as_str(), &picture, &revision, &tier.as_str(), &tlp.as_str(), &recipients],
     )
     .await?;
+    // Delivered at commit, to every server process listening (the live streams).
+    c.execute("SELECT pg_notify($1, '')", &[&CHANNEL]).await?;
     Ok(id)
 }
 
@@ -110,4 +160,16 @@ pub async fn feed(
             })
         })
         .collect()
+}
+
+/// The current end of the outbox as a position: where a new reader starts.
+pub async fn head(c: &impl GenericClient) -> Result<(String, i64), DbError> {
+    let row = c
+        .query_one(
+            "SELECT coalesce(max(xid)::text, '0'), coalesce(max(seq) FILTER (WHERE xid = (SELECT max(xid) FROM events)), 0) \
+             FROM events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())",
+            &[],
+        )
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
 }

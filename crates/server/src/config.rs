@@ -114,11 +114,13 @@ pub struct HttpSettings {
     pub workers: Option<usize>,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Seconds between heartbeat comments on live streams.
+    pub stream_heartbeat_secs: u64,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { workers: None, shutdown_timeout_secs: 30 }
+        HttpSettings { workers: None, shutdown_timeout_secs: 30, stream_heartbeat_secs: 15 }
     }
 }
 

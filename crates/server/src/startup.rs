@@ -49,6 +49,8 @@ impl Application {
             timeout: Duration::from_secs(d.timeout_secs),
         })?;
         state.webhooks = webhooks.clone();
+        state.events = Some(sitrep_db::events::listen(url.clone()));
+        state.stream_heartbeat_secs = settings.http.stream_heartbeat_secs;
         if d.worker {
             let worker = sitrep_delivery::worker::Worker::new(state.pool.clone(), webhooks, d.clone());
             tokio::spawn(worker.run());

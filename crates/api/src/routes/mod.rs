@@ -7,5 +7,6 @@ pub mod me;
 pub mod organisations;
 pub mod pictures;
 pub mod reference;
+pub mod stream;
 pub mod subscriptions;
 pub mod users;

@@ -1,0 +1,185 @@
+//! The live stream: Server-Sent Events of what the caller's organisation may see, woken
+//! by PostgreSQL `LISTEN/NOTIFY` (so events from any server process arrive), resumable
+//! with `Last-Event-ID`, with heartbeats. Each client has a bounded buffer: a client that
+//! does not keep up is disconnected rather than allowed to grow memory. The session is
+//! checked again every few seconds: a revoked one ends the stream.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+use sitrep_db::events::{self, EventRow};
+use sitrep_db::sessions;
+use sitrep_domain::visibility::Viewer;
+use tokio::sync::mpsc;
+
+use crate::audit::{self, RecordExt};
+use crate::docs::{AuthFailures, Forbidden, ServerFailures};
+use crate::error::ApiError;
+use crate::meta::RequestMeta;
+use crate::pagination::{PageQuery, cursor};
+use crate::principal::{Caller, Principal, ReadPictures};
+use crate::state::AppState;
+
+const LIST: &str = "stream";
+/// Frames buffered per client before it counts as too slow and is cut.
+pub const CLIENT_BUFFER: usize = 64;
+const BATCH: i64 = 100;
+
+fn frame(e: &EventRow, id: &str) -> Bytes {
+    let recalled = e.kind == "picture.recalled";
+    let data = if recalled {
+        serde_json::json!({"id": e.id, "type": e.kind, "picture_id": e.picture_id, "created_at": e.created_at})
+    } else {
+        serde_json::json!({
+            "id": e.id, "type": e.kind, "picture_id": e.picture_id, "revision": e.revision,
+            "tier": e.tier, "tlp": e.tlp, "created_at": e.created_at,
+        })
+    };
+    Bytes::from(format!("id: {id}\nevent: {}\ndata: {data}\n\n", e.kind))
+}
+
+/// Events as Server-Sent Events (`text/event-stream`), from `Last-Event-ID` on (from
+/// now without one). A comment line every `heartbeat` keeps proxies from timing out.
+#[utoipa::path(
+    get, path = "/api/v1/stream", tag = "delivery",
+    security(("bearer" = [])),
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
+    responses(
+        (status = 200, description = "An endless text/event-stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A Last-Event-ID not issued to the caller", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        AuthFailures, Forbidden, ServerFailures
+    )
+)]
+pub async fn stream(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ReadPictures>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let bad = || ApiError::BadRequest { code: "invalid_cursor", detail: "Last-Event-ID was not issued to you.".into() };
+    let last =
+        req.headers().get("last-event-id").map(|v| v.to_str().map(str::to_owned).map_err(|_| bad())).transpose()?;
+    let position = match last {
+        Some(id) => {
+            let key = PageQuery { limit: None, cursor: Some(id) }.after(caller.user_id, LIST)?.ok_or_else(bad)?;
+            let (xid, seq) = key.split_once('|').ok_or_else(bad)?;
+            if xid.is_empty() || !xid.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            (xid.to_owned(), seq.parse::<i64>().map_err(|_| bad())?)
+        }
+        None => {
+            let client = state.pool.get().await?;
+            events::head(&client).await?
+        }
+    };
+    let Some(wake) = state.events.clone() else {
+        return Err(ApiError::Unavailable { code: "stream_unavailable", retry_after_secs: 5 });
+    };
+    // Opening the stream is itself recorded before anything is sent.
+    let client = state.pool.get().await?;
+    audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
+    drop(client);
+    let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
+    let task = Pump { state: state.clone(), principal: caller.principal.clone(), meta, position, wake, tx };
+    actix_web::rt::spawn(task.run());
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<Bytes, actix_web::Error>(b), rx))
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+struct Pump {
+    state: web::Data<AppState>,
+    principal: Principal,
+    meta: RequestMeta,
+    position: (String, i64),
+    wake: tokio::sync::watch::Receiver<u64>,
+    tx: mpsc::Sender<Bytes>,
+}
+
+enum Push {
+    Sent,
+    Closed,
+}
+
+impl Pump {
+    async fn run(mut self) {
+        let heartbeat = Duration::from_secs(self.state.stream_heartbeat_secs.max(1));
+        let mut since_heartbeat = Duration::ZERO;
+        let tick = Duration::from_secs(1).min(heartbeat);
+        if self.tx.send(Bytes::from_static(b": connected\n\n")).await.is_err() {
+            return;
+        }
+        loop {
+            match self.push().await {
+                Ok(Push::Sent) => {}
+                Ok(Push::Closed) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "live stream ends");
+                    return;
+                }
+            }
+            tokio::select! {
+                changed = self.wake.changed() => if changed.is_err() { return },
+                _ = tokio::time::sleep(tick) => {
+                    since_heartbeat += tick;
+                    if since_heartbeat >= heartbeat {
+                        since_heartbeat = Duration::ZERO;
+                        if !self.offer(Bytes::from_static(b": heartbeat\n\n")) {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues a frame without waiting: a full buffer means the client is too slow.
+    fn offer(&self, frame: Bytes) -> bool {
+        match self.tx.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::info!(request_id = %self.meta.request_id, "live stream client too slow; disconnected");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Re-checks the session, reads what is new, logs it, and queues it.
+    async fn push(&mut self) -> Result<Push, ApiError> {
+        let p = &self.principal;
+        let client = self.state.pool.get().await?;
+        if sessions::principal(&client, p.session_id, p.user_id, p.organisation_id).await?.is_err() {
+            return Ok(Push::Closed);
+        }
+        let viewer = Viewer::from(&p.permissions);
+        loop {
+            let rows = events::feed(&client, &viewer, Some(self.position.clone()), BATCH).await?;
+            if rows.is_empty() {
+                return Ok(Push::Sent);
+            }
+            let ids = rows.iter().map(|r| r.picture_id).collect();
+            let mut record = audit::by(&self.meta, p).objects("picture", ids);
+            record.action = "stream.push".into();
+            record.reason = Some(format!("events:{}", rows.len()));
+            audit::write(&client, &self.meta, record).await?;
+            for row in &rows {
+                let id = cursor(p.user_id, LIST, &format!("{}|{}", row.position.0, row.position.1));
+                if !self.offer(frame(row, &id)) {
+                    return Ok(Push::Closed);
+                }
+                self.position = row.position.clone();
+            }
+            if (rows.len() as i64) < BATCH {
+                return Ok(Push::Sent);
+            }
+        }
+    }
+}
