@@ -157,6 +157,9 @@ fn the_example_configuration_names_every_key_and_loads() {
         "shutdown_timeout_secs",
         "format",
         "level",
+        "migration_url",
+        "checkpoint_key_file",
+        "checkpoint_interval_secs",
     ] {
         assert!(text.contains(&format!("{key} =")), "{key} is not documented");
     }

@@ -20,6 +20,10 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/users/{id}/memberships", "membership.list"),
     ("POST", "/api/v1/users/{id}/memberships", "membership.create"),
     ("PATCH", "/api/v1/users/{id}/memberships/{membership_id}", "membership.update"),
+    ("GET", "/api/v1/access-log", "access_log.list"),
+    ("GET", "/api/v1/access-log/export", "access_log.export"),
+    ("GET", "/api/v1/access-log/checkpoints", "access_log.checkpoints"),
+    ("GET", "/api/v1/access-log/checkpoint-key", "access_log.checkpoint_key"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

@@ -141,6 +141,10 @@ impl Modify for Security {
         routes::users::list_memberships,
         routes::users::create_membership,
         routes::users::update_membership,
+        routes::access_log::list_access_log,
+        routes::access_log::export_access_log,
+        routes::access_log::list_checkpoints,
+        routes::access_log::get_checkpoint_key,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError)),
     modifiers(&Security),
@@ -148,6 +152,7 @@ impl Modify for Security {
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Login, token refresh and logout"),
         (name = "accounts", description = "Organisations, users and memberships"),
+        (name = "access log", description = "The hash-chained access log: records, export, signed checkpoints"),
     )
 )]
 pub struct ApiDoc;

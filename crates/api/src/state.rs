@@ -86,6 +86,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub login: LoginPolicy,
     pub login_per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// The public key of the access log's checkpoints (set by the server at start).
+    pub checkpoint_key: Option<sitrep_types::CheckpointKey>,
 }
 
 impl AppState {
@@ -98,6 +100,7 @@ impl AppState {
             hasher,
             login,
             login_per_address: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            checkpoint_key: None,
         })
     }
 }

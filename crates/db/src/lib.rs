@@ -5,6 +5,8 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod chain;
+pub mod export;
 pub mod migrate;
 pub mod sessions;
 

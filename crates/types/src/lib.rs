@@ -4,10 +4,12 @@
 //! actix-web or PostgreSQL. Request bodies reject unknown fields. Validation beyond the
 //! shape of the JSON happens in `sitrep-domain`, where these become checked types.
 
+pub mod access_log;
 pub mod account;
 pub mod auth;
 pub mod problem;
 
+pub use access_log::*;
 pub use account::*;
 pub use auth::*;
 pub use problem::*;
