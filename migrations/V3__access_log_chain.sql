@@ -57,6 +57,8 @@ CREATE TABLE access_log_head (
 );
 INSERT INTO access_log_head (id, seq, hash, at)
     VALUES (true, 0, decode(repeat('00', 32), 'hex'), '1970-01-01T00:00:00Z');
+-- Every append updates this row; its dead versions must go quickly or appends slow down.
+ALTER TABLE access_log_head SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
 
 -- SHA-256( "sitrep-audit-v1" 0x00 || prev_hash (32) || seq (8, big-endian)
 --          || at in microseconds since 1970-01-01T00:00:00Z (8, big-endian, signed)

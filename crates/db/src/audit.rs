@@ -272,44 +272,51 @@ pub async fn last_seq(c: &impl GenericClient) -> Result<i64, DbError> {
     Ok(row.try_get(0)?)
 }
 
-/// Reads the whole log (up to `upto`) in `seq` order, a batch at a time, from one
-/// consistent snapshot; memory stays flat however long the log.
+/// Reads the log (up to `upto`) in `seq` order, a batch at a time; memory stays flat
+/// however long the log. Each batch is its own short statement (a keyset range on the
+/// primary key), so no snapshot is held for the length of an export: a long-held
+/// snapshot would keep every dead version of the chain head and slow every append. The
+/// records are immutable, so reading them in several snapshots loses nothing.
 pub struct Scan<'a> {
-    tx: deadpool_postgres::Transaction<'a>,
-    portal: tokio_postgres::Portal,
-    batch: i32,
-    done: bool,
+    client: &'a crate::Client,
+    after: i64,
+    upto: i64,
+    batch: i64,
 }
 
-pub async fn scan(client: &mut crate::Client, upto: Option<i64>, batch: i32) -> Result<Scan<'_>, DbError> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
-    let upto = upto.unwrap_or(i64::MAX);
-    let stmt = tx.prepare(&format!("SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq <= $1 ORDER BY seq")).await?;
-    let portal = tx.bind(&stmt, &[&upto]).await?;
-    Ok(Scan { tx, portal, batch, done: false })
+/// A scan from seq 1 to `upto` (default: the last record now).
+pub async fn scan(client: &crate::Client, upto: Option<i64>, batch: i64) -> Result<Scan<'_>, DbError> {
+    let upto = match upto {
+        Some(u) => u,
+        None => last_seq(client).await?,
+    };
+    Ok(Scan { client, after: 0, upto, batch })
 }
 
 impl Scan<'_> {
-    /// The next records; empty at the end.
-    pub async fn next_batch(&mut self) -> Result<Vec<AccessLogEntry>, DbError> {
-        if self.done {
-            return Ok(Vec::new());
-        }
-        let rows = self.tx.query_portal(&self.portal, self.batch).await?;
-        if rows.len() < self.batch as usize {
-            self.done = true;
-        }
-        rows.iter().map(entry).collect()
+    /// The `seq` the scan ends at.
+    pub fn upto(&self) -> i64 {
+        self.upto
     }
 
-    /// Every checkpoint, read in the same snapshot.
-    pub async fn checkpoints(&self) -> Result<Vec<AccessLogCheckpoint>, DbError> {
-        all_checkpoints(&self.tx).await
+    /// The next records; empty at the end.
+    pub async fn next_batch(&mut self) -> Result<Vec<AccessLogEntry>, DbError> {
+        if self.after >= self.upto {
+            return Ok(Vec::new());
+        }
+        let statement = self
+            .client
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
+            ))
+            .await?;
+        let rows = self.client.query(&statement, &[&self.after, &self.upto, &self.batch]).await?;
+        let entries: Vec<AccessLogEntry> = rows.iter().map(entry).collect::<Result<_, _>>()?;
+        self.after = match entries.last() {
+            Some(e) if rows.len() as i64 == self.batch => e.seq,
+            _ => self.upto,
+        };
+        Ok(entries)
     }
 }
 

@@ -98,18 +98,15 @@ pub async fn verify_database(
 ) -> Result<Report, VerifyError> {
     let pool = sitrep_db::pool(
         url,
-        &sitrep_db::PoolOptions { max_connections: 2, statement_timeout: Duration::ZERO, ..Default::default() },
+        &sitrep_db::PoolOptions { max_connections: 1, statement_timeout: Duration::ZERO, ..Default::default() },
     )?;
-    let mut client = pool.get().await.map_err(|e| anyhow::anyhow!("connecting: {e}"))?;
-    let mut scan = sitrep_db::audit::scan(&mut client, None, 5000).await.map_err(anyhow::Error::from)?;
-    let mut checkpoints = scan.checkpoints().await.map_err(anyhow::Error::from)?;
+    let client = pool.get().await.map_err(|e| anyhow::anyhow!("connecting: {e}"))?;
+    // Checkpoints first: every one then names a record at or before the end of the scan.
+    let mut checkpoints = sitrep_db::audit::all_checkpoints(&client).await.map_err(anyhow::Error::from)?;
     checkpoints.extend(extra);
-    let total = sitrep_db::audit::last_seq(&pool.get().await.map_err(|e| anyhow::anyhow!("connecting: {e}"))?)
-        .await
-        .ok()
-        .map(|n| n as u64);
+    let mut scan = sitrep_db::audit::scan(&client, None, 5000).await.map_err(anyhow::Error::from)?;
     let mut verifier = ChainVerifier::new(key, checkpoints)?;
-    let mut bar = Progress::new(progress, total);
+    let mut bar = Progress::new(progress, Some(scan.upto().max(0) as u64));
     let mut n = 0u64;
     loop {
         let batch = scan.next_batch().await.map_err(anyhow::Error::from)?;

@@ -24,7 +24,7 @@ use crate::state::AppState;
 const LIST: &str = "access_log";
 const CHECKPOINTS: &str = "access_log_checkpoints";
 /// Records per database round trip of the export.
-const EXPORT_BATCH: i32 = 2000;
+const EXPORT_BATCH: i64 = 2000;
 
 /// `outcome` filter values.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -177,7 +177,7 @@ pub async fn export_access_log(
 ) -> Result<HttpResponse, ApiError> {
     let format = query.0.format.unwrap_or_default();
     let name = if format == ExportFormat::Csv { "csv" } else { "jsonl" };
-    let mut client = state.pool.get().await?;
+    let client = state.pool.get().await?;
     // The record commits before any data is read or sent, and the export ends with it.
     let record = audit::by(&meta, &caller).object("access_log_export", name);
     let upto = match sitrep_db::audit::record(&client, &record).await {
@@ -190,7 +190,7 @@ pub async fn export_access_log(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(async move {
         let result = async {
-            let mut scan = log::scan(&mut client, Some(upto), EXPORT_BATCH).await?;
+            let mut scan = log::scan(&client, Some(upto), EXPORT_BATCH).await?;
             if format == ExportFormat::Csv && tx.send(Ok(Bytes::from(export::csv_header()))).await.is_err() {
                 return Ok(());
             }
