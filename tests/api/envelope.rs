@@ -167,6 +167,9 @@ fn the_example_configuration_names_every_key_and_loads() {
         "timeout_secs",
         "allow_private_targets",
         "extra_root_certificates",
+        "migration_url",
+        "checkpoint_key_file",
+        "checkpoint_interval_secs",
     ] {
         assert!(text.contains(&format!("{key} =")), "{key} is not documented");
     }

@@ -58,6 +58,9 @@ async fn template() -> String {
                 client.batch_execute(&format!("DROP DATABASE IF EXISTS {building}")).await.unwrap();
                 client.batch_execute(&format!("CREATE DATABASE {building}")).await.unwrap();
                 sitrep_db::migrate::run(&with_database(&admin_url(), &building)).await.unwrap();
+                // The migrations created the service role (once per cluster); the servers
+                // under test log in as it (deploy/test lets it in without a password).
+                client.batch_execute("ALTER ROLE sitrep_app LOGIN").await.unwrap();
                 client.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}")).await.unwrap();
             }
             client.execute("SELECT pg_advisory_unlock(4242)", &[]).await.unwrap();
@@ -82,6 +85,8 @@ pub async fn fresh_database() -> String {
 
 pub struct TestApp {
     pub address: String,
+    /// The test database, as the superuser.
+    pub db_url: String,
     pub client: Client,
     pub pool: Pool,
     pub data_dir: PathBuf,
@@ -98,10 +103,19 @@ pub struct TestUser {
     pub password: String,
 }
 
+/// `url` with the service role `sitrep_app` instead of the superuser.
+pub fn as_service_role(url: &str) -> String {
+    url.replacen("sitrep_test@", "sitrep_app@", 1)
+}
+
+/// Settings of a server under test: it serves as the service role `sitrep_app` and
+/// migrates as the superuser, as `deploy/start` sets it up.
 pub fn test_settings(db_url: &str, data_dir: &Path) -> Settings {
     let mut s =
         Settings { listen: "127.0.0.1:0".parse().unwrap(), data_dir: data_dir.to_path_buf(), ..Default::default() };
-    s.database.url = Some(db_url.to_owned().into());
+    s.database.url = Some(as_service_role(db_url).into());
+    s.database.migration_url = Some(db_url.to_owned().into());
+    s.audit.checkpoint_interval_secs = 0;
     s.database.max_connections = 8;
     s.tls.mode = TlsMode::SelfSigned;
     s.http.workers = Some(2);
@@ -152,6 +166,7 @@ impl TestApp {
             sitrep_db::pool(&db_url, &sitrep_db::PoolOptions { max_connections: 4, ..Default::default() }).unwrap();
         TestApp {
             address: format!("https://127.0.0.1:{port}"),
+            db_url: db_url.clone(),
             client,
             pool,
             data_dir,
@@ -272,8 +287,12 @@ impl TestApp {
 
     /// The one access-log record of the request that produced `res`.
     pub async fn audit_of(&self, res: &Response) -> AuditRow {
-        let id = request_id(res);
-        let mut rows = self.audit_records(&id).await;
+        self.audit_of_id(&request_id(res)).await
+    }
+
+    /// The one access-log record of the request with this id.
+    pub async fn audit_of_id(&self, id: &str) -> AuditRow {
+        let mut rows = self.audit_records(id).await;
         assert_eq!(rows.len(), 1, "exactly one access-log record for request {id}: {rows:?}");
         rows.remove(0)
     }

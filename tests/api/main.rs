@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod access_log;
 mod accounts;
 mod audit;
 mod auth;

@@ -51,6 +51,10 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/webhook-hosts", "webhook_host.list"),
     ("POST", "/api/v1/webhook-hosts", "webhook_host.create"),
     ("POST", "/api/v1/communities", "community.create"),
+    ("GET", "/api/v1/access-log", "access_log.list"),
+    ("GET", "/api/v1/access-log/export", "access_log.export"),
+    ("GET", "/api/v1/access-log/checkpoints", "access_log.checkpoints"),
+    ("GET", "/api/v1/access-log/checkpoint-key", "access_log.checkpoint_key"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

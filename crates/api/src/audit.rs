@@ -87,9 +87,18 @@ pub async fn write(c: &impl GenericClient, meta: &RequestMeta, record: AccessRec
             meta.mark_audited();
             Ok(())
         }
-        Err(e) => {
-            tracing::error!(error = %e, "access-log record could not be written; refusing the request");
-            Err(ApiError::Unavailable { code: "audit_unavailable", retry_after_secs: 2 })
-        }
+        Err(e) => Err(unavailable(e)),
     }
+}
+
+/// For a work function that writes its record with `sitrep_db::audit::record` itself
+/// (it needs the `seq`): marks the request as recorded.
+pub fn written(meta: &RequestMeta) {
+    meta.mark_audited();
+}
+
+/// The error of a record that could not be written: `503`, no data.
+pub fn unavailable(e: sitrep_db::DbError) -> ApiError {
+    tracing::error!(error = %e, "access-log record could not be written; refusing the request");
+    ApiError::Unavailable { code: "audit_unavailable", retry_after_secs: 2 }
 }

@@ -172,6 +172,10 @@ impl Modify for Security {
         routes::subscriptions::replay_deliveries,
         routes::subscriptions::list_webhook_hosts,
         routes::subscriptions::add_webhook_host,
+        routes::access_log::list_access_log,
+        routes::access_log::export_access_log,
+        routes::access_log::list_checkpoints,
+        routes::access_log::get_checkpoint_key,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError)),
     modifiers(&Security),
@@ -182,6 +186,7 @@ impl Modify for Security {
         (name = "pictures", description = "Situation pictures, revisions and their lifecycle"),
         (name = "reference", description = "Elections and TLP:GREEN communities"),
         (name = "delivery", description = "Events: the pull feed, the live stream, subscriptions and signed webhooks"),
+        (name = "access log", description = "The hash-chained access log: records, export, signed checkpoints"),
     )
 )]
 pub struct ApiDoc;

@@ -18,7 +18,9 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
-use crate::routes::{auth, feed, health, me, organisations, pictures, reference, stream, subscriptions, users};
+use crate::routes::{
+    access_log, auth, feed, health, me, organisations, pictures, reference, stream, subscriptions, users,
+};
 
 /// `405` with `Allow` for a method the resource does not offer.
 fn not_allowed(allow: &'static str) -> Route {
@@ -188,10 +190,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::resource("/users/{id}/memberships/{membership_id}")
                         .route(web::patch().to(users::update_membership))
                         .default_service(not_allowed("PATCH")),
-                ),
+                )
+                .configure(access_log_routes),
         )
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
         .service(web::resource("/docs").route(web::get().to(docs_redirect)));
+}
+
+/// The access log (auditors and the secretariat).
+fn access_log_routes(cfg: &mut web::ServiceConfig) {
+    for (path, handler) in [
+        ("/access-log", web::get().to(access_log::list_access_log)),
+        ("/access-log/export", web::get().to(access_log::export_access_log)),
+        ("/access-log/checkpoints", web::get().to(access_log::list_checkpoints)),
+        ("/access-log/checkpoint-key", web::get().to(access_log::get_checkpoint_key)),
+    ] {
+        cfg.service(web::resource(path).route(handler).default_service(not_allowed("GET")));
+    }
 }
 
 async fn docs_redirect() -> actix_web::HttpResponse {

@@ -193,3 +193,12 @@ impl Policy for ManageSubscriptions {
         p.is_secretariat() || p.can_manage_users()
     }
 }
+
+/// The auditor or the secretariat: read, export and verify the access log.
+pub struct ReadAccessLog;
+impl Policy for ReadAccessLog {
+    const REFUSAL: &'static str = "Only auditors and the secretariat read the access log.";
+    fn allows(p: &Permissions) -> bool {
+        p.can_read_access_log()
+    }
+}

@@ -94,6 +94,8 @@ pub struct AppState {
     pub events: Option<tokio::sync::watch::Receiver<u64>>,
     /// Seconds between heartbeat comments on live streams.
     pub stream_heartbeat_secs: u64,
+    /// The public key of the access log's checkpoints (set by the server at start).
+    pub checkpoint_key: Option<sitrep_types::CheckpointKey>,
 }
 
 impl AppState {
@@ -115,6 +117,7 @@ impl AppState {
             .map_err(|e| e.to_string())?,
             events: None,
             stream_heartbeat_secs: 15,
+            checkpoint_key: None,
         })
     }
 }

@@ -2,12 +2,19 @@
 //!
 //! Callers pass the client of the transaction that does the work, so a write and its
 //! record commit together, and a read is answered only after its record is written.
-//! The hash chain (a later issue) changes only this module.
+//! Each record is appended to the hash chain (`crate::chain`) by one statement that locks
+//! the chain head until the caller's transaction ends: see docs/access-log.md.
 
 use std::net::IpAddr;
 
+use chrono::{DateTime, Utc};
+use sitrep_types::{AccessLogCheckpoint, AccessLogEntry};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
 use uuid::Uuid;
 
+use crate::chain::{self, Content};
 use crate::{DbError, GenericClient};
 
 /// Who made the request.
@@ -77,14 +84,60 @@ pub struct AccessRecord {
     pub client_addr: Option<IpAddr>,
 }
 
-/// Writes one record through `c`. The caller's transaction decides when it commits.
+impl AccessRecord {
+    /// The record's content as the chain encodes it.
+    pub fn content(&self) -> Content<'_> {
+        Content {
+            action: &self.action,
+            actor_id: self.actor_id,
+            actor_name: self.actor_name.as_deref(),
+            actor_type: self.actor_type.as_str(),
+            client_addr: self.client_addr.map(|a| a.to_string()),
+            http_status: self.http_status as i16,
+            membership_id: self.membership_id,
+            object_id: self.object_id.as_deref(),
+            object_ids: self.object_ids.as_deref(),
+            object_revision: self.object_revision,
+            object_type: self.object_type,
+            organisation_id: self.organisation_id,
+            outcome: self.outcome.as_str(),
+            reason: self.reason.as_deref(),
+            request_id: &self.request_id,
+            roles: self.roles.clone(),
+            tier: self.tier.as_deref(),
+            tlp: self.tlp.as_deref(),
+        }
+    }
+}
+
+/// Appends one record to the chain in a single statement: lock the head row, take the
+/// next `seq` and the time (never earlier than the record before), link the hash, insert,
+/// move the head. The head stays locked until the caller's transaction commits, so
+/// appends are serialised across every server process and the chain cannot fork; with a
+/// client outside a transaction the statement itself is atomic. Returns the new `seq`.
 pub async fn record(c: &impl GenericClient, r: &AccessRecord) -> Result<i64, DbError> {
+    let digest = r.content().digest();
+    let statement = c
+        .prepare_cached(
+            "WITH head AS MATERIALIZED ( \
+                 SELECT seq, hash, at FROM access_log_head WHERE id FOR UPDATE \
+             ), link AS MATERIALIZED ( \
+                 SELECT seq + 1 AS seq, hash AS prev_hash, greatest(clock_timestamp(), at) AS at FROM head \
+             ), ins AS ( \
+                 INSERT INTO access_log (seq, at, request_id, actor_type, actor_id, actor_name, organisation_id, \
+                   membership_id, roles, action, object_type, object_id, object_revision, object_ids, tier, tlp, \
+                   outcome, reason, http_status, client_addr, prev_hash, hash) \
+                 SELECT link.seq, link.at, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                   $17, $18, link.prev_hash, sitrep_audit_link(link.prev_hash, link.seq, link.at, $19) FROM link \
+                 RETURNING seq, hash, at \
+             ) \
+             UPDATE access_log_head h SET seq = ins.seq, hash = ins.hash, at = ins.at FROM ins WHERE h.id \
+             RETURNING ins.seq",
+        )
+        .await?;
     let row = c
         .query_one(
-            "INSERT INTO access_log (request_id, actor_type, actor_id, actor_name, organisation_id, membership_id, \
-               roles, action, object_type, object_id, object_revision, object_ids, tier, tlp, outcome, reason, \
-               http_status, client_addr) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING seq",
+            &statement,
             &[
                 &r.request_id,
                 &r.actor_type.as_str(),
@@ -104,8 +157,253 @@ pub async fn record(c: &impl GenericClient, r: &AccessRecord) -> Result<i64, DbE
                 &r.reason,
                 &(r.http_status as i16),
                 &r.client_addr,
+                &digest.as_slice(),
             ],
         )
         .await?;
     Ok(row.try_get(0)?)
+}
+
+const ENTRY_COLUMNS: &str = "seq, at, request_id, actor_type, actor_id, actor_name, organisation_id, membership_id, \
+    roles, action, object_type, object_id, object_revision, object_ids, tier, tlp, outcome, reason, http_status, \
+    client_addr, prev_hash, hash";
+
+fn entry(row: &Row) -> Result<AccessLogEntry, DbError> {
+    let addr: Option<IpAddr> = row.try_get(19)?;
+    let prev: Vec<u8> = row.try_get(20)?;
+    let hash: Vec<u8> = row.try_get(21)?;
+    Ok(AccessLogEntry {
+        seq: row.try_get(0)?,
+        at: row.try_get(1)?,
+        request_id: row.try_get(2)?,
+        actor_type: row.try_get(3)?,
+        actor_id: row.try_get(4)?,
+        actor_name: row.try_get(5)?,
+        organisation_id: row.try_get(6)?,
+        membership_id: row.try_get(7)?,
+        roles: row.try_get(8)?,
+        action: row.try_get(9)?,
+        object_type: row.try_get(10)?,
+        object_id: row.try_get(11)?,
+        object_revision: row.try_get(12)?,
+        object_ids: row.try_get(13)?,
+        tier: row.try_get(14)?,
+        tlp: row.try_get(15)?,
+        outcome: row.try_get(16)?,
+        reason: row.try_get(17)?,
+        http_status: row.try_get(18)?,
+        client_addr: addr.map(|a| a.to_string()),
+        prev_hash: hex::encode(prev),
+        hash: hex::encode(hash),
+    })
+}
+
+/// The auditor's filters; every one optional.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub actor_id: Option<Uuid>,
+    pub organisation_id: Option<Uuid>,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    /// Records at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Records before this time.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One page of records matching `f`, newest first, with `seq < before`. Times become
+/// `seq` bounds first (time never runs backwards along `seq`), so every filter is an
+/// index range ending in `seq`.
+pub async fn list(
+    c: &impl GenericClient,
+    f: &LogFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AccessLogEntry>, DbError> {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+    // Past every record: "no record is at or after that time".
+    const NONE: i64 = i64::MAX;
+    macro_rules! cond {
+        ($sql:literal, $value:expr) => {{
+            params.push($value);
+            conditions.push(format!($sql, params.len()).replace("{NONE}", &NONE.to_string()));
+        }};
+    }
+    if let Some(v) = &f.actor_id {
+        cond!("actor_id = ${}", v);
+    }
+    if let Some(v) = &f.organisation_id {
+        cond!("organisation_id = ${}", v);
+    }
+    if let Some(v) = &f.object_type {
+        cond!("object_type = ${}", v);
+    }
+    if let Some(v) = &f.object_id {
+        cond!("object_id = ${}", v);
+    }
+    if let Some(v) = &f.action {
+        cond!("action = ${}", v);
+    }
+    if let Some(v) = &f.outcome {
+        cond!("outcome = ${}", v);
+    }
+    if let Some(v) = &f.from {
+        cond!("seq >= COALESCE((SELECT seq FROM access_log WHERE at >= ${} ORDER BY at, seq LIMIT 1), {{NONE}})", v);
+    }
+    if let Some(v) = &f.to {
+        cond!("seq < COALESCE((SELECT seq FROM access_log WHERE at >= ${} ORDER BY at, seq LIMIT 1), {{NONE}})", v);
+    }
+    if let Some(v) = &before {
+        cond!("seq < ${}", v);
+    }
+    params.push(&limit);
+    let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM access_log {filter} ORDER BY seq DESC LIMIT ${}", params.len());
+    let rows = c.query(&sql, &params).await?;
+    rows.iter().map(entry).collect()
+}
+
+/// The last record's `seq` (0 for an empty log).
+pub async fn last_seq(c: &impl GenericClient) -> Result<i64, DbError> {
+    let row = c.query_one("SELECT COALESCE(max(seq), 0) FROM access_log", &[]).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Reads the log (up to `upto`) in `seq` order, a batch at a time; memory stays flat
+/// however long the log. Each batch is its own short statement (a keyset range on the
+/// primary key), so no snapshot is held for the length of an export: a long-held
+/// snapshot would keep every dead version of the chain head and slow every append. The
+/// records are immutable, so reading them in several snapshots loses nothing.
+pub struct Scan<'a> {
+    client: &'a crate::Client,
+    after: i64,
+    upto: i64,
+    batch: i64,
+}
+
+/// A scan from seq 1 to `upto` (default: the last record now).
+pub async fn scan(client: &crate::Client, upto: Option<i64>, batch: i64) -> Result<Scan<'_>, DbError> {
+    let upto = match upto {
+        Some(u) => u,
+        None => last_seq(client).await?,
+    };
+    Ok(Scan { client, after: 0, upto, batch })
+}
+
+impl Scan<'_> {
+    /// The `seq` the scan ends at.
+    pub fn upto(&self) -> i64 {
+        self.upto
+    }
+
+    /// The next records; empty at the end.
+    pub async fn next_batch(&mut self) -> Result<Vec<AccessLogEntry>, DbError> {
+        if self.after >= self.upto {
+            return Ok(Vec::new());
+        }
+        let statement = self
+            .client
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
+            ))
+            .await?;
+        let rows = self.client.query(&statement, &[&self.after, &self.upto, &self.batch]).await?;
+        let entries: Vec<AccessLogEntry> = rows.iter().map(entry).collect::<Result<_, _>>()?;
+        self.after = match entries.last() {
+            Some(e) if rows.len() as i64 == self.batch => e.seq,
+            _ => self.upto,
+        };
+        Ok(entries)
+    }
+}
+
+const CHECKPOINT_COLUMNS: &str = "id, seq, hash, at, key_id, signature";
+
+fn checkpoint(row: &Row) -> Result<AccessLogCheckpoint, DbError> {
+    use base64::Engine;
+    let hash: Vec<u8> = row.try_get(2)?;
+    let signature: Vec<u8> = row.try_get(5)?;
+    Ok(AccessLogCheckpoint {
+        id: row.try_get(0)?,
+        seq: row.try_get(1)?,
+        hash: hex::encode(hash),
+        at: row.try_get(3)?,
+        key_id: row.try_get(4)?,
+        signature: base64::engine::general_purpose::STANDARD.encode(signature),
+    })
+}
+
+/// Every checkpoint, oldest first.
+pub async fn all_checkpoints(c: &impl GenericClient) -> Result<Vec<AccessLogCheckpoint>, DbError> {
+    let rows = c.query(&format!("SELECT {CHECKPOINT_COLUMNS} FROM access_log_checkpoints ORDER BY id"), &[]).await?;
+    rows.iter().map(checkpoint).collect()
+}
+
+/// A page of checkpoints, oldest first, with `id > after`.
+pub async fn list_checkpoints(
+    c: &impl GenericClient,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AccessLogCheckpoint>, DbError> {
+    let rows = c
+        .query(
+            &format!("SELECT {CHECKPOINT_COLUMNS} FROM access_log_checkpoints WHERE id > $1 ORDER BY id LIMIT $2"),
+            &[&after.unwrap_or(0), &limit],
+        )
+        .await?;
+    rows.iter().map(checkpoint).collect()
+}
+
+/// Key of the transaction-scoped advisory lock held while making a checkpoint, so that
+/// several processes do not sign the same head at once ("sitrep-cp").
+const CHECKPOINT_LOCK: i64 = 0x7369_7472_6570_6370;
+
+/// Signs the current head and stores the checkpoint, unless another process is doing so
+/// right now, the log is empty, or (unless `force`) the head is already checkpointed.
+/// `sign` gets the checkpoint message and returns the signature.
+pub async fn make_checkpoint(
+    client: &mut crate::Client,
+    key_id: &str,
+    force: bool,
+    sign: impl Fn(&[u8]) -> [u8; 64],
+) -> Result<Option<AccessLogCheckpoint>, DbError> {
+    let tx = client.transaction().await?;
+    let locked: bool = tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&CHECKPOINT_LOCK]).await?.try_get(0)?;
+    if !locked {
+        return Ok(None);
+    }
+    let Some(head) = tx
+        .query_opt(
+            "SELECT seq, hash, date_trunc('microseconds', clock_timestamp()), \
+               (SELECT max(seq) FROM access_log_checkpoints) FROM access_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let seq: i64 = head.try_get(0)?;
+    let hash: Vec<u8> = head.try_get(1)?;
+    let at: DateTime<Utc> = head.try_get(2)?;
+    let last: Option<i64> = head.try_get(3)?;
+    if !force && last == Some(seq) {
+        return Ok(None);
+    }
+    let hash: [u8; 32] = hash.try_into().map_err(|_| DbError::Corrupt("access_log.hash"))?;
+    let signature = sign(&chain::checkpoint_message(seq, &hash, at));
+    let row = tx
+        .query_one(
+            &format!(
+                "INSERT INTO access_log_checkpoints (seq, hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5) \
+                 RETURNING {CHECKPOINT_COLUMNS}"
+            ),
+            &[&seq, &hash.as_slice(), &at, &key_id, &signature.as_slice()],
+        )
+        .await?;
+    let cp = checkpoint(&row)?;
+    tx.commit().await?;
+    Ok(Some(cp))
 }

@@ -5,7 +5,9 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod chain;
 pub mod events;
+pub mod export;
 pub mod migrate;
 pub mod pictures;
 pub mod reference;

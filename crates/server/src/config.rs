@@ -28,6 +28,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub pictures: PictureSettings,
     pub delivery: sitrep_delivery::worker::WorkerOptions,
+    pub audit: AuditSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -50,6 +51,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             pictures: PictureSettings::default(),
             delivery: Default::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -57,8 +59,12 @@ impl Default for Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
-    /// `postgres://user:password@host:port/db`. Also read from `DATABASE_URL`.
+    /// `postgres://user:password@host:port/db`: the role the server serves with. Also
+    /// read from `DATABASE_URL`.
     pub url: Option<SecretString>,
+    /// The owner's URL, used only to apply migrations. Without it, `url` migrates too
+    /// (one role does everything; docs/access-log.md says what that gives up).
+    pub migration_url: Option<SecretString>,
     pub max_connections: usize,
     /// How long a request waits for a connection before `503`.
     pub wait_timeout_ms: u64,
@@ -68,7 +74,13 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        DatabaseSettings { url: None, max_connections: 16, wait_timeout_ms: 5_000, statement_timeout_ms: 10_000 }
+        DatabaseSettings {
+            url: None,
+            migration_url: None,
+            max_connections: 16,
+            wait_timeout_ms: 5_000,
+            statement_timeout_ms: 10_000,
+        }
     }
 }
 
@@ -121,6 +133,22 @@ pub struct HttpSettings {
 impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings { workers: None, shutdown_timeout_secs: 30, stream_heartbeat_secs: 15 }
+    }
+}
+
+/// The access log's signed checkpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Ed25519 key (PKCS#8 PEM) that signs checkpoints; default `data_dir/audit/checkpoint-key.pem`.
+    pub checkpoint_key_file: Option<PathBuf>,
+    /// Seconds between checkpoints (made only when the log grew); 0 turns them off.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings { checkpoint_key_file: None, checkpoint_interval_secs: 300 }
     }
 }
 
@@ -191,6 +219,18 @@ impl Settings {
 
     pub fn database_url(&self) -> anyhow::Result<&SecretString> {
         self.database.url.as_ref().ok_or_else(|| anyhow::anyhow!("no database: set DATABASE_URL or database.url"))
+    }
+
+    /// The URL migrations run with: `database.migration_url`, else `database.url`.
+    pub fn migration_url(&self) -> anyhow::Result<&SecretString> {
+        match &self.database.migration_url {
+            Some(url) => Ok(url),
+            None => self.database_url(),
+        }
+    }
+
+    pub fn checkpoint_key_file(&self) -> PathBuf {
+        self.audit.checkpoint_key_file.clone().unwrap_or_else(|| self.data_dir.join("audit/checkpoint-key.pem"))
     }
 
     pub fn keys_dir(&self) -> PathBuf {

@@ -1,6 +1,8 @@
 //! The `sitrep` binary's library: configuration, start-up, first-start bootstrap, TLS.
 
+pub mod audit;
 pub mod bootstrap;
+pub mod checkpoint;
 pub mod config;
 pub mod demo;
 pub mod startup;

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
-use sitrep_server::{Application, Settings, bootstrap, telemetry};
+use sitrep_server::checkpoint::CheckpointSigner;
+use sitrep_server::{Application, Settings, audit, bootstrap, telemetry};
 
 #[derive(Parser)]
 #[command(name = "sitrep", version, about = "Secure situation-picture exchange for election security")]
@@ -27,6 +28,11 @@ enum Command {
     /// Apply migrations, seed the demo organisations and create the first secretariat
     /// account (printing its password once) if the database is new.
     Bootstrap,
+    /// The access log: verify, sign a checkpoint, show the checkpoint key.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Write the OpenAPI document.
     Openapi {
         /// Where to write it; `-` for standard output.
@@ -35,6 +41,42 @@ enum Command {
         /// Exit with an error if the file differs instead of writing it.
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain and the signed checkpoints of a database or an export file;
+    /// name the first bad record. Exit 0: intact; 1: broken; 2: could not check.
+    Verify {
+        /// Verify this export (JSON Lines or CSV from GET /api/v1/access-log/export).
+        #[arg(long, conflicts_with = "database_url")]
+        file: Option<PathBuf>,
+        /// Verify this database (default: database.url of the configuration).
+        #[arg(long, env = "SITREP_VERIFY_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// The checkpoint public key: base64, PEM, or a file holding either
+        /// (GET /api/v1/access-log/checkpoint-key, or `sitrep audit public-key`).
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Signed checkpoints kept outside the database (JSON page, array or lines, as
+        /// GET /api/v1/access-log/checkpoints returns them); required to detect a cut
+        /// tail in a file.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Sign the current chain head now (also done every audit.checkpoint_interval_secs).
+    Checkpoint,
+    /// Print the checkpoint public key (base64 raw and PEM) and its key id.
+    PublicKey,
+    /// Append COUNT synthetic records (benchmarks only; never on a real log).
+    #[command(hide = true)]
+    Generate {
+        #[arg(long)]
+        count: u64,
     },
 }
 
@@ -51,12 +93,15 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Audit { command } = cli.command {
+        return audit(&settings, command).await;
+    }
     telemetry::init(&settings.log);
     let result = match cli.command {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::Bootstrap => run_bootstrap(&settings).await,
-        Command::Openapi { .. } => Ok(()),
+        Command::Openapi { .. } | Command::Audit { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,14 +158,14 @@ async fn shutdown_signal() {
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let applied = sitrep_db::migrate::run(settings.database_url()?.expose_secret()).await?;
+    let applied = sitrep_db::migrate::run(settings.migration_url()?.expose_secret()).await?;
     tracing::info!(count = applied.len(), migrations = ?applied, "migrations applied");
     Ok(())
 }
 
 #[allow(clippy::print_stdout)]
 async fn run_bootstrap(settings: &Settings) -> anyhow::Result<()> {
-    let url = settings.database_url()?.expose_secret().to_owned();
+    let url = settings.migration_url()?.expose_secret().to_owned();
     sitrep_db::migrate::run(&url).await?;
     let pool = sitrep_db::pool(&url, &sitrep_db::PoolOptions { max_connections: 2, ..Default::default() })?;
     let hasher = sitrep_auth::PasswordHasher::new(&settings.auth.password)?;
@@ -161,6 +206,105 @@ fn openapi(output: &std::path::Path, check: bool) -> ExitCode {
         Err(e) => {
             eprintln!("sitrep: writing {}: {e}", output.display());
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `sitrep audit …`; prints to standard output, messages to standard error.
+#[allow(clippy::print_stdout)]
+async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
+    let fail = |e: anyhow::Error| {
+        eprintln!("sitrep audit: {e:#}");
+        ExitCode::from(2)
+    };
+    match command {
+        AuditCommand::Verify { file, database_url, public_key, checkpoints, quiet } => {
+            let key = match public_key {
+                Some(k) => audit::read_public_key(&k),
+                None => CheckpointSigner::load(&settings.checkpoint_key_file())
+                    .map(|s| s.public())
+                    .and_then(|p| audit::read_public_key(&p.public_key))
+                    .map_err(|e| e.context("no --public-key given and no checkpoint key in the data folder")),
+            };
+            let key = match key {
+                Ok(k) => k,
+                Err(e) => return fail(e),
+            };
+            let extra = match checkpoints.as_deref().map(audit::read_checkpoints).transpose() {
+                Ok(c) => c.unwrap_or_default(),
+                Err(e) => return fail(e),
+            };
+            let result = match file {
+                Some(path) => audit::verify_file(&path, &key, extra, !quiet),
+                None => {
+                    let url = match database_url {
+                        Some(u) => u,
+                        None => match settings.database_url() {
+                            Ok(u) => u.expose_secret().to_owned(),
+                            Err(e) => return fail(e),
+                        },
+                    };
+                    audit::verify_database(&url, &key, extra, !quiet).await
+                }
+            };
+            match result {
+                Ok(r) => {
+                    println!(
+                        "access log intact: {} records, last seq {}, head {}, {} signed checkpoints match",
+                        r.records,
+                        r.last_seq,
+                        hex::encode(r.last_hash),
+                        r.checkpoints
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(audit::VerifyError::Broken(b)) => {
+                    println!("access log BROKEN: {b}");
+                    ExitCode::FAILURE
+                }
+                Err(audit::VerifyError::Failed(e)) => fail(e),
+            }
+        }
+        AuditCommand::Checkpoint => {
+            let run = async {
+                let signer = CheckpointSigner::load_or_create(&settings.checkpoint_key_file())?;
+                let pool = sitrep_db::pool(
+                    settings.database_url()?.expose_secret(),
+                    &sitrep_db::PoolOptions { max_connections: 1, ..Default::default() },
+                )?;
+                signer.checkpoint(&pool, true).await
+            };
+            match run.await {
+                Ok(Some(cp)) => {
+                    println!("{}", serde_json::to_string(&cp).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Ok(None) => {
+                    eprintln!("sitrep audit: nothing to sign (empty log, or another process is signing now)");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        AuditCommand::PublicKey => match CheckpointSigner::load_or_create(&settings.checkpoint_key_file()) {
+            Ok(signer) => {
+                let public = signer.public();
+                println!("key id: {}", public.key_id);
+                println!("base64: {}", public.public_key);
+                print!("{}", signer.public_pem().unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        AuditCommand::Generate { count } => {
+            let url = match settings.database_url() {
+                Ok(u) => u.expose_secret().to_owned(),
+                Err(e) => return fail(e),
+            };
+            match audit::generate(&url, count, true).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
         }
     }
 }

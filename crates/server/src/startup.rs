@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use sitrep_api::{ApiError, AppState};
 use sitrep_auth::{KeySet, PasswordHasher, TokenService};
 
+use crate::checkpoint::CheckpointSigner;
 use crate::config::Settings;
 use crate::tls;
 
@@ -23,7 +24,7 @@ impl Application {
     /// Connects, migrates, loads or creates keys and certificate, binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let url = settings.database_url()?.expose_secret().to_owned();
-        let applied = sitrep_db::migrate::run(&url).await?;
+        let applied = sitrep_db::migrate::run(settings.migration_url()?.expose_secret()).await?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "applied migrations");
         }
@@ -36,7 +37,14 @@ impl Application {
         let keys = KeySet::load_or_create(&settings.keys_dir())?;
         let tokens = TokenService::new(keys, settings.auth.tokens.clone())?;
         let hasher = PasswordHasher::new(&settings.auth.password)?;
+        let checkpoints = CheckpointSigner::load_or_create(&settings.checkpoint_key_file())?;
+        if settings.audit.checkpoint_interval_secs > 0 {
+            checkpoints
+                .clone()
+                .spawn_periodic(pool.clone(), Duration::from_secs(settings.audit.checkpoint_interval_secs));
+        }
         let mut state = AppState::new(pool, tokens, hasher, settings.auth.login.clone()).map_err(anyhow::Error::msg)?;
+        state.checkpoint_key = Some(checkpoints.public());
         state.tl_iv_accredited = settings.pictures.tl_iv_accredited;
         let d = &settings.delivery;
         let mut extra_roots = Vec::new();

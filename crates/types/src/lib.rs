@@ -4,6 +4,7 @@
 //! actix-web or PostgreSQL. Request bodies reject unknown fields. Validation beyond the
 //! shape of the JSON happens in `sitrep-domain`, where these become checked types.
 
+pub mod access_log;
 pub mod account;
 pub mod auth;
 pub mod enums;
@@ -12,6 +13,7 @@ pub mod problem;
 pub mod reference;
 pub mod subscription;
 
+pub use access_log::*;
 pub use account::*;
 pub use auth::*;
 pub use enums::*;

@@ -1,5 +1,6 @@
 //! One module per resource.
 
+pub mod access_log;
 pub mod auth;
 pub mod feed;
 pub mod health;

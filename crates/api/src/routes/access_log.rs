@@ -1,0 +1,277 @@
+//! The access log for auditors and the secretariat: records by filter, the export, the
+//! signed checkpoints and their key. Every read of the log is itself recorded, before
+//! any data is sent (fail closed).
+
+use actix_web::{HttpResponse, web};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sitrep_db::audit::{self as log, LogFilter};
+use sitrep_db::export;
+use sitrep_types::{AccessLogCheckpoint, AccessLogEntry, CheckpointKey, Page};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::audit::{self, RecordExt};
+use crate::body::Query;
+use crate::docs::{AuthFailures, Forbidden, QueryFailures, ServerFailures};
+use crate::error::ApiError;
+use crate::meta::RequestMeta;
+use crate::pagination::{PageQuery, next_cursor};
+use crate::principal::{Caller, ReadAccessLog};
+use crate::state::AppState;
+
+const LIST: &str = "access_log";
+const CHECKPOINTS: &str = "access_log_checkpoints";
+/// Records per database round trip of the export.
+const EXPORT_BATCH: i64 = 2000;
+
+/// `outcome` filter values.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeFilter {
+    Allowed,
+    Denied,
+    Failed,
+}
+
+/// Filters of `GET /api/v1/access-log`; all optional, combined with AND.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AccessLogQuery {
+    /// The acting user or service account.
+    pub actor_id: Option<Uuid>,
+    /// The organisation the actor acted for.
+    pub organisation_id: Option<Uuid>,
+    /// e.g. `user`, `organisation`, `session`, `access_log`.
+    pub object_type: Option<String>,
+    /// The object's id (with `object_type`).
+    pub object_id: Option<String>,
+    /// e.g. `auth.login`, `user.view` (see docs/access-log.md).
+    pub action: Option<String>,
+    #[param(inline)]
+    pub outcome: Option<OutcomeFilter>,
+    /// Records at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Records before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Records per page, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn bounded(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if v.is_empty() || v.chars().count() > max => {
+            Err(ApiError::invalid(field, "out_of_range", &format!("must be 1 to {max} characters")))
+        }
+        v => Ok(v),
+    }
+}
+
+impl AccessLogQuery {
+    fn filter(self) -> Result<LogFilter, ApiError> {
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && to < from
+        {
+            return Err(ApiError::invalid("to", "out_of_range", "must not be before from"));
+        }
+        Ok(LogFilter {
+            actor_id: self.actor_id,
+            organisation_id: self.organisation_id,
+            object_type: bounded("object_type", self.object_type, 64)?,
+            object_id: bounded("object_id", self.object_id, 200)?,
+            action: bounded("action", self.action, 64)?,
+            outcome: self.outcome.map(|o| {
+                match o {
+                    OutcomeFilter::Allowed => "allowed",
+                    OutcomeFilter::Denied => "denied",
+                    OutcomeFilter::Failed => "failed",
+                }
+                .to_owned()
+            }),
+            from: self.from,
+            to: self.to,
+        })
+    }
+}
+
+/// Access-log records, newest first, by actor, organisation, object, action, outcome and
+/// time; keyset pages by `seq`.
+#[utoipa::path(
+    get, path = "/api/v1/access-log", tag = "access log",
+    security(("bearer" = [])), params(AccessLogQuery),
+    responses((status = 200, body = Page<AccessLogEntry>), AuthFailures, Forbidden, QueryFailures, ServerFailures)
+)]
+pub async fn list_access_log(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ReadAccessLog>,
+    query: Query<AccessLogQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut query = query.0;
+    let page = PageQuery { limit: query.limit.take(), cursor: query.cursor.take() };
+    let limit = page.limit()?;
+    let before = page
+        .after(caller.user_id, LIST)?
+        .map(|k| k.parse::<i64>())
+        .transpose()
+        .map_err(|_| ApiError::BadRequest { code: "invalid_cursor", detail: "The cursor is not valid here.".into() })?;
+    let filter = query.filter()?;
+    let client = state.pool.get().await?;
+    let items = log::list(&client, &filter, before, limit).await?;
+    let last = items.last().map(|e| e.seq.to_string());
+    let next = next_cursor(caller.user_id, LIST, items.len(), limit, last.as_deref());
+    audit::write(&client, &meta, audit::by(&meta, &caller).object("access_log", seq_range(&items, |e| e.seq))).await?;
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
+}
+
+/// `first..last` of what a page returned (the "ids returned" of a list), or `none`.
+fn seq_range<T>(items: &[T], key: impl Fn(&T) -> i64) -> String {
+    match (items.iter().map(&key).min(), items.iter().map(&key).max()) {
+        (Some(a), Some(b)) => format!("{a}..{b}"),
+        _ => "none".into(),
+    }
+}
+
+/// Export format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// JSON Lines: one record (as in the list) per line.
+    #[default]
+    Jsonl,
+    /// CSV with a header line (docs/access-log.md gives the exact rules).
+    Csv,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `jsonl` (default) or `csv`.
+    #[param(inline)]
+    pub format: Option<ExportFormat>,
+}
+
+/// The whole log from seq 1 up to and including this export's own record, in `seq`
+/// order, streamed; check it offline with `sitrep audit verify --file`.
+#[utoipa::path(
+    get, path = "/api/v1/access-log/export", tag = "access log",
+    security(("bearer" = [])), params(ExportQuery),
+    responses(
+        (status = 200, description = "The records, streamed", content(
+            (String = "application/jsonl"),
+            (String = "text/csv"),
+        )),
+        AuthFailures, Forbidden, QueryFailures, ServerFailures
+    )
+)]
+pub async fn export_access_log(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ReadAccessLog>,
+    query: Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = query.0.format.unwrap_or_default();
+    let name = if format == ExportFormat::Csv { "csv" } else { "jsonl" };
+    let client = state.pool.get().await?;
+    // The record commits before any data is read or sent, and the export ends with it.
+    let record = audit::by(&meta, &caller).object("access_log_export", name);
+    let upto = match sitrep_db::audit::record(&client, &record).await {
+        Ok(seq) => {
+            audit::written(&meta);
+            seq
+        }
+        Err(e) => return Err(audit::unavailable(e)),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::spawn(async move {
+        let result = async {
+            let mut scan = log::scan(&client, Some(upto), EXPORT_BATCH).await?;
+            if format == ExportFormat::Csv && tx.send(Ok(Bytes::from(export::csv_header()))).await.is_err() {
+                return Ok(());
+            }
+            loop {
+                let batch = scan.next_batch().await?;
+                if batch.is_empty() {
+                    return Ok::<(), sitrep_db::DbError>(());
+                }
+                let mut chunk = String::with_capacity(batch.len() * 600);
+                for e in &batch {
+                    chunk.push_str(&match format {
+                        ExportFormat::Jsonl => export::jsonl_line(e),
+                        ExportFormat::Csv => export::csv_line(e),
+                    });
+                }
+                if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                    return Ok(()); // The client went away.
+                }
+            }
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "access-log export failed midway; cutting the response");
+            let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let (content_type, file) = match format {
+        ExportFormat::Jsonl => ("application/jsonl", "access-log.jsonl"),
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "access-log.csv"),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{file}\"")))
+        .streaming(body))
+}
+
+/// The signed checkpoints of the chain head, oldest first.
+#[utoipa::path(
+    get, path = "/api/v1/access-log/checkpoints", tag = "access log",
+    security(("bearer" = [])), params(PageQuery),
+    responses(
+        (status = 200, body = Page<AccessLogCheckpoint>), AuthFailures, Forbidden, QueryFailures, ServerFailures
+    )
+)]
+pub async fn list_checkpoints(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ReadAccessLog>,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.0.limit()?;
+    let after =
+        query.0.after(caller.user_id, CHECKPOINTS)?.map(|k| k.parse::<i64>()).transpose().map_err(|_| {
+            ApiError::BadRequest { code: "invalid_cursor", detail: "The cursor is not valid here.".into() }
+        })?;
+    let client = state.pool.get().await?;
+    let items = log::list_checkpoints(&client, after, limit).await?;
+    let last = items.last().map(|c| c.id.to_string());
+    let next = next_cursor(caller.user_id, CHECKPOINTS, items.len(), limit, last.as_deref());
+    let range = seq_range(&items, |c| c.id);
+    audit::write(&client, &meta, audit::by(&meta, &caller).object("access_log_checkpoint", range)).await?;
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
+}
+
+/// The Ed25519 public key that verifies the checkpoints.
+#[utoipa::path(
+    get, path = "/api/v1/access-log/checkpoint-key", tag = "access log",
+    security(("bearer" = [])),
+    responses((status = 200, body = CheckpointKey), AuthFailures, Forbidden, ServerFailures)
+)]
+pub async fn get_checkpoint_key(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ReadAccessLog>,
+) -> Result<HttpResponse, ApiError> {
+    let key = state
+        .checkpoint_key
+        .clone()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no checkpoint key configured")))?;
+    let client = state.pool.get().await?;
+    audit::write(&client, &meta, audit::by(&meta, &caller).object("access_log_checkpoint_key", &key.key_id)).await?;
+    Ok(HttpResponse::Ok().json(key))
+}

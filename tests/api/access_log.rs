@@ -1,0 +1,437 @@
+//! The access log the secretariat can trust: append-only for the service role, a hash
+//! chain that several processes extend without forking it, signed checkpoints, the
+//! verifier naming the first bad record, and the auditor's API and export.
+
+use std::path::Path;
+
+use serde_json::Value;
+use sitrep_db::chain::{BreakKind, GENESIS};
+use sitrep_server::Application;
+use sitrep_server::audit::{VerifyError, read_public_key, verify_database, verify_file};
+use sitrep_server::checkpoint::CheckpointSigner;
+use sitrep_types::{AccessLogCheckpoint, Page, Role};
+use tokio_postgres::NoTls;
+
+use crate::helpers::{TestApp, TestUser, as_service_role, problem, request_id, test_settings};
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+fn signer(app: &TestApp) -> CheckpointSigner {
+    CheckpointSigner::load(&app.data_dir.join("audit/checkpoint-key.pem")).unwrap()
+}
+
+fn public_key(app: &TestApp) -> ed25519_dalek::VerifyingKey {
+    read_public_key(&signer(app).public().public_key).unwrap()
+}
+
+/// Some traffic: logins, reads, a denial.
+async fn traffic(app: &TestApp) -> (TestUser, String) {
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let reader = app.seed_user("a.reader", "A", &[Role::Reader]).await;
+    let token = app.token(&sec).await;
+    let reader_token = app.token(&reader).await;
+    for path in ["/api/v1/me", "/api/v1/organisations", "/api/v1/users"] {
+        assert_eq!(app.get(path, Some(&token)).await.status(), 200);
+    }
+    assert_eq!(app.get("/api/v1/users", Some(&reader_token)).await.status(), 403);
+    assert_eq!(app.get("/api/v1/me", Some(&reader_token)).await.status(), 200);
+    (sec, token)
+}
+
+async fn auditor_token(app: &TestApp) -> String {
+    let auditor = app.seed_user("the.auditor", "S", &[Role::Auditor]).await;
+    app.token(&auditor).await
+}
+
+fn broken(result: Result<sitrep_db::chain::Report, VerifyError>) -> sitrep_db::chain::Break {
+    match result {
+        Err(VerifyError::Broken(b)) => b,
+        other => panic!("expected a broken log, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_server_serves_as_the_service_role_which_cannot_update_delete_or_truncate_the_log() {
+    let app = TestApp::spawn().await;
+    traffic(&app).await;
+    let admin = connect(&app.db_url).await;
+    let roles: Vec<String> = admin
+        .query("SELECT DISTINCT usename::text FROM pg_stat_activity WHERE application_name = 'sitrep' AND datname = current_database() AND usename <> 'sitrep_test'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(roles, vec!["sitrep_app".to_owned()], "the server's connections");
+
+    let service = connect(&as_service_role(&app.db_url)).await;
+    let n: i64 = service.query_one("SELECT count(*) FROM access_log", &[]).await.unwrap().get(0);
+    assert!(n >= 5);
+    for sql in [
+        "UPDATE access_log SET reason = 'tampered' WHERE seq = 1",
+        "DELETE FROM access_log WHERE seq = 1",
+        "TRUNCATE access_log",
+        "UPDATE access_log_checkpoints SET seq = 1",
+        "DELETE FROM access_log_checkpoints",
+        "DELETE FROM access_log_v1",
+        "DELETE FROM refinery_schema_history",
+    ] {
+        let err = service.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{sql}: {err}");
+    }
+    // Even the owner is stopped by the triggers (a superuser can switch them off: the
+    // chain and the checkpoints are what catch that, see the tampering test).
+    for sql in ["UPDATE access_log SET reason = 'x' WHERE seq = 1", "DELETE FROM access_log", "TRUNCATE access_log"] {
+        let err = admin.batch_execute(sql).await.expect_err(sql);
+        assert!(err.as_db_error().unwrap().message().contains("append-only"), "{sql}: {err}");
+    }
+    let after: i64 = service.query_one("SELECT count(*) FROM access_log", &[]).await.unwrap().get(0);
+    assert!(after >= n);
+}
+
+#[tokio::test]
+async fn the_sql_link_function_and_the_verifier_hash_alike() {
+    let app = TestApp::spawn().await;
+    let admin = connect(&app.db_url).await;
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00.123456Z").unwrap().to_utc();
+    let digest = [7u8; 32];
+    let row = admin
+        .query_one("SELECT sitrep_audit_link($1, 1, $2, $3)", &[&GENESIS.as_slice(), &at, &digest.as_slice()])
+        .await
+        .unwrap();
+    let sql: Vec<u8> = row.get(0);
+    assert_eq!(sql, sitrep_db::chain::link(&GENESIS, 1, at, &digest).to_vec());
+}
+
+/// Runs `sql` as the database superuser with triggers off, as a DBA hiding tracks would.
+async fn as_dba(admin: &tokio_postgres::Client, sql: &str) {
+    admin
+        .batch_execute(&format!("SET session_replication_role = replica; {sql}; SET session_replication_role = origin"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn verify_names_the_first_bad_record_after_each_tampering_by_the_superuser() {
+    let app = TestApp::spawn().await;
+    traffic(&app).await;
+    let key = public_key(&app);
+    let admin = connect(&app.db_url).await;
+    let last: i64 = admin.query_one("SELECT max(seq) FROM access_log", &[]).await.unwrap().get(0);
+    assert!(last >= 7, "enough records: {last}");
+    // A checkpoint of the head, then two more records after it.
+    let cp = signer(&app).checkpoint(&app.pool, true).await.unwrap().unwrap();
+    assert_eq!(cp.seq, last);
+    let token = app.token(&app.seed_user("late.user", "S", &[Role::Secretariat]).await).await;
+    assert_eq!(app.get("/api/v1/me", Some(&token)).await.status(), 200);
+    let end: i64 = admin.query_one("SELECT max(seq) FROM access_log", &[]).await.unwrap().get(0);
+    assert_eq!(end, last + 2);
+
+    let intact = verify_database(&app.db_url, &key, vec![], false).await.unwrap();
+    assert_eq!((intact.records, intact.last_seq, intact.checkpoints), (end as u64, end, 1));
+
+    // One byte of one record.
+    as_dba(&admin, "UPDATE access_log SET actor_name = 'X' || substr(actor_name, 2) WHERE seq = 3").await;
+    let b = broken(verify_database(&app.db_url, &key, vec![], false).await);
+    assert_eq!((b.seq, b.kind), (3, BreakKind::Hash), "{b}");
+    as_dba(&admin, "UPDATE access_log SET actor_name = 's' || substr(actor_name, 2) WHERE seq = 3").await;
+    verify_database(&app.db_url, &key, vec![], false).await.unwrap();
+
+    // Another field of another record.
+    as_dba(&admin, "UPDATE access_log SET http_status = 201 WHERE seq = 4").await;
+    let b = broken(verify_database(&app.db_url, &key, vec![], false).await);
+    assert_eq!(b.seq, 4, "{b}");
+    as_dba(&admin, "UPDATE access_log SET http_status = 200 WHERE seq = 4").await;
+
+    // One record removed.
+    as_dba(
+        &admin,
+        "CREATE TEMP TABLE saved AS SELECT * FROM access_log WHERE seq = 5; DELETE FROM access_log WHERE seq = 5",
+    )
+    .await;
+    let b = broken(verify_database(&app.db_url, &key, vec![], false).await);
+    assert_eq!((b.seq, b.kind), (5, BreakKind::Sequence), "{b}");
+    as_dba(&admin, "INSERT INTO access_log SELECT * FROM saved; DROP TABLE saved").await;
+    verify_database(&app.db_url, &key, vec![], false).await.unwrap();
+
+    // Two records swapped.
+    let swap = "UPDATE access_log SET seq = 999999 WHERE seq = 6; UPDATE access_log SET seq = 6 WHERE seq = 7; \
+                UPDATE access_log SET seq = 7 WHERE seq = 999999";
+    as_dba(&admin, swap).await;
+    let b = broken(verify_database(&app.db_url, &key, vec![], false).await);
+    assert_eq!((b.seq, b.kind), (6, BreakKind::Link), "{b}");
+    as_dba(&admin, swap).await;
+    verify_database(&app.db_url, &key, vec![], false).await.unwrap();
+
+    // The tail cut off, reaching back before the checkpoint; the head table "fixed" too.
+    as_dba(
+        &admin,
+        &format!(
+            "CREATE TEMP TABLE tail AS SELECT * FROM access_log WHERE seq > {k}; DELETE FROM access_log WHERE seq > {k}",
+            k = last - 2
+        ),
+    )
+    .await;
+    let b = broken(verify_database(&app.db_url, &key, vec![], false).await);
+    assert_eq!((b.seq, b.kind), (last - 1, BreakKind::Checkpoint), "{b}");
+    // Cutting only after the checkpoint is what a crash could look like too: it passes.
+    as_dba(&admin, &format!("INSERT INTO access_log SELECT * FROM tail WHERE seq <= {last}")).await;
+    verify_database(&app.db_url, &key, vec![], false).await.unwrap();
+    // The DBA also deletes the checkpoint: a witness copy kept elsewhere still catches it.
+    as_dba(&admin, &format!("DELETE FROM access_log WHERE seq > {}; DELETE FROM access_log_checkpoints", last - 2))
+        .await;
+    verify_database(&app.db_url, &key, vec![], false).await.unwrap();
+    let b = broken(verify_database(&app.db_url, &key, vec![cp.clone()], false).await);
+    assert_eq!((b.seq, b.kind), (last - 1, BreakKind::Checkpoint), "{b}");
+    // A forged checkpoint does not verify.
+    let mut forged = cp.clone();
+    forged.seq = last - 2;
+    let b = broken(verify_database(&app.db_url, &key, vec![forged], false).await);
+    assert_eq!(b.kind, BreakKind::Signature, "{b}");
+}
+
+#[tokio::test]
+async fn two_server_processes_appending_at_once_keep_one_valid_chain() {
+    let app = TestApp::spawn().await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    // A second process on the same database and data folder (keys, certificate).
+    let mut settings = test_settings(&app.db_url, &app.data_dir);
+    settings.audit.checkpoint_interval_secs = 1;
+    let second = Application::build(settings).await.unwrap();
+    let second_address = format!("https://127.0.0.1:{}", second.port());
+    let second_handle = second.handle();
+    tokio::spawn(second.run_until_stopped());
+    let token = app.token(&sec).await;
+    let before: i64 =
+        app.pool.get().await.unwrap().query_one("SELECT max(seq) FROM access_log", &[]).await.unwrap().get(0);
+
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let client = app.client.clone();
+        let base = if worker % 2 == 0 { app.address.clone() } else { second_address.clone() };
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..20 {
+                let path = if i % 2 == 0 { "/api/v1/me" } else { "/api/v1/organisations" };
+                let res = client.get(format!("{base}{path}")).bearer_auth(&token).send().await.unwrap();
+                assert_eq!(res.status(), 200);
+            }
+        }));
+    }
+    // Checkpoints signed by the periodic task of the second process, and on demand here.
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        signer(&app).checkpoint(&app.pool, true).await.unwrap();
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let client = app.pool.get().await.unwrap();
+    let (count, max): (i64, i64) = {
+        let r = client.query_one("SELECT count(*), max(seq) FROM access_log", &[]).await.unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(max - before, 160, "one record per request");
+    assert_eq!(count, max, "no gaps");
+    let report = verify_database(&app.db_url, &public_key(&app), vec![], false).await.unwrap();
+    assert_eq!(report.last_seq, max);
+    assert!(report.checkpoints >= 3, "{report:?}");
+    drop(second_handle.stop(false));
+}
+
+#[tokio::test]
+async fn readers_sysadmins_and_others_get_403_from_the_auditor_api_and_the_denial_is_recorded() {
+    let app = TestApp::spawn().await;
+    let paths = [
+        "/api/v1/access-log",
+        "/api/v1/access-log/export",
+        "/api/v1/access-log/checkpoints",
+        "/api/v1/access-log/checkpoint-key",
+    ];
+    for (name, role) in [("r", Role::Reader), ("s", Role::Sysadmin), ("o", Role::OrgAdmin), ("p", Role::Approver)] {
+        let user = app.seed_user(&format!("{name}.user"), "A", &[role]).await;
+        let token = app.token(&user).await;
+        for path in paths {
+            let res = app.get(path, Some(&token)).await;
+            let record = app.audit_of(&res).await;
+            assert_eq!((record.outcome.as_str(), record.http_status), ("denied", 403), "{role:?} {path}");
+            assert!(record.action.starts_with("access_log."), "{}", record.action);
+            problem(res, 403).await;
+        }
+    }
+    assert_eq!(app.get("/api/v1/access-log", None).await.status(), 401);
+    let token = auditor_token(&app).await;
+    let res = app.client.delete(app.url("/api/v1/access-log")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "GET");
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let sec_token = app.token(&sec).await;
+    for t in [&token, &sec_token] {
+        for path in paths {
+            let res = app.get(path, Some(t)).await;
+            assert_eq!(res.status(), 200, "{path}");
+            let record = app.audit_of(&res).await;
+            assert_eq!(record.outcome, "allowed");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_auditor_filters_pages_and_each_read_of_the_log_is_logged() {
+    let app = TestApp::spawn().await;
+    let (sec, _) = traffic(&app).await;
+    let token = auditor_token(&app).await;
+
+    // By actor: only the secretariat user's records, newest first, paged two at a time.
+    let mut seen: Vec<i64> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/v1/access-log?actor_id={}&limit=2", sec.id);
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let res = app.get(&path, Some(&token)).await;
+        assert_eq!(res.status(), 200);
+        let record = app.audit_of(&res).await;
+        assert_eq!((record.action.as_str(), record.object_type.as_deref()), ("access_log.list", Some("access_log")));
+        let page: Page<Value> = res.json().await.unwrap();
+        for item in &page.items {
+            assert_eq!(item["actor_id"], sec.id.to_string());
+            seen.push(item["seq"].as_i64().unwrap());
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    // The login and three reads.
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first: {seen:?}");
+
+    // By outcome and action.
+    let res = app.get("/api/v1/access-log?outcome=denied", Some(&token)).await;
+    let page: Page<Value> = res.json().await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(
+        (page.items[0]["action"].as_str(), page.items[0]["http_status"].as_i64()),
+        (Some("user.list"), Some(403))
+    );
+    let res = app.get("/api/v1/access-log?action=auth.login&limit=200", Some(&token)).await;
+    let page: Page<Value> = res.json().await.unwrap();
+    assert_eq!(page.items.len(), 3);
+    let res = app.get(&format!("/api/v1/access-log?organisation_id={}", app.org("A")), Some(&token)).await;
+    let page: Page<Value> = res.json().await.unwrap();
+    assert_eq!(page.items.len(), 3, "the reader's login and two reads");
+    let res = app.get(&format!("/api/v1/access-log?object_type=user&object_id={}", sec.id), Some(&token)).await;
+    let page: Page<Value> = res.json().await.unwrap();
+    assert_eq!(page.items.len(), 1, "GET /me of the secretariat user");
+
+    // By time: everything before now, nothing from the future; the reads of the log too.
+    let now = chrono::Utc::now();
+    let future = (now + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let res = app.get(&format!("/api/v1/access-log?from={future}"), Some(&token)).await;
+    let page: Page<Value> = res.json().await.unwrap();
+    assert!(page.items.is_empty());
+    let res = app.get(&format!("/api/v1/access-log?to={future}&action=access_log.list&limit=200"), Some(&token)).await;
+    let page: Page<Value> = res.json().await.unwrap();
+    assert!(page.items.len() >= 7, "the auditor's own reads are in the log: {}", page.items.len());
+
+    // Bad input: 422 naming the field; a cursor of another user: 400.
+    let res = app.get("/api/v1/access-log?outcome=maybe", Some(&token)).await;
+    problem(res, 422).await;
+    let res = app.get("/api/v1/access-log?colour=red", Some(&token)).await;
+    problem(res, 400).await;
+    let res = app.get(&format!("/api/v1/access-log?actor_id={}&limit=1", sec.id), Some(&token)).await;
+    let page: Page<Value> = res.json().await.unwrap();
+    let other = app.seed_user("other.auditor", "S", &[Role::Auditor]).await;
+    let other_token = app.token(&other).await;
+    let res = app.get(&format!("/api/v1/access-log?cursor={}", page.next_cursor.unwrap()), Some(&other_token)).await;
+    let body = problem(res, 400).await;
+    assert_eq!(body["code"], "invalid_cursor");
+}
+
+async fn download(app: &TestApp, token: &str, format: &str, file: &Path) -> String {
+    let res = app.get(&format!("/api/v1/access-log/export?format={format}"), Some(token)).await;
+    assert_eq!(res.status(), 200);
+    let rid = request_id(&res);
+    let text = res.text().await.unwrap();
+    std::fs::write(file, &text).unwrap();
+    rid
+}
+
+#[tokio::test]
+async fn exports_in_both_formats_round_trip_through_verify_and_tampering_is_named() {
+    let app = TestApp::spawn().await;
+    traffic(&app).await;
+    let token = auditor_token(&app).await;
+    signer(&app).checkpoint(&app.pool, true).await.unwrap().unwrap();
+
+    // The key and the checkpoints as an auditor gets them from the API.
+    let res = app.get("/api/v1/access-log/checkpoint-key", Some(&token)).await;
+    let key: Value = res.json().await.unwrap();
+    assert_eq!(key["algorithm"], "Ed25519");
+    let key = read_public_key(key["public_key"].as_str().unwrap()).unwrap();
+    let res = app.get("/api/v1/access-log/checkpoints", Some(&token)).await;
+    let checkpoints: Page<AccessLogCheckpoint> = res.json().await.unwrap();
+    assert_eq!(checkpoints.items.len(), 1);
+
+    let dir = app.data_dir.join("exports");
+    std::fs::create_dir_all(&dir).unwrap();
+    for format in ["jsonl", "csv"] {
+        let file = dir.join(format!("log.{format}"));
+        let rid = download(&app, &token, format, &file).await;
+        let record = app.audit_of_id(&rid).await;
+        assert_eq!((record.action.as_str(), record.object_id.as_deref()), ("access_log.export", Some(format)));
+        let report = verify_file(&file, &key, checkpoints.items.clone(), false).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.lines().last().unwrap().contains(&rid), "the export ends with its own record");
+        assert!(report.records >= 10);
+        assert_eq!(report.checkpoints, 1);
+
+        // Change one byte of record 4 in the file.
+        let lines: Vec<&str> = text.lines().collect();
+        let index = if format == "csv" { 4 } else { 3 };
+        let mut changed = lines.clone();
+        let tampered = if format == "csv" {
+            lines[index].replacen(",200,\"127", ",201,\"127", 1)
+        } else {
+            lines[index].replacen("\"http_status\":200", "\"http_status\":201", 1)
+        };
+        assert_ne!(tampered, lines[index]);
+        changed[index] = &tampered;
+        std::fs::write(&file, changed.join("\n") + "\n").unwrap();
+        let b = broken(verify_file(&file, &key, checkpoints.items.clone(), false));
+        assert_eq!((b.seq, b.kind), (4, BreakKind::Hash), "{format}: {b}");
+
+        // The tail cut before the checkpoint.
+        let header = usize::from(format == "csv");
+        let cut = lines[..header + 5].join("\n") + "\n";
+        std::fs::write(&file, cut).unwrap();
+        let b = broken(verify_file(&file, &key, checkpoints.items.clone(), false));
+        assert_eq!((b.seq, b.kind), (6, BreakKind::Checkpoint), "{format}: {b}");
+    }
+}
+
+#[tokio::test]
+async fn an_export_whose_record_cannot_be_written_sends_nothing() {
+    let app = TestApp::spawn().await;
+    let token = auditor_token(&app).await;
+    let client = app.pool.get().await.unwrap();
+    client
+        .batch_execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'log refused'; END $$; \
+             CREATE TRIGGER refuse BEFORE INSERT ON access_log FOR EACH ROW EXECUTE FUNCTION refuse();",
+        )
+        .await
+        .unwrap();
+    for path in ["/api/v1/access-log/export?format=csv", "/api/v1/access-log", "/api/v1/access-log/checkpoints"] {
+        let res = app.get(path, Some(&token)).await;
+        let body = problem(res, 503).await;
+        assert_eq!(body["code"], "audit_unavailable");
+        assert!(!body.to_string().contains("auth.login"));
+    }
+}
