@@ -268,3 +268,55 @@ async fn two_worker_processes_deliver_each_event_once() {
     seen.dedup();
     assert_eq!((before, seen.len()), (12, 12), "every event once, none twice");
 }
+
+#[tokio::test]
+async fn every_event_type_reaches_its_receiver_signed() {
+    let s = setup().await;
+    let b = subscribe(&s, "B", json!({})).await;
+    let a = subscribe(&s, "A", json!({})).await;
+    let id = published(&s.app, &s.cast, &content("group", "AMBER")).await;
+    let path = format!("/api/v1/pictures/{id}");
+    let etag = s.app.get(&path, Some(&s.cast.approver)).await.headers()["etag"].to_str().unwrap().to_owned();
+    let res = s
+        .app
+        .client
+        .patch(s.app.url(&path))
+        .bearer_auth(&s.cast.approver)
+        .header("if-match", etag)
+        .json(&json!({"urgency": "immediate"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = s
+        .app
+        .post_json(&format!("{path}/acknowledgements"), Some(&s.cast.b_reader), &json!({"kind": "actioning"}))
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = s.app.post_json(&format!("{path}/withdraw"), Some(&s.cast.approver), &json!({})).await;
+    assert_eq!(res.status(), 200);
+    // A (the originator) receives its own picture's events and the acknowledgement; B
+    // the picture's events.
+    let got = s.receiver.wait_for(7).await;
+    let mut types = event_types(&got);
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "picture.acknowledged",
+            "picture.published",
+            "picture.published",
+            "picture.revised",
+            "picture.revised",
+            "picture.withdrawn",
+            "picture.withdrawn"
+        ]
+    );
+    let secrets = [a["secret"].as_str().unwrap(), b["secret"].as_str().unwrap()];
+    for r in &got {
+        assert!(
+            secrets.iter().any(|sec| sitrep_delivery::signing::verify(sec, &r.id, r.timestamp, &r.body, &r.signature)),
+            "every delivery is signed with its subscription's secret"
+        );
+    }
+}
