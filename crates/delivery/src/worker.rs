@@ -78,13 +78,23 @@ impl Worker {
         Worker { pool, client, options }
     }
 
-    /// Runs until the process ends, one pass per poll interval.
-    pub async fn run(self) {
+    /// Runs until the process ends: a pass as soon as `wake` says the outbox grew (any
+    /// server process), and at least one per poll interval (retries fall due by time).
+    pub async fn run(self, mut wake: Option<tokio::sync::watch::Receiver<u64>>) {
         loop {
             if let Err(e) = self.pass().await {
                 tracing::warn!(error = format!("{e:#}"), "delivery pass failed; will retry");
             }
-            tokio::time::sleep(Duration::from_millis(self.options.poll_ms)).await;
+            let poll = tokio::time::sleep(Duration::from_millis(self.options.poll_ms));
+            match wake.as_mut() {
+                Some(w) => {
+                    tokio::select! {
+                        changed = w.changed() => if changed.is_err() { wake = None },
+                        _ = poll => {}
+                    }
+                }
+                None => poll.await,
+            }
         }
     }
 

@@ -61,7 +61,7 @@ impl Application {
         state.stream_heartbeat_secs = settings.http.stream_heartbeat_secs;
         if d.worker {
             let worker = sitrep_delivery::worker::Worker::new(state.pool.clone(), webhooks, d.clone());
-            tokio::spawn(worker.run());
+            tokio::spawn(worker.run(state.events.clone()));
         }
         let state = web::Data::new(state);
 

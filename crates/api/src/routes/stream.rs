@@ -26,6 +26,9 @@ const LIST: &str = "stream";
 /// Frames buffered per client before it counts as too slow and is cut.
 pub const CLIENT_BUFFER: usize = 64;
 const BATCH: i64 = 100;
+/// How often an idle stream re-checks its session (and re-reads, should a notification
+/// have been missed). Revocation ends a stream within this time.
+const SESSION_CHECK: Duration = Duration::from_secs(3);
 
 fn frame(e: &EventRow, id: &str) -> Bytes {
     let recalled = e.kind == "picture.recalled";
@@ -83,7 +86,15 @@ pub async fn stream(
     audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
     drop(client);
     let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
-    let task = Pump { state: state.clone(), principal: caller.principal.clone(), meta, position, wake, tx };
+    let task = Pump {
+        state: state.clone(),
+        principal: caller.principal.clone(),
+        meta,
+        position,
+        wake,
+        tx,
+        checked: std::time::Instant::now(),
+    };
     actix_web::rt::spawn(task.run());
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<Bytes, actix_web::Error>(b), rx))
@@ -101,6 +112,8 @@ struct Pump {
     position: (String, i64),
     wake: tokio::sync::watch::Receiver<u64>,
     tx: mpsc::Sender<Bytes>,
+    /// When the session was last found live.
+    checked: std::time::Instant,
 }
 
 enum Push {
@@ -112,7 +125,7 @@ impl Pump {
     async fn run(mut self) {
         let heartbeat = Duration::from_secs(self.state.stream_heartbeat_secs.max(1));
         let mut since_heartbeat = Duration::ZERO;
-        let tick = Duration::from_secs(1).min(heartbeat);
+        let tick = SESSION_CHECK.min(heartbeat);
         if self.tx.send(Bytes::from_static(b": connected\n\n")).await.is_err() {
             return;
         }
@@ -152,12 +165,16 @@ impl Pump {
         }
     }
 
-    /// Re-checks the session, reads what is new, logs it, and queues it.
+    /// Re-checks the session (at most every `SESSION_CHECK`), reads what is new, logs it,
+    /// and queues it.
     async fn push(&mut self) -> Result<Push, ApiError> {
         let p = &self.principal;
         let client = self.state.pool.get().await?;
-        if sessions::principal(&client, p.session_id, p.user_id, p.organisation_id).await?.is_err() {
-            return Ok(Push::Closed);
+        if self.checked.elapsed() >= SESSION_CHECK {
+            if sessions::principal(&client, p.session_id, p.user_id, p.organisation_id).await?.is_err() {
+                return Ok(Push::Closed);
+            }
+            self.checked = std::time::Instant::now();
         }
         let viewer = Viewer::from(&p.permissions);
         loop {
