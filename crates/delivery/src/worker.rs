@@ -66,6 +66,16 @@ pub fn payload(d: &Due) -> serde_json::Value {
     serde_json::json!({"type": d.event_type, "timestamp": d.event_at, "data": data})
 }
 
+/// The result of one attempt, to be settled with the rest of its pass.
+struct Attempt {
+    due: Due,
+    status: Option<u16>,
+    outcome: String,
+    ms: i32,
+    settle: Settle,
+    record: AccessRecord,
+}
+
 #[derive(Clone)]
 pub struct Worker {
     pool: Pool,
@@ -114,16 +124,26 @@ impl Worker {
             due
         };
         let n = due.len();
-        let sends = due.into_iter().map(|d| self.deliver(d));
-        for result in futures_util::future::join_all(sends).await {
-            if let Err(e) = result {
-                tracing::warn!(error = format!("{e:#}"), "settling a delivery failed; its lease will expire");
-            }
+        if n == 0 {
+            return Ok(0);
         }
+        let sends = due.into_iter().map(|d| self.deliver(d));
+        let settled = futures_util::future::join_all(sends).await;
+        // One transaction settles the whole pass (and appends its access-log records, which
+        // take the chain head once): if it fails, the leases expire and the deliveries are
+        // sent again — at least once.
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        for a in &settled {
+            subscriptions::settle(&tx, &a.due, a.status, &a.outcome, a.ms, a.settle).await?;
+            sitrep_db::audit::record(&tx, &a.record).await?;
+        }
+        tx.commit().await?;
         Ok(n)
     }
 
-    async fn deliver(&self, d: Due) -> anyhow::Result<()> {
+    /// Sends one delivery (unless its subscriber no longer sees it) and decides its fate.
+    async fn deliver(&self, d: Due) -> Attempt {
         let started = Instant::now();
         let (status, outcome, settle) = if !d.still_visible {
             (None, "not_visible".to_owned(), Settle::Dropped)
@@ -137,7 +157,9 @@ impl Worker {
                     &self.options.retry_schedule_secs,
                     self.options.retry_scale,
                 ) {
-                    Some(delay) => Settle::Retry(Utc::now() + chrono::Duration::from_std(delay)?),
+                    Some(delay) => Settle::Retry(
+                        Utc::now() + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(10)),
+                    ),
                     None => Settle::Failed,
                 }
             };
@@ -168,12 +190,7 @@ impl Worker {
             http_status: status.unwrap_or(0),
             client_addr: None,
         };
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        subscriptions::settle(&tx, &d, status, &outcome, ms, settle).await?;
-        sitrep_db::audit::record(&tx, &record).await?;
-        tx.commit().await?;
-        Ok(())
+        Attempt { due: d, status, outcome, ms, settle, record }
     }
 
     /// Sends one webhook. No database lock is held here.
