@@ -92,8 +92,11 @@ impl Worker {
     /// server process), and at least one per poll interval (retries fall due by time).
     pub async fn run(self, mut wake: Option<tokio::sync::watch::Receiver<u64>>) {
         loop {
-            if let Err(e) = self.pass().await {
-                tracing::warn!(error = format!("{e:#}"), "delivery pass failed; will retry");
+            match self.pass().await {
+                // A full pass: there is probably more; go again at once.
+                Ok(n) if n as i64 >= self.options.batch => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "delivery pass failed; will retry"),
             }
             let poll = tokio::time::sleep(Duration::from_millis(self.options.poll_ms));
             match wake.as_mut() {
