@@ -435,3 +435,34 @@ async fn an_export_whose_record_cannot_be_written_sends_nothing() {
         assert!(!body.to_string().contains("auth.login"));
     }
 }
+
+#[tokio::test]
+async fn checkpoints_are_signed_periodically_once_per_head_and_by_one_process_at_a_time() {
+    let app = TestApp::spawn_with(|s| s.audit.checkpoint_interval_secs = 1).await;
+    traffic(&app).await;
+    let client = app.pool.get().await.unwrap();
+    let last: i64 = client.query_one("SELECT max(seq) FROM access_log", &[]).await.unwrap().get(0);
+    // The periodic task signs the head within a few intervals (polled, not slept on).
+    let mut signed = None;
+    for _ in 0..100 {
+        let row =
+            client.query_opt("SELECT seq FROM access_log_checkpoints ORDER BY id DESC LIMIT 1", &[]).await.unwrap();
+        if let Some(seq) = row.map(|r| r.get::<_, i64>(0)).filter(|s| *s == last) {
+            signed = Some(seq);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(signed, Some(last), "the periodic task signed the head");
+    // An unchanged head is not signed again unless asked.
+    assert!(signer(&app).checkpoint(&app.pool, false).await.unwrap().is_none());
+    // While another process holds the checkpoint lock, this one skips the round.
+    let mut admin = connect(&app.db_url).await;
+    let tx = admin.transaction().await.unwrap();
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&0x7369_7472_6570_6370_i64]).await.unwrap();
+    assert!(signer(&app).checkpoint(&app.pool, true).await.unwrap().is_none());
+    tx.rollback().await.unwrap();
+    let cp = signer(&app).checkpoint(&app.pool, true).await.unwrap().unwrap();
+    assert_eq!(cp.seq, last);
+    verify_database(&app.db_url, &public_key(&app), vec![], false).await.unwrap();
+}
