@@ -320,3 +320,54 @@ async fn every_event_type_reaches_its_receiver_signed() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_worker_that_dies_mid_delivery_loses_nothing() {
+    // A server whose own worker is off: the "dead worker" below is the only one at first.
+    let dir = std::env::temp_dir().join(format!("sitrep-receiver-{}", uuid::Uuid::new_v4().simple()));
+    let receiver = Receiver::start(&dir).await;
+    let cert = receiver.cert.clone();
+    let app = TestApp::spawn_with(|s| {
+        s.delivery.worker = false;
+        s.delivery.allow_private_targets = true;
+    })
+    .await;
+    let cast = cast(&app).await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let st = app.token(&sec).await;
+    app.post_json("/api/v1/webhook-hosts", Some(&st), &json!({"host": "127.0.0.1"})).await;
+    let body = json!({"organisation_id": app.org("B"), "name": "SOC", "webhook_url": receiver.url});
+    assert_eq!(app.post_json("/api/v1/subscriptions", Some(&st), &body).await.status(), 201);
+    published(&app, &cast, &content("group", "AMBER")).await;
+
+    // The dying worker fans out and claims the delivery under a 1 s lease, commits, and
+    // is killed before sending or settling anything.
+    let mut client = app.pool.get().await.unwrap();
+    let mut claimed = Vec::new();
+    for _ in 0..100 {
+        let tx = client.transaction().await.unwrap();
+        sitrep_db::subscriptions::fan_out(&tx, 100).await.unwrap();
+        claimed = sitrep_db::subscriptions::claim(&tx, 1.0, 100).await.unwrap();
+        tx.commit().await.unwrap();
+        if !claimed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(claimed.len(), 1);
+    drop(client);
+
+    // Another process's worker takes over once the lease has expired, and delivers.
+    let db: String = app.pool.get().await.unwrap().query_one("SELECT current_database()", &[]).await.unwrap().get(0);
+    let keys = app.data_dir.join("keys");
+    let _survivor = TestApp::spawn_on(&crate::helpers::database_url(&db), move |c| {
+        c.auth.keys_dir = Some(keys);
+        c.delivery.allow_private_targets = true;
+        c.delivery.extra_root_certificates = vec![cert];
+        c.delivery.poll_ms = 50;
+    })
+    .await;
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got.len(), 1, "the claimed but unsent delivery is sent by the survivor");
+    assert_eq!(event_types(&got), ["picture.published"]);
+}
