@@ -653,3 +653,36 @@ async fn tl_iv_is_accepted_only_where_accredited_and_never_beyond_group_virt() {
     let res = app.post_json("/api/v1/pictures", Some(&cast.author), &body).await;
     assert_eq!(problem(res, 422).await["code"], "classification_not_allowed");
 }
+
+#[tokio::test]
+async fn an_author_cannot_slip_new_indicators_past_review_as_a_narrowing() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let mut body = content("group", "AMBER");
+    body["indicators"] = json!([
+        {"type": "domain", "value": "a.example", "tlp": "AMBER"},
+        {"type": "domain", "value": "b.example", "tlp": "AMBER"}
+    ]);
+    let id = published(&app, &cast, &body).await;
+    let path = format!("/api/v1/pictures/{id}");
+    let patch = |etag: String, body: Value| {
+        app.client.patch(app.url(&path)).bearer_auth(&cast.author).header("if-match", etag).json(&body).send()
+    };
+    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
+    let res =
+        patch(etag, json!({"indicators": [{"type": "domain", "value": "evil.example", "tlp": "RED"}]})).await.unwrap();
+    let p: Value = res.json().await.unwrap();
+    assert_eq!((p["revision"].as_i64(), p["pending_revision"].as_i64()), (Some(1), Some(2)), "proposed, not in force");
+    let seen: Value = app.get(&path, Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(seen["indicators"].as_array().unwrap().len(), 2);
+
+    // Dropping an indicator and making another stricter is a narrowing: at once.
+    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
+    let res = patch(etag, json!({"indicators": [{"type": "domain", "value": "a.example", "tlp": "AMBER+STRICT"}]}))
+        .await
+        .unwrap();
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(p["revision"], 3);
+    let seen: Value = app.get(&path, Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(seen["indicators"].as_array().unwrap().len(), 1);
+}

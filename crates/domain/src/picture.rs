@@ -402,6 +402,35 @@ pub fn widens(old: &PictureContent, new: &PictureContent) -> bool {
     tier_up || tlp_looser || more_named
 }
 
+/// Whether `new` differs from `old` only by narrower handling — a smaller or equal tier,
+/// an equal or stricter TLP, fewer named recipients, and indicators that are old ones
+/// (possibly with a stricter TLP) — so that it may take effect at once, without review.
+/// Any other change, including new indicator content or another GREEN community, is not.
+pub fn only_narrows(old: &PictureContent, new: &PictureContent) -> bool {
+    let mut same = new.clone();
+    same.tier = old.tier;
+    same.tlp = old.tlp;
+    same.tlp_community.clone_from(&old.tlp_community);
+    same.named_recipients.clone_from(&old.named_recipients);
+    same.indicators.clone_from(&old.indicators);
+    if same != *old || widens(old, new) {
+        return false;
+    }
+    if new.tlp == old.tlp && new.tlp_community != old.tlp_community {
+        return false;
+    }
+    new.indicators.iter().all(|n| {
+        old.indicators.iter().any(|o| {
+            o.type_ == n.type_
+                && o.value == n.value
+                && o.platform == n.platform
+                && o.first_seen == n.first_seen
+                && o.last_seen == n.last_seen
+                && tlp_rank(n.tlp) >= tlp_rank(o.tlp)
+        })
+    })
+}
+
 /// Whether a tier needs an approver who is not the author to publish at it.
 pub fn needs_four_eyes(tier: Tier) -> bool {
     tier_rank(tier) >= tier_rank(Tier::GroupVirtRas)
@@ -571,6 +600,42 @@ pub mod tests {
         c.original_lang = Lang::En;
         c.summary.en = None;
         assert_eq!(codes(c), ["language_missing"]);
+    }
+
+    #[test]
+    fn only_handling_that_narrows_counts_as_narrowing() {
+        let ind = |value: &str, tlp| Indicator {
+            type_: IndicatorType::Domain,
+            value: value.into(),
+            platform: None,
+            first_seen: None,
+            last_seen: None,
+            tlp,
+        };
+        let mut old = sample();
+        old.indicators = vec![ind("a.example", Tlp::Amber), ind("b.example", Tlp::Amber)];
+        let mut new = old.clone();
+        new.tlp = Tlp::AmberStrict;
+        new.indicators = vec![ind("a.example", Tlp::Red)];
+        assert!(only_narrows(&old, &new), "stricter TLP and fewer, stricter indicators");
+        let mut swapped = new.clone();
+        swapped.indicators = vec![ind("evil.example", Tlp::Red)];
+        assert!(!only_narrows(&old, &swapped), "new indicator content is not narrowing");
+        let mut looser = new.clone();
+        looser.indicators = vec![ind("a.example", Tlp::Green)];
+        assert!(!only_narrows(&old, &looser));
+        let mut texts = new.clone();
+        texts.summary.fi = Some("muutettu".into());
+        assert!(!only_narrows(&old, &texts), "a content change needs review");
+        let mut green = sample();
+        green.tlp = Tlp::Green;
+        green.tlp_community = Some("FI-ELECSEC".into());
+        let mut other = green.clone();
+        other.tlp_community = Some("EU-RAS".into());
+        assert!(!only_narrows(&green, &other), "another community is not narrower");
+        let mut wider = sample();
+        wider.tier = Tier::GroupVirt;
+        assert!(!only_narrows(&sample(), &wider));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use sitrep_db::events::{self, EventType};
 use sitrep_db::pictures::{self, ListFilter, PictureRow};
 use sitrep_db::{GenericClient, Transaction};
 use sitrep_domain::Invalid;
-use sitrep_domain::picture::{CheckedContent, Deployment, needs_four_eyes, widens};
+use sitrep_domain::picture::{CheckedContent, Deployment, needs_four_eyes, only_narrows, widens};
 use sitrep_domain::visibility::{Handling, Sight, Viewer, in_audience, indicator_visible, narrower, sight};
 use sitrep_types::{
     LifecycleNote, Originator, Page, Picture, PictureContent, PictureListItem, PictureMetadata, PictureView,
@@ -413,17 +413,6 @@ pub async fn get_picture(
     }
     audit::write(&client, &meta, r).await?;
     Ok(respond(actix_web::http::StatusCode::OK, &caller, &row))
-}
-
-/// Whether `new` differs from `old` only by narrower handling.
-fn only_narrows(old: &PictureContent, new: &PictureContent) -> bool {
-    let mut same = new.clone();
-    same.tier = old.tier;
-    same.tlp = old.tlp;
-    same.tlp_community.clone_from(&old.tlp_community);
-    same.named_recipients.clone_from(&old.named_recipients);
-    same.indicators.clone_from(&old.indicators);
-    same == *old && !widens(old, new) && new.indicators.len() <= old.indicators.len()
 }
 
 /// Revise a picture: a JSON merge patch (RFC 7396) of its content, with `If-Match`.
