@@ -174,3 +174,30 @@ fn the_example_configuration_names_every_key_and_loads() {
         assert!(text.contains(&format!("{key} =")), "{key} is not documented");
     }
 }
+
+#[tokio::test]
+async fn metrics_count_requests_and_show_the_backlog_to_sysadmins_only() {
+    let app = TestApp::spawn().await;
+    let sys = app.seed_user("ops.sysadmin", "S", &[Role::Sysadmin]).await;
+    let reader = app.seed_user("a.reader", "A", &[Role::Reader]).await;
+    let st = app.token(&sys).await;
+    let rt = app.token(&reader).await;
+    assert_eq!(app.get("/api/v1/me", Some(&rt)).await.status(), 200);
+    problem(app.get("/metrics", None).await, 401).await;
+    problem(app.get("/metrics", Some(&rt)).await, 403).await;
+    let res = app.get("/metrics", Some(&st)).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    for metric in [
+        r#"sitrep_http_requests_total{method="GET",route="/api/v1/me",status="200"}"#,
+        "sitrep_http_request_duration_seconds_bucket",
+        "sitrep_db_pool_size",
+        "sitrep_deliveries_pending 0",
+        "sitrep_subscriptions_failing 0",
+        "sitrep_access_log_head_seq",
+    ] {
+        assert!(text.contains(metric), "{metric} missing from:\n{text}");
+    }
+    assert!(!text.contains("a.reader") && !text.contains("Bearer"), "no names or secrets in metrics");
+}

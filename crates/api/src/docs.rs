@@ -126,6 +126,7 @@ impl Modify for Security {
     paths(
         routes::health::live,
         routes::health::ready,
+        crate::metrics::metrics,
         routes::auth::login,
         routes::auth::refresh_tokens,
         routes::auth::logout,

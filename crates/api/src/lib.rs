@@ -7,6 +7,7 @@ pub mod body;
 pub mod docs;
 pub mod error;
 pub mod meta;
+pub mod metrics;
 pub mod pagination;
 pub mod principal;
 pub mod routes;
@@ -44,7 +45,8 @@ pub async fn no_route() -> Result<actix_web::HttpResponse, ApiError> {
 /// Registers every route. The caller adds the state, the envelope middleware and the
 /// default service (see `sitrep_server::startup`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health/live").route(web::get().to(health::live)).default_service(not_allowed("GET")))
+    cfg.service(web::resource("/metrics").route(web::get().to(metrics::metrics)).default_service(not_allowed("GET")))
+        .service(web::resource("/health/live").route(web::get().to(health::live)).default_service(not_allowed("GET")))
         .service(web::resource("/health/ready").route(web::get().to(health::ready)).default_service(not_allowed("GET")))
         .service(
             web::scope("/api/v1")

@@ -120,6 +120,10 @@ pub async fn envelope(
     headers.remove(header::SERVER);
 
     let status = res.status();
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        state.metrics.observe(&route, res.request().method().as_str(), status.as_u16(), started.elapsed());
+    }
     if needs_record(&path) && !audited.load(Ordering::SeqCst) {
         record_unaudited(&res, &request_id, client_addr).instrument(span.clone()).await;
     }

@@ -202,3 +202,12 @@ impl Policy for ReadAccessLog {
         p.can_read_access_log()
     }
 }
+
+/// `sysadmin`: technical administration (metrics, keys); no picture content.
+pub struct Sysadmin;
+impl Policy for Sysadmin {
+    const REFUSAL: &'static str = "Only system administrators do this.";
+    fn allows(p: &Permissions) -> bool {
+        p.can_administer_system()
+    }
+}

@@ -94,6 +94,7 @@ pub struct AppState {
     pub events: Option<tokio::sync::watch::Receiver<u64>>,
     /// Seconds between heartbeat comments on live streams.
     pub stream_heartbeat_secs: u64,
+    pub metrics: crate::metrics::Metrics,
     /// The public key of the access log's checkpoints (set by the server at start).
     pub checkpoint_key: Option<sitrep_types::CheckpointKey>,
 }
@@ -117,6 +118,7 @@ impl AppState {
             .map_err(|e| e.to_string())?,
             events: None,
             stream_heartbeat_secs: 15,
+            metrics: crate::metrics::Metrics::new().map_err(|e| e.to_string())?,
             checkpoint_key: None,
         })
     }

@@ -9,6 +9,7 @@ pub mod chain;
 pub mod events;
 pub mod export;
 pub mod migrate;
+pub mod ops;
 pub mod pictures;
 pub mod reference;
 pub mod sessions;
