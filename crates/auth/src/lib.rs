@@ -1,6 +1,7 @@
 //! Credentials: argon2id password hashing, Ed25519-signed access tokens, opaque refresh
 //! tokens. No database access: callers store what these functions produce.
 
+pub mod keyfile;
 pub mod password;
 pub mod refresh;
 pub mod tokens;

@@ -42,18 +42,11 @@ pub fn self_signed(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     fs::create_dir_all(dir)?;
     let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     let generated = rcgen::generate_simple_self_signed(names)?;
-    write_private(&key, generated.key_pair.serialize_pem().as_bytes())?;
+    // A key left without its certificate by an interrupted start is replaced.
+    if key.exists() {
+        fs::remove_file(&key)?;
+    }
+    sitrep_auth::keyfile::open_private(&key)?.write_all(generated.key_pair.serialize_pem().as_bytes())?;
     fs::write(&cert, generated.cert.pem())?;
     Ok((cert, key))
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(contents)
 }
