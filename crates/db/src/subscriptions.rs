@@ -91,14 +91,13 @@ pub async fn insert(
     let channel = if webhook_url.is_some() { "webhook" } else { "feed" };
     let secrets: Vec<&str> = secret.into_iter().collect();
     // Start at the outbox's current end: a new subscription receives what happens next.
+    let (xid, seq) = crate::events::head(c).await?;
     let row = c
         .query_one(
             &format!(
                 "INSERT INTO subscriptions (id, organisation_id, name, channel, webhook_url, secrets, domains, \
                    min_severity, election_ids, kinds, is_exercise, created_by, position_xid, position_seq) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-                   coalesce(max(xid), '0'), coalesce(max(seq) FILTER (WHERE xid = (SELECT max(xid) FROM events)), 0) \
-                 FROM events RETURNING {COLUMNS}"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::xid8, $14) RETURNING {COLUMNS}"
             ),
             &[
                 &id,
@@ -113,6 +112,8 @@ pub async fn insert(
                 &f.kinds,
                 &f.is_exercise,
                 &by,
+                &xid,
+                &seq,
             ],
         )
         .await?;

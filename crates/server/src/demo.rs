@@ -59,8 +59,8 @@ async fn org_id(c: &impl GenericClient, code: &str) -> anyhow::Result<Uuid> {
 }
 
 async fn user_id(c: &impl GenericClient, username: &str) -> anyhow::Result<Uuid> {
-    let row = c.query_one("SELECT id FROM users WHERE username = $1", &[&username]).await?;
-    Ok(row.try_get(0)?)
+    let user = accounts::find_login_candidate(c, username).await?;
+    Ok(user.ok_or_else(|| anyhow::anyhow!("demo: no user {username}"))?.id)
 }
 
 /// Seeds the demo data; returns the number of pictures.
