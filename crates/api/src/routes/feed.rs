@@ -2,7 +2,7 @@
 //! skips a late commit, with an opaque cursor that survives restarts and many nodes.
 
 use actix_web::{HttpResponse, web};
-use sitrep_db::events;
+use sitrep_db::events::{self, EventRow};
 use sitrep_domain::visibility::Viewer;
 use sitrep_types::{Event, FeedPage, Tier, Tlp};
 
@@ -16,6 +16,34 @@ use crate::principal::{Caller, ReadPictures};
 use crate::state::AppState;
 
 const LIST: &str = "feed";
+
+/// A position in the outbox as the key of a cursor: `xid|seq`.
+pub(crate) fn position_key(p: &(String, i64)) -> String {
+    format!("{}|{}", p.0, p.1)
+}
+
+/// The position a cursor key names, or `None` if it is not one.
+pub(crate) fn parse_position(key: &str) -> Option<(String, i64)> {
+    let (xid, seq) = key.split_once('|')?;
+    if xid.is_empty() || !xid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((xid.to_owned(), seq.parse().ok()?))
+}
+
+/// An outbox row as the feed and the stream show it: thin; a recall carries the id alone.
+pub(crate) fn event(r: &EventRow) -> Event {
+    let recalled = r.kind == "picture.recalled";
+    Event {
+        id: r.id,
+        type_: r.kind.clone(),
+        picture_id: r.picture_id,
+        revision: (!recalled).then_some(r.revision),
+        tier: if recalled { None } else { Tier::parse(&r.tier) },
+        tlp: if recalled { None } else { Tlp::parse(&r.tlp) },
+        created_at: r.created_at,
+    }
+}
 
 /// Events after `cursor` (from the start without one), oldest first: published, revised
 /// and withdrawn pictures the caller's organisation sees now, recalls of pictures it no
@@ -34,34 +62,14 @@ pub async fn get_feed(
     let limit = query.0.limit()?;
     let bad = || ApiError::BadRequest { code: "invalid_cursor", detail: "The cursor is not valid here.".into() };
     let after = match query.0.after(caller.user_id, LIST)? {
-        Some(key) => {
-            let (xid, seq) = key.split_once('|').ok_or_else(bad)?;
-            if xid.is_empty() || !xid.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad());
-            }
-            Some((xid.to_owned(), seq.parse::<i64>().map_err(|_| bad())?))
-        }
+        Some(key) => Some(parse_position(&key).ok_or_else(bad)?),
         None => None,
     };
     let client = state.pool.get().await?;
     let rows = events::feed(&client, &Viewer::from(&caller.permissions), after.clone(), limit).await?;
     let position = rows.last().map(|r| r.position.clone()).or(after).unwrap_or_else(|| ("0".to_owned(), 0));
-    let next = crate::pagination::cursor(caller.user_id, LIST, &format!("{}|{}", position.0, position.1));
-    let events: Vec<Event> = rows
-        .iter()
-        .map(|r| {
-            let recalled = r.kind == "picture.recalled";
-            Event {
-                id: r.id,
-                type_: r.kind.clone(),
-                picture_id: r.picture_id,
-                revision: (!recalled).then_some(r.revision),
-                tier: if recalled { None } else { Tier::parse(&r.tier) },
-                tlp: if recalled { None } else { Tlp::parse(&r.tlp) },
-                created_at: r.created_at,
-            }
-        })
-        .collect();
+    let next = crate::pagination::cursor(caller.user_id, LIST, &position_key(&position));
+    let events: Vec<Event> = rows.iter().map(event).collect();
     let mut ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.picture_id).collect();
     ids.dedup();
     let mut record = audit::by(&meta, &caller).objects("picture", ids);

@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::pagination::{PageQuery, cursor};
 use crate::principal::{Caller, Principal, ReadPictures};
+use crate::routes::feed::{event, parse_position, position_key};
 use crate::state::AppState;
 
 const LIST: &str = "stream";
@@ -31,15 +32,7 @@ const BATCH: i64 = 100;
 const SESSION_CHECK: Duration = Duration::from_secs(3);
 
 fn frame(e: &EventRow, id: &str) -> Bytes {
-    let recalled = e.kind == "picture.recalled";
-    let data = if recalled {
-        serde_json::json!({"id": e.id, "type": e.kind, "picture_id": e.picture_id, "created_at": e.created_at})
-    } else {
-        serde_json::json!({
-            "id": e.id, "type": e.kind, "picture_id": e.picture_id, "revision": e.revision,
-            "tier": e.tier, "tlp": e.tlp, "created_at": e.created_at,
-        })
-    };
+    let data = serde_json::to_string(&event(e)).unwrap_or_default();
     Bytes::from(format!("id: {id}\nevent: {}\ndata: {data}\n\n", e.kind))
 }
 
@@ -67,11 +60,7 @@ pub async fn stream(
     let position = match last {
         Some(id) => {
             let key = PageQuery { limit: None, cursor: Some(id) }.after(caller.user_id, LIST)?.ok_or_else(bad)?;
-            let (xid, seq) = key.split_once('|').ok_or_else(bad)?;
-            if xid.is_empty() || !xid.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad());
-            }
-            (xid.to_owned(), seq.parse::<i64>().map_err(|_| bad())?)
+            parse_position(&key).ok_or_else(bad)?
         }
         None => {
             let client = state.pool.get().await?;
@@ -188,7 +177,7 @@ impl Pump {
             record.reason = Some(format!("events:{}", rows.len()));
             audit::write(&client, &self.meta, record).await?;
             for row in &rows {
-                let id = cursor(p.user_id, LIST, &format!("{}|{}", row.position.0, row.position.1));
+                let id = cursor(p.user_id, LIST, &position_key(&row.position));
                 if !self.offer(frame(row, &id)) {
                     return Ok(Push::Closed);
                 }
