@@ -114,7 +114,10 @@ pub(crate) fn record(meta: &RequestMeta, p: &Principal, row: &PictureRow) -> Acc
 }
 
 fn respond(status: actix_web::http::StatusCode, p: &Principal, row: &PictureRow) -> HttpResponse {
-    let (body, _) = view(p, row);
+    respond_with(status, row, view(p, row).0)
+}
+
+fn respond_with(status: actix_web::http::StatusCode, row: &PictureRow, body: PictureView) -> HttpResponse {
     let mut res = HttpResponse::build(status);
     res.insert_header((header::ETAG, etag(row)));
     res.json(body)
@@ -130,7 +133,11 @@ async fn check_content(
     let checked = CheckedContent::check(content, Deployment { tl_iv_accredited: state.tl_iv_accredited })?;
     let content = checked.content();
     let mut errors = sitrep_domain::FieldErrors::default();
-    let known = pictures::existing_organisations(c, &content.named_recipients).await?;
+    let known = if content.named_recipients.is_empty() {
+        Vec::new()
+    } else {
+        pictures::existing_organisations(c, &content.named_recipients).await?
+    };
     for (i, r) in content.named_recipients.iter().enumerate() {
         if !known.contains(r) {
             errors.push(Invalid::new(format!("named_recipients[{i}]"), "unknown_organisation", "no such organisation"));
@@ -147,7 +154,11 @@ async fn check_content(
         errors.push(Invalid::new("election_id", "unknown_election", "no such election"));
     }
     let related: Vec<Uuid> = content.related.iter().map(|r| r.picture_id).collect();
-    let visible = pictures::visible_ids(c, &Viewer::from(&p.permissions), &related).await?;
+    let visible = if related.is_empty() {
+        Vec::new()
+    } else {
+        pictures::visible_ids(c, &Viewer::from(&p.permissions), &related).await?
+    };
     for (i, r) in related.iter().enumerate() {
         if !visible.contains(r) {
             errors.push(Invalid::new(format!("related[{i}].picture_id"), "unknown_picture", "no such picture"));
@@ -403,16 +414,15 @@ pub async fn get_picture(
     let client = state.pool.get().await?;
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
-    let (_, redacted) = view(&caller, &row);
+    let (body, redacted) = view(&caller, &row);
     let mut r = record(&meta, &caller, &row);
-    if redacted > 0 {
+    if matches!(body, PictureView::Metadata(_)) {
+        r.reason = Some("metadata_only".into());
+    } else if redacted > 0 {
         r.reason = Some(format!("indicators_redacted:{redacted}"));
     }
-    if sight(&Viewer::from(&caller.permissions), &handling(&row)) == Sight::Metadata {
-        r.reason = Some("metadata_only".into());
-    }
     audit::write(&client, &meta, r).await?;
-    Ok(respond(actix_web::http::StatusCode::OK, &caller, &row))
+    Ok(respond_with(actix_web::http::StatusCode::OK, &row, body))
 }
 
 /// Revise a picture: a JSON merge patch (RFC 7396) of its content, with `If-Match`.
