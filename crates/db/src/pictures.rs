@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sitrep_domain::visibility::{Viewer, min_rank, tier_rank};
-use sitrep_types::{LocalizedText, PictureContent, Severity, Status, Tier, Tlp};
+use sitrep_types::{PictureContent, Severity, Status, Tier, Tlp};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -91,12 +91,69 @@ pub async fn next_reference(c: &impl GenericClient, year: i32) -> Result<String,
     Ok(format!("VTY-{year}-{n:04}"))
 }
 
-fn text(t: &LocalizedText) -> [Option<&str>; 3] {
-    [t.fi.as_deref(), t.sv.as_deref(), t.en.as_deref()]
+/// The columns a picture copies from its revision in force (for the visibility
+/// predicate, filters and search), and their values: one list for insert and update.
+const LIST_COLUMNS: &str = "tier, tier_rank, tlp, named_recipients, kind, is_exercise, primary_domain, domains, \
+     severity, urgency, election_id, classification, title_fi, title_sv, title_en, summary_fi, summary_sv, summary_en, \
+     valid_from, valid_until";
+
+struct ListValues<'a> {
+    c: &'a PictureContent,
+    tier_rank: i16,
+    domains: Vec<&'static str>,
+    strings: [&'static str; 7],
 }
 
-fn domains(c: &PictureContent) -> Vec<&'static str> {
-    c.domains.iter().map(|d| d.as_str()).collect()
+impl<'a> ListValues<'a> {
+    fn new(c: &'a PictureContent, severity: Severity) -> Self {
+        ListValues {
+            c,
+            tier_rank: tier_rank(c.tier),
+            domains: c.domains.iter().map(|d| d.as_str()).collect(),
+            strings: [
+                c.tier.as_str(),
+                c.tlp.as_str(),
+                c.kind.as_str(),
+                c.primary_domain.as_str(),
+                severity.as_str(),
+                c.urgency.as_str(),
+                c.classification.as_str(),
+            ],
+        }
+    }
+
+    /// The values in `LIST_COLUMNS` order.
+    fn params(&self) -> [&(dyn ToSql + Sync); 20] {
+        let [tier, tlp, kind, primary, severity, urgency, classification] = &self.strings;
+        let c = self.c;
+        [
+            tier,
+            &self.tier_rank,
+            tlp,
+            &c.named_recipients,
+            kind,
+            &c.is_exercise,
+            primary,
+            &self.domains,
+            severity,
+            urgency,
+            &c.election_id,
+            classification,
+            &c.title.fi,
+            &c.title.sv,
+            &c.title.en,
+            &c.summary.fi,
+            &c.summary.sv,
+            &c.summary.en,
+            &c.valid_from,
+            &c.valid_until,
+        ]
+    }
+}
+
+/// `$from, $from+1, …` for `n` parameters.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Inserts a new picture in `draft` with its first revision.
@@ -109,41 +166,16 @@ pub async fn insert_picture(
     content: &PictureContent,
     severity: Severity,
 ) -> Result<(), DbError> {
-    let [tfi, tsv, ten] = text(&content.title);
-    let [sfi, ssv, sen] = text(&content.summary);
-    let params: &[&(dyn ToSql + Sync)] = &[
-        &id,
-        &reference,
-        &originator,
-        &author,
-        &content.tier.as_str(),
-        &tier_rank(content.tier),
-        &content.tlp.as_str(),
-        &content.named_recipients,
-        &content.kind.as_str(),
-        &content.is_exercise,
-        &content.primary_domain.as_str(),
-        &domains(content),
-        &severity.as_str(),
-        &content.urgency.as_str(),
-        &content.election_id,
-        &content.classification.as_str(),
-        &tfi,
-        &tsv,
-        &ten,
-        &sfi,
-        &ssv,
-        &sen,
-        &content.valid_from,
-        &content.valid_until,
-    ];
+    let list = ListValues::new(content, severity);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id, &reference, &originator, &author];
+    params.extend(list.params());
     c.execute(
-        "INSERT INTO pictures (id, reference, originator_id, created_by, status, revision, tier, tier_rank, tlp, \
-           named_recipients, kind, is_exercise, primary_domain, domains, severity, urgency, election_id, \
-           classification, title_fi, title_sv, title_en, summary_fi, summary_sv, summary_en, valid_from, valid_until) \
-         VALUES ($1, $2, $3, $4, 'draft', 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-           $20, $21, $22, $23, $24)",
-        params,
+        &format!(
+            "INSERT INTO pictures (id, reference, originator_id, created_by, status, revision, {LIST_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, 'draft', 1, {})",
+            placeholders(5, 20)
+        ),
+        &params,
     )
     .await?;
     insert_revision(c, id, 1, "draft", content, author).await
@@ -179,44 +211,20 @@ pub async fn set_in_force(
     severity: Severity,
     published: bool,
 ) -> Result<(), DbError> {
-    let [tfi, tsv, ten] = text(&content.title);
-    let [sfi, ssv, sen] = text(&content.summary);
-    let params: &[&(dyn ToSql + Sync)] = &[
-        &id,
-        &revision,
-        &status.as_str(),
-        &content.tier.as_str(),
-        &tier_rank(content.tier),
-        &content.tlp.as_str(),
-        &content.named_recipients,
-        &content.kind.as_str(),
-        &content.is_exercise,
-        &content.primary_domain.as_str(),
-        &domains(content),
-        &severity.as_str(),
-        &content.urgency.as_str(),
-        &content.election_id,
-        &content.classification.as_str(),
-        &tfi,
-        &tsv,
-        &ten,
-        &sfi,
-        &ssv,
-        &sen,
-        &content.valid_from,
-        &content.valid_until,
-        &published,
-    ];
+    let list = ListValues::new(content, severity);
+    let status = status.as_str();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id, &revision, &status, &published];
+    params.extend(list.params());
     c.execute(
-        "UPDATE pictures SET revision = $2, status = $3, tier = $4, tier_rank = $5, tlp = $6, named_recipients = $7, \
-           kind = $8, is_exercise = $9, primary_domain = $10, domains = $11, severity = $12, urgency = $13, \
-           election_id = $14, classification = $15, title_fi = $16, title_sv = $17, title_en = $18, \
-           summary_fi = $19, summary_sv = $20, summary_en = $21, valid_from = $22, valid_until = $23, \
-           published_at = CASE WHEN $24 THEN coalesce(published_at, now()) ELSE published_at END, \
-           pending_revision = CASE WHEN pending_revision = $2 THEN NULL ELSE pending_revision END, \
-           version = version + 1, updated_at = now() \
-         WHERE id = $1",
-        params,
+        &format!(
+            "UPDATE pictures SET revision = $2, status = $3, ({LIST_COLUMNS}) = ({}), \
+               published_at = CASE WHEN $4 THEN coalesce(published_at, now()) ELSE published_at END, \
+               pending_revision = CASE WHEN pending_revision = $2 THEN NULL ELSE pending_revision END, \
+               version = version + 1, updated_at = now() \
+             WHERE id = $1",
+            placeholders(5, 20)
+        ),
+        &params,
     )
     .await?;
     Ok(())
