@@ -100,7 +100,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(pool: Pool, tokens: TokenService, hasher: PasswordHasher, login: LoginPolicy) -> Result<Self, String> {
+    pub fn new(
+        pool: Pool,
+        tokens: TokenService,
+        hasher: PasswordHasher,
+        login: LoginPolicy,
+        webhooks: sitrep_delivery::client::WebhookClient,
+    ) -> Result<Self, String> {
         login.check()?;
         let per_minute = NonZeroU32::new(login.per_address_per_minute).ok_or("per_address_per_minute is zero")?;
         Ok(AppState {
@@ -110,12 +116,7 @@ impl AppState {
             login,
             login_per_address: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             tl_iv_accredited: false,
-            webhooks: sitrep_delivery::client::WebhookClient::new(&sitrep_delivery::client::ClientOptions {
-                allow_private: false,
-                extra_roots: Vec::new(),
-                timeout: std::time::Duration::from_secs(10),
-            })
-            .map_err(|e| e.to_string())?,
+            webhooks,
             events: None,
             stream_heartbeat_secs: 15,
             metrics: crate::metrics::Metrics::new().map_err(|e| e.to_string())?,

@@ -43,9 +43,6 @@ impl Application {
                 .clone()
                 .spawn_periodic(pool.clone(), Duration::from_secs(settings.audit.checkpoint_interval_secs));
         }
-        let mut state = AppState::new(pool, tokens, hasher, settings.auth.login.clone()).map_err(anyhow::Error::msg)?;
-        state.checkpoint_key = Some(checkpoints.public());
-        state.tl_iv_accredited = settings.pictures.tl_iv_accredited;
         let d = &settings.delivery;
         let mut extra_roots = Vec::new();
         for path in &d.extra_root_certificates {
@@ -56,7 +53,10 @@ impl Application {
             extra_roots,
             timeout: Duration::from_secs(d.timeout_secs),
         })?;
-        state.webhooks = webhooks.clone();
+        let mut state = AppState::new(pool, tokens, hasher, settings.auth.login.clone(), webhooks.clone())
+            .map_err(anyhow::Error::msg)?;
+        state.checkpoint_key = Some(checkpoints.public());
+        state.tl_iv_accredited = settings.pictures.tl_iv_accredited;
         state.events = Some(sitrep_db::events::listen(url.clone()));
         state.stream_heartbeat_secs = settings.http.stream_heartbeat_secs;
         if d.worker {
