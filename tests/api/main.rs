@@ -10,6 +10,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod bootstrap;
+mod credentials;
 mod deploy;
 mod envelope;
 mod feed;

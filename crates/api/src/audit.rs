@@ -11,7 +11,7 @@ use crate::principal::Principal;
 /// A record of `meta`'s action by `p`, allowed, `200`.
 pub fn by(meta: &RequestMeta, p: &Principal) -> AccessRecord {
     AccessRecord {
-        actor_type: ActorType::User,
+        actor_type: p.actor_type(),
         actor_id: Some(p.user_id),
         actor_name: Some(p.username.clone()),
         organisation_id: Some(p.organisation_id),

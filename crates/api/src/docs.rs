@@ -109,7 +109,7 @@ impl Modify for Security {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         let components = openapi.components.get_or_insert_with(Default::default);
         let mut bearer = Http::new(HttpAuthScheme::Bearer);
-        bearer.bearer_format = Some("JWT".into());
+        bearer.bearer_format = Some("JWT access token, or a service account's API key (sitrep_live_...)".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
     }
 }
@@ -177,13 +177,31 @@ impl Modify for Security {
         routes::access_log::export_access_log,
         routes::access_log::list_checkpoints,
         routes::access_log::get_checkpoint_key,
+        routes::organisations::get_policy,
+        routes::organisations::update_policy,
+        routes::service_accounts::list_service_accounts,
+        routes::service_accounts::create_service_account,
+        routes::service_accounts::get_service_account,
+        routes::service_accounts::update_service_account,
+        routes::service_accounts::list_api_keys,
+        routes::service_accounts::create_api_key,
+        routes::service_accounts::get_api_key,
+        routes::service_accounts::revoke_api_key,
+        routes::totp::get_totp,
+        routes::totp::start_totp,
+        routes::totp::confirm_totp,
+        routes::totp::renew_recovery_codes,
+        routes::totp::disable_totp,
+        routes::keys::jwks,
+        routes::keys::list_signing_keys,
+        routes::keys::rotate_signing_key,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError)),
     modifiers(&Security),
     tags(
         (name = "health", description = "Liveness and readiness"),
-        (name = "auth", description = "Login, token refresh and logout"),
-        (name = "accounts", description = "Organisations, users and memberships"),
+        (name = "auth", description = "Login, token refresh and logout; TOTP; the token signing keys"),
+        (name = "accounts", description = "Organisations and their policies, users, memberships, service accounts and API keys"),
         (name = "pictures", description = "Situation pictures, revisions and their lifecycle"),
         (name = "reference", description = "Elections and TLP:GREEN communities"),
         (name = "delivery", description = "Events: the pull feed, the live stream, subscriptions and signed webhooks"),

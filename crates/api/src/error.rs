@@ -24,6 +24,10 @@ pub enum ApiError {
     /// Wrong username or password, or an account that may not log in: one answer for all.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The password was right; the second factor is missing (`totp_required`) or wrong
+    /// (`totp_invalid`).
+    #[error("second factor: {code}")]
+    SecondFactor { code: &'static str, detail: &'static str },
     #[error("forbidden: {code}")]
     Forbidden { code: &'static str, detail: &'static str },
     /// The object does not exist *for this caller*.
@@ -76,6 +80,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated { .. } => "invalid_token",
             ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::SecondFactor { code, .. } => code,
             ApiError::Forbidden { code, .. } => code,
             ApiError::NotFound { code } => code,
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -109,6 +114,7 @@ impl ApiError {
                 ("Unauthenticated", Some("The access token is missing, invalid, expired or revoked.".into()))
             }
             ApiError::InvalidCredentials => ("Invalid credentials", Some("The username or password is wrong.".into())),
+            ApiError::SecondFactor { detail, .. } => ("Second factor", Some((*detail).into())),
             ApiError::Forbidden { detail, .. } => ("Forbidden", Some((*detail).into())),
             ApiError::NotFound { .. } => ("Not found", None),
             ApiError::MethodNotAllowed { allow } => {
@@ -185,7 +191,9 @@ pub struct AuditReason(pub &'static str);
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Unauthenticated { .. } | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated { .. } | ApiError::InvalidCredentials | ApiError::SecondFactor { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

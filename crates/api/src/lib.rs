@@ -20,7 +20,8 @@ pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
 use crate::routes::{
-    access_log, auth, feed, health, me, organisations, pictures, reference, stream, subscriptions, users,
+    access_log, auth, feed, health, keys, me, organisations, pictures, reference, service_accounts, stream,
+    subscriptions, totp, users,
 };
 
 /// `405` with `Allow` for a method the resource does not offer.
@@ -40,6 +41,58 @@ where
 /// `404` for a path no route matches.
 pub async fn no_route() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::not_found("route_not_found"))
+}
+
+/// Service accounts and API keys, organisation policies, TOTP, signing keys.
+fn credential_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/.well-known/jwks.json").route(web::get().to(keys::jwks)).default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/signing-keys")
+            .route(web::get().to(keys::list_signing_keys))
+            .route(web::post().to(keys::rotate_signing_key))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/organisations/{id}/policy")
+            .route(web::get().to(organisations::get_policy))
+            .route(web::patch().to(organisations::update_policy))
+            .default_service(not_allowed("GET, PATCH")),
+    )
+    .service(
+        web::resource("/service-accounts")
+            .route(web::get().to(service_accounts::list_service_accounts))
+            .route(web::post().to(service_accounts::create_service_account))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/service-accounts/{id}")
+            .route(web::get().to(service_accounts::get_service_account))
+            .route(web::patch().to(service_accounts::update_service_account))
+            .default_service(not_allowed("GET, PATCH")),
+    )
+    .service(
+        web::resource("/service-accounts/{id}/keys")
+            .route(web::get().to(service_accounts::list_api_keys))
+            .route(web::post().to(service_accounts::create_api_key))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/service-accounts/{id}/keys/{key_id}")
+            .route(web::get().to(service_accounts::get_api_key))
+            .default_service(not_allowed("GET")),
+    )
+    .service(post_only("/service-accounts/{id}/keys/{key_id}/revoke", service_accounts::revoke_api_key))
+    .service(
+        web::resource("/me/totp")
+            .route(web::get().to(totp::get_totp))
+            .route(web::post().to(totp::start_totp))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(post_only("/me/totp/confirm", totp::confirm_totp))
+    .service(post_only("/me/totp/recovery-codes", totp::renew_recovery_codes))
+    .service(post_only("/me/totp/disable", totp::disable_totp));
 }
 
 /// Registers every route. The caller adds the state, the envelope middleware and the
@@ -193,7 +246,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(users::update_membership))
                         .default_service(not_allowed("PATCH")),
                 )
-                .configure(access_log_routes),
+                .configure(access_log_routes)
+                .configure(credential_routes),
         )
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
         .service(web::resource("/docs").route(web::get().to(docs_redirect)));

@@ -8,7 +8,11 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sitrep_auth::apikey;
 use sitrep_db::audit::ActorType;
+use sitrep_db::service_accounts::{self, KeyRefusal};
 use sitrep_db::sessions::{self, PrincipalRefusal};
 use sitrep_domain::Permissions;
 use uuid::Uuid;
@@ -17,15 +21,38 @@ use crate::error::ApiError;
 use crate::meta::AuditActor;
 use crate::state::AppState;
 
-/// An authenticated user acting for one organisation, as the database says now.
+/// Who is behind a request: a person (through a login session) or a service account
+/// (through an API key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    User,
+    ServiceAccount,
+}
+
+/// An authenticated user or service account acting for one organisation, as the
+/// database says now.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The user, or the service account (a row of `users` too).
     pub user_id: Uuid,
     pub username: String,
     pub organisation_id: Uuid,
     pub membership_id: Uuid,
-    pub session_id: Uuid,
+    pub actor: ActorKind,
+    /// The login session of a person; `None` for an API key.
+    pub session_id: Option<Uuid>,
+    /// The API key of a service account.
+    pub api_key_id: Option<Uuid>,
+    /// The organisation requires TOTP and this session has not proven it: the caller
+    /// may only enrol (and read who it is, and log out).
+    pub enrolment_only: bool,
     pub permissions: Permissions,
+}
+
+/// A credential presented in `Authorization`.
+enum Credential<'a> {
+    AccessToken(&'a str),
+    ApiKey(String),
 }
 
 impl Principal {
@@ -33,25 +60,26 @@ impl Principal {
         self.permissions.roles.to_vec().into_iter().map(|r| r.as_str()).collect()
     }
 
+    pub fn actor_type(&self) -> ActorType {
+        match self.actor {
+            ActorKind::User => ActorType::User,
+            ActorKind::ServiceAccount => ActorType::ServiceAccount,
+        }
+    }
+
     async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
         let state = req
             .app_data::<web::Data<AppState>>()
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("state missing")))?;
-        let token = bearer(&req)?;
-        let claims = state.tokens.verify(token).map_err(|e| ApiError::Unauthenticated { reason: e.reason() })?;
-        let client = state.pool.get().await?;
-        let row = sessions::principal(&client, claims.sid, claims.sub, claims.org).await?;
-        let row = row.map_err(|refusal: PrincipalRefusal| ApiError::Unauthenticated { reason: refusal.as_str() })?;
-        let principal = Principal {
-            user_id: claims.sub,
-            username: row.username,
-            organisation_id: claims.org,
-            membership_id: row.membership_id,
-            session_id: claims.sid,
-            permissions: Permissions::new(claims.org, row.reach, row.roles),
+        let principal = match credential(&req)? {
+            Credential::AccessToken(token) => Self::from_access_token(state, token).await?,
+            Credential::ApiKey(key) => {
+                let addr = req.peer_addr().map(|a| a.ip().to_string());
+                Self::from_api_key(state, &key, addr.as_deref()).await?
+            }
         };
         req.extensions_mut().insert(AuditActor {
-            actor_type: ActorType::User,
+            actor_type: principal.actor_type(),
             actor_id: principal.user_id,
             actor_name: principal.username.clone(),
             organisation_id: principal.organisation_id,
@@ -60,19 +88,89 @@ impl Principal {
         });
         Ok(principal)
     }
+
+    /// Whether the caller may still act, as the database says now (live streams ask
+    /// this now and then).
+    pub async fn still_valid(&self, c: &impl sitrep_db::GenericClient, addr: Option<&str>) -> Result<bool, ApiError> {
+        Ok(match (self.session_id, self.api_key_id) {
+            (Some(sid), _) => sessions::principal(c, sid, self.user_id, self.organisation_id).await?.is_ok(),
+            (None, Some(key)) => service_accounts::key_principal_by_id(c, key, addr).await?.is_ok(),
+            (None, None) => false,
+        })
+    }
+
+    async fn from_access_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+        let claims = state.tokens.verify(token).map_err(|e| ApiError::Unauthenticated { reason: e.reason() })?;
+        let client = state.pool.get().await?;
+        let row = sessions::principal(&client, claims.sid, claims.sub, claims.org).await?;
+        let row = row.map_err(|refusal: PrincipalRefusal| ApiError::Unauthenticated { reason: refusal.as_str() })?;
+        Ok(Principal {
+            user_id: claims.sub,
+            username: row.username,
+            organisation_id: claims.org,
+            membership_id: row.membership_id,
+            actor: ActorKind::User,
+            session_id: Some(claims.sid),
+            api_key_id: None,
+            enrolment_only: row.enrolment_only,
+            permissions: Permissions::new(claims.org, row.reach, row.roles),
+        })
+    }
+
+    async fn from_api_key(state: &AppState, key: &str, addr: Option<&str>) -> Result<Principal, ApiError> {
+        let prefix = apikey::parse(key).ok_or(ApiError::Unauthenticated { reason: "api_key_malformed" })?;
+        let client = state.pool.get().await?;
+        let found = service_accounts::key_principal(&client, prefix, &apikey::hash(key), addr).await?;
+        let row = found.map_err(|refusal: KeyRefusal| ApiError::Unauthenticated { reason: refusal.as_str() })?;
+        Ok(Principal {
+            user_id: row.account_id,
+            username: row.username,
+            organisation_id: row.organisation_id,
+            membership_id: row.membership_id,
+            actor: ActorKind::ServiceAccount,
+            session_id: None,
+            api_key_id: Some(row.key_id),
+            enrolment_only: false,
+            permissions: Permissions::new(row.organisation_id, row.reach, row.roles),
+        })
+    }
 }
 
-/// The token of `Authorization: Bearer <token>`. Tokens in query strings are ignored.
-fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
-    let missing = ApiError::Unauthenticated { reason: "token_missing" };
-    let value = req.headers().get(header::AUTHORIZATION).ok_or(missing)?;
+/// The credential of `Authorization: Bearer <access token or API key>` or
+/// `Authorization: Basic <base64 of user:API key>` (for TAXII clients; the user part is
+/// not checked). Credentials in query strings are ignored.
+fn credential(req: &HttpRequest) -> Result<Credential<'_>, ApiError> {
+    let malformed = ApiError::Unauthenticated { reason: "token_malformed" };
+    let value =
+        req.headers().get(header::AUTHORIZATION).ok_or(ApiError::Unauthenticated { reason: "token_missing" })?;
     let value = value.to_str().map_err(|_| ApiError::Unauthenticated { reason: "token_malformed" })?;
-    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthenticated { reason: "token_malformed" })?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::Unauthenticated { reason: "token_malformed" });
+    let (scheme, rest) = value.split_once(' ').ok_or(ApiError::Unauthenticated { reason: "token_malformed" })?;
+    let rest = rest.trim();
+    if rest.is_empty() || rest.len() > MAX_CREDENTIAL_BYTES {
+        return Err(malformed);
     }
-    Ok(token.trim())
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(if apikey::looks_like_key(rest) {
+            Credential::ApiKey(rest.to_owned())
+        } else {
+            Credential::AccessToken(rest)
+        });
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD.decode(rest).map_err(|_| ApiError::Unauthenticated { reason: "token_malformed" })?;
+        let decoded =
+            String::from_utf8(decoded).map_err(|_| ApiError::Unauthenticated { reason: "token_malformed" })?;
+        let (_, password) = decoded.split_once(':').ok_or(ApiError::Unauthenticated { reason: "token_malformed" })?;
+        if !apikey::looks_like_key(password) {
+            return Err(ApiError::Unauthenticated { reason: "basic_needs_api_key" });
+        }
+        return Ok(Credential::ApiKey(password.to_owned()));
+    }
+    Err(malformed)
 }
+
+/// Longest `Authorization` value looked at (an access token is capped at 8 KiB too).
+const MAX_CREDENTIAL_BYTES: usize = 12 * 1024;
 
 impl FromRequest for Principal {
     type Error = ApiError;
@@ -88,6 +186,8 @@ impl FromRequest for Principal {
 pub trait Policy {
     /// Shown to the caller when refused.
     const REFUSAL: &'static str;
+    /// Allowed to a session that must still enrol a second factor.
+    const DURING_ENROLMENT: bool = false;
     fn allows(p: &Permissions) -> bool;
 }
 
@@ -114,11 +214,28 @@ impl<P: Policy + 'static> FromRequest for Caller<P> {
         let req = req.clone();
         Box::pin(async move {
             let principal = Principal::authenticate(req).await?;
+            if principal.enrolment_only && !P::DURING_ENROLMENT {
+                return Err(ApiError::Forbidden {
+                    code: "totp_enrolment_required",
+                    detail: "Your organisation requires a second factor: enrol TOTP at /api/v1/me/totp first.",
+                });
+            }
             if !P::allows(&principal.permissions) {
                 return Err(ApiError::forbidden(P::REFUSAL));
             }
             Ok(Caller { principal, policy: PhantomData })
         })
+    }
+}
+
+/// Any authenticated caller, also one that must still enrol a second factor: who am I,
+/// log out, enrol TOTP.
+pub struct SelfService;
+impl Policy for SelfService {
+    const REFUSAL: &'static str = "";
+    const DURING_ENROLMENT: bool = true;
+    fn allows(_: &Permissions) -> bool {
+        true
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
-use sitrep_auth::{PasswordHasher, TokenService};
+use sitrep_auth::{PasswordHasher, SealKey, TokenService};
 use sitrep_db::Pool;
 
 /// Sessions and login throttling (configuration section `auth.login`).
@@ -84,6 +84,10 @@ pub struct AppState {
     pub pool: Pool,
     pub tokens: TokenService,
     pub hasher: PasswordHasher,
+    /// Seals TOTP secrets in the database.
+    pub seal: SealKey,
+    /// The issuer authenticator apps show.
+    pub totp_issuer: String,
     pub login: LoginPolicy,
     pub login_per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// The deployment is accredited to hold TL IV material (never beyond `group_virt`).
@@ -104,6 +108,7 @@ impl AppState {
         pool: Pool,
         tokens: TokenService,
         hasher: PasswordHasher,
+        seal: SealKey,
         login: LoginPolicy,
         webhooks: sitrep_delivery::client::WebhookClient,
     ) -> Result<Self, String> {
@@ -113,6 +118,8 @@ impl AppState {
             pool,
             tokens,
             hasher,
+            seal,
+            totp_issuer: "Sitrep".into(),
             login,
             login_per_address: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             tl_iv_accredited: false,

@@ -1,10 +1,15 @@
 //! Credentials: argon2id password hashing, Ed25519-signed access tokens, opaque refresh
-//! tokens. No database access: callers store what these functions produce.
+//! tokens, API keys, TOTP and the sealing of stored secrets. No database access: callers
+//! store what these functions produce.
 
+pub mod apikey;
 pub mod keyfile;
 pub mod password;
 pub mod refresh;
+pub mod seal;
 pub mod tokens;
+pub mod totp;
 
 pub use password::{HashError, PasswordHasher, PasswordPolicy, Verified};
+pub use seal::SealKey;
 pub use tokens::{AccessClaims, KeySet, TokenConfig, TokenError, TokenService};

@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
 
 use ed25519_dalek::SigningKey;
 
@@ -89,37 +91,71 @@ struct Key {
     encoding: EncodingKey,
     decoding: DecodingKey,
     public: [u8; 32],
+    created_at: DateTime<Utc>,
 }
 
-/// The signing keys: every key verifies, the newest (last by `kid`) signs.
+/// The kid of a key made at `at`: `ed25519-YYYYMMDDTHHMMSSZ`. Keys sort by it.
+fn kid_at(at: DateTime<Utc>) -> String {
+    format!("ed25519-{}", at.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// When a key was made, from its kid; keys named otherwise count as made long ago.
+fn created_from_kid(kid: &str) -> DateTime<Utc> {
+    kid.strip_prefix("ed25519-")
+        .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y%m%dT%H%M%SZ").ok())
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// One signing key as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub created_at: DateTime<Utc>,
+    /// This key signs new tokens now; the others only verify.
+    pub signing: bool,
+}
+
+/// The signing keys in a directory, `<kid>.pem` each. Every key verifies. The newest key
+/// that has been published for `activation` signs (so that every server process has
+/// loaded it before tokens signed by it arrive); until then its predecessor signs.
 #[derive(Clone)]
 pub struct KeySet {
     keys: Arc<BTreeMap<String, Key>>,
-    active: String,
 }
 
 impl KeySet {
-    /// Loads every `<kid>.pem` (PKCS#8 Ed25519) in `dir`; creates the directory and a
-    /// first key (mode 0600) when there is none. The key is never printed.
+    /// Loads every key in `dir`; creates the directory and a first key (mode 0600) when
+    /// there is none. The key is never printed.
     pub fn load_or_create(dir: &Path) -> anyhow::Result<KeySet> {
         fs::create_dir_all(dir)?;
         restrict_dir(dir)?;
         if Self::load(dir)?.is_none() {
-            let kid = format!("ed25519-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
-            let key = SigningKey::generate(&mut rand::rngs::OsRng);
-            let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("encoding key: {e}"))?;
-            let path = dir.join(format!("{kid}.pem"));
-            match open_private(&path) {
-                Ok(mut f) => f.write_all(pem.as_bytes())?,
+            match Self::create_key(dir) {
+                Ok(_) => {}
                 // Another process created it in the same second: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e.into()),
+                Err(e)
+                    if e.downcast_ref::<std::io::Error>().map(|e| e.kind())
+                        == Some(std::io::ErrorKind::AlreadyExists) => {}
+                Err(e) => return Err(e),
             }
         }
         Self::load(dir)?.ok_or_else(|| anyhow::anyhow!("no signing key in {}", dir.display()))
     }
 
-    fn load(dir: &Path) -> anyhow::Result<Option<KeySet>> {
+    /// Writes a new key to `dir` and returns its kid. Fails if a key was made in the
+    /// same second.
+    pub fn create_key(dir: &Path) -> anyhow::Result<String> {
+        let kid = kid_at(Utc::now());
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("encoding key: {e}"))?;
+        let mut f = open_private(&dir.join(format!("{kid}.pem")))?;
+        f.write_all(pem.as_bytes())?;
+        Ok(kid)
+    }
+
+    /// Every `<kid>.pem` in `dir`, or `None` when there is none.
+    pub fn load(dir: &Path) -> anyhow::Result<Option<KeySet>> {
         let mut keys = BTreeMap::new();
         for entry in fs::read_dir(dir)? {
             let path = entry?.path();
@@ -129,64 +165,130 @@ impl KeySet {
             let Some(kid) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
             let pem = fs::read_to_string(&path)?;
             let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            keys.insert(kid, Key::from_signing(&key)?);
+            let created_at = created_from_kid(&kid);
+            keys.insert(kid, Key::from_signing(&key, created_at)?);
         }
-        let Some(active) = keys.keys().next_back().cloned() else { return Ok(None) };
-        Ok(Some(KeySet { keys: Arc::new(keys), active }))
+        Ok((!keys.is_empty()).then(|| KeySet { keys: Arc::new(keys) }))
     }
 
-    /// A key set from keys held in memory (tests, tools).
+    /// A key set from keys held in memory (tests, tools); made when their kids say.
     pub fn from_keys(keys: Vec<(String, SigningKey)>) -> anyhow::Result<KeySet> {
         let mut map = BTreeMap::new();
         for (kid, k) in keys {
-            map.insert(kid, Key::from_signing(&k)?);
+            let created_at = created_from_kid(&kid);
+            map.insert(kid, Key::from_signing(&k, created_at)?);
         }
-        let active = map.keys().next_back().cloned().ok_or_else(|| anyhow::anyhow!("empty key set"))?;
-        Ok(KeySet { keys: Arc::new(map), active })
+        if map.is_empty() {
+            anyhow::bail!("empty key set");
+        }
+        Ok(KeySet { keys: Arc::new(map) })
     }
 
-    pub fn active_kid(&self) -> &str {
-        &self.active
+    /// Keys oldest first (by creation, then kid).
+    fn ordered(&self) -> Vec<(&String, &Key)> {
+        let mut keys: Vec<_> = self.keys.iter().collect();
+        keys.sort_by(|a, b| (a.1.created_at, a.0).cmp(&(b.1.created_at, b.0)));
+        keys
+    }
+
+    /// The kid that signs at `now`: the newest key published for `activation`, or the
+    /// oldest key when none has been published that long (a first start).
+    pub fn signing_kid(&self, now: DateTime<Utc>, activation: chrono::Duration) -> &str {
+        let ordered = self.ordered();
+        ordered
+            .iter()
+            .rev()
+            .find(|(_, k)| k.created_at + activation <= now)
+            .or_else(|| ordered.first())
+            .map(|(kid, _)| kid.as_str())
+            .unwrap_or_default()
     }
 
     /// `(kid, raw Ed25519 public key)` of every key, for publication.
     pub fn public_keys(&self) -> Vec<(String, [u8; 32])> {
-        self.keys.iter().map(|(kid, k)| (kid.clone(), k.public)).collect()
+        self.ordered().into_iter().map(|(kid, k)| (kid.clone(), k.public)).collect()
+    }
+
+    pub fn describe(&self, now: DateTime<Utc>, activation: chrono::Duration) -> Vec<KeyInfo> {
+        let signing = self.signing_kid(now, activation).to_owned();
+        self.ordered()
+            .into_iter()
+            .map(|(kid, k)| KeyInfo { kid: kid.clone(), created_at: k.created_at, signing: *kid == signing })
+            .collect()
+    }
+
+    /// Keys older than the signing key once every token they signed has expired: the
+    /// signing key has been signing for longer than the longest token lifetime and the
+    /// leeway.
+    pub fn retirable(&self, now: DateTime<Utc>, activation: chrono::Duration) -> Vec<String> {
+        let signing = self.signing_kid(now, activation);
+        let Some(current) = self.keys.get(signing) else { return Vec::new() };
+        let signing_since = current.created_at + activation;
+        let ttl = chrono::Duration::seconds((MAX_ACCESS_TTL_SECS + LEEWAY_SECS) as i64);
+        if signing_since + ttl > now {
+            return Vec::new();
+        }
+        self.ordered().into_iter().take_while(|(kid, _)| kid.as_str() != signing).map(|(kid, _)| kid.clone()).collect()
     }
 }
 
+/// Takes a key out of use: renames `<kid>.pem` to `<kid>.pem.retired` (kept for the
+/// record; no longer loaded, so its tokens are refused).
+pub fn retire_key(dir: &Path, kid: &str) -> anyhow::Result<()> {
+    if kid.contains(['/', '\\']) || kid.starts_with('.') {
+        anyhow::bail!("not a key id: {kid}");
+    }
+    let from = dir.join(format!("{kid}.pem"));
+    fs::rename(&from, dir.join(format!("{kid}.pem.retired")))?;
+    Ok(())
+}
+
 impl Key {
-    fn from_signing(key: &SigningKey) -> anyhow::Result<Key> {
+    fn from_signing(key: &SigningKey, created_at: DateTime<Utc>) -> anyhow::Result<Key> {
         let der = key.to_pkcs8_der().map_err(|e| anyhow::anyhow!("encoding key: {e}"))?;
         let public = key.verifying_key().to_bytes();
         Ok(Key {
             encoding: EncodingKey::from_ed_der(der.as_bytes()),
             decoding: DecodingKey::from_ed_der(&public),
             public,
+            created_at,
         })
     }
 }
 
-/// Issuer, audience and lifetime of access tokens.
+/// Issuer, audience and lifetime of access tokens, and how signing keys are picked up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct TokenConfig {
     pub issuer: String,
     pub audience: String,
     /// At most 900 (15 minutes).
     pub access_ttl_secs: u64,
+    /// Seconds between re-reads of the keys directory (new and retired keys).
+    pub key_reload_secs: u64,
+    /// A new key only verifies for this long before it starts signing, so that every
+    /// server process has loaded it first; more than `key_reload_secs`.
+    pub key_activation_secs: u64,
 }
 
 impl Default for TokenConfig {
     fn default() -> Self {
-        TokenConfig { issuer: "sitrep".into(), audience: "sitrep-api".into(), access_ttl_secs: MAX_ACCESS_TTL_SECS }
+        TokenConfig {
+            issuer: "sitrep".into(),
+            audience: "sitrep-api".into(),
+            access_ttl_secs: MAX_ACCESS_TTL_SECS,
+            key_reload_secs: 30,
+            key_activation_secs: 90,
+        }
     }
 }
 
 /// Issues and verifies access tokens.
 #[derive(Clone)]
 pub struct TokenService {
-    keys: KeySet,
+    keys: Arc<RwLock<KeySet>>,
+    /// Where the keys live, for reloads and rotation (`None`: keys held in memory).
+    dir: Option<PathBuf>,
     config: TokenConfig,
     validation: Arc<Validation>,
 }
@@ -196,6 +298,9 @@ impl TokenService {
         if config.access_ttl_secs == 0 || config.access_ttl_secs > MAX_ACCESS_TTL_SECS {
             anyhow::bail!("auth.tokens.access_ttl_secs must be 1..={MAX_ACCESS_TTL_SECS}");
         }
+        if config.key_reload_secs == 0 || config.key_activation_secs < config.key_reload_secs {
+            anyhow::bail!("auth.tokens.key_reload_secs must be positive and at most key_activation_secs");
+        }
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         validation.validate_exp = true;
@@ -204,15 +309,62 @@ impl TokenService {
         validation.leeway = LEEWAY_SECS;
         validation.set_audience(&[&config.audience]);
         validation.set_issuer(&[&config.issuer]);
-        Ok(TokenService { keys, config, validation: Arc::new(validation) })
+        Ok(TokenService { keys: Arc::new(RwLock::new(keys)), dir: None, config, validation: Arc::new(validation) })
+    }
+
+    /// Keys loaded from (and later reloaded from) `dir`.
+    pub fn from_dir(dir: &Path, config: TokenConfig) -> anyhow::Result<TokenService> {
+        let keys = KeySet::load_or_create(dir)?;
+        Ok(TokenService { dir: Some(dir.to_path_buf()), ..TokenService::new(keys, config)? })
     }
 
     pub fn config(&self) -> &TokenConfig {
         &self.config
     }
 
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
+    fn activation(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.config.key_activation_secs as i64)
+    }
+
+    /// The keys in use now.
+    pub fn keys(&self) -> KeySet {
+        self.keys.read().map(|k| k.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    pub fn describe_keys(&self) -> Vec<KeyInfo> {
+        self.keys().describe(Utc::now(), self.activation())
+    }
+
+    /// Re-reads the keys directory: new keys start verifying, retired ones stop. An
+    /// empty or unreadable directory keeps the keys already loaded.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        let loaded = KeySet::load(dir)?.ok_or_else(|| anyhow::anyhow!("no signing key in {}", dir.display()))?;
+        match self.keys.write() {
+            Ok(mut keys) => *keys = loaded,
+            Err(poisoned) => *poisoned.into_inner() = loaded,
+        }
+        Ok(())
+    }
+
+    /// Makes a new key in the keys directory and loads it. It verifies at once and
+    /// signs after `key_activation_secs`. Returns its kid.
+    pub fn rotate(&self) -> anyhow::Result<String> {
+        let dir = self.dir.as_ref().ok_or_else(|| anyhow::anyhow!("keys are not kept in a directory"))?;
+        let kid = KeySet::create_key(dir)?;
+        self.reload()?;
+        Ok(kid)
+    }
+
+    /// Retires every key whose tokens have all expired; returns their kids.
+    pub fn retire_expired(&self) -> anyhow::Result<Vec<String>> {
+        let dir = self.dir.as_ref().ok_or_else(|| anyhow::anyhow!("keys are not kept in a directory"))?;
+        let retired = self.keys().retirable(Utc::now(), self.activation());
+        for kid in &retired {
+            retire_key(dir, kid)?;
+        }
+        self.reload()?;
+        Ok(retired)
     }
 
     /// A signed access token for `user` acting for `org` in session `sid`.
@@ -229,10 +381,12 @@ impl TokenService {
             nbf: now,
             exp: now + self.config.access_ttl_secs as i64,
         };
-        let key = self.keys.keys.get(&self.keys.active).ok_or_else(|| anyhow::anyhow!("active key missing"))?;
+        let keys = self.keys();
+        let kid = keys.signing_kid(Utc::now(), self.activation()).to_owned();
+        let key = keys.keys.get(&kid).ok_or_else(|| anyhow::anyhow!("signing key missing"))?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYP.into());
-        header.kid = Some(self.keys.active.clone());
+        header.kid = Some(kid);
         let token = jsonwebtoken::encode(&header, &claims, &key.encoding)?;
         Ok((token, claims))
     }
@@ -253,7 +407,8 @@ impl TokenService {
             return Err(TokenError::HeaderRefused);
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-        let key = self.keys.keys.get(&kid).ok_or(TokenError::UnknownKey)?;
+        let keys = self.keys();
+        let key = keys.keys.get(&kid).ok_or(TokenError::UnknownKey)?;
         let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             match e.kind() {
@@ -452,8 +607,50 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sitrep-keys-{}", Uuid::new_v4()));
         let a = KeySet::load_or_create(&dir).unwrap();
         let b = KeySet::load_or_create(&dir).unwrap();
-        assert_eq!(a.active_kid(), b.active_kid());
         assert_eq!(a.public_keys(), b.public_keys());
+        assert_eq!(a.public_keys().len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn key_made(at: &str, seed: u8) -> (String, SigningKey) {
+        (format!("ed25519-{at}"), SigningKey::from_bytes(&[seed; 32]))
+    }
+
+    #[test]
+    fn the_newest_published_key_signs_and_older_ones_retire_after_the_token_lifetime() {
+        let keys = KeySet::from_keys(vec![key_made("20260101T000000Z", 1), key_made("20260101T010000Z", 2)]).unwrap();
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let activation = chrono::Duration::seconds(90);
+        // The new key (01:00) is not yet published long enough: the old one signs.
+        assert_eq!(keys.signing_kid(at("2026-01-01T01:00:30Z"), activation), "ed25519-20260101T000000Z");
+        assert_eq!(keys.signing_kid(at("2026-01-01T01:01:30Z"), activation), "ed25519-20260101T010000Z");
+        // The old key retires once every token it signed has expired (15 min + leeway).
+        assert!(keys.retirable(at("2026-01-01T01:10:00Z"), activation).is_empty());
+        assert_eq!(keys.retirable(at("2026-01-01T01:17:10Z"), activation), vec!["ed25519-20260101T000000Z"]);
+        // Only keys made after now: the oldest signs (first start).
+        assert_eq!(keys.signing_kid(at("2025-01-01T00:00:00Z"), activation), "ed25519-20260101T000000Z");
+        let described = keys.describe(at("2026-01-01T02:00:00Z"), activation);
+        assert_eq!(described.iter().filter(|k| k.signing).count(), 1);
+        assert!(described[1].signing);
+    }
+
+    #[test]
+    fn rotation_adds_a_verifying_key_and_retirement_refuses_its_tokens() {
+        let dir = std::env::temp_dir().join(format!("sitrep-keys-{}", Uuid::new_v4()));
+        let config = TokenConfig { key_activation_secs: 1, key_reload_secs: 1, ..TokenConfig::default() };
+        let svc = TokenService::from_dir(&dir, config).unwrap();
+        let (old_token, _) = svc.issue(Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3)).unwrap();
+        let old_kid = svc.describe_keys()[0].kid.clone();
+        // A second key cannot be made in the same second as the first.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let new_kid = svc.rotate().unwrap();
+        assert_ne!(new_kid, old_kid);
+        assert_eq!(svc.describe_keys().len(), 2);
+        assert!(svc.verify(&old_token).is_ok(), "the previous key still verifies");
+        retire_key(&dir, &old_kid).unwrap();
+        svc.reload().unwrap();
+        assert_eq!(svc.verify(&old_token), Err(TokenError::UnknownKey));
+        assert!(retire_key(&dir, "../x").is_err());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sitrep_domain::RoleSet;
 use sitrep_domain::account::{NewOrganisation, OrganisationChange};
-use sitrep_types::{LocalizedText, Membership, Organisation, Reach, Role};
+use sitrep_types::{LocalizedText, Membership, Organisation, OrganisationPolicy, Reach, Role};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -99,6 +99,43 @@ pub async fn update_organisation(
     row.as_ref().map(organisation).transpose()
 }
 
+const POLICY_COLUMNS: &str = "require_review, require_totp, service_account_ranges::text[] AS service_account_ranges";
+
+fn policy(row: &Row) -> Result<OrganisationPolicy, DbError> {
+    Ok(OrganisationPolicy {
+        require_review: row.try_get("require_review")?,
+        require_totp: row.try_get("require_totp")?,
+        service_account_ranges: row.try_get("service_account_ranges")?,
+    })
+}
+
+pub async fn get_organisation_policy(c: &impl GenericClient, id: Uuid) -> Result<Option<OrganisationPolicy>, DbError> {
+    let row = c.query_opt(&format!("SELECT {POLICY_COLUMNS} FROM organisations WHERE id = $1"), &[&id]).await?;
+    row.as_ref().map(policy).transpose()
+}
+
+/// Sets an organisation's policies; `ranges` are CIDR texts already checked.
+pub async fn update_organisation_policy(
+    c: &impl GenericClient,
+    id: Uuid,
+    require_review: Option<bool>,
+    require_totp: Option<bool>,
+    ranges: Option<&[String]>,
+) -> Result<Option<OrganisationPolicy>, DbError> {
+    let row = c
+        .query_opt(
+            &format!(
+                "UPDATE organisations SET require_review = coalesce($2, require_review), \
+                   require_totp = coalesce($3, require_totp), \
+                   service_account_ranges = coalesce($4::text[]::cidr[], service_account_ranges), updated_at = now() \
+                 WHERE id = $1 RETURNING {POLICY_COLUMNS}"
+            ),
+            &[&id, &require_review, &require_totp, &ranges],
+        )
+        .await?;
+    row.as_ref().map(policy).transpose()
+}
+
 pub async fn count_organisations(c: &impl GenericClient) -> Result<i64, DbError> {
     Ok(c.query_one("SELECT count(*) FROM organisations", &[]).await?.try_get(0)?)
 }
@@ -110,11 +147,13 @@ pub struct UserRow {
     pub username: String,
     pub display_name: String,
     pub active: bool,
+    /// A service account (managed under /service-accounts, never under /users).
+    pub is_service: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, active, created_at, updated_at";
+const USER_COLUMNS: &str = "id, username, display_name, active, kind = 'service' AS is_service, created_at, updated_at";
 
 fn user(row: &Row) -> Result<UserRow, DbError> {
     Ok(UserRow {
@@ -122,6 +161,7 @@ fn user(row: &Row) -> Result<UserRow, DbError> {
         username: row.try_get("username")?,
         display_name: row.try_get("display_name")?,
         active: row.try_get("active")?,
+        is_service: row.try_get("is_service")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -166,7 +206,9 @@ pub struct LoginCandidate {
 }
 
 pub async fn find_login_candidate(c: &impl GenericClient, username: &str) -> Result<Option<LoginCandidate>, DbError> {
-    let row = c.query_opt("SELECT id, password_hash, active FROM users WHERE username = $1", &[&username]).await?;
+    let row = c
+        .query_opt("SELECT id, password_hash, active FROM users WHERE username = $1 AND kind = 'person'", &[&username])
+        .await?;
     row.map(|r| {
         Ok(LoginCandidate {
             id: r.try_get("id")?,
@@ -194,7 +236,7 @@ pub async fn list_users(
         .query(
             &format!(
                 "SELECT {USER_COLUMNS} FROM users u \
-                 WHERE ($1::uuid IS NULL OR EXISTS (SELECT 1 FROM memberships m \
+                 WHERE kind = 'person' AND ($1::uuid IS NULL OR EXISTS (SELECT 1 FROM memberships m \
                         WHERE m.user_id = u.id AND m.organisation_id = $1)) \
                    AND ($2::text IS NULL OR username > $2) \
                  ORDER BY username LIMIT $3"

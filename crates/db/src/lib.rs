@@ -12,6 +12,8 @@ pub mod migrate;
 pub mod ops;
 pub mod pictures;
 pub mod reference;
+pub mod second_factor;
+pub mod service_accounts;
 pub mod sessions;
 pub mod subscriptions;
 

@@ -15,10 +15,12 @@ pub async fn create_session(
     user_id: Uuid,
     organisation_id: Uuid,
     absolute_expires_at: DateTime<Utc>,
+    second_factor: Option<&str>,
 ) -> Result<(), DbError> {
     c.execute(
-        "INSERT INTO auth_sessions (id, user_id, organisation_id, absolute_expires_at) VALUES ($1, $2, $3, $4)",
-        &[&id, &user_id, &organisation_id, &absolute_expires_at],
+        "INSERT INTO auth_sessions (id, user_id, organisation_id, absolute_expires_at, second_factor) \
+         VALUES ($1, $2, $3, $4, $5)",
+        &[&id, &user_id, &organisation_id, &absolute_expires_at, &second_factor],
     )
     .await?;
     Ok(())
@@ -106,6 +108,12 @@ pub async fn session_of_refresh_token(c: &impl GenericClient, token_hash: &[u8])
     row.map(|r| r.try_get(0)).transpose().map_err(DbError::from)
 }
 
+/// Records that the session proved a second factor (after enrolling TOTP in it).
+pub async fn mark_second_factor(c: &impl GenericClient, id: Uuid, factor: &str) -> Result<(), DbError> {
+    c.execute("UPDATE auth_sessions SET second_factor = $2 WHERE id = $1", &[&id, &factor]).await?;
+    Ok(())
+}
+
 pub async fn revoke_session(c: &impl GenericClient, id: Uuid, reason: &str) -> Result<bool, DbError> {
     let n = c
         .execute(
@@ -152,6 +160,8 @@ pub struct PrincipalRow {
     pub reach: Reach,
     pub membership_id: Uuid,
     pub roles: RoleSet,
+    /// The organisation requires TOTP and the session has not proven a second factor.
+    pub enrolment_only: bool,
 }
 
 /// Why a token that verified cryptographically is still refused.
@@ -187,7 +197,8 @@ pub async fn principal(
         .query_opt(
             &format!(
                 "SELECT u.username, u.active AS user_active, o.active AS org_active, o.reach, \
-                        (s.revoked_at IS NULL AND s.absolute_expires_at > now()) AS session_live, m.id AS mid, m.roles \
+                        (s.revoked_at IS NULL AND s.absolute_expires_at > now()) AS session_live, m.id AS mid, m.roles, \
+                        (o.require_totp AND s.second_factor IS NULL) AS enrolment_only \
                  FROM auth_sessions s \
                  JOIN users u ON u.id = s.user_id \
                  JOIN organisations o ON o.id = s.organisation_id \
@@ -217,6 +228,7 @@ pub async fn principal(
         reach: Reach::parse(row.try_get("reach")?).ok_or(DbError::Corrupt("organisations.reach"))?,
         membership_id,
         roles: roles(row.try_get("roles")?)?,
+        enrolment_only: row.try_get("enrolment_only")?,
     }))
 }
 

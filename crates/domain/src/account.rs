@@ -357,3 +357,153 @@ mod tests {
         assert!(MembershipChange::try_from(wire::UpdateMembership::default()).is_err());
     }
 }
+
+/// Longest an API key may live.
+pub const API_KEY_MAX_DAYS: i64 = 366;
+/// Most address ranges on one key or organisation.
+pub const MAX_RANGES: usize = 32;
+
+/// Client address ranges in CIDR notation (a bare address is a single-host range),
+/// normalised (`192.0.2.7/24` becomes `192.0.2.0/24`).
+pub fn parse_ranges(field: &str, raw: &[String]) -> Result<Vec<String>, Invalid> {
+    if raw.len() > MAX_RANGES {
+        return Err(Invalid::new(field, "too_many", format!("at most {MAX_RANGES} ranges")));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let r = r.trim();
+            let net = r
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| r.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| Invalid::new(format!("{field}[{i}]"), "invalid_range", "must be a CIDR range"))?;
+            Ok(net.trunc().to_string())
+        })
+        .collect()
+}
+
+/// A checked `CreateServiceAccount`.
+#[derive(Debug, Clone)]
+pub struct NewServiceAccount {
+    pub organisation_id: Option<Uuid>,
+    pub name: Username,
+    pub description: Option<String>,
+    pub roles: RoleSet,
+}
+
+fn description(field: &str, raw: Option<&str>) -> Result<Option<String>, Invalid> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(d) => check_text(field, d, 1, 500, true).map(|_| Some(d.to_owned())),
+    }
+}
+
+impl TryFrom<wire::CreateServiceAccount> for NewServiceAccount {
+    type Error = FieldErrors;
+
+    fn try_from(w: wire::CreateServiceAccount) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = errors.take(Username::parse("name", &w.name));
+        let description = errors.take(description("description", w.description.as_deref()));
+        let roles = errors.take(parse_roles("roles", &w.roles));
+        match (name, description, roles) {
+            (Some(name), Some(description), Some(roles)) => {
+                Ok(NewServiceAccount { organisation_id: w.organisation_id, name, description, roles })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A checked `UpdateServiceAccount`. `description: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceAccountChange {
+    pub description: Option<Option<String>>,
+    pub active: Option<bool>,
+    pub roles: Option<RoleSet>,
+}
+
+impl TryFrom<wire::UpdateServiceAccount> for ServiceAccountChange {
+    type Error = FieldErrors;
+
+    fn try_from(w: wire::UpdateServiceAccount) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let description = match w.description.as_deref() {
+            Some(d) => errors.take(description("description", Some(d))),
+            None => None,
+        };
+        let roles = match &w.roles {
+            Some(r) => errors.take(parse_roles("roles", r)),
+            None => None,
+        };
+        errors.finish()?;
+        Ok(ServiceAccountChange { description, active: w.active, roles })
+    }
+}
+
+/// A checked `CreateApiKey`.
+#[derive(Debug, Clone)]
+pub struct NewApiKeySpec {
+    pub name: String,
+    pub expires_at: DateTime<Utc>,
+    pub allowed_ranges: Vec<String>,
+}
+
+impl NewApiKeySpec {
+    pub fn parse(w: wire::CreateApiKey, now: DateTime<Utc>) -> Result<NewApiKeySpec, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = w.name.trim().to_owned();
+        errors.take(check_text("name", &name, 1, 100, false));
+        if w.expires_at <= now {
+            errors.push(Invalid::new("expires_at", "not_in_future", "must be in the future"));
+        } else if w.expires_at > now + chrono::Duration::days(API_KEY_MAX_DAYS) {
+            errors.push(Invalid::new("expires_at", "too_far", format!("at most {API_KEY_MAX_DAYS} days ahead")));
+        }
+        let allowed_ranges = errors.take(parse_ranges("allowed_ranges", &w.allowed_ranges));
+        errors.finish()?;
+        Ok(NewApiKeySpec { name, expires_at: w.expires_at, allowed_ranges: allowed_ranges.unwrap_or_default() })
+    }
+}
+
+#[cfg(test)]
+mod credential_tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_normalised_and_bad_ones_named() {
+        let ok = parse_ranges("r", &["192.0.2.7/24".into(), "127.0.0.1".into(), "::1/128".into()]).unwrap();
+        assert_eq!(ok, vec!["192.0.2.0/24", "127.0.0.1/32", "::1/128"]);
+        let err = parse_ranges("r", &["10.0.0.0/8".into(), "10.0.0.0/33".into()]).unwrap_err();
+        assert_eq!(err.field, "r[1]");
+        assert!(parse_ranges("r", &vec!["10.0.0.0/8".to_owned(); MAX_RANGES + 1]).is_err());
+    }
+
+    #[test]
+    fn api_keys_expire_within_a_year_and_name_is_required() {
+        let now = Utc::now();
+        let spec = |name: &str, days: i64| wire::CreateApiKey {
+            name: name.into(),
+            expires_at: now + chrono::Duration::days(days),
+            allowed_ranges: vec![],
+        };
+        assert!(NewApiKeySpec::parse(spec("soc", 30), now).is_ok());
+        let fields = |e: FieldErrors| e.0.into_iter().map(|i| i.field).collect::<Vec<_>>();
+        assert_eq!(fields(NewApiKeySpec::parse(spec("soc", 400), now).unwrap_err()), vec!["expires_at"]);
+        assert_eq!(fields(NewApiKeySpec::parse(spec("", -1), now).unwrap_err()), vec!["name", "expires_at"]);
+    }
+
+    #[test]
+    fn service_account_names_follow_username_rules() {
+        let w = |name: &str, roles: Vec<Role>| wire::CreateServiceAccount {
+            organisation_id: None,
+            name: name.into(),
+            description: Some("  ".into()),
+            roles,
+        };
+        let ok = NewServiceAccount::try_from(w("soc-feed", vec![Role::Reader])).unwrap();
+        assert_eq!(ok.name.as_str(), "soc-feed");
+        assert_eq!(ok.description, None);
+        assert!(NewServiceAccount::try_from(w("so:c", vec![Role::Reader])).is_err());
+        assert!(NewServiceAccount::try_from(w("soc", vec![])).is_err());
+    }
+}

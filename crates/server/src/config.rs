@@ -114,6 +114,11 @@ impl Default for TlsSettings {
 pub struct AuthSettings {
     /// Directory of the Ed25519 signing keys (`<kid>.pem`); default `data_dir/keys`.
     pub keys_dir: Option<PathBuf>,
+    /// Key (base64 of 32 bytes) that seals TOTP secrets in the database; default
+    /// `data_dir/secrets/totp-seal.key`, created at first start.
+    pub totp_seal_key_file: Option<PathBuf>,
+    /// The issuer shown in authenticator apps; default `Sitrep`.
+    pub totp_issuer: Option<String>,
     pub tokens: TokenConfig,
     pub password: PasswordPolicy,
     pub login: LoginPolicy,
@@ -231,6 +236,10 @@ impl Settings {
 
     pub fn checkpoint_key_file(&self) -> PathBuf {
         self.audit.checkpoint_key_file.clone().unwrap_or_else(|| self.data_dir.join("audit/checkpoint-key.pem"))
+    }
+
+    pub fn totp_seal_key_file(&self) -> PathBuf {
+        self.auth.totp_seal_key_file.clone().unwrap_or_else(|| self.data_dir.join("secrets/totp-seal.key"))
     }
 
     pub fn keys_dir(&self) -> PathBuf {

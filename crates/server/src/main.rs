@@ -33,6 +33,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The access-token signing keys in auth.keys_dir: list, rotate, retire.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Write the OpenAPI document.
     Openapi {
         /// Where to write it; `-` for standard output.
@@ -42,6 +47,17 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Show every key, when it was made, and which one signs.
+    List,
+    /// Make a new key. Running servers load it within auth.tokens.key_reload_secs; it
+    /// signs after auth.tokens.key_activation_secs. Old tokens keep verifying.
+    Rotate,
+    /// Take out of use the keys older than the signing key whose tokens have all expired.
+    Retire,
 }
 
 #[derive(Subcommand)]
@@ -96,17 +112,48 @@ async fn main() -> ExitCode {
     if let Command::Audit { command } = cli.command {
         return audit(&settings, command).await;
     }
+    if let Command::Keys { command } = cli.command {
+        return keys(&settings, command);
+    }
     telemetry::init(&settings.log);
     let result = match cli.command {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::Bootstrap => run_bootstrap(&settings).await,
-        Command::Openapi { .. } | Command::Audit { .. } => Ok(()),
+        Command::Openapi { .. } | Command::Audit { .. } | Command::Keys { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "sitrep failed");
+            eprintln!("sitrep: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn keys(settings: &Settings, command: KeysCommand) -> ExitCode {
+    let run = || -> anyhow::Result<()> {
+        let tokens = sitrep_auth::TokenService::from_dir(&settings.keys_dir(), settings.auth.tokens.clone())?;
+        match command {
+            KeysCommand::List => {}
+            KeysCommand::Rotate => println!("made {}", tokens.rotate()?),
+            KeysCommand::Retire => {
+                for kid in tokens.retire_expired()? {
+                    println!("retired {kid}");
+                }
+            }
+        }
+        for key in tokens.describe_keys() {
+            let state = if key.signing { "signing" } else { "verifying" };
+            println!("{}\t{}\t{state}", key.kid, key.created_at.to_rfc3339());
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
             eprintln!("sitrep: {e:#}");
             ExitCode::FAILURE
         }

@@ -8,7 +8,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
 use sitrep_api::{ApiError, AppState};
-use sitrep_auth::{KeySet, PasswordHasher, TokenService};
+use sitrep_auth::{PasswordHasher, SealKey, TokenService};
 
 use crate::checkpoint::CheckpointSigner;
 use crate::config::Settings;
@@ -34,8 +34,9 @@ impl Application {
             statement_timeout: Duration::from_millis(settings.database.statement_timeout_ms),
         };
         let pool = sitrep_db::pool(&url, &options)?;
-        let keys = KeySet::load_or_create(&settings.keys_dir())?;
-        let tokens = TokenService::new(keys, settings.auth.tokens.clone())?;
+        let tokens = TokenService::from_dir(&settings.keys_dir(), settings.auth.tokens.clone())?;
+        spawn_key_reload(tokens.clone(), Duration::from_secs(settings.auth.tokens.key_reload_secs));
+        let seal = SealKey::load_or_create(&settings.totp_seal_key_file())?;
         let hasher = PasswordHasher::new(&settings.auth.password)?;
         let checkpoints = CheckpointSigner::load_or_create(&settings.checkpoint_key_file())?;
         if settings.audit.checkpoint_interval_secs > 0 {
@@ -53,9 +54,12 @@ impl Application {
             extra_roots,
             timeout: Duration::from_secs(d.timeout_secs),
         })?;
-        let mut state = AppState::new(pool, tokens, hasher, settings.auth.login.clone(), webhooks.clone())
+        let mut state = AppState::new(pool, tokens, hasher, seal, settings.auth.login.clone(), webhooks.clone())
             .map_err(anyhow::Error::msg)?;
         state.checkpoint_key = Some(checkpoints.public());
+        if let Some(issuer) = &settings.auth.totp_issuer {
+            state.totp_issuer = issuer.clone();
+        }
         state.tl_iv_accredited = settings.pictures.tl_iv_accredited;
         state.events = Some(sitrep_db::events::listen(url.clone()));
         state.stream_heartbeat_secs = settings.http.stream_heartbeat_secs;
@@ -107,4 +111,19 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Re-reads the signing keys now and then, so keys rotated by another process (or by
+/// `sitrep keys rotate`) start verifying here, and retired ones stop.
+fn spawn_key_reload(tokens: TokenService, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = tokens.reload() {
+                tracing::error!(error = %e, "reloading the signing keys failed; keeping the keys loaded");
+            }
+        }
+    });
 }

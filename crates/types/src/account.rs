@@ -200,10 +200,162 @@ pub struct Me {
     pub user_id: Uuid,
     pub username: String,
     pub display_name: String,
+    /// `user` or `service_account`.
+    pub actor_type: String,
     /// The organisation this session acts for.
     pub organisation: Organisation,
     /// Roles held in that organisation now.
     pub roles: Vec<Role>,
     /// All of the user's memberships in force now, in any organisation.
     pub memberships: Vec<Membership>,
+}
+
+/// The policies of an organisation (`GET`/`PATCH /api/v1/organisations/{id}/policy`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrganisationPolicy {
+    /// Every publish needs an approver who did not write the revision (four eyes).
+    pub require_review: bool,
+    /// Every person acting for the organisation logs in with TOTP; until enrolled, a
+    /// person can do nothing but enrol.
+    pub require_totp: bool,
+    /// Client address ranges (CIDR, e.g. `192.0.2.0/24`) every API key of the
+    /// organisation's service accounts must be used from; empty: any.
+    pub service_account_ranges: Vec<String>,
+}
+
+/// `PATCH /api/v1/organisations/{id}/policy` (the secretariat, or the organisation's
+/// `org_admin`). Fields left out keep their value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganisationPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_review: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_totp: Option<bool>,
+    /// At most 32 ranges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_ranges: Option<Vec<String>>,
+}
+
+/// A machine client of one organisation (its SOC tooling, a TAXII client). It holds
+/// roles like a user's but cannot log in with a password: it uses API keys.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServiceAccount {
+    pub id: Uuid,
+    pub organisation_id: Uuid,
+    /// Unique within the organisation.
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `false`: every key of the account is refused.
+    pub active: bool,
+    /// Roles held now (empty when its membership has ended).
+    pub roles: Vec<Role>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/service-accounts`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceAccount {
+    /// Default: the caller's organisation. Only the secretariat names another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation_id: Option<Uuid>,
+    /// 3–64 characters: lower-case letters, digits, `.`, `_`, `-`.
+    #[schema(example = "soc-feed")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Roles like a user's; `secretariat`, `auditor` and `sysadmin` only by the
+    /// secretariat.
+    pub roles: Vec<Role>,
+}
+
+/// `PATCH /api/v1/service-accounts/{id}`. New `roles` end the account's membership and
+/// start a successor (history kept); `active: false` refuses all its keys at once.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateServiceAccount {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Role>>,
+}
+
+/// An API key of a service account, as stored: never the key itself.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub service_account_id: Uuid,
+    pub name: String,
+    /// The visible start of the key, e.g. `sitrep_live_ab12cd34ef`.
+    pub prefix: String,
+    /// Client address ranges (CIDR) the key may be used from; empty: any allowed by the
+    /// organisation's policy.
+    pub allowed_ranges: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_addr: Option<String>,
+}
+
+/// `POST /api/v1/service-accounts/{id}/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// 1–100 characters, e.g. what uses the key.
+    pub name: String,
+    /// When the key stops working; in the future, at most 366 days ahead.
+    pub expires_at: DateTime<Utc>,
+    /// At most 32 CIDR ranges, e.g. `192.0.2.0/24`.
+    #[serde(default)]
+    pub allowed_ranges: Vec<String>,
+}
+
+/// A new API key. `key` is shown this once and never again: store it now. Use it as
+/// `Authorization: Bearer <key>`, or as the password of HTTP Basic (TAXII clients).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiKey {
+    pub key: String,
+    pub api_key: ApiKey,
+}
+
+/// `POST /api/v1/me/totp`: an enrolment waiting for its confirmation code.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TotpEnrolment {
+    /// The secret in base32, for typing into an authenticator app.
+    pub secret: String,
+    /// The `otpauth://totp/...` URI: the content of the QR code.
+    pub otpauth_uri: String,
+}
+
+/// A TOTP code from the authenticator app (6 digits).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+/// Single-use recovery codes, shown once. Each replaces a TOTP code at one login.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
+/// The caller's second factor (`GET /api/v1/me/totp`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TotpStatus {
+    /// A confirmed TOTP credential exists: login asks for a code.
+    pub enabled: bool,
+    /// The caller's organisation requires TOTP.
+    pub required: bool,
+    pub recovery_codes_left: i64,
 }

@@ -15,6 +15,13 @@ pub struct Login {
     /// active memberships in more than one organisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organisation: Option<String>,
+    /// The current code of the authenticator app, for a user with TOTP. Missing when
+    /// needed: `401` with code `totp_required`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<String>,
+    /// A single-use recovery code instead of `totp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<String>,
 }
 
 /// A pair of tokens. The access token is a JWT to send as `Authorization: Bearer`; the
@@ -38,4 +45,32 @@ pub struct TokenPair {
 #[serde(deny_unknown_fields)]
 pub struct RefreshToken {
     pub refresh_token: String,
+}
+
+/// A JSON Web Key Set (RFC 7517) of the public keys that verify access tokens.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// An Ed25519 public key (RFC 8037): `kty` `OKP`, `crv` `Ed25519`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Jwk {
+    pub kty: String,
+    pub crv: String,
+    /// The public key, base64url without padding.
+    pub x: String,
+    pub kid: String,
+    pub alg: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+}
+
+/// A token signing key as operators see it (`GET /api/v1/signing-keys`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SigningKeyInfo {
+    pub kid: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// This key signs new tokens; the others only verify tokens they signed earlier.
+    pub signing: bool,
 }

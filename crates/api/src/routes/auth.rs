@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{Duration, Utc};
-use sitrep_auth::refresh;
+use sitrep_auth::{refresh, totp};
 use sitrep_db::audit::{ActorType, Outcome};
 use sitrep_db::sessions::{self, RefreshUse};
-use sitrep_db::{GenericClient, accounts};
+use sitrep_db::{GenericClient, accounts, second_factor};
 use sitrep_domain::account::{PASSWORD_MAX_CHARS, Username};
 use sitrep_types::{Login, RefreshToken, TokenPair};
 use uuid::Uuid;
@@ -15,7 +15,7 @@ use crate::body::Json;
 use crate::docs::{AuthFailures, BodyFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
-use crate::principal::{Authenticated, Caller};
+use crate::principal::{Caller, SelfService};
 use crate::state::AppState;
 
 /// Log in with username and password.
@@ -89,6 +89,19 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
     };
     let record = sitrep_db::audit::AccessRecord { actor_type: ActorType::User, actor_id: Some(user.id), ..record };
 
+    let second_factor = match check_second_factor(state, &client, user.id, &login).await? {
+        Ok(factor) => factor,
+        Err(refusal) => {
+            let tx = client.transaction().await?;
+            if refusal.counts_as_failure() {
+                count_failure(state, &tx, &username).await?;
+            }
+            audit::write(&tx, meta, record.refused(Outcome::Denied, refusal.reason(), 401)).await?;
+            tx.commit().await?;
+            return Err(refusal.error());
+        }
+    };
+
     let memberships = sessions::login_memberships(&client, user.id).await?;
     let chosen = match &login.organisation {
         Some(wanted) => memberships.iter().find(|(id, code, _, _)| id.to_string() == *wanted || code == wanted),
@@ -125,7 +138,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
     }
     let session_id = Uuid::new_v4();
     let absolute = Utc::now() + Duration::seconds(state.login.session_absolute_secs as i64);
-    sessions::create_session(&tx, session_id, user.id, org_id, absolute).await?;
+    sessions::create_session(&tx, session_id, user.id, org_id, absolute, second_factor).await?;
     let pair = issue_pair(state, &tx, user.id, org_id, session_id, absolute).await?;
     let record = sitrep_db::audit::AccessRecord {
         organisation_id: Some(org_id),
@@ -136,6 +149,75 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
     audit::write(&tx, meta, record.object("session", session_id)).await?;
     tx.commit().await?;
     Ok(pair)
+}
+
+/// Why the second factor of a login was refused.
+#[derive(Debug, Clone, Copy)]
+enum FactorRefusal {
+    Missing,
+    Invalid,
+    Replayed,
+    RecoveryCodeInvalid,
+}
+
+impl FactorRefusal {
+    fn reason(self) -> &'static str {
+        match self {
+            FactorRefusal::Missing => "totp_required",
+            FactorRefusal::Invalid => "totp_invalid",
+            FactorRefusal::Replayed => "totp_replayed",
+            FactorRefusal::RecoveryCodeInvalid => "recovery_code_invalid",
+        }
+    }
+
+    /// A wrong guess counts towards the account's login throttle; asking for the code
+    /// does not.
+    fn counts_as_failure(self) -> bool {
+        !matches!(self, FactorRefusal::Missing)
+    }
+
+    fn error(self) -> ApiError {
+        match self {
+            FactorRefusal::Missing => ApiError::SecondFactor {
+                code: "totp_required",
+                detail: "This account logs in with a TOTP code: send it as `totp` (or a `recovery_code`).",
+            },
+            _ => ApiError::SecondFactor {
+                code: "totp_invalid",
+                detail: "The second factor is wrong or was already used.",
+            },
+        }
+    }
+}
+
+/// The second factor of a user whose password was right: `None` when the user has not
+/// enrolled TOTP, the factor used when it was proven. A code works once: its time step
+/// must be above the last one used, and a recovery code is spent.
+async fn check_second_factor(
+    state: &AppState,
+    c: &impl GenericClient,
+    user: Uuid,
+    login: &Login,
+) -> Result<Result<Option<&'static str>, FactorRefusal>, ApiError> {
+    let Some(credential) = second_factor::get_totp(c, user).await?.filter(|t| t.confirmed) else {
+        return Ok(Ok(None));
+    };
+    if let Some(code) = &login.totp {
+        let secret = state.seal.open(&credential.sealed_secret, user.as_bytes())?;
+        let now = Utc::now().timestamp().max(0) as u64;
+        let Some(step) = totp::verify(&secret, code, now) else { return Ok(Err(FactorRefusal::Invalid)) };
+        if !second_factor::spend_totp_step(c, user, step as i64).await? {
+            return Ok(Err(FactorRefusal::Replayed));
+        }
+        return Ok(Ok(Some("totp")));
+    }
+    if let Some(code) = &login.recovery_code {
+        if !second_factor::spend_recovery_code(c, user, &totp::recovery_hash(code)).await? {
+            return Ok(Err(FactorRefusal::RecoveryCodeInvalid));
+        }
+        return Ok(Ok(Some("recovery_code")));
+    }
+    Ok(Err(FactorRefusal::Missing))
 }
 
 async fn count_failure(state: &AppState, c: &impl GenericClient, username: &str) -> Result<(), ApiError> {
@@ -284,12 +366,18 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
 pub async fn logout(
     state: web::Data<AppState>,
     meta: RequestMeta,
-    caller: Caller<Authenticated>,
+    caller: Caller<SelfService>,
 ) -> Result<HttpResponse, ApiError> {
+    let Some(session_id) = caller.session_id else {
+        return Err(ApiError::Forbidden {
+            code: "no_session",
+            detail: "An API key has no session to end; its organisation administrator revokes it.",
+        });
+    };
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    sessions::revoke_session(&tx, caller.session_id, "logout").await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("session", caller.session_id).status(204)).await?;
+    sessions::revoke_session(&tx, session_id, "logout").await?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("session", session_id).status(204)).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

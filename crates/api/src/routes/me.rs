@@ -8,7 +8,7 @@ use crate::audit::{self, RecordExt};
 use crate::docs::{AuthFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
-use crate::principal::{Authenticated, Caller};
+use crate::principal::{Caller, SelfService};
 use crate::state::AppState;
 
 /// Who the access token speaks for: user, organisation, roles, memberships in force.
@@ -20,7 +20,7 @@ use crate::state::AppState;
 pub async fn get_me(
     state: web::Data<AppState>,
     meta: RequestMeta,
-    caller: Caller<Authenticated>,
+    caller: Caller<SelfService>,
 ) -> Result<HttpResponse, ApiError> {
     let client = state.pool.get().await?;
     let user =
@@ -35,6 +35,7 @@ pub async fn get_me(
         user_id: user.id,
         username: user.username,
         display_name: user.display_name,
+        actor_type: caller.actor_type().as_str().to_owned(),
         organisation,
         roles: caller.permissions.roles.to_vec(),
         memberships,

@@ -2,8 +2,11 @@
 
 use actix_web::{HttpResponse, web};
 use sitrep_db::{accounts, sessions};
+use sitrep_domain::account::parse_ranges;
 use sitrep_domain::account::{NewOrganisation, OrganisationChange};
-use sitrep_types::{CreateOrganisation, Organisation, Page, UpdateOrganisation};
+use sitrep_types::{
+    CreateOrganisation, Organisation, OrganisationPolicy, Page, UpdateOrganisation, UpdateOrganisationPolicy,
+};
 use uuid::Uuid;
 
 use crate::audit::{self, RecordExt};
@@ -12,7 +15,7 @@ use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, Que
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::pagination::{PageQuery, next_cursor};
-use crate::principal::{Authenticated, Caller, ManageOrganisations};
+use crate::principal::{Authenticated, Caller, ManageOrganisations, ManageUsers};
 use crate::state::AppState;
 
 const LIST: &str = "organisations";
@@ -111,4 +114,65 @@ pub async fn update_organisation(
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(org))
+}
+
+/// The organisation's policies: four-eyes review, required TOTP, the address ranges of
+/// its API keys. For the secretariat and the organisation's own `org_admin`.
+#[utoipa::path(
+    get, path = "/api/v1/organisations/{id}/policy", tag = "accounts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = OrganisationPolicy), AuthFailures, Forbidden, NotFound, ServerFailures)
+)]
+pub async fn get_policy(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageUsers>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let not_found = ApiError::not_found("organisation_not_found");
+    if !caller.permissions.can_manage_members_of(id) {
+        return Err(not_found);
+    }
+    let client = state.pool.get().await?;
+    let policy = accounts::get_organisation_policy(&client, id).await?.ok_or(not_found)?;
+    audit::write(&client, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
+    Ok(HttpResponse::Ok().json(policy))
+}
+
+/// Set the organisation's policies (the secretariat, or its own `org_admin`). Requiring
+/// TOTP takes effect at once: a person of the organisation who has not proven TOTP in
+/// the session can do nothing but enrol (`403 totp_enrolment_required`). New address
+/// ranges apply to every key from the next request on.
+#[utoipa::path(
+    patch, path = "/api/v1/organisations/{id}/policy", tag = "accounts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateOrganisationPolicy,
+    responses((status = 200, body = OrganisationPolicy), AuthFailures, Forbidden, NotFound, BodyFailures, ServerFailures)
+)]
+pub async fn update_policy(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageUsers>,
+    id: web::Path<Uuid>,
+    body: Json<UpdateOrganisationPolicy>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let not_found = ApiError::not_found("organisation_not_found");
+    if !caller.permissions.can_manage_members_of(id) {
+        return Err(not_found);
+    }
+    let change = body.0;
+    let ranges = match &change.service_account_ranges {
+        Some(r) => Some(parse_ranges("service_account_ranges", r).map_err(|e| ApiError::Invalid(e.into()))?),
+        None => None,
+    };
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let policy =
+        accounts::update_organisation_policy(&tx, id, change.require_review, change.require_totp, ranges.as_deref())
+            .await?
+            .ok_or(not_found)?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(policy))
 }

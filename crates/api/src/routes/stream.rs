@@ -10,7 +10,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use sitrep_db::events::{self, EventRow};
-use sitrep_db::sessions;
 use sitrep_domain::visibility::Viewer;
 use tokio::sync::mpsc;
 
@@ -160,7 +159,8 @@ impl Pump {
         let p = &self.principal;
         let client = self.state.pool.get().await?;
         if self.checked.elapsed() >= SESSION_CHECK {
-            if sessions::principal(&client, p.session_id, p.user_id, p.organisation_id).await?.is_err() {
+            let addr = self.meta.client_addr.map(|a| a.to_string());
+            if !p.still_valid(&client, addr.as_deref()).await? {
                 return Ok(Push::Closed);
             }
             self.checked = std::time::Instant::now();

@@ -21,14 +21,14 @@ const LIST: &str = "users";
 const USER_NOT_FOUND: ApiError = ApiError::NotFound { code: "user_not_found" };
 
 /// The organisation whose users the caller manages; `None` for the secretariat (all).
-fn scope(p: &Permissions) -> Option<Uuid> {
+pub(crate) fn scope(p: &Permissions) -> Option<Uuid> {
     if p.is_secretariat() { None } else { Some(p.organisation_id) }
 }
 
 /// The user, if the caller may see it: for an `org_admin`, only users with a membership
 /// (past or present) in its organisation. Everyone else gets `404`.
 async fn find_visible(c: &impl GenericClient, p: &Permissions, id: Uuid) -> Result<User, ApiError> {
-    let row = accounts::get_user(c, id).await?.ok_or(USER_NOT_FOUND)?;
+    let row = accounts::get_user(c, id).await?.filter(|u| !u.is_service).ok_or(USER_NOT_FOUND)?;
     let memberships = accounts::memberships_of(c, id, scope(p)).await?;
     if scope(p).is_some() && memberships.is_empty() {
         return Err(USER_NOT_FOUND);
@@ -49,7 +49,7 @@ fn user(row: accounts::UserRow, memberships: Vec<Membership>) -> User {
 }
 
 /// The caller may hand out every role in `roles` in `organisation`.
-fn check_grant(p: &Permissions, organisation: Uuid, roles: RoleSet) -> Result<(), ApiError> {
+pub(crate) fn check_grant(p: &Permissions, organisation: Uuid, roles: RoleSet) -> Result<(), ApiError> {
     if !p.can_manage_members_of(organisation) {
         return Err(ApiError::forbidden("You may manage the users of your own organisation only."));
     }
@@ -63,7 +63,7 @@ fn check_grant(p: &Permissions, organisation: Uuid, roles: RoleSet) -> Result<()
 }
 
 /// The organisation exists and is active, or a `422` on `field`.
-async fn check_organisation(c: &impl GenericClient, id: Uuid, field: &str) -> Result<(), ApiError> {
+pub(crate) async fn check_organisation(c: &impl GenericClient, id: Uuid, field: &str) -> Result<(), ApiError> {
     match accounts::get_organisation(c, id).await? {
         Some(o) if o.active => Ok(()),
         _ => Err(ApiError::invalid(field, "unknown_organisation", "no active organisation has this id")),
