@@ -463,3 +463,22 @@ async fn a_rotated_key_signs_new_tokens_while_old_ones_verify_until_retired() {
     assert_eq!(app.audit_of(&res).await.reason.as_deref(), Some("token_unknown_key"));
     assert_eq!(app.get("/api/v1/me", Some(&fresh)).await.status(), 200);
 }
+
+#[tokio::test]
+async fn an_administrator_resets_a_lost_second_factor_of_its_own_users_only() {
+    let app = TestApp::spawn().await;
+    let admin_a = admin_of(&app, "a.admin", "A").await;
+    let admin_b = admin_of(&app, "b.admin", "B").await;
+    let user = app.seed_user("a.analyst", "A", &[Role::Reader]).await;
+    let token = app.token(&user).await;
+    enrol(&app, &token).await;
+    assert_eq!(app.login_response(&user.username, &user.password).await.status(), 401);
+
+    let reset = format!("/api/v1/users/{}/totp/reset", user.id);
+    assert_eq!(app.post_json(&reset, Some(&admin_b), &json!({})).await.status(), 404);
+    let res = app.post_json(&reset, Some(&admin_a), &json!({})).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(app.audit_of(&res).await.action, "totp.reset");
+    assert_eq!(app.get("/api/v1/me", Some(&token)).await.status(), 401, "the user's sessions ended");
+    assert_eq!(app.login_response(&user.username, &user.password).await.status(), 200);
+}

@@ -70,6 +70,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/me/totp/confirm", "totp.confirm"),
     ("POST", "/api/v1/me/totp/recovery-codes", "totp.recovery_codes"),
     ("POST", "/api/v1/me/totp/disable", "totp.disable"),
+    ("POST", "/api/v1/users/{id}/totp/reset", "totp.reset"),
     ("GET", "/api/v1/.well-known/jwks.json", "jwks.view"),
     ("GET", "/api/v1/signing-keys", "signing_key.list"),
     ("POST", "/api/v1/signing-keys", "signing_key.rotate"),

@@ -192,6 +192,7 @@ impl Modify for Security {
         routes::totp::confirm_totp,
         routes::totp::renew_recovery_codes,
         routes::totp::disable_totp,
+        routes::users::reset_totp,
         routes::keys::jwks,
         routes::keys::list_signing_keys,
         routes::keys::rotate_signing_key,

@@ -92,7 +92,8 @@ fn credential_routes(cfg: &mut web::ServiceConfig) {
     )
     .service(post_only("/me/totp/confirm", totp::confirm_totp))
     .service(post_only("/me/totp/recovery-codes", totp::renew_recovery_codes))
-    .service(post_only("/me/totp/disable", totp::disable_totp));
+    .service(post_only("/me/totp/disable", totp::disable_totp))
+    .service(post_only("/users/{id}/totp/reset", users::reset_totp));
 }
 
 /// Registers every route. The caller adds the state, the envelope middleware and the

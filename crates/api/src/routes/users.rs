@@ -48,6 +48,21 @@ fn user(row: accounts::UserRow, memberships: Vec<Membership>) -> User {
     }
 }
 
+/// An `org_admin` may change only users whose memberships in force are all in its own
+/// organisation; a user shared with another organisation is the secretariat's.
+async fn refuse_shared(c: &impl GenericClient, p: &Permissions, id: Uuid) -> Result<(), ApiError> {
+    if let Some(own) = scope(p) {
+        let everywhere = accounts::memberships_of(c, id, None).await?;
+        if everywhere.iter().any(|m| m.active && m.organisation_id != own) {
+            return Err(ApiError::Forbidden {
+                code: "user_shared",
+                detail: "This user is also a member of another organisation; ask the secretariat.",
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The caller may hand out every role in `roles` in `organisation`.
 pub(crate) fn check_grant(p: &Permissions, organisation: Uuid, roles: RoleSet) -> Result<(), ApiError> {
     if !p.can_manage_members_of(organisation) {
@@ -186,15 +201,7 @@ pub async fn update_user(
     let tx = client.transaction().await?;
     accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
     find_visible(&tx, &caller.permissions, id).await?;
-    if let Some(own) = scope(&caller.permissions) {
-        let everywhere = accounts::memberships_of(&tx, id, None).await?;
-        if everywhere.iter().any(|m| m.active && m.organisation_id != own) {
-            return Err(ApiError::Forbidden {
-                code: "user_shared",
-                detail: "This user is also a member of another organisation; ask the secretariat.",
-            });
-        }
-    }
+    refuse_shared(&tx, &caller.permissions, id).await?;
     let row = accounts::update_user(
         &tx,
         id,
@@ -338,4 +345,35 @@ pub async fn update_membership(
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("membership", membership_id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(result))
+}
+
+/// Remove a user's TOTP and recovery codes (a lost device) and end the user's sessions.
+/// The user logs in with the password again and, where the organisation requires TOTP,
+/// can do nothing but enrol anew. An `org_admin` may reset only users whose memberships
+/// in force are all in its organisation.
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/totp/reset", tag = "accounts",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "TOTP removed; the user's sessions ended"),
+        AuthFailures, Forbidden, NotFound, ServerFailures
+    )
+)]
+pub async fn reset_totp(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ManageUsers>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
+    find_visible(&tx, &caller.permissions, id).await?;
+    refuse_shared(&tx, &caller.permissions, id).await?;
+    sitrep_db::second_factor::remove_totp(&tx, id).await?;
+    sessions::revoke_user_sessions(&tx, id, None, "totp_reset").await?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", id).status(204)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
 }
