@@ -9,6 +9,7 @@ mod access_log;
 mod accounts;
 mod audit;
 mod auth;
+mod authz;
 mod bootstrap;
 mod credentials;
 mod deploy;

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::actions;
 use crate::error::{ApiError, AuditReason};
+use crate::principal::Principal;
 use crate::state::AppState;
 
 tokio::task_local! {
@@ -86,6 +87,10 @@ const CSP_API: &str = "default-src 'none'; frame-ancestors 'none'";
 const CSP_DOCS: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
      connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/// Who sent the request, decided by the envelope before any extractor runs; taken by the
+/// `Principal` extractor.
+pub(crate) struct AuthOutcome(pub(crate) Result<Principal, ApiError>);
+
 /// Wraps every request: see the module documentation.
 pub async fn envelope(
     req: ServiceRequest,
@@ -97,7 +102,16 @@ pub async fn envelope(
     req.extensions_mut().insert(Envelope { request_id: request_id.clone(), client_addr, audited: audited.clone() });
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.path());
     let started = Instant::now();
-    let mut res = REQUEST_ID.scope(request_id.clone(), next.call(req)).instrument(span.clone()).await?;
+    // Authenticate before the handler's extractors run, so that a request is refused
+    // for who sends it before anything about its body or path is looked at.
+    let work = async move {
+        if req.headers().contains_key(header::AUTHORIZATION) {
+            let outcome = Principal::authenticate(req.request().clone()).await;
+            req.extensions_mut().insert(AuthOutcome(outcome));
+        }
+        next.call(req).await
+    };
+    let mut res = REQUEST_ID.scope(request_id.clone(), work).instrument(span.clone()).await?;
 
     let path = res.request().path().to_owned();
     let docs = path == "/docs" || path.starts_with("/docs/");

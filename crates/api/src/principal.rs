@@ -18,7 +18,7 @@ use sitrep_domain::Permissions;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::meta::AuditActor;
+use crate::meta::{AuditActor, AuthOutcome};
 use crate::state::AppState;
 
 /// Who is behind a request: a person (through a login session) or a service account
@@ -67,7 +67,16 @@ impl Principal {
         }
     }
 
-    async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
+    /// The caller of `req`: as the envelope authenticated it, or now.
+    async fn of(req: HttpRequest) -> Result<Principal, ApiError> {
+        let decided = req.extensions_mut().remove::<AuthOutcome>();
+        match decided {
+            Some(AuthOutcome(outcome)) => outcome,
+            None => Principal::authenticate(req).await,
+        }
+    }
+
+    pub(crate) async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
         let state = req
             .app_data::<web::Data<AppState>>()
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("state missing")))?;
@@ -177,7 +186,7 @@ impl FromRequest for Principal {
     type Future = Pin<Box<dyn Future<Output = Result<Principal, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(Principal::authenticate(req.clone()))
+        Box::pin(Principal::of(req.clone()))
     }
 }
 
@@ -213,7 +222,7 @@ impl<P: Policy + 'static> FromRequest for Caller<P> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let principal = Principal::authenticate(req).await?;
+            let principal = Principal::of(req).await?;
             if principal.enrolment_only && !P::DURING_ENROLMENT {
                 return Err(ApiError::Forbidden {
                     code: "totp_enrolment_required",
