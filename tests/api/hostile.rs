@@ -44,13 +44,17 @@ async fn valid_writes_naming_another_organisations_objects_are_refused_and_chang
     let key = json!({"name": "stolen", "expires_at": (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339()});
     let res = app.post_json(&format!("/api/v1/service-accounts/{svc}/keys"), Some(&b_admin), &key).await;
     assert_eq!(problem(res, 404).await["code"], "service_account_not_found");
-    let res = app.patch_json(&format!("/api/v1/service-accounts/{svc}"), &b_admin, &json!({"roles": ["approver"]})).await;
+    let res =
+        app.patch_json(&format!("/api/v1/service-accounts/{svc}"), &b_admin, &json!({"roles": ["approver"]})).await;
     assert_eq!(res.status(), 404);
     let client = app.pool.get().await.unwrap();
     let keys: i64 = client.query_one("SELECT count(*) FROM api_keys", &[]).await.unwrap().get(0);
     assert_eq!(keys, 0);
     let admins: i64 = client
-        .query_one("SELECT count(*) FROM users u WHERE u.username = 'planted' OR (u.id = $1 AND NOT u.active)", &[&a_reader.id])
+        .query_one(
+            "SELECT count(*) FROM users u WHERE u.username = 'planted' OR (u.id = $1 AND NOT u.active)",
+            &[&a_reader.id],
+        )
         .await
         .unwrap()
         .get(0);
@@ -74,7 +78,13 @@ async fn valid_writes_naming_another_organisations_objects_are_refused_and_chang
     let mut named = content("named", "RED");
     named["named_recipients"] = json!([app.org("V")]);
     let hidden = published(&app, &cast, &named).await;
-    let res = app.post_json(&format!("/api/v1/pictures/{hidden}/acknowledgements"), Some(&cast.b_reader), &json!({"kind": "received"})).await;
+    let res = app
+        .post_json(
+            &format!("/api/v1/pictures/{hidden}/acknowledgements"),
+            Some(&cast.b_reader),
+            &json!({"kind": "received"}),
+        )
+        .await;
     assert_eq!(res.status(), 404);
 
     // Filters naming another organisation's objects show nothing more than without.
@@ -127,7 +137,9 @@ async fn fields_a_caller_may_not_set_are_refused_not_ignored() {
     let admin = app.seed_user("a.admin", "A", &[Role::OrgAdmin]).await;
     let admin = app.token(&admin).await;
     for role in ["secretariat", "auditor", "sysadmin"] {
-        let res = app.post_json("/api/v1/service-accounts", Some(&admin), &json!({"name": format!("x-{role}"), "roles": [role]})).await;
+        let res = app
+            .post_json("/api/v1/service-accounts", Some(&admin), &json!({"name": format!("x-{role}"), "roles": [role]}))
+            .await;
         assert_eq!(problem(res, 403).await["code"], "role_not_grantable");
     }
 }
@@ -207,7 +219,12 @@ async fn malformed_bodies_get_4xx_never_5xx_and_odd_strings_come_back_verbatim()
     odd["title"]["en"] = json!(title);
     let p = create(&app, &cast.author, &odd).await;
     assert_eq!(p["title"]["en"], title);
-    let again: Value = app.get(&format!("/api/v1/pictures/{}", p["id"].as_str().unwrap()), Some(&cast.author)).await.json().await.unwrap();
+    let again: Value = app
+        .get(&format!("/api/v1/pictures/{}", p["id"].as_str().unwrap()), Some(&cast.author))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["title"]["en"], title);
     let found = app.get("/api/v1/pictures?q=DROP%20TABLE", Some(&cast.author)).await;
     assert_eq!(found.status(), 200);

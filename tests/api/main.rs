@@ -15,6 +15,7 @@ mod credentials;
 mod deploy;
 mod envelope;
 mod feed;
+mod fuzz;
 mod hostile;
 mod openapi;
 mod pictures;

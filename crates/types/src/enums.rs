@@ -1,13 +1,12 @@
 //! Closed vocabularies of situation pictures (research/domain.md §10), as wire enums.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// Declares a wire enum with its snake_case names, `as_str`, `parse` and `ALL`.
 macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+    ($(#[doc = $doc:literal])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
         }
@@ -26,6 +25,26 @@ macro_rules! vocabulary {
                     $($text => Some($name::$variant),)+
                     _ => None,
                 }
+            }
+        }
+
+        // Written by hand: the derive does not see the `serde(rename)` of a variant made
+        // by a macro, and would document the Rust names instead of the wire values.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let doc: &str = concat!($($doc, "\n"),*);
+                let description = doc.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description((!description.is_empty()).then_some(description))
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
             }
         }
     };
