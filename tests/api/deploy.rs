@@ -29,3 +29,107 @@ fn the_systemd_unit_verifies_cleanly() {
         .collect();
     assert!(problems.is_empty(), "systemd-analyze: {problems:?}");
 }
+
+fn deploy_file(name: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(name)).unwrap()
+}
+
+/// The container image: two stages, the runtime one unprivileged and without a shell,
+/// nothing fetched at build time but the locked crates, the build itself offline.
+#[test]
+fn the_containerfile_builds_in_two_stages_offline_and_runs_unprivileged() {
+    let text = deploy_file("Containerfile");
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let stages: Vec<&&str> = lines.iter().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(stages.len(), 2, "{stages:?}");
+    assert!(stages[0].ends_with(" AS build") && stages[1].contains("distroless"), "{stages:?}");
+    let runtime = &lines[lines.iter().position(|l| l.starts_with("FROM ") && l.contains("distroless")).unwrap()..];
+    let user = runtime.iter().filter_map(|l| l.strip_prefix("USER ")).next_back().expect("a USER in the runtime stage");
+    assert!(!["root", "0", "0:0"].contains(&user.trim()), "USER {user}");
+    assert!(!runtime.iter().any(|l| l.starts_with("RUN ")), "nothing runs in the runtime stage (it has no shell)");
+    assert!(text.contains("cargo fetch --locked"));
+    assert!(text.contains("cargo build --release --frozen"), "the build is offline");
+    for banned in ["curl", "wget", "| sh", "|sh", "apt-get", "ADD http"] {
+        assert!(!text.contains(banned), "{banned} in the Containerfile");
+    }
+    assert!(runtime.iter().any(|l| l.starts_with("ENTRYPOINT [\"/usr/local/bin/sitrep\"]")));
+    // Keys, certificates, build output and the local cluster never reach the builder.
+    let ignore = deploy_file("Containerfile.dockerignore");
+    for entry in ["target", ".local", ".git", "**/*.pem", "**/*.key"] {
+        assert!(ignore.lines().any(|l| l.trim() == entry), "{entry} not ignored");
+    }
+}
+
+/// The compose file: parsed as YAML (python3 with PyYAML, where present) and checked for
+/// what it must hold; `docker compose config` too, where the compose plugin exists.
+#[test]
+fn the_compose_file_has_postgres_a_migration_two_processes_and_a_balancer() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let env = [("SITREP_DB_OWNER_PASSWORD", "owner-test"), ("SITREP_DB_APP_PASSWORD", "app-test")];
+    if let Ok(out) = Command::new("docker").args(["compose", "version"]).output()
+        && out.status.success()
+    {
+        let out = Command::new("docker")
+            .args(["compose", "-f", "compose.yaml", "config", "-q"])
+            .current_dir(&dir)
+            .envs(env)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    } else {
+        eprintln!("docker compose is not installed: the compose file is checked structurally only");
+    }
+    let script = r#"
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+s = d["services"]
+assert set(s) >= {"postgres", "migrate", "app-role", "sitrep-1", "sitrep-2", "balancer"}, sorted(s)
+for name in ("sitrep-1", "sitrep-2", "migrate"):
+    x = s[name]
+    assert x["image"] == "localhost/sitrep:latest" and x["build"]["dockerfile"] == "deploy/Containerfile", name
+    assert x["read_only"] is True and x["cap_drop"] == ["ALL"], name
+    assert "sitrep-data:/var/lib/sitrep" in x["volumes"], name
+    e = x["environment"]
+    assert e["SITREP_LOG__FORMAT"] == "json" and e["SITREP_TLS__MODE"] == "files", name
+    assert e["DATABASE_URL"].startswith("postgres://sitrep_app:"), name
+    assert "ports" not in x, name + " is reached through the balancer only"
+for name in ("sitrep-1", "sitrep-2"):
+    x = s[name]
+    assert x["command"] == ["serve"] and x["stop_signal"] == "SIGTERM", name
+    assert x["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+assert s["migrate"]["command"] == ["bootstrap"]
+assert "ports" not in s["postgres"] and s["postgres"]["networks"] == ["backend"]
+assert d["networks"]["backend"]["internal"] is True
+b = s["balancer"]
+assert b["ports"] == ["${SITREP_PUBLISH:-127.0.0.1:8443}:8443"], b["ports"]
+addr = b["networks"]["app"]["ipv4_address"]
+assert s["sitrep-1"]["environment"]["SITREP_HTTP__TRUSTED_PROXIES"] == '["%s"]' % addr
+print("ok")
+"#;
+    match Command::new("python3").args(["-c", "import yaml"]).output() {
+        Ok(out) if out.status.success() => {
+            let out = Command::new("python3").args(["-c", script]).arg(dir.join("compose.yaml")).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        _ => eprintln!("python3 with PyYAML is not installed: the compose file is checked as text only"),
+    }
+    let text = deploy_file("compose.yaml");
+    for needle in ["service_completed_successfully", "stop_signal: SIGTERM", "SITREP_HTTP__TRUSTED_PROXIES"] {
+        assert!(text.contains(needle), "{needle}");
+    }
+    // The balancer: TLS in front, verified TLS to each process, health checks, the client
+    // address passed on (and a client's own claim dropped).
+    let haproxy = deploy_file("compose/haproxy.cfg");
+    for needle in [
+        "bind :8443 ssl crt",
+        "http-request del-header X-Forwarded-For",
+        "option forwardfor",
+        "option httpchk GET /health/ready",
+        "ssl verify required ca-file",
+        "server sitrep-1 sitrep-1:8443",
+        "server sitrep-2 sitrep-2:8443",
+    ] {
+        assert!(haproxy.contains(needle), "{needle} missing from haproxy.cfg");
+    }
+    assert!(!haproxy.contains("verify none"));
+}

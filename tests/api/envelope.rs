@@ -133,6 +133,9 @@ fn the_example_configuration_names_every_key_and_loads() {
         "listen",
         "data_dir",
         "max_connections",
+        "read_url",
+        "read_max_connections",
+        "trusted_proxies",
         "wait_timeout_ms",
         "statement_timeout_ms",
         "mode",
@@ -198,10 +201,32 @@ async fn metrics_count_requests_and_show_the_backlog_to_sysadmins_only() {
         "sitrep_http_request_duration_seconds_bucket",
         "sitrep_db_pool_size",
         "sitrep_deliveries_pending 0",
+        "sitrep_outbox_backlog 0",
+        "sitrep_outbox_oldest_seconds 0",
         "sitrep_subscriptions_failing 0",
         "sitrep_access_log_head_seq",
     ] {
         assert!(text.contains(metric), "{metric} missing from:\n{text}");
     }
     assert!(!text.contains("a.reader") && !text.contains("Bearer"), "no names or secrets in metrics");
+}
+
+#[tokio::test]
+async fn the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_balancer() {
+    let login = |app: &TestApp, user: &crate::helpers::TestUser, forwarded: &'static str| {
+        let body = serde_json::json!({"username": user.username, "password": user.password});
+        app.client.post(app.url("/api/v1/auth/login")).header("x-forwarded-for", forwarded).json(&body).send()
+    };
+    // Nobody trusted: the header is ignored; the connection's address is recorded.
+    let app = TestApp::spawn().await;
+    let user = app.seed_user("a.reader", "A", &[Role::Reader]).await;
+    let res = login(&app, &user, "203.0.113.7").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(app.audit_of(&res).await.client_addr.unwrap().starts_with("127.0.0.1"));
+    // Behind a trusted balancer on loopback: the address it appended, not the client's own claim.
+    let app = TestApp::spawn_with(|s| s.http.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
+    let user = app.seed_user("a.reader", "A", &[Role::Reader]).await;
+    let res = login(&app, &user, "6.6.6.6, 203.0.113.7").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(app.audit_of(&res).await.client_addr.unwrap().starts_with("203.0.113.7"));
 }

@@ -21,6 +21,8 @@ pub struct Receiver {
     pub received: Arc<Mutex<Vec<Received>>>,
     /// The status to answer; 302 also sends a Location.
     pub status: Arc<Mutex<u16>>,
+    /// How long to wait before answering (a slow receiver).
+    pub delay: Arc<Mutex<Duration>>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -39,13 +41,14 @@ impl Receiver {
             .unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(Mutex::new(200u16));
-        let (r, s) = (received.clone(), status.clone());
+        let delay = Arc::new(Mutex::new(Duration::ZERO));
+        let (r, s, d) = (received.clone(), status.clone(), delay.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = HttpServer::new(move || {
-            let (r, s) = (r.clone(), s.clone());
+            let (r, s, d) = (r.clone(), s.clone(), d.clone());
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (r, s) = (r.clone(), s.clone());
+                let (r, s, d) = (r.clone(), s.clone(), d.clone());
                 async move {
                     let header =
                         |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
@@ -55,6 +58,10 @@ impl Receiver {
                         signature: header("webhook-signature"),
                         body: body.to_vec(),
                     });
+                    let wait = *d.lock().unwrap();
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
                     let code = *s.lock().unwrap();
                     let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap());
                     if code == 302 {
@@ -71,7 +78,7 @@ impl Receiver {
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        Receiver { url: format!("https://127.0.0.1:{port}/hook"), cert, received, status, handle }
+        Receiver { url: format!("https://127.0.0.1:{port}/hook"), cert, received, status, delay, handle }
     }
 
     pub fn count(&self) -> usize {

@@ -10,6 +10,7 @@ pub mod meta;
 pub mod metrics;
 pub mod pagination;
 pub mod principal;
+pub mod proxy;
 pub mod routes;
 pub mod state;
 

@@ -56,6 +56,15 @@ struct Envelope {
     audited: Arc<AtomicBool>,
 }
 
+/// The client's address as the envelope decided it (the peer, or the address a trusted
+/// proxy forwarded).
+pub(crate) fn client_addr(req: &HttpRequest) -> Option<IpAddr> {
+    match req.extensions().get::<Envelope>() {
+        Some(e) => e.client_addr,
+        None => req.peer_addr().map(|a| a.ip()),
+    }
+}
+
 impl FromRequest for RequestMeta {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
@@ -97,7 +106,11 @@ pub async fn envelope(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let request_id = Uuid::now_v7().to_string();
-    let client_addr = req.peer_addr().map(|a| a.ip());
+    let peer = req.peer_addr().map(|a| a.ip());
+    let client_addr = match req.app_data::<web::Data<AppState>>() {
+        Some(state) if !state.trusted_proxies.is_empty() => state.trusted_proxies.client_address(peer, req.headers()),
+        _ => peer,
+    };
     let audited = Arc::new(AtomicBool::new(false));
     req.extensions_mut().insert(Envelope { request_id: request_id.clone(), client_addr, audited: audited.clone() });
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.path());

@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests by route, method and status, their latency, and — read
-//! when scraped — pool usage, the delivery backlog and the access-log chain head.
+//! when scraped — pool usage, the outbox and delivery backlogs and the access-log chain head.
 //! `GET /metrics` (sysadmin).
 
 use std::time::Duration;
@@ -41,6 +41,10 @@ impl Metrics {
             ("sitrep_db_pool_size", "Connections open in this process's pool"),
             ("sitrep_db_pool_available", "Idle connections in this process's pool"),
             ("sitrep_db_pool_waiting", "Requests waiting for a connection"),
+            ("sitrep_db_read_pool_size", "Connections open in this process's replica pool (database.read_url)"),
+            ("sitrep_db_read_pool_available", "Idle connections in this process's replica pool"),
+            ("sitrep_outbox_backlog", "Outbox events not yet fanned out to every webhook subscription"),
+            ("sitrep_outbox_oldest_seconds", "Age of the oldest event not yet fanned out"),
             ("sitrep_deliveries_pending", "Webhook deliveries waiting to be sent or retried"),
             ("sitrep_deliveries_oldest_due_seconds", "How long the oldest due delivery has been waiting"),
             ("sitrep_deliveries_failed", "Deliveries that exhausted their retries"),
@@ -82,8 +86,15 @@ pub async fn metrics(state: web::Data<AppState>, _caller: Caller<Sysadmin>) -> R
     m.set("sitrep_db_pool_size", status.size as i64);
     m.set("sitrep_db_pool_available", status.available as i64);
     m.set("sitrep_db_pool_waiting", status.waiting as i64);
+    if let Some(read) = &state.read_pool {
+        let status = read.status();
+        m.set("sitrep_db_read_pool_size", status.size as i64);
+        m.set("sitrep_db_read_pool_available", status.available as i64);
+    }
     let client = state.pool.get().await?;
     let g = sitrep_db::ops::gauges(&client).await?;
+    m.set("sitrep_outbox_backlog", g.outbox_backlog);
+    m.set("sitrep_outbox_oldest_seconds", g.outbox_oldest_secs.round() as i64);
     m.set("sitrep_deliveries_pending", g.deliveries_pending);
     m.set("sitrep_deliveries_oldest_due_seconds", g.deliveries_oldest_due_secs.round() as i64);
     m.set("sitrep_deliveries_failed", g.deliveries_failed);

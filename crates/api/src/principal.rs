@@ -83,7 +83,7 @@ impl Principal {
         let principal = match credential(&req)? {
             Credential::AccessToken(token) => Self::from_access_token(state, token).await?,
             Credential::ApiKey(key) => {
-                let addr = req.peer_addr().map(|a| a.ip().to_string());
+                let addr = crate::meta::client_addr(&req).map(|a| a.to_string());
                 Self::from_api_key(state, &key, addr.as_deref()).await?
             }
         };

@@ -81,7 +81,11 @@ impl LoginPolicy {
 /// Everything a handler may need, cloned cheaply per worker.
 #[derive(Clone)]
 pub struct AppState {
+    /// The primary: every write, every access-log record, and every read that must see
+    /// the latest state (by id, after one's own write, authentication).
     pub pool: Pool,
+    /// A read-only replica for lists and search (`database.read_url`); see `reader`.
+    pub read_pool: Option<Pool>,
     pub tokens: TokenService,
     pub hasher: PasswordHasher,
     /// Seals TOTP secrets in the database.
@@ -101,6 +105,11 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// The public key of the access log's checkpoints (set by the server at start).
     pub checkpoint_key: Option<sitrep_types::CheckpointKey>,
+    /// Balancers whose `X-Forwarded-For` names the client (`http.trusted_proxies`).
+    pub trusted_proxies: crate::proxy::TrustedProxies,
+    /// Turns `true` when the process begins to shut down: live streams end (their clients
+    /// resume with `Last-Event-ID` on another process) so that shutdown is not held up.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -116,6 +125,7 @@ impl AppState {
         let per_minute = NonZeroU32::new(login.per_address_per_minute).ok_or("per_address_per_minute is zero")?;
         Ok(AppState {
             pool,
+            read_pool: None,
             tokens,
             hasher,
             seal,
@@ -128,7 +138,19 @@ impl AppState {
             stream_heartbeat_secs: 15,
             metrics: crate::metrics::Metrics::new().map_err(|e| e.to_string())?,
             checkpoint_key: None,
+            trusted_proxies: Default::default(),
+            shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         })
+    }
+}
+
+impl AppState {
+    /// The pool for reads where staleness is acceptable: the replica when configured,
+    /// else the primary. Whatever is read from it is re-checked for visibility on the
+    /// primary (`sitrep_db::pictures::sight_now`), and its access-log record is written
+    /// on the primary before the response leaves (docs/deploy.md, "Read replicas").
+    pub fn reader(&self) -> &Pool {
+        self.read_pool.as_ref().unwrap_or(&self.pool)
     }
 }
 

@@ -51,6 +51,9 @@ pub struct PoolOptions {
     pub wait_timeout: Duration,
     /// `statement_timeout` set on every connection.
     pub statement_timeout: Duration,
+    /// A pool for reads only (a replica): every transaction is read-only, so a write sent
+    /// to it by mistake fails instead of landing on whatever the URL points at.
+    pub read_only: bool,
 }
 
 impl Default for PoolOptions {
@@ -59,6 +62,7 @@ impl Default for PoolOptions {
             max_connections: 16,
             wait_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(10),
+            read_only: false,
         }
     }
 }
@@ -66,8 +70,14 @@ impl Default for PoolOptions {
 /// Parses a `postgres://` URL and builds the pool. No connection is made here.
 pub fn pool(url: &str, options: &PoolOptions) -> Result<Pool, anyhow::Error> {
     let mut config: tokio_postgres::Config = url.parse()?;
-    config.application_name("sitrep");
-    config.options(format!("-c statement_timeout={} -c timezone=UTC", options.statement_timeout.as_millis()));
+    let mut settings = format!("-c statement_timeout={} -c timezone=UTC", options.statement_timeout.as_millis());
+    if options.read_only {
+        config.application_name("sitrep-read");
+        settings.push_str(" -c default_transaction_read_only=on");
+    } else {
+        config.application_name("sitrep");
+    }
+    config.options(settings);
     config.connect_timeout(Duration::from_secs(5));
     let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(manager)

@@ -10,6 +10,10 @@ pub struct Gauges {
     pub deliveries_failed: i64,
     pub subscriptions_failing: i64,
     pub access_log_head_seq: i64,
+    /// Outbox events not yet fanned out to the least advanced active webhook subscription.
+    pub outbox_backlog: i64,
+    /// Seconds since the oldest of those was written (0 when none).
+    pub outbox_oldest_secs: f64,
 }
 
 pub async fn gauges(c: &impl GenericClient) -> Result<Gauges, DbError> {
@@ -21,7 +25,15 @@ pub async fn gauges(c: &impl GenericClient) -> Result<Gauges, DbError> {
                  WHERE state = 'pending' AND next_attempt_at <= now()), \
                (SELECT count(*) FROM deliveries WHERE state = 'failed'), \
                (SELECT count(*) FROM subscriptions WHERE failing_since IS NOT NULL), \
-               (SELECT seq FROM access_log_head WHERE id)",
+               (SELECT seq FROM access_log_head WHERE id), \
+               b.n, b.oldest \
+             FROM ( \
+               SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(e.created_at))::float8, 0) AS oldest \
+               FROM events e, ( \
+                 SELECT s.position_xid, s.position_seq FROM subscriptions s JOIN organisations o ON o.id = s.organisation_id \
+                 WHERE s.active AND o.active AND s.channel = 'webhook' \
+                 ORDER BY s.position_xid, s.position_seq LIMIT 1) least \
+               WHERE (e.xid, e.seq) > (least.position_xid, least.position_seq)) b",
             &[],
         )
         .await?;
@@ -31,5 +43,7 @@ pub async fn gauges(c: &impl GenericClient) -> Result<Gauges, DbError> {
         deliveries_failed: row.try_get(2)?,
         subscriptions_failing: row.try_get(3)?,
         access_log_head_seq: row.try_get::<_, Option<i64>>(4)?.unwrap_or(0),
+        outbox_backlog: row.try_get(5)?,
+        outbox_oldest_secs: row.try_get::<_, f64>(6)?.max(0.0),
     })
 }

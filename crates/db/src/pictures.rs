@@ -429,6 +429,24 @@ pub async fn list(
     rows.iter().map(picture).collect()
 }
 
+/// How `v` sees each of `ids` on this (primary) database now: `true` full sight, `false`
+/// the secretariat's metadata sight; ids it may not see at all are missing. A list read
+/// from a replica is filtered through this on the primary, so that a narrowing takes
+/// effect at once even while the replica lags (docs/deploy.md).
+pub async fn sight_now(
+    c: &impl GenericClient,
+    v: &Viewer,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, bool>, DbError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let (org, rank, reads, sec) = viewer_params(v);
+    let sql = format!("SELECT p.id, {VISIBLE} FROM pictures p WHERE p.id = ANY ($5) AND {VISIBLE_OR_METADATA}");
+    let rows = c.query(&sql, &[&org, &rank, &reads, &sec, &ids]).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get::<_, Option<bool>>(1)?.unwrap_or(false)))).collect()
+}
+
 /// The picture an idempotency key already created for this user, and the hash of the
 /// request that did it. Takes the key (blocking a concurrent holder until it commits).
 pub async fn claim_idempotency_key(

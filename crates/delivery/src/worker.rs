@@ -88,10 +88,20 @@ impl Worker {
         Worker { pool, client, options }
     }
 
-    /// Runs until the process ends: a pass as soon as `wake` says the outbox grew (any
+    /// Runs until `stop` turns `true`: a pass as soon as `wake` says the outbox grew (any
     /// server process), and at least one per poll interval (retries fall due by time).
-    pub async fn run(self, mut wake: Option<tokio::sync::watch::Receiver<u64>>) {
+    /// A pass under way when `stop` turns finishes — its webhooks get their answer (at
+    /// most `timeout_secs`) and are settled, which releases their leases — and then the
+    /// worker returns without claiming more.
+    pub async fn run(
+        self,
+        mut wake: Option<tokio::sync::watch::Receiver<u64>>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
         loop {
+            if *stop.borrow() {
+                break;
+            }
             match self.pass().await {
                 // A full pass: there is probably more; go again at once.
                 Ok(n) if n as i64 >= self.options.batch => continue,
@@ -103,12 +113,20 @@ impl Worker {
                 Some(w) => {
                     tokio::select! {
                         changed = w.changed() => if changed.is_err() { wake = None },
+                        // Turned true, or the application is gone: either way, stop.
+                        _ = stop.wait_for(|s| *s) => break,
                         _ = poll => {}
                     }
                 }
-                None => poll.await,
+                None => {
+                    tokio::select! {
+                        _ = stop.wait_for(|s| *s) => break,
+                        _ = poll => {}
+                    }
+                }
             }
         }
+        tracing::info!("delivery worker stopped; no lease held");
     }
 
     /// One pass: fan out, claim, send, settle. Returns the attempts made.

@@ -65,6 +65,11 @@ pub struct DatabaseSettings {
     /// The owner's URL, used only to apply migrations. Without it, `url` migrates too
     /// (one role does everything; docs/access-log.md says what that gives up).
     pub migration_url: Option<SecretString>,
+    /// A read-only URL (a streaming replica, or a balancer over several) for reads where
+    /// a little staleness is acceptable: picture lists and search. Unset: the primary.
+    pub read_url: Option<SecretString>,
+    /// Connections in the replica pool of each process; default `max_connections`.
+    pub read_max_connections: Option<usize>,
     pub max_connections: usize,
     /// How long a request waits for a connection before `503`.
     pub wait_timeout_ms: u64,
@@ -77,6 +82,8 @@ impl Default for DatabaseSettings {
         DatabaseSettings {
             url: None,
             migration_url: None,
+            read_url: None,
+            read_max_connections: None,
             max_connections: 16,
             wait_timeout_ms: 5_000,
             statement_timeout_ms: 10_000,
@@ -133,11 +140,18 @@ pub struct HttpSettings {
     pub shutdown_timeout_secs: u64,
     /// Seconds between heartbeat comments on live streams.
     pub stream_heartbeat_secs: u64,
+    /// Addresses or networks of balancers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { workers: None, shutdown_timeout_secs: 30, stream_heartbeat_secs: 15 }
+        HttpSettings {
+            workers: None,
+            shutdown_timeout_secs: 30,
+            stream_heartbeat_secs: 15,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -213,9 +227,10 @@ impl Settings {
         if self.delivery.retry_scale <= 0.0 || self.delivery.poll_ms == 0 || self.delivery.batch <= 0 {
             anyhow::bail!("delivery.retry_scale, poll_ms and batch must be positive");
         }
-        if self.database.max_connections == 0 {
-            anyhow::bail!("database.max_connections must be at least 1");
+        if self.database.max_connections == 0 || self.database.read_max_connections == Some(0) {
+            anyhow::bail!("database.max_connections and read_max_connections must be at least 1");
         }
+        sitrep_api::proxy::TrustedProxies::parse(&self.http.trusted_proxies).map_err(anyhow::Error::msg)?;
         if self.tls.mode == TlsMode::Files && (self.tls.cert_file.is_none() || self.tls.key_file.is_none()) {
             anyhow::bail!("tls.mode = \"files\" needs tls.cert_file and tls.key_file");
         }

@@ -26,7 +26,8 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate,
     /// Apply migrations, seed the demo organisations and create the first secretariat
-    /// account (printing its password once) if the database is new.
+    /// account (printing its password once) if the database is new; create the signing
+    /// keys (and the self-signed certificate) in the data folder if missing.
     Bootstrap,
     /// The access log: verify, sign a checkpoint, show the checkpoint key.
     Audit {
@@ -170,11 +171,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         ip => ip.to_string(),
     };
     println!("Sitrep is serving on {scheme}://{host}:{}/ (API docs: /docs/)", app.port());
-    let handle = app.handle();
+    let stopper = app.stopper();
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutting down: finishing requests in flight");
-        handle.stop(true).await;
+        tracing::info!("shutting down: no new connections; finishing requests in flight");
+        stopper.stop().await;
     });
     app.run_until_stopped().await?;
     tracing::info!("stopped");
@@ -217,6 +218,7 @@ async fn run_bootstrap(settings: &Settings) -> anyhow::Result<()> {
     let pool = sitrep_db::pool(&url, &sitrep_db::PoolOptions { max_connections: 2, ..Default::default() })?;
     let hasher = sitrep_auth::PasswordHasher::new(&settings.auth.password)?;
     let done = bootstrap::run(&pool, &hasher).await?;
+    sitrep_server::startup::prepare_data_dir(settings)?;
     if done.organisations_added > 0 {
         println!(
             "Seeded {} demo organisations and {} demo situation pictures.",

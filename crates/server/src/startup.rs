@@ -2,13 +2,14 @@
 //! use the same `Application::build` on port 0.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
 use sitrep_api::{ApiError, AppState};
-use sitrep_auth::{PasswordHasher, SealKey, TokenService};
+use sitrep_auth::{KeySet, PasswordHasher, SealKey, TokenService};
 
 use crate::checkpoint::CheckpointSigner;
 use crate::config::Settings;
@@ -18,6 +19,37 @@ pub struct Application {
     port: u16,
     https: bool,
     server: actix_web::dev::Server,
+    /// Turned `true` when shutdown begins (live streams end, the worker stops claiming).
+    shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    worker: Option<tokio::task::JoinHandle<()>>,
+    grace: Duration,
+}
+
+/// Stops the application gracefully: live streams end, the listener closes, requests in
+/// flight finish (at most `http.shutdown_timeout_secs`), the delivery worker settles what
+/// it is sending and stops.
+#[derive(Clone)]
+pub struct Stopper {
+    server: actix_web::dev::ServerHandle,
+    shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Stopper {
+    pub async fn stop(&self) {
+        self.shutdown.send_replace(true);
+        self.server.stop(true).await;
+    }
+}
+
+/// Creates what the processes of one deployment must share, if missing: the token signing
+/// key, the TOTP seal key, the checkpoint key and (in `self_signed` mode) the certificate. `sitrep bootstrap`
+/// calls it, so that several processes started together find one key, not one each.
+pub fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
+    KeySet::load_or_create(&settings.keys_dir())?;
+    SealKey::load_or_create(&settings.totp_seal_key_file())?;
+    CheckpointSigner::load_or_create(&settings.checkpoint_key_file())?;
+    tls::server_config(settings)?;
+    Ok(())
 }
 
 impl Application {
@@ -32,8 +64,21 @@ impl Application {
             max_connections: settings.database.max_connections,
             wait_timeout: Duration::from_millis(settings.database.wait_timeout_ms),
             statement_timeout: Duration::from_millis(settings.database.statement_timeout_ms),
+            read_only: false,
         };
         let pool = sitrep_db::pool(&url, &options)?;
+        let read_pool = match &settings.database.read_url {
+            Some(read_url) => {
+                let read_options = sitrep_db::PoolOptions {
+                    max_connections: settings.database.read_max_connections.unwrap_or(options.max_connections),
+                    read_only: true,
+                    ..options.clone()
+                };
+                tracing::info!("list and search reads go to database.read_url");
+                Some(sitrep_db::pool(read_url.expose_secret(), &read_options)?)
+            }
+            None => None,
+        };
         let tokens = TokenService::from_dir(&settings.keys_dir(), settings.auth.tokens.clone())?;
         spawn_key_reload(tokens.clone(), Duration::from_secs(settings.auth.tokens.key_reload_secs));
         let seal = SealKey::load_or_create(&settings.totp_seal_key_file())?;
@@ -60,13 +105,17 @@ impl Application {
         if let Some(issuer) = &settings.auth.totp_issuer {
             state.totp_issuer = issuer.clone();
         }
+        state.read_pool = read_pool;
         state.tl_iv_accredited = settings.pictures.tl_iv_accredited;
         state.events = Some(sitrep_db::events::listen(url.clone()));
         state.stream_heartbeat_secs = settings.http.stream_heartbeat_secs;
-        if d.worker {
+        state.trusted_proxies =
+            sitrep_api::proxy::TrustedProxies::parse(&settings.http.trusted_proxies).map_err(anyhow::Error::msg)?;
+        let shutdown = state.shutdown.clone();
+        let worker = d.worker.then(|| {
             let worker = sitrep_delivery::worker::Worker::new(state.pool.clone(), webhooks, d.clone());
-            tokio::spawn(worker.run(state.events.clone()));
-        }
+            tokio::spawn(worker.run(state.events.clone(), shutdown.subscribe()))
+        });
         let state = web::Data::new(state);
 
         let listener = TcpListener::bind(settings.listen)?;
@@ -91,7 +140,8 @@ impl Application {
             Some(config) => server.listen_rustls_0_23(listener, config)?,
             None => server.listen(listener)?,
         };
-        Ok(Application { port, https, server: server.run() })
+        let grace = Duration::from_secs(settings.http.shutdown_timeout_secs);
+        Ok(Application { port, https, server: server.run(), shutdown, worker, grace })
     }
 
     pub fn port(&self) -> u16 {
@@ -102,14 +152,30 @@ impl Application {
         self.https
     }
 
-    /// A handle to stop the server gracefully.
+    /// A handle to the HTTP server alone (tests stop it abruptly with it).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGTERM/SIGINT, or the handle), finishing in-flight requests.
+    /// Stops everything gracefully (what SIGTERM does).
+    pub fn stopper(&self) -> Stopper {
+        Stopper { server: self.server.handle(), shutdown: self.shutdown.clone() }
+    }
+
+    /// Serves until stopped (`Stopper::stop`, or the handle), finishing in-flight
+    /// requests; then lets the delivery worker settle what it is sending and stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.shutdown.send_replace(true);
+        if let Some(worker) = self.worker {
+            match tokio::time::timeout(self.grace, worker).await {
+                Ok(_) => {}
+                Err(_) => tracing::warn!(
+                    "the delivery worker did not stop in time; its leases expire after delivery.lease_secs"
+                ),
+            }
+        }
+        served
     }
 }
 

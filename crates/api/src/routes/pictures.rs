@@ -262,8 +262,11 @@ pub async fn list_pictures(
         overdue: q.overdue,
     };
     let v = Viewer::from(&caller.permissions);
-    let client = state.pool.get().await?;
-    let rows = pictures::list(&client, &v, &filter, after, limit).await?;
+    // Lists and search may come from a replica (`AppState::reader`). The page and its
+    // cursor are the replica's; its rows are then filtered through the primary's view of
+    // the caller's sight now, so that replica lag never undoes a narrowing. The access-log
+    // record goes to the primary before anything is answered.
+    let mut rows = pictures::list(&state.reader().get().await?, &v, &filter, after, limit).await?;
     let next = rows.last().and_then(|r| {
         crate::pagination::next_cursor(
             caller.user_id,
@@ -273,10 +276,21 @@ pub async fn list_pictures(
             Some(&format!("{}|{}", r.updated_at.timestamp_micros(), r.id)),
         )
     });
+    let client = state.pool.get().await?;
+    let full_now = match state.read_pool {
+        Some(_) => {
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            let now = pictures::sight_now(&client, &v, &ids).await?;
+            rows.retain(|r| now.contains_key(&r.id));
+            Some(now)
+        }
+        None => None,
+    };
     let items: Vec<PictureListItem> = rows
         .iter()
         .map(|row| {
-            let full = sight(&v, &handling(row)) == Sight::Full;
+            let full = sight(&v, &handling(row)) == Sight::Full
+                && full_now.as_ref().is_none_or(|now| now.get(&row.id).copied().unwrap_or(false));
             PictureListItem {
                 metadata: metadata(row),
                 kind: full.then_some(row.content.kind),

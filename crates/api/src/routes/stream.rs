@@ -114,6 +114,7 @@ impl Pump {
         let heartbeat = Duration::from_secs(self.state.stream_heartbeat_secs.max(1));
         let mut since_heartbeat = Duration::ZERO;
         let tick = SESSION_CHECK.min(heartbeat);
+        let mut stopping = self.state.shutdown.subscribe();
         if self.tx.send(Bytes::from_static(b": connected\n\n")).await.is_err() {
             return;
         }
@@ -127,6 +128,9 @@ impl Pump {
                 }
             }
             tokio::select! {
+                // The process is shutting down: end the stream; the client resumes
+                // elsewhere with Last-Event-ID.
+                _ = stopping.wait_for(|s| *s) => return,
                 changed = self.wake.changed() => if changed.is_err() { return },
                 _ = tokio::time::sleep(tick) => {
                     since_heartbeat += tick;
