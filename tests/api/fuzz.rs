@@ -1,7 +1,7 @@
 //! A schemathesis run over the OpenAPI document against the real server: no `5xx`, no
 //! response outside its documented schema or content type, and no internal text (SQL,
 //! Rust panics, driver messages) in any body. `deploy/test` installs schemathesis (pinned)
-//! into a virtual environment and names it in `SITREP_SCHEMATHESIS`; under `CI=true` the
+//! into a virtual environment and names it in `SITREP_TEST_SCHEMATHESIS`; under `CI=true` the
 //! test fails when it is missing, elsewhere it says so and passes.
 
 use sitrep_types::Role;
@@ -26,7 +26,7 @@ const INTERNAL: [&str; 8] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_schema_violation_or_internal_text() {
-    let Some(bin) = std::env::var_os("SITREP_SCHEMATHESIS") else {
+    let Some(bin) = std::env::var_os("SITREP_TEST_SCHEMATHESIS") else {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");
         assert!(!ci, "CI needs schemathesis: deploy/test installs it");
         eprintln!("schemathesis not installed (deploy/test installs it): fuzz run skipped");

@@ -14,6 +14,7 @@ mod bootstrap;
 mod credentials;
 mod deploy;
 mod envelope;
+mod faults;
 mod feed;
 mod fuzz;
 mod hostile;

@@ -20,7 +20,7 @@ use crate::receiver::Receiver;
 /// gives them no `CARGO_BIN_EXE_sitrep`: build it (a no-op when it is up to date) with the
 /// Cargo running the tests, in the profile of this test binary, and take the path Cargo
 /// reports. `SITREP_TEST_BINARY` names a prebuilt one instead.
-fn sitrep_binary() -> &'static Path {
+pub(crate) fn sitrep_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
         if let Some(path) = std::env::var_os("SITREP_TEST_BINARY") {
@@ -47,7 +47,7 @@ fn sitrep_binary() -> &'static Path {
 
 /// One `sitrep serve` process on the test app's database, sharing its data folder (its
 /// signing keys, checkpoint key and certificate), as processes behind one balancer do.
-struct Process {
+pub(crate) struct Process {
     child: Child,
     address: String,
     /// Everything the process wrote to standard error (its log), line by line.
@@ -55,7 +55,7 @@ struct Process {
 }
 
 impl Process {
-    async fn start(app: &TestApp, env: &[(&str, String)]) -> Process {
+    pub(crate) async fn start(app: &TestApp, env: &[(&str, String)]) -> Process {
         let mut cmd = Command::new(sitrep_binary());
         cmd.arg("serve")
             .env_remove("RUST_LOG")
@@ -103,8 +103,16 @@ impl Process {
         Process { child, address, log }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Sends SIGKILL: the process dies at once, mid-request, as in a power cut of the
+    /// machine or the OOM killer.
+    pub(crate) fn kill_9(&self) {
+        let pid = self.child.id().expect("process still running");
+        let status = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+        assert!(status.success());
     }
 
     /// Sends SIGTERM, as systemd, a container runtime or Ctrl-C would.
@@ -114,7 +122,7 @@ impl Process {
         assert!(status.success());
     }
 
-    async fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+    pub(crate) async fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
         match tokio::time::timeout(limit, self.child.wait()).await {
             Ok(status) => status.unwrap(),
             Err(_) => panic!("the process did not exit within {limit:?}: {:?}", self.log.lock().unwrap()),
@@ -137,7 +145,7 @@ fn delivery_env(receiver: &Receiver) -> Vec<(&'static str, String)> {
 
 /// The test app seeds and signs tokens; its own server runs no delivery worker, so the
 /// processes' workers are the only ones.
-async fn seeding_app() -> TestApp {
+pub(crate) async fn seeding_app() -> TestApp {
     TestApp::spawn_with(|s| s.delivery.worker = false).await
 }
 

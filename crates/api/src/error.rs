@@ -145,7 +145,16 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         let unavailable = match &e {
             DbError::Pool(_) => true,
-            DbError::Postgres(pg) => pg.is_closed() || pg.code().is_none(),
+            // No answer, a lost connection, or the server refusing for its own reasons:
+            // 08 connection exception, 53 insufficient resources (disk full, out of
+            // memory, too many connections), 57 operator intervention (shutdown,
+            // terminated backend, starting up), 58 system error (I/O).
+            DbError::Postgres(pg) => {
+                pg.is_closed()
+                    || pg
+                        .code()
+                        .is_none_or(|c| ["08", "53", "57", "58"].iter().any(|class| c.code().starts_with(class)))
+            }
             DbError::Corrupt(_) => false,
         };
         if unavailable {
