@@ -35,6 +35,32 @@ fn world() -> impl Strategy<Value = World> {
     })
 }
 
+/// Stores a picture with the given handling directly (no lifecycle), with one revision.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn store_picture(
+    client: &sitrep_db::Client,
+    id: Uuid,
+    reference: &str,
+    originator: Uuid,
+    author: Uuid,
+    status: Status,
+    tier: Tier,
+    named: &[Uuid],
+    content: &PictureContent,
+) {
+    client
+        .execute(
+            "INSERT INTO pictures (id, reference, originator_id, created_by, status, revision, tier, tier_rank, tlp, \
+               named_recipients, kind, is_exercise, primary_domain, domains, severity, urgency, classification) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, 'AMBER', $8, 'alert', false, 'cyber', '{cyber}', 'low', \
+               'routine', 'unclassified_public')",
+            &[&id, &reference, &originator, &author, &status.as_str(), &tier.as_str(), &tier_rank(tier), &named],
+        )
+        .await
+        .unwrap();
+    sitrep_db::pictures::insert_revision(client, id, 1, "published", content, author).await.unwrap();
+}
+
 async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World) -> Result<(), String> {
     let client = app.pool.get().await.unwrap();
     client.batch_execute("TRUNCATE picture_revisions, pictures CASCADE").await.unwrap();
@@ -48,17 +74,8 @@ async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World)
     for (i, (origin, status, tier, named)) in w.pictures.iter().enumerate() {
         let id = Uuid::new_v4();
         let named: Vec<Uuid> = named.iter().map(|n| orgs[*n]).collect();
-        client
-            .execute(
-                "INSERT INTO pictures (id, reference, originator_id, created_by, status, revision, tier, tier_rank, tlp, \
-                   named_recipients, kind, is_exercise, primary_domain, domains, severity, urgency, classification) \
-                 VALUES ($1, $2, $3, $4, $5, 1, $6, $7, 'AMBER', $8, 'alert', false, 'cyber', '{cyber}', 'low', \
-                   'routine', 'unclassified_public')",
-                &[&id, &format!("W-{i}-{id}"), &orgs[*origin], &author, &status.as_str(), &tier.as_str(), &tier_rank(*tier), &named],
-            )
-            .await
-            .unwrap();
-        sitrep_db::pictures::insert_revision(&client, id, 1, "published", content, author).await.unwrap();
+        store_picture(&client, id, &format!("W-{i}-{id}"), orgs[*origin], author, *status, *tier, &named, content)
+            .await;
         stored.push((id, orgs[*origin], *status, *tier, named));
     }
     let all: Vec<Uuid> = stored.iter().map(|s| s.0).collect();
@@ -100,4 +117,146 @@ async fn the_sql_predicate_and_the_visibility_function_agree_on_every_pair() {
     if let Err(e) = result {
         panic!("{e}");
     }
+}
+
+/// A random world through the real interfaces: 100 callers × 1,000 pictures = 100,000
+/// (picture, caller) pairs compared between the pure function and what the REST list,
+/// the pull feed and reads by id show. Zero differences allowed. The seed is printed; set
+/// `SITREP_TEST_SEED` to replay one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
+    use rand::{Rng, SeedableRng};
+    use serde_json::Value;
+    use std::collections::HashSet;
+
+    const PICTURES: usize = 1_000;
+    const CALLERS: usize = 100;
+    let seed: u64 = std::env::var("SITREP_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    eprintln!("visibility at scale: SITREP_TEST_SEED={seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut app = TestApp::spawn_with(|s| s.auth.login.per_address_per_minute = 100_000).await;
+    let author = app.seed_user("w.author", "A", &[Role::Author]).await;
+    let content: PictureContent = serde_json::from_value(crate::pictures::content("group", "AMBER")).unwrap();
+
+    let mut orgs: Vec<(String, Uuid, Reach)> = ["A", "B", "V", "R", "S"]
+        .iter()
+        .map(|c| {
+            let reach = match *c {
+                "V" => Reach::Virt,
+                "R" => Reach::RasContactPoint,
+                _ => Reach::Member,
+            };
+            ((*c).to_owned(), app.org(c), reach)
+        })
+        .collect();
+    for i in 0..7 {
+        let reach = [Reach::Member, Reach::Virt, Reach::RasContactPoint][rng.gen_range(0..3)];
+        let code = format!("X{i}");
+        let id = app.seed_org(&format!("ORG-{code}"), reach).await;
+        app.orgs.insert(code.clone(), id);
+        orgs.push((code, id, reach));
+    }
+
+    let client = app.pool.get().await.unwrap();
+    let mut stored = Vec::with_capacity(PICTURES);
+    for i in 0..PICTURES {
+        let origin = orgs[rng.gen_range(0..orgs.len())].1;
+        let status = Status::ALL[rng.gen_range(0..Status::ALL.len())];
+        let tier = Tier::ALL[rng.gen_range(0..Tier::ALL.len())];
+        let named: Vec<Uuid> = (0..rng.gen_range(0..3)).map(|_| orgs[rng.gen_range(0..orgs.len())].1).collect();
+        let id = Uuid::new_v4();
+        store_picture(&client, id, &format!("S-{i}"), origin, author.id, status, tier, &named, &content).await;
+        let t = sitrep_types::Tlp::Amber;
+        sitrep_db::events::append(&client, sitrep_db::events::EventType::Published, id, 1, tier, t, None)
+            .await
+            .unwrap();
+        stored.push((id, origin, status, tier, named));
+    }
+
+    let roles = [Role::Reader, Role::Author, Role::Approver, Role::OrgAdmin, Role::Secretariat, Role::Auditor];
+    let mut pairs = 0usize;
+    let mut wrong = Vec::new();
+    for c in 0..CALLERS {
+        let (code, org, reach) = orgs[rng.gen_range(0..orgs.len())].clone();
+        let role = roles[rng.gen_range(0..roles.len())];
+        let user = app.seed_user(&format!("w.caller{c}"), &code, &[role]).await;
+        let token = app.token(&user).await;
+        let reads = matches!(role, Role::Reader | Role::Author | Role::Approver);
+        let v = Viewer { organisation: org, reach, reads_pictures: reads, secretariat: role == Role::Secretariat };
+        let want: Vec<(Uuid, Sight)> = stored
+            .iter()
+            .map(|(id, originator, status, tier, named)| {
+                (*id, sight(&v, &Handling { originator: *originator, status: *status, tier: *tier, named }))
+            })
+            .collect();
+
+        // The list, every page.
+        let mut listed = HashSet::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = "/api/v1/pictures?limit=200&include_expired=true".to_owned();
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page: Value = app.get(&path, Some(&token)).await.json().await.unwrap();
+            for item in page["items"].as_array().unwrap() {
+                listed.insert(item["id"].as_str().unwrap().parse::<Uuid>().unwrap());
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        // The feed, every page (readers only).
+        let mut fed = HashSet::new();
+        let res = app.get("/api/v1/feed?limit=200", Some(&token)).await;
+        if reads {
+            let mut page: Value = res.json().await.unwrap();
+            loop {
+                for e in page["events"].as_array().unwrap() {
+                    fed.insert(e["picture_id"].as_str().unwrap().parse::<Uuid>().unwrap());
+                }
+                let Some(next) =
+                    page["next_cursor"].as_str().filter(|_| !page["events"].as_array().unwrap().is_empty())
+                else {
+                    break;
+                };
+                page =
+                    app.get(&format!("/api/v1/feed?limit=200&cursor={next}"), Some(&token)).await.json().await.unwrap();
+            }
+        } else {
+            assert_eq!(res.status(), 403);
+        }
+        for (id, s) in &want {
+            pairs += 1;
+            if listed.contains(id) != (*s != Sight::None) {
+                wrong.push(format!("list: {v:?} {id} expected {s:?}"));
+            }
+            if reads && fed.contains(id) != (*s == Sight::Full) {
+                wrong.push(format!("feed: {v:?} {id} expected {s:?}"));
+            }
+        }
+        // Reads by id of a sample, the content only with full sight.
+        for _ in 0..10 {
+            let (id, s) = want[rng.gen_range(0..want.len())];
+            let res = app.get(&format!("/api/v1/pictures/{id}"), Some(&token)).await;
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap();
+            let ok = match s {
+                Sight::None => status == 404,
+                Sight::Metadata => status == 200 && body.get("title").is_none() && body.get("summary").is_none(),
+                Sight::Full => status == 200 && body["title"].is_object(),
+            };
+            if !ok {
+                wrong.push(format!("get: {v:?} {id} expected {s:?}, got {status}"));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "seed {seed}: {} differences, first: {:?}",
+            wrong.len(),
+            &wrong[..wrong.len().min(5)]
+        );
+    }
+    assert_eq!(pairs, PICTURES * CALLERS);
 }
