@@ -18,6 +18,7 @@ mod pictures;
 mod receiver;
 mod reference;
 mod stream;
+mod taxii;
 mod tokens;
 mod visibility;
 mod webhooks;

@@ -55,6 +55,14 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/access-log/export", "access_log.export"),
     ("GET", "/api/v1/access-log/checkpoints", "access_log.checkpoints"),
     ("GET", "/api/v1/access-log/checkpoint-key", "access_log.checkpoint_key"),
+    ("GET", "/taxii2/", "taxii.discovery"),
+    ("GET", "/taxii2/api/", "taxii.api_root"),
+    ("GET", "/taxii2/api/collections/", "taxii.collections"),
+    ("GET", "/taxii2/api/collections/{collection}/", "taxii.collection"),
+    ("GET", "/taxii2/api/collections/{collection}/manifest/", "taxii.manifest"),
+    ("GET", "/taxii2/api/collections/{collection}/objects/", "taxii.objects"),
+    ("GET", "/taxii2/api/collections/{collection}/objects/{object}/", "taxii.object"),
+    ("GET", "/taxii2/api/collections/{collection}/objects/{object}/versions/", "taxii.versions"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

@@ -20,7 +20,7 @@ pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
 use crate::routes::{
-    access_log, auth, feed, health, me, organisations, pictures, reference, stream, subscriptions, users,
+    access_log, auth, feed, health, me, organisations, pictures, reference, stream, subscriptions, taxii, users,
 };
 
 /// `405` with `Allow` for a method the resource does not offer.
@@ -195,6 +195,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .configure(access_log_routes),
         )
+        .configure(taxii::configure)
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
         .service(web::resource("/docs").route(web::get().to(docs_redirect)));
 }

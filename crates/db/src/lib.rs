@@ -14,6 +14,7 @@ pub mod pictures;
 pub mod reference;
 pub mod sessions;
 pub mod subscriptions;
+pub mod taxii;
 
 use std::time::Duration;
 

@@ -10,4 +10,5 @@ pub mod pictures;
 pub mod reference;
 pub mod stream;
 pub mod subscriptions;
+pub mod taxii;
 pub mod users;
