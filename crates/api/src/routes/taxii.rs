@@ -570,7 +570,7 @@ async fn page(
 
     loop {
         if buffer.is_empty() && !sql_done {
-            if batches == MAX_BATCHES {
+            if batches == MAX_BATCHES && position.is_some() {
                 out.next = position;
                 return Ok(out);
             }
@@ -607,7 +607,10 @@ async fn page(
             }
         } else {
             let Some(e) = buffer.pop_front() else { break };
-            let Some((objects, redacted)) = expand(p, &e) else { continue };
+            let Some((objects, redacted)) = expand(p, &e) else {
+                position = Some((e.key(), 0));
+                continue;
+            };
             let history = histories.get(&e.picture_id);
             let objects = objects
                 .into_iter()
