@@ -529,3 +529,42 @@ async fn every_taxii_read_is_in_the_access_log() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_narrowed_picture_leaves_the_wider_collection_at_once_and_joins_the_narrower_one() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &rich("group_virt", "AMBER")).await;
+    let report = ids::report(id.parse().unwrap());
+    let virt = collection_path(Tier::GroupVirt);
+    let (before, _) = ok(&app, &cast.v_reader, &format!("{virt}objects/{report}/")).await;
+    let added_before = before["objects"][0]["modified"].as_str().unwrap().to_owned();
+
+    let path = format!("/api/v1/pictures/{id}");
+    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
+    let res = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&cast.author)
+        .header("if-match", etag)
+        .json(&json!({"tier": "group"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    error(taxii(&app, &cast.v_reader, &format!("{virt}objects/{report}/")).await, 404).await;
+    let (v_all, _) = ok(&app, &cast.v_reader, &format!("{virt}manifest/?match[version]=all")).await;
+    assert!(!v_all.to_string().contains(&report));
+    let (b_virt, _) = ok(&app, &cast.b_reader, &format!("{virt}manifest/")).await;
+    assert!(!b_virt.to_string().contains(&report), "the picture is in one collection: its tier now");
+    let group = collection_path(Tier::Group);
+    let (b, headers) = ok(&app, &cast.b_reader, &format!("{group}objects/{report}/?match[version]=all")).await;
+    let versions: Vec<&str> =
+        b["objects"].as_array().unwrap().iter().map(|o| o["modified"].as_str().unwrap()).collect();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0], added_before);
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+    let last = headers["x-taxii-date-added-last"].to_str().unwrap();
+    assert!(at(last) > at(&added_before), "the narrowing is a later version: {last}");
+}
