@@ -3,7 +3,8 @@
 //! without a row, or a row without an operation, fails the test.
 //!
 //! Objects in paths belong to organisation A (a published `group`/AMBER picture, a closed
-//! one for the lifecycle actions, A's reader, A's service account…). Writes send `{}`:
+//! one for the lifecycle actions, A's reader, A's service account…; for TAXII the `group`
+//! collection and that picture's report, asked for with the TAXII media type). Writes send `{}`:
 //! a caller the route refuses gets 401/403/404, a caller it lets in gets past the
 //! authorisation check and then 400/409/422 (or does the harmless thing, e.g. an
 //! acknowledgement). Object-level checks of writes with valid bodies (other
@@ -124,6 +125,8 @@ fn concrete(path: &str, w: &World) -> String {
         String::new()
     };
     path.replace("{id}", &id)
+        .replace("{collection}", &sitrep_stix::ids::collection(sitrep_types::Tier::Group).to_string())
+        .replace("{object}", &sitrep_stix::ids::report(p("picture").parse().unwrap()))
         .replace("{membership_id}", &p("membership"))
         .replace("{key_id}", &p("key"))
         .replace("{n}", "1")
@@ -212,6 +215,9 @@ async fn every_operation_answers_every_kind_of_caller_as_the_matrix_says() {
             }
             if method != "GET" {
                 req = req.json(&json!({}));
+            }
+            if path.starts_with("/taxii2/") {
+                req = req.header("accept", "application/taxii+json;version=2.1");
             }
             let res = req.send().await.unwrap();
             row.push(res.status().as_u16());

@@ -482,3 +482,51 @@ async fn an_administrator_resets_a_lost_second_factor_of_its_own_users_only() {
     assert_eq!(app.get("/api/v1/me", Some(&token)).await.status(), 401, "the user's sessions ended");
     assert_eq!(app.login_response(&user.username, &user.password).await.status(), 200);
 }
+
+#[tokio::test]
+async fn taxii_clients_use_an_api_key_over_basic_and_an_unenrolled_session_reads_nothing() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    let admin_b = admin_of(&app, "b.admin", "B").await;
+    let (_, _, key) = service_account_with_key(&app, &admin_b, "b-taxii", &["reader"]).await;
+    let taxii = |path: &str, auth: String| {
+        app.client
+            .get(app.url(path))
+            .header("Authorization", auth)
+            .header("Accept", "application/taxii+json;version=2.1")
+            .send()
+    };
+    let basic_auth = format!("Basic {}", STANDARD.encode(format!("b-taxii:{key}")));
+    let res = taxii("/taxii2/api/collections/", basic_auth.clone()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.audit_of(&res).await.actor_type, "service_account");
+    let collections: Value = res.json().await.unwrap();
+    let group = collections["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["alias"] == "group")
+        .expect("a member reads the group collection")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = taxii(&format!("/taxii2/api/collections/{group}/objects/"), basic_auth).await.unwrap();
+    let body: Value = res.json().await.unwrap();
+    let report = sitrep_stix::ids::report(id.parse().unwrap());
+    assert!(body["objects"].as_array().unwrap().iter().any(|o| o["id"] == report.as_str()));
+    // A wrong key over Basic is refused with a challenge naming Basic.
+    let res =
+        taxii("/taxii2/api/collections/", format!("Basic {}", STANDARD.encode("x:sitrep_live_aaaaaaaaaa_x"))).await;
+    let res = res.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.headers()["www-authenticate"].to_str().unwrap().contains("Basic"));
+
+    // A person whose organisation requires TOTP and who has not enrolled reads nothing.
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let sec = app.token(&sec).await;
+    let policy = format!("/api/v1/organisations/{}/policy", app.org("B"));
+    assert_eq!(app.patch_json(&policy, &sec, &json!({"require_totp": true})).await.status(), 200);
+    let res = taxii("/taxii2/api/collections/", format!("Bearer {}", cast.b_reader)).await.unwrap();
+    assert_eq!(res.status(), 403);
+}

@@ -25,6 +25,7 @@ mod receiver;
 mod reference;
 mod replica;
 mod stream;
+mod taxii;
 mod tokens;
 mod visibility;
 mod webhooks;

@@ -74,6 +74,14 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/.well-known/jwks.json", "jwks.view"),
     ("GET", "/api/v1/signing-keys", "signing_key.list"),
     ("POST", "/api/v1/signing-keys", "signing_key.rotate"),
+    ("GET", "/taxii2/", "taxii.discovery"),
+    ("GET", "/taxii2/api/", "taxii.api_root"),
+    ("GET", "/taxii2/api/collections/", "taxii.collections"),
+    ("GET", "/taxii2/api/collections/{collection}/", "taxii.collection"),
+    ("GET", "/taxii2/api/collections/{collection}/manifest/", "taxii.manifest"),
+    ("GET", "/taxii2/api/collections/{collection}/objects/", "taxii.objects"),
+    ("GET", "/taxii2/api/collections/{collection}/objects/{object}/", "taxii.object"),
+    ("GET", "/taxii2/api/collections/{collection}/objects/{object}/versions/", "taxii.versions"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

@@ -196,8 +196,16 @@ impl Modify for Security {
         routes::keys::jwks,
         routes::keys::list_signing_keys,
         routes::keys::rotate_signing_key,
+        routes::taxii::discovery,
+        routes::taxii::api_root,
+        routes::taxii::list_collections,
+        routes::taxii::get_collection,
+        routes::taxii::get_objects,
+        routes::taxii::get_manifest,
+        routes::taxii::get_object,
+        routes::taxii::get_versions,
     ),
-    components(schemas(sitrep_types::Problem, sitrep_types::FieldError)),
+    components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),
     tags(
         (name = "health", description = "Liveness and readiness"),
@@ -207,6 +215,8 @@ impl Modify for Security {
         (name = "reference", description = "Elections and TLP:GREEN communities"),
         (name = "delivery", description = "Events: the pull feed, the live stream, subscriptions and signed webhooks"),
         (name = "access log", description = "The hash-chained access log: records, export, signed checkpoints"),
+        (name = "taxii", description = "TAXII 2.1: read-only collections of STIX 2.1 objects, one per tier the caller reads \
+            (docs/taxii.md). Requests send `Accept: application/taxii+json;version=2.1`; errors are TAXII error messages"),
     )
 )]
 pub struct ApiDoc;

@@ -108,7 +108,7 @@ impl ApiError {
         }
     }
 
-    fn title_and_detail(&self) -> (&'static str, Option<String>) {
+    pub(crate) fn title_and_detail(&self) -> (&'static str, Option<String>) {
         match self {
             ApiError::Unauthenticated { .. } => {
                 ("Unauthenticated", Some("The access token is missing, invalid, expired or revoked.".into()))

@@ -22,7 +22,7 @@ pub use state::{AppState, LoginPolicy};
 
 use crate::routes::{
     access_log, auth, feed, health, keys, me, organisations, pictures, reference, service_accounts, stream,
-    subscriptions, totp, users,
+    subscriptions, taxii, totp, users,
 };
 
 /// `405` with `Allow` for a method the resource does not offer.
@@ -251,6 +251,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(access_log_routes)
                 .configure(credential_routes),
         )
+        .configure(taxii::configure)
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
         .service(web::resource("/docs").route(web::get().to(docs_redirect)));
 }

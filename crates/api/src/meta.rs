@@ -160,9 +160,10 @@ pub async fn envelope(
     Ok(res)
 }
 
-/// Requests that touch data: everything under `/api/` except the OpenAPI document.
+/// Requests that touch data: everything under `/api/` except the OpenAPI document, and
+/// everything under `/taxii2/`.
 fn needs_record(path: &str) -> bool {
-    path.starts_with("/api/") && path != "/api/v1/openapi.json"
+    (path.starts_with("/api/") && path != "/api/v1/openapi.json") || path.starts_with("/taxii2/")
 }
 
 async fn record_unaudited<B>(res: &ServiceResponse<B>, request_id: &str, client_addr: Option<IpAddr>) {

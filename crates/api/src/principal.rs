@@ -186,7 +186,22 @@ impl FromRequest for Principal {
     type Future = Pin<Box<dyn Future<Output = Result<Principal, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(Principal::of(req.clone()))
+        let req = req.clone();
+        Box::pin(async move {
+            let principal = Principal::of(req).await?;
+            if principal.enrolment_only {
+                return Err(enrolment_required());
+            }
+            Ok(principal)
+        })
+    }
+}
+
+/// The refusal of a session that must enrol a second factor before anything else.
+fn enrolment_required() -> ApiError {
+    ApiError::Forbidden {
+        code: "totp_enrolment_required",
+        detail: "Your organisation requires a second factor: enrol TOTP at /api/v1/me/totp first.",
     }
 }
 
@@ -224,10 +239,7 @@ impl<P: Policy + 'static> FromRequest for Caller<P> {
         Box::pin(async move {
             let principal = Principal::of(req).await?;
             if principal.enrolment_only && !P::DURING_ENROLMENT {
-                return Err(ApiError::Forbidden {
-                    code: "totp_enrolment_required",
-                    detail: "Your organisation requires a second factor: enrol TOTP at /api/v1/me/totp first.",
-                });
+                return Err(enrolment_required());
             }
             if !P::allows(&principal.permissions) {
                 return Err(ApiError::forbidden(P::REFUSAL));

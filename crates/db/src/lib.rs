@@ -16,6 +16,7 @@ pub mod second_factor;
 pub mod service_accounts;
 pub mod sessions;
 pub mod subscriptions;
+pub mod taxii;
 
 use std::time::Duration;
 

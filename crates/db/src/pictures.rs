@@ -12,13 +12,14 @@ use uuid::Uuid;
 use crate::{DbError, GenericClient};
 
 /// The predicate for full sight, on `pictures p`, with the viewer in `$1..$3`.
-const VISIBLE: &str = "picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, $1, $2, $3)";
+pub(crate) const VISIBLE: &str =
+    "picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, $1, $2, $3)";
 /// Full sight, or the secretariat's metadata sight (`$4`), past draft.
 const VISIBLE_OR_METADATA: &str = "(picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, $1, $2, $3) \
      OR ($4 AND p.status NOT IN ('draft', 'in_review')))";
 
 /// The viewer as query parameters `$1..$4`.
-fn viewer_params(v: &Viewer) -> (Uuid, i16, bool, bool) {
+pub(crate) fn viewer_params(v: &Viewer) -> (Uuid, i16, bool, bool) {
     (v.organisation, min_rank(v.reach), v.reads_pictures, v.secretariat)
 }
 
@@ -192,8 +193,8 @@ pub async fn insert_revision(
 ) -> Result<(), DbError> {
     let json = serde_json::to_value(content).map_err(|_| DbError::Corrupt("picture content"))?;
     c.execute(
-        "INSERT INTO picture_revisions (picture_id, revision, state, content, tier, tlp, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO picture_revisions (picture_id, revision, state, content, tier, tlp, created_by, published_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $3 = 'published' THEN now() END)",
         &[&picture, &revision, &state, &json, &content.tier.as_str(), &content.tlp.as_str(), &author],
     )
     .await?;

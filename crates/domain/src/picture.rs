@@ -42,6 +42,14 @@ fn disarm_ids() -> &'static HashSet<&'static str> {
     })
 }
 
+/// The name of a DISARM technique in the pinned list.
+pub fn disarm_name(id: &str) -> Option<&'static str> {
+    DISARM_LIST.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let mut parts = l.split('|').map(str::trim);
+        (parts.next() == Some(id)).then(|| parts.next()).flatten()
+    })
+}
+
 /// `T` + four digits, optionally `.` + three digits (DISARM and ATT&CK share the shape).
 fn technique_shape(id: &str) -> bool {
     let b = id.as_bytes();

@@ -12,6 +12,7 @@ pub mod picture;
 pub mod problem;
 pub mod reference;
 pub mod subscription;
+pub mod taxii;
 
 pub use access_log::*;
 pub use account::*;
@@ -21,6 +22,7 @@ pub use picture::*;
 pub use problem::*;
 pub use reference::*;
 pub use subscription::*;
+pub use taxii::*;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

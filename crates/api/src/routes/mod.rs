@@ -12,5 +12,6 @@ pub mod reference;
 pub mod service_accounts;
 pub mod stream;
 pub mod subscriptions;
+pub mod taxii;
 pub mod totp;
 pub mod users;

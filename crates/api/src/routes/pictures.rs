@@ -709,12 +709,33 @@ lifecycle_handler!(
 );
 
 fn revision_visible(p: &Principal, row: &PictureRow, rev: &pictures::RevisionRow) -> bool {
+    revision_readable(p, row.originator_id, &rev.state, &rev.content)
+}
+
+/// Whether `p` may read a revision (in review `state`, with `content`) of a picture of
+/// `originator` that it sees now: the originator reads every one; the audience the
+/// published ones whose own audience included it. (REST history and TAXII versions.)
+pub(crate) fn revision_readable(p: &Principal, originator: Uuid, state: &str, content: &PictureContent) -> bool {
     let v = Viewer::from(&p.permissions);
-    if p.organisation_id == row.originator_id && v.reads_pictures {
+    if p.organisation_id == originator && v.reads_pictures {
         return true;
     }
-    matches!(rev.state.as_str(), "published" | "superseded")
-        && in_audience(&v, row.originator_id, rev.content.tier, &rev.content.named_recipients)
+    matches!(state, "published" | "superseded") && in_audience(&v, originator, content.tier, &content.named_recipients)
+}
+
+/// A revision's content as `p` may see it, with the picture's status and tier now: the
+/// narrower of the two tiers decides which stricter indicators are left out (returns
+/// how many). (REST revisions and TAXII objects.)
+pub(crate) fn revision_content(
+    p: &Principal,
+    originator: Uuid,
+    status: Status,
+    tier_now: sitrep_types::Tier,
+    content: PictureContent,
+) -> (PictureContent, u32) {
+    let named = content.named_recipients.clone();
+    let h = Handling { originator, status, tier: narrower(content.tier, tier_now), named: &named };
+    redact(p, &h, content)
 }
 
 /// A picture's revisions the caller may read: every one for the originator; for its
@@ -778,14 +799,7 @@ pub async fn get_revision(
         .await?
         .filter(|r| revision_visible(&caller, &row, r))
         .ok_or(NOT_FOUND)?;
-    let named = rev.content.named_recipients.clone();
-    let h = Handling {
-        originator: row.originator_id,
-        status: row.status,
-        tier: narrower(rev.content.tier, row.tier),
-        named: &named,
-    };
-    let (content, redacted) = redact(&caller, &h, rev.content);
+    let (content, redacted) = revision_content(&caller, row.originator_id, row.status, row.tier, rev.content);
     let mut r = record(&meta, &caller, &row);
     r.object_revision = Some(n);
     if redacted > 0 {

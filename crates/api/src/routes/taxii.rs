@@ -1,0 +1,1048 @@
+//! TAXII 2.1 (docs/taxii.md): discovery, one API root, one read-only collection per tier
+//! the caller reads, and its objects, manifest and versions as STIX 2.1.
+//!
+//! Nothing here decides who sees what: the collections are the tiers `in_audience`
+//! allows, the entries come through the SQL visibility predicate (`sitrep_db::taxii`),
+//! older revisions pass `revision_readable` and every revision's indicators
+//! `revision_content` — the same functions the REST API calls. Every read writes its
+//! access-log record on the client that read the data, as the REST reads do.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sitrep_db::GenericClient;
+use sitrep_db::taxii::{self as db, EntryKey, EntryQuery, EntryRow};
+use sitrep_domain::visibility::{Viewer, in_audience};
+use sitrep_stix::ids::{self, parse_time, stix_time, taxii_time};
+use sitrep_stix::{Organisation, ReportVersion, tlp};
+use sitrep_types::{
+    TaxiiApiRoot, TaxiiCollection, TaxiiCollections, TaxiiDiscovery, TaxiiEnvelope, TaxiiManifest, TaxiiManifestRecord,
+    TaxiiVersions, Tier, Tlp,
+};
+use utoipa::IntoResponses;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::Ref;
+use utoipa::openapi::{RefOr, Response};
+use uuid::Uuid;
+
+use crate::audit::{self, RecordExt};
+use crate::error::{ApiError, AuditReason};
+use crate::meta::{self, RequestMeta};
+use crate::pagination::PageQuery;
+use crate::principal::Principal;
+use crate::routes::pictures::{revision_content, revision_readable};
+use crate::state::AppState;
+
+/// The TAXII media type, of every request's `Accept` and every response.
+pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
+/// The media type of the content of the collections.
+pub const STIX_MEDIA_TYPE: &str = "application/stix+json;version=2.1";
+/// Objects per page without `limit`, and the most a page holds.
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 1000;
+/// The most batches of entries one request reads before it answers `more` (so that a
+/// narrow filter over a large collection cannot hold a request for long).
+const MAX_BATCHES: usize = 20;
+/// Types of the objects made from pictures (the others are identities and markings).
+const PICTURE_TYPES: [&str; 4] = ["report", "attack-pattern", "indicator", "language-content"];
+/// Until the service-account API keys (HTTP Basic) are in, Bearer tokens only.
+const WWW_AUTHENTICATE: &str = "Bearer error=\"invalid_token\", Basic realm=\"sitrep-taxii\"";
+
+// ---------------------------------------------------------------------------------------
+// Errors: TAXII error messages, not problem documents.
+
+/// A failed TAXII request, answered with a TAXII error message.
+#[derive(Debug, thiserror::Error)]
+pub enum TaxiiError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// `Accept` does not ask for TAXII 2.1.
+    #[error("not acceptable")]
+    NotAcceptable,
+}
+
+impl From<sitrep_db::DbError> for TaxiiError {
+    fn from(e: sitrep_db::DbError) -> Self {
+        TaxiiError::Api(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for TaxiiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        TaxiiError::Api(e.into())
+    }
+}
+
+fn bad_request(code: &'static str, detail: impl Into<String>) -> TaxiiError {
+    TaxiiError::Api(ApiError::BadRequest { code, detail: detail.into() })
+}
+
+const COLLECTION_NOT_FOUND: TaxiiError = TaxiiError::Api(ApiError::NotFound { code: "collection_not_found" });
+const OBJECT_NOT_FOUND: TaxiiError = TaxiiError::Api(ApiError::NotFound { code: "object_not_found" });
+
+impl ResponseError for TaxiiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            TaxiiError::Api(e) => e.status_code(),
+            TaxiiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let request_id = meta::current_request_id();
+        let (title, description, code, reason) = match self {
+            TaxiiError::Api(e) => {
+                if status.is_server_error() {
+                    tracing::error!(request_id = %request_id, error = %e, "TAXII request failed");
+                }
+                let (title, detail) = e.title_and_detail();
+                (title, detail, e.code(), e.audit_reason())
+            }
+            TaxiiError::NotAcceptable => (
+                "Not acceptable",
+                Some(format!("Send Accept: {TAXII_MEDIA_TYPE}.")),
+                "not_acceptable",
+                "not_acceptable",
+            ),
+        };
+        let body = sitrep_types::TaxiiError {
+            title: title.into(),
+            description,
+            error_id: Some(request_id),
+            error_code: Some(code.into()),
+            http_status: Some(status.as_u16().to_string()),
+        };
+        let mut res = HttpResponse::build(status);
+        res.content_type(TAXII_MEDIA_TYPE);
+        match self {
+            TaxiiError::Api(
+                ApiError::TooManyRequests { retry_after_secs, .. } | ApiError::Unavailable { retry_after_secs, .. },
+            ) => {
+                res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            TaxiiError::Api(ApiError::MethodNotAllowed { allow }) => {
+                res.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+            }
+            TaxiiError::Api(ApiError::Unauthenticated { .. }) => {
+                res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE)));
+            }
+            _ => {}
+        }
+        let mut response = res.json(body);
+        response.extensions_mut().insert(AuditReason(reason));
+        response
+    }
+}
+
+/// `404` for a path under `/taxii2/` that no route matches.
+pub async fn no_route() -> Result<HttpResponse, TaxiiError> {
+    Err(TaxiiError::Api(ApiError::not_found("route_not_found")))
+}
+
+/// `405` with `Allow` for a method a TAXII resource does not offer (collections are
+/// read-only: no Add Objects, no Delete).
+pub fn get_only() -> actix_web::Route {
+    web::to(|| async { Err::<HttpResponse, _>(TaxiiError::Api(ApiError::MethodNotAllowed { allow: "GET" })) })
+}
+
+// ---------------------------------------------------------------------------------------
+// The caller.
+
+/// Whether `Accept` asks for TAXII 2.1: some media range is `application/taxii+json` with
+/// `version=2.1`. A missing header, a missing version or another version is `406`.
+pub fn accepts_taxii(req: &HttpRequest) -> bool {
+    req.headers().get_all(header::ACCEPT).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default();
+        media.eq_ignore_ascii_case("application/taxii+json")
+            && parts
+                .filter_map(|p| p.split_once('='))
+                .any(|(k, v)| k.trim().eq_ignore_ascii_case("version") && v.trim().trim_matches('"') == "2.1")
+    })
+}
+
+/// An authenticated TAXII caller who asked for TAXII 2.1. Authentication is the REST
+/// API's (`Principal`): whatever credentials it accepts (Bearer access tokens now;
+/// service-account API keys over HTTP Basic when they land), TAXII accepts, and it
+/// records the actor for the access log the same way.
+pub struct TaxiiCaller(pub Principal);
+
+impl std::ops::Deref for TaxiiCaller {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl FromRequest for TaxiiCaller {
+    type Error = TaxiiError;
+    type Future = Pin<Box<dyn Future<Output = Result<TaxiiCaller, TaxiiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let acceptable = accepts_taxii(req);
+        let principal = Principal::from_request(req, payload);
+        Box::pin(async move {
+            if !acceptable {
+                return Err(TaxiiError::NotAcceptable);
+            }
+            Ok(TaxiiCaller(principal.await?))
+        })
+    }
+}
+
+fn taxii_json<T: serde::Serialize>(body: &T) -> HttpResponse {
+    HttpResponse::Ok().content_type(TAXII_MEDIA_TYPE).json(body)
+}
+
+// ---------------------------------------------------------------------------------------
+// Collections: the tiers the caller reads.
+
+/// The tiers whose collections the caller reads: those `in_audience` lets it read at
+/// all (`named` for the pictures naming it, and its own), none without a reading role.
+pub fn tiers(p: &Principal) -> Vec<Tier> {
+    let v = Viewer::from(&p.permissions);
+    Tier::ALL.iter().copied().filter(|t| in_audience(&v, Uuid::nil(), *t, &[v.organisation])).collect()
+}
+
+fn collection(tier: Tier) -> TaxiiCollection {
+    let (title, description) = match tier {
+        Tier::Named => ("Named recipients", "Pictures for the originator and the organisations they name"),
+        Tier::Group => ("Cooperation group", "Pictures for every member organisation of the cooperation group"),
+        Tier::GroupVirt => ("Group and Election-VIRT", "Pictures for the group and the Election-VIRT organisations"),
+        Tier::GroupVirtRas => {
+            ("Group, Election-VIRT and RAS", "Pictures for the group, Election-VIRT and the RAS contact point")
+        }
+        Tier::Public => ("Public", "Pictures releasable outside the group"),
+    };
+    TaxiiCollection {
+        id: ids::collection(tier),
+        title: title.into(),
+        description: Some(description.into()),
+        alias: tier.as_str().into(),
+        can_read: true,
+        can_write: false,
+        media_types: vec![STIX_MEDIA_TYPE.into()],
+    }
+}
+
+/// The tier of collection `id`, if the caller reads it; otherwise `404`.
+fn tier_of(p: &Principal, id: &str) -> Result<Tier, TaxiiError> {
+    let id = Uuid::parse_str(id).map_err(|_| COLLECTION_NOT_FOUND)?;
+    tiers(p).into_iter().find(|t| ids::collection(*t) == id).ok_or(COLLECTION_NOT_FOUND)
+}
+
+// ---------------------------------------------------------------------------------------
+// Query parameters.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuery {
+    added_after: Option<String>,
+    limit: Option<String>,
+    next: Option<String>,
+    #[serde(rename = "match[id]")]
+    id: Option<String>,
+    #[serde(rename = "match[type]")]
+    type_: Option<String>,
+    #[serde(rename = "match[version]")]
+    version: Option<String>,
+    #[serde(rename = "match[spec_version]")]
+    spec_version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum VersionSel {
+    First,
+    Last,
+    All,
+    /// A `modified` (or a marking's `created`), at STIX precision.
+    At(String),
+}
+
+#[derive(Debug, Clone)]
+struct Filters {
+    added_after: Option<DateTime<Utc>>,
+    limit: usize,
+    next: Option<String>,
+    ids: Option<Vec<String>>,
+    types: Option<Vec<String>>,
+    versions: Vec<VersionSel>,
+    /// `match[spec_version]` includes 2.1 (or is absent).
+    spec_ok: bool,
+}
+
+/// Which parameters an endpoint takes (TAXII 2.1 §5.3–5.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Objects,
+    Manifest,
+    Object,
+    Versions,
+}
+
+impl Endpoint {
+    fn name(self) -> &'static str {
+        match self {
+            Endpoint::Objects => "objects",
+            Endpoint::Manifest => "manifest",
+            Endpoint::Object => "object",
+            Endpoint::Versions => "versions",
+        }
+    }
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn filters(req: &HttpRequest, endpoint: Endpoint) -> Result<Filters, TaxiiError> {
+    let q: RawQuery = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| bad_request("invalid_query", "A query parameter is unknown, repeated or malformed."))?;
+    let refuse = |name: &str| bad_request("invalid_query", format!("{name} is not a parameter of this endpoint."));
+    if matches!(endpoint, Endpoint::Object | Endpoint::Versions) {
+        if q.id.is_some() {
+            return Err(refuse("match[id]"));
+        }
+        if q.type_.is_some() {
+            return Err(refuse("match[type]"));
+        }
+    }
+    if endpoint == Endpoint::Versions && q.version.is_some() {
+        return Err(refuse("match[version]"));
+    }
+    let limit = match &q.limit {
+        None => DEFAULT_LIMIT,
+        Some(l) => match l.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => n.min(MAX_LIMIT),
+            _ => return Err(bad_request("invalid_limit", "limit is a positive integer.")),
+        },
+    };
+    let added_after = match &q.added_after {
+        None => None,
+        Some(t) => {
+            Some(parse_time(t).ok_or_else(|| bad_request("invalid_added_after", "added_after is a timestamp."))?)
+        }
+    };
+    let versions = match &q.version {
+        None => vec![if endpoint == Endpoint::Versions { VersionSel::All } else { VersionSel::Last }],
+        Some(v) => {
+            let mut out = Vec::new();
+            for item in list(v) {
+                out.push(match item.as_str() {
+                    "first" => VersionSel::First,
+                    "last" => VersionSel::Last,
+                    "all" => VersionSel::All,
+                    t => VersionSel::At(stix_time(parse_time(t).ok_or_else(|| {
+                        bad_request("invalid_version", "match[version] is first, last, all or a timestamp.")
+                    })?)),
+                });
+            }
+            if out.is_empty() {
+                return Err(bad_request("invalid_version", "match[version] is empty."));
+            }
+            out
+        }
+    };
+    Ok(Filters {
+        added_after,
+        limit,
+        next: q.next.clone(),
+        ids: q.id.as_deref().map(list),
+        types: q.type_.as_deref().map(list),
+        versions,
+        spec_ok: q.spec_version.as_deref().is_none_or(|s| list(s).iter().any(|v| v == "2.1")),
+    })
+}
+
+/// The list a `next` belongs to: the endpoint, the collection, the object and every
+/// filter. A `next` of another list, or another user's, is `400`.
+fn cursor_list(endpoint: Endpoint, tier: Tier, object: Option<&str>, f: &Filters) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{:?}|{:?}|{:?}|{:?}|{:?}|{}", object, f.added_after, f.ids, f.types, f.versions, f.spec_ok));
+    format!("taxii:{}:{}:{}", endpoint.name(), tier.as_str(), hex::encode(&h.finalize()[..12]))
+}
+
+/// A position: an entry and how many of its objects came before.
+type Position = (EntryKey, usize);
+
+fn position_key((k, skip): &Position) -> String {
+    format!("{}|{}|{}|{}|{}", k.added.timestamp_micros(), k.picture, k.revision, k.revoked, skip)
+}
+
+fn parse_position(key: &str) -> Option<Position> {
+    let mut it = key.split('|');
+    let added = DateTime::from_timestamp_micros(it.next()?.parse().ok()?)?;
+    let picture = it.next()?.parse().ok()?;
+    let revision = it.next()?.parse().ok()?;
+    let revoked = it.next()?.parse().ok()?;
+    let skip = it.next()?.parse().ok()?;
+    it.next().is_none().then_some((EntryKey { added, picture, revision, revoked }, skip))
+}
+
+fn start(p: &Principal, list: &str, f: &Filters) -> Result<Option<Position>, TaxiiError> {
+    let page = PageQuery { limit: None, cursor: f.next.clone() };
+    let bad = || bad_request("invalid_next", "next is not valid for this request.");
+    match page.after(p.user_id, list).map_err(|_| bad())? {
+        Some(key) => Ok(Some(parse_position(&key).ok_or_else(bad)?)),
+        None => Ok(None),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Pages of a collection.
+
+/// One object of a page, with the `date_added` of its version.
+struct Item {
+    added: DateTime<Utc>,
+    object: Value,
+}
+
+struct PageOut {
+    items: Vec<Item>,
+    next: Option<Position>,
+    /// Pictures whose objects the page holds, in order.
+    pictures: Vec<Uuid>,
+    redacted: u32,
+}
+
+/// An entry of the collection: a picture version, an organisation or a marking.
+struct Unit {
+    key: EntryKey,
+    objects: Vec<Value>,
+    picture: Option<Uuid>,
+    redacted: u32,
+}
+
+fn version_of(o: &Value) -> &str {
+    o.get("modified").or_else(|| o.get("created")).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn id_of(o: &Value) -> &str {
+    o.get("id").and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The STIX objects of a picture version as `p` may see them, or `None` if `p` may not
+/// read that revision; with the number of indicators left out.
+fn expand(p: &Principal, e: &EntryRow) -> Option<(Vec<Value>, u32)> {
+    if !revision_readable(p, e.originator_id, &e.revision_state, &e.content) {
+        return None;
+    }
+    let (content, redacted) = revision_content(p, e.originator_id, e.status, e.tier, e.content.clone());
+    let objects = sitrep_stix::picture_objects(&ReportVersion {
+        picture_id: e.picture_id,
+        reference: &e.reference,
+        revision: e.revision,
+        originator: e.originator_id,
+        created: e.created_at,
+        published: e.published_at.unwrap_or(e.added).min(e.added),
+        modified: e.added,
+        revoked: e.revoked,
+        content: &content,
+    });
+    Some((objects, redacted))
+}
+
+/// The organisations and TLP markings: one version each.
+async fn static_units(c: &impl GenericClient) -> Result<Vec<Unit>, TaxiiError> {
+    let marking_added = parse_time(tlp::CREATED).unwrap_or_default();
+    let mut units: Vec<Unit> = Tlp::ALL
+        .iter()
+        .map(|t| {
+            let id = tlp::marking_id(*t);
+            let uuid = id.split_once("--").and_then(|(_, u)| Uuid::parse_str(u).ok()).unwrap_or_default();
+            Unit {
+                key: EntryKey { added: marking_added, picture: uuid, revision: 0, revoked: false },
+                objects: vec![tlp::marking_definition(*t)],
+                picture: None,
+                redacted: 0,
+            }
+        })
+        .collect();
+    for o in db::organisations(c).await? {
+        let identity = sitrep_stix::identity(&Organisation {
+            id: o.id,
+            code: &o.code,
+            name: &o.name,
+            created: o.created_at,
+            modified: o.updated_at,
+        });
+        units.push(Unit {
+            key: EntryKey { added: o.updated_at.max(o.created_at), picture: o.id, revision: 0, revoked: false },
+            objects: vec![identity],
+            picture: None,
+            redacted: 0,
+        });
+    }
+    units.sort_by_key(|u| u.key);
+    Ok(units)
+}
+
+/// Which pictures of the collection the ids in `wanted` can belong to (by recomputing
+/// the ids of what the viewer sees); `None` when no id names a picture's object.
+async fn pictures_for_ids(
+    c: &impl GenericClient,
+    v: &Viewer,
+    tier: Tier,
+    wanted: &HashSet<&str>,
+) -> Result<Option<Vec<Uuid>>, TaxiiError> {
+    let has = |t: &str| wanted.iter().any(|id| id.starts_with(&format!("{t}--")));
+    let (reports, techniques, indicators) =
+        (has("report") || has("language-content"), has("attack-pattern"), has("indicator"));
+    if !(reports || techniques || indicators) {
+        return Ok(None);
+    }
+    let keys = db::picture_keys(c, v, tier, techniques, indicators).await?;
+    let mut out = Vec::new();
+    for k in keys {
+        let hit = (reports
+            && (wanted.contains(ids::report(k.picture).as_str())
+                || wanted.contains(ids::language_content(k.picture).as_str())))
+            || k.techniques.iter().any(|t| wanted.contains(ids::attack_pattern(k.picture, t).as_str()))
+            || k.indicators.iter().any(|i| {
+                i.split_once(':')
+                    .is_some_and(|(kind, value)| wanted.contains(ids::indicator(k.picture, kind, value).as_str()))
+            });
+        if hit {
+            out.push(k.picture);
+        }
+    }
+    Ok(Some(out))
+}
+
+/// One page of the collection of `tier` for `p`, from `from` on: the objects that pass
+/// the filters, in ascending `date_added`, at most `f.limit`.
+async fn page(
+    c: &impl GenericClient,
+    p: &Principal,
+    tier: Tier,
+    f: &Filters,
+    object: Option<&str>,
+    from: Option<Position>,
+) -> Result<PageOut, TaxiiError> {
+    let v = Viewer::from(&p.permissions);
+    let ids: Option<Vec<String>> = object.map(|o| vec![o.to_owned()]).or_else(|| f.ids.clone());
+    let wanted: Option<HashSet<&str>> = ids.as_ref().map(|l| l.iter().map(String::as_str).collect());
+    let type_ok = |t: &str| f.types.as_ref().is_none_or(|types| types.iter().any(|x| x == t));
+    let newest_only = wanted.is_none() && f.versions == [VersionSel::Last];
+    let mut out = PageOut { items: Vec::new(), next: None, pictures: Vec::new(), redacted: 0 };
+    if !f.spec_ok {
+        return Ok(out);
+    }
+
+    let mut statics: Vec<Unit> = static_units(c).await?;
+    statics.retain(|u| f.added_after.is_none_or(|a| u.key.added > a) && from.is_none_or(|(k, _)| u.key >= k));
+    for u in &mut statics {
+        u.objects.retain(|o| {
+            let t = o.get("type").and_then(Value::as_str).unwrap_or_default();
+            type_ok(t)
+                && wanted.as_ref().is_none_or(|w| w.contains(id_of(o)))
+                && f.versions.iter().any(|s| !matches!(s, VersionSel::At(at) if at != version_of(o)))
+        });
+    }
+    statics.retain(|u| !u.objects.is_empty());
+    let mut statics = statics.into_iter().peekable();
+
+    let pictures = match &wanted {
+        Some(w) => pictures_for_ids(c, &v, tier, w).await?.or(Some(Vec::new())),
+        None => None,
+    };
+    let mut sql_done = !PICTURE_TYPES.iter().any(|t| type_ok(t)) || pictures.as_ref().is_some_and(Vec::is_empty);
+    let batch = (f.limit + 1).clamp(50, 1000) as i64;
+    let mut buffer: std::collections::VecDeque<EntryRow> = Default::default();
+    let mut sql_from = from.map(|(k, _)| k);
+    let mut last_sql: Option<EntryKey> = None;
+    let mut batches = 0;
+    // Every version of an object, per picture, for `first`, `last` and timestamps.
+    let mut histories: HashMap<Uuid, HashMap<String, Vec<String>>> = HashMap::new();
+    let mut position = from;
+
+    loop {
+        if buffer.is_empty() && !sql_done {
+            if batches == MAX_BATCHES && position.is_some() {
+                out.next = position;
+                return Ok(out);
+            }
+            batches += 1;
+            let q = EntryQuery {
+                newest_only,
+                added_after: f.added_after,
+                from: sql_from,
+                pictures: pictures.as_deref(),
+                limit: batch,
+            };
+            let rows = db::entries(c, &v, tier, &q).await?;
+            sql_done = (rows.len() as i64) < batch;
+            sql_from = rows.last().map(EntryRow::key).or(sql_from);
+            buffer.extend(rows.into_iter().filter(|r| last_sql.is_none_or(|l| r.key() > l)));
+            if let Some(r) = buffer.back() {
+                last_sql = Some(r.key());
+            }
+            if !newest_only && !f.versions.contains(&VersionSel::All) {
+                load_histories(c, p, &v, tier, &buffer, &mut histories).await?;
+            }
+            continue;
+        }
+        let take_static = match (statics.peek(), buffer.front()) {
+            (Some(s), Some(e)) => s.key < e.key(),
+            (Some(_), None) => sql_done,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let unit = if take_static {
+            match statics.next() {
+                Some(u) => u,
+                None => break,
+            }
+        } else {
+            let Some(e) = buffer.pop_front() else { break };
+            let Some((objects, redacted)) = expand(p, &e) else {
+                position = Some((e.key(), 0));
+                continue;
+            };
+            let history = histories.get(&e.picture_id);
+            let objects = objects
+                .into_iter()
+                .filter(|o| {
+                    let t = o.get("type").and_then(Value::as_str).unwrap_or_default();
+                    type_ok(t)
+                        && wanted.as_ref().is_none_or(|w| w.contains(id_of(o)))
+                        && (newest_only || version_matches(&f.versions, o, history))
+                })
+                .collect();
+            Unit { key: e.key(), objects, picture: Some(e.picture_id), redacted }
+        };
+        let skip = match from {
+            Some((k, n)) if k == unit.key => n,
+            _ => 0,
+        };
+        let mut emitted = false;
+        for (i, o) in unit.objects.iter().enumerate().skip(skip) {
+            if out.items.len() == f.limit {
+                out.next = Some((unit.key, i));
+                return Ok(out);
+            }
+            out.items.push(Item { added: unit.key.added, object: o.clone() });
+            emitted = true;
+        }
+        if emitted && let Some(pic) = unit.picture {
+            if out.pictures.last() != Some(&pic) {
+                out.pictures.push(pic);
+            }
+            out.redacted += unit.redacted;
+        }
+        position = Some((unit.key, unit.objects.len()));
+    }
+    Ok(out)
+}
+
+/// Every version (as `p` sees them) of every object of the pictures in `entries`.
+async fn load_histories(
+    c: &impl GenericClient,
+    p: &Principal,
+    v: &Viewer,
+    tier: Tier,
+    entries: &std::collections::VecDeque<EntryRow>,
+    histories: &mut HashMap<Uuid, HashMap<String, Vec<String>>>,
+) -> Result<(), TaxiiError> {
+    let missing: Vec<Uuid> = {
+        let mut seen = HashSet::new();
+        entries.iter().map(|e| e.picture_id).filter(|id| !histories.contains_key(id) && seen.insert(*id)).collect()
+    };
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let q = EntryQuery { newest_only: false, pictures: Some(&missing), limit: i64::MAX, ..Default::default() };
+    for e in db::entries(c, v, tier, &q).await? {
+        let versions = histories.entry(e.picture_id).or_default();
+        if let Some((objects, _)) = expand(p, &e) {
+            for o in objects {
+                versions.entry(id_of(&o).to_owned()).or_default().push(version_of(&o).to_owned());
+            }
+        }
+    }
+    for id in missing {
+        histories.entry(id).or_default();
+    }
+    Ok(())
+}
+
+/// Whether object version `o` is one `match[version]` asks for.
+fn version_matches(sel: &[VersionSel], o: &Value, history: Option<&HashMap<String, Vec<String>>>) -> bool {
+    let version = version_of(o);
+    let versions = history.and_then(|h| h.get(id_of(o)));
+    sel.iter().any(|s| match s {
+        VersionSel::All => true,
+        VersionSel::At(t) => t == version,
+        VersionSel::First => versions.and_then(|v| v.iter().min()).is_some_and(|m| m == version),
+        VersionSel::Last => versions.and_then(|v| v.iter().max()).is_some_and(|m| m == version),
+    })
+}
+
+/// Reads a page for an endpoint, writes the access-log record, and returns the page and
+/// its `next`.
+async fn read_page(
+    state: &AppState,
+    meta: &RequestMeta,
+    p: &Principal,
+    req: &HttpRequest,
+    collection: &str,
+    object: Option<&str>,
+    endpoint: Endpoint,
+) -> Result<(PageOut, Option<String>), TaxiiError> {
+    let tier = tier_of(p, collection)?;
+    let f = filters(req, endpoint)?;
+    let list = cursor_list(endpoint, tier, object, &f);
+    let from = start(p, &list, &f)?;
+    let client = state.pool.get().await?;
+    let out = page(&client, p, tier, &f, object, from).await?;
+    if let Some(object) = object
+        && out.items.is_empty()
+        && from.is_none()
+    {
+        // `404` only when the object has no version the caller may see at all.
+        let any = Filters { added_after: None, limit: 1, versions: vec![VersionSel::All], spec_ok: true, ..f.clone() };
+        if page(&client, p, tier, &any, Some(object), None).await?.items.is_empty() {
+            return Err(OBJECT_NOT_FOUND);
+        }
+    }
+    let next = out.next.as_ref().map(|pos| crate::pagination::cursor(p.user_id, &list, &position_key(pos)));
+    let mut record = audit::by(meta, p).objects("picture", out.pictures.clone());
+    record.tier = Some(tier.as_str().to_owned());
+    record.reason = Some(if out.redacted > 0 {
+        format!("objects:{},indicators_redacted:{}", out.items.len(), out.redacted)
+    } else {
+        format!("objects:{}", out.items.len())
+    });
+    if let Some(object) = object {
+        record.object_id = Some(object.chars().take(100).collect());
+    }
+    audit::write(&client, meta, record).await?;
+    Ok((out, next))
+}
+
+/// `200` with the date-added headers of the page.
+fn page_response<T: serde::Serialize>(items: &[Item], body: &T) -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    res.content_type(TAXII_MEDIA_TYPE);
+    if let (Some(first), Some(last)) = (items.first(), items.last()) {
+        res.insert_header(("X-TAXII-Date-Added-First", taxii_time(first.added)));
+        res.insert_header(("X-TAXII-Date-Added-Last", taxii_time(last.added)));
+    }
+    res.json(body)
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers.
+
+/// The TAXII error responses every TAXII endpoint lists.
+pub struct TaxiiFailures;
+impl IntoResponses for TaxiiFailures {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        TAXII_MEDIA_TYPE,
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("TaxiiError"))).build(),
+                    )
+                    .build(),
+            )
+        };
+        [
+            ("400", "An unknown, repeated or malformed parameter, or a `next` not issued for this request"),
+            ("401", "Missing, invalid, expired or revoked credentials"),
+            ("404", "No such collection or object, or not one the caller may see"),
+            ("406", "Accept does not ask for application/taxii+json;version=2.1"),
+            ("500", "Internal error; the body carries only the request id as error_id"),
+            ("503", "Database or access log unavailable"),
+        ]
+        .into_iter()
+        .map(|(status, d)| (status.to_owned(), error(d)))
+        .collect()
+    }
+}
+
+/// TAXII discovery: the API root.
+#[utoipa::path(
+    get, path = "/taxii2/", tag = "taxii", security(("bearer" = [])),
+    params(("Accept" = String, Header, description = "application/taxii+json;version=2.1")),
+    responses((status = 200, body = TaxiiDiscovery, content_type = "application/taxii+json;version=2.1"), TaxiiFailures)
+)]
+pub async fn discovery(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: TaxiiCaller,
+    req: HttpRequest,
+) -> Result<HttpResponse, TaxiiError> {
+    let root = {
+        let info = req.connection_info();
+        format!("{}://{}/taxii2/api/", info.scheme(), info.host())
+    };
+    let client = state.pool.get().await?;
+    audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
+    Ok(taxii_json(&TaxiiDiscovery {
+        title: "Sitrep".into(),
+        description: Some("Situation pictures of the cooperation group on election security, as STIX 2.1".into()),
+        default: Some(root.clone()),
+        api_roots: vec![root],
+    }))
+}
+
+/// The API root.
+#[utoipa::path(
+    get, path = "/taxii2/api/", tag = "taxii", security(("bearer" = [])),
+    params(("Accept" = String, Header, description = "application/taxii+json;version=2.1")),
+    responses((status = 200, body = TaxiiApiRoot, content_type = "application/taxii+json;version=2.1"), TaxiiFailures)
+)]
+pub async fn api_root(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: TaxiiCaller,
+) -> Result<HttpResponse, TaxiiError> {
+    let client = state.pool.get().await?;
+    audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
+    Ok(taxii_json(&TaxiiApiRoot {
+        title: "Sitrep situation pictures".into(),
+        description: Some("One read-only collection per sharing tier the caller reads".into()),
+        versions: vec![TAXII_MEDIA_TYPE.into()],
+        max_content_length: 0,
+    }))
+}
+
+/// The collections: one per tier the caller reads (none without a reading role).
+#[utoipa::path(
+    get, path = "/taxii2/api/collections/", tag = "taxii", security(("bearer" = [])),
+    params(("Accept" = String, Header, description = "application/taxii+json;version=2.1")),
+    responses((status = 200, body = TaxiiCollections, content_type = "application/taxii+json;version=2.1"), TaxiiFailures)
+)]
+pub async fn list_collections(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: TaxiiCaller,
+) -> Result<HttpResponse, TaxiiError> {
+    let tiers = tiers(&caller);
+    let client = state.pool.get().await?;
+    let mut record = audit::by(&meta, &caller);
+    record.object_type = Some("taxii_collection");
+    record.reason = Some(format!("collections:{}", tiers.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")));
+    audit::write(&client, &meta, record).await?;
+    let collections: Vec<TaxiiCollection> = tiers.into_iter().map(collection).collect();
+    Ok(taxii_json(&TaxiiCollections { collections: (!collections.is_empty()).then_some(collections) }))
+}
+
+/// One collection.
+#[utoipa::path(
+    get, path = "/taxii2/api/collections/{collection}/", tag = "taxii", security(("bearer" = [])),
+    params(("collection" = Uuid, Path), ("Accept" = String, Header, description = "application/taxii+json;version=2.1")),
+    responses((status = 200, body = TaxiiCollection, content_type = "application/taxii+json;version=2.1"), TaxiiFailures)
+)]
+pub async fn get_collection(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: TaxiiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, TaxiiError> {
+    let tier = tier_of(&caller, &path)?;
+    let client = state.pool.get().await?;
+    let mut record = audit::by(&meta, &caller).object("taxii_collection", ids::collection(tier));
+    record.tier = Some(tier.as_str().to_owned());
+    audit::write(&client, &meta, record).await?;
+    Ok(taxii_json(&collection(tier)))
+}
+
+/// Objects of a collection (an envelope), ascending `date_added`. Without
+/// `match[version]`, each object's newest version.
+#[utoipa::path(
+    get, path = "/taxii2/api/collections/{collection}/objects/", tag = "taxii", security(("bearer" = [])),
+    params(
+        ("collection" = Uuid, Path),
+        ("Accept" = String, Header, description = "application/taxii+json;version=2.1"),
+        ("added_after" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1–1000, default 100"),
+        ("next" = Option<String>, Query), ("match[id]" = Option<String>, Query), ("match[type]" = Option<String>, Query),
+        ("match[version]" = Option<String>, Query, description = "first, last (default), all or a timestamp; comma list"),
+        ("match[spec_version]" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, body = TaxiiEnvelope, content_type = "application/taxii+json;version=2.1",
+         headers(("X-TAXII-Date-Added-First" = String), ("X-TAXII-Date-Added-Last" = String))),
+        TaxiiFailures
+    )
+)]
+pub async fn get_objects(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: TaxiiCaller,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, TaxiiError> {
+    let (out, next) = read_page(&state, &meta, &caller, &req, &path, None, Endpoint::Objects).await?;
+    Ok(envelope(out, next))
+}
+
+fn envelope(out: PageOut, next: Option<String>) -> HttpResponse {
+    let objects: Vec<Value> = out.items.iter().map(|i| i.object.clone()).collect();
+    let body = TaxiiEnvelope { more: next.is_some(), next, objects: (!objects.is_empty()).then_some(objects) };
+    page_response(&out.items, &body)
+}
+
+/// The manifest of a collection: which object versions it holds and when they were added.
+#[utoipa::path(
+    get, path = "/taxii2/api/collections/{collection}/manifest/", tag = "taxii", security(("bearer" = [])),
+    params(
+        ("collection" = Uuid, Path),
+        ("Accept" = String, Header, description = "application/taxii+json;version=2.1"),
+        ("added_after" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1–1000, default 100"),
+        ("next" = Option<String>, Query), ("match[id]" = Option<String>, Query), ("match[type]" = Option<String>, Query),
+        ("match[version]" = Option<String>, Query, description = "first, last (default), all or a timestamp; comma list"),
+        ("match[spec_version]" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, body = TaxiiManifest, content_type = "application/taxii+json;version=2.1",
+         headers(("X-TAXII-Date-Added-First" = String), ("X-TAXII-Date-Added-Last" = String))),
+        TaxiiFailures
+    )
+)]
+pub async fn get_manifest(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: TaxiiCaller,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, TaxiiError> {
+    let (out, next) = read_page(&state, &meta, &caller, &req, &path, None, Endpoint::Manifest).await?;
+    let records: Vec<TaxiiManifestRecord> = out
+        .items
+        .iter()
+        .map(|i| TaxiiManifestRecord {
+            id: id_of(&i.object).to_owned(),
+            date_added: taxii_time(i.added),
+            version: version_of(&i.object).to_owned(),
+            media_type: STIX_MEDIA_TYPE.into(),
+        })
+        .collect();
+    let body = TaxiiManifest { more: next.is_some(), next, objects: (!records.is_empty()).then_some(records) };
+    Ok(page_response(&out.items, &body))
+}
+
+/// One object (an envelope of its versions; the newest without `match[version]`).
+#[utoipa::path(
+    get, path = "/taxii2/api/collections/{collection}/objects/{object}/", tag = "taxii", security(("bearer" = [])),
+    params(
+        ("collection" = Uuid, Path), ("object" = String, Path, description = "A STIX id"),
+        ("Accept" = String, Header, description = "application/taxii+json;version=2.1"),
+        ("added_after" = Option<String>, Query), ("limit" = Option<u32>, Query), ("next" = Option<String>, Query),
+        ("match[version]" = Option<String>, Query), ("match[spec_version]" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, body = TaxiiEnvelope, content_type = "application/taxii+json;version=2.1",
+         headers(("X-TAXII-Date-Added-First" = String), ("X-TAXII-Date-Added-Last" = String))),
+        TaxiiFailures
+    )
+)]
+pub async fn get_object(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: TaxiiCaller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, TaxiiError> {
+    let (collection, object) = path.into_inner();
+    sitrep_stix::check::check_id(&object, None).map_err(|_| OBJECT_NOT_FOUND)?;
+    let (out, next) = read_page(&state, &meta, &caller, &req, &collection, Some(&object), Endpoint::Object).await?;
+    Ok(envelope(out, next))
+}
+
+/// The versions of one object (its `modified` timestamps), ascending `date_added`.
+#[utoipa::path(
+    get, path = "/taxii2/api/collections/{collection}/objects/{object}/versions/", tag = "taxii",
+    security(("bearer" = [])),
+    params(
+        ("collection" = Uuid, Path), ("object" = String, Path, description = "A STIX id"),
+        ("Accept" = String, Header, description = "application/taxii+json;version=2.1"),
+        ("added_after" = Option<String>, Query), ("limit" = Option<u32>, Query), ("next" = Option<String>, Query),
+        ("match[spec_version]" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, body = TaxiiVersions, content_type = "application/taxii+json;version=2.1",
+         headers(("X-TAXII-Date-Added-First" = String), ("X-TAXII-Date-Added-Last" = String))),
+        TaxiiFailures
+    )
+)]
+pub async fn get_versions(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: TaxiiCaller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, TaxiiError> {
+    let (collection, object) = path.into_inner();
+    sitrep_stix::check::check_id(&object, None).map_err(|_| OBJECT_NOT_FOUND)?;
+    let (out, next) = read_page(&state, &meta, &caller, &req, &collection, Some(&object), Endpoint::Versions).await?;
+    let versions: Vec<String> = out.items.iter().map(|i| version_of(&i.object).to_owned()).collect();
+    let body = TaxiiVersions { more: next.is_some(), next, versions: (!versions.is_empty()).then_some(versions) };
+    Ok(page_response(&out.items, &body))
+}
+
+/// Registers the TAXII routes under `/taxii2/` (every URL ends with a slash).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let get = |path: &str, route: actix_web::Route| web::resource(path).route(route).default_service(get_only());
+    cfg.service(
+        web::scope("/taxii2")
+            .service(get("/", web::get().to(discovery)))
+            .service(get("/api/", web::get().to(api_root)))
+            .service(get("/api/collections/", web::get().to(list_collections)))
+            .service(get("/api/collections/{collection}/", web::get().to(get_collection)))
+            .service(get("/api/collections/{collection}/manifest/", web::get().to(get_manifest)))
+            .service(get("/api/collections/{collection}/objects/", web::get().to(get_objects)))
+            .service(get("/api/collections/{collection}/objects/{object}/", web::get().to(get_object)))
+            .service(get("/api/collections/{collection}/objects/{object}/versions/", web::get().to(get_versions)))
+            .default_service(web::to(no_route)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn accept_must_name_taxii_2_1() {
+        let ok = |v: &str| accepts_taxii(&TestRequest::default().insert_header((header::ACCEPT, v)).to_http_request());
+        assert!(ok("application/taxii+json;version=2.1"));
+        assert!(ok("application/json, application/taxii+json; version=\"2.1\""));
+        assert!(ok("APPLICATION/TAXII+JSON;VERSION=2.1;q=0.9"));
+        assert!(!ok("application/taxii+json"));
+        assert!(!ok("application/taxii+json;version=2.0"));
+        assert!(!ok("application/json"));
+        assert!(!ok("*/*"));
+        assert!(!accepts_taxii(&TestRequest::default().to_http_request()));
+    }
+
+    #[test]
+    fn positions_round_trip() {
+        let pos = (
+            EntryKey {
+                added: DateTime::from_timestamp_micros(1_800_000_000_123_456).unwrap(),
+                picture: Uuid::from_u128(9),
+                revision: 3,
+                revoked: true,
+            },
+            2,
+        );
+        assert_eq!(parse_position(&position_key(&pos)), Some(pos));
+        assert_eq!(parse_position("1|2|3"), None);
+    }
+}

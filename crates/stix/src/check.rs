@@ -1,0 +1,141 @@
+//! A structural check of STIX 2.1 objects as Sitrep exports them: common and per-type
+//! required properties, identifier formats (`type--UUID`, RFC 4122 variant), timestamp
+//! format and precision, references and ranges. Used by the unit and integration tests;
+//! it is no substitute for the OASIS validator, but it catches what a mapping gets wrong.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::ids::parse_time;
+
+/// `Ok` if `o` is a well-formed STIX 2.1 object of a type Sitrep exports.
+pub fn check(o: &Value) -> Result<(), String> {
+    let obj = o.as_object().ok_or("not a JSON object")?;
+    let kind = str_of(o, "type")?;
+    if kind.len() < 3 || !kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err(format!("bad type {kind:?}"));
+    }
+    let id = str_of(o, "id")?;
+    check_id(id, Some(kind))?;
+    if str_of(o, "spec_version")? != "2.1" {
+        return Err(format!("{id}: spec_version is not 2.1"));
+    }
+    let created = timestamp(o, "created")?;
+    if kind != "marking-definition" {
+        let modified = timestamp(o, "modified")?;
+        if modified < created {
+            return Err(format!("{id}: modified before created"));
+        }
+    } else if obj.contains_key("modified") {
+        return Err(format!("{id}: marking definitions are not versioned"));
+    }
+    if let Some(r) = obj.get("created_by_ref") {
+        check_id(r.as_str().ok_or("created_by_ref not a string")?, Some("identity"))?;
+    }
+    if let Some(refs) = obj.get("object_marking_refs") {
+        for r in refs.as_array().ok_or("object_marking_refs not a list")? {
+            check_id(r.as_str().ok_or("marking ref not a string")?, Some("marking-definition"))?;
+        }
+    }
+    if let Some(c) = obj.get("confidence") {
+        let c = c.as_u64().ok_or("confidence not an integer")?;
+        if c > 100 {
+            return Err(format!("{id}: confidence above 100"));
+        }
+    }
+    if let Some(r) = obj.get("revoked")
+        && !r.is_boolean()
+    {
+        return Err(format!("{id}: revoked not a boolean"));
+    }
+    if let Some(refs) = obj.get("external_references") {
+        for r in refs.as_array().ok_or("external_references not a list")? {
+            str_of(r, "source_name")?;
+            if !["description", "url", "external_id"].iter().any(|k| r.get(*k).is_some_and(Value::is_string)) {
+                return Err(format!("{id}: external reference without description, url or external_id"));
+            }
+        }
+    }
+    match kind {
+        "report" => {
+            str_of(o, "name")?;
+            timestamp(o, "published")?;
+            let refs = obj.get("object_refs").and_then(Value::as_array).ok_or("report without object_refs")?;
+            if refs.is_empty() {
+                return Err(format!("{id}: empty object_refs"));
+            }
+            for r in refs {
+                let r = r.as_str().ok_or("object ref not a string")?;
+                check_id(r, None)?;
+                if r.starts_with("marking-definition--") {
+                    return Err(format!("{id}: a marking definition in object_refs"));
+                }
+            }
+        }
+        "indicator" => {
+            let pattern = str_of(o, "pattern")?;
+            if !(pattern.starts_with('[') && pattern.ends_with(']')) {
+                return Err(format!("{id}: pattern {pattern:?}"));
+            }
+            str_of(o, "pattern_type")?;
+            let from = timestamp(o, "valid_from")?;
+            if obj.contains_key("valid_until") && timestamp(o, "valid_until")? <= from {
+                return Err(format!("{id}: valid_until not after valid_from"));
+            }
+        }
+        "attack-pattern" | "identity" => {
+            str_of(o, "name")?;
+        }
+        "language-content" => {
+            check_id(str_of(o, "object_ref")?, None)?;
+            let contents = obj.get("contents").and_then(Value::as_object).ok_or("no contents")?;
+            if contents.is_empty() {
+                return Err(format!("{id}: empty contents"));
+            }
+            if obj.contains_key("object_modified") {
+                timestamp(o, "object_modified")?;
+            }
+        }
+        "marking-definition" => {
+            let ext = obj.get("extensions").and_then(Value::as_object);
+            let defined = obj.contains_key("definition_type") && obj.contains_key("definition");
+            if ext.is_none_or(|e| e.is_empty()) && !defined {
+                return Err(format!("{id}: marking definition with neither definition nor extension"));
+            }
+        }
+        other => return Err(format!("{id}: unexpected type {other}")),
+    }
+    Ok(())
+}
+
+fn str_of<'a>(o: &'a Value, key: &str) -> Result<&'a str, String> {
+    o.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| format!("missing {key}"))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.sss[sss…]Z`: UTC with at least millisecond precision.
+fn timestamp(o: &Value, key: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let s = str_of(o, key)?;
+    let b = s.as_bytes();
+    let shape = b.len() >= 24
+        && b[10] == b'T'
+        && b[19] == b'.'
+        && b[b.len() - 1] == b'Z'
+        && b[20..b.len() - 1].iter().all(u8::is_ascii_digit);
+    if !shape {
+        return Err(format!("{key} {s:?} is not UTC with millisecond precision"));
+    }
+    parse_time(s).ok_or_else(|| format!("{key} {s:?} is not a timestamp"))
+}
+
+/// `type--uuid` with an RFC 4122 UUID, and of `kind` if given.
+pub fn check_id(id: &str, kind: Option<&str>) -> Result<(), String> {
+    let (t, u) = id.split_once("--").ok_or_else(|| format!("id {id:?} is not type--uuid"))?;
+    if kind.is_some_and(|k| k != t) {
+        return Err(format!("id {id:?} is not of type {}", kind.unwrap_or_default()));
+    }
+    let uuid = Uuid::parse_str(u).map_err(|_| format!("id {id:?} has no UUID"))?;
+    if u != uuid.hyphenated().to_string() || uuid.get_variant() != uuid::Variant::RFC4122 {
+        return Err(format!("id {id:?} is not a lower-case RFC 4122 UUID"));
+    }
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! STIX 2.1 export of situation pictures (docs/taxii.md): deterministic ids, the TLP 2.0
+//! marking definitions, the mapping of a picture version to STIX objects, and a
+//! structural checker. Pure: no I/O. What a reader may see is decided before this crate
+//! is called (the visibility rule and indicator redaction of `sitrep_domain`).
+
+pub mod check;
+pub mod ids;
+pub mod map;
+pub mod tlp;
+
+pub use check::check;
+pub use map::{Organisation, ReportVersion, confidence, identity, picture_objects};
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use serde_json::{Value, json};
+    use sitrep_types::{Credibility, PictureContent, Tlp};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn content() -> PictureContent {
+        serde_json::from_value(json!({
+            "kind": "alert", "primary_domain": "information_influence",
+            "domains": ["information_influence", "cyber"], "original_lang": "fi",
+            "title": {"fi": "Väite", "sv": "Påstående", "en": "Claim"},
+            "summary": {"fi": "Tiivistelmä", "en": "Summary"},
+            "impact_on_conduct": "moderate", "impact_on_public_confidence": "minor", "urgency": "priority",
+            "source_reliability": "B", "information_credibility": "2", "geo_scope": "national",
+            "targets": ["voters_general"], "actor_type_suspected": "unknown", "attribution_confidence": "none",
+            "disarm_techniques": ["T0101"], "attack_techniques": ["T1566.002"],
+            "indicators": [
+                {"type": "domain", "value": "vaalit-example.test", "tlp": "AMBER"},
+                {"type": "url", "value": "https://x.test/a'b\\c", "tlp": "AMBER", "first_seen": "2027-03-01T08:00:00Z"},
+                {"type": "hashtag", "value": "#vaalit", "tlp": "AMBER"}
+            ],
+            "sources": [{"source_type": "osint", "description": "d", "reliability": "B", "credibility": "2"}],
+            "tlp": "AMBER", "tier": "group", "classification": "unclassified_secret", "secrecy_basis": "x",
+            "valid_until": "2027-04-01T00:00:00Z"
+        }))
+        .unwrap()
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn objects(c: &PictureContent, revoked: bool) -> Vec<Value> {
+        picture_objects(&ReportVersion {
+            picture_id: Uuid::from_u128(42),
+            reference: "VTY-2027-0042",
+            revision: 3,
+            originator: Uuid::from_u128(1),
+            created: at("2027-03-01T09:00:00.123456Z"),
+            published: at("2027-03-01T10:00:00Z"),
+            modified: at("2027-03-02T10:00:00.5Z"),
+            revoked,
+            content: c,
+        })
+    }
+
+    #[test]
+    fn a_picture_version_is_a_valid_report_with_its_objects() {
+        let c = content();
+        let objs = objects(&c, false);
+        for o in &objs {
+            check(o).unwrap_or_else(|e| panic!("{e}: {o}"));
+        }
+        let types: Vec<&str> = objs.iter().map(|o| o["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["report", "attack-pattern", "attack-pattern", "indicator", "indicator", "language-content"]);
+        let report = &objs[0];
+        assert_eq!(report["id"], ids::report(Uuid::from_u128(42)));
+        assert_eq!(report["created"], "2027-03-01T09:00:00.123Z");
+        assert_eq!(report["modified"], "2027-03-02T10:00:00.500Z");
+        assert_eq!(report["confidence"], 70);
+        assert_eq!(report["name"], "VTY-2027-0042: Väite");
+        assert_eq!(report["object_marking_refs"], json!([tlp::marking_id(Tlp::Amber)]));
+        assert!(report.get("revoked").is_none());
+        let refs: Vec<&str> = report["object_refs"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+        assert_eq!(refs.len(), 5, "identity, two attack patterns, two indicators (the hashtag has no pattern)");
+        assert_eq!(refs[0], ids::identity(Uuid::from_u128(1)));
+        for o in &objs[1..] {
+            assert!(o["type"] == "language-content" || refs.contains(&o["id"].as_str().unwrap()));
+        }
+        assert_eq!(objs[1]["name"].as_str().unwrap().split(':').next(), Some("T0101"));
+        assert_eq!(objs[1]["external_references"][0]["source_name"], "DISARM");
+        assert_eq!(objs[2]["external_references"][0]["url"], "https://attack.mitre.org/techniques/T1566/002/");
+        assert_eq!(objs[3]["pattern"], "[domain-name:value = 'vaalit-example.test']");
+        assert_eq!(objs[4]["pattern"], r"[url:value = 'https://x.test/a\'b\\c']");
+        assert_eq!(objs[4]["valid_from"], "2027-03-01T08:00:00.000Z");
+        assert_eq!(objs[3]["valid_until"], "2027-04-01T00:00:00.000Z");
+        let lc = &objs[5];
+        assert_eq!(lc["object_ref"], report["id"]);
+        assert_eq!(lc["object_modified"], report["modified"]);
+        assert_eq!(lc["contents"]["sv"], json!({"name": "VTY-2027-0042: Påstående"}));
+        assert_eq!(lc["contents"]["en"]["description"], "Summary");
+    }
+
+    #[test]
+    fn a_withdrawn_version_is_revoked_and_keeps_its_ids() {
+        let c = content();
+        let before = objects(&c, false);
+        let after = objects(&c, true);
+        for (a, b) in before.iter().zip(&after) {
+            assert_eq!(a["id"], b["id"]);
+            assert_eq!(b["revoked"], true);
+            check(b).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_picture_without_techniques_indicators_or_translations_still_refers_to_its_originator() {
+        let mut c = content();
+        c.disarm_techniques.clear();
+        c.attack_techniques.clear();
+        c.indicators.clear();
+        c.title.sv = None;
+        c.title.en = None;
+        c.summary.en = None;
+        c.information_credibility = Credibility::C6;
+        let objs = objects(&c, false);
+        assert_eq!(objs.len(), 1);
+        check(&objs[0]).unwrap();
+        assert!(objs[0].get("confidence").is_none());
+    }
+
+    #[test]
+    fn admiralty_credibility_maps_to_the_stix_scale() {
+        let got: Vec<Option<u8>> = Credibility::ALL.iter().map(|c| confidence(*c)).collect();
+        assert_eq!(got, [Some(90), Some(70), Some(50), Some(30), Some(10), None]);
+    }
+
+    #[test]
+    fn identities_and_markings_are_valid() {
+        let o = identity(&Organisation {
+            id: Uuid::from_u128(1),
+            code: "ORG-A",
+            name: "Organisation A",
+            created: at("2027-01-01T00:00:00Z"),
+            modified: at("2027-01-02T00:00:00Z"),
+        });
+        check(&o).unwrap();
+        for t in Tlp::ALL {
+            check(&tlp::marking_definition(*t)).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_checker_refuses_what_stix_forbids() {
+        let good = tlp::marking_definition(Tlp::Red);
+        let broken = |f: &dyn Fn(&mut Value)| {
+            let mut o = objects(&content(), false)[0].clone();
+            f(&mut o);
+            check(&o).is_err()
+        };
+        assert!(check(&good).is_ok());
+        assert!(broken(&|o| o["id"] = json!("report--not-a-uuid")));
+        assert!(broken(&|o| o["id"] = json!("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")));
+        assert!(broken(&|o| o["modified"] = json!("2027-03-02T10:00:00Z")));
+        assert!(broken(&|o| o["created"] = json!("2027-03-01T09:00:00.123+00:00")));
+        assert!(broken(&|o| o["object_refs"] = json!([])));
+        assert!(broken(&|o| o["object_refs"] = json!([tlp::marking_id(Tlp::Red)])));
+        assert!(broken(&|o| o["spec_version"] = json!("2.0")));
+        assert!(broken(&|o| o["confidence"] = json!(101)));
+        assert!(broken(&|o| {
+            o.as_object_mut().unwrap().remove("published");
+        }));
+    }
+}
