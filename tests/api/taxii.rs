@@ -568,3 +568,32 @@ async fn a_narrowed_picture_leaves_the_wider_collection_at_once_and_joins_the_na
     let last = headers["x-taxii-date-added-last"].to_str().unwrap();
     assert!(at(last) > at(&added_before), "the narrowing is a later version: {last}");
 }
+
+#[tokio::test]
+async fn a_next_from_one_server_process_pages_on_at_another() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    for _ in 0..3 {
+        published(&app, &cast, &rich("group", "AMBER")).await;
+    }
+    let base = collection_path(Tier::Group);
+    let whole = all_pages(&app, &cast.b_reader, &format!("{base}objects/?limit=1000"), "objects").await;
+    // A second server on the same database, with keys of its own (so the reader logs in
+    // there): the position in `next` is all it needs.
+    let db: String = app.pool.get().await.unwrap().query_one("SELECT current_database()", &[]).await.unwrap().get(0);
+    let mut other = TestApp::spawn_on(&crate::helpers::database_url(&db), |_| {}).await;
+    other.orgs = app.orgs.clone();
+    let b = other.seed_user("b.other", "B", &[sitrep_types::Role::Reader]).await;
+    let b_there = other.token(&b).await;
+    let b_here = app.login_response(&b.username, &b.password).await.json::<Value>().await.unwrap();
+    let b_here = b_here["access_token"].as_str().unwrap().to_owned();
+    let (first, _) = ok(&app, &b_here, &format!("{base}objects/?limit=5")).await;
+    let mut paged = first["objects"].as_array().unwrap().clone();
+    let mut next = first["next"].as_str().map(str::to_owned);
+    while let Some(n) = next {
+        let (page, _) = ok(&other, &b_there, &format!("{base}objects/?limit=5&next={n}")).await;
+        paged.extend(page["objects"].as_array().unwrap().iter().cloned());
+        next = page["next"].as_str().map(str::to_owned);
+    }
+    assert_eq!(paged, whole, "every object once, in order, across the two processes");
+}
