@@ -52,9 +52,19 @@ pub(crate) async fn store_picture(
         .execute(
             "INSERT INTO pictures (id, reference, originator_id, created_by, status, revision, tier, tier_rank, tlp, \
                named_recipients, kind, is_exercise, primary_domain, domains, severity, urgency, classification) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, 'AMBER', $8, 'alert', false, 'cyber', '{cyber}', 'low', \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $9, $8, 'alert', false, 'cyber', '{cyber}', 'low', \
                'routine', 'unclassified_public')",
-            &[&id, &reference, &originator, &author, &status.as_str(), &tier.as_str(), &tier_rank(tier), &named],
+            &[
+                &id,
+                &reference,
+                &originator,
+                &author,
+                &status.as_str(),
+                &tier.as_str(),
+                &tier_rank(tier),
+                &named,
+                &content.tlp.as_str(),
+            ],
         )
         .await
         .unwrap();
@@ -121,7 +131,7 @@ async fn the_sql_predicate_and_the_visibility_function_agree_on_every_pair() {
 
 /// A random world through the real interfaces: 100 callers × 1,000 pictures = 100,000
 /// (picture, caller) pairs compared between the pure function and what the REST list,
-/// the pull feed and reads by id show. Zero differences allowed. The seed is printed; set
+/// the pull feed, TAXII and reads by id show. Zero differences allowed. The seed is printed; set
 /// `SITREP_TEST_SEED` to replay one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
@@ -165,6 +175,16 @@ async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
         let tier = Tier::ALL[rng.gen_range(0..Tier::ALL.len())];
         let named: Vec<Uuid> = (0..rng.gen_range(0..3)).map(|_| orgs[rng.gen_range(0..orgs.len())].1).collect();
         let id = Uuid::new_v4();
+        // The revision's own handling matches the picture's, as after a real publication.
+        let mut content = content.clone();
+        content.tier = tier;
+        content.named_recipients = if tier == Tier::Named { named.clone() } else { Vec::new() };
+        (content.tlp, content.tlp_community) = match tier {
+            Tier::Named => (sitrep_types::Tlp::Red, None),
+            Tier::Group => (sitrep_types::Tlp::Amber, None),
+            Tier::GroupVirt | Tier::GroupVirtRas => (sitrep_types::Tlp::Green, Some("FI-ELECSEC".to_owned())),
+            Tier::Public => (sitrep_types::Tlp::Clear, None),
+        };
         store_picture(&client, id, &format!("S-{i}"), origin, author.id, status, tier, &named, &content).await;
         let t = sitrep_types::Tlp::Amber;
         sitrep_db::events::append(&client, sitrep_db::events::EventType::Published, id, 1, tier, t, None)
@@ -172,6 +192,13 @@ async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
             .unwrap();
         stored.push((id, origin, status, tier, named));
     }
+    // What publication does for TAXII (the trigger of V7 runs on updates only).
+    client
+        .execute("UPDATE pictures SET stix_added = now() WHERE status NOT IN ('draft', 'in_review')", &[])
+        .await
+        .unwrap();
+    let report_of: std::collections::HashMap<String, Uuid> =
+        stored.iter().map(|s| (sitrep_stix::ids::report(s.0), s.0)).collect();
 
     let roles = [Role::Reader, Role::Author, Role::Approver, Role::OrgAdmin, Role::Secretariat, Role::Auditor];
     let mut pairs = 0usize;
@@ -227,8 +254,56 @@ async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
         } else {
             assert_eq!(res.status(), 403);
         }
+        // TAXII: every object of every collection the caller reads. A picture appears only
+        // with full sight, published (not a draft), in the collection of its tier.
+        let mut exported = HashSet::new();
+        let tiers: Vec<Tier> = Tier::ALL
+            .iter()
+            .copied()
+            .filter(|t| sitrep_domain::visibility::in_audience(&v, Uuid::nil(), *t, &[org]))
+            .collect();
+        for tier in &tiers {
+            let collection = sitrep_stix::ids::collection(*tier);
+            let mut next: Option<String> = None;
+            loop {
+                let mut path = format!("/taxii2/api/collections/{collection}/objects/?limit=1000&match[type]=report");
+                if let Some(n) = &next {
+                    path.push_str(&format!("&next={n}"));
+                }
+                let res = app
+                    .client
+                    .get(app.url(&path))
+                    .bearer_auth(&token)
+                    .header("accept", "application/taxii+json;version=2.1")
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 200, "{path}");
+                let page: Value = res.json().await.unwrap();
+                for o in page.get("objects").and_then(Value::as_array).into_iter().flatten() {
+                    let picture = report_of[o["id"].as_str().unwrap()];
+                    exported.insert(picture);
+                }
+                match page["next"].as_str() {
+                    Some(n) => next = Some(n.to_owned()),
+                    None => break,
+                }
+            }
+        }
+        let handling: std::collections::HashMap<Uuid, (Status, Tier)> =
+            stored.iter().map(|(id, _, status, tier, _)| (*id, (*status, *tier))).collect();
         for (id, s) in &want {
             pairs += 1;
+            let (status, tier) = handling[id];
+            // Never more than full sight allows; and every published picture the caller
+            // reads in full (the other states were stored here without the revision
+            // history TAXII versions need, so only their absence is checked).
+            let exportable =
+                *s == Sight::Full && !matches!(status, Status::Draft | Status::InReview) && tiers.contains(&tier);
+            let must = exportable && status == Status::Published;
+            if (exported.contains(id) && !exportable) || (must && !exported.contains(id)) {
+                wrong.push(format!("taxii: {v:?} {id} {status:?}/{tier:?} expected {s:?}"));
+            }
             if listed.contains(id) != (*s != Sight::None) {
                 wrong.push(format!("list: {v:?} {id} expected {s:?}"));
             }
