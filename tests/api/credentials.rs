@@ -530,3 +530,22 @@ async fn taxii_clients_use_an_api_key_over_basic_and_an_unenrolled_session_reads
     let res = taxii("/taxii2/api/collections/", format!("Bearer {}", cast.b_reader)).await.unwrap();
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test]
+async fn with_the_privileged_rule_on_an_unenrolled_administrator_can_only_enrol() {
+    let app = TestApp::spawn_with(|s| s.auth.login.privileged_roles_need_totp = true).await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let sec = app.token(&sec).await;
+    let res = app.get("/api/v1/organisations", Some(&sec)).await;
+    assert_eq!(problem(res, 403).await["code"], "totp_enrolment_required");
+    let status: Value = app.get("/api/v1/me/totp", Some(&sec)).await.json().await.unwrap();
+    assert_eq!(status["required"], true);
+    enrol(&app, &sec).await;
+    assert_eq!(app.get("/api/v1/organisations", Some(&sec)).await.status(), 200);
+    // A reader is not privileged: the rule does not touch it.
+    let reader = app.seed_user("a.reader", "A", &[Role::Reader]).await;
+    let reader = app.token(&reader).await;
+    assert_eq!(app.get("/api/v1/pictures", Some(&reader)).await.status(), 200);
+    let status: Value = app.get("/api/v1/me/totp", Some(&reader)).await.json().await.unwrap();
+    assert_eq!(status["required"], false);
+}

@@ -160,6 +160,7 @@ fn the_example_configuration_names_every_key_and_loads() {
         "window_secs",
         "max_delay_secs",
         "per_address_per_minute",
+        "privileged_roles_need_totp",
         "workers",
         "shutdown_timeout_secs",
         "format",

@@ -27,6 +27,10 @@ pub struct LoginPolicy {
     pub max_delay_secs: u64,
     /// Login attempts per client address per minute.
     pub per_address_per_minute: u32,
+    /// People holding `approver`, `org_admin`, `secretariat`, `auditor` or `sysadmin` can
+    /// do nothing but enrol until their session has proven TOTP (ASVS 6.3.3), whatever
+    /// their organisation's policy.
+    pub privileged_roles_need_totp: bool,
 }
 
 impl Default for LoginPolicy {
@@ -39,6 +43,7 @@ impl Default for LoginPolicy {
             window_secs: 3600,
             max_delay_secs: 15 * 60,
             per_address_per_minute: 60,
+            privileged_roles_need_totp: false,
         }
     }
 }

@@ -153,6 +153,9 @@ pub async fn revoke_organisation_sessions(
     .await?)
 }
 
+/// The roles that need a second factor when `auth.login.privileged_roles_need_totp` is on.
+pub const PRIVILEGED: &str = "ARRAY['approver', 'org_admin', 'secretariat', 'auditor', 'sysadmin']";
+
 /// Who an access token speaks for, as the database says now.
 #[derive(Debug, Clone)]
 pub struct PrincipalRow {
@@ -192,13 +195,14 @@ pub async fn principal(
     session_id: Uuid,
     user_id: Uuid,
     organisation_id: Uuid,
+    privileged_roles_need_totp: bool,
 ) -> Result<Result<PrincipalRow, PrincipalRefusal>, DbError> {
     let row = c
         .query_opt(
             &format!(
                 "SELECT u.username, u.active AS user_active, o.active AS org_active, o.reach, \
                         (s.revoked_at IS NULL AND s.absolute_expires_at > now()) AS session_live, m.id AS mid, m.roles, \
-                        (o.require_totp AND s.second_factor IS NULL) AS enrolment_only \
+                        ((o.require_totp OR ($4 AND m.roles && {PRIVILEGED})) AND s.second_factor IS NULL) AS enrolment_only \
                  FROM auth_sessions s \
                  JOIN users u ON u.id = s.user_id \
                  JOIN organisations o ON o.id = s.organisation_id \
@@ -207,7 +211,7 @@ pub async fn principal(
                       ORDER BY m.valid_from DESC LIMIT 1) m ON true \
                  WHERE s.id = $1 AND s.user_id = $2 AND s.organisation_id = $3"
             ),
-            &[&session_id, &user_id, &organisation_id],
+            &[&session_id, &user_id, &organisation_id, &privileged_roles_need_totp],
         )
         .await?;
     let Some(row) = row else { return Ok(Err(PrincipalRefusal::SessionRevoked)) };

@@ -324,7 +324,8 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
         ..record
     }
     .object("session", spent.session_id);
-    match sessions::principal(&tx, spent.session_id, spent.user_id, spent.organisation_id).await? {
+    let privileged = state.login.privileged_roles_need_totp;
+    match sessions::principal(&tx, spent.session_id, spent.user_id, spent.organisation_id, privileged).await? {
         Ok(p) => {
             let pair = issue_pair(
                 state,

@@ -20,6 +20,14 @@ use crate::state::AppState;
 const WRONG_CODE: ApiError =
     ApiError::SecondFactor { code: "totp_invalid", detail: "The code is wrong or was already used." };
 
+/// Holds a role that needs TOTP when `auth.login.privileged_roles_need_totp` is on.
+fn privileged(p: &sitrep_domain::Permissions) -> bool {
+    use sitrep_types::Role;
+    [Role::Approver, Role::OrgAdmin, Role::Secretariat, Role::Auditor, Role::Sysadmin]
+        .into_iter()
+        .any(|r| p.roles.contains(r))
+}
+
 fn person(p: &Principal) -> Result<(), ApiError> {
     if p.actor == ActorKind::ServiceAccount {
         return Err(ApiError::Forbidden { code: "people_only", detail: "Service accounts use API keys, not TOTP." });
@@ -81,8 +89,9 @@ pub async fn get_totp(
     person(&caller)?;
     let client = state.pool.get().await?;
     let enabled = second_factor::get_totp(&client, caller.user_id).await?.is_some_and(|t| t.confirmed);
-    let required =
+    let by_policy =
         accounts::get_organisation_policy(&client, caller.organisation_id).await?.is_some_and(|o| o.require_totp);
+    let required = by_policy || (state.login.privileged_roles_need_totp && privileged(&caller.permissions));
     let left = second_factor::unused_recovery_codes(&client, caller.user_id).await?;
     audit::write(&client, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
     Ok(HttpResponse::Ok().json(TotpStatus { enabled, required, recovery_codes_left: left }))
