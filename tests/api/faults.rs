@@ -11,7 +11,7 @@ use sitrep_types::Role;
 
 use crate::helpers::{TestApp, problem};
 use crate::pictures::{cast, content, create};
-use crate::processes::{Process, seeding_app, sitrep_binary};
+use crate::processes::{Process, assert_chain_intact, seeding_app};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_in_the_middle_of_writes_loses_nothing_committed_and_leaves_nothing_half_written() {
@@ -106,14 +106,7 @@ async fn kill_9_in_the_middle_of_writes_loses_nothing_committed_and_leaves_nothi
     }
     assert!(now_published >= published as i64, "every answered publish is stored");
     // The chain is whole.
-    let verify = std::process::Command::new(sitrep_binary())
-        .args(["audit", "verify", "--quiet", "--database-url", &app.db_url])
-        .env("SITREP_DATA_DIR", &app.data_dir)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&verify.stdout);
-    assert!(verify.status.success() && said.starts_with("access log intact:"), "{said}");
+    assert_chain_intact(&app);
     // A new process serves on: nothing was left locked.
     let mut again = Process::start(&app, &[]).await;
     let res = app.client.get(again.url("/api/v1/pictures")).bearer_auth(&cast.author).send().await.unwrap();

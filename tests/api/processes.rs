@@ -134,6 +134,19 @@ impl Process {
     }
 }
 
+/// `sitrep audit verify` on the test database says the access log is intact.
+pub(crate) fn assert_chain_intact(app: &TestApp) {
+    let verify = std::process::Command::new(sitrep_binary())
+        .args(["audit", "verify", "--quiet", "--database-url", &app.db_url])
+        .env("SITREP_DATA_DIR", &app.data_dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{said}{}", String::from_utf8_lossy(&verify.stderr));
+    assert!(said.starts_with("access log intact:"), "{said}");
+}
+
 /// The settings the processes need to deliver to the in-process receiver.
 fn delivery_env(receiver: &Receiver) -> Vec<(&'static str, String)> {
     vec![
@@ -237,15 +250,7 @@ async fn two_processes_share_writes_reads_deliveries_streams_and_one_audit_chain
     // Records from both processes, one chain: `sitrep audit verify` says it is intact.
     let n: i64 = db.query_one("SELECT count(*) FROM access_log", &[]).await.unwrap().get(0);
     assert!(n > 40, "{n} records");
-    let verify = std::process::Command::new(sitrep_binary())
-        .args(["audit", "verify", "--quiet", "--database-url", &app.db_url])
-        .env("SITREP_DATA_DIR", &app.data_dir)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&verify.stdout);
-    assert!(verify.status.success(), "{said}{}", String::from_utf8_lossy(&verify.stderr));
-    assert!(said.starts_with("access log intact:"), "{said}");
+    assert_chain_intact(&app);
 
     drop(stream);
     a.terminate();

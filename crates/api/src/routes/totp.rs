@@ -66,6 +66,22 @@ async fn spend_code(state: &AppState, c: &impl GenericClient, user: Uuid, code: 
     Ok(())
 }
 
+/// Spends a code when TOTP is `enabled` (confirmed) or, for a confirmation, not yet.
+async fn spend_code_when(
+    state: &AppState,
+    c: &impl GenericClient,
+    user: Uuid,
+    code: &str,
+    enabled: bool,
+) -> Result<(), ApiError> {
+    let confirmed = second_factor::get_totp(c, user).await?.is_some_and(|t| t.confirmed);
+    match (enabled, confirmed) {
+        (true, false) => Err(ApiError::Conflict { code: "totp_not_enrolled", detail: "TOTP is not enabled.".into() }),
+        (false, true) => Err(ApiError::Conflict { code: "totp_enabled", detail: "TOTP is already enabled.".into() }),
+        _ => spend_code(state, c, user, code).await,
+    }
+}
+
 /// Makes, stores (hashed) and returns a new set of recovery codes.
 async fn new_recovery_codes(c: &impl GenericClient, user: Uuid) -> Result<RecoveryCodes, ApiError> {
     let codes = totp::recovery_codes();
@@ -151,10 +167,7 @@ pub async fn confirm_totp(
     person(&caller)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    if second_factor::get_totp(&tx, caller.user_id).await?.is_some_and(|t| t.confirmed) {
-        return Err(ApiError::Conflict { code: "totp_enabled", detail: "TOTP is already enabled.".into() });
-    }
-    spend_code(&state, &tx, caller.user_id, &body.0.code).await?;
+    spend_code_when(&state, &tx, caller.user_id, &body.0.code, false).await?;
     second_factor::confirm_totp(&tx, caller.user_id).await?;
     let codes = new_recovery_codes(&tx, caller.user_id).await?;
     if let Some(session) = caller.session_id {
@@ -184,10 +197,7 @@ pub async fn renew_recovery_codes(
     person(&caller)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    if !second_factor::get_totp(&tx, caller.user_id).await?.is_some_and(|t| t.confirmed) {
-        return Err(ApiError::Conflict { code: "totp_not_enrolled", detail: "TOTP is not enabled.".into() });
-    }
-    spend_code(&state, &tx, caller.user_id, &body.0.code).await?;
+    spend_code_when(&state, &tx, caller.user_id, &body.0.code, true).await?;
     let codes = new_recovery_codes(&tx, caller.user_id).await?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
     tx.commit().await?;
@@ -219,10 +229,7 @@ pub async fn disable_totp(
             detail: "Your organisation requires TOTP.",
         });
     }
-    if !second_factor::get_totp(&tx, caller.user_id).await?.is_some_and(|t| t.confirmed) {
-        return Err(ApiError::Conflict { code: "totp_not_enrolled", detail: "TOTP is not enabled.".into() });
-    }
-    spend_code(&state, &tx, caller.user_id, &body.0.code).await?;
+    spend_code_when(&state, &tx, caller.user_id, &body.0.code, true).await?;
     second_factor::remove_totp(&tx, caller.user_id).await?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", caller.user_id).status(204)).await?;
     tx.commit().await?;
