@@ -131,7 +131,9 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
             return;
         }
     };
-    let mut app = TestApp::spawn().await;
+    // Access tokens live 8 s, so every signed-in page refreshes its tokens (rotation,
+    // serialised) several times during the run.
+    let mut app = TestApp::spawn_with(|s| s.auth.tokens.access_ttl_secs = 8).await;
     let c = app.seed_org("ORG-C", sitrep_types::Reach::Member).await;
     app.orgs.insert("C".into(), c);
     let author = app.seed_user("a.author", "A", &[Role::Author]).await;
@@ -170,6 +172,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
     named_body["title"] = json!({"fi": "Nimetty salainen vaalikuva", "en": "Named secret ballot picture"});
     named_body["summary"] = json!({"fi": "Vain B:lle", "en": "Only for B"});
     let named = publish_through_review(&app, &a, &ap, &named_body).await;
+    let ras = publish_through_review(&app, &a, &ap, &content("group_virt_ras", "AMBER")).await;
 
     // A signed checkpoint for the auditor's chain view.
     let signer =
@@ -190,6 +193,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         "b_totp_secret": secret_b32,
         "group": {"id": group["id"], "reference": group["reference"], "title": group["title"]},
         "named": {"id": named["id"], "reference": named["reference"], "title": named["title"]},
+        "ras": {"id": ras["id"], "reference": ras["reference"]},
     });
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
@@ -228,4 +232,21 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         .unwrap()
         .get(0);
     assert_eq!(leaked, 0, "organisation C was given the named picture");
+
+    // The pages refreshed their tokens while they were open, never reusing a spent one.
+    let refreshes: i64 = client
+        .query_one(
+            "SELECT count(*) FROM access_log WHERE action = 'auth.refresh' AND outcome = 'allowed' AND actor_id = $1",
+            &[&b_reader.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(refreshes >= 1, "the console refreshed b.reader's tokens");
+    let reused: i64 = client
+        .query_one("SELECT count(*) FROM access_log WHERE reason = 'refresh_token_reuse'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(reused, 0, "a refresh token was used twice");
 }

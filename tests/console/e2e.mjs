@@ -261,6 +261,16 @@ try {
     await author.page.locator('#diff').getByText('urgency').waitFor();
   });
 
+  const r = await session('r.reader');
+  await scenario('the RAS contact point records its release decision', async () => {
+    await signIn(r, seed.users.r);
+    await r.page.locator(`[data-id="${seed.ras.id}"] a.title`).click();
+    await r.page.getByRole('heading', { name: 'Release decision (RAS)' }).waitFor();
+    await r.page.getByLabel('Decision', { exact: true }).selectOption('shared_for_awareness');
+    await r.page.getByRole('button', { name: 'Record decision' }).click();
+    await r.page.locator('#release li strong').getByText('shared for awareness').waitFor();
+  });
+
   await scenario('the secretariat sees overdue acknowledgements, organisations and elections', async () => {
     const s = await session('secretariat');
     await signIn(s, seed.users.secretariat);
@@ -269,6 +279,12 @@ try {
     await s.page.getByRole('link', { name: 'Organisations and memberships' }).click();
     await s.page.locator('#org-table').getByRole('cell', { name: 'ORG-C', exact: true }).waitFor();
     await s.page.locator('#user-table').getByRole('cell', { name: 'c.reader', exact: true }).first().waitFor();
+    // Ending a membership ends that person's console session on its next request.
+    await s.page.getByRole('button', { name: "End r.reader's membership of ORG-R" }).click();
+    await s.page.getByText('Membership ended').waitFor();
+    await r.page.evaluate(() => { location.hash = '#/board'; });
+    await r.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor({ timeout: 15000 });
+    await r.page.getByText('Your session has ended. Please sign in again.').waitFor();
     await s.page.getByRole('link', { name: 'Elections' }).click();
     await s.page.getByRole('heading', { name: 'Elections' }).waitFor();
     await s.page.getByLabel('Code').fill('x');
