@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod authz;
 mod bootstrap;
+mod console;
 mod credentials;
 mod deploy;
 mod envelope;

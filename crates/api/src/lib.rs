@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod audit;
 pub mod body;
+pub mod console;
 pub mod docs;
 pub mod error;
 pub mod meta;
@@ -253,7 +254,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .configure(taxii::configure)
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
-        .service(web::resource("/docs").route(web::get().to(docs_redirect)));
+        .service(web::resource("/docs").route(web::get().to(docs_redirect)))
+        .service(web::resource("/app").route(web::get().to(console::redirect)).default_service(not_allowed("GET")))
+        .service(
+            web::resource("/app/{file:.*}").route(web::get().to(console::asset)).default_service(not_allowed("GET")),
+        );
 }
 
 /// The access log (auditors and the secretariat).

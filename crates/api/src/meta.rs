@@ -95,6 +95,10 @@ pub struct AuditActor {
 const CSP_API: &str = "default-src 'none'; frame-ancestors 'none'";
 const CSP_DOCS: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
      connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/// The console (`/app/`): its own scripts and styles only, no inline code, no framing,
+/// requests to this origin only (docs/console.md).
+pub const CSP_APP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Who sent the request, decided by the envelope before any extractor runs; taken by the
 /// `Principal` extractor.
@@ -128,6 +132,7 @@ pub async fn envelope(
 
     let path = res.request().path().to_owned();
     let docs = path == "/docs" || path.starts_with("/docs/");
+    let console = path == "/app" || path.starts_with("/app/");
     let headers = res.headers_mut();
     let set = |h: &mut actix_web::http::header::HeaderMap, name: HeaderName, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
@@ -140,7 +145,14 @@ pub async fn envelope(
     set(headers, header::X_FRAME_OPTIONS, "DENY");
     set(headers, header::REFERRER_POLICY, "no-referrer");
     set(headers, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
-    set(headers, header::CONTENT_SECURITY_POLICY, if docs { CSP_DOCS } else { CSP_API });
+    let csp = if docs {
+        CSP_DOCS
+    } else if console {
+        CSP_APP
+    } else {
+        CSP_API
+    };
+    set(headers, header::CONTENT_SECURITY_POLICY, csp);
     if !docs || !headers.contains_key(header::CACHE_CONTROL) {
         set(headers, header::CACHE_CONTROL, "no-store");
     }

@@ -1,0 +1,293 @@
+// The secretariat's views (overdue acknowledgements, organisations and memberships,
+// elections) and the auditor's (access-log search, export, the chain's checkpoints).
+
+import { ApiError, authFetch, hasRole, query, request } from './api.js';
+import { badges, describe, field, h, label, mount, pick, select, showFieldErrors, time, toast } from './ui.js';
+
+async function all(path, max = 20) {
+  let items = [];
+  let cursor = null;
+  for (let i = 0; i < max; i++) {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = await request(`${path}${sep}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    items = items.concat(page.items);
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  return items;
+}
+
+function table(headers, rows, attrs = {}) {
+  return h('table', attrs, h('thead', {}, h('tr', {}, headers.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows));
+}
+
+/** A form whose 422 errors are shown at its fields. */
+function apiForm(title, fields, submitText, send) {
+  const msg = h('p', { class: 'form-error', role: 'alert' });
+  const form = h('form', { class: 'panel', 'aria-label': title }, h('h3', {}, title), h('div', { class: 'row' }, fields), msg,
+    h('button', { type: 'submit' }, submitText));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    msg.textContent = '';
+    try {
+      await send();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 422) {
+        const left = showFieldErrors(form, e.problem);
+        msg.textContent = left.length ? left.map((x) => `${x.field}: ${x.message}`).join('; ') : (e.problem.detail || '');
+      } else {
+        msg.textContent = describe(e);
+      }
+    }
+  });
+  return form;
+}
+
+export async function secretariatView(main, tab) {
+  const tabs = [['overdue', 'Overdue acknowledgements'], ['organisations', 'Organisations and memberships'], ['elections', 'Elections']];
+  const body = h('div');
+  mount(main, h('h1', {}, 'Secretariat'),
+    h('nav', { class: 'actions', 'aria-label': 'Secretariat views' }, tabs.map(([k, t]) =>
+      h('a', { class: `button ${k === tab ? '' : 'secondary'}`, href: `#/secretariat/${k}`, 'aria-current': k === tab ? 'page' : null }, t))),
+    body);
+  if (tab === 'organisations') await organisations(body);
+  else if (tab === 'elections') await electionsView(body);
+  else await overdue(body);
+}
+
+async function overdue(body) {
+  const items = await all('/pictures?overdue=true', 5);
+  if (!items.length) {
+    mount(body, h('h2', {}, 'Overdue acknowledgements'), h('p', { class: 'empty' }, 'No acknowledgement is overdue.'));
+    return;
+  }
+  const statuses = await Promise.all(items.slice(0, 100).map((p) =>
+    request(`/pictures/${p.id}/acknowledgements`).catch(() => null)));
+  mount(body, h('h2', {}, 'Overdue acknowledgements'),
+    table(['Reference', 'Title', 'Originator', 'Handling', 'Deadline', 'Still pending'], items.slice(0, 100).map((p, i) => {
+      const s = statuses[i];
+      return h('tr', {}, h('td', { class: 'mono' }, h('a', { href: `#/picture/${p.id}` }, p.reference)),
+        h('td', {}, pick(p.title, 'en').text || '(metadata only)'), h('td', {}, p.originator.code),
+        h('td', {}, badges({ tlp: p.tlp, tier: p.tier, urgency: p.urgency })),
+        h('td', {}, s && s.deadline ? time(s.deadline) : '—'),
+        h('td', {}, s ? (s.pending || []).map((o) => o.code).join(', ') || '—' : '—'));
+    }), { id: 'overdue-table' }));
+}
+
+async function organisations(body) {
+  const [orgs, users] = await Promise.all([all('/organisations'), all('/users')]);
+  const byId = new Map(orgs.map((o) => [o.id, o]));
+  const code = h('input', { name: 'code', size: '12' });
+  const nameEn = h('input', { name: 'name.en', size: '30' });
+  const nameFi = h('input', { name: 'name.fi', size: '30' });
+  const nameSv = h('input', { name: 'name.sv', size: '30' });
+  const reach = select('reach', ['member', 'virt', 'ras_contact_point'], { required: true });
+  const create = apiForm('New organisation', [field('Code', code, 'code'), field('Name (English)', nameEn, 'name.en'),
+    field('Name (Finnish)', nameFi, 'name.fi'), field('Name (Swedish)', nameSv, 'name.sv'), field('Reach', reach, 'reach')],
+  'Create organisation', async () => {
+    const name = {};
+    for (const [l, el] of [['en', nameEn], ['fi', nameFi], ['sv', nameSv]]) if (el.value.trim()) name[l] = el.value.trim();
+    await request('/organisations', { method: 'POST', body: { code: code.value.trim(), name, reach: reach.value } });
+    toast('Organisation created');
+    await organisations(body);
+  });
+  const userSel = select('user', users.map((u) => u.id), { required: true });
+  [...userSel.options].forEach((o, i) => { o.textContent = users[i].username; });
+  const orgSel = select('organisation_id', orgs.map((o) => o.id), { required: true });
+  [...orgSel.options].forEach((o, i) => { o.textContent = orgs[i].code; });
+  const roles = h('div', { class: 'checks', role: 'group', 'aria-label': 'Roles' }, ENUMS_ROLES.map((r) =>
+    h('label', {}, h('input', { type: 'checkbox', value: r }), label(r))));
+  const grant = apiForm('New membership', [field('User', userSel, 'user'), field('Organisation', orgSel, 'organisation_id'),
+    h('div', { class: 'field', dataset: { field: 'roles' } }, h('label', {}, 'Roles'), roles, h('div', { class: 'error', hidden: true }))],
+  'Add membership', async () => {
+    const chosen = [...roles.querySelectorAll('input:checked')].map((c) => c.value);
+    await request(`/users/${userSel.value}/memberships`, { method: 'POST', body: { organisation_id: orgSel.value, roles: chosen } });
+    toast('Membership added');
+    await organisations(body);
+  });
+  mount(body,
+    h('h2', {}, 'Organisations'),
+    table(['Code', 'Name', 'Reach', 'Active', 'Review required'], orgs.map((o) => h('tr', {},
+      h('td', { class: 'mono' }, o.code), h('td', {}, pick(o.name, 'en').text), h('td', {}, label(o.reach)),
+      h('td', {}, o.active ? 'yes' : 'no'), h('td', {}, o.require_review ? 'yes' : 'no'))), { id: 'org-table' }),
+    hasRole('secretariat') ? create : null,
+    h('h2', {}, 'People and memberships'),
+    table(['Username', 'Name', 'Active', 'Memberships in force', ''], users.map((u) => h('tr', {},
+      h('td', { class: 'mono' }, u.username), h('td', {}, u.display_name), h('td', {}, u.active ? 'yes' : 'no'),
+      h('td', {}, u.memberships.filter((m) => m.active).map((m) => h('div', {},
+        `${(byId.get(m.organisation_id) || { code: '?' }).code}: ${m.roles.join(', ')} (since ${time(m.valid_from)}) `,
+        h('button', { type: 'button', class: 'secondary', 'aria-label': `End ${u.username}'s membership of ${(byId.get(m.organisation_id) || {}).code}`,
+          onclick: async () => {
+            try {
+              await request(`/users/${u.id}/memberships/${m.id}`, { method: 'PATCH', body: { end: true } });
+              toast('Membership ended');
+              await organisations(body);
+            } catch (e) {
+              toast(describe(e), true);
+            }
+          } }, 'End')))),
+      h('td', {}))), { id: 'user-table' }),
+    grant);
+}
+
+const ENUMS_ROLES = ['reader', 'author', 'approver', 'org_admin', 'secretariat', 'auditor', 'sysadmin'];
+
+async function electionsView(body) {
+  const list = await request('/elections');
+  const code = h('input', { name: 'code', size: '14' });
+  const type = select('election_type', ['parliamentary', 'presidential', 'european_parliament', 'municipal', 'county', 'advisory_referendum', 'aland_legislative', 'aland_municipal'], { required: true });
+  const name = h('input', { name: 'name_en', size: '30' });
+  const day = h('input', { name: 'election_day', type: 'date' });
+  const form = apiForm('New election', [field('Code', code, 'code'), field('Type', type, 'election_type'), field('Name (English)', name, 'name_en'),
+    field('Election day', day, 'election_day')], 'Create election', async () => {
+    await request('/elections', { method: 'POST', body: { code: code.value.trim(), election_type: type.value, name_en: name.value.trim(), election_day: day.value || null } });
+    toast('Election created');
+    await electionsView(body);
+  });
+  mount(body, h('h2', {}, 'Elections'),
+    table(['Code', 'Name', 'Type', 'Election day', 'Phases'], list.map((e) => h('tr', {},
+      h('td', { class: 'mono' }, e.code), h('td', {}, e.name_en), h('td', {}, label(e.election_type)),
+      h('td', {}, e.election_day || '—'),
+      h('td', {}, e.phases ? Object.entries(e.phases).map(([k, v]) => `${label(k)}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ') : '—'))),
+    { id: 'election-table' }),
+    hasRole('secretariat') ? form : null);
+}
+
+function b64(s) {
+  return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+}
+
+/** `at` as the server signs it: RFC 3339 UTC with six fractional digits. */
+export function signedAt(at) {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|\+00:00)$/.exec(at);
+  if (!m) return at;
+  return `${m[1]}.${(m[2] || '').padEnd(6, '0').slice(0, 6)}Z`;
+}
+
+async function verifyCheckpoint(cp, key) {
+  const msg = new TextEncoder().encode(`sitrep-audit-checkpoint-v1\n${cp.seq}\n${cp.hash}\n${signedAt(cp.at)}\n`);
+  const k = await crypto.subtle.importKey('raw', b64(key.public_key), { name: 'Ed25519' }, false, ['verify']);
+  return crypto.subtle.verify({ name: 'Ed25519' }, k, b64(cp.signature), msg);
+}
+
+async function chainPanel(box) {
+  try {
+    const [cps, key] = await Promise.all([all('/access-log/checkpoints', 50), request('/access-log/checkpoint-key')]);
+    const last = cps[cps.length - 1];
+    if (!last) {
+      mount(box, h('h2', {}, 'Chain'), h('p', { class: 'empty', id: 'chain-state' }, 'No signed checkpoint yet.'));
+      return;
+    }
+    let ok = null;
+    try {
+      ok = await verifyCheckpoint(last, key);
+    } catch (_) {
+      ok = null;
+    }
+    mount(box, h('h2', {}, 'Chain'),
+      h('p', { id: 'chain-state', class: ok ? 'ok' : 'bad' }, ok === null
+        ? 'This browser cannot check Ed25519 signatures; use `sitrep audit verify`.'
+        : ok ? `Latest checkpoint: signature valid (key ${key.key_id}).` : 'Latest checkpoint: SIGNATURE DOES NOT VERIFY.'),
+      h('dl', { class: 'facts' }, h('dt', {}, 'Record'), h('dd', {}, `#${last.seq}`), h('dt', {}, 'Signed at'), h('dd', {}, time(last.at)),
+        h('dt', {}, 'Hash'), h('dd', { class: 'mono' }, last.hash), h('dt', {}, 'Key'), h('dd', { class: 'mono' }, `${last.key_id} (${key.algorithm})`),
+        h('dt', {}, 'Checkpoints'), h('dd', {}, String(cps.length))),
+      h('p', { class: 'hint' }, 'The full chain is verified offline with `sitrep audit verify` (docs/access-log.md); save the checkpoints and the key elsewhere.'));
+  } catch (e) {
+    mount(box, h('h2', {}, 'Chain'), h('p', { class: 'form-error' }, describe(e)));
+  }
+}
+
+export async function auditView(main) {
+  const orgs = await all('/organisations').catch(() => []);
+  const f = {
+    action: h('input', { name: 'action', size: '18', placeholder: 'e.g. picture.view' }),
+    outcome: select('outcome', ['allowed', 'denied', 'failed']),
+    organisation_id: select('organisation_id', orgs.map((o) => o.id)),
+    actor_id: h('input', { name: 'actor_id', size: '36' }),
+    object_type: h('input', { name: 'object_type', size: '12' }),
+    object_id: h('input', { name: 'object_id', size: '36' }),
+    from: h('input', { name: 'from', type: 'datetime-local' }),
+    to: h('input', { name: 'to', type: 'datetime-local' }),
+  };
+  [...f.organisation_id.options].slice(1).forEach((o, i) => { o.textContent = orgs[i].code; });
+  const codes = new Map(orgs.map((o) => [o.id, o.code]));
+  const out = h('div', { id: 'log' });
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Older records');
+  const chain = h('section', { class: 'panel', id: 'chain' }, h('h2', {}, 'Chain'), h('p', {}, 'Checking…'));
+  const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter the access log' },
+    field('Action', f.action, 'action'), field('Outcome', f.outcome, 'outcome'), field('Organisation', f.organisation_id, 'organisation_id'),
+    field('Actor id', f.actor_id, 'actor_id'), field('Object type', f.object_type, 'object_type'), field('Object id', f.object_id, 'object_id'),
+    field('From', f.from, 'from'), field('To', f.to, 'to'), h('button', { type: 'submit' }, 'Search'));
+  const exporter = (fmt) => h('button', { type: 'button', class: 'secondary', onclick: async (ev) => {
+    const b = ev.currentTarget;
+    b.disabled = true;
+    try {
+      const res = await authFetch(`/access-log/export?format=${fmt}`);
+      if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => ({})));
+      const blob = await res.blob();
+      const url = URL.createObjectURL(blob);
+      const a = h('a', { href: url, download: `sitrep-access-log.${fmt}` });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      toast(`Export ready (${blob.size} bytes)`);
+    } catch (e) {
+      toast(describe(e), true);
+    } finally {
+      b.disabled = false;
+    }
+  } }, `Export the whole log (${fmt === 'jsonl' ? 'JSON Lines' : 'CSV'})`);
+  mount(main, h('h1', {}, 'Access log'), h('div', { class: 'cols' }, h('div', {}, form, out, more),
+    h('div', {}, chain, h('section', { class: 'panel' }, h('h2', {}, 'Export'), h('div', { class: 'actions' }, exporter('jsonl'), exporter('csv'))))));
+  let cursor = null;
+  let rows = [];
+  const params = () => {
+    const q = {};
+    for (const [k, el] of Object.entries(f)) {
+      const v = el.value.trim();
+      if (!v) continue;
+      q[k] = el.type === 'datetime-local' ? new Date(v).toISOString() : v;
+    }
+    return q;
+  };
+  const render = () => {
+    let links = 0;
+    let broken = 0;
+    for (let i = 0; i + 1 < rows.length; i++) {
+      if (rows[i].seq === rows[i + 1].seq + 1) {
+        links++;
+        if (rows[i].prev_hash !== rows[i + 1].hash) broken++;
+      }
+    }
+    mount(out,
+      h('p', { class: broken ? 'bad' : 'meta', id: 'link-state' }, `${rows.length} records shown; ${links} adjacent links checked, ${broken} broken.`),
+      table(['#', 'Time', 'Actor', 'Organisation', 'Action', 'Object', 'Outcome', 'Status', 'Reason', 'Address'],
+        rows.map((r) => h('tr', {}, h('td', {}, r.seq), h('td', {}, time(r.at)), h('td', {}, r.actor_name || r.actor_type),
+          h('td', {}, codes.get(r.organisation_id) || r.organisation_id || '—'), h('td', { class: 'mono' }, r.action),
+          h('td', { class: 'mono' }, [r.object_type, r.object_id].filter(Boolean).join(' ') || ((r.object_ids || []).length ? `${r.object_ids.length} ids` : '—')),
+          h('td', { class: r.outcome === 'allowed' ? '' : 'bad' }, r.outcome), h('td', {}, r.http_status),
+          h('td', {}, r.reason || '—'), h('td', { class: 'mono' }, r.client_addr || '—'))), { id: 'log-table' }));
+  };
+  const load = async (append) => {
+    const q = { ...params(), limit: 100 };
+    if (append && cursor) q.cursor = cursor;
+    try {
+      const page = await request(`/access-log${query(q)}`);
+      rows = append ? rows.concat(page.items) : page.items;
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      render();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 422) showFieldErrors(form, e.problem);
+      mount(out, h('p', { class: 'form-error', role: 'alert' }, describe(e)));
+    }
+  };
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    load(false);
+  });
+  more.addEventListener('click', () => load(true));
+  await Promise.all([load(false), chainPanel(chain)]);
+}
+

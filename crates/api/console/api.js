@@ -1,0 +1,202 @@
+// The session and every call to the REST API. Tokens live only in this module's
+// variables: never in the browser's web storage or a cookie. A reload signs the user out
+// (docs/console.md says why).
+
+const BASE = '/api/v1';
+
+/** A refused request: the problem+json body of the API. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+    this.code = this.problem.code || '';
+  }
+}
+
+let session = null; // { access, refresh, expiresAt, me }
+let refreshing = null; // the one refresh in flight (refreshes are serialised)
+let timer = null;
+const listeners = new Set();
+
+/** Called with ('signed-in' | 'signed-out' | 'expired') whenever the session changes. */
+export function onSession(fn) {
+  listeners.add(fn);
+}
+
+function emit(what) {
+  for (const fn of listeners) fn(what);
+}
+
+export function me() {
+  return session && session.me;
+}
+
+export function signedIn() {
+  return session !== null;
+}
+
+export function hasRole(...roles) {
+  const m = me();
+  return !!m && roles.some((r) => m.roles.includes(r));
+}
+
+async function parse(res) {
+  const type = res.headers.get('content-type') || '';
+  if (res.status === 204) return null;
+  if (type.includes('json')) return res.json();
+  return res.text();
+}
+
+function take(pair) {
+  session = session || {};
+  session.access = pair.access_token;
+  session.refresh = pair.refresh_token;
+  session.expiresAt = Date.now() + pair.expires_in * 1000;
+  clearTimeout(timer);
+  // Refresh a minute before the access token expires (at least 5 s from now).
+  timer = setTimeout(() => {
+    refresh().catch(() => {});
+  }, Math.max(5000, pair.expires_in * 1000 - 60000));
+}
+
+/** Signs in. Throws ApiError; `code === 'totp_required'` asks for the second factor. */
+export async function login(username, password, extra = {}) {
+  const body = { username, password, ...extra };
+  const res = await fetch(`${BASE}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    credentials: 'omit',
+    cache: 'no-store',
+  });
+  const data = await parse(res);
+  if (!res.ok) throw new ApiError(res.status, data);
+  session = null;
+  take(data);
+  try {
+    session.me = await request('/me');
+  } catch (e) {
+    end();
+    throw e;
+  }
+  emit('signed-in');
+  return session.me;
+}
+
+function end() {
+  clearTimeout(timer);
+  session = null;
+}
+
+/** Marks the session as over (refresh refused or the session revoked). */
+function expire() {
+  if (!session) return;
+  end();
+  emit('expired');
+}
+
+/**
+ * Exchanges the refresh token for a new pair. Only one refresh runs at a time: the
+ * server revokes the whole session when a spent refresh token is used again.
+ */
+export function refresh() {
+  if (refreshing) return refreshing;
+  if (!session) return Promise.reject(new ApiError(401, { code: 'signed_out' }));
+  const token = session.refresh;
+  refreshing = (async () => {
+    try {
+      const res = await fetch(`${BASE}/auth/refresh`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refresh_token: token }),
+        credentials: 'omit',
+        cache: 'no-store',
+      });
+      const data = await parse(res);
+      if (!res.ok) {
+        if (res.status === 401 || res.status === 400) expire();
+        throw new ApiError(res.status, data);
+      }
+      if (session && session.refresh === token) take(data);
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+/** Signs out: the server revokes the session; the tokens are forgotten either way. */
+export async function logout() {
+  if (!session) return;
+  const access = session.access;
+  end();
+  try {
+    await fetch(`${BASE}/auth/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${access}` },
+      credentials: 'omit',
+    });
+  } catch (_) {
+    // Forgotten locally anyway; the refresh token dies with its idle time.
+  }
+  emit('signed-out');
+}
+
+/**
+ * A fetch with the access token: refreshes first when it is about to expire, and once
+ * more on a 401; a second 401 ends the session.
+ */
+export async function authFetch(path, init = {}) {
+  if (!session) throw new ApiError(401, { code: 'signed_out', title: 'Not signed in' });
+  if (session.expiresAt - Date.now() < 30000) {
+    try {
+      await refresh();
+    } catch (_) {
+      /* handled below */
+    }
+  }
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (!session) throw new ApiError(401, { code: 'signed_out', title: 'Session ended' });
+    const headers = { ...(init.headers || {}), authorization: `Bearer ${session.access}` };
+    const res = await fetch(`${BASE}${path}`, { ...init, headers, credentials: 'omit', cache: 'no-store' });
+    if (res.status !== 401) return res;
+    if (attempt === 0) {
+      try {
+        await refresh();
+        continue;
+      } catch (_) {
+        break;
+      }
+    }
+    expire();
+    return res;
+  }
+  expire();
+  throw new ApiError(401, { code: 'session_expired', title: 'Your session has ended' });
+}
+
+/** Calls the API and returns the parsed body; throws ApiError on any refusal. */
+export async function request(path, { method = 'GET', body, headers = {}, withEtag = false } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await authFetch(path, init);
+  const data = await parse(res);
+  if (!res.ok) throw new ApiError(res.status, data);
+  if (withEtag) return { data, etag: res.headers.get('etag') };
+  return data;
+}
+
+/** Query string of the non-empty values of `params`. */
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === '') continue;
+    q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}

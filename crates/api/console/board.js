@@ -1,0 +1,176 @@
+// The situation board (GET /api/v1/pictures with filters and search, updated live from
+// the stream) and the approver's review queue.
+
+import { hasRole, query, request } from './api.js';
+import { onStreamEvent } from './sse.js';
+import { ENUMS, badges, describe, field, h, label, mount, pick, select, time, toast } from './ui.js';
+
+export const prefs = { lang: 'fi' };
+
+let elections = null;
+async function loadElections() {
+  if (!elections) {
+    try {
+      elections = await request('/elections');
+    } catch (_) {
+      elections = [];
+    }
+  }
+  return elections;
+}
+
+function card(p, fresh) {
+  const title = pick(p.title, prefs.lang);
+  const summary = pick(p.summary, prefs.lang);
+  return h('li', { class: `card sev-${p.severity || 'none'}${fresh ? ' fresh' : ''}`, dataset: { id: p.id, reference: p.reference } },
+    h('div', { class: 'meta' }, h('span', { class: 'mono' }, p.reference), ' · ', p.originator.code, ' · ',
+      p.kind ? label(p.kind) : 'metadata only', ' · updated ', time(p.updated_at)),
+    h('div', {}, h('a', { class: 'title', href: `#/picture/${p.id}` },
+      title.text || `${p.reference} (content not shared with you)`),
+      title.lang && title.lang !== prefs.lang ? h('span', { class: 'missing-lang' }, ` (${title.lang})`) : null),
+    summary.text ? h('p', {}, summary.text) : null,
+    h('div', {}, badges(p)));
+}
+
+/** The board: filters, search, the list newest first, live updates. */
+export async function boardView(main, setCleanup) {
+  const els = await loadElections();
+  const f = {
+    domain: select('domain', ENUMS.domain),
+    severity: select('severity', ENUMS.severity),
+    urgency: select('urgency', ENUMS.urgency),
+    status: select('status', ENUMS.status),
+    election: select('election', []),
+    is_exercise: select('is_exercise', ['false', 'true']),
+    q: h('input', { type: 'search', name: 'q', placeholder: 'words in title or summary' }),
+    lang: select('lang', ENUMS.lang, { required: true, value: prefs.lang }),
+  };
+  for (const e of els) f.election.appendChild(h('option', { value: e.id }, `${e.name_en} (${e.code})`));
+  f.is_exercise.options[1].textContent = 'real only';
+  f.is_exercise.options[2].textContent = 'exercises only';
+  const list = h('ul', { class: 'cards', id: 'board-list', 'aria-live': 'off' });
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+  const count = h('p', { class: 'meta', role: 'status', 'aria-live': 'polite' });
+  const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter pictures' },
+    field('Search', f.q, 'q'), field('Domain', f.domain, 'domain'), field('Severity', f.severity, 'severity'),
+    field('Urgency', f.urgency, 'urgency'), field('Status', f.status, 'status'), field('Election', f.election, 'election'),
+    field('Exercise', f.is_exercise, 'is_exercise'), field('Language', f.lang, 'lang'),
+    h('button', { type: 'submit' }, 'Apply'));
+  mount(main, h('h1', {}, 'Situation board'), form, count, list, more);
+
+  let cursor = null;
+  let items = [];
+  const fresh = new Set();
+  const params = () => ({
+    domain: f.domain.value, severity: f.severity.value, urgency: f.urgency.value, status: f.status.value,
+    election: f.election.value, is_exercise: f.is_exercise.value, q: f.q.value.trim(), limit: 50,
+  });
+  const render = () => {
+    mount(list, items.length ? items.map((p) => card(p, fresh.has(p.id))) : h('li', { class: 'empty' }, 'No pictures match.'));
+    count.textContent = `${items.length} picture${items.length === 1 ? '' : 's'} shown`;
+  };
+  const load = async (append) => {
+    const q = params();
+    if (append && cursor) q.cursor = cursor;
+    try {
+      const page = await request(`/pictures${query(q)}`);
+      items = append ? items.concat(page.items) : page.items;
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      render();
+    } catch (e) {
+      mount(list, h('li', { class: 'form-error', role: 'alert' }, describe(e)));
+    }
+  };
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    load(false);
+  });
+  for (const s of [f.domain, f.severity, f.urgency, f.status, f.election, f.is_exercise]) s.addEventListener('change', () => load(false));
+  f.lang.addEventListener('change', () => {
+    prefs.lang = f.lang.value;
+    render();
+  });
+  more.addEventListener('click', () => load(true));
+  await load(false);
+
+  // Live: an event names a picture; reload the first page with the same filters (the
+  // server decides what this user sees) and mark the pictures the events named.
+  let pending = null;
+  const stop = onStreamEvent((ev) => {
+    const id = ev.data && ev.data.picture_id;
+    if (ev.type === 'picture.recalled') {
+      items = items.filter((p) => p.id !== id);
+      render();
+      return;
+    }
+    if (id) fresh.add(id);
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      const before = new Set(items.map((p) => p.id));
+      await load(false);
+      const added = items.filter((p) => !before.has(p.id));
+      if (added.length) toast(`New on the board: ${added.map((p) => p.reference).join(', ')}`);
+    }, 250);
+  });
+  setCleanup(() => {
+    stop();
+    clearTimeout(pending);
+  });
+}
+
+/** The approver's queue: this organisation's pictures in review. */
+export async function queueView(main, setCleanup) {
+  const list = h('div');
+  mount(main, h('h1', {}, 'Review queue'),
+    h('p', { class: 'hint' }, 'Drafts of your organisation submitted for review. Four eyes: you cannot approve a revision you wrote. ' +
+      'Revisions proposed to published pictures are reviewed from the picture page.'), list);
+  const load = async () => {
+    const page = await request(`/pictures${query({ status: 'in_review', limit: 200 })}`);
+    if (!page.items.length) {
+      mount(list, h('p', { class: 'empty' }, 'Nothing waits for review.'));
+      return;
+    }
+    mount(list, h('table', {},
+      h('thead', {}, h('tr', {}, h('th', {}, 'Reference'), h('th', {}, 'Title'), h('th', {}, 'Handling'), h('th', {}, 'Updated'), h('th', {}, 'Actions'))),
+      h('tbody', {}, page.items.map((p) => h('tr', { dataset: { id: p.id } },
+        h('td', { class: 'mono' }, p.reference),
+        h('td', {}, h('a', { href: `#/picture/${p.id}` }, pick(p.title, prefs.lang).text)),
+        h('td', {}, badges({ tlp: p.tlp, tier: p.tier, severity: p.severity })),
+        h('td', {}, time(p.updated_at)),
+        h('td', { class: 'actions' }, lifecycleButtons(p.id, load, ['approve', 'publish', 'send-back'])))))));
+  };
+  await load();
+  const stop = onStreamEvent(() => load().catch(() => {}));
+  setCleanup(stop);
+}
+
+const ACTION_TEXT = { submit: 'Submit for review', approve: 'Approve', publish: 'Publish', withdraw: 'Withdraw', close: 'Close', 'send-back': 'Send back to draft' };
+
+/** Buttons for lifecycle actions on picture `id`; `after()` runs after a success. */
+export function lifecycleButtons(id, after, actions) {
+  if (!hasRole('author', 'approver')) return [];
+  return actions.map((a) => h('button', {
+    type: 'button', class: a === 'withdraw' || a === 'send-back' ? 'secondary' : '',
+    onclick: async (ev) => {
+      const b = ev.currentTarget;
+      b.disabled = true;
+      try {
+        if (a === 'send-back') {
+          // No dedicated action exists: an empty merge patch makes a new draft revision,
+          // which takes the picture out of review (docs/console.md).
+          const { etag } = await request(`/pictures/${id}`, { withEtag: true });
+          await request(`/pictures/${id}`, { method: 'PATCH', body: {}, headers: { 'if-match': etag } });
+        } else {
+          await request(`/pictures/${id}/${a}`, { method: 'POST', body: {} });
+        }
+        toast(`${ACTION_TEXT[a]}: done`);
+        await after();
+      } catch (e) {
+        toast(`${ACTION_TEXT[a]}: ${describe(e)}`, true);
+      } finally {
+        b.disabled = false;
+      }
+    },
+  }, ACTION_TEXT[a]));
+}

@@ -1,0 +1,318 @@
+// Post and revise: a form for every field of PictureContent. The API checks everything;
+// its 422 field errors are shown at the fields they name.
+
+import { ApiError, me, request } from './api.js';
+import { ENUMS, clearFieldErrors, describe, field, h, label, mount, select, showFieldErrors, toast, uid } from './ui.js';
+
+const LANG_NAMES = { fi: 'Finnish', sv: 'Swedish', en: 'English' };
+
+function checks(name, values, chosen = [], text = label) {
+  const set = new Set(chosen);
+  return h('div', { class: 'checks', role: 'group', 'aria-label': name, dataset: { checks: name } },
+    values.map(([v, t]) => {
+      const id = uid('c');
+      return h('label', { for: id }, h('input', { type: 'checkbox', id, value: v, checked: set.has(v) }), t ?? text(v));
+    }));
+}
+
+function checked(group) {
+  return [...group.querySelectorAll('input[type=checkbox]')].filter((c) => c.checked).map((c) => c.value);
+}
+
+function fieldset(legend, ...children) {
+  return h('fieldset', {}, h('legend', {}, legend), children);
+}
+
+function localInput(kind, name, value, multiline, max) {
+  return ENUMS.lang.map((l) => {
+    const ctl = multiline
+      ? h('textarea', { name: `${name}.${l}`, lang: l, maxlength: max ? String(max) : null })
+      : h('input', { name: `${name}.${l}`, lang: l, maxlength: max ? String(max) : null, size: '60' });
+    ctl.value = (value && value[l]) || '';
+    return field(`${kind} (${LANG_NAMES[l]})`, ctl, `${name}.${l}`);
+  });
+}
+
+function localValue(form, name) {
+  const out = {};
+  for (const l of ENUMS.lang) {
+    const v = form.elements[`${name}.${l}`].value.trim();
+    if (v) out[l] = v;
+  }
+  return out;
+}
+
+function toLocal(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function fromLocal(v) {
+  return v ? new Date(v).toISOString() : null;
+}
+
+function list(v) {
+  return v.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+}
+
+/** A repeatable group of rows (sources, indicators, actions, related). */
+function rows(title, name, items, makeRow) {
+  const box = h('div', { dataset: { rows: name } });
+  const add = (item) => {
+    const row = h('div', { class: 'panel', dataset: { row: name } });
+    const remove = h('button', { type: 'button', class: 'secondary', onclick: () => { row.remove(); renumber(); } }, `Remove this ${title}`);
+    row.append(...makeRow(item || {}), remove);
+    box.appendChild(row);
+    renumber();
+  };
+  const renumber = () => {
+    [...box.children].forEach((row, i) => {
+      for (const f of row.querySelectorAll('.field')) f.dataset.field = `${name}[${i}]${f.dataset.sub ? `.${f.dataset.sub}` : ''}`;
+    });
+  };
+  for (const item of items || []) add(item);
+  const addButton = h('button', { type: 'button', class: 'secondary', onclick: () => add() }, `Add a ${title}`);
+  return { element: h('div', { class: 'field', dataset: { field: name } }, box, addButton, h('div', { class: 'error', hidden: true })), box };
+}
+
+function sub(el, subName) {
+  el.dataset.sub = subName;
+  return el;
+}
+
+function rowValues(box) {
+  return [...box.children].map((row) => {
+    const out = {};
+    for (const ctl of row.querySelectorAll('[data-key]')) {
+      const k = ctl.dataset.key;
+      let v = ctl.value.trim();
+      if (ctl.type === 'datetime-local') v = fromLocal(v);
+      if (k.includes('.')) {
+        const [a, b] = k.split('.');
+        out[a] = out[a] || {};
+        if (v) out[a][b] = v;
+      } else {
+        out[k] = v === '' ? null : v;
+      }
+    }
+    return out;
+  });
+}
+
+function keyed(ctl, key) {
+  ctl.dataset.key = key;
+  return ctl;
+}
+
+/** The editor: a new picture (`id` null) or a revision of picture `id`. */
+export async function editorView(main, id) {
+  let p = null;
+  let etag = null;
+  if (id) {
+    ({ data: p, etag } = await request(`/pictures/${encodeURIComponent(id)}`, { withEtag: true }));
+  }
+  const [orgPage, elections, communities] = await Promise.all([
+    request('/organisations?limit=200').catch(() => ({ items: [] })),
+    request('/elections').catch(() => []),
+    request('/communities').catch(() => []),
+  ]);
+  const c = p || {
+    kind: 'alert', is_exercise: false, primary_domain: 'information_influence', domains: ['information_influence'],
+    original_lang: 'fi', impact_on_conduct: 'unknown', impact_on_public_confidence: 'unknown', urgency: 'routine',
+    source_reliability: 'C', information_credibility: '3', geo_scope: 'national', targets: [],
+    actor_type_suspected: 'unknown', attribution_confidence: 'none', tlp: 'AMBER', tier: 'group',
+    classification: 'unclassified_secret', originator_consents: {}, sources: [{}],
+  };
+  const s = (name, values, value) => select(name, values, { required: true, value });
+  const opt = (name, values, value) => select(name, values, { value: value || '', empty: '—' });
+
+  const el = {
+    kind: s('kind', ENUMS.kind, c.kind),
+    is_exercise: h('input', { type: 'checkbox', name: 'is_exercise', checked: c.is_exercise }),
+    primary_domain: s('primary_domain', ENUMS.domain, c.primary_domain),
+    domains: checks('Domains', ENUMS.domain.map((d) => [d]), c.domains),
+    original_lang: s('original_lang', ENUMS.lang, c.original_lang),
+    impact_on_conduct: s('impact_on_conduct', ENUMS.impact, c.impact_on_conduct),
+    impact_on_public_confidence: s('impact_on_public_confidence', ENUMS.impact, c.impact_on_public_confidence),
+    override: opt('severity_override', ENUMS.severity, c.severity_override && c.severity_override.severity),
+    override_reason: h('input', { name: 'severity_override.reason', size: '50', value: (c.severity_override && c.severity_override.reason) || '' }),
+    urgency: s('urgency', ENUMS.urgency, c.urgency),
+    outlook: opt('outlook', ENUMS.outlook, c.outlook),
+    source_reliability: s('source_reliability', ENUMS.reliability, c.source_reliability),
+    information_credibility: s('information_credibility', ENUMS.credibility, c.information_credibility),
+    election_id: select('election_id', [], { empty: '—' }),
+    election_phase: opt('election_phase', ENUMS.election_phase, c.election_phase),
+    geo_scope: s('geo_scope', ENUMS.geo_scope, c.geo_scope),
+    geo_codes: h('input', { name: 'geo_codes', size: '40', value: (c.geo_codes || []).join(', ') }),
+    targets: checks('Targets', ENUMS.target.map((t) => [t]), c.targets),
+    actor_type_suspected: s('actor_type_suspected', ENUMS.actor_type, c.actor_type_suspected),
+    attribution_confidence: s('attribution_confidence', ENUMS.attribution_confidence, c.attribution_confidence),
+    attribution_releasable: h('input', { type: 'checkbox', name: 'attribution_releasable', checked: c.attribution_releasable }),
+    disarm_techniques: h('input', { name: 'disarm_techniques', size: '40', value: (c.disarm_techniques || []).join(', ') }),
+    attack_techniques: h('input', { name: 'attack_techniques', size: '40', value: (c.attack_techniques || []).join(', ') }),
+    tlp: s('tlp', ENUMS.tlp, c.tlp),
+    tlp_community: select('tlp_community', communities.map((x) => x.code), { empty: '—', value: c.tlp_community || '' }),
+    tier: s('tier', ENUMS.tier, c.tier),
+    named_recipients: checks('Named recipients', orgPage.items.filter((o) => o.id !== me().organisation.id).map((o) => [o.id, `${o.code}`]), c.named_recipients),
+    classification: s('classification', ENUMS.classification, c.classification),
+    secrecy_basis: h('input', { name: 'secrecy_basis', size: '40', value: c.secrecy_basis || '' }),
+    consents: checks('Originator consents', ['police', 'virt', 'ras', 'public'].map((k) => [k]), Object.entries(c.originator_consents || {}).filter(([, v]) => v).map(([k]) => k)),
+    valid_from: h('input', { type: 'datetime-local', name: 'valid_from', value: toLocal(c.valid_from) }),
+    valid_until: h('input', { type: 'datetime-local', name: 'valid_until', value: toLocal(c.valid_until) }),
+  };
+  for (const e of elections) el.election_id.appendChild(h('option', { value: e.id }, `${e.name_en} (${e.code})`));
+  el.election_id.value = c.election_id || '';
+
+  const srcRows = rows('source', 'sources', c.sources, (x) => [
+    sub(field('Source type', keyed(s('source_type', ENUMS.source_type, x.source_type || 'own_monitoring'), 'source_type'), '', null), 'source_type'),
+    sub(field('Description', keyed(h('input', { size: '60', value: x.description || '' }), 'description'), ''), 'description'),
+    sub(field('Reliability', keyed(s('reliability', ENUMS.reliability, x.reliability || 'C'), 'reliability'), ''), 'reliability'),
+    sub(field('Credibility', keyed(s('credibility', ENUMS.credibility, x.credibility || '3'), 'credibility'), ''), 'credibility'),
+    sub(field('Address (optional)', keyed(h('input', { size: '60', value: x.url || '' }), 'url'), ''), 'url'),
+  ]);
+  const indRows = rows('indicator', 'indicators', c.indicators, (x) => [
+    sub(field('Type', keyed(s('type', ENUMS.indicator_type, x.type || 'domain'), 'type'), ''), 'type'),
+    sub(field('Value', keyed(h('input', { size: '50', value: x.value || '' }), 'value'), ''), 'value'),
+    sub(field('Platform', keyed(opt('platform', ENUMS.platform, x.platform), 'platform'), ''), 'platform'),
+    sub(field('TLP', keyed(s('tlp', ENUMS.tlp, x.tlp || c.tlp), 'tlp'), ''), 'tlp'),
+    sub(field('First seen', keyed(h('input', { type: 'datetime-local', value: toLocal(x.first_seen) }), 'first_seen'), ''), 'first_seen'),
+    sub(field('Last seen', keyed(h('input', { type: 'datetime-local', value: toLocal(x.last_seen) }), 'last_seen'), ''), 'last_seen'),
+  ]);
+  const actRows = rows('recommended action', 'recommended_actions', c.recommended_actions, (x) => [
+    sub(field('Audience', keyed(s('audience', ENUMS.audience, x.audience || 'member_authorities'), 'audience'), ''), 'audience'),
+    ...ENUMS.lang.map((l) => sub(field(`Text (${LANG_NAMES[l]})`, keyed(h('input', { size: '60', value: (x.text && x.text[l]) || '' }), `text.${l}`), ''), `text.${l}`)),
+  ]);
+  const relRows = rows('related picture', 'related', c.related, (x) => [
+    sub(field('Relation', keyed(s('relation', ['supersedes', 'follow_up_of', 'duplicate_of', 'part_of_campaign'], x.relation || 'follow_up_of'), 'relation'), ''), 'relation'),
+    sub(field('Picture id', keyed(h('input', { size: '40', value: x.picture_id || '' }), 'picture_id'), ''), 'picture_id'),
+  ]);
+
+  const message = h('div', { class: 'form-error', role: 'alert', id: 'form-message' });
+  const save = h('button', { type: 'submit', name: 'save', value: 'draft' }, id ? 'Save revision' : 'Save draft');
+  const saveSubmit = h('button', { type: 'submit', name: 'save', value: 'submit', class: 'secondary' }, id ? 'Save and submit for review' : 'Save and submit for review');
+  const form = h('form', { novalidate: true, 'aria-labelledby': 'editor-h' },
+    h('h1', { id: 'editor-h' }, p ? `Revise ${p.reference}` : 'New situation picture'),
+    p && p.status === 'published' ? h('p', { class: 'notice' }, 'This picture is published: your change is proposed as a new revision and takes effect once it is published (a narrowing takes effect at once).') : null,
+    fieldset('What',
+      h('div', { class: 'grid' }, field('Kind', el.kind, 'kind'), field('Primary domain', el.primary_domain, 'primary_domain'),
+        field('Original language', el.original_lang, 'original_lang'),
+        h('div', { class: 'field', dataset: { field: 'is_exercise' } }, h('label', {}, el.is_exercise, ' This is an exercise'), h('div', { class: 'error', hidden: true }))),
+      h('div', { class: 'field', dataset: { field: 'domains' } }, h('label', {}, 'Domains'), el.domains, h('div', { class: 'error', hidden: true }))),
+    fieldset('Texts', localInput('Title', 'title', c.title, false, 140), localInput('Summary', 'summary', c.summary, true, 1000),
+      localInput('Details (Markdown)', 'details', c.details, true, 20000)),
+    fieldset('Assessment',
+      h('div', { class: 'grid' },
+        field('Impact on the conduct of elections', el.impact_on_conduct, 'impact_on_conduct'),
+        field('Impact on public confidence', el.impact_on_public_confidence, 'impact_on_public_confidence'),
+        field('Urgency', el.urgency, 'urgency'), field('Outlook', el.outlook, 'outlook'),
+        field('Severity override', el.override, 'severity_override', 'Empty: derived from the larger impact'),
+        field('Reason for the override', el.override_reason, 'severity_override.reason'),
+        field('Source reliability', el.source_reliability, 'source_reliability'),
+        field('Information credibility', el.information_credibility, 'information_credibility'),
+        field('Suspected actor type', el.actor_type_suspected, 'actor_type_suspected'),
+        field('Attribution confidence', el.attribution_confidence, 'attribution_confidence'),
+        h('div', { class: 'field', dataset: { field: 'attribution_releasable' } }, h('label', {}, el.attribution_releasable, ' Attribution releasable'), h('div', { class: 'error', hidden: true })))),
+    fieldset('Election and place',
+      h('div', { class: 'grid' }, field('Election', el.election_id, 'election_id'), field('Election phase', el.election_phase, 'election_phase'),
+        field('Geographic scope', el.geo_scope, 'geo_scope'), field('Area codes', el.geo_codes, 'geo_codes', 'Comma-separated, e.g. FI-VP-10')),
+      h('div', { class: 'field', dataset: { field: 'targets' } }, h('label', {}, 'Targets'), el.targets, h('div', { class: 'error', hidden: true }))),
+    fieldset('Techniques',
+      field('DISARM techniques', el.disarm_techniques, 'disarm_techniques', 'Comma-separated ids, e.g. T0097.206, T0101'),
+      field('MITRE ATT&CK techniques', el.attack_techniques, 'attack_techniques', 'Only with the cyber domain')),
+    fieldset('Sources', srcRows.element),
+    fieldset('Indicators', indRows.element),
+    fieldset('Recommended actions', actRows.element),
+    fieldset('Handling',
+      h('div', { class: 'grid' }, field('TLP', el.tlp, 'tlp'), field('TLP community', el.tlp_community, 'tlp_community', 'Required for GREEN'),
+        field('Tier', el.tier, 'tier'), field('Classification', el.classification, 'classification'),
+        field('Secrecy basis', el.secrecy_basis, 'secrecy_basis', 'The legal basis, when not public')),
+      h('div', { class: 'field', dataset: { field: 'named_recipients' } }, h('label', {}, 'Named recipients (tier "named" only)'), el.named_recipients, h('div', { class: 'error', hidden: true })),
+      h('div', { class: 'field', dataset: { field: 'originator_consents' } }, h('label', {}, 'Originator consents'), el.consents, h('div', { class: 'error', hidden: true }))),
+    fieldset('Validity and relations',
+      h('div', { class: 'grid' }, field('Valid from', el.valid_from, 'valid_from'), field('Valid until', el.valid_until, 'valid_until')),
+      relRows.element),
+    message, h('div', { class: 'actions' }, save, saveSubmit,
+      h('a', { class: 'button secondary', href: p ? `#/picture/${p.id}` : '#/board' }, 'Cancel')));
+
+  const content = () => {
+    const consents = new Set(checked(el.consents));
+    const details = localValue(form, 'details');
+    const out = {
+      kind: el.kind.value,
+      is_exercise: el.is_exercise.checked,
+      primary_domain: el.primary_domain.value,
+      domains: checked(el.domains),
+      original_lang: el.original_lang.value,
+      title: localValue(form, 'title'),
+      summary: localValue(form, 'summary'),
+      details: Object.keys(details).length ? details : null,
+      impact_on_conduct: el.impact_on_conduct.value,
+      impact_on_public_confidence: el.impact_on_public_confidence.value,
+      severity_override: el.override.value ? { severity: el.override.value, reason: el.override_reason.value.trim() } : null,
+      urgency: el.urgency.value,
+      outlook: el.outlook.value || null,
+      source_reliability: el.source_reliability.value,
+      information_credibility: el.information_credibility.value,
+      election_id: el.election_id.value || null,
+      election_phase: el.election_phase.value || null,
+      geo_scope: el.geo_scope.value,
+      geo_codes: list(el.geo_codes.value),
+      targets: checked(el.targets),
+      actor_type_suspected: el.actor_type_suspected.value,
+      attribution_confidence: el.attribution_confidence.value,
+      attribution_releasable: el.attribution_releasable.checked,
+      disarm_techniques: list(el.disarm_techniques.value),
+      attack_techniques: list(el.attack_techniques.value),
+      indicators: rowValues(indRows.box),
+      sources: rowValues(srcRows.box),
+      recommended_actions: rowValues(actRows.box),
+      tlp: el.tlp.value,
+      tlp_community: el.tlp_community.value || null,
+      tier: el.tier.value,
+      named_recipients: checked(el.named_recipients),
+      classification: el.classification.value,
+      secrecy_basis: el.secrecy_basis.value.trim() || null,
+      originator_consents: { police: consents.has('police'), virt: consents.has('virt'), ras: consents.has('ras'), public: consents.has('public') },
+      valid_from: fromLocal(el.valid_from.value),
+      valid_until: fromLocal(el.valid_until.value),
+      related: rowValues(relRows.box),
+    };
+    return out;
+  };
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const submit = ev.submitter && ev.submitter.value === 'submit';
+    clearFieldErrors(form);
+    message.textContent = '';
+    save.disabled = true;
+    saveSubmit.disabled = true;
+    try {
+      let saved;
+      if (p) {
+        saved = await request(`/pictures/${p.id}`, { method: 'PATCH', body: content(), headers: { 'if-match': etag } });
+      } else {
+        saved = await request('/pictures', { method: 'POST', body: content(), headers: { 'idempotency-key': crypto.randomUUID() } });
+      }
+      if (submit) await request(`/pictures/${saved.id}/submit`, { method: 'POST', body: {} });
+      toast(`${saved.reference} saved${submit ? ' and submitted for review' : ''}`);
+      location.hash = `#/picture/${saved.id}`;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 422) {
+        const left = showFieldErrors(form, e.problem);
+        message.textContent = `${e.problem.detail || e.problem.title || 'The picture was not accepted.'}` +
+          (left.length ? ` ${left.map((x) => `${x.field}: ${x.message}`).join('; ')}` : '');
+      } else if (e instanceof ApiError && e.status === 412) {
+        message.textContent = 'Someone changed this picture meanwhile. Open it again to see the new revision, then repeat your change.';
+      } else {
+        message.textContent = describe(e);
+      }
+    } finally {
+      save.disabled = false;
+      saveSubmit.disabled = false;
+    }
+  });
+  mount(main, form);
+}

@@ -1,0 +1,353 @@
+// One picture: its fields, the language switch, the revision history with a comparison
+// of two revisions, acknowledgements with the deadline counting down, and the RAS
+// contact point's release decisions.
+
+import { ApiError, hasRole, me, request } from './api.js';
+import { onStreamEvent } from './sse.js';
+import { ENUMS, badges, countdown, describe, field, h, label, mount, pick, select, time, toast } from './ui.js';
+import { lifecycleButtons, prefs } from './board.js';
+
+const FACTS = [
+  ['kind', 'Kind'], ['primary_domain', 'Primary domain'], ['domains', 'Domains'],
+  ['impact_on_conduct', 'Impact on the conduct of elections'], ['impact_on_public_confidence', 'Impact on public confidence'],
+  ['severity', 'Severity'], ['urgency', 'Urgency'], ['outlook', 'Outlook'],
+  ['admiralty', 'Confidence (Admiralty)'], ['election', 'Election'], ['election_phase', 'Election phase'],
+  ['geo_scope', 'Geographic scope'], ['geo_codes', 'Areas'], ['targets', 'Targets'],
+  ['actor_type_suspected', 'Suspected actor type'], ['attribution_confidence', 'Attribution confidence'],
+  ['attribution_releasable', 'Attribution releasable'], ['disarm_techniques', 'DISARM techniques'],
+  ['attack_techniques', 'ATT&CK techniques'], ['valid_from', 'Valid from'], ['valid_until', 'Valid until'],
+];
+
+const HANDLING = [
+  ['tlp', 'TLP'], ['tlp_community', 'TLP community'], ['tier', 'Tier'], ['classification', 'Classification'],
+  ['secrecy_basis', 'Secrecy basis'], ['originator_consents', 'Originator consents'],
+  ['named_recipients', 'Named recipients'],
+];
+
+function value(p, key, orgs, elections) {
+  const v = p[key];
+  switch (key) {
+    case 'admiralty':
+      return `${p.source_reliability}${p.information_credibility}`;
+    case 'election': {
+      const e = elections.find((x) => x.id === p.election_id);
+      return e ? `${e.name_en} (${e.code})` : p.election_id || '—';
+    }
+    case 'severity':
+      return p.severity_override ? `${label(p.severity)} (override: ${p.severity_override.reason})` : label(p.severity);
+    case 'originator_consents':
+      return Object.entries(v || {}).filter(([, yes]) => yes).map(([k]) => k).join(', ') || 'none';
+    case 'named_recipients':
+      return (v || []).map((id) => (orgs.get(id) || { code: id }).code).join(', ') || '—';
+    case 'valid_from':
+    case 'valid_until':
+      return time(v);
+    case 'attribution_releasable':
+      return v ? 'yes' : 'no';
+    default:
+      if (Array.isArray(v)) return v.length ? v.map(label).join(', ') : '—';
+      return label(v);
+  }
+}
+
+function facts(p, keys, orgs, elections) {
+  return h('dl', { class: 'facts' }, keys.flatMap(([k, text]) => [h('dt', {}, text), h('dd', {}, value(p, k, orgs, elections))]));
+}
+
+function localized(t, lang, original) {
+  const got = pick(t, lang, original);
+  if (!got.text) return h('p', { class: 'missing-lang' }, '—');
+  return h('div', {},
+    got.lang !== lang ? h('p', { class: 'missing-lang' }, `Not available in ${lang}; shown in ${got.lang}.`) : null,
+    h('div', { class: 'text', lang: got.lang }, got.text));
+}
+
+/** The picture page. */
+export async function pictureView(main, id, setCleanup) {
+  let p;
+  let etag;
+  try {
+    ({ data: p, etag } = await request(`/pictures/${encodeURIComponent(id)}`, { withEtag: true }));
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 404 || e.status === 400 || e.status === 422)) {
+      mount(main, h('h1', {}, 'Picture not found'),
+        h('p', {}, 'There is no such picture, or it is not shared with your organisation.'),
+        h('p', {}, h('a', { href: '#/board' }, 'Back to the board')));
+      return;
+    }
+    throw e;
+  }
+  const [orgPage, elections] = await Promise.all([
+    request('/organisations?limit=200').catch(() => ({ items: [] })),
+    request('/elections').catch(() => []),
+  ]);
+  const orgs = new Map(orgPage.items.map((o) => [o.id, o]));
+  const mine = me().organisation.id === p.originator.id;
+  let lang = ['fi', 'sv', 'en'].includes(prefs.lang) && p.title && p.title[prefs.lang] ? prefs.lang : p.original_lang || 'fi';
+  const body = h('div');
+  const timers = [];
+
+  const render = () => {
+    if (!p.title) {
+      // The secretariat outside the audience: metadata only.
+      mount(body, h('h1', {}, p.reference), h('div', {}, badges(p)),
+        h('p', {}, 'Your organisation is not in the audience of this picture: only its metadata is shown.'),
+        facts(p, [['status', 'Status'], ['tier', 'Tier'], ['tlp', 'TLP']], orgs, elections),
+        h('p', {}, `Originator ${p.originator.code}; created ${time(p.created_at)}; updated ${time(p.updated_at)}.`));
+      return;
+    }
+    const langs = h('span', { class: 'langs', role: 'group', 'aria-label': 'Language of the texts' },
+      ENUMS.lang.map((l) => h('button', {
+        type: 'button', 'aria-pressed': String(l === lang), lang: l,
+        onclick: () => {
+          lang = l;
+          prefs.lang = l;
+          render();
+        },
+      }, { fi: 'suomi', sv: 'svenska', en: 'English' }[l])));
+    const title = pick(p.title, lang, p.original_lang);
+    const actions = [];
+    if (mine) {
+      if (hasRole('author', 'approver') && !['withdrawn', 'closed'].includes(p.status)) {
+        actions.push(h('a', { class: 'button secondary', href: `#/edit/${p.id}` }, p.status === 'published' ? 'Propose a revision' : 'Edit'));
+      }
+      const next = [];
+      if (p.status === 'draft' || p.pending_revision) next.push('submit');
+      if (hasRole('approver')) {
+        if (p.status === 'in_review' || p.pending_revision) next.push('approve');
+        if (['draft', 'in_review'].includes(p.status) || p.pending_revision) next.push('publish');
+        if (p.status === 'in_review') next.push('send-back');
+        if (p.status === 'published') next.push('withdraw', 'close');
+      }
+      actions.push(...lifecycleButtons(p.id, reload, next));
+    }
+    mount(body,
+      h('p', { class: 'meta' }, h('a', { href: '#/board' }, '← Board')),
+      h('h1', { lang: title.lang }, title.text),
+      h('div', {}, h('span', { class: 'mono' }, p.reference), ` · revision ${p.revision} · ${p.originator.code} · published ${time(p.published_at)} · updated ${time(p.updated_at)} `, langs),
+      h('div', {}, badges(p)),
+      p.pending_revision ? h('p', { class: 'notice' }, `Revision ${p.pending_revision} is proposed and waits for review.`) : null,
+      p.redacted_indicators ? h('p', { class: 'notice' }, `${p.redacted_indicators} indicator(s) have a stricter TLP than your organisation's reach and are left out.`) : null,
+      actions.length ? h('div', { class: 'actions' }, actions) : null,
+      h('div', { class: 'cols' },
+        h('div', {},
+          h('h2', {}, 'Summary'), localized(p.summary, lang, p.original_lang),
+          p.details ? [h('h2', {}, 'Details'), localized(p.details, lang, p.original_lang)] : null,
+          h('h2', {}, 'Assessment'), facts(p, FACTS, orgs, elections),
+          indicators(p), sources(p), recommended(p, lang),
+          related(p)),
+        h('div', {},
+          h('section', { class: 'panel', 'aria-labelledby': 'h-handling' }, h('h2', { id: 'h-handling' }, 'Handling'), facts(p, HANDLING, orgs, elections)),
+          h('section', { class: 'panel', id: 'acks', 'aria-labelledby': 'h-acks' }, h('h2', { id: 'h-acks' }, 'Acknowledgements'), h('p', { class: 'empty' }, 'Loading…')),
+          h('section', { class: 'panel', id: 'release', 'aria-labelledby': 'h-release' }, h('h2', { id: 'h-release' }, 'Release decision (RAS)'), h('p', { class: 'empty' }, 'Loading…')),
+          h('section', { class: 'panel', id: 'history', 'aria-labelledby': 'h-history' }, h('h2', { id: 'h-history' }, 'Revision history'), h('p', { class: 'empty' }, 'Loading…')))));
+    acknowledgements(body.querySelector('#acks'), p, mine, timers, reload);
+    releaseDecisions(body.querySelector('#release'), p, mine);
+    history(body.querySelector('#history'), p, orgs, elections);
+  };
+  async function reload() {
+    ({ data: p, etag } = await request(`/pictures/${p.id}`, { withEtag: true }));
+    render();
+  }
+  void etag;
+  mount(main, body);
+  render();
+  const stop = onStreamEvent((ev) => {
+    if (ev.data && ev.data.picture_id === p.id && ev.type !== 'picture.acknowledged') {
+      if (ev.type === 'picture.recalled') {
+        mount(main, h('h1', {}, 'Picture no longer shared'), h('p', {}, 'The originator narrowed its sharing; your organisation no longer sees it.'));
+        return;
+      }
+      reload().then(() => toast(`${p.reference} changed (${ev.type})`)).catch(() => {});
+    } else if (ev.data && ev.data.picture_id === p.id) {
+      const box = body.querySelector('#acks');
+      if (box) acknowledgements(box, p, mine, timers, reload);
+    }
+  });
+  setCleanup(() => {
+    stop();
+    for (const t of timers) clearInterval(t);
+  });
+}
+
+function indicators(p) {
+  const list = p.indicators || [];
+  if (!list.length) return null;
+  return [h('h2', {}, 'Indicators'), h('table', {},
+    h('thead', {}, h('tr', {}, ['Type', 'Value', 'Platform', 'First seen', 'Last seen', 'TLP'].map((t) => h('th', {}, t)))),
+    h('tbody', {}, list.map((i) => h('tr', {}, h('td', {}, label(i.type)), h('td', { class: 'mono' }, i.value),
+      h('td', {}, label(i.platform)), h('td', {}, time(i.first_seen)), h('td', {}, time(i.last_seen)),
+      h('td', {}, h('span', { class: `badge tlp-${i.tlp}` }, `TLP:${i.tlp}`))))))];
+}
+
+function sources(p) {
+  const list = p.sources || [];
+  if (!list.length) return null;
+  return [h('h2', {}, 'Sources'), h('ul', {}, list.map((s) => h('li', {},
+    `${label(s.source_type)} (${s.reliability}${s.credibility}): ${s.description}`, s.url ? ` — ${s.url}` : '',
+    s.collected_at ? `, collected ${time(s.collected_at)}` : '')))];
+}
+
+function recommended(p, lang) {
+  const list = p.recommended_actions || [];
+  if (!list.length) return null;
+  return [h('h2', {}, 'Recommended actions'), h('ul', {}, list.map((a) => h('li', {},
+    h('strong', {}, `${label(a.audience)}: `), pick(a.text, lang, p.original_lang).text,
+    a.response_category ? ` (${label(a.response_category)})` : '')))];
+}
+
+function related(p) {
+  const list = p.related || [];
+  if (!list.length) return null;
+  return [h('h2', {}, 'Related pictures'), h('ul', {}, list.map((r) => h('li', {},
+    `${label(r.relation)}: `, h('a', { href: `#/picture/${r.picture_id}` }, r.picture_id))))];
+}
+
+async function acknowledgements(box, p, mine, timers, reload) {
+  for (const t of timers.splice(0)) clearInterval(t);
+  let status;
+  try {
+    status = await request(`/pictures/${p.id}/acknowledgements`);
+  } catch (e) {
+    mount(box, h('h2', { id: 'h-acks' }, 'Acknowledgements'), h('p', { class: 'empty' }, describe(e)));
+    return;
+  }
+  const clock = h('span', { class: 'countdown', id: 'ack-countdown' });
+  const tick = () => {
+    if (!status.deadline) {
+      clock.textContent = 'No deadline (routine).';
+      return;
+    }
+    const c = countdown(status.deadline);
+    clock.textContent = c.text;
+    clock.classList.toggle('late', c.late);
+  };
+  tick();
+  if (status.deadline) timers.push(setInterval(tick, 1000));
+  const acks = status.acknowledgements || [];
+  const own = acks.filter((a) => a.organisation.id === me().organisation.id);
+  const canAck = !mine && p.status === 'published' && hasRole('reader', 'author', 'approver');
+  const note = h('input', { name: 'ack-note', maxlength: '1000' });
+  const buttons = canAck ? h('div', {},
+    field('Note (optional)', note, 'note'),
+    h('div', { class: 'actions', role: 'group', 'aria-label': 'Acknowledge' }, ENUMS.ack.map((k) => h('button', {
+      type: 'button', class: k === 'received' ? '' : 'secondary',
+      onclick: async (ev) => {
+        ev.currentTarget.disabled = true;
+        try {
+          await request(`/pictures/${p.id}/acknowledgements`, { method: 'POST', body: { kind: k, note: note.value.trim() || null } });
+          toast(`Acknowledged: ${label(k)}`);
+        } catch (e) {
+          toast(describe(e), true);
+        }
+        await acknowledgements(box, p, mine, timers, reload);
+      },
+    }, `Acknowledge: ${label(k)}`)))) : null;
+  mount(box, h('h2', { id: 'h-acks' }, 'Acknowledgements'),
+    h('p', {}, 'Deadline: ', status.deadline ? time(status.deadline) : '—', ' ', clock,
+      status.overdue ? h('span', { class: 'badge overdue' }, 'overdue') : null),
+    acks.length
+      ? h('ul', { id: 'ack-list' }, acks.map((a) => h('li', {},
+        h('strong', {}, a.organisation.code), ` ${label(a.kind)} · ${time(a.created_at)}`, a.note ? ` — ${a.note}` : '')))
+      : h('p', { class: 'empty' }, 'No acknowledgements yet.'),
+    (status.pending || []).length ? h('p', {}, 'Pending: ', status.pending.map((o) => o.code).join(', ')) : null,
+    own.length ? h('p', { class: 'ok' }, `Your organisation acknowledged (${label(own[own.length - 1].kind)}).`) : null,
+    buttons);
+}
+
+async function releaseDecisions(box, p, mine) {
+  const ras = me().organisation.reach === 'ras_contact_point';
+  if (!ras && !mine && !hasRole('secretariat')) {
+    box.hidden = true;
+    return;
+  }
+  let list = [];
+  try {
+    list = await request(`/pictures/${p.id}/release-decisions`);
+  } catch (e) {
+    mount(box, h('h2', { id: 'h-release' }, 'Release decision (RAS)'), h('p', { class: 'empty' }, describe(e)));
+    return;
+  }
+  const form = ras && hasRole('reader', 'author', 'approver') ? (() => {
+    const d = select('disposition', ENUMS.disposition, { required: true });
+    const n = h('input', { name: 'release-note', maxlength: '1000' });
+    const f = h('form', {}, field('Decision', d, 'disposition'), field('Note', n, 'note'), h('button', { type: 'submit' }, 'Record decision'));
+    f.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        await request(`/pictures/${p.id}/release-decisions`, { method: 'POST', body: { disposition: d.value, note: n.value.trim() || null } });
+        toast('Release decision recorded');
+        await releaseDecisions(box, p, mine);
+      } catch (e) {
+        toast(describe(e), true);
+      }
+    });
+    return f;
+  })() : null;
+  mount(box, h('h2', { id: 'h-release' }, 'Release decision (RAS)'),
+    list.length ? h('ul', {}, list.map((r) => h('li', {}, h('strong', {}, label(r.disposition)),
+      ` · ${r.organisation.code} · revision ${r.revision} · ${time(r.created_at)}`, r.note ? ` — ${r.note}` : '')))
+      : h('p', { class: 'empty' }, 'No decision recorded.'),
+    form);
+}
+
+const IGNORED = new Set(['id', 'reference', 'created_at', 'updated_at', 'published_at', 'revision', 'pending_revision']);
+
+/** The fields that differ between two revisions' contents. */
+export function diff(a, b) {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !IGNORED.has(k)).sort();
+  const out = [];
+  for (const k of keys) {
+    const x = JSON.stringify(a[k] ?? null);
+    const y = JSON.stringify(b[k] ?? null);
+    if (x !== y) out.push([k, a[k], b[k]]);
+  }
+  return out;
+}
+
+function show(v) {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'object') return JSON.stringify(v, null, 1);
+  return String(v);
+}
+
+async function history(box, p) {
+  let revs;
+  try {
+    revs = await request(`/pictures/${p.id}/revisions`);
+  } catch (e) {
+    mount(box, h('h2', { id: 'h-history' }, 'Revision history'), h('p', { class: 'empty' }, describe(e)));
+    return;
+  }
+  const from = select('from', revs.map((r) => String(r.revision)), { required: true });
+  const to = select('to', revs.map((r) => String(r.revision)), { required: true });
+  if (revs.length) {
+    from.value = String(revs[Math.max(0, revs.length - 2)].revision);
+    to.value = String(revs[revs.length - 1].revision);
+  }
+  const out = h('div', { class: 'diff', id: 'diff', 'aria-live': 'polite' });
+  const compare = h('form', { class: 'row' }, field('From revision', from, 'from'), field('To revision', to, 'to'),
+    h('button', { type: 'submit' }, 'Compare'));
+  compare.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      const [a, b] = await Promise.all([
+        request(`/pictures/${p.id}/revisions/${from.value}`),
+        request(`/pictures/${p.id}/revisions/${to.value}`),
+      ]);
+      const d = diff(a, b);
+      mount(out, d.length ? h('table', {},
+        h('thead', {}, h('tr', {}, h('th', {}, 'Field'), h('th', {}, `Revision ${from.value}`), h('th', {}, `Revision ${to.value}`))),
+        h('tbody', {}, d.map(([k, x, y]) => h('tr', {}, h('th', { scope: 'row' }, label(k)),
+          h('td', { class: 'old text' }, show(x)), h('td', { class: 'new text' }, show(y))))))
+        : h('p', { class: 'empty' }, 'No field differs.'));
+    } catch (e) {
+      mount(out, h('p', { class: 'form-error' }, describe(e)));
+    }
+  });
+  mount(box, h('h2', { id: 'h-history' }, 'Revision history'),
+    h('table', {}, h('thead', {}, h('tr', {}, ['#', 'State', 'Handling', 'Made'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, revs.map((r) => h('tr', {}, h('td', {}, r.revision), h('td', {}, label(r.state)),
+        h('td', {}, `${r.tlp} · ${label(r.tier)}`), h('td', {}, time(r.created_at)))))),
+    revs.length > 1 ? [compare, out] : null);
+}

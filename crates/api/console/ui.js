@@ -1,0 +1,213 @@
+// Small DOM helpers. Text from the API is only ever set as text (never as HTML), so a
+// picture cannot inject markup into the page.
+
+/** `h('div', {class: 'x', onclick: f}, child, 'text', [more])` */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'value') el.value = v;
+    else if (k === 'checked') el.checked = !!v;
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else if (c instanceof Node) el.appendChild(c);
+    else el.appendChild(document.createTextNode(String(c)));
+  }
+}
+
+/** Replaces the content of `el`. */
+export function mount(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+export const LABELS = {
+  information_influence: 'Information influence',
+  hybrid: 'Hybrid',
+  cyber: 'Cyber',
+  group_virt: 'group + VIRT',
+  group_virt_ras: 'group + VIRT + RAS',
+  in_review: 'in review',
+  periodic_overview: 'periodic overview',
+  need_more_info: 'need more info',
+  no_action: 'no action',
+  shared_for_awareness: 'shared for awareness',
+  alert_proposed: 'alert proposed',
+  alert_raised: 'alert raised',
+  not_released: 'not released',
+};
+
+export function label(v) {
+  if (v === null || v === undefined) return '—';
+  return LABELS[v] || String(v).replaceAll('_', ' ');
+}
+
+export const ENUMS = {
+  kind: ['alert', 'update', 'periodic_overview', 'assessment', 'advisory'],
+  status: ['draft', 'in_review', 'published', 'superseded', 'withdrawn', 'closed'],
+  domain: ['information_influence', 'hybrid', 'cyber'],
+  impact: ['none', 'minor', 'moderate', 'significant', 'severe', 'unknown'],
+  severity: ['low', 'medium', 'high', 'critical'],
+  urgency: ['routine', 'priority', 'immediate'],
+  outlook: ['escalating', 'stable', 'de_escalating', 'unknown'],
+  tier: ['named', 'group', 'group_virt', 'group_virt_ras', 'public'],
+  tlp: ['CLEAR', 'GREEN', 'AMBER', 'AMBER+STRICT', 'RED'],
+  classification: ['unclassified_public', 'unclassified_secret', 'TL_IV'],
+  lang: ['fi', 'sv', 'en'],
+  geo_scope: ['national', 'constituency', 'region', 'wellbeing_county', 'municipality', 'abroad', 'eu_wide', 'foreign_country'],
+  reliability: ['A', 'B', 'C', 'D', 'E', 'F'],
+  credibility: ['1', '2', '3', '4', '5', '6'],
+  election_phase: ['pre_campaign', 'candidate_nomination', 'campaign', 'advance_voting', 'election_day', 'counting_results', 'confirmation_complaints', 'post_election'],
+  target: ['election_authority', 'election_information_system', 'results_service', 'voter_register', 'polling_stations', 'advance_voting_abroad', 'voters_general', 'voter_segment_language', 'voter_segment_other', 'candidates', 'parties', 'media', 'platforms', 'election_officials'],
+  actor_type: ['state', 'state_linked', 'state_aligned', 'hacktivist', 'criminal', 'domestic_individual', 'domestic_group', 'unknown'],
+  attribution_confidence: ['none', 'low', 'moderate', 'high'],
+  source_type: ['own_monitoring', 'member_authority', 'election_official', 'platform_report', 'osint', 'media', 'citizen_report', 'ras', 'foreign_partner', 'vendor'],
+  indicator_type: ['domain', 'url', 'ipv4', 'ipv6', 'email_address', 'email_subject', 'sms_sender_id', 'phone_number', 'social_account', 'hashtag', 'file_sha256', 'image_phash', 'text_fingerprint', 'telegram_channel'],
+  platform: ['x', 'facebook', 'instagram', 'tiktok', 'telegram', 'youtube', 'vk', 'web', 'sms', 'email', 'other'],
+  ack: ['received', 'actioning', 'no_action', 'need_more_info'],
+  disposition: ['not_released', 'shared_for_awareness', 'alert_proposed', 'alert_raised'],
+  audience: ['member_authorities', 'election_virt', 'central_election_boards', 'parties_candidates', 'public', 'platforms', 'media'],
+};
+
+let ids = 0;
+/** A unique element id. */
+export function uid(prefix = 'f') {
+  ids += 1;
+  return `${prefix}-${ids}`;
+}
+
+/** A labelled field: `field('Title', input, 'title.fi', 'hint')`; errors go under it. */
+export function field(text, control, name, hint) {
+  if (!control.id) control.id = uid();
+  const errId = uid('err');
+  const wrap = h('div', { class: 'field', dataset: { field: name || '' } },
+    h('label', { for: control.id }, text), control,
+    hint ? h('div', { class: 'hint' }, hint) : null,
+    h('div', { class: 'error', id: errId, hidden: true }));
+  control.setAttribute('aria-describedby', errId);
+  return wrap;
+}
+
+/** A `<select>` of `values` (with an empty first option unless `required`). */
+export function select(name, values, { value = '', empty = 'any', required = false } = {}) {
+  const s = h('select', { name });
+  if (!required) s.appendChild(h('option', { value: '' }, empty));
+  for (const v of values) s.appendChild(h('option', { value: v }, label(v)));
+  s.value = value ?? '';
+  return s;
+}
+
+/** Shows the field errors of a 422 at their fields; returns the errors no field took. */
+export function showFieldErrors(form, problem) {
+  clearFieldErrors(form);
+  const left = [];
+  for (const e of problem.errors || []) {
+    const target = findField(form, e.field);
+    if (!target) {
+      left.push(e);
+      continue;
+    }
+    target.classList.add('invalid');
+    const msg = target.querySelector(':scope > .error');
+    msg.hidden = false;
+    msg.textContent = msg.textContent ? `${msg.textContent} ${e.message}` : e.message;
+    const ctl = target.querySelector('input, select, textarea');
+    if (ctl) ctl.setAttribute('aria-invalid', 'true');
+  }
+  const first = form.querySelector('.field.invalid input, .field.invalid select, .field.invalid textarea');
+  if (first) first.focus();
+  return left;
+}
+
+/** The field block for an API path like `title.fi`, `sources[0].description`, `tier`. */
+function findField(form, path) {
+  const candidates = [path];
+  let p = path;
+  while (/[.[]/.test(p)) {
+    p = p.replace(/(\.[^.[\]]+|\[\d+\])$/, '');
+    candidates.push(p);
+  }
+  for (const c of candidates) {
+    for (const el of form.querySelectorAll('.field')) {
+      if (el.dataset.field === c) return el;
+    }
+  }
+  return null;
+}
+
+export function clearFieldErrors(form) {
+  for (const el of form.querySelectorAll('.field.invalid')) {
+    el.classList.remove('invalid');
+    const msg = el.querySelector(':scope > .error');
+    msg.hidden = true;
+    msg.textContent = '';
+    const ctl = el.querySelector('[aria-invalid]');
+    if (ctl) ctl.removeAttribute('aria-invalid');
+  }
+}
+
+export function toast(text, error = false) {
+  const box = document.getElementById('toast');
+  const item = h('div', { class: error ? 'err' : '' }, text);
+  box.appendChild(item);
+  setTimeout(() => item.remove(), 6000);
+}
+
+/** A message for an API error, with the request id to quote. */
+export function describe(e) {
+  if (e && e.problem) {
+    const p = e.problem;
+    const base = p.detail || p.title || e.message;
+    return p.request_id ? `${base} (${p.code || e.status}; request ${p.request_id})` : base;
+  }
+  return String(e && e.message ? e.message : e);
+}
+
+export function time(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return d.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+export function badges(p) {
+  return h('span', { class: 'badges' },
+    p.tlp ? h('span', { class: `badge tlp-${p.tlp}`, title: 'Traffic Light Protocol' }, `TLP:${p.tlp}`) : null,
+    p.tier ? h('span', { class: 'badge tier', title: 'Tier' }, label(p.tier)) : null,
+    p.severity ? h('span', { class: `badge sev sev-b-${p.severity}`, title: 'Severity' }, label(p.severity)) : null,
+    p.urgency && p.urgency !== 'routine' ? h('span', { class: 'badge status' }, label(p.urgency)) : null,
+    p.status ? h('span', { class: 'badge status' }, label(p.status)) : null,
+    p.is_exercise ? h('span', { class: 'badge exercise' }, 'EXERCISE') : null,
+    p.expired ? h('span', { class: 'badge status' }, 'expired') : null);
+}
+
+/** The text of `t` (a `{fi, sv, en}`) in `lang`, with the language it came from. */
+export function pick(t, lang, fallback) {
+  if (!t) return { text: '', lang: null };
+  if (t[lang]) return { text: t[lang], lang };
+  for (const l of [fallback, 'en', 'fi', 'sv']) if (l && t[l]) return { text: t[l], lang: l };
+  return { text: '', lang: null };
+}
+
+/** "3 h 12 min 05 s" until `deadline` (negative: overdue). */
+export function countdown(deadline) {
+  const ms = new Date(deadline).getTime() - Date.now();
+  const s = Math.abs(Math.round(ms / 1000));
+  const hh = Math.floor(s / 3600);
+  const mm = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  const text = `${hh} h ${String(mm).padStart(2, '0')} min ${ss} s`;
+  return ms >= 0 ? { text: `${text} left`, late: false } : { text: `overdue by ${text}`, late: true };
+}

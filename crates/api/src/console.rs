@@ -1,0 +1,56 @@
+//! The analyst console: a static page served at `/app/` from files embedded in the
+//! binary (`crates/api/console/`). It is plain JavaScript modules and CSS that call the
+//! public REST API with the user's own tokens, so it adds no privileged path and needs no
+//! build step (docs/console.md). The envelope gives `/app` its own strict
+//! Content-Security-Policy (`meta::CSP_APP`).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+use crate::ApiError;
+
+/// One embedded file: its name under `/app/`, its media type and its bytes.
+pub struct Asset {
+    pub name: &'static str,
+    pub content_type: &'static str,
+    pub body: &'static str,
+}
+
+macro_rules! asset {
+    ($name:literal, $type:expr) => {
+        Asset { name: $name, content_type: $type, body: include_str!(concat!("../console/", $name)) }
+    };
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// Every file of the console. `index.html` is served for `/app/`.
+pub const ASSETS: &[Asset] = &[
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("app.css", "text/css; charset=utf-8"),
+    asset!("app.js", JS),
+    asset!("api.js", JS),
+    asset!("sse.js", JS),
+    asset!("ui.js", JS),
+    asset!("board.js", JS),
+    asset!("picture.js", JS),
+    asset!("editor.js", JS),
+    asset!("admin.js", JS),
+];
+
+/// `GET /app`: to the page with its trailing slash, so relative module paths resolve.
+pub async fn redirect() -> HttpResponse {
+    HttpResponse::Found().insert_header((header::LOCATION, "/app/")).finish()
+}
+
+/// `GET /app/{file}`: an embedded file, `index.html` for the folder itself; `404` for
+/// anything else. The console routes inside the page with the fragment (`#/picture/…`),
+/// so the server never has to guess which paths are pages.
+pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let name = match file.as_str() {
+        "" => "index.html",
+        other => other,
+    };
+    let found = ASSETS.iter().find(|a| a.name == name).ok_or_else(|| ApiError::not_found("route_not_found"))?;
+    Ok(HttpResponse::Ok().content_type(found.content_type).body(found.body))
+}

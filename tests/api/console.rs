@@ -1,0 +1,252 @@
+//! The analyst console at `/app/`: served from the binary under a strict
+//! Content-Security-Policy with no external origin, and end to end in Debian's headless
+//! Chromium driven by Playwright (`tests/console/e2e.mjs`) against a real server.
+//!
+//! `deploy/test` installs Chromium (as root) and the pinned `playwright-core`
+//! (`tests/console/package-lock.json`) and names Chromium in `SITREP_TEST_CHROMIUM`.
+//! Under `CI=true` a missing tool fails the test; elsewhere it says so and passes.
+//! Screenshots go to `<cargo target dir>/console-artifacts/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+use sitrep_types::Role;
+
+use crate::helpers::{TestApp, problem};
+use crate::pictures::content;
+
+const CSP_APP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+#[tokio::test]
+async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_external_origin() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/app", None).await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers()["location"], "/app/");
+
+    let res = app.get("/app/", None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-security-policy"], CSP_APP);
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = res.text().await.unwrap();
+    // No inline script or style: every <script> has a src, no style attributes or
+    // elements, no event-handler attributes.
+    for (i, _) in html.match_indices("<script") {
+        let tag = &html[i..i + html[i..].find('>').unwrap()];
+        assert!(tag.contains(" src=\"") && tag.contains("type=\"module\""), "inline script: {tag}");
+    }
+    assert!(!html.contains("style=") && !html.contains("<style"), "inline style in index.html");
+    assert!(!html.contains(" onclick=") && !html.contains(" onload="), "inline handler in index.html");
+
+    assert!(!sitrep_api::console::ASSETS.is_empty());
+    for asset in sitrep_api::console::ASSETS {
+        let res = app.get(&format!("/app/{}", asset.name), None).await;
+        assert_eq!(res.status(), 200, "{}", asset.name);
+        assert_eq!(res.headers()["content-security-policy"], CSP_APP, "{}", asset.name);
+        assert_eq!(res.headers()["content-type"], asset.content_type, "{}", asset.name);
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        let body = res.text().await.unwrap();
+        assert_eq!(body, asset.body);
+        for external in ["http://", "https://", "//fonts.", "//cdn", "url(http", "@import"] {
+            assert!(!body.contains(external), "{} references an external origin ({external})", asset.name);
+        }
+        for stored in ["localStorage", "sessionStorage", "document.cookie", "innerHTML", "eval("] {
+            assert!(!body.contains(stored), "{} uses {stored}", asset.name);
+        }
+        // Every relative reference names an embedded file.
+        for quote in ["from './", "src=\"", "href=\""] {
+            for (i, _) in body.match_indices(quote) {
+                let rest = &body[i + quote.len()..];
+                let end = rest.find(['\'', '"']).unwrap();
+                let target = rest[..end].trim_start_matches("./");
+                if target.starts_with('#') || target.starts_with("data:") || target.is_empty() || target.contains('$') {
+                    continue;
+                }
+                assert!(
+                    sitrep_api::console::ASSETS.iter().any(|a| a.name == target),
+                    "{} references {target}, which is not embedded",
+                    asset.name
+                );
+            }
+        }
+    }
+    problem(app.get("/app/nothing-here.js", None).await, 404).await;
+    problem(app.get("/app/..%2fCargo.toml", None).await, 404).await;
+    let res = app.post_json("/app/", None, &json!({})).await;
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "GET");
+    // The API keeps its own policy.
+    let res = app.get("/api/v1/openapi.json", None).await;
+    assert_eq!(res.headers()["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The target directory this test binary was built into (`…/target/debug/deps/api-…`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("target"))
+}
+
+/// The tools the browser test needs, or why they are missing.
+fn tools() -> Result<(String, PathBuf), String> {
+    let chromium = std::env::var("SITREP_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Err(format!("Chromium not found at {chromium} (deploy/test installs the Debian package)"));
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console");
+    if !dir.join("node_modules/playwright-core/package.json").exists() {
+        return Err("playwright-core is not installed in tests/console (deploy/test runs npm ci there)".into());
+    }
+    match Command::new("node").arg("--version").output() {
+        Ok(out) if out.status.success() => Ok((chromium, dir)),
+        _ => Err("node not found".into()),
+    }
+}
+
+async fn publish_through_review(app: &TestApp, author: &str, approver: &str, body: &Value) -> Value {
+    let res = app.post_json("/api/v1/pictures", Some(author), body).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    let p: Value = res.json().await.unwrap();
+    let id = p["id"].as_str().unwrap();
+    for (token, action) in [(author, "submit"), (approver, "approve"), (approver, "publish")] {
+        let res = app.post_json(&format!("/api/v1/pictures/{id}/{action}"), Some(token), &json!({})).await;
+        assert_eq!(res.status(), 200, "{action}: {}", res.text().await.unwrap_or_default());
+    }
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_works_end_to_end_in_headless_chromium() {
+    let (chromium, dir) = match tools() {
+        Ok(t) => t,
+        Err(why) => {
+            assert!(!ci(), "CI needs the browser test's tools: {why}");
+            eprintln!("console browser test skipped: {why}");
+            return;
+        }
+    };
+    // Access tokens live 8 s, so every signed-in page refreshes its tokens (rotation,
+    // serialised) several times during the run.
+    let mut app = TestApp::spawn_with(|s| s.auth.tokens.access_ttl_secs = 8).await;
+    let c = app.seed_org("ORG-C", sitrep_types::Reach::Member).await;
+    app.orgs.insert("C".into(), c);
+    let author = app.seed_user("a.author", "A", &[Role::Author]).await;
+    let approver = app.seed_user("a.approver", "A", &[Role::Approver]).await;
+    let approver2 = app.seed_user("a.approver2", "A", &[Role::Approver]).await;
+    let b_reader = app.seed_user("b.reader", "B", &[Role::Reader]).await;
+    let c_reader = app.seed_user("c.reader", "C", &[Role::Reader]).await;
+    let r_reader = app.seed_user("r.reader", "R", &[Role::Reader]).await;
+    let secretariat = app.seed_user("s.secretariat", "S", &[Role::Secretariat]).await;
+    let auditor = app.seed_user("s.auditor", "S", &[Role::Auditor]).await;
+
+    // Organisation A requires four eyes on every publication.
+    let sec = app.token(&secretariat).await;
+    let res = app
+        .patch_json(&format!("/api/v1/organisations/{}/policy", app.org("A")), &sec, &json!({"require_review": true}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+
+    // b.reader signs in with a second factor.
+    let b_token = app.token(&b_reader).await;
+    let res = app.post_json("/api/v1/me/totp", Some(&b_token), &json!({})).await;
+    assert_eq!(res.status(), 201);
+    let enrolment: Value = res.json().await.unwrap();
+    let secret_b32 = enrolment["secret"].as_str().unwrap().to_owned();
+    let secret = sitrep_auth::totp::decode_base32(&secret_b32).unwrap();
+    let now = chrono::Utc::now().timestamp() as u64;
+    let code = sitrep_auth::totp::code_at(&secret, now).unwrap();
+    let res = app.post_json("/api/v1/me/totp/confirm", Some(&b_token), &json!({"code": code})).await;
+    assert_eq!(res.status(), 200);
+
+    let a = app.token(&author).await;
+    let ap = app.token(&approver).await;
+    let group = publish_through_review(&app, &a, &ap, &content("group", "AMBER")).await;
+    let mut named_body = content("named", "RED");
+    named_body["named_recipients"] = json!([app.org("B")]);
+    named_body["title"] = json!({"fi": "Nimetty salainen vaalikuva", "en": "Named secret ballot picture"});
+    named_body["summary"] = json!({"fi": "Vain B:lle", "en": "Only for B"});
+    let named = publish_through_review(&app, &a, &ap, &named_body).await;
+    let ras = publish_through_review(&app, &a, &ap, &content("group_virt_ras", "AMBER")).await;
+
+    // A signed checkpoint for the auditor's chain view.
+    let signer =
+        sitrep_server::checkpoint::CheckpointSigner::load(&app.data_dir.join("audit/checkpoint-key.pem")).unwrap();
+    signer.checkpoint(&app.pool, true).await.unwrap();
+
+    let artifacts = target_dir().join("console-artifacts");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let user = |u: &crate::helpers::TestUser| json!({"username": u.username, "password": u.password});
+    let seed = json!({
+        "url": app.address,
+        "users": {
+            "author": user(&author), "approver": user(&approver), "approver2": user(&approver2),
+            "b": user(&b_reader), "c": user(&c_reader), "r": user(&r_reader),
+            "secretariat": user(&secretariat), "auditor": user(&auditor),
+        },
+        "b_totp_secret": secret_b32,
+        "group": {"id": group["id"], "reference": group["reference"], "title": group["title"]},
+        "named": {"id": named["id"], "reference": named["reference"], "title": named["title"]},
+        "ras": {"id": ras["id"], "reference": ras["reference"]},
+    });
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("e2e.mjs")
+            .current_dir(&dir)
+            .env("SITREP_TEST_CONSOLE_SEED", seed.to_string())
+            .env("SITREP_TEST_CHROMIUM", chromium)
+            .env("SITREP_TEST_CONSOLE_ARTIFACTS", &artifacts)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}\n{stderr}");
+    assert!(out.status.success(), "the browser scenarios failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all console scenarios passed"));
+    let shots = target_dir().join("console-artifacts");
+    for shot in ["board.png", "picture.png"] {
+        let len = std::fs::metadata(shots.join(shot)).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 10_000, "screenshot {shot} missing or empty");
+    }
+
+    // The browser read only through the API: the named picture was never returned to
+    // organisation C (every read of it is in the access log, none by C).
+    let client = app.pool.get().await.unwrap();
+    let named_id: uuid::Uuid = named["id"].as_str().unwrap().parse().unwrap();
+    let leaked: i64 = client
+        .query_one(
+            "SELECT count(*) FROM access_log WHERE organisation_id = $1 AND outcome = 'allowed' \
+             AND (object_id = $2 OR $3 = ANY(object_ids))",
+            &[&app.org("C"), &named_id.to_string(), &named_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(leaked, 0, "organisation C was given the named picture");
+
+    // The pages refreshed their tokens while they were open, never reusing a spent one.
+    let refreshes: i64 = client
+        .query_one(
+            "SELECT count(*) FROM access_log WHERE action = 'auth.refresh' AND outcome = 'allowed' AND actor_id = $1",
+            &[&b_reader.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(refreshes >= 1, "the console refreshed b.reader's tokens");
+    let reused: i64 = client
+        .query_one("SELECT count(*) FROM access_log WHERE reason = 'refresh_token_reuse'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(reused, 0, "a refresh token was used twice");
+}

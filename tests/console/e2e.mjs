@@ -1,0 +1,343 @@
+// End-to-end scenarios of the Sitrep console in Debian's headless Chromium, driven by
+// playwright-core. Run by tests/api/console.rs, which starts the server, seeds users and
+// pictures and passes them in SITREP_TEST_CONSOLE_SEED. Exits non-zero on the first
+// failure. Only loopback addresses are used; any request to another origin fails.
+
+import { createHmac } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const seed = JSON.parse(process.env.SITREP_TEST_CONSOLE_SEED || '{}');
+const artifacts = process.env.SITREP_TEST_CONSOLE_ARTIFACTS || 'console-artifacts';
+const executablePath = process.env.SITREP_TEST_CHROMIUM || '/usr/bin/chromium';
+const base = seed.url;
+const origin = new URL(base).origin;
+if (!['127.0.0.1', 'localhost', '[::1]'].includes(new URL(base).hostname)) throw new Error(`not loopback: ${base}`);
+mkdirSync(artifacts, { recursive: true });
+
+const problems = [];
+let step = '';
+function check(cond, what) {
+  if (!cond) throw new Error(`${step}: ${what}`);
+}
+function log(...args) {
+  console.log(`[${new Date().toISOString()}]`, ...args);
+}
+
+function base32(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of s.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+/** The TOTP code of the next 30-second step (the current one was used to enrol). */
+function totp(secret) {
+  const counter = Math.floor(Date.now() / 1000 / 30) + 1;
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(counter));
+  const mac = createHmac('sha1', base32(secret)).update(msg).digest();
+  const off = mac[mac.length - 1] & 0xf;
+  const n = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
+  return String(n % 1000000).padStart(6, '0');
+}
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+
+const open = [];
+/** A fresh browser context (its own profile and memory) for one user. */
+async function session(name) {
+  // The server's certificate is self-signed for the test; only loopback is reached.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 860 } });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    // Refused API calls (a 401 asking for TOTP, a 404 for a picture not shared, a 422)
+    // are expected and checked through the page; Chromium logs each as an error.
+    if (/^Failed to load resource/.test(m.text())) return;
+    if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(`${name} console: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    const u = new URL(r.url());
+    if (r.status() >= 500) problems.push(`${name}: ${r.status()} from ${u.pathname}`);
+    if (r.status() >= 400 && !u.pathname.startsWith('/api/')) problems.push(`${name}: ${r.status()} for ${u.pathname}`);
+  });
+  page.on('pageerror', (e) => problems.push(`${name} page error: ${e.stack || e.message}`));
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:')) problems.push(`${name} requested ${u}`);
+  });
+  const s = { context, page, name };
+  open.push(s);
+  return s;
+}
+
+async function signIn(s, user, { totpSecret } = {}) {
+  const { page } = s;
+  await page.goto(`${base}/app/`);
+  await page.getByLabel('Username').fill(user.username);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  if (totpSecret) {
+    await page.getByLabel('Authenticator code').waitFor();
+    await page.getByLabel('Authenticator code').fill(totp(totpSecret));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+  await page.locator('#top:not([hidden])').waitFor();
+}
+
+async function text(page) {
+  return page.locator('body').innerText();
+}
+
+const all = Object.values;
+const ok = [];
+async function scenario(name, fn) {
+  step = name;
+  log(`scenario: ${name}`);
+  await fn();
+  check(problems.length === 0, `browser problems: ${problems.join(' | ')}`);
+  ok.push(name);
+}
+
+try {
+  const b = await session('b.reader');
+  const c = await session('c.reader');
+  const author = await session('a.author');
+  const approver2 = await session('a.approver2');
+
+  await scenario('a reader signs in with the TOTP step and sees the board', async () => {
+    await signIn(b, seed.users.b, { totpSecret: seed.b_totp_secret });
+    await b.page.getByRole('heading', { name: 'Situation board' }).waitFor();
+    await b.page.locator(`[data-id="${seed.group.id}"]`).waitFor();
+    await b.page.locator(`[data-id="${seed.named.id}"]`).waitFor();
+    const t = await text(b.page);
+    check(t.includes(seed.group.reference), 'group picture on the board');
+    check(t.includes('TLP:AMBER') && t.includes('TLP:RED'), 'TLP badges');
+    check(await b.page.locator('#live.on').count() === 1 || true, 'live indicator');
+    await b.page.locator('#live.on').waitFor({ timeout: 10000 });
+    await b.page.screenshot({ path: join(artifacts, 'board.png'), fullPage: true });
+    const stored = await b.page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
+    check(stored[0] === 0 && stored[1] === 0 && stored[2] === '', `tokens stored in the browser: ${stored}`);
+  });
+
+  await scenario('filters and search narrow the board', async () => {
+    await b.page.getByLabel('Search').fill('tekstiviestiäänestyksestä');
+    await b.page.getByRole('button', { name: 'Apply' }).click();
+    await b.page.locator(`[data-id="${seed.named.id}"]`).waitFor({ state: 'detached' });
+    await b.page.locator(`[data-id="${seed.group.id}"]`).waitFor();
+    await b.page.getByLabel('Search').fill('');
+    await b.page.getByLabel('Severity').selectOption('critical');
+    await b.page.getByText('No pictures match.').waitFor();
+    await b.page.getByLabel('Severity').selectOption('');
+    await b.page.locator(`[data-id="${seed.group.id}"]`).waitFor();
+  });
+
+  await scenario('a picture page shows its fields in fi, sv and en', async () => {
+    await b.page.locator(`[data-id="${seed.group.id}"] a.title`).click();
+    await b.page.getByRole('heading', { level: 1, name: seed.group.title.fi }).waitFor();
+    const t = await text(b.page);
+    for (const label of ['Summary', 'Assessment', 'Handling', 'Acknowledgements', 'Revision history', 'Sources', 'T0097.206']) {
+      check(t.includes(label), `picture page shows ${label}`);
+    }
+    await b.page.getByRole('button', { name: 'svenska' }).click();
+    await b.page.getByRole('heading', { level: 1, name: seed.group.title.sv }).waitFor();
+    await b.page.getByRole('button', { name: 'English' }).click();
+    await b.page.getByRole('heading', { level: 1, name: seed.group.title.en }).waitFor();
+    await b.page.locator('#ack-countdown').waitFor();
+    check(/left|overdue/.test(await b.page.locator('#ack-countdown').innerText()), 'deadline counts down');
+    await b.page.screenshot({ path: join(artifacts, 'picture.png'), fullPage: true });
+    await b.page.goto(`${base}/app/#/board`).catch(() => {});
+    // goto with only a new fragment does not reload; the session is still in memory.
+    await b.page.getByRole('heading', { name: 'Situation board' }).waitFor();
+  });
+
+  await scenario('a user of another organisation never sees the named picture', async () => {
+    await signIn(c, seed.users.c);
+    await c.page.getByRole('heading', { name: 'Situation board' }).waitFor();
+    await c.page.locator(`[data-id="${seed.group.id}"]`).waitFor();
+    const forbidden = [seed.named.reference, seed.named.title.fi, seed.named.title.en, seed.named.id];
+    const none = async (where) => {
+      const t = await text(c.page);
+      const html = await c.page.content();
+      for (const f of forbidden) check(!t.includes(f) && !html.includes(f), `${where} shows ${f}`);
+    };
+    await none('board');
+    await c.page.getByLabel('Search').fill('Nimetty salainen');
+    await c.page.getByRole('button', { name: 'Apply' }).click();
+    await c.page.getByText('No pictures match.').waitFor();
+    await none('search');
+    await c.page.evaluate((id) => { location.hash = `#/picture/${id}`; }, seed.named.id);
+    await c.page.getByRole('heading', { name: 'Picture not found' }).waitFor();
+    const t = await text(c.page);
+    check(!t.includes(seed.named.reference) && !t.includes(seed.named.title.en), 'not-found page names nothing');
+    await c.page.evaluate(() => { location.hash = '#/board'; });
+    await c.page.getByRole('heading', { name: 'Situation board' }).waitFor();
+    await none('board again');
+  });
+
+  let posted = null;
+  const title = `Valeviesti äänestyspaikoista ${Date.now()}`;
+  await scenario('an author posts a picture, sees the 422 at the field, and submits it for review', async () => {
+    await signIn(author, seed.users.author);
+    await author.page.getByRole('link', { name: 'New picture' }).click();
+    await author.page.getByRole('heading', { name: 'New situation picture' }).waitFor();
+    const p = author.page;
+    await p.getByLabel('Title (Finnish)').fill(title);
+    await p.getByLabel('Summary (Finnish)').fill('Väitteitä suljetuista äänestyspaikoista levitetään.');
+    await p.getByLabel('Title (English)').fill('False claims about closed polling stations');
+    await p.getByLabel('Summary (English)').fill('Claims that polling stations are closed are spreading.');
+    await p.getByLabel('Urgency').selectOption('priority');
+    await p.getByLabel('Impact on the conduct of elections').selectOption('moderate');
+    await p.getByLabel('Impact on public confidence').selectOption('significant');
+    await p.getByLabel('polling stations').check();
+    await p.getByLabel('DISARM techniques').fill('T9999');
+    await p.getByLabel('Description').fill('Own monitoring of social media');
+    await p.getByLabel('Secrecy basis').fill('JulkL 24 § 1 mom 7 k');
+    await p.getByRole('button', { name: 'Save and submit for review' }).click();
+    const err = p.locator('.field[data-field="disarm_techniques"] .error');
+    await err.waitFor({ state: 'visible' });
+    check((await err.innerText()).length > 0, 'the API error is shown at the DISARM field');
+    check(await p.getByLabel('DISARM techniques').getAttribute('aria-invalid') === 'true', 'field marked invalid');
+    await p.getByLabel('DISARM techniques').fill('T0101, T0097.206');
+    await p.getByRole('button', { name: 'Save and submit for review' }).click();
+    await p.getByRole('heading', { level: 1, name: title }).waitFor();
+    await p.getByText('in review').first().waitFor();
+    posted = { id: new URL(p.url()).hash.split('/')[2] };
+    check(posted.id && posted.id.length === 36, `picture id in the address: ${p.url()}`);
+  });
+
+  await scenario('a second approver approves and publishes it from the queue (four eyes)', async () => {
+    // Before publication the other organisation's reader does not have it.
+    check(!(await text(b.page)).includes(title), 'not on B\'s board before publication');
+    await b.page.evaluate(() => { window.__noReload = true; });
+    await signIn(approver2, seed.users.approver2);
+    await approver2.page.getByRole('link', { name: 'Review queue' }).click();
+    const row = approver2.page.locator(`tr[data-id="${posted.id}"]`);
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Approve' }).click();
+    await approver2.page.getByText('Approve: done').waitFor();
+    await row.getByRole('button', { name: 'Publish' }).click();
+    await approver2.page.getByText('Publish: done').waitFor();
+  });
+
+  await scenario('the new picture appears live on another organisation\'s board', async () => {
+    await b.page.locator(`[data-id="${posted.id}"]`).waitFor({ timeout: 20000 });
+    check(await b.page.evaluate(() => window.__noReload === true), 'the board was not reloaded');
+    // The board shows titles in the language last chosen (English, above).
+    const card = await b.page.locator(`[data-id="${posted.id}"]`).innerText();
+    check(card.includes('False claims about closed polling stations'), `title on the board: ${card}`);
+  });
+
+  await scenario('the reader acknowledges it and the deadline counts down', async () => {
+    await b.page.locator(`[data-id="${posted.id}"] a.title`).click();
+    await b.page.getByRole('heading', { level: 1, name: 'False claims about closed polling stations' }).waitFor();
+    const before = await b.page.locator('#ack-countdown').innerText();
+    check(/h .* min .* s left/.test(before), `countdown: ${before}`);
+    await b.page.waitForTimeout(1100);
+    check((await b.page.locator('#ack-countdown').innerText()) !== before, 'countdown ticks');
+    await b.page.getByRole('button', { name: 'Acknowledge: received' }).click();
+    await b.page.locator('#ack-list').getByText('ORG-B').waitFor();
+    await b.page.getByText('Your organisation acknowledged (received).').waitFor();
+  });
+
+  await scenario('the author sees the acknowledgement and the revision history', async () => {
+    await author.page.evaluate((id) => { location.hash = `#/board`; location.hash = `#/picture/${id}`; }, posted.id);
+    await author.page.locator('#ack-list').getByText('ORG-B').waitFor();
+    const t = await text(author.page);
+    check(t.includes('Revision history'), 'history shown');
+    await author.page.getByRole('link', { name: 'Propose a revision' }).click();
+    await author.page.getByLabel('Urgency').selectOption('immediate');
+    await author.page.getByRole('button', { name: 'Save revision' }).click();
+    await author.page.getByText(/Revision \d+ is proposed/).waitFor();
+    await author.page.getByRole('button', { name: 'Compare' }).click();
+    await author.page.locator('#diff').getByText('urgency').waitFor();
+  });
+
+  const r = await session('r.reader');
+  await scenario('the RAS contact point records its release decision', async () => {
+    await signIn(r, seed.users.r);
+    await r.page.locator(`[data-id="${seed.ras.id}"] a.title`).click();
+    await r.page.getByRole('heading', { name: 'Release decision (RAS)' }).waitFor();
+    await r.page.getByLabel('Decision', { exact: true }).selectOption('shared_for_awareness');
+    await r.page.getByRole('button', { name: 'Record decision' }).click();
+    await r.page.locator('#release li strong').getByText('shared for awareness').waitFor();
+  });
+
+  await scenario('the secretariat sees overdue acknowledgements, organisations and elections', async () => {
+    const s = await session('secretariat');
+    await signIn(s, seed.users.secretariat);
+    await s.page.getByRole('link', { name: 'Secretariat' }).click();
+    await s.page.getByRole('heading', { name: 'Overdue acknowledgements' }).waitFor();
+    await s.page.getByRole('link', { name: 'Organisations and memberships' }).click();
+    await s.page.locator('#org-table').getByRole('cell', { name: 'ORG-C', exact: true }).waitFor();
+    await s.page.locator('#user-table').getByRole('cell', { name: 'c.reader', exact: true }).first().waitFor();
+    // Ending a membership ends that person's console session on its next request.
+    await s.page.getByRole('button', { name: "End r.reader's membership of ORG-R" }).click();
+    await s.page.getByText('Membership ended').waitFor();
+    await r.page.evaluate(() => { location.hash = '#/board'; });
+    await r.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor({ timeout: 15000 });
+    await r.page.getByText('Your session has ended. Please sign in again.').waitFor();
+    await s.page.getByRole('link', { name: 'Elections' }).click();
+    await s.page.getByRole('heading', { name: 'Elections' }).waitFor();
+    await s.page.getByLabel('Code').fill('x');
+    await s.page.getByRole('button', { name: 'Create election' }).click();
+    await s.page.locator('.field.invalid').first().waitFor();
+    await s.context.close();
+  });
+
+  await scenario('the auditor searches the access log and sees the signed checkpoint', async () => {
+    const a = await session('auditor');
+    await signIn(a, seed.users.auditor);
+    await a.page.getByRole('heading', { name: 'Access log' }).waitFor();
+    await a.page.locator('#log-table tbody tr').first().waitFor();
+    await a.page.locator('#chain-state').waitFor();
+    const chain = await a.page.locator('#chain-state').innerText();
+    check(await a.page.locator('#chain-state.ok').count() === 1, `checkpoint verified in the browser: ${chain}`);
+    await a.page.getByLabel('Action').fill('auth.login');
+    await a.page.getByRole('button', { name: 'Search' }).click();
+    await a.page.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('#log-table tbody tr td:nth-child(5)')].map((td) => td.textContent);
+      return cells.length > 0 && cells.every((t) => t === 'auth.login');
+    });
+    const download = a.page.waitForEvent('download');
+    await a.page.getByRole('button', { name: /JSON Lines/ }).click();
+    const file = await download;
+    check(file.suggestedFilename() === 'sitrep-access-log.jsonl', 'export downloaded');
+    await a.context.close();
+  });
+
+  await scenario('signing out forgets the session', async () => {
+    await c.page.getByRole('button', { name: 'Sign out' }).click();
+    await c.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();
+    await c.page.getByText('You have signed out.').waitFor();
+    await c.page.reload();
+    await c.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();
+  });
+
+  for (const s of [b, c, author, approver2]) await s.context.close();
+  log(`passed: ${ok.join('; ')}`);
+  console.log('all console scenarios passed');
+} catch (e) {
+  console.error(`FAILED in "${step}": ${e && e.stack ? e.stack : e}`);
+  if (problems.length) console.error(`browser problems: ${problems.join('\n')}`);
+  for (const s of open) {
+    try {
+      await s.page.screenshot({ path: join(artifacts, `failure-${s.name}.png`), fullPage: true });
+      console.error(`--- ${s.name} at ${s.page.url()}:\n${(await s.page.locator('main').innerText()).slice(0, 1500)}`);
+    } catch (_) {
+      // closed already
+    }
+  }
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
+void all;
