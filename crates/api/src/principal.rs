@@ -104,11 +104,11 @@ impl Principal {
         &self,
         c: &impl sitrep_db::GenericClient,
         addr: Option<&str>,
-        privileged_roles_need_totp: bool,
+        roles_needing_totp: &[&str],
     ) -> Result<bool, ApiError> {
         Ok(match (self.session_id, self.api_key_id) {
             (Some(sid), _) => {
-                let row = sessions::principal(c, sid, self.user_id, self.organisation_id, privileged_roles_need_totp);
+                let row = sessions::principal(c, sid, self.user_id, self.organisation_id, roles_needing_totp);
                 row.await?.is_ok_and(|p| !p.enrolment_only || self.enrolment_only)
             }
             (None, Some(key)) => service_accounts::key_principal_by_id(c, key, addr).await?.is_ok(),
@@ -119,8 +119,8 @@ impl Principal {
     async fn from_access_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
         let claims = state.tokens.verify(token).map_err(|e| ApiError::Unauthenticated { reason: e.reason() })?;
         let client = state.pool.get().await?;
-        let privileged = state.login.privileged_roles_need_totp;
-        let row = sessions::principal(&client, claims.sid, claims.sub, claims.org, privileged).await?;
+        let totp_roles = state.login.roles_needing_totp();
+        let row = sessions::principal(&client, claims.sid, claims.sub, claims.org, totp_roles).await?;
         let row = row.map_err(|refusal: PrincipalRefusal| ApiError::Unauthenticated { reason: refusal.as_str() })?;
         Ok(Principal {
             user_id: claims.sub,

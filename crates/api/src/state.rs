@@ -68,6 +68,15 @@ impl LoginPolicy {
         Ok(())
     }
 
+    /// The roles whose sessions must prove TOTP (none unless `privileged_roles_need_totp`).
+    pub fn roles_needing_totp(&self) -> &'static [&'static str] {
+        const NAMES: [&str; 5] = {
+            let r = sitrep_domain::permissions::PRIVILEGED_ROLES;
+            [r[0].as_str(), r[1].as_str(), r[2].as_str(), r[3].as_str(), r[4].as_str()]
+        };
+        if self.privileged_roles_need_totp { &NAMES } else { &[] }
+    }
+
     /// How long an account waits after its `failures`-th failed login in the window:
     /// nothing for the first `free_failures`, then 1 s doubling up to `max_delay_secs`,
     /// and the rest of the window once `max_failures_per_window` is reached.

@@ -153,9 +153,6 @@ pub async fn revoke_organisation_sessions(
     .await?)
 }
 
-/// The roles that need a second factor when `auth.login.privileged_roles_need_totp` is on.
-pub const PRIVILEGED: &str = "ARRAY['approver', 'org_admin', 'secretariat', 'auditor', 'sysadmin']";
-
 /// Who an access token speaks for, as the database says now.
 #[derive(Debug, Clone)]
 pub struct PrincipalRow {
@@ -188,21 +185,23 @@ impl PrincipalRefusal {
 }
 
 /// One indexed query per request: the session is live, the user and organisation
-/// active, and a membership in force gives the roles. Never trusts token claims beyond
+/// active, and a membership in force gives the roles. A session that has not proven a
+/// second factor may only enrol when its organisation requires TOTP or its roles include
+/// one of `roles_needing_totp`. Never trusts token claims beyond
 /// the ids.
 pub async fn principal(
     c: &impl GenericClient,
     session_id: Uuid,
     user_id: Uuid,
     organisation_id: Uuid,
-    privileged_roles_need_totp: bool,
+    roles_needing_totp: &[&str],
 ) -> Result<Result<PrincipalRow, PrincipalRefusal>, DbError> {
     let row = c
         .query_opt(
             &format!(
                 "SELECT u.username, u.active AS user_active, o.active AS org_active, o.reach, \
                         (s.revoked_at IS NULL AND s.absolute_expires_at > now()) AS session_live, m.id AS mid, m.roles, \
-                        ((o.require_totp OR ($4 AND m.roles && {PRIVILEGED})) AND s.second_factor IS NULL) AS enrolment_only \
+                        ((o.require_totp OR m.roles && $4::text[]) AND s.second_factor IS NULL) AS enrolment_only \
                  FROM auth_sessions s \
                  JOIN users u ON u.id = s.user_id \
                  JOIN organisations o ON o.id = s.organisation_id \
@@ -211,7 +210,7 @@ pub async fn principal(
                       ORDER BY m.valid_from DESC LIMIT 1) m ON true \
                  WHERE s.id = $1 AND s.user_id = $2 AND s.organisation_id = $3"
             ),
-            &[&session_id, &user_id, &organisation_id, &privileged_roles_need_totp],
+            &[&session_id, &user_id, &organisation_id, &roles_needing_totp],
         )
         .await?;
     let Some(row) = row else { return Ok(Err(PrincipalRefusal::SessionRevoked)) };

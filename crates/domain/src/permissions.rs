@@ -53,6 +53,11 @@ pub struct Permissions {
 /// Roles only the secretariat hands out: they see across organisations.
 const CROSS_ORGANISATION_ROLES: [Role; 3] = [Role::Secretariat, Role::Auditor, Role::Sysadmin];
 
+/// The roles that need a second factor when `auth.login.privileged_roles_need_totp` is on
+/// (security.md SEC-AUTHN-08).
+pub const PRIVILEGED_ROLES: [Role; 5] =
+    [Role::Approver, Role::OrgAdmin, Role::Secretariat, Role::Auditor, Role::Sysadmin];
+
 impl Permissions {
     pub fn new(organisation_id: Uuid, reach: Reach, roles: RoleSet) -> Self {
         Permissions { organisation_id, reach, roles }

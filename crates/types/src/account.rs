@@ -51,7 +51,7 @@ impl Role {
     pub const ALL: [Role; 7] =
         [Role::Reader, Role::Author, Role::Approver, Role::OrgAdmin, Role::Secretariat, Role::Auditor, Role::Sysadmin];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Role::Reader => "reader",
             Role::Author => "author",

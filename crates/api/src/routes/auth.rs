@@ -57,9 +57,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
     }
 
     let mut client = state.pool.get().await?;
-    if let Some(until) = sessions::login_locked_until(&client, &username).await? {
-        let secs = (until - Utc::now()).num_seconds().max(1) as u64;
-        let err = ApiError::TooManyRequests { code: "too_many_attempts", retry_after_secs: secs };
+    if let Err(err) = not_locked(&client, &username).await? {
         audit::write(&client, meta, record.refused(Outcome::Denied, "account_throttled", 429)).await?;
         return Err(err);
     }
@@ -203,13 +201,11 @@ async fn check_second_factor(
         return Ok(Ok(None));
     };
     if let Some(code) = &login.totp {
-        let secret = state.seal.open(&credential.sealed_secret, user.as_bytes())?;
-        let now = Utc::now().timestamp().max(0) as u64;
-        let Some(step) = totp::verify(&secret, code, now) else { return Ok(Err(FactorRefusal::Invalid)) };
-        if !second_factor::spend_totp_step(c, user, step as i64).await? {
-            return Ok(Err(FactorRefusal::Replayed));
-        }
-        return Ok(Ok(Some("totp")));
+        return Ok(match crate::routes::totp::spend(state, c, user, &credential.sealed_secret, code).await? {
+            crate::routes::totp::Spend::Spent => Ok(Some("totp")),
+            crate::routes::totp::Spend::Invalid => Err(FactorRefusal::Invalid),
+            crate::routes::totp::Spend::Replayed => Err(FactorRefusal::Replayed),
+        });
     }
     if let Some(code) = &login.recovery_code {
         if !second_factor::spend_recovery_code(c, user, &totp::recovery_hash(code)).await? {
@@ -220,7 +216,20 @@ async fn check_second_factor(
     Ok(Err(FactorRefusal::Missing))
 }
 
-async fn count_failure(state: &AppState, c: &impl GenericClient, username: &str) -> Result<(), ApiError> {
+/// `Err(429 with Retry-After)` while the throttle key (a username, or `totp:<user>`) is
+/// locked by earlier failures.
+pub(crate) async fn not_locked(c: &impl GenericClient, key: &str) -> Result<Result<(), ApiError>, ApiError> {
+    Ok(match sessions::login_locked_until(c, key).await? {
+        Some(until) => {
+            let secs = (until - Utc::now()).num_seconds().max(1) as u64;
+            Err(ApiError::TooManyRequests { code: "too_many_attempts", retry_after_secs: secs })
+        }
+        None => Ok(()),
+    })
+}
+
+/// Counts a failure against the throttle key and locks it for the delay the policy gives.
+pub(crate) async fn count_failure(state: &AppState, c: &impl GenericClient, username: &str) -> Result<(), ApiError> {
     let window = state.login.window_secs as i64;
     let (window_start, failures) = sessions::record_login_failure(c, username, window).await?;
     let left = (window_start + Duration::seconds(window) - Utc::now()).num_seconds().max(0) as u64;
@@ -324,8 +333,8 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
         ..record
     }
     .object("session", spent.session_id);
-    let privileged = state.login.privileged_roles_need_totp;
-    match sessions::principal(&tx, spent.session_id, spent.user_id, spent.organisation_id, privileged).await? {
+    let totp_roles = state.login.roles_needing_totp();
+    match sessions::principal(&tx, spent.session_id, spent.user_id, spent.organisation_id, totp_roles).await? {
         Ok(p) => {
             let pair = issue_pair(
                 state,

@@ -164,7 +164,7 @@ impl Pump {
         let client = self.state.pool.get().await?;
         if self.checked.elapsed() >= SESSION_CHECK {
             let addr = self.meta.client_addr.map(|a| a.to_string());
-            if !p.still_valid(&client, addr.as_deref(), self.state.login.privileged_roles_need_totp).await? {
+            if !p.still_valid(&client, addr.as_deref(), self.state.login.roles_needing_totp()).await? {
                 return Ok(Push::Closed);
             }
             self.checked = std::time::Instant::now();

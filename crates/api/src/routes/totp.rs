@@ -15,18 +15,11 @@ use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, ServerFailure
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::principal::{ActorKind, Caller, Principal, SelfService};
+use crate::routes::auth::{count_failure, not_locked};
 use crate::state::AppState;
 
 const WRONG_CODE: ApiError =
     ApiError::SecondFactor { code: "totp_invalid", detail: "The code is wrong or was already used." };
-
-/// Holds a role that needs TOTP when `auth.login.privileged_roles_need_totp` is on.
-fn privileged(p: &sitrep_domain::Permissions) -> bool {
-    use sitrep_types::Role;
-    [Role::Approver, Role::OrgAdmin, Role::Secretariat, Role::Auditor, Role::Sysadmin]
-        .into_iter()
-        .any(|r| p.roles.contains(r))
-}
 
 fn person(p: &Principal) -> Result<(), ApiError> {
     if p.actor == ActorKind::ServiceAccount {
@@ -45,25 +38,40 @@ async fn spend_code(state: &AppState, c: &impl GenericClient, user: Uuid, code: 
     // outside the caller's transaction (which a wrong code rolls back).
     let throttle_key = format!("totp:{user}");
     let counter = state.pool.get().await?;
-    if let Some(until) = sessions::login_locked_until(&counter, &throttle_key).await? {
-        let secs = (until - Utc::now()).num_seconds().max(1) as u64;
-        return Err(ApiError::TooManyRequests { code: "too_many_attempts", retry_after_secs: secs });
-    }
-    let secret = state.seal.open(&credential.sealed_secret, user.as_bytes())?;
-    let now = Utc::now().timestamp().max(0) as u64;
-    let Some(step) = totp::verify(&secret, code, now) else {
-        let window = state.login.window_secs as i64;
-        let (start, failures) = sessions::record_login_failure(&counter, &throttle_key, window).await?;
-        let left = (start + chrono::Duration::seconds(window) - Utc::now()).num_seconds().max(0) as u64;
-        if let Some(delay) = state.login.delay_after(failures.max(0) as u32, left) {
-            sessions::lock_login(&counter, &throttle_key, Utc::now() + chrono::Duration::seconds(delay as i64)).await?;
+    not_locked(&counter, &throttle_key).await??;
+    match spend(state, c, user, &credential.sealed_secret, code).await? {
+        Spend::Spent => Ok(()),
+        Spend::Replayed => Err(WRONG_CODE),
+        Spend::Invalid => {
+            count_failure(state, &counter, &throttle_key).await?;
+            Err(WRONG_CODE)
         }
-        return Err(WRONG_CODE);
-    };
-    if !second_factor::spend_totp_step(c, user, step as i64).await? {
-        return Err(WRONG_CODE);
     }
-    Ok(())
+}
+
+/// What a presented TOTP code did.
+pub(crate) enum Spend {
+    Spent,
+    Invalid,
+    Replayed,
+}
+
+/// Checks `code` against the sealed secret of `user` and spends its time step, so that it
+/// works once (at login and at the self-service endpoints alike).
+pub(crate) async fn spend(
+    state: &AppState,
+    c: &impl GenericClient,
+    user: Uuid,
+    sealed_secret: &[u8],
+    code: &str,
+) -> Result<Spend, ApiError> {
+    let secret = state.seal.open(sealed_secret, user.as_bytes())?;
+    let now = Utc::now().timestamp().max(0) as u64;
+    let Some(step) = totp::verify(&secret, code, now) else { return Ok(Spend::Invalid) };
+    if !second_factor::spend_totp_step(c, user, step as i64).await? {
+        return Ok(Spend::Replayed);
+    }
+    Ok(Spend::Spent)
 }
 
 /// Spends a code when TOTP is `enabled` (confirmed) or, for a confirmation, not yet.
@@ -107,7 +115,7 @@ pub async fn get_totp(
     let enabled = second_factor::get_totp(&client, caller.user_id).await?.is_some_and(|t| t.confirmed);
     let by_policy =
         accounts::get_organisation_policy(&client, caller.organisation_id).await?.is_some_and(|o| o.require_totp);
-    let required = by_policy || (state.login.privileged_roles_need_totp && privileged(&caller.permissions));
+    let required = by_policy || caller.role_names().iter().any(|r| state.login.roles_needing_totp().contains(r));
     let left = second_factor::unused_recovery_codes(&client, caller.user_id).await?;
     audit::write(&client, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
     Ok(HttpResponse::Ok().json(TotpStatus { enabled, required, recovery_codes_left: left }))
