@@ -6,27 +6,20 @@
 use std::net::IpAddr;
 
 use actix_web::http::header::HeaderMap;
+use ipnet::{IpNet, Ipv4Net};
 
 /// Addresses or networks (`10.0.0.5`, `172.30.80.0/24`, `fd00::/8`) whose
 /// `X-Forwarded-For` is believed. Empty: the peer address is always the client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
     pub fn parse(entries: &[String]) -> Result<TrustedProxies, String> {
         let mut nets = Vec::new();
         for e in entries {
             let bad = || format!("http.trusted_proxies: {e:?} is not an address or address/prefix");
-            let (addr, len) = match e.split_once('/') {
-                Some((a, l)) => (a.parse::<IpAddr>().map_err(|_| bad())?, Some(l.parse::<u8>().map_err(|_| bad())?)),
-                None => (e.parse::<IpAddr>().map_err(|_| bad())?, None),
-            };
-            let max = if addr.is_ipv4() { 32 } else { 128 };
-            let len = len.unwrap_or(max);
-            if len > max {
-                return Err(bad());
-            }
-            nets.push((addr, len));
+            let net = e.parse::<IpNet>().or_else(|_| e.parse::<IpAddr>().map(IpNet::from)).map_err(|_| bad())?;
+            nets.push(canonical_net(net));
         }
         Ok(TrustedProxies(nets))
     }
@@ -37,11 +30,7 @@ impl TrustedProxies {
 
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0.iter().any(|&(net, len)| match (canonical(net), ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), len),
-            (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), len),
-            _ => false,
-        })
+        self.0.iter().any(|net| net.contains(&ip))
     }
 
     /// The client's address: `peer` unless `peer` is trusted and `X-Forwarded-For` names
@@ -74,17 +63,16 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn prefix_eq(net: &[u8], addr: &[u8], len: u8) -> bool {
-    let full = usize::from(len / 8);
-    let rest = len % 8;
-    if net[..full] != addr[..full] {
-        return false;
+/// An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) as the IPv4 network it is, so
+/// that it matches the canonical (IPv4) form of the addresses in it.
+fn canonical_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, |n| IpNet::V4(n.trunc())),
+            None => net,
+        },
+        other => other,
     }
-    if rest == 0 {
-        return true;
-    }
-    let mask = 0xffu8 << (8 - rest);
-    (net[full] & mask) == (addr[full] & mask)
 }
 
 #[cfg(test)]
@@ -103,6 +91,14 @@ mod tests {
 
     fn ip(s: &str) -> Option<IpAddr> {
         Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn an_ipv4_mapped_network_matches_its_ipv4_addresses_without_panicking() {
+        let t = TrustedProxies::parse(&["::ffff:10.0.0.0/104".into(), "::ffff:0:0/96".into()]).unwrap();
+        assert!(t.contains("10.9.8.7".parse().unwrap()));
+        assert!(t.contains("::ffff:192.0.2.1".parse().unwrap()));
+        assert!(TrustedProxies::parse(&["10.0.0.0/33".into()]).is_err());
     }
 
     #[test]
