@@ -122,7 +122,7 @@ pub async fn envelope(
     // Authenticate before the handler's extractors run, so that a request is refused
     // for who sends it before anything about its body or path is looked at.
     let work = async move {
-        if req.headers().contains_key(header::AUTHORIZATION) {
+        if req.headers().contains_key(header::AUTHORIZATION) && authenticates(req.path()) {
             let outcome = Principal::authenticate(req.request().clone()).await;
             req.extensions_mut().insert(AuthOutcome(outcome));
         }
@@ -170,6 +170,14 @@ pub async fn envelope(
         tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "served");
     });
     Ok(res)
+}
+
+/// Requests whose caller the envelope establishes before the handler's extractors run:
+/// the data routes except those that never look at a caller. Elsewhere a handler that
+/// wants a caller authenticates it itself (`Principal::of`).
+fn authenticates(path: &str) -> bool {
+    needs_record(path)
+        && !matches!(path, "/api/v1/auth/login" | "/api/v1/auth/refresh" | "/api/v1/.well-known/jwks.json")
 }
 
 /// Requests that touch data: everything under `/api/` except the OpenAPI document, and

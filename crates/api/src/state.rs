@@ -158,16 +158,6 @@ impl AppState {
     }
 }
 
-impl AppState {
-    /// The pool for reads where staleness is acceptable: the replica when configured,
-    /// else the primary. Whatever is read from it is re-checked for visibility on the
-    /// primary (`sitrep_db::pictures::sight_now`), and its access-log record is written
-    /// on the primary before the response leaves (docs/deploy.md, "Read replicas").
-    pub fn reader(&self) -> &Pool {
-        self.read_pool.as_ref().unwrap_or(&self.pool)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

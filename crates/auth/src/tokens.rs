@@ -122,6 +122,8 @@ pub struct KeyInfo {
 #[derive(Clone)]
 pub struct KeySet {
     keys: Arc<BTreeMap<String, Key>>,
+    /// The kids oldest first (by creation, then kid), fixed when the set is made.
+    order: Arc<Vec<String>>,
 }
 
 impl KeySet {
@@ -168,7 +170,7 @@ impl KeySet {
             let created_at = created_from_kid(&kid);
             keys.insert(kid, Key::from_signing(&key, created_at)?);
         }
-        Ok((!keys.is_empty()).then(|| KeySet { keys: Arc::new(keys) }))
+        Ok((!keys.is_empty()).then(|| KeySet::new(keys)))
     }
 
     /// A key set from keys held in memory (tests, tools); made when their kids say.
@@ -181,14 +183,19 @@ impl KeySet {
         if map.is_empty() {
             anyhow::bail!("empty key set");
         }
-        Ok(KeySet { keys: Arc::new(map) })
+        Ok(KeySet::new(map))
+    }
+
+    fn new(keys: BTreeMap<String, Key>) -> KeySet {
+        let mut order: Vec<(&String, &Key)> = keys.iter().collect();
+        order.sort_by(|a, b| (a.1.created_at, a.0).cmp(&(b.1.created_at, b.0)));
+        let order = order.into_iter().map(|(kid, _)| kid.clone()).collect();
+        KeySet { keys: Arc::new(keys), order: Arc::new(order) }
     }
 
     /// Keys oldest first (by creation, then kid).
     fn ordered(&self) -> Vec<(&String, &Key)> {
-        let mut keys: Vec<_> = self.keys.iter().collect();
-        keys.sort_by(|a, b| (a.1.created_at, a.0).cmp(&(b.1.created_at, b.0)));
-        keys
+        self.order.iter().filter_map(|kid| self.keys.get_key_value(kid)).collect()
     }
 
     /// The kid that signs at `now`: the newest key published for `activation`, or the

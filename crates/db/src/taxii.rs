@@ -189,34 +189,3 @@ pub async fn picture_keys(
         })
         .collect()
 }
-
-/// An organisation as STIX exports it (an `identity`).
-#[derive(Debug, Clone)]
-pub struct OrganisationRow {
-    pub id: Uuid,
-    pub code: String,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Every organisation: the directory every signed-in user reads.
-pub async fn organisations(c: &impl GenericClient) -> Result<Vec<OrganisationRow>, DbError> {
-    let rows = c
-        .query(
-            "SELECT id, code, coalesce(name_en, name_fi, name_sv, code), created_at, updated_at FROM organisations",
-            &[],
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(OrganisationRow {
-                id: r.try_get(0)?,
-                code: r.try_get(1)?,
-                name: r.try_get(2)?,
-                created_at: r.try_get(3)?,
-                updated_at: r.try_get(4)?,
-            })
-        })
-        .collect()
-}

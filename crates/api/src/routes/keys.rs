@@ -81,8 +81,6 @@ pub async fn rotate_signing_key(
     meta: RequestMeta,
     caller: Caller<Sysadmin>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
     let kid = state.tokens.rotate().map_err(|e| {
         if e.downcast_ref::<std::io::Error>().map(|e| e.kind()) == Some(std::io::ErrorKind::AlreadyExists) {
             ApiError::Conflict { code: "key_just_made", detail: "A key was made this second; try again.".into() }
@@ -93,7 +91,7 @@ pub async fn rotate_signing_key(
     let mut record = audit::by(&meta, &caller).status(201);
     record.object_type = Some("signing_key");
     record.object_id = Some(kid);
-    audit::write(&tx, &meta, record).await?;
-    tx.commit().await?;
+    let client = state.pool.get().await?;
+    audit::write(&client, &meta, record).await?;
     Ok(HttpResponse::Created().json(infos(&state)))
 }

@@ -262,11 +262,15 @@ pub async fn list_pictures(
         overdue: q.overdue,
     };
     let v = Viewer::from(&caller.permissions);
-    // Lists and search may come from a replica (`AppState::reader`). The page and its
+    // Lists and search may come from the replica (`AppState::read_pool`). The page and its
     // cursor are the replica's; its rows are then filtered through the primary's view of
     // the caller's sight now, so that replica lag never undoes a narrowing. The access-log
     // record goes to the primary before anything is answered.
-    let mut rows = pictures::list(&state.reader().get().await?, &v, &filter, after, limit).await?;
+    let client = state.pool.get().await?;
+    let mut rows = match &state.read_pool {
+        Some(replica) => pictures::list(&replica.get().await?, &v, &filter, after, limit).await?,
+        None => pictures::list(&client, &v, &filter, after, limit).await?,
+    };
     let next = rows.last().and_then(|r| {
         crate::pagination::next_cursor(
             caller.user_id,
@@ -276,7 +280,6 @@ pub async fn list_pictures(
             Some(&format!("{}|{}", r.updated_at.timestamp_micros(), r.id)),
         )
     });
-    let client = state.pool.get().await?;
     let full_now = match state.read_pool {
         Some(_) => {
             let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();

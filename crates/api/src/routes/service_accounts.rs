@@ -10,7 +10,7 @@ use sitrep_db::{GenericClient, accounts};
 use sitrep_domain::account::{NewApiKeySpec, NewServiceAccount, ServiceAccountChange};
 use sitrep_domain::{Permissions, RoleSet};
 use sitrep_types::{
-    ApiKey, CreateApiKey, CreateServiceAccount, CreatedApiKey, Page, ServiceAccount, UpdateServiceAccount,
+    ApiKey, CreateApiKey, CreateServiceAccount, CreatedApiKey, Membership, Page, ServiceAccount, UpdateServiceAccount,
 };
 use uuid::Uuid;
 
@@ -39,8 +39,18 @@ async fn find_visible(c: &impl GenericClient, p: &Permissions, id: Uuid) -> Resu
 
 async fn with_roles(c: &impl GenericClient, row: ServiceAccountRow) -> Result<ServiceAccount, ApiError> {
     let memberships = accounts::memberships_of(c, row.id, Some(row.organisation_id)).await?;
-    let roles = memberships.into_iter().find(|m| m.active).map(|m| m.roles).unwrap_or_default();
-    Ok(ServiceAccount {
+    Ok(account(row, &memberships))
+}
+
+/// The account with the roles of its membership in force among `memberships` (newest
+/// first, as `accounts::memberships_of*` return them).
+fn account(row: ServiceAccountRow, memberships: &[Membership]) -> ServiceAccount {
+    let roles = memberships
+        .iter()
+        .find(|m| m.active && m.user_id == row.id && m.organisation_id == row.organisation_id)
+        .map(|m| m.roles.clone())
+        .unwrap_or_default();
+    ServiceAccount {
         id: row.id,
         organisation_id: row.organisation_id,
         name: row.name,
@@ -49,7 +59,7 @@ async fn with_roles(c: &impl GenericClient, row: ServiceAccountRow) -> Result<Se
         roles,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    })
+    }
 }
 
 fn api_key(row: ApiKeyRow) -> ApiKey {
@@ -85,11 +95,9 @@ pub async fn list_service_accounts(
     let rows =
         service_accounts::list_service_accounts(&client, scope(&caller.permissions), after.as_deref(), limit).await?;
     let next = next_cursor(caller.user_id, LIST, rows.len(), limit, rows.last().map(|(key, _)| key.as_str()));
-    let ids = rows.iter().map(|(_, r)| r.id).collect();
-    let mut items = Vec::with_capacity(rows.len());
-    for (_, row) in rows {
-        items.push(with_roles(&client, row).await?);
-    }
+    let ids: Vec<Uuid> = rows.iter().map(|(_, r)| r.id).collect();
+    let memberships = accounts::memberships_of_users(&client, &ids, scope(&caller.permissions)).await?;
+    let items = rows.into_iter().map(|(_, row)| account(row, &memberships)).collect();
     audit::write(&client, &meta, audit::by(&meta, &caller).objects("service_account", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
@@ -121,8 +129,10 @@ pub async fn create_service_account(
                 "name_taken",
                 "The organisation already has a service account of that name.",
             ))?;
-    accounts::insert_membership(&tx, Uuid::new_v4(), id, organisation, new.roles, None, Some(caller.user_id)).await?;
-    let account = with_roles(&tx, row).await?;
+    let membership =
+        accounts::insert_membership(&tx, Uuid::new_v4(), id, organisation, new.roles, None, Some(caller.user_id))
+            .await?;
+    let account = account(row, &[membership]);
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("service_account", id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/service-accounts/{id}"))).json(account))

@@ -470,11 +470,12 @@ async fn static_units(c: &impl GenericClient) -> Result<Vec<Unit>, TaxiiError> {
             }
         })
         .collect();
-    for o in db::organisations(c).await? {
+    for o in sitrep_db::accounts::list_organisations(c, None, i64::MAX).await? {
+        let name = o.name.en.as_ref().or(o.name.fi.as_ref()).or(o.name.sv.as_ref()).unwrap_or(&o.code);
         let identity = sitrep_stix::identity(&Organisation {
             id: o.id,
             code: &o.code,
-            name: &o.name,
+            name,
             created: o.created_at,
             modified: o.updated_at,
         });
@@ -787,9 +788,16 @@ pub async fn discovery(
     caller: TaxiiCaller,
     req: HttpRequest,
 ) -> Result<HttpResponse, TaxiiError> {
-    let root = {
+    // Forwarded host and scheme only from a trusted balancer (http.trusted_proxies), as
+    // for the client address; from anyone else, this connection's own.
+    let trusted = req.peer_addr().is_some_and(|a| state.trusted_proxies.contains(a.ip()));
+    let root = if trusted {
         let info = req.connection_info();
         format!("{}://{}/taxii2/api/", info.scheme(), info.host())
+    } else {
+        let config = req.app_config();
+        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(config.host());
+        format!("{}://{host}/taxii2/api/", if config.secure() { "https" } else { "http" })
     };
     let client = state.pool.get().await?;
     audit::write(&client, &meta, audit::by(&meta, &caller)).await?;

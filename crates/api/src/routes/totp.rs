@@ -28,27 +28,6 @@ fn person(p: &Principal) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Checks a code against the caller's credential and spends its time step.
-async fn spend_code(state: &AppState, c: &impl GenericClient, user: Uuid, code: &str) -> Result<(), ApiError> {
-    let credential = second_factor::get_totp(c, user).await?.ok_or(ApiError::Conflict {
-        code: "totp_not_enrolled",
-        detail: "Start an enrolment first (POST /api/v1/me/totp).".into(),
-    })?;
-    // Wrong codes are throttled like failed logins, under a key of their own, counted
-    // outside the caller's transaction (which a wrong code rolls back).
-    let throttle_key = format!("totp:{user}");
-    let counter = state.pool.get().await?;
-    not_locked(&counter, &throttle_key).await??;
-    match spend(state, c, user, &credential.sealed_secret, code).await? {
-        Spend::Spent => Ok(()),
-        Spend::Replayed => Err(WRONG_CODE),
-        Spend::Invalid => {
-            count_failure(state, &counter, &throttle_key).await?;
-            Err(WRONG_CODE)
-        }
-    }
-}
-
 /// What a presented TOTP code did.
 pub(crate) enum Spend {
     Spent,
@@ -74,7 +53,10 @@ pub(crate) async fn spend(
     Ok(Spend::Spent)
 }
 
-/// Spends a code when TOTP is `enabled` (confirmed) or, for a confirmation, not yet.
+/// Spends a code of the caller's credential, which must be confirmed when `enabled` and
+/// not yet confirmed otherwise (a confirmation). Wrong codes are throttled like failed
+/// logins, under a key of their own, counted outside the caller's transaction (which a
+/// wrong code rolls back).
 async fn spend_code_when(
     state: &AppState,
     c: &impl GenericClient,
@@ -82,11 +64,31 @@ async fn spend_code_when(
     code: &str,
     enabled: bool,
 ) -> Result<(), ApiError> {
-    let confirmed = second_factor::get_totp(c, user).await?.is_some_and(|t| t.confirmed);
-    match (enabled, confirmed) {
-        (true, false) => Err(ApiError::Conflict { code: "totp_not_enrolled", detail: "TOTP is not enabled.".into() }),
-        (false, true) => Err(ApiError::Conflict { code: "totp_enabled", detail: "TOTP is already enabled.".into() }),
-        _ => spend_code(state, c, user, code).await,
+    let credential = match (second_factor::get_totp(c, user).await?, enabled) {
+        (Some(t), true) if t.confirmed => t,
+        (Some(t), false) if !t.confirmed => t,
+        (None, false) => {
+            return Err(ApiError::Conflict {
+                code: "totp_not_enrolled",
+                detail: "Start an enrolment first (POST /api/v1/me/totp).".into(),
+            });
+        }
+        (_, true) => {
+            return Err(ApiError::Conflict { code: "totp_not_enrolled", detail: "TOTP is not enabled.".into() });
+        }
+        (Some(_), false) => {
+            return Err(ApiError::Conflict { code: "totp_enabled", detail: "TOTP is already enabled.".into() });
+        }
+    };
+    let throttle_key = format!("totp:{user}");
+    not_locked(c, &throttle_key).await??;
+    match spend(state, c, user, &credential.sealed_secret, code).await? {
+        Spend::Spent => Ok(()),
+        Spend::Replayed => Err(WRONG_CODE),
+        Spend::Invalid => {
+            count_failure(state, &state.pool.get().await?, &throttle_key).await?;
+            Err(WRONG_CODE)
+        }
     }
 }
 
