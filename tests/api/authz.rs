@@ -217,7 +217,7 @@ async fn every_operation_answers_every_kind_of_caller_as_the_matrix_says() {
                 req = req.json(&json!({}));
             }
             if path.starts_with("/taxii2/") {
-                req = req.header("accept", "application/taxii+json;version=2.1");
+                req = req.header("accept", crate::taxii::ACCEPT);
             }
             let res = req.send().await.unwrap();
             row.push(res.status().as_u16());

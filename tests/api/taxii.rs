@@ -12,7 +12,7 @@ use sitrep_types::{Role, Tier};
 use crate::helpers::{TestApp, request_id};
 use crate::pictures::{Cast, cast, content, published};
 
-const ACCEPT: &str = "application/taxii+json;version=2.1";
+pub(crate) const ACCEPT: &str = "application/taxii+json;version=2.1";
 const ROOT: &str = "/taxii2/api";
 
 /// The TLP 2.0 marking definitions of the OASIS extension, pinned.
@@ -24,7 +24,8 @@ const TLP_IDS: [(&str, &str); 5] = [
     ("TLP:RED", "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"),
 ];
 
-async fn taxii(app: &TestApp, token: &str, path: &str) -> Response {
+/// A TAXII GET with the TAXII 2.1 media type.
+pub(crate) async fn taxii(app: &TestApp, token: &str, path: &str) -> Response {
     app.client.get(app.url(path)).bearer_auth(token).header("accept", ACCEPT).send().await.unwrap()
 }
 
@@ -580,13 +581,11 @@ async fn a_next_from_one_server_process_pages_on_at_another() {
     let whole = all_pages(&app, &cast.b_reader, &format!("{base}objects/?limit=1000"), "objects").await;
     // A second server on the same database, with keys of its own (so the reader logs in
     // there): the position in `next` is all it needs.
-    let db: String = app.pool.get().await.unwrap().query_one("SELECT current_database()", &[]).await.unwrap().get(0);
-    let mut other = TestApp::spawn_on(&crate::helpers::database_url(&db), |_| {}).await;
+    let mut other = TestApp::spawn_on(&app.db_url, |_| {}).await;
     other.orgs = app.orgs.clone();
     let b = other.seed_user("b.other", "B", &[sitrep_types::Role::Reader]).await;
     let b_there = other.token(&b).await;
-    let b_here = app.login_response(&b.username, &b.password).await.json::<Value>().await.unwrap();
-    let b_here = b_here["access_token"].as_str().unwrap().to_owned();
+    let b_here = app.token(&b).await;
     let (first, _) = ok(&app, &b_here, &format!("{base}objects/?limit=5")).await;
     let mut paged = first["objects"].as_array().unwrap().clone();
     let mut next = first["next"].as_str().map(str::to_owned);

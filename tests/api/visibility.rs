@@ -270,14 +270,7 @@ async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
                 if let Some(n) = &next {
                     path.push_str(&format!("&next={n}"));
                 }
-                let res = app
-                    .client
-                    .get(app.url(&path))
-                    .bearer_auth(&token)
-                    .header("accept", "application/taxii+json;version=2.1")
-                    .send()
-                    .await
-                    .unwrap();
+                let res = crate::taxii::taxii(&app, &token, &path).await;
                 assert_eq!(res.status(), 200, "{path}");
                 let page: Value = res.json().await.unwrap();
                 for o in page.get("objects").and_then(Value::as_array).into_iter().flatten() {
