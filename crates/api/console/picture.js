@@ -138,15 +138,25 @@ export async function pictureView(main, id, setCleanup) {
           related(p)),
         h('div', {},
           h('section', { class: 'panel', 'aria-labelledby': 'h-handling' }, h('h2', { id: 'h-handling' }, 'Handling'), facts(p, HANDLING, orgs, elections)),
-          h('section', { class: 'panel', id: 'acks', 'aria-labelledby': 'h-acks' }, h('h2', { id: 'h-acks' }, 'Acknowledgements'), h('p', { class: 'empty' }, 'Loading…')),
-          h('section', { class: 'panel', id: 'release', 'aria-labelledby': 'h-release' }, h('h2', { id: 'h-release' }, 'Release decision (RAS)'), h('p', { class: 'empty' }, 'Loading…')),
-          h('section', { class: 'panel', id: 'history', 'aria-labelledby': 'h-history' }, h('h2', { id: 'h-history' }, 'Revision history'), h('p', { class: 'empty' }, 'Loading…')))));
-    acknowledgements(body.querySelector('#acks'), p, mine, timers, reload);
-    releaseDecisions(body.querySelector('#release'), p, mine);
-    history(body.querySelector('#history'), p, orgs, elections);
+          ...(panels || loadPanels()))));
   };
+  // Acknowledgements, release decisions and history are read once per version of the
+  // picture, not again when only the language of the texts changes.
+  let panels = null;
+  function loadPanels() {
+    panels = [
+      h('section', { class: 'panel', id: 'acks', 'aria-labelledby': 'h-acks' }, h('h2', { id: 'h-acks' }, 'Acknowledgements'), h('p', { class: 'empty' }, 'Loading…')),
+      h('section', { class: 'panel', id: 'release', 'aria-labelledby': 'h-release' }, h('h2', { id: 'h-release' }, 'Release decision (RAS)'), h('p', { class: 'empty' }, 'Loading…')),
+      h('section', { class: 'panel', id: 'history', 'aria-labelledby': 'h-history' }, h('h2', { id: 'h-history' }, 'Revision history'), h('p', { class: 'empty' }, 'Loading…')),
+    ];
+    acknowledgements(panels[0], p, mine, timers, reload);
+    releaseDecisions(panels[1], p, mine);
+    history(panels[2], p, orgs, elections);
+    return panels;
+  }
   async function reload() {
     ({ data: p, etag } = await request(`/pictures/${p.id}`, { withEtag: true }));
+    panels = null;
     render();
   }
   void etag;
