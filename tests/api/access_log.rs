@@ -39,6 +39,7 @@ async fn traffic(app: &TestApp) -> (TestUser, String) {
     }
     assert_eq!(app.get("/api/v1/users", Some(&reader_token)).await.status(), 403);
     assert_eq!(app.get("/api/v1/me", Some(&reader_token)).await.status(), 200);
+    app.seal_log().await;
     (sec, token)
 }
 
@@ -78,6 +79,8 @@ async fn the_server_serves_as_the_service_role_which_cannot_update_delete_or_tru
         "UPDATE access_log_checkpoints SET seq = 1",
         "DELETE FROM access_log_checkpoints",
         "DELETE FROM access_log_v1",
+        "UPDATE access_log_pending SET reason = 'tampered'",
+        "TRUNCATE access_log_pending",
         "DELETE FROM refinery_schema_history",
     ] {
         let err = service.batch_execute(sql).await.expect_err(sql);
@@ -128,6 +131,7 @@ async fn verify_names_the_first_bad_record_after_each_tampering_by_the_superuser
     assert_eq!(cp.seq, last);
     let token = app.token(&app.seed_user("late.user", "S", &[Role::Secretariat]).await).await;
     assert_eq!(app.get("/api/v1/me", Some(&token)).await.status(), 200);
+    app.seal_log().await;
     let end: i64 = admin.query_one("SELECT max(seq) FROM access_log", &[]).await.unwrap().get(0);
     assert_eq!(end, last + 2);
 
@@ -206,6 +210,7 @@ async fn two_server_processes_appending_at_once_keep_one_valid_chain() {
     let second_handle = second.handle();
     tokio::spawn(second.run_until_stopped());
     let token = app.token(&sec).await;
+    app.seal_log().await;
     let before: i64 =
         app.pool.get().await.unwrap().query_one("SELECT max(seq) FROM access_log", &[]).await.unwrap().get(0);
 
@@ -230,6 +235,7 @@ async fn two_server_processes_appending_at_once_keep_one_valid_chain() {
     for t in tasks {
         t.await.unwrap();
     }
+    app.seal_log().await;
     let client = app.pool.get().await.unwrap();
     let (count, max): (i64, i64) = {
         let r = client.query_one("SELECT count(*), max(seq) FROM access_log", &[]).await.unwrap();
@@ -424,7 +430,7 @@ async fn an_export_whose_record_cannot_be_written_sends_nothing() {
     client
         .batch_execute(
             "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'log refused'; END $$; \
-             CREATE TRIGGER refuse BEFORE INSERT ON access_log FOR EACH ROW EXECUTE FUNCTION refuse();",
+             CREATE TRIGGER refuse BEFORE INSERT ON access_log_pending FOR EACH ROW EXECUTE FUNCTION refuse();",
         )
         .await
         .unwrap();
@@ -465,4 +471,109 @@ async fn checkpoints_are_signed_periodically_once_per_head_and_by_one_process_at
     let cp = signer(&app).checkpoint(&app.pool, true).await.unwrap().unwrap();
     assert_eq!(cp.seq, last);
     verify_database(&app.db_url, &public_key(&app), vec![], false).await.unwrap();
+}
+
+/// A record of a transaction that commits late is sealed after records that committed
+/// before it, and the chain stays whole: nothing committed is left out, nothing forks.
+#[tokio::test]
+async fn a_record_committed_late_is_sealed_after_the_records_committed_before_it() {
+    let app = TestApp::spawn().await;
+    let (_, token) = traffic(&app).await;
+    let mut writer = app.pool.get().await.unwrap();
+    let tx = writer.transaction().await.unwrap();
+    let late = sitrep_db::audit::AccessRecord {
+        request_id: "late-committing-request".into(),
+        actor_type: sitrep_db::audit::ActorType::System,
+        actor_id: None,
+        actor_name: None,
+        organisation_id: None,
+        membership_id: None,
+        roles: vec![],
+        action: "test.late".into(),
+        object_type: None,
+        object_id: None,
+        object_revision: None,
+        object_ids: None,
+        tier: None,
+        tlp: None,
+        outcome: sitrep_db::audit::Outcome::Allowed,
+        reason: None,
+        http_status: 200,
+        client_addr: None,
+    };
+    let late_id = sitrep_db::audit::record(&tx, &late).await.unwrap();
+    // Requests after it, committed first, are sealed while it is still open.
+    let mut after = Vec::new();
+    for _ in 0..3 {
+        let res = app.get("/api/v1/me", Some(&token)).await;
+        assert_eq!(res.status(), 200);
+        after.push(request_id(&res));
+    }
+    app.seal_log().await;
+    let seq_of = |rid: String| {
+        let pool = app.pool.clone();
+        async move {
+            let client = pool.get().await.unwrap();
+            let row = client.query_opt("SELECT seq FROM access_log WHERE request_id = $1", &[&rid]).await.unwrap();
+            row.map(|r| r.get::<_, i64>(0))
+        }
+    };
+    let last_after = seq_of(after[2].clone()).await.expect("sealed while the earlier record was uncommitted");
+    assert_eq!(seq_of("late-committing-request".into()).await, None);
+    tx.commit().await.unwrap();
+    app.seal_log().await;
+    let late_seq = seq_of("late-committing-request".into()).await.expect("sealed once committed");
+    assert!(late_seq > last_after, "sealed in the order of sealing: {late_seq} after {last_after}");
+    let client = app.pool.get().await.unwrap();
+    let pending: i64 =
+        client.query_one("SELECT count(*) FROM access_log_pending WHERE id <= $1", &[&late_id]).await.unwrap().get(0);
+    assert_eq!(pending, 0);
+    let (count, max): (i64, i64) = {
+        let r = client.query_one("SELECT count(*), max(seq) FROM access_log", &[]).await.unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(count, max, "no gaps");
+    let report = verify_database(&app.db_url, &public_key(&app), vec![], false).await.unwrap();
+    assert_eq!(report.last_seq, max);
+}
+
+/// The server seals records by itself: its own at once, and those it was not told about
+/// (another process's) on its periodic pass. Polled with a deadline, not timed.
+#[tokio::test]
+async fn the_server_seals_its_own_records_and_those_of_other_processes() {
+    let app = TestApp::spawn().await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let token = app.token(&sec).await;
+    let rid = request_id(&app.get("/api/v1/me", Some(&token)).await);
+    // As another process would: a record written without waking this process's sealer.
+    let client = app.pool.get().await.unwrap();
+    client
+        .execute(
+            "INSERT INTO access_log_pending (request_id, actor_type, action, outcome, http_status, digest) \
+             VALUES ('other-process', 'system', 'test.other', 'allowed', 200, sha256('x'))",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut sealed = (false, false);
+    for _ in 0..200 {
+        for (found, id) in [(&mut sealed.0, rid.as_str()), (&mut sealed.1, "other-process")] {
+            *found = client
+                .query_one("SELECT EXISTS (SELECT 1 FROM access_log WHERE request_id = $1)", &[&id])
+                .await
+                .unwrap()
+                .get(0);
+        }
+        if sealed == (true, true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(sealed, (true, true), "both records sealed by the server");
+    // The other process's digest is not that of its content: the verifier names it.
+    let err = verify_database(&app.db_url, &public_key(&app), vec![], false).await;
+    let b = broken(err);
+    let seq: i64 =
+        client.query_one("SELECT seq FROM access_log WHERE request_id = 'other-process'", &[]).await.unwrap().get(0);
+    assert_eq!(b.seq, seq);
 }

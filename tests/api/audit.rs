@@ -15,7 +15,7 @@ async fn a_read_whose_record_cannot_be_written_fails_with_503_and_no_data() {
     client
         .batch_execute(
             "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'log refused'; END $$; \
-             CREATE TRIGGER refuse BEFORE INSERT ON access_log FOR EACH ROW EXECUTE FUNCTION refuse();",
+             CREATE TRIGGER refuse BEFORE INSERT ON access_log_pending FOR EACH ROW EXECUTE FUNCTION refuse();",
         )
         .await
         .unwrap();
@@ -70,6 +70,7 @@ async fn every_api_request_has_exactly_one_record_and_none_is_left_to_the_safety
     for id in ids {
         assert_eq!(app.audit_records(&id).await.len(), 1);
     }
+    app.seal_log().await;
     let client = app.pool.get().await.unwrap();
     let stray: i64 = client
         .query_one("SELECT count(*) FROM access_log WHERE reason = 'unaudited_handler'", &[])

@@ -220,6 +220,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
 
     // The browser read only through the API: the named picture was never returned to
     // organisation C (every read of it is in the access log, none by C).
+    app.seal_log().await;
     let client = app.pool.get().await.unwrap();
     let named_id: uuid::Uuid = named["id"].as_str().unwrap().parse().unwrap();
     let leaked: i64 = client

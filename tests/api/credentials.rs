@@ -44,6 +44,7 @@ async fn admin_of(app: &TestApp, username: &str, org: &str) -> String {
 
 /// Every access-log row, as text: secrets must never appear in it.
 async fn access_log_text(app: &TestApp) -> String {
+    app.seal_log().await;
     let client = app.pool.get().await.unwrap();
     let rows = client.query("SELECT row_to_json(a)::text FROM access_log a", &[]).await.unwrap();
     rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n")

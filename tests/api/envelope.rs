@@ -206,6 +206,8 @@ async fn metrics_count_requests_and_show_the_backlog_to_sysadmins_only() {
         "sitrep_outbox_oldest_seconds 0",
         "sitrep_subscriptions_failing 0",
         "sitrep_access_log_head_seq",
+        "sitrep_access_log_unsealed",
+        "sitrep_access_log_unsealed_oldest_milliseconds",
     ] {
         assert!(text.contains(metric), "{metric} missing from:\n{text}");
     }

@@ -63,6 +63,7 @@ async fn kill_9_in_the_middle_of_writes_loses_nothing_committed_and_leaves_nothi
     let cut = answered.iter().filter(|(_, s)| s.is_none()).count();
     assert!(cut > 0, "some requests were in flight when the process died: {answered:?}");
 
+    app.seal_log().await;
     let db = app.pool.get().await.unwrap();
     // Every picture is whole: its revision, and exactly one create record in the log.
     let pictures: Vec<String> = db
@@ -170,7 +171,7 @@ async fn when_the_access_log_refuses_a_record_reads_and_writes_fail_closed() {
     let db = app.pool.get().await.unwrap();
     // The service role may no longer append to the log (as when the disk is full, or a
     // trigger or constraint refuses the row: the insert fails inside the transaction).
-    db.batch_execute("REVOKE INSERT ON access_log FROM sitrep_app").await.unwrap();
+    db.batch_execute("REVOKE INSERT ON access_log_pending FROM sitrep_app").await.unwrap();
     let res = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.author)).await;
     let text = res.text().await.unwrap();
     let body: Value = serde_json::from_str(&text).unwrap();
@@ -183,6 +184,6 @@ async fn when_the_access_log_refuses_a_record_reads_and_writes_fail_closed() {
     let list = app.get("/api/v1/pictures", Some(&cast.author)).await;
     assert_eq!(list.status(), 503);
 
-    db.batch_execute("GRANT INSERT ON access_log TO sitrep_app").await.unwrap();
+    db.batch_execute("GRANT INSERT ON access_log_pending TO sitrep_app").await.unwrap();
     assert_eq!(app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.author)).await.status(), 200);
 }

@@ -256,8 +256,15 @@ impl TestApp {
         (kid, key)
     }
 
+    /// Seals every committed access-log record into the chain now (the server's sealer
+    /// does so within milliseconds; tests that read `access_log` must not race it).
+    pub async fn seal_log(&self) {
+        sitrep_db::audit::seal_all(&mut self.pool.get().await.unwrap()).await.unwrap();
+    }
+
     /// Access-log records of one request, by its `X-Request-Id`.
     pub async fn audit_records(&self, request_id: &str) -> Vec<AuditRow> {
+        self.seal_log().await;
         let client = self.pool.get().await.unwrap();
         let rows = client
             .query(

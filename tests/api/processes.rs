@@ -248,6 +248,7 @@ async fn two_processes_share_writes_reads_deliveries_streams_and_one_audit_chain
     assert!(row.get::<_, bool>(3), "no lease left behind");
 
     // Records from both processes, one chain: `sitrep audit verify` says it is intact.
+    app.seal_log().await;
     let n: i64 = db.query_one("SELECT count(*) FROM access_log", &[]).await.unwrap().get(0);
     assert!(n > 40, "{n} records");
     assert_chain_intact(&app);

@@ -91,6 +91,7 @@ async fn a_subscriber_receives_signed_thin_events_of_what_it_may_see_and_nothing
         .unwrap();
     assert_eq!(deliveries[0]["state"], "delivered");
     assert_eq!(deliveries[0]["attempts"][0]["http_status"], 200);
+    s.app.seal_log().await;
     let client = s.app.pool.get().await.unwrap();
     let logged: i64 = client
         .query_one(

@@ -50,6 +50,8 @@ impl Metrics {
             ("sitrep_deliveries_failed", "Deliveries that exhausted their retries"),
             ("sitrep_subscriptions_failing", "Subscriptions marked failing"),
             ("sitrep_access_log_head_seq", "Sequence number of the access log's chain head"),
+            ("sitrep_access_log_unsealed", "Access-log records written but not yet sealed into the chain"),
+            ("sitrep_access_log_unsealed_oldest_milliseconds", "Age of the oldest access-log record not yet sealed"),
         ] {
             let g = IntGauge::new(name, help)?;
             registry.register(Box::new(g.clone()))?;
@@ -100,6 +102,8 @@ pub async fn metrics(state: web::Data<AppState>, _caller: Caller<Sysadmin>) -> R
     m.set("sitrep_deliveries_failed", g.deliveries_failed);
     m.set("sitrep_subscriptions_failing", g.subscriptions_failing);
     m.set("sitrep_access_log_head_seq", g.access_log_head_seq);
+    m.set("sitrep_access_log_unsealed", g.access_log_unsealed);
+    m.set("sitrep_access_log_unsealed_oldest_milliseconds", (g.access_log_unsealed_age_secs * 1000.0).round() as i64);
     let mut body = Vec::new();
     TextEncoder::new().encode(&m.registry.gather(), &mut body).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body))

@@ -110,29 +110,29 @@ impl AccessRecord {
     }
 }
 
-/// Appends one record to the chain in a single statement: lock the head row, take the
-/// next `seq` and the time (never earlier than the record before), link the hash, insert,
-/// move the head. The head stays locked until the caller's transaction commits, so
-/// appends are serialised across every server process and the chain cannot fork; with a
-/// client outside a transaction the statement itself is atomic. Returns the new `seq`.
+/// Wakes the sealer of this process when a record has been written (see [`seal`]).
+static SEAL_WANTED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// What the sealer of this process waits on between passes: woken after each record
+/// written by this process (records of other processes are found by its periodic pass).
+pub fn seal_wanted() -> &'static tokio::sync::Notify {
+    &SEAL_WANTED
+}
+
+/// Writes one record, unchained, to `access_log_pending` on the caller's client: in the
+/// caller's transaction, so a write and its record commit together, and a read is
+/// answered only after its record is durable. No lock is taken; the sealer chains the
+/// record soon after it commits (docs/access-log.md, "Sealing"). Returns the record's
+/// place in the queue (for [`seal_through`]).
 pub async fn record(c: &impl GenericClient, r: &AccessRecord) -> Result<i64, DbError> {
     let digest = r.content().digest();
     let statement = c
         .prepare_cached(
-            "WITH head AS MATERIALIZED ( \
-                 SELECT seq, hash, at FROM access_log_head WHERE id FOR UPDATE \
-             ), link AS MATERIALIZED ( \
-                 SELECT seq + 1 AS seq, hash AS prev_hash, greatest(clock_timestamp(), at) AS at FROM head \
-             ), ins AS ( \
-                 INSERT INTO access_log (seq, at, request_id, actor_type, actor_id, actor_name, organisation_id, \
-                   membership_id, roles, action, object_type, object_id, object_revision, object_ids, tier, tlp, \
-                   outcome, reason, http_status, client_addr, prev_hash, hash) \
-                 SELECT link.seq, link.at, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                   $17, $18, link.prev_hash, sitrep_audit_link(link.prev_hash, link.seq, link.at, $19) FROM link \
-                 RETURNING seq, hash, at \
-             ) \
-             UPDATE access_log_head h SET seq = ins.seq, hash = ins.hash, at = ins.at FROM ins WHERE h.id \
-             RETURNING ins.seq",
+            "INSERT INTO access_log_pending (request_id, actor_type, actor_id, actor_name, organisation_id, \
+               membership_id, roles, action, object_type, object_id, object_revision, object_ids, tier, tlp, \
+               outcome, reason, http_status, client_addr, digest) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+             RETURNING id",
         )
         .await?;
     let row = c
@@ -161,8 +161,150 @@ pub async fn record(c: &impl GenericClient, r: &AccessRecord) -> Result<i64, DbE
             ],
         )
         .await?;
+    SEAL_WANTED.notify_one();
     Ok(row.try_get(0)?)
 }
+
+/// The columns a pending record and a sealed record share.
+const RECORD_COLUMNS: &str = "request_id, actor_type, actor_id, actor_name, organisation_id, membership_id, roles, \
+    action, object_type, object_id, object_revision, object_ids, tier, tlp, outcome, reason, http_status, client_addr";
+
+/// One pass of the sealer: chains up to `batch` committed pending records, oldest place
+/// in the queue first, in one transaction: lock the chain head (waiting for it if
+/// `wait`, else giving up at once when another sealer holds it), read the records'
+/// times and digests, compute each one's `seq`, time (never earlier than the record
+/// before) and hash in Rust, move the records into `access_log` with those values, and
+/// move the head. Returns how many records were sealed, or `None` if another sealer
+/// held the head. A record whose transaction commits late is simply sealed by a later
+/// pass: the chain's order is the order of sealing, and nothing committed is left out.
+pub async fn seal(client: &mut crate::Client, batch: i64, wait: bool) -> Result<Option<usize>, DbError> {
+    let tx = client.transaction().await?;
+    let lock = if wait {
+        "SELECT seq, hash, at FROM access_log_head WHERE id FOR UPDATE"
+    } else {
+        "SELECT seq, hash, at FROM access_log_head WHERE id FOR UPDATE SKIP LOCKED"
+    };
+    let Some(head) = tx.query_opt(lock, &[]).await? else {
+        return Ok(None);
+    };
+    let mut seq: i64 = head.try_get(0)?;
+    let hash: Vec<u8> = head.try_get(1)?;
+    let mut prev: [u8; 32] = hash.try_into().map_err(|_| DbError::Corrupt("access_log_head.hash"))?;
+    let mut last_at: DateTime<Utc> = head.try_get(2)?;
+    let pending = tx.query("SELECT id, at, digest FROM access_log_pending ORDER BY id LIMIT $1", &[&batch]).await?;
+    if pending.is_empty() {
+        return Ok(Some(0));
+    }
+    let n = pending.len();
+    let (mut ids, mut seqs, mut ats, mut prevs, mut hashes) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for row in &pending {
+        let id: i64 = row.try_get(0)?;
+        let at: DateTime<Utc> = row.try_get::<_, DateTime<Utc>>(1)?.max(last_at);
+        let digest: Vec<u8> = row.try_get(2)?;
+        let digest: [u8; 32] = digest.try_into().map_err(|_| DbError::Corrupt("access_log_pending.digest"))?;
+        seq += 1;
+        let hash = chain::link(&prev, seq, at, &digest);
+        ids.push(id);
+        seqs.push(seq);
+        ats.push(at);
+        prevs.push(prev.to_vec());
+        hashes.push(hash.to_vec());
+        prev = hash;
+        last_at = at;
+    }
+    // Moves exactly the records read above; the head moves only if all of them arrived
+    // (none can have gone, since the head lock keeps other sealers out — but a record
+    // deleted behind the service's back must stop the pass, not leave a gap in `seq`).
+    let moved = tx
+        .query_opt(
+            &format!(
+                "WITH link AS ( \
+                     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bytea[], $5::bytea[]) \
+                       AS l(id, seq, at, prev_hash, hash) \
+                 ), moved AS ( \
+                     DELETE FROM access_log_pending p USING link WHERE p.id = link.id \
+                     RETURNING link.seq, link.at, {pending_columns}, link.prev_hash, link.hash \
+                 ), ins AS ( \
+                     INSERT INTO access_log (seq, at, {RECORD_COLUMNS}, prev_hash, hash) \
+                     SELECT * FROM moved RETURNING 1 \
+                 ) \
+                 UPDATE access_log_head SET seq = $6, hash = $7, at = $8 \
+                 WHERE id AND (SELECT count(*) FROM ins) = $9 RETURNING seq",
+                pending_columns =
+                    RECORD_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", "),
+            ),
+            &[&ids, &seqs, &ats, &prevs, &hashes, &seq, &prev.as_slice(), &last_at, &(n as i64)],
+        )
+        .await?;
+    if moved.is_none() {
+        return Err(DbError::Corrupt("access_log_pending changed while sealing"));
+    }
+    tx.commit().await?;
+    Ok(Some(n))
+}
+
+/// Seals (waiting for other sealers) until the record at `id` in the queue, and every
+/// committed record before it, is in the chain.
+pub async fn seal_through(client: &mut crate::Client, id: i64) -> Result<(), DbError> {
+    loop {
+        let waiting: bool = client
+            .query_one("SELECT EXISTS (SELECT 1 FROM access_log_pending WHERE id <= $1)", &[&id])
+            .await?
+            .try_get(0)?;
+        if !waiting {
+            return Ok(());
+        }
+        seal(client, SEAL_BATCH, true).await?;
+    }
+}
+
+/// Seals (waiting for other sealers) every record committed before this call, so a
+/// reader of the log sees them; records written meanwhile may wait for the sealer.
+pub async fn seal_committed(client: &mut crate::Client) -> Result<(), DbError> {
+    let newest: Option<i64> = client.query_one("SELECT max(id) FROM access_log_pending", &[]).await?.try_get(0)?;
+    match newest {
+        Some(id) => seal_through(client, id).await,
+        None => Ok(()),
+    }
+}
+
+/// Seals everything committed now (waiting for other sealers); for shutdown, the command
+/// line and tests. Returns how many records this call sealed.
+pub async fn seal_all(client: &mut crate::Client) -> Result<u64, DbError> {
+    let mut sealed = 0;
+    loop {
+        match seal(client, SEAL_BATCH, true).await? {
+            Some(0) => return Ok(sealed),
+            Some(n) => sealed += n as u64,
+            None => {}
+        }
+    }
+}
+
+/// Writes one record outside any transaction and seals it at once; returns its `seq`. For
+/// a request that must read the chain up to and including its own record (an export).
+pub async fn record_sealed(client: &mut crate::Client, r: &AccessRecord) -> Result<i64, DbError> {
+    let before = last_seq(&*client).await?;
+    let id = record(&*client, r).await?;
+    seal_through(client, id).await?;
+    // The sealed record: found by the action index from the head before it was written.
+    let row = client
+        .query_one(
+            "SELECT seq FROM access_log WHERE action = $1 AND seq > $2 AND request_id = $3 ORDER BY seq LIMIT 1",
+            &[&r.action, &before, &r.request_id],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Records per sealing transaction.
+pub const SEAL_BATCH: i64 = 5000;
 
 const ENTRY_COLUMNS: &str = "seq, at, request_id, actor_type, actor_id, actor_name, organisation_id, membership_id, \
     roles, action, object_type, object_id, object_revision, object_ids, tier, tlp, outcome, reason, http_status, \

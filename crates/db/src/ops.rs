@@ -1,4 +1,5 @@
-//! Operational figures for `/metrics`: the delivery backlog and the access-log chain head.
+//! Operational figures for `/metrics`: the delivery backlog, the access-log chain head and
+//! the records waiting to be sealed into it.
 
 use crate::{DbError, GenericClient};
 
@@ -10,6 +11,10 @@ pub struct Gauges {
     pub deliveries_failed: i64,
     pub subscriptions_failing: i64,
     pub access_log_head_seq: i64,
+    /// Access-log records written but not yet sealed into the chain.
+    pub access_log_unsealed: i64,
+    /// Seconds since the oldest of those was written (0 when none).
+    pub access_log_unsealed_age_secs: f64,
     /// Outbox events not yet fanned out to the least advanced active webhook subscription.
     pub outbox_backlog: i64,
     /// Seconds since the oldest of those was written (0 when none).
@@ -26,7 +31,9 @@ pub async fn gauges(c: &impl GenericClient) -> Result<Gauges, DbError> {
                (SELECT count(*) FROM deliveries WHERE state = 'failed'), \
                (SELECT count(*) FROM subscriptions WHERE failing_since IS NOT NULL), \
                (SELECT seq FROM access_log_head WHERE id), \
-               b.n, b.oldest \
+               b.n, b.oldest, \
+               (SELECT count(*) FROM access_log_pending), \
+               (SELECT coalesce(extract(epoch FROM clock_timestamp() - min(at))::float8, 0) FROM access_log_pending) \
              FROM ( \
                SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(e.created_at))::float8, 0) AS oldest \
                FROM events e, ( \
@@ -45,5 +52,7 @@ pub async fn gauges(c: &impl GenericClient) -> Result<Gauges, DbError> {
         access_log_head_seq: row.try_get::<_, Option<i64>>(4)?.unwrap_or(0),
         outbox_backlog: row.try_get(5)?,
         outbox_oldest_secs: row.try_get::<_, f64>(6)?.max(0.0),
+        access_log_unsealed: row.try_get(7)?,
+        access_log_unsealed_age_secs: row.try_get::<_, f64>(8)?.max(0.0),
     })
 }

@@ -173,8 +173,9 @@ fn verifier_next(records_so_far: u64) -> i64 {
     records_so_far as i64 + 1
 }
 
-/// Appends `count` synthetic records through the writer the server uses
-/// (`sitrep_db::audit::record`), `batch` per transaction, pipelined. For benchmarks.
+/// Appends `count` synthetic records through the writer and the sealer the server uses
+/// (`sitrep_db::audit::record`, 2,000 per transaction, pipelined; then
+/// `sitrep_db::audit::seal_all`). For benchmarks.
 pub async fn generate(url: &str, count: u64, progress: bool) -> anyhow::Result<()> {
     use rand::Rng;
     let pool = sitrep_db::pool(url, &sitrep_db::PoolOptions { max_connections: 1, ..Default::default() })?;
@@ -219,6 +220,7 @@ pub async fn generate(url: &str, count: u64, progress: bool) -> anyhow::Result<(
             result?;
         }
         tx.commit().await?;
+        sitrep_db::audit::seal_all(&mut client).await?;
         done += n;
         bar.show(done, false);
     }

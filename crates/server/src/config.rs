@@ -163,11 +163,14 @@ pub struct AuditSettings {
     pub checkpoint_key_file: Option<PathBuf>,
     /// Seconds between checkpoints (made only when the log grew); 0 turns them off.
     pub checkpoint_interval_secs: u64,
+    /// Milliseconds between the sealer's passes for records of other processes (records of
+    /// this process are sealed as soon as they are written).
+    pub seal_interval_ms: u64,
 }
 
 impl Default for AuditSettings {
     fn default() -> Self {
-        AuditSettings { checkpoint_key_file: None, checkpoint_interval_secs: 300 }
+        AuditSettings { checkpoint_key_file: None, checkpoint_interval_secs: 300, seal_interval_ms: 200 }
     }
 }
 

@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod checkpoint;
 pub mod config;
 pub mod demo;
+pub mod sealer;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;

@@ -321,6 +321,8 @@ async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
                     settings.database_url()?.expose_secret(),
                     &sitrep_db::PoolOptions { max_connections: 1, ..Default::default() },
                 )?;
+                // The head signed includes every record committed so far.
+                sitrep_db::audit::seal_all(&mut pool.get().await?).await?;
                 signer.checkpoint(&pool, true).await
             };
             match run.await {

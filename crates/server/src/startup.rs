@@ -22,6 +22,10 @@ pub struct Application {
     /// Turned `true` when shutdown begins (live streams end, the worker stops claiming).
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
     worker: Option<tokio::task::JoinHandle<()>>,
+    /// The sealer, and what tells it to seal the rest and stop (after the requests and the
+    /// worker are done, so their records are sealed too).
+    sealer: tokio::task::JoinHandle<()>,
+    seal_stop: tokio::sync::watch::Sender<bool>,
     grace: Duration,
 }
 
@@ -116,6 +120,9 @@ impl Application {
             let worker = sitrep_delivery::worker::Worker::new(state.pool.clone(), webhooks, d.clone());
             tokio::spawn(worker.run(state.events.clone(), shutdown.subscribe()))
         });
+        let (seal_stop, sealing) = tokio::sync::watch::channel(false);
+        let every = Duration::from_millis(settings.audit.seal_interval_ms.max(1));
+        let sealer = tokio::spawn(crate::sealer::run(state.pool.clone(), every, sealing));
         let state = web::Data::new(state);
 
         let listener = TcpListener::bind(settings.listen)?;
@@ -141,7 +148,7 @@ impl Application {
             None => server.listen(listener)?,
         };
         let grace = Duration::from_secs(settings.http.shutdown_timeout_secs);
-        Ok(Application { port, https, server: server.run(), shutdown, worker, grace })
+        Ok(Application { port, https, server: server.run(), shutdown, worker, sealer, seal_stop, grace })
     }
 
     pub fn port(&self) -> u16 {
@@ -163,7 +170,8 @@ impl Application {
     }
 
     /// Serves until stopped (`Stopper::stop`, or the handle), finishing in-flight
-    /// requests; then lets the delivery worker settle what it is sending and stop.
+    /// requests; then lets the delivery worker settle what it is sending and stop, and seals
+    /// the access log.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.shutdown.send_replace(true);
@@ -174,6 +182,11 @@ impl Application {
                     "the delivery worker did not stop in time; its leases expire after delivery.lease_secs"
                 ),
             }
+        }
+        self.seal_stop.send_replace(true);
+        // Last, so the records of the requests and deliveries above are in the chain.
+        if tokio::time::timeout(self.grace, self.sealer).await.is_err() {
+            tracing::warn!("the access-log sealer did not finish in time; the next start seals what is left");
         }
         served
     }

@@ -99,7 +99,8 @@ impl AccessLogQuery {
 }
 
 /// Access-log records, newest first, by actor, organisation, object, action, outcome and
-/// time; keyset pages by `seq`.
+/// time; keyset pages by `seq`. Every record committed before the request is included
+/// (it is sealed into the chain first).
 #[utoipa::path(
     get, path = "/api/v1/access-log", tag = "access log",
     security(("bearer" = [])), params(AccessLogQuery),
@@ -120,7 +121,9 @@ pub async fn list_access_log(
         .transpose()
         .map_err(|_| ApiError::BadRequest { code: "invalid_cursor", detail: "The cursor is not valid here.".into() })?;
     let filter = query.filter()?;
-    let client = state.pool.get().await?;
+    let mut client = state.pool.get().await?;
+    // Every record committed before this request is in the chain, so in the answer.
+    log::seal_committed(&mut client).await?;
     let items = log::list(&client, &filter, before, limit).await?;
     let last = items.last().map(|e| e.seq.to_string());
     let next = next_cursor(caller.user_id, LIST, items.len(), limit, last.as_deref());
@@ -177,10 +180,11 @@ pub async fn export_access_log(
 ) -> Result<HttpResponse, ApiError> {
     let format = query.0.format.unwrap_or_default();
     let name = if format == ExportFormat::Csv { "csv" } else { "jsonl" };
-    let client = state.pool.get().await?;
-    // The record commits before any data is read or sent, and the export ends with it.
+    let mut client = state.pool.get().await?;
+    // The record commits before any data is read or sent, and the export ends with it:
+    // it is sealed into the chain first (with every record committed before it).
     let record = audit::by(&meta, &caller).object("access_log_export", name);
-    let upto = match sitrep_db::audit::record(&client, &record).await {
+    let upto = match log::record_sealed(&mut client, &record).await {
         Ok(seq) => {
             audit::written(&meta);
             seq
