@@ -577,3 +577,21 @@ async fn the_server_seals_its_own_records_and_those_of_other_processes() {
         client.query_one("SELECT seq FROM access_log WHERE request_id = 'other-process'", &[]).await.unwrap().get(0);
     assert_eq!(b.seq, seq);
 }
+
+/// The benchmark seeder writes straight into the chain with the writer's digest and link
+/// code, after the records the server wrote; the verifier accepts the result.
+#[tokio::test]
+async fn generated_records_extend_the_chain_the_verifier_accepts() {
+    let app = TestApp::spawn().await;
+    traffic(&app).await;
+    let before: i64 =
+        app.pool.get().await.unwrap().query_one("SELECT max(seq) FROM access_log", &[]).await.unwrap().get(0);
+    sitrep_server::audit::generate(&app.db_url, 25_000, false).await.unwrap();
+    // The server's own records after them still chain on.
+    let token = auditor_token(&app).await;
+    assert_eq!(app.get("/api/v1/access-log?limit=1", Some(&token)).await.status(), 200);
+    app.seal_log().await;
+    let report = verify_database(&app.db_url, &public_key(&app), vec![], false).await.unwrap();
+    assert!(report.last_seq >= before + 25_000 + 2, "{report:?}");
+    assert_eq!(report.records, report.last_seq as u64);
+}

@@ -303,6 +303,91 @@ pub async fn record_sealed(client: &mut crate::Client, r: &AccessRecord) -> Resu
     Ok(row.try_get(0)?)
 }
 
+/// Appends `records` straight to the chain in one transaction under the head lock, by
+/// binary `COPY`, with the digest and link code the writer and the sealer use. Only for
+/// `sitrep audit generate` (seeding benchmarks with millions of records); the server
+/// always writes through [`record`] and the sealer.
+pub async fn append_bulk(client: &mut crate::Client, records: &[AccessRecord]) -> Result<(), DbError> {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::Type;
+    let tx = client.transaction().await?;
+    let head = tx
+        .query_one(
+            "SELECT seq, hash, at, date_trunc('microseconds', clock_timestamp()) FROM access_log_head WHERE id FOR UPDATE",
+            &[],
+        )
+        .await?;
+    let mut seq: i64 = head.try_get(0)?;
+    let hash: Vec<u8> = head.try_get(1)?;
+    let mut prev: [u8; 32] = hash.try_into().map_err(|_| DbError::Corrupt("access_log_head.hash"))?;
+    let at: DateTime<Utc> = head.try_get::<_, DateTime<Utc>>(3)?.max(head.try_get(2)?);
+    let sink =
+        tx.copy_in(&format!("COPY access_log (seq, at, {RECORD_COLUMNS}, prev_hash, hash) FROM STDIN BINARY")).await?;
+    let types = [
+        Type::INT8,
+        Type::TIMESTAMPTZ,
+        Type::TEXT,
+        Type::TEXT,
+        Type::UUID,
+        Type::TEXT,
+        Type::UUID,
+        Type::UUID,
+        Type::TEXT_ARRAY,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT4,
+        Type::UUID_ARRAY,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT2,
+        Type::INET,
+        Type::BYTEA,
+        Type::BYTEA,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    futures_util::pin_mut!(writer);
+    for r in records {
+        seq += 1;
+        let hash = chain::link(&prev, seq, at, &r.content().digest());
+        writer
+            .as_mut()
+            .write(&[
+                &seq,
+                &at,
+                &r.request_id,
+                &r.actor_type.as_str(),
+                &r.actor_id,
+                &r.actor_name,
+                &r.organisation_id,
+                &r.membership_id,
+                &r.roles,
+                &r.action,
+                &r.object_type,
+                &r.object_id,
+                &r.object_revision,
+                &r.object_ids,
+                &r.tier,
+                &r.tlp,
+                &r.outcome.as_str(),
+                &r.reason,
+                &(r.http_status as i16),
+                &r.client_addr,
+                &prev.as_slice(),
+                &hash.as_slice(),
+            ])
+            .await?;
+        prev = hash;
+    }
+    writer.finish().await?;
+    tx.execute("UPDATE access_log_head SET seq = $1, hash = $2, at = $3 WHERE id", &[&seq, &prev.as_slice(), &at])
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Records per sealing transaction.
 pub const SEAL_BATCH: i64 = 5000;
 
