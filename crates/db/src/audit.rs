@@ -249,8 +249,10 @@ pub async fn seal(client: &mut crate::Client, batch: i64, wait: bool) -> Result<
     Ok(Some(n))
 }
 
-/// Seals (waiting for other sealers) until the record at `id` in the queue, and every
-/// committed record before it, is in the chain.
+/// Returns once the record at `id` in the queue, and every committed record before it,
+/// is in the chain: seals them itself, or, while another sealer holds the head, waits for
+/// that one (which seals every committed record) instead of queueing behind it — so
+/// concurrent callers are served by one sealing transaction, not one each.
 pub async fn seal_through(client: &mut crate::Client, id: i64) -> Result<(), DbError> {
     loop {
         let waiting: bool = client
@@ -260,7 +262,9 @@ pub async fn seal_through(client: &mut crate::Client, id: i64) -> Result<(), DbE
         if !waiting {
             return Ok(());
         }
-        seal(client, SEAL_BATCH, true).await?;
+        if seal(client, SEAL_BATCH, false).await?.is_none() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 }
 
