@@ -106,10 +106,21 @@ fn etag(row: &PictureRow) -> String {
 
 /// The access-log record of `p` acting on `row`, with its revision, tier and TLP.
 pub(crate) fn record(meta: &RequestMeta, p: &Principal, row: &PictureRow) -> AccessRecord {
-    let mut r = audit::by(meta, p).object("picture", row.id);
-    r.object_revision = Some(row.revision);
-    r.tier = Some(row.tier.as_str().to_owned());
-    r.tlp = Some(row.tlp.as_str().to_owned());
+    record_of(meta, p, row.id, row.revision, row.tier, row.tlp)
+}
+
+fn record_of(
+    meta: &RequestMeta,
+    p: &Principal,
+    id: Uuid,
+    revision: i32,
+    tier: sitrep_types::Tier,
+    tlp: sitrep_types::Tlp,
+) -> AccessRecord {
+    let mut r = audit::by(meta, p).object("picture", id);
+    r.object_revision = Some(revision);
+    r.tier = Some(tier.as_str().to_owned());
+    r.tlp = Some(tlp.as_str().to_owned());
     r
 }
 
@@ -123,7 +134,8 @@ fn respond_with(status: actix_web::http::StatusCode, row: &PictureRow, body: Pic
     res.json(body)
 }
 
-/// Checks the rules, then the references that need the database. `422` naming fields.
+/// Checks the rules, then the references that need the database (one query, none if the
+/// content refers to nothing). `422` naming fields.
 async fn check_content(
     c: &impl GenericClient,
     p: &Principal,
@@ -132,35 +144,37 @@ async fn check_content(
 ) -> Result<CheckedContent, ApiError> {
     let checked = CheckedContent::check(content, Deployment { tl_iv_accredited: state.tl_iv_accredited })?;
     let content = checked.content();
+    let related: Vec<Uuid> = content.related.iter().map(|r| r.picture_id).collect();
     let mut errors = sitrep_domain::FieldErrors::default();
-    let known = if content.named_recipients.is_empty() {
-        Vec::new()
-    } else {
-        pictures::existing_organisations(c, &content.named_recipients).await?
-    };
+    let refers = !content.named_recipients.is_empty()
+        || content.tlp_community.is_some()
+        || content.election_id.is_some()
+        || !related.is_empty();
+    if !refers {
+        return Ok(checked);
+    }
+    let known = pictures::known_references(
+        c,
+        &Viewer::from(&p.permissions),
+        &content.named_recipients,
+        content.tlp_community.as_deref(),
+        content.election_id,
+        &related,
+    )
+    .await?;
     for (i, r) in content.named_recipients.iter().enumerate() {
-        if !known.contains(r) {
+        if !known.organisations.contains(r) {
             errors.push(Invalid::new(format!("named_recipients[{i}]"), "unknown_organisation", "no such organisation"));
         }
     }
-    if let Some(code) = &content.tlp_community
-        && !pictures::community_exists(c, code).await?
-    {
+    if !known.community {
         errors.push(Invalid::new("tlp_community", "unknown_community", "no such community"));
     }
-    if let Some(id) = content.election_id
-        && !pictures::election_exists(c, id).await?
-    {
+    if !known.election {
         errors.push(Invalid::new("election_id", "unknown_election", "no such election"));
     }
-    let related: Vec<Uuid> = content.related.iter().map(|r| r.picture_id).collect();
-    let visible = if related.is_empty() {
-        Vec::new()
-    } else {
-        pictures::visible_ids(c, &Viewer::from(&p.permissions), &related).await?
-    };
     for (i, r) in related.iter().enumerate() {
-        if !visible.contains(r) {
+        if !known.pictures.contains(r) {
             errors.push(Invalid::new(format!("related[{i}].picture_id"), "unknown_picture", "no such picture"));
         }
     }
@@ -336,8 +350,9 @@ pub async fn create_picture(
     body: Json<serde_json::Value, PICTURE_BODY_LIMIT>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let request_hash: [u8; 32] = Sha256::digest(body.0.to_string().as_bytes()).into();
-    let content: PictureContent = crate::body::parse_json(body.0.to_string().as_bytes())?;
+    let raw = body.0.to_string();
+    let request_hash: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
+    let content: PictureContent = crate::body::parse_json(raw.as_bytes())?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let id = Uuid::new_v4();
@@ -359,19 +374,15 @@ pub async fn create_picture(
         return Ok(located(respond(actix_web::http::StatusCode::CREATED, &caller, &row), row.id));
     }
     let checked = check_content(&tx, &caller, content, &state).await?;
-    let reference = pictures::next_reference(&tx, Utc::now().year()).await?;
-    pictures::insert_picture(
-        &tx,
-        id,
-        &reference,
-        caller.organisation_id,
-        caller.user_id,
-        checked.content(),
-        checked.severity(),
-    )
-    .await?;
-    let row = pictures::find(&tx, &Viewer::from(&caller.permissions), id, false).await?.ok_or(NOT_FOUND)?;
-    audit::write(&tx, &meta, record(&meta, &caller, &row).status(201)).await?;
+    let new = checked.content();
+    // The insert and its record go out together (one round trip); either failing fails
+    // the transaction, so neither commits without the other.
+    let insert = async {
+        let year = Utc::now().year();
+        Ok(pictures::create(&tx, id, year, caller.organisation_id, caller.user_id, new, checked.severity()).await?)
+    };
+    let r = record_of(&meta, &caller, id, 1, new.tier, new.tlp).status(201);
+    let (row, ()) = futures_util::future::try_join(insert, audit::write(&tx, &meta, r)).await?;
     tx.commit().await?;
     Ok(located(respond(actix_web::http::StatusCode::CREATED, &caller, &row), id))
 }
