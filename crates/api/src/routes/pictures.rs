@@ -280,7 +280,7 @@ pub async fn list_pictures(
     // cursor are the replica's; its rows are then filtered through the primary's view of
     // the caller's sight now, so that replica lag never undoes a narrowing. The access-log
     // record goes to the primary before anything is answered.
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let mut rows = match &state.read_pool {
         Some(replica) => pictures::list(&replica.get().await?, &v, &filter, after, limit).await?,
         None => pictures::list(&client, &v, &filter, after, limit).await?,
@@ -353,7 +353,7 @@ pub async fn create_picture(
     let raw = body.0.to_string();
     let request_hash: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
     let content: PictureContent = crate::body::parse_json(raw.as_bytes())?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let id = Uuid::new_v4();
     if let Some(key) = &key
@@ -439,7 +439,7 @@ pub async fn get_picture(
     caller: Caller<Authenticated>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
     let (body, redacted) = view(&caller, &row);
@@ -487,7 +487,7 @@ pub async fn update_picture(
     let serde_json::Value::Object(patch) = body.0 else {
         return Err(ApiError::invalid("body", "invalid_type", "a JSON object"));
     };
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let row = own_locked(&tx, &caller, id.into_inner()).await?;
     if if_match != etag(&row) {
@@ -589,7 +589,7 @@ async fn lifecycle(
     id: Uuid,
     action: Action,
 ) -> Result<HttpResponse, ApiError> {
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let row = own_locked(&tx, caller, id).await?;
     let conflict = |code: &'static str, detail: &str| ApiError::Conflict { code, detail: detail.into() };
@@ -765,7 +765,7 @@ pub async fn list_revisions(
     caller: Caller<Authenticated>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let v = Viewer::from(&caller.permissions);
     let row = pictures::find(&client, &v, id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
     if sight(&v, &handling(&row)) != Sight::Full {
@@ -803,7 +803,7 @@ pub async fn get_revision(
     path: web::Path<(Uuid, i32)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, n) = path.into_inner();
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let v = Viewer::from(&caller.permissions);
     let row = pictures::find(&client, &v, id, false).await?.ok_or(NOT_FOUND)?;
     if sight(&v, &handling(&row)) != Sight::Full {
