@@ -376,14 +376,17 @@ pub async fn create_picture(
     let checked = check_content(&tx, &caller, content, &state).await?;
     let new = checked.content();
     // The insert and its record go out together (one round trip); either failing fails
-    // the transaction, so neither commits without the other.
+    // the transaction, so neither commits without the other. The request counts as
+    // recorded only once both have committed (else the envelope records the failure).
     let insert = async {
         let year = Utc::now().year();
         Ok(pictures::create(&tx, id, year, caller.organisation_id, caller.user_id, new, checked.severity()).await?)
     };
     let r = record_of(&meta, &caller, id, 1, new.tier, new.tlp).status(201);
-    let (row, ()) = futures_util::future::try_join(insert, audit::write(&tx, &meta, r)).await?;
+    let record = async { sitrep_db::audit::record(&tx, &r).await.map_err(audit::unavailable) };
+    let (row, _) = futures_util::future::try_join(insert, record).await?;
     tx.commit().await?;
+    audit::written(&meta);
     Ok(located(respond(actix_web::http::StatusCode::CREATED, &caller, &row), id))
 }
 
