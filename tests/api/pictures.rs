@@ -739,3 +739,37 @@ async fn references_stay_unique_under_16_concurrent_creates_across_a_year_bounda
     let prefix = format!("VTY-{}-", chrono::Utc::now().format("%Y"));
     assert!(references.iter().all(|r| r.starts_with(&prefix) && r.len() == prefix.len() + 4), "{references:?}");
 }
+
+/// A request holds at most one pool connection at a time: the one that authenticated it
+/// is the one its handler works on (docs/deploy.md). With a pool of one connection and
+/// a short wait, a handler that took a second connection while the first was kept for
+/// it would wait for itself and fail with 503; every read and write here answers.
+#[tokio::test]
+async fn every_request_works_with_a_pool_of_one_connection() {
+    let app = TestApp::spawn_with(|s| {
+        s.database.max_connections = 1;
+        s.database.wait_timeout_ms = 1_000;
+    })
+    .await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    for path in [
+        format!("/api/v1/pictures/{id}"),
+        format!("/api/v1/pictures/{id}/revisions"),
+        format!("/api/v1/pictures/{id}/revisions/1"),
+        format!("/api/v1/pictures/{id}/acknowledgements"),
+        "/api/v1/pictures?limit=5".to_owned(),
+        "/api/v1/me".to_owned(),
+        "/api/v1/organisations".to_owned(),
+        "/api/v1/feed".to_owned(),
+    ] {
+        let res = app.get(&path, Some(&cast.author)).await;
+        assert_eq!(res.status(), 200, "{path}: {}", res.text().await.unwrap_or_default());
+    }
+    // A refused read is recorded on the connection kept for it.
+    let res = app.get(&format!("/api/v1/pictures/{}", Uuid::new_v4()), Some(&cast.b_reader)).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(app.audit_of(&res).await.outcome, "denied");
+    let res = app.patch_json(&format!("/api/v1/pictures/{id}"), &cast.author, &json!({"urgency": "routine"})).await;
+    assert_eq!(res.status(), 428);
+}
