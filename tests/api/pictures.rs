@@ -686,3 +686,90 @@ async fn an_author_cannot_slip_new_indicators_past_review_as_a_narrowing() {
     let seen: Value = app.get(&path, Some(&cast.b_reader)).await.json().await.unwrap();
     assert_eq!(seen["indicators"].as_array().unwrap().len(), 1);
 }
+
+/// References come from one sequence per year (migrations/V9): taking a number locks
+/// nothing until commit, so creates do not queue behind each other. 16 transactions at
+/// once, half in a year no picture has used yet and half in the next, a quarter of them
+/// rolled back: the committed references are distinct, well formed, and each year's
+/// numbers start at 1 (a rolled-back number may leave a gap).
+#[tokio::test]
+async fn references_stay_unique_under_16_concurrent_creates_across_a_year_boundary() {
+    let app = TestApp::spawn().await;
+    let options = sitrep_db::PoolOptions { max_connections: 16, ..Default::default() };
+    let pool = sitrep_db::pool(&crate::helpers::as_service_role(&app.db_url), &options).unwrap();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(16));
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (pool, start) = (pool.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut client = pool.get().await.unwrap();
+            let tx = client.transaction().await.unwrap();
+            let year = if i % 2 == 0 { 2098 } else { 2099 };
+            start.wait().await;
+            let reference = sitrep_db::pictures::next_reference(&tx, year).await.unwrap();
+            let committed = i % 4 != 3;
+            if committed {
+                tx.commit().await.unwrap();
+            } else {
+                tx.rollback().await.unwrap();
+            }
+            (year, reference, committed)
+        }));
+    }
+    let mut committed = std::collections::HashSet::new();
+    for task in tasks {
+        let (year, reference, kept) = task.await.unwrap();
+        let number = reference.strip_prefix(&format!("VTY-{year}-")).unwrap_or_else(|| panic!("{reference}"));
+        assert!(number.len() == 4 && number.bytes().all(|b| b.is_ascii_digit()), "{reference}");
+        assert!((1..=8).contains(&number.parse::<u32>().unwrap()), "{reference}");
+        if kept {
+            assert!(committed.insert(reference.clone()), "{reference} handed out twice");
+        }
+    }
+    assert_eq!(committed.len(), 12);
+
+    // Through the API: 16 creates at once, 16 distinct references of this year.
+    let cast = cast(&app).await;
+    let body = content("group", "AMBER");
+    let creates = (0..16).map(|_| create(&app, &cast.author, &body));
+    let created = futures_util::future::join_all(creates).await;
+    let references: std::collections::HashSet<String> =
+        created.iter().map(|p| p["reference"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(references.len(), 16);
+    let prefix = format!("VTY-{}-", chrono::Utc::now().format("%Y"));
+    assert!(references.iter().all(|r| r.starts_with(&prefix) && r.len() == prefix.len() + 4), "{references:?}");
+}
+
+/// A request holds at most one pool connection at a time: the one that authenticated it
+/// is the one its handler works on (docs/deploy.md). With a pool of one connection and
+/// a short wait, a handler that took a second connection while the first was kept for
+/// it would wait for itself and fail with 503; every read and write here answers.
+#[tokio::test]
+async fn every_request_works_with_a_pool_of_one_connection() {
+    let app = TestApp::spawn_with(|s| {
+        s.database.max_connections = 1;
+        s.database.wait_timeout_ms = 1_000;
+    })
+    .await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    for path in [
+        format!("/api/v1/pictures/{id}"),
+        format!("/api/v1/pictures/{id}/revisions"),
+        format!("/api/v1/pictures/{id}/revisions/1"),
+        format!("/api/v1/pictures/{id}/acknowledgements"),
+        "/api/v1/pictures?limit=5".to_owned(),
+        "/api/v1/me".to_owned(),
+        "/api/v1/organisations".to_owned(),
+        "/api/v1/feed".to_owned(),
+    ] {
+        let res = app.get(&path, Some(&cast.author)).await;
+        assert_eq!(res.status(), 200, "{path}: {}", res.text().await.unwrap_or_default());
+    }
+    // A refused read is recorded on the connection kept for it.
+    let res = app.get(&format!("/api/v1/pictures/{}", Uuid::new_v4()), Some(&cast.b_reader)).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(app.audit_of(&res).await.outcome, "denied");
+    let res = app.patch_json(&format!("/api/v1/pictures/{id}"), &cast.author, &json!({"urgency": "routine"})).await;
+    assert_eq!(res.status(), 428);
+}

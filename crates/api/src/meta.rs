@@ -5,16 +5,18 @@
 
 use std::future::{Ready, ready};
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
+use sitrep_db::{Client, Pool};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -40,12 +42,48 @@ pub struct RequestMeta {
     /// The action name of the matched route (see `actions`).
     pub action: &'static str,
     audited: Arc<AtomicBool>,
+    handover: Arc<Handover>,
 }
 
 impl RequestMeta {
     /// Called by `audit::write` once the handler's own record is written.
     pub(crate) fn mark_audited(&self) {
         self.audited.store(true, Ordering::SeqCst);
+    }
+
+    /// A connection to the primary: the one that authenticated this request while it is
+    /// still kept for it, else one from the pool. Handlers take their connection here,
+    /// never from the pool directly, so that a request never waits for a second
+    /// connection while it holds a first.
+    pub async fn client(&self, pool: &Pool) -> Result<Client, ApiError> {
+        match self.handover.take() {
+            Some(client) => Ok(client),
+            None => Ok(pool.get().await?),
+        }
+    }
+}
+
+/// The pool connection that authenticated a request, kept for its handler: one request,
+/// one connection. Only for a request with no body: one with a body gives its connection
+/// back while the body arrives, so a slow sender never holds a database connection.
+#[derive(Default)]
+pub(crate) struct Handover(Mutex<Option<Client>>);
+
+impl std::fmt::Debug for Handover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Handover")
+    }
+}
+
+impl Handover {
+    fn take(&self) -> Option<Client> {
+        self.0.lock().ok().and_then(|mut held| held.take())
+    }
+
+    fn keep(&self, client: Client) {
+        if let Ok(mut held) = self.0.lock() {
+            *held = Some(client);
+        }
     }
 }
 
@@ -54,6 +92,7 @@ struct Envelope {
     request_id: String,
     client_addr: Option<IpAddr>,
     audited: Arc<AtomicBool>,
+    handover: Arc<Handover>,
 }
 
 /// The client's address as the envelope decided it (the peer, or the address a trusted
@@ -76,6 +115,7 @@ impl FromRequest for RequestMeta {
             client_addr: e.client_addr,
             action,
             audited: e.audited.clone(),
+            handover: e.handover.clone(),
         });
         ready(meta.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("envelope middleware missing"))))
     }
@@ -116,19 +156,34 @@ pub async fn envelope(
         _ => peer,
     };
     let audited = Arc::new(AtomicBool::new(false));
-    req.extensions_mut().insert(Envelope { request_id: request_id.clone(), client_addr, audited: audited.clone() });
+    let handover = Arc::new(Handover::default());
+    req.extensions_mut().insert(Envelope {
+        request_id: request_id.clone(),
+        client_addr,
+        audited: audited.clone(),
+        handover: handover.clone(),
+    });
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.path());
     let started = Instant::now();
     // Authenticate before the handler's extractors run, so that a request is refused
     // for who sends it before anything about its body or path is looked at.
+    let held = handover.clone();
     let work = async move {
         if req.headers().contains_key(header::AUTHORIZATION) && authenticates(req.path()) {
-            let outcome = Principal::authenticate(req.request().clone()).await;
+            let outcome = Principal::authenticate(req.request().clone()).await.map(|(principal, client)| {
+                if !has_body(req.method(), req.headers()) {
+                    held.keep(client);
+                }
+                principal
+            });
             req.extensions_mut().insert(AuthOutcome(outcome));
         }
         next.call(req).await
     };
     let mut res = REQUEST_ID.scope(request_id.clone(), work).instrument(span.clone()).await?;
+    // A handler that did not take the connection kept for it gives it back now (or the
+    // record of a refused request below uses it).
+    let held = handover.take();
 
     let path = res.request().path().to_owned();
     let docs = path == "/docs" || path.starts_with("/docs/");
@@ -164,7 +219,7 @@ pub async fn envelope(
         state.metrics.observe(&route, res.request().method().as_str(), status.as_u16(), started.elapsed());
     }
     if needs_record(&path) && !audited.load(Ordering::SeqCst) {
-        record_unaudited(&res, &request_id, client_addr).instrument(span.clone()).await;
+        record_unaudited(&res, &request_id, client_addr, held).instrument(span.clone()).await;
     }
     span.in_scope(|| {
         tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "served");
@@ -180,13 +235,31 @@ fn authenticates(path: &str) -> bool {
         && !matches!(path, "/api/v1/auth/login" | "/api/v1/auth/refresh" | "/api/v1/.well-known/jwks.json")
 }
 
+/// Whether the request may have a body still to arrive: a length above zero; without a
+/// length, a chunked body or a method that carries one (HTTP/2 need not send a length).
+fn has_body(method: &Method, headers: &header::HeaderMap) -> bool {
+    let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    match length {
+        Some(n) => n > 0,
+        None => {
+            headers.contains_key(header::TRANSFER_ENCODING)
+                || !matches!(*method, Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS)
+        }
+    }
+}
+
 /// Requests that touch data: everything under `/api/` except the OpenAPI document, and
 /// everything under `/taxii2/`.
 fn needs_record(path: &str) -> bool {
     (path.starts_with("/api/") && path != "/api/v1/openapi.json") || path.starts_with("/taxii2/")
 }
 
-async fn record_unaudited<B>(res: &ServiceResponse<B>, request_id: &str, client_addr: Option<IpAddr>) {
+async fn record_unaudited<B>(
+    res: &ServiceResponse<B>,
+    request_id: &str,
+    client_addr: Option<IpAddr>,
+    held: Option<Client>,
+) {
     let req = res.request();
     let Some(state) = req.app_data::<web::Data<AppState>>() else { return };
     let status = res.status();
@@ -224,11 +297,37 @@ async fn record_unaudited<B>(res: &ServiceResponse<B>, request_id: &str, client_
         client_addr,
     };
     let written = async {
-        let client = state.pool.get().await?;
+        let client = match held {
+            Some(client) => client,
+            None => state.pool.get().await?,
+        };
         sitrep_db::audit::record(&client, &record).await
     }
     .await;
     if let Err(e) = written {
         tracing::error!(error = %e, "could not write the access-log record of a refused request");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> header::HeaderMap {
+        let mut h = header::HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        }
+        h
+    }
+
+    #[test]
+    fn only_a_request_without_a_body_keeps_its_connection_for_the_handler() {
+        assert!(!has_body(&Method::GET, &headers(&[])));
+        assert!(!has_body(&Method::POST, &headers(&[("content-length", "0")])));
+        assert!(has_body(&Method::POST, &headers(&[])));
+        assert!(has_body(&Method::PATCH, &headers(&[("content-length", "2048")])));
+        assert!(has_body(&Method::GET, &headers(&[("transfer-encoding", "chunked")])));
+        assert!(has_body(&Method::GET, &headers(&[("content-length", "5")])));
     }
 }

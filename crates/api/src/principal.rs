@@ -11,6 +11,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sitrep_auth::apikey;
+use sitrep_db::Client;
 use sitrep_db::audit::ActorType;
 use sitrep_db::service_accounts::{self, KeyRefusal};
 use sitrep_db::sessions::{self, PrincipalRefusal};
@@ -72,15 +73,17 @@ impl Principal {
         let decided = req.extensions_mut().remove::<AuthOutcome>();
         match decided {
             Some(AuthOutcome(outcome)) => outcome,
-            None => Principal::authenticate(req).await,
+            None => Principal::authenticate(req).await.map(|(principal, _)| principal),
         }
     }
 
-    pub(crate) async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
+    /// The caller of `req`, and the pool connection that looked it up (the envelope keeps
+    /// it for the handler: `RequestMeta::client`).
+    pub(crate) async fn authenticate(req: HttpRequest) -> Result<(Principal, Client), ApiError> {
         let state = req
             .app_data::<web::Data<AppState>>()
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("state missing")))?;
-        let principal = match credential(&req)? {
+        let (principal, client) = match credential(&req)? {
             Credential::AccessToken(token) => Self::from_access_token(state, token).await?,
             Credential::ApiKey(key) => {
                 let addr = crate::meta::client_addr(&req).map(|a| a.to_string());
@@ -95,7 +98,7 @@ impl Principal {
             membership_id: Some(principal.membership_id),
             roles: principal.role_names(),
         });
-        Ok(principal)
+        Ok((principal, client))
     }
 
     /// Whether the caller may still act, as the database says now (live streams ask
@@ -116,13 +119,13 @@ impl Principal {
         })
     }
 
-    async fn from_access_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    async fn from_access_token(state: &AppState, token: &str) -> Result<(Principal, Client), ApiError> {
         let claims = state.tokens.verify(token).map_err(|e| ApiError::Unauthenticated { reason: e.reason() })?;
         let client = state.pool.get().await?;
         let totp_roles = state.login.roles_needing_totp();
         let row = sessions::principal(&client, claims.sid, claims.sub, claims.org, totp_roles).await?;
         let row = row.map_err(|refusal: PrincipalRefusal| ApiError::Unauthenticated { reason: refusal.as_str() })?;
-        Ok(Principal {
+        let principal = Principal {
             user_id: claims.sub,
             username: row.username,
             organisation_id: claims.org,
@@ -132,15 +135,16 @@ impl Principal {
             api_key_id: None,
             enrolment_only: row.enrolment_only,
             permissions: Permissions::new(claims.org, row.reach, row.roles),
-        })
+        };
+        Ok((principal, client))
     }
 
-    async fn from_api_key(state: &AppState, key: &str, addr: Option<&str>) -> Result<Principal, ApiError> {
+    async fn from_api_key(state: &AppState, key: &str, addr: Option<&str>) -> Result<(Principal, Client), ApiError> {
         let prefix = apikey::parse(key).ok_or(ApiError::Unauthenticated { reason: "api_key_malformed" })?;
         let client = state.pool.get().await?;
         let found = service_accounts::key_principal(&client, prefix, &apikey::hash(key), addr).await?;
         let row = found.map_err(|refusal: KeyRefusal| ApiError::Unauthenticated { reason: refusal.as_str() })?;
-        Ok(Principal {
+        let principal = Principal {
             user_id: row.account_id,
             username: row.username,
             organisation_id: row.organisation_id,
@@ -150,7 +154,8 @@ impl Principal {
             api_key_id: Some(row.key_id),
             enrolment_only: false,
             permissions: Permissions::new(row.organisation_id, row.reach, row.roles),
-        })
+        };
+        Ok((principal, client))
     }
 }
 

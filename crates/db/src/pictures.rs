@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sitrep_domain::visibility::{Viewer, min_rank, tier_rank};
 use sitrep_types::{PictureContent, Severity, Status, Tier, Tlp};
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use crate::{DbError, GenericClient};
@@ -56,7 +56,13 @@ fn parse<T>(v: Option<T>, what: &'static str) -> Result<T, DbError> {
 }
 
 fn picture(row: &Row) -> Result<PictureRow, DbError> {
-    let content: serde_json::Value = row.try_get("content")?;
+    let content =
+        row.try_get::<_, Json<PictureContent>>("content").map_err(|_| DbError::Corrupt("picture_revisions.content"))?;
+    picture_with(row, content.0)
+}
+
+/// A picture row whose content the caller already holds (it just wrote it).
+fn picture_with(row: &Row, content: PictureContent) -> Result<PictureRow, DbError> {
     Ok(PictureRow {
         id: row.try_get("id")?,
         reference: row.try_get("reference")?,
@@ -74,22 +80,17 @@ fn picture(row: &Row) -> Result<PictureRow, DbError> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         published_at: row.try_get("published_at")?,
-        content: serde_json::from_value(content).map_err(|_| DbError::Corrupt("picture_revisions.content"))?,
+        content,
     })
 }
 
-/// The next `VTY-YYYY-NNNN`: one counter per year, shared by all organisations. A number
-/// is taken in the caller's transaction, so it is never handed out twice.
+/// The next `VTY-YYYY-NNNN` of `year`: one sequence per year, shared by all organisations
+/// (`picture_reference`, migrations/V9). Never handed out twice and increasing, but not
+/// gapless: a create that fails after taking its number leaves a gap. Taking a number
+/// locks nothing until commit, so creates do not wait for each other.
 pub async fn next_reference(c: &impl GenericClient, year: i32) -> Result<String, DbError> {
-    let row = c
-        .query_one(
-            "INSERT INTO picture_references AS r (year, last) VALUES ($1, 1) \
-             ON CONFLICT (year) DO UPDATE SET last = r.last + 1 RETURNING last",
-            &[&year],
-        )
-        .await?;
-    let n: i32 = row.try_get(0)?;
-    Ok(format!("VTY-{year}-{n:04}"))
+    let statement = c.prepare_cached("SELECT picture_reference($1)").await?;
+    Ok(c.query_one(&statement, &[&year]).await?.try_get(0)?)
 }
 
 /// The columns a picture copies from its revision in force (for the visibility
@@ -157,29 +158,39 @@ fn placeholders(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Inserts a new picture in `draft` with its first revision.
-pub async fn insert_picture(
+/// A new picture of `originator` in `draft`, with its reference for `year` and its first
+/// revision, in one statement; returns it as `find` shows it.
+pub async fn create(
     c: &impl GenericClient,
     id: Uuid,
-    reference: &str,
+    year: i32,
     originator: Uuid,
     author: Uuid,
     content: &PictureContent,
     severity: Severity,
-) -> Result<(), DbError> {
+) -> Result<PictureRow, DbError> {
     let list = ListValues::new(content, severity);
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id, &reference, &originator, &author];
+    let json = Json(content);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id, &year, &originator, &author, &json];
     params.extend(list.params());
-    c.execute(
-        &format!(
-            "INSERT INTO pictures (id, reference, originator_id, created_by, status, revision, {LIST_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, 'draft', 1, {})",
-            placeholders(5, 20)
-        ),
-        &params,
-    )
-    .await?;
-    insert_revision(c, id, 1, "draft", content, author).await
+    let statement = c
+        .prepare_cached(&format!(
+            "WITH p AS ( \
+               INSERT INTO pictures (id, reference, originator_id, created_by, status, revision, {LIST_COLUMNS}) \
+               VALUES ($1, picture_reference($2), $3, $4, 'draft', 1, {}) RETURNING * \
+             ), r AS ( \
+               INSERT INTO picture_revisions (picture_id, revision, state, content, tier, tlp, created_by) \
+               SELECT p.id, 1, 'draft', $5, p.tier, p.tlp, p.created_by FROM p \
+             ) \
+             SELECT p.id, p.reference, p.originator_id, o.code AS originator_code, p.status, p.revision, \
+               p.pending_revision, p.version, p.tier, p.tlp, p.named_recipients, p.severity, p.valid_until, \
+               p.created_at, p.updated_at, p.published_at \
+             FROM p JOIN organisations o ON o.id = p.originator_id",
+            placeholders(6, 20)
+        ))
+        .await?;
+    let row = c.query_one(&statement, &params).await?;
+    picture_with(&row, content.clone())
 }
 
 /// Inserts an immutable revision.
@@ -191,11 +202,10 @@ pub async fn insert_revision(
     content: &PictureContent,
     author: Uuid,
 ) -> Result<(), DbError> {
-    let json = serde_json::to_value(content).map_err(|_| DbError::Corrupt("picture content"))?;
     c.execute(
         "INSERT INTO picture_revisions (picture_id, revision, state, content, tier, tlp, created_by, published_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $3 = 'published' THEN now() END)",
-        &[&picture, &revision, &state, &json, &content.tier.as_str(), &content.tlp.as_str(), &author],
+        &[&picture, &revision, &state, &Json(content), &content.tier.as_str(), &content.tlp.as_str(), &author],
     )
     .await?;
     Ok(())
@@ -272,12 +282,12 @@ pub async fn set_revision_state(
 pub async fn find(c: &impl GenericClient, v: &Viewer, id: Uuid, lock: bool) -> Result<Option<PictureRow>, DbError> {
     let (org, rank, reads, sec) = viewer_params(v);
     let lock = if lock { " FOR UPDATE OF p" } else { "" };
-    let row = c
-        .query_opt(
-            &format!("SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE p.id = $5 AND {VISIBLE_OR_METADATA}{lock}"),
-            &[&org, &rank, &reads, &sec, &id],
-        )
+    let statement = c
+        .prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE p.id = $5 AND {VISIBLE_OR_METADATA}{lock}"
+        ))
         .await?;
+    let row = c.query_opt(&statement, &[&org, &rank, &reads, &sec, &id]).await?;
     row.as_ref().map(picture).transpose()
 }
 
@@ -293,11 +303,12 @@ pub struct RevisionRow {
 }
 
 fn revision(row: &Row) -> Result<RevisionRow, DbError> {
-    let content: serde_json::Value = row.try_get("content")?;
+    let content =
+        row.try_get::<_, Json<PictureContent>>("content").map_err(|_| DbError::Corrupt("picture_revisions.content"))?;
     Ok(RevisionRow {
         revision: row.try_get("revision")?,
         state: row.try_get("state")?,
-        content: serde_json::from_value(content).map_err(|_| DbError::Corrupt("picture_revisions.content"))?,
+        content: content.0,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         approved_by: row.try_get("approved_by")?,
@@ -482,21 +493,7 @@ pub async fn organisation_requires_review(c: &impl GenericClient, org: Uuid) -> 
     Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(false))
 }
 
-/// Which of `ids` are active organisations.
-pub async fn existing_organisations(c: &impl GenericClient, ids: &[Uuid]) -> Result<Vec<Uuid>, DbError> {
-    let rows = c.query("SELECT id FROM organisations WHERE id = ANY ($1) AND active", &[&ids]).await?;
-    rows.iter().map(|r| r.try_get(0).map_err(DbError::from)).collect()
-}
-
-pub async fn community_exists(c: &impl GenericClient, code: &str) -> Result<bool, DbError> {
-    Ok(c.query_opt("SELECT 1 FROM communities WHERE code = $1", &[&code]).await?.is_some())
-}
-
-pub async fn election_exists(c: &impl GenericClient, id: Uuid) -> Result<bool, DbError> {
-    Ok(c.query_opt("SELECT 1 FROM elections WHERE id = $1", &[&id]).await?.is_some())
-}
-
-/// Which of `ids` are pictures the viewer sees fully (for `related` links).
+/// Which of `ids` are pictures the viewer sees fully.
 pub async fn visible_ids(c: &impl GenericClient, v: &Viewer, ids: &[Uuid]) -> Result<Vec<Uuid>, DbError> {
     let (org, rank, reads, _) = viewer_params(v);
     let rows = c
@@ -506,6 +503,46 @@ pub async fn visible_ids(c: &impl GenericClient, v: &Viewer, ids: &[Uuid]) -> Re
         )
         .await?;
     rows.iter().map(|r| r.try_get(0).map_err(DbError::from)).collect()
+}
+
+/// What a picture's content refers to, as the database knows it now.
+#[derive(Debug, Clone, Default)]
+pub struct KnownReferences {
+    /// Those of the named recipients that are active organisations.
+    pub organisations: Vec<Uuid>,
+    /// The TLP community exists (or none was named).
+    pub community: bool,
+    /// The election exists (or none was named).
+    pub election: bool,
+    /// Those of the related pictures the viewer sees fully.
+    pub pictures: Vec<Uuid>,
+}
+
+/// Looks up every reference of a picture's content in one statement.
+pub async fn known_references(
+    c: &impl GenericClient,
+    v: &Viewer,
+    organisations: &[Uuid],
+    community: Option<&str>,
+    election: Option<Uuid>,
+    related: &[Uuid],
+) -> Result<KnownReferences, DbError> {
+    let (org, rank, reads, _) = viewer_params(v);
+    let statement = c
+        .prepare_cached(&format!(
+            "SELECT ARRAY(SELECT id FROM organisations WHERE id = ANY ($4) AND active), \
+               $5::text IS NULL OR EXISTS (SELECT 1 FROM communities WHERE code = $5), \
+               $6::uuid IS NULL OR EXISTS (SELECT 1 FROM elections WHERE id = $6), \
+               ARRAY(SELECT p.id FROM pictures p WHERE p.id = ANY ($7) AND {VISIBLE})"
+        ))
+        .await?;
+    let row = c.query_one(&statement, &[&org, &rank, &reads, &organisations, &community, &election, &related]).await?;
+    Ok(KnownReferences {
+        organisations: row.try_get(0)?,
+        community: row.try_get(1)?,
+        election: row.try_get(2)?,
+        pictures: row.try_get(3)?,
+    })
 }
 
 /// The highest revision number of a picture (in force, pending or abandoned).

@@ -296,9 +296,8 @@ async fn lookup(
     second: &(dyn tokio_postgres::types::ToSql + Sync),
     client_addr: Option<&str>,
 ) -> Result<Result<KeyPrincipal, KeyRefusal>, DbError> {
-    let row = c
-        .query_opt(
-            &format!(
+    let statement = c
+        .prepare_cached(&format!(
                 "SELECT k.id AS key_id, u.id AS account_id, u.username, u.active AS account_active, \
                         o.id AS org_id, o.active AS org_active, o.reach, \
                         k.expires_at > now() AS live, k.revoked_at IS NULL AS unrevoked, \
@@ -315,10 +314,9 @@ async fn lookup(
                       WHERE m.user_id = u.id AND m.organisation_id = o.id AND {MEMBERSHIP_ACTIVE} \
                       ORDER BY m.valid_from DESC LIMIT 1) m ON true \
                  WHERE {filter}"
-            ),
-            &[first, second, &client_addr],
-        )
+        ))
         .await?;
+    let row = c.query_opt(&statement, &[first, second, &client_addr]).await?;
     let Some(row) = row else { return Ok(Err(KeyRefusal::Unknown)) };
     let checks = [
         ("unrevoked", KeyRefusal::Revoked),

@@ -196,9 +196,8 @@ pub async fn principal(
     organisation_id: Uuid,
     roles_needing_totp: &[&str],
 ) -> Result<Result<PrincipalRow, PrincipalRefusal>, DbError> {
-    let row = c
-        .query_opt(
-            &format!(
+    let statement = c
+        .prepare_cached(&format!(
                 "SELECT u.username, u.active AS user_active, o.active AS org_active, o.reach, \
                         (s.revoked_at IS NULL AND s.absolute_expires_at > now()) AS session_live, m.id AS mid, m.roles, \
                         ((o.require_totp OR m.roles && $4::text[]) AND s.second_factor IS NULL) AS enrolment_only \
@@ -209,10 +208,9 @@ pub async fn principal(
                       WHERE m.user_id = u.id AND m.organisation_id = o.id AND {MEMBERSHIP_ACTIVE} \
                       ORDER BY m.valid_from DESC LIMIT 1) m ON true \
                  WHERE s.id = $1 AND s.user_id = $2 AND s.organisation_id = $3"
-            ),
-            &[&session_id, &user_id, &organisation_id, &roles_needing_totp],
-        )
+        ))
         .await?;
+    let row = c.query_opt(&statement, &[&session_id, &user_id, &organisation_id, &roles_needing_totp]).await?;
     let Some(row) = row else { return Ok(Err(PrincipalRefusal::SessionRevoked)) };
     if !row.try_get::<_, bool>("session_live")? {
         return Ok(Err(PrincipalRefusal::SessionRevoked));

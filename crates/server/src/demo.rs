@@ -100,9 +100,9 @@ pub async fn seed(c: &impl GenericClient, hasher: &PasswordHasher) -> anyhow::Re
         let id = Uuid::new_v4();
         let author = user_id(c, &p.author).await?;
         let approver = user_id(c, &p.approver).await?;
-        let reference = pictures::next_reference(c, Utc::now().year()).await?;
         let originator = org_id(c, &p.originator).await?;
-        pictures::insert_picture(c, id, &reference, originator, author, checked.content(), checked.severity()).await?;
+        let year = Utc::now().year();
+        pictures::create(c, id, year, originator, author, checked.content(), checked.severity()).await?;
         let approved_by = (approver != author).then_some(approver);
         pictures::set_revision_state(c, id, 1, "published", approved_by).await?;
         pictures::set_in_force(c, id, 1, Status::Published, checked.content(), checked.severity(), true).await?;

@@ -121,7 +121,7 @@ pub async fn list_access_log(
         .transpose()
         .map_err(|_| ApiError::BadRequest { code: "invalid_cursor", detail: "The cursor is not valid here.".into() })?;
     let filter = query.filter()?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     // Every record committed before this request is in the chain, so in the answer.
     log::seal_committed(&mut client).await?;
     let items = log::list(&client, &filter, before, limit).await?;
@@ -180,7 +180,7 @@ pub async fn export_access_log(
 ) -> Result<HttpResponse, ApiError> {
     let format = query.0.format.unwrap_or_default();
     let name = if format == ExportFormat::Csv { "csv" } else { "jsonl" };
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     // The record commits before any data is read or sent, and the export ends with it:
     // it is sealed into the chain first (with every record committed before it).
     let record = audit::by(&meta, &caller).object("access_log_export", name);
@@ -251,7 +251,7 @@ pub async fn list_checkpoints(
         query.0.after(caller.user_id, CHECKPOINTS)?.map(|k| k.parse::<i64>()).transpose().map_err(|_| {
             ApiError::BadRequest { code: "invalid_cursor", detail: "The cursor is not valid here.".into() }
         })?;
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let items = log::list_checkpoints(&client, after, limit).await?;
     let last = items.last().map(|c| c.id.to_string());
     let next = next_cursor(caller.user_id, CHECKPOINTS, items.len(), limit, last.as_deref());
@@ -275,7 +275,7 @@ pub async fn get_checkpoint_key(
         .checkpoint_key
         .clone()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no checkpoint key configured")))?;
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     audit::write(&client, &meta, audit::by(&meta, &caller).object("access_log_checkpoint_key", &key.key_id)).await?;
     Ok(HttpResponse::Ok().json(key))
 }

@@ -56,7 +56,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
         return refuse(state, meta, record.refused(Outcome::Denied, "address_throttled", 429), err).await;
     }
 
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     if let Err(err) = not_locked(&client, &username).await? {
         audit::write(&client, meta, record.refused(Outcome::Denied, "account_throttled", 429)).await?;
         return Err(err);
@@ -245,7 +245,7 @@ async fn refuse<T>(
     record: sitrep_db::audit::AccessRecord,
     err: ApiError,
 ) -> Result<T, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     audit::write(&client, meta, record).await?;
     Err(err)
 }
@@ -297,7 +297,7 @@ pub async fn refresh_tokens(
 
 async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result<TokenPair, ApiError> {
     let hash = refresh::hash(token);
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let record = audit::anonymous(meta);
     let denied = ApiError::Unauthenticated { reason: "refresh_token_invalid" };
@@ -384,7 +384,7 @@ pub async fn logout(
             detail: "An API key has no session to end; its organisation administrator revokes it.",
         });
     };
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     sessions::revoke_session(&tx, session_id, "logout").await?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("session", session_id).status(204)).await?;

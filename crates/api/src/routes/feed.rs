@@ -65,7 +65,7 @@ pub async fn get_feed(
         Some(key) => Some(parse_position(&key).ok_or_else(bad)?),
         None => None,
     };
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let rows = events::feed(&client, &Viewer::from(&caller.permissions), after.clone(), limit).await?;
     let position = rows.last().map(|r| r.position.clone()).or(after).unwrap_or_else(|| ("0".to_owned(), 0));
     let next = crate::pagination::cursor(caller.user_id, LIST, &position_key(&position));

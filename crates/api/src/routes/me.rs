@@ -22,7 +22,7 @@ pub async fn get_me(
     meta: RequestMeta,
     caller: Caller<SelfService>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let user =
         accounts::get_user(&client, caller.user_id).await?.ok_or(ApiError::Unauthenticated { reason: "user_gone" })?;
     let organisation = accounts::get_organisation(&client, caller.organisation_id)

@@ -34,7 +34,7 @@ pub async fn list_organisations(
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.0.limit()?;
     let after = query.0.after(caller.user_id, LIST)?;
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let items = accounts::list_organisations(&client, after.as_deref(), limit).await?;
     let next = next_cursor(caller.user_id, LIST, items.len(), limit, items.last().map(|o| o.code.as_str()));
     let ids = items.iter().map(|o| o.id).collect();
@@ -58,7 +58,7 @@ pub async fn create_organisation(
     body: Json<CreateOrganisation>,
 ) -> Result<HttpResponse, ApiError> {
     let new = NewOrganisation::try_from(body.0)?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let id = Uuid::new_v4();
     let org = accounts::insert_organisation(&tx, id, &new)
@@ -82,7 +82,7 @@ pub async fn get_organisation(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let org = accounts::get_organisation(&client, id).await?.ok_or(ApiError::not_found("organisation_not_found"))?;
     audit::write(&client, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
     Ok(HttpResponse::Ok().json(org))
@@ -104,7 +104,7 @@ pub async fn update_organisation(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let change = OrganisationChange::try_from(body.0)?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let org =
         accounts::update_organisation(&tx, id, &change).await?.ok_or(ApiError::not_found("organisation_not_found"))?;
@@ -134,7 +134,7 @@ pub async fn get_policy(
     if !caller.permissions.can_manage_members_of(id) {
         return Err(not_found);
     }
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let policy = accounts::get_organisation_policy(&client, id).await?.ok_or(not_found)?;
     audit::write(&client, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
     Ok(HttpResponse::Ok().json(policy))
@@ -166,7 +166,7 @@ pub async fn update_policy(
         Some(r) => Some(parse_ranges("service_account_ranges", r).map_err(|e| ApiError::Invalid(e.into()))?),
         None => None,
     };
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let policy =
         accounts::update_organisation_policy(&tx, id, change.require_review, change.require_totp, ranges.as_deref())

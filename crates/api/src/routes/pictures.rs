@@ -106,10 +106,21 @@ fn etag(row: &PictureRow) -> String {
 
 /// The access-log record of `p` acting on `row`, with its revision, tier and TLP.
 pub(crate) fn record(meta: &RequestMeta, p: &Principal, row: &PictureRow) -> AccessRecord {
-    let mut r = audit::by(meta, p).object("picture", row.id);
-    r.object_revision = Some(row.revision);
-    r.tier = Some(row.tier.as_str().to_owned());
-    r.tlp = Some(row.tlp.as_str().to_owned());
+    record_of(meta, p, row.id, row.revision, row.tier, row.tlp)
+}
+
+fn record_of(
+    meta: &RequestMeta,
+    p: &Principal,
+    id: Uuid,
+    revision: i32,
+    tier: sitrep_types::Tier,
+    tlp: sitrep_types::Tlp,
+) -> AccessRecord {
+    let mut r = audit::by(meta, p).object("picture", id);
+    r.object_revision = Some(revision);
+    r.tier = Some(tier.as_str().to_owned());
+    r.tlp = Some(tlp.as_str().to_owned());
     r
 }
 
@@ -123,7 +134,8 @@ fn respond_with(status: actix_web::http::StatusCode, row: &PictureRow, body: Pic
     res.json(body)
 }
 
-/// Checks the rules, then the references that need the database. `422` naming fields.
+/// Checks the rules, then the references that need the database (one query, none if the
+/// content refers to nothing). `422` naming fields.
 async fn check_content(
     c: &impl GenericClient,
     p: &Principal,
@@ -132,35 +144,37 @@ async fn check_content(
 ) -> Result<CheckedContent, ApiError> {
     let checked = CheckedContent::check(content, Deployment { tl_iv_accredited: state.tl_iv_accredited })?;
     let content = checked.content();
+    let related: Vec<Uuid> = content.related.iter().map(|r| r.picture_id).collect();
     let mut errors = sitrep_domain::FieldErrors::default();
-    let known = if content.named_recipients.is_empty() {
-        Vec::new()
-    } else {
-        pictures::existing_organisations(c, &content.named_recipients).await?
-    };
+    let refers = !content.named_recipients.is_empty()
+        || content.tlp_community.is_some()
+        || content.election_id.is_some()
+        || !related.is_empty();
+    if !refers {
+        return Ok(checked);
+    }
+    let known = pictures::known_references(
+        c,
+        &Viewer::from(&p.permissions),
+        &content.named_recipients,
+        content.tlp_community.as_deref(),
+        content.election_id,
+        &related,
+    )
+    .await?;
     for (i, r) in content.named_recipients.iter().enumerate() {
-        if !known.contains(r) {
+        if !known.organisations.contains(r) {
             errors.push(Invalid::new(format!("named_recipients[{i}]"), "unknown_organisation", "no such organisation"));
         }
     }
-    if let Some(code) = &content.tlp_community
-        && !pictures::community_exists(c, code).await?
-    {
+    if !known.community {
         errors.push(Invalid::new("tlp_community", "unknown_community", "no such community"));
     }
-    if let Some(id) = content.election_id
-        && !pictures::election_exists(c, id).await?
-    {
+    if !known.election {
         errors.push(Invalid::new("election_id", "unknown_election", "no such election"));
     }
-    let related: Vec<Uuid> = content.related.iter().map(|r| r.picture_id).collect();
-    let visible = if related.is_empty() {
-        Vec::new()
-    } else {
-        pictures::visible_ids(c, &Viewer::from(&p.permissions), &related).await?
-    };
     for (i, r) in related.iter().enumerate() {
-        if !visible.contains(r) {
+        if !known.pictures.contains(r) {
             errors.push(Invalid::new(format!("related[{i}].picture_id"), "unknown_picture", "no such picture"));
         }
     }
@@ -266,7 +280,7 @@ pub async fn list_pictures(
     // cursor are the replica's; its rows are then filtered through the primary's view of
     // the caller's sight now, so that replica lag never undoes a narrowing. The access-log
     // record goes to the primary before anything is answered.
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let mut rows = match &state.read_pool {
         Some(replica) => pictures::list(&replica.get().await?, &v, &filter, after, limit).await?,
         None => pictures::list(&client, &v, &filter, after, limit).await?,
@@ -336,9 +350,10 @@ pub async fn create_picture(
     body: Json<serde_json::Value, PICTURE_BODY_LIMIT>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let request_hash: [u8; 32] = Sha256::digest(body.0.to_string().as_bytes()).into();
-    let content: PictureContent = crate::body::parse_json(body.0.to_string().as_bytes())?;
-    let mut client = state.pool.get().await?;
+    let raw = body.0.to_string();
+    let request_hash: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
+    let content: PictureContent = crate::body::parse_json(raw.as_bytes())?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let id = Uuid::new_v4();
     if let Some(key) = &key
@@ -359,20 +374,19 @@ pub async fn create_picture(
         return Ok(located(respond(actix_web::http::StatusCode::CREATED, &caller, &row), row.id));
     }
     let checked = check_content(&tx, &caller, content, &state).await?;
-    let reference = pictures::next_reference(&tx, Utc::now().year()).await?;
-    pictures::insert_picture(
-        &tx,
-        id,
-        &reference,
-        caller.organisation_id,
-        caller.user_id,
-        checked.content(),
-        checked.severity(),
-    )
-    .await?;
-    let row = pictures::find(&tx, &Viewer::from(&caller.permissions), id, false).await?.ok_or(NOT_FOUND)?;
-    audit::write(&tx, &meta, record(&meta, &caller, &row).status(201)).await?;
+    let new = checked.content();
+    // The insert and its record go out together (one round trip); either failing fails
+    // the transaction, so neither commits without the other. The request counts as
+    // recorded only once both have committed (else the envelope records the failure).
+    let insert = async {
+        let year = Utc::now().year();
+        Ok(pictures::create(&tx, id, year, caller.organisation_id, caller.user_id, new, checked.severity()).await?)
+    };
+    let r = record_of(&meta, &caller, id, 1, new.tier, new.tlp).status(201);
+    let record = async { sitrep_db::audit::record(&tx, &r).await.map_err(audit::unavailable) };
+    let (row, _) = futures_util::future::try_join(insert, record).await?;
     tx.commit().await?;
+    audit::written(&meta);
     Ok(located(respond(actix_web::http::StatusCode::CREATED, &caller, &row), id))
 }
 
@@ -428,7 +442,7 @@ pub async fn get_picture(
     caller: Caller<Authenticated>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
     let (body, redacted) = view(&caller, &row);
@@ -476,7 +490,7 @@ pub async fn update_picture(
     let serde_json::Value::Object(patch) = body.0 else {
         return Err(ApiError::invalid("body", "invalid_type", "a JSON object"));
     };
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let row = own_locked(&tx, &caller, id.into_inner()).await?;
     if if_match != etag(&row) {
@@ -578,7 +592,7 @@ async fn lifecycle(
     id: Uuid,
     action: Action,
 ) -> Result<HttpResponse, ApiError> {
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let row = own_locked(&tx, caller, id).await?;
     let conflict = |code: &'static str, detail: &str| ApiError::Conflict { code, detail: detail.into() };
@@ -754,7 +768,7 @@ pub async fn list_revisions(
     caller: Caller<Authenticated>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let v = Viewer::from(&caller.permissions);
     let row = pictures::find(&client, &v, id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
     if sight(&v, &handling(&row)) != Sight::Full {
@@ -792,7 +806,7 @@ pub async fn get_revision(
     path: web::Path<(Uuid, i32)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, n) = path.into_inner();
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let v = Viewer::from(&caller.permissions);
     let row = pictures::find(&client, &v, id, false).await?.ok_or(NOT_FOUND)?;
     if sight(&v, &handling(&row)) != Sight::Full {

@@ -58,7 +58,7 @@ pub async fn acknowledge(
     body: Json<CreateAcknowledgement>,
 ) -> Result<HttpResponse, ApiError> {
     note("note", &body.0.note, 1000)?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let v = Viewer::from(&caller.permissions);
     let row = pictures::find(&tx, &v, id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
@@ -116,7 +116,7 @@ pub async fn list_acknowledgements(
     caller: Caller<Authenticated>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
     let status = ack_status(&client, &caller, &row).await?;
@@ -144,7 +144,7 @@ pub async fn record_release_decision(
             detail: "Only the RAS contact point records release decisions.",
         });
     }
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let row =
         pictures::find(&tx, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
@@ -180,7 +180,7 @@ pub async fn list_release_decisions(
     caller: Caller<Authenticated>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
     let entitled = row.originator_id == caller.organisation_id
@@ -219,7 +219,7 @@ pub async fn list_elections(
     meta: RequestMeta,
     caller: Caller<Authenticated>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let items = reference::elections(&client).await?;
     let ids = items.iter().map(|e| e.id).collect();
     audit::write(&client, &meta, audit::by(&meta, &caller).objects("election", ids)).await?;
@@ -241,7 +241,7 @@ pub async fn create_election(
     let e = body.0;
     check_code("code", &e.code)?;
     check_name("name_en", &e.name_en)?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let id = Uuid::new_v4();
     let election = reference::insert_election(&tx, id, &e.code, e.election_type, &e.name_en, e.election_day)
@@ -265,7 +265,7 @@ pub async fn get_election(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let e = reference::get_election(&client, id).await?.ok_or(ApiError::not_found("election_not_found"))?;
     audit::write(&client, &meta, audit::by(&meta, &caller).object("election", id)).await?;
     Ok(HttpResponse::Ok().json(e))
@@ -288,7 +288,7 @@ pub async fn update_election(
     if let Some(name) = &body.0.name_en {
         check_name("name_en", name)?;
     }
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let e = reference::update_election(&tx, id, body.0.name_en.as_deref(), body.0.election_day)
         .await?
@@ -308,7 +308,7 @@ pub async fn list_communities(
     meta: RequestMeta,
     caller: Caller<Authenticated>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let items = reference::communities(&client).await?;
     audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
     Ok(HttpResponse::Ok().json(items))
@@ -332,7 +332,7 @@ pub async fn create_community(
     if let Some(d) = &c.description {
         check_text("description", d, 1, 1000, true).map_err(|e| ApiError::Invalid(e.into()))?;
     }
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let community = reference::insert_community(&tx, &c.code, &c.name_en, c.description.as_deref())
         .await

@@ -91,7 +91,7 @@ pub async fn list_service_accounts(
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.0.limit()?;
     let after = query.0.after(caller.user_id, LIST)?;
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let rows =
         service_accounts::list_service_accounts(&client, scope(&caller.permissions), after.as_deref(), limit).await?;
     let next = next_cursor(caller.user_id, LIST, rows.len(), limit, rows.last().map(|(key, _)| key.as_str()));
@@ -118,7 +118,7 @@ pub async fn create_service_account(
     let new = NewServiceAccount::try_from(body.0)?;
     let organisation = new.organisation_id.unwrap_or(caller.organisation_id);
     check_grant(&caller.permissions, organisation, new.roles)?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     check_organisation(&tx, organisation, "organisation_id").await?;
     let id = Uuid::new_v4();
@@ -151,7 +151,7 @@ pub async fn get_service_account(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let row = find_visible(&client, &caller.permissions, id).await?;
     let account = with_roles(&client, row).await?;
     audit::write(&client, &meta, audit::by(&meta, &caller).object("service_account", id)).await?;
@@ -174,7 +174,7 @@ pub async fn update_service_account(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let change = ServiceAccountChange::try_from(body.0)?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     service_accounts::lock_service_account(&tx, id).await?.ok_or(NOT_FOUND)?;
     let current = find_visible(&tx, &caller.permissions, id).await?;
@@ -220,7 +220,7 @@ pub async fn list_api_keys(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     find_visible(&client, &caller.permissions, id).await?;
     let keys: Vec<ApiKey> = service_accounts::list_api_keys(&client, id).await?.into_iter().map(api_key).collect();
     let ids = keys.iter().map(|k| k.id).collect();
@@ -246,7 +246,7 @@ pub async fn create_api_key(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let spec = NewApiKeySpec::parse(body.0, Utc::now())?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     service_accounts::lock_service_account(&tx, id).await?.ok_or(NOT_FOUND)?;
     find_visible(&tx, &caller.permissions, id).await?;
@@ -287,7 +287,7 @@ pub async fn get_api_key(
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, key_id) = path.into_inner();
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     find_visible(&client, &caller.permissions, id).await?;
     let row = service_accounts::get_api_key(&client, id, key_id).await?.ok_or(KEY_NOT_FOUND)?;
     audit::write(&client, &meta, audit::by(&meta, &caller).object("api_key", key_id)).await?;
@@ -308,7 +308,7 @@ pub async fn revoke_api_key(
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, key_id) = path.into_inner();
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     find_visible(&tx, &caller.permissions, id).await?;
     let row = service_accounts::revoke_api_key(&tx, id, key_id, caller.user_id).await?.ok_or(KEY_NOT_FOUND)?;

@@ -62,7 +62,7 @@ pub async fn stream(
             parse_position(&key).ok_or_else(bad)?
         }
         None => {
-            let client = state.pool.get().await?;
+            let client = meta.client(&state.pool).await?;
             events::head(&client).await?
         }
     };
@@ -70,7 +70,7 @@ pub async fn stream(
         return Err(ApiError::Unavailable { code: "stream_unavailable", retry_after_secs: 5 });
     };
     // Opening the stream is itself recorded before anything is sent.
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
     drop(client);
     let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
@@ -161,7 +161,7 @@ impl Pump {
     /// and queues it.
     async fn push(&mut self) -> Result<Push, ApiError> {
         let p = &self.principal;
-        let client = self.state.pool.get().await?;
+        let client = self.meta.client(&self.state.pool).await?;
         if self.checked.elapsed() >= SESSION_CHECK {
             let addr = self.meta.client_addr.map(|a| a.to_string());
             if !p.still_valid(&client, addr.as_deref(), self.state.login.roles_needing_totp()).await? {

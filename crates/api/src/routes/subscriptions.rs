@@ -57,7 +57,7 @@ pub async fn list_subscriptions(
     meta: RequestMeta,
     caller: Caller<ManageSubscriptions>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let rows = subscriptions::list(&client, scope(&caller.permissions)).await?;
     let ids = rows.iter().map(|r| r.id).collect();
     audit::write(&client, &meta, audit::by(&meta, &caller).objects("subscription", ids)).await?;
@@ -83,7 +83,7 @@ pub async fn create_subscription(
         return Err(ApiError::forbidden("You may manage the subscriptions of your own organisation only."));
     }
     check_text("name", &s.name, 1, 200, false).map_err(|e| ApiError::Invalid(e.into()))?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     if sitrep_db::accounts::get_organisation(&tx, organisation).await?.is_none_or(|o| !o.active) {
         return Err(ApiError::invalid("organisation_id", "unknown_organisation", "no active organisation has this id"));
@@ -142,7 +142,7 @@ pub async fn get_subscription(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let row = subscriptions::get(&client, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
     audit::write(&client, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
     Ok(HttpResponse::Ok().json(view(row, None)))
@@ -163,7 +163,7 @@ pub async fn update_subscription(
     body: Json<UpdateSubscription>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let current = subscriptions::get(&tx, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
     let mut secret = None;
@@ -199,7 +199,7 @@ pub async fn list_deliveries(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     subscriptions::get(&client, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
     let rows = subscriptions::deliveries(&client, id, 200).await?;
     let items: Vec<Delivery> = rows
@@ -234,7 +234,7 @@ pub async fn replay_deliveries(
     body: Json<Replay>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     subscriptions::get(&tx, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
     let queued = subscriptions::replay(&tx, id, body.0.delivered).await?;
@@ -253,7 +253,7 @@ pub async fn list_webhook_hosts(
     meta: RequestMeta,
     caller: Caller<SecretariatOnly>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let hosts = subscriptions::webhook_hosts(&client).await?;
     audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
     Ok(HttpResponse::Ok().json(hosts.into_iter().map(|host| WebhookHost { host }).collect::<Vec<_>>()))
@@ -278,7 +278,7 @@ pub async fn add_webhook_host(
     if !ok {
         return Err(ApiError::invalid("host", "invalid_value", "a DNS name or an address"));
     }
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     if !subscriptions::add_webhook_host(&tx, &host, caller.user_id).await? {
         return Err(ApiError::Conflict { code: "host_exists", detail: "The host is on the list already.".into() });

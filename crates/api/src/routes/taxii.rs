@@ -706,7 +706,7 @@ async fn read_page(
     let f = filters(req, endpoint)?;
     let list = cursor_list(endpoint, tier, object, &f);
     let from = start(p, &list, &f)?;
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let out = page(&client, p, tier, &f, object, from).await?;
     if let Some(object) = object
         && out.items.is_empty()
@@ -799,7 +799,7 @@ pub async fn discovery(
         let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(config.host());
         format!("{}://{host}/taxii2/api/", if config.secure() { "https" } else { "http" })
     };
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
     Ok(taxii_json(&TaxiiDiscovery {
         title: "Sitrep".into(),
@@ -820,7 +820,7 @@ pub async fn api_root(
     meta: RequestMeta,
     caller: TaxiiCaller,
 ) -> Result<HttpResponse, TaxiiError> {
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
     Ok(taxii_json(&TaxiiApiRoot {
         title: "Sitrep situation pictures".into(),
@@ -842,7 +842,7 @@ pub async fn list_collections(
     caller: TaxiiCaller,
 ) -> Result<HttpResponse, TaxiiError> {
     let tiers = tiers(&caller);
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let mut record = audit::by(&meta, &caller);
     record.object_type = Some("taxii_collection");
     record.reason = Some(format!("collections:{}", tiers.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")));
@@ -864,7 +864,7 @@ pub async fn get_collection(
     path: web::Path<String>,
 ) -> Result<HttpResponse, TaxiiError> {
     let tier = tier_of(&caller, &path)?;
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let mut record = audit::by(&meta, &caller).object("taxii_collection", ids::collection(tier));
     record.tier = Some(tier.as_str().to_owned());
     audit::write(&client, &meta, record).await?;

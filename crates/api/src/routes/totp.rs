@@ -113,7 +113,7 @@ pub async fn get_totp(
     caller: Caller<SelfService>,
 ) -> Result<HttpResponse, ApiError> {
     person(&caller)?;
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let enabled = second_factor::get_totp(&client, caller.user_id).await?.is_some_and(|t| t.confirmed);
     let by_policy =
         accounts::get_organisation_policy(&client, caller.organisation_id).await?.is_some_and(|o| o.require_totp);
@@ -143,7 +143,7 @@ pub async fn start_totp(
     let secret = totp::new_secret();
     let (base32, uri) = totp::provisioning(&secret, &caller.username, &state.totp_issuer)?;
     let sealed = state.seal.seal(&secret, caller.user_id.as_bytes())?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     if !second_factor::start_totp(&tx, caller.user_id, &sealed).await? {
         return Err(ApiError::Conflict {
@@ -175,7 +175,7 @@ pub async fn confirm_totp(
     body: Json<TotpCode>,
 ) -> Result<HttpResponse, ApiError> {
     person(&caller)?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     spend_code_when(&state, &tx, caller.user_id, &body.0.code, false).await?;
     second_factor::confirm_totp(&tx, caller.user_id).await?;
@@ -205,7 +205,7 @@ pub async fn renew_recovery_codes(
     body: Json<TotpCode>,
 ) -> Result<HttpResponse, ApiError> {
     person(&caller)?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     spend_code_when(&state, &tx, caller.user_id, &body.0.code, true).await?;
     let codes = new_recovery_codes(&tx, caller.user_id).await?;
@@ -231,7 +231,7 @@ pub async fn disable_totp(
     body: Json<TotpCode>,
 ) -> Result<HttpResponse, ApiError> {
     person(&caller)?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     if accounts::get_organisation_policy(&tx, caller.organisation_id).await?.is_some_and(|o| o.require_totp) {
         return Err(ApiError::Forbidden {

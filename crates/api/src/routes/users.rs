@@ -100,7 +100,7 @@ pub async fn list_users(
     let limit = query.0.limit()?;
     let after = query.0.after(caller.user_id, LIST)?;
     let scope = scope(&caller.permissions);
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let rows = accounts::list_users(&client, scope, after.as_deref(), limit).await?;
     let ids: Vec<Uuid> = rows.iter().map(|u| u.id).collect();
     let mut memberships = accounts::memberships_of_users(&client, &ids, scope).await?;
@@ -133,7 +133,7 @@ pub async fn create_user(
     let new = NewUser::parse(body.0, chrono::Utc::now())?;
     check_grant(&caller.permissions, new.organisation_id, new.roles)?;
     let hash = state.hasher.hash(new.password.expose()).await?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     check_organisation(&tx, new.organisation_id, "organisation_id").await?;
     let id = Uuid::new_v4();
@@ -170,7 +170,7 @@ pub async fn get_user(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let found = find_visible(&client, &caller.permissions, id).await?;
     audit::write(&client, &meta, audit::by(&meta, &caller).object("user", id)).await?;
     Ok(HttpResponse::Ok().json(found))
@@ -197,7 +197,7 @@ pub async fn update_user(
         Some(p) => Some(state.hasher.hash(p.expose()).await?),
         None => None,
     };
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
     find_visible(&tx, &caller.permissions, id).await?;
@@ -234,7 +234,7 @@ pub async fn list_memberships(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let client = state.pool.get().await?;
+    let client = meta.client(&state.pool).await?;
     let found = find_visible(&client, &caller.permissions, id).await?;
     let ids = found.memberships.iter().map(|m| m.id).collect();
     audit::write(&client, &meta, audit::by(&meta, &caller).object("user", id).objects("membership", ids)).await?;
@@ -257,7 +257,7 @@ pub async fn create_membership(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let new = NewMembership::parse(body.0, chrono::Utc::now())?;
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
     find_visible(&tx, &caller.permissions, id).await?;
@@ -308,7 +308,7 @@ pub async fn update_membership(
     let (id, membership_id) = path.into_inner();
     let change = MembershipChange::try_from(body.0)?;
     let not_found = ApiError::not_found("membership_not_found");
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
     find_visible(&tx, &caller.permissions, id).await?;
@@ -366,7 +366,7 @@ pub async fn reset_totp(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let mut client = state.pool.get().await?;
+    let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
     find_visible(&tx, &caller.permissions, id).await?;
