@@ -164,6 +164,100 @@ pub async fn record(c: &impl GenericClient, r: &AccessRecord) -> Result<i64, DbE
     Ok(row.try_get(0)?)
 }
 
+/// Appends several records to the chain at once, in order, in one transaction of its
+/// own: lock the head, link every record in Rust with [`chain::link`] (the function the
+/// SQL `sitrep_audit_link` mirrors), copy them in, move the head, commit. All share one
+/// time (never earlier than the record before). The head is locked until the commit, as
+/// with [`record`], so the chain stays gapless and unforked across processes; either
+/// every record is written or none is. For many records that must be written before
+/// one step (the live streams' pushes of one event): one commit instead of one per record.
+pub async fn record_many(client: &mut crate::Client, records: &[AccessRecord]) -> Result<(), DbError> {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::Type;
+
+    if records.is_empty() {
+        return Ok(());
+    }
+    let digests: Vec<[u8; 32]> = records.iter().map(|r| r.content().digest()).collect();
+    let tx = client.transaction().await?;
+    let head = tx
+        .query_one("SELECT seq, hash, greatest(clock_timestamp(), at) FROM access_log_head WHERE id FOR UPDATE", &[])
+        .await?;
+    let mut seq: i64 = head.try_get(0)?;
+    let prev: Vec<u8> = head.try_get(1)?;
+    let mut prev: [u8; 32] = prev.try_into().map_err(|_| DbError::Corrupt("access_log_head.hash"))?;
+    let at: DateTime<Utc> = head.try_get(2)?;
+    let sink = tx
+        .copy_in(
+            "COPY access_log (seq, at, request_id, actor_type, actor_id, actor_name, organisation_id, membership_id, \
+               roles, action, object_type, object_id, object_revision, object_ids, tier, tlp, outcome, reason, \
+               http_status, client_addr, prev_hash, hash) FROM STDIN BINARY",
+        )
+        .await?;
+    let types = [
+        Type::INT8,
+        Type::TIMESTAMPTZ,
+        Type::TEXT,
+        Type::TEXT,
+        Type::UUID,
+        Type::TEXT,
+        Type::UUID,
+        Type::UUID,
+        Type::TEXT_ARRAY,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT4,
+        Type::UUID_ARRAY,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT2,
+        Type::INET,
+        Type::BYTEA,
+        Type::BYTEA,
+    ];
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    for (r, digest) in records.iter().zip(&digests) {
+        seq += 1;
+        let hash = chain::link(&prev, seq, at, digest);
+        writer
+            .as_mut()
+            .write(&[
+                &seq,
+                &at,
+                &r.request_id,
+                &r.actor_type.as_str(),
+                &r.actor_id,
+                &r.actor_name,
+                &r.organisation_id,
+                &r.membership_id,
+                &r.roles,
+                &r.action,
+                &r.object_type,
+                &r.object_id,
+                &r.object_revision,
+                &r.object_ids,
+                &r.tier,
+                &r.tlp,
+                &r.outcome.as_str(),
+                &r.reason,
+                &(r.http_status as i16),
+                &r.client_addr,
+                &prev.as_slice(),
+                &hash.as_slice(),
+            ])
+            .await?;
+        prev = hash;
+    }
+    writer.finish().await?;
+    tx.execute("UPDATE access_log_head SET seq = $1, hash = $2, at = $3 WHERE id", &[&seq, &prev.as_slice(), &at])
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 const ENTRY_COLUMNS: &str = "seq, at, request_id, actor_type, actor_id, actor_name, organisation_id, membership_id, \
     roles, action, object_type, object_id, object_revision, object_ids, tier, tlp, outcome, reason, http_status, \
     client_addr, prev_hash, hash";
