@@ -366,3 +366,101 @@ pub async fn still_allowed(
     let mut current = Principal::current_many(c, &[(p, addr)], roles_needing_totp).await?;
     Ok(current.pop().flatten().filter(|p| ReadPictures::allows(&p.permissions)))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use sitrep_domain::Permissions;
+    use sitrep_types::{Reach, Role, Status, Tier};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::principal::ActorKind;
+
+    const ORIGIN: Uuid = Uuid::from_u128(1);
+    const READER: Uuid = Uuid::from_u128(2);
+
+    fn principal(roles: &[Role], reach: Reach) -> Principal {
+        Principal {
+            user_id: Uuid::from_u128(10),
+            username: "reader".into(),
+            organisation_id: READER,
+            membership_id: Uuid::from_u128(11),
+            actor: ActorKind::User,
+            session_id: Some(Uuid::from_u128(12)),
+            api_key_id: None,
+            enrolment_only: false,
+            permissions: Permissions::new(READER, reach, roles.iter().copied().collect()),
+        }
+    }
+
+    fn broadcast(xid: &str, seq: i64, tier: Tier, recipients: Option<Vec<Uuid>>) -> Broadcast {
+        Broadcast {
+            event: EventRow {
+                id: Uuid::now_v7(),
+                kind: "picture.revised".into(),
+                picture_id: Uuid::now_v7(),
+                revision: 1,
+                tier: tier.as_str().into(),
+                tlp: "AMBER".into(),
+                created_at: Utc::now(),
+                position: (xid.into(), seq),
+            },
+            originator: ORIGIN,
+            status: Status::Published,
+            tier,
+            named: Vec::new(),
+            recipients,
+        }
+    }
+
+    #[test]
+    fn positions_order_by_xid_as_a_number_then_seq() {
+        assert!(order(&("9".into(), 50)) < order(&("10".into(), 1)));
+        assert!(order(&("10".into(), 1)) < order(&("10".into(), 2)));
+    }
+
+    #[test]
+    fn a_stream_is_chosen_what_its_principal_sees_now_and_not_what_it_was_sent() {
+        let rows = [
+            broadcast("5", 1, Tier::Group, None),
+            broadcast("5", 2, Tier::GroupVirtRas, None),
+            broadcast("6", 3, Tier::Named, Some(vec![READER])),
+            broadcast("6", 4, Tier::Public, Some(vec![ORIGIN])),
+        ];
+        let positions = |chosen: Vec<&Broadcast>| chosen.iter().map(|b| b.event.position.1).collect::<Vec<_>>();
+        let member = principal(&[Role::Reader], Reach::Member);
+        assert_eq!(positions(selection(&member, None, &rows)), [1, 2, 3]);
+        let ras = principal(&[Role::Reader], Reach::RasContactPoint);
+        assert_eq!(positions(selection(&ras, None, &rows)), [2, 3]);
+        // Sent already by the stream's own catch-up.
+        assert_eq!(positions(selection(&member, Some((5, 2)), &rows)), [3]);
+        // Roles that do not read pictures receive nothing.
+        let auditor = principal(&[Role::Auditor], Reach::Member);
+        assert!(selection(&auditor, None, &rows).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stream_behind_the_hub_must_catch_up_first_and_one_ahead_skips_what_it_has() {
+        let pool = sitrep_db::pool("postgres://nobody@127.0.0.1:1/none", &Default::default()).unwrap();
+        let hub = Hub {
+            registry: Mutex::new(Registry { scanned: ("7".into(), 70), next: 0, streams: HashMap::new() }),
+            pool,
+            roles_needing_totp: &[],
+            heartbeat: Duration::from_secs(15),
+        };
+        let subscriber = || {
+            let (tx, _rx) = mpsc::channel(CLIENT_BUFFER);
+            Subscriber::new(principal(&[Role::Reader], Reach::Member), RequestMeta::for_tests("r"), tx)
+        };
+        assert!(hub.join(subscriber(), None).is_ok());
+        let behind = hub.join(subscriber(), Some(&("7".into(), 69))).err().map(|b| b.upto);
+        assert_eq!(behind, Some(("7".into(), 70)));
+        assert!(hub.join(subscriber(), Some(&("7".into(), 70))).is_ok());
+        assert!(hub.join(subscriber(), Some(&("8".into(), 1))).is_ok());
+        let registry = hub.lock();
+        let mut skips: Vec<_> = registry.streams.values().map(|s| s.skip_upto).collect();
+        skips.sort();
+        assert_eq!(skips, [None, None, Some((8, 1))]);
+    }
+}

@@ -47,6 +47,17 @@ impl RequestMeta {
     pub(crate) fn mark_audited(&self) {
         self.audited.store(true, Ordering::SeqCst);
     }
+
+    /// The meta of a request that unit tests make up.
+    #[cfg(test)]
+    pub(crate) fn for_tests(request_id: &str) -> RequestMeta {
+        RequestMeta {
+            request_id: request_id.into(),
+            client_addr: None,
+            action: "stream.open",
+            audited: Arc::new(AtomicBool::new(false)),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
