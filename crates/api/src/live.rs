@@ -69,6 +69,9 @@ pub fn push_record(meta: &RequestMeta, p: &Principal, rows: &[&EventRow]) -> sit
     record
 }
 
+/// What one stream gets from a batch: its principal now, and the frames to queue.
+type Delivery = (Principal, Vec<Bytes>);
+
 /// An open stream, as the hub holds it.
 pub struct Subscriber {
     /// As last read from the database.
@@ -163,12 +166,12 @@ impl Hub {
     /// Registers a stream that has received everything up to `seen` (from the present
     /// without it). A stream that has not reached what the hub has read comes back, with
     /// the position it must catch up to first.
-    pub fn join(&self, mut subscriber: Subscriber, seen: Option<&Position>) -> Result<(), Behind> {
+    pub fn join(&self, mut subscriber: Subscriber, seen: Option<&Position>) -> Result<(), Box<Behind>> {
         let mut registry = self.lock();
         if let Some(seen) = seen {
             let (seen, scanned) = (order(seen), order(&registry.scanned));
             if seen < scanned {
-                return Err(Behind { subscriber, upto: registry.scanned.clone() });
+                return Err(Box::new(Behind { subscriber, upto: registry.scanned.clone() }));
             }
             subscriber.skip_upto = (seen > scanned).then_some(seen);
         }
@@ -262,7 +265,7 @@ impl Hub {
                 candidates.iter().map(|c| (&c.principal, c.meta.client_addr)).collect();
             let current = Principal::current_many(&client, &principals, self.roles_needing_totp).await?;
             let mut records = Vec::new();
-            let mut outcome: Vec<(u64, Option<(Principal, Vec<Bytes>)>)> = Vec::with_capacity(candidates.len());
+            let mut outcome: Vec<(u64, Option<Delivery>)> = Vec::with_capacity(candidates.len());
             for (c, now) in candidates.iter().zip(current) {
                 let Some(p) = now.filter(|p| ReadPictures::allows(&p.permissions)) else {
                     outcome.push((c.id, None));

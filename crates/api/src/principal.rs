@@ -126,32 +126,33 @@ impl Principal {
         roles_needing_totp: &[&str],
     ) -> Result<Vec<Option<Principal>>, ApiError> {
         let mut out: Vec<Option<Principal>> = vec![None; principals.len()];
-        let mut sessions = Vec::new();
-        let mut session_slots = Vec::new();
+        // Many streams may share one session or key: each is read once.
+        let mut sessions: std::collections::HashMap<(Uuid, Uuid, Uuid), Vec<usize>> = Default::default();
         let mut keys: std::collections::HashMap<(Uuid, Option<String>), Vec<usize>> = Default::default();
         for (i, (p, addr)) in principals.iter().enumerate() {
             match (p.session_id, p.api_key_id) {
-                (Some(sid), _) => {
-                    sessions.push((sid, p.user_id, p.organisation_id));
-                    session_slots.push(i);
-                }
+                (Some(sid), _) => sessions.entry((sid, p.user_id, p.organisation_id)).or_default().push(i),
                 (None, Some(key)) => keys.entry((key, addr.map(|a| a.to_string()))).or_default().push(i),
                 (None, None) => {}
             }
         }
-        let rows = sessions::principals(c, &sessions, roles_needing_totp).await?;
-        for (i, row) in session_slots.into_iter().zip(rows) {
-            let p = principals[i].0;
-            out[i] = match row {
-                Ok(row) if !row.enrolment_only || p.enrolment_only => Some(Principal {
-                    username: row.username,
+        let (ids, slots): (Vec<_>, Vec<_>) = sessions.into_iter().unzip();
+        let rows = sessions::principals(c, &ids, roles_needing_totp).await?;
+        for (slots, row) in slots.into_iter().zip(rows) {
+            let Ok(row) = row else { continue };
+            for i in slots {
+                let p = principals[i].0;
+                if row.enrolment_only && !p.enrolment_only {
+                    continue;
+                }
+                out[i] = Some(Principal {
+                    username: row.username.clone(),
                     membership_id: row.membership_id,
                     enrolment_only: row.enrolment_only,
                     permissions: Permissions::new(p.organisation_id, row.reach, row.roles),
                     ..p.clone()
-                }),
-                _ => None,
-            };
+                });
+            }
         }
         for ((key, addr), slots) in keys {
             let found = service_accounts::key_principal_by_id(c, key, addr.as_deref()).await?;

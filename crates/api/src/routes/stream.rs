@@ -92,8 +92,8 @@ pub async fn stream(
 /// Sends a resumed stream what it missed, up to where the hub has read, then joins the
 /// hub (again, should the hub have read further meanwhile). Each batch is recorded before
 /// it is sent; the session is re-checked every `SESSION_CHECK`.
-async fn catch_up(state: web::Data<AppState>, hub: std::sync::Arc<Hub>, behind: Behind, mut after: Position) {
-    let Behind { mut subscriber, mut upto } = behind;
+async fn catch_up(state: web::Data<AppState>, hub: std::sync::Arc<Hub>, behind: Box<Behind>, mut after: Position) {
+    let Behind { mut subscriber, mut upto } = *behind;
     let mut checked = std::time::Instant::now();
     loop {
         match catch_up_to(&state, &mut subscriber, &mut checked, &mut after, &upto).await {
