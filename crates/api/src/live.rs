@@ -168,10 +168,14 @@ impl Hub {
     /// the position it must catch up to first.
     pub fn join(&self, mut subscriber: Subscriber, seen: Option<&Position>) -> Result<(), Box<Behind>> {
         let mut registry = self.lock();
-        if let Some(seen) = seen {
-            let (seen, scanned) = (order(seen), order(&registry.scanned));
+        if let Some(position) = seen {
+            let (seen, scanned) = (order(position), order(&registry.scanned));
             if seen < scanned {
                 return Err(Box::new(Behind { subscriber, upto: registry.scanned.clone() }));
+            }
+            if seen > scanned && registry.streams.is_empty() {
+                // An idle hub reads nothing; nobody needs what lies behind the newcomer.
+                registry.scanned = position.clone();
             }
             subscriber.skip_upto = (seen > scanned).then_some(seen);
         }
@@ -213,7 +217,14 @@ impl Hub {
     /// Reads what is new, a batch at a time, and pushes it.
     async fn read(&self) -> Result<(), ApiError> {
         loop {
-            let after = self.lock().scanned.clone();
+            let after = {
+                let registry = self.lock();
+                if registry.streams.is_empty() {
+                    // No stream, no read: an idle process leaves the database alone.
+                    return Ok(());
+                }
+                registry.scanned.clone()
+            };
             let rows = events::broadcast(&self.pool.get().await?, &after, BATCH).await?;
             let full = rows.len() as i64 == BATCH;
             if rows.is_empty() {
@@ -242,7 +253,9 @@ impl Hub {
         // Streams joining from now on start after this batch.
         let candidates: Vec<Candidate> = {
             let mut registry = self.lock();
-            registry.scanned = last.event.position.clone();
+            if order(&last.event.position) > order(&registry.scanned) {
+                registry.scanned = last.event.position.clone();
+            }
             registry
                 .streams
                 .iter()
@@ -465,5 +478,21 @@ mod tests {
         let mut skips: Vec<_> = registry.streams.values().map(|s| s.skip_upto).collect();
         skips.sort();
         assert_eq!(skips, [None, None, Some((8, 1))]);
+        assert_eq!(registry.scanned, ("7".into(), 70), "a hub with streams moves on by reading only");
+    }
+
+    #[test]
+    fn an_idle_hub_moves_on_to_the_first_newcomer() {
+        let pool = sitrep_db::pool("postgres://nobody@127.0.0.1:1/none", &Default::default()).unwrap();
+        let hub = Hub {
+            registry: Mutex::new(Registry { scanned: ("7".into(), 70), next: 0, streams: HashMap::new() }),
+            pool,
+            roles_needing_totp: &[],
+            heartbeat: Duration::from_secs(15),
+        };
+        let (tx, _rx) = mpsc::channel(CLIENT_BUFFER);
+        let s = Subscriber::new(principal(&[Role::Reader], Reach::Member), RequestMeta::for_tests("r"), tx);
+        assert!(hub.join(s, Some(&("90".into(), 900))).is_ok());
+        assert_eq!(hub.lock().scanned, ("90".into(), 900));
     }
 }

@@ -58,7 +58,7 @@ pub async fn stream(
     let bad = || ApiError::BadRequest { code: "invalid_cursor", detail: "Last-Event-ID was not issued to you.".into() };
     let last =
         req.headers().get("last-event-id").map(|v| v.to_str().map(str::to_owned).map_err(|_| bad())).transpose()?;
-    let position = match last {
+    let resume = match last {
         Some(id) => {
             let key = PageQuery { limit: None, cursor: Some(id) }.after(caller.user_id, LIST)?.ok_or_else(bad)?;
             Some(parse_position(&key).ok_or_else(bad)?)
@@ -68,17 +68,20 @@ pub async fn stream(
     let Some(hub) = state.live.clone() else {
         return Err(ApiError::Unavailable { code: "stream_unavailable", retry_after_secs: 5 });
     };
-    // Opening the stream is itself recorded before anything is sent.
     let client = state.pool.get().await?;
+    let position = match resume {
+        Some(p) => p,
+        None => events::head(&client).await?,
+    };
+    // Opening the stream is itself recorded before anything is sent.
     audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
     drop(client);
     let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
     // A fresh channel has room.
     let _ = tx.try_send(Bytes::from_static(b": connected\n\n"));
     let subscriber = Subscriber::new(caller.principal.clone(), meta, tx);
-    if let Err(behind) = hub.join(subscriber, position.as_ref()) {
-        let after = position.unwrap_or_else(|| ("0".to_owned(), 0));
-        actix_web::rt::spawn(catch_up(state.clone(), hub, behind, after));
+    if let Err(behind) = hub.join(subscriber, Some(&position)) {
+        actix_web::rt::spawn(catch_up(state.clone(), hub, behind, position));
     }
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<Bytes, actix_web::Error>(b), rx))

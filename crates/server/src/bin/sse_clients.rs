@@ -20,7 +20,7 @@ use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 /// Handshakes in flight at once (the server's accept queue is finite).
-const CONNECTING: usize = 64;
+const CONNECTING: usize = 16;
 
 struct Shared {
     connected: AtomicUsize,
@@ -85,7 +85,8 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// One stream: connect (through the gate), read until the first event, note its delay.
+/// One stream: open it (at most `CONNECTING` opening at once, again after a refusal such
+/// as a `503` under the opening rush), then read until the first event and note its delay.
 async fn stream(
     connector: &TlsConnector,
     name: ServerName<'static>,
@@ -94,40 +95,29 @@ async fn stream(
     shared: &Shared,
     gate: &Semaphore,
 ) -> anyhow::Result<()> {
-    let mut tls = {
-        let _permit = gate.acquire().await?;
-        let mut attempt = 0;
-        let tcp = loop {
-            match TcpStream::connect((addr.0.as_str(), addr.1)).await {
-                Ok(tcp) => break tcp,
-                Err(e) if attempt < 20 => {
-                    attempt += 1;
-                    eprintln!("connect: {e}; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => return Err(e.into()),
+    let mut failures = 0;
+    let (mut tls, mut buffer) = loop {
+        let permit = gate.acquire().await?;
+        match open(connector, name.clone(), addr, request).await {
+            Ok(opened) => {
+                drop(permit);
+                shared.connected.fetch_add(1, Ordering::Relaxed);
+                break opened;
             }
-        };
-        let mut tls = connector.connect(name, tcp).await?;
-        tls.write_all(request.as_bytes()).await?;
-        tls
-    };
-    let mut buffer: Vec<u8> = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    let mut connected = false;
-    loop {
-        let read = tls.read(&mut chunk).await?;
-        if read == 0 {
-            bail!("the server closed the stream");
+            Err(e) if failures < 50 => {
+                failures += 1;
+                drop(permit);
+                eprintln!("open: {e:#}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e),
         }
-        buffer.extend_from_slice(&chunk[..read]);
+    };
+    let mut chunk = [0u8; 1024];
+    loop {
         while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
             let block: Vec<u8> = buffer.drain(..end + 2).collect();
             let block = String::from_utf8_lossy(&block);
-            if !connected && block.lines().any(|l| l.starts_with(": connected")) {
-                connected = true;
-                shared.connected.fetch_add(1, Ordering::Relaxed);
-            }
             if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
                 let now = Utc::now();
                 let created = data
@@ -142,5 +132,43 @@ async fn stream(
             }
         }
         buffer.shrink_to(1024);
+        let read = tls.read(&mut chunk).await?;
+        if read == 0 {
+            bail!("the server closed the stream");
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// Connects, sends the request and reads until the stream's `: connected` comment; returns
+/// the connection and what was read after that comment.
+async fn open(
+    connector: &TlsConnector,
+    name: ServerName<'static>,
+    addr: &(String, u16),
+    request: &str,
+) -> anyhow::Result<(tokio_rustls::client::TlsStream<TcpStream>, Vec<u8>)> {
+    let tcp = TcpStream::connect((addr.0.as_str(), addr.1)).await?;
+    let mut tls = connector.connect(name, tcp).await?;
+    tls.write_all(request.as_bytes()).await?;
+    let mut buffer: Vec<u8> = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let read = tokio::time::timeout_at(deadline, tls.read(&mut chunk)).await.context("no answer in 30 s")??;
+        if read == 0 {
+            bail!("closed before the stream began: {}", String::from_utf8_lossy(&buffer).lines().next().unwrap_or(""));
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+        if let Some(at) = buffer.windows(13).position(|w| w == b": connected\n\n") {
+            buffer.drain(..at + 13);
+            return Ok((tls, buffer));
+        }
+        if buffer.starts_with(b"HTTP/1.1 ")
+            && !buffer.starts_with(b"HTTP/1.1 200")
+            && buffer.windows(4).any(|w| w == b"\r\n\r\n")
+        {
+            bail!("refused: {}", String::from_utf8_lossy(&buffer).lines().next().unwrap_or(""));
+        }
     }
 }
