@@ -39,6 +39,8 @@ pub const BATCH: i64 = 100;
 /// How often open streams' principals are re-checked: revocation ends a stream within
 /// this time even when no event comes.
 pub const SESSION_CHECK: Duration = Duration::from_secs(3);
+/// Streams whose push records are committed together before their frames are queued.
+const RECORDS_PER_COMMIT: usize = 1000;
 /// How often the hub looks for events without a notification.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -69,8 +71,9 @@ pub fn push_record(meta: &RequestMeta, p: &Principal, rows: &[&EventRow]) -> sit
     record
 }
 
-/// What one stream gets from a batch: its principal now, and the frames to queue.
-type Delivery = (Principal, Vec<Bytes>);
+/// What one stream gets from a batch: its principal now, the frames to queue, and the
+/// record of the push (none when it receives nothing).
+type Delivery = (Principal, Vec<Bytes>, Option<sitrep_db::audit::AccessRecord>);
 
 /// An open stream, as the hub holds it.
 pub struct Subscriber {
@@ -273,11 +276,10 @@ impl Hub {
         }
         let datas: HashMap<uuid::Uuid, String> = rows.iter().map(|b| (b.event.id, data(&b.event))).collect();
         let prepared = async {
-            let mut client = self.pool.get().await?;
+            let client = self.pool.get().await?;
             let principals: Vec<(&Principal, Option<IpAddr>)> =
                 candidates.iter().map(|c| (&c.principal, c.meta.client_addr)).collect();
             let current = Principal::current_many(&client, &principals, self.roles_needing_totp).await?;
-            let mut records = Vec::new();
             let mut outcome: Vec<(u64, Option<Delivery>)> = Vec::with_capacity(candidates.len());
             for (c, now) in candidates.iter().zip(current) {
                 let Some(p) = now.filter(|p| ReadPictures::allows(&p.permissions)) else {
@@ -293,16 +295,13 @@ impl Hub {
                         frame(e, datas.get(&e.id).map_or("", String::as_str), &id)
                     })
                     .collect();
-                if !events.is_empty() {
-                    records.push(push_record(&c.meta, &p, &events));
-                }
-                outcome.push((c.id, Some((p, frames))));
+                let record = (!events.is_empty()).then(|| push_record(&c.meta, &p, &events));
+                outcome.push((c.id, Some((p, frames, record))));
             }
-            sitrep_db::audit::record_many(&mut client, &records).await.map_err(audit::unavailable)?;
-            Ok::<_, ApiError>(outcome)
+            Ok::<_, ApiError>((client, outcome))
         };
-        let outcome = match prepared.await {
-            Ok(outcome) => outcome,
+        let (mut client, outcome) = match prepared.await {
+            Ok(prepared) => prepared,
             Err(e) => {
                 tracing::warn!(error = %e, streams = candidates.len(), "live streams end: the push could not be prepared");
                 let mut registry = self.lock();
@@ -312,19 +311,35 @@ impl Hub {
                 return;
             }
         };
-        let mut registry = self.lock();
-        for (id, result) in outcome {
-            let Some((principal, frames)) = result else {
-                registry.streams.remove(&id);
-                continue;
-            };
-            let Some(s) = registry.streams.get_mut(&id) else { continue };
-            s.principal = principal;
-            if s.skip_upto.is_some_and(|k| k <= order(&last.event.position)) {
-                s.skip_upto = None;
+        // A chunk of streams at a time: its records committed, then its frames queued, so
+        // the first streams are sending while the next records are written.
+        let mut outcome = outcome.into_iter().peekable();
+        while outcome.peek().is_some() {
+            let mut chunk: Vec<_> = outcome.by_ref().take(RECORDS_PER_COMMIT).collect();
+            let records: Vec<_> = chunk.iter_mut().filter_map(|(_, r)| r.as_mut().and_then(|r| r.2.take())).collect();
+            if let Err(e) = sitrep_db::audit::record_many(&mut client, &records).await {
+                let e = audit::unavailable(e);
+                tracing::warn!(error = %e, "live streams end: their pushes could not be recorded");
+                let mut registry = self.lock();
+                for (id, _) in chunk.iter().chain(outcome.by_ref().collect::<Vec<_>>().iter()) {
+                    registry.streams.remove(id);
+                }
+                return;
             }
-            if !frames.into_iter().all(|f| s.offer(f)) {
-                registry.streams.remove(&id);
+            let mut registry = self.lock();
+            for (id, result) in chunk {
+                let Some((principal, frames, _)) = result else {
+                    registry.streams.remove(&id);
+                    continue;
+                };
+                let Some(s) = registry.streams.get_mut(&id) else { continue };
+                s.principal = principal;
+                if s.skip_upto.is_some_and(|k| k <= order(&last.event.position)) {
+                    s.skip_upto = None;
+                }
+                if !frames.into_iter().all(|f| s.offer(f)) {
+                    registry.streams.remove(&id);
+                }
             }
         }
     }
