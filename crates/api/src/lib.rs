@@ -7,6 +7,7 @@ pub mod body;
 pub mod console;
 pub mod docs;
 pub mod error;
+pub mod live;
 pub mod meta;
 pub mod metrics;
 pub mod pagination;

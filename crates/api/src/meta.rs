@@ -51,6 +51,18 @@ impl RequestMeta {
         self.audited.store(true, Ordering::SeqCst);
     }
 
+    /// The meta of a request that unit tests make up.
+    #[cfg(test)]
+    pub(crate) fn for_tests(request_id: &str) -> RequestMeta {
+        RequestMeta {
+            request_id: request_id.into(),
+            client_addr: None,
+            action: "stream.open",
+            audited: Arc::new(AtomicBool::new(false)),
+            handover: Default::default(),
+        }
+    }
+
     /// A connection to the primary: the one that authenticated this request while it is
     /// still kept for it, else one from the pool. Handlers take their connection here,
     /// never from the pool directly, so that a request never waits for a second

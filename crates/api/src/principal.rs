@@ -119,6 +119,61 @@ impl Principal {
         })
     }
 
+    /// `still_valid` for many principals at once (the live streams of a process): for
+    /// each, `None` if it may no longer act, else the principal as the database says now
+    /// (username, membership, roles, reach). Sessions are read in one query; API keys
+    /// one query per distinct key and address.
+    pub async fn current_many(
+        c: &impl sitrep_db::GenericClient,
+        principals: &[(&Principal, Option<std::net::IpAddr>)],
+        roles_needing_totp: &[&str],
+    ) -> Result<Vec<Option<Principal>>, ApiError> {
+        let mut out: Vec<Option<Principal>> = vec![None; principals.len()];
+        // Many streams may share one session or key: each is read once.
+        let mut sessions: std::collections::HashMap<(Uuid, Uuid, Uuid), Vec<usize>> = Default::default();
+        let mut keys: std::collections::HashMap<(Uuid, Option<String>), Vec<usize>> = Default::default();
+        for (i, (p, addr)) in principals.iter().enumerate() {
+            match (p.session_id, p.api_key_id) {
+                (Some(sid), _) => sessions.entry((sid, p.user_id, p.organisation_id)).or_default().push(i),
+                (None, Some(key)) => keys.entry((key, addr.map(|a| a.to_string()))).or_default().push(i),
+                (None, None) => {}
+            }
+        }
+        let (ids, slots): (Vec<_>, Vec<_>) = sessions.into_iter().unzip();
+        let rows = sessions::principals(c, &ids, roles_needing_totp).await?;
+        for (slots, row) in slots.into_iter().zip(rows) {
+            let Ok(row) = row else { continue };
+            for i in slots {
+                let p = principals[i].0;
+                if row.enrolment_only && !p.enrolment_only {
+                    continue;
+                }
+                out[i] = Some(Principal {
+                    username: row.username.clone(),
+                    membership_id: row.membership_id,
+                    enrolment_only: row.enrolment_only,
+                    permissions: Permissions::new(p.organisation_id, row.reach, row.roles),
+                    ..p.clone()
+                });
+            }
+        }
+        for ((key, addr), slots) in keys {
+            let found = service_accounts::key_principal_by_id(c, key, addr.as_deref()).await?;
+            if let Ok(row) = found {
+                for i in slots {
+                    let p = principals[i].0;
+                    out[i] = Some(Principal {
+                        username: row.username.clone(),
+                        membership_id: row.membership_id,
+                        permissions: Permissions::new(row.organisation_id, row.reach, row.roles),
+                        ..p.clone()
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn from_access_token(state: &AppState, token: &str) -> Result<(Principal, Client), ApiError> {
         let claims = state.tokens.verify(token).map_err(|e| ApiError::Unauthenticated { reason: e.reason() })?;
         let client = state.pool.get().await?;

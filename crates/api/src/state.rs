@@ -116,6 +116,8 @@ pub struct AppState {
     pub events: Option<tokio::sync::watch::Receiver<u64>>,
     /// Seconds between heartbeat comments on live streams.
     pub stream_heartbeat_secs: u64,
+    /// Feeds this process's live streams (set by the server at start).
+    pub live: Option<Arc<crate::live::Hub>>,
     pub metrics: crate::metrics::Metrics,
     /// The public key of the access log's checkpoints (set by the server at start).
     pub checkpoint_key: Option<sitrep_types::CheckpointKey>,
@@ -150,6 +152,7 @@ impl AppState {
             webhooks,
             events: None,
             stream_heartbeat_secs: 15,
+            live: None,
             metrics: crate::metrics::Metrics::new().map_err(|e| e.to_string())?,
             checkpoint_key: None,
             trusted_proxies: Default::default(),

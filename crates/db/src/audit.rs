@@ -307,29 +307,10 @@ pub async fn record_sealed(client: &mut crate::Client, r: &AccessRecord) -> Resu
     Ok(row.try_get(0)?)
 }
 
-/// Appends `records` straight to the chain in one transaction under the head lock, by
-/// binary `COPY`, with the digest and link code the writer and the sealer use. Only for
-/// `sitrep audit generate` (seeding benchmarks with millions of records); the server
-/// always writes through [`record`] and the sealer.
-pub async fn append_bulk(client: &mut crate::Client, records: &[AccessRecord]) -> Result<(), DbError> {
-    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+/// The types of [`RECORD_COLUMNS`], for binary `COPY`.
+const RECORD_TYPES: [tokio_postgres::types::Type; 18] = {
     use tokio_postgres::types::Type;
-    let tx = client.transaction().await?;
-    let head = tx
-        .query_one(
-            "SELECT seq, hash, at, date_trunc('microseconds', clock_timestamp()) FROM access_log_head WHERE id FOR UPDATE",
-            &[],
-        )
-        .await?;
-    let mut seq: i64 = head.try_get(0)?;
-    let hash: Vec<u8> = head.try_get(1)?;
-    let mut prev: [u8; 32] = hash.try_into().map_err(|_| DbError::Corrupt("access_log_head.hash"))?;
-    let at: DateTime<Utc> = head.try_get::<_, DateTime<Utc>>(3)?.max(head.try_get(2)?);
-    let sink =
-        tx.copy_in(&format!("COPY access_log (seq, at, {RECORD_COLUMNS}, prev_hash, hash) FROM STDIN BINARY")).await?;
-    let types = [
-        Type::INT8,
-        Type::TIMESTAMPTZ,
+    [
         Type::TEXT,
         Type::TEXT,
         Type::UUID,
@@ -348,43 +329,127 @@ pub async fn append_bulk(client: &mut crate::Client, records: &[AccessRecord]) -
         Type::TEXT,
         Type::INT2,
         Type::INET,
-        Type::BYTEA,
-        Type::BYTEA,
-    ];
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    futures_util::pin_mut!(writer);
+    ]
+};
+
+/// Copies rows of `before` columns, a record's [`RECORD_COLUMNS`] and `after` columns
+/// into `writer` (binary `COPY`), one row per record.
+async fn copy_records<'a, B, A>(
+    writer: std::pin::Pin<&mut tokio_postgres::binary_copy::BinaryCopyInWriter>,
+    records: &'a [AccessRecord],
+    mut before: impl FnMut(&'a AccessRecord) -> B,
+    mut after: impl FnMut(&'a AccessRecord) -> A,
+) -> Result<(), DbError>
+where
+    B: AsRef<[Box<dyn ToSql + Sync + Send + 'a>]>,
+    A: AsRef<[Box<dyn ToSql + Sync + Send + 'a>]>,
+{
+    let mut writer = writer;
     for r in records {
-        seq += 1;
-        let hash = chain::link(&prev, seq, at, &r.content().digest());
-        writer
-            .as_mut()
-            .write(&[
-                &seq,
-                &at,
-                &r.request_id,
-                &r.actor_type.as_str(),
-                &r.actor_id,
-                &r.actor_name,
-                &r.organisation_id,
-                &r.membership_id,
-                &r.roles,
-                &r.action,
-                &r.object_type,
-                &r.object_id,
-                &r.object_revision,
-                &r.object_ids,
-                &r.tier,
-                &r.tlp,
-                &r.outcome.as_str(),
-                &r.reason,
-                &(r.http_status as i16),
-                &r.client_addr,
-                &prev.as_slice(),
-                &hash.as_slice(),
-            ])
-            .await?;
-        prev = hash;
+        let (b, a) = (before(r), after(r));
+        let status = r.http_status as i16;
+        let content: [&(dyn ToSql + Sync); 18] = [
+            &r.request_id,
+            &r.actor_type.as_str(),
+            &r.actor_id,
+            &r.actor_name,
+            &r.organisation_id,
+            &r.membership_id,
+            &r.roles,
+            &r.action,
+            &r.object_type,
+            &r.object_id,
+            &r.object_revision,
+            &r.object_ids,
+            &r.tier,
+            &r.tlp,
+            &r.outcome.as_str(),
+            &r.reason,
+            &status,
+            &r.client_addr,
+        ];
+        let row: Vec<&(dyn ToSql + Sync)> = b
+            .as_ref()
+            .iter()
+            .map(|v| &**v as &(dyn ToSql + Sync))
+            .chain(content)
+            .chain(a.as_ref().iter().map(|v| &**v as &(dyn ToSql + Sync)))
+            .collect();
+        writer.as_mut().write(&row).await?;
     }
+    Ok(())
+}
+
+/// Writes several records at once, unchained, in one transaction of its own (binary
+/// `COPY` into `access_log_pending`): either all are written or none. For many records
+/// that must be written before one step (the live streams' pushes of one event): one
+/// commit instead of one per record. The sealer chains them like any other.
+pub async fn record_many(client: &mut crate::Client, records: &[AccessRecord]) -> Result<(), DbError> {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::Type;
+    if records.is_empty() {
+        return Ok(());
+    }
+    let tx = client.transaction().await?;
+    let sink = tx.copy_in(&format!("COPY access_log_pending ({RECORD_COLUMNS}, digest) FROM STDIN BINARY")).await?;
+    let types: Vec<Type> = RECORD_TYPES.iter().cloned().chain([Type::BYTEA]).collect();
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    copy_records(writer.as_mut(), records, |_| [], |r| [Box::new(r.content().digest().to_vec()) as Box<_>]).await?;
+    writer.finish().await?;
+    tx.commit().await?;
+    SEAL_WANTED.notify_one();
+    Ok(())
+}
+
+/// Appends `records` straight to the chain in one transaction under the head lock, by
+/// binary `COPY`, with the digest and link code the writer and the sealer use. Only for
+/// `sitrep audit generate` (seeding benchmarks with millions of records); the server
+/// always writes through [`record`] and the sealer.
+pub async fn append_bulk(client: &mut crate::Client, records: &[AccessRecord]) -> Result<(), DbError> {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::Type;
+    let tx = client.transaction().await?;
+    let head = tx
+        .query_one(
+            "SELECT seq, hash, at, date_trunc('microseconds', clock_timestamp()) FROM access_log_head WHERE id FOR UPDATE",
+            &[],
+        )
+        .await?;
+    let mut seq: i64 = head.try_get(0)?;
+    let hash: Vec<u8> = head.try_get(1)?;
+    let mut prev: [u8; 32] = hash.try_into().map_err(|_| DbError::Corrupt("access_log_head.hash"))?;
+    let at: DateTime<Utc> = head.try_get::<_, DateTime<Utc>>(3)?.max(head.try_get(2)?);
+    // Each record's seq and hash, in order, before the copy.
+    let links: Vec<(i64, [u8; 32], [u8; 32])> = records
+        .iter()
+        .map(|r| {
+            seq += 1;
+            let hash = chain::link(&prev, seq, at, &r.content().digest());
+            let link = (seq, prev, hash);
+            prev = hash;
+            link
+        })
+        .collect();
+    let sink =
+        tx.copy_in(&format!("COPY access_log (seq, at, {RECORD_COLUMNS}, prev_hash, hash) FROM STDIN BINARY")).await?;
+    let types: Vec<Type> =
+        [Type::INT8, Type::TIMESTAMPTZ].into_iter().chain(RECORD_TYPES).chain([Type::BYTEA, Type::BYTEA]).collect();
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    let mut before = links.iter();
+    let mut after = links.iter();
+    copy_records(
+        writer.as_mut(),
+        records,
+        |_| {
+            let (seq, _, _) = before.next().copied().unwrap_or_default();
+            [Box::new(seq) as Box<dyn ToSql + Sync + Send>, Box::new(at)]
+        },
+        |_| {
+            let (_, prev, hash) = after.next().copied().unwrap_or_default();
+            [Box::new(prev.to_vec()) as Box<dyn ToSql + Sync + Send>, Box::new(hash.to_vec())]
+        },
+    )
+    .await?;
     writer.finish().await?;
     tx.execute("UPDATE access_log_head SET seq = $1, hash = $2, at = $3 WHERE id", &[&seq, &prev.as_slice(), &at])
         .await?;

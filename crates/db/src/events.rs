@@ -2,8 +2,8 @@
 //! in commit-safe order through the visibility predicate.
 
 use chrono::{DateTime, Utc};
-use sitrep_domain::visibility::{Viewer, min_rank};
-use sitrep_types::{Tier, Tlp};
+use sitrep_domain::visibility::{Handling, Viewer, min_rank};
+use sitrep_types::{Status, Tier, Tlp};
 use uuid::Uuid;
 
 use crate::{DbError, GenericClient};
@@ -131,32 +131,97 @@ pub async fn feed(
     after: Option<(String, i64)>,
     limit: i64,
 ) -> Result<Vec<EventRow>, DbError> {
+    feed_upto(c, v, after, None, limit).await
+}
+
+/// `feed`, read no further than `upto` (inclusive) when given: a live stream catching up
+/// to the position its process's shared reader has reached.
+pub async fn feed_upto(
+    c: &impl GenericClient,
+    v: &Viewer,
+    after: Option<(String, i64)>,
+    upto: Option<(String, i64)>,
+    limit: i64,
+) -> Result<Vec<EventRow>, DbError> {
     let (xid, seq) = after.unwrap_or_else(|| ("0".to_owned(), 0));
+    let (upto_xid, upto_seq) = match upto {
+        Some((x, s)) => (Some(x), s),
+        None => (None, 0),
+    };
     let rows = c
         .query(
             "SELECT e.id, e.type, e.picture_id, e.revision, e.tier, e.tlp, e.created_at, e.xid::text, e.seq \
              FROM events e JOIN pictures p ON p.id = e.picture_id \
              WHERE (e.xid, e.seq) > ($4::text::xid8, $5) \
+               AND ($7::text IS NULL OR (e.xid, e.seq) <= ($7::text::xid8, $8)) \
                AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
                AND $3 \
                AND CASE WHEN e.recipients IS NULL \
                         THEN picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, $1, $2, $3) \
                         ELSE $1 = ANY (e.recipients) END \
              ORDER BY e.xid, e.seq LIMIT $6",
-            &[&v.organisation, &min_rank(v.reach), &v.reads_pictures, &xid, &seq, &limit],
+            &[&v.organisation, &min_rank(v.reach), &v.reads_pictures, &xid, &seq, &limit, &upto_xid, &upto_seq],
         )
         .await?;
+    rows.iter().map(event_row).collect()
+}
+
+fn event_row(r: &tokio_postgres::Row) -> Result<EventRow, DbError> {
+    Ok(EventRow {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        picture_id: r.try_get(2)?,
+        revision: r.try_get(3)?,
+        tier: r.try_get(4)?,
+        tlp: r.try_get(5)?,
+        created_at: r.try_get(6)?,
+        position: (r.try_get(7)?, r.try_get(8)?),
+    })
+}
+
+/// An event with what decides who receives it, as its picture stands now.
+#[derive(Debug, Clone)]
+pub struct Broadcast {
+    pub event: EventRow,
+    pub originator: Uuid,
+    pub status: Status,
+    pub tier: Tier,
+    pub named: Vec<Uuid>,
+    /// Set for an event addressed to given organisations only.
+    pub recipients: Option<Vec<Uuid>>,
+}
+
+impl Broadcast {
+    pub fn handling(&self) -> Handling<'_> {
+        Handling { originator: self.originator, status: self.status, tier: self.tier, named: &self.named }
+    }
+}
+
+/// Every event after `after`, oldest first, whoever may receive it, with its picture's
+/// handling now: the one read a server process shares among all its live streams, each
+/// of which then decides with `sitrep_domain::visibility::receives_event`. Same order and
+/// same commit-safe horizon as `feed`.
+pub async fn broadcast(c: &impl GenericClient, after: &(String, i64), limit: i64) -> Result<Vec<Broadcast>, DbError> {
+    let statement = c
+        .prepare_cached(
+            "SELECT e.id, e.type, e.picture_id, e.revision, e.tier, e.tlp, e.created_at, e.xid::text, e.seq, \
+                    p.originator_id, p.status, p.tier, p.named_recipients, e.recipients \
+             FROM events e JOIN pictures p ON p.id = e.picture_id \
+             WHERE (e.xid, e.seq) > ($1::text::xid8, $2) \
+               AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
+             ORDER BY e.xid, e.seq LIMIT $3",
+        )
+        .await?;
+    let rows = c.query(&statement, &[&after.0, &after.1, &limit]).await?;
     rows.iter()
         .map(|r| {
-            Ok(EventRow {
-                id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                picture_id: r.try_get(2)?,
-                revision: r.try_get(3)?,
-                tier: r.try_get(4)?,
-                tlp: r.try_get(5)?,
-                created_at: r.try_get(6)?,
-                position: (r.try_get(7)?, r.try_get(8)?),
+            Ok(Broadcast {
+                event: event_row(r)?,
+                originator: r.try_get(9)?,
+                status: Status::parse(r.try_get(10)?).ok_or(DbError::Corrupt("pictures.status"))?,
+                tier: Tier::parse(r.try_get(11)?).ok_or(DbError::Corrupt("pictures.tier"))?,
+                named: r.try_get(12)?,
+                recipients: r.try_get(13)?,
             })
         })
         .collect()

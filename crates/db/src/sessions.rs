@@ -212,6 +212,51 @@ pub async fn principal(
         .await?;
     let row = c.query_opt(&statement, &[&session_id, &user_id, &organisation_id, &roles_needing_totp]).await?;
     let Some(row) = row else { return Ok(Err(PrincipalRefusal::SessionRevoked)) };
+    principal_row(&row)
+}
+
+/// `principal` for many sessions in one query (the live streams of a process re-check
+/// theirs together): one answer per `(session, user, organisation)`, in order.
+pub async fn principals(
+    c: &impl GenericClient,
+    sessions: &[(Uuid, Uuid, Uuid)],
+    roles_needing_totp: &[&str],
+) -> Result<Vec<Result<PrincipalRow, PrincipalRefusal>>, DbError> {
+    if sessions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = sessions.iter().map(|s| s.0).collect();
+    let users: Vec<Uuid> = sessions.iter().map(|s| s.1).collect();
+    let orgs: Vec<Uuid> = sessions.iter().map(|s| s.2).collect();
+    let rows = c
+        .query(
+            &format!(
+                "SELECT q.n, u.username, u.active AS user_active, o.active AS org_active, o.reach, \
+                        (s.revoked_at IS NULL AND s.absolute_expires_at > now()) AS session_live, m.id AS mid, m.roles, \
+                        ((o.require_totp OR m.roles && $4::text[]) AND s.second_factor IS NULL) AS enrolment_only \
+                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS q(sid, uid, oid, n) \
+                 JOIN auth_sessions s ON s.id = q.sid AND s.user_id = q.uid AND s.organisation_id = q.oid \
+                 JOIN users u ON u.id = s.user_id \
+                 JOIN organisations o ON o.id = s.organisation_id \
+                 LEFT JOIN LATERAL (SELECT m.id, m.roles FROM memberships m \
+                      WHERE m.user_id = u.id AND m.organisation_id = o.id AND {MEMBERSHIP_ACTIVE} \
+                      ORDER BY m.valid_from DESC LIMIT 1) m ON true"
+            ),
+            &[&ids, &users, &orgs, &roles_needing_totp],
+        )
+        .await?;
+    let mut out: Vec<Result<PrincipalRow, PrincipalRefusal>> =
+        sessions.iter().map(|_| Err(PrincipalRefusal::SessionRevoked)).collect();
+    for row in &rows {
+        let n: i64 = row.try_get("n")?;
+        if let Some(slot) = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i)) {
+            *slot = principal_row(row)?;
+        }
+    }
+    Ok(out)
+}
+
+fn principal_row(row: &tokio_postgres::Row) -> Result<Result<PrincipalRow, PrincipalRefusal>, DbError> {
     if !row.try_get::<_, bool>("session_live")? {
         return Ok(Err(PrincipalRefusal::SessionRevoked));
     }

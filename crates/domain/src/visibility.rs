@@ -131,6 +131,19 @@ pub fn sight(v: &Viewer, h: &Handling<'_>) -> Sight {
     }
 }
 
+/// Whether a viewer receives an event (feed, live stream) at the moment of delivery: an
+/// event addressed to given `recipients` (a recall, an acknowledgement) goes to those
+/// organisations alone; any other goes to whoever sees its picture in full as the picture
+/// stands now. Mirrors the condition of `sitrep_db::events::feed`; the live stream decides
+/// with this in memory for every open stream after one shared read.
+pub fn receives_event(v: &Viewer, h: &Handling<'_>, recipients: Option<&[Uuid]>) -> bool {
+    v.reads_pictures
+        && match recipients {
+            Some(orgs) => orgs.contains(&v.organisation),
+            None => sight(v, h) == Sight::Full,
+        }
+}
+
 /// Whether an indicator with its own `tlp` is shown to a viewer who sees the picture.
 pub fn indicator_visible(v: &Viewer, h: &Handling<'_>, tlp: Tlp) -> bool {
     in_audience(v, h.originator, narrower(tlp_reach(tlp), h.tier), h.named)
@@ -195,6 +208,28 @@ mod tests {
         assert_eq!(sight(&auditor, &published(Tier::Public, &[])), Sight::None);
         let own_auditor = Viewer { organisation: ORIGIN, ..auditor };
         assert_eq!(sight(&own_auditor, &published(Tier::Public, &[])), Sight::None);
+    }
+
+    #[test]
+    fn events_reach_the_audience_now_or_only_the_addressed_organisations() {
+        let member = viewer(OTHER, Reach::Member);
+        let ras = viewer(OTHER, Reach::RasContactPoint);
+        assert!(receives_event(&member, &published(Tier::Group, &[]), None));
+        assert!(!receives_event(&ras, &published(Tier::Group, &[]), None));
+        assert!(receives_event(&ras, &published(Tier::GroupVirtRas, &[]), None));
+        // A picture narrowed or back in draft since the event: what counts is now.
+        let draft = Handling { originator: ORIGIN, status: Status::Draft, tier: Tier::Public, named: &[] };
+        assert!(!receives_event(&member, &draft, None));
+        assert!(receives_event(&viewer(ORIGIN, Reach::Member), &draft, None));
+        // Addressed events (recalls, acknowledgements) go to the named organisations only,
+        // whatever the picture's audience.
+        assert!(receives_event(&ras, &published(Tier::Named, &[]), Some(&[OTHER])));
+        assert!(!receives_event(&member, &published(Tier::Public, &[]), Some(&[ORIGIN])));
+        assert!(!receives_event(&member, &published(Tier::Public, &[]), Some(&[])));
+        // The secretariat's metadata sight is not enough; roles that do not read get nothing.
+        let sec = Viewer { organisation: OTHER, reach: Reach::Member, reads_pictures: false, secretariat: true };
+        assert!(!receives_event(&sec, &published(Tier::Named, &[]), None));
+        assert!(!receives_event(&sec, &published(Tier::Public, &[]), Some(&[OTHER])));
     }
 
     #[test]

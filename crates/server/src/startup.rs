@@ -116,6 +116,17 @@ impl Application {
         state.trusted_proxies =
             sitrep_api::proxy::TrustedProxies::parse(&settings.http.trusted_proxies).map_err(anyhow::Error::msg)?;
         let shutdown = state.shutdown.clone();
+        let hub = sitrep_api::live::Hub::start(
+            state.pool.clone(),
+            Duration::from_secs(settings.http.stream_heartbeat_secs),
+            state.login.roles_needing_totp(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("live streams: {e}"))?;
+        if let Some(wake) = state.events.clone() {
+            tokio::spawn(hub.clone().run(wake, shutdown.subscribe()));
+        }
+        state.live = Some(hub);
         let worker = d.worker.then(|| {
             let worker = sitrep_delivery::worker::Worker::new(state.pool.clone(), webhooks, d.clone());
             tokio::spawn(worker.run(state.events.clone(), shutdown.subscribe()))

@@ -4,36 +4,38 @@
 //! does not keep up is disconnected rather than allowed to grow memory. The session is
 //! checked again every few seconds: a revoked one ends the stream.
 
+//! The live stream: Server-Sent Events of what the caller's organisation may see, woken
+//! by PostgreSQL `LISTEN/NOTIFY` (so events from any server process arrive), resumable
+//! with `Last-Event-ID`, with heartbeats. Each client has a bounded buffer: a client that
+//! does not keep up is disconnected rather than allowed to grow memory. Open streams are
+//! fed by their process's hub (`crate::live`): one read per wake-up for all of them, the
+//! session of each checked again every few seconds and before each push.
+//!
+//! A stream resumed from an older position first catches up on its own (the feed query
+//! with its visibility predicate, up to where the hub has read), then joins the hub.
+
 use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
-use sitrep_db::events::{self, EventRow};
+use sitrep_db::events;
 use sitrep_domain::visibility::Viewer;
 use tokio::sync::mpsc;
 
-use crate::audit::{self, RecordExt};
+use crate::audit;
 use crate::docs::{AuthFailures, Forbidden, ServerFailures};
 use crate::error::ApiError;
+use crate::live::{self, BATCH, Behind, CLIENT_BUFFER, Hub, LIST, Position, SESSION_CHECK, Subscriber};
 use crate::meta::RequestMeta;
 use crate::pagination::{PageQuery, cursor};
-use crate::principal::{Caller, Principal, ReadPictures};
-use crate::routes::feed::{event, parse_position, position_key};
+use crate::principal::{Caller, ReadPictures};
+use crate::routes::feed::{parse_position, position_key};
 use crate::state::AppState;
 
-const LIST: &str = "stream";
-/// Frames buffered per client before it counts as too slow and is cut.
-pub const CLIENT_BUFFER: usize = 64;
-const BATCH: i64 = 100;
-/// How often an idle stream re-checks its session (and re-reads, should a notification
-/// have been missed). Revocation ends a stream within this time.
-const SESSION_CHECK: Duration = Duration::from_secs(3);
-
-fn frame(e: &EventRow, id: &str) -> Bytes {
-    let data = serde_json::to_string(&event(e)).unwrap_or_default();
-    Bytes::from(format!("id: {id}\nevent: {}\ndata: {data}\n\n", e.kind))
-}
+/// How long a catching-up stream waits for its client to take a frame before it counts
+/// as too slow.
+const CATCH_UP_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Events as Server-Sent Events (`text/event-stream`), from `Last-Event-ID` on (from
 /// now without one). A comment line every `heartbeat` keeps proxies from timing out.
@@ -56,34 +58,31 @@ pub async fn stream(
     let bad = || ApiError::BadRequest { code: "invalid_cursor", detail: "Last-Event-ID was not issued to you.".into() };
     let last =
         req.headers().get("last-event-id").map(|v| v.to_str().map(str::to_owned).map_err(|_| bad())).transpose()?;
-    let position = match last {
+    let resume = match last {
         Some(id) => {
             let key = PageQuery { limit: None, cursor: Some(id) }.after(caller.user_id, LIST)?.ok_or_else(bad)?;
-            parse_position(&key).ok_or_else(bad)?
+            Some(parse_position(&key).ok_or_else(bad)?)
         }
-        None => {
-            let client = meta.client(&state.pool).await?;
-            events::head(&client).await?
-        }
+        None => None,
     };
-    let Some(wake) = state.events.clone() else {
+    let Some(hub) = state.live.clone() else {
         return Err(ApiError::Unavailable { code: "stream_unavailable", retry_after_secs: 5 });
     };
-    // Opening the stream is itself recorded before anything is sent.
     let client = meta.client(&state.pool).await?;
+    let position = match resume {
+        Some(p) => p,
+        None => events::head(&client).await?,
+    };
+    // Opening the stream is itself recorded before anything is sent.
     audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
     drop(client);
     let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
-    let task = Pump {
-        state: state.clone(),
-        principal: caller.principal.clone(),
-        meta,
-        position,
-        wake,
-        tx,
-        checked: std::time::Instant::now(),
-    };
-    actix_web::rt::spawn(task.run());
+    // A fresh channel has room.
+    let _ = tx.try_send(Bytes::from_static(b": connected\n\n"));
+    let subscriber = Subscriber::new(caller.principal.clone(), meta, tx);
+    if let Err(behind) = hub.join(subscriber, Some(&position)) {
+        actix_web::rt::spawn(catch_up(state.clone(), hub, behind, position));
+    }
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<Bytes, actix_web::Error>(b), rx))
     });
@@ -93,103 +92,68 @@ pub async fn stream(
         .streaming(body))
 }
 
-struct Pump {
-    state: web::Data<AppState>,
-    principal: Principal,
-    meta: RequestMeta,
-    position: (String, i64),
-    wake: tokio::sync::watch::Receiver<u64>,
-    tx: mpsc::Sender<Bytes>,
-    /// When the session was last found live.
-    checked: std::time::Instant,
-}
-
-enum Push {
-    Sent,
-    Closed,
-}
-
-impl Pump {
-    async fn run(mut self) {
-        let heartbeat = Duration::from_secs(self.state.stream_heartbeat_secs.max(1));
-        let mut since_heartbeat = Duration::ZERO;
-        let tick = SESSION_CHECK.min(heartbeat);
-        let mut stopping = self.state.shutdown.subscribe();
-        if self.tx.send(Bytes::from_static(b": connected\n\n")).await.is_err() {
-            return;
+/// Sends a resumed stream what it missed, up to where the hub has read, then joins the
+/// hub (again, should the hub have read further meanwhile). Each batch is recorded before
+/// it is sent; the session is re-checked every `SESSION_CHECK`.
+async fn catch_up(state: web::Data<AppState>, hub: std::sync::Arc<Hub>, behind: Box<Behind>, mut after: Position) {
+    let Behind { mut subscriber, mut upto } = *behind;
+    let mut checked = std::time::Instant::now();
+    loop {
+        match catch_up_to(&state, &mut subscriber, &mut checked, &mut after, &upto).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "live stream ends");
+                return;
+            }
         }
-        loop {
-            match self.push().await {
-                Ok(Push::Sent) => {}
-                Ok(Push::Closed) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "live stream ends");
-                    return;
-                }
-            }
-            tokio::select! {
-                // The process is shutting down: end the stream; the client resumes
-                // elsewhere with Last-Event-ID.
-                _ = stopping.wait_for(|s| *s) => return,
-                changed = self.wake.changed() => if changed.is_err() { return },
-                _ = tokio::time::sleep(tick) => {
-                    since_heartbeat += tick;
-                    if since_heartbeat >= heartbeat {
-                        since_heartbeat = Duration::ZERO;
-                        if !self.offer(Bytes::from_static(b": heartbeat\n\n")) {
-                            return;
-                        }
-                    }
-                }
-            }
+        match hub.join(subscriber, Some(&after)) {
+            Ok(()) => return,
+            Err(again) => (subscriber, upto) = (again.subscriber, again.upto),
         }
     }
+}
 
-    /// Queues a frame without waiting: a full buffer means the client is too slow.
-    fn offer(&self, frame: Bytes) -> bool {
-        match self.tx.try_send(frame) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::info!(request_id = %self.meta.request_id, "live stream client too slow; disconnected");
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+/// Sends the events in `(after, upto]` the subscriber may see; `false` if the stream ended.
+async fn catch_up_to(
+    state: &AppState,
+    s: &mut Subscriber,
+    checked: &mut std::time::Instant,
+    after: &mut Position,
+    upto: &Position,
+) -> Result<bool, ApiError> {
+    let roles = state.login.roles_needing_totp();
+    loop {
+        if *state.shutdown.borrow() || s.tx.is_closed() {
+            return Ok(false);
         }
-    }
-
-    /// Re-checks the session (at most every `SESSION_CHECK`), reads what is new, logs it,
-    /// and queues it.
-    async fn push(&mut self) -> Result<Push, ApiError> {
-        let p = &self.principal;
-        let client = self.meta.client(&self.state.pool).await?;
-        if self.checked.elapsed() >= SESSION_CHECK {
-            let addr = self.meta.client_addr.map(|a| a.to_string());
-            if !p.still_valid(&client, addr.as_deref(), self.state.login.roles_needing_totp()).await? {
-                return Ok(Push::Closed);
+        let client = state.pool.get().await?;
+        if checked.elapsed() >= SESSION_CHECK {
+            match live::still_allowed(&client, &s.principal, s.meta.client_addr, roles).await? {
+                Some(p) => s.principal = p,
+                None => return Ok(false),
             }
-            self.checked = std::time::Instant::now();
+            *checked = std::time::Instant::now();
         }
-        let viewer = Viewer::from(&p.permissions);
-        loop {
-            let rows = events::feed(&client, &viewer, Some(self.position.clone()), BATCH).await?;
-            if rows.is_empty() {
-                return Ok(Push::Sent);
+        let viewer = Viewer::from(&s.principal.permissions);
+        let rows = events::feed_upto(&client, &viewer, Some(after.clone()), Some(upto.clone()), BATCH).await?;
+        if !rows.is_empty() {
+            let refs: Vec<&events::EventRow> = rows.iter().collect();
+            audit::write(&client, &s.meta, live::push_record(&s.meta, &s.principal, &refs)).await?;
+        }
+        drop(client);
+        for row in &rows {
+            let id = cursor(s.principal.user_id, LIST, &position_key(&row.position));
+            let frame = live::frame(row, &live::data(row), &id);
+            match tokio::time::timeout(CATCH_UP_PATIENCE, s.tx.send(frame)).await {
+                Ok(Ok(())) => {}
+                _ => return Ok(false),
             }
-            let ids = rows.iter().map(|r| r.picture_id).collect();
-            let mut record = audit::by(&self.meta, p).objects("picture", ids);
-            record.action = "stream.push".into();
-            record.reason = Some(format!("events:{}", rows.len()));
-            audit::write(&client, &self.meta, record).await?;
-            for row in &rows {
-                let id = cursor(p.user_id, LIST, &position_key(&row.position));
-                if !self.offer(frame(row, &id)) {
-                    return Ok(Push::Closed);
-                }
-                self.position = row.position.clone();
-            }
-            if (rows.len() as i64) < BATCH {
-                return Ok(Push::Sent);
-            }
+            *after = row.position.clone();
+        }
+        if (rows.len() as i64) < BATCH {
+            *after = upto.clone();
+            return Ok(true);
         }
     }
 }
