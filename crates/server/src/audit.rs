@@ -371,3 +371,94 @@ pub async fn generate(url: &str, count: u64, progress: bool) -> anyhow::Result<(
     bar.done(done);
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use sitrep_db::chain::{GENESIS, entry_hash, parse_hash};
+    use sitrep_db::export::{csv_header, csv_line, jsonl_line};
+    use sitrep_types::AccessLogEntry;
+
+    fn chain(n: i64) -> Vec<AccessLogEntry> {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z").unwrap().to_utc();
+        let mut prev = GENESIS;
+        (1..=n)
+            .map(|seq| {
+                let mut e = AccessLogEntry {
+                    seq,
+                    at: start + chrono::Duration::microseconds(seq * 7),
+                    request_id: format!("r{seq}"),
+                    actor_type: "user".into(),
+                    actor_id: Some(Uuid::from_u128(seq as u128)),
+                    actor_name: Some(format!("user \"{seq}\"\n")),
+                    organisation_id: None,
+                    membership_id: None,
+                    roles: vec!["reader".into()],
+                    action: "me.view".into(),
+                    object_type: None,
+                    object_id: None,
+                    object_revision: None,
+                    object_ids: (seq % 3 == 0).then(Vec::new),
+                    tier: None,
+                    tlp: None,
+                    outcome: "allowed".into(),
+                    reason: None,
+                    http_status: 200,
+                    client_addr: Some("::1".into()),
+                    prev_hash: hex::encode(prev),
+                    hash: String::new(),
+                };
+                e.hash = hex::encode(entry_hash(&prev, &e));
+                prev = parse_hash(&e.hash).unwrap();
+                e
+            })
+            .collect()
+    }
+
+    /// The outcome with `threads` workers, as (records, or the break's seq, kind and detail).
+    fn outcome(text: &str, threads: usize) -> Result<u64, (i64, BreakKind, String)> {
+        let key = SigningKey::from_bytes(&[3; 32]).verifying_key();
+        match verify_reader(text.as_bytes(), &key, vec![], false, threads) {
+            Ok(report) => Ok(report.records),
+            Err(VerifyError::Broken(b)) => Err((b.seq, b.kind, b.detail)),
+            Err(VerifyError::Failed(e)) => panic!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn worker_threads_name_the_same_first_bad_record_as_one_thread_across_blocks() {
+        let es = chain(3 * BLOCK_RECORDS as i64 + 10);
+        let far = 2 * BLOCK_RECORDS + 17;
+        let mut cases: Vec<Vec<AccessLogEntry>> = vec![es.clone()];
+        let mut changed = es.clone();
+        changed[far].actor_name = Some("changed".into());
+        cases.push(changed);
+        let mut removed = es.clone();
+        removed.remove(far);
+        cases.push(removed);
+        let mut swapped = es.clone();
+        swapped.swap(far, far + 1);
+        cases.push(swapped);
+        let mut earlier = es.clone();
+        earlier[far].at = earlier[far - 1].at - chrono::Duration::microseconds(1);
+        cases.push(earlier);
+        for (case, es) in cases.into_iter().enumerate() {
+            let jsonl: String = es.iter().map(jsonl_line).collect();
+            let csv = csv_header() + &es.iter().map(csv_line).collect::<String>();
+            // Unreadable in a later block than a (possible) break: the break comes first.
+            let unreadable = format!("{}{{\"seq\":\n", jsonl);
+            for text in [jsonl, csv, unreadable] {
+                let one = outcome(&text, 1);
+                let bad_seq = if case == 0 { es.len() as i64 + 1 } else { far as i64 + 1 };
+                assert!(matches!(&one, Err((seq, ..)) if *seq == bad_seq) || (case == 0 && one.is_ok()), "{one:?}");
+                for threads in [2, 3, 8] {
+                    assert_eq!(outcome(&text, threads), one, "{threads} threads");
+                }
+            }
+        }
+        let text: String = es.iter().map(jsonl_line).collect();
+        assert_eq!(outcome(&text, 4), Ok(es.len() as u64));
+    }
+}
