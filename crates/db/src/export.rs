@@ -984,6 +984,15 @@ impl<'a> Json<'a> {
     }
 
     fn uuid(&mut self, scratch: &mut String) -> Result<Uuid, String> {
+        // The usual form, hyphenated and without escapes: parsed where it lies.
+        if let (Some(b'"'), Some(text), Some(b'"')) =
+            (self.b.get(self.i), self.b.get(self.i + 1..self.i + 37), self.b.get(self.i + 37))
+            && !text.contains(&b'\\')
+            && let Ok(id) = Uuid::try_parse_ascii(text)
+        {
+            self.i += 38;
+            return Ok(id);
+        }
         self.string(scratch)?;
         Uuid::try_parse(scratch).map_err(|e| e.to_string())
     }
