@@ -594,4 +594,55 @@ async fn generated_records_extend_the_chain_the_verifier_accepts() {
     let report = verify_database(&app.db_url, &public_key(&app), vec![], false).await.unwrap();
     assert!(report.last_seq >= before + 25_000 + 2, "{report:?}");
     assert_eq!(report.records, report.last_seq as u64);
+
+#[tokio::test]
+async fn verify_reads_every_kind_of_value_back_from_the_database_and_both_exports() {
+    use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
+    let app = TestApp::spawn().await;
+    let texts = ["plain", "ä\"\\\n\r\t\u{1}\u{1f}\u{7f}", "日本語 🦀 \u{2028}", "", "a,b \"\" c"];
+    let addrs = ["127.0.0.1", "::1", "2001:db8::8a2e:370:7334", "::ffff:10.0.0.1", "fe80::1"];
+    {
+        let client = app.pool.get().await.unwrap();
+        for (i, text) in texts.iter().enumerate() {
+            let record = AccessRecord {
+                request_id: format!("req-{i}-{text}"),
+                actor_type: if i % 2 == 0 { ActorType::User } else { ActorType::Anonymous },
+                actor_id: (i % 2 == 0).then(uuid::Uuid::new_v4),
+                actor_name: Some((*text).to_owned()),
+                organisation_id: (i == 1).then(uuid::Uuid::new_v4),
+                membership_id: None,
+                roles: [vec![], vec!["reader"], vec!["secretariat", "auditor"]][i % 3].clone(),
+                action: "me.view".into(),
+                object_type: (i != 3).then_some("user"),
+                object_id: (i != 4).then(|| (*text).to_owned()),
+                object_revision: [None, Some(0), Some(i32::MAX), Some(-1), None][i],
+                object_ids: [None, Some(vec![]), Some(vec![uuid::Uuid::new_v4(), uuid::Uuid::nil()])][i % 3].clone(),
+                tier: (i == 2).then(|| (*text).to_owned()),
+                tlp: (i == 2).then(|| "TLP:AMBER+STRICT".to_owned()),
+                outcome: if i == 3 { Outcome::Denied } else { Outcome::Allowed },
+                reason: (i == 3).then(|| (*text).to_owned()),
+                http_status: [200, 403, 500, 0, 999][i],
+                client_addr: Some(addrs[i].parse().unwrap()),
+            };
+            sitrep_db::audit::record(&client, &record).await.unwrap();
+        }
+    }
+    app.seal_log().await;
+    let key = public_key(&app);
+    signer(&app).checkpoint(&app.pool, true).await.unwrap().unwrap();
+    let report = verify_database(&app.db_url, &key, vec![], false).await.unwrap();
+    assert!(report.records >= texts.len() as u64);
+
+    let token = auditor_token(&app).await;
+    let res = app.get("/api/v1/access-log/checkpoints", Some(&token)).await;
+    let checkpoints: Page<AccessLogCheckpoint> = res.json().await.unwrap();
+    let dir = app.data_dir.join("exports");
+    std::fs::create_dir_all(&dir).unwrap();
+    for format in ["jsonl", "csv"] {
+        let file = dir.join(format!("values.{format}"));
+        download(&app, &token, format, &file).await;
+        let from_file = verify_file(&file, &key, checkpoints.items.clone(), false).unwrap();
+        assert!(from_file.records > report.records, "{format}");
+        assert_eq!(from_file.checkpoints, 1, "{format}");
+    }
 }

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod chain;
+pub mod chain_scan;
 pub mod events;
 pub mod export;
 pub mod migrate;

@@ -1,14 +1,15 @@
 //! `sitrep audit …`: verify the access log of a database or an export file offline, sign
 //! a checkpoint on demand, and (for benchmarks) append synthetic records.
 
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
 use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
-use sitrep_db::chain::{Break, ChainVerifier, Report};
-use sitrep_db::export::ExportReader;
+use sitrep_db::chain::{Break, BreakKind, ChainVerifier, Linked, Record, Report};
+use sitrep_db::chain_scan::ScanError;
+use sitrep_db::export::{Block, Parser, ReadError, RecordReader};
 use sitrep_types::{AccessLogCheckpoint, Page};
 use uuid::Uuid;
 
@@ -88,9 +89,32 @@ impl Progress {
     }
 }
 
+/// Records per `COPY` statement when verifying a database: each range is one short
+/// statement, so no snapshot is held for the length of the check.
+const COPY_BATCH: i64 = 50_000;
+
 /// Verifies the log stored in the database at `url` from genesis, with its checkpoints
 /// and any `extra` ones (a witness copy kept elsewhere).
 pub async fn verify_database(
+    url: &str,
+    key: &VerifyingKey,
+    extra: Vec<AccessLogCheckpoint>,
+    progress: bool,
+) -> Result<Report, VerifyError> {
+    // One thread of its own runs both the connection and the checks: on a multi-threaded
+    // runtime, every batch of rows read by the connection task woke the checking task on
+    // another thread, and those switches cost more CPU than the checks themselves.
+    let (url, key) = (url.to_owned(), *key);
+    tokio::task::spawn_blocking(move || {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(anyhow::Error::from)?;
+        runtime.block_on(verify_database_on_this_thread(&url, &key, extra, progress))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("the verifier thread failed: {e}"))?
+}
+
+async fn verify_database_on_this_thread(
     url: &str,
     key: &VerifyingKey,
     extra: Vec<AccessLogCheckpoint>,
@@ -104,20 +128,24 @@ pub async fn verify_database(
     // Checkpoints first: every one then names a record at or before the end of the scan.
     let mut checkpoints = sitrep_db::audit::all_checkpoints(&client).await.map_err(anyhow::Error::from)?;
     checkpoints.extend(extra);
-    let mut scan = sitrep_db::audit::scan(&client, None, 5000).await.map_err(anyhow::Error::from)?;
+    let upto = sitrep_db::audit::last_seq(&client).await.map_err(anyhow::Error::from)?;
     let mut verifier = ChainVerifier::new(key, checkpoints)?;
-    let mut bar = Progress::new(progress, Some(scan.upto().max(0) as u64));
+    let mut bar = Progress::new(progress, Some(upto.max(0) as u64));
     let mut n = 0u64;
-    loop {
-        let batch = scan.next_batch().await.map_err(anyhow::Error::from)?;
-        if batch.is_empty() {
-            break;
+    let mut scratch = Vec::with_capacity(1024);
+    let scanned = sitrep_db::chain_scan::for_each_record(&client, upto, COPY_BATCH, |record| {
+        verifier.push_record(record, &mut scratch)?;
+        n += 1;
+        if n.is_multiple_of(4096) {
+            bar.show(n, false);
         }
-        for e in &batch {
-            verifier.push(e)?;
-        }
-        n += batch.len() as u64;
-        bar.show(n, false);
+        Ok::<(), Break>(())
+    })
+    .await;
+    match scanned {
+        Ok(()) => {}
+        Err(ScanError::Stopped(b)) => return Err(b.into()),
+        Err(e) => return Err(anyhow::Error::from(e).into()),
     }
     bar.done(n);
     Ok(verifier.finish()?)
@@ -131,46 +159,164 @@ pub fn verify_file(
     checkpoints: Vec<AccessLogCheckpoint>,
     progress: bool,
 ) -> Result<Report, VerifyError> {
-    let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
-    verify_reader(BufReader::with_capacity(1 << 20, file), key, checkpoints, progress)
+    verify_file_with(path, key, checkpoints, progress, default_threads())
 }
 
-/// As `verify_file`, from any reader.
-pub fn verify_reader(
-    input: impl BufRead,
+/// As `verify_file`, hashing on `threads` worker threads (1: none).
+pub fn verify_file_with(
+    path: &Path,
     key: &VerifyingKey,
     checkpoints: Vec<AccessLogCheckpoint>,
     progress: bool,
+    threads: usize,
+) -> Result<Report, VerifyError> {
+    let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+    verify_reader(file, key, checkpoints, progress, threads)
+}
+
+/// As `verify_file`, from any reader (it is read in large blocks: no need to buffer it).
+/// With more than one core, records are parsed and hashed on worker threads, each from
+/// its own stored `prev_hash`; the checks that need the record before (`seq`, the link,
+/// time, checkpoints) run in order on this thread, so the first bad record is named
+/// exactly as with one thread.
+pub fn verify_reader(
+    input: impl Read + Send,
+    key: &VerifyingKey,
+    checkpoints: Vec<AccessLogCheckpoint>,
+    progress: bool,
+    threads: usize,
 ) -> Result<Report, VerifyError> {
     let mut verifier = ChainVerifier::new(key, checkpoints)?;
-    let mut reader = ExportReader::new(input).map_err(anyhow::Error::from)?;
+    let reader = RecordReader::new(input).map_err(anyhow::Error::from)?;
     let mut bar = Progress::new(progress, None);
+    let n = if threads > 1 {
+        verify_parallel(reader, &mut verifier, threads, &mut bar)?
+    } else {
+        verify_sequential(reader, &mut verifier, &mut bar)?
+    };
+    bar.done(n);
+    Ok(verifier.finish()?)
+}
+
+/// Worker threads for hashing by default: one per core, at most 8.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+}
+
+fn unreadable(verifier: &ChainVerifier, e: ReadError) -> VerifyError {
+    Break { seq: verifier.expected_seq(), kind: BreakKind::Format, detail: format!("unreadable ({e})") }.into()
+}
+
+fn verify_sequential(
+    mut reader: RecordReader<impl Read>,
+    verifier: &mut ChainVerifier,
+    bar: &mut Progress,
+) -> Result<u64, VerifyError> {
+    let mut record = Record::default();
+    let mut scratch = Vec::with_capacity(1024);
     let mut n = 0u64;
     loop {
-        let entry = match reader.next_entry() {
-            Ok(Some(e)) => e,
-            Ok(None) => break,
-            Err(e) => {
-                return Err(Break {
-                    seq: verifier_next(n),
-                    kind: sitrep_db::chain::BreakKind::Format,
-                    detail: format!("unreadable ({e})"),
-                }
-                .into());
-            }
-        };
-        verifier.push(&entry)?;
+        match reader.next_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => return Ok(n),
+            Err(e) => return Err(unreadable(verifier, e)),
+        }
+        verifier.push_record(&record, &mut scratch)?;
         n += 1;
         if n.is_multiple_of(4096) {
             bar.show(n, false);
         }
     }
-    bar.done(n);
-    Ok(verifier.finish()?)
 }
 
-fn verifier_next(records_so_far: u64) -> i64 {
-    records_so_far as i64 + 1
+/// Records per block handed to a worker.
+const BLOCK_RECORDS: usize = 1024;
+
+/// A reader thread cuts the input into blocks of whole records, `threads` workers parse
+/// and hash them, and this thread checks the results in input order. At most
+/// `4 × threads` blocks are in flight (a token is taken per block read and given back
+/// when its records are checked), so memory stays flat. When a check fails, this thread
+/// returns: dropping the channels ends the workers and the reader.
+fn verify_parallel<R: Read + Send>(
+    mut reader: RecordReader<R>,
+    verifier: &mut ChainVerifier,
+    threads: usize,
+    bar: &mut Progress,
+) -> Result<u64, VerifyError> {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex, mpsc};
+
+    type Done = (u64, Vec<Linked>, Option<ReadError>);
+    let in_flight = threads * 4;
+    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+    for _ in 0..in_flight {
+        let _ = token_tx.send(());
+    }
+    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Block)>(in_flight);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = mpsc::sync_channel::<Done>(in_flight);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut index = 0;
+            while token_rx.recv().is_ok() {
+                let mut block = Block::default();
+                reader.next_block(&mut block, BLOCK_RECORDS);
+                let last = block.is_last();
+                if job_tx.send((index, block)).is_err() || last {
+                    return;
+                }
+                index += 1;
+            }
+        });
+        for _ in 0..threads {
+            let (job_rx, done_tx) = (Arc::clone(&job_rx), done_tx.clone());
+            s.spawn(move || {
+                let mut parser = Parser::default();
+                let mut record = Record::default();
+                let mut scratch = Vec::with_capacity(1024);
+                loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((index, block)) = job else { return };
+                    let mut linked = Vec::with_capacity(block.len());
+                    let result = block.parse_each(&mut parser, &mut record, |r| linked.push(r.linked(&mut scratch)));
+                    if done_tx.send((index, linked, result.err())).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop((job_rx, done_tx));
+        // Moved in, so that returning early drops them and the threads stop.
+        let (done_rx, token_tx) = (done_rx, token_tx);
+        let mut pending: BTreeMap<u64, (Vec<Linked>, Option<ReadError>)> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut n = 0u64;
+        loop {
+            let Some((linked, error)) = pending.remove(&next) else {
+                match done_rx.recv() {
+                    Ok((index, linked, error)) => {
+                        pending.insert(index, (linked, error));
+                        continue;
+                    }
+                    Err(_) if pending.is_empty() => return Ok(n),
+                    Err(_) => return Err(anyhow::anyhow!("a verifier thread stopped").into()),
+                }
+            };
+            next += 1;
+            for l in &linked {
+                verifier.push_linked(l)?;
+            }
+            n += linked.len() as u64;
+            if let Some(e) = error {
+                return Err(unreadable(verifier, e));
+            }
+            bar.show(n, false);
+            let _ = token_tx.send(());
+        }
+    })
 }
 
 /// Appends `count` synthetic records to the chain, 20,000 per transaction by binary COPY
@@ -220,4 +366,95 @@ pub async fn generate(url: &str, count: u64, progress: bool) -> anyhow::Result<(
     }
     bar.done(done);
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use sitrep_db::chain::{GENESIS, entry_hash, parse_hash};
+    use sitrep_db::export::{csv_header, csv_line, jsonl_line};
+    use sitrep_types::AccessLogEntry;
+
+    fn chain(n: i64) -> Vec<AccessLogEntry> {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z").unwrap().to_utc();
+        let mut prev = GENESIS;
+        (1..=n)
+            .map(|seq| {
+                let mut e = AccessLogEntry {
+                    seq,
+                    at: start + chrono::Duration::microseconds(seq * 7),
+                    request_id: format!("r{seq}"),
+                    actor_type: "user".into(),
+                    actor_id: Some(Uuid::from_u128(seq as u128)),
+                    actor_name: Some(format!("user \"{seq}\"\n")),
+                    organisation_id: None,
+                    membership_id: None,
+                    roles: vec!["reader".into()],
+                    action: "me.view".into(),
+                    object_type: None,
+                    object_id: None,
+                    object_revision: None,
+                    object_ids: (seq % 3 == 0).then(Vec::new),
+                    tier: None,
+                    tlp: None,
+                    outcome: "allowed".into(),
+                    reason: None,
+                    http_status: 200,
+                    client_addr: Some("::1".into()),
+                    prev_hash: hex::encode(prev),
+                    hash: String::new(),
+                };
+                e.hash = hex::encode(entry_hash(&prev, &e));
+                prev = parse_hash(&e.hash).unwrap();
+                e
+            })
+            .collect()
+    }
+
+    /// The outcome with `threads` workers, as (records, or the break's seq, kind and detail).
+    fn outcome(text: &str, threads: usize) -> Result<u64, (i64, BreakKind, String)> {
+        let key = SigningKey::from_bytes(&[3; 32]).verifying_key();
+        match verify_reader(text.as_bytes(), &key, vec![], false, threads) {
+            Ok(report) => Ok(report.records),
+            Err(VerifyError::Broken(b)) => Err((b.seq, b.kind, b.detail)),
+            Err(VerifyError::Failed(e)) => panic!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn worker_threads_name_the_same_first_bad_record_as_one_thread_across_blocks() {
+        let es = chain(3 * BLOCK_RECORDS as i64 + 10);
+        let far = 2 * BLOCK_RECORDS + 17;
+        let mut cases: Vec<Vec<AccessLogEntry>> = vec![es.clone()];
+        let mut changed = es.clone();
+        changed[far].actor_name = Some("changed".into());
+        cases.push(changed);
+        let mut removed = es.clone();
+        removed.remove(far);
+        cases.push(removed);
+        let mut swapped = es.clone();
+        swapped.swap(far, far + 1);
+        cases.push(swapped);
+        let mut earlier = es.clone();
+        earlier[far].at = earlier[far - 1].at - chrono::Duration::microseconds(1);
+        cases.push(earlier);
+        for (case, es) in cases.into_iter().enumerate() {
+            let jsonl: String = es.iter().map(jsonl_line).collect();
+            let csv = csv_header() + &es.iter().map(csv_line).collect::<String>();
+            // Unreadable in a later block than a (possible) break: the break comes first.
+            let unreadable = format!("{}{{\"seq\":\n", jsonl);
+            for text in [jsonl, csv, unreadable] {
+                let one = outcome(&text, 1);
+                let bad_seq = if case == 0 { es.len() as i64 + 1 } else { far as i64 + 1 };
+                assert!(matches!(&one, Err((seq, ..)) if *seq == bad_seq) || (case == 0 && one.is_ok()), "{one:?}");
+                for threads in [2, 3, 8] {
+                    assert_eq!(outcome(&text, threads), one, "{threads} threads");
+                }
+            }
+        }
+        let text: String = es.iter().map(jsonl_line).collect();
+        assert_eq!(outcome(&text, 4), Ok(es.len() as u64));
+    }
 }

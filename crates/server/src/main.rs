@@ -84,6 +84,10 @@ enum AuditCommand {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Worker threads that parse and hash the records of a file (default: one per
+        /// core, at most 8; 1: none).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Sign the current chain head now (also done every audit.checkpoint_interval_secs).
     Checkpoint,
@@ -267,7 +271,7 @@ async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
         ExitCode::from(2)
     };
     match command {
-        AuditCommand::Verify { file, database_url, public_key, checkpoints, quiet } => {
+        AuditCommand::Verify { file, database_url, public_key, checkpoints, quiet, threads } => {
             let key = match public_key {
                 Some(k) => audit::read_public_key(&k),
                 None => CheckpointSigner::load(&settings.checkpoint_key_file())
@@ -284,7 +288,13 @@ async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
                 Err(e) => return fail(e),
             };
             let result = match file {
-                Some(path) => audit::verify_file(&path, &key, extra, !quiet),
+                Some(path) => audit::verify_file_with(
+                    &path,
+                    &key,
+                    extra,
+                    !quiet,
+                    threads.unwrap_or_else(audit::default_threads).max(1),
+                ),
                 None => {
                     let url = match database_url {
                         Some(u) => u,
