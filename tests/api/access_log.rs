@@ -603,6 +603,7 @@ async fn generated_records_extend_the_chain_the_verifier_accepts() {
     let report = verify_database(&app.db_url, &public_key(&app), vec![], false).await.unwrap();
     assert!(report.last_seq >= before + 25_000 + 2, "{report:?}");
     assert_eq!(report.records, report.last_seq as u64);
+}
 
 #[tokio::test]
 async fn verify_reads_every_kind_of_value_back_from_the_database_and_both_exports() {
