@@ -3,7 +3,7 @@
 # functions.
 
 # target NAME FIGURE REFERENCE RESULT GOAL MET
-# Adds one row to the run's summary of the Performance targets (deploy/bench-all sets
+# Adds one row to the run's summary of the Performance targets (deploy/bench sets
 # BENCH_SUMMARY to a file and prints the rows at the top of its report; a benchmark run
 # on its own prints them at its end). MET is yes, no or n/a; every figure is one this run
 # measured.
