@@ -135,34 +135,49 @@ pub async fn record(c: &impl GenericClient, r: &AccessRecord) -> Result<i64, DbE
              RETURNING id",
         )
         .await?;
-    let row = c
-        .query_one(
-            &statement,
-            &[
-                &r.request_id,
-                &r.actor_type.as_str(),
-                &r.actor_id,
-                &r.actor_name,
-                &r.organisation_id,
-                &r.membership_id,
-                &r.roles,
-                &r.action,
-                &r.object_type,
-                &r.object_id,
-                &r.object_revision,
-                &r.object_ids,
-                &r.tier,
-                &r.tlp,
-                &r.outcome.as_str(),
-                &r.reason,
-                &(r.http_status as i16),
-                &r.client_addr,
-                &digest.as_slice(),
-            ],
-        )
-        .await?;
+    let coded = Coded::of(r);
+    let digest = digest.as_slice();
+    let params: Vec<&(dyn ToSql + Sync)> = record_values(r, &coded).into_iter().chain([&digest as _]).collect();
+    let row = c.query_one(&statement, &params).await?;
     SEAL_WANTED.notify_one();
     Ok(row.try_get(0)?)
+}
+
+/// The values of a record that are stored in another form than its fields hold them.
+struct Coded {
+    actor_type: &'static str,
+    outcome: &'static str,
+    http_status: i16,
+}
+
+impl Coded {
+    fn of(r: &AccessRecord) -> Coded {
+        Coded { actor_type: r.actor_type.as_str(), outcome: r.outcome.as_str(), http_status: r.http_status as i16 }
+    }
+}
+
+/// A record's values for [`RECORD_COLUMNS`], in that order.
+fn record_values<'a>(r: &'a AccessRecord, coded: &'a Coded) -> [&'a (dyn ToSql + Sync); 18] {
+    [
+        &r.request_id,
+        &coded.actor_type,
+        &r.actor_id,
+        &r.actor_name,
+        &r.organisation_id,
+        &r.membership_id,
+        &r.roles,
+        &r.action,
+        &r.object_type,
+        &r.object_id,
+        &r.object_revision,
+        &r.object_ids,
+        &r.tier,
+        &r.tlp,
+        &coded.outcome,
+        &r.reason,
+        &coded.http_status,
+        &r.client_addr,
+    ]
 }
 
 /// The columns a pending record and a sealed record share.
@@ -347,27 +362,8 @@ where
     let mut writer = writer;
     for r in records {
         let (b, a) = (before(r), after(r));
-        let status = r.http_status as i16;
-        let content: [&(dyn ToSql + Sync); 18] = [
-            &r.request_id,
-            &r.actor_type.as_str(),
-            &r.actor_id,
-            &r.actor_name,
-            &r.organisation_id,
-            &r.membership_id,
-            &r.roles,
-            &r.action,
-            &r.object_type,
-            &r.object_id,
-            &r.object_revision,
-            &r.object_ids,
-            &r.tier,
-            &r.tlp,
-            &r.outcome.as_str(),
-            &r.reason,
-            &status,
-            &r.client_addr,
-        ];
+        let coded = Coded::of(r);
+        let content = record_values(r, &coded);
         let row: Vec<&(dyn ToSql + Sync)> = b
             .as_ref()
             .iter()

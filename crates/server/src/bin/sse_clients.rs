@@ -6,6 +6,9 @@
 //!
 //! `sse-clients <host> <port> <token> <n> <ca.pem>`
 
+// Its standard output is its interface with the benchmark script.
+#![allow(clippy::print_stdout)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
