@@ -347,35 +347,6 @@ const RECORD_TYPES: [tokio_postgres::types::Type; 18] = {
     ]
 };
 
-/// Copies rows of `before` columns, a record's [`RECORD_COLUMNS`] and `after` columns
-/// into `writer` (binary `COPY`), one row per record.
-async fn copy_records<'a, B, A>(
-    writer: std::pin::Pin<&mut tokio_postgres::binary_copy::BinaryCopyInWriter>,
-    records: &'a [AccessRecord],
-    mut before: impl FnMut(&'a AccessRecord) -> B,
-    mut after: impl FnMut(&'a AccessRecord) -> A,
-) -> Result<(), DbError>
-where
-    B: AsRef<[Box<dyn ToSql + Sync + Send + 'a>]>,
-    A: AsRef<[Box<dyn ToSql + Sync + Send + 'a>]>,
-{
-    let mut writer = writer;
-    for r in records {
-        let (b, a) = (before(r), after(r));
-        let coded = Coded::of(r);
-        let content = record_values(r, &coded);
-        let row: Vec<&(dyn ToSql + Sync)> = b
-            .as_ref()
-            .iter()
-            .map(|v| &**v as &(dyn ToSql + Sync))
-            .chain(content)
-            .chain(a.as_ref().iter().map(|v| &**v as &(dyn ToSql + Sync)))
-            .collect();
-        writer.as_mut().write(&row).await?;
-    }
-    Ok(())
-}
-
 /// Writes several records at once, unchained, in one transaction of its own (binary
 /// `COPY` into `access_log_pending`): either all are written or none. For many records
 /// that must be written before one step (the live streams' pushes of one event): one
@@ -390,7 +361,12 @@ pub async fn record_many(client: &mut crate::Client, records: &[AccessRecord]) -
     let sink = tx.copy_in(&format!("COPY access_log_pending ({RECORD_COLUMNS}, digest) FROM STDIN BINARY")).await?;
     let types: Vec<Type> = RECORD_TYPES.iter().cloned().chain([Type::BYTEA]).collect();
     let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
-    copy_records(writer.as_mut(), records, |_| [], |r| [Box::new(r.content().digest().to_vec()) as Box<_>]).await?;
+    for r in records {
+        let (coded, digest) = (Coded::of(r), r.content().digest());
+        let digest = digest.as_slice();
+        let row: Vec<&(dyn ToSql + Sync)> = record_values(r, &coded).into_iter().chain([&digest as _]).collect();
+        writer.as_mut().write(&row).await?;
+    }
     writer.finish().await?;
     tx.commit().await?;
     SEAL_WANTED.notify_one();
@@ -431,21 +407,13 @@ pub async fn append_bulk(client: &mut crate::Client, records: &[AccessRecord]) -
     let types: Vec<Type> =
         [Type::INT8, Type::TIMESTAMPTZ].into_iter().chain(RECORD_TYPES).chain([Type::BYTEA, Type::BYTEA]).collect();
     let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
-    let mut before = links.iter();
-    let mut after = links.iter();
-    copy_records(
-        writer.as_mut(),
-        records,
-        |_| {
-            let (seq, _, _) = before.next().copied().unwrap_or_default();
-            [Box::new(seq) as Box<dyn ToSql + Sync + Send>, Box::new(at)]
-        },
-        |_| {
-            let (_, prev, hash) = after.next().copied().unwrap_or_default();
-            [Box::new(prev.to_vec()) as Box<dyn ToSql + Sync + Send>, Box::new(hash.to_vec())]
-        },
-    )
-    .await?;
+    for (r, (seq, prev, hash)) in records.iter().zip(&links) {
+        let coded = Coded::of(r);
+        let (prev, hash) = (prev.as_slice(), hash.as_slice());
+        let row: Vec<&(dyn ToSql + Sync)> =
+            [seq as _, &at as _].into_iter().chain(record_values(r, &coded)).chain([&prev as _, &hash as _]).collect();
+        writer.as_mut().write(&row).await?;
+    }
     writer.finish().await?;
     tx.execute("UPDATE access_log_head SET seq = $1, hash = $2, at = $3 WHERE id", &[&seq, &prev.as_slice(), &at])
         .await?;
