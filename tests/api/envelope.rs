@@ -138,6 +138,7 @@ fn the_example_configuration_names_every_key_and_loads() {
         "trusted_proxies",
         "wait_timeout_ms",
         "statement_timeout_ms",
+        "random_page_cost",
         "mode",
         "cert_file",
         "key_file",
@@ -180,6 +181,31 @@ fn the_example_configuration_names_every_key_and_loads() {
         "checkpoint_interval_secs",
     ] {
         assert!(text.contains(&format!("{key} =")), "{key} is not documented");
+    }
+}
+
+/// The picture list's filter indexes are only chosen when the planner prices random
+/// reads as on SSD storage: every pooled connection carries `database.random_page_cost`,
+/// and a value that is not a positive number is refused at start.
+#[tokio::test]
+async fn every_connection_carries_the_configured_random_page_cost() {
+    let url = crate::helpers::fresh_database().await;
+    for (options, expected) in [
+        (sitrep_db::PoolOptions::default(), "1.1"),
+        (sitrep_db::PoolOptions { random_page_cost: 4.0, ..Default::default() }, "4"),
+        (sitrep_db::PoolOptions { random_page_cost: 1.25, read_only: true, ..Default::default() }, "1.25"),
+    ] {
+        let pool = sitrep_db::pool(&url, &options).unwrap();
+        let client = pool.get().await.unwrap();
+        let row = client.query_one("SHOW random_page_cost", &[]).await.unwrap();
+        assert_eq!(row.get::<_, String>(0), expected);
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/sitrep.example.toml");
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let mut settings = sitrep_server::Settings::load(Some(&path)).unwrap();
+        settings.database.random_page_cost = bad;
+        let err = settings.validate().expect_err("refused");
+        assert!(err.to_string().contains("random_page_cost"), "{err}");
     }
 }
 

@@ -69,8 +69,15 @@ impl Application {
             wait_timeout: Duration::from_millis(settings.database.wait_timeout_ms),
             statement_timeout: Duration::from_millis(settings.database.statement_timeout_ms),
             read_only: false,
+            random_page_cost: settings.database.random_page_cost,
         };
         let pool = sitrep_db::pool(&url, &options)?;
+        // The background tasks (sealer, delivery worker, checkpoints) get connections of
+        // their own: request load never makes the sealer wait for one, and their
+        // connections are driven by this runtime, not by an HTTP worker's, which ends
+        // (cutting every connection it opened) when the server stops, before the final
+        // seal and the worker's last settlements.
+        let background = sitrep_db::pool(&url, &sitrep_db::PoolOptions { max_connections: 3, ..options.clone() })?;
         let read_pool = match &settings.database.read_url {
             Some(read_url) => {
                 let read_options = sitrep_db::PoolOptions {
@@ -91,7 +98,7 @@ impl Application {
         if settings.audit.checkpoint_interval_secs > 0 {
             checkpoints
                 .clone()
-                .spawn_periodic(pool.clone(), Duration::from_secs(settings.audit.checkpoint_interval_secs));
+                .spawn_periodic(background.clone(), Duration::from_secs(settings.audit.checkpoint_interval_secs));
         }
         let d = &settings.delivery;
         let mut extra_roots = Vec::new();
@@ -128,12 +135,12 @@ impl Application {
         }
         state.live = Some(hub);
         let worker = d.worker.then(|| {
-            let worker = sitrep_delivery::worker::Worker::new(state.pool.clone(), webhooks, d.clone());
+            let worker = sitrep_delivery::worker::Worker::new(background.clone(), webhooks, d.clone());
             tokio::spawn(worker.run(state.events.clone(), shutdown.subscribe()))
         });
         let (seal_stop, sealing) = tokio::sync::watch::channel(false);
         let every = Duration::from_millis(settings.audit.seal_interval_ms.max(1));
-        let sealer = tokio::spawn(crate::sealer::run(state.pool.clone(), every, sealing));
+        let sealer = tokio::spawn(crate::sealer::run(background, every, sealing));
         let state = web::Data::new(state);
 
         let listener = TcpListener::bind(settings.listen)?;
