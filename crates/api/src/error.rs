@@ -139,6 +139,23 @@ impl ApiError {
             ApiError::Internal(_) => ("Internal server error", None),
         }
     }
+
+    /// The headers an error answer carries whatever its body: `Retry-After` when it may be
+    /// retried, `Allow` on `405`, `WWW-Authenticate` (`challenge`) on `401`.
+    pub(crate) fn insert_headers(&self, res: &mut actix_web::HttpResponseBuilder, challenge: &'static str) {
+        match self {
+            ApiError::TooManyRequests { retry_after_secs, .. } | ApiError::Unavailable { retry_after_secs, .. } => {
+                res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                res.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+            }
+            ApiError::Unauthenticated { .. } => {
+                res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
+            }
+            _ => {}
+        }
+    }
 }
 
 impl From<DbError> for ApiError {
@@ -247,21 +264,7 @@ impl ResponseError for ApiError {
         };
         let mut res = HttpResponse::build(status);
         res.content_type(PROBLEM_JSON);
-        match self {
-            ApiError::TooManyRequests { retry_after_secs, .. } | ApiError::Unavailable { retry_after_secs, .. } => {
-                res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
-            }
-            ApiError::MethodNotAllowed { allow } => {
-                res.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
-            }
-            ApiError::Unauthenticated { .. } => {
-                res.insert_header((
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
-                ));
-            }
-            _ => {}
-        }
+        self.insert_headers(&mut res, "Bearer error=\"invalid_token\"");
         let mut response = res.json(problem);
         response.extensions_mut().insert(AuditReason(self.audit_reason()));
         response

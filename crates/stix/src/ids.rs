@@ -11,6 +11,7 @@ use uuid::Uuid;
 pub const NAMESPACE: Uuid = Uuid::from_u128(0x5a1c_7e9f_3b2d_4c8a_9e61_0d4f_2b7a_c913);
 
 /// A name-based UUID, version 5 (RFC 9562 §5.5): SHA-1 of the namespace and the name.
+/// (`uuid`'s own `v5` feature would add the `sha1_smol` crate; `sha1` is already here.)
 pub fn uuid5(namespace: Uuid, name: &str) -> Uuid {
     let mut hasher = Sha1::new();
     hasher.update(namespace.as_bytes());

@@ -13,7 +13,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -125,19 +125,8 @@ impl ResponseError for TaxiiError {
         };
         let mut res = HttpResponse::build(status);
         res.content_type(TAXII_MEDIA_TYPE);
-        match self {
-            TaxiiError::Api(
-                ApiError::TooManyRequests { retry_after_secs, .. } | ApiError::Unavailable { retry_after_secs, .. },
-            ) => {
-                res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
-            }
-            TaxiiError::Api(ApiError::MethodNotAllowed { allow }) => {
-                res.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
-            }
-            TaxiiError::Api(ApiError::Unauthenticated { .. }) => {
-                res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE)));
-            }
-            _ => {}
+        if let TaxiiError::Api(e) = self {
+            e.insert_headers(&mut res, WWW_AUTHENTICATE);
         }
         let mut response = res.json(body);
         response.extensions_mut().insert(AuditReason(reason));
