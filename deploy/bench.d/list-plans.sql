@@ -36,6 +36,7 @@ WHERE (picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipient
        SELECT 1 FROM organisations o WHERE picture_recipient(p, o)
          AND ($4 OR p.originator_id = $1 OR o.id = $1)
          AND NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.picture_id = p.id AND a.organisation_id = o.id)), false))
+  AND ($22 IS NOT TRUE OR (p.status = 'published' AND p.urgency IN ('immediate', 'priority')))
 ORDER BY p.updated_at DESC, p.id DESC LIMIT $21;
 --                                                                  domain, severity, urgency, status, …, tlp, …, q
 EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE list(:'org', 1::smallint, true, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false, NULL, NULL, 51, NULL);
@@ -46,3 +47,4 @@ EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE list(:'org', 1::smallint, true, false, NU
 EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE list(:'org', 1::smallint, true, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'CLEAR', NULL, NULL, NULL, false, NULL, NULL, 51, NULL);
 EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE list(:'org', 1::smallint, true, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'tulospalvelu', false, NULL, NULL, 51, NULL);
 EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE list(:'org', 1::smallint, true, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'tilannekuva', false, NULL, NULL, 51, NULL);
+EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE list(:'org', 1::smallint, true, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false, NULL, NULL, 51, true);

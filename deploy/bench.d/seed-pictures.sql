@@ -1,5 +1,6 @@
--- Seeds :count published pictures (psql -v count=N), spread over organisations, tiers and
--- times, each with one revision whose content is a copy of an existing demo picture's.
+-- Seeds :count published pictures (psql -v count=N), spread over organisations, tiers,
+-- domains, severities, urgencies (2 % immediate, 10 % priority) and times, each with one
+-- revision whose content is a copy of an existing demo picture's.
 -- For benchmarks only.
 \set ON_ERROR_STOP on
 BEGIN;
@@ -16,6 +17,7 @@ CREATE TEMP TABLE seeded AS
            (ARRAY['AMBER', 'AMBER', 'AMBER+STRICT', 'GREEN', 'CLEAR'])[1 + g % 5] AS tlp,
            (ARRAY['information_influence', 'hybrid', 'cyber'])[1 + g % 3] AS domain,
            (ARRAY['low', 'medium', 'high', 'critical'])[1 + g % 4] AS severity,
+           CASE WHEN g % 50 = 7 THEN 'immediate' WHEN g % 10 = 3 THEN 'priority' ELSE 'routine' END AS urgency,
            (ARRAY['vaalit', 'tulospalvelu', 'äänestyspaikka', 'ehdokas', 'tekstiviesti', 'palvelunesto'])[1 + g % 6] AS word
     FROM generate_series(1, :count) g;
 INSERT INTO pictures (id, reference, originator_id, created_by, status, revision, tier, tier_rank, tlp, kind, is_exercise,
@@ -23,7 +25,7 @@ INSERT INTO pictures (id, reference, originator_id, created_by, status, revision
     created_at, updated_at, published_at)
 SELECT s.id, 'BENCH-' || s.n, (SELECT id FROM orgs WHERE orgs.n = s.n % (SELECT count(*) FROM orgs)),
        (SELECT id FROM author), 'published', 1, s.tier, s.tier_rank, s.tlp, 'alert', false, s.domain, ARRAY[s.domain],
-       s.severity, 'routine', 'unclassified_public',
+       s.severity, s.urgency, 'unclassified_public',
        'Tilannekuva ' || s.n || ': ' || s.word, 'Situation picture ' || s.n,
        'Havaittu ilmiö koskee sanaa ' || s.word || ' ja sen levitystä verkossa.', 'An observed phenomenon.',
        s.at, s.at, s.at

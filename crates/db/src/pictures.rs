@@ -384,6 +384,9 @@ pub async fn list(
     // A text search must not tell the secretariat what a picture it may not read says.
     let sec = sec && f.q.is_none();
     let (after_at, after_id) = after.map_or((None, None), |(a, i)| (Some(a), Some(i)));
+    // `overdue=true` implies an acknowledgement deadline, which only published pictures of
+    // urgency immediate or priority have (`picture_ack_deadline`); saying so lets the
+    // planner walk the status or urgency index instead of every picture (V10).
     let sql = format!(
         "SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE {VISIBLE_OR_METADATA} \
            AND ($5::text IS NULL OR $5 = ANY (p.domains)) \
@@ -407,6 +410,7 @@ pub async fn list(
                 SELECT 1 FROM organisations o WHERE picture_recipient(p, o) \
                   AND ($4 OR p.originator_id = $1 OR o.id = $1) \
                   AND NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.picture_id = p.id AND a.organisation_id = o.id)), false)) \
+           AND ($22 IS NOT TRUE OR (p.status = 'published' AND p.urgency IN ('immediate', 'priority'))) \
          ORDER BY p.updated_at DESC, p.id DESC LIMIT $21"
     );
     let rows = c
