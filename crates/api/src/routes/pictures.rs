@@ -146,13 +146,6 @@ async fn check_content(
     let content = checked.content();
     let related: Vec<Uuid> = content.related.iter().map(|r| r.picture_id).collect();
     let mut errors = sitrep_domain::FieldErrors::default();
-    let refers = !content.named_recipients.is_empty()
-        || content.tlp_community.is_some()
-        || content.election_id.is_some()
-        || !related.is_empty();
-    if !refers {
-        return Ok(checked);
-    }
     let known = pictures::known_references(
         c,
         &Viewer::from(&p.permissions),
