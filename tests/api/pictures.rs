@@ -375,6 +375,23 @@ async fn a_repeated_idempotency_key_creates_nothing_new() {
     let again: Value = res.json().await.unwrap();
     assert_eq!(first["id"], again["id"]);
     assert_eq!(first["reference"], again["reference"]);
+    // The same value written otherwise (keys in another order, other spacing) is the
+    // same body.
+    let members: Vec<String> =
+        body.as_object().unwrap().iter().rev().map(|(k, v)| format!("\n  {}: {v}", json!(k))).collect();
+    let res = app
+        .client
+        .post(app.url("/api/v1/pictures"))
+        .bearer_auth(&cast.author)
+        .header("idempotency-key", "key-1")
+        .header("content-type", "application/json")
+        .body(format!("{{{}\n}}", members.join(",")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let again: Value = res.json().await.unwrap();
+    assert_eq!(first["id"], again["id"]);
     let mut other = body.clone();
     other["urgency"] = json!("immediate");
     let res = send("key-1", other).await.unwrap();
