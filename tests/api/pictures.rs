@@ -375,6 +375,23 @@ async fn a_repeated_idempotency_key_creates_nothing_new() {
     let again: Value = res.json().await.unwrap();
     assert_eq!(first["id"], again["id"]);
     assert_eq!(first["reference"], again["reference"]);
+    // The same value written otherwise (keys in another order, other spacing) is the
+    // same body.
+    let members: Vec<String> =
+        body.as_object().unwrap().iter().rev().map(|(k, v)| format!("\n  {}: {v}", json!(k))).collect();
+    let res = app
+        .client
+        .post(app.url("/api/v1/pictures"))
+        .bearer_auth(&cast.author)
+        .header("idempotency-key", "key-1")
+        .header("content-type", "application/json")
+        .body(format!("{{{}\n}}", members.join(",")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let again: Value = res.json().await.unwrap();
+    assert_eq!(first["id"], again["id"]);
     let mut other = body.clone();
     other["urgency"] = json!("immediate");
     let res = send("key-1", other).await.unwrap();
@@ -555,6 +572,69 @@ async fn bad_pictures_are_refused_naming_the_field_and_the_rule() {
     let n: i64 = app.pool.get().await.unwrap().query_one("SELECT count(*) FROM pictures", &[]).await.unwrap().get(0);
     assert_eq!(n, 0);
     let _ = &cast.a_user;
+}
+
+/// A picture's references (named recipients, TLP community, election, related pictures)
+/// are looked up whichever of them the content has: each alone, and together with every
+/// unknown one named.
+#[tokio::test]
+async fn references_are_checked_alone_and_together() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let st = app.token(&sec).await;
+    let election = json!({"code": "FI-PARL-2027", "election_type": "parliamentary", "name_en": "Parliamentary elections 2027", "election_day": "2027-04-18"});
+    let election: Value = app.post_json("/api/v1/elections", Some(&st), &election).await.json().await.unwrap();
+    let own = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let unknown = json!(Uuid::new_v4());
+    let with =
+        |tier: &str, tlp: &str, named: &[&Value], community: Option<&str>, elected: &Value, related: &[&Value]| {
+            let mut c = content(tier, tlp);
+            if !named.is_empty() {
+                c["named_recipients"] = json!(named);
+            }
+            if let Some(code) = community {
+                c["tlp_community"] = json!(code);
+            }
+            if !elected.is_null() {
+                c["election_id"] = elected.clone();
+                c["election_phase"] = json!("advance_voting");
+            }
+            c["related"] = json!(
+                related.iter().map(|id| json!({"relation": "follow_up_of", "picture_id": id})).collect::<Vec<_>>()
+            );
+            c
+        };
+    let b = json!(app.org("B"));
+    for body in [
+        with("named", "RED", &[&b], None, &election["id"], &[&own["id"]]),
+        with("group", "GREEN", &[], Some("FI-ELECSEC"), &election["id"], &[&own["id"]]),
+        with("group", "AMBER", &[], None, &election["id"], &[]),
+        with("group", "AMBER", &[], None, &Value::Null, &[&own["id"]]),
+    ] {
+        create(&app, &cast.author, &body).await;
+    }
+    let cases = [
+        (with("group", "AMBER", &[], None, &unknown, &[]), vec!["election_id"]),
+        (with("group", "AMBER", &[], None, &Value::Null, &[&unknown]), vec!["related[0].picture_id"]),
+        (
+            with("named", "RED", &[&b, &unknown], None, &unknown, &[&own["id"], &unknown]),
+            vec!["named_recipients[1]", "election_id", "related[1].picture_id"],
+        ),
+        (
+            with("group", "GREEN", &[], Some("NO-SUCH"), &election["id"], &[&unknown]),
+            vec!["tlp_community", "related[0].picture_id"],
+        ),
+    ];
+    for (body, expected) in cases {
+        let p = problem(app.post_json("/api/v1/pictures", Some(&cast.author), &body).await, 422).await;
+        let mut fields: Vec<&str> =
+            p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        fields.sort_unstable();
+        let mut expected = expected;
+        expected.sort_unstable();
+        assert_eq!(fields, expected, "{p}");
+    }
 }
 
 #[tokio::test]

@@ -87,6 +87,16 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Turns a JSON value (a body already parsed, or one merged from a patch) into `T`,
+/// reporting errors as [`parse_json`] does for the value's text: the same field, code and
+/// message, without writing the value out and reading it again.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        field_error(&path, &e.into_inner().to_string())
+    })
+}
+
 /// Turns a serde data error into a `422` naming the field. Serde's messages name types
 /// and fields of the wire schema only; the position suffix is dropped.
 fn field_error(path: &str, message: &str) -> ApiError {
@@ -180,6 +190,49 @@ mod tests {
             field_of(r#"{"name":"a","count":1,"roles":["reader","king"]}"#),
             ("roles[1]".into(), "invalid_value".into())
         );
+    }
+
+    #[test]
+    fn a_value_is_refused_as_its_text_is() {
+        let bodies = [
+            r#"{"name":"a","count":1,"foo":1}"#,
+            r#"{"count":1}"#,
+            r#"{}"#,
+            r#"[]"#,
+            r#""text""#,
+            r#"{"name":"a","count":"x"}"#,
+            r#"{"name":"a","count":300}"#,
+            r#"{"name":"a","count":-1}"#,
+            r#"{"name":"a","count":1.5}"#,
+            r#"{"name":{"x":[1]},"count":1}"#,
+            r#"{"name":"a","count":1,"inner":{"x":1}}"#,
+            r#"{"name":"a","count":1,"inner":{"lang":7}}"#,
+            r#"{"name":"a","count":1,"inner":[]}"#,
+            r#"{"zzz":1,"name":"a","count":"x"}"#,
+            r#"{"name":"a","count":1,"roles":["reader","king"]}"#,
+            r#"{"name":"a","count":1,"roles":"reader"}"#,
+        ];
+        fn same_refusal<T: DeserializeOwned + std::fmt::Debug>(body: &str) {
+            let value: serde_json::Value = serde_json::from_str(body).unwrap();
+            let from_text = parse_json::<T>(value.to_string().as_bytes()).unwrap_err();
+            let from_value = from_value::<T>(value).unwrap_err();
+            assert_eq!(format!("{from_value:?}"), format!("{from_text:?}"), "{body}");
+        }
+        for body in bodies {
+            same_refusal::<Body>(body);
+        }
+        for body in [
+            r#"{}"#,
+            r#"{"kind":"nope"}"#,
+            r#"{"kind":"alert","is_exercise":"yes"}"#,
+            r#"{"kind":"alert","title":{"xx":"a"},"tlp":"AMBER"}"#,
+            r#"{"kind":"alert","indicators":[{"type":"domain","value":1}]}"#,
+        ] {
+            same_refusal::<sitrep_types::PictureContent>(body);
+        }
+        let value = serde_json::json!({"name": "a", "count": 3, "inner": {"lang": "fi"}, "roles": ["reader"]});
+        let body: Body = from_value(value).unwrap();
+        assert_eq!((body.name.as_str(), body.count), ("a", 3));
     }
 
     #[test]

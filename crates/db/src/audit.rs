@@ -6,6 +6,7 @@
 //! the chain head until the caller's transaction ends: see docs/access-log.md.
 
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use sitrep_types::{AccessLogCheckpoint, AccessLogEntry};
@@ -199,14 +200,18 @@ pub async fn seal(client: &mut crate::Client, batch: i64, wait: bool) -> Result<
     } else {
         "SELECT seq, hash, at FROM access_log_head WHERE id FOR UPDATE SKIP LOCKED"
     };
-    let Some(head) = tx.query_opt(lock, &[]).await? else {
+    // Prepared once per connection: the sealer runs these every few milliseconds under
+    // load, and an unnamed statement costs a round trip and a parse each time.
+    let lock = tx.prepare_cached(lock).await?;
+    let Some(head) = tx.query_opt(&lock, &[]).await? else {
         return Ok(None);
     };
     let mut seq: i64 = head.try_get(0)?;
     let hash: Vec<u8> = head.try_get(1)?;
     let mut prev: [u8; 32] = hash.try_into().map_err(|_| DbError::Corrupt("access_log_head.hash"))?;
     let mut last_at: DateTime<Utc> = head.try_get(2)?;
-    let pending = tx.query("SELECT id, at, digest FROM access_log_pending ORDER BY id LIMIT $1", &[&batch]).await?;
+    let pending = tx.prepare_cached("SELECT id, at, digest FROM access_log_pending ORDER BY id LIMIT $1").await?;
+    let pending = tx.query(&pending, &[&batch]).await?;
     if pending.is_empty() {
         return Ok(Some(0));
     }
@@ -236,32 +241,39 @@ pub async fn seal(client: &mut crate::Client, batch: i64, wait: bool) -> Result<
     // Moves exactly the records read above; the head moves only if all of them arrived
     // (none can have gone, since the head lock keeps other sealers out — but a record
     // deleted behind the service's back must stop the pass, not leave a gap in `seq`).
+    let moved = tx.prepare_cached(move_statement()).await?;
     let moved = tx
-        .query_opt(
-            &format!(
-                "WITH link AS ( \
-                     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bytea[], $5::bytea[]) \
-                       AS l(id, seq, at, prev_hash, hash) \
-                 ), moved AS ( \
-                     DELETE FROM access_log_pending p USING link WHERE p.id = link.id \
-                     RETURNING link.seq, link.at, {pending_columns}, link.prev_hash, link.hash \
-                 ), ins AS ( \
-                     INSERT INTO access_log (seq, at, {RECORD_COLUMNS}, prev_hash, hash) \
-                     SELECT * FROM moved RETURNING 1 \
-                 ) \
-                 UPDATE access_log_head SET seq = $6, hash = $7, at = $8 \
-                 WHERE id AND (SELECT count(*) FROM ins) = $9 RETURNING seq",
-                pending_columns =
-                    RECORD_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", "),
-            ),
-            &[&ids, &seqs, &ats, &prevs, &hashes, &seq, &prev.as_slice(), &last_at, &(n as i64)],
-        )
+        .query_opt(&moved, &[&ids, &seqs, &ats, &prevs, &hashes, &seq, &prev.as_slice(), &last_at, &(n as i64)])
         .await?;
     if moved.is_none() {
         return Err(DbError::Corrupt("access_log_pending changed while sealing"));
     }
     tx.commit().await?;
     Ok(Some(n))
+}
+
+/// The statement of [`seal`] that moves the records read into the chain and the head to
+/// the last of them.
+fn move_statement() -> &'static str {
+    static STATEMENT: OnceLock<String> = OnceLock::new();
+    STATEMENT.get_or_init(|| {
+        format!(
+            "WITH link AS ( \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bytea[], $5::bytea[]) \
+                   AS l(id, seq, at, prev_hash, hash) \
+             ), moved AS ( \
+                 DELETE FROM access_log_pending p USING link WHERE p.id = link.id \
+                 RETURNING link.seq, link.at, {pending_columns}, link.prev_hash, link.hash \
+             ), ins AS ( \
+                 INSERT INTO access_log (seq, at, {RECORD_COLUMNS}, prev_hash, hash) \
+                 SELECT * FROM moved RETURNING 1 \
+             ) \
+             UPDATE access_log_head SET seq = $6, hash = $7, at = $8 \
+             WHERE id AND (SELECT count(*) FROM ins) = $9 RETURNING seq",
+            pending_columns =
+                RECORD_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", "),
+        )
+    })
 }
 
 /// Returns once the record at `id` in the queue, and every committed record before it,

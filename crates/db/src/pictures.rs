@@ -2,6 +2,8 @@
 //! about one, carries the caller's visibility predicate (`picture_visible`, defined in
 //! migrations/V2__pictures.sql and mirrored by `sitrep_domain::visibility`).
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
 use sitrep_domain::visibility::{Viewer, min_rank, tier_rank};
 use sitrep_types::{PictureContent, Severity, Status, Tier, Tlp};
@@ -173,8 +175,10 @@ pub async fn create(
     let json = Json(content);
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id, &year, &originator, &author, &json];
     params.extend(list.params());
-    let statement = c
-        .prepare_cached(&format!(
+    // Written once: it is the same text for every create.
+    static STATEMENT: OnceLock<String> = OnceLock::new();
+    let sql = STATEMENT.get_or_init(|| {
+        format!(
             "WITH p AS ( \
                INSERT INTO pictures (id, reference, originator_id, created_by, status, revision, {LIST_COLUMNS}) \
                VALUES ($1, picture_reference($2), $3, $4, 'draft', 1, {}) RETURNING * \
@@ -187,8 +191,9 @@ pub async fn create(
                p.created_at, p.updated_at, p.published_at \
              FROM p JOIN organisations o ON o.id = p.originator_id",
             placeholders(6, 20)
-        ))
-        .await?;
+        )
+    });
+    let statement = c.prepare_cached(sql).await?;
     let row = c.query_one(&statement, &params).await?;
     picture_with(&row, content.clone())
 }
@@ -522,7 +527,11 @@ pub struct KnownReferences {
     pub pictures: Vec<Uuid>,
 }
 
-/// Looks up every reference of a picture's content in one statement.
+/// Looks up every reference of a picture's content in one statement, which asks only
+/// about the kinds of reference the content has: a part for an absent one (`$n IS NULL OR
+/// ...`, `= ANY ('{}')`) made PostgreSQL plan the statement afresh on every call, as a
+/// custom plan for the constants was always cheaper than the generic plan. Each shape is
+/// prepared once per connection and then runs on its generic plan.
 pub async fn known_references(
     c: &impl GenericClient,
     v: &Viewer,
@@ -532,21 +541,52 @@ pub async fn known_references(
     related: &[Uuid],
 ) -> Result<KnownReferences, DbError> {
     let (org, rank, reads, _) = viewer_params(v);
-    let statement = c
-        .prepare_cached(&format!(
-            "SELECT ARRAY(SELECT id FROM organisations WHERE id = ANY ($4) AND active), \
-               $5::text IS NULL OR EXISTS (SELECT 1 FROM communities WHERE code = $5), \
-               $6::uuid IS NULL OR EXISTS (SELECT 1 FROM elections WHERE id = $6), \
-               ARRAY(SELECT p.id FROM pictures p WHERE p.id = ANY ($7) AND {VISIBLE})"
-        ))
-        .await?;
-    let row = c.query_one(&statement, &[&org, &rank, &reads, &organisations, &community, &election, &related]).await?;
-    Ok(KnownReferences {
-        organisations: row.try_get(0)?,
-        community: row.try_get(1)?,
-        election: row.try_get(2)?,
-        pictures: row.try_get(3)?,
-    })
+    // The visibility predicate reads the viewer from `$1..$3`: they come first when needed.
+    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(6);
+    let mut columns: Vec<String> = Vec::with_capacity(4);
+    if !related.is_empty() {
+        let viewer: [&(dyn ToSql + Sync); 4] = [&org, &rank, &reads, &related];
+        params.extend(viewer);
+        columns.push(format!("ARRAY(SELECT p.id FROM pictures p WHERE p.id = ANY ($4) AND {VISIBLE})"));
+    }
+    if !organisations.is_empty() {
+        params.push(&organisations);
+        columns.push(format!("ARRAY(SELECT id FROM organisations WHERE id = ANY (${}) AND active)", params.len()));
+    }
+    if let Some(community) = &community {
+        params.push(community);
+        columns.push(format!("EXISTS (SELECT 1 FROM communities WHERE code = ${})", params.len()));
+    }
+    if let Some(election) = &election {
+        params.push(election);
+        columns.push(format!("EXISTS (SELECT 1 FROM elections WHERE id = ${})", params.len()));
+    }
+    let mut known =
+        KnownReferences { community: community.is_none(), election: election.is_none(), ..Default::default() };
+    if columns.is_empty() {
+        return Ok(known);
+    }
+    let statement = c.prepare_cached(&format!("SELECT {}", columns.join(", "))).await?;
+    let row = c.query_one(&statement, &params).await?;
+    // The columns come in the order they were added above.
+    let mut column = 0;
+    let mut next = || {
+        column += 1;
+        column - 1
+    };
+    if !related.is_empty() {
+        known.pictures = row.try_get(next())?;
+    }
+    if !organisations.is_empty() {
+        known.organisations = row.try_get(next())?;
+    }
+    if community.is_some() {
+        known.community = row.try_get(next())?;
+    }
+    if election.is_some() {
+        known.election = row.try_get(next())?;
+    }
+    Ok(known)
 }
 
 /// The highest revision number of a picture (in force, pending or abandoned).

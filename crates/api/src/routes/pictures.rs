@@ -146,13 +146,6 @@ async fn check_content(
     let content = checked.content();
     let related: Vec<Uuid> = content.related.iter().map(|r| r.picture_id).collect();
     let mut errors = sitrep_domain::FieldErrors::default();
-    let refers = !content.named_recipients.is_empty()
-        || content.tlp_community.is_some()
-        || content.election_id.is_some()
-        || !related.is_empty();
-    if !refers {
-        return Ok(checked);
-    }
     let known = pictures::known_references(
         c,
         &Viewer::from(&p.permissions),
@@ -349,18 +342,21 @@ pub async fn create_picture(
     req: HttpRequest,
     body: Json<serde_json::Value, PICTURE_BODY_LIMIT>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&req)?;
-    let raw = body.0.to_string();
-    let request_hash: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
-    let content: PictureContent = crate::body::parse_json(raw.as_bytes())?;
+    // A retried create is known by its key and the hash of its body (the value written
+    // out compactly); without a key there is nothing to hash.
+    let keyed = idempotency_key(&req)?.map(|key| {
+        let hash: [u8; 32] = Sha256::digest(body.0.to_string().as_bytes()).into();
+        (key, hash)
+    });
+    let content: PictureContent = crate::body::from_value(body.0)?;
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let id = Uuid::new_v4();
-    if let Some(key) = &key
+    if let Some((key, request_hash)) = &keyed
         && let Some((existing, hash)) =
-            pictures::claim_idempotency_key(&tx, caller.user_id, key, &request_hash, id).await?
+            pictures::claim_idempotency_key(&tx, caller.user_id, key, request_hash, id).await?
     {
-        if hash != request_hash {
+        if hash != *request_hash {
             return Err(ApiError::invalid(
                 "Idempotency-Key",
                 "idempotency_key_reused",
@@ -522,7 +518,7 @@ pub async fn update_picture(
             };
         }
     }
-    let content: PictureContent = crate::body::parse_json(merged.to_string().as_bytes())?;
+    let content: PictureContent = crate::body::from_value(merged)?;
     let checked = check_content(&tx, &caller, content, &state).await?;
     let next = pictures::max_revision(&tx, row.id).await? + 1;
     let new = checked.content();
