@@ -392,6 +392,10 @@ pub async fn list(
     // `overdue=true` implies an acknowledgement deadline, which only published pictures of
     // urgency immediate or priority have (`picture_ack_deadline`); saying so lets the
     // planner walk the status or urgency index instead of every picture (V10).
+    // Planned on every call on purpose (not `prepare_cached`): with the values in place the
+    // absent filters fold away and `'cyber' = ANY (p.domains)` matches V10's partial
+    // indexes; a generic plan, which PostgreSQL may switch a reused statement to, sees
+    // neither and walks the whole list order.
     let sql = format!(
         "SELECT {ROW_COLUMNS} FROM {ROW_FROM} WHERE {VISIBLE_OR_METADATA} \
            AND ($5::text IS NULL OR $5 = ANY (p.domains)) \
