@@ -234,9 +234,10 @@ const BLOCK_RECORDS: usize = 1024;
 
 /// A reader thread cuts the input into blocks of whole records, `threads` workers parse
 /// and hash them, and this thread checks the results in input order. At most
-/// `4 × threads` blocks are in flight (a token is taken per block read and given back
-/// when its records are checked), so memory stays flat. When a check fails, this thread
-/// returns: dropping the channels ends the workers and the reader.
+/// `4 × threads` blocks are in flight: each is a buffer that goes round (reader, worker,
+/// this thread, back to the reader with the vector of its results), so memory stays flat
+/// and no block is allocated, faulted in and freed again per 1,024 records. When a check
+/// fails, this thread returns: dropping the channels ends the workers and the reader.
 fn verify_parallel<R: Read + Send>(
     mut reader: RecordReader<R>,
     verifier: &mut ChainVerifier,
@@ -246,23 +247,23 @@ fn verify_parallel<R: Read + Send>(
     use std::collections::BTreeMap;
     use std::sync::{Arc, Mutex, mpsc};
 
-    type Done = (u64, Vec<Linked>, Option<ReadError>);
+    type Buffers = (Block, Vec<Linked>);
+    type Done = (u64, Buffers, Option<ReadError>);
     let in_flight = threads * 4;
-    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+    let (free_tx, free_rx) = mpsc::sync_channel::<Buffers>(in_flight);
     for _ in 0..in_flight {
-        let _ = token_tx.send(());
+        let _ = free_tx.send((Block::default(), Vec::with_capacity(BLOCK_RECORDS)));
     }
-    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Block)>(in_flight);
+    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Buffers)>(in_flight);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::sync_channel::<Done>(in_flight);
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut index = 0;
-            while token_rx.recv().is_ok() {
-                let mut block = Block::default();
+            while let Ok((mut block, linked)) = free_rx.recv() {
                 reader.next_block(&mut block, BLOCK_RECORDS);
                 let last = block.is_last();
-                if job_tx.send((index, block)).is_err() || last {
+                if job_tx.send((index, (block, linked))).is_err() || last {
                     return;
                 }
                 index += 1;
@@ -279,10 +280,10 @@ fn verify_parallel<R: Read + Send>(
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
-                    let Ok((index, block)) = job else { return };
-                    let mut linked = Vec::with_capacity(block.len());
+                    let Ok((index, (block, mut linked))) = job else { return };
+                    linked.clear();
                     let result = block.parse_each(&mut parser, &mut record, |r| linked.push(r.linked(&mut scratch)));
-                    if done_tx.send((index, linked, result.err())).is_err() {
+                    if done_tx.send((index, (block, linked), result.err())).is_err() {
                         return;
                     }
                 }
@@ -290,15 +291,15 @@ fn verify_parallel<R: Read + Send>(
         }
         drop((job_rx, done_tx));
         // Moved in, so that returning early drops them and the threads stop.
-        let (done_rx, token_tx) = (done_rx, token_tx);
-        let mut pending: BTreeMap<u64, (Vec<Linked>, Option<ReadError>)> = BTreeMap::new();
+        let (done_rx, free_tx) = (done_rx, free_tx);
+        let mut pending: BTreeMap<u64, (Buffers, Option<ReadError>)> = BTreeMap::new();
         let mut next = 0u64;
         let mut n = 0u64;
         loop {
-            let Some((linked, error)) = pending.remove(&next) else {
+            let Some((buffers, error)) = pending.remove(&next) else {
                 match done_rx.recv() {
-                    Ok((index, linked, error)) => {
-                        pending.insert(index, (linked, error));
+                    Ok((index, buffers, error)) => {
+                        pending.insert(index, (buffers, error));
                         continue;
                     }
                     Err(_) if pending.is_empty() => return Ok(n),
@@ -306,15 +307,15 @@ fn verify_parallel<R: Read + Send>(
                 }
             };
             next += 1;
-            for l in &linked {
+            for l in &buffers.1 {
                 verifier.push_linked(l)?;
             }
-            n += linked.len() as u64;
+            n += buffers.1.len() as u64;
             if let Some(e) = error {
                 return Err(unreadable(verifier, e));
             }
             bar.show(n, false);
-            let _ = token_tx.send(());
+            let _ = free_tx.send(buffers);
         }
     })
 }
