@@ -860,9 +860,8 @@ async fn every_request_works_with_a_pool_of_one_connection() {
 /// vocabulary without its partial index fails here.
 #[tokio::test]
 async fn every_list_filter_has_an_index_in_the_list_order() {
-    let db = crate::helpers::fresh_database().await;
-    let app = TestApp::spawn_on(&db, |_| {}).await;
-    let client = app.pool.get().await.unwrap();
+    let pool = sitrep_db::pool(&crate::helpers::fresh_database().await, &Default::default()).unwrap();
+    let client = pool.get().await.unwrap();
     let defs: Vec<String> = client
         .query("SELECT indexdef FROM pg_indexes WHERE tablename = 'pictures'", &[])
         .await

@@ -546,51 +546,38 @@ pub async fn known_references(
 ) -> Result<KnownReferences, DbError> {
     let (org, rank, reads, _) = viewer_params(v);
     // The visibility predicate reads the viewer from `$1..$3`: they come first when needed.
+    // An absent kind of reference is a constant in its place, so the columns keep their
+    // positions whatever the shape.
     let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(6);
-    let mut columns: Vec<String> = Vec::with_capacity(4);
+    let mut columns = ["'{}'::uuid[]".to_owned(), "'{}'::uuid[]".to_owned(), "true".to_owned(), "true".to_owned()];
     if !related.is_empty() {
         let viewer: [&(dyn ToSql + Sync); 4] = [&org, &rank, &reads, &related];
         params.extend(viewer);
-        columns.push(format!("ARRAY(SELECT p.id FROM pictures p WHERE p.id = ANY ($4) AND {VISIBLE})"));
+        columns[0] = format!("ARRAY(SELECT p.id FROM pictures p WHERE p.id = ANY ($4) AND {VISIBLE})");
     }
     if !organisations.is_empty() {
         params.push(&organisations);
-        columns.push(format!("ARRAY(SELECT id FROM organisations WHERE id = ANY (${}) AND active)", params.len()));
+        columns[1] = format!("ARRAY(SELECT id FROM organisations WHERE id = ANY (${}) AND active)", params.len());
     }
     if let Some(community) = &community {
         params.push(community);
-        columns.push(format!("EXISTS (SELECT 1 FROM communities WHERE code = ${})", params.len()));
+        columns[2] = format!("EXISTS (SELECT 1 FROM communities WHERE code = ${})", params.len());
     }
     if let Some(election) = &election {
         params.push(election);
-        columns.push(format!("EXISTS (SELECT 1 FROM elections WHERE id = ${})", params.len()));
+        columns[3] = format!("EXISTS (SELECT 1 FROM elections WHERE id = ${})", params.len());
     }
-    let mut known =
-        KnownReferences { community: community.is_none(), election: election.is_none(), ..Default::default() };
-    if columns.is_empty() {
-        return Ok(known);
+    if params.is_empty() {
+        return Ok(KnownReferences { community: true, election: true, ..Default::default() });
     }
     let statement = c.prepare_cached(&format!("SELECT {}", columns.join(", "))).await?;
     let row = c.query_one(&statement, &params).await?;
-    // The columns come in the order they were added above.
-    let mut column = 0;
-    let mut next = || {
-        column += 1;
-        column - 1
-    };
-    if !related.is_empty() {
-        known.pictures = row.try_get(next())?;
-    }
-    if !organisations.is_empty() {
-        known.organisations = row.try_get(next())?;
-    }
-    if community.is_some() {
-        known.community = row.try_get(next())?;
-    }
-    if election.is_some() {
-        known.election = row.try_get(next())?;
-    }
-    Ok(known)
+    Ok(KnownReferences {
+        pictures: row.try_get(0)?,
+        organisations: row.try_get(1)?,
+        community: row.try_get(2)?,
+        election: row.try_get(3)?,
+    })
 }
 
 /// The highest revision number of a picture (in force, pending or abandoned).
