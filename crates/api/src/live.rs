@@ -107,11 +107,19 @@ impl Subscriber {
 
 /// Which of `rows` a stream receives now: not sent already, and visible to `p`.
 pub fn selection<'a>(p: &Principal, skip_upto: Option<(u64, i64)>, rows: &'a [Broadcast]) -> Vec<&'a Broadcast> {
+    receivable(p, skip_upto, rows).collect()
+}
+
+/// The rows of [`selection`], lazily: asking whether there is any stops at the first.
+fn receivable<'a>(
+    p: &Principal,
+    skip_upto: Option<(u64, i64)>,
+    rows: &'a [Broadcast],
+) -> impl Iterator<Item = &'a Broadcast> {
     let viewer = Viewer::from(&p.permissions);
     rows.iter()
-        .filter(|b| skip_upto.is_none_or(|s| order(&b.event.position) > s))
-        .filter(|b| receives_event(&viewer, &b.handling(), b.recipients.as_deref()))
-        .collect()
+        .filter(move |b| skip_upto.is_none_or(|s| order(&b.event.position) > s))
+        .filter(move |b| receives_event(&viewer, &b.handling(), b.recipients.as_deref()))
 }
 
 struct Registry {
@@ -155,15 +163,6 @@ impl Hub {
     fn lock(&self) -> MutexGuard<'_, Registry> {
         // A panic while holding the lock leaves plain data behind; carry on with it.
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Open streams (for tests and metrics).
-    pub fn len(&self) -> usize {
-        self.lock().streams.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Registers a stream that has received everything up to `seen` (from the present
@@ -262,7 +261,7 @@ impl Hub {
             registry
                 .streams
                 .iter()
-                .filter(|(_, s)| !s.tx.is_closed() && !selection(&s.principal, s.skip_upto, rows).is_empty())
+                .filter(|(_, s)| !s.tx.is_closed() && receivable(&s.principal, s.skip_upto, rows).next().is_some())
                 .map(|(id, s)| Candidate {
                     id: *id,
                     principal: s.principal.clone(),

@@ -101,25 +101,7 @@ impl Principal {
         Ok((principal, client))
     }
 
-    /// Whether the caller may still act, as the database says now (live streams ask
-    /// this now and then).
-    pub async fn still_valid(
-        &self,
-        c: &impl sitrep_db::GenericClient,
-        addr: Option<&str>,
-        roles_needing_totp: &[&str],
-    ) -> Result<bool, ApiError> {
-        Ok(match (self.session_id, self.api_key_id) {
-            (Some(sid), _) => {
-                let row = sessions::principal(c, sid, self.user_id, self.organisation_id, roles_needing_totp);
-                row.await?.is_ok_and(|p| !p.enrolment_only || self.enrolment_only)
-            }
-            (None, Some(key)) => service_accounts::key_principal_by_id(c, key, addr).await?.is_ok(),
-            (None, None) => false,
-        })
-    }
-
-    /// `still_valid` for many principals at once (the live streams of a process): for
+    /// Whether each of many principals (the live streams of a process) may still act: for
     /// each, `None` if it may no longer act, else the principal as the database says now
     /// (username, membership, roles, reach). Sessions are read in one query; API keys
     /// one query per distinct key and address.

@@ -114,8 +114,6 @@ pub struct AppState {
     pub webhooks: sitrep_delivery::client::WebhookClient,
     /// Bumped whenever the outbox grows (any server process): wakes live streams.
     pub events: Option<tokio::sync::watch::Receiver<u64>>,
-    /// Seconds between heartbeat comments on live streams.
-    pub stream_heartbeat_secs: u64,
     /// Feeds this process's live streams (set by the server at start).
     pub live: Option<Arc<crate::live::Hub>>,
     pub metrics: crate::metrics::Metrics,
@@ -151,7 +149,6 @@ impl AppState {
             tl_iv_accredited: false,
             webhooks,
             events: None,
-            stream_heartbeat_secs: 15,
             live: None,
             metrics: crate::metrics::Metrics::new().map_err(|e| e.to_string())?,
             checkpoint_key: None,

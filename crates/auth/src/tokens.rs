@@ -302,28 +302,27 @@ pub struct TokenService {
     verified: Arc<Verified>,
 }
 
-/// Tokens whose signature verified, by the SHA-256 of the token, with the kid of the key
-/// that verified them: a token is checked against its key once (an Ed25519 verification
+/// Tokens whose signature verified, by the SHA-256 of the token (which covers its header,
+/// so its `kid` too): a token is checked against its key once (an Ed25519 verification
 /// was a quarter of the server's CPU on a picture read); on every later use only its
 /// header, its times and that its key is still loaded are checked again. Emptied when
 /// full.
 #[derive(Default)]
-struct Verified(Mutex<HashMap<[u8; 32], (String, AccessClaims)>>);
+struct Verified(Mutex<HashMap<[u8; 32], AccessClaims>>);
 
 const VERIFIED_CAPACITY: usize = 10_000;
 
 impl Verified {
-    fn get(&self, digest: &[u8; 32], kid: &str) -> Option<AccessClaims> {
-        let cache = self.0.lock().ok()?;
-        cache.get(digest).filter(|(k, _)| k == kid).map(|(_, claims)| claims.clone())
+    fn get(&self, digest: &[u8; 32]) -> Option<AccessClaims> {
+        self.0.lock().ok()?.get(digest).cloned()
     }
 
-    fn insert(&self, digest: [u8; 32], kid: &str, claims: &AccessClaims) {
+    fn insert(&self, digest: [u8; 32], claims: &AccessClaims) {
         if let Ok(mut cache) = self.0.lock() {
             if cache.len() >= VERIFIED_CAPACITY {
                 cache.clear();
             }
-            cache.insert(digest, (kid.to_owned(), claims.clone()));
+            cache.insert(digest, claims.clone());
         }
     }
 }
@@ -451,7 +450,7 @@ impl TokenService {
         let keys = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let key = keys.keys.get(&kid).ok_or(TokenError::UnknownKey)?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(claims) = self.verified.get(&digest, &kid) {
+        if let Some(claims) = self.verified.get(&digest) {
             // What `validation` checks of the times, with the same leeway.
             let now = Utc::now().timestamp();
             if claims.exp < now - LEEWAY_SECS as i64 {
@@ -480,7 +479,7 @@ impl TokenService {
         if claims.exp - claims.iat > (MAX_ACCESS_TTL_SECS + LEEWAY_SECS) as i64 {
             return Err(TokenError::Claims);
         }
-        self.verified.insert(digest, &kid, &claims);
+        self.verified.insert(digest, &claims);
         Ok(claims)
     }
 }
@@ -555,9 +554,9 @@ mod tests {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = chrono::Utc::now().timestamp();
         let old = AccessClaims { exp: now - LEEWAY_SECS as i64 - 2, ..first.clone() };
-        svc.verified.insert(digest, "k1", &old);
+        svc.verified.insert(digest, &old);
         assert_eq!(svc.verify(&token), Err(TokenError::Expired));
-        svc.verified.insert(digest, "k1", &AccessClaims { nbf: now + LEEWAY_SECS as i64 + 2, ..first });
+        svc.verified.insert(digest, &AccessClaims { nbf: now + LEEWAY_SECS as i64 + 2, ..first });
         assert_eq!(svc.verify(&token), Err(TokenError::NotYetValid));
         // Its key no longer loaded: refused, remembered or not.
         let other = SigningKey::from_bytes(&[9u8; 32]);

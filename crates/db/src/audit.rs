@@ -436,7 +436,8 @@ pub async fn append_bulk(client: &mut crate::Client, records: &[AccessRecord]) -
 /// Records per sealing transaction.
 pub const SEAL_BATCH: i64 = 5000;
 
-const ENTRY_COLUMNS: &str = "seq, at, request_id, actor_type, actor_id, actor_name, organisation_id, membership_id, \
+/// The columns of a chain entry, in the order [`entry`] and `chain_scan::decode` read them.
+pub(crate) const ENTRY_COLUMNS: &str = "seq, at, request_id, actor_type, actor_id, actor_name, organisation_id, membership_id, \
     roles, action, object_type, object_id, object_revision, object_ids, tier, tlp, outcome, reason, http_status, \
     client_addr, prev_hash, hash";
 
@@ -556,21 +557,12 @@ pub struct Scan<'a> {
     batch: i64,
 }
 
-/// A scan from seq 1 to `upto` (default: the last record now).
-pub async fn scan(client: &crate::Client, upto: Option<i64>, batch: i64) -> Result<Scan<'_>, DbError> {
-    let upto = match upto {
-        Some(u) => u,
-        None => last_seq(client).await?,
-    };
-    Ok(Scan { client, after: 0, upto, batch })
+/// A scan from seq 1 to `upto`.
+pub fn scan(client: &crate::Client, upto: i64, batch: i64) -> Scan<'_> {
+    Scan { client, after: 0, upto, batch }
 }
 
 impl Scan<'_> {
-    /// The `seq` the scan ends at.
-    pub fn upto(&self) -> i64 {
-        self.upto
-    }
-
     /// The next records; empty at the end.
     pub async fn next_batch(&mut self) -> Result<Vec<AccessLogEntry>, DbError> {
         if self.after >= self.upto {

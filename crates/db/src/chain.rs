@@ -540,7 +540,40 @@ pub fn key_id(key: &VerifyingKey) -> String {
 
 /// A 32-byte hash from its hex form.
 pub fn parse_hash(hex_hash: &str) -> Option<[u8; 32]> {
-    hex::decode(hex_hash).ok()?.try_into().ok()
+    parse_hash_bytes(hex_hash.as_bytes())
+}
+
+/// The value of each hex digit (either case); 0xff for any other byte.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// A 32-byte hash from 64 hex digits (either case), without a branch per digit (the
+/// verifier reads two per record).
+pub fn parse_hash_bytes(s: &[u8]) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        let (hi, lo) = (HEX_VALUES[usize::from(pair[0])], HEX_VALUES[usize::from(pair[1])]);
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
+    }
+    (bad & 0xf0 == 0).then_some(out)
 }
 
 /// Where and how the log breaks: the first bad record's `seq` and what is wrong.
@@ -740,6 +773,14 @@ pub fn parse_public_key(text: &str) -> Option<VerifyingKey> {
 pub(crate) mod tests {
     use super::*;
     use ed25519_dalek::{Signer, SigningKey};
+
+    #[test]
+    fn hashes_parse_from_hex_of_either_case_as_hex_decode_does() {
+        for text in ["00".repeat(32), "aB".repeat(32), "0".repeat(63), "0".repeat(65), "g".repeat(64), String::new()] {
+            let decoded: Option<[u8; 32]> = hex::decode(&text).ok().and_then(|v| v.try_into().ok());
+            assert_eq!(parse_hash(&text), decoded, "{text}");
+        }
+    }
 
     fn entry(seq: i64, prev: &[u8; 32]) -> AccessLogEntry {
         let mut e = AccessLogEntry {

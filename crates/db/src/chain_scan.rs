@@ -16,12 +16,9 @@ use futures_util::StreamExt;
 use uuid::Uuid;
 
 use crate::DbError;
+use crate::audit::ENTRY_COLUMNS;
 use crate::chain::{OptText, Record, TextList};
 
-/// The columns, in the order [`decode`] reads them.
-const COLUMNS: &str = "seq, at, request_id, actor_type, actor_id, actor_name, organisation_id, membership_id, \
-    roles, action, object_type, object_id, object_revision, object_ids, tier, tlp, outcome, reason, http_status, \
-    client_addr, prev_hash, hash";
 const FIELDS: i16 = 22;
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 /// Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
@@ -56,7 +53,7 @@ pub async fn for_each_record<E>(
         let to = after.saturating_add(batch.max(1)).min(upto);
         // Integers formatted into the statement: COPY takes no parameters.
         let sql = format!(
-            "COPY (SELECT {COLUMNS} FROM access_log WHERE seq > {after} AND seq <= {to} ORDER BY seq) \
+            "COPY (SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq > {after} AND seq <= {to} ORDER BY seq) \
              TO STDOUT (FORMAT binary)"
         );
         let stream = client.copy_out(sql.as_str()).await.map_err(DbError::from)?;

@@ -7,13 +7,15 @@
 //! and the JSON arrays of `roles` and `object_ids`) is quoted, `"` doubled; integers are
 //! bare. Times have six fractional digits.
 
-use std::io::{BufRead, Read};
+#[cfg(test)]
+use std::io::BufRead;
+use std::io::Read;
 
 use chrono::{DateTime, Utc};
 use sitrep_types::AccessLogEntry;
 use uuid::Uuid;
 
-use crate::chain::{OptText, Record, TextList, first_special, format_at};
+use crate::chain::{OptText, Record, TextList, first_special, format_at, parse_hash_bytes};
 
 pub const CSV_COLUMNS: [&str; 22] = [
     "seq",
@@ -114,13 +116,16 @@ pub struct ReadError {
     pub message: String,
 }
 
-/// Reads records of a JSON Lines or CSV export one at a time.
+/// Reads records of a JSON Lines or CSV export one at a time, through serde: the
+/// reference the fast [`RecordReader`] is held to in the tests below.
+#[cfg(test)]
 pub struct ExportReader<R> {
     input: R,
     csv: bool,
     line: u64,
 }
 
+#[cfg(test)]
 impl<R: BufRead> ExportReader<R> {
     /// Detects the format from the first line (a CSV header starts with `seq,`).
     pub fn new(mut input: R) -> Result<ExportReader<R>, ReadError> {
@@ -351,22 +356,9 @@ pub struct Block {
 }
 
 impl Block {
-    /// No records and no error: the end of the input.
-    pub fn is_end(&self) -> bool {
-        self.records.is_empty() && self.error.is_none()
-    }
-
     /// The last block of the input: empty, or reading failed after its records.
     pub fn is_last(&self) -> bool {
         self.records.is_empty() || self.error.is_some()
-    }
-
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
     }
 
     /// Parses the records in turn into `r`, calling `each` after each; stops at the first
@@ -677,47 +669,14 @@ fn csv_record(text: &str, f: &[CsvField], scratch: &str, r: &mut Record, tmp: &m
     opt(17, &mut r.reason)?;
     r.http_status = int(18)?.and_then(|v| i16::try_from(v).ok()).ok_or_else(|| bad(18))?;
     opt(19, &mut r.client_addr)?;
-    r.prev_hash = hash_hex(req(20)?.as_bytes());
-    r.hash = hash_hex(req(21)?.as_bytes());
+    r.prev_hash = parse_hash_bytes(req(20)?.as_bytes());
+    r.hash = parse_hash_bytes(req(21)?.as_bytes());
     Ok(())
 }
 
 fn set(slot: &mut String, s: &str) {
     slot.clear();
     slot.push_str(s);
-}
-
-/// The value of each hex digit (either case); 0xff for any other byte.
-const HEX_VALUES: [u8; 256] = {
-    let mut table = [0xff; 256];
-    let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        table[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    table
-};
-
-/// A 32-byte hash from 64 hex digits (either case), as [`crate::chain::parse_hash`]:
-/// without a branch per digit.
-pub fn hash_hex(s: &[u8]) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    let mut bad = 0u8;
-    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-        let (hi, lo) = (HEX_VALUES[usize::from(pair[0])], HEX_VALUES[usize::from(pair[1])]);
-        bad |= hi | lo;
-        *o = (hi << 4) | (lo & 0x0f);
-    }
-    (bad & 0xf0 == 0).then_some(out)
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, the form the exports write, without the general
@@ -1085,7 +1044,7 @@ impl<'a> Json<'a> {
             19 => self.opt_text(&mut r.client_addr)?,
             20 | 21 => {
                 self.string(scratch)?;
-                let hash = hash_hex(scratch.as_bytes());
+                let hash = parse_hash_bytes(scratch.as_bytes());
                 if index == 20 {
                     r.prev_hash = hash;
                 } else {
@@ -1293,13 +1252,6 @@ mod tests {
             "2026-11-23T24:00:00Z",
         ] {
             assert_eq!(fast_at(text.as_bytes()), None, "{text}");
-        }
-    }
-
-    #[test]
-    fn hashes_parse_from_hex_of_either_case_as_parse_hash_does() {
-        for text in ["00".repeat(32), "aB".repeat(32), "0".repeat(63), "0".repeat(65), "g".repeat(64), String::new()] {
-            assert_eq!(hash_hex(text.as_bytes()), crate::chain::parse_hash(&text), "{text}");
         }
     }
 

@@ -119,7 +119,6 @@ impl Application {
         state.read_pool = read_pool;
         state.tl_iv_accredited = settings.pictures.tl_iv_accredited;
         state.events = Some(sitrep_db::events::listen(url.clone()));
-        state.stream_heartbeat_secs = settings.http.stream_heartbeat_secs;
         state.trusted_proxies =
             sitrep_api::proxy::TrustedProxies::parse(&settings.http.trusted_proxies).map_err(anyhow::Error::msg)?;
         let shutdown = state.shutdown.clone();

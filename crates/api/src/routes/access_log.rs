@@ -194,7 +194,7 @@ pub async fn export_access_log(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(async move {
         let result = async {
-            let mut scan = log::scan(&client, Some(upto), EXPORT_BATCH).await?;
+            let mut scan = log::scan(&client, upto, EXPORT_BATCH);
             if format == ExportFormat::Csv && tx.send(Ok(Bytes::from(export::csv_header()))).await.is_err() {
                 return Ok(());
             }
