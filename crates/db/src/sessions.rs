@@ -184,6 +184,23 @@ impl PrincipalRefusal {
     }
 }
 
+/// What [`principal_row`] reads of a session `s`, its user `u`, organisation `o` and
+/// membership `m` (`$4`: the roles that need a second factor).
+const PRINCIPAL_COLUMNS: &str = "u.username, u.active AS user_active, o.active AS org_active, o.reach, \
+     (s.revoked_at IS NULL AND s.absolute_expires_at > now()) AS session_live, m.id AS mid, m.roles, \
+     ((o.require_totp OR m.roles && $4::text[]) AND s.second_factor IS NULL) AS enrolment_only";
+
+/// The user, organisation and membership in force of a session `s`.
+fn principal_joins() -> String {
+    format!(
+        "JOIN users u ON u.id = s.user_id \
+         JOIN organisations o ON o.id = s.organisation_id \
+         LEFT JOIN LATERAL (SELECT m.id, m.roles FROM memberships m \
+              WHERE m.user_id = u.id AND m.organisation_id = o.id AND {MEMBERSHIP_ACTIVE} \
+              ORDER BY m.valid_from DESC LIMIT 1) m ON true"
+    )
+}
+
 /// One indexed query per request: the session is live, the user and organisation
 /// active, and a membership in force gives the roles. A session that has not proven a
 /// second factor may only enrol when its organisation requires TOTP or its roles include
@@ -198,16 +215,9 @@ pub async fn principal(
 ) -> Result<Result<PrincipalRow, PrincipalRefusal>, DbError> {
     let statement = c
         .prepare_cached(&format!(
-                "SELECT u.username, u.active AS user_active, o.active AS org_active, o.reach, \
-                        (s.revoked_at IS NULL AND s.absolute_expires_at > now()) AS session_live, m.id AS mid, m.roles, \
-                        ((o.require_totp OR m.roles && $4::text[]) AND s.second_factor IS NULL) AS enrolment_only \
-                 FROM auth_sessions s \
-                 JOIN users u ON u.id = s.user_id \
-                 JOIN organisations o ON o.id = s.organisation_id \
-                 LEFT JOIN LATERAL (SELECT m.id, m.roles FROM memberships m \
-                      WHERE m.user_id = u.id AND m.organisation_id = o.id AND {MEMBERSHIP_ACTIVE} \
-                      ORDER BY m.valid_from DESC LIMIT 1) m ON true \
-                 WHERE s.id = $1 AND s.user_id = $2 AND s.organisation_id = $3"
+            "SELECT {PRINCIPAL_COLUMNS} FROM auth_sessions s {} \
+             WHERE s.id = $1 AND s.user_id = $2 AND s.organisation_id = $3",
+            principal_joins()
         ))
         .await?;
     let row = c.query_opt(&statement, &[&session_id, &user_id, &organisation_id, &roles_needing_totp]).await?;
@@ -231,16 +241,10 @@ pub async fn principals(
     let rows = c
         .query(
             &format!(
-                "SELECT q.n, u.username, u.active AS user_active, o.active AS org_active, o.reach, \
-                        (s.revoked_at IS NULL AND s.absolute_expires_at > now()) AS session_live, m.id AS mid, m.roles, \
-                        ((o.require_totp OR m.roles && $4::text[]) AND s.second_factor IS NULL) AS enrolment_only \
+                "SELECT q.n, {PRINCIPAL_COLUMNS} \
                  FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS q(sid, uid, oid, n) \
-                 JOIN auth_sessions s ON s.id = q.sid AND s.user_id = q.uid AND s.organisation_id = q.oid \
-                 JOIN users u ON u.id = s.user_id \
-                 JOIN organisations o ON o.id = s.organisation_id \
-                 LEFT JOIN LATERAL (SELECT m.id, m.roles FROM memberships m \
-                      WHERE m.user_id = u.id AND m.organisation_id = o.id AND {MEMBERSHIP_ACTIVE} \
-                      ORDER BY m.valid_from DESC LIMIT 1) m ON true"
+                 JOIN auth_sessions s ON s.id = q.sid AND s.user_id = q.uid AND s.organisation_id = q.oid {}",
+                principal_joins()
             ),
             &[&ids, &users, &orgs, &roles_needing_totp],
         )
