@@ -656,3 +656,88 @@ async fn verify_reads_every_kind_of_value_back_from_the_database_and_both_export
         assert_eq!(from_file.checkpoints, 1, "{format}");
     }
 }
+
+/// The records of reads are committed together: the recorder writes every record waiting
+/// for it in one statement (one commit), each exactly as written alone (the verifier
+/// recomputes each one's digest), and a record the database refuses fails only its own
+/// request.
+#[tokio::test]
+async fn the_recorder_commits_waiting_records_together_and_a_refused_one_fails_alone() {
+    use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
+    use sitrep_db::recorder::Recorder;
+    let app = TestApp::spawn().await;
+    let record = |i: usize, request_id: String| AccessRecord {
+        request_id,
+        actor_type: if i.is_multiple_of(3) { ActorType::Anonymous } else { ActorType::User },
+        actor_id: (!i.is_multiple_of(3)).then(uuid::Uuid::new_v4),
+        actor_name: (!i.is_multiple_of(3)).then(|| format!("user.{i} ä \"q\"")),
+        organisation_id: (i.is_multiple_of(2)).then(uuid::Uuid::new_v4),
+        membership_id: None,
+        roles: [vec![], vec!["reader"], vec!["secretariat", "auditor"]][i % 3].clone(),
+        action: "picture.view".into(),
+        object_type: (!i.is_multiple_of(4)).then_some("picture"),
+        object_id: Some(format!("obj-{i}")),
+        object_revision: (!i.is_multiple_of(5)).then_some(i as i32),
+        object_ids: (i.is_multiple_of(7)).then(|| vec![uuid::Uuid::new_v4(); i % 3]),
+        tier: (i % 2 == 1).then(|| "group".to_owned()),
+        tlp: (i % 2 == 1).then(|| "TLP:AMBER".to_owned()),
+        outcome: if i.is_multiple_of(11) { Outcome::Denied } else { Outcome::Allowed },
+        reason: (i.is_multiple_of(11)).then(|| "forbidden".to_owned()),
+        http_status: if i.is_multiple_of(11) { 403 } else { 200 },
+        client_addr: Some(if i.is_multiple_of(2) { "127.0.0.1" } else { "::1" }.parse().unwrap()),
+    };
+    // Hold the chain head, so that the server's sealer leaves the records pending where
+    // their transactions can be counted.
+    let mut holder = app.pool.get().await.unwrap();
+    let hold = holder.transaction().await.unwrap();
+    hold.query_one("SELECT seq FROM access_log_head WHERE id FOR UPDATE", &[]).await.unwrap();
+    let recorder = Recorder::start(app.pool.clone());
+    let client = app.pool.get().await.unwrap();
+    let commits = |prefix: &'static str| {
+        let client = &client;
+        async move {
+            let row = client
+                .query_one(
+                    "SELECT count(*), count(DISTINCT xmin::text) FROM access_log_pending WHERE request_id LIKE $1",
+                    &[&format!("{prefix}%")],
+                )
+                .await
+                .unwrap();
+            (row.get::<_, i64>(0), row.get::<_, i64>(1))
+        }
+    };
+
+    // A hundred requests waiting at once: one commit (two if the writer woke between them).
+    let written =
+        futures_util::future::join_all((0..100).map(|i| recorder.record(record(i, format!("together-{i}"))))).await;
+    assert!(written.iter().all(Result::is_ok), "{written:?}");
+    let (records, transactions) = commits("together-").await;
+    assert_eq!(records, 100);
+    assert!(transactions <= 2, "{transactions} commits for 100 waiting records");
+
+    // One record PostgreSQL refuses (a NUL in a text column) among them: its request
+    // fails, every other record is written.
+    let written = futures_util::future::join_all(
+        (0..50).map(|i| recorder.record(record(i, if i == 17 { "bad-\0".into() } else { format!("mixed-{i}") }))),
+    )
+    .await;
+    for (i, w) in written.iter().enumerate() {
+        assert_eq!(w.is_ok(), i != 17, "record {i}: {w:?}");
+    }
+    assert_eq!(commits("mixed-").await.0, 49);
+
+    // Sealed, the chain verifies: each shared row holds its own record's digest.
+    hold.rollback().await.unwrap();
+    app.seal_log().await;
+    let sealed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM access_log WHERE request_id LIKE 'together-%' OR request_id LIKE 'mixed-%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(sealed, 149);
+    let report = verify_database(&app.db_url, &public_key(&app), vec![], false).await.unwrap();
+    assert_eq!(report.records, report.last_seq as u64);
+}

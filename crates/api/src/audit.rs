@@ -1,5 +1,6 @@
-//! Building and writing the access-log records of handlers. Every work function writes
-//! its record through `write`, on the client of its own transaction.
+//! Building and writing the access-log records of handlers. A work function that writes
+//! records through `write`, on the client of its own transaction; one that only reads
+//! through `commit`, in a commit shared with other requests' records.
 
 use sitrep_db::GenericClient;
 use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
@@ -7,6 +8,7 @@ use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::principal::Principal;
+use crate::state::AppState;
 
 /// A record of `meta`'s action by `p`, allowed, `200`.
 pub fn by(meta: &RequestMeta, p: &Principal) -> AccessRecord {
@@ -84,6 +86,19 @@ impl RecordExt for AccessRecord {
 pub async fn write(c: &impl GenericClient, meta: &RequestMeta, record: AccessRecord) -> Result<(), ApiError> {
     match sitrep_db::audit::record(c, &record).await {
         Ok(_) => {
+            meta.mark_audited();
+            Ok(())
+        }
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// Writes the record of a request that changes nothing (a read, a refusal) in a commit
+/// shared with the records of concurrent requests (`sitrep_db::recorder`), and returns
+/// once it is durable. Fails closed like [`write`]: `503` and no data.
+pub async fn commit(state: &AppState, meta: &RequestMeta, record: AccessRecord) -> Result<(), ApiError> {
+    match state.recorder.record(record).await {
+        Ok(()) => {
             meta.mark_audited();
             Ok(())
         }

@@ -161,7 +161,7 @@ impl ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         let unavailable = match &e {
-            DbError::Pool(_) => true,
+            DbError::Pool(_) | DbError::Unavailable(_) => true,
             // No answer, a lost connection, or the server refusing for its own reasons:
             // 08 connection exception, 53 insufficient resources (disk full, out of
             // memory, too many connections), 57 operator intervention (shutdown,

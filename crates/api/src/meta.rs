@@ -308,15 +308,8 @@ async fn record_unaudited<B>(
         http_status: status.as_u16(),
         client_addr,
     };
-    let written = async {
-        let client = match held {
-            Some(client) => client,
-            None => state.pool.get().await?,
-        };
-        sitrep_db::audit::record(&client, &record).await
-    }
-    .await;
-    if let Err(e) = written {
+    drop(held);
+    if let Err(e) = state.recorder.record(record).await {
         tracing::error!(error = %e, "could not write the access-log record of a refused request");
     }
 }

@@ -98,6 +98,8 @@ pub struct AppState {
     /// The primary: every write, every access-log record, and every read that must see
     /// the latest state (by id, after one's own write, authentication).
     pub pool: Pool,
+    /// Writes the access-log records of requests that change nothing, several to a commit.
+    pub recorder: sitrep_db::recorder::Recorder,
     /// A read-only replica for lists and search (`database.read_url`); see `reader`.
     pub read_pool: Option<Pool>,
     pub tokens: TokenService,
@@ -129,6 +131,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         pool: Pool,
+        recorder: sitrep_db::recorder::Recorder,
         tokens: TokenService,
         hasher: PasswordHasher,
         seal: SealKey,
@@ -139,6 +142,7 @@ impl AppState {
         let per_minute = NonZeroU32::new(login.per_address_per_minute).ok_or("per_address_per_minute is zero")?;
         Ok(AppState {
             pool,
+            recorder,
             read_pool: None,
             tokens,
             hasher,

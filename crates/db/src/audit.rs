@@ -1,9 +1,11 @@
 //! The access log: one function writes every record (DESIGN §6).
 //!
-//! Callers pass the client of the transaction that does the work, so a write and its
-//! record commit together, and a read is answered only after its record is written.
-//! Each record is appended to the hash chain (`crate::chain`) by one statement that locks
-//! the chain head until the caller's transaction ends: see docs/access-log.md.
+//! A write passes the client of the transaction that does the work, so the write and its
+//! record commit together; a request that changes nothing hands its record to the
+//! [`crate::recorder::Recorder`], which commits the records of concurrent requests
+//! together. Either way a request is answered only after its record is durable. Records
+//! are written unchained to `access_log_pending`; the sealer ([`seal`]) appends them to the
+//! hash chain (`crate::chain`) in commit order: see docs/access-log.md.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -126,22 +128,48 @@ pub fn seal_wanted() -> &'static tokio::sync::Notify {
 /// record soon after it commits (docs/access-log.md, "Sealing"). Returns the record's
 /// place in the queue (for [`seal_through`]).
 pub async fn record(c: &impl GenericClient, r: &AccessRecord) -> Result<i64, DbError> {
-    let digest = r.content().digest();
-    let statement = c
-        .prepare_cached(
-            "INSERT INTO access_log_pending (request_id, actor_type, actor_id, actor_name, organisation_id, \
-               membership_id, roles, action, object_type, object_id, object_revision, object_ids, tier, tlp, \
-               outcome, reason, http_status, client_addr, digest) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-             RETURNING id",
-        )
-        .await?;
-    let coded = Coded::of(r);
+    static SQL: OnceLock<String> = OnceLock::new();
+    let sql = SQL.get_or_init(|| format!("{} RETURNING id", insert_pending(1)));
+    let statement = c.prepare_cached(sql).await?;
+    let (coded, digest) = (Coded::of(r), r.content().digest());
     let digest = digest.as_slice();
     let params: Vec<&(dyn ToSql + Sync)> = record_values(r, &coded).into_iter().chain([&digest as _]).collect();
     let row = c.query_one(&statement, &params).await?;
     SEAL_WANTED.notify_one();
     Ok(row.try_get(0)?)
+}
+
+/// Writes several records, unchained, with one statement on the caller's client: all of
+/// them or none, and outside a transaction in one commit (the recorder's shared commit).
+/// The statement is prepared once per connection for each number of records.
+pub async fn record_rows(c: &impl GenericClient, records: &[&AccessRecord]) -> Result<(), DbError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let statement = c.prepare_cached(&insert_pending(records.len())).await?;
+    let coded: Vec<Coded> = records.iter().map(|r| Coded::of(r)).collect();
+    let digests: Vec<[u8; 32]> = records.iter().map(|r| r.content().digest()).collect();
+    let digests: Vec<&[u8]> = digests.iter().map(|d| d.as_slice()).collect();
+    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(records.len() * (RECORD_TYPES.len() + 1));
+    for ((r, coded), digest) in records.iter().zip(&coded).zip(&digests) {
+        params.extend(record_values(r, coded));
+        params.push(digest);
+    }
+    c.execute(&statement, &params).await?;
+    SEAL_WANTED.notify_one();
+    Ok(())
+}
+
+/// `INSERT INTO access_log_pending` of `rows` records: [`RECORD_COLUMNS`] and the digest.
+fn insert_pending(rows: usize) -> String {
+    let width = RECORD_TYPES.len() + 1;
+    let values: Vec<String> = (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (1..=width).map(|column| format!("${}", row * width + column)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!("INSERT INTO access_log_pending ({RECORD_COLUMNS}, digest) VALUES {}", values.join(", "))
 }
 
 /// The values of a record that are stored in another form than its fields hold them.
@@ -670,4 +698,20 @@ pub async fn make_checkpoint(
     let cp = checkpoint(&row)?;
     tx.commit().await?;
     Ok(Some(cp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_insert_numbers_each_records_parameters_in_column_order() {
+        let two = insert_pending(2);
+        assert!(two.starts_with(&format!("INSERT INTO access_log_pending ({RECORD_COLUMNS}, digest) VALUES (")));
+        let params: Vec<String> = (1..=19).map(|n| format!("${n}")).collect();
+        let second: Vec<String> = (20..=38).map(|n| format!("${n}")).collect();
+        assert!(two.ends_with(&format!("({}), ({})", params.join(", "), second.join(", "))), "{two}");
+        assert_eq!(RECORD_COLUMNS.split(',').count() + 1, 19);
+        assert!(!insert_pending(super::super::recorder::MAX_BATCH).contains("$65536"));
+    }
 }

@@ -12,6 +12,7 @@ pub mod export;
 pub mod migrate;
 pub mod ops;
 pub mod pictures;
+pub mod recorder;
 pub mod reference;
 pub mod second_factor;
 pub mod service_accounts;
@@ -36,6 +37,9 @@ pub enum DbError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("database returned an unexpected value in {0}")]
     Corrupt(&'static str),
+    /// The write was not made, for a reason already logged where it happened.
+    #[error("database unavailable: {0}")]
+    Unavailable(&'static str),
 }
 
 impl DbError {

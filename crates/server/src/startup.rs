@@ -78,6 +78,13 @@ impl Application {
         // (cutting every connection it opened) when the server stops, before the final
         // seal and the worker's last settlements.
         let background = sitrep_db::pool(&url, &sitrep_db::PoolOptions { max_connections: 3, ..options.clone() })?;
+        // The access-log records of reads and refusals, several to a commit: on a
+        // connection of their own, so that requests waiting for their record never hold
+        // up the connection that writes it.
+        let recorder = sitrep_db::recorder::Recorder::start(sitrep_db::pool(
+            &url,
+            &sitrep_db::PoolOptions { max_connections: 1, ..options.clone() },
+        )?);
         let read_pool = match &settings.database.read_url {
             Some(read_url) => {
                 let read_options = sitrep_db::PoolOptions {
@@ -110,8 +117,9 @@ impl Application {
             extra_roots,
             timeout: Duration::from_secs(d.timeout_secs),
         })?;
-        let mut state = AppState::new(pool, tokens, hasher, seal, settings.auth.login.clone(), webhooks.clone())
-            .map_err(anyhow::Error::msg)?;
+        let mut state =
+            AppState::new(pool, recorder, tokens, hasher, seal, settings.auth.login.clone(), webhooks.clone())
+                .map_err(anyhow::Error::msg)?;
         state.checkpoint_key = Some(checkpoints.public());
         if let Some(issuer) = &settings.auth.totp_issuer {
             state.totp_issuer = issuer.clone();

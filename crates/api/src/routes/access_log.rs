@@ -127,7 +127,7 @@ pub async fn list_access_log(
     let items = log::list(&client, &filter, before, limit).await?;
     let last = items.last().map(|e| e.seq.to_string());
     let next = next_cursor(caller.user_id, LIST, items.len(), limit, last.as_deref());
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("access_log", seq_range(&items, |e| e.seq))).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("access_log", seq_range(&items, |e| e.seq))).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -256,7 +256,7 @@ pub async fn list_checkpoints(
     let last = items.last().map(|c| c.id.to_string());
     let next = next_cursor(caller.user_id, CHECKPOINTS, items.len(), limit, last.as_deref());
     let range = seq_range(&items, |c| c.id);
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("access_log_checkpoint", range)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("access_log_checkpoint", range)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -275,7 +275,6 @@ pub async fn get_checkpoint_key(
         .checkpoint_key
         .clone()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no checkpoint key configured")))?;
-    let client = meta.client(&state.pool).await?;
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("access_log_checkpoint_key", &key.key_id)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("access_log_checkpoint_key", &key.key_id)).await?;
     Ok(HttpResponse::Ok().json(key))
 }

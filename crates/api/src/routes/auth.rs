@@ -58,7 +58,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
 
     let mut client = meta.client(&state.pool).await?;
     if let Err(err) = not_locked(&client, &username).await? {
-        audit::write(&client, meta, record.refused(Outcome::Denied, "account_throttled", 429)).await?;
+        audit::commit(state, meta, record.refused(Outcome::Denied, "account_throttled", 429)).await?;
         return Err(err);
     }
 
@@ -124,7 +124,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
             ("organisation_required", 422, e)
         };
         let outcome = if status == 422 { Outcome::Failed } else { Outcome::Denied };
-        audit::write(&client, meta, record.refused(outcome, reason, status)).await?;
+        audit::commit(state, meta, record.refused(outcome, reason, status)).await?;
         return Err(err);
     };
 
@@ -245,8 +245,7 @@ async fn refuse<T>(
     record: sitrep_db::audit::AccessRecord,
     err: ApiError,
 ) -> Result<T, ApiError> {
-    let client = meta.client(&state.pool).await?;
-    audit::write(&client, meta, record).await?;
+    audit::commit(state, meta, record).await?;
     Err(err)
 }
 

@@ -74,6 +74,6 @@ pub async fn get_feed(
     ids.dedup();
     let mut record = audit::by(&meta, &caller).objects("picture", ids);
     record.reason = Some(format!("events:{}", events.len()));
-    audit::write(&client, &meta, record).await?;
+    audit::commit(&state, &meta, record).await?;
     Ok(HttpResponse::Ok().json(FeedPage { events, next_cursor: next }))
 }

@@ -35,8 +35,7 @@ pub async fn jwks(state: web::Data<AppState>, meta: RequestMeta) -> Result<HttpR
             use_: "sig".into(),
         })
         .collect();
-    let client = meta.client(&state.pool).await?;
-    audit::write(&client, &meta, audit::anonymous(&meta)).await?;
+    audit::commit(&state, &meta, audit::anonymous(&meta)).await?;
     Ok(HttpResponse::Ok().json(Jwks { keys }))
 }
 
@@ -61,8 +60,7 @@ pub async fn list_signing_keys(
     caller: Caller<Sysadmin>,
 ) -> Result<HttpResponse, ApiError> {
     let keys = infos(&state);
-    let client = meta.client(&state.pool).await?;
-    audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
     Ok(HttpResponse::Ok().json(keys))
 }
 
@@ -91,7 +89,6 @@ pub async fn rotate_signing_key(
     let mut record = audit::by(&meta, &caller).status(201);
     record.object_type = Some("signing_key");
     record.object_id = Some(kid);
-    let client = meta.client(&state.pool).await?;
-    audit::write(&client, &meta, record).await?;
+    audit::commit(&state, &meta, record).await?;
     Ok(HttpResponse::Created().json(infos(&state)))
 }

@@ -30,7 +30,7 @@ pub async fn get_me(
         .ok_or(ApiError::Unauthenticated { reason: "organisation_gone" })?;
     let memberships =
         accounts::memberships_of(&client, caller.user_id, None).await?.into_iter().filter(|m| m.active).collect();
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
     Ok(HttpResponse::Ok().json(Me {
         user_id: user.id,
         username: user.username,

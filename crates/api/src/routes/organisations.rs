@@ -38,7 +38,7 @@ pub async fn list_organisations(
     let items = accounts::list_organisations(&client, after.as_deref(), limit).await?;
     let next = next_cursor(caller.user_id, LIST, items.len(), limit, items.last().map(|o| o.code.as_str()));
     let ids = items.iter().map(|o| o.id).collect();
-    audit::write(&client, &meta, audit::by(&meta, &caller).objects("organisation", ids)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("organisation", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -84,7 +84,7 @@ pub async fn get_organisation(
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
     let org = accounts::get_organisation(&client, id).await?.ok_or(ApiError::not_found("organisation_not_found"))?;
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
     Ok(HttpResponse::Ok().json(org))
 }
 
@@ -136,7 +136,7 @@ pub async fn get_policy(
     }
     let client = meta.client(&state.pool).await?;
     let policy = accounts::get_organisation_policy(&client, id).await?.ok_or(not_found)?;
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
     Ok(HttpResponse::Ok().json(policy))
 }
 

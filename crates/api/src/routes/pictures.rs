@@ -314,7 +314,7 @@ pub async fn list_pictures(
         })
         .collect();
     let ids = rows.iter().map(|r| r.id).collect();
-    audit::write(&client, &meta, audit::by(&meta, &caller).objects("picture", ids)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("picture", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -448,7 +448,7 @@ pub async fn get_picture(
     } else if redacted > 0 {
         r.reason = Some(format!("indicators_redacted:{redacted}"));
     }
-    audit::write(&client, &meta, r).await?;
+    audit::commit(&state, &meta, r).await?;
     Ok(respond_with(actix_web::http::StatusCode::OK, &row, body))
 }
 
@@ -785,7 +785,7 @@ pub async fn list_revisions(
             approved_by: if insider { r.approved_by } else { None },
         })
         .collect();
-    audit::write(&client, &meta, record(&meta, &caller, &row)).await?;
+    audit::commit(&state, &meta, record(&meta, &caller, &row)).await?;
     Ok(HttpResponse::Ok().json(items))
 }
 
@@ -818,6 +818,6 @@ pub async fn get_revision(
     if redacted > 0 {
         r.reason = Some(format!("indicators_redacted:{redacted}"));
     }
-    audit::write(&client, &meta, r).await?;
+    audit::commit(&state, &meta, r).await?;
     Ok(HttpResponse::Ok().json(content))
 }

@@ -120,7 +120,7 @@ pub async fn list_acknowledgements(
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
     let status = ack_status(&client, &caller, &row).await?;
-    audit::write(&client, &meta, record(&meta, &caller, &row)).await?;
+    audit::commit(&state, &meta, record(&meta, &caller, &row)).await?;
     Ok(HttpResponse::Ok().json(status))
 }
 
@@ -190,7 +190,7 @@ pub async fn list_release_decisions(
         return Err(NOT_FOUND);
     }
     let decisions = reference::release_decisions(&client, row.id).await?;
-    audit::write(&client, &meta, record(&meta, &caller, &row)).await?;
+    audit::commit(&state, &meta, record(&meta, &caller, &row)).await?;
     Ok(HttpResponse::Ok().json(decisions))
 }
 
@@ -222,7 +222,7 @@ pub async fn list_elections(
     let client = meta.client(&state.pool).await?;
     let items = reference::elections(&client).await?;
     let ids = items.iter().map(|e| e.id).collect();
-    audit::write(&client, &meta, audit::by(&meta, &caller).objects("election", ids)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("election", ids)).await?;
     Ok(HttpResponse::Ok().json(items))
 }
 
@@ -267,7 +267,7 @@ pub async fn get_election(
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
     let e = reference::get_election(&client, id).await?.ok_or(ApiError::not_found("election_not_found"))?;
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("election", id)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("election", id)).await?;
     Ok(HttpResponse::Ok().json(e))
 }
 
@@ -310,7 +310,7 @@ pub async fn list_communities(
 ) -> Result<HttpResponse, ApiError> {
     let client = meta.client(&state.pool).await?;
     let items = reference::communities(&client).await?;
-    audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
     Ok(HttpResponse::Ok().json(items))
 }
 

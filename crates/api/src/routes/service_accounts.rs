@@ -98,7 +98,7 @@ pub async fn list_service_accounts(
     let ids: Vec<Uuid> = rows.iter().map(|(_, r)| r.id).collect();
     let memberships = accounts::memberships_of_users(&client, &ids, scope(&caller.permissions)).await?;
     let items = rows.into_iter().map(|(_, row)| account(row, &memberships)).collect();
-    audit::write(&client, &meta, audit::by(&meta, &caller).objects("service_account", ids)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("service_account", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -154,7 +154,7 @@ pub async fn get_service_account(
     let client = meta.client(&state.pool).await?;
     let row = find_visible(&client, &caller.permissions, id).await?;
     let account = with_roles(&client, row).await?;
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("service_account", id)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("service_account", id)).await?;
     Ok(HttpResponse::Ok().json(account))
 }
 
@@ -224,7 +224,7 @@ pub async fn list_api_keys(
     find_visible(&client, &caller.permissions, id).await?;
     let keys: Vec<ApiKey> = service_accounts::list_api_keys(&client, id).await?.into_iter().map(api_key).collect();
     let ids = keys.iter().map(|k| k.id).collect();
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("service_account", id).objects("api_key", ids))
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("service_account", id).objects("api_key", ids))
         .await?;
     Ok(HttpResponse::Ok().json(keys))
 }
@@ -290,7 +290,7 @@ pub async fn get_api_key(
     let client = meta.client(&state.pool).await?;
     find_visible(&client, &caller.permissions, id).await?;
     let row = service_accounts::get_api_key(&client, id, key_id).await?.ok_or(KEY_NOT_FOUND)?;
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("api_key", key_id)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("api_key", key_id)).await?;
     Ok(HttpResponse::Ok().json(api_key(row)))
 }
 

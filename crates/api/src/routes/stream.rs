@@ -74,7 +74,7 @@ pub async fn stream(
         None => events::head(&client).await?,
     };
     // Opening the stream is itself recorded before anything is sent.
-    audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
     drop(client);
     let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
     // A fresh channel has room.
@@ -139,7 +139,7 @@ async fn catch_up_to(
         let rows = events::feed_upto(&client, &viewer, Some(after.clone()), Some(upto.clone()), BATCH).await?;
         if !rows.is_empty() {
             let refs: Vec<&events::EventRow> = rows.iter().collect();
-            audit::write(&client, &s.meta, live::push_record(&s.meta, &s.principal, &refs)).await?;
+            audit::commit(state, &s.meta, live::push_record(&s.meta, &s.principal, &refs)).await?;
         }
         drop(client);
         for row in &rows {

@@ -60,7 +60,7 @@ pub async fn list_subscriptions(
     let client = meta.client(&state.pool).await?;
     let rows = subscriptions::list(&client, scope(&caller.permissions)).await?;
     let ids = rows.iter().map(|r| r.id).collect();
-    audit::write(&client, &meta, audit::by(&meta, &caller).objects("subscription", ids)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("subscription", ids)).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(|r| view(r, None)).collect::<Vec<_>>()))
 }
 
@@ -144,7 +144,7 @@ pub async fn get_subscription(
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
     let row = subscriptions::get(&client, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
     Ok(HttpResponse::Ok().json(view(row, None)))
 }
 
@@ -215,7 +215,7 @@ pub async fn list_deliveries(
             attempts: d.attempts,
         })
         .collect();
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
     Ok(HttpResponse::Ok().json(items))
 }
 
@@ -255,7 +255,7 @@ pub async fn list_webhook_hosts(
 ) -> Result<HttpResponse, ApiError> {
     let client = meta.client(&state.pool).await?;
     let hosts = subscriptions::webhook_hosts(&client).await?;
-    audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
     Ok(HttpResponse::Ok().json(hosts.into_iter().map(|host| WebhookHost { host }).collect::<Vec<_>>()))
 }
 

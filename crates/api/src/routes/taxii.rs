@@ -718,7 +718,7 @@ async fn read_page(
     if let Some(object) = object {
         record.object_id = Some(object.chars().take(100).collect());
     }
-    audit::write(&client, meta, record).await?;
+    audit::commit(state, meta, record).await?;
     Ok((out, next))
 }
 
@@ -788,8 +788,7 @@ pub async fn discovery(
         let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(config.host());
         format!("{}://{host}/taxii2/api/", if config.secure() { "https" } else { "http" })
     };
-    let client = meta.client(&state.pool).await?;
-    audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
     Ok(taxii_json(&TaxiiDiscovery {
         title: "Sitrep".into(),
         description: Some("Situation pictures of the cooperation group on election security, as STIX 2.1".into()),
@@ -809,8 +808,7 @@ pub async fn api_root(
     meta: RequestMeta,
     caller: TaxiiCaller,
 ) -> Result<HttpResponse, TaxiiError> {
-    let client = meta.client(&state.pool).await?;
-    audit::write(&client, &meta, audit::by(&meta, &caller)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
     Ok(taxii_json(&TaxiiApiRoot {
         title: "Sitrep situation pictures".into(),
         description: Some("One read-only collection per sharing tier the caller reads".into()),
@@ -831,11 +829,10 @@ pub async fn list_collections(
     caller: TaxiiCaller,
 ) -> Result<HttpResponse, TaxiiError> {
     let tiers = tiers(&caller);
-    let client = meta.client(&state.pool).await?;
     let mut record = audit::by(&meta, &caller);
     record.object_type = Some("taxii_collection");
     record.reason = Some(format!("collections:{}", tiers.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")));
-    audit::write(&client, &meta, record).await?;
+    audit::commit(&state, &meta, record).await?;
     let collections: Vec<TaxiiCollection> = tiers.into_iter().map(collection).collect();
     Ok(taxii_json(&TaxiiCollections { collections: (!collections.is_empty()).then_some(collections) }))
 }
@@ -853,10 +850,9 @@ pub async fn get_collection(
     path: web::Path<String>,
 ) -> Result<HttpResponse, TaxiiError> {
     let tier = tier_of(&caller, &path)?;
-    let client = meta.client(&state.pool).await?;
     let mut record = audit::by(&meta, &caller).object("taxii_collection", ids::collection(tier));
     record.tier = Some(tier.as_str().to_owned());
-    audit::write(&client, &meta, record).await?;
+    audit::commit(&state, &meta, record).await?;
     Ok(taxii_json(&collection(tier)))
 }
 

@@ -119,7 +119,7 @@ pub async fn get_totp(
         accounts::get_organisation_policy(&client, caller.organisation_id).await?.is_some_and(|o| o.require_totp);
     let required = by_policy || caller.role_names().iter().any(|r| state.login.roles_needing_totp().contains(r));
     let left = second_factor::unused_recovery_codes(&client, caller.user_id).await?;
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
     Ok(HttpResponse::Ok().json(TotpStatus { enabled, required, recovery_codes_left: left }))
 }
 

@@ -113,7 +113,7 @@ pub async fn list_users(
             user(row, mine)
         })
         .collect();
-    audit::write(&client, &meta, audit::by(&meta, &caller).objects("user", ids)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("user", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -172,7 +172,7 @@ pub async fn get_user(
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
     let found = find_visible(&client, &caller.permissions, id).await?;
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("user", id)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("user", id)).await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -237,7 +237,7 @@ pub async fn list_memberships(
     let client = meta.client(&state.pool).await?;
     let found = find_visible(&client, &caller.permissions, id).await?;
     let ids = found.memberships.iter().map(|m| m.id).collect();
-    audit::write(&client, &meta, audit::by(&meta, &caller).object("user", id).objects("membership", ids)).await?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("user", id).objects("membership", ids)).await?;
     Ok(HttpResponse::Ok().json(found.memberships))
 }
 
