@@ -84,26 +84,21 @@ impl RecordExt for AccessRecord {
 /// Writes the record on `c` (the caller's transaction). If it cannot be written the
 /// request fails with `503` and returns no data: the access log fails closed.
 pub async fn write(c: &impl GenericClient, meta: &RequestMeta, record: AccessRecord) -> Result<(), ApiError> {
-    match sitrep_db::audit::record(c, &record).await {
-        Ok(_) => {
-            meta.mark_audited();
-            Ok(())
-        }
-        Err(e) => Err(unavailable(e)),
-    }
+    marked(meta, sitrep_db::audit::record(c, &record).await.map(drop))
 }
 
 /// Writes the record of a request that changes nothing (a read, a refusal) in a commit
 /// shared with the records of concurrent requests (`sitrep_db::recorder`), and returns
 /// once it is durable. Fails closed like [`write`]: `503` and no data.
 pub async fn commit(state: &AppState, meta: &RequestMeta, record: AccessRecord) -> Result<(), ApiError> {
-    match state.recorder.record(record).await {
-        Ok(()) => {
-            meta.mark_audited();
-            Ok(())
-        }
-        Err(e) => Err(unavailable(e)),
-    }
+    marked(meta, state.recorder.record(record).await)
+}
+
+/// Marks the request as recorded once its record is written; else `503`, no data.
+fn marked(meta: &RequestMeta, written: Result<(), sitrep_db::DbError>) -> Result<(), ApiError> {
+    written.map_err(unavailable)?;
+    meta.mark_audited();
+    Ok(())
 }
 
 /// For a work function that writes its record with `sitrep_db::audit::record` itself

@@ -193,9 +193,9 @@ pub async fn envelope(
         next.call(req).await
     };
     let mut res = REQUEST_ID.scope(request_id.clone(), work).instrument(span.clone()).await?;
-    // A handler that did not take the connection kept for it gives it back now (or the
-    // record of a refused request below uses it).
-    let held = handover.take();
+    // A handler that did not take the connection kept for it gives it back now (the
+    // record of a refused request below goes through the recorder's own connection).
+    drop(handover.take());
 
     let path = res.request().path().to_owned();
     let docs = path == "/docs" || path.starts_with("/docs/");
@@ -231,7 +231,7 @@ pub async fn envelope(
         state.metrics.observe(&route, res.request().method().as_str(), status.as_u16(), started.elapsed());
     }
     if needs_record(&path) && !audited.load(Ordering::SeqCst) {
-        record_unaudited(&res, &request_id, client_addr, held).instrument(span.clone()).await;
+        record_unaudited(&res, &request_id, client_addr).instrument(span.clone()).await;
     }
     span.in_scope(|| {
         tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "served");
@@ -266,12 +266,7 @@ fn needs_record(path: &str) -> bool {
     (path.starts_with("/api/") && path != "/api/v1/openapi.json") || path.starts_with("/taxii2/")
 }
 
-async fn record_unaudited<B>(
-    res: &ServiceResponse<B>,
-    request_id: &str,
-    client_addr: Option<IpAddr>,
-    held: Option<Client>,
-) {
+async fn record_unaudited<B>(res: &ServiceResponse<B>, request_id: &str, client_addr: Option<IpAddr>) {
     let req = res.request();
     let Some(state) = req.app_data::<web::Data<AppState>>() else { return };
     let status = res.status();
@@ -308,7 +303,6 @@ async fn record_unaudited<B>(
         http_status: status.as_u16(),
         client_addr,
     };
-    drop(held);
     if let Err(e) = state.recorder.record(record).await {
         tracing::error!(error = %e, "could not write the access-log record of a refused request");
     }

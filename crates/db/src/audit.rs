@@ -18,6 +18,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::chain::{self, Content};
+use crate::recorder::MAX_BATCH;
 use crate::{DbError, GenericClient};
 
 /// Who made the request.
@@ -139,14 +140,15 @@ pub async fn record(c: &impl GenericClient, r: &AccessRecord) -> Result<i64, DbE
     Ok(row.try_get(0)?)
 }
 
-/// Writes several records, unchained, with one statement on the caller's client: all of
-/// them or none, and outside a transaction in one commit (the recorder's shared commit).
-/// The statement is prepared once per connection for each number of records.
-pub async fn record_rows(c: &impl GenericClient, records: &[&AccessRecord]) -> Result<(), DbError> {
+/// Writes several records (at most [`MAX_BATCH`]), unchained, with one statement on the
+/// caller's client: all of them or none, and outside a transaction in one commit (the
+/// recorder's shared commit). The statement is prepared once per connection for each
+/// number of records.
+pub(crate) async fn record_rows(c: &impl GenericClient, records: &[&AccessRecord]) -> Result<(), DbError> {
     if records.is_empty() {
         return Ok(());
     }
-    let statement = c.prepare_cached(&insert_pending(records.len())).await?;
+    let statement = c.prepare_cached(insert_pending(records.len())).await?;
     let coded: Vec<Coded> = records.iter().map(|r| Coded::of(r)).collect();
     let digests: Vec<[u8; 32]> = records.iter().map(|r| r.content().digest()).collect();
     let digests: Vec<&[u8]> = digests.iter().map(|d| d.as_slice()).collect();
@@ -160,16 +162,24 @@ pub async fn record_rows(c: &impl GenericClient, records: &[&AccessRecord]) -> R
     Ok(())
 }
 
-/// `INSERT INTO access_log_pending` of `rows` records: [`RECORD_COLUMNS`] and the digest.
-fn insert_pending(rows: usize) -> String {
-    let width = RECORD_TYPES.len() + 1;
-    let values: Vec<String> = (0..rows)
-        .map(|row| {
+/// `INSERT INTO access_log_pending` of `rows` records (1 to [`MAX_BATCH`]):
+/// [`RECORD_COLUMNS`] and the digest. Each is a prefix of one statement written once, so
+/// a shared commit builds no SQL.
+fn insert_pending(rows: usize) -> &'static str {
+    static SQL: OnceLock<(String, Vec<usize>)> = OnceLock::new();
+    let (sql, ends) = SQL.get_or_init(|| {
+        let width = RECORD_TYPES.len() + 1;
+        let mut sql = format!("INSERT INTO access_log_pending ({RECORD_COLUMNS}, digest) VALUES ");
+        let mut ends = Vec::with_capacity(MAX_BATCH);
+        for row in 0..MAX_BATCH {
             let params: Vec<String> = (1..=width).map(|column| format!("${}", row * width + column)).collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
-    format!("INSERT INTO access_log_pending ({RECORD_COLUMNS}, digest) VALUES {}", values.join(", "))
+            let separator = if row == 0 { "" } else { ", " };
+            sql.push_str(&format!("{separator}({})", params.join(", ")));
+            ends.push(sql.len());
+        }
+        (sql, ends)
+    });
+    &sql[..ends[rows - 1]]
 }
 
 /// The values of a record that are stored in another form than its fields hold them.
@@ -712,6 +722,6 @@ mod tests {
         let second: Vec<String> = (20..=38).map(|n| format!("${n}")).collect();
         assert!(two.ends_with(&format!("({}), ({})", params.join(", "), second.join(", "))), "{two}");
         assert_eq!(RECORD_COLUMNS.split(',').count() + 1, 19);
-        assert!(!insert_pending(super::super::recorder::MAX_BATCH).contains("$65536"));
+        assert!(!insert_pending(MAX_BATCH).contains("$65536"));
     }
 }
