@@ -143,7 +143,9 @@ pub async fn record(c: &impl GenericClient, r: &AccessRecord) -> Result<i64, DbE
 /// Writes several records (at most [`MAX_BATCH`]), unchained, with one statement on the
 /// caller's client: all of them or none, and outside a transaction in one commit (the
 /// recorder's shared commit). The statement is prepared once per connection for each
-/// number of records.
+/// number of records. Not [`record_many`]: its transaction and `COPY` take four round
+/// trips where this takes one, and reads through the recorder were 16–25 % slower with
+/// it (docs/benchmarks.md, "Picture reads: their records share a commit").
 pub(crate) async fn record_rows(c: &impl GenericClient, records: &[&AccessRecord]) -> Result<(), DbError> {
     if records.is_empty() {
         return Ok(());
