@@ -19,6 +19,7 @@ mod faults;
 mod feed;
 mod fuzz;
 mod hostile;
+mod insider;
 mod openapi;
 mod pictures;
 mod processes;

@@ -68,7 +68,16 @@ pub(crate) async fn store_picture(
         )
         .await
         .unwrap();
-    sitrep_db::pictures::insert_revision(client, id, 1, "published", content, author).await.unwrap();
+    sitrep_db::pictures::insert_revision(
+        client,
+        id,
+        1,
+        sitrep_domain::lifecycle::RevisionState::Published,
+        content,
+        author,
+    )
+    .await
+    .unwrap();
 }
 
 async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World) -> Result<(), String> {

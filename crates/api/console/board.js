@@ -138,32 +138,32 @@ export async function queueView(main, setCleanup) {
         h('td', {}, h('a', { href: `#/picture/${p.id}` }, pick(p.title, prefs.lang).text)),
         h('td', {}, badges({ tlp: p.tlp, tier: p.tier, severity: p.severity })),
         h('td', {}, time(p.updated_at)),
-        h('td', { class: 'actions' }, lifecycleButtons(p.id, load, ['approve', 'publish', 'send-back'])))))));
+        h('td', { class: 'actions' }, lifecycleButtons(p.id, load, ['approve', 'publish', 'return'])))))));
   };
   await load();
   const stop = onStreamEvent(() => load().catch(() => {}));
   setCleanup(stop);
 }
 
-const ACTION_TEXT = { submit: 'Submit for review', approve: 'Approve', publish: 'Publish', withdraw: 'Withdraw', close: 'Close', 'send-back': 'Send back to draft' };
+const ACTION_TEXT = { submit: 'Submit for review', approve: 'Approve', publish: 'Publish', withdraw: 'Withdraw', close: 'Close', return: 'Return to author' };
 
 /** Buttons for lifecycle actions on picture `id`; `after()` runs after a success. */
 export function lifecycleButtons(id, after, actions) {
   if (!hasRole('author', 'approver')) return [];
   return actions.map((a) => h('button', {
-    type: 'button', class: a === 'withdraw' || a === 'send-back' ? 'secondary' : '',
+    type: 'button', class: a === 'withdraw' || a === 'return' ? 'secondary' : '',
     onclick: async (ev) => {
       const b = ev.currentTarget;
       b.disabled = true;
       try {
-        if (a === 'send-back') {
-          // No dedicated action exists: an empty merge patch makes a new draft revision,
-          // which takes the picture out of review (docs/console.md).
-          const { etag } = await request(`/pictures/${id}`, { withEtag: true });
-          await request(`/pictures/${id}`, { method: 'PATCH', body: {}, headers: { 'if-match': etag } });
-        } else {
-          await request(`/pictures/${id}/${a}`, { method: 'POST', body: {} });
+        let body = {};
+        if (a === 'return') {
+          // Returning writes no revision: the note tells the author why.
+          const note = window.prompt('Why is it returned? (a note to the author, optional)');
+          if (note === null) return;
+          if (note.trim()) body = { note: note.trim() };
         }
+        await request(`/pictures/${id}/${a}`, { method: 'POST', body });
         toast(`${ACTION_TEXT[a]}: done`);
         await after();
       } catch (e) {

@@ -116,7 +116,7 @@ export async function pictureView(main, id, setCleanup) {
       if (hasRole('approver')) {
         if (p.status === 'in_review' || p.pending_revision) next.push('approve');
         if (['draft', 'in_review'].includes(p.status) || p.pending_revision) next.push('publish');
-        if (p.status === 'in_review') next.push('send-back');
+        if (p.status === 'in_review' || p.pending_revision) next.push('return');
         if (p.status === 'published') next.push('withdraw', 'close');
       }
       actions.push(...lifecycleButtons(p.id, reload, next));
@@ -357,7 +357,9 @@ async function history(box, p) {
   });
   mount(box, h('h2', { id: 'h-history' }, 'Revision history'),
     h('table', {}, h('thead', {}, h('tr', {}, ['#', 'State', 'Handling', 'Made'].map((t) => h('th', {}, t)))),
-      h('tbody', {}, revs.map((r) => h('tr', {}, h('td', {}, r.revision), h('td', {}, label(r.state)),
+      h('tbody', {}, revs.map((r) => h('tr', {}, h('td', {}, r.revision),
+        h('td', {}, label(r.state), r.returned_at ? h('div', { class: 'meta' },
+          `Returned ${time(r.returned_at)}${r.returned_note ? `: “${r.returned_note}”` : ''}`) : null),
         h('td', {}, `${r.tlp} · ${label(r.tier)}`), h('td', {}, time(r.created_at)))))),
     revs.length > 1 ? [compare, out] : null);
 }

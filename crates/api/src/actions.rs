@@ -26,6 +26,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("PATCH", "/api/v1/pictures/{id}", "picture.revise"),
     ("POST", "/api/v1/pictures/{id}/submit", "picture.submit"),
     ("POST", "/api/v1/pictures/{id}/approve", "picture.approve"),
+    ("POST", "/api/v1/pictures/{id}/return", "picture.return"),
     ("POST", "/api/v1/pictures/{id}/publish", "picture.publish"),
     ("POST", "/api/v1/pictures/{id}/withdraw", "picture.withdraw"),
     ("POST", "/api/v1/pictures/{id}/close", "picture.close"),

@@ -147,6 +147,7 @@ impl Modify for Security {
         routes::pictures::get_picture,
         routes::pictures::update_picture,
         routes::pictures::submit_picture,
+        routes::pictures::return_picture,
         routes::pictures::approve_picture,
         routes::pictures::publish_picture,
         routes::pictures::withdraw_picture,

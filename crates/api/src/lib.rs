@@ -171,6 +171,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(not_allowed("GET, PATCH")),
                 )
                 .service(post_only("/pictures/{id}/submit", pictures::submit_picture))
+                .service(post_only("/pictures/{id}/return", pictures::return_picture))
                 .service(post_only("/pictures/{id}/approve", pictures::approve_picture))
                 .service(post_only("/pictures/{id}/publish", pictures::publish_picture))
                 .service(post_only("/pictures/{id}/withdraw", pictures::withdraw_picture))

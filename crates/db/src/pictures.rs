@@ -5,7 +5,8 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use sitrep_domain::visibility::{Viewer, min_rank, tier_rank};
+use sitrep_domain::lifecycle::RevisionState;
+use sitrep_domain::visibility::{IndicatorHistory, Viewer, min_rank, tier_rank};
 use sitrep_types::{PictureContent, Severity, Status, Tier, Tlp};
 use tokio_postgres::Row;
 use tokio_postgres::types::{Json, ToSql};
@@ -203,14 +204,14 @@ pub async fn insert_revision(
     c: &impl GenericClient,
     picture: Uuid,
     revision: i32,
-    state: &str,
+    state: RevisionState,
     content: &PictureContent,
     author: Uuid,
 ) -> Result<(), DbError> {
     c.execute(
         "INSERT INTO picture_revisions (picture_id, revision, state, content, tier, tlp, created_by, published_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $3 = 'published' THEN now() END)",
-        &[&picture, &revision, &state, &Json(content), &content.tier.as_str(), &content.tlp.as_str(), &author],
+        &[&picture, &revision, &state.as_str(), &Json(content), &content.tier.as_str(), &content.tlp.as_str(), &author],
     )
     .await?;
     Ok(())
@@ -246,7 +247,8 @@ pub async fn set_in_force(
     Ok(())
 }
 
-/// Changes the status (and optionally the pending revision) and bumps the version.
+/// Changes the status (and optionally the pending revision) and bumps the version: a
+/// change every reader of the picture sees.
 pub async fn set_status(
     c: &impl GenericClient,
     id: Uuid,
@@ -267,7 +269,7 @@ pub async fn set_revision_state(
     c: &impl GenericClient,
     id: Uuid,
     revision: i32,
-    state: &str,
+    state: RevisionState,
     approver: Option<Uuid>,
 ) -> Result<(), DbError> {
     c.execute(
@@ -276,7 +278,7 @@ pub async fn set_revision_state(
            approved_at = CASE WHEN $4::uuid IS NOT NULL THEN now() ELSE approved_at END, \
            published_at = CASE WHEN $3 = 'published' THEN now() ELSE published_at END \
          WHERE picture_id = $1 AND revision = $2",
-        &[&id, &revision, &state, &approver],
+        &[&id, &revision, &state.as_str(), &approver],
     )
     .await?;
     Ok(())
@@ -300,7 +302,7 @@ pub async fn find(c: &impl GenericClient, v: &Viewer, id: Uuid, lock: bool) -> R
 #[derive(Debug, Clone)]
 pub struct RevisionRow {
     pub revision: i32,
-    pub state: String,
+    pub state: RevisionState,
     pub content: PictureContent,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
@@ -312,7 +314,7 @@ fn revision(row: &Row) -> Result<RevisionRow, DbError> {
         row.try_get::<_, Json<PictureContent>>("content").map_err(|_| DbError::Corrupt("picture_revisions.content"))?;
     Ok(RevisionRow {
         revision: row.try_get("revision")?,
-        state: row.try_get("state")?,
+        state: parse(RevisionState::parse(row.try_get("state")?), "picture_revisions.state")?,
         content: content.0,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
@@ -377,6 +379,21 @@ pub struct ListFilter {
     pub overdue: Option<bool>,
 }
 
+impl ListFilter {
+    /// Whether a filter looks at a picture's content (anything beyond reference,
+    /// originator, tier, TLP, status and times).
+    pub fn asks_about_content(&self) -> bool {
+        self.q.is_some()
+            || self.domain.is_some()
+            || self.severity.is_some()
+            || self.urgency.is_some()
+            || self.kind.is_some()
+            || self.is_exercise.is_some()
+            || self.election.is_some()
+            || self.overdue.is_some()
+    }
+}
+
 /// A page of pictures the viewer sees, newest change first, after `(updated_at, id)`.
 pub async fn list(
     c: &impl GenericClient,
@@ -386,8 +403,11 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<PictureRow>, DbError> {
     let (org, rank, reads, sec) = viewer_params(v);
-    // A text search must not tell the secretariat what a picture it may not read says.
-    let sec = sec && f.q.is_none();
+    // A picture the secretariat sees as metadata only is listed only when no filter asks
+    // about its content (text, domain, severity, urgency, kind, exercise, election, the
+    // acknowledgement deadline that urgency sets), and whether it has expired is not asked
+    // of it: no filter may tell what a picture it may not read says.
+    let sec = sec && !f.asks_about_content();
     let (after_at, after_id) = after.map_or((None, None), |(a, i)| (Some(a), Some(i)));
     // `overdue=true` implies an acknowledgement deadline, which only published pictures of
     // urgency immediate or priority have (`picture_ack_deadline`); saying so lets the
@@ -413,7 +433,8 @@ pub async fn list(
            AND ($17::text IS NULL OR p.search_fi @@ websearch_to_tsquery('finnish', $17) \
                 OR p.search_sv @@ websearch_to_tsquery('swedish', $17) \
                 OR p.search_en @@ websearch_to_tsquery('english', $17)) \
-           AND ($18 OR $17::text IS NOT NULL OR p.valid_until IS NULL OR p.valid_until > now()) \
+           AND ($18 OR $17::text IS NOT NULL OR p.valid_until IS NULL OR p.valid_until > now() \
+                OR ($4 AND NOT coalesce({VISIBLE}, false))) \
            AND ($19::timestamptz IS NULL OR (p.updated_at, p.id) < ($19, $20::uuid)) \
            AND ($22::boolean IS NULL OR $22 = coalesce(picture_ack_deadline(p) < now() AND EXISTS ( \
                 SELECT 1 FROM organisations o WHERE picture_recipient(p, o) \
@@ -585,4 +606,107 @@ pub async fn max_revision(c: &impl GenericClient, id: Uuid) -> Result<i32, DbErr
     let row =
         c.query_one("SELECT coalesce(max(revision), 0) FROM picture_revisions WHERE picture_id = $1", &[&id]).await?;
     Ok(row.try_get(0)?)
+}
+
+/// Locks the picture's row for the rest of the transaction; `false` if there is none.
+/// Taken before the picture is read (`find`), so that a request that waited for a
+/// concurrent change reads the picture as that change left it: locking in the joined read
+/// itself re-checks only the picture row, and the join to the revision then in force
+/// comes up empty.
+pub async fn lock(c: &impl GenericClient, id: Uuid) -> Result<bool, DbError> {
+    let statement = c.prepare_cached("SELECT 1 FROM pictures WHERE id = $1 FOR UPDATE").await?;
+    Ok(c.query_opt(&statement, &[&id]).await?.is_some())
+}
+
+/// Every revision of a picture as the four-eyes rule needs it: who wrote it, and whether
+/// it was ever approved or published.
+pub async fn written_revisions(
+    c: &impl GenericClient,
+    id: Uuid,
+) -> Result<Vec<sitrep_domain::lifecycle::WrittenRevision>, DbError> {
+    let rows = c
+        .query(
+            "SELECT revision, created_by, approved_by IS NOT NULL, published_at IS NOT NULL \
+             FROM picture_revisions WHERE picture_id = $1 ORDER BY revision",
+            &[&id],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(sitrep_domain::lifecycle::WrittenRevision {
+                revision: r.try_get(0)?,
+                created_by: r.try_get(1)?,
+                approved: r.try_get(2)?,
+                published: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// Sets (or clears) the proposed revision of a published picture. Only the originator
+/// knows about it: the version (the originator's `ETag`) changes, `updated_at` does not.
+pub async fn set_pending(c: &impl GenericClient, id: Uuid, pending: Option<i32>) -> Result<(), DbError> {
+    c.execute("UPDATE pictures SET pending_revision = $2, version = version + 1 WHERE id = $1", &[&id, &pending])
+        .await?;
+    Ok(())
+}
+
+/// Records that `revision` was returned to its author, with the approver's note.
+pub async fn record_return(
+    c: &impl GenericClient,
+    id: Uuid,
+    revision: i32,
+    by: Uuid,
+    note: Option<&str>,
+) -> Result<(), DbError> {
+    c.execute(
+        "INSERT INTO picture_returns (picture_id, revision, returned_by, note) VALUES ($1, $2, $3, $4)",
+        &[&id, &revision, &by, &note],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The latest return of each of a picture's revisions: revision → (who, when, note).
+pub async fn returns(
+    c: &impl GenericClient,
+    id: Uuid,
+) -> Result<std::collections::HashMap<i32, (Uuid, DateTime<Utc>, Option<String>)>, DbError> {
+    let rows = c
+        .query(
+            "SELECT DISTINCT ON (revision) revision, returned_by, returned_at, note FROM picture_returns \
+             WHERE picture_id = $1 ORDER BY revision, returned_at DESC",
+            &[&id],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))).collect()
+}
+
+/// The indicators of every revision of each of `ids`, with the revision in force, for
+/// deciding what old revisions show (`IndicatorHistory`). Only the server reads this.
+pub async fn indicator_history(
+    c: &impl GenericClient,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, IndicatorHistory>, DbError> {
+    let mut out: std::collections::HashMap<Uuid, IndicatorHistory> = Default::default();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let statement = c
+        .prepare_cached(
+            "SELECT r.picture_id, r.revision, p.revision, coalesce(r.content -> 'indicators', '[]'::jsonb) \
+             FROM picture_revisions r JOIN pictures p ON p.id = r.picture_id \
+             WHERE r.picture_id = ANY ($1) ORDER BY r.picture_id, r.revision",
+        )
+        .await?;
+    for row in c.query(&statement, &[&ids]).await? {
+        let indicators = row
+            .try_get::<_, Json<Vec<sitrep_types::Indicator>>>(3)
+            .map_err(|_| DbError::Corrupt("picture_revisions.content"))?
+            .0;
+        let entry = out.entry(row.try_get(0)?).or_default();
+        entry.in_force = row.try_get(2)?;
+        entry.revisions.push((row.try_get(1)?, indicators.into_iter().map(|i| (i.type_, i.value, i.tlp)).collect()));
+    }
+    Ok(out)
 }

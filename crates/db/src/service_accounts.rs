@@ -351,3 +351,10 @@ async fn lookup(
         roles: roles(row.try_get("roles")?)?,
     }))
 }
+
+/// The service accounts whose API keys `user` created (revoked or not): whoever made a
+/// key could act as that account, so for four eyes its writing counts as theirs.
+pub async fn key_holder_of(c: &impl GenericClient, user: Uuid) -> Result<Vec<Uuid>, DbError> {
+    let rows = c.query("SELECT DISTINCT service_account_id FROM api_keys WHERE created_by = $1", &[&user]).await?;
+    rows.iter().map(|r| r.try_get(0).map_err(DbError::from)).collect()
+}

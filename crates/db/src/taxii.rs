@@ -26,7 +26,7 @@ pub struct EntryRow {
     pub published_at: Option<DateTime<Utc>>,
     /// The revision of this version, its review state and content.
     pub revision: i32,
-    pub revision_state: String,
+    pub revision_state: sitrep_domain::lifecycle::RevisionState,
     pub content: PictureContent,
     /// The TAXII `date_added` of this version.
     pub added: DateTime<Utc>,
@@ -79,7 +79,8 @@ fn entry(row: &Row) -> Result<EntryRow, DbError> {
         created_at: row.try_get("created_at")?,
         published_at: row.try_get("published_at")?,
         revision: row.try_get("revision")?,
-        revision_state: row.try_get("state")?,
+        revision_state: sitrep_domain::lifecycle::RevisionState::parse(row.try_get("state")?)
+            .ok_or(DbError::Corrupt("picture_revisions.state"))?,
         content: serde_json::from_value(content).map_err(|_| DbError::Corrupt("picture_revisions.content"))?,
         added: row.try_get("added")?,
         revoked: row.try_get("revoked")?,

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod election;
+pub mod lifecycle;
 pub mod permissions;
 pub mod picture;
 pub mod validation;

@@ -1,7 +1,7 @@
 //! Who sees a picture (DESIGN §3). This pure function is the rule; the SQL predicate in
 //! `sitrep_db::pictures::VISIBLE` mirrors it, and a property test holds the two together.
 
-use sitrep_types::{Reach, Status, Tier, Tlp};
+use sitrep_types::{Indicator, IndicatorType, Reach, Status, Tier, Tlp};
 use uuid::Uuid;
 
 use crate::Permissions;
@@ -147,6 +147,54 @@ pub fn receives_event(v: &Viewer, h: &Handling<'_>, recipients: Option<&[Uuid]>)
 /// Whether an indicator with its own `tlp` is shown to a viewer who sees the picture.
 pub fn indicator_visible(v: &Viewer, h: &Handling<'_>, tlp: Tlp) -> bool {
     in_audience(v, h.originator, narrower(tlp_reach(tlp), h.tier), h.named)
+}
+
+/// An indicator as history compares it: type, value and TLP.
+pub type IndicatorTlp = (IndicatorType, String, Tlp);
+
+/// The indicators of every revision of one picture, to decide what an old revision's
+/// indicators show: a narrowing acts on history too, so an old revision's indicator is
+/// shown only to a reader whom both its TLP then and its TLP now reach.
+#[derive(Debug, Clone, Default)]
+pub struct IndicatorHistory {
+    /// The revision in force.
+    pub in_force: i32,
+    /// Each revision's indicators (type, value, TLP).
+    pub revisions: Vec<(i32, Vec<IndicatorTlp>)>,
+}
+
+impl IndicatorHistory {
+    /// The TLP now of an indicator read in revision `read`: its TLP in the revision in
+    /// force if it is there; if it was removed since, the strictest TLP it had in any
+    /// revision after `read` (so that narrowing it and then removing it still hides it in
+    /// history); `None` if it never appeared again after `read`.
+    pub fn tlp_now(&self, read: i32, indicator: &Indicator) -> Option<Tlp> {
+        let same = |(t, v, _): &&IndicatorTlp| *t == indicator.type_ && *v == indicator.value;
+        if let Some((_, list)) = self.revisions.iter().find(|(n, _)| *n == self.in_force)
+            && let Some((_, _, tlp)) = list.iter().find(|i| same(i))
+        {
+            return Some(*tlp);
+        }
+        self.revisions
+            .iter()
+            .filter(|(n, _)| *n > read)
+            .flat_map(|(_, list)| list.iter().filter(|i| same(i)).map(|(_, _, tlp)| *tlp))
+            .max_by_key(|t| tlp_rank(*t))
+    }
+}
+
+/// Whether an indicator of an old revision (read as revision `read`, handling `h` as the
+/// revision is shown) is shown to a viewer: its TLP then and its TLP now must both reach
+/// the viewer.
+pub fn history_indicator_visible(
+    v: &Viewer,
+    h: &Handling<'_>,
+    read: i32,
+    indicator: &Indicator,
+    history: &IndicatorHistory,
+) -> bool {
+    indicator_visible(v, h, indicator.tlp)
+        && history.tlp_now(read, indicator).is_none_or(|now| indicator_visible(v, h, now))
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ pub async fn seed(c: &impl GenericClient, hasher: &PasswordHasher) -> anyhow::Re
         let year = Utc::now().year();
         pictures::create(c, id, year, originator, author, checked.content(), checked.severity()).await?;
         let approved_by = (approver != author).then_some(approver);
-        pictures::set_revision_state(c, id, 1, "published", approved_by).await?;
+        pictures::set_revision_state(c, id, 1, sitrep_domain::lifecycle::RevisionState::Published, approved_by).await?;
         pictures::set_in_force(c, id, 1, Status::Published, checked.content(), checked.severity(), true).await?;
         if p.status != Status::Published {
             pictures::set_status(c, id, p.status, None).await?;

@@ -227,7 +227,9 @@ pub struct PictureListItem {
     pub title: Option<LocalizedText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<LocalizedText>,
-    pub expired: bool,
+    /// Its `valid_until` has passed (absent where only the metadata is shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired: Option<bool>,
 }
 
 /// One revision in a picture's history.
@@ -244,6 +246,14 @@ pub struct RevisionInfo {
     pub created_by: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approved_by: Option<Uuid>,
+    /// The last time this revision was returned to its author: by whom, when, and the
+    /// note (only for the originator and the secretariat).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returned_by: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returned_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returned_note: Option<String>,
 }
 
 /// A lifecycle action's optional note.

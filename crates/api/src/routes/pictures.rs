@@ -11,9 +11,13 @@ use sitrep_db::audit::AccessRecord;
 use sitrep_db::events::{self, EventType};
 use sitrep_db::pictures::{self, ListFilter, PictureRow};
 use sitrep_db::{GenericClient, Transaction};
-use sitrep_domain::Invalid;
-use sitrep_domain::picture::{CheckedContent, Deployment, needs_four_eyes, only_narrows, widens};
-use sitrep_domain::visibility::{Handling, Sight, Viewer, in_audience, indicator_visible, narrower, sight};
+use sitrep_domain::lifecycle::{self, Actor, ApprovalRefusal, PatchOutcome, PublishRefusal, RevisionState};
+use sitrep_domain::picture::{CheckedContent, Deployment};
+use sitrep_domain::visibility::{
+    Handling, IndicatorHistory, Sight, Viewer, history_indicator_visible, in_audience, indicator_visible, narrower,
+    sight,
+};
+use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{
     LifecycleNote, Originator, Page, Picture, PictureContent, PictureListItem, PictureMetadata, PictureView,
     RevisionInfo, Status,
@@ -27,7 +31,7 @@ use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, Que
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::pagination::PageQuery;
-use crate::principal::{ApprovePictures, Authenticated, AuthorPictures, Caller, Principal};
+use crate::principal::{ActorKind, ApprovePictures, Authenticated, AuthorPictures, Caller, Principal};
 use crate::state::AppState;
 
 /// Pictures may carry many indicators: a larger body limit than elsewhere.
@@ -59,11 +63,18 @@ fn expired(row: &PictureRow) -> bool {
 }
 
 /// `content` as `p` may see it: indicators beyond its reach left out (returns how many),
-/// named recipients only for the originator and the secretariat.
-fn redact(p: &Principal, h: &Handling<'_>, mut content: PictureContent) -> (PictureContent, u32) {
+/// related pictures only those in `related_seen` (the ones `p` sees), named recipients
+/// only for the originator and the secretariat.
+fn redact(
+    p: &Principal,
+    h: &Handling<'_>,
+    mut content: PictureContent,
+    related_seen: &[Uuid],
+) -> (PictureContent, u32) {
     let v = Viewer::from(&p.permissions);
     let before = content.indicators.len();
     content.indicators.retain(|i| indicator_visible(&v, h, i.tlp));
+    content.related.retain(|r| related_seen.contains(&r.picture_id));
     let redacted = (before - content.indicators.len()) as u32;
     if p.organisation_id != h.originator && !p.permissions.is_secretariat() {
         content.named_recipients.clear();
@@ -71,13 +82,24 @@ fn redact(p: &Principal, h: &Handling<'_>, mut content: PictureContent) -> (Pict
     (content, redacted)
 }
 
-/// The view of `row` for `p`, and the number of indicators left out.
-fn view(p: &Principal, row: &PictureRow) -> (PictureView, u32) {
+/// Those of the pictures `content` relates to that `p` sees fully: the others are left out
+/// of what `p` is shown, as if they did not exist.
+async fn related_seen(c: &impl GenericClient, p: &Principal, content: &PictureContent) -> Result<Vec<Uuid>, ApiError> {
+    if content.related.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = content.related.iter().map(|r| r.picture_id).collect();
+    Ok(pictures::visible_ids(c, &Viewer::from(&p.permissions), &ids).await?)
+}
+
+/// The view of `row` for `p` (`related_seen`: see `related_seen`), and the number of
+/// indicators left out.
+fn view(p: &Principal, row: &PictureRow, related_seen: &[Uuid]) -> (PictureView, u32) {
     let v = Viewer::from(&p.permissions);
     let h = handling(row);
     match sight(&v, &h) {
         Sight::Full => {
-            let (content, redacted) = redact(p, &h, row.content.clone());
+            let (content, redacted) = redact(p, &h, row.content.clone(), related_seen);
             let own = p.organisation_id == row.originator_id;
             let picture = Picture {
                 id: row.id,
@@ -100,8 +122,15 @@ fn view(p: &Principal, row: &PictureRow) -> (PictureView, u32) {
     }
 }
 
-fn etag(row: &PictureRow) -> String {
-    format!("\"{}-{}\"", row.id.simple(), row.version)
+/// The picture's `ETag` for `p`. The originator's changes with every change, a proposed
+/// revision's included (its `If-Match`); everyone else's derives from the revision in
+/// force and the status alone, so that it tells nothing of work in progress.
+fn etag(p: &Principal, row: &PictureRow) -> String {
+    if p.organisation_id == row.originator_id {
+        format!("\"{}-{}\"", row.id.simple(), row.version)
+    } else {
+        format!("\"{}-r{}-{}\"", row.id.simple(), row.revision, row.status.as_str())
+    }
 }
 
 /// The access-log record of `p` acting on `row`, with its revision, tier and TLP.
@@ -124,13 +153,24 @@ fn record_of(
     r
 }
 
-fn respond(status: actix_web::http::StatusCode, p: &Principal, row: &PictureRow) -> HttpResponse {
-    respond_with(status, row, view(p, row).0)
+async fn respond(
+    c: &impl GenericClient,
+    status: actix_web::http::StatusCode,
+    p: &Principal,
+    row: &PictureRow,
+) -> Result<HttpResponse, ApiError> {
+    let related = related_seen(c, p, &row.content).await?;
+    Ok(respond_with(status, p, row, view(p, row, &related).0))
 }
 
-fn respond_with(status: actix_web::http::StatusCode, row: &PictureRow, body: PictureView) -> HttpResponse {
+fn respond_with(
+    status: actix_web::http::StatusCode,
+    p: &Principal,
+    row: &PictureRow,
+    body: PictureView,
+) -> HttpResponse {
     let mut res = HttpResponse::build(status);
-    res.insert_header((header::ETAG, etag(row)));
+    res.insert_header((header::ETAG, etag(p, row)));
     res.json(body)
 }
 
@@ -176,9 +216,14 @@ async fn check_content(
 }
 
 /// The picture, locked, if the caller's organisation originated it. A picture the caller
-/// cannot see is `404`; one it sees but did not originate is `403`.
+/// cannot see is `404`; one it sees but did not originate is `403`. The row is locked
+/// before it is read, so that a request that waited for a concurrent change sees that
+/// change (and answers `412` for a stale `If-Match`), never a missing picture.
 async fn own_locked(tx: &Transaction<'_>, p: &Principal, id: Uuid) -> Result<PictureRow, ApiError> {
-    let row = pictures::find(tx, &Viewer::from(&p.permissions), id, true).await?.ok_or(NOT_FOUND)?;
+    if !pictures::lock(tx, id).await? {
+        return Err(NOT_FOUND);
+    }
+    let row = pictures::find(tx, &Viewer::from(&p.permissions), id, false).await?.ok_or(NOT_FOUND)?;
     if row.originator_id != p.organisation_id {
         if sight(&Viewer::from(&p.permissions), &handling(&row)) == Sight::None {
             return Err(NOT_FOUND);
@@ -309,7 +354,7 @@ pub async fn list_pictures(
                 is_exercise: full.then_some(row.content.is_exercise),
                 title: full.then(|| row.content.title.clone()),
                 summary: full.then(|| row.content.summary.clone()),
-                expired: expired(row),
+                expired: full.then(|| expired(row)),
             }
         })
         .collect();
@@ -366,8 +411,9 @@ pub async fn create_picture(
         let row = pictures::find(&tx, &Viewer::from(&caller.permissions), existing, false).await?.ok_or(NOT_FOUND)?;
         let r = record(&meta, &caller, &row).status(201);
         audit::write(&tx, &meta, AccessRecord { reason: Some("idempotent_replay".into()), ..r }).await?;
+        let res = respond(&tx, actix_web::http::StatusCode::CREATED, &caller, &row).await?;
         tx.commit().await?;
-        return Ok(located(respond(actix_web::http::StatusCode::CREATED, &caller, &row), row.id));
+        return Ok(located(res, row.id));
     }
     let checked = check_content(&tx, &caller, content, &state).await?;
     let new = checked.content();
@@ -381,9 +427,10 @@ pub async fn create_picture(
     let r = record_of(&meta, &caller, id, 1, new.tier, new.tlp).status(201);
     let record = async { sitrep_db::audit::record(&tx, &r).await.map_err(audit::unavailable) };
     let (row, _) = futures_util::future::try_join(insert, record).await?;
+    let res = respond(&tx, actix_web::http::StatusCode::CREATED, &caller, &row).await?;
     tx.commit().await?;
     audit::written(&meta);
-    Ok(located(respond(actix_web::http::StatusCode::CREATED, &caller, &row), id))
+    Ok(located(res, id))
 }
 
 /// Puts `revision` in force as published and writes its event, and a recall to every
@@ -441,7 +488,8 @@ pub async fn get_picture(
     let client = meta.client(&state.pool).await?;
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
-    let (body, redacted) = view(&caller, &row);
+    let related = related_seen(&client, &caller, &row.content).await?;
+    let (body, redacted) = view(&caller, &row, &related);
     let mut r = record(&meta, &caller, &row);
     if matches!(body, PictureView::Metadata(_)) {
         r.reason = Some("metadata_only".into());
@@ -449,7 +497,7 @@ pub async fn get_picture(
         r.reason = Some(format!("indicators_redacted:{redacted}"));
     }
     audit::commit(&state, &meta, r).await?;
-    Ok(respond_with(actix_web::http::StatusCode::OK, &row, body))
+    Ok(respond_with(actix_web::http::StatusCode::OK, &caller, &row, body))
 }
 
 /// Revise a picture: a JSON merge patch (RFC 7396) of its content, with `If-Match`.
@@ -489,7 +537,7 @@ pub async fn update_picture(
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let row = own_locked(&tx, &caller, id.into_inner()).await?;
-    if if_match != etag(&row) {
+    if if_match != etag(&caller, &row) {
         return Err(ApiError::Precondition {
             status: 412,
             code: "stale_etag",
@@ -520,41 +568,56 @@ pub async fn update_picture(
     }
     let content: PictureContent = crate::body::from_value(merged)?;
     let checked = check_content(&tx, &caller, content, &state).await?;
-    let next = pictures::max_revision(&tx, row.id).await? + 1;
     let new = checked.content();
-    if matches!(row.status, Status::Draft | Status::InReview) {
-        pictures::set_revision_state(&tx, row.id, row.revision, "superseded", None).await?;
-        pictures::insert_revision(&tx, row.id, next, "draft", new, caller.user_id).await?;
-        pictures::set_in_force(&tx, row.id, next, Status::Draft, new, checked.severity(), false).await?;
-    } else {
-        let requires_review = pictures::organisation_requires_review(&tx, row.originator_id).await?;
-        let immediate = only_narrows(&row.content, new)
-            || (caller.permissions.can_approve_pictures()
-                && !requires_review
-                && !widens(&row.content, new)
-                && !needs_four_eyes(new.tier));
-        if immediate {
-            pictures::insert_revision(&tx, row.id, next, "published", new, caller.user_id).await?;
-            pictures::set_revision_state(&tx, row.id, row.revision, "superseded", None).await?;
+    let requires_review = pictures::organisation_requires_review(&tx, row.originator_id).await?;
+    let outcome = lifecycle::patch_outcome(
+        row.status,
+        &row.content,
+        &base,
+        new,
+        caller.permissions.can_approve_pictures(),
+        requires_review,
+    );
+    let next = pictures::max_revision(&tx, row.id).await? + 1;
+    match outcome {
+        PatchOutcome::Unchanged => {
+            // Nothing is written; the request is still recorded, as a read of the picture.
+            let mut r = record(&meta, &caller, &row);
+            r.reason = Some("unchanged".into());
+            audit::write(&tx, &meta, r).await?;
+            let res = respond(&tx, actix_web::http::StatusCode::OK, &caller, &row).await?;
+            tx.commit().await?;
+            return Ok(res);
+        }
+        PatchOutcome::NewDraft => {
+            pictures::set_revision_state(&tx, row.id, row.revision, RevisionState::Superseded, None).await?;
+            pictures::insert_revision(&tx, row.id, next, RevisionState::Draft, new, caller.user_id).await?;
+            pictures::set_in_force(&tx, row.id, next, Status::Draft, new, checked.severity(), false).await?;
+        }
+        PatchOutcome::Immediate => {
+            pictures::insert_revision(&tx, row.id, next, RevisionState::Published, new, caller.user_id).await?;
+            pictures::set_revision_state(&tx, row.id, row.revision, RevisionState::Superseded, None).await?;
             if let Some(pending) = row.pending_revision {
-                pictures::set_revision_state(&tx, row.id, pending, "rejected", None).await?;
+                pictures::set_revision_state(&tx, row.id, pending, RevisionState::Rejected, None).await?;
             }
             publish_in_force(&tx, &row, next, row.status, new, checked.severity()).await?;
-            pictures::set_status(&tx, row.id, row.status, Some(None)).await?;
-        } else {
+            pictures::set_pending(&tx, row.id, None).await?;
+        }
+        PatchOutcome::Proposed => {
             if let Some(pending) = row.pending_revision {
-                pictures::set_revision_state(&tx, row.id, pending, "rejected", None).await?;
+                pictures::set_revision_state(&tx, row.id, pending, RevisionState::Rejected, None).await?;
             }
-            pictures::insert_revision(&tx, row.id, next, "draft", new, caller.user_id).await?;
-            pictures::set_status(&tx, row.id, row.status, Some(Some(next))).await?;
+            pictures::insert_revision(&tx, row.id, next, RevisionState::Draft, new, caller.user_id).await?;
+            pictures::set_pending(&tx, row.id, Some(next)).await?;
         }
     }
     let row = pictures::find(&tx, &Viewer::from(&caller.permissions), row.id, false).await?.ok_or(NOT_FOUND)?;
     let mut r = record(&meta, &caller, &row);
     r.object_revision = Some(next);
     audit::write(&tx, &meta, r).await?;
+    let res = respond(&tx, actix_web::http::StatusCode::OK, &caller, &row).await?;
     tx.commit().await?;
-    Ok(respond(actix_web::http::StatusCode::OK, &caller, &row))
+    Ok(res)
 }
 
 /// The revision a lifecycle action works on: the pending one of a published picture,
@@ -575,10 +638,26 @@ async fn target(tx: &Transaction<'_>, caller: &Principal, row: &PictureRow) -> R
 
 enum Action {
     Submit,
+    Return(Option<String>),
     Approve,
     Publish,
     Withdraw,
     Close,
+}
+
+fn conflict(code: &'static str, detail: &str) -> ApiError {
+    ApiError::Conflict { code, detail: detail.into() }
+}
+
+/// Marks the picture changed for its originator alone: a status change of a draft, or the
+/// version of a published picture whose proposed revision moved on.
+async fn touch(tx: &Transaction<'_>, row: &PictureRow, status: Status) -> Result<(), ApiError> {
+    if status != row.status {
+        pictures::set_status(tx, row.id, status, None).await?;
+    } else {
+        pictures::set_pending(tx, row.id, row.pending_revision).await?;
+    }
+    Ok(())
 }
 
 async fn lifecycle(
@@ -591,55 +670,75 @@ async fn lifecycle(
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let row = own_locked(&tx, caller, id).await?;
-    let conflict = |code: &'static str, detail: &str| ApiError::Conflict { code, detail: detail.into() };
     let mut revision = row.revision;
     match action {
         Action::Submit => {
             let t = target(&tx, caller, &row).await?;
-            if t.state != "draft" {
+            if t.state != RevisionState::Draft {
                 return Err(conflict("not_a_draft", "Only a draft is submitted for review."));
             }
-            pictures::set_revision_state(&tx, row.id, t.revision, "in_review", None).await?;
+            pictures::set_revision_state(&tx, row.id, t.revision, RevisionState::InReview, None).await?;
             let status = if row.status == Status::Draft { Status::InReview } else { row.status };
-            pictures::set_status(&tx, row.id, status, None).await?;
+            touch(&tx, &row, status).await?;
+            revision = t.revision;
+        }
+        Action::Return(note) => {
+            let t = target(&tx, caller, &row).await?;
+            if !matches!(t.state, RevisionState::InReview | RevisionState::Approved) {
+                return Err(conflict("not_in_review", "Only a revision in review is returned to its author."));
+            }
+            pictures::set_revision_state(&tx, row.id, t.revision, RevisionState::Draft, None).await?;
+            pictures::record_return(&tx, row.id, t.revision, caller.user_id, note.as_deref()).await?;
+            let status = if row.status == Status::InReview { Status::Draft } else { row.status };
+            touch(&tx, &row, status).await?;
             revision = t.revision;
         }
         Action::Approve => {
             let t = target(&tx, caller, &row).await?;
-            if t.state != "in_review" {
+            if t.state != RevisionState::InReview {
                 return Err(conflict("not_in_review", "Only a revision in review is approved."));
             }
-            if t.created_by == caller.user_id {
+            let history = pictures::written_revisions(&tx, row.id).await?;
+            let controls = sitrep_db::service_accounts::key_holder_of(&tx, caller.user_id).await?;
+            let approver = Actor { user: caller.user_id, service_account: caller.actor == ActorKind::ServiceAccount };
+            if let Err(refusal) = lifecycle::approval(approver, &controls, &history, t.revision) {
                 return Err(ApiError::Forbidden {
                     code: "four_eyes",
-                    detail: "An approver does not approve a revision they wrote.",
+                    detail: match refusal {
+                        ApprovalRefusal::ServiceAccount => "Only a person approves; a service account never does.",
+                        ApprovalRefusal::WroteTheChain => {
+                            "You wrote a revision of this change; another approver must approve it."
+                        }
+                        ApprovalRefusal::ControlsAnAuthor => {
+                            "A service account whose key you created wrote a revision of this change; another approver must approve it."
+                        }
+                    },
                 });
             }
-            pictures::set_revision_state(&tx, row.id, t.revision, "approved", Some(caller.user_id)).await?;
-            pictures::set_status(&tx, row.id, row.status, None).await?;
+            pictures::set_revision_state(&tx, row.id, t.revision, RevisionState::Approved, Some(caller.user_id))
+                .await?;
+            touch(&tx, &row, row.status).await?;
             revision = t.revision;
         }
         Action::Publish => {
             let t = target(&tx, caller, &row).await?;
             let was_published = row.status == Status::Published;
             let requires_review = pictures::organisation_requires_review(&tx, row.originator_id).await?;
-            let four_eyes = requires_review
-                || needs_four_eyes(t.content.tier)
-                || (was_published
-                    && sitrep_domain::visibility::tlp_rank(t.content.tlp)
-                        < sitrep_domain::visibility::tlp_rank(row.tlp));
-            if four_eyes && t.state != "approved" {
-                return Err(conflict("approval_required", "This publication needs another approver's approval first."));
-            }
-            if !matches!(t.state.as_str(), "draft" | "in_review" | "approved") {
-                return Err(conflict("not_publishable", "This revision cannot be published."));
-            }
+            let in_force = was_published.then_some(&row.content);
+            lifecycle::publication(t.state, in_force, &t.content, requires_review).map_err(
+                |refusal| match refusal {
+                    PublishRefusal::ApprovalRequired => {
+                        conflict("approval_required", "This publication needs another approver's approval first.")
+                    }
+                    PublishRefusal::NotPublishable => conflict("not_publishable", "This revision cannot be published."),
+                },
+            )?;
             let severity =
                 CheckedContent::check(t.content.clone(), Deployment { tl_iv_accredited: state.tl_iv_accredited })?
                     .severity();
-            pictures::set_revision_state(&tx, row.id, t.revision, "published", None).await?;
+            pictures::set_revision_state(&tx, row.id, t.revision, RevisionState::Published, None).await?;
             if was_published && t.revision != row.revision {
-                pictures::set_revision_state(&tx, row.id, row.revision, "superseded", None).await?;
+                pictures::set_revision_state(&tx, row.id, row.revision, RevisionState::Superseded, None).await?;
             }
             publish_in_force(&tx, &row, t.revision, Status::Published, &t.content, severity).await?;
             revision = t.revision;
@@ -650,7 +749,7 @@ async fn lifecycle(
             }
             let status = if matches!(action, Action::Withdraw) { Status::Withdrawn } else { Status::Closed };
             if let Some(pending) = row.pending_revision {
-                pictures::set_revision_state(&tx, row.id, pending, "rejected", None).await?;
+                pictures::set_revision_state(&tx, row.id, pending, RevisionState::Rejected, None).await?;
             }
             pictures::set_status(&tx, row.id, status, Some(None)).await?;
             let kind = if status == Status::Withdrawn { EventType::Withdrawn } else { EventType::Revised };
@@ -661,8 +760,9 @@ async fn lifecycle(
     let mut r = record(meta, caller, &row);
     r.object_revision = Some(revision);
     audit::write(&tx, meta, r).await?;
+    let res = respond(&tx, actix_web::http::StatusCode::OK, caller, &row).await?;
     tx.commit().await?;
-    Ok(respond(actix_web::http::StatusCode::OK, caller, &row))
+    Ok(res)
 }
 
 macro_rules! lifecycle_handler {
@@ -692,6 +792,32 @@ lifecycle_handler!(
     Action::Submit,
     "Submit the draft (or the pending revision) for review."
 );
+/// Return the revision in review to its author, with an optional note: it becomes a
+/// draft again and no revision is written. The author revises and submits it anew.
+#[utoipa::path(
+    post, path = "/api/v1/pictures/{id}/return", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    request_body(content = Option<LifecycleNote>),
+    responses((status = 200, body = Picture), AuthFailures, Forbidden, NotFound, Conflict, BodyFailures, ServerFailures)
+)]
+pub async fn return_picture(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ApprovePictures>,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let note = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        crate::body::parse_json::<LifecycleNote>(&body)?.note
+    };
+    if let Some(text) = &note {
+        sitrep_domain::validation::check_text("note", text, 1, 1000, true).map_err(FieldErrors::from)?;
+    }
+    lifecycle(&state, &meta, &caller, id.into_inner(), Action::Return(note)).await
+}
+
 lifecycle_handler!(
     approve_picture,
     "/api/v1/pictures/{id}/approve",
@@ -722,33 +848,49 @@ lifecycle_handler!(
 );
 
 fn revision_visible(p: &Principal, row: &PictureRow, rev: &pictures::RevisionRow) -> bool {
-    revision_readable(p, row.originator_id, &rev.state, &rev.content)
+    revision_readable(p, row.originator_id, rev.state, &rev.content)
 }
 
 /// Whether `p` may read a revision (in review `state`, with `content`) of a picture of
 /// `originator` that it sees now: the originator reads every one; the audience the
 /// published ones whose own audience included it. (REST history and TAXII versions.)
-pub(crate) fn revision_readable(p: &Principal, originator: Uuid, state: &str, content: &PictureContent) -> bool {
+pub(crate) fn revision_readable(
+    p: &Principal,
+    originator: Uuid,
+    state: RevisionState,
+    content: &PictureContent,
+) -> bool {
     let v = Viewer::from(&p.permissions);
     if p.organisation_id == originator && v.reads_pictures {
         return true;
     }
-    matches!(state, "published" | "superseded") && in_audience(&v, originator, content.tier, &content.named_recipients)
+    matches!(state, RevisionState::Published | RevisionState::Superseded)
+        && in_audience(&v, originator, content.tier, &content.named_recipients)
 }
 
 /// A revision's content as `p` may see it, with the picture's status and tier now: the
-/// narrower of the two tiers decides which stricter indicators are left out (returns
-/// how many). (REST revisions and TAXII objects.)
+/// narrower of the two tiers decides which stricter indicators are left out, and an
+/// indicator is shown only if both its TLP in that revision and its TLP now (`history`)
+/// reach `p` (returns how many were left out). (REST revisions and TAXII objects.)
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn revision_content(
     p: &Principal,
     originator: Uuid,
     status: Status,
     tier_now: sitrep_types::Tier,
-    content: PictureContent,
+    read: i32,
+    mut content: PictureContent,
+    history: &IndicatorHistory,
+    related_seen: &[Uuid],
 ) -> (PictureContent, u32) {
     let named = content.named_recipients.clone();
     let h = Handling { originator, status, tier: narrower(content.tier, tier_now), named: &named };
-    redact(p, &h, content)
+    let v = Viewer::from(&p.permissions);
+    let before = content.indicators.len();
+    content.indicators.retain(|i| history_indicator_visible(&v, &h, read, i, history));
+    let narrowed = (before - content.indicators.len()) as u32;
+    let (content, redacted) = redact(p, &h, content, related_seen);
+    (content, redacted + narrowed)
 }
 
 /// A picture's revisions the caller may read: every one for the originator; for its
@@ -771,18 +913,28 @@ pub async fn list_revisions(
         return Err(NOT_FOUND);
     }
     let insider = caller.organisation_id == row.originator_id || caller.permissions.is_secretariat();
+    let mut returns = if insider { pictures::returns(&client, row.id).await? } else { Default::default() };
     let items: Vec<RevisionInfo> = pictures::revisions(&client, &v, row.id)
         .await?
         .into_iter()
         .filter(|r| revision_visible(&caller, &row, r))
-        .map(|r| RevisionInfo {
-            revision: r.revision,
-            state: r.state,
-            created_at: r.created_at,
-            tier: r.content.tier,
-            tlp: r.content.tlp,
-            created_by: insider.then_some(r.created_by),
-            approved_by: if insider { r.approved_by } else { None },
+        .map(|r| {
+            let (returned_by, returned_at, returned_note) = match returns.remove(&r.revision) {
+                Some((by, at, note)) => (Some(by), Some(at), note),
+                None => (None, None, None),
+            };
+            RevisionInfo {
+                returned_by,
+                returned_at,
+                returned_note,
+                revision: r.revision,
+                state: r.state.as_str().to_owned(),
+                created_at: r.created_at,
+                tier: r.content.tier,
+                tlp: r.content.tlp,
+                created_by: insider.then_some(r.created_by),
+                approved_by: if insider { r.approved_by } else { None },
+            }
         })
         .collect();
     audit::commit(&state, &meta, record(&meta, &caller, &row)).await?;
@@ -812,7 +964,10 @@ pub async fn get_revision(
         .await?
         .filter(|r| revision_visible(&caller, &row, r))
         .ok_or(NOT_FOUND)?;
-    let (content, redacted) = revision_content(&caller, row.originator_id, row.status, row.tier, rev.content);
+    let history = pictures::indicator_history(&client, &[id]).await?.remove(&id).unwrap_or_default();
+    let related = related_seen(&client, &caller, &rev.content).await?;
+    let (content, redacted) =
+        revision_content(&caller, row.originator_id, row.status, row.tier, n, rev.content, &history, &related);
     let mut r = record(&meta, &caller, &row);
     r.object_revision = Some(n);
     if redacted > 0 {

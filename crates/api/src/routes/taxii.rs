@@ -21,7 +21,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sitrep_db::GenericClient;
 use sitrep_db::taxii::{self as db, EntryKey, EntryQuery, EntryRow};
-use sitrep_domain::visibility::{Viewer, in_audience};
+use sitrep_domain::visibility::{IndicatorHistory, Viewer, in_audience};
 use sitrep_stix::ids::{self, parse_time, stix_time, taxii_time};
 use sitrep_stix::{Organisation, ReportVersion, tlp};
 use sitrep_types::{
@@ -423,12 +423,23 @@ fn id_of(o: &Value) -> &str {
 }
 
 /// The STIX objects of a picture version as `p` may see them, or `None` if `p` may not
-/// read that revision; with the number of indicators left out.
-fn expand(p: &Principal, e: &EntryRow) -> Option<(Vec<Value>, u32)> {
-    if !revision_readable(p, e.originator_id, &e.revision_state, &e.content) {
+/// read that revision; with the number of indicators left out. `history` holds the
+/// picture's indicators in every revision (none is needed for the version in force).
+fn expand(p: &Principal, e: &EntryRow, history: Option<&IndicatorHistory>) -> Option<(Vec<Value>, u32)> {
+    if !revision_readable(p, e.originator_id, e.revision_state, &e.content) {
         return None;
     }
-    let (content, redacted) = revision_content(p, e.originator_id, e.status, e.tier, e.content.clone());
+    let none = IndicatorHistory::default();
+    let (content, redacted) = revision_content(
+        p,
+        e.originator_id,
+        e.status,
+        e.tier,
+        e.revision,
+        e.content.clone(),
+        history.unwrap_or(&none),
+        &[],
+    );
     let objects = sitrep_stix::picture_objects(&ReportVersion {
         picture_id: e.picture_id,
         reference: &e.reference,
@@ -556,6 +567,8 @@ async fn page(
     let mut batches = 0;
     // Every version of an object, per picture, for `first`, `last` and timestamps.
     let mut histories: HashMap<Uuid, HashMap<String, Vec<String>>> = HashMap::new();
+    // Every revision's indicators, per picture, for what old versions show.
+    let mut indicators: HashMap<Uuid, IndicatorHistory> = HashMap::new();
     let mut position = from;
 
     loop {
@@ -579,8 +592,18 @@ async fn page(
             if let Some(r) = buffer.back() {
                 last_sql = Some(r.key());
             }
+            if !newest_only {
+                let ids: Vec<Uuid> = buffer
+                    .iter()
+                    .map(|e| e.picture_id)
+                    .filter(|id| !indicators.contains_key(id))
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                indicators.extend(sitrep_db::pictures::indicator_history(c, &ids).await?);
+            }
             if !newest_only && !f.versions.contains(&VersionSel::All) {
-                load_histories(c, p, &v, tier, &buffer, &mut histories).await?;
+                load_histories(c, p, &v, tier, &buffer, &mut histories, &indicators).await?;
             }
             continue;
         }
@@ -597,7 +620,7 @@ async fn page(
             }
         } else {
             let Some(e) = buffer.pop_front() else { break };
-            let Some((objects, redacted)) = expand(p, &e) else {
+            let Some((objects, redacted)) = expand(p, &e, indicators.get(&e.picture_id)) else {
                 position = Some((e.key(), 0));
                 continue;
             };
@@ -645,6 +668,7 @@ async fn load_histories(
     tier: Tier,
     entries: &std::collections::VecDeque<EntryRow>,
     histories: &mut HashMap<Uuid, HashMap<String, Vec<String>>>,
+    indicators: &HashMap<Uuid, IndicatorHistory>,
 ) -> Result<(), TaxiiError> {
     let missing: Vec<Uuid> = {
         let mut seen = HashSet::new();
@@ -656,7 +680,7 @@ async fn load_histories(
     let q = EntryQuery { newest_only: false, pictures: Some(&missing), limit: i64::MAX, ..Default::default() };
     for e in db::entries(c, v, tier, &q).await? {
         let versions = histories.entry(e.picture_id).or_default();
-        if let Some((objects, _)) = expand(p, &e) {
+        if let Some((objects, _)) = expand(p, &e, indicators.get(&e.picture_id)) {
             for o in objects {
                 versions.entry(id_of(&o).to_owned()).or_default().push(version_of(&o).to_owned());
             }

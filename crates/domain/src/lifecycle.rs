@@ -1,0 +1,302 @@
+//! A picture's lifecycle and the four-eyes rule, as pure decisions: what a revise does,
+//! who may approve a revision, what may be published. The HTTP handlers ask these
+//! functions and carry out the answer; nothing else decides.
+
+use sitrep_types::{PictureContent, Status};
+use uuid::Uuid;
+
+use crate::picture::{needs_four_eyes, only_narrows, widens};
+use crate::visibility::tlp_rank;
+
+/// Where one revision stands in review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevisionState {
+    /// Being written; not yet submitted (or returned to its author).
+    Draft,
+    /// Submitted; waits for an approver's decision.
+    InReview,
+    /// Approved by a second person; may be published.
+    Approved,
+    /// In force.
+    Published,
+    /// Was in force or was a draft, and a later revision took its place.
+    Superseded,
+    /// A proposed change that was abandoned (replaced, or the picture withdrawn).
+    Rejected,
+}
+
+impl RevisionState {
+    pub const ALL: [RevisionState; 6] = [
+        RevisionState::Draft,
+        RevisionState::InReview,
+        RevisionState::Approved,
+        RevisionState::Published,
+        RevisionState::Superseded,
+        RevisionState::Rejected,
+    ];
+
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevisionState::Draft => "draft",
+            RevisionState::InReview => "in_review",
+            RevisionState::Approved => "approved",
+            RevisionState::Published => "published",
+            RevisionState::Superseded => "superseded",
+            RevisionState::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RevisionState> {
+        RevisionState::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Who acts: a person or a service account (by API key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub user: Uuid,
+    pub service_account: bool,
+}
+
+/// One revision of a picture as the four-eyes rule needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenRevision {
+    pub revision: i32,
+    pub created_by: Uuid,
+    /// Approved by a second person at some point (kept when a later revision supersedes it).
+    pub approved: bool,
+    /// Was in force as a published revision at some point.
+    pub published: bool,
+}
+
+/// Why an approval is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalRefusal {
+    /// Only a person approves; an API key never does.
+    ServiceAccount,
+    /// The approver wrote a revision of the chain under review.
+    WroteTheChain,
+    /// The approver holds a credential of a service account that wrote in the chain.
+    ControlsAnAuthor,
+}
+
+/// The revisions under review for `target`: every revision after the last one that was
+/// approved or published, up to `target`. Whoever wrote any of them takes part in the
+/// change and cannot be its second pair of eyes.
+pub fn approval_chain(history: &[WrittenRevision], target: i32) -> impl Iterator<Item = &WrittenRevision> {
+    let anchor = history
+        .iter()
+        .filter(|r| r.revision < target && (r.approved || r.published))
+        .map(|r| r.revision)
+        .max()
+        .unwrap_or(0);
+    history.iter().filter(move |r| r.revision > anchor && r.revision <= target)
+}
+
+/// Whether `approver` may approve revision `target` of a picture with `history` (every
+/// revision written so far). `controls` are the service accounts whose API keys the
+/// approver created: it can write as them, so their revisions count as its own.
+pub fn approval(
+    approver: Actor,
+    controls: &[Uuid],
+    history: &[WrittenRevision],
+    target: i32,
+) -> Result<(), ApprovalRefusal> {
+    if approver.service_account {
+        return Err(ApprovalRefusal::ServiceAccount);
+    }
+    for r in approval_chain(history, target) {
+        if r.created_by == approver.user {
+            return Err(ApprovalRefusal::WroteTheChain);
+        }
+        if controls.contains(&r.created_by) {
+            return Err(ApprovalRefusal::ControlsAnAuthor);
+        }
+    }
+    Ok(())
+}
+
+/// Whether an indicator of `new` has a looser TLP than the same indicator (same type and
+/// value) had in `old`.
+pub fn loosens_indicator(old: &PictureContent, new: &PictureContent) -> bool {
+    new.indicators.iter().any(|n| {
+        old.indicators.iter().any(|o| o.type_ == n.type_ && o.value == n.value && tlp_rank(n.tlp) < tlp_rank(o.tlp))
+    })
+}
+
+/// Whether putting `new` in force needs a second person's approval: the organisation
+/// requires review for every publication; the tier is `group_virt_ras` or `public`; or,
+/// over the content in force (`in_force`, none for a first publication), the TLP of the
+/// picture or of any indicator is loosened.
+pub fn needs_approval(in_force: Option<&PictureContent>, new: &PictureContent, requires_review: bool) -> bool {
+    requires_review
+        || needs_four_eyes(new.tier)
+        || in_force.is_some_and(|old| tlp_rank(new.tlp) < tlp_rank(old.tlp) || loosens_indicator(old, new))
+}
+
+/// What a revise (a merge patch) of a picture does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchOutcome {
+    /// The patch changes nothing: no revision is written.
+    Unchanged,
+    /// A draft (never published) gets a new draft revision, in force for its originator.
+    NewDraft,
+    /// A published picture's change takes effect at once: it only narrows, or an approver
+    /// made it and it needs no second person.
+    Immediate,
+    /// A published picture's change is proposed: it waits for review while the picture
+    /// keeps its state.
+    Proposed,
+}
+
+/// What a revise does. `base` is the content the patch was applied to (the proposed
+/// revision if there is one, else the content in force); `in_force` the content readers
+/// see now.
+pub fn patch_outcome(
+    status: Status,
+    in_force: &PictureContent,
+    base: &PictureContent,
+    new: &PictureContent,
+    caller_approves: bool,
+    requires_review: bool,
+) -> PatchOutcome {
+    if new == base {
+        return PatchOutcome::Unchanged;
+    }
+    if matches!(status, Status::Draft | Status::InReview) {
+        return PatchOutcome::NewDraft;
+    }
+    if only_narrows(in_force, new)
+        || (caller_approves && !widens(in_force, new) && !needs_approval(Some(in_force), new, requires_review))
+    {
+        PatchOutcome::Immediate
+    } else {
+        PatchOutcome::Proposed
+    }
+}
+
+/// Why a publication is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishRefusal {
+    /// It needs a second person's approval and has none.
+    ApprovalRequired,
+    /// The revision is not a draft, in review or approved.
+    NotPublishable,
+}
+
+/// Whether revision `state` with `new` content may be published over `in_force`.
+pub fn publication(
+    state: RevisionState,
+    in_force: Option<&PictureContent>,
+    new: &PictureContent,
+    requires_review: bool,
+) -> Result<(), PublishRefusal> {
+    if !matches!(state, RevisionState::Draft | RevisionState::InReview | RevisionState::Approved) {
+        return Err(PublishRefusal::NotPublishable);
+    }
+    if needs_approval(in_force, new, requires_review) && state != RevisionState::Approved {
+        return Err(PublishRefusal::ApprovalRequired);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::picture::tests::sample;
+    use sitrep_types::{IndicatorType, Tier, Tlp};
+
+    const A: Uuid = Uuid::from_u128(0xa);
+    const B: Uuid = Uuid::from_u128(0xb);
+    const SA: Uuid = Uuid::from_u128(0x5a);
+
+    fn written(revision: i32, by: Uuid) -> WrittenRevision {
+        WrittenRevision { revision, created_by: by, approved: false, published: false }
+    }
+
+    fn person(user: Uuid) -> Actor {
+        Actor { user, service_account: false }
+    }
+
+    #[test]
+    fn revision_states_round_trip() {
+        for s in RevisionState::ALL {
+            assert_eq!(RevisionState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(RevisionState::parse("returned"), None);
+    }
+
+    #[test]
+    fn whoever_wrote_any_revision_since_the_last_approval_cannot_approve() {
+        // A wrote r1, B revised it (r2), A revised again (r3): neither approves r3.
+        let history = [written(1, A), written(2, B), written(3, A)];
+        assert_eq!(approval(person(A), &[], &history, 3), Err(ApprovalRefusal::WroteTheChain));
+        assert_eq!(approval(person(B), &[], &history, 3), Err(ApprovalRefusal::WroteTheChain));
+        assert_eq!(approval(person(Uuid::from_u128(0xc)), &[], &history, 3), Ok(()));
+    }
+
+    #[test]
+    fn an_approved_or_published_revision_starts_a_new_chain() {
+        let mut history = [written(1, B), written(2, A)];
+        history[0].published = true;
+        assert_eq!(approval(person(B), &[], &history, 2), Ok(()));
+        history[0].published = false;
+        history[0].approved = true;
+        assert_eq!(approval(person(B), &[], &history, 2), Ok(()));
+    }
+
+    #[test]
+    fn service_accounts_never_approve_and_their_key_holders_count_as_authors() {
+        let history = [written(1, SA)];
+        assert_eq!(
+            approval(Actor { user: SA, service_account: true }, &[], &[written(1, A)], 1),
+            Err(ApprovalRefusal::ServiceAccount)
+        );
+        assert_eq!(approval(person(A), &[SA], &history, 1), Err(ApprovalRefusal::ControlsAnAuthor));
+        assert_eq!(approval(person(A), &[], &history, 1), Ok(()));
+    }
+
+    #[test]
+    fn loosening_an_indicator_needs_approval_and_narrowing_it_does_not() {
+        let mut old = sample();
+        old.indicators = vec![sitrep_types::Indicator {
+            type_: IndicatorType::Domain,
+            value: "example.org".into(),
+            platform: None,
+            first_seen: None,
+            last_seen: None,
+            tlp: Tlp::Red,
+        }];
+        let mut looser = old.clone();
+        looser.indicators[0].tlp = Tlp::Amber;
+        assert!(needs_approval(Some(&old), &looser, false));
+        assert_eq!(
+            publication(RevisionState::InReview, Some(&old), &looser, false),
+            Err(PublishRefusal::ApprovalRequired)
+        );
+        assert_eq!(patch_outcome(Status::Published, &old, &old, &looser, true, false), PatchOutcome::Proposed);
+        // The reverse only narrows: at once.
+        assert_eq!(patch_outcome(Status::Published, &looser, &looser, &old, false, false), PatchOutcome::Immediate);
+    }
+
+    #[test]
+    fn a_patch_that_changes_nothing_writes_nothing() {
+        let c = sample();
+        for status in [Status::Draft, Status::InReview, Status::Published] {
+            assert_eq!(patch_outcome(status, &c, &c, &c, true, false), PatchOutcome::Unchanged);
+        }
+    }
+
+    #[test]
+    fn review_required_and_wide_tiers_need_approval_to_publish() {
+        let c = sample();
+        assert_eq!(publication(RevisionState::Draft, None, &c, false), Ok(()));
+        assert_eq!(publication(RevisionState::Draft, None, &c, true), Err(PublishRefusal::ApprovalRequired));
+        let mut public = c.clone();
+        public.tier = Tier::Public;
+        assert_eq!(publication(RevisionState::InReview, None, &public, false), Err(PublishRefusal::ApprovalRequired));
+        assert_eq!(publication(RevisionState::Approved, None, &public, false), Ok(()));
+        assert_eq!(publication(RevisionState::Rejected, None, &c, false), Err(PublishRefusal::NotPublishable));
+    }
+}
