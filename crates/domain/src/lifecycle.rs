@@ -202,6 +202,9 @@ pub fn publication(
 }
 
 #[cfg(test)]
+mod machine;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::picture::tests::sample;
