@@ -20,6 +20,7 @@ mod feed;
 mod fuzz;
 mod hostile;
 mod insider;
+mod machine;
 mod openapi;
 mod pictures;
 mod processes;

@@ -183,18 +183,19 @@ impl IndicatorHistory {
     }
 }
 
-/// Whether an indicator of an old revision (read as revision `read`, handling `h` as the
-/// revision is shown) is shown to a viewer: its TLP then and its TLP now must both reach
-/// the viewer.
+/// Whether an indicator of an old revision (revision `read`) is shown to a viewer: its TLP
+/// then must reach the viewer under that revision's handling (`then`), and its TLP now
+/// (or, if it is gone, its TLP then) under the picture's handling now (`now`).
 pub fn history_indicator_visible(
     v: &Viewer,
-    h: &Handling<'_>,
+    then: &Handling<'_>,
+    now: &Handling<'_>,
     read: i32,
     indicator: &Indicator,
     history: &IndicatorHistory,
 ) -> bool {
-    indicator_visible(v, h, indicator.tlp)
-        && history.tlp_now(read, indicator).is_none_or(|now| indicator_visible(v, h, now))
+    indicator_visible(v, then, indicator.tlp)
+        && indicator_visible(v, now, history.tlp_now(read, indicator).unwrap_or(indicator.tlp))
 }
 
 #[cfg(test)]

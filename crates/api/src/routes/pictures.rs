@@ -62,21 +62,21 @@ fn expired(row: &PictureRow) -> bool {
     row.valid_until.is_some_and(|t| t <= Utc::now())
 }
 
-/// `content` as `p` may see it: indicators beyond its reach left out (returns how many),
-/// related pictures only those in `related_seen` (the ones `p` sees), named recipients
-/// only for the originator and the secretariat.
+/// `content` of a picture of `originator` as `p` may see it: only the indicators `shows`
+/// (returns how many were left out), related pictures only those in `related_seen` (the
+/// ones `p` sees), named recipients only for the originator and the secretariat.
 fn redact(
     p: &Principal,
-    h: &Handling<'_>,
+    originator: Uuid,
     mut content: PictureContent,
     related_seen: &[Uuid],
+    shows: impl Fn(&sitrep_types::Indicator) -> bool,
 ) -> (PictureContent, u32) {
-    let v = Viewer::from(&p.permissions);
     let before = content.indicators.len();
-    content.indicators.retain(|i| indicator_visible(&v, h, i.tlp));
+    content.indicators.retain(|i| shows(i));
     content.related.retain(|r| related_seen.contains(&r.picture_id));
     let redacted = (before - content.indicators.len()) as u32;
-    if p.organisation_id != h.originator && !p.permissions.is_secretariat() {
+    if p.organisation_id != originator && !p.permissions.is_secretariat() {
         content.named_recipients.clear();
     }
     (content, redacted)
@@ -99,7 +99,8 @@ fn view(p: &Principal, row: &PictureRow, related_seen: &[Uuid]) -> (PictureView,
     let h = handling(row);
     match sight(&v, &h) {
         Sight::Full => {
-            let (content, redacted) = redact(p, &h, row.content.clone(), related_seen);
+            let (content, redacted) =
+                redact(p, h.originator, row.content.clone(), related_seen, |i| indicator_visible(&v, &h, i.tlp));
             let own = p.organisation_id == row.originator_id;
             let picture = Picture {
                 id: row.id,
@@ -868,29 +869,23 @@ pub(crate) fn revision_readable(
         && in_audience(&v, originator, content.tier, &content.named_recipients)
 }
 
-/// A revision's content as `p` may see it, with the picture's status and tier now: the
-/// narrower of the two tiers decides which stricter indicators are left out, and an
-/// indicator is shown only if both its TLP in that revision and its TLP now (`history`)
-/// reach `p` (returns how many were left out). (REST revisions and TAXII objects.)
-#[allow(clippy::too_many_arguments)]
+/// A revision's content as `p` may see it: an indicator is shown only if its TLP in that
+/// revision reaches `p` under that revision's handling, and its TLP now (`history`)
+/// reaches `p` under the picture's handling now (`now`) — history never shows what the
+/// reader could not see both then and now (returns how many were left out). (REST
+/// revisions and TAXII objects.)
 pub(crate) fn revision_content(
     p: &Principal,
-    originator: Uuid,
-    status: Status,
-    tier_now: sitrep_types::Tier,
+    now: &Handling<'_>,
     read: i32,
-    mut content: PictureContent,
+    content: PictureContent,
     history: &IndicatorHistory,
     related_seen: &[Uuid],
 ) -> (PictureContent, u32) {
     let named = content.named_recipients.clone();
-    let h = Handling { originator, status, tier: narrower(content.tier, tier_now), named: &named };
+    let then = Handling { tier: narrower(content.tier, now.tier), named: &named, ..*now };
     let v = Viewer::from(&p.permissions);
-    let before = content.indicators.len();
-    content.indicators.retain(|i| history_indicator_visible(&v, &h, read, i, history));
-    let narrowed = (before - content.indicators.len()) as u32;
-    let (content, redacted) = redact(p, &h, content, related_seen);
-    (content, redacted + narrowed)
+    redact(p, now.originator, content, related_seen, |i| history_indicator_visible(&v, &then, now, read, i, history))
 }
 
 /// A picture's revisions the caller may read: every one for the originator; for its
@@ -966,8 +961,7 @@ pub async fn get_revision(
         .ok_or(NOT_FOUND)?;
     let history = pictures::indicator_history(&client, &[id]).await?.remove(&id).unwrap_or_default();
     let related = related_seen(&client, &caller, &rev.content).await?;
-    let (content, redacted) =
-        revision_content(&caller, row.originator_id, row.status, row.tier, n, rev.content, &history, &related);
+    let (content, redacted) = revision_content(&caller, &handling(&row), n, rev.content, &history, &related);
     let mut r = record(&meta, &caller, &row);
     r.object_revision = Some(n);
     if redacted > 0 {

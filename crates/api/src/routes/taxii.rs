@@ -21,7 +21,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sitrep_db::GenericClient;
 use sitrep_db::taxii::{self as db, EntryKey, EntryQuery, EntryRow};
-use sitrep_domain::visibility::{IndicatorHistory, Viewer, in_audience};
+use sitrep_domain::visibility::{Handling, IndicatorHistory, Viewer, in_audience};
 use sitrep_stix::ids::{self, parse_time, stix_time, taxii_time};
 use sitrep_stix::{Organisation, ReportVersion, tlp};
 use sitrep_types::{
@@ -430,16 +430,8 @@ fn expand(p: &Principal, e: &EntryRow, history: Option<&IndicatorHistory>) -> Op
         return None;
     }
     let none = IndicatorHistory::default();
-    let (content, redacted) = revision_content(
-        p,
-        e.originator_id,
-        e.status,
-        e.tier,
-        e.revision,
-        e.content.clone(),
-        history.unwrap_or(&none),
-        &[],
-    );
+    let now = Handling { originator: e.originator_id, status: e.status, tier: e.tier, named: &e.named_recipients };
+    let (content, redacted) = revision_content(p, &now, e.revision, e.content.clone(), history.unwrap_or(&none), &[]);
     let objects = sitrep_stix::picture_objects(&ReportVersion {
         picture_id: e.picture_id,
         reference: &e.reference,
