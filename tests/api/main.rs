@@ -13,6 +13,7 @@ mod authz;
 mod bootstrap;
 mod console;
 mod credentials;
+mod cursors;
 mod deploy;
 mod envelope;
 mod faults;

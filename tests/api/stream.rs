@@ -11,7 +11,7 @@ use crate::helpers::{TestApp, fresh_database};
 use crate::pictures::{cast, content, published};
 
 /// Reads SSE frames until `want` events arrived or 10 s passed; returns `(id, type, data)`.
-async fn read_events(res: &mut reqwest::Response, want: usize) -> Vec<(String, String, Value)> {
+pub(crate) async fn read_events(res: &mut reqwest::Response, want: usize) -> Vec<(String, String, Value)> {
     let mut buffer = String::new();
     let mut events = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -32,7 +32,7 @@ async fn read_events(res: &mut reqwest::Response, want: usize) -> Vec<(String, S
     events
 }
 
-async fn open(app: &TestApp, token: &str, last: Option<&str>) -> reqwest::Response {
+pub(crate) async fn open(app: &TestApp, token: &str, last: Option<&str>) -> reqwest::Response {
     let mut req = app.client.get(app.url("/api/v1/stream")).bearer_auth(token);
     if let Some(id) = last {
         req = req.header("last-event-id", id);
@@ -57,9 +57,14 @@ async fn events_arrive_live_and_resume_across_two_server_processes() {
         let id = one.seed_org(&format!("ORG-{code}"), reach).await;
         one.orgs.insert(code.to_owned(), id);
     }
-    // Processes behind one load balancer share the signing keys.
-    let keys = one.data_dir.join("keys");
-    let mut two = TestApp::spawn_on(&db, move |s| s.auth.keys_dir = Some(keys)).await;
+    // Processes behind one load balancer share the signing keys and the seal key (from
+    // which the key of stream ids is derived).
+    let (keys, seal) = (one.data_dir.join("keys"), one.data_dir.join("secrets/totp-seal.key"));
+    let mut two = TestApp::spawn_on(&db, move |s| {
+        s.auth.keys_dir = Some(keys);
+        s.auth.totp_seal_key_file = Some(seal);
+    })
+    .await;
     two.orgs = one.orgs.clone();
     let cast = cast(&one).await;
 

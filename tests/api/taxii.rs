@@ -579,9 +579,11 @@ async fn a_next_from_one_server_process_pages_on_at_another() {
     }
     let base = collection_path(Tier::Group);
     let whole = all_pages(&app, &cast.b_reader, &format!("{base}objects/?limit=1000"), "objects").await;
-    // A second server on the same database, with keys of its own (so the reader logs in
-    // there): the position in `next` is all it needs.
-    let mut other = TestApp::spawn_on(&app.db_url, |_| {}).await;
+    // A second server on the same database, with signing keys of its own (so the reader
+    // logs in there) and the deployment's seal key, from which the cursor key is derived:
+    // `next` is all it needs.
+    let seal = app.data_dir.join("secrets/totp-seal.key");
+    let mut other = TestApp::spawn_on(&app.db_url, move |s| s.auth.totp_seal_key_file = Some(seal)).await;
     other.orgs = app.orgs.clone();
     let b = other.seed_user("b.other", "B", &[sitrep_types::Role::Reader]).await;
     let b_there = other.token(&b).await;

@@ -241,6 +241,8 @@ export async function auditView(main) {
   mount(main, h('h1', {}, 'Access log'), h('div', { class: 'cols' }, h('div', {}, form, out, more),
     h('div', {}, chain, h('section', { class: 'panel' }, h('h2', {}, 'Export'), h('div', { class: 'actions' }, exporter('jsonl'), exporter('csv'))))));
   let cursor = null;
+  // The filters of the first page: a cursor is valid only with the query it came from.
+  let shown = null;
   let rows = [];
   const params = () => {
     const q = {};
@@ -270,7 +272,8 @@ export async function auditView(main) {
           h('td', {}, r.reason || '—'), h('td', { class: 'mono' }, r.client_addr || '—'))), { id: 'log-table' }));
   };
   const load = async (append) => {
-    const q = { ...params(), limit: 100 };
+    if (!append || !shown) shown = { ...params(), limit: 100 };
+    const q = { ...shown };
     if (append && cursor) q.cursor = cursor;
     try {
       const page = await request(`/access-log${query(q)}`);

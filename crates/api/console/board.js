@@ -59,6 +59,8 @@ export async function boardView(main, setCleanup) {
   mount(main, h('h1', {}, 'Situation board'), form, count, list, more);
 
   let cursor = null;
+  // The filters of the first page: a cursor is valid only with the query it came from.
+  let shown = null;
   let items = [];
   const fresh = new Set();
   const params = () => ({
@@ -70,7 +72,8 @@ export async function boardView(main, setCleanup) {
     count.textContent = `${items.length} picture${items.length === 1 ? '' : 's'} shown`;
   };
   const load = async (append) => {
-    const q = params();
+    if (!append || !shown) shown = params();
+    const q = { ...shown };
     if (append && cursor) q.cursor = cursor;
     try {
       const page = await request(`/pictures${query(q)}`);

@@ -87,7 +87,12 @@ pub struct QueryFailures;
 impl IntoResponses for QueryFailures {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         responses(vec![
-            ("400", problem("Unknown or repeated parameter, or a cursor not issued to the caller")),
+            (
+                "400",
+                problem(
+                    "Unknown or repeated parameter (`invalid_query`), or a cursor not issued to the caller for this list, filters and limit (`invalid_cursor`)",
+                ),
+            ),
             ("422", problem("A parameter with a bad value, named in `errors`")),
         ])
     }

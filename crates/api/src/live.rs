@@ -26,11 +26,13 @@ use tokio::sync::{mpsc, watch};
 use crate::audit::{self, RecordExt};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
-use crate::pagination::cursor;
+use crate::pagination::CursorKey;
 use crate::principal::{Policy, Principal, ReadPictures};
 use crate::routes::feed::{event, position_key};
 
-/// The cursor list name of stream ids (`Last-Event-ID`).
+/// The cursor list name of stream ids (`Last-Event-ID`): each is sealed for its reader
+/// (`crate::pagination`), so the ids a stream sends do not reveal how many events
+/// between them it was not sent.
 pub const LIST: &str = "stream";
 /// Frames buffered per client before it counts as too slow and is cut.
 pub const CLIENT_BUFFER: usize = 64;
@@ -133,6 +135,7 @@ struct Registry {
 pub struct Hub {
     registry: Mutex<Registry>,
     pool: Pool,
+    cursors: CursorKey,
     roles_needing_totp: &'static [&'static str],
     heartbeat: Duration,
 }
@@ -148,6 +151,7 @@ impl Hub {
     /// A hub that starts at the present end of the outbox.
     pub async fn start(
         pool: Pool,
+        cursors: CursorKey,
         heartbeat: Duration,
         roles_needing_totp: &'static [&'static str],
     ) -> Result<Arc<Hub>, ApiError> {
@@ -155,6 +159,7 @@ impl Hub {
         Ok(Arc::new(Hub {
             registry: Mutex::new(Registry { scanned: head, next: 0, streams: HashMap::new() }),
             pool,
+            cursors,
             roles_needing_totp,
             heartbeat: heartbeat.max(Duration::from_secs(1)),
         }))
@@ -287,10 +292,11 @@ impl Hub {
                 };
                 let chosen = selection(&p, c.skip_upto, rows);
                 let events: Vec<&EventRow> = chosen.iter().map(|b| &b.event).collect();
+                let ids = self.cursors.positions(p.user_id, LIST);
                 let frames = events
                     .iter()
                     .map(|e| {
-                        let id = cursor(p.user_id, LIST, &position_key(&e.position));
+                        let id = ids.at(&position_key(&e.position));
                         frame(e, datas.get(&e.id).map_or("", String::as_str), &id)
                     })
                     .collect();
@@ -476,6 +482,7 @@ mod tests {
         let hub = Hub {
             registry: Mutex::new(Registry { scanned: ("7".into(), 70), next: 0, streams: HashMap::new() }),
             pool,
+            cursors: CursorKey::from_bytes(&[0u8; 32]),
             roles_needing_totp: &[],
             heartbeat: Duration::from_secs(15),
         };
@@ -501,6 +508,7 @@ mod tests {
         let hub = Hub {
             registry: Mutex::new(Registry { scanned: ("7".into(), 70), next: 0, streams: HashMap::new() }),
             pool,
+            cursors: CursorKey::from_bytes(&[0u8; 32]),
             roles_needing_totp: &[],
             heartbeat: Duration::from_secs(15),
         };

@@ -106,6 +106,9 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// Seals TOTP secrets in the database.
     pub seal: SealKey,
+    /// Seals every cursor the API hands out (derived from `seal`, so the same in every
+    /// process of a deployment).
+    pub cursors: crate::pagination::CursorKey,
     /// The issuer authenticator apps show.
     pub totp_issuer: String,
     pub login: LoginPolicy,
@@ -146,6 +149,7 @@ impl AppState {
             read_pool: None,
             tokens,
             hasher,
+            cursors: crate::pagination::CursorKey::new(&seal),
             seal,
             totp_issuer: "Sitrep".into(),
             login,

@@ -2,6 +2,10 @@
 //! a 256-bit key kept in a file outside the database, so a copy of the database alone
 //! does not give away second factors. The associated data binds a sealed value to its
 //! owner: moving it to another row makes it fail to open.
+//!
+//! The same key is the root of the server's other secrets that every process of a
+//! deployment must share (the cursor key): [`SealKey::derive`] gives each purpose a key
+//! of its own, from which the seal key cannot be worked back.
 
 use std::fs;
 use std::io::Write;
@@ -12,8 +16,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use rand::rngs::OsRng;
+use sha2::Sha256;
 
 use crate::keyfile::{open_private, restrict_dir};
 
@@ -22,6 +28,8 @@ const NONCE_BYTES: usize = 12;
 #[derive(Clone)]
 pub struct SealKey {
     cipher: Arc<ChaCha20Poly1305>,
+    /// Kept for [`SealKey::derive`].
+    raw: Arc<[u8; 32]>,
 }
 
 impl std::fmt::Debug for SealKey {
@@ -55,7 +63,17 @@ impl SealKey {
     }
 
     pub fn from_bytes(raw: &[u8; 32]) -> SealKey {
-        SealKey { cipher: Arc::new(ChaCha20Poly1305::new(&Key::from(*raw))) }
+        SealKey { cipher: Arc::new(ChaCha20Poly1305::new(&Key::from(*raw))), raw: Arc::new(*raw) }
+    }
+
+    /// A 256-bit key for `purpose` (HMAC-SHA-256 of the purpose under this key): the same
+    /// in every process that shares the seal key, different for every purpose.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        // HMAC takes a key of any length; this cannot fail.
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.raw.as_slice()) else { unreachable!() };
+        mac.update(b"sitrep derived key\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// `nonce || ciphertext+tag`.
@@ -96,6 +114,15 @@ mod tests {
         flipped[15] ^= 1;
         assert!(key.open(&flipped, b"alice").is_err());
         assert_ne!(key.seal(b"secret", b"alice").unwrap(), sealed, "fresh nonce each time");
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_seal_key_and_the_purpose_alone() {
+        let key = SealKey::from_bytes(&[7u8; 32]);
+        assert_eq!(key.derive("cursors"), SealKey::from_bytes(&[7u8; 32]).derive("cursors"));
+        assert_ne!(key.derive("cursors"), key.derive("other"));
+        assert_ne!(key.derive("cursors"), SealKey::from_bytes(&[8u8; 32]).derive("cursors"));
+        assert_ne!(key.derive("cursors"), [7u8; 32]);
     }
 
     #[test]

@@ -132,6 +132,7 @@ impl Application {
         let shutdown = state.shutdown.clone();
         let hub = sitrep_api::live::Hub::start(
             state.pool.clone(),
+            state.cursors.clone(),
             Duration::from_secs(settings.http.stream_heartbeat_secs),
             state.login.roles_needing_totp(),
         )

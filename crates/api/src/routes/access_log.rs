@@ -2,7 +2,7 @@
 //! signed checkpoints and their key. Every read of the log is itself recorded, before
 //! any data is sent (fail closed).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -17,7 +17,7 @@ use crate::body::Query;
 use crate::docs::{AuthFailures, Forbidden, QueryFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
-use crate::pagination::{PageQuery, next_cursor};
+use crate::pagination::{PageQuery, invalid_cursor};
 use crate::principal::{Caller, ReadAccessLog};
 use crate::state::AppState;
 
@@ -58,7 +58,7 @@ pub struct AccessLogQuery {
     pub to: Option<DateTime<Utc>>,
     /// Records per page, 1–200 (default 50).
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page, with the same filters and limit.
     pub cursor: Option<String>,
 }
 
@@ -111,22 +111,21 @@ pub async fn list_access_log(
     meta: RequestMeta,
     caller: Caller<ReadAccessLog>,
     query: Query<AccessLogQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let mut query = query.0;
     let page = PageQuery { limit: query.limit.take(), cursor: query.cursor.take() };
     let limit = page.limit()?;
-    let before = page
-        .after(caller.user_id, LIST)?
-        .map(|k| k.parse::<i64>())
-        .transpose()
-        .map_err(|_| ApiError::BadRequest { code: "invalid_cursor", detail: "The cursor is not valid here.".into() })?;
+    let cursors = state.cursors.list(&req, caller.user_id, LIST);
+    let before =
+        cursors.after(page.cursor.as_deref())?.map(|k| k.parse::<i64>()).transpose().map_err(|_| invalid_cursor())?;
     let filter = query.filter()?;
     let mut client = meta.client(&state.pool).await?;
     // Every record committed before this request is in the chain, so in the answer.
     log::seal_committed(&mut client).await?;
     let items = log::list(&client, &filter, before, limit).await?;
     let last = items.last().map(|e| e.seq.to_string());
-    let next = next_cursor(caller.user_id, LIST, items.len(), limit, last.as_deref());
+    let next = cursors.next(items.len(), limit, last.as_deref());
     audit::commit(&state, &meta, audit::by(&meta, &caller).object("access_log", seq_range(&items, |e| e.seq))).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
@@ -245,16 +244,19 @@ pub async fn list_checkpoints(
     meta: RequestMeta,
     caller: Caller<ReadAccessLog>,
     query: Query<PageQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.0.limit()?;
-    let after =
-        query.0.after(caller.user_id, CHECKPOINTS)?.map(|k| k.parse::<i64>()).transpose().map_err(|_| {
-            ApiError::BadRequest { code: "invalid_cursor", detail: "The cursor is not valid here.".into() }
-        })?;
+    let cursors = state.cursors.list(&req, caller.user_id, CHECKPOINTS);
+    let after = cursors
+        .after(query.0.cursor.as_deref())?
+        .map(|k| k.parse::<i64>())
+        .transpose()
+        .map_err(|_| invalid_cursor())?;
     let client = meta.client(&state.pool).await?;
     let items = log::list_checkpoints(&client, after, limit).await?;
     let last = items.last().map(|c| c.id.to_string());
-    let next = next_cursor(caller.user_id, CHECKPOINTS, items.len(), limit, last.as_deref());
+    let next = cursors.next(items.len(), limit, last.as_deref());
     let range = seq_range(&items, |c| c.id);
     audit::commit(&state, &meta, audit::by(&meta, &caller).object("access_log_checkpoint", range)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))

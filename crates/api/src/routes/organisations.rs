@@ -1,6 +1,6 @@
 //! Organisations: everyone signed in reads the directory; the secretariat manages it.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use sitrep_db::{accounts, sessions};
 use sitrep_domain::account::parse_ranges;
 use sitrep_domain::account::{NewOrganisation, OrganisationChange};
@@ -14,7 +14,7 @@ use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
-use crate::pagination::{PageQuery, next_cursor};
+use crate::pagination::PageQuery;
 use crate::principal::{Authenticated, Caller, ManageOrganisations, ManageUsers};
 use crate::state::AppState;
 
@@ -31,12 +31,14 @@ pub async fn list_organisations(
     meta: RequestMeta,
     caller: Caller<Authenticated>,
     query: Query<PageQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.0.limit()?;
-    let after = query.0.after(caller.user_id, LIST)?;
+    let cursors = state.cursors.list(&req, caller.user_id, LIST);
+    let after = cursors.after(query.0.cursor.as_deref())?;
     let client = meta.client(&state.pool).await?;
     let items = accounts::list_organisations(&client, after.as_deref(), limit).await?;
-    let next = next_cursor(caller.user_id, LIST, items.len(), limit, items.last().map(|o| o.code.as_str()));
+    let next = cursors.next(items.len(), limit, items.last().map(|o| o.code.as_str()));
     let ids = items.iter().map(|o| o.id).collect();
     audit::commit(&state, &meta, audit::by(&meta, &caller).objects("organisation", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))

@@ -243,6 +243,7 @@ async fn own_locked(tx: &Transaction<'_>, p: &Principal, id: Uuid) -> Result<Pic
 pub struct ListQuery {
     /// Items per page, 1–200 (default 50).
     pub limit: Option<u32>,
+    /// `next_cursor` of the previous page, sent with the same filters and limit.
     pub cursor: Option<String>,
     pub domain: Option<sitrep_types::Domain>,
     pub severity: Option<sitrep_types::Severity>,
@@ -280,18 +281,16 @@ pub async fn list_pictures(
     meta: RequestMeta,
     caller: Caller<Authenticated>,
     query: Query<ListQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
     let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() };
     let limit = page.limit()?;
-    let after =
-        match page.after(caller.user_id, LIST)? {
-            Some(key) => Some(parse_key(&key).ok_or(ApiError::BadRequest {
-                code: "invalid_cursor",
-                detail: "The cursor is not valid here.".into(),
-            })?),
-            None => None,
-        };
+    let cursors = state.cursors.list(&req, caller.user_id, LIST);
+    let after = match cursors.after(page.cursor.as_deref())? {
+        Some(key) => Some(parse_key(&key).ok_or_else(crate::pagination::invalid_cursor)?),
+        None => None,
+    };
     if let Some(text) = &q.q
         && (text.trim().is_empty() || text.chars().count() > 200)
     {
@@ -324,15 +323,9 @@ pub async fn list_pictures(
         Some(replica) => pictures::list(&replica.get().await?, &v, &filter, after, limit).await?,
         None => pictures::list(&client, &v, &filter, after, limit).await?,
     };
-    let next = rows.last().and_then(|r| {
-        crate::pagination::next_cursor(
-            caller.user_id,
-            LIST,
-            rows.len(),
-            limit,
-            Some(&format!("{}|{}", r.updated_at.timestamp_micros(), r.id)),
-        )
-    });
+    let next = rows
+        .last()
+        .and_then(|r| cursors.next(rows.len(), limit, Some(&format!("{}|{}", r.updated_at.timestamp_micros(), r.id))));
     let full_now = match state.read_pool {
         Some(_) => {
             let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();

@@ -2,7 +2,7 @@
 //! manages its own organisation's, and for it others do not exist (`404`). A key is
 //! shown once, when it is made; only its prefix and hash are kept.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use sitrep_auth::apikey;
 use sitrep_db::service_accounts::{self, ApiKeyRow, NewKeyRow, ServiceAccountRow};
@@ -19,7 +19,7 @@ use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
-use crate::pagination::{PageQuery, next_cursor};
+use crate::pagination::PageQuery;
 use crate::principal::{Caller, ManageUsers};
 use crate::routes::users::{check_grant, check_organisation, scope};
 use crate::state::AppState;
@@ -88,13 +88,15 @@ pub async fn list_service_accounts(
     meta: RequestMeta,
     caller: Caller<ManageUsers>,
     query: Query<PageQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.0.limit()?;
-    let after = query.0.after(caller.user_id, LIST)?;
+    let cursors = state.cursors.list(&req, caller.user_id, LIST);
+    let after = cursors.after(query.0.cursor.as_deref())?;
     let client = meta.client(&state.pool).await?;
     let rows =
         service_accounts::list_service_accounts(&client, scope(&caller.permissions), after.as_deref(), limit).await?;
-    let next = next_cursor(caller.user_id, LIST, rows.len(), limit, rows.last().map(|(key, _)| key.as_str()));
+    let next = cursors.next(rows.len(), limit, rows.last().map(|(key, _)| key.as_str()));
     let ids: Vec<Uuid> = rows.iter().map(|(_, r)| r.id).collect();
     let memberships = accounts::memberships_of_users(&client, &ids, scope(&caller.permissions)).await?;
     let items = rows.into_iter().map(|(_, row)| account(row, &memberships)).collect();

@@ -28,7 +28,6 @@ use crate::docs::{AuthFailures, Forbidden, ServerFailures};
 use crate::error::ApiError;
 use crate::live::{self, BATCH, Behind, CLIENT_BUFFER, Hub, LIST, Position, SESSION_CHECK, Subscriber};
 use crate::meta::RequestMeta;
-use crate::pagination::{PageQuery, cursor};
 use crate::principal::{Caller, ReadPictures};
 use crate::routes::feed::{parse_position, position_key};
 use crate::state::AppState;
@@ -56,13 +55,10 @@ pub async fn stream(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let bad = || ApiError::BadRequest { code: "invalid_cursor", detail: "Last-Event-ID was not issued to you.".into() };
-    let last =
-        req.headers().get("last-event-id").map(|v| v.to_str().map(str::to_owned).map_err(|_| bad())).transpose()?;
-    let resume = match last {
-        Some(id) => {
-            let key = PageQuery { limit: None, cursor: Some(id) }.after(caller.user_id, LIST)?.ok_or_else(bad)?;
-            Some(parse_position(&key).ok_or_else(bad)?)
-        }
+    let last = req.headers().get("last-event-id").map(|v| v.to_str().map_err(|_| bad())).transpose()?;
+    let ids = state.cursors.positions(caller.user_id, LIST);
+    let resume = match ids.after(last).map_err(|_| bad())? {
+        Some(key) => Some(parse_position(&key).ok_or_else(bad)?),
         None => None,
     };
     let Some(hub) = state.live.clone() else {
@@ -142,8 +138,9 @@ async fn catch_up_to(
             audit::commit(state, &s.meta, live::push_record(&s.meta, &s.principal, &refs)).await?;
         }
         drop(client);
+        let ids = state.cursors.positions(s.principal.user_id, LIST);
         for row in &rows {
-            let id = cursor(s.principal.user_id, LIST, &position_key(&row.position));
+            let id = ids.at(&position_key(&row.position));
             let frame = live::frame(row, &live::data(row), &id);
             match tokio::time::timeout(CATCH_UP_PATIENCE, s.tx.send(frame)).await {
                 Ok(Ok(())) => {}

@@ -18,7 +18,6 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use sitrep_db::GenericClient;
 use sitrep_db::taxii::{self as db, EntryKey, EntryQuery, EntryRow};
 use sitrep_domain::visibility::{Handling, IndicatorHistory, Viewer, in_audience};
@@ -38,7 +37,7 @@ use uuid::Uuid;
 use crate::audit::{self, RecordExt};
 use crate::error::{ApiError, AuditReason};
 use crate::meta::{self, RequestMeta};
-use crate::pagination::PageQuery;
+use crate::pagination::Cursors;
 use crate::principal::Principal;
 use crate::routes::pictures::{revision_content, revision_readable};
 use crate::state::AppState;
@@ -355,12 +354,11 @@ fn filters(req: &HttpRequest, endpoint: Endpoint) -> Result<Filters, TaxiiError>
     })
 }
 
-/// The list a `next` belongs to: the endpoint, the collection, the object and every
-/// filter. A `next` of another list, or another user's, is `400`.
-fn cursor_list(endpoint: Endpoint, tier: Tier, object: Option<&str>, f: &Filters) -> String {
-    let mut h = Sha256::new();
-    h.update(format!("{:?}|{:?}|{:?}|{:?}|{:?}|{}", object, f.added_after, f.ids, f.types, f.versions, f.spec_ok));
-    format!("taxii:{}:{}:{}", endpoint.name(), tier.as_str(), hex::encode(&h.finalize()[..12]))
+/// The list a `next` belongs to: the endpoint and the tier. A `next` is also bound to
+/// the caller, the path (collection, object) and every other query parameter (filters
+/// and `limit`; `crate::pagination`): any other use of it is `400`.
+fn cursor_list(endpoint: Endpoint, tier: Tier) -> String {
+    format!("taxii:{}:{}", endpoint.name(), tier.as_str())
 }
 
 /// A position: an entry and how many of its objects came before.
@@ -380,10 +378,9 @@ fn parse_position(key: &str) -> Option<Position> {
     it.next().is_none().then_some((EntryKey { added, picture, revision, revoked }, skip))
 }
 
-fn start(p: &Principal, list: &str, f: &Filters) -> Result<Option<Position>, TaxiiError> {
-    let page = PageQuery { limit: None, cursor: f.next.clone() };
+fn start(cursors: &Cursors, f: &Filters) -> Result<Option<Position>, TaxiiError> {
     let bad = || bad_request("invalid_next", "next is not valid for this request.");
-    match page.after(p.user_id, list).map_err(|_| bad())? {
+    match cursors.after(f.next.as_deref()).map_err(|_| bad())? {
         Some(key) => Ok(Some(parse_position(&key).ok_or_else(bad)?)),
         None => Ok(None),
     }
@@ -709,8 +706,8 @@ async fn read_page(
 ) -> Result<(PageOut, Option<String>), TaxiiError> {
     let tier = tier_of(p, collection)?;
     let f = filters(req, endpoint)?;
-    let list = cursor_list(endpoint, tier, object, &f);
-    let from = start(p, &list, &f)?;
+    let cursors = state.cursors.list_with_param(req, p.user_id, &cursor_list(endpoint, tier), "next");
+    let from = start(&cursors, &f)?;
     let client = meta.client(&state.pool).await?;
     let out = page(&client, p, tier, &f, object, from).await?;
     if let Some(object) = object
@@ -723,7 +720,7 @@ async fn read_page(
             return Err(OBJECT_NOT_FOUND);
         }
     }
-    let next = out.next.as_ref().map(|pos| crate::pagination::cursor(p.user_id, &list, &position_key(pos)));
+    let next = out.next.as_ref().map(|pos| cursors.at(&position_key(pos)));
     let mut record = audit::by(meta, p).objects("picture", out.pictures.clone());
     record.tier = Some(tier.as_str().to_owned());
     record.reason = Some(if out.redacted > 0 {

@@ -1,7 +1,7 @@
 //! Users and memberships. The secretariat manages everyone; an `org_admin` manages the
 //! users of its own organisation, and for it other users do not exist (`404`).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use sitrep_db::{GenericClient, accounts, sessions};
 use sitrep_domain::account::{MembershipChange, NewMembership, NewUser, UserChange};
 use sitrep_domain::{Permissions, RoleSet};
@@ -13,7 +13,7 @@ use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
-use crate::pagination::{PageQuery, next_cursor};
+use crate::pagination::PageQuery;
 use crate::principal::{Caller, ManageUsers};
 use crate::state::AppState;
 
@@ -96,15 +96,17 @@ pub async fn list_users(
     meta: RequestMeta,
     caller: Caller<ManageUsers>,
     query: Query<PageQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.0.limit()?;
-    let after = query.0.after(caller.user_id, LIST)?;
+    let cursors = state.cursors.list(&req, caller.user_id, LIST);
+    let after = cursors.after(query.0.cursor.as_deref())?;
     let scope = scope(&caller.permissions);
     let client = meta.client(&state.pool).await?;
     let rows = accounts::list_users(&client, scope, after.as_deref(), limit).await?;
     let ids: Vec<Uuid> = rows.iter().map(|u| u.id).collect();
     let mut memberships = accounts::memberships_of_users(&client, &ids, scope).await?;
-    let next = next_cursor(caller.user_id, LIST, rows.len(), limit, rows.last().map(|u| u.username.as_str()));
+    let next = cursors.next(rows.len(), limit, rows.last().map(|u| u.username.as_str()));
     let items = rows
         .into_iter()
         .map(|row| {
