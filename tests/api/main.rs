@@ -7,6 +7,7 @@ mod helpers;
 
 mod access_log;
 mod accounts;
+mod admin;
 mod audit;
 mod auth;
 mod authz;
