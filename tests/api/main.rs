@@ -8,6 +8,7 @@ mod helpers;
 mod access_log;
 mod accounts;
 mod admin;
+mod admin_sequences;
 mod audit;
 mod auth;
 mod authz;
