@@ -7,6 +7,8 @@ mod helpers;
 
 mod access_log;
 mod accounts;
+mod admin;
+mod admin_sequences;
 mod audit;
 mod auth;
 mod authz;

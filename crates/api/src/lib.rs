@@ -2,6 +2,7 @@
 //! and authenticate callers, the error type, the OpenAPI document, and `configure`.
 
 pub mod actions;
+mod admin;
 pub mod audit;
 pub mod body;
 pub mod console;

@@ -1,9 +1,9 @@
 //! Organisations, users and memberships.
 
 use chrono::{DateTime, Utc};
-use sitrep_domain::RoleSet;
 use sitrep_domain::account::{NewOrganisation, OrganisationChange};
-use sitrep_types::{LocalizedText, Membership, Organisation, OrganisationPolicy, Reach, Role};
+use sitrep_domain::{AccountRoles, RoleSet};
+use sitrep_types::{LocalizedText, Membership, Organisation, OrganisationPolicy, PolicySetBy, Reach, Role};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -69,10 +69,13 @@ pub async fn list_organisations(
     rows.iter().map(organisation).collect()
 }
 
+/// Renames, (de)activates; `review` (when given) is the new state of `require_review`:
+/// on, with who switched it on, or off.
 pub async fn update_organisation(
     c: &impl GenericClient,
     id: Uuid,
     change: &OrganisationChange,
+    review: Option<Option<PolicySetBy>>,
 ) -> Result<Option<Organisation>, DbError> {
     let name = change.name.as_ref().map(|n| n.as_text());
     let row = c
@@ -82,7 +85,10 @@ pub async fn update_organisation(
                    name_fi = CASE WHEN $2 THEN $3 ELSE name_fi END, \
                    name_sv = CASE WHEN $2 THEN $4 ELSE name_sv END, \
                    name_en = CASE WHEN $2 THEN $5 ELSE name_en END, \
-                   active = coalesce($6, active), require_review = coalesce($7, require_review), updated_at = now() \
+                   active = coalesce($6, active), \
+                   require_review = CASE WHEN $7 THEN $8::text IS NOT NULL ELSE require_review END, \
+                   require_review_set_by = CASE WHEN $7 THEN $8::text ELSE require_review_set_by END, \
+                   updated_at = now() \
                  WHERE id = $1 RETURNING {ORG_COLUMNS}"
             ),
             &[
@@ -92,19 +98,28 @@ pub async fn update_organisation(
                 &name.and_then(|n| n.sv.clone()),
                 &name.and_then(|n| n.en.clone()),
                 &change.active,
-                &change.require_review,
+                &review.is_some(),
+                &review.flatten().map(PolicySetBy::as_str),
             ],
         )
         .await?;
     row.as_ref().map(organisation).transpose()
 }
 
-const POLICY_COLUMNS: &str = "require_review, require_totp, service_account_ranges::text[] AS service_account_ranges";
+const POLICY_COLUMNS: &str = "require_review, require_review_set_by, require_totp, require_totp_set_by, \
+     service_account_ranges::text[] AS service_account_ranges";
+
+fn set_by(row: &Row, column: &'static str) -> Result<Option<PolicySetBy>, DbError> {
+    let raw: Option<String> = row.try_get(column)?;
+    raw.map(|r| PolicySetBy::parse(&r).ok_or(DbError::Corrupt(column))).transpose()
+}
 
 fn policy(row: &Row) -> Result<OrganisationPolicy, DbError> {
     Ok(OrganisationPolicy {
         require_review: row.try_get("require_review")?,
+        require_review_set_by: set_by(row, "require_review_set_by")?,
         require_totp: row.try_get("require_totp")?,
+        require_totp_set_by: set_by(row, "require_totp_set_by")?,
         service_account_ranges: row.try_get("service_account_ranges")?,
     })
 }
@@ -114,23 +129,43 @@ pub async fn get_organisation_policy(c: &impl GenericClient, id: Uuid) -> Result
     row.as_ref().map(policy).transpose()
 }
 
-/// Sets an organisation's policies; `ranges` are CIDR texts already checked.
+/// The policy, with the organisation's row locked until the transaction ends (two
+/// administrators changing it at once are serialised).
+pub async fn lock_organisation_policy(c: &impl GenericClient, id: Uuid) -> Result<Option<OrganisationPolicy>, DbError> {
+    let row =
+        c.query_opt(&format!("SELECT {POLICY_COLUMNS} FROM organisations WHERE id = $1 FOR UPDATE"), &[&id]).await?;
+    row.as_ref().map(policy).transpose()
+}
+
+/// Sets an organisation's policies. `review` and `totp`, when given, are the new state
+/// of each switch: on, with who switched it on, or off. `ranges` are CIDR texts already
+/// checked.
 pub async fn update_organisation_policy(
     c: &impl GenericClient,
     id: Uuid,
-    require_review: Option<bool>,
-    require_totp: Option<bool>,
+    review: Option<Option<PolicySetBy>>,
+    totp: Option<Option<PolicySetBy>>,
     ranges: Option<&[String]>,
 ) -> Result<Option<OrganisationPolicy>, DbError> {
     let row = c
         .query_opt(
             &format!(
-                "UPDATE organisations SET require_review = coalesce($2, require_review), \
-                   require_totp = coalesce($3, require_totp), \
-                   service_account_ranges = coalesce($4::text[]::cidr[], service_account_ranges), updated_at = now() \
+                "UPDATE organisations SET \
+                   require_review = CASE WHEN $2 THEN $3::text IS NOT NULL ELSE require_review END, \
+                   require_review_set_by = CASE WHEN $2 THEN $3::text ELSE require_review_set_by END, \
+                   require_totp = CASE WHEN $4 THEN $5::text IS NOT NULL ELSE require_totp END, \
+                   require_totp_set_by = CASE WHEN $4 THEN $5::text ELSE require_totp_set_by END, \
+                   service_account_ranges = coalesce($6::text[]::cidr[], service_account_ranges), updated_at = now() \
                  WHERE id = $1 RETURNING {POLICY_COLUMNS}"
             ),
-            &[&id, &require_review, &require_totp, &ranges],
+            &[
+                &id,
+                &review.is_some(),
+                &review.flatten().map(PolicySetBy::as_str),
+                &totp.is_some(),
+                &totp.flatten().map(PolicySetBy::as_str),
+                &ranges,
+            ],
         )
         .await?;
     row.as_ref().map(policy).transpose()
@@ -370,6 +405,49 @@ pub async fn end_membership(c: &impl GenericClient, id: Uuid, by: Uuid) -> Resul
         )
         .await?;
     row.as_ref().map(membership).transpose()
+}
+
+/// What the administration rule needs to know of an account: the organisation and roles
+/// of every membership not yet ended (in force, or starting later), and the organisation
+/// of the one that ended last. Call it after locking the account's row (`lock_user`,
+/// `service_accounts::lock_service_account`), so that it cannot change before the caller
+/// commits.
+pub async fn account_roles(c: &impl GenericClient, account: Uuid) -> Result<AccountRoles, DbError> {
+    let rows = c
+        .query(
+            "SELECT organisation_id, roles, \
+               (valid_until IS NULL OR (valid_until > now() AND valid_until > valid_from)) AS current \
+             FROM memberships WHERE user_id = $1 \
+             ORDER BY valid_until DESC NULLS FIRST, created_at DESC, id",
+            &[&account],
+        )
+        .await?;
+    let mut out = AccountRoles { account_id: account, current: vec![], last_organisation: None };
+    for row in &rows {
+        let organisation: Uuid = row.try_get("organisation_id")?;
+        if row.try_get("current")? {
+            out.current.push((organisation, roles(row.try_get("roles")?)?));
+        } else if out.last_organisation.is_none() {
+            out.last_organisation = Some(organisation);
+        }
+    }
+    if !out.current.is_empty() {
+        out.last_organisation = None;
+    }
+    Ok(out)
+}
+
+/// Replaces a person's password hash by `unusable_hash` (of a secret nobody keeps) and
+/// removes its second factor and recovery codes: credentials someone who may no longer
+/// manage the account could know. The caller ends its sessions.
+pub async fn void_person_credentials(c: &impl GenericClient, id: Uuid, unusable_hash: &str) -> Result<(), DbError> {
+    c.execute(
+        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 AND kind = 'person'",
+        &[&id, &unusable_hash],
+    )
+    .await?;
+    crate::second_factor::remove_totp(c, id).await?;
+    Ok(())
 }
 
 pub async fn count_users(c: &impl GenericClient) -> Result<i64, DbError> {

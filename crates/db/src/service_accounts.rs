@@ -229,6 +229,15 @@ pub async fn revoke_api_key(
     row.as_ref().map(api_key).transpose()
 }
 
+/// Revokes every key of the account not revoked yet; returns how many.
+pub async fn revoke_all_api_keys(c: &impl GenericClient, account: Uuid, by: Uuid) -> Result<u64, DbError> {
+    Ok(c.execute(
+        "UPDATE api_keys SET revoked_at = now(), revoked_by = $2 WHERE service_account_id = $1 AND revoked_at IS NULL",
+        &[&account, &by],
+    )
+    .await?)
+}
+
 /// Who an API key speaks for, as the database says now.
 #[derive(Debug, Clone)]
 pub struct KeyPrincipal {

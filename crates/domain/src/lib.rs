@@ -7,8 +7,9 @@ pub mod election;
 pub mod lifecycle;
 pub mod permissions;
 pub mod picture;
+pub mod policy;
 pub mod validation;
 pub mod visibility;
 
-pub use permissions::{Permissions, RoleSet};
+pub use permissions::{AccountRoles, Permissions, Refusal, RoleSet};
 pub use validation::{FieldErrors, Invalid};

@@ -50,8 +50,9 @@ pub struct Permissions {
     pub roles: RoleSet,
 }
 
-/// Roles only the secretariat hands out: they see across organisations.
-const CROSS_ORGANISATION_ROLES: [Role; 3] = [Role::Secretariat, Role::Auditor, Role::Sysadmin];
+/// Roles only the secretariat hands out: they see across organisations. An account that
+/// holds one is the secretariat's alone to manage.
+pub const CROSS_ORGANISATION_ROLES: [Role; 3] = [Role::Secretariat, Role::Auditor, Role::Sysadmin];
 
 /// The roles that need a second factor when `auth.login.privileged_roles_need_totp` is on
 /// (security.md SEC-AUTHN-08).
@@ -107,6 +108,50 @@ impl Permissions {
         self.is_secretariat() || (self.has(Role::OrgAdmin) && !CROSS_ORGANISATION_ROLES.contains(&role))
     }
 
+    /// Hand out every role of `roles` in `organisation` (a new account, a new membership,
+    /// a role change). The cross-organisation roles are the secretariat's to give.
+    pub fn can_grant_roles(&self, organisation: Uuid, roles: RoleSet) -> Result<(), Refusal> {
+        if !self.can_manage_members_of(organisation) {
+            return Err(Refusal::NotYourOrganisation);
+        }
+        if !roles.to_vec().into_iter().all(|r| self.can_grant(r)) {
+            return Err(Refusal::RoleNotGrantable);
+        }
+        Ok(())
+    }
+
+    /// Change the account `target` in any way: its password, activation, second factor,
+    /// memberships (create, re-role, end), service-account roles and API keys. `me` is
+    /// the caller's own account.
+    ///
+    /// The secretariat manages every account but its own. An `org_admin` manages only
+    /// accounts of its own organisation (see [`AccountRoles::managing_organisation`]):
+    /// every membership not yet ended is there, and none holds a role the `org_admin`
+    /// could not grant itself. Nobody changes their own account through administration:
+    /// that would let them give themselves roles, or a password or second factor without
+    /// proving the current one.
+    pub fn can_manage_account(&self, me: Uuid, target: &AccountRoles) -> Result<(), Refusal> {
+        if target.account_id == me {
+            return Err(Refusal::OwnAccount);
+        }
+        if self.is_secretariat() {
+            return Ok(());
+        }
+        if !self.has(Role::OrgAdmin) {
+            return Err(Refusal::NotYourOrganisation);
+        }
+        if target.managing_organisation() == Some(self.organisation_id) {
+            return Ok(());
+        }
+        if target.holds_cross_organisation_role() {
+            Err(Refusal::PrivilegedAccount)
+        } else if target.current.iter().any(|(org, _)| *org != self.organisation_id) {
+            Err(Refusal::SharedAccount)
+        } else {
+            Err(Refusal::NotYourOrganisation)
+        }
+    }
+
     /// Read, export and verify the access log.
     pub fn can_read_access_log(&self) -> bool {
         self.has(Role::Auditor) || self.is_secretariat()
@@ -115,6 +160,69 @@ impl Permissions {
     /// Technical administration: keys, health, metrics.
     pub fn can_administer_system(&self) -> bool {
         self.has(Role::Sysadmin)
+    }
+}
+
+/// Why an administrator may not change an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not an administrator of the account's organisation.
+    NotYourOrganisation,
+    /// The account holds `secretariat`, `auditor` or `sysadmin`, in any organisation.
+    PrivilegedAccount,
+    /// The account has a membership in another organisation too.
+    SharedAccount,
+    /// Administration acts on other accounts; a caller's own is under `/me`.
+    OwnAccount,
+    /// A role only the secretariat grants.
+    RoleNotGrantable,
+}
+
+/// What the administration rule needs to know of an account, as the database holds it
+/// now (read under a lock on the account's row, so it cannot change under the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRoles {
+    pub account_id: Uuid,
+    /// Every membership that has not ended (in force now, or starting later), in any
+    /// organisation: its organisation and roles.
+    pub current: Vec<(Uuid, RoleSet)>,
+    /// When no membership is current: the organisation of the one that ended last.
+    pub last_organisation: Option<Uuid>,
+}
+
+impl AccountRoles {
+    /// A brand-new account of `organisation`, about to get its first membership.
+    pub fn new_in(account_id: Uuid, organisation: Uuid) -> AccountRoles {
+        AccountRoles { account_id, current: vec![], last_organisation: Some(organisation) }
+    }
+
+    /// Holds a role only the secretariat grants, in any organisation.
+    pub fn holds_cross_organisation_role(&self) -> bool {
+        self.current.iter().any(|(_, roles)| CROSS_ORGANISATION_ROLES.iter().any(|r| roles.contains(*r)))
+    }
+
+    /// The organisation whose `org_admin` manages the account, or `None`: the secretariat
+    /// alone. It is the one organisation of every current membership, if none of them
+    /// holds a cross-organisation role; an account without a current membership stays
+    /// with the organisation of its last one.
+    pub fn managing_organisation(&self) -> Option<Uuid> {
+        let Some(&(first, _)) = self.current.first() else {
+            return self.last_organisation;
+        };
+        let one = self.current.iter().all(|(org, _)| *org == first);
+        (one && !self.holds_cross_organisation_role()).then_some(first)
+    }
+
+    /// Whether a change that turned `self` into `after` takes the account away from an
+    /// organisation whose `org_admin` managed it. That administrator may know the
+    /// account's password, second factor or API keys (it may have set them), so they
+    /// must not survive into the account's new standing: granting a role only the
+    /// secretariat grants, or a membership of another organisation, voids them.
+    pub fn leaves_its_administrator(&self, after: &AccountRoles) -> bool {
+        match self.managing_organisation() {
+            Some(org) => after.managing_organisation() != Some(org),
+            None => false,
+        }
     }
 }
 
@@ -177,6 +285,192 @@ mod tests {
         for role in [Role::Reader, Role::Author, Role::Approver, Role::Auditor, Role::Sysadmin] {
             let p = perms(&[role]);
             assert!(!p.can_manage_users() && !p.can_manage_organisations(), "{role:?}");
+        }
+    }
+
+    const A: Uuid = Uuid::from_u128(1);
+    const B: Uuid = Uuid::from_u128(2);
+    const ME: Uuid = Uuid::from_u128(100);
+    const TARGET: Uuid = Uuid::from_u128(200);
+
+    fn set(roles: &[Role]) -> RoleSet {
+        roles.iter().copied().collect()
+    }
+
+    fn account(current: &[(Uuid, &[Role])]) -> AccountRoles {
+        AccountRoles {
+            account_id: TARGET,
+            current: current.iter().map(|(org, roles)| (*org, set(roles))).collect(),
+            last_organisation: None,
+        }
+    }
+
+    #[test]
+    fn an_org_admin_manages_an_account_whose_every_current_role_it_could_grant() {
+        let admin = perms(&[Role::OrgAdmin]);
+        let plain = account(&[(A, &[Role::Reader, Role::Approver, Role::OrgAdmin])]);
+        assert_eq!(admin.can_manage_account(ME, &plain), Ok(()));
+        for role in CROSS_ORGANISATION_ROLES {
+            let privileged = account(&[(A, &[Role::Reader, role])]);
+            assert_eq!(admin.can_manage_account(ME, &privileged), Err(Refusal::PrivilegedAccount), "{role:?}");
+            // Held through a membership of another organisation: still the secretariat's.
+            let elsewhere = account(&[(A, &[Role::Reader]), (B, &[role])]);
+            assert_eq!(admin.can_manage_account(ME, &elsewhere), Err(Refusal::PrivilegedAccount), "{role:?}");
+        }
+        let shared = account(&[(A, &[Role::Reader]), (B, &[Role::Reader])]);
+        assert_eq!(admin.can_manage_account(ME, &shared), Err(Refusal::SharedAccount));
+        let theirs = account(&[(B, &[Role::Reader])]);
+        assert_eq!(admin.can_manage_account(ME, &theirs), Err(Refusal::SharedAccount));
+    }
+
+    #[test]
+    fn an_account_without_a_current_membership_stays_with_its_last_organisation() {
+        let admin = perms(&[Role::OrgAdmin]);
+        let mut ended = account(&[]);
+        ended.last_organisation = Some(A);
+        assert_eq!(admin.can_manage_account(ME, &ended), Ok(()));
+        ended.last_organisation = Some(B);
+        assert_eq!(admin.can_manage_account(ME, &ended), Err(Refusal::NotYourOrganisation));
+        ended.last_organisation = None;
+        assert_eq!(admin.can_manage_account(ME, &ended), Err(Refusal::NotYourOrganisation));
+        assert_eq!(admin.can_manage_account(ME, &AccountRoles::new_in(TARGET, A)), Ok(()));
+    }
+
+    #[test]
+    fn nobody_manages_their_own_account_through_administration() {
+        for roles in [&[Role::OrgAdmin][..], &[Role::Secretariat], &[Role::Secretariat, Role::OrgAdmin]] {
+            let mine = AccountRoles { account_id: ME, ..account(&[(A, roles)]) };
+            assert_eq!(perms(roles).can_manage_account(ME, &mine), Err(Refusal::OwnAccount), "{roles:?}");
+        }
+    }
+
+    #[test]
+    fn the_secretariat_manages_every_other_account_and_others_none() {
+        let sec = perms(&[Role::Secretariat]);
+        let auditor = account(&[(B, &[Role::Auditor]), (A, &[Role::OrgAdmin])]);
+        assert_eq!(sec.can_manage_account(ME, &auditor), Ok(()));
+        for role in [Role::Reader, Role::Author, Role::Approver, Role::Auditor, Role::Sysadmin] {
+            let plain = account(&[(A, &[Role::Reader])]);
+            assert_eq!(perms(&[role]).can_manage_account(ME, &plain), Err(Refusal::NotYourOrganisation));
+        }
+    }
+
+    #[test]
+    fn grants_are_checked_per_organisation_and_role() {
+        let admin = perms(&[Role::OrgAdmin]);
+        assert_eq!(admin.can_grant_roles(A, set(&[Role::Approver, Role::OrgAdmin])), Ok(()));
+        assert_eq!(admin.can_grant_roles(B, set(&[Role::Reader])), Err(Refusal::NotYourOrganisation));
+        assert_eq!(admin.can_grant_roles(A, set(&[Role::Reader, Role::Auditor])), Err(Refusal::RoleNotGrantable));
+        assert_eq!(perms(&[Role::Secretariat]).can_grant_roles(B, set(&[Role::Sysadmin])), Ok(()));
+    }
+
+    #[test]
+    fn credentials_are_void_when_an_account_leaves_its_administrator() {
+        let reader = account(&[(A, &[Role::Reader])]);
+        assert!(reader.leaves_its_administrator(&account(&[(A, &[Role::Auditor])])));
+        assert!(reader.leaves_its_administrator(&account(&[(A, &[Role::Reader]), (B, &[Role::Reader])])));
+        assert!(reader.leaves_its_administrator(&account(&[(B, &[Role::Reader])])));
+        assert!(!reader.leaves_its_administrator(&account(&[(A, &[Role::Approver, Role::OrgAdmin])])));
+        let auditor = account(&[(A, &[Role::Auditor])]);
+        assert!(!auditor.leaves_its_administrator(&reader), "nobody but the secretariat knew them");
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const ORGS: [Uuid; 3] = [Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3)];
+        const GRANTABLE: [Role; 4] = [Role::Reader, Role::Author, Role::Approver, Role::OrgAdmin];
+
+        fn roles() -> impl Strategy<Value = RoleSet> {
+            prop::sample::subsequence(Role::ALL.to_vec(), 1..=3).prop_map(|r| r.into_iter().collect())
+        }
+
+        fn org() -> impl Strategy<Value = Uuid> {
+            prop::sample::select(ORGS.to_vec())
+        }
+
+        /// The rule as the contract words it, in sets: the secretariat manages every
+        /// other account; an `org_admin` every other account whose current memberships
+        /// are all in its organisation with roles it could grant, or, with none current,
+        /// whose last membership was there.
+        fn model(caller: &Permissions, me: Uuid, target: &AccountRoles) -> bool {
+            if target.account_id == me {
+                return false;
+            }
+            if caller.roles.contains(Role::Secretariat) {
+                return true;
+            }
+            if !caller.roles.contains(Role::OrgAdmin) {
+                return false;
+            }
+            if target.current.is_empty() {
+                return target.last_organisation == Some(caller.organisation_id);
+            }
+            let orgs: std::collections::BTreeSet<Uuid> = target.current.iter().map(|(o, _)| *o).collect();
+            let held: Vec<Role> = target.current.iter().flat_map(|(_, r)| r.to_vec()).collect();
+            orgs.len() == 1 && orgs.contains(&caller.organisation_id) && held.iter().all(|r| GRANTABLE.contains(r))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4096))]
+
+            #[test]
+            fn can_manage_account_agrees_with_the_model(
+                caller_org in org(),
+                caller_roles in roles(),
+                own in any::<bool>(),
+                current in prop::collection::vec((org(), roles()), 0..4),
+                last in prop::option::of(org()),
+            ) {
+                let caller = Permissions::new(caller_org, Reach::Member, caller_roles);
+                let target = AccountRoles {
+                    account_id: if own { ME } else { TARGET },
+                    current,
+                    last_organisation: last,
+                };
+                let decided = caller.can_manage_account(ME, &target);
+                prop_assert_eq!(decided.is_ok(), model(&caller, ME, &target), "{:?}", decided);
+                if own {
+                    prop_assert_eq!(decided, Err(Refusal::OwnAccount));
+                }
+            }
+
+            /// Over any sequence of membership changes (by the secretariat, or by the
+            /// administrator that manages the account), expiries that need no request,
+            /// and administrators setting the account's credentials: an organisation's
+            /// administrator that may know them always still manages the account.
+            #[test]
+            fn no_sequence_leaves_credentials_with_an_administrator_who_lost_the_account(
+                steps in prop::collection::vec((0u8..5, org(), roles(), 0usize..4), 1..40),
+            ) {
+                let mut state = AccountRoles { account_id: TARGET, current: vec![], last_organisation: Some(ORGS[0]) };
+                let mut knowers: std::collections::BTreeSet<Uuid> = Default::default();
+                for (op, org, roles, i) in steps {
+                    let before = state.clone();
+                    match op {
+                        0 if !state.current.iter().any(|(o, _)| *o == org) => state.current.push((org, roles)),
+                        1 if i < state.current.len() => state.current[i].1 = roles,
+                        2 | 3 if i < state.current.len() => {
+                            let (ended, _) = state.current.remove(i);
+                            state.last_organisation = Some(ended);
+                        }
+                        4 => {
+                            if let Some(m) = state.managing_organisation() {
+                                knowers.insert(m);
+                            }
+                        }
+                        _ => {}
+                    }
+                    // Op 3 is an expiry: time passes, no request runs, nothing is voided.
+                    if op != 3 && before.leaves_its_administrator(&state) {
+                        knowers.clear();
+                    }
+                    let manager = state.managing_organisation();
+                    prop_assert!(knowers.iter().all(|k| Some(*k) == manager), "{:?} know, {:?} manages", knowers, manager);
+                }
+            }
         }
     }
 }

@@ -210,14 +210,41 @@ pub struct Me {
     pub memberships: Vec<Membership>,
 }
 
+/// Who switched a policy on: the secretariat (then only the secretariat switches it off)
+/// or the organisation's own `org_admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicySetBy {
+    Secretariat,
+    Organisation,
+}
+
+impl PolicySetBy {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PolicySetBy::Secretariat => "secretariat",
+            PolicySetBy::Organisation => "organisation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PolicySetBy> {
+        [PolicySetBy::Secretariat, PolicySetBy::Organisation].into_iter().find(|b| b.as_str() == s)
+    }
+}
+
 /// The policies of an organisation (`GET`/`PATCH /api/v1/organisations/{id}/policy`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OrganisationPolicy {
     /// Every publish needs an approver who did not write the revision (four eyes).
     pub require_review: bool,
+    /// Who switched `require_review` on; `null` while it is off. What the secretariat
+    /// switched on, only the secretariat switches off.
+    pub require_review_set_by: Option<PolicySetBy>,
     /// Every person acting for the organisation logs in with TOTP; until enrolled, a
     /// person can do nothing but enrol.
     pub require_totp: bool,
+    /// Who switched `require_totp` on; `null` while it is off.
+    pub require_totp_set_by: Option<PolicySetBy>,
     /// Client address ranges (CIDR, e.g. `192.0.2.0/24`) every API key of the
     /// organisation's service accounts must be used from; empty: any.
     pub service_account_ranges: Vec<String>,

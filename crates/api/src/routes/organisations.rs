@@ -4,8 +4,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use sitrep_db::{accounts, sessions};
 use sitrep_domain::account::parse_ranges;
 use sitrep_domain::account::{NewOrganisation, OrganisationChange};
+use sitrep_domain::policy::{self, SetBySecretariat};
 use sitrep_types::{
-    CreateOrganisation, Organisation, OrganisationPolicy, Page, UpdateOrganisation, UpdateOrganisationPolicy,
+    CreateOrganisation, Organisation, OrganisationPolicy, Page, PolicySetBy, UpdateOrganisation,
+    UpdateOrganisationPolicy,
 };
 use uuid::Uuid;
 
@@ -90,8 +92,9 @@ pub async fn get_organisation(
     Ok(HttpResponse::Ok().json(org))
 }
 
-/// Rename or (de)activate an organisation (secretariat). Deactivating revokes every
-/// session acting for it.
+/// Rename or (de)activate an organisation, or set `require_review` (secretariat; review
+/// it switches on only it switches off). Deactivating revokes every session acting for
+/// it.
 #[utoipa::path(
     patch, path = "/api/v1/organisations/{id}", tag = "accounts",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateOrganisation,
@@ -108,8 +111,12 @@ pub async fn update_organisation(
     let change = OrganisationChange::try_from(body.0)?;
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    let org =
-        accounts::update_organisation(&tx, id, &change).await?.ok_or(ApiError::not_found("organisation_not_found"))?;
+    let not_found = ApiError::not_found("organisation_not_found");
+    let current = accounts::lock_organisation_policy(&tx, id).await?.ok_or(not_found)?;
+    let review = switch(current.require_review_set_by, change.require_review, PolicySetBy::Secretariat)?;
+    let org = accounts::update_organisation(&tx, id, &change, review)
+        .await?
+        .ok_or(ApiError::not_found("organisation_not_found"))?;
     if change.active == Some(false) {
         sessions::revoke_organisation_sessions(&tx, id, "organisation_deactivated").await?;
     }
@@ -145,7 +152,9 @@ pub async fn get_policy(
 /// Set the organisation's policies (the secretariat, or its own `org_admin`). Requiring
 /// TOTP takes effect at once: a person of the organisation who has not proven TOTP in
 /// the session can do nothing but enrol (`403 totp_enrolment_required`). New address
-/// ranges apply to every key from the next request on.
+/// ranges apply to every key from the next request on. An `org_admin` may switch review
+/// and TOTP on, and off only where its organisation switched them on: what the
+/// secretariat switched on stays on (`403 policy_set_by_secretariat`).
 #[utoipa::path(
     patch, path = "/api/v1/organisations/{id}/policy", tag = "accounts",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateOrganisationPolicy,
@@ -168,13 +177,28 @@ pub async fn update_policy(
         Some(r) => Some(parse_ranges("service_account_ranges", r).map_err(|e| ApiError::Invalid(e.into()))?),
         None => None,
     };
+    let by = if caller.permissions.is_secretariat() { PolicySetBy::Secretariat } else { PolicySetBy::Organisation };
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
+    let current =
+        accounts::lock_organisation_policy(&tx, id).await?.ok_or(ApiError::not_found("organisation_not_found"))?;
+    let review = switch(current.require_review_set_by, change.require_review, by)?;
+    let totp = switch(current.require_totp_set_by, change.require_totp, by)?;
     let policy =
-        accounts::update_organisation_policy(&tx, id, change.require_review, change.require_totp, ranges.as_deref())
-            .await?
-            .ok_or(not_found)?;
+        accounts::update_organisation_policy(&tx, id, review, totp, ranges.as_deref()).await?.ok_or(not_found)?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(policy))
+}
+
+/// The new state of a policy switch when `wanted` is given, by the domain rule.
+fn switch(
+    current: Option<PolicySetBy>,
+    wanted: Option<bool>,
+    by: PolicySetBy,
+) -> Result<Option<Option<PolicySetBy>>, ApiError> {
+    wanted.map(|on| policy::switch(current, on, by)).transpose().map_err(|SetBySecretariat| ApiError::Forbidden {
+        code: "policy_set_by_secretariat",
+        detail: "The secretariat switched this on; only the secretariat switches it off.",
+    })
 }

@@ -1,6 +1,7 @@
 //! Service accounts and their API keys. The secretariat manages all; an `org_admin`
-//! manages its own organisation's, and for it others do not exist (`404`). A key is
-//! shown once, when it is made; only its prefix and hash are kept.
+//! manages its own organisation's that hold no role only the secretariat grants, and
+//! for it other organisations' do not exist (`404`). A key is shown once, when it is
+//! made; only its prefix and hash are kept.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -14,14 +15,14 @@ use sitrep_types::{
 };
 use uuid::Uuid;
 
+use crate::admin::{self, AccountKind, check_manages, check_organisation, refused, scope};
 use crate::audit::{self, RecordExt};
 use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::pagination::PageQuery;
-use crate::principal::{Caller, ManageUsers};
-use crate::routes::users::{check_grant, check_organisation, scope};
+use crate::principal::{Caller, ManageUsers, Principal};
 use crate::state::AppState;
 
 const LIST: &str = "service-accounts";
@@ -119,7 +120,7 @@ pub async fn create_service_account(
 ) -> Result<HttpResponse, ApiError> {
     let new = NewServiceAccount::try_from(body.0)?;
     let organisation = new.organisation_id.unwrap_or(caller.organisation_id);
-    check_grant(&caller.permissions, organisation, new.roles)?;
+    caller.permissions.can_grant_roles(organisation, new.roles).map_err(refused)?;
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     check_organisation(&tx, organisation, "organisation_id").await?;
@@ -161,7 +162,11 @@ pub async fn get_service_account(
 }
 
 /// Change a service account's description, roles, or (de)activate it. Deactivation
-/// refuses every key of the account from the next request on.
+/// refuses every key of the account from the next request on. An `org_admin` changes
+/// only accounts that hold no role only the secretariat grants (`403
+/// account_privileged`), and no account changes itself (`403 own_account`). Granting a
+/// role only the secretariat grants revokes the account's keys: its organisation's
+/// administrator may hold them.
 #[utoipa::path(
     patch, path = "/api/v1/service-accounts/{id}", tag = "accounts",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateServiceAccount,
@@ -180,8 +185,10 @@ pub async fn update_service_account(
     let tx = client.transaction().await?;
     service_accounts::lock_service_account(&tx, id).await?.ok_or(NOT_FOUND)?;
     let current = find_visible(&tx, &caller.permissions, id).await?;
+    let before = check_manages(&tx, &caller, id).await?;
     if let Some(roles) = change.roles {
-        change_roles(&tx, &caller.permissions, caller.user_id, &current, roles).await?;
+        change_roles(&tx, &caller, &current, roles).await?;
+        admin::void_credentials_if_it_left(&tx, &state, &before, id, AccountKind::Service, caller.user_id).await?;
     }
     let description = change.description.as_ref().map(|d| d.as_deref());
     let row = service_accounts::update_service_account(&tx, id, description, change.active).await?.ok_or(NOT_FOUND)?;
@@ -194,15 +201,14 @@ pub async fn update_service_account(
 /// Ends the account's membership in force and starts a successor with `roles`.
 async fn change_roles(
     c: &impl GenericClient,
-    p: &Permissions,
-    by: Uuid,
+    caller: &Principal,
     account: &ServiceAccountRow,
     roles: RoleSet,
 ) -> Result<(), ApiError> {
-    check_grant(p, account.organisation_id, roles)?;
+    caller.permissions.can_grant_roles(account.organisation_id, roles).map_err(refused)?;
+    let by = caller.user_id;
     let memberships = accounts::memberships_of(c, account.id, Some(account.organisation_id)).await?;
     if let Some(current) = memberships.iter().find(|m| m.active) {
-        check_grant(p, account.organisation_id, current.roles.iter().copied().collect())?;
         accounts::end_membership(c, current.id, by).await?;
     }
     accounts::insert_membership(c, Uuid::new_v4(), account.id, account.organisation_id, roles, None, Some(by)).await?;
@@ -233,7 +239,8 @@ pub async fn list_api_keys(
 
 /// Make an API key. The response holds the key this once; only its prefix and a hash
 /// are kept. It expires at `expires_at` (at most 366 days ahead) and works only from
-/// `allowed_ranges` (and the organisation's ranges) when they are set.
+/// `allowed_ranges` (and the organisation's ranges) when they are set. The same
+/// administration rule as for changing the account applies.
 #[utoipa::path(
     post, path = "/api/v1/service-accounts/{id}/keys", tag = "accounts",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = CreateApiKey,
@@ -252,6 +259,7 @@ pub async fn create_api_key(
     let tx = client.transaction().await?;
     service_accounts::lock_service_account(&tx, id).await?.ok_or(NOT_FOUND)?;
     find_visible(&tx, &caller.permissions, id).await?;
+    check_manages(&tx, &caller, id).await?;
     let made = apikey::generate();
     let key_id = Uuid::new_v4();
     let row = service_accounts::insert_api_key(
@@ -297,7 +305,7 @@ pub async fn get_api_key(
 }
 
 /// Revoke an API key: refused from the next request on. Revoking twice keeps the first
-/// revocation.
+/// revocation. The same administration rule as for changing the account applies.
 #[utoipa::path(
     post, path = "/api/v1/service-accounts/{id}/keys/{key_id}/revoke", tag = "accounts",
     security(("bearer" = [])), params(("id" = Uuid, Path), ("key_id" = Uuid, Path)),
@@ -312,7 +320,9 @@ pub async fn revoke_api_key(
     let (id, key_id) = path.into_inner();
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
+    service_accounts::lock_service_account(&tx, id).await?.ok_or(NOT_FOUND)?;
     find_visible(&tx, &caller.permissions, id).await?;
+    check_manages(&tx, &caller, id).await?;
     let row = service_accounts::revoke_api_key(&tx, id, key_id, caller.user_id).await?.ok_or(KEY_NOT_FOUND)?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("api_key", key_id)).await?;
     tx.commit().await?;

@@ -1,13 +1,15 @@
-//! Users and memberships. The secretariat manages everyone; an `org_admin` manages the
-//! users of its own organisation, and for it other users do not exist (`404`).
+//! Users and memberships. The secretariat manages everyone else; an `org_admin` manages
+//! the users of its own organisation that hold no role only the secretariat grants, and
+//! for it users without a membership there do not exist (`404`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use sitrep_db::{GenericClient, accounts, sessions};
 use sitrep_domain::account::{MembershipChange, NewMembership, NewUser, UserChange};
-use sitrep_domain::{Permissions, RoleSet};
+use sitrep_domain::{AccountRoles, Permissions};
 use sitrep_types::{CreateMembership, CreateUser, Membership, Page, UpdateMembership, UpdateUser, User};
 use uuid::Uuid;
 
+use crate::admin::{self, AccountKind, check_manages, check_organisation, refused, scope};
 use crate::audit::{self, RecordExt};
 use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
@@ -19,11 +21,6 @@ use crate::state::AppState;
 
 const LIST: &str = "users";
 const USER_NOT_FOUND: ApiError = ApiError::NotFound { code: "user_not_found" };
-
-/// The organisation whose users the caller manages; `None` for the secretariat (all).
-pub(crate) fn scope(p: &Permissions) -> Option<Uuid> {
-    if p.is_secretariat() { None } else { Some(p.organisation_id) }
-}
 
 /// The user, if the caller may see it: for an `org_admin`, only users with a membership
 /// (past or present) in its organisation. Everyone else gets `404`.
@@ -45,43 +42,6 @@ fn user(row: accounts::UserRow, memberships: Vec<Membership>) -> User {
         created_at: row.created_at,
         updated_at: row.updated_at,
         memberships,
-    }
-}
-
-/// An `org_admin` may change only users whose memberships in force are all in its own
-/// organisation; a user shared with another organisation is the secretariat's.
-async fn refuse_shared(c: &impl GenericClient, p: &Permissions, id: Uuid) -> Result<(), ApiError> {
-    if let Some(own) = scope(p) {
-        let everywhere = accounts::memberships_of(c, id, None).await?;
-        if everywhere.iter().any(|m| m.active && m.organisation_id != own) {
-            return Err(ApiError::Forbidden {
-                code: "user_shared",
-                detail: "This user is also a member of another organisation; ask the secretariat.",
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The caller may hand out every role in `roles` in `organisation`.
-pub(crate) fn check_grant(p: &Permissions, organisation: Uuid, roles: RoleSet) -> Result<(), ApiError> {
-    if !p.can_manage_members_of(organisation) {
-        return Err(ApiError::forbidden("You may manage the users of your own organisation only."));
-    }
-    if !roles.to_vec().into_iter().all(|r| p.can_grant(r)) {
-        return Err(ApiError::Forbidden {
-            code: "role_not_grantable",
-            detail: "Only the secretariat grants the secretariat, auditor and sysadmin roles.",
-        });
-    }
-    Ok(())
-}
-
-/// The organisation exists and is active, or a `422` on `field`.
-pub(crate) async fn check_organisation(c: &impl GenericClient, id: Uuid, field: &str) -> Result<(), ApiError> {
-    match accounts::get_organisation(c, id).await? {
-        Some(o) if o.active => Ok(()),
-        _ => Err(ApiError::invalid(field, "unknown_organisation", "no active organisation has this id")),
     }
 }
 
@@ -133,7 +93,7 @@ pub async fn create_user(
     body: Json<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let new = NewUser::parse(body.0, chrono::Utc::now())?;
-    check_grant(&caller.permissions, new.organisation_id, new.roles)?;
+    caller.permissions.can_grant_roles(new.organisation_id, new.roles).map_err(refused)?;
     let hash = state.hasher.hash(new.password.expose()).await?;
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
@@ -180,7 +140,9 @@ pub async fn get_user(
 
 /// Change a user's display name or password, or (de)activate it. A new password or a
 /// deactivation revokes all of the user's sessions. An `org_admin` may change only
-/// users whose memberships in force are all in its organisation.
+/// users whose memberships not yet ended are all in its organisation and hold no role
+/// only the secretariat grants (`403 account_privileged`, `403 user_shared`); nobody
+/// changes their own account here (`403 own_account`).
 #[utoipa::path(
     patch, path = "/api/v1/users/{id}", tag = "accounts",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateUser,
@@ -203,7 +165,7 @@ pub async fn update_user(
     let tx = client.transaction().await?;
     accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
     find_visible(&tx, &caller.permissions, id).await?;
-    refuse_shared(&tx, &caller.permissions, id).await?;
+    check_manages(&tx, &caller, id).await?;
     let row = accounts::update_user(
         &tx,
         id,
@@ -244,7 +206,10 @@ pub async fn list_memberships(
 }
 
 /// Give a user a membership of an organisation. At most one membership per user and
-/// organisation is in force at a time.
+/// organisation is in force at a time. A membership that takes the user away from the
+/// organisation whose `org_admin` managed it (another organisation, or a role only the
+/// secretariat grants) voids the user's password and second factor and ends its
+/// sessions: that administrator may know them. The secretariat then sets a new password.
 #[utoipa::path(
     post, path = "/api/v1/users/{id}/memberships", tag = "accounts",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = CreateMembership,
@@ -263,7 +228,8 @@ pub async fn create_membership(
     let tx = client.transaction().await?;
     accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
     find_visible(&tx, &caller.permissions, id).await?;
-    check_grant(&caller.permissions, new.organisation_id, new.roles)?;
+    let before = check_manages(&tx, &caller, id).await?;
+    caller.permissions.can_grant_roles(new.organisation_id, new.roles).map_err(refused)?;
     check_organisation(&tx, new.organisation_id, "organisation_id").await?;
     let existing = accounts::memberships_of(&tx, id, Some(new.organisation_id)).await?;
     if existing.iter().any(|m| m.active) {
@@ -282,6 +248,7 @@ pub async fn create_membership(
         Some(caller.user_id),
     )
     .await?;
+    settle(&tx, &state, &before, id, caller.user_id).await?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("membership", membership.id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(membership))
@@ -289,7 +256,9 @@ pub async fn create_membership(
 
 /// End a membership now (`end: true`), or change its roles: the membership ends and a
 /// successor with the new roles starts, so history is kept. Ending one revokes the
-/// user's sessions for that organisation at once.
+/// user's sessions for that organisation at once. The same administration rule as for
+/// the user applies, and a role only the secretariat grants voids the user's
+/// credentials as a new membership does.
 #[utoipa::path(
     patch, path = "/api/v1/users/{id}/memberships/{membership_id}", tag = "accounts",
     security(("bearer" = [])),
@@ -318,7 +287,10 @@ pub async fn update_membership(
     if !caller.permissions.can_manage_members_of(current.organisation_id) {
         return Err(ApiError::not_found("membership_not_found"));
     }
-    check_grant(&caller.permissions, current.organisation_id, current.roles.iter().copied().collect())?;
+    let before = check_manages(&tx, &caller, id).await?;
+    if let MembershipChange::Roles(roles) = change {
+        caller.permissions.can_grant_roles(current.organisation_id, roles).map_err(refused)?;
+    }
     if !current.active {
         return Err(ApiError::Conflict { code: "membership_not_in_force", detail: "The membership has ended.".into() });
     }
@@ -331,7 +303,6 @@ pub async fn update_membership(
             ended
         }
         MembershipChange::Roles(roles) => {
-            check_grant(&caller.permissions, current.organisation_id, roles)?;
             accounts::insert_membership(
                 &tx,
                 Uuid::new_v4(),
@@ -344,6 +315,7 @@ pub async fn update_membership(
             .await?
         }
     };
+    settle(&tx, &state, &before, id, caller.user_id).await?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("membership", membership_id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(result))
@@ -351,8 +323,8 @@ pub async fn update_membership(
 
 /// Remove a user's TOTP and recovery codes (a lost device) and end the user's sessions.
 /// The user logs in with the password again and, where the organisation requires TOTP,
-/// can do nothing but enrol anew. An `org_admin` may reset only users whose memberships
-/// in force are all in its organisation.
+/// can do nothing but enrol anew. The same administration rule as for changing the user
+/// applies.
 #[utoipa::path(
     post, path = "/api/v1/users/{id}/totp/reset", tag = "accounts",
     security(("bearer" = [])), params(("id" = Uuid, Path)),
@@ -372,10 +344,23 @@ pub async fn reset_totp(
     let tx = client.transaction().await?;
     accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
     find_visible(&tx, &caller.permissions, id).await?;
-    refuse_shared(&tx, &caller.permissions, id).await?;
+    check_manages(&tx, &caller, id).await?;
     sitrep_db::second_factor::remove_totp(&tx, id).await?;
     sessions::revoke_user_sessions(&tx, id, None, "totp_reset").await?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", id).status(204)).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Voids the person's credentials when the membership change took it away from its
+/// administrator.
+async fn settle(
+    c: &impl GenericClient,
+    state: &AppState,
+    before: &AccountRoles,
+    id: Uuid,
+    by: Uuid,
+) -> Result<(), ApiError> {
+    admin::void_credentials_if_it_left(c, state, before, id, AccountKind::Person, by).await?;
+    Ok(())
 }

@@ -1,0 +1,102 @@
+//! The administration boundary the user and service-account routes share: whose accounts
+//! a caller manages, the refusals, and what a membership change that takes an account
+//! away from its administrator voids. The rule itself is
+//! `Permissions::can_manage_account` in the domain crate.
+
+use sitrep_db::{GenericClient, accounts, service_accounts, sessions};
+use sitrep_domain::{AccountRoles, Permissions, Refusal};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::principal::Principal;
+use crate::state::AppState;
+
+/// The organisation whose accounts the caller lists and reads; `None` for the
+/// secretariat (all).
+pub(crate) fn scope(p: &Permissions) -> Option<Uuid> {
+    if p.is_secretariat() { None } else { Some(p.organisation_id) }
+}
+
+/// The answer to a refused administration request.
+pub(crate) fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::NotYourOrganisation => {
+            ApiError::forbidden("You may manage the accounts of your own organisation only.")
+        }
+        Refusal::PrivilegedAccount => ApiError::Forbidden {
+            code: "account_privileged",
+            detail: "This account holds a role only the secretariat grants; only the secretariat manages it.",
+        },
+        Refusal::SharedAccount => ApiError::Forbidden {
+            code: "user_shared",
+            detail: "This account is also a member of another organisation; ask the secretariat.",
+        },
+        Refusal::OwnAccount => ApiError::Forbidden {
+            code: "own_account",
+            detail: "Administration acts on other accounts; your own is under /api/v1/me.",
+        },
+        Refusal::RoleNotGrantable => ApiError::Forbidden {
+            code: "role_not_grantable",
+            detail: "Only the secretariat grants the secretariat, auditor and sysadmin roles.",
+        },
+    }
+}
+
+/// The account's roles in every organisation, if the caller may change the account.
+/// Call it after locking the account's row, so the answer holds until commit.
+pub(crate) async fn check_manages(
+    c: &impl GenericClient,
+    caller: &Principal,
+    account: Uuid,
+) -> Result<AccountRoles, ApiError> {
+    let roles = accounts::account_roles(c, account).await?;
+    caller.permissions.can_manage_account(caller.user_id, &roles).map_err(refused)?;
+    Ok(roles)
+}
+
+/// The organisation exists and is active, or a `422` on `field`.
+pub(crate) async fn check_organisation(c: &impl GenericClient, id: Uuid, field: &str) -> Result<(), ApiError> {
+    match accounts::get_organisation(c, id).await? {
+        Some(o) if o.active => Ok(()),
+        _ => Err(ApiError::invalid(field, "unknown_organisation", "no active organisation has this id")),
+    }
+}
+
+/// Which credentials an account has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AccountKind {
+    Person,
+    Service,
+}
+
+/// After a membership change of `account` (still under its row lock): when the change
+/// took the account away from the organisation whose `org_admin` managed it (`before`),
+/// that administrator may know its credentials, so they end here. A person's password
+/// becomes the hash of a secret nobody keeps, its second factor goes and its sessions
+/// end (the secretariat then sets a new password); a service account's keys are revoked.
+/// Returns whether anything was voided.
+pub(crate) async fn void_credentials_if_it_left(
+    c: &impl GenericClient,
+    state: &AppState,
+    before: &AccountRoles,
+    account: Uuid,
+    kind: AccountKind,
+    by: Uuid,
+) -> Result<bool, ApiError> {
+    let after = accounts::account_roles(c, account).await?;
+    if !before.leaves_its_administrator(&after) {
+        return Ok(false);
+    }
+    match kind {
+        AccountKind::Person => {
+            let secret = hex::encode(rand::random::<[u8; 32]>());
+            let unusable = state.hasher.hash(&secret).await?;
+            accounts::void_person_credentials(c, account, &unusable).await?;
+            sessions::revoke_user_sessions(c, account, None, "credentials_voided").await?;
+        }
+        AccountKind::Service => {
+            service_accounts::revoke_all_api_keys(c, account, by).await?;
+        }
+    }
+    Ok(true)
+}
