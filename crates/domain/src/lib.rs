@@ -4,8 +4,10 @@
 
 pub mod account;
 pub mod election;
+pub mod password;
 pub mod permissions;
 pub mod picture;
+pub mod throttle;
 pub mod validation;
 pub mod visibility;
 

@@ -200,8 +200,9 @@ pub async fn update_user(
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
-    find_visible(&tx, &caller.permissions, id).await?;
+    let target = find_visible(&tx, &caller.permissions, id).await?;
     refuse_shared(&tx, &caller.permissions, id).await?;
+    change.check_password_for(&target.username)?;
     let row = accounts::update_user(
         &tx,
         id,
