@@ -20,6 +20,7 @@ mod feed;
 mod fuzz;
 mod hostile;
 mod openapi;
+mod passwords;
 mod pictures;
 mod processes;
 mod receiver;

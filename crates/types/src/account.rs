@@ -208,6 +208,10 @@ pub struct Me {
     pub roles: Vec<Role>,
     /// All of the user's memberships in force now, in any organisation.
     pub memberships: Vec<Membership>,
+    /// The password is a one-time password an administrator set: until it is changed
+    /// (`POST /api/v1/me/password`) every other route answers `403`
+    /// `password_change_required`.
+    pub password_change_required: bool,
 }
 
 /// The policies of an organisation (`GET`/`PATCH /api/v1/organisations/{id}/policy`).
