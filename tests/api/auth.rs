@@ -90,17 +90,19 @@ async fn repeated_failures_are_throttled_with_retry_after_for_known_and_unknown_
         }
         let res = throttled.expect("a 429 after the free failures");
         let record = app.audit_of(&res).await;
-        assert_eq!((record.outcome.as_str(), record.reason.as_deref()), ("denied", Some("account_throttled")));
+        assert_eq!((record.outcome.as_str(), record.reason.as_deref()), ("denied", Some("account_address_throttled")));
         let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=256).contains(&retry), "{retry}");
         assert_eq!(problem(res, 429).await["code"], "too_many_attempts");
     }
-    // Even the right password waits while the name is locked (the lock is per name, not
-    // per outcome). The lock is made long here so that timing cannot decide the test.
+    // Even the right password waits at this address while the name is locked there (the
+    // lock is per name and address, not per outcome). The lock is made long here so that
+    // timing cannot decide the test.
     let client = app.pool.get().await.unwrap();
     client
         .execute(
-            "UPDATE login_throttle SET locked_until = now() + interval '1 hour' WHERE username = 'target.user'",
+            "UPDATE login_throttle SET locked_until = now() + interval '1 hour' \
+             WHERE throttle_key = 'pair:127.0.0.1 target.user'",
             &[],
         )
         .await
@@ -120,7 +122,7 @@ async fn logins_per_client_address_are_throttled() {
     let res = app.login_response("someone9", "a wrong password again").await;
     assert!(res.headers().contains_key("retry-after"));
     let record = app.audit_of(&res).await;
-    assert_eq!(record.reason.as_deref(), Some("address_throttled"));
+    assert_eq!(record.reason.as_deref(), Some("address_rate_limited"));
     assert_eq!(problem(res, 429).await["code"], "too_many_attempts");
 }
 

@@ -22,6 +22,14 @@ async fn the_first_start_seeds_the_demo_and_one_secretariat_account_once() {
     let res = app.login_response(&username, &password).await;
     assert_eq!(res.status(), 200);
     let token = res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    // The printed password is a one-time password: the first secretariat chooses its own
+    // before anything else.
+    let me: Value = app.get("/api/v1/me", Some(&token)).await.json().await.unwrap();
+    assert_eq!(me["password_change_required"], true);
+    let res = app.get("/api/v1/pictures", Some(&token)).await;
+    assert_eq!(res.status(), 403);
+    let change = json!({"current_password": password, "new_password": "kaksi kuppia teetä ja pulla"});
+    assert_eq!(app.post_json("/api/v1/me/password", Some(&token), &change).await.status(), 204);
     let page: Value = app.get("/api/v1/pictures?include_expired=true", Some(&token)).await.json().await.unwrap();
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 7);

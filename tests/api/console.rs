@@ -179,6 +179,16 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         sitrep_server::checkpoint::CheckpointSigner::load(&app.data_dir.join("audit/checkpoint-key.pem")).unwrap();
     signer.checkpoint(&app.pool, true).await.unwrap();
 
+    // A newcomer whose password the secretariat set: one-time, changed in the console.
+    let newcomer = crate::helpers::TestUser {
+        id: uuid::Uuid::nil(),
+        username: "a.newcomer".into(),
+        password: "lumipallo kesällä 42".into(),
+    };
+    let body = json!({"username": newcomer.username, "display_name": "A Newcomer", "password": newcomer.password,
+                      "organisation_id": app.org("A"), "roles": ["reader"]});
+    assert_eq!(app.post_json("/api/v1/users", Some(&sec), &body).await.status(), 201);
+
     let artifacts = target_dir().join("console-artifacts");
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -188,7 +198,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         "users": {
             "author": user(&author), "approver": user(&approver), "approver2": user(&approver2),
             "b": user(&b_reader), "c": user(&c_reader), "r": user(&r_reader),
-            "secretariat": user(&secretariat), "auditor": user(&auditor),
+            "secretariat": user(&secretariat), "auditor": user(&auditor), "newcomer": user(&newcomer),
         },
         "b_totp_secret": secret_b32,
         "group": {"id": group["id"], "reference": group["reference"], "title": group["title"]},

@@ -200,6 +200,8 @@ impl TestApp {
         let client = self.pool.get().await.unwrap();
         let id = Uuid::new_v4();
         sitrep_db::accounts::insert_user(&client, id, username, username, &hash).await.unwrap();
+        // The person's own password, not a one-time one.
+        sitrep_db::accounts::set_own_password(&client, id, &hash).await.unwrap();
         let roles: RoleSet = roles.iter().copied().collect();
         sitrep_db::accounts::insert_membership(&client, Uuid::new_v4(), id, self.org(org), roles, None, None)
             .await

@@ -25,6 +25,7 @@ mod hostile;
 mod insider;
 mod machine;
 mod openapi;
+mod passwords;
 mod pictures;
 mod processes;
 mod receiver;

@@ -314,6 +314,24 @@ try {
     await a.context.close();
   });
 
+  await scenario('a person with a one-time password chooses their own before anything else', async () => {
+    const n = await session('a.newcomer');
+    await signIn(n, seed.users.newcomer);
+    await n.page.getByRole('heading', { name: 'Choose your own password' }).waitFor();
+    check(await n.page.locator('#nav a').count() === 0, 'no pages offered before the password is changed');
+    await n.page.getByLabel('Current password').fill(seed.users.newcomer.password);
+    await n.page.getByLabel('New password', { exact: true }).fill('passwordpassword');
+    await n.page.getByLabel('New password again').fill('passwordpassword');
+    await n.page.getByRole('button', { name: 'Change password' }).click();
+    await n.page.locator('.field.invalid input[name="new_password"]').waitFor();
+    await n.page.getByLabel('New password', { exact: true }).fill('mustikka metsässä 1917');
+    await n.page.getByLabel('New password again').fill('mustikka metsässä 1917');
+    await n.page.getByRole('button', { name: 'Change password' }).click();
+    await n.page.getByRole('heading', { name: 'Situation board' }).waitFor();
+    await n.page.locator(`[data-id="${seed.group.id}"]`).waitFor();
+    await n.context.close();
+  });
+
   await scenario('signing out forgets the session', async () => {
     await c.page.getByRole('button', { name: 'Sign out' }).click();
     await c.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();

@@ -126,6 +126,20 @@ export function refresh() {
   return refreshing;
 }
 
+/**
+ * Changes the user's own password. The server ends every other session of theirs and
+ * lifts this session's restriction when the password was a one-time one; `me` is read
+ * again so that the console shows what the user may now do.
+ */
+export async function changePassword(currentPassword, newPassword) {
+  await request('/me/password', {
+    method: 'POST',
+    body: { current_password: currentPassword, new_password: newPassword },
+  });
+  session.me = await request('/me');
+  emit('signed-in');
+}
+
 /** Signs out: the server revokes the session; the tokens are forgotten either way. */
 export async function logout() {
   if (!session) return;

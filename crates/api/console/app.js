@@ -1,9 +1,9 @@
 // The console's entry point: sign-in, the navigation, the fragment router (#/board,
 // #/picture/<id>, …) and the one live stream every view listens to.
 
-import { ApiError, hasRole, login, logout, me, onSession, signedIn } from './api.js';
+import { ApiError, changePassword, hasRole, login, logout, me, onSession, signedIn } from './api.js';
 import { dispatch, openStream } from './sse.js';
-import { h, mount, field, describe } from './ui.js';
+import { h, mount, field, describe, showFieldErrors, clearFieldErrors } from './ui.js';
 import { boardView, queueView } from './board.js';
 import { pictureView } from './picture.js';
 import { editorView } from './editor.js';
@@ -24,7 +24,14 @@ function readsPictures() {
   return hasRole('reader', 'author', 'approver');
 }
 
+/** The password is a one-time password an administrator set: nothing else until it is changed. */
+function mustChangePassword() {
+  const m = me();
+  return !!m && m.password_change_required;
+}
+
 function routes() {
+  if (mustChangePassword()) return [];
   const list = [];
   if (readsPictures() || hasRole('secretariat')) list.push(['#/board', 'Situation board']);
   if (hasRole('author', 'approver')) list.push(['#/new', 'New picture']);
@@ -104,6 +111,56 @@ function loginView() {
   user.focus();
 }
 
+function passwordView() {
+  const current = h('input', { name: 'current_password', type: 'password', autocomplete: 'current-password', required: true });
+  const next = h('input', { name: 'new_password', type: 'password', autocomplete: 'new-password', required: true });
+  const again = h('input', { name: 'new_password_again', type: 'password', autocomplete: 'new-password', required: true });
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const button = h('button', { type: 'submit' }, 'Change password');
+  const form = h('form', { class: 'login', 'aria-labelledby': 'password-h', novalidate: true },
+    h('h1', { id: 'password-h' }, 'Choose your own password'),
+    h('p', { class: 'notice', role: 'status' },
+      'Your password was set by an administrator. Choose a password of your own before you continue.'),
+    field('Current password', current, 'current_password', 'The password you signed in with'),
+    field('New password', next, 'new_password',
+      'At least 15 characters; not your username or a common password. A few unrelated words work well.'),
+    field('New password again', again, 'new_password_again'),
+    error, button);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.textContent = '';
+    clearFieldErrors(form);
+    if (next.value !== again.value) {
+      error.textContent = 'The two new passwords differ.';
+      again.focus();
+      return;
+    }
+    button.disabled = true;
+    try {
+      await changePassword(current.value, next.value);
+      current.value = '';
+      next.value = '';
+      again.value = '';
+      location.hash = '#/board';
+      route();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 422) {
+        const left = showFieldErrors(form, e.problem);
+        error.textContent = left.map((x) => x.message).join(' ');
+      } else if (e instanceof ApiError && e.code === 'current_password_invalid') {
+        error.textContent = 'The current password is wrong.';
+        current.focus();
+      } else {
+        error.textContent = describe(e);
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+  mount(main, form);
+  current.focus();
+}
+
 let generation = 0;
 
 async function route() {
@@ -118,6 +175,10 @@ async function route() {
     return;
   }
   renderChrome();
+  if (mustChangePassword()) {
+    passwordView();
+    return;
+  }
   const parts = location.hash.replace(/^#\/?/, '').split('/');
   const [page, arg] = parts;
   // Each view renders into its own container, shown only if no later navigation
@@ -179,7 +240,9 @@ async function route() {
 
 onSession((what) => {
   if (what === 'signed-in') {
-    if (hasRole('reader', 'author', 'approver')) {
+    if (stream) stream.close();
+    stream = null;
+    if (hasRole('reader', 'author', 'approver') && !mustChangePassword()) {
       stream = openStream(dispatch, setLive);
     } else {
       const live = document.getElementById('live');

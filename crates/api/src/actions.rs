@@ -9,6 +9,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/auth/refresh", "auth.refresh"),
     ("POST", "/api/v1/auth/logout", "auth.logout"),
     ("GET", "/api/v1/me", "me.view"),
+    ("POST", "/api/v1/me/password", "me.password_change"),
     ("GET", "/api/v1/organisations", "organisation.list"),
     ("POST", "/api/v1/organisations", "organisation.create"),
     ("GET", "/api/v1/organisations/{id}", "organisation.view"),

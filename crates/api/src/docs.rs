@@ -136,6 +136,7 @@ impl Modify for Security {
         routes::auth::refresh_tokens,
         routes::auth::logout,
         routes::me::get_me,
+        routes::me::change_password,
         routes::organisations::list_organisations,
         routes::organisations::create_organisation,
         routes::organisations::get_organisation,

@@ -16,6 +16,7 @@ pub mod principal;
 pub mod proxy;
 pub mod routes;
 pub mod state;
+pub mod throttle;
 
 use actix_web::{Route, web};
 use utoipa_swagger_ui::SwaggerUi;
@@ -129,6 +130,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(not_allowed("POST")),
                 )
                 .service(web::resource("/me").route(web::get().to(me::get_me)).default_service(not_allowed("GET")))
+                .service(post_only("/me/password", me::change_password))
                 .service(
                     web::resource("/organisations")
                         .route(web::get().to(organisations::list_organisations))

@@ -425,7 +425,7 @@ mod tests {
             actor: ActorKind::User,
             session_id: Some(Uuid::from_u128(12)),
             api_key_id: None,
-            enrolment_only: false,
+            restriction: None,
             permissions: Permissions::new(READER, reach, roles.iter().copied().collect()),
         }
     }

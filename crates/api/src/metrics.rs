@@ -52,6 +52,10 @@ impl Metrics {
             ("sitrep_access_log_head_seq", "Sequence number of the access log's chain head"),
             ("sitrep_access_log_unsealed", "Access-log records written but not yet sealed into the chain"),
             ("sitrep_access_log_unsealed_oldest_milliseconds", "Age of the oldest access-log record not yet sealed"),
+            (
+                "sitrep_login_accounts_at_ceiling",
+                "Accounts whose failed sign-ins in the current window reached auth.login.account_ceiling",
+            ),
         ] {
             let g = IntGauge::new(name, help)?;
             registry.register(Box::new(g.clone()))?;
@@ -104,6 +108,14 @@ pub async fn metrics(state: web::Data<AppState>, _caller: Caller<Sysadmin>) -> R
     m.set("sitrep_access_log_head_seq", g.access_log_head_seq);
     m.set("sitrep_access_log_unsealed", g.access_log_unsealed);
     m.set("sitrep_access_log_unsealed_oldest_milliseconds", (g.access_log_unsealed_age_secs * 1000.0).round() as i64);
+    let throttle = state.login.throttle();
+    let at_ceiling = sitrep_db::sessions::accounts_over_ceiling(
+        &client,
+        i32::try_from(throttle.account_ceiling).unwrap_or(i32::MAX),
+        throttle.window_secs as i64,
+    )
+    .await?;
+    m.set("sitrep_login_accounts_at_ceiling", at_ceiling);
     let mut body = Vec::new();
     TextEncoder::new().encode(&m.registry.gather(), &mut body).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body))

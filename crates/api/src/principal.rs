@@ -44,10 +44,48 @@ pub struct Principal {
     pub session_id: Option<Uuid>,
     /// The API key of a service account.
     pub api_key_id: Option<Uuid>,
-    /// The organisation requires TOTP and this session has not proven it: the caller
-    /// may only enrol (and read who it is, and log out).
-    pub enrolment_only: bool,
+    /// What this session must do before anything else, if anything.
+    pub restriction: Option<Restriction>,
     pub permissions: Permissions,
+}
+
+/// Something a person's session must do before it may do anything else. Until then only
+/// the handlers whose policy allows it (`Policy::WHILE_RESTRICTED`) answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restriction {
+    /// The password is a one-time password an administrator set: change it
+    /// (`POST /me/password`); reading who one is and logging out stay open.
+    ChangePassword,
+    /// TOTP is required (by the organisation or the roles) and this session has not
+    /// proven it: enrol (`/me/totp`); reading who one is and logging out stay open.
+    EnrolTotp,
+}
+
+impl Restriction {
+    /// The restriction of a session as the database says now: the password first.
+    pub fn of(row: &sessions::PrincipalRow) -> Option<Restriction> {
+        if row.password_change_required {
+            Some(Restriction::ChangePassword)
+        } else if row.enrolment_only {
+            Some(Restriction::EnrolTotp)
+        } else {
+            None
+        }
+    }
+
+    /// The `403` every other handler answers.
+    pub fn refusal(self) -> ApiError {
+        match self {
+            Restriction::ChangePassword => ApiError::Forbidden {
+                code: "password_change_required",
+                detail: "Your password was set by an administrator: choose your own at /api/v1/me/password first.",
+            },
+            Restriction::EnrolTotp => ApiError::Forbidden {
+                code: "totp_enrolment_required",
+                detail: "Your organisation requires a second factor: enrol TOTP at /api/v1/me/totp first.",
+            },
+        }
+    }
 }
 
 /// A credential presented in `Authorization`.
@@ -125,15 +163,16 @@ impl Principal {
         let rows = sessions::principals(c, &ids, roles_needing_totp).await?;
         for (slots, row) in slots.into_iter().zip(rows) {
             let Ok(row) = row else { continue };
+            let restriction = Restriction::of(&row);
             for i in slots {
                 let p = principals[i].0;
-                if row.enrolment_only && !p.enrolment_only {
+                if restriction.is_some() && restriction != p.restriction {
                     continue;
                 }
                 out[i] = Some(Principal {
                     username: row.username.clone(),
                     membership_id: row.membership_id,
-                    enrolment_only: row.enrolment_only,
+                    restriction,
                     permissions: Permissions::new(p.organisation_id, row.reach, row.roles),
                     ..p.clone()
                 });
@@ -162,6 +201,7 @@ impl Principal {
         let totp_roles = state.login.roles_needing_totp();
         let row = sessions::principal(&client, claims.sid, claims.sub, claims.org, totp_roles).await?;
         let row = row.map_err(|refusal: PrincipalRefusal| ApiError::Unauthenticated { reason: refusal.as_str() })?;
+        let restriction = Restriction::of(&row);
         let principal = Principal {
             user_id: claims.sub,
             username: row.username,
@@ -170,7 +210,7 @@ impl Principal {
             actor: ActorKind::User,
             session_id: Some(claims.sid),
             api_key_id: None,
-            enrolment_only: row.enrolment_only,
+            restriction,
             permissions: Permissions::new(claims.org, row.reach, row.roles),
         };
         Ok((principal, client))
@@ -189,7 +229,7 @@ impl Principal {
             actor: ActorKind::ServiceAccount,
             session_id: None,
             api_key_id: Some(row.key_id),
-            enrolment_only: false,
+            restriction: None,
             permissions: Permissions::new(row.organisation_id, row.reach, row.roles),
         };
         Ok((principal, client))
@@ -240,19 +280,11 @@ impl FromRequest for Principal {
         let req = req.clone();
         Box::pin(async move {
             let principal = Principal::of(req).await?;
-            if principal.enrolment_only {
-                return Err(enrolment_required());
+            if let Some(restriction) = principal.restriction {
+                return Err(restriction.refusal());
             }
             Ok(principal)
         })
-    }
-}
-
-/// The refusal of a session that must enrol a second factor before anything else.
-fn enrolment_required() -> ApiError {
-    ApiError::Forbidden {
-        code: "totp_enrolment_required",
-        detail: "Your organisation requires a second factor: enrol TOTP at /api/v1/me/totp first.",
     }
 }
 
@@ -261,8 +293,8 @@ fn enrolment_required() -> ApiError {
 pub trait Policy {
     /// Shown to the caller when refused.
     const REFUSAL: &'static str;
-    /// Allowed to a session that must still enrol a second factor.
-    const DURING_ENROLMENT: bool = false;
+    /// The restrictions under which a session may still do this.
+    const WHILE_RESTRICTED: &'static [Restriction] = &[];
     fn allows(p: &Permissions) -> bool;
 }
 
@@ -289,8 +321,10 @@ impl<P: Policy + 'static> FromRequest for Caller<P> {
         let req = req.clone();
         Box::pin(async move {
             let principal = Principal::of(req).await?;
-            if principal.enrolment_only && !P::DURING_ENROLMENT {
-                return Err(enrolment_required());
+            if let Some(restriction) = principal.restriction
+                && !P::WHILE_RESTRICTED.contains(&restriction)
+            {
+                return Err(restriction.refusal());
             }
             if !P::allows(&principal.permissions) {
                 return Err(ApiError::forbidden(P::REFUSAL));
@@ -300,12 +334,22 @@ impl<P: Policy + 'static> FromRequest for Caller<P> {
     }
 }
 
-/// Any authenticated caller, also one that must still enrol a second factor: who am I,
-/// log out, enrol TOTP.
+/// Any authenticated caller, also one that must still enrol a second factor: enrol TOTP.
 pub struct SelfService;
 impl Policy for SelfService {
     const REFUSAL: &'static str = "";
-    const DURING_ENROLMENT: bool = true;
+    const WHILE_RESTRICTED: &'static [Restriction] = &[Restriction::EnrolTotp];
+    fn allows(_: &Permissions) -> bool {
+        true
+    }
+}
+
+/// Any authenticated caller, whatever its session must do first: who am I, change my
+/// password, log out.
+pub struct OwnAccount;
+impl Policy for OwnAccount {
+    const REFUSAL: &'static str = "";
+    const WHILE_RESTRICTED: &'static [Restriction] = &[Restriction::EnrolTotp, Restriction::ChangePassword];
     fn allows(_: &Permissions) -> bool {
         true
     }

@@ -8,6 +8,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use sitrep_auth::{PasswordHasher, SealKey, TokenService};
 use sitrep_db::Pool;
+use sitrep_domain::throttle::{LoginThrottle, Shape};
 
 /// Sessions and login throttling (configuration section `auth.login`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,15 +18,26 @@ pub struct LoginPolicy {
     pub refresh_idle_secs: u64,
     /// A session ends this long after login, however active (at most 12 hours).
     pub session_absolute_secs: u64,
-    /// Failed logins per account allowed in a window before delays start.
+    /// Failed logins of one account from one client address allowed in a window before
+    /// delays start (none once the account has met `account_ceiling`).
     pub free_failures: u32,
-    /// Failed logins per account per window after which the account waits for the
-    /// window to end (ASVS: at most 100 per hour).
+    /// Failed logins of one account from one address per window after which that
+    /// address waits for the window to end (ASVS: at most 100 per hour).
     pub max_failures_per_window: u32,
     pub window_secs: u64,
-    /// The longest delay between attempts before `max_failures_per_window` is reached.
+    /// The longest delay between attempts before a `max_…` is reached.
     pub max_delay_secs: u64,
-    /// Login attempts per client address per minute.
+    /// Failed logins from one client address, whatever the account, allowed in a window
+    /// before that address waits.
+    pub address_free_failures: u32,
+    /// Failed logins from one address per window after which it waits for the window
+    /// to end.
+    pub address_max_failures_per_window: u32,
+    /// Failed logins of one account from all addresses in a window that raise the alert
+    /// (access log and metric) and take away every address's free failures on it. It
+    /// never refuses anyone by itself.
+    pub account_ceiling: u32,
+    /// Login attempts per client address per minute, per process (a cost guard).
     pub per_address_per_minute: u32,
     /// People holding `approver`, `org_admin`, `secretariat`, `auditor` or `sysadmin` can
     /// do nothing but enrol until their session has proven TOTP (ASVS 6.3.3), whatever
@@ -42,6 +54,9 @@ impl Default for LoginPolicy {
             max_failures_per_window: 100,
             window_secs: 3600,
             max_delay_secs: 15 * 60,
+            address_free_failures: 50,
+            address_max_failures_per_window: 1000,
+            account_ceiling: 50,
             per_address_per_minute: 60,
             privileged_roles_need_totp: false,
         }
@@ -62,8 +77,11 @@ impl LoginPolicy {
         if self.free_failures >= self.max_failures_per_window {
             return Err("auth.login.free_failures must be below max_failures_per_window".into());
         }
-        if self.window_secs == 0 || self.per_address_per_minute == 0 {
-            return Err("auth.login.window_secs and per_address_per_minute must be positive".into());
+        if self.address_free_failures >= self.address_max_failures_per_window {
+            return Err("auth.login.address_free_failures must be below address_max_failures_per_window".into());
+        }
+        if self.window_secs == 0 || self.per_address_per_minute == 0 || self.account_ceiling == 0 {
+            return Err("auth.login.window_secs, account_ceiling and per_address_per_minute must be positive".into());
         }
         Ok(())
     }
@@ -77,18 +95,22 @@ impl LoginPolicy {
         if self.privileged_roles_need_totp { &NAMES } else { &[] }
     }
 
-    /// How long an account waits after its `failures`-th failed login in the window:
-    /// nothing for the first `free_failures`, then 1 s doubling up to `max_delay_secs`,
-    /// and the rest of the window once `max_failures_per_window` is reached.
-    pub fn delay_after(&self, failures: u32, window_left_secs: u64) -> Option<u64> {
-        if failures >= self.max_failures_per_window {
-            return Some(window_left_secs.max(1));
+    /// The throttle's shape (`sitrep_domain::throttle`).
+    pub fn throttle(&self) -> LoginThrottle {
+        LoginThrottle {
+            window_secs: self.window_secs,
+            pair: Shape {
+                free: self.free_failures,
+                max_per_window: self.max_failures_per_window,
+                max_delay_secs: self.max_delay_secs,
+            },
+            address: Shape {
+                free: self.address_free_failures,
+                max_per_window: self.address_max_failures_per_window,
+                max_delay_secs: self.max_delay_secs,
+            },
+            account_ceiling: self.account_ceiling,
         }
-        if failures < self.free_failures {
-            return None;
-        }
-        let exponent = (failures - self.free_failures).min(30);
-        Some((1u64 << exponent).min(self.max_delay_secs))
     }
 }
 
@@ -171,20 +193,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn delays_start_after_the_free_failures_and_double() {
-        let p = LoginPolicy::default();
-        assert_eq!(p.delay_after(4, 3000), None);
-        assert_eq!(p.delay_after(5, 3000), Some(1));
-        assert_eq!(p.delay_after(6, 3000), Some(2));
-        assert_eq!(p.delay_after(9, 3000), Some(16));
-        assert_eq!(p.delay_after(40, 3000), Some(900));
-    }
-
-    #[test]
-    fn the_hundredth_failure_locks_for_the_rest_of_the_window() {
-        let p = LoginPolicy::default();
-        assert_eq!(p.delay_after(100, 1234), Some(1234));
-        assert_eq!(p.delay_after(100, 0), Some(1));
+    fn the_default_shape_frees_five_failures_per_address_and_locks_at_the_hundredth() {
+        let t = LoginPolicy::default().throttle();
+        assert_eq!(t.pair.delay_after(5, 3000), None);
+        assert_eq!(t.pair.delay_after(6, 3000), Some(1));
+        assert_eq!(t.pair.delay_after(10, 3000), Some(16));
+        assert_eq!(t.pair.delay_after(40, 3000), Some(900));
+        assert_eq!(t.pair.delay_after(100, 1234), Some(1234));
+        assert_eq!(t.pair.delay_after(100, 0), Some(1));
+        assert_eq!(t.address.delay_after(50, 3000), None);
+        assert_eq!(t.address.delay_after(51, 3000), Some(1));
     }
 
     #[test]

@@ -202,6 +202,8 @@ fn user(row: &Row) -> Result<UserRow, DbError> {
     })
 }
 
+/// A person's account with a password someone else chose: a one-time password, to be
+/// changed at the first sign-in ([`set_own_password`] clears that).
 pub async fn insert_user(
     c: &impl GenericClient,
     id: Uuid,
@@ -212,8 +214,8 @@ pub async fn insert_user(
     let row = c
         .query_one(
             &format!(
-                "INSERT INTO users (id, username, display_name, password_hash) VALUES ($1, $2, $3, $4) \
-                 RETURNING {USER_COLUMNS}"
+                "INSERT INTO users (id, username, display_name, password_hash, password_change_required) \
+                 VALUES ($1, $2, $3, $4, true) RETURNING {USER_COLUMNS}"
             ),
             &[&id, &username, &display_name, &password_hash],
         )
@@ -254,8 +256,20 @@ pub async fn find_login_candidate(c: &impl GenericClient, username: &str) -> Res
     .transpose()
 }
 
+/// Replaces the hash of the same password (a re-hash with today's parameters at login):
+/// a one-time password stays one.
 pub async fn set_password_hash(c: &impl GenericClient, id: Uuid, hash: &str) -> Result<(), DbError> {
     c.execute("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1", &[&id, &hash]).await?;
+    Ok(())
+}
+
+/// A password the person chose: no longer a one-time password.
+pub async fn set_own_password(c: &impl GenericClient, id: Uuid, hash: &str) -> Result<(), DbError> {
+    c.execute(
+        "UPDATE users SET password_hash = $2, password_change_required = false, updated_at = now() WHERE id = $1",
+        &[&id, &hash],
+    )
+    .await?;
     Ok(())
 }
 
@@ -282,6 +296,8 @@ pub async fn list_users(
     rows.iter().map(user).collect()
 }
 
+/// Changes an account as an administrator: a new password is a one-time password, to be
+/// changed at the next sign-in.
 pub async fn update_user(
     c: &impl GenericClient,
     id: Uuid,
@@ -293,7 +309,8 @@ pub async fn update_user(
         .query_opt(
             &format!(
                 "UPDATE users SET display_name = coalesce($2, display_name), active = coalesce($3, active), \
-                   password_hash = coalesce($4, password_hash), updated_at = now() \
+                   password_hash = coalesce($4, password_hash), \
+                   password_change_required = password_change_required OR $4 IS NOT NULL, updated_at = now() \
                  WHERE id = $1 RETURNING {USER_COLUMNS}"
             ),
             &[&id, &display_name, &active, &password_hash],

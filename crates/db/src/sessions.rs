@@ -124,6 +124,21 @@ pub async fn revoke_session(c: &impl GenericClient, id: Uuid, reason: &str) -> R
     Ok(n > 0)
 }
 
+/// Revokes every live session of a user except `keep` (the one changing its password).
+pub async fn revoke_other_sessions(
+    c: &impl GenericClient,
+    user_id: Uuid,
+    keep: Uuid,
+    reason: &str,
+) -> Result<u64, DbError> {
+    Ok(c.execute(
+        "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $3 \
+             WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+        &[&user_id, &keep, &reason],
+    )
+    .await?)
+}
+
 /// Revokes every live session of a user; with `organisation`, only those acting for it.
 pub async fn revoke_user_sessions(
     c: &impl GenericClient,
@@ -162,6 +177,8 @@ pub struct PrincipalRow {
     pub roles: RoleSet,
     /// The organisation requires TOTP and the session has not proven a second factor.
     pub enrolment_only: bool,
+    /// The user's password is a one-time password an administrator set.
+    pub password_change_required: bool,
 }
 
 /// Why a token that verified cryptographically is still refused.
@@ -188,7 +205,8 @@ impl PrincipalRefusal {
 /// membership `m` (`$4`: the roles that need a second factor).
 const PRINCIPAL_COLUMNS: &str = "u.username, u.active AS user_active, o.active AS org_active, o.reach, \
      (s.revoked_at IS NULL AND s.absolute_expires_at > now()) AS session_live, m.id AS mid, m.roles, \
-     ((o.require_totp OR m.roles && $4::text[]) AND s.second_factor IS NULL) AS enrolment_only";
+     ((o.require_totp OR m.roles && $4::text[]) AND s.second_factor IS NULL) AS enrolment_only, \
+     u.password_change_required";
 
 /// The user, organisation and membership in force of a session `s`.
 fn principal_joins() -> String {
@@ -279,6 +297,7 @@ fn principal_row(row: &tokio_postgres::Row) -> Result<Result<PrincipalRow, Princ
         membership_id,
         roles: roles(row.try_get("roles")?)?,
         enrolment_only: row.try_get("enrolment_only")?,
+        password_change_required: row.try_get("password_change_required")?,
     }))
 }
 
@@ -299,39 +318,93 @@ pub async fn login_memberships(
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, roles(r.try_get(3)?)?))).collect()
 }
 
-/// When the account named `username` may next try a password, if it is locked now.
-pub async fn login_locked_until(c: &impl GenericClient, username: &str) -> Result<Option<DateTime<Utc>>, DbError> {
+/// When the throttle key may next be tried, if it is locked now.
+pub async fn login_locked_until(c: &impl GenericClient, key: &str) -> Result<Option<DateTime<Utc>>, DbError> {
     let row = c
-        .query_opt("SELECT locked_until FROM login_throttle WHERE username = $1 AND locked_until > now()", &[&username])
+        .query_opt("SELECT locked_until FROM login_throttle WHERE throttle_key = $1 AND locked_until > now()", &[&key])
         .await?;
     Ok(row.map(|r| r.try_get(0)).transpose()?)
 }
 
-/// Counts a failed login in the current window; returns (window start, failures in it).
-pub async fn record_login_failure(
-    c: &impl GenericClient,
-    username: &str,
-    window_secs: i64,
-) -> Result<(DateTime<Utc>, i32), DbError> {
-    let row = c
-        .query_one(
-            "INSERT INTO login_throttle AS t (username, window_start, failures) VALUES ($1, now(), 1) \
-             ON CONFLICT (username) DO UPDATE SET \
-               window_start = CASE WHEN t.window_start <= now() - make_interval(secs => $2) THEN now() ELSE t.window_start END, \
-               failures = CASE WHEN t.window_start <= now() - make_interval(secs => $2) THEN 1 ELSE t.failures + 1 END \
-             RETURNING window_start, failures",
-            &[&username, &(window_secs as f64)],
+/// The keys among `keys` that are locked now, with when each opens.
+pub async fn login_locks(c: &impl GenericClient, keys: &[&str]) -> Result<Vec<(String, DateTime<Utc>)>, DbError> {
+    let rows = c
+        .query(
+            "SELECT throttle_key, locked_until FROM login_throttle \
+             WHERE throttle_key = ANY($1::text[]) AND locked_until > now()",
+            &[&keys],
         )
         .await?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 
-pub async fn lock_login(c: &impl GenericClient, username: &str, until: DateTime<Utc>) -> Result<(), DbError> {
-    c.execute("UPDATE login_throttle SET locked_until = $2 WHERE username = $1", &[&username, &until]).await?;
+/// Counts a failed login in the key's current window; returns (window start, failures in it).
+pub async fn record_login_failure(
+    c: &impl GenericClient,
+    key: &str,
+    window_secs: i64,
+) -> Result<(DateTime<Utc>, i32), DbError> {
+    let counted = record_login_failures(c, &[key], window_secs).await?;
+    let (_, start, n) = counted.into_iter().next().ok_or(DbError::Corrupt("login_throttle"))?;
+    Ok((start, n))
+}
+
+/// Counts one failure under each of `keys`, each in its current window (a window older
+/// than `window_secs` starts again); returns (key, window start, failures in it). Keys are
+/// written in sorted order, so concurrent failures never wait on each other in a cycle.
+pub async fn record_login_failures(
+    c: &impl GenericClient,
+    keys: &[&str],
+    window_secs: i64,
+) -> Result<Vec<(String, DateTime<Utc>, i32)>, DbError> {
+    let rows = c
+        .query(
+            "INSERT INTO login_throttle AS t (throttle_key, window_start, failures) \
+             SELECT k, now(), 1 FROM unnest($1::text[]) AS k ORDER BY k \
+             ON CONFLICT (throttle_key) DO UPDATE SET \
+               window_start = CASE WHEN t.window_start <= now() - make_interval(secs => $2) THEN now() ELSE t.window_start END, \
+               failures = CASE WHEN t.window_start <= now() - make_interval(secs => $2) THEN 1 ELSE t.failures + 1 END \
+             RETURNING throttle_key, window_start, failures",
+            &[&keys, &(window_secs as f64)],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+}
+
+pub async fn lock_login(c: &impl GenericClient, key: &str, until: DateTime<Utc>) -> Result<(), DbError> {
+    c.execute(
+        "UPDATE login_throttle SET locked_until = greatest(locked_until, $2) WHERE throttle_key = $1",
+        &[&key, &until],
+    )
+    .await?;
     Ok(())
 }
 
-pub async fn clear_login_failures(c: &impl GenericClient, username: &str) -> Result<(), DbError> {
-    c.execute("DELETE FROM login_throttle WHERE username = $1", &[&username]).await?;
+pub async fn clear_login_failures(c: &impl GenericClient, key: &str) -> Result<(), DbError> {
+    c.execute("DELETE FROM login_throttle WHERE throttle_key = $1", &[&key]).await?;
     Ok(())
+}
+
+/// Deletes up to 100 counters whose window ended long ago and that hold no lock (called as
+/// failures come in, so the table stays the size of the recent failures).
+pub async fn purge_login_throttle(c: &impl GenericClient, window_secs: i64) -> Result<u64, DbError> {
+    Ok(c.execute(
+        "DELETE FROM login_throttle WHERE throttle_key IN (SELECT throttle_key FROM login_throttle \
+           WHERE window_start < now() - make_interval(secs => $1) * 2 AND coalesce(locked_until, '-infinity') < now() \
+           LIMIT 100)",
+        &[&(window_secs as f64)],
+    )
+    .await?)
+}
+
+/// Accounts whose failed logins in their current window have reached `ceiling` (the
+/// alert's gauge).
+pub async fn accounts_over_ceiling(c: &impl GenericClient, ceiling: i32, window_secs: i64) -> Result<i64, DbError> {
+    Ok(c.query_one(
+        "SELECT count(*) FROM login_throttle WHERE throttle_key LIKE 'account:%' AND failures >= $1 \
+           AND window_start > now() - make_interval(secs => $2)",
+        &[&ceiling, &(window_secs as f64)],
+    )
+    .await?
+    .try_get(0)?)
 }

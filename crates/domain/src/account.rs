@@ -9,10 +9,7 @@ use uuid::Uuid;
 use crate::permissions::RoleSet;
 use crate::validation::{FieldErrors, Invalid, check_text};
 
-/// Longest password accepted, in characters; checked before any hashing.
-pub const PASSWORD_MAX_CHARS: usize = 128;
-/// Shortest password accepted (ASVS 5.0 6.2.1 recommends 15).
-pub const PASSWORD_MIN_CHARS: usize = 15;
+pub use crate::password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS};
 
 /// A login name: 3–64 characters of `a-z 0-9 . _ - @`, stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +37,8 @@ impl Username {
     }
 }
 
-/// A new password: 15–128 characters of any kind, no composition rules. Passwords are
+/// A new password: 15–128 characters of any kind, no composition rules, not a variant of
+/// the username, not on the list of common passwords (`crate::password`). Passwords are
 /// compared exactly as typed (no normalisation, no trimming).
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewPassword(String);
@@ -52,15 +50,18 @@ impl std::fmt::Debug for NewPassword {
 }
 
 impl NewPassword {
-    pub fn parse(field: &str, raw: &str) -> Result<NewPassword, Invalid> {
-        let len = raw.chars().count();
-        if len < PASSWORD_MIN_CHARS {
-            return Err(Invalid::new(field, "too_short", format!("must be at least {PASSWORD_MIN_CHARS} characters")));
-        }
-        if len > PASSWORD_MAX_CHARS {
-            return Err(Invalid::new(field, "too_long", format!("must be at most {PASSWORD_MAX_CHARS} characters")));
-        }
+    /// A password for the account `username`; `None` while the account is not known yet
+    /// (an administrator's reset is parsed before the account is read): then
+    /// [`NewPassword::check_username`] must follow before it is set.
+    pub fn parse(field: &str, raw: &str, username: Option<&str>) -> Result<NewPassword, Invalid> {
+        crate::password::check(field, raw, username)?;
         Ok(NewPassword(raw.to_owned()))
+    }
+
+    /// The username rule, and the common-password check with the username's parts as
+    /// known words.
+    pub fn check_username(&self, field: &str, username: &str) -> Result<(), Invalid> {
+        crate::password::check(field, &self.0, Some(username))
     }
 
     pub fn expose(&self) -> &str {
@@ -216,7 +217,7 @@ impl NewUser {
         let mut errors = FieldErrors::default();
         let username = errors.take(Username::parse("username", &w.username));
         let display_name = errors.take(DisplayName::parse("display_name", &w.display_name));
-        let password = errors.take(NewPassword::parse("password", &w.password));
+        let password = errors.take(NewPassword::parse("password", &w.password, Some(&w.username.to_lowercase())));
         let roles = errors.take(parse_roles("roles", &w.roles));
         let valid_until = errors.take(future("valid_until", w.valid_until, now));
         match (username, display_name, password, roles, valid_until) {
@@ -242,11 +243,22 @@ impl TryFrom<wire::UpdateUser> for UserChange {
     fn try_from(w: wire::UpdateUser) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::default();
         let display_name = w.display_name.as_deref().map(|d| DisplayName::parse("display_name", d));
-        let password = w.password.as_deref().map(|p| NewPassword::parse("password", p));
+        let password = w.password.as_deref().map(|p| NewPassword::parse("password", p, None));
         let display_name = display_name.and_then(|r| errors.take(r));
         let password = password.and_then(|r| errors.take(r));
         errors.finish()?;
         Ok(UserChange { display_name, active: w.active, password })
+    }
+}
+
+impl UserChange {
+    /// The new password, if any, may be set for the account `username` (see
+    /// [`NewPassword::check_username`]).
+    pub fn check_password_for(&self, username: &str) -> Result<(), FieldErrors> {
+        match &self.password {
+            Some(p) => p.check_username("password", username).map_err(FieldErrors::from),
+            None => Ok(()),
+        }
     }
 }
 
@@ -309,11 +321,32 @@ mod tests {
 
     #[test]
     fn passwords_need_15_to_128_characters_of_any_kind() {
-        assert_eq!(NewPassword::parse("p", &"a".repeat(14)).unwrap_err().code, "too_short");
-        assert!(NewPassword::parse("p", &"a".repeat(15)).is_ok());
-        assert!(NewPassword::parse("p", &"😀".repeat(80)).is_ok());
-        assert_eq!(NewPassword::parse("p", &"a".repeat(129)).unwrap_err().code, "too_long");
-        assert_eq!(format!("{:?}", NewPassword::parse("p", &"s".repeat(20)).unwrap()), "NewPassword(<redacted>)");
+        let parse = |p: &str| NewPassword::parse("p", p, Some("some.one"));
+        assert_eq!(parse(&"a".repeat(14)).unwrap_err().code, "too_short");
+        assert!(parse("ankka lentää yli").is_ok());
+        assert!(parse("😀🦆🌲🍓🚲🎻🧭🪁🦔🌋🍄🛶🎈🧊🦉").is_ok());
+        assert_eq!(parse(&"a".repeat(129)).unwrap_err().code, "too_long");
+        assert_eq!(format!("{:?}", parse("kahvi mustikka 1917").unwrap()), "NewPassword(<redacted>)");
+    }
+
+    #[test]
+    fn a_new_user_and_a_reset_apply_the_username_rule() {
+        let w = wire::CreateUser {
+            username: "Mikko.Testaaja".into(),
+            display_name: "Mikko".into(),
+            password: "mikko.testaaja2024".into(),
+            organisation_id: Uuid::nil(),
+            roles: vec![Role::Reader],
+            valid_until: None,
+        };
+        assert_eq!(NewUser::parse(w, Utc::now()).unwrap_err().0[0].code, "like_username");
+        let reset = UserChange::try_from(wire::UpdateUser {
+            password: Some("mikko.testaaja2024".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(reset.check_password_for("mikko.testaaja").unwrap_err().0[0].code, "like_username");
+        assert!(reset.check_password_for("someone.else").is_ok());
     }
 
     #[test]

@@ -5,9 +5,11 @@
 pub mod account;
 pub mod election;
 pub mod lifecycle;
+pub mod password;
 pub mod permissions;
 pub mod picture;
 pub mod policy;
+pub mod throttle;
 pub mod validation;
 pub mod visibility;
 

@@ -231,7 +231,7 @@ async fn run_bootstrap(settings: &Settings) -> anyhow::Result<()> {
     }
     if let Some((username, password)) = done.first_account {
         println!();
-        println!("First secretariat account (shown once, keep it safe):");
+        println!("First secretariat account (shown once; a one-time password: sign in and choose your own):");
         println!("  username: {username}");
         println!("  password: {password}");
         println!();

@@ -132,7 +132,9 @@ pub struct CreateUser {
     pub username: String,
     #[schema(example = "Mikko Testaaja")]
     pub display_name: String,
-    /// 15–128 characters.
+    /// A one-time password: the person must choose their own at the first sign-in.
+    /// 15–128 characters, not the username or a variant of it, not a common or breached
+    /// password.
     #[schema(format = Password)]
     pub password: String,
     pub organisation_id: Uuid,
@@ -150,7 +152,8 @@ pub struct UpdateUser {
     /// `false` deactivates the account and revokes all its sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
-    /// A new password (15–128 characters); revokes all the user's sessions.
+    /// A new one-time password (the rules of `CreateUser.password`): revokes all the
+    /// user's sessions, and the person must choose their own at the next sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(format = Password)]
     pub password: Option<String>,
@@ -208,6 +211,10 @@ pub struct Me {
     pub roles: Vec<Role>,
     /// All of the user's memberships in force now, in any organisation.
     pub memberships: Vec<Membership>,
+    /// The password is a one-time password an administrator set: until it is changed
+    /// (`POST /api/v1/me/password`) every other route answers `403`
+    /// `password_change_required`.
+    pub password_change_required: bool,
 }
 
 /// Who switched a policy on: the secretariat (then only the secretariat switches it off)

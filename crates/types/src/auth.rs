@@ -24,6 +24,26 @@ pub struct Login {
     pub recovery_code: Option<String>,
 }
 
+/// `POST /api/v1/me/password`: a person changes their own password.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    /// The password the person signs in with now (also a one-time password an
+    /// administrator set).
+    #[schema(format = Password)]
+    pub current_password: String,
+    /// The new password: 15–128 characters, not the username or a variant of it, not a
+    /// common or breached password.
+    #[schema(format = Password)]
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for ChangePassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangePassword(<redacted>)")
+    }
+}
+
 /// A pair of tokens. The access token is a JWT to send as `Authorization: Bearer`; the
 /// refresh token is opaque, single use, and exchanged at `/api/v1/auth/refresh`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -15,14 +15,15 @@ use crate::body::Json;
 use crate::docs::{AuthFailures, BodyFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
-use crate::principal::{Caller, SelfService};
+use crate::principal::{Caller, OwnAccount};
 use crate::state::AppState;
+use crate::throttle;
 
 /// Log in with username and password.
 ///
 /// Answers the same `401` for an unknown user, a wrong password and an account that may
-/// not log in. Failed attempts per username are throttled (`429` with `Retry-After`),
-/// as are attempts per client address.
+/// not log in. Failures are throttled per (account, client address) and per address
+/// (`429` with `Retry-After`); failures from other addresses never refuse anyone.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth",
     request_body = Login,
@@ -46,6 +47,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
     let logged_name: String = username.chars().take(64).collect();
     let record = audit::anonymous(meta);
     let record = sitrep_db::audit::AccessRecord { actor_name: Some(logged_name), ..record };
+    let keys = throttle::keys(meta, &username);
 
     if let Some(ip) = meta.client_addr
         && let Err(wait) = state.login_per_address.check_key(&ip)
@@ -53,12 +55,12 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
         let secs =
             wait.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default())).as_secs() + 1;
         let err = ApiError::TooManyRequests { code: "too_many_attempts", retry_after_secs: secs };
-        return refuse(state, meta, record.refused(Outcome::Denied, "address_throttled", 429), err).await;
+        return refuse(state, meta, record.refused(Outcome::Denied, "address_rate_limited", 429), err).await;
     }
 
     let mut client = meta.client(&state.pool).await?;
-    if let Err(err) = not_locked(&client, &username).await? {
-        audit::commit(state, meta, record.refused(Outcome::Denied, "account_throttled", 429)).await?;
+    if let Err((err, reason)) = throttle::check(&client, &keys).await? {
+        audit::commit(state, meta, record.refused(Outcome::Denied, reason, 429)).await?;
         return Err(err);
     }
 
@@ -78,7 +80,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
                 _ => "wrong_password",
             };
             let tx = client.transaction().await?;
-            count_failure(state, &tx, &username).await?;
+            throttle::count_failure(state, meta, &tx, &keys, other.as_ref().map(|c| c.id), 401).await?;
             let record = sitrep_db::audit::AccessRecord { actor_id: other.map(|c| c.id), ..record };
             audit::write(&tx, meta, record.refused(Outcome::Denied, reason, 401)).await?;
             tx.commit().await?;
@@ -92,7 +94,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
         Err(refusal) => {
             let tx = client.transaction().await?;
             if refusal.counts_as_failure() {
-                count_failure(state, &tx, &username).await?;
+                throttle::count_failure(state, meta, &tx, &keys, Some(user.id), 401).await?;
             }
             audit::write(&tx, meta, record.refused(Outcome::Denied, refusal.reason(), 401)).await?;
             tx.commit().await?;
@@ -130,7 +132,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
 
     let new_hash = if verified.needs_rehash { Some(state.hasher.hash(&login.password).await?) } else { None };
     let tx = client.transaction().await?;
-    sessions::clear_login_failures(&tx, &username).await?;
+    throttle::succeeded(&tx, &keys).await?;
     if let Some(hash) = new_hash {
         accounts::set_password_hash(&tx, user.id, &hash).await?;
     }
@@ -214,29 +216,6 @@ async fn check_second_factor(
         return Ok(Ok(Some("recovery_code")));
     }
     Ok(Err(FactorRefusal::Missing))
-}
-
-/// `Err(429 with Retry-After)` while the throttle key (a username, or `totp:<user>`) is
-/// locked by earlier failures.
-pub(crate) async fn not_locked(c: &impl GenericClient, key: &str) -> Result<Result<(), ApiError>, ApiError> {
-    Ok(match sessions::login_locked_until(c, key).await? {
-        Some(until) => {
-            let secs = (until - Utc::now()).num_seconds().max(1) as u64;
-            Err(ApiError::TooManyRequests { code: "too_many_attempts", retry_after_secs: secs })
-        }
-        None => Ok(()),
-    })
-}
-
-/// Counts a failure against the throttle key and locks it for the delay the policy gives.
-pub(crate) async fn count_failure(state: &AppState, c: &impl GenericClient, username: &str) -> Result<(), ApiError> {
-    let window = state.login.window_secs as i64;
-    let (window_start, failures) = sessions::record_login_failure(c, username, window).await?;
-    let left = (window_start + Duration::seconds(window) - Utc::now()).num_seconds().max(0) as u64;
-    if let Some(delay) = state.login.delay_after(failures.max(0) as u32, left) {
-        sessions::lock_login(c, username, Utc::now() + Duration::seconds(delay as i64)).await?;
-    }
-    Ok(())
 }
 
 async fn refuse<T>(
@@ -375,7 +354,7 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
 pub async fn logout(
     state: web::Data<AppState>,
     meta: RequestMeta,
-    caller: Caller<SelfService>,
+    caller: Caller<OwnAccount>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(session_id) = caller.session_id else {
         return Err(ApiError::Forbidden {

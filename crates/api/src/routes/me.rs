@@ -1,17 +1,22 @@
-//! `GET /api/v1/me`.
+//! `GET /api/v1/me` and `POST /api/v1/me/password`.
 
 use actix_web::{HttpResponse, web};
-use sitrep_db::accounts;
-use sitrep_types::Me;
+use sitrep_db::audit::Outcome;
+use sitrep_db::{accounts, sessions};
+use sitrep_domain::account::{NewPassword, PASSWORD_MAX_CHARS};
+use sitrep_types::{ChangePassword, Me};
 
 use crate::audit::{self, RecordExt};
-use crate::docs::{AuthFailures, ServerFailures};
+use crate::body::Json;
+use crate::docs::{AuthFailures, BodyFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
-use crate::principal::{Caller, SelfService};
+use crate::principal::{ActorKind, Caller, OwnAccount, Principal, Restriction};
 use crate::state::AppState;
+use crate::throttle;
 
-/// Who the access token speaks for: user, organisation, roles, memberships in force.
+/// Who the access token speaks for: user, organisation, roles, memberships in force, and
+/// whether the password must be changed before anything else.
 #[utoipa::path(
     get, path = "/api/v1/me", tag = "accounts",
     security(("bearer" = [])),
@@ -20,7 +25,7 @@ use crate::state::AppState;
 pub async fn get_me(
     state: web::Data<AppState>,
     meta: RequestMeta,
-    caller: Caller<SelfService>,
+    caller: Caller<OwnAccount>,
 ) -> Result<HttpResponse, ApiError> {
     let client = meta.client(&state.pool).await?;
     let user =
@@ -39,5 +44,87 @@ pub async fn get_me(
         organisation,
         roles: caller.permissions.roles.to_vec(),
         memberships,
+        password_change_required: caller.restriction == Some(Restriction::ChangePassword),
     }))
+}
+
+/// Change one's own password, giving the current one.
+///
+/// The new password follows the rules for every password (15–128 characters, not the
+/// username or a variant of it, not a common or breached password). Every other session
+/// of the person ends; this one goes on, and a one-time password an administrator set is
+/// one no longer. A wrong current password counts as a failed sign-in (`429` with
+/// `Retry-After` once throttled). Service accounts have no password.
+#[utoipa::path(
+    post, path = "/api/v1/me/password", tag = "accounts",
+    security(("bearer" = [])), request_body = ChangePassword,
+    responses(
+        (status = 204, description = "Changed; every other session of the person has ended"),
+        (status = 403, description = "The current password is wrong (`current_password_invalid`), or the caller is a service account (`people_only`)", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        AuthFailures, BodyFailures, ServerFailures,
+    )
+)]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<OwnAccount>,
+    body: Json<ChangePassword>,
+) -> Result<HttpResponse, ApiError> {
+    change_own_password(&state, &meta, &caller, body.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Checks the new password, throttles and verifies the current one, then sets the new one
+/// and ends the person's other sessions, with one access-log record whatever the outcome.
+async fn change_own_password(
+    state: &AppState,
+    meta: &RequestMeta,
+    caller: &Principal,
+    body: ChangePassword,
+) -> Result<(), ApiError> {
+    let record = audit::by(meta, caller).object("user", caller.user_id);
+    let session_id = match (caller.actor, caller.session_id) {
+        (ActorKind::User, Some(sid)) => sid,
+        _ => {
+            let err = ApiError::Forbidden {
+                code: "people_only",
+                detail: "Service accounts have no password: they authenticate with API keys.",
+            };
+            audit::commit(state, meta, record.refused(Outcome::Denied, "people_only", 403)).await?;
+            return Err(err);
+        }
+    };
+    let new = NewPassword::parse("new_password", &body.new_password, Some(&caller.username))
+        .map_err(|e| ApiError::from(sitrep_domain::FieldErrors::from(e)))?;
+    if body.new_password == body.current_password {
+        return Err(ApiError::invalid("new_password", "same_as_current", "must differ from the current password"));
+    }
+    let keys = throttle::keys(meta, &caller.username);
+    let mut client = meta.client(&state.pool).await?;
+    if let Err((err, reason)) = throttle::check(&client, &keys).await? {
+        audit::commit(state, meta, record.refused(Outcome::Denied, reason, 429)).await?;
+        return Err(err);
+    }
+    let stored = accounts::find_login_candidate(&client, &caller.username).await?;
+    let verified = if body.current_password.chars().count() > PASSWORD_MAX_CHARS {
+        false
+    } else {
+        state.hasher.verify(&body.current_password, stored.as_ref().map(|c| c.password_hash.as_str())).await?.ok
+    };
+    if !verified || stored.is_none() {
+        let tx = client.transaction().await?;
+        throttle::count_failure(state, meta, &tx, &keys, Some(caller.user_id), 403).await?;
+        audit::write(&tx, meta, record.refused(Outcome::Denied, "wrong_password", 403)).await?;
+        tx.commit().await?;
+        return Err(ApiError::Forbidden { code: "current_password_invalid", detail: "The current password is wrong." });
+    }
+    let hash = state.hasher.hash(new.expose()).await?;
+    let tx = client.transaction().await?;
+    accounts::set_own_password(&tx, caller.user_id, &hash).await?;
+    sessions::revoke_other_sessions(&tx, caller.user_id, session_id, "password_changed").await?;
+    throttle::succeeded(&tx, &keys).await?;
+    audit::write(&tx, meta, record.status(204)).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -15,8 +15,8 @@ use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, ServerFailure
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::principal::{ActorKind, Caller, Principal, SelfService};
-use crate::routes::auth::{count_failure, not_locked};
 use crate::state::AppState;
+use crate::throttle::{count_key_failure, key_not_locked};
 
 const WRONG_CODE: ApiError =
     ApiError::SecondFactor { code: "totp_invalid", detail: "The code is wrong or was already used." };
@@ -81,12 +81,12 @@ async fn spend_code_when(
         }
     };
     let throttle_key = format!("totp:{user}");
-    not_locked(c, &throttle_key).await??;
+    key_not_locked(c, &throttle_key).await??;
     match spend(state, c, user, &credential.sealed_secret, code).await? {
         Spend::Spent => Ok(()),
         Spend::Replayed => Err(WRONG_CODE),
         Spend::Invalid => {
-            count_failure(state, &state.pool.get().await?, &throttle_key).await?;
+            count_key_failure(state, &state.pool.get().await?, &throttle_key).await?;
             Err(WRONG_CODE)
         }
     }

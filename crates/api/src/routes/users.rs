@@ -164,8 +164,9 @@ pub async fn update_user(
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
-    find_visible(&tx, &caller.permissions, id).await?;
+    let target = find_visible(&tx, &caller.permissions, id).await?;
     check_manages(&tx, &caller, id).await?;
+    change.check_password_for(&target.username)?;
     let row = accounts::update_user(
         &tx,
         id,
