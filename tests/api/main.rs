@@ -14,6 +14,7 @@ mod bootstrap;
 mod console;
 mod credentials;
 mod deploy;
+mod edge;
 mod envelope;
 mod faults;
 mod feed;
