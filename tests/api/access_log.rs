@@ -24,7 +24,7 @@ fn signer(app: &TestApp) -> CheckpointSigner {
     CheckpointSigner::load(&app.data_dir.join("audit/checkpoint-key.pem")).unwrap()
 }
 
-fn public_key(app: &TestApp) -> ed25519_dalek::VerifyingKey {
+pub(crate) fn public_key(app: &TestApp) -> ed25519_dalek::VerifyingKey {
     read_public_key(&signer(app).public().public_key).unwrap()
 }
 
@@ -43,12 +43,12 @@ async fn traffic(app: &TestApp) -> (TestUser, String) {
     (sec, token)
 }
 
-async fn auditor_token(app: &TestApp) -> String {
+pub(crate) async fn auditor_token(app: &TestApp) -> String {
     let auditor = app.seed_user("the.auditor", "S", &[Role::Auditor]).await;
     app.token(&auditor).await
 }
 
-fn broken(result: Result<sitrep_db::chain::Report, VerifyError>) -> sitrep_db::chain::Break {
+pub(crate) fn broken(result: Result<sitrep_db::chain::Report, VerifyError>) -> sitrep_db::chain::Break {
     match result {
         Err(VerifyError::Broken(b)) => b,
         other => panic!("expected a broken log, got {other:?}"),
@@ -374,7 +374,7 @@ async fn the_auditor_filters_pages_and_each_read_of_the_log_is_logged() {
     assert_eq!(body["code"], "invalid_cursor");
 }
 
-async fn download(app: &TestApp, token: &str, format: &str, file: &Path) -> String {
+pub(crate) async fn download(app: &TestApp, token: &str, format: &str, file: &Path) -> String {
     let res = app.get(&format!("/api/v1/access-log/export?format={format}"), Some(token)).await;
     assert_eq!(res.status(), 200);
     let rid = request_id(&res);

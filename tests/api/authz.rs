@@ -38,13 +38,13 @@ const CALLERS: [&str; 13] = [
     "sysadmin",
 ];
 
-struct World {
-    users: BTreeMap<&'static str, TestUser>,
-    service_key: String,
-    params: BTreeMap<&'static str, String>,
+pub(crate) struct World {
+    pub(crate) users: BTreeMap<&'static str, TestUser>,
+    pub(crate) service_key: String,
+    pub(crate) params: BTreeMap<&'static str, String>,
 }
 
-async fn world(app: &TestApp) -> World {
+pub(crate) async fn world(app: &TestApp) -> World {
     let cast = cast(app).await;
     let mut users = BTreeMap::new();
     for (name, username, org, role) in [
@@ -103,7 +103,7 @@ async fn world(app: &TestApp) -> World {
 }
 
 /// The concrete path of an operation: which fixture each `{param}` names.
-fn concrete(path: &str, w: &World) -> String {
+pub(crate) fn concrete(path: &str, w: &World) -> String {
     let p = |k: &str| w.params[k].clone();
     let id = if path.starts_with("/api/v1/pictures/{id}/")
         && ["submit", "approve", "publish", "withdraw", "close"].iter().any(|a| path.ends_with(a))

@@ -17,6 +17,7 @@ mod console;
 mod credentials;
 mod cursors;
 mod deploy;
+mod edge;
 mod envelope;
 mod faults;
 mod feed;

@@ -195,7 +195,9 @@ export async function request(path, { method = 'GET', body, headers = {}, withEt
   const init = { method, headers: { ...headers } };
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
-    init.body = JSON.stringify(body);
+    // The API refuses text not in Unicode NFC (some keyboards and pastes give decomposed
+    // letters); passwords are sent exactly as typed.
+    init.body = JSON.stringify(body, (key, v) => (typeof v === 'string' && key !== 'password' ? v.normalize('NFC') : v));
   }
   const res = await authFetch(path, init);
   const data = await parse(res);

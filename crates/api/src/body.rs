@@ -1,5 +1,6 @@
 //! Request bodies and query strings, parsed strictly: JSON only, a size limit, unknown
-//! fields refused, and every error naming the field.
+//! fields refused, objects only where the schema says object, no NUL character in any text,
+//! and every error naming the field.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,6 +14,9 @@ use serde::de::DeserializeOwned;
 use sitrep_domain::Invalid;
 
 use crate::error::ApiError;
+
+mod strict;
+use strict::{NUL_MESSAGE, Strict};
 
 /// Largest JSON body accepted by the account and auth endpoints.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -66,10 +70,12 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for Json<T, 
     }
 }
 
-/// Parses JSON, reporting data errors with the path of the field.
+/// Parses JSON, reporting data errors with the path of the field. A struct is read from
+/// an object only (serde would also take an array of its fields in order), and a string
+/// with a NUL character is refused.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(Strict(&mut de)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -91,7 +97,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// reporting errors as [`parse_json`] does for the value's text: the same field, code and
 /// message, without writing the value out and reading it again.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(Strict(value)).map_err(|e| {
         let path = e.path().to_string();
         field_error(&path, &e.into_inner().to_string())
     })
@@ -104,7 +110,9 @@ fn field_error(path: &str, message: &str) -> ApiError {
     let base = if path == "." { String::new() } else { path.to_owned() };
     let join = |name: &str| if base.is_empty() { name.to_owned() } else { format!("{base}.{name}") };
     let quoted = message.split('`').nth(1).unwrap_or("");
-    let (field, code) = if message.starts_with("unknown field") {
+    let (field, code) = if message == NUL_MESSAGE {
+        (base, "control_character")
+    } else if message.starts_with("unknown field") {
         // The path already ends with the unknown field's name.
         let named = base.rsplit(['.', '[']).next() == Some(quoted);
         (if named { base } else { join(quoted) }, "unknown_field")
@@ -132,7 +140,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(req.query_string().as_bytes()));
-        let result = serde_path_to_error::deserialize::<_, T>(de).map(Query).map_err(|e| {
+        let result = serde_path_to_error::deserialize::<_, T>(Strict(de)).map(Query).map_err(|e| {
             let path = e.path().to_string();
             let message = e.into_inner().to_string();
             let quoted = message.split('`').nth(1).unwrap_or("").to_owned();
@@ -143,7 +151,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
                 }
             } else {
                 let field = if path == "." || path.is_empty() { quoted } else { path };
-                ApiError::Invalid(Invalid::new(field, "invalid_value", message).into())
+                let code = if message == NUL_MESSAGE { "control_character" } else { "invalid_value" };
+                ApiError::Invalid(Invalid::new(field, code, message).into())
             }
         });
         std::future::ready(result)
@@ -211,6 +220,10 @@ mod tests {
             r#"{"zzz":1,"name":"a","count":"x"}"#,
             r#"{"name":"a","count":1,"roles":["reader","king"]}"#,
             r#"{"name":"a","count":1,"roles":"reader"}"#,
+            r#"["a",1,null,null]"#,
+            r#"{"name":"a","count":1,"inner":["fi"]}"#,
+            r#"{"name":"a\u0000","count":1}"#,
+            r#"{"name":"a","count":1,"inner":{"lang":"\u0000"}}"#,
         ];
         fn same_refusal<T: DeserializeOwned + std::fmt::Debug>(body: &str) {
             let value: serde_json::Value = serde_json::from_str(body).unwrap();
@@ -233,6 +246,113 @@ mod tests {
         let value = serde_json::json!({"name": "a", "count": 3, "inner": {"lang": "fi"}, "roles": ["reader"]});
         let body: Body = from_value(value).unwrap();
         assert_eq!((body.name.as_str(), body.count), ("a", 3));
+    }
+
+    fn refusal(body: &str) -> (String, String) {
+        match parse_json::<Body>(body.as_bytes()) {
+            Err(ApiError::Invalid(f)) => (f.0[0].field.clone(), f.0[0].code.to_owned()),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_struct_is_read_from_an_object_only() {
+        assert_eq!(refusal(r#"["a", 1, null, null]"#), ("body".into(), "invalid_type".into()));
+        assert_eq!(refusal(r#"[]"#), ("body".into(), "invalid_type".into()));
+        assert_eq!(refusal(r#"{"name":"a","count":1,"inner":["fi"]}"#), ("inner".into(), "invalid_type".into()));
+        let ok: Body = parse_json(br#"{"name":"a","count":1,"inner":{"lang":"fi"},"roles":["reader"]}"#).unwrap();
+        assert_eq!(ok.roles.map(|r| r.len()), Some(1));
+        // Arrays where the schema says array are still arrays.
+        let list: Vec<Inner> = parse_json(br#"[{"lang":"fi"},{}]"#).unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(parse_json::<Vec<Inner>>(br#"[["fi"]]"#).is_err());
+        let tuple: (String, u8) = parse_json(br#"["a",1]"#).unwrap();
+        assert_eq!(tuple.1, 1);
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_naming_the_field() {
+        assert_eq!(refusal(r#"{"name":"a\u0000b","count":1}"#), ("name".into(), "control_character".into()));
+        assert_eq!(
+            refusal(r#"{"name":"a","count":1,"inner":{"lang":"\u0000"}}"#),
+            ("inner.lang".into(), "control_character".into())
+        );
+        assert_eq!(
+            refusal(r#"{"name":"a","count":1,"roles":["reader","\u0000"]}"#),
+            ("roles[1]".into(), "control_character".into())
+        );
+        assert_eq!(refusal(r#"{"na\u0000me":"a","count":1}"#).1, "control_character");
+        let any = parse_json::<serde_json::Value>(br#"{"deep":[{"x":"\u0000"}]}"#).unwrap_err();
+        assert!(matches!(any, ApiError::Invalid(f) if f.0[0].field == "deep[0].x"));
+        assert!(from_value::<serde_json::Value>(serde_json::json!({"k": ["\u{0}"]})).is_err());
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Filters {
+        q: Option<String>,
+        limit: Option<u32>,
+    }
+
+    fn query(uri: &str) -> Result<Filters, ApiError> {
+        let req = actix_web::test::TestRequest::with_uri(uri).to_http_request();
+        Query::<Filters>::from_request(&req, &mut Payload::None).into_inner().map(|q| q.0)
+    }
+
+    #[test]
+    fn a_nul_in_a_query_parameter_is_refused_naming_it() {
+        match query("/x?q=a%00b") {
+            Err(ApiError::Invalid(f)) => assert_eq!((f.0[0].field.as_str(), f.0[0].code), ("q", "control_character")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(query("/x?q=caf%C3%A9&limit=3").unwrap().q.as_deref(), Some("café"));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn no_struct_is_read_from_its_positional_form(
+                name in "\\PC{0,12}",
+                count in any::<u8>(),
+                lang in proptest::option::of("[a-z]{2}"),
+                roles in proptest::option::of(proptest::collection::vec(prop_oneof![Just("reader"), Just("author")], 0..3)),
+                inner_positional in any::<bool>(),
+            ) {
+                let inner = lang.as_ref().map(|l| serde_json::json!({"lang": l}));
+                let object = serde_json::json!({"name": name, "count": count, "inner": inner, "roles": roles});
+                prop_assert!(parse_json::<Body>(object.to_string().as_bytes()).is_ok());
+                let inner = lang.map(|l| if inner_positional { serde_json::json!([l]) } else { serde_json::json!({"lang": l}) });
+                let positional = serde_json::json!([name, count, inner, roles]);
+                for refused in [
+                    parse_json::<Body>(positional.to_string().as_bytes()).unwrap_err(),
+                    from_value::<Body>(positional).unwrap_err(),
+                ] {
+                    prop_assert!(matches!(&refused, ApiError::Invalid(f) if f.0[0].field == "body"), "{refused:?}");
+                }
+            }
+
+            #[test]
+            fn a_nul_anywhere_in_any_text_is_refused(text in "\\PC{0,12}", at in any::<prop::sample::Index>(), key in any::<bool>()) {
+                let mut chars: Vec<char> = text.chars().collect();
+                chars.insert(at.index(chars.len() + 1), '\0');
+                let with_nul: String = chars.into_iter().collect();
+                let body = if key {
+                    serde_json::json!({"name": "a", "count": 1, "inner": {with_nul.clone(): 1}})
+                } else {
+                    serde_json::json!({"name": "a", "count": 1, "inner": {"lang": with_nul}})
+                };
+                let refused = parse_json::<Body>(body.to_string().as_bytes()).unwrap_err();
+                prop_assert!(
+                    matches!(&refused, ApiError::Invalid(f) if f.0[0].code == "control_character" && f.0[0].field.starts_with("inner")),
+                    "{refused:?}"
+                );
+                prop_assert!(parse_json::<serde_json::Value>(body.to_string().as_bytes()).is_err());
+            }
+        }
     }
 
     #[test]

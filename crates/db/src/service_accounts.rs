@@ -51,13 +51,21 @@ pub async fn insert_service_account(
     name: &str,
     description: Option<&str>,
 ) -> Result<ServiceAccountRow, DbError> {
+    let username = username(organisation_id, name);
     let row = c
         .query_one(
             &format!(
-                "INSERT INTO users (id, username, display_name, kind, owner_organisation_id, description) \
-                 VALUES ($1, $2, $3, 'service', $4, $5) RETURNING {ACCOUNT_COLUMNS}"
+                "INSERT INTO users (id, username, username_fold, display_name, kind, owner_organisation_id, \
+                 description) VALUES ($1, $2, $3, $4, 'service', $5, $6) RETURNING {ACCOUNT_COLUMNS}"
             ),
-            &[&id, &username(organisation_id, name), &name, &organisation_id, &description],
+            &[
+                &id,
+                &username,
+                &sitrep_domain::account::Username::fold(&username),
+                &name,
+                &organisation_id,
+                &description,
+            ],
         )
         .await?;
     account(&row)

@@ -26,10 +26,30 @@ impl Username {
         Ok(Username(lower))
     }
 
-    /// The form used to look an account up at login and to key its throttle: the same
-    /// normalisation as `parse`, but total, so that any submitted name has one.
+    /// A submitted name as the access log shows it: the same normalisation as `parse`,
+    /// but total, so that any submitted name has one.
     pub fn normalise_for_lookup(raw: &str) -> String {
         raw.trim().to_lowercase().chars().take(256).collect()
+    }
+
+    /// The confusable fold: two names with the same fold look alike (`admin`, `ADMIN`,
+    /// `аdmin` with a Cyrillic `а`, `adrnin`, `ad\u{200B}min`), so no two accounts may
+    /// share one, and login finds an account and keys its throttle by it. It is the UTS #39
+    /// skeleton (NFD, default-ignorable characters dropped, each character replaced by its
+    /// prototype from Unicode's confusables table) of the lower-cased name, lower-cased
+    /// again because prototypes may be capitals (`0` becomes `O`). Total, like
+    /// [`Username::normalise_for_lookup`], so that any submitted name has one.
+    pub fn fold(raw: &str) -> String {
+        let lower = raw.trim().to_lowercase();
+        unicode_security::skeleton(&lower).flat_map(char::to_lowercase).take(256).collect()
+    }
+
+    /// What a login form may submit as a name: anything `parse` might have taken, or a
+    /// lookalike of it, but no control, bidirectional or invisible character (a failed
+    /// login's name is shown to auditors as submitted).
+    pub fn check_submitted(field: &str, raw: &str) -> Result<(), Invalid> {
+        check_text(field, raw, 0, usize::MAX, false)
+            .or_else(|e| if e.code == "not_normalised" { Ok(()) } else { Err(e) })
     }
 
     pub fn as_str(&self) -> &str {
@@ -317,6 +337,93 @@ mod tests {
         assert_eq!(Username::parse("u", "mikko testaaja").unwrap_err().code, "invalid_characters");
         assert_eq!(Username::parse("u", "x\n{\"action\":1}").unwrap_err().code, "control_character");
         assert_eq!(Username::parse("u", &"a".repeat(65)).unwrap_err().code, "too_long");
+    }
+
+    #[test]
+    fn lookalike_usernames_share_a_fold() {
+        let admin = Username::fold("admin");
+        for lookalike in ["ADMIN", " Admin ", "\u{430}dmin", "adm\u{456}n", "adrnin", "ad\u{200B}min", "\u{FF41}dmin"] {
+            assert_eq!(Username::fold(lookalike), admin, "{lookalike:?}");
+        }
+        assert_eq!(Username::fold("r00t"), Username::fold("root"));
+        assert_eq!(Username::fold("paypa1"), Username::fold("paypal"));
+        assert_ne!(Username::fold("mikko"), Username::fold("mikka"));
+        assert_ne!(Username::fold("a.b"), Username::fold("ab"));
+    }
+
+    #[test]
+    fn a_submitted_login_name_may_not_hide_characters() {
+        assert!(Username::check_submitted("username", "\u{430}dmin").is_ok());
+        assert!(Username::check_submitted("username", "").is_ok());
+        assert_eq!(Username::check_submitted("username", "ad\u{202E}nim").unwrap_err().code, "bidi_control");
+        assert_eq!(Username::check_submitted("username", "ad\u{200B}min").unwrap_err().field, "username");
+        assert_eq!(Username::check_submitted("username", "a\u{0}").unwrap_err().code, "control_character");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Letters and their lookalikes from other scripts and from the full-width block.
+        const LOOKALIKES: [(char, char); 10] = [
+            ('a', '\u{430}'),
+            ('e', '\u{435}'),
+            ('o', '\u{43E}'),
+            ('p', '\u{440}'),
+            ('c', '\u{441}'),
+            ('x', '\u{445}'),
+            ('i', '\u{456}'),
+            ('o', '\u{3BF}'),
+            ('0', 'o'),
+            ('l', '1'),
+        ];
+
+        proptest! {
+            #[test]
+            fn a_name_and_any_lookalike_of_it_fold_alike(
+                name in "[a-z0-9][a-z0-9._@-]{2,30}",
+                swaps in proptest::collection::vec(any::<bool>(), 32),
+                upper in any::<bool>(),
+                zero_width in proptest::option::of(0usize..32),
+            ) {
+                let valid = Username::parse("username", &name).unwrap();
+                let mut spoof: String = name
+                    .chars()
+                    .zip(swaps.iter().chain(std::iter::repeat(&false)))
+                    .map(|(c, &swap)| match LOOKALIKES.iter().find(|(plain, _)| *plain == c) {
+                        Some((_, look)) if swap => *look,
+                        _ => c,
+                    })
+                    .collect();
+                if upper {
+                    spoof = spoof.to_uppercase();
+                }
+                if let Some(at) = zero_width {
+                    let at = spoof.char_indices().nth(at).map_or(spoof.len(), |(i, _)| i);
+                    spoof.insert(at, '\u{200B}');
+                }
+                prop_assert_eq!(Username::fold(&spoof), Username::fold(valid.as_str()), "{:?}", spoof);
+            }
+
+            #[test]
+            fn names_that_differ_in_a_letter_fold_apart(
+                name in "[a-z]{3,20}",
+                at in any::<prop::sample::Index>(),
+                other in "[a-z]",
+            ) {
+                let i = at.index(name.len());
+                let mut changed = name.clone();
+                changed.replace_range(i..=i, &other);
+                let alike = |a: char, b: char| matches!((a.min(b), a.max(b)), ('i', 'l') | ('l', 'l'));
+                let (a, b) = (name.as_bytes()[i] as char, other.as_bytes()[0] as char);
+                // `m` and `rn` are one pair of lookalikes the fold joins; a single letter
+                // changed can only make or break that pair next to an `r`, `n` or `m`.
+                let near_rn = name.contains(['r', 'n', 'm']) || other.contains(['r', 'n', 'm']);
+                if a != b && !alike(a, b) && !near_rn {
+                    prop_assert_ne!(Username::fold(&name), Username::fold(&changed));
+                }
+            }
+        }
     }
 
     #[test]

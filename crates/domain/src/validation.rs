@@ -61,8 +61,11 @@ impl fmt::Display for FieldErrors {
 
 impl std::error::Error for FieldErrors {}
 
-/// Rejects control characters other than tab and newline (they break logs and
-/// displays) and enforces a length in characters.
+/// Checks a human-readable text: a length in characters, no control characters (tab and
+/// newline only in multi-line text), nothing that hides or reorders what a reader sees
+/// ([`hidden_character`]), Unicode normalisation form C (so that equal-looking text is
+/// equal, for search and for people), and, when something is required, a visible
+/// character.
 pub fn check_text(field: &str, value: &str, min: usize, max: usize, multiline: bool) -> Result<(), Invalid> {
     let len = value.chars().count();
     if len < min {
@@ -75,11 +78,86 @@ pub fn check_text(field: &str, value: &str, min: usize, max: usize, multiline: b
     if len > max {
         return Err(Invalid::new(field, "too_long", format!("must be at most {max} characters")));
     }
-    let bad = value.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')));
+    let line_break = |c: char| c == '\u{2028}' || c == '\u{2029}';
+    let bad = value
+        .chars()
+        .any(|c| (c.is_control() && !(multiline && (c == '\n' || c == '\t'))) || (!multiline && line_break(c)));
     if bad {
         return Err(Invalid::new(field, "control_character", "must not contain control characters"));
     }
+    check_visible(field, value)?;
+    if !unicode_normalization::is_nfc(value) {
+        return Err(Invalid::new(field, "not_normalised", "must be in Unicode normalisation form C (NFC)"));
+    }
+    if min > 0 && value.chars().all(|c| c.is_whitespace() || c == '\u{2800}') {
+        return Err(Invalid::new(field, "required", "must contain a visible character"));
+    }
     Ok(())
+}
+
+/// Refuses the characters of [`hidden_character`], naming the first.
+pub fn check_visible(field: &str, value: &str) -> Result<(), Invalid> {
+    match hidden_character(value) {
+        None => Ok(()),
+        Some((c, Hidden::Bidi)) => Err(Invalid::new(
+            field,
+            "bidi_control",
+            format!("must not contain bidirectional control characters (U+{:04X})", u32::from(c)),
+        )),
+        Some((c, Hidden::Invisible)) => Err(Invalid::new(
+            field,
+            "invisible_character",
+            format!("must not contain invisible characters (U+{:04X})", u32::from(c)),
+        )),
+    }
+}
+
+/// Why a character is refused in displayed text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hidden {
+    /// A Bidi_Control character: embeddings, overrides, isolates and marks change the
+    /// order in which the text around them is shown ("Trojan Source").
+    Bidi,
+    /// A Default_Ignorable_Code_Point: drawn as nothing (zero-width space and joiners,
+    /// word joiner, soft hyphen, Hangul fillers, tags, variation selectors...), so that two
+    /// texts that look the same differ, or a name looks empty.
+    Invisible,
+}
+
+/// The first character of `value` that hides or reorders text, if any. The emoji
+/// sequences that need an invisible character are allowed: a presentation selector
+/// (U+FE0E, U+FE0F) after a pictograph or before a keycap mark (U+20E3), and a zero-width
+/// joiner between two pictographs (the first may carry a skin tone or a selector).
+pub fn hidden_character(value: &str) -> Option<(char, Hidden)> {
+    use icu_properties::CodePointSetData;
+    use icu_properties::props::{BidiControl, DefaultIgnorableCodePoint, EmojiModifier, ExtendedPictographic};
+    let bidi = CodePointSetData::new::<BidiControl>();
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
+    let pictograph = CodePointSetData::new::<ExtendedPictographic>();
+    let modifier = CodePointSetData::new::<EmojiModifier>();
+    let chars: Vec<char> = value.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if bidi.contains(c) {
+            return Some((c, Hidden::Bidi));
+        }
+        if !ignorable.contains(c) {
+            continue;
+        }
+        let prev = i.checked_sub(1).and_then(|p| chars.get(p)).copied();
+        let next = chars.get(i + 1).copied();
+        let allowed = match c {
+            '\u{FE0E}' | '\u{FE0F}' => prev.is_some_and(|p| pictograph.contains(p)) || next == Some('\u{20E3}'),
+            '\u{200D}' => {
+                prev.is_some_and(|p| pictograph.contains(p) || modifier.contains(p) || p == '\u{FE0F}')
+                    && next.is_some_and(|n| pictograph.contains(n))
+            }
+            _ => false,
+        };
+        if !allowed {
+            return Some((c, Hidden::Invisible));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -98,5 +176,103 @@ mod tests {
         assert_eq!(check_text("t", "a\u{0}b", 1, 8, false).unwrap_err().code, "control_character");
         assert_eq!(check_text("t", "a\nb", 1, 8, false).unwrap_err().code, "control_character");
         assert!(check_text("t", "a\nb\tc", 1, 8, true).is_ok());
+        assert_eq!(check_text("t", "a\u{2028}b", 1, 8, false).unwrap_err().code, "control_character");
+        assert!(check_text("t", "a\u{2029}b", 1, 8, true).is_ok());
+    }
+
+    #[test]
+    fn bidi_controls_and_invisible_characters_are_refused_naming_the_field() {
+        for (text, code) in [
+            ("invoice\u{202E}fdp.exe", "bidi_control"),
+            ("\u{2066}admin\u{2069}", "bidi_control"),
+            ("abc\u{200F}", "bidi_control"),
+            ("ad\u{200B}min", "invisible_character"),
+            ("ad\u{200C}min", "invisible_character"),
+            ("ad\u{200D}min", "invisible_character"),
+            ("ad\u{2060}min", "invisible_character"),
+            ("\u{FEFF}admin", "invisible_character"),
+            ("soft\u{AD}hyphen", "invisible_character"),
+            ("\u{3164}", "invisible_character"),
+            ("a\u{FE0F}", "invisible_character"),
+            ("tag\u{E0041}", "invisible_character"),
+        ] {
+            let e = check_text("title.en", text, 1, 64, true).unwrap_err();
+            assert_eq!((e.field.as_str(), e.code), ("title.en", code), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn emoji_sequences_and_ordinary_scripts_are_kept() {
+        for text in [
+            "⚠️ Vaalit 2027",
+            "👩🏽\u{200D}💻 analyst",
+            "🏳️\u{200D}🌈",
+            "1\u{FE0F}\u{20E3}",
+            "Ääkköset ja Åland",
+            "Пример дезинформации",
+            "مثال",
+            "例子",
+        ] {
+            assert!(check_text("t", text, 1, 64, false).is_ok(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn text_must_be_nfc_and_visible() {
+        assert_eq!(check_text("t", "a\u{308}", 1, 8, false).unwrap_err().code, "not_normalised");
+        assert!(check_text("t", "\u{E4}", 1, 8, false).is_ok());
+        assert_eq!(check_text("t", " \u{3000}\u{2800}", 1, 8, false).unwrap_err().code, "required");
+        assert!(check_text("t", " ", 0, 8, false).is_ok());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Characters that hide or reorder text, from each kind the rule names.
+        const HIDDEN: [char; 12] = [
+            '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{061C}', '\u{200B}', '\u{200C}', '\u{2060}',
+            '\u{FEFF}', '\u{AD}', '\u{115F}',
+        ];
+
+        proptest! {
+            #[test]
+            fn a_hidden_character_anywhere_is_refused(
+                text in "[a-zA-Z0-9 äöåÄÖÅ.,:;!?-]{0,40}",
+                at in any::<prop::sample::Index>(),
+                which in 0..HIDDEN.len(),
+            ) {
+                let mut chars: Vec<char> = text.chars().collect();
+                let i = at.index(chars.len() + 1);
+                chars.insert(i, HIDDEN[which]);
+                let spoofed: String = chars.into_iter().collect();
+                let e = check_text("name", &spoofed, 1, 64, true).unwrap_err();
+                prop_assert_eq!(e.field.as_str(), "name");
+                prop_assert!(["bidi_control", "invisible_character"].contains(&e.code), "{}", e.code);
+            }
+
+            #[test]
+            fn text_that_passes_holds_no_reordering_or_zero_width_character(
+                text in "[a-z \u{E4}a\u{308}\u{200B}-\u{200F}\u{202A}-\u{202E}\u{2060}-\u{2069}\u{FE0F}\u{FEFF}\u{1F469}\u{1F4BB}\u{26A0}]{0,24}"
+            ) {
+                if check_text("t", &text, 0, 64, true).is_ok() {
+                    let nfc: String = unicode_normalization::UnicodeNormalization::nfc(text.as_str()).collect();
+                    prop_assert_eq!(&nfc, &text);
+                    let never = |c: char| {
+                        matches!(c, '\u{200B}' | '\u{200C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}'
+                            | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+                    };
+                    prop_assert!(!text.chars().any(never), "{:?}", text);
+                    let chars: Vec<char> = text.chars().collect();
+                    for (i, &c) in chars.iter().enumerate() {
+                        if c == '\u{200D}' {
+                            // Only inside an emoji sequence: a pictograph on each side.
+                            prop_assert!(i > 0 && i + 1 < chars.len(), "{:?}", text);
+                            prop_assert!(chars[i + 1] as u32 >= 0x2600, "{:?}", text);
+                        }
+                    }
+                }
+            }
+        }
     }
 }

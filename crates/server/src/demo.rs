@@ -59,7 +59,8 @@ async fn org_id(c: &impl GenericClient, code: &str) -> anyhow::Result<Uuid> {
 }
 
 async fn user_id(c: &impl GenericClient, username: &str) -> anyhow::Result<Uuid> {
-    let user = accounts::find_login_candidate(c, username).await?;
+    let fold = sitrep_domain::account::Username::fold(username);
+    let user = accounts::find_login_candidate(c, &fold, username).await?;
     Ok(user.ok_or_else(|| anyhow::anyhow!("demo: no user {username}"))?.id)
 }
 

@@ -43,8 +43,12 @@ pub async fn login(state: web::Data<AppState>, meta: RequestMeta, body: Json<Log
 /// Throttle, verify, choose the organisation, open a session — with one access-log
 /// record whatever the outcome.
 async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<TokenPair, ApiError> {
-    let username = Username::normalise_for_lookup(&login.username);
-    let logged_name: String = username.chars().take(64).collect();
+    // A name that hides characters is refused before anything is recorded under it; an
+    // account is found, and its failures counted, by the confusable fold of the name.
+    Username::check_submitted("username", &login.username).map_err(|e| ApiError::Invalid(e.into()))?;
+    let exact = Username::normalise_for_lookup(&login.username);
+    let username = Username::fold(&login.username);
+    let logged_name: String = exact.chars().take(64).collect();
     let record = audit::anonymous(meta);
     let record = sitrep_db::audit::AccessRecord { actor_name: Some(logged_name), ..record };
     let keys = throttle::keys(meta, &username);
@@ -64,7 +68,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
         return Err(err);
     }
 
-    let candidate = accounts::find_login_candidate(&client, &username).await?;
+    let candidate = accounts::find_login_candidate(&client, &username, &exact).await?;
     let too_long = login.password.chars().count() > PASSWORD_MAX_CHARS;
     let verified = if too_long {
         sitrep_auth::Verified { ok: false, needs_rehash: false }

@@ -100,13 +100,15 @@ async fn change_own_password(
     if body.new_password == body.current_password {
         return Err(ApiError::invalid("new_password", "same_as_current", "must differ from the current password"));
     }
-    let keys = throttle::keys(meta, &caller.username);
+    // Counted under the same key as the account's sign-in failures (the name's fold).
+    let fold = sitrep_domain::account::Username::fold(&caller.username);
+    let keys = throttle::keys(meta, &fold);
     let mut client = meta.client(&state.pool).await?;
     if let Err((err, reason)) = throttle::check(&client, &keys).await? {
         audit::commit(state, meta, record.refused(Outcome::Denied, reason, 429)).await?;
         return Err(err);
     }
-    let stored = accounts::find_login_candidate(&client, &caller.username).await?;
+    let stored = accounts::find_login_candidate(&client, &fold, &caller.username).await?;
     let verified = if body.current_password.chars().count() > PASSWORD_MAX_CHARS {
         false
     } else {
