@@ -178,7 +178,13 @@ async fn granting_a_privileged_role_later_voids_the_password_and_second_factor_a
     let token = app.token(&admin).await;
     // The admin makes an ordinary account, so it knows the password, and enrols TOTP as it.
     let id = create_user(&app, &token, "a.future.auditor", app.org("A"), &["reader"]).await;
-    let as_user: Value = login(&app, "a.future.auditor", PASSWORD).await.json().await.unwrap();
+    // The password it set is one-time: the admin changes it, as the user, to one it keeps.
+    let first: Value = login(&app, "a.future.auditor", PASSWORD).await.json().await.unwrap();
+    let first = first["access_token"].as_str().unwrap().to_owned();
+    let kept = "another long password the admin keeps";
+    let body = json!({"current_password": PASSWORD, "new_password": kept});
+    assert_eq!(app.post_json("/api/v1/me/password", Some(&first), &body).await.status(), 204);
+    let as_user: Value = login(&app, "a.future.auditor", kept).await.json().await.unwrap();
     let as_user = as_user["access_token"].as_str().unwrap().to_owned();
     assert_eq!(app.post_json("/api/v1/me/totp", Some(&as_user), &json!({})).await.status(), 201);
 
@@ -189,7 +195,7 @@ async fn granting_a_privileged_role_later_voids_the_password_and_second_factor_a
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.get("/api/v1/me", Some(&as_user)).await.status(), 401, "the admin's session as the user ended");
-    assert_eq!(login(&app, "a.future.auditor", PASSWORD).await.status(), 401);
+    assert_eq!(login(&app, "a.future.auditor", kept).await.status(), 401);
     let res =
         app.patch_json(&format!("/api/v1/users/{id}"), &token, &json!({"password": "let me back in please"})).await;
     assert_eq!(problem(res, 403).await["code"], "account_privileged");
