@@ -161,6 +161,10 @@ async fn org_admin_cannot_make_a_key_for_or_change_an_auditor_service_account_th
     }
     let res = app.post_json(&format!("{path}/keys/{key_id}/revoke"), Some(&token), &json!({})).await;
     assert_eq!(problem(res, 403).await["code"], "account_privileged");
+    // Nor does it read the keys' metadata (prefixes, ranges, where last used).
+    for keys_path in [format!("{path}/keys"), format!("{path}/keys/{key_id}")] {
+        assert_eq!(problem(app.get(&keys_path, Some(&token)).await, 403).await["code"], "account_privileged");
+    }
     // The secretariat's key still reads the access log; the admin holds no key at all.
     let key = made["key"].as_str().unwrap();
     assert_eq!(app.get("/api/v1/access-log", Some(key)).await.status(), 200);

@@ -93,7 +93,8 @@ async fn whoever_revised_a_picture_under_review_cannot_approve_it() {
 /// A service account of organisation A made by `admin` with `roles`, and an API key
 /// for it that `admin` holds.
 async fn service_key(app: &TestApp, admin: &str, roles: &[&str]) -> String {
-    let res = app.post_json("/api/v1/service-accounts", Some(admin), &json!({"name": "feeder", "roles": roles})).await;
+    let name = format!("feeder-{}", roles.join("-").replace('_', "-"));
+    let res = app.post_json("/api/v1/service-accounts", Some(admin), &json!({"name": name, "roles": roles})).await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
@@ -321,4 +322,152 @@ async fn concurrent_revisions_with_one_if_match_give_one_success_and_412s_never_
         assert_eq!(ok, 1, "{statuses:?}");
         assert!(statuses.iter().all(|s| *s == 200 || *s == 412), "{statuses:?}");
     }
+}
+
+#[tokio::test]
+async fn a_draft_superseded_before_publication_is_never_readable_by_the_audience() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let mut first = content("group", "AMBER");
+    first["details"] = json!({"fi": "Lähde: nimetty henkilö", "en": "Source: a named person"});
+    let p = create(&app, &cast.author, &first).await;
+    let id = p["id"].as_str().unwrap();
+    let tag = etag(&app, &cast.author, id).await;
+    assert_eq!(patch(&app, &cast.author, id, &tag, &json!({"details": null})).await.status(), 200);
+    assert_eq!(act(&app, &cast.author, id, "submit").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver, id, "publish").await.status(), 200);
+    let listed: Vec<i64> =
+        revisions(&app, &cast.b_reader, id).await.iter().map(|r| r["revision"].as_i64().unwrap()).collect();
+    assert_eq!(listed, vec![2], "only the published revision");
+    let res = app.get(&format!("/api/v1/pictures/{id}/revisions/1"), Some(&cast.b_reader)).await;
+    assert_eq!(res.status(), 404);
+    // The originator still reads its own drafts.
+    let res = app.get(&format!("/api/v1/pictures/{id}/revisions/1"), Some(&cast.author)).await;
+    assert!(res.text().await.unwrap().contains("named person"));
+}
+
+#[tokio::test]
+async fn a_person_cannot_approve_through_a_chain_of_service_accounts_or_administer_themselves_through_one() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let both = app.seed_user("a.both", "A", &[Role::OrgAdmin, Role::Approver]).await;
+    let both_token = app.token(&both).await;
+    // A makes SA1 (org_admin) and its key; SA1 makes SA2 (author) and its key.
+    let sa1 = service_key(&app, &both_token, &["org_admin"]).await;
+    let sa2 = service_key(&app, &sa1, &["author"]).await;
+    let p = create(&app, &sa2, &content("public", "CLEAR")).await;
+    let id = p["id"].as_str().unwrap();
+    assert_eq!(act(&app, &sa2, id, "submit").await.status(), 200);
+    let refused = problem(act(&app, &both_token, id, "approve").await, 403).await;
+    assert_eq!(refused["code"], "four_eyes");
+    assert_eq!(act(&app, &cast.approver2, id, "approve").await.status(), 200);
+    // SA1 acts for A: it does not change A's roles, second factor or password.
+    let me: Value = app.get(&format!("/api/v1/users/{}/memberships", both.id), Some(&sa1)).await.json().await.unwrap();
+    let membership = me[0]["id"].as_str().unwrap();
+    let res = app
+        .patch_json(
+            &format!("/api/v1/users/{}/memberships/{membership}", both.id),
+            &sa1,
+            &json!({"roles": ["org_admin", "approver", "author"]}),
+        )
+        .await;
+    assert_eq!(problem(res, 403).await["code"], "own_account");
+    let res = app.post_json(&format!("/api/v1/users/{}/totp/reset", both.id), Some(&sa1), &json!({})).await;
+    assert_eq!(problem(res, 403).await["code"], "own_account");
+    let res = app
+        .patch_json(&format!("/api/v1/users/{}", both.id), &sa1, &json!({"password": "a brand new long password"}))
+        .await;
+    assert_eq!(problem(res, 403).await["code"], "own_account");
+}
+
+#[tokio::test]
+async fn an_approval_or_publication_with_a_stale_if_match_is_refused() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("public", "CLEAR")).await;
+    let id = p["id"].as_str().unwrap();
+    assert_eq!(act(&app, &cast.author, id, "submit").await.status(), 200);
+    // The approver reads the picture; the author then slips in another revision.
+    let seen = etag(&app, &cast.approver2, id).await;
+    let tag = etag(&app, &cast.author, id).await;
+    assert_eq!(patch(&app, &cast.author, id, &tag, &json!({"urgency": "immediate"})).await.status(), 200);
+    assert_eq!(act(&app, &cast.author, id, "submit").await.status(), 200);
+    let stale = |action: &'static str| {
+        let (app, seen, token) = (&app, seen.clone(), cast.approver2.clone());
+        async move {
+            app.client
+                .post(app.url(&format!("/api/v1/pictures/{id}/{action}")))
+                .bearer_auth(&token)
+                .header("if-match", seen)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(problem(stale("approve").await, 412).await["code"], "stale_etag");
+    assert_eq!(problem(stale("publish").await, 412).await["code"], "stale_etag");
+    // With the ETag of what it now reads, it approves.
+    let now = etag(&app, &cast.approver2, id).await;
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/pictures/{id}/approve")))
+        .bearer_auth(&cast.approver2)
+        .header("if-match", now)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn an_indicator_removed_and_added_back_looser_or_respelled_needs_a_second_approver() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &with_indicator("group", "AMBER", "RED")).await;
+    // Removing it narrows: at once.
+    let tag = etag(&app, &cast.approver, &id).await;
+    let res = patch(&app, &cast.approver, &id, &tag, &json!({"indicators": []})).await;
+    assert!(res.json::<Value>().await.unwrap()["pending_revision"].is_null());
+    // Adding it back as AMBER loosens it: proposed, not in force.
+    let tag = etag(&app, &cast.approver, &id).await;
+    let back = json!([{"type": "domain", "value": "leak-test.example", "tlp": "AMBER"}]);
+    let res = patch(&app, &cast.approver, &id, &tag, &json!({"indicators": back})).await;
+    assert!(res.json::<Value>().await.unwrap()["pending_revision"].is_i64());
+    let seen = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.b_reader)).await.text().await.unwrap();
+    assert!(!seen.to_lowercase().contains("leak-test.example"));
+    // The RED one kept and the same value spelled otherwise added as AMBER: the same.
+    let id = published(&app, &cast, &with_indicator("group", "AMBER", "RED")).await;
+    let tag = etag(&app, &cast.approver, &id).await;
+    let both = json!([
+        {"type": "domain", "value": "leak-test.example", "tlp": "RED"},
+        {"type": "domain", "value": "Leak-Test.Example.", "tlp": "AMBER"}
+    ]);
+    let res = patch(&app, &cast.approver, &id, &tag, &json!({"indicators": both})).await;
+    assert!(res.json::<Value>().await.unwrap()["pending_revision"].is_i64());
+    let seen = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.b_reader)).await.text().await.unwrap();
+    assert!(!seen.to_lowercase().contains("leak-test.example"));
+}
+
+#[tokio::test]
+async fn returning_an_approved_revision_takes_the_approval_back() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let c = app.seed_user("a.author2", "A", &[Role::Author]).await;
+    let c = app.token(&c).await;
+    // A (approver) proposes a public picture; B approves, then returns it.
+    let p = create(&app, &cast.approver, &content("public", "CLEAR")).await;
+    let id = p["id"].as_str().unwrap();
+    assert_eq!(act(&app, &cast.approver, id, "submit").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver2, id, "approve").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver2, id, "return").await.status(), 200);
+    let history = revisions(&app, &cast.approver, id).await;
+    assert!(history[0]["approved_by"].is_null(), "{history:?}");
+    assert_eq!(problem(act(&app, &cast.approver, id, "publish").await, 409).await["code"], "approval_required");
+    // A colleague fixes a typo; A still wrote the chain and cannot approve it.
+    let tag = etag(&app, &c, id).await;
+    assert_eq!(patch(&app, &c, id, &tag, &json!({"urgency": "immediate"})).await.status(), 200);
+    assert_eq!(act(&app, &c, id, "submit").await.status(), 200);
+    assert_eq!(problem(act(&app, &cast.approver, id, "approve").await, 403).await["code"], "four_eyes");
 }

@@ -467,8 +467,12 @@ impl Run {
         let app = &self.app;
         let revs: Vec<Value> =
             app.get(&format!("/api/v1/pictures/{id}/revisions"), Some(&reader.token)).await.json().await.unwrap();
+        let ever = self.in_force_ever.get(id);
         for r in revs {
             let n = r["revision"].as_i64().unwrap();
+            if !ever.is_some_and(|e| e.contains(&(n as i32))) {
+                return Err(format!("{id}: {} reads revision {n}, which was never in force", reader.name));
+            }
             let old: Value = app
                 .get(&format!("/api/v1/pictures/{id}/revisions/{n}"), Some(&reader.token))
                 .await

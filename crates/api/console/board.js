@@ -150,8 +150,12 @@ export async function queueView(main, setCleanup) {
 
 const ACTION_TEXT = { submit: 'Submit for review', approve: 'Approve', publish: 'Publish', withdraw: 'Withdraw', close: 'Close', return: 'Return to author' };
 
-/** Buttons for lifecycle actions on picture `id`; `after()` runs after a success. */
-export function lifecycleButtons(id, after, actions) {
+/**
+ * Buttons for lifecycle actions on picture `id`; `after()` runs after a success.
+ * `etag()`, where given, is the ETag of the picture as the page shows it: the action is
+ * then refused (412) if the picture changed since, so nobody approves what they did not see.
+ */
+export function lifecycleButtons(id, after, actions, etag) {
   if (!hasRole('author', 'approver')) return [];
   return actions.map((a) => h('button', {
     type: 'button', class: a === 'withdraw' || a === 'return' ? 'secondary' : '',
@@ -166,7 +170,8 @@ export function lifecycleButtons(id, after, actions) {
           if (note === null) return;
           if (note.trim()) body = { note: note.trim() };
         }
-        await request(`/pictures/${id}/${a}`, { method: 'POST', body });
+        const tag = etag && etag();
+        await request(`/pictures/${id}/${a}`, { method: 'POST', body, headers: tag ? { 'if-match': tag } : {} });
         toast(`${ACTION_TEXT[a]}: done`);
         await after();
       } catch (e) {

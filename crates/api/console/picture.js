@@ -119,7 +119,7 @@ export async function pictureView(main, id, setCleanup) {
         if (p.status === 'in_review' || p.pending_revision) next.push('return');
         if (p.status === 'published') next.push('withdraw', 'close');
       }
-      actions.push(...lifecycleButtons(p.id, reload, next));
+      actions.push(...lifecycleButtons(p.id, reload, next, () => etag));
     }
     mount(body,
       h('p', { class: 'meta' }, h('a', { href: '#/board' }, '← Board')),
@@ -159,7 +159,6 @@ export async function pictureView(main, id, setCleanup) {
     panels = null;
     render();
   }
-  void etag;
   mount(main, body);
   render();
   const stop = onStreamEvent((ev) => {

@@ -8,7 +8,7 @@ use sitrep_domain::{AccountRoles, Permissions, Refusal};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::principal::Principal;
+use crate::principal::{ActorKind, Principal};
 use crate::state::AppState;
 
 /// The organisation whose accounts the caller lists and reads; `None` for the
@@ -51,6 +51,13 @@ pub(crate) async fn check_manages(
 ) -> Result<AccountRoles, ApiError> {
     let roles = accounts::account_roles(c, account).await?;
     caller.permissions.can_manage_account(caller.user_id, &roles).map_err(refused)?;
+    // A service account acts for whoever made its keys: it does not administer them, or
+    // "nobody changes their own account" would be one API key away.
+    if caller.actor == ActorKind::ServiceAccount
+        && service_accounts::key_holder_of(c, account).await?.contains(&caller.user_id)
+    {
+        return Err(refused(Refusal::OwnAccount));
+    }
     Ok(roles)
 }
 

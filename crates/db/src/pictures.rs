@@ -307,6 +307,9 @@ pub struct RevisionRow {
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
     pub approved_by: Option<Uuid>,
+    /// It was in force as a published revision at some point (a draft superseded before
+    /// publication never was).
+    pub published: bool,
 }
 
 fn revision(row: &Row) -> Result<RevisionRow, DbError> {
@@ -319,6 +322,7 @@ fn revision(row: &Row) -> Result<RevisionRow, DbError> {
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         approved_by: row.try_get("approved_by")?,
+        published: row.try_get("published")?,
     })
 }
 
@@ -329,7 +333,8 @@ pub async fn revisions(c: &impl GenericClient, v: &Viewer, id: Uuid) -> Result<V
     let rows = c
         .query(
             &format!(
-                "SELECT r.revision, r.state, r.content, r.created_by, r.created_at, r.approved_by \
+                "SELECT r.revision, r.state, r.content, r.created_by, r.created_at, r.approved_by, \
+                   r.published_at IS NOT NULL AS published \
                  FROM picture_revisions r JOIN pictures p ON p.id = r.picture_id \
                  WHERE r.picture_id = $5 AND {VISIBLE_OR_METADATA} ORDER BY r.revision"
             ),
@@ -344,7 +349,8 @@ pub async fn revision_of(c: &impl GenericClient, v: &Viewer, id: Uuid, n: i32) -
     let row = c
         .query_opt(
             &format!(
-                "SELECT r.revision, r.state, r.content, r.created_by, r.created_at, r.approved_by \
+                "SELECT r.revision, r.state, r.content, r.created_by, r.created_at, r.approved_by, \
+                   r.published_at IS NOT NULL AS published \
                  FROM picture_revisions r JOIN pictures p ON p.id = r.picture_id \
                  WHERE r.picture_id = $5 AND r.revision = $6 AND {VISIBLE_OR_METADATA}"
             ),
@@ -648,6 +654,17 @@ pub async fn written_revisions(
 pub async fn set_pending(c: &impl GenericClient, id: Uuid, pending: Option<i32>) -> Result<(), DbError> {
     c.execute("UPDATE pictures SET pending_revision = $2, version = version + 1 WHERE id = $1", &[&id, &pending])
         .await?;
+    Ok(())
+}
+
+/// Takes back the approval of `revision` (it was returned to its author): it no longer
+/// counts as approved, for publication or for where the next approval chain starts.
+pub async fn clear_approval(c: &impl GenericClient, id: Uuid, revision: i32) -> Result<(), DbError> {
+    c.execute(
+        "UPDATE picture_revisions SET approved_by = NULL, approved_at = NULL WHERE picture_id = $1 AND revision = $2",
+        &[&id, &revision],
+    )
+    .await?;
     Ok(())
 }
 

@@ -369,9 +369,20 @@ async fn lookup(
     }))
 }
 
-/// The service accounts whose API keys `user` created (revoked or not): whoever made a
-/// key could act as that account, so for four eyes its writing counts as theirs.
+/// The service accounts `user` can act as: those whose API keys it created (revoked or
+/// not), and, through them, those whose keys those accounts created, and so on. Whoever
+/// made a key could act as that account, so for four eyes and for administration its
+/// doings count as theirs.
 pub async fn key_holder_of(c: &impl GenericClient, user: Uuid) -> Result<Vec<Uuid>, DbError> {
-    let rows = c.query("SELECT DISTINCT service_account_id FROM api_keys WHERE created_by = $1", &[&user]).await?;
+    let rows = c
+        .query(
+            "WITH RECURSIVE held(id) AS ( \
+               SELECT service_account_id FROM api_keys WHERE created_by = $1 \
+               UNION \
+               SELECT k.service_account_id FROM api_keys k JOIN held h ON k.created_by = h.id \
+             ) SELECT id FROM held",
+            &[&user],
+        )
+        .await?;
     rows.iter().map(|r| r.try_get(0).map_err(DbError::from)).collect()
 }

@@ -6,7 +6,7 @@ use sitrep_types::{PictureContent, Status};
 use uuid::Uuid;
 
 use crate::picture::{needs_four_eyes, only_narrows, widens};
-use crate::visibility::tlp_rank;
+use crate::visibility::{IndicatorHistory, same_indicator, tlp_rank};
 
 /// Where one revision stands in review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,22 +117,37 @@ pub fn approval(
     Ok(())
 }
 
+/// A published picture as four eyes compares a change with it: the content in force, and
+/// every revision's indicators (so that an indicator removed and added again with a looser
+/// TLP still counts as loosened).
+#[derive(Debug, Clone, Copy)]
+pub struct InForce<'a> {
+    pub content: &'a PictureContent,
+    pub indicators: &'a IndicatorHistory,
+}
+
 /// Whether an indicator of `new` has a looser TLP than the same indicator (same type and
-/// value) had in `old`.
-pub fn loosens_indicator(old: &PictureContent, new: &PictureContent) -> bool {
+/// value, spelled alike: `same_indicator`) had in force or in any earlier revision.
+pub fn loosens_indicator(before: InForce<'_>, new: &PictureContent) -> bool {
     new.indicators.iter().any(|n| {
-        old.indicators.iter().any(|o| o.type_ == n.type_ && o.value == n.value && tlp_rank(n.tlp) < tlp_rank(o.tlp))
+        let in_force = before
+            .content
+            .indicators
+            .iter()
+            .filter(|o| same_indicator(o.type_, &o.value, n.type_, &n.value))
+            .map(|o| o.tlp);
+        in_force.chain(before.indicators.strictest(n)).any(|earlier| tlp_rank(n.tlp) < tlp_rank(earlier))
     })
 }
 
 /// Whether putting `new` in force needs a second person's approval: the organisation
 /// requires review for every publication; the tier is `group_virt_ras` or `public`; or,
-/// over the content in force (`in_force`, none for a first publication), the TLP of the
+/// over the picture as published (`before`, none for a first publication), the TLP of the
 /// picture or of any indicator is loosened.
-pub fn needs_approval(in_force: Option<&PictureContent>, new: &PictureContent, requires_review: bool) -> bool {
+pub fn needs_approval(before: Option<InForce<'_>>, new: &PictureContent, requires_review: bool) -> bool {
     requires_review
         || needs_four_eyes(new.tier)
-        || in_force.is_some_and(|old| tlp_rank(new.tlp) < tlp_rank(old.tlp) || loosens_indicator(old, new))
+        || before.is_some_and(|b| tlp_rank(new.tlp) < tlp_rank(b.content.tlp) || loosens_indicator(b, new))
 }
 
 /// What a revise (a merge patch) of a picture does.
@@ -151,11 +166,10 @@ pub enum PatchOutcome {
 }
 
 /// What a revise does. `base` is the content the patch was applied to (the proposed
-/// revision if there is one, else the content in force); `in_force` the content readers
-/// see now.
+/// revision if there is one, else the content in force); `in_force` what readers see now.
 pub fn patch_outcome(
     status: Status,
-    in_force: &PictureContent,
+    in_force: InForce<'_>,
     base: &PictureContent,
     new: &PictureContent,
     caller_approves: bool,
@@ -167,8 +181,9 @@ pub fn patch_outcome(
     if matches!(status, Status::Draft | Status::InReview) {
         return PatchOutcome::NewDraft;
     }
-    if only_narrows(in_force, new)
-        || (caller_approves && !widens(in_force, new) && !needs_approval(Some(in_force), new, requires_review))
+    let narrows = only_narrows(in_force.content, new) && !loosens_indicator(in_force, new);
+    if narrows
+        || (caller_approves && !widens(in_force.content, new) && !needs_approval(Some(in_force), new, requires_review))
     {
         PatchOutcome::Immediate
     } else {
@@ -185,10 +200,11 @@ pub enum PublishRefusal {
     NotPublishable,
 }
 
-/// Whether revision `state` with `new` content may be published over `in_force`.
+/// Whether revision `state` with `new` content may be published over the picture as
+/// published (`in_force`, none for a first publication).
 pub fn publication(
     state: RevisionState,
-    in_force: Option<&PictureContent>,
+    in_force: Option<InForce<'_>>,
     new: &PictureContent,
     requires_review: bool,
 ) -> Result<(), PublishRefusal> {
@@ -273,21 +289,60 @@ mod tests {
         }];
         let mut looser = old.clone();
         looser.indicators[0].tlp = Tlp::Amber;
-        assert!(needs_approval(Some(&old), &looser, false));
+        let none = IndicatorHistory::default();
+        let before = |c| InForce { content: c, indicators: &none };
+        assert!(needs_approval(Some(before(&old)), &looser, false));
         assert_eq!(
-            publication(RevisionState::InReview, Some(&old), &looser, false),
+            publication(RevisionState::InReview, Some(before(&old)), &looser, false),
             Err(PublishRefusal::ApprovalRequired)
         );
-        assert_eq!(patch_outcome(Status::Published, &old, &old, &looser, true, false), PatchOutcome::Proposed);
+        assert_eq!(patch_outcome(Status::Published, before(&old), &old, &looser, true, false), PatchOutcome::Proposed);
         // The reverse only narrows: at once.
-        assert_eq!(patch_outcome(Status::Published, &looser, &looser, &old, false, false), PatchOutcome::Immediate);
+        assert_eq!(
+            patch_outcome(Status::Published, before(&looser), &looser, &old, false, false),
+            PatchOutcome::Immediate
+        );
+    }
+
+    #[test]
+    fn an_indicator_removed_and_added_again_looser_or_spelled_otherwise_is_loosened() {
+        let mut red = sample();
+        red.indicators = vec![sitrep_types::Indicator {
+            type_: IndicatorType::Domain,
+            value: "evil.example".into(),
+            platform: None,
+            first_seen: None,
+            last_seen: None,
+            tlp: Tlp::Red,
+        }];
+        let mut without = red.clone();
+        without.indicators.clear();
+        let history = IndicatorHistory {
+            in_force: 2,
+            revisions: vec![(1, vec![(IndicatorType::Domain, "evil.example".into(), Tlp::Red)]), (2, vec![])],
+        };
+        let mut back = red.clone();
+        back.indicators[0].tlp = Tlp::Amber;
+        let before = InForce { content: &without, indicators: &history };
+        assert!(needs_approval(Some(before), &back, false));
+        assert_eq!(patch_outcome(Status::Published, before, &without, &back, true, false), PatchOutcome::Proposed);
+        // In one step: the RED one kept, the same value spelled otherwise added as AMBER.
+        let mut both = red.clone();
+        let mut other = red.indicators[0].clone();
+        other.value = "Evil.Example.".into();
+        other.tlp = Tlp::Amber;
+        both.indicators.push(other);
+        let none = IndicatorHistory::default();
+        assert!(needs_approval(Some(InForce { content: &red, indicators: &none }), &both, false));
     }
 
     #[test]
     fn a_patch_that_changes_nothing_writes_nothing() {
         let c = sample();
+        let none = IndicatorHistory::default();
         for status in [Status::Draft, Status::InReview, Status::Published] {
-            assert_eq!(patch_outcome(status, &c, &c, &c, true, false), PatchOutcome::Unchanged);
+            let before = InForce { content: &c, indicators: &none };
+            assert_eq!(patch_outcome(status, before, &c, &c, true, false), PatchOutcome::Unchanged);
         }
     }
 

@@ -149,6 +149,16 @@ pub fn indicator_visible(v: &Viewer, h: &Handling<'_>, tlp: Tlp) -> bool {
     in_audience(v, h.originator, narrower(tlp_reach(tlp), h.tier), h.named)
 }
 
+/// Whether two indicators are the same one, whatever the case, the surrounding spaces or
+/// a trailing dot of the value (`Evil.Example.` is `evil.example`): so that a TLP rule
+/// cannot be got round by spelling a value differently.
+pub fn same_indicator(a_type: IndicatorType, a_value: &str, b_type: IndicatorType, b_value: &str) -> bool {
+    fn plain(v: &str) -> String {
+        v.trim().trim_end_matches('.').to_lowercase()
+    }
+    a_type == b_type && (a_value == b_value || plain(a_value) == plain(b_value))
+}
+
 /// An indicator as history compares it: type, value and TLP.
 pub type IndicatorTlp = (IndicatorType, String, Tlp);
 
@@ -169,7 +179,7 @@ impl IndicatorHistory {
     /// revision after `read` (so that narrowing it and then removing it still hides it in
     /// history); `None` if it never appeared again after `read`.
     pub fn tlp_now(&self, read: i32, indicator: &Indicator) -> Option<Tlp> {
-        let same = |(t, v, _): &&IndicatorTlp| *t == indicator.type_ && *v == indicator.value;
+        let same = |(t, v, _): &&IndicatorTlp| same_indicator(*t, v, indicator.type_, &indicator.value);
         if let Some((_, list)) = self.revisions.iter().find(|(n, _)| *n == self.in_force)
             && let Some((_, _, tlp)) = list.iter().find(|i| same(i))
         {
@@ -179,6 +189,18 @@ impl IndicatorHistory {
             .iter()
             .filter(|(n, _)| *n > read)
             .flat_map(|(_, list)| list.iter().filter(|i| same(i)).map(|(_, _, tlp)| *tlp))
+            .max_by_key(|t| tlp_rank(*t))
+    }
+}
+
+impl IndicatorHistory {
+    /// The strictest TLP the indicator has had in any revision.
+    pub fn strictest(&self, indicator: &Indicator) -> Option<Tlp> {
+        self.revisions
+            .iter()
+            .flat_map(|(_, list)| list.iter())
+            .filter(|(t, v, _)| same_indicator(*t, v, indicator.type_, &indicator.value))
+            .map(|(_, _, tlp)| *tlp)
             .max_by_key(|t| tlp_rank(*t))
     }
 }

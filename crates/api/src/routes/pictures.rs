@@ -11,7 +11,7 @@ use sitrep_db::audit::AccessRecord;
 use sitrep_db::events::{self, EventType};
 use sitrep_db::pictures::{self, ListFilter, PictureRow};
 use sitrep_db::{GenericClient, Transaction};
-use sitrep_domain::lifecycle::{self, Actor, ApprovalRefusal, PatchOutcome, PublishRefusal, RevisionState};
+use sitrep_domain::lifecycle::{self, Actor, ApprovalRefusal, InForce, PatchOutcome, PublishRefusal, RevisionState};
 use sitrep_domain::picture::{CheckedContent, Deployment};
 use sitrep_domain::visibility::{
     Handling, IndicatorHistory, Sight, Viewer, history_indicator_visible, in_audience, indicator_visible, narrower,
@@ -531,13 +531,7 @@ pub async fn update_picture(
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let row = own_locked(&tx, &caller, id.into_inner()).await?;
-    if if_match != etag(&caller, &row) {
-        return Err(ApiError::Precondition {
-            status: 412,
-            code: "stale_etag",
-            detail: "The picture changed; read it again.",
-        });
-    }
+    check_if_match(&caller, &row, Some(&if_match))?;
     if matches!(row.status, Status::Withdrawn | Status::Closed | Status::Superseded) {
         return Err(ApiError::Conflict {
             code: "picture_closed",
@@ -564,9 +558,10 @@ pub async fn update_picture(
     let checked = check_content(&tx, &caller, content, &state).await?;
     let new = checked.content();
     let requires_review = pictures::organisation_requires_review(&tx, row.originator_id).await?;
+    let indicators = published_indicators(&tx, &row).await?;
     let outcome = lifecycle::patch_outcome(
         row.status,
-        &row.content,
+        InForce { content: &row.content, indicators: &indicators },
         &base,
         new,
         caller.permissions.can_approve_pictures(),
@@ -614,6 +609,15 @@ pub async fn update_picture(
     Ok(res)
 }
 
+/// Every revision's indicators of a published picture, for what counts as loosening an
+/// indicator's TLP (none are needed before the first publication).
+async fn published_indicators(tx: &Transaction<'_>, row: &PictureRow) -> Result<IndicatorHistory, ApiError> {
+    if row.status != Status::Published {
+        return Ok(IndicatorHistory::default());
+    }
+    Ok(pictures::indicator_history(tx, &[row.id]).await?.remove(&row.id).unwrap_or_default())
+}
+
 /// The revision a lifecycle action works on: the pending one of a published picture,
 /// or the draft itself.
 async fn target(tx: &Transaction<'_>, caller: &Principal, row: &PictureRow) -> Result<pictures::RevisionRow, ApiError> {
@@ -654,16 +658,37 @@ async fn touch(tx: &Transaction<'_>, row: &PictureRow, status: Status) -> Result
     Ok(())
 }
 
+/// The `If-Match` of a request, if it sent one.
+fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// `412` unless `if_match` (when sent) is the picture's `ETag` for `p` now: an approval
+/// or publication then acts on the picture as its caller last read it, and not on a
+/// revision that replaced it in between.
+fn check_if_match(p: &Principal, row: &PictureRow, if_match: Option<&str>) -> Result<(), ApiError> {
+    match if_match {
+        Some(tag) if tag != etag(p, row) => Err(ApiError::Precondition {
+            status: 412,
+            code: "stale_etag",
+            detail: "The picture changed; read it again.",
+        }),
+        _ => Ok(()),
+    }
+}
+
 async fn lifecycle(
     state: &AppState,
     meta: &RequestMeta,
     caller: &Principal,
     id: Uuid,
     action: Action,
+    if_match: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let row = own_locked(&tx, caller, id).await?;
+    check_if_match(caller, &row, if_match)?;
     let mut revision = row.revision;
     match action {
         Action::Submit => {
@@ -682,6 +707,7 @@ async fn lifecycle(
                 return Err(conflict("not_in_review", "Only a revision in review is returned to its author."));
             }
             pictures::set_revision_state(&tx, row.id, t.revision, RevisionState::Draft, None).await?;
+            pictures::clear_approval(&tx, row.id, t.revision).await?;
             pictures::record_return(&tx, row.id, t.revision, caller.user_id, note.as_deref()).await?;
             let status = if row.status == Status::InReview { Status::Draft } else { row.status };
             touch(&tx, &row, status).await?;
@@ -718,7 +744,8 @@ async fn lifecycle(
             let t = target(&tx, caller, &row).await?;
             let was_published = row.status == Status::Published;
             let requires_review = pictures::organisation_requires_review(&tx, row.originator_id).await?;
-            let in_force = was_published.then_some(&row.content);
+            let indicators = published_indicators(&tx, &row).await?;
+            let in_force = was_published.then_some(InForce { content: &row.content, indicators: &indicators });
             lifecycle::publication(t.state, in_force, &t.content, requires_review).map_err(
                 |refusal| match refusal {
                     PublishRefusal::ApprovalRequired => {
@@ -764,17 +791,26 @@ macro_rules! lifecycle_handler {
         #[doc = $doc]
         #[utoipa::path(
             post, path = $path, tag = "pictures",
-            security(("bearer" = [])), params(("id" = Uuid, Path)),
+            security(("bearer" = [])),
+            params(
+                ("id" = Uuid, Path),
+                ("If-Match" = Option<String>, Header, description = "The picture's ETag as last read: 412 if it changed since")
+            ),
             request_body(content = Option<LifecycleNote>),
-            responses((status = 200, body = Picture), AuthFailures, Forbidden, NotFound, Conflict, ServerFailures)
+            responses(
+                (status = 200, body = Picture),
+                (status = 412, description = "Stale If-Match", body = sitrep_types::Problem, content_type = "application/problem+json"),
+                AuthFailures, Forbidden, NotFound, Conflict, ServerFailures
+            )
         )]
         pub async fn $name(
             state: web::Data<AppState>,
             meta: RequestMeta,
             caller: Caller<$policy>,
+            req: HttpRequest,
             id: web::Path<Uuid>,
         ) -> Result<HttpResponse, ApiError> {
-            lifecycle(&state, &meta, &caller, id.into_inner(), $action).await
+            lifecycle(&state, &meta, &caller, id.into_inner(), $action, if_match(&req).as_deref()).await
         }
     };
 }
@@ -790,14 +826,23 @@ lifecycle_handler!(
 /// draft again and no revision is written. The author revises and submits it anew.
 #[utoipa::path(
     post, path = "/api/v1/pictures/{id}/return", tag = "pictures",
-    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path),
+        ("If-Match" = Option<String>, Header, description = "The picture's ETag as last read: 412 if it changed since")
+    ),
     request_body(content = Option<LifecycleNote>),
-    responses((status = 200, body = Picture), AuthFailures, Forbidden, NotFound, Conflict, BodyFailures, ServerFailures)
+    responses(
+        (status = 200, body = Picture),
+        (status = 412, description = "Stale If-Match", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        AuthFailures, Forbidden, NotFound, Conflict, BodyFailures, ServerFailures
+    )
 )]
 pub async fn return_picture(
     state: web::Data<AppState>,
     meta: RequestMeta,
     caller: Caller<ApprovePictures>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -809,7 +854,7 @@ pub async fn return_picture(
     if let Some(text) = &note {
         sitrep_domain::validation::check_text("note", text, 1, 1000, true).map_err(FieldErrors::from)?;
     }
-    lifecycle(&state, &meta, &caller, id.into_inner(), Action::Return(note)).await
+    lifecycle(&state, &meta, &caller, id.into_inner(), Action::Return(note), if_match(&req).as_deref()).await
 }
 
 lifecycle_handler!(
@@ -842,24 +887,20 @@ lifecycle_handler!(
 );
 
 fn revision_visible(p: &Principal, row: &PictureRow, rev: &pictures::RevisionRow) -> bool {
-    revision_readable(p, row.originator_id, rev.state, &rev.content)
+    revision_readable(p, row.originator_id, rev.published, &rev.content)
 }
 
-/// Whether `p` may read a revision (in review `state`, with `content`) of a picture of
-/// `originator` that it sees now: the originator reads every one; the audience the
-/// published ones whose own audience included it. (REST history and TAXII versions.)
-pub(crate) fn revision_readable(
-    p: &Principal,
-    originator: Uuid,
-    state: RevisionState,
-    content: &PictureContent,
-) -> bool {
+/// Whether `p` may read a revision (`published`: it was in force as a published revision
+/// at some point) with `content` of a picture of `originator` that it sees now: the
+/// originator reads every one; the audience only the published ones whose own audience
+/// included it — never a draft, even one superseded before publication.
+/// (REST history and TAXII versions.)
+pub(crate) fn revision_readable(p: &Principal, originator: Uuid, published: bool, content: &PictureContent) -> bool {
     let v = Viewer::from(&p.permissions);
     if p.organisation_id == originator && v.reads_pictures {
         return true;
     }
-    matches!(state, RevisionState::Published | RevisionState::Superseded)
-        && in_audience(&v, originator, content.tier, &content.named_recipients)
+    published && in_audience(&v, originator, content.tier, &content.named_recipients)
 }
 
 /// A revision's content as `p` may see it: an indicator is shown only if its TLP in that

@@ -230,6 +230,9 @@ pub async fn list_api_keys(
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
     find_visible(&client, &caller.permissions, id).await?;
+    // Key metadata (prefixes, address ranges, where a key was last used) is the business
+    // of whoever manages the account, not of every administrator who may see it exists.
+    check_manages(&client, &caller, id).await?;
     let keys: Vec<ApiKey> = service_accounts::list_api_keys(&client, id).await?.into_iter().map(api_key).collect();
     let ids = keys.iter().map(|k| k.id).collect();
     audit::commit(&state, &meta, audit::by(&meta, &caller).object("service_account", id).objects("api_key", ids))
@@ -299,6 +302,7 @@ pub async fn get_api_key(
     let (id, key_id) = path.into_inner();
     let client = meta.client(&state.pool).await?;
     find_visible(&client, &caller.permissions, id).await?;
+    check_manages(&client, &caller, id).await?;
     let row = service_accounts::get_api_key(&client, id, key_id).await?.ok_or(KEY_NOT_FOUND)?;
     audit::commit(&state, &meta, audit::by(&meta, &caller).object("api_key", key_id)).await?;
     Ok(HttpResponse::Ok().json(api_key(row)))
