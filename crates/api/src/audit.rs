@@ -23,6 +23,27 @@ pub fn by(meta: &RequestMeta, p: &Principal) -> AccessRecord {
     }
 }
 
+/// A record of `p` acting on the picture `row`, with its revision, tier and TLP.
+pub fn picture(meta: &RequestMeta, p: &Principal, row: &sitrep_db::pictures::PictureRow) -> AccessRecord {
+    picture_of(meta, p, row.id, row.revision, row.tier, row.tlp)
+}
+
+/// A record of `p` acting on revision `revision` of picture `id` at `tier` and `tlp`.
+pub fn picture_of(
+    meta: &RequestMeta,
+    p: &Principal,
+    id: uuid::Uuid,
+    revision: i32,
+    tier: sitrep_types::Tier,
+    tlp: sitrep_types::Tlp,
+) -> AccessRecord {
+    let mut r = by(meta, p).object("picture", id);
+    r.object_revision = Some(revision);
+    r.tier = Some(tier.as_str().to_owned());
+    r.tlp = Some(tlp.as_str().to_owned());
+    r
+}
+
 /// A record of `meta`'s action by nobody known yet (login, refresh), allowed, `200`.
 pub fn anonymous(meta: &RequestMeta) -> AccessRecord {
     AccessRecord {

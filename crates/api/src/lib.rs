@@ -8,6 +8,7 @@ pub mod body;
 pub mod console;
 pub mod docs;
 pub mod error;
+mod events;
 pub mod live;
 pub mod meta;
 pub mod metrics;

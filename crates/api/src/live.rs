@@ -25,10 +25,10 @@ use tokio::sync::{mpsc, watch};
 
 use crate::audit::{self, RecordExt};
 use crate::error::ApiError;
+use crate::events::{event, position_key};
 use crate::meta::RequestMeta;
 use crate::pagination::CursorKey;
 use crate::principal::{Policy, Principal, ReadPictures};
-use crate::routes::feed::{event, position_key};
 
 /// The cursor list name of stream ids (`Last-Event-ID`): each is sealed for its reader
 /// (`crate::pagination`), so the ids a stream sends do not reveal how many events

@@ -150,16 +150,18 @@ pub async fn feed_upto(
     };
     let rows = c
         .query(
-            "SELECT e.id, e.type, e.picture_id, e.revision, e.tier, e.tlp, e.created_at, e.xid::text, e.seq \
-             FROM events e JOIN pictures p ON p.id = e.picture_id \
-             WHERE (e.xid, e.seq) > ($4::text::xid8, $5) \
-               AND ($7::text IS NULL OR (e.xid, e.seq) <= ($7::text::xid8, $8)) \
-               AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
-               AND $3 \
-               AND CASE WHEN e.recipients IS NULL \
-                        THEN picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, $1, $2, $3) \
-                        ELSE $1 = ANY (e.recipients) END \
-             ORDER BY e.xid, e.seq LIMIT $6",
+            concat!(
+                "SELECT e.id, e.type, e.picture_id, e.revision, e.tier, e.tlp, e.created_at, e.xid::text, e.seq \
+                 FROM events e JOIN pictures p ON p.id = e.picture_id \
+                 WHERE (e.xid, e.seq) > ($4::text::xid8, $5) \
+                   AND ($7::text IS NULL OR (e.xid, e.seq) <= ($7::text::xid8, $8)) \
+                   AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
+                   AND $3 \
+                   AND CASE WHEN e.recipients IS NULL THEN ",
+                picture_visible!("$1", "$2", "$3"),
+                " ELSE $1 = ANY (e.recipients) END \
+                 ORDER BY e.xid, e.seq LIMIT $6"
+            ),
             &[&v.organisation, &min_rank(v.reach), &v.reads_pictures, &xid, &seq, &limit, &upto_xid, &upto_seq],
         )
         .await?;

@@ -3,6 +3,32 @@
 //! Functions take a `GenericClient` so the caller decides the transaction: a write,
 //! its access-log record (and later its outbox row) commit together.
 
+/// The visibility predicate (`picture_visible`, migrations/V2, mirrored by
+/// `sitrep_domain::visibility::sight`) on `pictures p`, for a viewer given as SQL
+/// expressions: its organisation, the narrowest tier rank its reach reads, whether it
+/// reads pictures. Every query writes the call through this, so it is written once.
+macro_rules! picture_visible {
+    ($org:expr, $rank:expr, $reads:expr) => {
+        concat!(
+            "picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, ",
+            $org,
+            ", ",
+            $rank,
+            ", ",
+            $reads,
+            ")"
+        )
+    };
+}
+
+/// The narrowest tier rank an organisation's reach (an SQL expression) reads, as
+/// `sitrep_domain::visibility::min_rank` gives it.
+macro_rules! reach_rank {
+    ($reach:expr) => {
+        concat!("(CASE ", $reach, " WHEN 'member' THEN 1 WHEN 'virt' THEN 2 ELSE 3 END)::smallint")
+    };
+}
+
 pub mod accounts;
 pub mod audit;
 pub mod chain;
@@ -110,4 +136,20 @@ pub async fn ping(pool: &Pool) -> Result<(), DbError> {
     let client = pool.get().await?;
     client.query_one("SELECT 1", &[]).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_visibility_call_is_written_as_the_sql_function_takes_it() {
+        assert_eq!(
+            picture_visible!("$1", "$2", "$3"),
+            "picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, $1, $2, $3)"
+        );
+        assert_eq!(
+            picture_visible!("s.organisation_id", reach_rank!("o.reach"), "true"),
+            "picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, s.organisation_id, \
+             (CASE o.reach WHEN 'member' THEN 1 WHEN 'virt' THEN 2 ELSE 3 END)::smallint, true)"
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use sitrep_domain::lifecycle::RevisionState;
-use sitrep_domain::visibility::{IndicatorHistory, Viewer, min_rank, tier_rank};
+use sitrep_domain::visibility::{Handling, IndicatorHistory, Viewer, min_rank, tier_rank};
 use sitrep_types::{PictureContent, Severity, Status, Tier, Tlp};
 use tokio_postgres::Row;
 use tokio_postgres::types::{Json, ToSql};
@@ -15,11 +15,10 @@ use uuid::Uuid;
 use crate::{DbError, GenericClient};
 
 /// The predicate for full sight, on `pictures p`, with the viewer in `$1..$3`.
-pub(crate) const VISIBLE: &str =
-    "picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, $1, $2, $3)";
+pub(crate) const VISIBLE: &str = picture_visible!("$1", "$2", "$3");
 /// Full sight, or the secretariat's metadata sight (`$4`), past draft.
-const VISIBLE_OR_METADATA: &str = "(picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, $1, $2, $3) \
-     OR ($4 AND p.status NOT IN ('draft', 'in_review')))";
+const VISIBLE_OR_METADATA: &str =
+    concat!("(", picture_visible!("$1", "$2", "$3"), " OR ($4 AND p.status NOT IN ('draft', 'in_review')))");
 
 /// The viewer as query parameters `$1..$4`.
 pub(crate) fn viewer_params(v: &Viewer) -> (Uuid, i16, bool, bool) {
@@ -46,6 +45,13 @@ pub struct PictureRow {
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
     pub content: PictureContent,
+}
+
+impl PictureRow {
+    /// The picture's handling now, as the visibility rule reads it.
+    pub fn handling(&self) -> Handling<'_> {
+        Handling { originator: self.originator_id, status: self.status, tier: self.tier, named: &self.named_recipients }
+    }
 }
 
 const ROW_COLUMNS: &str = "p.id, p.reference, p.originator_id, o.code AS originator_code, p.status, p.revision, \

@@ -185,12 +185,12 @@ pub async fn fan_out(c: &impl GenericClient, batch: i64) -> Result<u64, DbError>
         let id: Uuid = s.try_get(0)?;
         queued += c
             .execute(
-                "WITH s AS (SELECT s.*, (CASE o.reach WHEN 'member' THEN 1 WHEN 'virt' THEN 2 ELSE 3 END)::smallint AS rank \
+                concat!("WITH s AS (SELECT s.*, ", reach_rank!("o.reach"), " AS rank \
                             FROM subscriptions s JOIN organisations o ON o.id = s.organisation_id WHERE s.id = $1), \
                  scanned AS ( \
                    SELECT e.id, e.xid, e.seq, ( \
                      CASE WHEN e.recipients IS NULL \
-                          THEN picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, s.organisation_id, s.rank, true) \
+                          THEN ", picture_visible!("s.organisation_id", "s.rank", "true"), " \
                           ELSE s.organisation_id = ANY (e.recipients) END \
                      AND (e.type = 'picture.recalled' OR ( \
                           (cardinality(s.domains) = 0 OR p.domains && s.domains) \
@@ -208,7 +208,7 @@ pub async fn fan_out(c: &impl GenericClient, batch: i64) -> Result<u64, DbError>
                    WHERE id = $1 AND EXISTS (SELECT 1 FROM scanned)) \
                  INSERT INTO deliveries (id, subscription_id, event_id, state) \
                  SELECT gen_random_uuid(), $1, id, 'pending' FROM scanned WHERE selected \
-                 ON CONFLICT DO NOTHING",
+                 ON CONFLICT DO NOTHING"),
                 &[&id, &batch],
             )
             .await?;
@@ -243,7 +243,7 @@ pub struct Due {
 pub async fn claim(c: &impl GenericClient, lease_secs: f64, limit: i64) -> Result<Vec<Due>, DbError> {
     let rows = c
         .query(
-            "WITH due AS ( \
+            concat!("WITH due AS ( \
                SELECT d.id FROM deliveries d \
                WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now()) \
                ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED), \
@@ -253,12 +253,11 @@ pub async fn claim(c: &impl GenericClient, lease_secs: f64, limit: i64) -> Resul
              SELECT d.id, d.attempts, d.failures, s.id AS sid, s.organisation_id, s.webhook_url, s.secrets, e.id AS eid, e.type, \
                     e.picture_id, e.revision, e.tier, e.tlp, e.created_at, \
                     CASE WHEN e.recipients IS NULL \
-                         THEN picture_visible(p.originator_id, p.status, p.tier_rank, p.named_recipients, s.organisation_id, \
-                              (CASE o.reach WHEN 'member' THEN 1 WHEN 'virt' THEN 2 ELSE 3 END)::smallint, true) \
+                         THEN ", picture_visible!("s.organisation_id", reach_rank!("o.reach"), "true"), " \
                          ELSE s.organisation_id = ANY (e.recipients) END AS visible \
              FROM claimed d JOIN subscriptions s ON s.id = d.subscription_id \
              JOIN organisations o ON o.id = s.organisation_id \
-             JOIN events e ON e.id = d.event_id JOIN pictures p ON p.id = e.picture_id",
+             JOIN events e ON e.id = d.event_id JOIN pictures p ON p.id = e.picture_id"),
             &[&lease_secs, &limit],
         )
         .await?;

@@ -1,7 +1,7 @@
 //! Who sees a picture (DESIGN §3). This pure function is the rule; the SQL predicate in
 //! `sitrep_db::pictures::VISIBLE` mirrors it, and a property test holds the two together.
 
-use sitrep_types::{Indicator, IndicatorType, Reach, Status, Tier, Tlp};
+use sitrep_types::{Indicator, IndicatorType, PictureContent, Reach, Status, Tier, Tlp};
 use uuid::Uuid;
 
 use crate::Permissions;
@@ -218,6 +218,73 @@ pub fn history_indicator_visible(
 ) -> bool {
     indicator_visible(v, then, indicator.tlp)
         && indicator_visible(v, now, history.tlp_now(read, indicator).unwrap_or(indicator.tlp))
+}
+
+/// Whether the viewer is the picture's originator or the secretariat: they see the named
+/// recipients, who wrote and approved each revision, and every acknowledgement.
+pub fn insider(v: &Viewer, originator: Uuid) -> bool {
+    v.organisation == originator || v.secretariat
+}
+
+/// `content` of a picture of `originator` as `v` may see it: only the indicators `shows`
+/// (returns how many were left out), related pictures only those in `related_seen` (the
+/// ones `v` sees fully: the others do not exist for it), named recipients only for
+/// insiders.
+pub fn redact(
+    v: &Viewer,
+    originator: Uuid,
+    mut content: PictureContent,
+    related_seen: &[Uuid],
+    shows: impl Fn(&Indicator) -> bool,
+) -> (PictureContent, u32) {
+    let before = content.indicators.len();
+    content.indicators.retain(|i| shows(i));
+    content.related.retain(|r| related_seen.contains(&r.picture_id));
+    let redacted = u32::try_from(before - content.indicators.len()).unwrap_or(u32::MAX);
+    if !insider(v, originator) {
+        content.named_recipients.clear();
+    }
+    (content, redacted)
+}
+
+/// The content in force of a picture with handling `h`, as a viewer with full sight of it
+/// sees it (see `redact`).
+pub fn current_content(
+    v: &Viewer,
+    h: &Handling<'_>,
+    content: PictureContent,
+    related_seen: &[Uuid],
+) -> (PictureContent, u32) {
+    redact(v, h.originator, content, related_seen, |i| indicator_visible(v, h, i.tlp))
+}
+
+/// Whether `v` may read a revision (`published`: it was in force as a published revision
+/// at some point) with `content` of a picture of `originator` that it sees now: the
+/// originator reads every one; the audience only the published ones whose own audience
+/// included it — never a draft, even one replaced before publication.
+pub fn revision_readable(v: &Viewer, originator: Uuid, published: bool, content: &PictureContent) -> bool {
+    if v.organisation == originator && v.reads_pictures {
+        return true;
+    }
+    published && in_audience(v, originator, content.tier, &content.named_recipients)
+}
+
+/// A revision's content (revision `read`) as `v` may see it, the picture's handling now
+/// being `now`: an indicator is shown only if its TLP in that revision reaches `v` under
+/// that revision's handling, and its TLP now (`history`) under the handling now — history
+/// never shows what the reader could not see both then and now (returns how many were
+/// left out).
+pub fn revision_content(
+    v: &Viewer,
+    now: &Handling<'_>,
+    read: i32,
+    content: PictureContent,
+    history: &IndicatorHistory,
+    related_seen: &[Uuid],
+) -> (PictureContent, u32) {
+    let named = content.named_recipients.clone();
+    let then = Handling { tier: narrower(content.tier, now.tier), named: &named, ..*now };
+    redact(v, now.originator, content, related_seen, |i| history_indicator_visible(v, &then, now, read, i, history))
 }
 
 #[cfg(test)]

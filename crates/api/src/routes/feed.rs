@@ -5,15 +5,16 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use sitrep_db::events::{self, EventRow};
+use sitrep_db::events;
 use sitrep_domain::visibility::Viewer;
-use sitrep_types::{Event, FeedPage, Tier, Tlp};
+use sitrep_types::{Event, FeedPage};
 use utoipa::IntoParams;
 
 use crate::audit::{self, RecordExt};
 use crate::body::Query;
 use crate::docs::{AuthFailures, Forbidden, QueryFailures, ServerFailures};
 use crate::error::ApiError;
+use crate::events::{event, parse_position, position_key};
 use crate::meta::RequestMeta;
 use crate::pagination::{PageQuery, invalid_cursor};
 use crate::principal::{Caller, ReadPictures};
@@ -32,34 +33,6 @@ pub struct FeedQuery {
     /// `400 invalid_cursor`) and says nothing about the position it holds; any `limit`
     /// may go with it.
     pub cursor: Option<String>,
-}
-
-/// A position in the outbox as the key of a cursor: `xid|seq`.
-pub(crate) fn position_key(p: &(String, i64)) -> String {
-    format!("{}|{}", p.0, p.1)
-}
-
-/// The position a cursor key names, or `None` if it is not one.
-pub(crate) fn parse_position(key: &str) -> Option<(String, i64)> {
-    let (xid, seq) = key.split_once('|')?;
-    if xid.is_empty() || !xid.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((xid.to_owned(), seq.parse().ok()?))
-}
-
-/// An outbox row as the feed and the stream show it: thin; a recall carries the id alone.
-pub(crate) fn event(r: &EventRow) -> Event {
-    let recalled = r.kind == "picture.recalled";
-    Event {
-        id: r.id,
-        type_: r.kind.clone(),
-        picture_id: r.picture_id,
-        revision: (!recalled).then_some(r.revision),
-        tier: if recalled { None } else { Tier::parse(&r.tier) },
-        tlp: if recalled { None } else { Tlp::parse(&r.tlp) },
-        created_at: r.created_at,
-    }
 }
 
 /// Events after `cursor` (from the start without one), oldest first: published, revised

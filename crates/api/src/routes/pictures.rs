@@ -14,8 +14,7 @@ use sitrep_db::{GenericClient, Transaction};
 use sitrep_domain::lifecycle::{self, Actor, ApprovalRefusal, InForce, PatchOutcome, PublishRefusal, RevisionState};
 use sitrep_domain::picture::{CheckedContent, Deployment};
 use sitrep_domain::visibility::{
-    Handling, IndicatorHistory, Sight, Viewer, history_indicator_visible, in_audience, indicator_visible, narrower,
-    sight,
+    IndicatorHistory, Sight, Viewer, current_content, insider, revision_content, revision_readable, sight,
 };
 use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{
@@ -39,10 +38,6 @@ pub const PICTURE_BODY_LIMIT: usize = 1024 * 1024;
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "picture_not_found" };
 const LIST: &str = "pictures";
 
-pub(crate) fn handling(row: &PictureRow) -> Handling<'_> {
-    Handling { originator: row.originator_id, status: row.status, tier: row.tier, named: &row.named_recipients }
-}
-
 fn metadata(row: &PictureRow) -> PictureMetadata {
     PictureMetadata {
         id: row.id,
@@ -62,26 +57,6 @@ fn expired(row: &PictureRow) -> bool {
     row.valid_until.is_some_and(|t| t <= Utc::now())
 }
 
-/// `content` of a picture of `originator` as `p` may see it: only the indicators `shows`
-/// (returns how many were left out), related pictures only those in `related_seen` (the
-/// ones `p` sees), named recipients only for the originator and the secretariat.
-fn redact(
-    p: &Principal,
-    originator: Uuid,
-    mut content: PictureContent,
-    related_seen: &[Uuid],
-    shows: impl Fn(&sitrep_types::Indicator) -> bool,
-) -> (PictureContent, u32) {
-    let before = content.indicators.len();
-    content.indicators.retain(|i| shows(i));
-    content.related.retain(|r| related_seen.contains(&r.picture_id));
-    let redacted = (before - content.indicators.len()) as u32;
-    if p.organisation_id != originator && !p.permissions.is_secretariat() {
-        content.named_recipients.clear();
-    }
-    (content, redacted)
-}
-
 /// Those of the pictures `content` relates to that `p` sees fully: the others are left out
 /// of what `p` is shown, as if they did not exist.
 async fn related_seen(c: &impl GenericClient, p: &Principal, content: &PictureContent) -> Result<Vec<Uuid>, ApiError> {
@@ -96,11 +71,10 @@ async fn related_seen(c: &impl GenericClient, p: &Principal, content: &PictureCo
 /// indicators left out.
 fn view(p: &Principal, row: &PictureRow, related_seen: &[Uuid]) -> (PictureView, u32) {
     let v = Viewer::from(&p.permissions);
-    let h = handling(row);
+    let h = row.handling();
     match sight(&v, &h) {
         Sight::Full => {
-            let (content, redacted) =
-                redact(p, h.originator, row.content.clone(), related_seen, |i| indicator_visible(&v, &h, i.tlp));
+            let (content, redacted) = current_content(&v, &h, row.content.clone(), related_seen);
             let own = p.organisation_id == row.originator_id;
             let picture = Picture {
                 id: row.id,
@@ -132,26 +106,6 @@ fn etag(p: &Principal, row: &PictureRow) -> String {
     } else {
         format!("\"{}-r{}-{}\"", row.id.simple(), row.revision, row.status.as_str())
     }
-}
-
-/// The access-log record of `p` acting on `row`, with its revision, tier and TLP.
-pub(crate) fn record(meta: &RequestMeta, p: &Principal, row: &PictureRow) -> AccessRecord {
-    record_of(meta, p, row.id, row.revision, row.tier, row.tlp)
-}
-
-fn record_of(
-    meta: &RequestMeta,
-    p: &Principal,
-    id: Uuid,
-    revision: i32,
-    tier: sitrep_types::Tier,
-    tlp: sitrep_types::Tlp,
-) -> AccessRecord {
-    let mut r = audit::by(meta, p).object("picture", id);
-    r.object_revision = Some(revision);
-    r.tier = Some(tier.as_str().to_owned());
-    r.tlp = Some(tlp.as_str().to_owned());
-    r
 }
 
 async fn respond(
@@ -226,7 +180,7 @@ async fn own_locked(tx: &Transaction<'_>, p: &Principal, id: Uuid) -> Result<Pic
     }
     let row = pictures::find(tx, &Viewer::from(&p.permissions), id, false).await?.ok_or(NOT_FOUND)?;
     if row.originator_id != p.organisation_id {
-        if sight(&Viewer::from(&p.permissions), &handling(&row)) == Sight::None {
+        if sight(&Viewer::from(&p.permissions), &row.handling()) == Sight::None {
             return Err(NOT_FOUND);
         }
         return Err(ApiError::Forbidden {
@@ -338,7 +292,7 @@ pub async fn list_pictures(
     let items: Vec<PictureListItem> = rows
         .iter()
         .map(|row| {
-            let full = sight(&v, &handling(row)) == Sight::Full
+            let full = sight(&v, &row.handling()) == Sight::Full
                 && full_now.as_ref().is_none_or(|now| now.get(&row.id).copied().unwrap_or(false));
             PictureListItem {
                 metadata: metadata(row),
@@ -403,7 +357,7 @@ pub async fn create_picture(
             ));
         }
         let row = pictures::find(&tx, &Viewer::from(&caller.permissions), existing, false).await?.ok_or(NOT_FOUND)?;
-        let r = record(&meta, &caller, &row).status(201);
+        let r = audit::picture(&meta, &caller, &row).status(201);
         audit::write(&tx, &meta, AccessRecord { reason: Some("idempotent_replay".into()), ..r }).await?;
         let res = respond(&tx, actix_web::http::StatusCode::CREATED, &caller, &row).await?;
         tx.commit().await?;
@@ -418,7 +372,7 @@ pub async fn create_picture(
         let year = Utc::now().year();
         Ok(pictures::create(&tx, id, year, caller.organisation_id, caller.user_id, new, checked.severity()).await?)
     };
-    let r = record_of(&meta, &caller, id, 1, new.tier, new.tlp).status(201);
+    let r = audit::picture_of(&meta, &caller, id, 1, new.tier, new.tlp).status(201);
     let record = async { sitrep_db::audit::record(&tx, &r).await.map_err(audit::unavailable) };
     let (row, _) = futures_util::future::try_join(insert, record).await?;
     let res = respond(&tx, actix_web::http::StatusCode::CREATED, &caller, &row).await?;
@@ -484,7 +438,7 @@ pub async fn get_picture(
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
     let related = related_seen(&client, &caller, &row.content).await?;
     let (body, redacted) = view(&caller, &row, &related);
-    let mut r = record(&meta, &caller, &row);
+    let mut r = audit::picture(&meta, &caller, &row);
     if matches!(body, PictureView::Metadata(_)) {
         r.reason = Some("metadata_only".into());
     } else if redacted > 0 {
@@ -571,7 +525,7 @@ pub async fn update_picture(
     match outcome {
         PatchOutcome::Unchanged => {
             // Nothing is written; the request is still recorded, as a read of the picture.
-            let mut r = record(&meta, &caller, &row);
+            let mut r = audit::picture(&meta, &caller, &row);
             r.reason = Some("unchanged".into());
             audit::write(&tx, &meta, r).await?;
             let res = respond(&tx, actix_web::http::StatusCode::OK, &caller, &row).await?;
@@ -601,7 +555,7 @@ pub async fn update_picture(
         }
     }
     let row = pictures::find(&tx, &Viewer::from(&caller.permissions), row.id, false).await?.ok_or(NOT_FOUND)?;
-    let mut r = record(&meta, &caller, &row);
+    let mut r = audit::picture(&meta, &caller, &row);
     r.object_revision = Some(next);
     audit::write(&tx, &meta, r).await?;
     let res = respond(&tx, actix_web::http::StatusCode::OK, &caller, &row).await?;
@@ -778,7 +732,7 @@ async fn lifecycle(
         }
     }
     let row = pictures::find(&tx, &Viewer::from(&caller.permissions), row.id, false).await?.ok_or(NOT_FOUND)?;
-    let mut r = record(meta, caller, &row);
+    let mut r = audit::picture(meta, caller, &row);
     r.object_revision = Some(revision);
     audit::write(&tx, meta, r).await?;
     let res = respond(&tx, actix_web::http::StatusCode::OK, caller, &row).await?;
@@ -887,39 +841,7 @@ lifecycle_handler!(
 );
 
 fn revision_visible(p: &Principal, row: &PictureRow, rev: &pictures::RevisionRow) -> bool {
-    revision_readable(p, row.originator_id, rev.published, &rev.content)
-}
-
-/// Whether `p` may read a revision (`published`: it was in force as a published revision
-/// at some point) with `content` of a picture of `originator` that it sees now: the
-/// originator reads every one; the audience only the published ones whose own audience
-/// included it — never a draft, even one superseded before publication.
-/// (REST history and TAXII versions.)
-pub(crate) fn revision_readable(p: &Principal, originator: Uuid, published: bool, content: &PictureContent) -> bool {
-    let v = Viewer::from(&p.permissions);
-    if p.organisation_id == originator && v.reads_pictures {
-        return true;
-    }
-    published && in_audience(&v, originator, content.tier, &content.named_recipients)
-}
-
-/// A revision's content as `p` may see it: an indicator is shown only if its TLP in that
-/// revision reaches `p` under that revision's handling, and its TLP now (`history`)
-/// reaches `p` under the picture's handling now (`now`) — history never shows what the
-/// reader could not see both then and now (returns how many were left out). (REST
-/// revisions and TAXII objects.)
-pub(crate) fn revision_content(
-    p: &Principal,
-    now: &Handling<'_>,
-    read: i32,
-    content: PictureContent,
-    history: &IndicatorHistory,
-    related_seen: &[Uuid],
-) -> (PictureContent, u32) {
-    let named = content.named_recipients.clone();
-    let then = Handling { tier: narrower(content.tier, now.tier), named: &named, ..*now };
-    let v = Viewer::from(&p.permissions);
-    redact(p, now.originator, content, related_seen, |i| history_indicator_visible(&v, &then, now, read, i, history))
+    revision_readable(&Viewer::from(&p.permissions), row.originator_id, rev.published, &rev.content)
 }
 
 /// A picture's revisions the caller may read: every one for the originator; for its
@@ -938,10 +860,10 @@ pub async fn list_revisions(
     let client = meta.client(&state.pool).await?;
     let v = Viewer::from(&caller.permissions);
     let row = pictures::find(&client, &v, id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
-    if sight(&v, &handling(&row)) != Sight::Full {
+    if sight(&v, &row.handling()) != Sight::Full {
         return Err(NOT_FOUND);
     }
-    let insider = caller.organisation_id == row.originator_id || caller.permissions.is_secretariat();
+    let insider = insider(&v, row.originator_id);
     let mut returns = if insider { pictures::returns(&client, row.id).await? } else { Default::default() };
     let items: Vec<RevisionInfo> = pictures::revisions(&client, &v, row.id)
         .await?
@@ -966,7 +888,7 @@ pub async fn list_revisions(
             }
         })
         .collect();
-    audit::commit(&state, &meta, record(&meta, &caller, &row)).await?;
+    audit::commit(&state, &meta, audit::picture(&meta, &caller, &row)).await?;
     Ok(HttpResponse::Ok().json(items))
 }
 
@@ -986,7 +908,7 @@ pub async fn get_revision(
     let client = meta.client(&state.pool).await?;
     let v = Viewer::from(&caller.permissions);
     let row = pictures::find(&client, &v, id, false).await?.ok_or(NOT_FOUND)?;
-    if sight(&v, &handling(&row)) != Sight::Full {
+    if sight(&v, &row.handling()) != Sight::Full {
         return Err(NOT_FOUND);
     }
     let rev = pictures::revision_of(&client, &v, id, n)
@@ -995,8 +917,8 @@ pub async fn get_revision(
         .ok_or(NOT_FOUND)?;
     let history = pictures::indicator_history(&client, &[id]).await?.remove(&id).unwrap_or_default();
     let related = related_seen(&client, &caller, &rev.content).await?;
-    let (content, redacted) = revision_content(&caller, &handling(&row), n, rev.content, &history, &related);
-    let mut r = record(&meta, &caller, &row);
+    let (content, redacted) = revision_content(&v, &row.handling(), n, rev.content, &history, &related);
+    let mut r = audit::picture(&meta, &caller, &row);
     r.object_revision = Some(n);
     if redacted > 0 {
         r.reason = Some(format!("indicators_redacted:{redacted}"));

@@ -5,7 +5,7 @@ use sitrep_db::pictures::{self, PictureRow};
 use sitrep_db::reference;
 use sitrep_domain::Invalid;
 use sitrep_domain::validation::check_text;
-use sitrep_domain::visibility::{Sight, Viewer, sight};
+use sitrep_domain::visibility::{Sight, Viewer, insider, sight};
 use sitrep_types::{
     AcknowledgementStatus, Community, CreateAcknowledgement, CreateCommunity, CreateElection, CreateReleaseDecision,
     Election, Reach, ReleaseDecision, Status, UpdateElection,
@@ -18,13 +18,12 @@ use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, Ser
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::principal::{Authenticated, Caller, Principal, ReadPictures, SecretariatOnly};
-use crate::routes::pictures::{handling, record};
 use crate::state::AppState;
 
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "picture_not_found" };
 
 fn sight_of(p: &Principal, row: &PictureRow) -> Sight {
-    sight(&Viewer::from(&p.permissions), &handling(row))
+    sight(&Viewer::from(&p.permissions), &row.handling())
 }
 
 fn note(field: &str, note: &Option<String>, max: usize) -> Result<(), ApiError> {
@@ -83,7 +82,7 @@ pub async fn acknowledge(
     let kind = sitrep_db::events::EventType::Acknowledged;
     sitrep_db::events::append(&tx, kind, row.id, row.revision, row.tier, row.tlp, Some(&originator)).await?;
     let status = ack_status(&tx, &caller, &row).await?;
-    audit::write(&tx, &meta, record(&meta, &caller, &row).status(201)).await?;
+    audit::write(&tx, &meta, audit::picture(&meta, &caller, &row).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(status))
 }
@@ -93,7 +92,7 @@ async fn ack_status(
     p: &Principal,
     row: &PictureRow,
 ) -> Result<AcknowledgementStatus, ApiError> {
-    let insider = p.organisation_id == row.originator_id || p.permissions.is_secretariat();
+    let insider = insider(&Viewer::from(&p.permissions), row.originator_id);
     let scope = if insider { None } else { Some(p.organisation_id) };
     let acknowledgements = reference::acknowledgements(c, row.id, scope).await?;
     let (deadline, pending) = reference::pending_recipients(c, row.id).await?;
@@ -120,7 +119,7 @@ pub async fn list_acknowledgements(
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
     let status = ack_status(&client, &caller, &row).await?;
-    audit::commit(&state, &meta, record(&meta, &caller, &row)).await?;
+    audit::commit(&state, &meta, audit::picture(&meta, &caller, &row)).await?;
     Ok(HttpResponse::Ok().json(status))
 }
 
@@ -162,7 +161,7 @@ pub async fn record_release_decision(
     reference::insert_release_decision(&tx, decision_id, &answer, body.0.disposition).await?;
     let decision = reference::release_decisions(&tx, row.id).await?.into_iter().find(|d| d.id == decision_id);
     let decision = decision.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("release decision vanished")))?;
-    audit::write(&tx, &meta, record(&meta, &caller, &row).status(201)).await?;
+    audit::write(&tx, &meta, audit::picture(&meta, &caller, &row).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(decision))
 }
@@ -183,14 +182,13 @@ pub async fn list_release_decisions(
     let client = meta.client(&state.pool).await?;
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
-    let entitled = row.originator_id == caller.organisation_id
-        || caller.permissions.is_secretariat()
+    let entitled = insider(&Viewer::from(&caller.permissions), row.originator_id)
         || (caller.permissions.reach == Reach::RasContactPoint && sight_of(&caller, &row) == Sight::Full);
     if !entitled {
         return Err(NOT_FOUND);
     }
     let decisions = reference::release_decisions(&client, row.id).await?;
-    audit::commit(&state, &meta, record(&meta, &caller, &row)).await?;
+    audit::commit(&state, &meta, audit::picture(&meta, &caller, &row)).await?;
     Ok(HttpResponse::Ok().json(decisions))
 }
 

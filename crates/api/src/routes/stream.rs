@@ -26,10 +26,10 @@ use tokio::sync::mpsc;
 use crate::audit;
 use crate::docs::{AuthFailures, Forbidden, ServerFailures};
 use crate::error::ApiError;
+use crate::events::{parse_position, position_key};
 use crate::live::{self, BATCH, Behind, CLIENT_BUFFER, Hub, LIST, Position, SESSION_CHECK, Subscriber};
 use crate::meta::RequestMeta;
 use crate::principal::{Caller, ReadPictures};
-use crate::routes::feed::{parse_position, position_key};
 use crate::state::AppState;
 
 /// How long a catching-up stream waits for its client to take a frame before it counts

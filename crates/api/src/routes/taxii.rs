@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sitrep_db::GenericClient;
 use sitrep_db::taxii::{self as db, EntryKey, EntryQuery, EntryRow};
-use sitrep_domain::visibility::{Handling, IndicatorHistory, Viewer, in_audience};
+use sitrep_domain::visibility::{Handling, IndicatorHistory, Viewer, in_audience, revision_content, revision_readable};
 use sitrep_stix::ids::{self, parse_time, stix_time, taxii_time};
 use sitrep_stix::{Organisation, ReportVersion, tlp};
 use sitrep_types::{
@@ -39,7 +39,6 @@ use crate::error::{ApiError, AuditReason};
 use crate::meta::{self, RequestMeta};
 use crate::pagination::Cursors;
 use crate::principal::Principal;
-use crate::routes::pictures::{revision_content, revision_readable};
 use crate::state::AppState;
 
 /// The TAXII media type, of every request's `Accept` and every response.
@@ -424,12 +423,13 @@ fn id_of(o: &Value) -> &str {
 /// picture's indicators in every revision (none is needed for the version in force).
 fn expand(p: &Principal, e: &EntryRow, history: Option<&IndicatorHistory>) -> Option<(Vec<Value>, u32)> {
     // Every version a collection holds came into force as a published revision.
-    if !revision_readable(p, e.originator_id, true, &e.content) {
+    let v = Viewer::from(&p.permissions);
+    if !revision_readable(&v, e.originator_id, true, &e.content) {
         return None;
     }
     let none = IndicatorHistory::default();
     let now = Handling { originator: e.originator_id, status: e.status, tier: e.tier, named: &e.named_recipients };
-    let (content, redacted) = revision_content(p, &now, e.revision, e.content.clone(), history.unwrap_or(&none), &[]);
+    let (content, redacted) = revision_content(&v, &now, e.revision, e.content.clone(), history.unwrap_or(&none), &[]);
     let objects = sitrep_stix::picture_objects(&ReportVersion {
         picture_id: e.picture_id,
         reference: &e.reference,
