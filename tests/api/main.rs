@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod authz;
 mod bootstrap;
+mod conditional;
 mod console;
 mod credentials;
 mod cursors;

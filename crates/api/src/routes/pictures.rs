@@ -617,12 +617,12 @@ fn if_match(req: &HttpRequest) -> Option<String> {
     req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-/// `412` unless `if_match` (when sent) is the picture's `ETag` for `p` now: an approval
-/// or publication then acts on the picture as its caller last read it, and not on a
-/// revision that replaced it in between.
+/// `412` unless `if_match` (when sent) is the picture's `ETag` for `p` now, or `*` (any
+/// current representation, RFC 9110 §13.1.1): an approval or publication then acts on the
+/// picture as its caller last read it, and not on a revision that replaced it in between.
 fn check_if_match(p: &Principal, row: &PictureRow, if_match: Option<&str>) -> Result<(), ApiError> {
-    match if_match {
-        Some(tag) if tag != etag(p, row) => Err(ApiError::Precondition {
+    match if_match.map(str::trim) {
+        Some(tag) if tag != "*" && tag != etag(p, row) => Err(ApiError::Precondition {
             status: 412,
             code: "stale_etag",
             detail: "The picture changed; read it again.",
