@@ -24,9 +24,8 @@ pub struct EntryRow {
     pub named_recipients: Vec<Uuid>,
     pub created_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
-    /// The revision of this version, its review state and content.
+    /// The revision of this version and its content.
     pub revision: i32,
-    pub revision_state: sitrep_domain::lifecycle::RevisionState,
     pub content: PictureContent,
     /// The TAXII `date_added` of this version.
     pub added: DateTime<Utc>,
@@ -65,7 +64,7 @@ pub struct EntryQuery<'a> {
 }
 
 const ENTRY_COLUMNS: &str = "p.id, p.reference, p.originator_id, p.status, p.tier, p.named_recipients, p.created_at, \
-     p.published_at, e.revision, e.state, e.content, e.added, e.revoked";
+     p.published_at, e.revision, e.content, e.added, e.revoked";
 
 fn entry(row: &Row) -> Result<EntryRow, DbError> {
     let content: serde_json::Value = row.try_get("content")?;
@@ -79,8 +78,6 @@ fn entry(row: &Row) -> Result<EntryRow, DbError> {
         created_at: row.try_get("created_at")?,
         published_at: row.try_get("published_at")?,
         revision: row.try_get("revision")?,
-        revision_state: sitrep_domain::lifecycle::RevisionState::parse(row.try_get("state")?)
-            .ok_or(DbError::Corrupt("picture_revisions.state"))?,
         content: serde_json::from_value(content).map_err(|_| DbError::Corrupt("picture_revisions.content"))?,
         added: row.try_get("added")?,
         revoked: row.try_get("revoked")?,

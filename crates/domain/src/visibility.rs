@@ -385,4 +385,34 @@ mod tests {
         let named = published(Tier::Named, &[OTHER]);
         assert!(indicator_visible(&member, &named, Tlp::Red));
     }
+
+    #[test]
+    fn only_insiders_see_named_recipients_and_related_pictures_are_only_those_seen() {
+        let mut c = crate::picture::tests::sample();
+        c.named_recipients = vec![OTHER];
+        let seen = Uuid::from_u128(7);
+        let unseen = Uuid::from_u128(8);
+        c.related = [seen, unseen]
+            .into_iter()
+            .map(|picture_id| sitrep_types::Related { relation: sitrep_types::Relation::FollowUpOf, picture_id })
+            .collect();
+        let member = viewer(OTHER, Reach::Member);
+        let (shown, _) = redact(&member, ORIGIN, c.clone(), &[seen], |_| true);
+        assert!(shown.named_recipients.is_empty());
+        assert_eq!(shown.related.iter().map(|r| r.picture_id).collect::<Vec<_>>(), vec![seen]);
+        let sec = Viewer { secretariat: true, ..viewer(Uuid::from_u128(9), Reach::Member) };
+        assert_eq!(redact(&sec, ORIGIN, c.clone(), &[], |_| true).0.named_recipients, vec![OTHER]);
+        assert_eq!(redact(&viewer(ORIGIN, Reach::Member), ORIGIN, c, &[], |_| true).0.named_recipients, vec![OTHER]);
+    }
+
+    #[test]
+    fn the_audience_reads_only_revisions_that_were_published_and_reached_it() {
+        let c = crate::picture::tests::sample();
+        let member = viewer(OTHER, Reach::Member);
+        assert!(revision_readable(&member, ORIGIN, true, &c));
+        assert!(!revision_readable(&member, ORIGIN, false, &c), "a draft replaced before publication");
+        assert!(revision_readable(&viewer(ORIGIN, Reach::Member), ORIGIN, false, &c));
+        let ras = viewer(OTHER, Reach::RasContactPoint);
+        assert!(!revision_readable(&ras, ORIGIN, true, &c), "a group revision never reached the RAS contact point");
+    }
 }
