@@ -401,6 +401,53 @@ async fn a_repeated_idempotency_key_creates_nothing_new() {
     assert_eq!(n, 1);
 }
 
+/// A client tells a reused key from a bad body by the top-level `code` alone: the `422`
+/// says `idempotency_key_reused`, names the header as the field, is recorded as a failure
+/// with that reason and creates nothing. The key is the caller's own: another author of
+/// the same organisation sending the same key with another body creates its own draft.
+#[tokio::test]
+async fn an_idempotency_key_reused_with_another_body_answers_idempotency_key_reused() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let send = |token: &str, body: &Value| {
+        app.client
+            .post(app.url("/api/v1/pictures"))
+            .bearer_auth(token)
+            .header("idempotency-key", "retry-7")
+            .json(body)
+            .send()
+    };
+    let body = content("group", "AMBER");
+    let first = send(&cast.author, &body).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let mut other = body.clone();
+    other["urgency"] = json!("immediate");
+    let res = send(&cast.author, &other).await.unwrap();
+    let record = app.audit_of(&res).await;
+    let p = problem(res, 422).await;
+    assert_eq!(p["code"], "idempotency_key_reused");
+    assert_eq!(p["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(p["errors"][0]["code"], "idempotency_key_reused");
+    assert_eq!(
+        (record.action.as_str(), record.outcome.as_str(), record.reason.as_deref(), record.http_status),
+        ("picture.create", "failed", Some("idempotency_key_reused"), 422)
+    );
+    // A bad body without a reused key still answers the generic code.
+    let mut bad = body.clone();
+    bad["title"]["fi"] = json!("x".repeat(141));
+    let res = app.post_json("/api/v1/pictures", Some(&cast.author), &bad).await;
+    assert_eq!(problem(res, 422).await["code"], "validation_failed");
+    // Another person's identical key is theirs, not a reuse.
+    let res = send(&cast.approver, &other).await.unwrap();
+    assert_eq!(res.status(), 201);
+    let theirs: Value = res.json().await.unwrap();
+    assert_ne!(theirs["id"], first["id"]);
+    let client = app.pool.get().await.unwrap();
+    let n: i64 = client.query_one("SELECT count(*) FROM pictures", &[]).await.unwrap().get(0);
+    assert_eq!(n, 2);
+}
+
 #[tokio::test]
 async fn stricter_indicators_are_left_out_and_the_redaction_is_logged() {
     let app = TestApp::spawn().await;
@@ -786,7 +833,8 @@ async fn references_stay_unique_under_16_concurrent_creates_across_a_year_bounda
             let tx = client.transaction().await.unwrap();
             let year = if i % 2 == 0 { 2098 } else { 2099 };
             start.wait().await;
-            let reference = sitrep_db::pictures::next_reference(&tx, year).await.unwrap();
+            // What a create takes: the next `VTY-YYYY-NNNN` of the year.
+            let reference: String = tx.query_one("SELECT picture_reference($1)", &[&year]).await.unwrap().get(0);
             let committed = i % 4 != 3;
             if committed {
                 tx.commit().await.unwrap();

@@ -15,6 +15,11 @@ use crate::meta;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Field codes besides the sharing rules that name the whole problem: a `422` carrying
+/// one has it as its top-level `code` (a client tells a reused `Idempotency-Key` from a
+/// bad body without reading the field errors).
+const REQUEST_RULES: &[&str] = &["idempotency_key_reused"];
+
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -90,7 +95,9 @@ impl ApiError {
             ApiError::Invalid(fields) => fields
                 .0
                 .iter()
-                .find_map(|e| sitrep_domain::picture::RULES.iter().find(|r| **r == e.code).copied())
+                .find_map(|e| {
+                    sitrep_domain::picture::RULES.iter().chain(REQUEST_RULES).find(|r| **r == e.code).copied()
+                })
                 .unwrap_or("validation_failed"),
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",

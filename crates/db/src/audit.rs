@@ -1,4 +1,4 @@
-//! The access log: one function writes every record (DESIGN §6).
+//! The access log: one function writes every record (docs/access-log.md).
 //!
 //! A write passes the client of the transaction that does the work, so the write and its
 //! record commit together; a request that changes nothing hands its record to the

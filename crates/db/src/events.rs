@@ -56,7 +56,7 @@ pub fn listen(url: String) -> tokio::sync::watch::Receiver<u64> {
     rx
 }
 
-/// Event types (DESIGN §7).
+/// Event types (docs/delivery.md, "The outbox").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
     Published,

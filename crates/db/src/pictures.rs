@@ -93,15 +93,6 @@ fn picture_with(row: &Row, content: PictureContent) -> Result<PictureRow, DbErro
     })
 }
 
-/// The next `VTY-YYYY-NNNN` of `year`: one sequence per year, shared by all organisations
-/// (`picture_reference`, migrations/V9). Never handed out twice and increasing, but not
-/// gapless: a create that fails after taking its number leaves a gap. Taking a number
-/// locks nothing until commit, so creates do not wait for each other.
-pub async fn next_reference(c: &impl GenericClient, year: i32) -> Result<String, DbError> {
-    let statement = c.prepare_cached("SELECT picture_reference($1)").await?;
-    Ok(c.query_one(&statement, &[&year]).await?.try_get(0)?)
-}
-
 /// The columns a picture copies from its revision in force (for the visibility
 /// predicate, filters and search), and their values: one list for insert and update.
 const LIST_COLUMNS: &str = "tier, tier_rank, tlp, named_recipients, kind, is_exercise, primary_domain, domains, \

@@ -1,7 +1,7 @@
 //! Shared commits for the access-log records of requests that change nothing (reads,
 //! refusals): the group commit of the access log.
 //!
-//! A read must not answer before its record is durable (DESIGN §6), so on its own each
+//! A read must not answer before its record is durable (docs/access-log.md), so on its own each
 //! read pays for a commit and its WAL flush. The recorder takes the records of
 //! concurrent requests and writes all that are waiting with one statement, in one
 //! commit; each request waits for the commit that holds its record and fails closed if

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
-/// Delays before retry 1, 2, … (DESIGN §7).
+/// Delays before retry 1, 2, … (docs/delivery.md, "Subscriptions and webhooks"): about a
+/// day in all, so a receiver down overnight still gets every event.
 pub const DEFAULT: [u64; 7] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
 
 /// The delay before attempt `attempt + 1` after `attempt` failures (1-based), or `None`

@@ -26,7 +26,7 @@ pub struct WorkerOptions {
     /// How long a claimed delivery is reserved for its worker.
     pub lease_secs: u64,
     pub batch: i64,
-    /// Seconds before each retry (DESIGN §7: 5 s … 10 h, about a day).
+    /// Seconds before each retry (docs/delivery.md: 5 s … 10 h, about a day).
     pub retry_schedule_secs: Vec<u64>,
     /// Multiplies the schedule (tests shorten it; 1.0 in production).
     pub retry_scale: f64,

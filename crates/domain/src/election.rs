@@ -1,4 +1,5 @@
-//! Election calendar rules (research/domain.md §3.4, §5.3).
+//! Election calendar rules: the Finnish windows derived from an election day
+//! (docs/pictures.md, "Elections").
 
 use chrono::{Duration, NaiveDate};
 use sitrep_types::ElectionPhases;

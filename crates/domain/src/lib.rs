@@ -1,6 +1,7 @@
 //! The rules of Sitrep, as pure code: checked types that request bodies become at the
-//! edge, roles worked out into permissions, and (later) the sharing rules and the
-//! visibility function. No I/O, no async.
+//! edge, roles worked out into permissions, the picture lifecycle and its four eyes, the
+//! sharing rules and the visibility function, passwords, organisation policies and
+//! throttling. No I/O, no async.
 
 pub mod account;
 pub mod election;

@@ -1,4 +1,4 @@
-//! Roles worked out once into a permissions value (DESIGN §4). Handlers ask it
+//! Roles worked out once into a permissions value (what each role may: docs/auth.md). Handlers ask it
 //! `can_*` questions; nothing else looks at role names.
 
 use sitrep_types::{Reach, Role};
@@ -55,7 +55,7 @@ pub struct Permissions {
 pub const CROSS_ORGANISATION_ROLES: [Role; 3] = [Role::Secretariat, Role::Auditor, Role::Sysadmin];
 
 /// The roles that need a second factor when `auth.login.privileged_roles_need_totp` is on
-/// (security.md SEC-AUTHN-08).
+/// (docs/auth.md, "Organisation policies"): the roles whose misuse reaches furthest.
 pub const PRIVILEGED_ROLES: [Role; 5] =
     [Role::Approver, Role::OrgAdmin, Role::Secretariat, Role::Auditor, Role::Sysadmin];
 

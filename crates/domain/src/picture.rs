@@ -1,4 +1,4 @@
-//! Checking a picture's content against DESIGN §2–§3: field limits, the tier/TLP
+//! Checking a picture's content against its rules (docs/pictures.md, "Model"): field limits, the tier/TLP
 //! table, consents, languages, classification, and the pinned DISARM list. A rule
 //! broken is a field error whose `code` names the rule.
 
@@ -25,7 +25,8 @@ pub const RULES: &[&str] = &[
     "severity_reason_required",
 ];
 
-/// The pinned DISARM Red framework technique list (research data, commit 49df5f6).
+/// The pinned DISARM Red framework technique list (DISARMFoundation/DISARMframeworks,
+/// commit 49df5f6).
 pub const DISARM_VERSION: &str = "DISARM Red framework @49df5f6 (2025-02-10)";
 const DISARM_LIST: &str = include_str!("../data/disarm_techniques.txt");
 
@@ -79,7 +80,7 @@ pub fn derived_severity(a: Impact, b: Impact) -> Severity {
     }
 }
 
-/// The TLPs a tier allows (DESIGN §3).
+/// The TLPs a tier allows (docs/pictures.md, `tier_tlp_mismatch`).
 pub fn tlp_allowed(tier: Tier, tlp: Tlp) -> bool {
     match tier {
         Tier::Named => matches!(tlp, Tlp::Red | Tlp::AmberStrict),
@@ -286,7 +287,7 @@ impl CheckedContent {
             e.push(Invalid::new("related", "too_many", "at most 20"));
         }
 
-        // Handling (DESIGN §3 and §2).
+        // Handling: the tier's TLPs, consents, languages, classification.
         if !tlp_allowed(c.tier, c.tlp) {
             e.push(Invalid::new(
                 "tlp",

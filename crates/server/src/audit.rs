@@ -442,8 +442,8 @@ mod tests {
         earlier[far].at = earlier[far - 1].at - chrono::Duration::microseconds(1);
         cases.push(earlier);
         for (case, es) in cases.into_iter().enumerate() {
-            let jsonl: String = es.iter().map(jsonl_line).collect();
-            let csv = csv_header() + &es.iter().map(csv_line).collect::<String>();
+            let jsonl: String = es.iter().map(|e| jsonl_line(e).unwrap()).collect();
+            let csv = csv_header() + &es.iter().map(|e| csv_line(e).unwrap()).collect::<String>();
             // Unreadable in a later block than a (possible) break: the break comes first.
             let unreadable = format!("{}{{\"seq\":\n", jsonl);
             for text in [jsonl, csv, unreadable] {
@@ -455,7 +455,7 @@ mod tests {
                 }
             }
         }
-        let text: String = es.iter().map(jsonl_line).collect();
+        let text: String = es.iter().map(|e| jsonl_line(e).unwrap()).collect();
         assert_eq!(outcome(&text, 4), Ok(es.len() as u64));
     }
 }

@@ -1,4 +1,5 @@
-//! First start: the demo organisations of the group (research/domain.md §8.1) and a
+//! First start: the demo organisations of the group (fictional member authorities, the
+//! Election-VIRT network and the RAS contact point) and a
 //! first secretariat account whose password is returned once, to be printed once.
 
 use base64::Engine;

@@ -1,6 +1,6 @@
 //! Demo data for a first start: elections, fictional analysts (with random passwords that
 //! are not printed: the secretariat sets one to use an account), and the fictional
-//! scenarios of research/domain.md §8.4 as published situation pictures across the tiers.
+//! scenarios of `data/demo.json` as published situation pictures across the tiers.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

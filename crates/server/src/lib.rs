@@ -1,4 +1,6 @@
-//! The `sitrep` binary's library: configuration, start-up, first-start bootstrap, TLS.
+//! The `sitrep` binary's library: configuration, start-up, TLS, logging, the first-start
+//! bootstrap and its demo data, the access-log sealer and checkpoints, and the
+//! `sitrep audit …` commands.
 
 pub mod audit;
 pub mod bootstrap;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::LocalizedText;
 
 /// Which tiers an organisation reads besides its own pictures and `public`
-/// (DESIGN §3): `member` reads `group` and wider, `virt` reads `group_virt` and wider,
+/// (docs/pictures.md, "Who sees what"): `member` reads `group` and wider, `virt` reads `group_virt` and wider,
 /// `ras_contact_point` reads `group_virt_ras` and wider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -34,7 +34,7 @@ impl Reach {
     }
 }
 
-/// A role held through a membership (DESIGN §4).
+/// A role held through a membership (what each may: docs/auth.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

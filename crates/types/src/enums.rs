@@ -1,4 +1,4 @@
-//! Closed vocabularies of situation pictures (research/domain.md §10), as wire enums.
+//! Closed vocabularies of situation pictures (docs/pictures.md, "Model"), as wire enums.
 
 use serde::{Deserialize, Serialize};
 
@@ -132,7 +132,8 @@ vocabulary!(
     Tlp { Clear = "CLEAR", Green = "GREEN", Amber = "AMBER", AmberStrict = "AMBER+STRICT", Red = "RED" }
 );
 vocabulary!(
-    /// Who receives the picture from the service (DESIGN §3); cumulative.
+    /// Who receives the picture from the service (docs/pictures.md, "Who sees what");
+    /// cumulative: each tier includes the audience of the one before it.
     Tier { Named = "named", Group = "group", GroupVirt = "group_virt", GroupVirtRas = "group_virt_ras", Public = "public" }
 );
 vocabulary!(

@@ -200,14 +200,15 @@ pub async fn export_access_log(
             loop {
                 let batch = scan.next_batch().await?;
                 if batch.is_empty() {
-                    return Ok::<(), sitrep_db::DbError>(());
+                    return Ok::<(), anyhow::Error>(());
                 }
                 let mut chunk = String::with_capacity(batch.len() * 600);
                 for e in &batch {
-                    chunk.push_str(&match format {
+                    let line = match format {
                         ExportFormat::Jsonl => export::jsonl_line(e),
                         ExportFormat::Csv => export::csv_line(e),
-                    });
+                    };
+                    chunk.push_str(&line.map_err(|err| anyhow::anyhow!("record {}: {err}", e.seq))?);
                 }
                 if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
                     return Ok(()); // The client went away.

@@ -53,7 +53,8 @@ pub const MAX_LIMIT: usize = 1000;
 const MAX_BATCHES: usize = 20;
 /// Types of the objects made from pictures (the others are identities and markings).
 const PICTURE_TYPES: [&str; 4] = ["report", "attack-pattern", "indicator", "language-content"];
-/// Until the service-account API keys (HTTP Basic) are in, Bearer tokens only.
+/// The challenge of a refused TAXII request: an access token as Bearer, or a
+/// service-account API key as Bearer or over HTTP Basic (what TAXII clients send).
 const WWW_AUTHENTICATE: &str = "Bearer error=\"invalid_token\", Basic realm=\"sitrep-taxii\"";
 
 // ---------------------------------------------------------------------------------------
@@ -160,8 +161,8 @@ pub fn accepts_taxii(req: &HttpRequest) -> bool {
 }
 
 /// An authenticated TAXII caller who asked for TAXII 2.1. Authentication is the REST
-/// API's (`Principal`): whatever credentials it accepts (Bearer access tokens now;
-/// service-account API keys over HTTP Basic when they land), TAXII accepts, and it
+/// API's (`Principal`): whatever credentials it accepts (Bearer access tokens,
+/// service-account API keys as Bearer or over HTTP Basic), TAXII accepts, and it
 /// records the actor for the access log the same way.
 pub struct TaxiiCaller(pub Principal);
 
