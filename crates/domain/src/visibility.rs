@@ -1,5 +1,7 @@
-//! Who sees a picture (DESIGN §3). This pure function is the rule; the SQL predicate in
-//! `sitrep_db::pictures::VISIBLE` mirrors it, and a property test holds the two together.
+//! Who sees a picture, and what of it (docs/pictures.md, "Who sees what"): `sight` is the
+//! rule, which the SQL function `picture_visible` (written once in `sitrep_db`) mirrors,
+//! with a property test holding the two together; beside it, what a viewer is shown of the
+//! content in force and of history (`redact`, `revision_readable`, `revision_content`).
 
 use sitrep_types::{Indicator, IndicatorType, PictureContent, Reach, Status, Tier, Tlp};
 use uuid::Uuid;
