@@ -18,8 +18,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
+use crate::helpers::pictures::{cast, content, published};
 use crate::helpers::{TestApp, TestUser};
-use crate::pictures::{cast, content, published};
 
 const MATRIX: &str = "tests/api/authz_matrix.txt";
 const CALLERS: [&str; 13] = [

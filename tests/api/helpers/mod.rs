@@ -1,5 +1,5 @@
 //! Spawning the application and seeding it. Every test gets its own database and its own
-//! server on a free loopback port.
+//! server on a free loopback port. The picture fixtures are in [`pictures`].
 
 use std::path::{Path, PathBuf};
 
@@ -18,8 +18,9 @@ use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+pub mod pictures;
 
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 /// The administrative URL of the test cluster (set by `deploy/test`).
 fn admin_url() -> String {
     std::env::var("SITREP_TEST_DATABASE_URL")
@@ -262,6 +263,21 @@ impl TestApp {
     /// does so within milliseconds; tests that read `access_log` must not race it).
     pub async fn seal_log(&self) {
         sitrep_db::audit::seal_all(&mut self.pool.get().await.unwrap()).await.unwrap();
+    }
+
+    /// Makes every insert into the access log fail from now on, as a full disk or a
+    /// broken table would.
+    pub async fn refuse_log_inserts(&self) {
+        self.pool
+            .get()
+            .await
+            .unwrap()
+            .batch_execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'log refused'; END $$; \
+                 CREATE TRIGGER refuse BEFORE INSERT ON access_log_pending FOR EACH ROW EXECUTE FUNCTION refuse();",
+            )
+            .await
+            .unwrap();
     }
 
     /// Access-log records of one request, by its `X-Request-Id`.
