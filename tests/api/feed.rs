@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::pictures::{cast, content, create, published, revise};
+use crate::helpers::pictures::{act, cast, content, create, published, revise};
 use crate::helpers::{TestApp, problem};
 
 async fn feed_once(app: &TestApp, token: &str, cursor: Option<&str>) -> Value {
@@ -50,10 +50,7 @@ async fn the_audience_receives_published_revised_and_withdrawn_events_and_no_one
     let draft = create(&app, &cast.author, &content("group", "AMBER")).await;
     let group = published(&app, &cast, &content("group", "AMBER")).await;
     let ras = published(&app, &cast, &content("group_virt_ras", "GREEN")).await;
-    assert_eq!(
-        app.post_json(&format!("/api/v1/pictures/{group}/withdraw"), Some(&cast.approver), &json!({})).await.status(),
-        200
-    );
+    assert_eq!(act(&app, &cast.approver, &group, "withdraw").await.status(), 200);
 
     let b = feed_at_least(&app, &cast.b_reader, None, 3).await;
     assert_eq!(

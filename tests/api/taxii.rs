@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sitrep_stix::ids;
 use sitrep_types::{Role, Tier};
 
-use crate::helpers::pictures::{Cast, cast, content, published, revise};
+use crate::helpers::pictures::{Cast, act, cast, content, published, revise};
 use crate::helpers::{TestApp, request_id};
 
 pub(crate) const ACCEPT: &str = "application/taxii+json;version=2.1";
@@ -383,7 +383,7 @@ async fn match_filters_select_ids_types_versions_and_spec_versions() {
     assert_eq!((vers["versions"].as_array().unwrap().len(), vers["more"].as_bool()), (1, Some(true)));
 
     // Withdrawn: a revoked version of the report.
-    let res = app.post_json(&format!("/api/v1/pictures/{id}/withdraw"), Some(&cast.approver), &json!({})).await;
+    let res = act(&app, &cast.approver, &id, "withdraw").await;
     assert_eq!(res.status(), 200);
     let (obj, _) = ok(&app, &cast.b_reader, &format!("{base}objects/{report}/")).await;
     assert_eq!(obj["objects"][0]["revoked"], true);

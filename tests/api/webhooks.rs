@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
-use crate::helpers::pictures::{Cast, cast, content, published, revise};
+use crate::helpers::pictures::{Cast, act, cast, content, published, revise};
 use crate::helpers::{TestApp, problem};
 use crate::receiver::Receiver;
 
@@ -273,7 +273,7 @@ async fn every_event_type_reaches_its_receiver_signed() {
         .post_json(&format!("{path}/acknowledgements"), Some(&s.cast.b_reader), &json!({"kind": "actioning"}))
         .await;
     assert_eq!(res.status(), 201);
-    let res = s.app.post_json(&format!("{path}/withdraw"), Some(&s.cast.approver), &json!({})).await;
+    let res = act(&s.app, &s.cast.approver, &id, "withdraw").await;
     assert_eq!(res.status(), 200);
     // A (the originator) receives its own picture's events and the acknowledgement; B
     // the picture's events.
