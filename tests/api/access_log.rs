@@ -440,14 +440,7 @@ async fn exports_in_both_formats_round_trip_through_verify_and_tampering_is_name
 async fn an_export_whose_record_cannot_be_written_sends_nothing() {
     let app = TestApp::spawn().await;
     let token = auditor_token(&app).await;
-    let client = app.pool.get().await.unwrap();
-    client
-        .batch_execute(
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'log refused'; END $$; \
-             CREATE TRIGGER refuse BEFORE INSERT ON access_log_pending FOR EACH ROW EXECUTE FUNCTION refuse();",
-        )
-        .await
-        .unwrap();
+    app.refuse_log_inserts().await;
     for path in ["/api/v1/access-log/export?format=csv", "/api/v1/access-log", "/api/v1/access-log/checkpoints"] {
         let res = app.get(path, Some(&token)).await;
         let body = problem(res, 503).await;

@@ -12,13 +12,7 @@ async fn a_read_whose_record_cannot_be_written_fails_with_503_and_no_data() {
     let token = app.token(&sec).await;
     let client = app.pool.get().await.unwrap();
     // Make every insert into the log fail, as a full disk or a broken table would.
-    client
-        .batch_execute(
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'log refused'; END $$; \
-             CREATE TRIGGER refuse BEFORE INSERT ON access_log_pending FOR EACH ROW EXECUTE FUNCTION refuse();",
-        )
-        .await
-        .unwrap();
+    app.refuse_log_inserts().await;
     for path in ["/api/v1/me", "/api/v1/organisations", "/api/v1/users"] {
         let res = app.get(path, Some(&token)).await;
         assert_eq!(res.headers()["retry-after"], "2");

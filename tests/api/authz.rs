@@ -18,8 +18,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
+use crate::helpers::pictures::{act, cast, content, published};
 use crate::helpers::{TestApp, TestUser};
-use crate::pictures::{cast, content, published};
 
 const MATRIX: &str = "tests/api/authz_matrix.txt";
 const CALLERS: [&str; 13] = [
@@ -71,7 +71,7 @@ pub(crate) async fn world(app: &TestApp) -> World {
     let mut params = BTreeMap::new();
     let group = published(app, &cast, &content("group", "AMBER")).await;
     let closed = published(app, &cast, &content("group", "AMBER")).await;
-    let close = app.post_json(&format!("/api/v1/pictures/{closed}/close"), Some(&cast.approver), &json!({})).await;
+    let close = act(app, &cast.approver, &closed, "close").await;
     ok(close, "close");
     params.insert("picture", group);
     params.insert("closed_picture", closed);

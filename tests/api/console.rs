@@ -13,8 +13,8 @@ use std::process::Command;
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
+use crate::helpers::pictures::{act, content, create};
 use crate::helpers::{TestApp, problem};
-use crate::pictures::content;
 
 const CSP_APP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -110,12 +110,10 @@ fn tools() -> Result<(String, PathBuf), String> {
 }
 
 async fn publish_through_review(app: &TestApp, author: &str, approver: &str, body: &Value) -> Value {
-    let res = app.post_json("/api/v1/pictures", Some(author), body).await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
-    let p: Value = res.json().await.unwrap();
+    let p = create(app, author, body).await;
     let id = p["id"].as_str().unwrap();
     for (token, action) in [(author, "submit"), (approver, "approve"), (approver, "publish")] {
-        let res = app.post_json(&format!("/api/v1/pictures/{id}/{action}"), Some(token), &json!({})).await;
+        let res = act(app, token, id, action).await;
         assert_eq!(res.status(), 200, "{action}: {}", res.text().await.unwrap_or_default());
     }
     p

@@ -5,8 +5,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
+use crate::helpers::pictures::{cast, content, published};
 use crate::helpers::{TestApp, TestUser, problem};
-use crate::pictures::{cast, content, published};
 
 fn in_days(days: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339()

@@ -10,8 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
+use crate::helpers::pictures::{cast, content, published};
 use crate::helpers::{TestApp, problem};
-use crate::pictures::{cast, content, published};
 use crate::stream::{open, read_events};
 
 /// `GET path` as `token`: the status and the JSON body.

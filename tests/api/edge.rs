@@ -8,8 +8,8 @@ use sitrep_types::Role;
 
 use crate::access_log::{auditor_token, broken, download, public_key};
 use crate::authz::{World, concrete, world};
+use crate::helpers::pictures::{cast, content};
 use crate::helpers::{TestApp, problem};
-use crate::pictures::{cast, content};
 
 /// The first field error of a `422`: (field, code).
 async fn refused(res: reqwest::Response) -> (String, String) {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
+use crate::helpers::pictures::{act, cast, content, create};
 use crate::helpers::{TestApp, problem};
-use crate::pictures::{cast, content, create};
 use crate::processes::{Process, assert_chain_intact, seeding_app};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,7 +24,7 @@ async fn kill_9_in_the_middle_of_writes_loses_nothing_committed_and_leaves_nothi
         let p = create(&app, &cast.author, &content("group", "AMBER")).await;
         let id = p["id"].as_str().unwrap().to_owned();
         for (token, action) in [(&cast.author, "submit"), (&cast.approver2, "approve")] {
-            let res = app.post_json(&format!("/api/v1/pictures/{id}/{action}"), Some(token), &json!({})).await;
+            let res = act(&app, token, &id, action).await;
             assert_eq!(res.status(), 200, "{action}");
         }
         approved.push(id);

@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::helpers::pictures::{act, cast, content, create, published, revise};
 use crate::helpers::{TestApp, problem};
-use crate::pictures::{cast, content, create, published};
 
 async fn feed_once(app: &TestApp, token: &str, cursor: Option<&str>) -> Value {
     let path = match cursor {
@@ -50,10 +50,7 @@ async fn the_audience_receives_published_revised_and_withdrawn_events_and_no_one
     let draft = create(&app, &cast.author, &content("group", "AMBER")).await;
     let group = published(&app, &cast, &content("group", "AMBER")).await;
     let ras = published(&app, &cast, &content("group_virt_ras", "GREEN")).await;
-    assert_eq!(
-        app.post_json(&format!("/api/v1/pictures/{group}/withdraw"), Some(&cast.approver), &json!({})).await.status(),
-        200
-    );
+    assert_eq!(act(&app, &cast.approver, &group, "withdraw").await.status(), 200);
 
     let b = feed_at_least(&app, &cast.b_reader, None, 3).await;
     assert_eq!(
@@ -90,17 +87,7 @@ async fn narrowing_recalls_the_picture_from_those_who_lose_sight_of_it() {
     let app = TestApp::spawn().await;
     let cast = cast(&app).await;
     let id = published(&app, &cast, &content("group_virt", "AMBER")).await;
-    let path = format!("/api/v1/pictures/{id}");
-    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
-    let res = app
-        .client
-        .patch(app.url(&path))
-        .bearer_auth(&cast.author)
-        .header("if-match", etag)
-        .json(&json!({"tier": "group"}))
-        .send()
-        .await
-        .unwrap();
+    let res = revise(&app, &cast.author, &id, &json!({"tier": "group"})).await;
     assert_eq!(res.status(), 200);
 
     // Visibility is decided at delivery: V no longer receives the earlier publication,

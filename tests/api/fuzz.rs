@@ -7,7 +7,7 @@
 use sitrep_types::Role;
 
 use crate::helpers::TestApp;
-use crate::pictures::{cast, content, published};
+use crate::helpers::pictures::{cast, content, published};
 
 /// Operations that can take away the caller's own access.
 const LOCK_OUT: [&str; 5] = ["update_user", "update_membership", "update_organisation", "update_policy", "reset_totp"];

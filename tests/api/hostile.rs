@@ -6,12 +6,8 @@
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
+use crate::helpers::pictures::{cast, content, create, etag, patch_if_match, published, revise};
 use crate::helpers::{TestApp, problem};
-use crate::pictures::{cast, content, create, published};
-
-async fn patch_with_etag(app: &TestApp, token: &str, path: &str, etag: &str, body: &Value) -> reqwest::Response {
-    app.client.patch(app.url(path)).bearer_auth(token).header("if-match", etag).json(body).send().await.unwrap()
-}
 
 #[tokio::test]
 async fn valid_writes_naming_another_organisations_objects_are_refused_and_change_nothing() {
@@ -63,9 +59,7 @@ async fn valid_writes_naming_another_organisations_objects_are_refused_and_chang
     // Another organisation's picture: B's author cannot revise A's, even with its ETag.
     let id = published(&app, &cast, &content("group", "AMBER")).await;
     let path = format!("/api/v1/pictures/{id}");
-    let res = app.get(&path, Some(&b_author)).await;
-    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
-    let res = patch_with_etag(&app, &b_author, &path, &etag, &json!({"title": {"en": "Hijacked"}})).await;
+    let res = revise(&app, &b_author, &id, &json!({"title": {"en": "Hijacked"}})).await;
     assert_eq!(res.status(), 403, "B sees the group picture, so it is told it may not revise it");
     for action in ["submit", "withdraw"] {
         let res = app.post_json(&format!("{path}/{action}"), Some(&b_author), &json!({})).await;
@@ -125,10 +119,11 @@ async fn fields_a_caller_may_not_set_are_refused_not_ignored() {
 
     // A revision cannot set its own status or originator either.
     let p = create(&app, &cast.author, &content("group", "AMBER")).await;
-    let path = format!("/api/v1/pictures/{}", p["id"].as_str().unwrap());
-    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
+    let id = p["id"].as_str().unwrap();
+    let path = format!("/api/v1/pictures/{id}");
+    let tag = etag(&app, &cast.author, id).await;
     for body in [json!({"status": "published"}), json!({"originator": app.org("B")}), json!({"revision": 9})] {
-        let res = patch_with_etag(&app, &cast.author, &path, &etag, &body).await;
+        let res = patch_if_match(&app, &cast.author, id, &tag, &body).await;
         assert!(matches!(res.status().as_u16(), 400 | 422), "{body}: {}", res.status());
     }
     let p: Value = app.get(&path, Some(&cast.author)).await.json().await.unwrap();

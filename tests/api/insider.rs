@@ -8,35 +8,10 @@ use serde_json::{Value, json};
 use sitrep_stix::ids;
 use sitrep_types::{Role, Tier};
 
+use crate::helpers::pictures::{
+    act, act_if_match, cast, content, create, etag, patch_if_match, published, revise, revisions,
+};
 use crate::helpers::{TestApp, problem};
-use crate::pictures::{cast, content, create, published};
-
-async fn act(app: &TestApp, token: &str, id: &str, action: &str) -> reqwest::Response {
-    app.post_json(&format!("/api/v1/pictures/{id}/{action}"), Some(token), &json!({})).await
-}
-
-async fn etag(app: &TestApp, token: &str, id: &str) -> String {
-    let res = app.get(&format!("/api/v1/pictures/{id}"), Some(token)).await;
-    assert_eq!(res.status(), 200);
-    res.headers()["etag"].to_str().unwrap().to_owned()
-}
-
-async fn patch(app: &TestApp, token: &str, id: &str, if_match: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .patch(app.url(&format!("/api/v1/pictures/{id}")))
-        .bearer_auth(token)
-        .header("if-match", if_match)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn revisions(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
-    let res = app.get(&format!("/api/v1/pictures/{id}/revisions"), Some(token)).await;
-    assert_eq!(res.status(), 200);
-    res.json::<Vec<Value>>().await.unwrap()
-}
 
 #[tokio::test]
 async fn an_approver_who_returned_a_picture_cannot_then_let_its_author_approve_it_alone() {
@@ -56,8 +31,7 @@ async fn an_approver_who_returned_a_picture_cannot_then_let_its_author_approve_i
     assert_eq!(history.len(), 1);
     assert_eq!(history[0]["returned_note"], "Source?");
     // The old way round: an empty merge patch by B writes nothing either.
-    let tag = etag(&app, &cast.approver2, id).await;
-    let res = patch(&app, &cast.approver2, id, &tag, &json!({})).await;
+    let res = revise(&app, &cast.approver2, id, &json!({})).await;
     assert_eq!(res.status(), 200);
     assert_eq!(revisions(&app, &cast.approver, id).await.len(), 1, "an empty patch writes no revision");
     // A submits again and tries to approve and publish alone.
@@ -78,8 +52,7 @@ async fn whoever_revised_a_picture_under_review_cannot_approve_it() {
     let p = create(&app, &cast.approver, &content("group_virt_ras", "AMBER")).await;
     let id = p["id"].as_str().unwrap();
     // B edits the draft (a real change): both A and B now wrote the chain.
-    let tag = etag(&app, &cast.approver2, id).await;
-    let res = patch(&app, &cast.approver2, id, &tag, &json!({"urgency": "immediate"})).await;
+    let res = revise(&app, &cast.approver2, id, &json!({"urgency": "immediate"})).await;
     assert_eq!(res.status(), 200);
     assert_eq!(act(&app, &cast.approver, id, "submit").await.status(), 200);
     for token in [&cast.approver, &cast.approver2] {
@@ -151,8 +124,7 @@ async fn one_approver_cannot_loosen_an_indicators_tlp_alone() {
     let cast = cast(&app).await;
     let id = published(&app, &cast, &with_indicator("group", "AMBER", "RED")).await;
     let mut looser = with_indicator("group", "AMBER", "AMBER");
-    let tag = etag(&app, &cast.approver, &id).await;
-    let res = patch(&app, &cast.approver, &id, &tag, &json!({"indicators": looser["indicators"].take()})).await;
+    let res = revise(&app, &cast.approver, &id, &json!({"indicators": looser["indicators"].take()})).await;
     assert_eq!(res.status(), 200);
     let p: Value = res.json().await.unwrap();
     assert!(p["pending_revision"].is_i64(), "proposed, not in force: {p}");
@@ -211,9 +183,8 @@ async fn a_narrowed_indicator_is_not_served_from_history_or_taxii() {
     let app = TestApp::spawn().await;
     let cast = cast(&app).await;
     let id = published(&app, &cast, &with_indicator("group_virt_ras", "AMBER", "AMBER")).await;
-    let tag = etag(&app, &cast.approver, &id).await;
     let mut stricter = with_indicator("group_virt_ras", "AMBER", "AMBER+STRICT");
-    let res = patch(&app, &cast.approver, &id, &tag, &json!({"indicators": stricter["indicators"].take()})).await;
+    let res = revise(&app, &cast.approver, &id, &json!({"indicators": stricter["indicators"].take()})).await;
     assert_eq!(res.status(), 200);
     let p: Value = res.json().await.unwrap();
     assert!(p["pending_revision"].is_null(), "a narrowing is in force at once");
@@ -285,7 +256,7 @@ async fn a_proposed_revision_changes_nothing_that_readers_outside_see() {
     let first: Value = app.get("/api/v1/pictures", Some(&cast.b_reader)).await.json().await.unwrap();
     // The author proposes a change, submits it, and an approver approves it.
     let tag = etag(&app, &cast.author, &id).await;
-    let res = patch(&app, &cast.author, &id, &tag, &json!({"urgency": "immediate"})).await;
+    let res = patch_if_match(&app, &cast.author, &id, &tag, &json!({"urgency": "immediate"})).await;
     assert_eq!(res.status(), 200);
     assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
     assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
@@ -313,7 +284,7 @@ async fn concurrent_revisions_with_one_if_match_give_one_success_and_412s_never_
             let (app, id, tag, token) = (&app, id.clone(), tag.clone(), cast.approver.clone());
             async move {
                 let title = json!({"title": {"fi": format!("Otsikko {i}"), "sv": format!("Rubrik {i}"), "en": format!("Title {i}")}});
-                patch(app, &token, &id, &tag, &title).await.status().as_u16()
+                patch_if_match(app, &token, &id, &tag, &title).await.status().as_u16()
             }
         });
         let mut statuses = futures_util::future::join_all(tries).await;
@@ -332,8 +303,7 @@ async fn a_draft_superseded_before_publication_is_never_readable_by_the_audience
     first["details"] = json!({"fi": "Lähde: nimetty henkilö", "en": "Source: a named person"});
     let p = create(&app, &cast.author, &first).await;
     let id = p["id"].as_str().unwrap();
-    let tag = etag(&app, &cast.author, id).await;
-    assert_eq!(patch(&app, &cast.author, id, &tag, &json!({"details": null})).await.status(), 200);
+    assert_eq!(revise(&app, &cast.author, id, &json!({"details": null})).await.status(), 200);
     assert_eq!(act(&app, &cast.author, id, "submit").await.status(), 200);
     assert_eq!(act(&app, &cast.approver, id, "publish").await.status(), 200);
     let listed: Vec<i64> =
@@ -389,35 +359,15 @@ async fn an_approval_or_publication_with_a_stale_if_match_is_refused() {
     assert_eq!(act(&app, &cast.author, id, "submit").await.status(), 200);
     // The approver reads the picture; the author then slips in another revision.
     let seen = etag(&app, &cast.approver2, id).await;
-    let tag = etag(&app, &cast.author, id).await;
-    assert_eq!(patch(&app, &cast.author, id, &tag, &json!({"urgency": "immediate"})).await.status(), 200);
+    assert_eq!(revise(&app, &cast.author, id, &json!({"urgency": "immediate"})).await.status(), 200);
     assert_eq!(act(&app, &cast.author, id, "submit").await.status(), 200);
-    let stale = |action: &'static str| {
-        let (app, seen, token) = (&app, seen.clone(), cast.approver2.clone());
-        async move {
-            app.client
-                .post(app.url(&format!("/api/v1/pictures/{id}/{action}")))
-                .bearer_auth(&token)
-                .header("if-match", seen)
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(problem(stale("approve").await, 412).await["code"], "stale_etag");
-    assert_eq!(problem(stale("publish").await, 412).await["code"], "stale_etag");
+    for action in ["approve", "publish"] {
+        let res = act_if_match(&app, &cast.approver2, id, action, &seen).await;
+        assert_eq!(problem(res, 412).await["code"], "stale_etag");
+    }
     // With the ETag of what it now reads, it approves.
     let now = etag(&app, &cast.approver2, id).await;
-    let res = app
-        .client
-        .post(app.url(&format!("/api/v1/pictures/{id}/approve")))
-        .bearer_auth(&cast.approver2)
-        .header("if-match", now)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let res = act_if_match(&app, &cast.approver2, id, "approve", &now).await;
     assert_eq!(res.status(), 200);
 }
 
@@ -427,24 +377,21 @@ async fn an_indicator_removed_and_added_back_looser_or_respelled_needs_a_second_
     let cast = cast(&app).await;
     let id = published(&app, &cast, &with_indicator("group", "AMBER", "RED")).await;
     // Removing it narrows: at once.
-    let tag = etag(&app, &cast.approver, &id).await;
-    let res = patch(&app, &cast.approver, &id, &tag, &json!({"indicators": []})).await;
+    let res = revise(&app, &cast.approver, &id, &json!({"indicators": []})).await;
     assert!(res.json::<Value>().await.unwrap()["pending_revision"].is_null());
     // Adding it back as AMBER loosens it: proposed, not in force.
-    let tag = etag(&app, &cast.approver, &id).await;
     let back = json!([{"type": "domain", "value": "leak-test.example", "tlp": "AMBER"}]);
-    let res = patch(&app, &cast.approver, &id, &tag, &json!({"indicators": back})).await;
+    let res = revise(&app, &cast.approver, &id, &json!({"indicators": back})).await;
     assert!(res.json::<Value>().await.unwrap()["pending_revision"].is_i64());
     let seen = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.b_reader)).await.text().await.unwrap();
     assert!(!seen.to_lowercase().contains("leak-test.example"));
     // The RED one kept and the same value spelled otherwise added as AMBER: the same.
     let id = published(&app, &cast, &with_indicator("group", "AMBER", "RED")).await;
-    let tag = etag(&app, &cast.approver, &id).await;
     let both = json!([
         {"type": "domain", "value": "leak-test.example", "tlp": "RED"},
         {"type": "domain", "value": "Leak-Test.Example.", "tlp": "AMBER"}
     ]);
-    let res = patch(&app, &cast.approver, &id, &tag, &json!({"indicators": both})).await;
+    let res = revise(&app, &cast.approver, &id, &json!({"indicators": both})).await;
     assert!(res.json::<Value>().await.unwrap()["pending_revision"].is_i64());
     let seen = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.b_reader)).await.text().await.unwrap();
     assert!(!seen.to_lowercase().contains("leak-test.example"));
@@ -466,8 +413,7 @@ async fn returning_an_approved_revision_takes_the_approval_back() {
     assert!(history[0]["approved_by"].is_null(), "{history:?}");
     assert_eq!(problem(act(&app, &cast.approver, id, "publish").await, 409).await["code"], "approval_required");
     // A colleague fixes a typo; A still wrote the chain and cannot approve it.
-    let tag = etag(&app, &c, id).await;
-    assert_eq!(patch(&app, &c, id, &tag, &json!({"urgency": "immediate"})).await.status(), 200);
+    assert_eq!(revise(&app, &c, id, &json!({"urgency": "immediate"})).await.status(), 200);
     assert_eq!(act(&app, &c, id, "submit").await.status(), 200);
     assert_eq!(problem(act(&app, &cast.approver, id, "approve").await, 403).await["code"], "four_eyes");
 }

@@ -28,7 +28,7 @@ use sitrep_types::{Reach, Role, Status, Tier, Tlp};
 use uuid::Uuid;
 
 use crate::helpers::TestApp;
-use crate::pictures::content;
+use crate::helpers::pictures::{act, content, patch_if_match, revisions};
 
 const INDICATOR: &str = "machine-watch.example";
 
@@ -220,15 +220,7 @@ impl Run {
                     let v = rng.gen_range(0..VARIANTS.len());
                     (variant(app, v), format!("variant {v}"))
                 };
-                let res = app
-                    .client
-                    .patch(app.url(&path))
-                    .bearer_auth(&token)
-                    .header("if-match", etag.unwrap_or_default())
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
+                let res = patch_if_match(app, &token, &id, &etag.unwrap_or_default(), &body).await;
                 (format!("revise {id} to {label} by actor {by}"), res)
             }
             (r, Some(id)) => {
@@ -273,7 +265,7 @@ impl Run {
                     rng.gen_range(1..self.actors.len())
                 };
                 let token = &self.actors[by].0;
-                let res = app.post_json(&format!("/api/v1/pictures/{id}/{action}"), Some(token), &json!({})).await;
+                let res = act(app, token, &id, action).await;
                 (format!("{action} {id} by actor {by}"), res)
             }
         };
@@ -289,8 +281,7 @@ impl Run {
         let res = app.get(&format!("/api/v1/pictures/{id}"), Some(&self.originator)).await;
         assert_eq!(res.status(), 200);
         let p: Value = res.json().await.unwrap();
-        let revs: Vec<Value> =
-            app.get(&format!("/api/v1/pictures/{id}/revisions"), Some(&self.originator)).await.json().await.unwrap();
+        let revs: Vec<Value> = revisions(app, &self.originator, id).await;
         let writers = revs
             .iter()
             .map(|r| {
@@ -465,8 +456,7 @@ impl Run {
 
     async fn history(&self, id: &str, reader: &Reader, h: &Handling<'_>, ind_now: Tlp) -> Result<(), String> {
         let app = &self.app;
-        let revs: Vec<Value> =
-            app.get(&format!("/api/v1/pictures/{id}/revisions"), Some(&reader.token)).await.json().await.unwrap();
+        let revs = revisions(app, &reader.token, id).await;
         let ever = self.in_force_ever.get(id);
         for r in revs {
             let n = r["revision"].as_i64().unwrap();

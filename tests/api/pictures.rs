@@ -4,95 +4,8 @@ use serde_json::{Value, json};
 use sitrep_types::Role;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestUser, problem};
-
-/// A valid picture at `tier`/`tlp` with what that tier needs.
-pub fn content(tier: &str, tlp: &str) -> Value {
-    let mut c = json!({
-        "kind": "alert",
-        "primary_domain": "information_influence",
-        "domains": ["information_influence"],
-        "original_lang": "fi",
-        "title": {"fi": "Harhaanjohtava väite tekstiviestiäänestyksestä", "sv": "Vilseledande påstående om röstning per sms", "en": "False claim that voting by SMS is possible"},
-        "summary": {"fi": "Tekstiviestejä levitetään", "sv": "Sms sprids", "en": "Text messages claim voters can vote by SMS"},
-        "impact_on_conduct": "moderate",
-        "impact_on_public_confidence": "moderate",
-        "urgency": "priority",
-        "source_reliability": "B",
-        "information_credibility": "2",
-        "geo_scope": "constituency",
-        "geo_codes": ["FI-VP-10"],
-        "targets": ["voters_general"],
-        "actor_type_suspected": "unknown",
-        "attribution_confidence": "none",
-        "disarm_techniques": ["T0097.206", "T0101"],
-        "sources": [{"source_type": "own_monitoring", "description": "Monitoring of reports", "reliability": "B", "credibility": "2"}],
-        "tlp": tlp,
-        "tier": tier,
-        "classification": "unclassified_secret",
-        "secrecy_basis": "JulkL 24 § 1 mom 7 k",
-        "originator_consents": {"virt": true, "ras": true, "public": true, "police": false}
-    });
-    if tlp == "GREEN" {
-        c["tlp_community"] = json!("FI-ELECSEC");
-    }
-    if tier == "public" {
-        c["classification"] = json!("unclassified_public");
-        c.as_object_mut().unwrap().remove("secrecy_basis");
-    }
-    c
-}
-
-/// Organisation A's author and two approvers, and readers of B, V and R.
-pub struct Cast {
-    pub author: String,
-    pub approver: String,
-    pub approver2: String,
-    pub b_reader: String,
-    pub v_reader: String,
-    pub r_reader: String,
-    pub a_user: TestUser,
-}
-
-pub async fn cast(app: &TestApp) -> Cast {
-    let a_user = app.seed_user("a.author", "A", &[Role::Author]).await;
-    let approver = app.seed_user("a.approver", "A", &[Role::Approver]).await;
-    let approver2 = app.seed_user("a.approver2", "A", &[Role::Approver]).await;
-    let b = app.seed_user("b.reader", "B", &[Role::Reader]).await;
-    let v = app.seed_user("v.reader", "V", &[Role::Reader]).await;
-    let r = app.seed_user("r.reader", "R", &[Role::Reader]).await;
-    Cast {
-        author: app.token(&a_user).await,
-        approver: app.token(&approver).await,
-        approver2: app.token(&approver2).await,
-        b_reader: app.token(&b).await,
-        v_reader: app.token(&v).await,
-        r_reader: app.token(&r).await,
-        a_user,
-    }
-}
-
-pub async fn create(app: &TestApp, token: &str, body: &Value) -> Value {
-    let res = app.post_json("/api/v1/pictures", Some(token), body).await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
-    res.json().await.unwrap()
-}
-
-async fn act(app: &TestApp, token: &str, id: &str, action: &str) -> reqwest::Response {
-    app.post_json(&format!("/api/v1/pictures/{id}/{action}"), Some(token), &json!({})).await
-}
-
-/// Created by the author, submitted, approved by the second approver and published by
-/// the first: valid at every tier.
-pub async fn published(app: &TestApp, cast: &Cast, body: &Value) -> String {
-    let p = create(app, &cast.author, body).await;
-    let id = p["id"].as_str().unwrap().to_owned();
-    assert_eq!(act(app, &cast.author, &id, "submit").await.status(), 200);
-    assert_eq!(act(app, &cast.approver2, &id, "approve").await.status(), 200);
-    let res = act(app, &cast.approver, &id, "publish").await;
-    assert_eq!(res.status(), 200);
-    id
-}
+use crate::helpers::pictures::{act, cast, content, create, etag, patch_if_match, published, revise};
+use crate::helpers::{TestApp, problem};
 
 #[tokio::test]
 async fn an_author_creates_a_draft_that_only_its_organisation_sees() {
@@ -244,20 +157,11 @@ async fn widening_a_published_picture_waits_for_approval_and_narrowing_is_immedi
     let cast = cast(&app).await;
     let id = published(&app, &cast, &content("group", "AMBER")).await;
     let path = format!("/api/v1/pictures/{id}");
-    let res = app.get(&path, Some(&cast.author)).await;
-    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let etag = etag(&app, &cast.author, &id).await;
 
     // Widen to the RAS tier: proposed, not in force.
     let widen = json!({"tier": "group_virt_ras", "tlp": "GREEN", "tlp_community": "FI-ELECSEC"});
-    let res = app
-        .client
-        .patch(app.url(&path))
-        .bearer_auth(&cast.author)
-        .header("if-match", &etag)
-        .json(&widen)
-        .send()
-        .await
-        .unwrap();
+    let res = patch_if_match(&app, &cast.author, &id, &etag, &widen).await;
     assert_eq!(res.status(), 200);
     let etag2 = res.headers()["etag"].to_str().unwrap().to_owned();
     let p: Value = res.json().await.unwrap();
@@ -268,15 +172,7 @@ async fn widening_a_published_picture_waits_for_approval_and_narrowing_is_immedi
     problem(app.get(&path, Some(&cast.r_reader)).await, 404).await;
 
     // A stale ETag is refused; a missing one too.
-    let res = app
-        .client
-        .patch(app.url(&path))
-        .bearer_auth(&cast.author)
-        .header("if-match", &etag)
-        .json(&widen)
-        .send()
-        .await
-        .unwrap();
+    let res = patch_if_match(&app, &cast.author, &id, &etag, &widen).await;
     assert_eq!(problem(res, 412).await["code"], "stale_etag");
     let res = app.patch_json(&path, &cast.author, &widen).await;
     assert_eq!(problem(res, 428).await["code"], "if_match_required");
@@ -290,18 +186,9 @@ async fn widening_a_published_picture_waits_for_approval_and_narrowing_is_immedi
     assert_eq!(app.get(&path, Some(&cast.r_reader)).await.status(), 200);
 
     // Narrowing back to group takes effect at once, even from an author.
-    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
     let _ = etag2;
     let narrow = json!({"tier": "group", "tlp": "AMBER", "tlp_community": null});
-    let res = app
-        .client
-        .patch(app.url(&path))
-        .bearer_auth(&cast.author)
-        .header("if-match", &etag)
-        .json(&narrow)
-        .send()
-        .await
-        .unwrap();
+    let res = revise(&app, &cast.author, &id, &narrow).await;
     assert_eq!(res.status(), 200);
     let p: Value = res.json().await.unwrap();
     assert_eq!((p["tier"].as_str(), p["revision"].as_i64()), (Some("group"), Some(3)));
@@ -327,32 +214,14 @@ async fn only_the_originator_revises_and_closed_pictures_stay_closed() {
     let b_token = app.token(&b_author).await;
     let id = published(&app, &cast, &content("group", "AMBER")).await;
     let path = format!("/api/v1/pictures/{id}");
-    let etag = app.get(&path, Some(&b_token)).await.headers()["etag"].to_str().unwrap().to_owned();
-    let res = app
-        .client
-        .patch(app.url(&path))
-        .bearer_auth(&b_token)
-        .header("if-match", &etag)
-        .json(&json!({"urgency": "immediate"}))
-        .send()
-        .await
-        .unwrap();
+    let res = revise(&app, &b_token, &id, &json!({"urgency": "immediate"})).await;
     assert_eq!(problem(res, 403).await["code"], "not_originator");
     problem(act(&app, &b_token, &id, "submit").await, 403).await;
     assert_eq!(act(&app, &cast.approver, &id, "withdraw").await.status(), 200);
     let p: Value = app.get(&path, Some(&cast.b_reader)).await.json().await.unwrap();
     assert_eq!(p["status"], "withdrawn");
     assert_eq!(problem(act(&app, &cast.approver, &id, "close").await, 409).await["code"], "not_published");
-    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
-    let res = app
-        .client
-        .patch(app.url(&path))
-        .bearer_auth(&cast.author)
-        .header("if-match", &etag)
-        .json(&json!({"urgency": "immediate"}))
-        .send()
-        .await
-        .unwrap();
+    let res = revise(&app, &cast.author, &id, &json!({"urgency": "immediate"})).await;
     assert_eq!(problem(res, 409).await["code"], "picture_closed");
 }
 
@@ -792,22 +661,26 @@ async fn an_author_cannot_slip_new_indicators_past_review_as_a_narrowing() {
     ]);
     let id = published(&app, &cast, &body).await;
     let path = format!("/api/v1/pictures/{id}");
-    let patch = |etag: String, body: Value| {
-        app.client.patch(app.url(&path)).bearer_auth(&cast.author).header("if-match", etag).json(&body).send()
-    };
-    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
-    let res =
-        patch(etag, json!({"indicators": [{"type": "domain", "value": "evil.example", "tlp": "RED"}]})).await.unwrap();
+    let res = revise(
+        &app,
+        &cast.author,
+        &id,
+        &json!({"indicators": [{"type": "domain", "value": "evil.example", "tlp": "RED"}]}),
+    )
+    .await;
     let p: Value = res.json().await.unwrap();
     assert_eq!((p["revision"].as_i64(), p["pending_revision"].as_i64()), (Some(1), Some(2)), "proposed, not in force");
     let seen: Value = app.get(&path, Some(&cast.b_reader)).await.json().await.unwrap();
     assert_eq!(seen["indicators"].as_array().unwrap().len(), 2);
 
     // Dropping an indicator and making another stricter is a narrowing: at once.
-    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
-    let res = patch(etag, json!({"indicators": [{"type": "domain", "value": "a.example", "tlp": "AMBER+STRICT"}]}))
-        .await
-        .unwrap();
+    let res = revise(
+        &app,
+        &cast.author,
+        &id,
+        &json!({"indicators": [{"type": "domain", "value": "a.example", "tlp": "AMBER+STRICT"}]}),
+    )
+    .await;
     let p: Value = res.json().await.unwrap();
     assert_eq!(p["revision"], 3);
     let seen: Value = app.get(&path, Some(&cast.b_reader)).await.json().await.unwrap();

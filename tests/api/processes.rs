@@ -12,8 +12,8 @@ use sitrep_types::Role;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::helpers::pictures::{cast, content, create, published};
 use crate::helpers::{TestApp, as_service_role, request_id};
-use crate::pictures::{cast, content, create, published};
 use crate::receiver::Receiver;
 
 /// The `sitrep` binary of this build. The tests are a package of their own, so Cargo

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
+use crate::helpers::pictures::{act, cast, content, create, published};
 use crate::helpers::{TestApp, problem};
-use crate::pictures::{cast, content, create, published};
 
 #[tokio::test]
 async fn recipients_acknowledge_and_the_originator_sees_who_is_overdue() {
@@ -163,18 +163,9 @@ async fn an_organisation_that_requires_review_needs_four_eyes_for_every_publish(
         app.patch_json(&format!("/api/v1/organisations/{}", app.org("A")), &st, &json!({"require_review": true})).await;
     let org: Value = res.json().await.unwrap();
     assert_eq!(org["require_review"], true);
-    let res = app.post_json(&format!("/api/v1/pictures/{id}/publish"), Some(&cast.approver), &json!({})).await;
+    let res = act(&app, &cast.approver, id, "publish").await;
     assert_eq!(problem(res, 409).await["code"], "approval_required");
-    assert_eq!(
-        app.post_json(&format!("/api/v1/pictures/{id}/submit"), Some(&cast.approver), &json!({})).await.status(),
-        200
-    );
-    assert_eq!(
-        app.post_json(&format!("/api/v1/pictures/{id}/approve"), Some(&cast.approver2), &json!({})).await.status(),
-        200
-    );
-    assert_eq!(
-        app.post_json(&format!("/api/v1/pictures/{id}/publish"), Some(&cast.approver), &json!({})).await.status(),
-        200
-    );
+    assert_eq!(act(&app, &cast.approver, id, "submit").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver2, id, "approve").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver, id, "publish").await.status(), 200);
 }

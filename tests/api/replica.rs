@@ -7,8 +7,8 @@ use serde_json::Value;
 use sitrep_domain::visibility::Viewer;
 use sitrep_types::Reach;
 
+use crate::helpers::pictures::{cast, content, create, published};
 use crate::helpers::{TestApp, as_service_role, fresh_database};
-use crate::pictures::{cast, content, create, published};
 
 #[tokio::test]
 async fn lists_come_from_the_replica_while_reads_by_id_and_the_access_log_use_the_primary() {

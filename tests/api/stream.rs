@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::helpers::pictures::{cast, content, published};
 use crate::helpers::{TestApp, fresh_database};
-use crate::pictures::{cast, content, published};
 
 /// Reads SSE frames until `want` events arrived or 10 s passed; returns `(id, type, data)`.
 pub(crate) async fn read_events(res: &mut reqwest::Response, want: usize) -> Vec<(String, String, Value)> {

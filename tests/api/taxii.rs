@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use sitrep_stix::ids;
 use sitrep_types::{Role, Tier};
 
+use crate::helpers::pictures::{Cast, act, cast, content, published, revise};
 use crate::helpers::{TestApp, request_id};
-use crate::pictures::{Cast, cast, content, published};
 
 pub(crate) const ACCEPT: &str = "application/taxii+json;version=2.1";
 const ROOT: &str = "/taxii2/api";
@@ -108,18 +108,8 @@ fn rich(tier: &str, tlp: &str) -> Value {
 }
 
 async fn revise_title(app: &TestApp, cast: &Cast, id: &str, en: &str) {
-    let path = format!("/api/v1/pictures/{id}");
-    let etag = app.get(&path, Some(&cast.approver)).await.headers()["etag"].to_str().unwrap().to_owned();
     let title = json!({"title": {"fi": "Uusi otsikko", "sv": "Ny rubrik", "en": en}});
-    let res = app
-        .client
-        .patch(app.url(&path))
-        .bearer_auth(&cast.approver)
-        .header("if-match", etag)
-        .json(&title)
-        .send()
-        .await
-        .unwrap();
+    let res = revise(app, &cast.approver, id, &title).await;
     assert_eq!(res.status(), 200);
     let p: Value = res.json().await.unwrap();
     assert!(p["pending_revision"].is_null(), "an approver's plain edit is in force at once: {p}");
@@ -393,7 +383,7 @@ async fn match_filters_select_ids_types_versions_and_spec_versions() {
     assert_eq!((vers["versions"].as_array().unwrap().len(), vers["more"].as_bool()), (1, Some(true)));
 
     // Withdrawn: a revoked version of the report.
-    let res = app.post_json(&format!("/api/v1/pictures/{id}/withdraw"), Some(&cast.approver), &json!({})).await;
+    let res = act(&app, &cast.approver, &id, "withdraw").await;
     assert_eq!(res.status(), 200);
     let (obj, _) = ok(&app, &cast.b_reader, &format!("{base}objects/{report}/")).await;
     assert_eq!(obj["objects"][0]["revoked"], true);
@@ -411,7 +401,7 @@ async fn a_picture_or_indicator_the_caller_may_not_see_is_absent_from_every_taxi
     named["indicators"] = json!([{"type": "domain", "value": "named-only.example", "tlp": "RED"}]);
     let secret = published(&app, &cast, &named).await;
     let wide = published(&app, &cast, &rich("group_virt_ras", "GREEN")).await;
-    let draft = crate::pictures::create(&app, &cast.author, &rich("public", "CLEAR")).await;
+    let draft = crate::helpers::pictures::create(&app, &cast.author, &rich("public", "CLEAR")).await;
     let secret_report = ids::report(secret.parse().unwrap());
     let strict = ids::indicator(wide.parse().unwrap(), "url", "https://strict.example/only-members");
 
@@ -541,17 +531,7 @@ async fn a_narrowed_picture_leaves_the_wider_collection_at_once_and_joins_the_na
     let (before, _) = ok(&app, &cast.v_reader, &format!("{virt}objects/{report}/")).await;
     let added_before = before["objects"][0]["modified"].as_str().unwrap().to_owned();
 
-    let path = format!("/api/v1/pictures/{id}");
-    let etag = app.get(&path, Some(&cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
-    let res = app
-        .client
-        .patch(app.url(&path))
-        .bearer_auth(&cast.author)
-        .header("if-match", etag)
-        .json(&json!({"tier": "group"}))
-        .send()
-        .await
-        .unwrap();
+    let res = revise(&app, &cast.author, &id, &json!({"tier": "group"})).await;
     assert_eq!(res.status(), 200);
 
     error(taxii(&app, &cast.v_reader, &format!("{virt}objects/{report}/")).await, 404).await;

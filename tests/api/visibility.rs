@@ -127,7 +127,7 @@ async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World)
 async fn the_sql_predicate_and_the_visibility_function_agree_on_every_pair() {
     let app = TestApp::spawn().await;
     let author = app.seed_user("w.author", "A", &[Role::Author]).await;
-    let content: PictureContent = serde_json::from_value(crate::pictures::content("group", "AMBER")).unwrap();
+    let content: PictureContent = serde_json::from_value(crate::helpers::pictures::content("group", "AMBER")).unwrap();
     let handle = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(Config { cases: 24, failure_persistence: None, ..Config::default() });
     let result = tokio::task::block_in_place(|| {
@@ -155,7 +155,7 @@ async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut app = TestApp::spawn_with(|s| s.auth.login.per_address_per_minute = 100_000).await;
     let author = app.seed_user("w.author", "A", &[Role::Author]).await;
-    let content: PictureContent = serde_json::from_value(crate::pictures::content("group", "AMBER")).unwrap();
+    let content: PictureContent = serde_json::from_value(crate::helpers::pictures::content("group", "AMBER")).unwrap();
 
     let mut orgs: Vec<(String, Uuid, Reach)> = ["A", "B", "V", "R", "S"]
         .iter()

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
+use crate::helpers::pictures::{Cast, act, cast, content, published, revise};
 use crate::helpers::{TestApp, problem};
-use crate::pictures::{Cast, cast, content, published};
 use crate::receiver::Receiver;
 
 struct Setup {
@@ -188,18 +188,7 @@ async fn narrowing_sends_a_recall_and_filters_select_events() {
     low["impact_on_public_confidence"] = json!("none");
     published(&s.app, &s.cast, &low).await;
     s.receiver.wait_for(1).await;
-    let path = format!("/api/v1/pictures/{id}");
-    let etag = s.app.get(&path, Some(&s.cast.author)).await.headers()["etag"].to_str().unwrap().to_owned();
-    let res = s
-        .app
-        .client
-        .patch(s.app.url(&path))
-        .bearer_auth(&s.cast.author)
-        .header("if-match", etag)
-        .json(&json!({"tier": "group"}))
-        .send()
-        .await
-        .unwrap();
+    let res = revise(&s.app, &s.cast.author, &id, &json!({"tier": "group"})).await;
     assert_eq!(res.status(), 200);
     let got = s.receiver.wait_for(2).await;
     assert_eq!(
@@ -277,24 +266,14 @@ async fn every_event_type_reaches_its_receiver_signed() {
     let a = subscribe(&s, "A", json!({})).await;
     let id = published(&s.app, &s.cast, &content("group", "AMBER")).await;
     let path = format!("/api/v1/pictures/{id}");
-    let etag = s.app.get(&path, Some(&s.cast.approver)).await.headers()["etag"].to_str().unwrap().to_owned();
-    let res = s
-        .app
-        .client
-        .patch(s.app.url(&path))
-        .bearer_auth(&s.cast.approver)
-        .header("if-match", etag)
-        .json(&json!({"urgency": "immediate"}))
-        .send()
-        .await
-        .unwrap();
+    let res = revise(&s.app, &s.cast.approver, &id, &json!({"urgency": "immediate"})).await;
     assert_eq!(res.status(), 200);
     let res = s
         .app
         .post_json(&format!("{path}/acknowledgements"), Some(&s.cast.b_reader), &json!({"kind": "actioning"}))
         .await;
     assert_eq!(res.status(), 201);
-    let res = s.app.post_json(&format!("{path}/withdraw"), Some(&s.cast.approver), &json!({})).await;
+    let res = act(&s.app, &s.cast.approver, &id, "withdraw").await;
     assert_eq!(res.status(), 200);
     // A (the originator) receives its own picture's events and the acknowledgement; B
     // the picture's events.

@@ -1,5 +1,9 @@
 //! Spawning the application and seeding it. Every test gets its own database and its own
-//! server on a free loopback port.
+//! server on a free loopback port. The picture fixtures are in [`pictures`].
+//!
+//! With `TEST_LOG` set, the servers under test log into the test's output (filtered by
+//! `RUST_LOG` or the default log level): the test harness captures it and prints it for
+//! the tests that fail (all of it with `--nocapture`). Without it they log nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +22,37 @@ use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+pub mod pictures;
+
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+static LOGGING: std::sync::Once = std::sync::Once::new();
+
+/// Sends the servers' logs to the output of the test that runs them, when `TEST_LOG` is
+/// set (once per test binary, with the first server's log settings).
+fn init_logging(settings: &Settings) {
+    LOGGING.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            sitrep_server::telemetry::init_with(&settings.log, || TestOutput);
+        }
+    });
+}
+
+/// Writes through `print!`, which the test harness captures per test (threads a test
+/// spawns, such as the server's workers, write into that test's capture too).
+struct TestOutput;
+
+impl std::io::Write for TestOutput {
+    // `print!` is what the harness captures; writing to `stdout()` directly would not be.
+    #[allow(clippy::print_stdout)]
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        print!("{}", String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(&mut std::io::stdout())
+    }
+}
 
 /// The administrative URL of the test cluster (set by `deploy/test`).
 fn admin_url() -> String {
@@ -151,6 +185,7 @@ impl TestApp {
         let data_dir = std::env::temp_dir().join(format!("sitrep-test-{}", Uuid::new_v4().simple()));
         let mut settings = test_settings(&db_url, &data_dir);
         change(&mut settings);
+        init_logging(&settings);
         let app = Application::build(settings).await.expect("application builds");
         let port = app.port();
         let handle = app.handle();
@@ -262,6 +297,21 @@ impl TestApp {
     /// does so within milliseconds; tests that read `access_log` must not race it).
     pub async fn seal_log(&self) {
         sitrep_db::audit::seal_all(&mut self.pool.get().await.unwrap()).await.unwrap();
+    }
+
+    /// Makes every insert into the access log fail from now on, as a full disk or a
+    /// broken table would.
+    pub async fn refuse_log_inserts(&self) {
+        self.pool
+            .get()
+            .await
+            .unwrap()
+            .batch_execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'log refused'; END $$; \
+                 CREATE TRIGGER refuse BEFORE INSERT ON access_log_pending FOR EACH ROW EXECUTE FUNCTION refuse();",
+            )
+            .await
+            .unwrap();
     }
 
     /// Access-log records of one request, by its `X-Request-Id`.
