@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
+use crate::helpers::pictures::{cast, content, create};
 use crate::helpers::{TestApp, problem};
-use crate::pictures::{cast, content, create};
 
 #[tokio::test]
 async fn if_match_star_matches_any_current_picture_and_a_wrong_tag_is_412() {
