@@ -675,7 +675,7 @@ async fn the_recorder_commits_waiting_records_together_and_a_refused_one_fails_a
         action: "picture.view".into(),
         object_type: (!i.is_multiple_of(4)).then_some("picture"),
         object_id: Some(format!("obj-{i}")),
-        object_revision: (!i.is_multiple_of(5)).then_some(i as i32),
+        object_revision: (!i.is_multiple_of(5)).then_some(i32::try_from(i).unwrap()),
         object_ids: (i.is_multiple_of(7)).then(|| vec![uuid::Uuid::new_v4(); i % 3]),
         tier: (i % 2 == 1).then(|| "group".to_owned()),
         tlp: (i % 2 == 1).then(|| "TLP:AMBER".to_owned()),

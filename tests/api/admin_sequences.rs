@@ -524,7 +524,7 @@ async fn no_sequence_of_administration_requests_gives_a_caller_an_account_it_may
         let first = run.model.accounts.len();
         // Every sequence starts with accounts made by the administrators of A and B, then
         // goes on at random, each operation chosen on the state the last one left.
-        for i in 0..4 + steps as usize {
+        for i in 0..4 + usize::try_from(steps).unwrap() {
             let (caller, op) = if i < 4 {
                 let caller = 1 + i % 2;
                 let org = run.model.callers[caller].org;

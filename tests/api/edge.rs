@@ -342,7 +342,7 @@ fn set_at(value: &mut Value, path: &[Value], new: Value) {
     for step in path {
         slot = match step {
             Value::String(k) => &mut slot[k.as_str()],
-            Value::Number(i) => &mut slot[i.as_u64().unwrap() as usize],
+            Value::Number(i) => &mut slot[usize::try_from(i.as_u64().unwrap()).unwrap()],
             _ => unreachable!(),
         };
     }

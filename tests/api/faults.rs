@@ -74,7 +74,7 @@ async fn kill_9_in_the_middle_of_writes_loses_nothing_committed_and_leaves_nothi
         .map(|r| r.get(0))
         .collect();
     let all: i64 = db.query_one("SELECT count(*) FROM pictures", &[]).await.unwrap().get(0);
-    assert_eq!(all as usize, pictures.len(), "no picture without its revision");
+    assert_eq!(usize::try_from(all).unwrap(), pictures.len(), "no picture without its revision");
     let logged: HashSet<String> = db
         .query("SELECT object_id FROM access_log WHERE action = 'picture.create' AND outcome = 'allowed'", &[])
         .await

@@ -286,14 +286,17 @@ impl Run {
             .iter()
             .map(|r| {
                 let approved = r["approved_by"].as_str().map(|a| a.parse().unwrap());
-                (r["revision"].as_i64().unwrap() as i32, (r["created_by"].as_str().unwrap().parse().unwrap(), approved))
+                (
+                    i32::try_from(r["revision"].as_i64().unwrap()).unwrap(),
+                    (r["created_by"].as_str().unwrap().parse().unwrap(), approved),
+                )
             })
             .collect();
         let status = Status::parse(p["status"].as_str().unwrap()).unwrap();
-        let revision = p["revision"].as_i64().unwrap() as i32;
+        let revision = i32::try_from(p["revision"].as_i64().unwrap()).unwrap();
         let work = p["pending_revision"]
             .as_i64()
-            .map(|n| n as i32)
+            .map(|n| i32::try_from(n).unwrap())
             .or_else(|| matches!(status, Status::Draft | Status::InReview).then_some(revision));
         let under_work = work
             .and_then(|n| revs.iter().find(|r| r["revision"] == n).map(|r| r["state"].as_str().unwrap().to_owned()));
@@ -460,7 +463,7 @@ impl Run {
         let ever = self.in_force_ever.get(id);
         for r in revs {
             let n = r["revision"].as_i64().unwrap();
-            if !ever.is_some_and(|e| e.contains(&(n as i32))) {
+            if !ever.is_some_and(|e| e.contains(&i32::try_from(n).unwrap())) {
                 return Err(format!("{id}: {} reads revision {n}, which was never in force", reader.name));
             }
             let old: Value = app

@@ -234,7 +234,11 @@ pub async fn envelope(
         record_unaudited(&res, &request_id, client_addr).instrument(span.clone()).await;
     }
     span.in_scope(|| {
-        tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "served");
+        tracing::info!(
+            status = status.as_u16(),
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "served"
+        );
     });
     Ok(res)
 }

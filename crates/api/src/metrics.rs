@@ -100,14 +100,18 @@ pub async fn metrics(state: web::Data<AppState>, _caller: Caller<Sysadmin>) -> R
     let client = state.pool.get().await?;
     let g = sitrep_db::ops::gauges(&client).await?;
     m.set("sitrep_outbox_backlog", g.outbox_backlog);
-    m.set("sitrep_outbox_oldest_seconds", g.outbox_oldest_secs.round() as i64);
+    // Ages in whole seconds (milliseconds): a float-to-int `as` saturates, which is what a
+    // gauge wants.
+    #[allow(clippy::cast_possible_truncation)]
+    let whole = |f: f64| f.round() as i64;
+    m.set("sitrep_outbox_oldest_seconds", whole(g.outbox_oldest_secs));
     m.set("sitrep_deliveries_pending", g.deliveries_pending);
-    m.set("sitrep_deliveries_oldest_due_seconds", g.deliveries_oldest_due_secs.round() as i64);
+    m.set("sitrep_deliveries_oldest_due_seconds", whole(g.deliveries_oldest_due_secs));
     m.set("sitrep_deliveries_failed", g.deliveries_failed);
     m.set("sitrep_subscriptions_failing", g.subscriptions_failing);
     m.set("sitrep_access_log_head_seq", g.access_log_head_seq);
     m.set("sitrep_access_log_unsealed", g.access_log_unsealed);
-    m.set("sitrep_access_log_unsealed_oldest_milliseconds", (g.access_log_unsealed_age_secs * 1000.0).round() as i64);
+    m.set("sitrep_access_log_unsealed_oldest_milliseconds", whole(g.access_log_unsealed_age_secs * 1000.0));
     let throttle = state.login.throttle();
     let at_ceiling = sitrep_db::sessions::accounts_over_ceiling(
         &client,

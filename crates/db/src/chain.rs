@@ -544,6 +544,8 @@ pub fn parse_hash(hex_hash: &str) -> Option<[u8; 32]> {
 }
 
 /// The value of each hex digit (either case); 0xff for any other byte.
+// `i` stays below 16, so `i as u8` is exact (`u8::try_from` is not const).
+#[allow(clippy::cast_possible_truncation)]
 const HEX_VALUES: [u8; 256] = {
     let mut table = [0xff; 256];
     let mut i = 0;

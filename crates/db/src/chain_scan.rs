@@ -312,6 +312,8 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
+    // Test values are a few bytes long: their lengths fit an i32.
+    #[allow(clippy::cast_possible_truncation)]
     fn field(out: &mut Vec<u8>, v: Option<&[u8]>) {
         match v {
             None => out.extend_from_slice(&(-1i32).to_be_bytes()),
@@ -322,6 +324,7 @@ mod tests {
         }
     }
 
+    #[allow(clippy::cast_possible_truncation)]
     fn array(elem_oid: u32, elements: &[&[u8]]) -> Vec<u8> {
         let mut out = Vec::new();
         if elements.is_empty() {

@@ -728,7 +728,9 @@ pub fn fast_at(s: &[u8]) -> Option<DateTime<Utc>> {
         (num(&s[5..7])?, num(&s[8..10])?, num(&s[11..13])?, num(&s[14..16])?, num(&s[17..19])?);
     let nanos = match &s[19..s.len() - 1] {
         [] => 0,
-        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => num(digits)? * 10u32.pow(9 - digits.len() as u32),
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            num(digits)? * 10u32.pow(9 - u32::try_from(digits.len()).ok()?)
+        }
         _ => return None,
     };
     if second > 59 {

@@ -186,7 +186,7 @@ impl Worker {
             };
             (status, outcome, settle)
         };
-        let ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+        let ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         let record = AccessRecord {
             request_id: format!("delivery:{}:{}", d.id, d.attempt),
             actor_type: ActorType::System,

@@ -307,7 +307,7 @@ mod tests {
             let mut store = Store::default();
             let now = 1_000_000;
             if under_attack {
-                for octet in 2..=(POLICY.account_ceiling as u8 + 1) {
+                for octet in 2..=(u8::try_from(POLICY.account_ceiling).unwrap_or(u8::MAX - 1) + 1) {
                     store.attempt("victim", Ipv4Addr::new(198, 51, 100, octet).into(), false, now);
                 }
             }

@@ -71,6 +71,9 @@ impl Progress {
         let line = match self.total {
             Some(t) if t > 0 => {
                 let width = 30;
+                // A share of 0..=1 of the width: the float-to-int `as` is exact enough and
+                // cannot overflow.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let filled = ((done.min(t) as f64 / t as f64) * width as f64) as usize;
                 format!("\r[{}{}] {done}/{t} records ({:.0}/s) ", "#".repeat(filled), "-".repeat(width - filled), rate)
             }
@@ -357,7 +360,12 @@ pub async fn generate(url: &str, count: u64, progress: bool) -> anyhow::Result<(
                     outcome: if denied { Outcome::Denied } else { Outcome::Allowed },
                     reason: denied.then(|| "forbidden".to_owned()),
                     http_status: if denied { 403 } else { 200 },
-                    client_addr: Some(std::net::IpAddr::from([10, 0, (actor / 250) as u8, (actor % 250) as u8])),
+                    client_addr: Some(std::net::IpAddr::from([
+                        10,
+                        0,
+                        u8::try_from(actor / 250).unwrap_or(u8::MAX),
+                        u8::try_from(actor % 250).unwrap_or(u8::MAX),
+                    ])),
                 }
             })
             .collect();

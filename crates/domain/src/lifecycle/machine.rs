@@ -216,7 +216,7 @@ impl World {
                 let base = p.pending.map_or(in_force.clone(), |n| p.rev(n).content.clone());
                 let new = variant.map_or(base.clone(), content);
                 let a = actor(by);
-                let next = p.revs.len() as i32 + 1;
+                let next = i32::try_from(p.revs.len()).unwrap_or(i32::MAX) + 1;
                 let fresh = |state| Rev {
                     n: next,
                     state,
