@@ -472,13 +472,11 @@ pub async fn update_picture(
     id: web::Path<Uuid>,
     body: Json<serde_json::Value, PICTURE_BODY_LIMIT>,
 ) -> Result<HttpResponse, ApiError> {
-    let if_match = req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned).ok_or(
-        ApiError::Precondition {
-            status: 428,
-            code: "if_match_required",
-            detail: "Send the picture's ETag in If-Match.",
-        },
-    )?;
+    let if_match = if_match(&req).ok_or(ApiError::Precondition {
+        status: 428,
+        code: "if_match_required",
+        detail: "Send the picture's ETag in If-Match.",
+    })?;
     let serde_json::Value::Object(patch) = body.0 else {
         return Err(ApiError::invalid("body", "invalid_type", "a JSON object"));
     };
