@@ -80,6 +80,9 @@ struct Observed {
     under_work: Option<String>,
 }
 
+/// A revision's tier and named recipients.
+type HandlingThen = (Tier, Vec<Uuid>);
+
 struct Reader {
     name: &'static str,
     token: String,
@@ -100,6 +103,8 @@ struct Run {
     /// Per picture: the revisions that have been in force while published.
     in_force_ever: HashMap<String, HashSet<i32>>,
     last: HashMap<String, Observed>,
+    /// Each revision's tier and named recipients, as its originator read them.
+    handling_then: std::cell::RefCell<HashMap<(String, i64), HandlingThen>>,
     outsider: HashMap<String, (String, Value)>,
 }
 
@@ -168,6 +173,7 @@ impl Run {
             review: false,
             in_force_ever: HashMap::new(),
             last: HashMap::new(),
+            handling_then: Default::default(),
             outsider: HashMap::new(),
             app,
         }
@@ -473,18 +479,28 @@ impl Run {
                 .await
                 .unwrap();
             let Some(indicator) = old["indicators"].as_array().and_then(|a| a.first()) else { continue };
-            // The revision's handling then, as its originator reads it.
-            let own: Value = app
-                .get(&format!("/api/v1/pictures/{id}/revisions/{n}"), Some(&self.originator))
-                .await
-                .json()
-                .await
-                .unwrap();
-            let named_then: Vec<Uuid> = own["named_recipients"]
-                .as_array()
-                .map_or(Vec::new(), |a| a.iter().map(|v| v.as_str().unwrap().parse().unwrap()).collect());
+            // The revision's handling then, as its originator reads it (read once: a
+            // revision never changes).
+            let key = (id.to_owned(), n);
+            let cached = self.handling_then.borrow().get(&key).cloned();
+            let (tier_then, named_then) = match cached {
+                Some(known) => known,
+                None => {
+                    let own: Value = app
+                        .get(&format!("/api/v1/pictures/{id}/revisions/{n}"), Some(&self.originator))
+                        .await
+                        .json()
+                        .await
+                        .unwrap();
+                    let named: Vec<Uuid> = own["named_recipients"]
+                        .as_array()
+                        .map_or(Vec::new(), |a| a.iter().map(|v| v.as_str().unwrap().parse().unwrap()).collect());
+                    let known = (tier(own["tier"].as_str().unwrap()), named);
+                    self.handling_then.borrow_mut().insert(key, known.clone());
+                    known
+                }
+            };
             let then = tlp(indicator["tlp"].as_str().unwrap());
-            let tier_then = tier(own["tier"].as_str().unwrap());
             let narrower = if tier_rank(tier_then) < tier_rank(h.tier) { tier_then } else { h.tier };
             let h_then = Handling { tier: narrower, named: &named_then, ..*h };
             if !(indicator_visible(&reader.viewer, &h_then, then) && indicator_visible(&reader.viewer, h, ind_now)) {
