@@ -4,18 +4,12 @@
 //! `Permissions::can_manage_account` in the domain crate.
 
 use sitrep_db::{GenericClient, accounts, service_accounts, sessions};
-use sitrep_domain::{AccountRoles, Permissions, Refusal};
+use sitrep_domain::{AccountRoles, Refusal};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::principal::{ActorKind, Principal};
 use crate::state::AppState;
-
-/// The organisation whose accounts the caller lists and reads; `None` for the
-/// secretariat (all).
-pub(crate) fn scope(p: &Permissions) -> Option<Uuid> {
-    if p.is_secretariat() { None } else { Some(p.organisation_id) }
-}
 
 /// The answer to a refused administration request.
 pub(crate) fn refused(refusal: Refusal) -> ApiError {

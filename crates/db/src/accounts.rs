@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sitrep_domain::account::{NewOrganisation, OrganisationChange, Username};
-use sitrep_domain::{AccountRoles, RoleSet};
+use sitrep_domain::{AccountRoles, AdminScope, RoleSet};
 use sitrep_types::{LocalizedText, Membership, Organisation, OrganisationPolicy, PolicySetBy, Reach, Role};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -324,14 +324,15 @@ pub async fn set_own_password(c: &impl GenericClient, id: Uuid, hash: &str) -> R
     Ok(())
 }
 
-/// Users in username order, after `after`; with `organisation`, only those with a
+/// Users in username order, after `after`: in an organisation's scope, only those with a
 /// membership (past or present) in it.
 pub async fn list_users(
     c: &impl GenericClient,
-    organisation: Option<Uuid>,
+    scope: AdminScope,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<UserRow>, DbError> {
+    let organisation = scope.organisation();
     let rows = c
         .query(
             &format!(
@@ -423,12 +424,29 @@ pub async fn get_membership(c: &impl GenericClient, id: Uuid) -> Result<Option<M
     row.as_ref().map(membership).transpose()
 }
 
-/// A user's memberships, newest first; with `organisation`, only those in it.
+/// A person account and its memberships in `scope` (newest first), if the scope reaches
+/// it: in an organisation's scope, only a person with a membership (past or present)
+/// there. Service accounts are not found here.
+pub async fn find_user(
+    c: &impl GenericClient,
+    scope: AdminScope,
+    id: Uuid,
+) -> Result<Option<(UserRow, Vec<Membership>)>, DbError> {
+    let Some(row) = get_user(c, id).await?.filter(|u| !u.is_service) else { return Ok(None) };
+    let memberships = memberships_of(c, id, scope).await?;
+    if scope != AdminScope::All && memberships.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((row, memberships)))
+}
+
+/// A user's memberships in `scope`, newest first.
 pub async fn memberships_of(
     c: &impl GenericClient,
     user_id: Uuid,
-    organisation: Option<Uuid>,
+    scope: AdminScope,
 ) -> Result<Vec<Membership>, DbError> {
+    let organisation = scope.organisation();
     let rows = c
         .query(
             &format!(
@@ -442,12 +460,13 @@ pub async fn memberships_of(
     rows.iter().map(membership).collect()
 }
 
-/// Memberships of `user_ids` (for a page of users), optionally only in `organisation`.
+/// Memberships of `user_ids` (for a page of users) in `scope`.
 pub async fn memberships_of_users(
     c: &impl GenericClient,
     user_ids: &[Uuid],
-    organisation: Option<Uuid>,
+    scope: AdminScope,
 ) -> Result<Vec<Membership>, DbError> {
+    let organisation = scope.organisation();
     let rows = c
         .query(
             &format!(

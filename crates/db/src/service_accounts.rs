@@ -2,7 +2,7 @@
 //! per-request lookup of the principal behind a key.
 
 use chrono::{DateTime, Utc};
-use sitrep_domain::RoleSet;
+use sitrep_domain::{AdminScope, RoleSet};
 use sitrep_types::Reach;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -77,6 +77,15 @@ pub async fn get_service_account(c: &impl GenericClient, id: Uuid) -> Result<Opt
     row.as_ref().map(account).transpose()
 }
 
+/// The service account, if `scope` reaches its organisation.
+pub async fn find_service_account(
+    c: &impl GenericClient,
+    scope: AdminScope,
+    id: Uuid,
+) -> Result<Option<ServiceAccountRow>, DbError> {
+    Ok(get_service_account(c, id).await?.filter(|row| scope.includes(row.organisation_id)))
+}
+
 /// Locks the account's row for the rest of the transaction.
 pub async fn lock_service_account(c: &impl GenericClient, id: Uuid) -> Result<Option<ServiceAccountRow>, DbError> {
     let row = c
@@ -88,14 +97,14 @@ pub async fn lock_service_account(c: &impl GenericClient, id: Uuid) -> Result<Op
     row.as_ref().map(account).transpose()
 }
 
-/// Service accounts by username (organisation, then name), after `after`; with
-/// `organisation`, only its own.
+/// Service accounts in `scope` by username (organisation, then name), after `after`.
 pub async fn list_service_accounts(
     c: &impl GenericClient,
-    organisation: Option<Uuid>,
+    scope: AdminScope,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<(String, ServiceAccountRow)>, DbError> {
+    let organisation = scope.organisation();
     let rows = c
         .query(
             &format!(

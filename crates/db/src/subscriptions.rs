@@ -1,6 +1,7 @@
 //! Subscriptions, the webhook host allow-list, and the delivery queue the worker drives.
 
 use chrono::{DateTime, Utc};
+use sitrep_domain::AdminScope;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -120,8 +121,9 @@ pub async fn insert(
     subscription(&row)
 }
 
-/// Subscriptions, newest first; with `organisation`, only its own.
-pub async fn list(c: &impl GenericClient, organisation: Option<Uuid>) -> Result<Vec<SubscriptionRow>, DbError> {
+/// Subscriptions in `scope`, newest first.
+pub async fn list(c: &impl GenericClient, scope: AdminScope) -> Result<Vec<SubscriptionRow>, DbError> {
+    let organisation = scope.organisation();
     let rows = c
         .query(
             &format!(
@@ -133,11 +135,9 @@ pub async fn list(c: &impl GenericClient, organisation: Option<Uuid>) -> Result<
     rows.iter().map(subscription).collect()
 }
 
-pub async fn get(
-    c: &impl GenericClient,
-    id: Uuid,
-    organisation: Option<Uuid>,
-) -> Result<Option<SubscriptionRow>, DbError> {
+/// The subscription, if `scope` reaches its organisation.
+pub async fn get(c: &impl GenericClient, scope: AdminScope, id: Uuid) -> Result<Option<SubscriptionRow>, DbError> {
+    let organisation = scope.organisation();
     let row = c
         .query_opt(
             &format!(

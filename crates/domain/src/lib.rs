@@ -14,5 +14,5 @@ pub mod throttle;
 pub mod validation;
 pub mod visibility;
 
-pub use permissions::{AccountRoles, Permissions, Refusal, RoleSet};
+pub use permissions::{AccountRoles, AdminScope, Permissions, Refusal, RoleSet};
 pub use validation::{FieldErrors, Invalid};

@@ -59,7 +59,36 @@ pub const CROSS_ORGANISATION_ROLES: [Role; 3] = [Role::Secretariat, Role::Audito
 pub const PRIVILEGED_ROLES: [Role; 5] =
     [Role::Approver, Role::OrgAdmin, Role::Secretariat, Role::Auditor, Role::Sysadmin];
 
+/// Whose administrative objects a caller reaches: accounts, memberships, service
+/// accounts and subscriptions. The secretariat reaches every organisation's, anyone else
+/// only its own organisation's. The finders in `sitrep_db` take one, so a handler gets an
+/// object only through the caller's scope (as pictures are found through a `Viewer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminScope {
+    All,
+    Organisation(Uuid),
+}
+
+impl AdminScope {
+    /// The organisation to filter on; `None` for all.
+    pub fn organisation(self) -> Option<Uuid> {
+        match self {
+            AdminScope::All => None,
+            AdminScope::Organisation(o) => Some(o),
+        }
+    }
+
+    pub fn includes(self, organisation: Uuid) -> bool {
+        self.organisation().is_none_or(|o| o == organisation)
+    }
+}
+
 impl Permissions {
+    /// The organisations whose administrative objects this caller may list and read.
+    pub fn admin_scope(&self) -> AdminScope {
+        if self.is_secretariat() { AdminScope::All } else { AdminScope::Organisation(self.organisation_id) }
+    }
+
     pub fn new(organisation_id: Uuid, reach: Reach, roles: RoleSet) -> Self {
         Permissions { organisation_id, reach, roles }
     }
@@ -232,6 +261,19 @@ mod tests {
 
     fn perms(roles: &[Role]) -> Permissions {
         Permissions::new(Uuid::from_u128(1), Reach::Member, roles.iter().copied().collect())
+    }
+
+    #[test]
+    fn only_the_secretariat_reaches_every_organisations_administrative_objects() {
+        let own = Uuid::from_u128(1);
+        let other = Uuid::from_u128(2);
+        assert_eq!(perms(&[Role::Secretariat]).admin_scope(), AdminScope::All);
+        for role in Role::ALL.into_iter().filter(|r| *r != Role::Secretariat) {
+            let scope = perms(&[role]).admin_scope();
+            assert_eq!(scope, AdminScope::Organisation(own), "{role:?}");
+            assert!(scope.includes(own) && !scope.includes(other), "{role:?}");
+        }
+        assert!(AdminScope::All.includes(other));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use sitrep_db::audit::Outcome;
 use sitrep_db::{accounts, sessions};
+use sitrep_domain::AdminScope;
 use sitrep_domain::account::{NewPassword, PASSWORD_MAX_CHARS};
 use sitrep_types::{ChangePassword, Me};
 
@@ -33,8 +34,11 @@ pub async fn get_me(
     let organisation = accounts::get_organisation(&client, caller.organisation_id)
         .await?
         .ok_or(ApiError::Unauthenticated { reason: "organisation_gone" })?;
-    let memberships =
-        accounts::memberships_of(&client, caller.user_id, None).await?.into_iter().filter(|m| m.active).collect();
+    let memberships = accounts::memberships_of(&client, caller.user_id, AdminScope::All)
+        .await?
+        .into_iter()
+        .filter(|m| m.active)
+        .collect();
     audit::commit(&state, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
     Ok(HttpResponse::Ok().json(Me {
         user_id: user.id,

@@ -9,13 +9,13 @@ use sitrep_auth::apikey;
 use sitrep_db::service_accounts::{self, ApiKeyRow, NewKeyRow, ServiceAccountRow};
 use sitrep_db::{GenericClient, accounts};
 use sitrep_domain::account::{NewApiKeySpec, NewServiceAccount, ServiceAccountChange};
-use sitrep_domain::{Permissions, RoleSet};
+use sitrep_domain::{AdminScope, Permissions, RoleSet};
 use sitrep_types::{
     ApiKey, CreateApiKey, CreateServiceAccount, CreatedApiKey, Membership, Page, ServiceAccount, UpdateServiceAccount,
 };
 use uuid::Uuid;
 
-use crate::admin::{self, AccountKind, check_manages, check_organisation, refused, scope};
+use crate::admin::{self, AccountKind, check_manages, check_organisation, refused};
 use crate::audit::{self, RecordExt};
 use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
@@ -29,17 +29,13 @@ const LIST: &str = "service-accounts";
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "service_account_not_found" };
 const KEY_NOT_FOUND: ApiError = ApiError::NotFound { code: "api_key_not_found" };
 
-/// The account, if the caller manages it.
+/// The account, if the caller's scope reaches it; otherwise `404`.
 async fn find_visible(c: &impl GenericClient, p: &Permissions, id: Uuid) -> Result<ServiceAccountRow, ApiError> {
-    let row = service_accounts::get_service_account(c, id).await?.ok_or(NOT_FOUND)?;
-    match scope(p) {
-        Some(own) if own != row.organisation_id => Err(NOT_FOUND),
-        _ => Ok(row),
-    }
+    service_accounts::find_service_account(c, p.admin_scope(), id).await?.ok_or(NOT_FOUND)
 }
 
 async fn with_roles(c: &impl GenericClient, row: ServiceAccountRow) -> Result<ServiceAccount, ApiError> {
-    let memberships = accounts::memberships_of(c, row.id, Some(row.organisation_id)).await?;
+    let memberships = accounts::memberships_of(c, row.id, AdminScope::Organisation(row.organisation_id)).await?;
     Ok(account(row, &memberships))
 }
 
@@ -96,10 +92,11 @@ pub async fn list_service_accounts(
     let after = cursors.after(query.0.cursor.as_deref())?;
     let client = meta.client(&state.pool).await?;
     let rows =
-        service_accounts::list_service_accounts(&client, scope(&caller.permissions), after.as_deref(), limit).await?;
+        service_accounts::list_service_accounts(&client, caller.permissions.admin_scope(), after.as_deref(), limit)
+            .await?;
     let next = cursors.next(rows.len(), limit, rows.last().map(|(key, _)| key.as_str()));
     let ids: Vec<Uuid> = rows.iter().map(|(_, r)| r.id).collect();
-    let memberships = accounts::memberships_of_users(&client, &ids, scope(&caller.permissions)).await?;
+    let memberships = accounts::memberships_of_users(&client, &ids, caller.permissions.admin_scope()).await?;
     let items = rows.into_iter().map(|(_, row)| account(row, &memberships)).collect();
     audit::commit(&state, &meta, audit::by(&meta, &caller).objects("service_account", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
@@ -207,7 +204,8 @@ async fn change_roles(
 ) -> Result<(), ApiError> {
     caller.permissions.can_grant_roles(account.organisation_id, roles).map_err(refused)?;
     let by = caller.user_id;
-    let memberships = accounts::memberships_of(c, account.id, Some(account.organisation_id)).await?;
+    let memberships =
+        accounts::memberships_of(c, account.id, AdminScope::Organisation(account.organisation_id)).await?;
     if let Some(current) = memberships.iter().find(|m| m.active) {
         accounts::end_membership(c, current.id, by).await?;
     }

@@ -4,7 +4,6 @@
 use actix_web::{HttpResponse, web};
 use sitrep_db::subscriptions::{self, Filter, SubscriptionRow};
 use sitrep_delivery::signing;
-use sitrep_domain::Permissions;
 use sitrep_domain::validation::check_text;
 use sitrep_types::{
     CreateSubscription, Delivery, Domain, Kind, Replay, Replayed, Severity, Subscription, SubscriptionFilter,
@@ -21,10 +20,6 @@ use crate::principal::{Caller, ManageSubscriptions, SecretariatOnly};
 use crate::state::AppState;
 
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "subscription_not_found" };
-
-fn scope(p: &Permissions) -> Option<Uuid> {
-    if p.is_secretariat() { None } else { Some(p.organisation_id) }
-}
 
 fn view(row: SubscriptionRow, secret: Option<String>) -> Subscription {
     Subscription {
@@ -58,7 +53,7 @@ pub async fn list_subscriptions(
     caller: Caller<ManageSubscriptions>,
 ) -> Result<HttpResponse, ApiError> {
     let client = meta.client(&state.pool).await?;
-    let rows = subscriptions::list(&client, scope(&caller.permissions)).await?;
+    let rows = subscriptions::list(&client, caller.permissions.admin_scope()).await?;
     let ids = rows.iter().map(|r| r.id).collect();
     audit::commit(&state, &meta, audit::by(&meta, &caller).objects("subscription", ids)).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(|r| view(r, None)).collect::<Vec<_>>()))
@@ -143,7 +138,7 @@ pub async fn get_subscription(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
-    let row = subscriptions::get(&client, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
+    let row = subscriptions::get(&client, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
     audit::commit(&state, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
     Ok(HttpResponse::Ok().json(view(row, None)))
 }
@@ -165,7 +160,7 @@ pub async fn update_subscription(
     let id = id.into_inner();
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    let current = subscriptions::get(&tx, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
+    let current = subscriptions::get(&tx, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
     let mut secret = None;
     let secrets = if body.0.rotate_secret == Some(true) {
         if current.channel != "webhook" {
@@ -200,7 +195,7 @@ pub async fn list_deliveries(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
-    subscriptions::get(&client, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
+    subscriptions::get(&client, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
     let rows = subscriptions::deliveries(&client, id, 200).await?;
     let items: Vec<Delivery> = rows
         .into_iter()
@@ -236,7 +231,7 @@ pub async fn replay_deliveries(
     let id = id.into_inner();
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    subscriptions::get(&tx, id, scope(&caller.permissions)).await?.ok_or(NOT_FOUND)?;
+    subscriptions::get(&tx, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
     let queued = subscriptions::replay(&tx, id, body.0.delivered).await?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
     tx.commit().await?;

@@ -5,11 +5,11 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use sitrep_db::{GenericClient, accounts, sessions};
 use sitrep_domain::account::{MembershipChange, NewMembership, NewUser, UserChange};
-use sitrep_domain::{AccountRoles, Permissions};
+use sitrep_domain::{AccountRoles, AdminScope, Permissions};
 use sitrep_types::{CreateMembership, CreateUser, Membership, Page, UpdateMembership, UpdateUser, User};
 use uuid::Uuid;
 
-use crate::admin::{self, AccountKind, check_manages, check_organisation, refused, scope};
+use crate::admin::{self, AccountKind, check_manages, check_organisation, refused};
 use crate::audit::{self, RecordExt};
 use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
@@ -22,14 +22,10 @@ use crate::state::AppState;
 const LIST: &str = "users";
 const USER_NOT_FOUND: ApiError = ApiError::NotFound { code: "user_not_found" };
 
-/// The user, if the caller may see it: for an `org_admin`, only users with a membership
-/// (past or present) in its organisation. Everyone else gets `404`.
+/// The user with the memberships the caller may see, if its scope reaches the user
+/// (`accounts::find_user`); otherwise `404`.
 async fn find_visible(c: &impl GenericClient, p: &Permissions, id: Uuid) -> Result<User, ApiError> {
-    let row = accounts::get_user(c, id).await?.filter(|u| !u.is_service).ok_or(USER_NOT_FOUND)?;
-    let memberships = accounts::memberships_of(c, id, scope(p)).await?;
-    if scope(p).is_some() && memberships.is_empty() {
-        return Err(USER_NOT_FOUND);
-    }
+    let (row, memberships) = accounts::find_user(c, p.admin_scope(), id).await?.ok_or(USER_NOT_FOUND)?;
     Ok(user(row, memberships))
 }
 
@@ -61,7 +57,7 @@ pub async fn list_users(
     let limit = query.0.limit()?;
     let cursors = state.cursors.list(&req, caller.user_id, LIST);
     let after = cursors.after(query.0.cursor.as_deref())?;
-    let scope = scope(&caller.permissions);
+    let scope = caller.permissions.admin_scope();
     let client = meta.client(&state.pool).await?;
     let rows = accounts::list_users(&client, scope, after.as_deref(), limit).await?;
     let ids: Vec<Uuid> = rows.iter().map(|u| u.id).collect();
@@ -180,7 +176,7 @@ pub async fn update_user(
         let reason = if change.active == Some(false) { "user_deactivated" } else { "password_changed" };
         sessions::revoke_user_sessions(&tx, id, None, reason).await?;
     }
-    let memberships = accounts::memberships_of(&tx, id, scope(&caller.permissions)).await?;
+    let memberships = accounts::memberships_of(&tx, id, caller.permissions.admin_scope()).await?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(user(row, memberships)))
@@ -232,7 +228,7 @@ pub async fn create_membership(
     let before = check_manages(&tx, &caller, id).await?;
     caller.permissions.can_grant_roles(new.organisation_id, new.roles).map_err(refused)?;
     check_organisation(&tx, new.organisation_id, "organisation_id").await?;
-    let existing = accounts::memberships_of(&tx, id, Some(new.organisation_id)).await?;
+    let existing = accounts::memberships_of(&tx, id, AdminScope::Organisation(new.organisation_id)).await?;
     if existing.iter().any(|m| m.active) {
         return Err(ApiError::Conflict {
             code: "membership_exists",
