@@ -1,6 +1,134 @@
 #!/usr/bin/env bash
-# Helpers shared by the deploy/bench-* scripts. Source this file; it only defines
-# functions.
+# Helpers shared by the deploy/bench-* scripts. Source this file after deploy/lib/pg.sh; it
+# only defines functions (and two empty arrays).
+#
+# The start-up every benchmark shares, in order:
+#   bench_setup              a private work folder ($work, $pg_dir), cleaned up on exit
+#   bench_cluster PORT [SETTING...]
+#                            a throwaway cluster on BENCH_PG_PORT (default PORT) with the
+#                            database `sitrep`; exports DATABASE_URL and SITREP_DATA_DIR
+#   bench_build [BIN...]     the release build of `sitrep` (and BINs); sets $bin.
+#                            BENCH_BINARY=path uses a prebuilt `sitrep` instead (its
+#                            folder must hold the other BINs)
+#   bench_bootstrap          `sitrep bootstrap`; sets $password (the secretariat's
+#                            one-time password)
+#   bench_serve PORT [ARG...] `sitrep ARG... serve` in the background; sets $server and
+#                            $bench_base and returns once /health/ready answers
+#   password=$(bench_own_password secretariat "$password")
+#                            the secretariat chooses its own password (the same for an
+#                            account a benchmark creates: an administrator's is one-time)
+# bench_track PID adds another process to stop on exit, bench_stop PID stops one now.
+# BENCH_KEEP=1 leaves the cluster running and the work folder in place.
+
+# bench_setup [PREFIX]
+bench_setup() {
+  work=$(mktemp -d "/tmp/${1:-sitrep-bench}-XXXXXX")
+  chmod 711 "$work"
+  pg_dir=$work/pg
+  trap bench_cleanup EXIT
+}
+
+bench_track() { BENCH_PIDS+=("$1"); }
+
+# bench_stop PID: SIGTERM, wait, and forget it.
+bench_stop() {
+  local pid=$1 kept=() p
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for p in "${BENCH_PIDS[@]}"; do [[ $p == "$pid" ]] || kept+=("$p"); done
+  BENCH_PIDS=("${kept[@]}")
+}
+
+bench_cleanup() {
+  local p
+  for p in "${BENCH_PIDS[@]}"; do bench_stop "$p"; done
+  if [[ ${BENCH_KEEP:-} == 1 ]]; then
+    log "kept: $work (DATABASE_URL=${DATABASE_URL:-}, SITREP_DATA_DIR=${SITREP_DATA_DIR:-})"
+    return
+  fi
+  pg_stop "$pg_dir" 2>/dev/null || true
+  rm -rf -- "$work"
+}
+
+# bench_cluster DEFAULT_PORT [SETTING...]
+bench_cluster() {
+  local port=$1
+  shift
+  pg_setup
+  pg_init "$pg_dir" sitrep_bench trust "$@"
+  pg_start "$pg_dir" "${BENCH_PG_PORT:-$port}"
+  pg_psql "$pg_dir" sitrep_bench -d postgres -c 'CREATE DATABASE sitrep' >/dev/null
+  export DATABASE_URL="postgres://sitrep_bench@127.0.0.1:$(pg_port "$pg_dir")/sitrep"
+  export SITREP_DATA_DIR=$work/data
+}
+
+# psql_db ARGS...: psql on the benchmark's database as its superuser.
+psql_db() { pg_psql "$pg_dir" sitrep_bench -d sitrep "$@"; }
+# sql QUERY: one query, unaligned rows.
+sql() { psql_db -tA -c "$1"; }
+
+# bench_build [BIN...]
+bench_build() {
+  if [[ -n ${BENCH_BINARY:-} ]]; then
+    bin=$BENCH_BINARY
+    return
+  fi
+  local args=(--bin sitrep) b
+  for b in "$@"; do args+=(--bin "$b"); done
+  cargo build --release --workspace "${args[@]}" >&2
+  bin=${CARGO_TARGET_DIR:-target}/release/sitrep
+}
+
+# The first secretariat account's password as `sitrep bootstrap` prints it: a one-time
+# password, good only for choosing one's own (bench_own_password, once the server runs).
+bench_bootstrap() {
+  password=$("$bin" bootstrap | awk '$1 == "password:" {print $2}')
+  [[ -n $password && $password != *$'\n'* ]] || die "bootstrap printed no password"
+}
+
+# bench_login USER PASSWORD -> an access token (from the server bench_serve started).
+bench_login() {
+  curl -sk -X POST "$bench_base/api/v1/auth/login" -H 'content-type: application/json' \
+    -d "{\"username\":\"$1\",\"password\":\"$2\"}" |
+    python3 -c "import json, sys; print(json.load(sys.stdin)['access_token'])"
+}
+
+# bench_own_password USER ONE_TIME_PASSWORD -> a new random password, which the account
+# has now chosen for itself. A password an administrator (or bootstrap) set is one-time:
+# until it is changed the account can do nothing else.
+bench_own_password() {
+  local token new status
+  token=$(bench_login "$1" "$2") || die "could not sign in as $1"
+  new=bench-$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')
+  status=$(curl -sk -o /dev/null -w '%{http_code}' -X POST "$bench_base/api/v1/me/password" \
+    -H "authorization: Bearer $token" -H 'content-type: application/json' \
+    -d "{\"current_password\":\"$2\",\"new_password\":\"$new\"}")
+  [[ $status == 2* ]] || die "could not set $1's own password (HTTP $status)"
+  printf '%s\n' "$new"
+}
+
+# bench_serve PORT [ARG...]
+bench_serve() {
+  local port=$1
+  shift
+  bench_base=https://127.0.0.1:$port
+  "$bin" "$@" serve >/dev/null &
+  server=$!
+  bench_track "$server"
+  for _ in $(seq 100); do
+    curl -skf "https://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  die "the server did not become ready on port $port"
+}
+
+# need_wrk: installs wrk from Debian's packages when missing (as root).
+need_wrk() {
+  command -v wrk >/dev/null && return 0
+  ((EUID == 0)) || die "wrk is missing: apt-get install wrk"
+  log "installing wrk"
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+}
 
 # target NAME FIGURE REFERENCE RESULT GOAL MET
 # Adds one row to the run's summary of the Performance targets (deploy/bench sets
@@ -49,3 +177,4 @@ v, u = float(m.group(1)), m.group(2)
 print(round(v / 1000 if u == 'us' else v if u == 'ms' else v * 1000 if u == 's' else v * 60000, 3))"
 }
 BENCH_OWN_SUMMARY=()
+BENCH_PIDS=()
