@@ -58,3 +58,36 @@ async fn the_docs_page_is_served_from_the_binary() {
     let res = app.get("/docs", None).await;
     assert_eq!(res.status(), 302);
 }
+
+/// A generated client must not send what the server refuses: every `limit` and `cursor`
+/// query parameter of the REST API states the bounds `PageQuery` enforces.
+#[test]
+fn every_page_parameter_states_the_bounds_the_server_enforces() {
+    use sitrep_api::pagination::{MAX_CURSOR_CHARS, MAX_LIMIT};
+    let doc: Value = serde_json::from_str(&sitrep_api::docs::openapi_json()).unwrap();
+    let mut seen = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let schema = &param["schema"];
+                match param["name"].as_str() {
+                    Some("limit") => {
+                        assert_eq!(schema["minimum"], 1, "{method} {path} limit");
+                        assert_eq!(schema["maximum"], MAX_LIMIT, "{method} {path} limit");
+                    }
+                    Some("cursor") => {
+                        assert_eq!(schema["minLength"], 1, "{method} {path} cursor");
+                        assert_eq!(schema["maxLength"], MAX_CURSOR_CHARS, "{method} {path} cursor");
+                        assert_eq!(schema["pattern"], "^[A-Za-z0-9_-]+$", "{method} {path} cursor");
+                    }
+                    _ => continue,
+                }
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 10, "only {seen} page parameters found");
+}

@@ -57,8 +57,10 @@ pub struct AccessLogQuery {
     /// Records before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// Records per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page, with the same filters and limit.
+    #[param(min_length = 1, max_length = 1024, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
