@@ -578,3 +578,57 @@ async fn a_next_from_one_server_process_pages_on_at_another() {
     }
     assert_eq!(paged, whole, "every object once, in order, across the two processes");
 }
+
+#[tokio::test]
+async fn added_after_the_exact_date_added_of_a_version_leaves_that_version_out() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let first = published(&app, &cast, &rich("group", "AMBER")).await;
+    let second = published(&app, &cast, &rich("group", "AMBER")).await;
+    // The two pictures' versions a microsecond apart.
+    let client = app.pool.get().await.unwrap();
+    for (picture, at) in [(&first, "2027-03-01T12:00:00.123456Z"), (&second, "2027-03-01T12:00:00.123457Z")] {
+        let id: uuid::Uuid = picture.parse().unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&chrono::Utc);
+        client.execute("UPDATE pictures SET stix_added = $2 WHERE id = $1", &[&id, &at]).await.unwrap();
+        client
+            .execute("UPDATE picture_revisions SET published_at = $2 WHERE picture_id = $1", &[&id, &at])
+            .await
+            .unwrap();
+    }
+    let (first, second) = (ids::report(first.parse().unwrap()), ids::report(second.parse().unwrap()));
+    let base = collection_path(Tier::Group);
+    let reports = |q: String| {
+        let (app, token, base) = (&app, cast.b_reader.clone(), base.clone());
+        async move {
+            let (body, headers) = ok(app, &token, &format!("{base}{q}")).await;
+            let ids: Vec<String> = body
+                .get("objects")
+                .map(|o| o.as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default();
+            let last = headers.get("x-taxii-date-added-last").map(|h| h.to_str().unwrap().to_owned());
+            (ids, last)
+        }
+    };
+    for endpoint in ["objects", "manifest"] {
+        for version in ["last", "all"] {
+            let q =
+                |after: &str| format!("{endpoint}/?match[type]=report&match[version]={version}&added_after={after}");
+            let (all, last) = reports(q("2027-03-01T12:00:00.123455Z")).await;
+            assert_eq!(all, [first.clone(), second.clone()], "{endpoint} {version}");
+            assert_eq!(last.as_deref(), Some("2027-03-01T12:00:00.123457Z"));
+            // The first version's own date_added: strictly after leaves it out.
+            let (after_first, _) = reports(q("2027-03-01T12:00:00.123456Z")).await;
+            assert_eq!(after_first, std::slice::from_ref(&second), "{endpoint} {version}: added_after is exclusive");
+            // The same instant written with nanoseconds and with an offset.
+            let (same, _) = reports(q("2027-03-01T14:00:00.123456000%2B02:00")).await;
+            assert_eq!(same, std::slice::from_ref(&second), "{endpoint} {version}");
+            // Paging on with the last page's X-TAXII-Date-Added-Last repeats nothing.
+            let (none, last) = reports(q("2027-03-01T12:00:00.123457Z")).await;
+            assert!(none.is_empty() && last.is_none(), "{endpoint} {version}: {none:?}");
+            // Between the two instants: only the later one.
+            let (between, _) = reports(q("2027-03-01T12:00:00.1234565Z")).await;
+            assert_eq!(between, std::slice::from_ref(&second), "{endpoint} {version}");
+        }
+    }
+}
