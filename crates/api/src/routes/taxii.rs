@@ -401,6 +401,42 @@ struct PageOut {
     /// Pictures whose objects the page holds, in order.
     pictures: Vec<Uuid>,
     redacted: u32,
+    /// Ids of the objects of the page so far (what is already there is not carried again).
+    carried: HashSet<String>,
+}
+
+/// What `o` refers to that the page does not hold yet, each after what it refers to
+/// in turn (a marking definition's creator before the marking), at most `depth` deep.
+fn carry_references<'a>(
+    o: &Value,
+    referable: &'a HashMap<String, Value>,
+    in_page: &HashSet<String>,
+    out: &mut Vec<&'a Value>,
+    depth: u8,
+) {
+    if depth == 0 {
+        return;
+    }
+    for r in references(o) {
+        if r == id_of(o) || in_page.contains(r) || out.iter().any(|c| id_of(c) == r) {
+            continue;
+        }
+        if let Some(target) = referable.get(r) {
+            carry_references(target, referable, in_page, out, depth - 1);
+            if !out.iter().any(|c| id_of(c) == r) {
+                out.push(target);
+            }
+        }
+    }
+}
+
+/// The identities and marking definitions an object refers to: its creator and its
+/// markings.
+fn references(o: &Value) -> impl Iterator<Item = &str> {
+    let creator = o.get("created_by_ref").and_then(Value::as_str);
+    let markings =
+        o.get("object_marking_refs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+    creator.into_iter().chain(markings)
 }
 
 /// An entry of the collection: a picture version, an organisation or a marking.
@@ -528,13 +564,21 @@ async fn page(
     let wanted: Option<HashSet<&str>> = ids.as_ref().map(|l| l.iter().map(String::as_str).collect());
     let type_ok = |t: &str| f.types.as_ref().is_none_or(|types| types.iter().any(|x| x == t));
     let newest_only = wanted.is_none() && f.versions == [VersionSel::Last];
-    let mut out = PageOut { items: Vec::new(), next: None, pictures: Vec::new(), redacted: 0 };
+    let mut out = PageOut { items: Vec::new(), next: None, pictures: Vec::new(), redacted: 0, carried: HashSet::new() };
     if !f.spec_ok {
         return Ok(out);
     }
 
     let mut statics: Vec<Unit> = static_units(c).await?;
-    statics.retain(|u| f.added_after.is_none_or(|a| u.key.added > a) && from.is_none_or(|(k, _)| u.key >= k));
+    // What the page's objects refer to, by id: carried before the first object that
+    // refers to it when no `match[id]` names objects.
+    let referable: HashMap<String, Value> =
+        statics.iter().flat_map(|u| &u.objects).map(|o| (id_of(o).to_owned(), o.clone())).collect();
+    let carry = wanted.is_none();
+    // Identities and markings are entries of their own only when `match[id]` names them.
+    statics.retain(|u| {
+        wanted.is_some() && f.added_after.is_none_or(|a| u.key.added > a) && from.is_none_or(|(k, _)| u.key >= k)
+    });
     for u in &mut statics {
         u.objects.retain(|o| {
             let t = o.get("type").and_then(Value::as_str).unwrap_or_default();
@@ -550,7 +594,8 @@ async fn page(
         Some(w) => pictures_for_ids(c, &v, tier, w).await?.or(Some(Vec::new())),
         None => None,
     };
-    let mut sql_done = !PICTURE_TYPES.iter().any(|t| type_ok(t)) || pictures.as_ref().is_some_and(Vec::is_empty);
+    let mut sql_done =
+        !(carry || PICTURE_TYPES.iter().any(|t| type_ok(t))) || pictures.as_ref().is_some_and(Vec::is_empty);
     let batch = (f.limit + 1).clamp(50, 1000) as i64;
     let mut buffer: std::collections::VecDeque<EntryRow> = Default::default();
     let mut sql_from = from.map(|(k, _)| k);
@@ -619,8 +664,9 @@ async fn page(
             let objects = objects
                 .into_iter()
                 .filter(|o| {
-                    let t = o.get("type").and_then(Value::as_str).unwrap_or_default();
-                    type_ok(t)
+                    // Without `match[id]` the type filter applies as objects are
+                    // emitted: what a left-out object refers to may still be asked for.
+                    (carry || type_ok(o.get("type").and_then(Value::as_str).unwrap_or_default()))
                         && wanted.as_ref().is_none_or(|w| w.contains(id_of(o)))
                         && (newest_only || version_matches(&f.versions, o, history))
                 })
@@ -633,11 +679,30 @@ async fn page(
         };
         let mut emitted = false;
         for (i, o) in unit.objects.iter().enumerate().skip(skip) {
-            if out.items.len() == f.limit {
+            let mut carried: Vec<&Value> = Vec::new();
+            if carry {
+                carry_references(o, &referable, &out.carried, &mut carried, 3);
+                carried.retain(|r| type_ok(r.get("type").and_then(Value::as_str).unwrap_or_default()));
+            }
+            let own = type_ok(o.get("type").and_then(Value::as_str).unwrap_or_default());
+            let count = carried.len() + usize::from(own);
+            if count == 0 {
+                continue;
+            }
+            // A page holds at most `limit` objects, what they refer to included; a page
+            // always holds at least one object, so that paging ends.
+            if !out.items.is_empty() && out.items.len() + count > f.limit {
                 out.next = Some((unit.key, i));
                 return Ok(out);
             }
-            out.items.push(Item { added: unit.key.added, object: o.clone() });
+            for r in carried {
+                out.carried.insert(id_of(r).to_owned());
+                out.items.push(Item { added: unit.key.added, object: r.clone() });
+            }
+            if own {
+                out.carried.insert(id_of(o).to_owned());
+                out.items.push(Item { added: unit.key.added, object: o.clone() });
+            }
             emitted = true;
         }
         if emitted && let Some(pic) = unit.picture {
