@@ -163,6 +163,16 @@ mod tests {
         assert!(broken(&|o| o["object_refs"] = json!([tlp::marking_id(Tlp::Red)])));
         assert!(broken(&|o| o["spec_version"] = json!("2.0")));
         assert!(broken(&|o| o["confidence"] = json!(101)));
+        let indicator = |f: &dyn Fn(&mut Value)| {
+            let mut o = objects(&content(), false).into_iter().find(|o| o["type"] == "indicator").unwrap();
+            assert!(check(&o).is_ok());
+            f(&mut o);
+            check(&o).is_err()
+        };
+        assert!(indicator(&|o| o["indicator_types"] = json!([])));
+        assert!(indicator(&|o| {
+            o.as_object_mut().unwrap().remove("description");
+        }));
         assert!(broken(&|o| {
             o.as_object_mut().unwrap().remove("published");
         }));

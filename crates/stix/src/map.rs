@@ -65,6 +65,9 @@ pub fn identity(o: &Organisation<'_>) -> Value {
         "name": o.name,
         "identity_class": "organization",
         "external_references": [{"source_name": "sitrep", "external_id": o.code}],
+        // The organisation is its own producer: what interoperability checks ask of
+        // every identity that others name as their creator.
+        "created_by_ref": ids::identity(o.id),
     })
 }
 
@@ -165,6 +168,9 @@ pub fn picture_objects(v: &ReportVersion<'_>) -> Vec<Value> {
         let mut o = common("indicator", id.clone());
         let valid_from = i.first_seen.unwrap_or(v.published);
         o.insert("name".into(), format!("{}: {}", i.type_.as_str(), i.value).into());
+        o.insert("description".into(), format!("{} seen in {}", i.type_.as_str(), v.reference).into());
+        // Sitrep's indicators are what an influence or cyber operation used.
+        o.insert("indicator_types".into(), json!(["malicious-activity"]));
         o.insert("pattern".into(), pattern.into());
         o.insert("pattern_type".into(), "stix".into());
         o.insert("valid_from".into(), stix_time(valid_from).into());
