@@ -107,24 +107,6 @@ pub fn pattern(kind: IndicatorType, value: &str) -> Option<String> {
     Some(format!("[{object_path} = {}]", literal(&value)))
 }
 
-fn technique_reference(technique: &str, disarm: bool) -> Value {
-    if disarm {
-        json!({
-            "source_name": "DISARM",
-            "external_id": technique,
-            "url": format!(
-                "https://github.com/DISARMFoundation/DISARMframeworks/blob/main/generated_pages/techniques/{technique}.md"
-            ),
-        })
-    } else {
-        json!({
-            "source_name": "mitre-attack",
-            "external_id": technique,
-            "url": format!("https://attack.mitre.org/techniques/{}/", technique.replace('.', "/")),
-        })
-    }
-}
-
 /// The objects of one report version, the `report` first. Indicators the reader may not
 /// see must already be gone from `v.content`.
 pub fn picture_objects(v: &ReportVersion<'_>) -> Vec<Value> {
@@ -152,14 +134,10 @@ pub fn picture_objects(v: &ReportVersion<'_>) -> Vec<Value> {
     let techniques =
         c.disarm_techniques.iter().map(|t| (t, true)).chain(c.attack_techniques.iter().map(|t| (t, false)));
     for (technique, disarm) in techniques {
-        let id = ids::attack_pattern(v.picture_id, technique);
-        let mut o = common("attack-pattern", id.clone());
-        let name = if disarm { sitrep_domain::picture::disarm_name(technique) } else { None };
-        o.insert("name".into(), name.map_or_else(|| technique.clone(), |n| format!("{technique}: {n}")).into());
-        o.insert("external_references".into(), json!([technique_reference(technique, disarm)]));
-        o.insert("object_marking_refs".into(), json!([picture_marking]));
-        refs.push(id.into());
-        objects.push(Value::Object(o));
+        // The framework's own object, the same for every picture that cites it.
+        let o = crate::disarm::attack_pattern(technique, disarm);
+        refs.push(o["id"].clone());
+        objects.push(o);
     }
 
     for i in &c.indicators {

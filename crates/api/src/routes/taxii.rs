@@ -401,7 +401,8 @@ struct PageOut {
     /// Pictures whose objects the page holds, in order.
     pictures: Vec<Uuid>,
     redacted: u32,
-    /// Ids of the objects of the page so far (what is already there is not carried again).
+    /// Ids (and `id@version`) of the objects of the page so far: what is already there
+    /// is not carried again.
     carried: HashSet<String>,
 }
 
@@ -430,13 +431,11 @@ fn carry_references<'a>(
     }
 }
 
-/// The identities and marking definitions an object refers to: its creator and its
-/// markings.
+/// What an object refers to: its creator, its markings and (a report) its objects.
 fn references(o: &Value) -> impl Iterator<Item = &str> {
     let creator = o.get("created_by_ref").and_then(Value::as_str);
-    let markings =
-        o.get("object_marking_refs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
-    creator.into_iter().chain(markings)
+    let list = |key: &str| o.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+    creator.into_iter().chain(list("object_marking_refs")).chain(list("object_refs"))
 }
 
 /// An entry of the collection: a picture version, an organisation or a marking.
@@ -481,7 +480,7 @@ fn expand(p: &Principal, e: &EntryRow, history: Option<&IndicatorHistory>) -> Op
     Some((objects, redacted))
 }
 
-/// The organisations and TLP markings: one version each.
+/// The organisations, the TLP markings and DISARM's objects: one version each.
 async fn static_units(c: &impl GenericClient) -> Result<Vec<Unit>, TaxiiError> {
     let marking_added = parse_time(tlp::CREATED).unwrap_or_default();
     let mut units: Vec<Unit> = Tlp::ALL
@@ -513,6 +512,17 @@ async fn static_units(c: &impl GenericClient) -> Result<Vec<Unit>, TaxiiError> {
             redacted: 0,
         });
     }
+    // DISARM's identity, licence marking and techniques: what DISARM's own STIX holds.
+    for o in sitrep_stix::disarm::reference_objects() {
+        let uuid = id_of(&o).split_once("--").and_then(|(_, u)| Uuid::parse_str(u).ok()).unwrap_or_default();
+        let added = o.get("created").and_then(Value::as_str).and_then(parse_time).unwrap_or(marking_added);
+        units.push(Unit {
+            key: EntryKey { added, picture: uuid, revision: 0, revoked: false },
+            objects: vec![o],
+            picture: None,
+            redacted: 0,
+        });
+    }
     units.sort_by_key(|u| u.key);
     Ok(units)
 }
@@ -537,7 +547,9 @@ async fn pictures_for_ids(
         let hit = (reports
             && (wanted.contains(ids::report(k.picture).as_str())
                 || wanted.contains(ids::language_content(k.picture).as_str())))
-            || k.techniques.iter().any(|t| wanted.contains(ids::attack_pattern(k.picture, t).as_str()))
+            || k.techniques.iter().any(|t| {
+                [true, false].iter().any(|d| wanted.contains(sitrep_stix::disarm::attack_pattern_id(t, *d).as_str()))
+            })
             || k.indicators.iter().any(|i| {
                 i.split_once(':')
                     .is_some_and(|(kind, value)| wanted.contains(ids::indicator(k.picture, kind, value).as_str()))
@@ -572,7 +584,7 @@ async fn page(
     let mut statics: Vec<Unit> = static_units(c).await?;
     // What the page's objects refer to, by id: carried before the first object that
     // refers to it when no `match[id]` names objects.
-    let referable: HashMap<String, Value> =
+    let mut referable: HashMap<String, Value> =
         statics.iter().flat_map(|u| &u.objects).map(|o| (id_of(o).to_owned(), o.clone())).collect();
     let carry = wanted.is_none();
     // Identities and markings are entries of their own only when `match[id]` names them.
@@ -664,6 +676,15 @@ async fn page(
             let objects = objects
                 .into_iter()
                 .filter(|o| {
+                    // Techniques are the frameworks' objects, shared by every picture that
+                    // cites them: carried with the report that refers to them.
+                    if carry && o.get("type").and_then(Value::as_str) == Some("attack-pattern") {
+                        referable.entry(id_of(o).to_owned()).or_insert_with(|| o.clone());
+                        return false;
+                    }
+                    true
+                })
+                .filter(|o| {
                     // Without `match[id]` the type filter applies as objects are
                     // emitted: what a left-out object refers to may still be asked for.
                     (carry || type_ok(o.get("type").and_then(Value::as_str).unwrap_or_default()))
@@ -684,7 +705,10 @@ async fn page(
                 carry_references(o, &referable, &out.carried, &mut carried, 3);
                 carried.retain(|r| type_ok(r.get("type").and_then(Value::as_str).unwrap_or_default()));
             }
-            let own = type_ok(o.get("type").and_then(Value::as_str).unwrap_or_default());
+            // One version once per page (a technique can come from several pictures).
+            let version_key = format!("{}@{}", id_of(o), version_of(o));
+            let own = type_ok(o.get("type").and_then(Value::as_str).unwrap_or_default())
+                && !out.carried.contains(&version_key);
             let count = carried.len() + usize::from(own);
             if count == 0 {
                 continue;
@@ -701,6 +725,7 @@ async fn page(
             }
             if own {
                 out.carried.insert(id_of(o).to_owned());
+                out.carried.insert(version_key);
                 out.items.push(Item { added: unit.key.added, object: o.clone() });
             }
             emitted = true;
