@@ -33,6 +33,7 @@ mod processes;
 mod receiver;
 mod reference;
 mod replica;
+mod stix_tools;
 mod stream;
 mod taxii;
 mod tokens;

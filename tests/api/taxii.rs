@@ -95,6 +95,58 @@ fn type_of(o: &Value) -> &str {
     o["type"].as_str().unwrap()
 }
 
+/// An object a page carries because its other objects refer to it.
+fn carried_type(o: &Value) -> bool {
+    matches!(type_of(o), "identity" | "marking-definition" | "attack-pattern")
+}
+
+/// The collection's own objects of `items`, without what pages carry.
+fn own(items: &[Value]) -> Vec<Value> {
+    items.iter().filter(|o| !carried_type(o)).cloned().collect()
+}
+
+/// Every page of `path` (which has a `?`): checks that each carries exactly the
+/// identities, marking definitions and techniques its other objects refer to, each once
+/// and before the first object that refers to it.
+async fn pages_carry_what_they_refer_to(app: &TestApp, token: &str, path: &str) -> usize {
+    let mut next: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let url = next.as_ref().map_or_else(|| path.to_owned(), |n| format!("{path}&next={n}"));
+        let (body, _) = ok(app, token, &url).await;
+        pages += 1;
+        let objects = body.get("objects").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut seen: Vec<&str> = Vec::new();
+        let mut referred: HashSet<&str> = HashSet::new();
+        for o in &objects {
+            let id = o["id"].as_str().unwrap();
+            assert!(!seen.contains(&id), "{id} twice in one page");
+            let techniques = o["object_refs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| r.as_str().unwrap().starts_with("attack-pattern--"));
+            let refs = o
+                .get("created_by_ref")
+                .into_iter()
+                .chain(o["object_marking_refs"].as_array().into_iter().flatten())
+                .chain(techniques);
+            for r in refs.map(|r| r.as_str().unwrap()).filter(|r| *r != id) {
+                assert!(seen.contains(&r), "{id} refers to {r}, which the page has not carried before it");
+                referred.insert(r);
+            }
+            seen.push(id);
+        }
+        let carried: HashSet<&str> =
+            objects.iter().filter(|o| carried_type(o)).map(|o| o["id"].as_str().unwrap()).collect();
+        assert_eq!(carried, referred, "a page carries only what its objects refer to");
+        match body.get("next") {
+            Some(n) => next = Some(n.as_str().unwrap().to_owned()),
+            None => return pages,
+        }
+    }
+}
+
 /// A group AMBER picture with techniques, translations and two indicators, one of them
 /// AMBER+STRICT.
 fn rich(tier: &str, tlp: &str) -> Value {
@@ -222,14 +274,39 @@ async fn objects_are_valid_stix_2_1_with_the_pinned_tlp_markings() {
     for o in objects {
         sitrep_stix::check(o).unwrap_or_else(|e| panic!("{e}: {o}"));
         let created = o["created"].as_str().unwrap();
-        assert_eq!(created.len(), "2027-01-01T00:00:00.000Z".len(), "millisecond precision: {created}");
+        // Sitrep's own objects have milliseconds; DISARM's keep their microseconds.
+        assert!(created.len() >= "2027-01-01T00:00:00.000Z".len(), "millisecond precision: {created}");
     }
     let types: HashSet<&str> = objects.iter().map(type_of).collect();
     for t in ["report", "attack-pattern", "indicator", "language-content", "identity", "marking-definition"] {
         assert!(types.contains(t), "{t} missing");
     }
+    // The page carries the markings and identities its objects refer to, and no others.
+    let carried: HashSet<&str> = objects
+        .iter()
+        .filter(|o| matches!(type_of(o), "identity" | "marking-definition"))
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    let disarm_identity = sitrep_stix::disarm::identity()["id"].as_str().unwrap();
+    let disarm_marking = sitrep_stix::disarm::marking()["id"].as_str().unwrap();
+    assert_eq!(
+        carried,
+        HashSet::from([
+            TLP_IDS[2].1,
+            TLP_IDS[3].1,
+            ids::identity(app.org("A")).as_str(),
+            disarm_identity,
+            disarm_marking
+        ])
+    );
+    // Every TLP marking definition is there by id.
+    let all: Vec<&str> = TLP_IDS.iter().map(|(_, id)| *id).collect();
+    let (by_id, _) = ok(&app, &cast.b_reader, &format!("{path}&match[id]={}", all.join(","))).await;
+    let markings = by_id["objects"].as_array().unwrap();
+    assert_eq!(markings.len(), 5);
     for (name, marking) in TLP_IDS {
-        let m = objects.iter().find(|o| o["id"] == marking).unwrap_or_else(|| panic!("{marking}"));
+        let m = markings.iter().find(|o| o["id"] == marking).unwrap_or_else(|| panic!("{marking}"));
+        sitrep_stix::check(m).unwrap();
         assert_eq!(m["name"], name);
         assert_eq!(m["created"], "2022-10-01T00:00:00.000Z");
         assert_eq!(
@@ -250,8 +327,12 @@ async fn objects_are_valid_stix_2_1_with_the_pinned_tlp_markings() {
     let strict =
         objects.iter().find(|o| o["pattern"] == "[url:value = 'https://strict.example/only-members']").unwrap();
     assert_eq!(strict["object_marking_refs"], json!(["marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"]));
+    // A DISARM technique is DISARM's own object, with its creator and licence marking.
     let disarm = objects.iter().find(|o| o["external_references"][0]["external_id"] == "T0101").unwrap();
-    assert_eq!(disarm["external_references"][0]["source_name"], "DISARM");
+    assert_eq!(disarm["id"], sitrep_stix::disarm::attack_pattern_id("T0101", true));
+    assert_eq!(disarm["external_references"][0]["source_name"], "mitre-attack");
+    assert_eq!(disarm["kill_chain_phases"][0]["kill_chain_name"], "mitre-attack");
+    assert!(refs.contains(disarm["id"].as_str().unwrap()));
     let lc = objects.iter().find(|o| type_of(o) == "language-content").unwrap();
     assert_eq!(lc["object_ref"], report["id"]);
     assert!(lc["contents"]["en"]["name"].as_str().unwrap().contains("SMS"));
@@ -284,20 +365,27 @@ async fn objects_and_manifest_page_through_many_objects_sharing_one_date_added()
     let base = collection_path(Tier::Group);
     let (whole, _) = ok(&app, &cast.b_reader, &format!("{base}objects/?limit=1000")).await;
     let whole: Vec<Value> = whole["objects"].as_array().unwrap().clone();
-    assert!(whole.len() > 40, "{}", whole.len());
+    assert!(whole.len() > 30, "{}", whole.len());
+    // Identities and markings come with each page whose objects refer to them: the
+    // collection's own objects are each there once, in the same order.
     for limit in [1, 7, 13] {
         let objects = all_pages(&app, &cast.b_reader, &format!("{base}objects/?limit={limit}"), "objects").await;
-        assert_eq!(objects, whole, "limit {limit}: every object once, in the same order");
+        assert_eq!(own(&objects), own(&whole), "limit {limit}: every object once, in the same order");
         let manifest = all_pages(&app, &cast.b_reader, &format!("{base}manifest/?limit={limit}"), "objects").await;
         let ids: Vec<&str> = manifest.iter().map(|m| m["id"].as_str().unwrap()).collect();
-        let expected: Vec<&str> = whole.iter().map(|o| o["id"].as_str().unwrap()).collect();
+        let expected: Vec<&str> = objects.iter().map(|o| o["id"].as_str().unwrap()).collect();
         assert_eq!(ids, expected);
         let added: Vec<&str> = manifest.iter().map(|m| m["date_added"].as_str().unwrap()).collect();
         assert!(added.windows(2).all(|w| w[0] <= w[1]), "ascending date_added");
-        for (m, o) in manifest.iter().zip(&whole) {
+        for (m, o) in manifest.iter().zip(&objects) {
             assert_eq!(m["media_type"], "application/stix+json;version=2.1");
             assert_eq!(m["version"], o.get("modified").unwrap_or(&o["created"]).clone());
         }
+    }
+    for limit in [1, 3, 7, 1000] {
+        let path = format!("{base}objects/?limit={limit}");
+        let pages = pages_carry_what_they_refer_to(&app, &cast.b_reader, &path).await;
+        assert!(limit == 1000 || pages > 1);
     }
     let shared: Vec<&Value> = whole.iter().filter(|o| type_of(o) == "report").collect();
     assert_eq!(shared.len(), 8);
@@ -576,5 +664,59 @@ async fn a_next_from_one_server_process_pages_on_at_another() {
         paged.extend(page["objects"].as_array().unwrap().iter().cloned());
         next = page["next"].as_str().map(str::to_owned);
     }
-    assert_eq!(paged, whole, "every object once, in order, across the two processes");
+    assert_eq!(own(&paged), own(&whole), "every object once, in order, across the two processes");
+}
+
+#[tokio::test]
+async fn added_after_the_exact_date_added_of_a_version_leaves_that_version_out() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let first = published(&app, &cast, &rich("group", "AMBER")).await;
+    let second = published(&app, &cast, &rich("group", "AMBER")).await;
+    // The two pictures' versions a microsecond apart.
+    let client = app.pool.get().await.unwrap();
+    for (picture, at) in [(&first, "2027-03-01T12:00:00.123456Z"), (&second, "2027-03-01T12:00:00.123457Z")] {
+        let id: uuid::Uuid = picture.parse().unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&chrono::Utc);
+        client.execute("UPDATE pictures SET stix_added = $2 WHERE id = $1", &[&id, &at]).await.unwrap();
+        client
+            .execute("UPDATE picture_revisions SET published_at = $2 WHERE picture_id = $1", &[&id, &at])
+            .await
+            .unwrap();
+    }
+    let (first, second) = (ids::report(first.parse().unwrap()), ids::report(second.parse().unwrap()));
+    let base = collection_path(Tier::Group);
+    let reports = |q: String| {
+        let (app, token, base) = (&app, cast.b_reader.clone(), base.clone());
+        async move {
+            let (body, headers) = ok(app, &token, &format!("{base}{q}")).await;
+            let ids: Vec<String> = body
+                .get("objects")
+                .map(|o| o.as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default();
+            let last = headers.get("x-taxii-date-added-last").map(|h| h.to_str().unwrap().to_owned());
+            (ids, last)
+        }
+    };
+    for endpoint in ["objects", "manifest"] {
+        for version in ["last", "all"] {
+            let q =
+                |after: &str| format!("{endpoint}/?match[type]=report&match[version]={version}&added_after={after}");
+            let (all, last) = reports(q("2027-03-01T12:00:00.123455Z")).await;
+            assert_eq!(all, [first.clone(), second.clone()], "{endpoint} {version}");
+            assert_eq!(last.as_deref(), Some("2027-03-01T12:00:00.123457Z"));
+            // The first version's own date_added: strictly after leaves it out.
+            let (after_first, _) = reports(q("2027-03-01T12:00:00.123456Z")).await;
+            assert_eq!(after_first, std::slice::from_ref(&second), "{endpoint} {version}: added_after is exclusive");
+            // The same instant written with nanoseconds and with an offset.
+            let (same, _) = reports(q("2027-03-01T14:00:00.123456000%2B02:00")).await;
+            assert_eq!(same, std::slice::from_ref(&second), "{endpoint} {version}");
+            // Paging on with the last page's X-TAXII-Date-Added-Last repeats nothing.
+            let (none, last) = reports(q("2027-03-01T12:00:00.123457Z")).await;
+            assert!(none.is_empty() && last.is_none(), "{endpoint} {version}: {none:?}");
+            // Between the two instants: only the later one.
+            let (between, _) = reports(q("2027-03-01T12:00:00.1234565Z")).await;
+            assert_eq!(between, std::slice::from_ref(&second), "{endpoint} {version}");
+        }
+    }
 }

@@ -51,6 +51,22 @@ pub fn disarm_name(id: &str) -> Option<&'static str> {
     })
 }
 
+/// A DISARM technique of the pinned list: its name and tactic (`TA02`).
+pub fn disarm_technique(id: &str) -> Option<(&'static str, &'static str)> {
+    disarm_techniques().find(|(t, _, _)| *t == id).map(|(_, name, tactic)| (name, tactic))
+}
+
+/// Every technique of the pinned DISARM list: id, name, tactic.
+pub fn disarm_techniques() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    DISARM_LIST.lines().filter(|l| !l.starts_with('#')).filter_map(|l| {
+        let mut parts = l.split('|').map(str::trim);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(id), Some(name), Some(tactic)) if !id.is_empty() => Some((id, name, tactic)),
+            _ => None,
+        }
+    })
+}
+
 /// `T` + four digits, optionally `.` + three digits (DISARM and ATT&CK share the shape).
 fn technique_shape(id: &str) -> bool {
     let b = id.as_bytes();

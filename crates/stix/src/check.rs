@@ -78,6 +78,15 @@ pub fn check(o: &Value) -> Result<(), String> {
                 return Err(format!("{id}: pattern {pattern:?}"));
             }
             str_of(o, "pattern_type")?;
+            // What stix2-validator asks of an indicator (SHOULD): a name, a description
+            // and its indicator types.
+            str_of(o, "name")?;
+            str_of(o, "description")?;
+            let types =
+                obj.get("indicator_types").and_then(Value::as_array).ok_or("indicator without indicator_types")?;
+            if types.is_empty() || !types.iter().all(|t| t.as_str().is_some_and(|t| !t.is_empty())) {
+                return Err(format!("{id}: indicator_types empty or not strings"));
+            }
             let from = timestamp(o, "valid_from")?;
             if obj.contains_key("valid_until") && timestamp(o, "valid_until")? <= from {
                 return Err(format!("{id}: valid_until not after valid_from"));

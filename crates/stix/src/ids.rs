@@ -36,9 +36,11 @@ pub fn language_content(picture: Uuid) -> String {
     id("language-content", &picture.to_string())
 }
 
-/// The `attack-pattern` of one technique (DISARM or ATT&CK) as one picture cites it.
-pub fn attack_pattern(picture: Uuid, technique: &str) -> String {
-    id("attack-pattern", &format!("{picture}:{technique}"))
+/// Sitrep's `attack-pattern` id of a technique of a framework (`disarm`,
+/// `mitre-attack`), for techniques whose framework's own STIX gives none
+/// (`crate::disarm::attack_pattern_id`).
+pub fn technique(framework: &str, technique: &str) -> String {
+    id("attack-pattern", &format!("{framework}:{technique}"))
 }
 
 /// The `indicator` of one indicator value of a picture.
@@ -90,7 +92,8 @@ mod tests {
         let u = Uuid::parse_str(report(p).trim_start_matches("report--")).unwrap();
         assert_eq!(u.get_version_num(), 5);
         assert_ne!(report(p), report(Uuid::from_u128(8)));
-        assert_ne!(attack_pattern(p, "T0101"), attack_pattern(p, "T0102"));
+        assert_ne!(technique("disarm", "T0101"), technique("disarm", "T0102"));
+        assert_ne!(technique("disarm", "T0101"), technique("mitre-attack", "T0101"));
         assert_ne!(collection(Tier::Group), collection(Tier::GroupVirt));
     }
 

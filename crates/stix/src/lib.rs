@@ -4,6 +4,7 @@
 //! is called (the visibility rule and indicator redaction of `sitrep_domain`).
 
 pub mod check;
+pub mod disarm;
 pub mod ids;
 pub mod map;
 pub mod tlp;
@@ -83,8 +84,9 @@ mod tests {
         for o in &objs[1..] {
             assert!(o["type"] == "language-content" || refs.contains(&o["id"].as_str().unwrap()));
         }
-        assert_eq!(objs[1]["name"].as_str().unwrap().split(':').next(), Some("T0101"));
-        assert_eq!(objs[1]["external_references"][0]["source_name"], "DISARM");
+        assert_eq!(objs[1]["id"], disarm::attack_pattern_id("T0101", true));
+        assert_eq!(objs[1]["external_references"][0]["external_id"], "T0101");
+        assert_eq!(objs[1]["kill_chain_phases"][0]["kill_chain_name"], "mitre-attack");
         assert_eq!(objs[2]["external_references"][0]["url"], "https://attack.mitre.org/techniques/T1566/002/");
         assert_eq!(objs[3]["pattern"], "[domain-name:value = 'vaalit-example.test']");
         assert_eq!(objs[4]["pattern"], r"[url:value = 'https://x.test/a\'b\\c']");
@@ -104,7 +106,8 @@ mod tests {
         let after = objects(&c, true);
         for (a, b) in before.iter().zip(&after) {
             assert_eq!(a["id"], b["id"]);
-            assert_eq!(b["revoked"], true);
+            // The techniques are the frameworks' objects: a withdrawal does not revoke them.
+            assert_eq!(b.get("revoked").is_some(), b["type"] != "attack-pattern", "{b}");
             check(b).unwrap();
         }
     }
@@ -163,6 +166,16 @@ mod tests {
         assert!(broken(&|o| o["object_refs"] = json!([tlp::marking_id(Tlp::Red)])));
         assert!(broken(&|o| o["spec_version"] = json!("2.0")));
         assert!(broken(&|o| o["confidence"] = json!(101)));
+        let indicator = |f: &dyn Fn(&mut Value)| {
+            let mut o = objects(&content(), false).into_iter().find(|o| o["type"] == "indicator").unwrap();
+            assert!(check(&o).is_ok());
+            f(&mut o);
+            check(&o).is_err()
+        };
+        assert!(indicator(&|o| o["indicator_types"] = json!([])));
+        assert!(indicator(&|o| {
+            o.as_object_mut().unwrap().remove("description");
+        }));
         assert!(broken(&|o| {
             o.as_object_mut().unwrap().remove("published");
         }));

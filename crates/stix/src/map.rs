@@ -65,6 +65,9 @@ pub fn identity(o: &Organisation<'_>) -> Value {
         "name": o.name,
         "identity_class": "organization",
         "external_references": [{"source_name": "sitrep", "external_id": o.code}],
+        // The organisation is its own producer: what interoperability checks ask of
+        // every identity that others name as their creator.
+        "created_by_ref": ids::identity(o.id),
     })
 }
 
@@ -104,24 +107,6 @@ pub fn pattern(kind: IndicatorType, value: &str) -> Option<String> {
     Some(format!("[{object_path} = {}]", literal(&value)))
 }
 
-fn technique_reference(technique: &str, disarm: bool) -> Value {
-    if disarm {
-        json!({
-            "source_name": "DISARM",
-            "external_id": technique,
-            "url": format!(
-                "https://github.com/DISARMFoundation/DISARMframeworks/blob/main/generated_pages/techniques/{technique}.md"
-            ),
-        })
-    } else {
-        json!({
-            "source_name": "mitre-attack",
-            "external_id": technique,
-            "url": format!("https://attack.mitre.org/techniques/{}/", technique.replace('.', "/")),
-        })
-    }
-}
-
 /// The objects of one report version, the `report` first. Indicators the reader may not
 /// see must already be gone from `v.content`.
 pub fn picture_objects(v: &ReportVersion<'_>) -> Vec<Value> {
@@ -149,14 +134,10 @@ pub fn picture_objects(v: &ReportVersion<'_>) -> Vec<Value> {
     let techniques =
         c.disarm_techniques.iter().map(|t| (t, true)).chain(c.attack_techniques.iter().map(|t| (t, false)));
     for (technique, disarm) in techniques {
-        let id = ids::attack_pattern(v.picture_id, technique);
-        let mut o = common("attack-pattern", id.clone());
-        let name = if disarm { sitrep_domain::picture::disarm_name(technique) } else { None };
-        o.insert("name".into(), name.map_or_else(|| technique.clone(), |n| format!("{technique}: {n}")).into());
-        o.insert("external_references".into(), json!([technique_reference(technique, disarm)]));
-        o.insert("object_marking_refs".into(), json!([picture_marking]));
-        refs.push(id.into());
-        objects.push(Value::Object(o));
+        // The framework's own object, the same for every picture that cites it.
+        let o = crate::disarm::attack_pattern(technique, disarm);
+        refs.push(o["id"].clone());
+        objects.push(o);
     }
 
     for i in &c.indicators {
@@ -165,6 +146,9 @@ pub fn picture_objects(v: &ReportVersion<'_>) -> Vec<Value> {
         let mut o = common("indicator", id.clone());
         let valid_from = i.first_seen.unwrap_or(v.published);
         o.insert("name".into(), format!("{}: {}", i.type_.as_str(), i.value).into());
+        o.insert("description".into(), format!("{} seen in {}", i.type_.as_str(), v.reference).into());
+        // Sitrep's indicators are what an influence or cyber operation used.
+        o.insert("indicator_types".into(), json!(["malicious-activity"]));
         o.insert("pattern".into(), pattern.into());
         o.insert("pattern_type".into(), "stix".into());
         o.insert("valid_from".into(), stix_time(valid_from).into());

@@ -401,6 +401,41 @@ struct PageOut {
     /// Pictures whose objects the page holds, in order.
     pictures: Vec<Uuid>,
     redacted: u32,
+    /// Ids (and `id@version`) of the objects of the page so far: what is already there
+    /// is not carried again.
+    carried: HashSet<String>,
+}
+
+/// What `o` refers to that the page does not hold yet, each after what it refers to
+/// in turn (a marking definition's creator before the marking), at most `depth` deep.
+fn carry_references<'a>(
+    o: &Value,
+    referable: &'a HashMap<String, Value>,
+    in_page: &HashSet<String>,
+    out: &mut Vec<&'a Value>,
+    depth: u8,
+) {
+    if depth == 0 {
+        return;
+    }
+    for r in references(o) {
+        if r == id_of(o) || in_page.contains(r) || out.iter().any(|c| id_of(c) == r) {
+            continue;
+        }
+        if let Some(target) = referable.get(r) {
+            carry_references(target, referable, in_page, out, depth - 1);
+            if !out.iter().any(|c| id_of(c) == r) {
+                out.push(target);
+            }
+        }
+    }
+}
+
+/// What an object refers to: its creator, its markings and (a report) its objects.
+fn references(o: &Value) -> impl Iterator<Item = &str> {
+    let creator = o.get("created_by_ref").and_then(Value::as_str);
+    let list = |key: &str| o.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+    creator.into_iter().chain(list("object_marking_refs")).chain(list("object_refs"))
 }
 
 /// An entry of the collection: a picture version, an organisation or a marking.
@@ -445,7 +480,7 @@ fn expand(p: &Principal, e: &EntryRow, history: Option<&IndicatorHistory>) -> Op
     Some((objects, redacted))
 }
 
-/// The organisations and TLP markings: one version each.
+/// The organisations, the TLP markings and DISARM's objects: one version each.
 async fn static_units(c: &impl GenericClient) -> Result<Vec<Unit>, TaxiiError> {
     let marking_added = parse_time(tlp::CREATED).unwrap_or_default();
     let mut units: Vec<Unit> = Tlp::ALL
@@ -477,6 +512,17 @@ async fn static_units(c: &impl GenericClient) -> Result<Vec<Unit>, TaxiiError> {
             redacted: 0,
         });
     }
+    // DISARM's identity, licence marking and techniques: what DISARM's own STIX holds.
+    for o in sitrep_stix::disarm::reference_objects() {
+        let uuid = id_of(&o).split_once("--").and_then(|(_, u)| Uuid::parse_str(u).ok()).unwrap_or_default();
+        let added = o.get("created").and_then(Value::as_str).and_then(parse_time).unwrap_or(marking_added);
+        units.push(Unit {
+            key: EntryKey { added, picture: uuid, revision: 0, revoked: false },
+            objects: vec![o],
+            picture: None,
+            redacted: 0,
+        });
+    }
     units.sort_by_key(|u| u.key);
     Ok(units)
 }
@@ -501,7 +547,9 @@ async fn pictures_for_ids(
         let hit = (reports
             && (wanted.contains(ids::report(k.picture).as_str())
                 || wanted.contains(ids::language_content(k.picture).as_str())))
-            || k.techniques.iter().any(|t| wanted.contains(ids::attack_pattern(k.picture, t).as_str()))
+            || k.techniques.iter().any(|t| {
+                [true, false].iter().any(|d| wanted.contains(sitrep_stix::disarm::attack_pattern_id(t, *d).as_str()))
+            })
             || k.indicators.iter().any(|i| {
                 i.split_once(':')
                     .is_some_and(|(kind, value)| wanted.contains(ids::indicator(k.picture, kind, value).as_str()))
@@ -528,13 +576,21 @@ async fn page(
     let wanted: Option<HashSet<&str>> = ids.as_ref().map(|l| l.iter().map(String::as_str).collect());
     let type_ok = |t: &str| f.types.as_ref().is_none_or(|types| types.iter().any(|x| x == t));
     let newest_only = wanted.is_none() && f.versions == [VersionSel::Last];
-    let mut out = PageOut { items: Vec::new(), next: None, pictures: Vec::new(), redacted: 0 };
+    let mut out = PageOut { items: Vec::new(), next: None, pictures: Vec::new(), redacted: 0, carried: HashSet::new() };
     if !f.spec_ok {
         return Ok(out);
     }
 
     let mut statics: Vec<Unit> = static_units(c).await?;
-    statics.retain(|u| f.added_after.is_none_or(|a| u.key.added > a) && from.is_none_or(|(k, _)| u.key >= k));
+    // What the page's objects refer to, by id: carried before the first object that
+    // refers to it when no `match[id]` names objects.
+    let mut referable: HashMap<String, Value> =
+        statics.iter().flat_map(|u| &u.objects).map(|o| (id_of(o).to_owned(), o.clone())).collect();
+    let carry = wanted.is_none();
+    // Identities and markings are entries of their own only when `match[id]` names them.
+    statics.retain(|u| {
+        wanted.is_some() && f.added_after.is_none_or(|a| u.key.added > a) && from.is_none_or(|(k, _)| u.key >= k)
+    });
     for u in &mut statics {
         u.objects.retain(|o| {
             let t = o.get("type").and_then(Value::as_str).unwrap_or_default();
@@ -550,7 +606,8 @@ async fn page(
         Some(w) => pictures_for_ids(c, &v, tier, w).await?.or(Some(Vec::new())),
         None => None,
     };
-    let mut sql_done = !PICTURE_TYPES.iter().any(|t| type_ok(t)) || pictures.as_ref().is_some_and(Vec::is_empty);
+    let mut sql_done =
+        !(carry || PICTURE_TYPES.iter().any(|t| type_ok(t))) || pictures.as_ref().is_some_and(Vec::is_empty);
     let batch = (f.limit + 1).clamp(50, 1000) as i64;
     let mut buffer: std::collections::VecDeque<EntryRow> = Default::default();
     let mut sql_from = from.map(|(k, _)| k);
@@ -619,8 +676,18 @@ async fn page(
             let objects = objects
                 .into_iter()
                 .filter(|o| {
-                    let t = o.get("type").and_then(Value::as_str).unwrap_or_default();
-                    type_ok(t)
+                    // Techniques are the frameworks' objects, shared by every picture that
+                    // cites them: carried with the report that refers to them.
+                    if carry && o.get("type").and_then(Value::as_str) == Some("attack-pattern") {
+                        referable.entry(id_of(o).to_owned()).or_insert_with(|| o.clone());
+                        return false;
+                    }
+                    true
+                })
+                .filter(|o| {
+                    // Without `match[id]` the type filter applies as objects are
+                    // emitted: what a left-out object refers to may still be asked for.
+                    (carry || type_ok(o.get("type").and_then(Value::as_str).unwrap_or_default()))
                         && wanted.as_ref().is_none_or(|w| w.contains(id_of(o)))
                         && (newest_only || version_matches(&f.versions, o, history))
                 })
@@ -633,11 +700,34 @@ async fn page(
         };
         let mut emitted = false;
         for (i, o) in unit.objects.iter().enumerate().skip(skip) {
-            if out.items.len() == f.limit {
+            let mut carried: Vec<&Value> = Vec::new();
+            if carry {
+                carry_references(o, &referable, &out.carried, &mut carried, 3);
+                carried.retain(|r| type_ok(r.get("type").and_then(Value::as_str).unwrap_or_default()));
+            }
+            // One version once per page (a technique can come from several pictures).
+            let version_key = format!("{}@{}", id_of(o), version_of(o));
+            let own = type_ok(o.get("type").and_then(Value::as_str).unwrap_or_default())
+                && !out.carried.contains(&version_key);
+            let count = carried.len() + usize::from(own);
+            if count == 0 {
+                continue;
+            }
+            // A page holds at most `limit` objects, what they refer to included; a page
+            // always holds at least one object, so that paging ends.
+            if !out.items.is_empty() && out.items.len() + count > f.limit {
                 out.next = Some((unit.key, i));
                 return Ok(out);
             }
-            out.items.push(Item { added: unit.key.added, object: o.clone() });
+            for r in carried {
+                out.carried.insert(id_of(r).to_owned());
+                out.items.push(Item { added: unit.key.added, object: r.clone() });
+            }
+            if own {
+                out.carried.insert(id_of(o).to_owned());
+                out.carried.insert(version_key);
+                out.items.push(Item { added: unit.key.added, object: o.clone() });
+            }
             emitted = true;
         }
         if emitted && let Some(pic) = unit.picture {

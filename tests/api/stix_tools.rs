@@ -1,0 +1,94 @@
+//! What other tools make of the STIX that TAXII exports: the OASIS validator
+//! (stix2-validator, strict) and MISP's converter (misp-stix). `deploy/test` installs both
+//! (pinned) into a virtual environment and names its Python in `SITREP_TEST_STIX_PYTHON`;
+//! without it these tests fail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+use sitrep_stix::ids;
+use sitrep_types::Tier;
+
+use crate::helpers::TestApp;
+use crate::helpers::pictures::{cast, content, published};
+use crate::taxii::taxii;
+
+fn python() -> PathBuf {
+    std::env::var_os("SITREP_TEST_STIX_PYTHON")
+        .map(PathBuf::from)
+        .expect("SITREP_TEST_STIX_PYTHON names a Python with stix2-validator and misp-stix: run deploy/test")
+}
+
+/// A group AMBER picture with DISARM and ATT&CK techniques, translations and indicators
+/// of the types STIX has patterns for.
+fn exported() -> Value {
+    let mut c = content("group", "AMBER");
+    c["domains"] = json!(["information_influence", "cyber"]);
+    c["disarm_techniques"] = json!(["T0101", "T0097.206"]);
+    c["attack_techniques"] = json!(["T1566.002"]);
+    c["indicators"] = json!([
+        {"type": "domain", "value": "vaalit-tulos.example", "tlp": "AMBER"},
+        {"type": "url", "value": "https://vaalit-tulos.example/kysely?id=1", "tlp": "AMBER"},
+        {"type": "ipv4", "value": "192.0.2.10", "tlp": "AMBER"},
+        {"type": "file_sha256", "value": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "tlp": "AMBER"},
+        {"type": "hashtag", "value": "#vaalivilppi2027", "tlp": "AMBER"}
+    ]);
+    c
+}
+
+/// Every object of the group collection as B's reader reads it, as one STIX bundle in a
+/// file under the app's data folder.
+async fn bundle(app: &TestApp, token: &str) -> (PathBuf, Vec<Value>) {
+    let path = format!("/taxii2/api/collections/{}/objects/?limit=1000", ids::collection(Tier::Group));
+    let res = taxii(app, token, &path).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["more"], false);
+    let objects = body["objects"].as_array().unwrap().clone();
+    let bundle = json!({"type": "bundle", "id": "bundle--6f7c2a43-7d1c-4b5e-9a1d-3c2b1a0f9e8d", "objects": objects});
+    let file = app.data_dir.join("export.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
+    (file, objects)
+}
+
+/// Runs `script` with the tools' Python on `file`; its stdout.
+fn run(script: &str, file: &Path) -> String {
+    let out = Command::new(python()).arg("-c").arg(script).arg(file).output().expect("run the tools' Python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// stix2-validator's findings on `file` as `id: message` lines, strict (warnings are
+/// findings), with or without its interoperability profile.
+fn findings(file: &Path, interop: bool) -> Vec<String> {
+    let script = format!(
+        r#"
+import sys
+from stix2validator import ValidationOptions, validate_file
+# 103: ids are UUIDv5, by design; 302: an external reference's URL without a hash (a web
+# page's hash changes with the page; DISARM's own bundle has none either).
+options = ValidationOptions(strict=True, interop={interop}, disabled=["103", "302"])
+result = validate_file(sys.argv[1], options)
+for r in result.object_results:
+    for e in r.errors + r.warnings:
+        print(f"{{r.object_id}}: {{e.message}}")
+"#,
+        interop = if interop { "True" } else { "False" }
+    );
+    run(&script, file).lines().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn the_oasis_validator_in_strict_mode_finds_nothing_in_an_exported_bundle() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    published(&app, &cast, &exported()).await;
+    let (file, objects) = bundle(&app, &cast.b_reader).await;
+    for t in ["report", "indicator", "attack-pattern", "identity", "marking-definition", "language-content"] {
+        assert!(objects.iter().any(|o| o["type"] == t), "{t} exported");
+    }
+    let found = findings(&file, false);
+    assert!(found.is_empty(), "stix2-validator --strict:\n{}", found.join("\n"));
+}
