@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod authz;
 mod bootstrap;
+mod browser_session;
 mod conditional;
 mod console;
 mod credentials;

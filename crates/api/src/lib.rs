@@ -5,6 +5,7 @@ pub mod actions;
 mod admin;
 pub mod audit;
 pub mod body;
+pub mod browser_session;
 pub mod console;
 pub mod docs;
 pub mod error;
