@@ -26,6 +26,7 @@ mod feed;
 mod fuzz;
 mod hostile;
 mod insider;
+mod language;
 mod machine;
 mod openapi;
 mod passwords;
