@@ -258,4 +258,22 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         .unwrap()
         .get(0);
     assert_eq!(reused, 0, "a refresh token was used twice");
+
+    // Signing out in the console revoked c.reader's session on the server, and its
+    // browser never refreshed with anything but the cookie of its own page.
+    let live: i64 = client
+        .query_one(
+            "SELECT count(*) FROM auth_sessions WHERE user_id = $1 AND revoked_at IS NULL AND absolute_expires_at > now()",
+            &[&c_reader.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(live, 0, "signing out left c.reader's session live");
+    let cross_site: i64 = client
+        .query_one("SELECT count(*) FROM access_log WHERE reason IN ('cross_site_fetch', 'cross_origin')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(cross_site, 0, "the console's own requests were taken for another site's");
 }

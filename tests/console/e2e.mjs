@@ -128,6 +128,28 @@ try {
     check(stored[0] === 0 && stored[1] === 0 && stored[2] === '', `tokens stored in the browser: ${stored}`);
   });
 
+  await scenario('a reload keeps the session and no script can read its refresh token', async () => {
+    const cookies = (await b.context.cookies()).filter((k) => k.name === '__Secure-sitrep_refresh');
+    check(cookies.length === 1, `one refresh cookie: ${JSON.stringify(cookies.map((k) => k.name))}`);
+    const [k] = cookies;
+    check(k.httpOnly && k.secure && k.sameSite === 'Strict' && k.path === '/api/v1/auth',
+      `cookie attributes: ${JSON.stringify({ ...k, value: undefined })}`);
+    await b.page.reload();
+    await b.page.getByRole('heading', { name: 'Situation board' }).waitFor();
+    await b.page.locator(`[data-id="${seed.group.id}"]`).waitFor();
+    check(await b.page.evaluate(() => document.cookie) === '', 'document.cookie is empty');
+    const now = (await b.context.cookies()).find((k2) => k2.name === '__Secure-sitrep_refresh');
+    check(now && now.value !== k.value, 'the reload rotated the cookie');
+    check(!(await b.page.content()).includes(now.value), 'the refresh token is not in the page');
+    // A second tab of the same browser resumes the same session.
+    const tab = await b.context.newPage();
+    tab.on('pageerror', (e) => problems.push(`b.reader tab page error: ${e.message}`));
+    await tab.goto(`${base}/app/#/board`);
+    await tab.getByRole('heading', { name: 'Situation board' }).waitFor();
+    await tab.close();
+    await b.page.locator('#live.on').waitFor({ timeout: 10000 });
+  });
+
   await scenario('filters and search narrow the board', async () => {
     await b.page.getByLabel('Search').fill('tekstiviestiäänestyksestä');
     await b.page.getByRole('button', { name: 'Apply' }).click();
@@ -336,6 +358,8 @@ try {
     await c.page.getByRole('button', { name: 'Sign out' }).click();
     await c.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();
     await c.page.getByText('You have signed out.').waitFor();
+    const left = (await c.context.cookies()).filter((k) => k.name === '__Secure-sitrep_refresh');
+    check(left.length === 0, 'signing out cleared the cookie');
     await c.page.reload();
     await c.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();
   });

@@ -1,6 +1,7 @@
-// The session and every call to the REST API. Tokens live only in this module's
-// variables: never in the browser's web storage or a cookie. A reload signs the user out
-// (docs/console.md says why).
+// The session and every call to the REST API. The access token lives only in this
+// module's variables; the refresh token is in an HttpOnly cookie that the server sets for
+// its /api/v1/auth paths only, so no script (this page's included) can read it, and a
+// reload resumes the session by one refresh (docs/console.md says why).
 
 const BASE = '/api/v1';
 
@@ -14,12 +15,15 @@ export class ApiError extends Error {
   }
 }
 
-let session = null; // { access, refresh, expiresAt, me }
-let refreshing = null; // the one refresh in flight (refreshes are serialised)
+let session = null; // { access, expiresAt, me }
+let refreshing = null; // the one refresh in flight in this page
 let timer = null;
 const listeners = new Set();
 
-/** Called with ('signed-in' | 'signed-out' | 'expired') whenever the session changes. */
+// Asks the server to keep the refresh token in its HttpOnly cookie. Only this page can
+// send the header: another site's page would need a CORS preflight the server never grants.
+const COOKIE_MODE = { 'sitrep-session': 'cookie' };
+
 export function onSession(fn) {
   listeners.add(fn);
 }
@@ -51,7 +55,6 @@ async function parse(res) {
 function take(pair) {
   session = session || {};
   session.access = pair.access_token;
-  session.refresh = pair.refresh_token;
   session.expiresAt = Date.now() + pair.expires_in * 1000;
   clearTimeout(timer);
   // Refresh a minute before the access token expires (at least 5 s from now).
@@ -60,20 +63,33 @@ function take(pair) {
   }, Math.max(5000, pair.expires_in * 1000 - 60000));
 }
 
+/** A call to login, refresh or logout: the only requests that carry the cookie. */
+function authCall(path, init = {}) {
+  return fetch(`${BASE}${path}`, {
+    method: 'POST',
+    ...init,
+    headers: { ...COOKIE_MODE, ...(init.headers || {}) },
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+}
+
 /** Signs in. Throws ApiError; `code === 'totp_required'` asks for the second factor. */
 export async function login(username, password, extra = {}) {
   const body = { username, password, ...extra };
-  const res = await fetch(`${BASE}/auth/login`, {
-    method: 'POST',
+  const res = await authCall('/auth/login', {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
-    credentials: 'omit',
-    cache: 'no-store',
   });
   const data = await parse(res);
   if (!res.ok) throw new ApiError(res.status, data);
   session = null;
   take(data);
+  await readMe();
+  return session.me;
+}
+
+async function readMe() {
   try {
     session.me = await request('/me');
   } catch (e) {
@@ -81,7 +97,25 @@ export async function login(username, password, extra = {}) {
     throw e;
   }
   emit('signed-in');
-  return session.me;
+}
+
+/**
+ * Resumes the session of this browser after a reload or in a new tab: one refresh with
+ * the cookie, if there is one. Resolves true when signed in again.
+ */
+export async function resume() {
+  try {
+    await refresh({ resuming: true });
+  } catch (_) {
+    return false;
+  }
+  if (!session) return false;
+  try {
+    await readMe();
+  } catch (_) {
+    return false;
+  }
+  return true;
 }
 
 function end() {
@@ -96,29 +130,30 @@ function expire() {
   emit('expired');
 }
 
+/** Runs `fn` while no other tab of this browser refreshes (Web Locks; one page if absent). */
+function exclusively(fn) {
+  if (navigator.locks && navigator.locks.request) return navigator.locks.request('sitrep-refresh', fn);
+  return fn();
+}
+
 /**
- * Exchanges the refresh token for a new pair. Only one refresh runs at a time: the
- * server revokes the whole session when a spent refresh token is used again.
+ * Exchanges the cookie's refresh token for a new access token (and a new cookie). Only
+ * one refresh runs at a time, in this page and across the tabs of this browser, which
+ * share the cookie: the server revokes the whole session when a spent refresh token is
+ * used again.
  */
-export function refresh() {
+export function refresh({ resuming = false } = {}) {
   if (refreshing) return refreshing;
-  if (!session) return Promise.reject(new ApiError(401, { code: 'signed_out' }));
-  const token = session.refresh;
+  if (!session && !resuming) return Promise.reject(new ApiError(401, { code: 'signed_out' }));
   refreshing = (async () => {
     try {
-      const res = await fetch(`${BASE}/auth/refresh`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ refresh_token: token }),
-        credentials: 'omit',
-        cache: 'no-store',
-      });
+      const res = await exclusively(() => authCall('/auth/refresh'));
       const data = await parse(res);
       if (!res.ok) {
         if (res.status === 401 || res.status === 400) expire();
         throw new ApiError(res.status, data);
       }
-      if (session && session.refresh === token) take(data);
+      take(data);
     } finally {
       refreshing = null;
     }
@@ -140,20 +175,20 @@ export async function changePassword(currentPassword, newPassword) {
   emit('signed-in');
 }
 
-/** Signs out: the server revokes the session; the tokens are forgotten either way. */
+/**
+ * Signs out: the server revokes the session and clears the cookie; the access token is
+ * forgotten either way.
+ */
 export async function logout() {
   if (!session) return;
-  const access = session.access;
-  end();
   try {
-    await fetch(`${BASE}/auth/logout`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${access}` },
-      credentials: 'omit',
-    });
+    const res = await authFetch('/auth/logout', { method: 'POST', headers: COOKIE_MODE, credentials: 'same-origin' });
+    await parse(res);
   } catch (_) {
-    // Forgotten locally anyway; the refresh token dies with its idle time.
+    // Forgotten here anyway; the cookie's refresh token dies with its idle time.
   }
+  if (!session) return; // the session had already ended (and said so)
+  end();
   emit('signed-out');
 }
 
@@ -173,7 +208,7 @@ export async function authFetch(path, init = {}) {
   for (let attempt = 0; attempt < 2; attempt++) {
     if (!session) throw new ApiError(401, { code: 'signed_out', title: 'Session ended' });
     const headers = { ...(init.headers || {}), authorization: `Bearer ${session.access}` };
-    const res = await fetch(`${BASE}${path}`, { ...init, headers, credentials: 'omit', cache: 'no-store' });
+    const res = await fetch(`${BASE}${path}`, { credentials: 'omit', ...init, headers, cache: 'no-store' });
     if (res.status !== 401) return res;
     if (attempt === 0) {
       try {

@@ -1,7 +1,7 @@
 // The console's entry point: sign-in, the navigation, the fragment router (#/board,
 // #/picture/<id>, …) and the one live stream every view listens to.
 
-import { ApiError, changePassword, hasRole, login, logout, me, onSession, signedIn } from './api.js';
+import { ApiError, changePassword, hasRole, login, logout, me, onSession, resume, signedIn } from './api.js';
 import { dispatch, openStream } from './sse.js';
 import { h, mount, field, describe, showFieldErrors, clearFieldErrors } from './ui.js';
 import { boardView, queueView } from './board.js';
@@ -70,7 +70,7 @@ function loginView() {
     h('h1', { id: 'login-h' }, 'Sign in to Sitrep'),
     notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,
     field('Username', user, 'username'), field('Password', pass, 'password'), orgField, second, error, button,
-    h('p', { class: 'hint' }, 'Your session is kept in this tab only: reloading the page signs you out.'));
+    h('p', { class: 'hint' }, 'This browser keeps you signed in until you sign out or stop using Sitrep for 30 minutes.'));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     error.textContent = '';
@@ -262,4 +262,5 @@ document.getElementById('signout').addEventListener('click', () => {
   logout();
 });
 window.addEventListener('hashchange', route);
-route();
+// A reload or a new tab resumes the session from the cookie, when this browser has one.
+resume().finally(route);

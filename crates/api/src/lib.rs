@@ -5,6 +5,7 @@ pub mod actions;
 mod admin;
 pub mod audit;
 pub mod body;
+pub mod browser_session;
 pub mod console;
 pub mod docs;
 pub mod error;
@@ -132,6 +133,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(web::resource("/me").route(web::get().to(me::get_me)).default_service(not_allowed("GET")))
                 .service(post_only("/me/password", me::change_password))
+                .service(
+                    web::resource("/me/language")
+                        .route(web::put().to(me::set_language))
+                        .default_service(not_allowed("PUT")),
+                )
                 .service(
                     web::resource("/organisations")
                         .route(web::get().to(organisations::list_organisations))

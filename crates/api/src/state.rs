@@ -137,6 +137,8 @@ pub struct AppState {
     pub login_per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// The deployment is accredited to hold TL IV material (never beyond `group_virt`).
     pub tl_iv_accredited: bool,
+    /// The time zone the console shows times in (`console.time_zone`).
+    pub time_zone: String,
     /// Checks webhook targets when subscriptions are made.
     pub webhooks: sitrep_delivery::client::WebhookClient,
     /// Bumped whenever the outbox grows (any server process): wakes live streams.
@@ -177,6 +179,7 @@ impl AppState {
             login,
             login_per_address: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             tl_iv_accredited: false,
+            time_zone: "Europe/Helsinki".into(),
             webhooks,
             events: None,
             live: None,

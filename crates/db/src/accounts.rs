@@ -314,6 +314,18 @@ pub async fn set_password_hash(c: &impl GenericClient, id: Uuid, hash: &str) -> 
     Ok(())
 }
 
+/// The language the person chose (`fi`, `sv`, `en`), if any.
+pub async fn language(c: &impl GenericClient, id: Uuid) -> Result<Option<String>, DbError> {
+    let row = c.query_opt("SELECT language FROM users WHERE id = $1", &[&id]).await?;
+    Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
+}
+
+/// Remembers the language the person chose.
+pub async fn set_language(c: &impl GenericClient, id: Uuid, language: &str) -> Result<(), DbError> {
+    c.execute("UPDATE users SET language = $2, updated_at = now() WHERE id = $1", &[&id, &language]).await?;
+    Ok(())
+}
+
 /// A password the person chose: no longer a one-time password.
 pub async fn set_own_password(c: &impl GenericClient, id: Uuid, hash: &str) -> Result<(), DbError> {
     c.execute(

@@ -29,6 +29,20 @@ pub struct Settings {
     pub pictures: PictureSettings,
     pub delivery: sitrep_delivery::worker::WorkerOptions,
     pub audit: AuditSettings,
+    pub console: ConsoleSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSettings {
+    /// The IANA time zone the console shows dates and times in.
+    pub time_zone: String,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings { time_zone: "Europe/Helsinki".into() }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,6 +66,7 @@ impl Default for Settings {
             pictures: PictureSettings::default(),
             delivery: Default::default(),
             audit: AuditSettings::default(),
+            console: ConsoleSettings::default(),
         }
     }
 }
@@ -241,6 +256,11 @@ impl Settings {
             anyhow::bail!("database.random_page_cost must be a positive number");
         }
         sitrep_api::proxy::TrustedProxies::parse(&self.http.trusted_proxies).map_err(anyhow::Error::msg)?;
+        let tz = &self.console.time_zone;
+        let tz_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+');
+        if tz.is_empty() || tz.len() > 64 || !tz.chars().all(tz_chars) || tz.starts_with('/') {
+            anyhow::bail!("console.time_zone must be an IANA time zone name such as Europe/Helsinki");
+        }
         if self.tls.mode == TlsMode::Files && (self.tls.cert_file.is_none() || self.tls.key_file.is_none()) {
             anyhow::bail!("tls.mode = \"files\" needs tls.cert_file and tls.key_file");
         }

@@ -126,6 +126,7 @@ impl Application {
         }
         state.read_pool = read_pool;
         state.tl_iv_accredited = settings.pictures.tl_iv_accredited;
+        state.time_zone = settings.console.time_zone.clone();
         state.events = Some(sitrep_db::events::listen(url.clone()));
         state.trusted_proxies =
             sitrep_api::proxy::TrustedProxies::parse(&settings.http.trusted_proxies).map_err(anyhow::Error::msg)?;

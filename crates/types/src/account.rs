@@ -215,6 +215,19 @@ pub struct Me {
     /// (`POST /api/v1/me/password`) every other route answers `403`
     /// `password_change_required`.
     pub password_change_required: bool,
+    /// The language the person chose for the console and for picture texts (`fi`, `sv`,
+    /// `en`); `null` until they choose (`PUT /api/v1/me/language`).
+    pub language: Option<crate::Lang>,
+    /// The time zone the console shows dates and times in (the deployment's
+    /// `console.time_zone`, an IANA name; `Europe/Helsinki` by default).
+    pub time_zone: String,
+}
+
+/// `PUT /api/v1/me/language`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetLanguage {
+    pub language: crate::Lang,
 }
 
 /// Who switched a policy on: the secretariat (then only the secretariat switches it off)

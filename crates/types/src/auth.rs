@@ -53,7 +53,10 @@ pub struct TokenPair {
     pub token_type: String,
     /// Lifetime of the access token in seconds.
     pub expires_in: u64,
-    pub refresh_token: String,
+    /// Works once, for a new pair. Absent when the request asked for a browser session
+    /// (`Sitrep-Session: cookie`): the token is then in an `HttpOnly` cookie instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// Seconds until the refresh token expires if unused.
     pub refresh_expires_in: u64,
     /// The organisation the tokens act for.

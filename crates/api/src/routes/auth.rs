@@ -8,6 +8,8 @@ use sitrep_db::sessions::{self, RefreshUse};
 use sitrep_db::{GenericClient, accounts, second_factor};
 use sitrep_domain::account::{PASSWORD_MAX_CHARS, Username};
 use sitrep_types::{Login, RefreshToken, TokenPair};
+
+use crate::browser_session::{Carrier, PresentedRefresh};
 use uuid::Uuid;
 
 use crate::audit::{self, RecordExt};
@@ -24,9 +26,14 @@ use crate::throttle;
 /// Answers the same `401` for an unknown user, a wrong password and an account that may
 /// not log in. Failures are throttled per (account, client address) and per address
 /// (`429` with `Retry-After`); failures from other addresses never refuse anyone.
+///
+/// With the header `Sitrep-Session: cookie` (a browser page of this server), the refresh
+/// token is set as an `HttpOnly; Secure; SameSite=Strict` cookie for `/api/v1/auth`
+/// instead of being returned in the body; `403` when the request comes from another site.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth",
     request_body = Login,
+    params(("Sitrep-Session" = Option<String>, Header, description = "`cookie`: keep the refresh token in an HttpOnly cookie")),
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
         (status = 401, description = "Wrong username or password", body = sitrep_types::Problem, content_type = "application/problem+json"),
@@ -35,9 +42,14 @@ use crate::throttle;
         BodyFailures, ServerFailures,
     )
 )]
-pub async fn login(state: web::Data<AppState>, meta: RequestMeta, body: Json<Login>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    carrier: Carrier,
+    body: Json<Login>,
+) -> Result<HttpResponse, ApiError> {
     let pair = do_login(&state, &meta, body.0).await?;
-    Ok(HttpResponse::Ok().json(pair))
+    Ok(carrier.hand_over(pair))
 }
 
 /// Throttle, verify, choose the organisation, open a session — with one access-log
@@ -249,7 +261,7 @@ async fn issue_pair(
         access_token,
         token_type: "Bearer".into(),
         expires_in: (claims.exp - claims.iat).max(0) as u64,
-        refresh_token,
+        refresh_token: Some(refresh_token),
         refresh_expires_in: (idle - Utc::now()).num_seconds().max(0) as u64,
         organisation_id: org,
     })
@@ -259,22 +271,29 @@ async fn issue_pair(
 ///
 /// Each refresh token works once. Presenting one that was already used revokes its
 /// whole session (every refresh and access token of that login).
+///
+/// A browser session (`Sitrep-Session: cookie`) sends no body: the token is the cookie
+/// the login set, and the answer sets its successor (or, when refused, clears it).
 #[utoipa::path(
     post, path = "/api/v1/auth/refresh", tag = "auth",
-    request_body = RefreshToken,
+    request_body(content = Option<RefreshToken>, description = "The refresh token; no body with `Sitrep-Session: cookie`"),
+    params(("Sitrep-Session" = Option<String>, Header, description = "`cookie`: the refresh token is the HttpOnly cookie")),
     responses(
         (status = 200, description = "A new token pair", body = TokenPair),
         (status = 401, description = "Unknown, spent, expired or revoked refresh token", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A browser session's request from another site", body = sitrep_types::Problem, content_type = "application/problem+json"),
         BodyFailures, ServerFailures,
     )
 )]
 pub async fn refresh_tokens(
     state: web::Data<AppState>,
     meta: RequestMeta,
-    body: Json<RefreshToken>,
+    presented: PresentedRefresh,
 ) -> Result<HttpResponse, ApiError> {
-    let pair = do_refresh(&state, &meta, &body.0.refresh_token).await?;
-    Ok(HttpResponse::Ok().json(pair))
+    Ok(match do_refresh(&state, &meta, &presented.token).await {
+        Ok(pair) => presented.carrier.hand_over(pair),
+        Err(err) => presented.carrier.refused(&err),
+    })
 }
 
 async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result<TokenPair, ApiError> {
@@ -347,9 +366,12 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
 }
 
 /// Log out: revoke this session. Its access and refresh tokens stop working at once.
+///
+/// With `Sitrep-Session: cookie` the answer also clears the browser session's cookie.
 #[utoipa::path(
     post, path = "/api/v1/auth/logout", tag = "auth",
     security(("bearer" = [])),
+    params(("Sitrep-Session" = Option<String>, Header, description = "`cookie`: also clear the browser session's cookie")),
     responses(
         (status = 204, description = "Logged out"),
         AuthFailures, ServerFailures,
@@ -359,6 +381,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     meta: RequestMeta,
     caller: Caller<OwnAccount>,
+    carrier: Carrier,
 ) -> Result<HttpResponse, ApiError> {
     let Some(session_id) = caller.session_id else {
         return Err(ApiError::Forbidden {
@@ -371,5 +394,5 @@ pub async fn logout(
     sessions::revoke_session(&tx, session_id, "logout").await?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("session", session_id).status(204)).await?;
     tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(carrier.signed_out())
 }

@@ -1,11 +1,11 @@
-//! `GET /api/v1/me` and `POST /api/v1/me/password`.
+//! `GET /api/v1/me`, `POST /api/v1/me/password` and `PUT /api/v1/me/language`.
 
 use actix_web::{HttpResponse, web};
 use sitrep_db::audit::Outcome;
 use sitrep_db::{accounts, sessions};
 use sitrep_domain::AdminScope;
 use sitrep_domain::account::{NewPassword, PASSWORD_MAX_CHARS};
-use sitrep_types::{ChangePassword, Me};
+use sitrep_types::{ChangePassword, Lang, Me, SetLanguage};
 
 use crate::audit::{self, RecordExt};
 use crate::body::Json;
@@ -39,6 +39,7 @@ pub async fn get_me(
         .into_iter()
         .filter(|m| m.active)
         .collect();
+    let language = accounts::language(&client, caller.user_id).await?.as_deref().and_then(Lang::parse);
     audit::commit(&state, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
     Ok(HttpResponse::Ok().json(Me {
         user_id: user.id,
@@ -49,7 +50,41 @@ pub async fn get_me(
         roles: caller.permissions.roles.to_vec(),
         memberships,
         password_change_required: caller.restriction == Some(Restriction::ChangePassword),
+        language,
+        time_zone: state.time_zone.clone(),
     }))
+}
+
+/// Remember the language one works in: the console's interface and the language picture
+/// texts are shown in first. Allowed also while a one-time password must be changed, so
+/// that the form asking for it is in the person's language.
+#[utoipa::path(
+    put, path = "/api/v1/me/language", tag = "accounts",
+    security(("bearer" = [])), request_body = SetLanguage,
+    responses((status = 204, description = "Remembered"), AuthFailures, BodyFailures, ServerFailures)
+)]
+pub async fn set_language(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<OwnAccount>,
+    body: Json<SetLanguage>,
+) -> Result<HttpResponse, ApiError> {
+    set_own_language(&state, &meta, &caller, body.0.language).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn set_own_language(
+    state: &AppState,
+    meta: &RequestMeta,
+    caller: &Principal,
+    language: Lang,
+) -> Result<(), ApiError> {
+    let mut client = meta.client(&state.pool).await?;
+    let tx = client.transaction().await?;
+    accounts::set_language(&tx, caller.user_id, language.as_str()).await?;
+    audit::write(&tx, meta, audit::by(meta, caller).object("user", caller.user_id).status(204)).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Change one's own password, giving the current one.
