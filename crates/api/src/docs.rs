@@ -211,6 +211,8 @@ impl Modify for Security {
         routes::taxii::get_manifest,
         routes::taxii::get_object,
         routes::taxii::get_versions,
+        routes::pictures::attachments::upload_attachment,
+        routes::pictures::attachments::download_attachment,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),
