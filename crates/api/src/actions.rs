@@ -85,6 +85,8 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/taxii2/api/collections/{collection}/objects/{object}/", "taxii.object"),
     ("GET", "/taxii2/api/collections/{collection}/objects/{object}/versions/", "taxii.versions"),
     ("PUT", "/api/v1/me/language", "me.language_set"),
+    ("POST", "/api/v1/pictures/{id}/attachments", "attachment.upload"),
+    ("GET", "/api/v1/pictures/{id}/attachments/{aid}/content", "attachment.download"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

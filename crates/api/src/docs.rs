@@ -212,6 +212,8 @@ impl Modify for Security {
         routes::taxii::get_object,
         routes::taxii::get_versions,
         routes::me::set_language,
+        routes::pictures::attachments::upload_attachment,
+        routes::pictures::attachments::download_attachment,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),

@@ -3,6 +3,7 @@
 
 pub mod actions;
 mod admin;
+pub mod attachments;
 pub mod audit;
 pub mod body;
 pub mod browser_session;
@@ -262,7 +263,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(not_allowed("PATCH")),
                 )
                 .configure(access_log_routes)
-                .configure(credential_routes),
+                .configure(credential_routes)
+                .configure(attachment_routes),
         )
         .configure(taxii::configure)
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
@@ -283,6 +285,15 @@ fn access_log_routes(cfg: &mut web::ServiceConfig) {
     ] {
         cfg.service(web::resource(path).route(handler).default_service(not_allowed("GET")));
     }
+}
+
+/// Evidence attachments of pictures.
+fn attachment_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(post_only("/pictures/{id}/attachments", pictures::attachments::upload_attachment)).service(
+        web::resource("/pictures/{id}/attachments/{aid}/content")
+            .route(web::get().to(pictures::attachments::download_attachment))
+            .default_service(not_allowed("GET")),
+    );
 }
 
 async fn docs_redirect() -> actix_web::HttpResponse {

@@ -219,7 +219,11 @@ pub async fn envelope(
     } else {
         CSP_API
     };
-    set(headers, header::CONTENT_SECURITY_POLICY, csp);
+    // An API handler may set a stricter policy of its own (an attachment download adds
+    // `sandbox`); every other response gets the one for its part of the site.
+    if docs || console || !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        set(headers, header::CONTENT_SECURITY_POLICY, csp);
+    }
     if !docs || !headers.contains_key(header::CACHE_CONTROL) {
         set(headers, header::CACHE_CONTROL, "no-store");
     }

@@ -153,6 +153,9 @@ pub struct AppState {
     /// Turns `true` when the process begins to shut down: live streams end (their clients
     /// resume with `Last-Event-ID` on another process) so that shutdown is not held up.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Where attachments are kept (set by the server at start; without it uploads and
+    /// downloads answer `503`).
+    pub attachments: Option<Arc<crate::attachments::Store>>,
 }
 
 impl AppState {
@@ -187,6 +190,7 @@ impl AppState {
             checkpoint_key: None,
             trusted_proxies: Default::default(),
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),
+            attachments: None,
         })
     }
 }

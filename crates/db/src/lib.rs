@@ -30,6 +30,7 @@ macro_rules! reach_rank {
 }
 
 pub mod accounts;
+pub mod attachments;
 pub mod audit;
 pub mod chain;
 pub mod chain_scan;

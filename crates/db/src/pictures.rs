@@ -696,8 +696,8 @@ pub async fn returns(
     rows.iter().map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))).collect()
 }
 
-/// The indicators of every revision of each of `ids`, with the revision in force, for
-/// deciding what old revisions show (`IndicatorHistory`). Only the server reads this.
+/// The indicators and attachments of every revision of each of `ids`, with the revision
+/// in force, for deciding what old revisions show (`IndicatorHistory`). Only the server reads this.
 pub async fn indicator_history(
     c: &impl GenericClient,
     ids: &[Uuid],
@@ -708,7 +708,8 @@ pub async fn indicator_history(
     }
     let statement = c
         .prepare_cached(
-            "SELECT r.picture_id, r.revision, p.revision, coalesce(r.content -> 'indicators', '[]'::jsonb) \
+            "SELECT r.picture_id, r.revision, p.revision, coalesce(r.content -> 'indicators', '[]'::jsonb), \
+               coalesce(r.content -> 'attachments', '[]'::jsonb) \
              FROM picture_revisions r JOIN pictures p ON p.id = r.picture_id \
              WHERE r.picture_id = ANY ($1) ORDER BY r.picture_id, r.revision",
         )
@@ -718,9 +719,15 @@ pub async fn indicator_history(
             .try_get::<_, Json<Vec<sitrep_types::Indicator>>>(3)
             .map_err(|_| DbError::Corrupt("picture_revisions.content"))?
             .0;
+        let attachments = row
+            .try_get::<_, Json<Vec<sitrep_types::Attachment>>>(4)
+            .map_err(|_| DbError::Corrupt("picture_revisions.content"))?
+            .0;
         let entry = out.entry(row.try_get(0)?).or_default();
         entry.in_force = row.try_get(2)?;
-        entry.revisions.push((row.try_get(1)?, indicators.into_iter().map(|i| (i.type_, i.value, i.tlp)).collect()));
+        let revision: i32 = row.try_get(1)?;
+        entry.revisions.push((revision, indicators.into_iter().map(|i| (i.type_, i.value, i.tlp)).collect()));
+        entry.attachments.push((revision, attachments.into_iter().map(|a| (a.id, a.tlp)).collect()));
     }
     Ok(out)
 }

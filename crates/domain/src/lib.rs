@@ -4,6 +4,7 @@
 //! throttling. No I/O, no async.
 
 pub mod account;
+pub mod attachment;
 pub mod browser_session;
 pub mod election;
 pub mod lifecycle;

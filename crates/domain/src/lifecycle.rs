@@ -140,6 +140,16 @@ pub fn loosens_indicator(before: InForce<'_>, new: &PictureContent) -> bool {
     })
 }
 
+/// Whether an attachment of `new` has a looser TLP than the same attachment (same id) had
+/// in force or in any earlier revision: removing a file and attaching it again (the same
+/// upload) with a looser TLP counts.
+pub fn loosens_attachment(before: InForce<'_>, new: &PictureContent) -> bool {
+    new.attachments.iter().any(|n| {
+        let in_force = before.content.attachments.iter().filter(|o| o.id == n.id).map(|o| o.tlp);
+        in_force.chain(before.indicators.attachment_strictest(n.id)).any(|earlier| tlp_rank(n.tlp) < tlp_rank(earlier))
+    })
+}
+
 /// Whether putting `new` in force needs a second person's approval: the organisation
 /// requires review for every publication; the tier is `group_virt_ras` or `public`; or,
 /// over the picture as published (`before`, none for a first publication), the TLP of the
@@ -147,7 +157,9 @@ pub fn loosens_indicator(before: InForce<'_>, new: &PictureContent) -> bool {
 pub fn needs_approval(before: Option<InForce<'_>>, new: &PictureContent, requires_review: bool) -> bool {
     requires_review
         || needs_four_eyes(new.tier)
-        || before.is_some_and(|b| tlp_rank(new.tlp) < tlp_rank(b.content.tlp) || loosens_indicator(b, new))
+        || before.is_some_and(|b| {
+            tlp_rank(new.tlp) < tlp_rank(b.content.tlp) || loosens_indicator(b, new) || loosens_attachment(b, new)
+        })
 }
 
 /// What a revise (a merge patch) of a picture does.
@@ -181,7 +193,8 @@ pub fn patch_outcome(
     if matches!(status, Status::Draft | Status::InReview) {
         return PatchOutcome::NewDraft;
     }
-    let narrows = only_narrows(in_force.content, new) && !loosens_indicator(in_force, new);
+    let narrows =
+        only_narrows(in_force.content, new) && !loosens_indicator(in_force, new) && !loosens_attachment(in_force, new);
     if narrows
         || (caller_approves && !widens(in_force.content, new) && !needs_approval(Some(in_force), new, requires_review))
     {
@@ -320,6 +333,7 @@ mod tests {
         let history = IndicatorHistory {
             in_force: 2,
             revisions: vec![(1, vec![(IndicatorType::Domain, "evil.example".into(), Tlp::Red)]), (2, vec![])],
+            attachments: Vec::new(),
         };
         let mut back = red.clone();
         back.indicators[0].tlp = Tlp::Amber;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use sitrep_types::{
-    Classification, Domain, GeoScope, Impact, Lang, LocalizedText, PictureContent, Severity, Tier, Tlp,
+    Attachment, Classification, Domain, GeoScope, Impact, Lang, LocalizedText, PictureContent, Severity, Tier, Tlp,
 };
 
 use crate::validation::{FieldErrors, Invalid, check_text};
@@ -20,6 +20,7 @@ pub const RULES: &[&str] = &[
     "classification_not_allowed",
     "community_required",
     "indicator_tlp_looser",
+    "attachment_tlp_looser",
     "secrecy_basis_required",
     "named_recipients_mismatch",
     "severity_reason_required",
@@ -260,6 +261,25 @@ impl CheckedContent {
             }
         }
 
+        // Attachments: what may change in a revision (the facts of the file itself are
+        // checked against the upload by the server).
+        if c.attachments.len() > 200 {
+            e.push(Invalid::new("attachments", "too_many", "at most 200"));
+        }
+        for (i, a) in c.attachments.iter().enumerate() {
+            if c.attachments[..i].iter().any(|b| b.id == a.id) {
+                e.push(Invalid::new(format!("attachments[{i}].id"), "duplicate", "lists an attachment twice"));
+            }
+            if tlp_rank(a.tlp) < tlp_rank(c.tlp) {
+                e.push(Invalid::new(
+                    format!("attachments[{i}].tlp"),
+                    "attachment_tlp_looser",
+                    "an attachment's TLP is the picture's or stricter",
+                ));
+            }
+            check_localized(&mut e, &format!("attachments[{i}].description"), &a.description, 1000, true);
+        }
+
         // Indicators, sources, actions, relations.
         if c.indicators.len() > 500 {
             e.push(Invalid::new("indicators", "too_many", "at most 500"));
@@ -438,6 +458,7 @@ pub fn only_narrows(old: &PictureContent, new: &PictureContent) -> bool {
     same.tlp_community.clone_from(&old.tlp_community);
     same.named_recipients.clone_from(&old.named_recipients);
     same.indicators.clone_from(&old.indicators);
+    same.attachments.clone_from(&old.attachments);
     if same != *old || widens(old, new) {
         return false;
     }
@@ -453,6 +474,10 @@ pub fn only_narrows(old: &PictureContent, new: &PictureContent) -> bool {
                 && o.last_seen == n.last_seen
                 && tlp_rank(n.tlp) >= tlp_rank(o.tlp)
         })
+    }) && new.attachments.iter().all(|n| {
+        old.attachments
+            .iter()
+            .any(|o| Attachment { tlp: o.tlp, ..n.clone() } == *o && tlp_rank(n.tlp) >= tlp_rank(o.tlp))
     })
 }
 

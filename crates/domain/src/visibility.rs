@@ -3,7 +3,7 @@
 //! with a property test holding the two together; beside it, what a viewer is shown of the
 //! content in force and of history (`redact`, `revision_readable`, `revision_content`).
 
-use sitrep_types::{Indicator, IndicatorType, PictureContent, Reach, Status, Tier, Tlp};
+use sitrep_types::{Attachment, Indicator, IndicatorType, PictureContent, Reach, Status, Tier, Tlp};
 use uuid::Uuid;
 
 use crate::Permissions;
@@ -151,6 +151,12 @@ pub fn indicator_visible(v: &Viewer, h: &Handling<'_>, tlp: Tlp) -> bool {
     in_audience(v, h.originator, narrower(tlp_reach(tlp), h.tier), h.named)
 }
 
+/// Whether an attachment with its own `tlp` is shown to a viewer who sees the picture:
+/// the same rule as for an indicator.
+pub fn attachment_visible(v: &Viewer, h: &Handling<'_>, tlp: Tlp) -> bool {
+    indicator_visible(v, h, tlp)
+}
+
 /// Whether two indicators are the same one, whatever the case, the surrounding spaces or
 /// a trailing dot of the value (`Evil.Example.` is `evil.example`): so that a TLP rule
 /// cannot be got round by spelling a value differently.
@@ -173,6 +179,8 @@ pub struct IndicatorHistory {
     pub in_force: i32,
     /// Each revision's indicators (type, value, TLP).
     pub revisions: Vec<(i32, Vec<IndicatorTlp>)>,
+    /// Each revision's attachments (id, TLP).
+    pub attachments: Vec<(i32, Vec<(Uuid, Tlp)>)>,
 }
 
 impl IndicatorHistory {
@@ -196,6 +204,32 @@ impl IndicatorHistory {
 }
 
 impl IndicatorHistory {
+    /// The TLP now of an attachment read in revision `read`, by the rule of `tlp_now`: its
+    /// TLP in the revision in force, else the strictest it had in any later revision.
+    pub fn attachment_tlp_now(&self, read: i32, id: Uuid) -> Option<Tlp> {
+        let tlp_in = |list: &Vec<(Uuid, Tlp)>| list.iter().find(|(a, _)| *a == id).map(|(_, t)| *t);
+        if let Some((_, list)) = self.attachments.iter().find(|(n, _)| *n == self.in_force)
+            && let Some(tlp) = tlp_in(list)
+        {
+            return Some(tlp);
+        }
+        self.attachments
+            .iter()
+            .filter(|(n, _)| *n > read)
+            .filter_map(|(_, list)| tlp_in(list))
+            .max_by_key(|t| tlp_rank(*t))
+    }
+
+    /// The strictest TLP the attachment has had in any revision.
+    pub fn attachment_strictest(&self, id: Uuid) -> Option<Tlp> {
+        self.attachments
+            .iter()
+            .flat_map(|(_, list)| list.iter())
+            .filter(|(a, _)| *a == id)
+            .map(|(_, tlp)| *tlp)
+            .max_by_key(|t| tlp_rank(*t))
+    }
+
     /// The strictest TLP the indicator has had in any revision.
     pub fn strictest(&self, indicator: &Indicator) -> Option<Tlp> {
         self.revisions
@@ -228,8 +262,31 @@ pub fn insider(v: &Viewer, originator: Uuid) -> bool {
     v.organisation == originator || v.secretariat
 }
 
+/// How many indicators and attachments a view left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Redacted {
+    pub indicators: u32,
+    pub attachments: u32,
+}
+
+impl Redacted {
+    pub fn any(&self) -> bool {
+        self.indicators > 0 || self.attachments > 0
+    }
+
+    /// The access log's note of what was left out (`None` if nothing was).
+    pub fn reason(&self) -> Option<String> {
+        match (self.indicators, self.attachments) {
+            (0, 0) => None,
+            (i, 0) => Some(format!("indicators_redacted:{i}")),
+            (0, a) => Some(format!("attachments_redacted:{a}")),
+            (i, a) => Some(format!("indicators_redacted:{i} attachments_redacted:{a}")),
+        }
+    }
+}
+
 /// `content` of a picture of `originator` as `v` may see it: only the indicators `shows`
-/// (returns how many were left out), related pictures only those in `related_seen` (the
+/// and the attachments `shows_attachment` (returns how many were left out), related pictures only those in `related_seen` (the
 /// ones `v` sees fully: the others do not exist for it), named recipients only for
 /// insiders.
 pub fn redact(
@@ -238,11 +295,17 @@ pub fn redact(
     mut content: PictureContent,
     related_seen: &[Uuid],
     shows: impl Fn(&Indicator) -> bool,
-) -> (PictureContent, u32) {
+    shows_attachment: impl Fn(&Attachment) -> bool,
+) -> (PictureContent, Redacted) {
     let before = content.indicators.len();
     content.indicators.retain(|i| shows(i));
+    let attachments_before = content.attachments.len();
+    content.attachments.retain(|a| shows_attachment(a));
     content.related.retain(|r| related_seen.contains(&r.picture_id));
-    let redacted = u32::try_from(before - content.indicators.len()).unwrap_or(u32::MAX);
+    let redacted = Redacted {
+        indicators: u32::try_from(before - content.indicators.len()).unwrap_or(u32::MAX),
+        attachments: u32::try_from(attachments_before - content.attachments.len()).unwrap_or(u32::MAX),
+    };
     if !insider(v, originator) {
         content.named_recipients.clear();
     }
@@ -256,8 +319,15 @@ pub fn current_content(
     h: &Handling<'_>,
     content: PictureContent,
     related_seen: &[Uuid],
-) -> (PictureContent, u32) {
-    redact(v, h.originator, content, related_seen, |i| indicator_visible(v, h, i.tlp))
+) -> (PictureContent, Redacted) {
+    redact(
+        v,
+        h.originator,
+        content,
+        related_seen,
+        |i| indicator_visible(v, h, i.tlp),
+        |a| attachment_visible(v, h, a.tlp),
+    )
 }
 
 /// Whether `v` may read a revision (`published`: it was in force as a published revision
@@ -283,10 +353,20 @@ pub fn revision_content(
     content: PictureContent,
     history: &IndicatorHistory,
     related_seen: &[Uuid],
-) -> (PictureContent, u32) {
+) -> (PictureContent, Redacted) {
     let named = content.named_recipients.clone();
     let then = Handling { tier: narrower(content.tier, now.tier), named: &named, ..*now };
-    redact(v, now.originator, content, related_seen, |i| history_indicator_visible(v, &then, now, read, i, history))
+    redact(
+        v,
+        now.originator,
+        content,
+        related_seen,
+        |i| history_indicator_visible(v, &then, now, read, i, history),
+        |a| {
+            attachment_visible(v, &then, a.tlp)
+                && attachment_visible(v, now, history.attachment_tlp_now(read, a.id).unwrap_or(a.tlp))
+        },
+    )
 }
 
 #[cfg(test)]
@@ -399,12 +479,15 @@ mod tests {
             .map(|picture_id| sitrep_types::Related { relation: sitrep_types::Relation::FollowUpOf, picture_id })
             .collect();
         let member = viewer(OTHER, Reach::Member);
-        let (shown, _) = redact(&member, ORIGIN, c.clone(), &[seen], |_| true);
+        let (shown, _) = redact(&member, ORIGIN, c.clone(), &[seen], |_| true, |_| true);
         assert!(shown.named_recipients.is_empty());
         assert_eq!(shown.related.iter().map(|r| r.picture_id).collect::<Vec<_>>(), vec![seen]);
         let sec = Viewer { secretariat: true, ..viewer(Uuid::from_u128(9), Reach::Member) };
-        assert_eq!(redact(&sec, ORIGIN, c.clone(), &[], |_| true).0.named_recipients, vec![OTHER]);
-        assert_eq!(redact(&viewer(ORIGIN, Reach::Member), ORIGIN, c, &[], |_| true).0.named_recipients, vec![OTHER]);
+        assert_eq!(redact(&sec, ORIGIN, c.clone(), &[], |_| true, |_| true).0.named_recipients, vec![OTHER]);
+        assert_eq!(
+            redact(&viewer(ORIGIN, Reach::Member), ORIGIN, c, &[], |_| true, |_| true).0.named_recipients,
+            vec![OTHER]
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub struct Settings {
     pub pictures: PictureSettings,
     pub delivery: sitrep_delivery::worker::WorkerOptions,
     pub audit: AuditSettings,
+    pub attachments: sitrep_api::attachments::AttachmentPolicy,
     pub console: ConsoleSettings,
 }
 
@@ -66,6 +67,7 @@ impl Default for Settings {
             pictures: PictureSettings::default(),
             delivery: Default::default(),
             audit: AuditSettings::default(),
+            attachments: Default::default(),
             console: ConsoleSettings::default(),
         }
     }
@@ -243,6 +245,7 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.auth.password.check().map_err(anyhow::Error::msg)?;
         self.auth.login.check().map_err(anyhow::Error::msg)?;
+        self.attachments.check().map_err(anyhow::Error::msg)?;
         if self.auth.tokens.access_ttl_secs == 0 || self.auth.tokens.access_ttl_secs > 900 {
             anyhow::bail!("auth.tokens.access_ttl_secs must be 1..=900");
         }
@@ -285,6 +288,16 @@ impl Settings {
 
     pub fn totp_seal_key_file(&self) -> PathBuf {
         self.auth.totp_seal_key_file.clone().unwrap_or_else(|| self.data_dir.join("secrets/totp-seal.key"))
+    }
+
+    /// The attachments' key-encryption key.
+    pub fn attachment_key_file(&self) -> PathBuf {
+        self.attachments.key_file.clone().unwrap_or_else(|| self.data_dir.join("secrets/attachments.key"))
+    }
+
+    /// The folder of the local attachment store.
+    pub fn attachment_dir(&self) -> PathBuf {
+        self.attachments.dir.clone().unwrap_or_else(|| self.data_dir.join("attachments"))
     }
 
     pub fn keys_dir(&self) -> PathBuf {

@@ -46,12 +46,13 @@ impl Stopper {
 }
 
 /// Creates what the processes of one deployment must share, if missing: the token signing
-/// key, the TOTP seal key, the checkpoint key and (in `self_signed` mode) the certificate. `sitrep bootstrap`
+/// key, the TOTP seal key, the checkpoint key, the attachments' key-encryption key and (in `self_signed` mode) the certificate. `sitrep bootstrap`
 /// calls it, so that several processes started together find one key, not one each.
 pub fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
     KeySet::load_or_create(&settings.keys_dir())?;
     SealKey::load_or_create(&settings.totp_seal_key_file())?;
     CheckpointSigner::load_or_create(&settings.checkpoint_key_file())?;
+    SealKey::load_or_create(&settings.attachment_key_file())?;
     tls::server_config(settings)?;
     Ok(())
 }
@@ -130,6 +131,11 @@ impl Application {
         state.events = Some(sitrep_db::events::listen(url.clone()));
         state.trusted_proxies =
             sitrep_api::proxy::TrustedProxies::parse(&settings.http.trusted_proxies).map_err(anyhow::Error::msg)?;
+        state.attachments = Some(sitrep_api::attachments::Store::open(
+            &settings.attachment_dir(),
+            SealKey::load_or_create(&settings.attachment_key_file())?,
+            settings.attachments.clone(),
+        )?);
         let shutdown = state.shutdown.clone();
         let hub = sitrep_api::live::Hub::start(
             state.pool.clone(),

@@ -47,3 +47,10 @@ pub struct LocalizedText {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub en: Option<String>,
 }
+
+impl LocalizedText {
+    /// No language is present.
+    pub fn is_empty(&self) -> bool {
+        self.fi.is_none() && self.sv.is_none() && self.en.is_none()
+    }
+}

@@ -87,6 +87,31 @@ pub struct PictureContent {
     pub valid_until: Option<DateTime<Utc>>,
     #[serde(default)]
     pub related: Vec<Related>,
+    /// Files attached to this revision (`POST /pictures/{id}/attachments` adds one). In a
+    /// patch, the list as it should be: an entry left out is removed from the next
+    /// revision; only `tlp` and `description` may change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to a picture's revision. Its own TLP is the picture's or stricter;
+/// download it at `/api/v1/pictures/{picture}/attachments/{id}/content`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attachment {
+    pub id: Uuid,
+    /// The name it was uploaded with (at most 255 characters).
+    pub file_name: String,
+    /// The declared media type, which the content was found to match.
+    pub media_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256 of the content, lower-case hex.
+    pub sha256: String,
+    pub tlp: Tlp,
+    /// At most 1000 characters per language.
+    #[serde(default, skip_serializing_if = "LocalizedText::is_empty")]
+    pub description: LocalizedText,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -189,8 +214,23 @@ pub struct Picture {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_revision: Option<i32>,
     pub redacted_indicators: u32,
+    /// Attachments left out because their TLP does not reach the caller.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redacted_attachments: u32,
     #[serde(flatten)]
     pub content: PictureContent,
+}
+
+/// The answer to an upload: the attachment, and the picture as the upload left it (the
+/// attachment is in its revision in force, or in the revision proposed for review).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentUploaded {
+    pub attachment: Attachment,
+    pub picture: PictureView,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What the secretariat sees of a picture whose audience it is not in.

@@ -14,7 +14,7 @@ use sitrep_db::{GenericClient, Transaction};
 use sitrep_domain::lifecycle::{self, Actor, ApprovalRefusal, InForce, PatchOutcome, PublishRefusal, RevisionState};
 use sitrep_domain::picture::{CheckedContent, Deployment};
 use sitrep_domain::visibility::{
-    IndicatorHistory, Sight, Viewer, current_content, insider, revision_content, revision_readable, sight,
+    IndicatorHistory, Redacted, Sight, Viewer, current_content, insider, revision_content, revision_readable, sight,
 };
 use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{
@@ -32,6 +32,8 @@ use crate::meta::RequestMeta;
 use crate::pagination::PageQuery;
 use crate::principal::{ActorKind, ApprovePictures, Authenticated, AuthorPictures, Caller, Principal};
 use crate::state::AppState;
+
+pub mod attachments;
 
 /// Pictures may carry many indicators: a larger body limit than elsewhere.
 pub const PICTURE_BODY_LIMIT: usize = 1024 * 1024;
@@ -67,9 +69,8 @@ async fn related_seen(c: &impl GenericClient, p: &Principal, content: &PictureCo
     Ok(pictures::visible_ids(c, &Viewer::from(&p.permissions), &ids).await?)
 }
 
-/// The view of `row` for `p` (`related_seen`: see `related_seen`), and the number of
-/// indicators left out.
-fn view(p: &Principal, row: &PictureRow, related_seen: &[Uuid]) -> (PictureView, u32) {
+/// The view of `row` for `p` (`related_seen`: see `related_seen`), and what was left out.
+fn view(p: &Principal, row: &PictureRow, related_seen: &[Uuid]) -> (PictureView, Redacted) {
     let v = Viewer::from(&p.permissions);
     let h = row.handling();
     match sight(&v, &h) {
@@ -88,12 +89,13 @@ fn view(p: &Principal, row: &PictureRow, related_seen: &[Uuid]) -> (PictureView,
                 updated_at: row.updated_at,
                 published_at: row.published_at,
                 pending_revision: if own { row.pending_revision } else { None },
-                redacted_indicators: redacted,
+                redacted_indicators: redacted.indicators,
+                redacted_attachments: redacted.attachments,
                 content,
             };
             (PictureView::Full(Box::new(picture)), redacted)
         }
-        _ => (PictureView::Metadata(metadata(row)), 0),
+        _ => (PictureView::Metadata(metadata(row)), Redacted::default()),
     }
 }
 
@@ -136,9 +138,11 @@ async fn check_content(
     p: &Principal,
     content: PictureContent,
     state: &AppState,
+    picture: Option<Uuid>,
 ) -> Result<CheckedContent, ApiError> {
     let checked = CheckedContent::check(content, Deployment { tl_iv_accredited: state.tl_iv_accredited })?;
     let content = checked.content();
+    attachments::check_uploads(c, picture, &content.attachments).await?;
     let related: Vec<Uuid> = content.related.iter().map(|r| r.picture_id).collect();
     let mut errors = sitrep_domain::FieldErrors::default();
     let known = pictures::known_references(
@@ -365,7 +369,7 @@ pub async fn create_picture(
         tx.commit().await?;
         return Ok(located(res, row.id));
     }
-    let checked = check_content(&tx, &caller, content, &state).await?;
+    let checked = check_content(&tx, &caller, content, &state, None).await?;
     let new = checked.content();
     // The insert and its record go out together (one round trip); either failing fails
     // the transaction, so neither commits without the other. The request counts as
@@ -443,8 +447,8 @@ pub async fn get_picture(
     let mut r = audit::picture(&meta, &caller, &row);
     if matches!(body, PictureView::Metadata(_)) {
         r.reason = Some("metadata_only".into());
-    } else if redacted > 0 {
-        r.reason = Some(format!("indicators_redacted:{redacted}"));
+    } else if redacted.any() {
+        r.reason = redacted.reason();
     }
     audit::commit(&state, &meta, r).await?;
     Ok(respond_with(actix_web::http::StatusCode::OK, &caller, &row, body))
@@ -509,58 +513,80 @@ pub async fn update_picture(
         }
     }
     let content: PictureContent = crate::body::from_value(merged)?;
-    let checked = check_content(&tx, &caller, content, &state).await?;
+    let revised = revise(&tx, &state, &caller, &row, &base, content).await?;
+    let mut r = audit::picture(&meta, &caller, &revised.row);
+    r.object_revision = Some(revised.revision);
+    if revised.unchanged {
+        // Nothing is written; the request is still recorded, as a read of the picture.
+        r.reason = Some("unchanged".into());
+    }
+    audit::write(&tx, &meta, r).await?;
+    let res = respond(&tx, actix_web::http::StatusCode::OK, &caller, &revised.row).await?;
+    tx.commit().await?;
+    Ok(res)
+}
+
+/// What a revision did: the picture as it is now, the revision written (or, when the
+/// change changed nothing, the one in force).
+struct Revised {
+    row: PictureRow,
+    revision: i32,
+    unchanged: bool,
+}
+
+/// The revise rule, shared by a patch and by the upload or removal of an attachment:
+/// `content` replaces `base` (the pending revision if there is one, else the revision in
+/// force) of the locked picture `row`, as a new draft revision, a change in force at once,
+/// or a proposed revision waiting for review (`lifecycle::patch_outcome`).
+async fn revise(
+    tx: &Transaction<'_>,
+    state: &AppState,
+    caller: &Principal,
+    row: &PictureRow,
+    base: &PictureContent,
+    content: PictureContent,
+) -> Result<Revised, ApiError> {
+    let checked = check_content(tx, caller, content, state, Some(row.id)).await?;
     let new = checked.content();
-    let requires_review = pictures::organisation_requires_review(&tx, row.originator_id).await?;
-    let indicators = published_indicators(&tx, &row).await?;
+    let requires_review = pictures::organisation_requires_review(tx, row.originator_id).await?;
+    let indicators = published_indicators(tx, row).await?;
     let outcome = lifecycle::patch_outcome(
         row.status,
         InForce { content: &row.content, indicators: &indicators },
-        &base,
+        base,
         new,
         caller.permissions.can_approve_pictures(),
         requires_review,
     );
-    let next = pictures::max_revision(&tx, row.id).await? + 1;
+    let next = pictures::max_revision(tx, row.id).await? + 1;
     match outcome {
         PatchOutcome::Unchanged => {
-            // Nothing is written; the request is still recorded, as a read of the picture.
-            let mut r = audit::picture(&meta, &caller, &row);
-            r.reason = Some("unchanged".into());
-            audit::write(&tx, &meta, r).await?;
-            let res = respond(&tx, actix_web::http::StatusCode::OK, &caller, &row).await?;
-            tx.commit().await?;
-            return Ok(res);
+            return Ok(Revised { row: row.clone(), revision: row.revision, unchanged: true });
         }
         PatchOutcome::NewDraft => {
-            pictures::set_revision_state(&tx, row.id, row.revision, RevisionState::Superseded, None).await?;
-            pictures::insert_revision(&tx, row.id, next, RevisionState::Draft, new, caller.user_id).await?;
-            pictures::set_in_force(&tx, row.id, next, Status::Draft, new, checked.severity(), false).await?;
+            pictures::set_revision_state(tx, row.id, row.revision, RevisionState::Superseded, None).await?;
+            pictures::insert_revision(tx, row.id, next, RevisionState::Draft, new, caller.user_id).await?;
+            pictures::set_in_force(tx, row.id, next, Status::Draft, new, checked.severity(), false).await?;
         }
         PatchOutcome::Immediate => {
-            pictures::insert_revision(&tx, row.id, next, RevisionState::Published, new, caller.user_id).await?;
-            pictures::set_revision_state(&tx, row.id, row.revision, RevisionState::Superseded, None).await?;
+            pictures::insert_revision(tx, row.id, next, RevisionState::Published, new, caller.user_id).await?;
+            pictures::set_revision_state(tx, row.id, row.revision, RevisionState::Superseded, None).await?;
             if let Some(pending) = row.pending_revision {
-                pictures::set_revision_state(&tx, row.id, pending, RevisionState::Rejected, None).await?;
+                pictures::set_revision_state(tx, row.id, pending, RevisionState::Rejected, None).await?;
             }
-            publish_in_force(&tx, &row, next, row.status, new, checked.severity()).await?;
-            pictures::set_pending(&tx, row.id, None).await?;
+            publish_in_force(tx, row, next, row.status, new, checked.severity()).await?;
+            pictures::set_pending(tx, row.id, None).await?;
         }
         PatchOutcome::Proposed => {
             if let Some(pending) = row.pending_revision {
-                pictures::set_revision_state(&tx, row.id, pending, RevisionState::Rejected, None).await?;
+                pictures::set_revision_state(tx, row.id, pending, RevisionState::Rejected, None).await?;
             }
-            pictures::insert_revision(&tx, row.id, next, RevisionState::Draft, new, caller.user_id).await?;
-            pictures::set_pending(&tx, row.id, Some(next)).await?;
+            pictures::insert_revision(tx, row.id, next, RevisionState::Draft, new, caller.user_id).await?;
+            pictures::set_pending(tx, row.id, Some(next)).await?;
         }
     }
-    let row = pictures::find(&tx, &Viewer::from(&caller.permissions), row.id, false).await?.ok_or(NOT_FOUND)?;
-    let mut r = audit::picture(&meta, &caller, &row);
-    r.object_revision = Some(next);
-    audit::write(&tx, &meta, r).await?;
-    let res = respond(&tx, actix_web::http::StatusCode::OK, &caller, &row).await?;
-    tx.commit().await?;
-    Ok(res)
+    let row = pictures::find(tx, &Viewer::from(&caller.permissions), row.id, false).await?.ok_or(NOT_FOUND)?;
+    Ok(Revised { row, revision: next, unchanged: false })
 }
 
 /// Every revision's indicators of a published picture, for what counts as loosening an
@@ -920,8 +946,8 @@ pub async fn get_revision(
     let (content, redacted) = revision_content(&v, &row.handling(), n, rev.content, &history, &related);
     let mut r = audit::picture(&meta, &caller, &row);
     r.object_revision = Some(n);
-    if redacted > 0 {
-        r.reason = Some(format!("indicators_redacted:{redacted}"));
+    if redacted.any() {
+        r.reason = redacted.reason();
     }
     audit::commit(&state, &meta, r).await?;
     Ok(HttpResponse::Ok().json(content))

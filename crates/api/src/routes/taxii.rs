@@ -477,7 +477,8 @@ fn expand(p: &Principal, e: &EntryRow, history: Option<&IndicatorHistory>) -> Op
         revoked: e.revoked,
         content: &content,
     });
-    Some((objects, redacted))
+    // STIX objects carry no attachments: only indicators can be left out of them.
+    Some((objects, redacted.indicators))
 }
 
 /// The organisations, the TLP markings and DISARM's objects: one version each.

@@ -9,7 +9,7 @@
 //! `PROPTEST_CASES` sets the number of sequences (4,096 by default).
 
 use proptest::prelude::*;
-use sitrep_types::{Indicator, IndicatorType, PictureContent, Status, Tier, Tlp};
+use sitrep_types::{Attachment, Indicator, IndicatorType, PictureContent, Status, Tier, Tlp};
 use uuid::Uuid;
 
 use super::*;
@@ -35,22 +35,39 @@ fn approves(a: Actor) -> bool {
 }
 
 /// The handling variants a revision may take: (tier, TLP, the indicator's TLP or no
-/// indicator, title).
-const VARIANTS: [(Tier, Tlp, Option<Tlp>, u8); 10] = [
-    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0),
-    (Tier::Group, Tlp::Amber, Some(Tlp::Red), 0),
-    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 1),
-    (Tier::Group, Tlp::Amber, None, 0),
-    (Tier::Group, Tlp::AmberStrict, Some(Tlp::Red), 0),
-    (Tier::GroupVirt, Tlp::Amber, Some(Tlp::AmberStrict), 0),
-    (Tier::GroupVirtRas, Tlp::Amber, Some(Tlp::Amber), 0),
-    (Tier::GroupVirtRas, Tlp::Green, Some(Tlp::Amber), 1),
-    (Tier::Public, Tlp::Clear, Some(Tlp::Clear), 0),
-    (Tier::Named, Tlp::Red, Some(Tlp::Red), 0),
+/// indicator, title, the attachment's TLP or no attachment).
+type Variant = (Tier, Tlp, Option<Tlp>, u8, Option<Tlp>);
+const VARIANTS: [Variant; 13] = [
+    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, None),
+    (Tier::Group, Tlp::Amber, Some(Tlp::Red), 0, None),
+    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 1, None),
+    (Tier::Group, Tlp::Amber, None, 0, None),
+    (Tier::Group, Tlp::AmberStrict, Some(Tlp::Red), 0, None),
+    (Tier::GroupVirt, Tlp::Amber, Some(Tlp::AmberStrict), 0, None),
+    (Tier::GroupVirtRas, Tlp::Amber, Some(Tlp::Amber), 0, None),
+    (Tier::GroupVirtRas, Tlp::Green, Some(Tlp::Amber), 1, None),
+    (Tier::Public, Tlp::Clear, Some(Tlp::Clear), 0, None),
+    (Tier::Named, Tlp::Red, Some(Tlp::Red), 0, None),
+    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, Some(Tlp::Red)),
+    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, Some(Tlp::AmberStrict)),
+    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, Some(Tlp::Amber)),
 ];
 
+/// The one file the variants attach (or not), with the TLP the variant gives it.
+fn attachment(tlp: Tlp) -> Attachment {
+    Attachment {
+        id: Uuid::from_u128(0xf11e),
+        file_name: "screenshot.png".into(),
+        media_type: "image/png".into(),
+        size: 1,
+        sha256: "00".repeat(32),
+        tlp,
+        description: Default::default(),
+    }
+}
+
 fn content(variant: usize) -> PictureContent {
-    let (tier, tlp, indicator, title) = VARIANTS[variant % VARIANTS.len()];
+    let (tier, tlp, indicator, title, attached) = VARIANTS[variant % VARIANTS.len()];
     let mut c = sample();
     c.tier = tier;
     c.tlp = tlp;
@@ -66,6 +83,7 @@ fn content(variant: usize) -> PictureContent {
         })
         .into_iter()
         .collect();
+    c.attachments = attached.map(attachment).into_iter().collect();
     c
 }
 
@@ -158,6 +176,11 @@ impl Pic {
                 .revs
                 .iter()
                 .map(|r| (r.n, r.content.indicators.iter().map(|i| (i.type_, i.value.clone(), i.tlp)).collect()))
+                .collect(),
+            attachments: self
+                .revs
+                .iter()
+                .map(|r| (r.n, r.content.attachments.iter().map(|a| (a.id, a.tlp)).collect()))
                 .collect(),
         }
     }
@@ -361,7 +384,11 @@ fn four_eyes_held(p: &Publication) -> Result<(), String> {
                     .indicators
                     .iter()
                     .any(|o| o.value == n.value && o.type_ == n.type_ && tlp_rank(n.tlp) < tlp_rank(o.tlp))
-            })
+            }) || new
+                .content
+                .attachments
+                .iter()
+                .any(|n| r.content.attachments.iter().any(|o| o.id == n.id && tlp_rank(n.tlp) < tlp_rank(o.tlp)))
         });
     // A change that only narrows (same content, a narrower or equal tier, an equal or
     // stricter TLP, indicators kept or made stricter) takes effect at once, always.
@@ -370,6 +397,7 @@ fn four_eyes_held(p: &Publication) -> Result<(), String> {
         same.tier = old.tier;
         same.tlp = old.tlp;
         same.indicators.clone_from(&old.indicators);
+        same.attachments.clone_from(&old.attachments);
         same == *old
             && tier_rank(new.content.tier) <= tier_rank(old.tier)
             && tlp_rank(new.content.tlp) >= tlp_rank(old.tlp)
@@ -378,6 +406,11 @@ fn four_eyes_held(p: &Publication) -> Result<(), String> {
                     .iter()
                     .any(|o| o.value == n.value && o.type_ == n.type_ && tlp_rank(n.tlp) >= tlp_rank(o.tlp))
             })
+            && new
+                .content
+                .attachments
+                .iter()
+                .all(|n| old.attachments.iter().any(|o| o.id == n.id && tlp_rank(n.tlp) >= tlp_rank(o.tlp)))
     });
     let needed =
         !only_narrows && (p.review || tier_rank(new.content.tier) >= tier_rank(Tier::GroupVirtRas) || loosened);
@@ -466,5 +499,25 @@ fn removing_an_indicator_and_adding_it_back_looser_needs_approval() {
     assert_eq!(world.published.len(), 2, "the removal is in force at once, the loosening is not");
     for p in &world.published {
         assert!(four_eyes_held(p).is_ok());
+    }
+}
+
+#[test]
+fn loosening_an_attachment_or_removing_it_and_adding_it_back_looser_needs_approval() {
+    // Variant 10 attaches the file RED, 3 has no attachment, 12 attaches it AMBER: the
+    // rest of the content is the same.
+    let mut world = World::default();
+    for s in [
+        Step::Create { by: 0, variant: 10 },
+        Step::Publish { by: 0, picture: 0 },
+        Step::Revise { by: 0, picture: 0, variant: Some(0) },
+        Step::Revise { by: 0, picture: 0, variant: Some(12) },
+        Step::Revise { by: 0, picture: 0, variant: Some(11) },
+    ] {
+        world.apply(&s);
+    }
+    assert_eq!(world.published.len(), 2, "the removal is in force at once, the loosenings are not");
+    for p in &world.published {
+        four_eyes_held(p).unwrap();
     }
 }

@@ -1,0 +1,316 @@
+//! Where attachments' bytes live: the configuration (`[attachments]`) and the local
+//! store, a folder of encrypted files named by blob id. An upload streams into a temporary
+//! file in the same folder (hashed, recognised and encrypted piece by piece, never held
+//! whole) and is moved into place only once it is complete and accepted; a download
+//! decrypts segment by segment as it is sent. A file that leaves the folder is
+//! ciphertext: its data key is in the database, sealed under the key-encryption key.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use actix_web::web::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sitrep_auth::SealKey;
+use sitrep_auth::envelope::{DataKey, HEADER, Opener, Sealer};
+use sitrep_domain::attachment::{DEFAULT_MEDIA_TYPES, Sniffer};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+const MIB: u64 = 1024 * 1024;
+
+/// The configuration section `attachments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentPolicy {
+    /// Where the encrypted files are kept: `local` (a folder).
+    pub store: StoreKind,
+    /// The folder of the local store; default `data_dir/attachments`.
+    pub dir: Option<PathBuf>,
+    /// The key-encryption key (base64 of 32 bytes), created at first start; default
+    /// `data_dir/secrets/attachments.key`. Without it no attachment can be read: back it up.
+    pub key_file: Option<PathBuf>,
+    /// The largest file accepted, in bytes.
+    pub max_file_bytes: u64,
+    /// The most a picture's uploads may take together, in bytes.
+    pub max_picture_bytes: u64,
+    /// The media types accepted (declared and recognised alike).
+    pub media_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    Local,
+}
+
+impl Default for AttachmentPolicy {
+    fn default() -> Self {
+        AttachmentPolicy {
+            store: StoreKind::Local,
+            dir: None,
+            key_file: None,
+            max_file_bytes: 100 * MIB,
+            max_picture_bytes: 1024 * MIB,
+            media_types: DEFAULT_MEDIA_TYPES.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+}
+
+impl AttachmentPolicy {
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_file_bytes == 0 || self.max_picture_bytes < self.max_file_bytes {
+            return Err("attachments.max_file_bytes must be positive and at most max_picture_bytes".into());
+        }
+        for t in &self.media_types {
+            if sitrep_domain::attachment::media_type_essence(t).as_deref() != Some(t.as_str()) {
+                return Err(format!("attachments.media_types: {t:?} is not a lower-case type/subtype"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The attachment store of this process.
+pub struct Store {
+    objects: PathBuf,
+    tmp: PathBuf,
+    kek: SealKey,
+    pub policy: AttachmentPolicy,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("objects", &self.objects).finish_non_exhaustive()
+    }
+}
+
+/// Temporary files older than this are left over from a crash and removed at start
+/// (younger ones may be another process's upload in progress).
+const STALE_SECS: u64 = 24 * 3600;
+
+impl Store {
+    /// Opens (creating) the folder `dir` with its `objects` and `tmp` subfolders, private
+    /// to the server's user, and removes stale temporary files.
+    pub fn open(dir: &Path, kek: SealKey, policy: AttachmentPolicy) -> anyhow::Result<Arc<Store>> {
+        policy.check().map_err(anyhow::Error::msg)?;
+        let objects = dir.join("objects");
+        let tmp = dir.join("tmp");
+        for d in [dir, &objects, &tmp] {
+            std::fs::create_dir_all(d)?;
+            sitrep_auth::keyfile::restrict_dir(d)?;
+        }
+        for entry in std::fs::read_dir(&tmp)?.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > STALE_SECS);
+            if stale {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(Arc::new(Store { objects, tmp, kek, policy }))
+    }
+
+    fn object(&self, blob: Uuid) -> PathBuf {
+        self.objects.join(blob.simple().to_string())
+    }
+
+    /// Streams an upload into a temporary encrypted file: at most `limit` bytes (`413`
+    /// beyond, as soon as it is known), the content recognised as `declared` (`422`
+    /// naming both types), a body cut short `400`. On any failure the temporary file is
+    /// removed: nothing of it remains.
+    pub async fn receive<S, E>(
+        &self,
+        mut body: S,
+        declared: &str,
+        limit: u64,
+        content_length: Option<u64>,
+    ) -> Result<Received, ReceiveError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let too_large =
+            || ReceiveError::Api(ApiError::PayloadTooLarge { limit: usize::try_from(limit).unwrap_or(usize::MAX) });
+        if content_length.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let blob_id = Uuid::new_v4();
+        let key = DataKey::generate();
+        let wrapped_key = key.wrap(&self.kek, blob_id.as_bytes()).map_err(ApiError::Internal)?;
+        let path = self.tmp.join(format!("{}.part", blob_id.simple()));
+        let file = sitrep_auth::keyfile::open_private(&path).map_err(|e| ApiError::Internal(e.into()))?;
+        let mut received =
+            Received { path, blob_id, wrapped_key, sha256: [0; 32], size: 0, sniffed: String::new(), kept: false };
+        let mut writer = Writer(Some(file));
+        let mut sealer = Sealer::new(&key);
+        let mut sha = Sha256::new();
+        let mut sniffer = Sniffer::default();
+        let mut size: u64 = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                tracing::info!(error = %e, "upload body ended early");
+                ReceiveError::Api(ApiError::BadRequest {
+                    code: "upload_truncated",
+                    detail: "The upload ended before its end; nothing was stored.".into(),
+                })
+            })?;
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(too_large());
+            }
+            sha.update(&chunk);
+            sniffer.push(&chunk);
+            if let Some(m) = sniffer.early_mismatch(declared) {
+                return Err(ReceiveError::Mismatch(m, None));
+            }
+            let sealed = sealer.push(&chunk).map_err(ApiError::Internal)?;
+            writer.write(sealed).await?;
+        }
+        if content_length.is_some_and(|n| n != size) {
+            return Err(ReceiveError::Api(ApiError::BadRequest {
+                code: "upload_truncated",
+                detail: "The upload is shorter than its Content-Length; nothing was stored.".into(),
+            }));
+        }
+        let sha256: [u8; 32] = sha.finalize().into();
+        let sniffed = sniffer.verdict(declared).map_err(|m| ReceiveError::Mismatch(m, Some(sha256)))?;
+        writer.write(sealer.finish().map_err(ApiError::Internal)?).await?;
+        writer.sync().await?;
+        received.sha256 = sha256;
+        received.size = size;
+        received.sniffed = sniffed;
+        Ok(received)
+    }
+
+    /// Moves a complete upload into place as its blob (an upload whose content was
+    /// already stored is dropped instead, which removes it).
+    pub async fn keep(&self, mut received: Received) -> Result<(), ApiError> {
+        let from = received.path.clone();
+        let to = self.object(received.blob_id);
+        let dir = self.objects.clone();
+        blocking(move || {
+            std::fs::rename(&from, &to)?;
+            std::fs::File::open(&dir)?.sync_all()
+        })
+        .await?;
+        received.kept = true;
+        Ok(())
+    }
+
+    /// Removes a blob's file that was moved into place for a transaction that then did
+    /// not commit (nothing refers to it).
+    pub fn discard(&self, blob: Uuid) {
+        if let Err(e) = std::fs::remove_file(self.object(blob)) {
+            tracing::warn!(error = %e, %blob, "an uncommitted attachment file could not be removed");
+        }
+    }
+
+    /// The plaintext of `blob`, decrypted segment by segment as it is read.
+    pub async fn read(
+        &self,
+        blob: &sitrep_db::attachments::Blob,
+    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
+        let key = DataKey::unwrap(&self.kek, &blob.wrapped_key, blob.id.as_bytes()).map_err(ApiError::Internal)?;
+        let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
+        let path = self.object(blob.id);
+        let (file, header) = blocking(move || {
+            let mut f = std::fs::File::open(&path)?;
+            let mut header = [0u8; HEADER];
+            f.read_exact(&mut header)?;
+            Ok((f, header))
+        })
+        .await?;
+        let opener = Opener::new(&key, &header, size).map_err(ApiError::Internal)?;
+        let state = (Some(file), opener, 0u64);
+        Ok(futures_util::stream::try_unfold(state, move |(file, mut opener, done)| async move {
+            let Some(mut file) = file else { return Ok(None) };
+            if opener.done() {
+                return Ok(None);
+            }
+            let len = Opener::next_len(size, done);
+            let (file, segment) = tokio::task::spawn_blocking(move || {
+                let mut segment = vec![0u8; len];
+                file.read_exact(&mut segment).map(|()| (file, segment))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            let plain = opener.open(&segment).map_err(|e| {
+                tracing::error!(error = %e, "an attachment failed to decrypt");
+                std::io::Error::other("attachment damaged")
+            })?;
+            let done = done + plain.len() as u64;
+            Ok(Some((Bytes::from(plain), (Some(file), opener, done))))
+        }))
+    }
+}
+
+/// Why an upload was not received.
+#[derive(Debug)]
+pub enum ReceiveError {
+    Api(ApiError),
+    /// The content is not the declared type (with its hash when it was read to the end).
+    Mismatch(sitrep_domain::attachment::Mismatch, Option<[u8; 32]>),
+}
+
+impl From<ApiError> for ReceiveError {
+    fn from(e: ApiError) -> Self {
+        ReceiveError::Api(e)
+    }
+}
+
+/// A complete upload in its temporary file, removed when dropped unless kept.
+#[derive(Debug)]
+pub struct Received {
+    path: PathBuf,
+    pub blob_id: Uuid,
+    pub wrapped_key: Vec<u8>,
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub sniffed: String,
+    kept: bool,
+}
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Runs file I/O on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// A file written on the blocking pool, one piece at a time.
+struct Writer(Option<std::fs::File>);
+
+impl Writer {
+    async fn write(&mut self, data: Vec<u8>) -> Result<(), ApiError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut file = self.0.take().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("file lost")))?;
+        let file = blocking(move || file.write_all(&data).map(|()| file)).await?;
+        self.0 = Some(file);
+        Ok(())
+    }
+
+    async fn sync(&mut self) -> Result<(), ApiError> {
+        let file = self.0.take().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("file lost")))?;
+        let file = blocking(move || file.sync_all().map(|()| file)).await?;
+        self.0 = Some(file);
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! Evidence attachments: the stored files (`attachment_blobs`, one per distinct content)
+//! and the uploads (`attachments`, one per file a picture received). Callers reach an
+//! attachment only through a picture they have already found with the caller's
+//! visibility predicate; which revisions carry it, and with what TLP, is in each
+//! revision's content.
+
+use uuid::Uuid;
+
+use crate::{DbError, GenericClient};
+
+/// A stored file: where its ciphertext is and its sealed data key.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub id: Uuid,
+    pub size: i64,
+    pub wrapped_key: Vec<u8>,
+    pub store: String,
+}
+
+/// What an upload fixed about a file: nothing of it changes afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub id: Uuid,
+    pub picture_id: Uuid,
+    pub blob_id: Uuid,
+    pub file_name: String,
+    pub media_type: String,
+    pub size: i64,
+    /// Lower-case hex.
+    pub sha256: String,
+}
+
+/// A new blob, unless one with the same content exists: returns the blob that holds the
+/// content and whether it is the new one. Two uploads of the same bytes at once: the
+/// second waits for the first to commit and then uses its blob.
+pub async fn claim_blob(
+    c: &impl GenericClient,
+    id: Uuid,
+    sha256: &[u8],
+    size: i64,
+    sniffed: &str,
+    wrapped_key: &[u8],
+    store: &str,
+) -> Result<(Uuid, bool), DbError> {
+    let inserted = c
+        .query_opt(
+            "INSERT INTO attachment_blobs (id, sha256, size, sniffed, wrapped_key, store) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING RETURNING id",
+            &[&id, &sha256, &size, &sniffed, &wrapped_key, &store],
+        )
+        .await?;
+    if inserted.is_some() {
+        return Ok((id, true));
+    }
+    let row = c.query_one("SELECT id FROM attachment_blobs WHERE sha256 = $1", &[&sha256]).await?;
+    Ok((row.try_get(0)?, false))
+}
+
+pub async fn blob(c: &impl GenericClient, id: Uuid) -> Result<Option<Blob>, DbError> {
+    let row = c.query_opt("SELECT id, size, wrapped_key, store FROM attachment_blobs WHERE id = $1", &[&id]).await?;
+    row.map(|r| Ok(Blob { id: r.try_get(0)?, size: r.try_get(1)?, wrapped_key: r.try_get(2)?, store: r.try_get(3)? }))
+        .transpose()
+}
+
+/// Records an upload of `picture`.
+pub async fn insert(c: &impl GenericClient, u: &Upload, created_by: Uuid) -> Result<(), DbError> {
+    c.execute(
+        "INSERT INTO attachments (id, picture_id, blob_id, file_name, media_type, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&u.id, &u.picture_id, &u.blob_id, &u.file_name, &u.media_type, &created_by],
+    )
+    .await?;
+    Ok(())
+}
+
+const UPLOAD: &str = "SELECT a.id, a.picture_id, a.blob_id, a.file_name, a.media_type, b.size, b.sha256 \
+     FROM attachments a JOIN attachment_blobs b ON b.id = a.blob_id";
+
+fn upload(r: &tokio_postgres::Row) -> Result<Upload, DbError> {
+    Ok(Upload {
+        id: r.try_get(0)?,
+        picture_id: r.try_get(1)?,
+        blob_id: r.try_get(2)?,
+        file_name: r.try_get(3)?,
+        media_type: r.try_get(4)?,
+        size: r.try_get(5)?,
+        sha256: hex::encode(r.try_get::<_, Vec<u8>>(6)?),
+    })
+}
+
+/// Every upload a picture has received.
+pub async fn of_picture(c: &impl GenericClient, picture: Uuid) -> Result<Vec<Upload>, DbError> {
+    let rows = c.query(&format!("{UPLOAD} WHERE a.picture_id = $1 ORDER BY a.created_at, a.id"), &[&picture]).await?;
+    rows.iter().map(upload).collect()
+}
+
+/// One upload of `picture` (the caller has found the picture for its caller).
+pub async fn find(c: &impl GenericClient, picture: Uuid, id: Uuid) -> Result<Option<Upload>, DbError> {
+    let row = c.query_opt(&format!("{UPLOAD} WHERE a.picture_id = $1 AND a.id = $2"), &[&picture, &id]).await?;
+    row.as_ref().map(upload).transpose()
+}
+
+/// The bytes a picture's uploads take, counted once per upload.
+pub async fn used_bytes(c: &impl GenericClient, picture: Uuid) -> Result<i64, DbError> {
+    let row = c
+        .query_one(
+            "SELECT coalesce(sum(b.size), 0)::bigint FROM attachments a JOIN attachment_blobs b ON b.id = a.blob_id \
+             WHERE a.picture_id = $1",
+            &[&picture],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The upload an idempotency key already made for this user, and the hash of the request
+/// that made it; takes the key for `attachment` otherwise (blocking a concurrent holder
+/// until it commits). A key used for something else answers with no attachment.
+pub async fn claim_idempotency_key(
+    c: &impl GenericClient,
+    user: Uuid,
+    key: &str,
+    request_hash: &[u8],
+    picture: Uuid,
+    attachment: Uuid,
+) -> Result<Option<(Option<Uuid>, Vec<u8>)>, DbError> {
+    let inserted = c
+        .execute(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, picture_id, attachment_id) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[&user, &key, &request_hash, &picture, &attachment],
+        )
+        .await?;
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let row = c
+        .query_one(
+            "SELECT attachment_id, request_hash FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+            &[&user, &key],
+        )
+        .await?;
+    Ok(Some((row.try_get(0)?, row.try_get(1)?)))
+}

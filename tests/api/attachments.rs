@@ -1,0 +1,432 @@
+//! Evidence attachments over HTTPS: upload and download with the hash, what is stored
+//! (ciphertext only, the same bytes once, nothing of a refused upload), the media-type
+//! rule, the revision rules an upload shares with a patch, and who sees an attachment
+//! whose TLP is stricter than its picture's.
+
+use std::path::Path;
+
+use reqwest::Response;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::pictures::{Cast, act, cast, content, create, etag, revise};
+use crate::helpers::{TestApp, problem};
+
+/// A PNG signature, a marker no ciphertext can contain by chance, and filler.
+fn png(marker: &str, len: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
+    bytes.extend_from_slice(marker.as_bytes());
+    let mut i: u32 = 0;
+    while bytes.len() < len {
+        i = i.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        bytes.push(i.to_le_bytes()[2]);
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+struct Upload<'a> {
+    body: Vec<u8>,
+    content_type: &'a str,
+    name: &'a str,
+    tlp: Option<&'a str>,
+    key: Option<&'a str>,
+}
+
+impl<'a> Upload<'a> {
+    fn png(body: Vec<u8>) -> Self {
+        Upload { body, content_type: "image/png", name: "kuvakaappaus%20%C3%A4.png", tlp: None, key: None }
+    }
+}
+
+async fn upload_if_match(app: &TestApp, token: &str, id: &str, if_match: &str, u: Upload<'_>) -> Response {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/api/v1/pictures/{id}/attachments")))
+        .bearer_auth(token)
+        .header("if-match", if_match)
+        .header("content-type", u.content_type)
+        .header("attachment-file-name", u.name)
+        .header("attachment-description-en", "Screenshot%20of%20the%20post")
+        .body(u.body);
+    if let Some(tlp) = u.tlp {
+        req = req.header("attachment-tlp", tlp);
+    }
+    if let Some(key) = u.key {
+        req = req.header("idempotency-key", key);
+    }
+    req.send().await.unwrap()
+}
+
+async fn upload(app: &TestApp, token: &str, id: &str, u: Upload<'_>) -> Response {
+    let tag = etag(app, token, id).await;
+    upload_if_match(app, token, id, &tag, u).await
+}
+
+async fn uploaded(res: Response) -> Value {
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    res.json().await.unwrap()
+}
+
+async fn download(app: &TestApp, token: &str, id: &str, aid: &str) -> Response {
+    app.get(&format!("/api/v1/pictures/{id}/attachments/{aid}/content"), Some(token)).await
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() { out.extend(files(&p)) } else { out.push(p) }
+        }
+    }
+    out
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    let c = app.pool.get().await.unwrap();
+    c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0)
+}
+
+/// Waits (up to 10 s) until the storage folder holds exactly `n` files: a refused upload's
+/// temporary file goes when the server has finished with the request.
+async fn stored_files_become(app: &TestApp, n: usize) -> Vec<std::path::PathBuf> {
+    let dir = app.data_dir.join("attachments");
+    for _ in 0..100 {
+        let found = files(&dir);
+        if found.len() == n {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let found = files(&dir);
+    assert_eq!(found.len(), n, "{found:?}");
+    found
+}
+
+#[tokio::test]
+async fn an_attachment_round_trips_with_its_hash_and_only_ciphertext_is_stored() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let picture = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = picture["id"].as_str().unwrap();
+    let marker = "SITREP-PLAINTEXT-MARKER-4f1c";
+    let bytes = png(marker, 200_000);
+    let body = uploaded(upload(&app, &cast.author, id, Upload::png(bytes.clone())).await).await;
+    let a = &body["attachment"];
+    assert_eq!(a["sha256"], sha256_hex(&bytes));
+    assert_eq!(a["size"], 200_000);
+    assert_eq!(a["file_name"], "kuvakaappaus ä.png");
+    assert_eq!(a["media_type"], "image/png");
+    assert_eq!(a["tlp"], "AMBER", "the picture's TLP by default");
+    assert_eq!(a["description"]["en"], "Screenshot of the post");
+    let aid = a["id"].as_str().unwrap();
+    assert_eq!(body["picture"]["attachments"][0]["id"], aid);
+    assert_eq!(body["picture"]["revision"], 2, "the upload wrote a revision");
+
+    let detail: Value = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.author)).await.json().await.unwrap();
+    assert_eq!(detail["attachments"][0], *a);
+
+    let res = download(&app, &cast.author, id, aid).await;
+    assert_eq!(res.status(), 200);
+    let h = res.headers().clone();
+    assert_eq!(h["content-type"], "image/png");
+    assert_eq!(
+        h["content-disposition"],
+        "attachment; filename=\"kuvakaappaus _.png\"; filename*=UTF-8''kuvakaappaus%20%C3%A4.png"
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["content-length"], "200000");
+    let got = res.bytes().await.unwrap();
+    assert_eq!(sha256_hex(&got), sha256_hex(&bytes));
+    assert_eq!(got.as_ref(), bytes.as_slice());
+
+    // Whoever copies the storage folder gets ciphertext: neither the marker nor the
+    // plaintext's hash (as bytes or as hex) is anywhere in it.
+    let stored = stored_files_become(&app, 1).await;
+    let raw_hash: [u8; 32] = Sha256::digest(&bytes).into();
+    for f in stored {
+        let data = std::fs::read(&f).unwrap();
+        assert!(data.len() > bytes.len(), "encrypted with tags");
+        for needle in [marker.as_bytes(), &raw_hash[..], sha256_hex(&bytes).as_bytes(), &bytes[..64]] {
+            assert!(!data.windows(needle.len()).any(|w| w == needle), "{} holds plaintext", f.display());
+        }
+    }
+
+    // The upload and the download are in the access log with the attachment and its hash.
+    let c = app.pool.get().await.unwrap();
+    let rows = c
+        .query(
+            "SELECT action, reason FROM access_log WHERE object_type = 'attachment' AND object_id = $1 ORDER BY seq",
+            &[&aid],
+        )
+        .await
+        .unwrap();
+    let logged: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(logged.len(), 2, "{logged:?}");
+    assert_eq!(logged[0].0, "attachment.upload");
+    assert_eq!(logged[1].0, "attachment.download");
+    assert!(logged.iter().all(|(_, reason)| reason.contains(&sha256_hex(&bytes))), "{logged:?}");
+}
+
+#[tokio::test]
+async fn the_same_bytes_uploaded_twice_are_stored_once() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let bytes = png("same", 70_000);
+    for _ in 0..2 {
+        let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+        uploaded(upload(&app, &cast.author, p["id"].as_str().unwrap(), Upload::png(bytes.clone())).await).await;
+    }
+    assert_eq!(count(&app, "attachments").await, 2);
+    assert_eq!(count(&app, "attachment_blobs").await, 1);
+    stored_files_become(&app, 1).await;
+}
+
+#[tokio::test]
+async fn an_oversize_or_truncated_upload_stores_nothing() {
+    let app = TestApp::spawn_with(|s| {
+        s.attachments.max_file_bytes = 100_000;
+        s.attachments.max_picture_bytes = 150_000;
+    })
+    .await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+
+    let res = upload(&app, &cast.author, id, Upload::png(png("big", 100_001))).await;
+    assert_eq!(problem(res, 413).await["code"], "payload_too_large");
+
+    // Without a Content-Length the limit is found while streaming.
+    let tag = etag(&app, &cast.author, id).await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        png("chunked", 120_000).chunks(10_000).map(|c| Ok(c.to_vec())).collect();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/pictures/{id}/attachments")))
+        .bearer_auth(&cast.author)
+        .header("if-match", &tag)
+        .header("content-type", "image/png")
+        .header("attachment-file-name", "a.png")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(res, 413).await["code"], "payload_too_large");
+
+    // A body that breaks off: the client gives up half way.
+    let mut pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        png("cut", 60_000).chunks(20_000).map(|c| Ok(c.to_vec())).collect();
+    pieces.push(Err(std::io::Error::other("connection lost")));
+    let sent = app
+        .client
+        .post(app.url(&format!("/api/v1/pictures/{id}/attachments")))
+        .bearer_auth(&cast.author)
+        .header("if-match", &tag)
+        .header("content-type", "image/png")
+        .header("attachment-file-name", "a.png")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(pieces)))
+        .send()
+        .await;
+    assert!(sent.is_err() || sent.unwrap().status() == 400);
+
+    // The picture's total counts too: 90 000 fits, another 90 000 does not.
+    uploaded(upload(&app, &cast.author, id, Upload::png(png("first", 90_000))).await).await;
+    let res = upload(&app, &cast.author, id, Upload::png(png("second", 90_000))).await;
+    assert_eq!(res.status(), 413);
+
+    // One upload stored; of the refused ones no row and no file, not even a temporary one.
+    assert_eq!(count(&app, "attachments").await, 1);
+    assert_eq!(count(&app, "attachment_blobs").await, 1);
+    stored_files_become(&app, 1).await;
+    let revisions = crate::helpers::pictures::revisions(&app, &cast.author, id).await;
+    assert_eq!(revisions.len(), 2, "only the accepted upload wrote a revision");
+}
+
+#[tokio::test]
+async fn a_content_that_is_not_its_declared_type_is_refused_naming_both() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n".to_vec();
+    let res = upload(&app, &cast.author, id, Upload { body: pdf.clone(), ..Upload::png(Vec::new()) }).await;
+    let body = problem(res, 422).await;
+    let error = &body["errors"][0];
+    assert_eq!(error["field"], "Content-Type");
+    assert_eq!(error["code"], "media_type_mismatch");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("image/png") && message.contains("application/pdf"), "{message}");
+    // A type off the allow-list is refused before the body is read.
+    let res = upload(
+        &app,
+        &cast.author,
+        id,
+        Upload { body: b"<html>".to_vec(), content_type: "text/html", ..Upload::png(vec![]) },
+    )
+    .await;
+    assert_eq!(problem(res, 422).await["errors"][0]["code"], "media_type_not_allowed");
+    // The same PDF declared as what it is is accepted.
+    let res =
+        upload(&app, &cast.author, id, Upload { body: pdf, content_type: "application/pdf", ..Upload::png(vec![]) })
+            .await;
+    uploaded(res).await;
+    assert_eq!(count(&app, "attachments").await, 1);
+    stored_files_become(&app, 1).await;
+}
+
+/// Created by the author with an AMBER+STRICT attachment on a `group_virt_ras` AMBER
+/// picture, approved and published: the picture reaches R, the attachment does not.
+async fn published_with_stricter_attachment(app: &TestApp, cast: &Cast) -> (String, String) {
+    let p = create(app, &cast.author, &content("group_virt_ras", "AMBER")).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let u = Upload { tlp: Some("AMBER+STRICT"), ..Upload::png(png("strict", 5_000)) };
+    let aid = uploaded(upload(app, &cast.author, &id, u).await).await["attachment"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(act(app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(act(app, &cast.approver2, &id, "approve").await.status(), 200);
+    assert_eq!(act(app, &cast.approver, &id, "publish").await.status(), 200);
+    (id, aid)
+}
+
+#[tokio::test]
+async fn a_stricter_attachment_is_left_out_wherever_its_tlp_does_not_reach() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let (id, aid) = published_with_stricter_attachment(&app, &cast).await;
+    // AMBER+STRICT reaches up to group_virt: B and V see it, R does not.
+    for (token, sees) in [(&cast.b_reader, true), (&cast.v_reader, true), (&cast.r_reader, false)] {
+        let res = app.get(&format!("/api/v1/pictures/{id}"), Some(token)).await;
+        let detail: Value = res.json().await.unwrap();
+        let listed = detail["attachments"].as_array().is_some_and(|l| l.iter().any(|a| a["id"] == aid.as_str()));
+        assert_eq!(listed, sees, "detail: {detail}");
+        assert_eq!(detail["redacted_attachments"].as_u64().unwrap_or(0), u64::from(!sees));
+        let n = detail["revision"].as_i64().unwrap();
+        let rev: Value =
+            app.get(&format!("/api/v1/pictures/{id}/revisions/{n}"), Some(token)).await.json().await.unwrap();
+        assert_eq!(rev.to_string().contains(&aid), sees, "revision: {rev}");
+        let res = download(&app, token, &id, &aid).await;
+        assert_eq!(res.status(), if sees { 200 } else { 404 });
+        let feed: Value = app.get("/api/v1/feed", Some(token)).await.json().await.unwrap();
+        assert!(!feed.to_string().contains(&aid), "feed: {feed}");
+    }
+    // R's detail read is logged with what it was not shown.
+    let res = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.r_reader)).await;
+    let record = app.audit_of(&res).await;
+    assert_eq!(record.reason.as_deref(), Some("attachments_redacted:1"));
+    // Another organisation never sees a draft's attachment, nor one of a picture it does
+    // not see at all.
+    let draft = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let did = draft["id"].as_str().unwrap();
+    let daid =
+        uploaded(upload(&app, &cast.author, did, Upload::png(png("draft", 3_000))).await).await["attachment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert_eq!(download(&app, &cast.b_reader, did, &daid).await.status(), 404);
+    assert_eq!(download(&app, &cast.b_reader, &id, &daid).await.status(), 404, "another picture's attachment");
+    assert_eq!(download(&app, &cast.author, did, &daid).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_retried_upload_with_its_idempotency_key_returns_the_first_attachment() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    let tag = etag(&app, &cast.author, id).await;
+    let bytes = png("retry", 10_000);
+    let first = uploaded(
+        upload_if_match(&app, &cast.author, id, &tag, Upload { key: Some("k-1"), ..Upload::png(bytes.clone()) }).await,
+    )
+    .await;
+    // The retry carries the ETag the first attempt was sent with.
+    let again = uploaded(
+        upload_if_match(&app, &cast.author, id, &tag, Upload { key: Some("k-1"), ..Upload::png(bytes.clone()) }).await,
+    )
+    .await;
+    assert_eq!(first["attachment"], again["attachment"]);
+    assert_eq!(count(&app, "attachments").await, 1);
+    assert_eq!(crate::helpers::pictures::revisions(&app, &cast.author, id).await.len(), 2);
+    // The key with another file is refused.
+    let res =
+        upload_if_match(&app, &cast.author, id, &tag, Upload { key: Some("k-1"), ..Upload::png(png("other", 10_000)) })
+            .await;
+    assert_eq!(problem(res, 422).await["errors"][0]["code"], "idempotency_key_reused");
+}
+
+#[tokio::test]
+async fn an_upload_with_a_stale_if_match_is_412_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    let stale = etag(&app, &cast.author, id).await;
+    assert_eq!(revise(&app, &cast.author, id, &json!({"urgency": "routine"})).await.status(), 200);
+    let res = upload_if_match(&app, &cast.author, id, &stale, Upload::png(png("stale", 1_000))).await;
+    assert_eq!(problem(res, 412).await["code"], "stale_etag");
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/pictures/{id}/attachments")))
+        .bearer_auth(&cast.author)
+        .header("content-type", "image/png")
+        .header("attachment-file-name", "a.png")
+        .body(png("none", 1_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 428);
+    // A reader of another organisation cannot attach to it.
+    let res = upload(&app, &cast.author, id, Upload::png(png("ok", 1_000))).await;
+    uploaded(res).await;
+    assert_eq!(count(&app, "attachments").await, 1);
+    stored_files_become(&app, 1).await;
+}
+
+#[tokio::test]
+async fn a_removed_attachment_stays_in_old_revisions_and_loosening_one_needs_a_second_approver() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let u = Upload { tlp: Some("RED"), ..Upload::png(png("red", 2_000)) };
+    let body = uploaded(upload(&app, &cast.author, &id, u).await).await;
+    let attachment = body["attachment"].clone();
+    assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver, &id, "publish").await.status(), 200);
+
+    // An approver loosens the attachment RED → AMBER: proposed, not in force.
+    let mut looser = attachment.clone();
+    looser["tlp"] = json!("AMBER");
+    let res = revise(&app, &cast.approver, &id, &json!({"attachments": [looser]})).await;
+    let picture: Value = res.json().await.unwrap();
+    assert_eq!(picture["attachments"][0]["tlp"], "RED", "{picture}");
+    assert!(picture["pending_revision"].is_i64(), "{picture}");
+    let b: Value = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(b["redacted_attachments"], 1);
+
+    // A file's facts cannot be changed by a patch.
+    let mut renamed = attachment.clone();
+    renamed["file_name"] = json!("other.png");
+    let res = revise(&app, &cast.approver, &id, &json!({"attachments": [renamed]})).await;
+    assert_eq!(problem(res, 422).await["errors"][0]["code"], "attachment_fixed");
+
+    // Removing it narrows: in force at once; the revision that had it keeps it.
+    let res = revise(&app, &cast.author, &id, &json!({"attachments": []})).await;
+    let picture: Value = res.json().await.unwrap();
+    assert!(picture.get("attachments").is_none(), "{picture}");
+    let old: Value =
+        app.get(&format!("/api/v1/pictures/{id}/revisions/2"), Some(&cast.author)).await.json().await.unwrap();
+    assert_eq!(old["attachments"][0]["id"], attachment["id"]);
+    let aid = attachment["id"].as_str().unwrap();
+    assert_eq!(download(&app, &cast.author, &id, aid).await.status(), 200, "the originator reads every revision");
+    assert_eq!(download(&app, &cast.b_reader, &id, aid).await.status(), 404, "RED never reached B");
+    assert_eq!(count(&app, "attachments").await, 1, "nothing deleted");
+}
