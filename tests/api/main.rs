@@ -38,3 +38,5 @@ mod taxii;
 mod tokens;
 mod visibility;
 mod webhooks;
+
+mod db_tls;
