@@ -186,3 +186,27 @@ async fn the_primary_recheck_drops_what_the_caller_no_longer_sees() {
     let now = sitrep_db::pictures::sight_now(&db, &sec, &[shared]).await.unwrap();
     assert_eq!(now.get(&shared), Some(&false));
 }
+
+/// The multi-host URL a deployer uses to follow a failover: the standby listed first is
+/// passed over (it is read-only) and every write lands on the primary.
+#[tokio::test]
+async fn a_multi_host_url_with_target_session_attrs_read_write_finds_the_primary_past_a_standby() {
+    let standby = standby_url("postgres");
+    let standby_host = standby.split('@').nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let app = TestApp::spawn_with(move |s| {
+        for url in [&mut s.database.url, &mut s.database.migration_url] {
+            let plain: String = secrecy::ExposeSecret::expose_secret(url.as_ref().unwrap()).to_owned();
+            let both = plain.replacen("@", &format!("@{standby_host},"), 1);
+            *url = Some(format!("{both}?target_session_attrs=read-write").into());
+        }
+    })
+    .await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    assert_eq!(app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.b_reader)).await.status(), 200);
+    let count = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'sitrep'";
+    let db = database_of(&app.db_url);
+    assert!(admin().await.query_one(count, &[&db]).await.unwrap().get::<_, i64>(0) >= 1, "on the primary");
+    let on_standby = connect(&standby).await;
+    assert_eq!(on_standby.query_one(count, &[&db]).await.unwrap().get::<_, i64>(0), 0, "none on the standby");
+}
