@@ -182,6 +182,7 @@ fn the_example_configuration_names_every_key_and_loads() {
         "migration_url",
         "checkpoint_key_file",
         "checkpoint_interval_secs",
+        "ssl_root_cert",
     ] {
         assert!(text.contains(&format!("{key} =")), "{key} is not documented");
     }

@@ -42,3 +42,5 @@ mod taxii;
 mod tokens;
 mod visibility;
 mod webhooks;
+
+mod db_tls;

@@ -13,11 +13,11 @@ pub const CHANNEL: &str = "sitrep_events";
 
 /// Listens on `CHANNEL` with its own connection (reconnecting after a failure) and bumps
 /// the returned counter on every notification, so that live streams wake up.
-pub fn listen(url: String) -> tokio::sync::watch::Receiver<u64> {
+pub fn listen(target: crate::connect::Target) -> tokio::sync::watch::Receiver<u64> {
     let (tx, rx) = tokio::sync::watch::channel(0u64);
     tokio::spawn(async move {
         loop {
-            match tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+            match target.connect().await {
                 Ok((client, mut connection)) => {
                     let (msgs_tx, mut msgs) = tokio::sync::mpsc::unbounded_channel();
                     let driver = tokio::spawn(async move {

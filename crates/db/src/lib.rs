@@ -34,6 +34,7 @@ pub mod attachments;
 pub mod audit;
 pub mod chain;
 pub mod chain_scan;
+pub mod connect;
 pub mod events;
 pub mod export;
 pub mod migrate;
@@ -51,7 +52,6 @@ use std::time::Duration;
 
 pub use deadpool_postgres::{GenericClient, Object as Client, Pool, Transaction};
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 /// What can go wrong talking to the database. Never shown to clients: the API maps it to
@@ -105,9 +105,10 @@ impl Default for PoolOptions {
     }
 }
 
-/// Parses a `postgres://` URL and builds the pool. No connection is made here.
+/// Parses a `postgres://` URL (with its `sslmode`, [`connect`]) and builds the pool. No
+/// connection is made here.
 pub fn pool(url: &str, options: &PoolOptions) -> Result<Pool, anyhow::Error> {
-    let mut config: tokio_postgres::Config = url.parse()?;
+    let connect::Target { mut config, tls, .. } = connect::Target::parse(url)?;
     let mut settings = format!(
         "-c statement_timeout={} -c timezone=UTC -c random_page_cost={}",
         options.statement_timeout.as_millis(),
@@ -121,7 +122,7 @@ pub fn pool(url: &str, options: &PoolOptions) -> Result<Pool, anyhow::Error> {
     }
     config.options(settings);
     config.connect_timeout(Duration::from_secs(5));
-    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(manager)
         .max_size(options.max_connections)
         .runtime(Runtime::Tokio1)

@@ -1,8 +1,6 @@
 //! Embedded migrations from `migrations/`, applied under an advisory lock so that several
 //! servers starting at once apply each migration exactly once.
 
-use tokio_postgres::NoTls;
-
 mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
@@ -13,7 +11,7 @@ const MIGRATION_LOCK: i64 = 0x7369_7472_6570;
 /// Connects with its own connection, takes the lock, applies what is missing.
 /// Returns the names of the migrations applied now.
 pub async fn run(url: &str) -> Result<Vec<String>, anyhow::Error> {
-    let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (mut client, connection) = crate::connect::Target::parse(url)?.connect().await?;
     let driver = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "migration connection ended");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sitrep_api::LoginPolicy;
 use sitrep_auth::{PasswordPolicy, TokenConfig};
@@ -85,6 +85,10 @@ pub struct DatabaseSettings {
     /// A read-only URL (a streaming replica, or a balancer over several) for reads where
     /// a little staleness is acceptable: picture lists and search. Unset: the primary.
     pub read_url: Option<SecretString>,
+    /// The root certificate (PEM) of the database servers' CA: the default `sslrootcert`
+    /// of `url`, `migration_url` and `read_url`. `sslmode=verify-full` (or `verify-ca`) in a
+    /// URL then checks the server against it (docs/deploy.md, "TLS to the database").
+    pub ssl_root_cert: Option<PathBuf>,
     /// Connections in the replica pool of each process; default `max_connections`.
     pub read_max_connections: Option<usize>,
     pub max_connections: usize,
@@ -103,6 +107,7 @@ impl Default for DatabaseSettings {
             url: None,
             migration_url: None,
             read_url: None,
+            ssl_root_cert: None,
             read_max_connections: None,
             max_connections: 16,
             wait_timeout_ms: 5_000,
@@ -270,15 +275,34 @@ impl Settings {
         Ok(())
     }
 
-    pub fn database_url(&self) -> anyhow::Result<&SecretString> {
-        self.database.url.as_ref().ok_or_else(|| anyhow::anyhow!("no database: set DATABASE_URL or database.url"))
+    /// The URL the server serves with, with `database.ssl_root_cert` as its default root
+    /// certificate.
+    pub fn database_url(&self) -> anyhow::Result<SecretString> {
+        let url = self
+            .database
+            .url
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no database: set DATABASE_URL or database.url"))?;
+        self.with_root_cert(url)
     }
 
     /// The URL migrations run with: `database.migration_url`, else `database.url`.
-    pub fn migration_url(&self) -> anyhow::Result<&SecretString> {
+    pub fn migration_url(&self) -> anyhow::Result<SecretString> {
         match &self.database.migration_url {
-            Some(url) => Ok(url),
+            Some(url) => self.with_root_cert(url),
             None => self.database_url(),
+        }
+    }
+
+    /// `database.read_url`, if set.
+    pub fn read_url(&self) -> anyhow::Result<Option<SecretString>> {
+        self.database.read_url.as_ref().map(|url| self.with_root_cert(url)).transpose()
+    }
+
+    fn with_root_cert(&self, url: &SecretString) -> anyhow::Result<SecretString> {
+        match &self.database.ssl_root_cert {
+            Some(root) => Ok(sitrep_db::connect::with_root_cert(url.expose_secret(), root)?.into()),
+            None => Ok(url.clone()),
         }
     }
 
@@ -336,6 +360,21 @@ mod tests {
         assert!(s.validate().is_err());
         let s = from_toml("[auth.tokens]\nissuer = \"a\"\naudience = \"b\"\naccess_ttl_secs = 3600").unwrap();
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn the_database_root_certificate_is_the_default_sslrootcert_of_every_url() {
+        let s = from_toml(
+            "[database]\nurl = \"postgres://a@db/x?sslmode=verify-full\"\n\
+             read_url = \"postgres://a@replica/x?sslmode=verify-full&sslrootcert=/own.pem\"\n\
+             ssl_root_cert = \"/etc/sitrep/db-ca.pem\"",
+        )
+        .unwrap();
+        let url = s.database_url().unwrap();
+        assert_eq!(url.expose_secret(), "postgres://a@db/x?sslmode=verify-full&sslrootcert=/etc/sitrep/db-ca.pem");
+        assert_eq!(s.migration_url().unwrap().expose_secret(), url.expose_secret());
+        let read = s.read_url().unwrap().unwrap();
+        assert_eq!(read.expose_secret(), "postgres://a@replica/x?sslmode=verify-full&sslrootcert=/own.pem");
     }
 
     #[test]

@@ -61,7 +61,11 @@ impl Application {
     /// Connects, migrates, loads or creates keys and certificate, binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let url = settings.database_url()?.expose_secret().to_owned();
-        let applied = sitrep_db::migrate::run(settings.migration_url()?.expose_secret()).await?;
+        let target = sitrep_db::connect::Target::parse(&url)?;
+        tracing::info!(tls = %target.checks, "database.url");
+        let applied = sitrep_db::migrate::run(settings.migration_url()?.expose_secret())
+            .await
+            .map_err(|e| e.context("migrating through database.migration_url (or database.url)"))?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "applied migrations");
         }
@@ -86,14 +90,15 @@ impl Application {
             &url,
             &sitrep_db::PoolOptions { max_connections: 1, ..options.clone() },
         )?);
-        let read_pool = match &settings.database.read_url {
+        let read_pool = match settings.read_url()? {
             Some(read_url) => {
                 let read_options = sitrep_db::PoolOptions {
                     max_connections: settings.database.read_max_connections.unwrap_or(options.max_connections),
                     read_only: true,
                     ..options.clone()
                 };
-                tracing::info!("list and search reads go to database.read_url");
+                let checks = sitrep_db::connect::Target::parse(read_url.expose_secret())?.checks;
+                tracing::info!(tls = %checks, "list and search reads go to database.read_url");
                 Some(sitrep_db::pool(read_url.expose_secret(), &read_options)?)
             }
             None => None,
@@ -128,7 +133,7 @@ impl Application {
         state.read_pool = read_pool;
         state.tl_iv_accredited = settings.pictures.tl_iv_accredited;
         state.time_zone = settings.console.time_zone.clone();
-        state.events = Some(sitrep_db::events::listen(url.clone()));
+        state.events = Some(sitrep_db::events::listen(target));
         state.trusted_proxies =
             sitrep_api::proxy::TrustedProxies::parse(&settings.http.trusted_proxies).map_err(anyhow::Error::msg)?;
         state.attachments = Some(sitrep_api::attachments::Store::open(
