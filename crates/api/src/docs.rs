@@ -211,6 +211,7 @@ impl Modify for Security {
         routes::taxii::get_manifest,
         routes::taxii::get_object,
         routes::taxii::get_versions,
+        routes::reference::list_techniques,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),

@@ -255,6 +255,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(users::update_membership))
                         .default_service(not_allowed("PATCH")),
                 )
+                .service(
+                    web::resource("/techniques")
+                        .route(web::get().to(reference::list_techniques))
+                        .default_service(not_allowed("GET")),
+                )
                 .configure(access_log_routes)
                 .configure(credential_routes),
         )
