@@ -4,6 +4,7 @@
 //! throttling. No I/O, no async.
 
 pub mod account;
+pub mod correlation;
 pub mod election;
 pub mod lifecycle;
 pub mod password;
