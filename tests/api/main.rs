@@ -15,6 +15,7 @@ mod authz;
 mod bootstrap;
 mod conditional;
 mod console;
+mod correlation;
 mod credentials;
 mod cursors;
 mod deploy;

@@ -85,6 +85,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/taxii2/api/collections/{collection}/objects/{object}/", "taxii.object"),
     ("GET", "/taxii2/api/collections/{collection}/objects/{object}/versions/", "taxii.versions"),
     ("GET", "/api/v1/techniques", "technique.list"),
+    ("GET", "/api/v1/pictures/{id}/related-by-indicator", "picture.related_by_indicator"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

@@ -212,6 +212,7 @@ impl Modify for Security {
         routes::taxii::get_object,
         routes::taxii::get_versions,
         routes::reference::list_techniques,
+        routes::pictures::related_by_indicator,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),

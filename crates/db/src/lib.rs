@@ -33,6 +33,7 @@ pub mod accounts;
 pub mod audit;
 pub mod chain;
 pub mod chain_scan;
+pub mod correlation;
 pub mod events;
 pub mod export;
 pub mod migrate;

@@ -193,6 +193,7 @@ pub async fn create(
     });
     let statement = c.prepare_cached(sql).await?;
     let row = c.query_one(&statement, &params).await?;
+    crate::correlation::store(c, id, 1, content).await?;
     picture_with(&row, content.clone())
 }
 
@@ -211,7 +212,7 @@ pub async fn insert_revision(
         &[&picture, &revision, &state.as_str(), &Json(content), &content.tier.as_str(), &content.tlp.as_str(), &author],
     )
     .await?;
-    Ok(())
+    crate::correlation::store(c, picture, revision, content).await
 }
 
 /// Puts `revision` (with `content`) in force: copies its handling and list columns onto
