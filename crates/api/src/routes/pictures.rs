@@ -221,6 +221,10 @@ pub struct ListQuery {
     /// Only pictures with (`true`) or without (`false`) overdue acknowledgements: for the
     /// secretariat any recipient's, for the originator its recipients', for others their own.
     pub overdue: Option<bool>,
+    /// `type:value` (`hashtag:#vaalivilppi2027`): only pictures with an indicator of that
+    /// type whose value is the same once normalised, among those the caller sees in full
+    /// and through indicators it sees.
+    pub indicator: Option<String>,
 }
 
 /// Pictures the caller may see, newest change first, with filters and full-text search.
@@ -266,13 +270,18 @@ pub async fn list_pictures(
         q: q.q.clone(),
         include_expired: q.include_expired.unwrap_or(false),
         overdue: q.overdue,
+        pictures: None,
     };
     let v = Viewer::from(&caller.permissions);
+    let client = meta.client(&state.pool).await?;
+    let filter = match &q.indicator {
+        Some(i) => ListFilter { pictures: Some(sharing_indicator(&client, &v, i).await?), ..filter },
+        None => filter,
+    };
     // Lists and search may come from the replica (`AppState::read_pool`). The page and its
     // cursor are the replica's; its rows are then filtered through the primary's view of
     // the caller's sight now, so that replica lag never undoes a narrowing. The access-log
     // record goes to the primary before anything is answered.
-    let client = meta.client(&state.pool).await?;
     let mut rows = match &state.read_pool {
         Some(replica) => pictures::list(&replica.get().await?, &v, &filter, after, limit).await?,
         None => pictures::list(&client, &v, &filter, after, limit).await?,
@@ -992,4 +1001,37 @@ async fn related_pictures(
         })
         .collect();
     Ok(RelatedByIndicator { values, pictures })
+}
+
+/// The pictures the `indicator=` filter (`type:value`) keeps: those whose indicator in
+/// force of that type has the same normalised value and correlates for `v`.
+async fn sharing_indicator(c: &impl GenericClient, v: &Viewer, filter: &str) -> Result<Vec<Uuid>, ApiError> {
+    use sitrep_domain::correlation::{correlates, normalise};
+    let invalid = || ApiError::invalid("indicator", "invalid_value", "type:value, with an indicator type");
+    let (kind, value) = filter.split_once(':').ok_or_else(invalid)?;
+    let kind = sitrep_types::IndicatorType::parse(kind.trim()).ok_or_else(invalid)?;
+    if value.chars().count() > 2048 {
+        return Err(invalid());
+    }
+    let value = normalise(kind, value).ok_or_else(invalid)?;
+    let mut ids: Vec<Uuid> = sitrep_db::correlation::sharing(c, v, None, &[(kind, value)])
+        .await?
+        .into_iter()
+        .filter(|s| {
+            let h =
+                Handling { originator: s.originator_id, status: s.status, tier: s.tier, named: &s.named_recipients };
+            let i = Indicator {
+                type_: s.kind,
+                value: s.value.clone(),
+                platform: None,
+                first_seen: None,
+                last_seen: None,
+                tlp: s.indicator_tlp,
+            };
+            correlates(v, &h, &i)
+        })
+        .map(|s| s.picture_id)
+        .collect();
+    ids.dedup();
+    Ok(ids)
 }
