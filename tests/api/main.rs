@@ -17,6 +17,7 @@ mod bootstrap;
 mod browser_session;
 mod conditional;
 mod console;
+mod correlation;
 mod credentials;
 mod cursors;
 mod deploy;

@@ -720,3 +720,38 @@ async fn added_after_the_exact_date_added_of_a_version_leaves_that_version_out()
         }
     }
 }
+
+#[tokio::test]
+async fn the_techniques_reference_names_the_pinned_disarm_versions_and_the_ids_taxii_exports() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    assert_eq!(app.get("/api/v1/techniques", None).await.status(), 401);
+    let res = app.get("/api/v1/techniques", Some(&cast.b_reader)).await;
+    let record = app.audit_of(&res).await;
+    assert_eq!((record.action.as_str(), record.outcome.as_str()), ("technique.list", "allowed"));
+    let body: Value = res.json().await.unwrap();
+    assert!(body["disarm_version"].as_str().unwrap().contains("49df5f6"), "{}", body["disarm_version"]);
+    assert!(body["disarm_stix_bundle"].as_str().unwrap().contains("837b212"));
+    assert_eq!(body["disarm_stix_bundle_version"], "DISARM Red framework 1.3");
+    let techniques = body["techniques"].as_array().unwrap();
+    assert_eq!(techniques.len(), 391);
+    let t0002 = techniques.iter().find(|t| t["id"] == "T0002").unwrap();
+    assert_eq!(
+        (&t0002["stix_id"], &t0002["phase"], &t0002["in_stix_bundle"]),
+        (&json!("attack-pattern--70717452-f7e3-4ce8-956f-39a4d34c5cfb"), &json!("plan-objectives"), &json!(true))
+    );
+    assert!(techniques.iter().all(|t| !t["phase"].as_str().unwrap().is_empty()));
+
+    // The id it names is the one TAXII exports.
+    let c = rich("group", "AMBER");
+    published(&app, &cast, &c).await;
+    let (page, _) = ok(&app, &cast.b_reader, &format!("{}objects/", collection_path(Tier::Group))).await;
+    for cited in c["disarm_techniques"].as_array().unwrap() {
+        let t = techniques.iter().find(|t| &t["id"] == cited).unwrap();
+        let exported = page["objects"].as_array().unwrap().iter().find(|o| o["id"] == t["stix_id"]).unwrap();
+        assert_eq!(&exported["external_references"][0]["external_id"], cited);
+        let path = format!("{}objects/{}/", collection_path(Tier::Group), t["stix_id"].as_str().unwrap());
+        let (one, _) = ok(&app, &cast.b_reader, &path).await;
+        assert_eq!(&one["objects"][0], exported);
+    }
+}

@@ -4,8 +4,10 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use sitrep_domain::correlation::correlates;
+use sitrep_domain::visibility::indicator_visible;
 use sitrep_domain::visibility::{Handling, Sight, Viewer, sight, tier_rank};
-use sitrep_types::{PictureContent, Reach, Role, Status, Tier};
+use sitrep_types::{IndicatorType, PictureContent, Reach, Role, Status, Tier, Tlp};
 use uuid::Uuid;
 
 use crate::helpers::TestApp;
@@ -13,8 +15,9 @@ use crate::helpers::TestApp;
 #[derive(Debug, Clone)]
 struct World {
     reaches: Vec<Reach>,
-    /// (originator index, status, tier, named recipient indices)
-    pictures: Vec<(usize, Status, Tier, Vec<usize>)>,
+    /// (originator index, status, tier, named recipient indices, TLP of its one indicator,
+    /// a value every picture shares, each spelled its own way)
+    pictures: Vec<(usize, Status, Tier, Vec<usize>, Tlp)>,
     /// (organisation index, reads pictures, secretariat)
     viewers: Vec<(usize, bool, bool)>,
 }
@@ -24,7 +27,8 @@ fn world() -> impl Strategy<Value = World> {
     (2usize..6).prop_flat_map(move |n| {
         let status = proptest::sample::select(Status::ALL.to_vec());
         let tier = proptest::sample::select(Tier::ALL.to_vec());
-        let picture = (0..n, status, tier, proptest::collection::vec(0..n, 0..3));
+        let tlp = proptest::sample::select(Tlp::ALL.to_vec());
+        let picture = (0..n, status, tier, proptest::collection::vec(0..n, 0..3), tlp);
         let viewer = (0..n, any::<bool>(), any::<bool>());
         (
             proptest::collection::vec(reach.clone(), n),
@@ -90,12 +94,22 @@ async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World)
         );
     }
     let mut stored = Vec::new();
-    for (i, (origin, status, tier, named)) in w.pictures.iter().enumerate() {
+    let spellings = ["#VaaliVilppi2027", "vaalivilppi2027", " #vaalivilppi2027", "VAALIVILPPI2027"];
+    for (i, (origin, status, tier, named, tlp)) in w.pictures.iter().enumerate() {
         let id = Uuid::new_v4();
         let named: Vec<Uuid> = named.iter().map(|n| orgs[*n]).collect();
-        store_picture(&client, id, &format!("W-{i}-{id}"), orgs[*origin], author, *status, *tier, &named, content)
+        let mut content = content.clone();
+        content.indicators = vec![sitrep_types::Indicator {
+            type_: IndicatorType::Hashtag,
+            value: spellings[i % spellings.len()].into(),
+            platform: None,
+            first_seen: None,
+            last_seen: None,
+            tlp: *tlp,
+        }];
+        store_picture(&client, id, &format!("W-{i}-{id}"), orgs[*origin], author, *status, *tier, &named, &content)
             .await;
-        stored.push((id, orgs[*origin], *status, *tier, named));
+        stored.push((id, orgs[*origin], *status, *tier, named, *tlp));
     }
     let all: Vec<Uuid> = stored.iter().map(|s| s.0).collect();
     for (org, reads, secretariat) in &w.viewers {
@@ -106,7 +120,46 @@ async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World)
             secretariat: *secretariat,
         };
         let full = sitrep_db::pictures::visible_ids(&client, &v, &all).await.unwrap();
-        for (id, originator, status, tier, named) in &stored {
+        // Correlation: the pictures sharing the value through an indicator the viewer sees,
+        // among those it sees in full, and no others.
+        let value = vec![(IndicatorType::Hashtag, "vaalivilppi2027".to_owned())];
+        let mut linked: Vec<Uuid> = sitrep_db::correlation::sharing(&client, &v, None, &value)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|s| {
+                let h = Handling {
+                    originator: s.originator_id,
+                    status: s.status,
+                    tier: s.tier,
+                    named: &s.named_recipients,
+                };
+                let i = sitrep_types::Indicator {
+                    type_: s.kind,
+                    value: s.value.clone(),
+                    platform: None,
+                    first_seen: None,
+                    last_seen: None,
+                    tlp: s.indicator_tlp,
+                };
+                correlates(&v, &h, &i)
+            })
+            .map(|s| s.picture_id)
+            .collect();
+        linked.sort();
+        let mut should: Vec<Uuid> = stored
+            .iter()
+            .filter(|(_, originator, status, tier, named, tlp)| {
+                let h = Handling { originator: *originator, status: *status, tier: *tier, named };
+                sight(&v, &h) == Sight::Full && indicator_visible(&v, &h, *tlp)
+            })
+            .map(|s| s.0)
+            .collect();
+        should.sort();
+        if linked != should {
+            return Err(format!("viewer {v:?}: correlation links {linked:?}, the rule {should:?}"));
+        }
+        for (id, originator, status, tier, named, _) in &stored {
             let want = sight(&v, &Handling { originator: *originator, status: *status, tier: *tier, named });
             let sql_full = full.contains(id);
             let sql_any = sitrep_db::pictures::find(&client, &v, *id, false).await.unwrap().is_some();

@@ -87,6 +87,8 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("PUT", "/api/v1/me/language", "me.language_set"),
     ("POST", "/api/v1/pictures/{id}/attachments", "attachment.upload"),
     ("GET", "/api/v1/pictures/{id}/attachments/{aid}/content", "attachment.download"),
+    ("GET", "/api/v1/techniques", "technique.list"),
+    ("GET", "/api/v1/pictures/{id}/related-by-indicator", "picture.related_by_indicator"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

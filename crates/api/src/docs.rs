@@ -214,6 +214,8 @@ impl Modify for Security {
         routes::me::set_language,
         routes::pictures::attachments::upload_attachment,
         routes::pictures::attachments::download_attachment,
+        routes::reference::list_techniques,
+        routes::pictures::related_by_indicator,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),

@@ -262,6 +262,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(users::update_membership))
                         .default_service(not_allowed("PATCH")),
                 )
+                .service(
+                    web::resource("/pictures/{id}/related-by-indicator")
+                        .route(web::get().to(pictures::related_by_indicator))
+                        .default_service(not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/techniques")
+                        .route(web::get().to(reference::list_techniques))
+                        .default_service(not_allowed("GET")),
+                )
                 .configure(access_log_routes)
                 .configure(credential_routes)
                 .configure(attachment_routes),

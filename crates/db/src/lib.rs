@@ -35,6 +35,7 @@ pub mod audit;
 pub mod chain;
 pub mod chain_scan;
 pub mod connect;
+pub mod correlation;
 pub mod events;
 pub mod export;
 pub mod migrate;

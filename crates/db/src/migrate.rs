@@ -25,11 +25,21 @@ pub async fn run(url: &str) -> Result<Vec<String>, anyhow::Error> {
         Ok(_) => crate::accounts::sync_username_folds(&client).await.map_err(anyhow::Error::from),
         Err(_) => Ok(Vec::new()),
     };
+    // Normalised indicator values need Rust too: revisions written before their table
+    // existed are indexed here, under the same lock.
+    let indexed = match (&report, &folds) {
+        (Ok(_), Ok(_)) => crate::correlation::index_missing(&client).await.map_err(anyhow::Error::from),
+        _ => Ok(0),
+    };
     let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
     drop(client);
     let _ = driver.await;
     let report = report?;
     unlock?;
+    let indexed = indexed?;
+    if indexed > 0 {
+        tracing::info!(revisions = indexed, "indexed the indicator values of earlier revisions for correlation");
+    }
     for username in folds? {
         tracing::warn!(
             username,

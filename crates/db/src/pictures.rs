@@ -193,6 +193,7 @@ pub async fn create(
     });
     let statement = c.prepare_cached(sql).await?;
     let row = c.query_one(&statement, &params).await?;
+    crate::correlation::store(c, id, 1, content).await?;
     picture_with(&row, content.clone())
 }
 
@@ -211,7 +212,7 @@ pub async fn insert_revision(
         &[&picture, &revision, &state.as_str(), &Json(content), &content.tier.as_str(), &content.tlp.as_str(), &author],
     )
     .await?;
-    Ok(())
+    crate::correlation::store(c, picture, revision, content).await
 }
 
 /// Puts `revision` (with `content`) in force: copies its handling and list columns onto
@@ -380,6 +381,9 @@ pub struct ListFilter {
     /// the secretariat any recipient counts; for the originator, its recipients; for
     /// everyone else, its own organisation.
     pub overdue: Option<bool>,
+    /// Only these pictures (the correlation filter, `indicator=`, worked out by the caller
+    /// among the pictures the viewer sees in full).
+    pub pictures: Option<Vec<Uuid>>,
 }
 
 impl ListFilter {
@@ -394,6 +398,7 @@ impl ListFilter {
             || self.is_exercise.is_some()
             || self.election.is_some()
             || self.overdue.is_some()
+            || self.pictures.is_some()
     }
 }
 
@@ -444,6 +449,7 @@ pub async fn list(
                   AND ($4 OR p.originator_id = $1 OR o.id = $1) \
                   AND NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.picture_id = p.id AND a.organisation_id = o.id)), false)) \
            AND ($22 IS NOT TRUE OR (p.status = 'published' AND p.urgency IN ('immediate', 'priority'))) \
+           AND ($23::uuid[] IS NULL OR p.id = ANY ($23)) \
          ORDER BY p.updated_at DESC, p.id DESC LIMIT $21"
     );
     let rows = c
@@ -472,6 +478,7 @@ pub async fn list(
                 &after_id,
                 &limit,
                 &f.overdue,
+                &f.pictures,
             ],
         )
         .await?;

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod attachment;
 pub mod browser_session;
+pub mod correlation;
 pub mod election;
 pub mod lifecycle;
 pub mod password;

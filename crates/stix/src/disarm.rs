@@ -159,6 +159,25 @@ pub fn reference_objects() -> Vec<Value> {
     out
 }
 
+/// The pinned DISARM technique list with how TAXII exports each technique.
+pub fn techniques() -> sitrep_types::Techniques {
+    sitrep_types::Techniques {
+        disarm_version: sitrep_domain::picture::DISARM_VERSION.to_owned(),
+        disarm_stix_bundle: STIX_BUNDLE.to_owned(),
+        disarm_stix_bundle_version: STIX_BUNDLE_VERSION.to_owned(),
+        techniques: sitrep_domain::picture::disarm_techniques()
+            .map(|(id, name, tactic)| sitrep_types::Technique {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                tactic: tactic.to_owned(),
+                phase: phase(tactic).unwrap_or_default().to_owned(),
+                stix_id: attack_pattern_id(id, true),
+                in_stix_bundle: in_bundle(id),
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -340,3 +340,38 @@ pub struct FeedPage {
     pub events: Vec<Event>,
     pub next_cursor: String,
 }
+
+/// `GET /api/v1/pictures/{id}/related-by-indicator`: the other pictures that share an
+/// indicator value with this one, among those the caller sees, through the indicators
+/// it sees.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RelatedByIndicator {
+    /// This picture's values that correlate for the caller, each with how many other
+    /// pictures the caller sees share it.
+    pub values: Vec<SharedIndicator>,
+    /// Those pictures, newest publication first, each with the values it shares.
+    pub pictures: Vec<RelatedPicture>,
+}
+
+/// An indicator value in its normalised form (docs/pictures.md, correlation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IndicatorValue {
+    #[serde(rename = "type")]
+    pub type_: IndicatorType,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SharedIndicator {
+    #[serde(flatten)]
+    pub indicator: IndicatorValue,
+    /// Other pictures the caller sees that share it, through an indicator the caller sees.
+    pub pictures: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RelatedPicture {
+    pub id: Uuid,
+    pub reference: String,
+    pub shared: Vec<IndicatorValue>,
+}

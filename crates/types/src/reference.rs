@@ -141,3 +141,33 @@ pub struct CreateCommunity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+
+/// `GET /api/v1/techniques`: the pinned DISARM technique list, which version it is, and
+/// how TAXII exports each technique.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Techniques {
+    /// The DISARM Red framework list pictures name techniques from, e.g.
+    /// `DISARM Red framework @49df5f6 (2025-02-10)`.
+    pub disarm_version: String,
+    /// DISARM's own STIX bundle whose objects TAXII exports.
+    pub disarm_stix_bundle: String,
+    /// The DISARM version of that bundle, e.g. `DISARM Red framework 1.3`.
+    pub disarm_stix_bundle_version: String,
+    pub techniques: Vec<Technique>,
+}
+
+/// One DISARM technique.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Technique {
+    /// `T0002`, `T0097.206`.
+    pub id: String,
+    pub name: String,
+    /// `TA02`.
+    pub tactic: String,
+    /// The kill-chain phase name of the tactic in DISARM's STIX (`plan-objectives`).
+    pub phase: String,
+    /// The id of its `attack-pattern` in TAXII.
+    pub stix_id: String,
+    /// Whether that id is the one DISARM's STIX bundle gives it (otherwise Sitrep's own).
+    pub in_stix_bundle: bool,
+}

@@ -14,12 +14,13 @@ use sitrep_db::{GenericClient, Transaction};
 use sitrep_domain::lifecycle::{self, Actor, ApprovalRefusal, InForce, PatchOutcome, PublishRefusal, RevisionState};
 use sitrep_domain::picture::{CheckedContent, Deployment};
 use sitrep_domain::visibility::{
-    IndicatorHistory, Redacted, Sight, Viewer, current_content, insider, revision_content, revision_readable, sight,
+    Handling, IndicatorHistory, Redacted, Sight, Viewer, current_content, insider, revision_content, revision_readable,
+    sight,
 };
 use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{
-    LifecycleNote, Originator, Page, Picture, PictureContent, PictureListItem, PictureMetadata, PictureView,
-    RevisionInfo, Status,
+    Indicator, IndicatorValue, LifecycleNote, Originator, Page, Picture, PictureContent, PictureListItem,
+    PictureMetadata, PictureView, RelatedByIndicator, RelatedPicture, RevisionInfo, SharedIndicator, Status,
 };
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -227,6 +228,10 @@ pub struct ListQuery {
     /// Only pictures with (`true`) or without (`false`) overdue acknowledgements: for the
     /// secretariat any recipient's, for the originator its recipients', for others their own.
     pub overdue: Option<bool>,
+    /// `type:value` (`hashtag:#vaalivilppi2027`): only pictures with an indicator of that
+    /// type whose value is the same once normalised, among those the caller sees in full
+    /// and through indicators it sees.
+    pub indicator: Option<String>,
 }
 
 /// Pictures the caller may see, newest change first, with filters and full-text search.
@@ -272,13 +277,18 @@ pub async fn list_pictures(
         q: q.q.clone(),
         include_expired: q.include_expired.unwrap_or(false),
         overdue: q.overdue,
+        pictures: None,
     };
     let v = Viewer::from(&caller.permissions);
+    let client = meta.client(&state.pool).await?;
+    let filter = match &q.indicator {
+        Some(i) => ListFilter { pictures: Some(sharing_indicator(&client, &v, i).await?), ..filter },
+        None => filter,
+    };
     // Lists and search may come from the replica (`AppState::read_pool`). The page and its
     // cursor are the replica's; its rows are then filtered through the primary's view of
     // the caller's sight now, so that replica lag never undoes a narrowing. The access-log
     // record goes to the primary before anything is answered.
-    let client = meta.client(&state.pool).await?;
     let mut rows = match &state.read_pool {
         Some(replica) => pictures::list(&replica.get().await?, &v, &filter, after, limit).await?,
         None => pictures::list(&client, &v, &filter, after, limit).await?,
@@ -951,4 +961,106 @@ pub async fn get_revision(
     }
     audit::commit(&state, &meta, r).await?;
     Ok(HttpResponse::Ok().json(content))
+}
+
+/// The other pictures that share an indicator value with this one (values compared in
+/// their normalised form), among the pictures the caller sees in full and through the
+/// indicators it sees: an indicator redacted for the caller links nothing, on either side.
+#[utoipa::path(
+    get, path = "/api/v1/pictures/{id}/related-by-indicator", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = RelatedByIndicator), AuthFailures, NotFound, ServerFailures)
+)]
+pub async fn related_by_indicator(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let client = meta.client(&state.pool).await?;
+    let v = Viewer::from(&caller.permissions);
+    let row = pictures::find(&client, &v, id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
+    if sight(&v, &row.handling()) != Sight::Full {
+        return Err(NOT_FOUND);
+    }
+    let related = related_pictures(&client, &v, &row).await?;
+    let mut record = audit::picture(&meta, &caller, &row);
+    record.reason = Some(format!("values:{},pictures:{}", related.values.len(), related.pictures.len()));
+    record.object_ids = Some(related.pictures.iter().map(|p| p.id).collect());
+    audit::commit(&state, &meta, record).await?;
+    Ok(HttpResponse::Ok().json(related))
+}
+
+/// What `related_by_indicator` answers: `row`'s values that correlate for `v`, and the
+/// other pictures `v` sees whose indicators in force that correlate for `v` share one.
+async fn related_pictures(
+    c: &impl GenericClient,
+    v: &Viewer,
+    row: &PictureRow,
+) -> Result<RelatedByIndicator, ApiError> {
+    use sitrep_domain::correlation::{correlates, values_for};
+    let values = values_for(v, &row.handling(), &row.content.indicators);
+    let mut pictures: Vec<RelatedPicture> = Vec::new();
+    for s in sitrep_db::correlation::sharing(c, v, Some(row.id), &values).await? {
+        let h = Handling { originator: s.originator_id, status: s.status, tier: s.tier, named: &s.named_recipients };
+        let indicator = Indicator {
+            type_: s.kind,
+            value: s.value.clone(),
+            platform: None,
+            first_seen: None,
+            last_seen: None,
+            tlp: s.indicator_tlp,
+        };
+        if !correlates(v, &h, &indicator) {
+            continue;
+        }
+        let shared = IndicatorValue { type_: s.kind, value: s.value };
+        match pictures.iter_mut().find(|p| p.id == s.picture_id) {
+            Some(p) if !p.shared.contains(&shared) => p.shared.push(shared),
+            Some(_) => {}
+            None => pictures.push(RelatedPicture { id: s.picture_id, reference: s.reference, shared: vec![shared] }),
+        }
+    }
+    let values = values
+        .into_iter()
+        .map(|(type_, value)| {
+            let indicator = IndicatorValue { type_, value };
+            let count = pictures.iter().filter(|p| p.shared.contains(&indicator)).count();
+            SharedIndicator { indicator, pictures: u32::try_from(count).unwrap_or(u32::MAX) }
+        })
+        .collect();
+    Ok(RelatedByIndicator { values, pictures })
+}
+
+/// The pictures the `indicator=` filter (`type:value`) keeps: those whose indicator in
+/// force of that type has the same normalised value and correlates for `v`.
+async fn sharing_indicator(c: &impl GenericClient, v: &Viewer, filter: &str) -> Result<Vec<Uuid>, ApiError> {
+    use sitrep_domain::correlation::{correlates, normalise};
+    let invalid = || ApiError::invalid("indicator", "invalid_value", "type:value, with an indicator type");
+    let (kind, value) = filter.split_once(':').ok_or_else(invalid)?;
+    let kind = sitrep_types::IndicatorType::parse(kind.trim()).ok_or_else(invalid)?;
+    if value.chars().count() > 2048 {
+        return Err(invalid());
+    }
+    let value = normalise(kind, value).ok_or_else(invalid)?;
+    let mut ids: Vec<Uuid> = sitrep_db::correlation::sharing(c, v, None, &[(kind, value)])
+        .await?
+        .into_iter()
+        .filter(|s| {
+            let h =
+                Handling { originator: s.originator_id, status: s.status, tier: s.tier, named: &s.named_recipients };
+            let i = Indicator {
+                type_: s.kind,
+                value: s.value.clone(),
+                platform: None,
+                first_seen: None,
+                last_seen: None,
+                tlp: s.indicator_tlp,
+            };
+            correlates(v, &h, &i)
+        })
+        .map(|s| s.picture_id)
+        .collect();
+    ids.dedup();
+    Ok(ids)
 }

@@ -8,7 +8,7 @@ use sitrep_domain::validation::check_text;
 use sitrep_domain::visibility::{Sight, Viewer, insider, sight};
 use sitrep_types::{
     AcknowledgementStatus, Community, CreateAcknowledgement, CreateCommunity, CreateElection, CreateReleaseDecision,
-    Election, Reach, ReleaseDecision, Status, UpdateElection,
+    Election, Reach, ReleaseDecision, Status, Techniques, UpdateElection,
 };
 use uuid::Uuid;
 
@@ -338,4 +338,19 @@ pub async fn create_community(
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("community", &c.code).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(community))
+}
+
+/// The DISARM techniques pictures may name: the pinned list, its version, and the STIX id
+/// TAXII exports each under (DISARM's own where its STIX bundle has the technique).
+#[utoipa::path(
+    get, path = "/api/v1/techniques", tag = "reference",
+    security(("bearer" = [])), responses((status = 200, body = Techniques), AuthFailures, ServerFailures)
+)]
+pub async fn list_techniques(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+) -> Result<HttpResponse, ApiError> {
+    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
+    Ok(HttpResponse::Ok().json(sitrep_stix::disarm::techniques()))
 }
