@@ -236,6 +236,12 @@ try {
     await sv.page.screenshot({ path: join(artifacts, 'board-fi-1366.png'), fullPage: true });
     await sv.page.locator(`[data-id="${seed.group.id}"] a.title`).click();
     await sv.page.getByRole('heading', { level: 1, name: seed.group.title.fi }).waitFor();
+    await sv.page.locator('#ack-countdown').waitFor();
+    const page = await text(sv.page);
+    for (const word of ['Tiivistelmä', 'Kuittaukset', 'Versiohistoria', 'Käsittely']) check(page.includes(word), `picture page in Finnish: ${word}`);
+    check(!page.includes('Acknowledgements') && !page.includes('Summary'), 'no English headings left on the picture page');
+    check(/jäljellä|myöhässä/.test(await sv.page.locator('#ack-countdown').innerText()), 'the countdown in Finnish');
+    await sv.page.screenshot({ path: join(artifacts, 'picture-fi-1366.png'), fullPage: true });
     await sv.page.waitForTimeout(300); // the language is saved in the background
     // A fresh browser, with no choice made at sign-in: the remembered Finnish.
     const fi = await session('c.reader-fi');
