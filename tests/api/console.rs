@@ -85,7 +85,7 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
 
 /// The modules whose every interface text comes from the catalogues. The others still
 /// hold English texts of their own (docs/console.md, "Not here yet").
-const TRANSLATED: &[&str] = &["app.js", "ui.js", "board.js", "api.js", "sse.js", "i18n.js", "picture.js"];
+const TRANSLATED: &[&str] = &["app.js", "ui.js", "board.js", "api.js", "sse.js", "i18n.js", "picture.js", "editor.js"];
 
 fn catalogue(lang: &str) -> serde_json::Map<String, Value> {
     let asset = sitrep_api::console::ASSETS.iter().find(|a| a.name == format!("messages-{lang}.json")).unwrap();
