@@ -85,7 +85,8 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
 
 /// The modules whose every interface text comes from the catalogues. The others still
 /// hold English texts of their own (docs/console.md, "Not here yet").
-const TRANSLATED: &[&str] = &["app.js", "ui.js", "board.js", "api.js", "sse.js", "i18n.js", "picture.js", "editor.js"];
+const TRANSLATED: &[&str] =
+    &["app.js", "ui.js", "board.js", "api.js", "sse.js", "i18n.js", "picture.js", "editor.js", "admin.js"];
 
 fn catalogue(lang: &str) -> serde_json::Map<String, Value> {
     let asset = sitrep_api::console::ASSETS.iter().find(|a| a.name == format!("messages-{lang}.json")).unwrap();
@@ -178,6 +179,8 @@ fn reads_as_text(lit: &str) -> bool {
         || lit == "Bearer "
         // A wire value (`AMBER+STRICT`, `TL_IV`, an HTTP method): one token, no lower case.
         || (words.len() == 1 && !lit.chars().any(char::is_lowercase))
+        // A name of an algorithm or a format (`Ed25519`): one token with digits.
+        || (words.len() == 1 && lit.chars().any(|c| c.is_ascii_digit()))
         // Identifiers, and lists of selectors (`input, select`).
         || lit.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-+".contains(c))
         || (lit.contains(", ") && lit.split(", ").all(|w| w.chars().all(|c| c.is_ascii_lowercase())))
