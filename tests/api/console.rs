@@ -83,6 +83,161 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
     assert_eq!(res.headers()["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
 }
 
+/// Every JavaScript module of the console: each takes its interface texts from the
+/// catalogues only.
+fn modules() -> impl Iterator<Item = &'static sitrep_api::console::Asset> {
+    sitrep_api::console::ASSETS.iter().filter(|a| a.name.ends_with(".js"))
+}
+
+fn catalogue(lang: &str) -> serde_json::Map<String, Value> {
+    let asset = sitrep_api::console::ASSETS.iter().find(|a| a.name == format!("messages-{lang}.json")).unwrap();
+    serde_json::from_str::<Value>(asset.body).unwrap().as_object().unwrap().clone()
+}
+
+/// The string literals of a JavaScript module ('…', "…" and the literal parts of `…`),
+/// comments left out.
+fn literals(src: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = src.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '/' && chars.get(i + 1) == Some(&'/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
+            i += 2;
+            while i + 1 < chars.len() && !(chars[i] == '*' && chars[i + 1] == '/') {
+                i += 1;
+            }
+            i += 1;
+        } else if c == '\'' || c == '"' || c == '`' {
+            let mut lit = String::new();
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                if chars[i] == '\\' {
+                    i += 1;
+                } else if c == '`' && chars[i] == '$' && chars.get(i + 1) == Some(&'{') {
+                    // An interpolation: what is around it is literal text, itself is code.
+                    out.push(std::mem::take(&mut lit));
+                    let mut depth = 0;
+                    while i < chars.len() {
+                        if chars[i] == '{' {
+                            depth += 1;
+                        } else if chars[i] == '}' {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                    continue;
+                }
+                if i < chars.len() {
+                    lit.push(chars[i]);
+                }
+                i += 1;
+            }
+            out.push(lit);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Whether a literal reads as words meant for a person: two words of letters with a space
+/// between, or one capitalised word, once known non-texts (selectors, headers, keys,
+/// paths) are set aside.
+fn reads_as_text(lit: &str) -> bool {
+    const CLASSES: &[&str] = &[
+        "button",
+        "overdue",
+        "old",
+        "new",
+        "text",
+        "badge",
+        "status",
+        "tier",
+        "sev",
+        "exercise",
+        "card",
+        "fresh",
+        "live",
+        "on",
+        "off",
+        "secondary",
+        "empty",
+        "mono",
+        "actions",
+    ];
+    let words: Vec<&str> = lit.split_whitespace().collect();
+    let wordlike = |w: &str| w.chars().filter(|c| c.is_alphabetic()).count() >= 2;
+    let code_like = lit.contains(['#', '=', '[', ':', '(', '/', '{', '<'])
+        || lit.starts_with('.')
+        || lit == "Bearer "
+        // A wire value (`AMBER+STRICT`, `TL_IV`, an HTTP method): one token, no lower case.
+        || (words.len() == 1 && !lit.chars().any(char::is_lowercase))
+        // A name of an algorithm or a format (`Ed25519`): one token with digits.
+        || (words.len() == 1 && lit.chars().any(|c| c.is_ascii_digit()))
+        // Identifiers, and lists of selectors (`input, select`).
+        || lit.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-+".contains(c))
+        || (lit.contains(", ") && lit.split(", ").all(|w| w.chars().all(|c| c.is_ascii_lowercase())))
+        // Class lists: `badge status`, `card sev-high`.
+        || (lit.contains(' ') && words.iter().all(|w| CLASSES.contains(w) || w.contains('-')));
+    if code_like {
+        return false;
+    }
+    words.iter().filter(|w| wordlike(w)).count() >= 2
+        || words.first().is_some_and(|w| w.chars().next().is_some_and(char::is_uppercase) && wordlike(w))
+}
+
+#[test]
+fn every_interface_text_is_in_all_three_catalogues_and_none_is_left_in_the_modules() {
+    let en = catalogue("en");
+    assert!(en.len() > 200, "the English catalogue has {} keys", en.len());
+    for lang in ["fi", "sv"] {
+        let other = catalogue(lang);
+        let missing: Vec<_> = en.keys().filter(|k| !other.contains_key(*k)).collect();
+        let extra: Vec<_> = other.keys().filter(|k| !en.contains_key(*k)).collect();
+        assert!(missing.is_empty() && extra.is_empty(), "{lang}: missing {missing:?}, not in en {extra:?}");
+        for (k, v) in &other {
+            assert!(v.as_str().is_some_and(|s| !s.trim().is_empty()), "{lang}: {k} is empty");
+            // The same placeholders in every language.
+            let names = |s: &str| {
+                let mut n: Vec<String> =
+                    s.split('{').skip(1).filter_map(|p| p.split_once('}').map(|x| x.0.to_owned())).collect();
+                n.sort();
+                n
+            };
+            assert_eq!(names(v.as_str().unwrap()), names(en[k].as_str().unwrap()), "{lang}: placeholders of {k}");
+        }
+    }
+    assert!(modules().count() >= 9);
+    for asset in modules() {
+        let name = asset.name;
+        // Every key the module asks for exists.
+        for (i, _) in asset.body.match_indices("t('") {
+            let before = asset.body[..i].chars().next_back().unwrap_or(' ');
+            if before.is_alphanumeric() || before == '_' || before == '.' {
+                continue; // split(', …
+            }
+            let key = &asset.body[i + 3..];
+            let key = &key[..key.find('\'').unwrap()];
+            let plural = format!("{key}.other");
+            assert!(en.contains_key(key) || en.contains_key(&plural), "{name} asks for {key}, which no catalogue has");
+        }
+        let texts: Vec<String> = literals(asset.body).into_iter().filter(|l| reads_as_text(l)).collect();
+        assert!(texts.is_empty(), "{name} has interface text outside the catalogues: {texts:?}");
+    }
+    // The scan finds text where there is some.
+    assert!(reads_as_text("Sign in to Sitrep") && reads_as_text("Apply") && reads_as_text("no pictures match"));
+    assert!(!reads_as_text("form-error") && !reads_as_text("#/board") && !reads_as_text("content-type"));
+    assert!(literals("h('p', {}, `${n} shown`) // 'Not this'").contains(&" shown".to_owned()));
+}
+
 fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
@@ -221,7 +376,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
     assert!(out.status.success(), "the browser scenarios failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("all console scenarios passed"));
     let shots = target_dir().join("console-artifacts");
-    for shot in ["board.png", "picture.png"] {
+    for shot in ["board.png", "picture.png", "board-fi-1366.png", "board-sv-1366.png", "picture-fi-1366.png"] {
         let len = std::fs::metadata(shots.join(shot)).map(|m| m.len()).unwrap_or(0);
         assert!(len > 10_000, "screenshot {shot} missing or empty");
     }

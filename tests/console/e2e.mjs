@@ -164,13 +164,16 @@ try {
 
   await scenario('a picture page shows its fields in fi, sv and en', async () => {
     await b.page.locator(`[data-id="${seed.group.id}"] a.title`).click();
-    await b.page.getByRole('heading', { level: 1, name: seed.group.title.fi }).waitFor();
+    // Picture texts follow the interface language (English in this browser).
+    await b.page.getByRole('heading', { level: 1, name: seed.group.title.en }).waitFor();
     const t = await text(b.page);
     for (const label of ['Summary', 'Assessment', 'Handling', 'Acknowledgements', 'Revision history', 'Sources', 'T0097.206']) {
       check(t.includes(label), `picture page shows ${label}`);
     }
     await b.page.getByRole('button', { name: 'svenska' }).click();
     await b.page.getByRole('heading', { level: 1, name: seed.group.title.sv }).waitFor();
+    await b.page.getByRole('button', { name: 'suomi' }).click();
+    await b.page.getByRole('heading', { level: 1, name: seed.group.title.fi }).waitFor();
     await b.page.getByRole('button', { name: 'English' }).click();
     await b.page.getByRole('heading', { level: 1, name: seed.group.title.en }).waitFor();
     await b.page.locator('#ack-countdown').waitFor();
@@ -205,6 +208,53 @@ try {
     await none('board again');
   });
 
+  // The interface in Finnish and Swedish: chosen at sign-in, remembered on the server.
+  const UI = {
+    fi: { username: 'Käyttäjätunnus', password: 'Salasana', submit: 'Kirjaudu', board: 'Tilannekuvat', apply: 'Suodata', signOut: 'Kirjaudu ulos', signIn: 'Kirjaudu Sitrepiin' },
+    sv: { username: 'Användarnamn', password: 'Lösenord', submit: 'Logga in', board: 'Lägesbilder', apply: 'Filtrera', signOut: 'Logga ut', signIn: 'Logga in i Sitrep' },
+  };
+  const zoneName = /(EET|EEST|UTC\+[23]|GMT\+[23]|OEZ|OESZ)/;
+  await scenario('a reader works in Swedish, then Finnish, and the server remembers the choice', async () => {
+    const sv = await session('c.reader-sv');
+    await sv.page.goto(`${base}/app/`);
+    await sv.page.locator('main').getByLabel('Language').selectOption('sv');
+    await sv.page.getByLabel(UI.sv.username).fill(seed.users.c.username);
+    await sv.page.getByLabel(UI.sv.password).fill(seed.users.c.password);
+    await sv.page.getByRole('button', { name: UI.sv.submit }).click();
+    await sv.page.getByRole('heading', { name: UI.sv.board }).waitFor();
+    await sv.page.locator(`[data-id="${seed.group.id}"]`).waitFor();
+    check(await sv.page.evaluate(() => document.documentElement.lang) === 'sv', 'the page says it is in Swedish');
+    const card = await sv.page.locator(`[data-id="${seed.group.id}"]`).innerText();
+    check(card.includes(seed.group.title.sv), `picture texts in Swedish: ${card}`);
+    check(zoneName.test(card), `times with their time zone: ${card}`);
+    check(/uppdaterad/.test(card) && !/updated/.test(card), `the card's own words in Swedish: ${card}`);
+    await sv.page.screenshot({ path: join(artifacts, 'board-sv-1366.png'), fullPage: true });
+    // Switching in the header re-renders the page and is remembered.
+    await sv.page.locator('#language').selectOption('fi');
+    await sv.page.getByRole('heading', { name: UI.fi.board }).waitFor();
+    await sv.page.getByRole('button', { name: UI.fi.apply }).waitFor();
+    await sv.page.screenshot({ path: join(artifacts, 'board-fi-1366.png'), fullPage: true });
+    await sv.page.locator(`[data-id="${seed.group.id}"] a.title`).click();
+    await sv.page.getByRole('heading', { level: 1, name: seed.group.title.fi }).waitFor();
+    await sv.page.locator('#ack-countdown').waitFor();
+    const page = await text(sv.page);
+    for (const word of ['Tiivistelmä', 'Kuittaukset', 'Versiohistoria', 'Käsittely']) check(page.includes(word), `picture page in Finnish: ${word}`);
+    check(!page.includes('Acknowledgements') && !page.includes('Summary'), 'no English headings left on the picture page');
+    check(/jäljellä|myöhässä/.test(await sv.page.locator('#ack-countdown').innerText()), 'the countdown in Finnish');
+    await sv.page.screenshot({ path: join(artifacts, 'picture-fi-1366.png'), fullPage: true });
+    await sv.page.waitForTimeout(300); // the language is saved in the background
+    // A fresh browser, with no choice made at sign-in: the remembered Finnish.
+    const fi = await session('c.reader-fi');
+    await signIn(fi, seed.users.c);
+    await fi.page.getByRole('heading', { name: UI.fi.board }).waitFor();
+    check(await fi.page.evaluate(() => document.documentElement.lang) === 'fi', 'the page says it is in Finnish');
+    for (const s of [sv, fi]) {
+      await s.page.getByRole('button', { name: UI.fi.signOut }).click();
+      await s.page.getByRole('heading', { name: UI.fi.signIn }).waitFor();
+      await s.context.close();
+    }
+  });
+
   let posted = null;
   const title = `Valeviesti äänestyspaikoista ${Date.now()}`;
   await scenario('an author posts a picture, sees the 422 at the field, and submits it for review', async () => {
@@ -230,7 +280,8 @@ try {
     check(await p.getByLabel('DISARM techniques').getAttribute('aria-invalid') === 'true', 'field marked invalid');
     await p.getByLabel('DISARM techniques').fill('T0101, T0097.206');
     await p.getByRole('button', { name: 'Save and submit for review' }).click();
-    await p.getByRole('heading', { level: 1, name: title }).waitFor();
+    // Shown in the author's interface language (English), which the picture has too.
+    await p.getByRole('heading', { level: 1, name: 'False claims about closed polling stations' }).waitFor();
     await p.getByText('in review').first().waitFor();
     posted = { id: new URL(p.url()).hash.split('/')[2] };
     check(posted.id && posted.id.length === 36, `picture id in the address: ${p.url()}`);
@@ -238,7 +289,8 @@ try {
 
   await scenario('a second approver approves and publishes it from the queue (four eyes)', async () => {
     // Before publication the other organisation's reader does not have it.
-    check(!(await text(b.page)).includes(title), 'not on B\'s board before publication');
+    const before = await text(b.page);
+    check(!before.includes(title) && !before.includes('False claims about closed polling stations'), 'not on B\'s board before publication');
     await b.page.evaluate(() => { window.__noReload = true; });
     await signIn(approver2, seed.users.approver2);
     await approver2.page.getByRole('link', { name: 'Review queue' }).click();

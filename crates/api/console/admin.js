@@ -3,6 +3,7 @@
 
 import { ApiError, authFetch, hasRole, query, request } from './api.js';
 import { badges, describe, field, h, label, mount, pick, select, showFieldErrors, time, toast } from './ui.js';
+import { language, t } from './i18n.js';
 
 async function all(path, max = 20) {
   let items = [];
@@ -18,7 +19,7 @@ async function all(path, max = 20) {
 }
 
 function table(headers, rows, attrs = {}) {
-  return h('table', attrs, h('thead', {}, h('tr', {}, headers.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows));
+  return h('table', attrs, h('thead', {}, h('tr', {}, headers.map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows));
 }
 
 /** A form whose 422 errors are shown at its fields. */
@@ -34,7 +35,7 @@ function apiForm(title, fields, submitText, send) {
     } catch (e) {
       if (e instanceof ApiError && e.status === 422) {
         const left = showFieldErrors(form, e.problem);
-        msg.textContent = left.length ? left.map((x) => `${x.field}: ${x.message}`).join('; ') : (e.problem.detail || '');
+        msg.textContent = left.length ? left.map((x) => t('admin.field_error', { field: x.field, message: x.message })).join('; ') : (e.problem.detail || '');
       } else {
         msg.textContent = describe(e);
       }
@@ -44,11 +45,11 @@ function apiForm(title, fields, submitText, send) {
 }
 
 export async function secretariatView(main, tab) {
-  const tabs = [['overdue', 'Overdue acknowledgements'], ['organisations', 'Organisations and memberships'], ['elections', 'Elections']];
+  const tabs = ['overdue', 'organisations', 'elections'];
   const body = h('div');
-  mount(main, h('h1', {}, 'Secretariat'),
-    h('nav', { class: 'actions', 'aria-label': 'Secretariat views' }, tabs.map(([k, t]) =>
-      h('a', { class: `button ${k === tab ? '' : 'secondary'}`, href: `#/secretariat/${k}`, 'aria-current': k === tab ? 'page' : null }, t))),
+  mount(main, h('h1', {}, t('admin.secretariat')),
+    h('nav', { class: 'actions', 'aria-label': t('admin.views') }, tabs.map((k) =>
+      h('a', { class: `button ${k === tab ? '' : 'secondary'}`, href: `#/secretariat/${k}`, 'aria-current': k === tab ? 'page' : null }, t(`admin.tab.${k}`)))),
     body);
   if (tab === 'organisations') await organisations(body);
   else if (tab === 'elections') await electionsView(body);
@@ -58,16 +59,16 @@ export async function secretariatView(main, tab) {
 async function overdue(body) {
   const items = await all('/pictures?overdue=true', 5);
   if (!items.length) {
-    mount(body, h('h2', {}, 'Overdue acknowledgements'), h('p', { class: 'empty' }, 'No acknowledgement is overdue.'));
+    mount(body, h('h2', {}, t('admin.tab.overdue')), h('p', { class: 'empty' }, t('admin.none_overdue')));
     return;
   }
   const statuses = await Promise.all(items.slice(0, 100).map((p) =>
     request(`/pictures/${p.id}/acknowledgements`).catch(() => null)));
-  mount(body, h('h2', {}, 'Overdue acknowledgements'),
-    table(['Reference', 'Title', 'Originator', 'Handling', 'Deadline', 'Still pending'], items.slice(0, 100).map((p, i) => {
+  mount(body, h('h2', {}, t('admin.tab.overdue')),
+    table(['reference', 'title', 'originator', 'handling', 'deadline', 'pending'].map((k) => t(`admin.col.${k}`)), items.slice(0, 100).map((p, i) => {
       const s = statuses[i];
       return h('tr', {}, h('td', { class: 'mono' }, h('a', { href: `#/picture/${p.id}` }, p.reference)),
-        h('td', {}, pick(p.title, 'en').text || '(metadata only)'), h('td', {}, p.originator.code),
+        h('td', {}, pick(p.title, language()).text || t('admin.metadata_only')), h('td', {}, p.originator.code),
         h('td', {}, badges({ tlp: p.tlp, tier: p.tier, urgency: p.urgency })),
         h('td', {}, s && s.deadline ? time(s.deadline) : '—'),
         h('td', {}, s ? (s.pending || []).map((o) => o.code).join(', ') || '—' : '—'));
@@ -82,55 +83,58 @@ async function organisations(body) {
   const nameFi = h('input', { name: 'name.fi', size: '30' });
   const nameSv = h('input', { name: 'name.sv', size: '30' });
   const reach = select('reach', ['member', 'virt', 'ras_contact_point'], { required: true });
-  const create = apiForm('New organisation', [field('Code', code, 'code'), field('Name (English)', nameEn, 'name.en'),
-    field('Name (Finnish)', nameFi, 'name.fi'), field('Name (Swedish)', nameSv, 'name.sv'), field('Reach', reach, 'reach')],
-  'Create organisation', async () => {
+  const named = (l) => t('admin.name_lang', { lang: t(`editor.lang_${l}`) });
+  const create = apiForm(t('admin.new_org'), [field(t('admin.code'), code, 'code'), field(named('en'), nameEn, 'name.en'),
+    field(named('fi'), nameFi, 'name.fi'), field(named('sv'), nameSv, 'name.sv'), field(t('admin.reach'), reach, 'reach')],
+  t('admin.create_org'), async () => {
     const name = {};
     for (const [l, el] of [['en', nameEn], ['fi', nameFi], ['sv', nameSv]]) if (el.value.trim()) name[l] = el.value.trim();
     await request('/organisations', { method: 'POST', body: { code: code.value.trim(), name, reach: reach.value } });
-    toast('Organisation created');
+    toast(t('admin.org_created'));
     await organisations(body);
   });
   const userSel = select('user', users.map((u) => u.id), { required: true });
   [...userSel.options].forEach((o, i) => { o.textContent = users[i].username; });
   const orgSel = select('organisation_id', orgs.map((o) => o.id), { required: true });
   [...orgSel.options].forEach((o, i) => { o.textContent = orgs[i].code; });
-  const roles = h('div', { class: 'checks', role: 'group', 'aria-label': 'Roles' }, ENUMS_ROLES.map((r) =>
-    h('label', {}, h('input', { type: 'checkbox', value: r }), label(r))));
-  const grant = apiForm('New membership', [field('User', userSel, 'user'), field('Organisation', orgSel, 'organisation_id'),
-    h('div', { class: 'field', dataset: { field: 'roles' } }, h('label', {}, 'Roles'), roles, h('div', { class: 'error', hidden: true }))],
-  'Add membership', async () => {
+  const roles = h('div', { class: 'checks', role: 'group', 'aria-label': t('admin.roles') }, ENUMS_ROLES.map((r) =>
+    h('label', {}, h('input', { type: 'checkbox', value: r }), t(`role.${r}`))));
+  const grant = apiForm(t('admin.new_membership'), [field(t('admin.user'), userSel, 'user'), field(t('admin.organisation'), orgSel, 'organisation_id'),
+    h('div', { class: 'field', dataset: { field: 'roles' } }, h('label', {}, t('admin.roles')), roles, h('div', { class: 'error', hidden: true }))],
+  t('admin.add_membership'), async () => {
     const chosen = [...roles.querySelectorAll('input:checked')].map((c) => c.value);
     await request(`/users/${userSel.value}/memberships`, { method: 'POST', body: { organisation_id: orgSel.value, roles: chosen } });
-    toast('Membership added');
+    toast(t('admin.membership_added'));
     await organisations(body);
   });
   mount(body,
-    h('h2', {}, 'Organisations'),
-    table(['Code', 'Name', 'Reach', 'Active', 'Review required'], orgs.map((o) => h('tr', {},
-      h('td', { class: 'mono' }, o.code), h('td', {}, pick(o.name, 'en').text), h('td', {}, label(o.reach)),
-      h('td', {}, o.active ? 'yes' : 'no'), h('td', {}, o.require_review ? 'yes' : 'no'))), { id: 'org-table' }),
+    h('h2', {}, t('admin.organisations')),
+    table(['code', 'name', 'reach', 'active', 'review'].map((k) => t(`admin.col.${k}`)), orgs.map((o) => h('tr', {},
+      h('td', { class: 'mono' }, o.code), h('td', {}, pick(o.name, language()).text), h('td', {}, label(o.reach)),
+      h('td', {}, yesNo(o.active)), h('td', {}, yesNo(o.require_review)))), { id: 'org-table' }),
     hasRole('secretariat') ? create : null,
-    h('h2', {}, 'People and memberships'),
-    table(['Username', 'Name', 'Active', 'Memberships in force', ''], users.map((u) => h('tr', {},
-      h('td', { class: 'mono' }, u.username), h('td', {}, u.display_name), h('td', {}, u.active ? 'yes' : 'no'),
+    h('h2', {}, t('admin.people')),
+    table([...['username', 'name', 'active', 'memberships'].map((k) => t(`admin.col.${k}`)), ''], users.map((u) => h('tr', {},
+      h('td', { class: 'mono' }, u.username), h('td', {}, u.display_name), h('td', {}, yesNo(u.active)),
       h('td', {}, u.memberships.filter((m) => m.active).map((m) => h('div', {},
-        `${(byId.get(m.organisation_id) || { code: '?' }).code}: ${m.roles.join(', ')} (since ${time(m.valid_from)}) `,
-        h('button', { type: 'button', class: 'secondary', 'aria-label': `End ${u.username}'s membership of ${(byId.get(m.organisation_id) || {}).code}`,
+        t('admin.membership_line', { org: (byId.get(m.organisation_id) || { code: '?' }).code, roles: m.roles.map((r) => t(`role.${r}`)).join(', '), since: time(m.valid_from) }),
+        h('button', { type: 'button', class: 'secondary', 'aria-label': t('admin.end_label', { user: u.username, org: (byId.get(m.organisation_id) || {}).code }),
           onclick: async () => {
             try {
               await request(`/users/${u.id}/memberships/${m.id}`, { method: 'PATCH', body: { end: true } });
-              toast('Membership ended');
+              toast(t('admin.membership_ended'));
               await organisations(body);
             } catch (e) {
               toast(describe(e), true);
             }
-          } }, 'End')))),
+          } }, t('admin.end'))))),
       h('td', {}))), { id: 'user-table' }),
     grant);
 }
 
 const ENUMS_ROLES = ['reader', 'author', 'approver', 'org_admin', 'secretariat', 'auditor', 'sysadmin'];
+
+const yesNo = (v) => t(v ? 'admin.yes' : 'admin.no');
 
 async function electionsView(body) {
   const list = await request('/elections');
@@ -138,14 +142,15 @@ async function electionsView(body) {
   const type = select('election_type', ['parliamentary', 'presidential', 'european_parliament', 'municipal', 'county', 'advisory_referendum', 'aland_legislative', 'aland_municipal'], { required: true });
   const name = h('input', { name: 'name_en', size: '30' });
   const day = h('input', { name: 'election_day', type: 'date' });
-  const form = apiForm('New election', [field('Code', code, 'code'), field('Type', type, 'election_type'), field('Name (English)', name, 'name_en'),
-    field('Election day', day, 'election_day')], 'Create election', async () => {
+  const form = apiForm(t('admin.new_election'), [field(t('admin.code'), code, 'code'), field(t('admin.type'), type, 'election_type'),
+    field(t('admin.name_lang', { lang: t('editor.lang_en') }), name, 'name_en'),
+    field(t('admin.election_day'), day, 'election_day')], t('admin.create_election'), async () => {
     await request('/elections', { method: 'POST', body: { code: code.value.trim(), election_type: type.value, name_en: name.value.trim(), election_day: day.value || null } });
-    toast('Election created');
+    toast(t('admin.election_created'));
     await electionsView(body);
   });
-  mount(body, h('h2', {}, 'Elections'),
-    table(['Code', 'Name', 'Type', 'Election day', 'Phases'], list.map((e) => h('tr', {},
+  mount(body, h('h2', {}, t('admin.elections')),
+    table(['code', 'name', 'type', 'election_day', 'phases'].map((k) => t(`admin.col.${k}`)), list.map((e) => h('tr', {},
       h('td', { class: 'mono' }, e.code), h('td', {}, e.name_en), h('td', {}, label(e.election_type)),
       h('td', {}, e.election_day || '—'),
       h('td', {}, e.phases ? Object.entries(e.phases).map(([k, v]) => `${label(k)}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ') : '—'))),
@@ -175,7 +180,7 @@ async function chainPanel(box) {
     const [cps, key] = await Promise.all([all('/access-log/checkpoints', 50), request('/access-log/checkpoint-key')]);
     const last = cps[cps.length - 1];
     if (!last) {
-      mount(box, h('h2', {}, 'Chain'), h('p', { class: 'empty', id: 'chain-state' }, 'No signed checkpoint yet.'));
+      mount(box, h('h2', {}, t('admin.chain')), h('p', { class: 'empty', id: 'chain-state' }, t('admin.no_checkpoint')));
       return;
     }
     let ok = null;
@@ -184,23 +189,23 @@ async function chainPanel(box) {
     } catch (_) {
       ok = null;
     }
-    mount(box, h('h2', {}, 'Chain'),
+    mount(box, h('h2', {}, t('admin.chain')),
       h('p', { id: 'chain-state', class: ok ? 'ok' : 'bad' }, ok === null
-        ? 'This browser cannot check Ed25519 signatures; use `sitrep audit verify`.'
-        : ok ? `Latest checkpoint: signature valid (key ${key.key_id}).` : 'Latest checkpoint: SIGNATURE DOES NOT VERIFY.'),
-      h('dl', { class: 'facts' }, h('dt', {}, 'Record'), h('dd', {}, `#${last.seq}`), h('dt', {}, 'Signed at'), h('dd', {}, time(last.at)),
-        h('dt', {}, 'Hash'), h('dd', { class: 'mono' }, last.hash), h('dt', {}, 'Key'), h('dd', { class: 'mono' }, `${last.key_id} (${key.algorithm})`),
-        h('dt', {}, 'Checkpoints'), h('dd', {}, String(cps.length))),
-      h('p', { class: 'hint' }, 'The full chain is verified offline with `sitrep audit verify` (docs/access-log.md); save the checkpoints and the key elsewhere.'));
+        ? t('admin.no_ed25519')
+        : ok ? t('admin.checkpoint_ok', { key: key.key_id }) : t('admin.checkpoint_bad')),
+      h('dl', { class: 'facts' }, h('dt', {}, t('admin.record')), h('dd', {}, `#${last.seq}`), h('dt', {}, t('admin.signed_at')), h('dd', {}, time(last.at)),
+        h('dt', {}, t('admin.hash')), h('dd', { class: 'mono' }, last.hash), h('dt', {}, t('admin.key')), h('dd', { class: 'mono' }, `${last.key_id} (${key.algorithm})`),
+        h('dt', {}, t('admin.checkpoints')), h('dd', {}, String(cps.length))),
+      h('p', { class: 'hint' }, t('admin.chain_hint')));
   } catch (e) {
-    mount(box, h('h2', {}, 'Chain'), h('p', { class: 'form-error' }, describe(e)));
+    mount(box, h('h2', {}, t('admin.chain')), h('p', { class: 'form-error' }, describe(e)));
   }
 }
 
 export async function auditView(main) {
   const orgs = await all('/organisations').catch(() => []);
   const f = {
-    action: h('input', { name: 'action', size: '18', placeholder: 'e.g. picture.view' }),
+    action: h('input', { name: 'action', size: '18', placeholder: t('admin.action_placeholder') }),
     outcome: select('outcome', ['allowed', 'denied', 'failed']),
     organisation_id: select('organisation_id', orgs.map((o) => o.id)),
     actor_id: h('input', { name: 'actor_id', size: '36' }),
@@ -212,12 +217,12 @@ export async function auditView(main) {
   [...f.organisation_id.options].slice(1).forEach((o, i) => { o.textContent = orgs[i].code; });
   const codes = new Map(orgs.map((o) => [o.id, o.code]));
   const out = h('div', { id: 'log' });
-  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Older records');
-  const chain = h('section', { class: 'panel', id: 'chain' }, h('h2', {}, 'Chain'), h('p', {}, 'Checking…'));
-  const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter the access log' },
-    field('Action', f.action, 'action'), field('Outcome', f.outcome, 'outcome'), field('Organisation', f.organisation_id, 'organisation_id'),
-    field('Actor id', f.actor_id, 'actor_id'), field('Object type', f.object_type, 'object_type'), field('Object id', f.object_id, 'object_id'),
-    field('From', f.from, 'from'), field('To', f.to, 'to'), h('button', { type: 'submit' }, 'Search'));
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, t('admin.older'));
+  const chain = h('section', { class: 'panel', id: 'chain' }, h('h2', {}, t('admin.chain')), h('p', {}, t('admin.checking')));
+  const form = h('form', { class: 'filters', role: 'search', 'aria-label': t('admin.log_filters') },
+    field(t('admin.action'), f.action, 'action'), field(t('admin.outcome'), f.outcome, 'outcome'), field(t('admin.organisation'), f.organisation_id, 'organisation_id'),
+    field(t('admin.actor_id'), f.actor_id, 'actor_id'), field(t('admin.object_type'), f.object_type, 'object_type'), field(t('admin.object_id'), f.object_id, 'object_id'),
+    field(t('admin.from'), f.from, 'from'), field(t('admin.to'), f.to, 'to'), h('button', { type: 'submit' }, t('admin.search')));
   const exporter = (fmt) => h('button', { type: 'button', class: 'secondary', onclick: async (ev) => {
     const b = ev.currentTarget;
     b.disabled = true;
@@ -231,15 +236,15 @@ export async function auditView(main) {
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
-      toast(`Export ready (${blob.size} bytes)`);
+      toast(t('admin.export_ready', { size: blob.size }));
     } catch (e) {
       toast(describe(e), true);
     } finally {
       b.disabled = false;
     }
-  } }, `Export the whole log (${fmt === 'jsonl' ? 'JSON Lines' : 'CSV'})`);
-  mount(main, h('h1', {}, 'Access log'), h('div', { class: 'cols' }, h('div', {}, form, out, more),
-    h('div', {}, chain, h('section', { class: 'panel' }, h('h2', {}, 'Export'), h('div', { class: 'actions' }, exporter('jsonl'), exporter('csv'))))));
+  } }, t(fmt === 'jsonl' ? 'admin.export_jsonl' : 'admin.export_csv'));
+  mount(main, h('h1', {}, t('admin.access_log')), h('div', { class: 'cols' }, h('div', {}, form, out, more),
+    h('div', {}, chain, h('section', { class: 'panel' }, h('h2', {}, t('admin.export')), h('div', { class: 'actions' }, exporter('jsonl'), exporter('csv'))))));
   let cursor = null;
   // The filters of the first page: a cursor is valid only with the query it came from.
   let shown = null;
@@ -263,11 +268,11 @@ export async function auditView(main) {
       }
     }
     mount(out,
-      h('p', { class: broken ? 'bad' : 'meta', id: 'link-state' }, `${rows.length} records shown; ${links} adjacent links checked, ${broken} broken.`),
-      table(['#', 'Time', 'Actor', 'Organisation', 'Action', 'Object', 'Outcome', 'Status', 'Reason', 'Address'],
+      h('p', { class: broken ? 'bad' : 'meta', id: 'link-state' }, t('admin.links', { rows: rows.length, links, broken })),
+      table(['#', ...['time', 'actor', 'organisation', 'action', 'object', 'outcome', 'status', 'reason', 'address'].map((k) => t(`admin.col.${k}`))],
         rows.map((r) => h('tr', {}, h('td', {}, r.seq), h('td', {}, time(r.at)), h('td', {}, r.actor_name || r.actor_type),
           h('td', {}, codes.get(r.organisation_id) || r.organisation_id || '—'), h('td', { class: 'mono' }, r.action),
-          h('td', { class: 'mono' }, [r.object_type, r.object_id].filter(Boolean).join(' ') || ((r.object_ids || []).length ? `${r.object_ids.length} ids` : '—')),
+          h('td', { class: 'mono' }, [r.object_type, r.object_id].filter(Boolean).join(' ') || ((r.object_ids || []).length ? t('admin.ids', { n: r.object_ids.length }) : '—')),
           h('td', { class: r.outcome === 'allowed' ? '' : 'bad' }, r.outcome), h('td', {}, r.http_status),
           h('td', {}, r.reason || '—'), h('td', { class: 'mono' }, r.client_addr || '—'))), { id: 'log-table' }));
   };

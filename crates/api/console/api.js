@@ -3,12 +3,14 @@
 // its /api/v1/auth paths only, so no script (this page's included) can read it, and a
 // reload resumes the session by one refresh (docs/console.md says why).
 
+import { t } from './i18n.js';
+
 const BASE = '/api/v1';
 
 /** A refused request: the problem+json body of the API. */
 export class ApiError extends Error {
   constructor(status, problem) {
-    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    super((problem && (problem.detail || problem.title)) || t('error.http', { status }));
     this.status = status;
     this.problem = problem || {};
     this.code = this.problem.code || '';
@@ -197,7 +199,7 @@ export async function logout() {
  * more on a 401; a second 401 ends the session.
  */
 export async function authFetch(path, init = {}) {
-  if (!session) throw new ApiError(401, { code: 'signed_out', title: 'Not signed in' });
+  if (!session) throw new ApiError(401, { code: 'signed_out', title: t('login.signed_out') });
   if (session.expiresAt - Date.now() < 30000) {
     try {
       await refresh();
@@ -206,7 +208,7 @@ export async function authFetch(path, init = {}) {
     }
   }
   for (let attempt = 0; attempt < 2; attempt++) {
-    if (!session) throw new ApiError(401, { code: 'signed_out', title: 'Session ended' });
+    if (!session) throw new ApiError(401, { code: 'signed_out', title: t('login.ended') });
     const headers = { ...(init.headers || {}), authorization: `Bearer ${session.access}` };
     const res = await fetch(`${BASE}${path}`, { credentials: 'omit', ...init, headers, cache: 'no-store' });
     if (res.status !== 401) return res;
@@ -222,7 +224,7 @@ export async function authFetch(path, init = {}) {
     return res;
   }
   expire();
-  throw new ApiError(401, { code: 'session_expired', title: 'Your session has ended' });
+  throw new ApiError(401, { code: 'session_expired', title: t('login.ended') });
 }
 
 /** Calls the API and returns the parsed body; throws ApiError on any refusal. */

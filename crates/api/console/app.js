@@ -1,10 +1,11 @@
 // The console's entry point: sign-in, the navigation, the fragment router (#/board,
 // #/picture/<id>, …) and the one live stream every view listens to.
 
-import { ApiError, changePassword, hasRole, login, logout, me, onSession, resume, signedIn } from './api.js';
+import { ApiError, changePassword, hasRole, login, logout, me, onSession, request, resume, signedIn } from './api.js';
 import { dispatch, openStream } from './sse.js';
-import { h, mount, field, describe, showFieldErrors, clearFieldErrors } from './ui.js';
-import { boardView, queueView } from './board.js';
+import { h, mount, field, describe, showFieldErrors, clearFieldErrors, select } from './ui.js';
+import { LANGS, browserLanguage, language, loadCatalogues, onLanguage, setLanguage, setTimeZone, t } from './i18n.js';
+import { boardView, prefs, queueView } from './board.js';
 import { pictureView } from './picture.js';
 import { editorView } from './editor.js';
 import { auditView, secretariatView } from './admin.js';
@@ -12,12 +13,14 @@ import { auditView, secretariatView } from './admin.js';
 const main = document.getElementById('main');
 let stream = null;
 let cleanup = null;
-let notice = '';
+let notice = ''; // a catalogue key
+let liveState = null;
 
 function setLive(state) {
+  liveState = state;
   const el = document.getElementById('live');
   el.className = `live ${state === 'live' ? 'on' : 'off'}`;
-  el.textContent = state === 'live' ? 'Live' : state === 'reconnecting' ? 'Reconnecting…' : 'Offline';
+  el.textContent = t(state === 'live' ? 'chrome.live' : state === 'reconnecting' ? 'chrome.reconnecting' : 'chrome.offline');
 }
 
 function readsPictures() {
@@ -33,20 +36,35 @@ function mustChangePassword() {
 function routes() {
   if (mustChangePassword()) return [];
   const list = [];
-  if (readsPictures() || hasRole('secretariat')) list.push(['#/board', 'Situation board']);
-  if (hasRole('author', 'approver')) list.push(['#/new', 'New picture']);
-  if (hasRole('approver')) list.push(['#/queue', 'Review queue']);
-  if (hasRole('secretariat')) list.push(['#/secretariat', 'Secretariat']);
-  if (hasRole('auditor', 'secretariat')) list.push(['#/audit', 'Access log']);
+  if (readsPictures() || hasRole('secretariat')) list.push(['#/board', t('nav.board')]);
+  if (hasRole('author', 'approver')) list.push(['#/new', t('nav.new')]);
+  if (hasRole('approver')) list.push(['#/queue', t('nav.queue')]);
+  if (hasRole('secretariat')) list.push(['#/secretariat', t('nav.secretariat')]);
+  if (hasRole('auditor', 'secretariat')) list.push(['#/audit', t('nav.audit')]);
   return list;
 }
 
+/** The texts of the page's fixed parts (index.html), in the interface language. */
+function renderStatic() {
+  document.title = t('chrome.title');
+  document.querySelector('.skip').textContent = t('chrome.skip');
+  document.getElementById('signout').textContent = t('chrome.sign_out');
+  document.getElementById('nav').setAttribute('aria-label', t('chrome.nav'));
+  const choose = document.getElementById('language');
+  mount(choose, LANGS.map((l) => h('option', { value: l }, t(`value.${l}`))));
+  choose.value = language();
+  choose.setAttribute('aria-label', t('chrome.language'));
+  if (liveState) setLive(liveState);
+}
+
 function renderChrome() {
+  renderStatic();
   const top = document.getElementById('top');
   top.hidden = !signedIn();
   if (!signedIn()) return;
   const m = me();
-  mount(document.getElementById('who'), `${m.display_name} · ${m.organisation.code} · ${m.roles.join(', ')}`);
+  const roles = m.roles.map((r) => t(`role.${r}`)).join(', ');
+  mount(document.getElementById('who'), t('chrome.who', { name: m.display_name, org: m.organisation.code, roles }));
   const nav = document.getElementById('nav');
   const current = location.hash.split('/').slice(0, 2).join('/');
   mount(nav, routes().map(([href, text]) =>
@@ -59,18 +77,24 @@ function loginView() {
   const org = h('input', { name: 'organisation', autocomplete: 'organization' });
   const totp = h('input', { name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: '6' });
   const recovery = h('input', { name: 'recovery_code', autocomplete: 'off' });
-  const orgField = field('Organisation (id or code)', org, 'organisation', 'Only when you belong to several organisations');
+  const orgField = field(t('login.organisation'), org, 'organisation', t('login.organisation_hint'));
   orgField.hidden = true;
-  const totpField = field('Authenticator code', totp, 'totp', 'The 6-digit code from your authenticator app');
-  const recField = field('…or a recovery code', recovery, 'recovery_code');
+  const totpField = field(t('login.totp'), totp, 'totp', t('login.totp_hint'));
+  const recField = field(t('login.recovery'), recovery, 'recovery_code');
+  const lang = select('language', LANGS, { required: true, value: language() });
+  lang.addEventListener('change', () => {
+    chosenAtSignIn = lang.value;
+    setLanguage(lang.value);
+  });
   const second = h('div', { hidden: true }, totpField, recField);
   const error = h('p', { class: 'form-error', role: 'alert' });
-  const button = h('button', { type: 'submit' }, 'Sign in');
+  const button = h('button', { type: 'submit' }, t('login.submit'));
   const form = h('form', { class: 'login', 'aria-labelledby': 'login-h', novalidate: true },
-    h('h1', { id: 'login-h' }, 'Sign in to Sitrep'),
-    notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,
-    field('Username', user, 'username'), field('Password', pass, 'password'), orgField, second, error, button,
-    h('p', { class: 'hint' }, 'This browser keeps you signed in until you sign out or stop using Sitrep for 30 minutes.'));
+    h('h1', { id: 'login-h' }, t('login.title')),
+    notice ? h('p', { class: 'notice', role: 'status' }, t(notice)) : null,
+    field(t('login.language'), lang, 'language'),
+    field(t('login.username'), user, 'username'), field(t('login.password'), pass, 'password'), orgField, second, error, button,
+    h('p', { class: 'hint' }, t('login.kept')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     error.textContent = '';
@@ -88,18 +112,18 @@ function loginView() {
     } catch (e) {
       if (e instanceof ApiError && e.code === 'totp_required') {
         second.hidden = false;
-        error.textContent = 'Enter the code from your authenticator app.';
+        error.textContent = t('login.need_totp');
         totp.focus();
       } else if (e instanceof ApiError && e.status === 422 && (e.problem.errors || []).some((x) => x.field === 'organisation')) {
         orgField.hidden = false;
-        error.textContent = 'You belong to several organisations: name the one to act for.';
+        error.textContent = t('login.need_org');
         org.focus();
       } else if (e instanceof ApiError && e.code === 'totp_invalid') {
-        error.textContent = 'That code was not accepted. Wait for the next code and try again.';
+        error.textContent = t('login.totp_invalid');
         totp.value = '';
         totp.focus();
       } else if (e instanceof ApiError && e.code === 'invalid_credentials') {
-        error.textContent = 'Wrong username or password.';
+        error.textContent = t('login.invalid');
       } else {
         error.textContent = describe(e);
       }
@@ -116,22 +140,20 @@ function passwordView() {
   const next = h('input', { name: 'new_password', type: 'password', autocomplete: 'new-password', required: true });
   const again = h('input', { name: 'new_password_again', type: 'password', autocomplete: 'new-password', required: true });
   const error = h('p', { class: 'form-error', role: 'alert' });
-  const button = h('button', { type: 'submit' }, 'Change password');
+  const button = h('button', { type: 'submit' }, t('password.submit'));
   const form = h('form', { class: 'login', 'aria-labelledby': 'password-h', novalidate: true },
-    h('h1', { id: 'password-h' }, 'Choose your own password'),
-    h('p', { class: 'notice', role: 'status' },
-      'Your password was set by an administrator. Choose a password of your own before you continue.'),
-    field('Current password', current, 'current_password', 'The password you signed in with'),
-    field('New password', next, 'new_password',
-      'At least 15 characters; not your username or a common password. A few unrelated words work well.'),
-    field('New password again', again, 'new_password_again'),
+    h('h1', { id: 'password-h' }, t('password.title')),
+    h('p', { class: 'notice', role: 'status' }, t('password.why')),
+    field(t('password.current'), current, 'current_password', t('password.current_hint')),
+    field(t('password.new'), next, 'new_password', t('password.new_hint')),
+    field(t('password.again'), again, 'new_password_again'),
     error, button);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     error.textContent = '';
     clearFieldErrors(form);
     if (next.value !== again.value) {
-      error.textContent = 'The two new passwords differ.';
+      error.textContent = t('password.differ');
       again.focus();
       return;
     }
@@ -148,7 +170,7 @@ function passwordView() {
         const left = showFieldErrors(form, e.problem);
         error.textContent = left.map((x) => x.message).join(' ');
       } else if (e instanceof ApiError && e.code === 'current_password_invalid') {
-        error.textContent = 'The current password is wrong.';
+        error.textContent = t('password.wrong_current');
         current.focus();
       } else {
         error.textContent = describe(e);
@@ -162,6 +184,7 @@ function passwordView() {
 }
 
 let generation = 0;
+let chosenAtSignIn = null;
 
 async function route() {
   const mine = ++generation;
@@ -188,7 +211,7 @@ async function route() {
   const setCleanup = (fn) => {
     local = fn;
   };
-  if (!main.firstChild || !main.querySelector('.view')) main.replaceChildren(h('p', { class: 'loading' }, 'Loading…'));
+  if (!main.firstChild || !main.querySelector('.view')) main.replaceChildren(h('p', { class: 'loading' }, t('chrome.loading_view')));
   try {
     switch (page) {
       case 'picture':
@@ -216,7 +239,7 @@ async function route() {
             location.hash = '#/audit';
             return;
           }
-          mount(view, h('h1', {}, 'Nothing to show'), h('p', {}, 'Your roles give you no page here.'));
+          mount(view, h('h1', {}, t('nav.nothing')), h('p', {}, t('nav.no_page')));
           break;
         }
         await boardView(view, setCleanup);
@@ -238,8 +261,30 @@ async function route() {
   }
 }
 
+/**
+ * After sign-in: the language chosen on the sign-in page is remembered on the server;
+ * otherwise the one the person chose before is taken. Picture texts follow it.
+ */
+function adoptLanguage() {
+  const m = me();
+  setTimeZone(m.time_zone);
+  if (chosenAtSignIn && chosenAtSignIn !== m.language) {
+    rememberLanguage(chosenAtSignIn);
+  } else if (m.language) {
+    setLanguage(m.language);
+  }
+  chosenAtSignIn = null;
+  prefs.lang = language();
+}
+
+function rememberLanguage(l) {
+  request('/me/language', { method: 'PUT', body: { language: l } }).catch(() => {});
+  me().language = l;
+}
+
 onSession((what) => {
   if (what === 'signed-in') {
+    adoptLanguage();
     if (stream) stream.close();
     stream = null;
     if (hasRole('reader', 'author', 'approver') && !mustChangePassword()) {
@@ -252,7 +297,7 @@ onSession((what) => {
   } else {
     if (stream) stream.close();
     stream = null;
-    notice = what === 'expired' ? 'Your session has ended. Please sign in again.' : 'You have signed out.';
+    notice = what === 'expired' ? 'login.ended' : 'login.signed_out';
     location.hash = '#/login';
     route();
   }
@@ -262,5 +307,21 @@ document.getElementById('signout').addEventListener('click', () => {
   logout();
 });
 window.addEventListener('hashchange', route);
-// A reload or a new tab resumes the session from the cookie, when this browser has one.
-resume().finally(route);
+document.getElementById('language').addEventListener('change', (ev) => {
+  const l = ev.currentTarget.value;
+  setLanguage(l);
+  prefs.lang = l;
+  if (signedIn()) rememberLanguage(l);
+});
+// A new language re-renders the page in it (form contents of the view are read again).
+onLanguage(() => route());
+
+// The catalogues first; then a reload or a new tab resumes the session from the cookie,
+// when this browser has one.
+setLanguage(browserLanguage());
+loadCatalogues()
+  .then(() => resume())
+  .finally(() => {
+    renderStatic();
+    route();
+  });

@@ -4,8 +4,10 @@
 import { hasRole, query, request } from './api.js';
 import { onStreamEvent } from './sse.js';
 import { ENUMS, badges, describe, field, h, label, mount, pick, select, time, toast } from './ui.js';
+import { language, t } from './i18n.js';
 
-export const prefs = { lang: 'fi' };
+// The language picture texts are shown in first: the interface language until changed here.
+export const prefs = { lang: language() };
 
 let elections = null;
 async function loadElections() {
@@ -24,10 +26,10 @@ function card(p, fresh) {
   const summary = pick(p.summary, prefs.lang);
   return h('li', { class: `card sev-${p.severity || 'none'}${fresh ? ' fresh' : ''}`, dataset: { id: p.id, reference: p.reference } },
     h('div', { class: 'meta' }, h('span', { class: 'mono' }, p.reference), ' · ', p.originator.code, ' · ',
-      p.kind ? label(p.kind) : 'metadata only', ' · updated ', time(p.updated_at)),
+      p.kind ? label(p.kind) : t('board.metadata_only'), ' · ', t('board.updated', { time: time(p.updated_at) })),
     h('div', {}, h('a', { class: 'title', href: `#/picture/${p.id}` },
-      title.text || `${p.reference} (content not shared with you)`),
-      title.lang && title.lang !== prefs.lang ? h('span', { class: 'missing-lang' }, ` (${title.lang})`) : null),
+      title.text || t('board.not_shared', { reference: p.reference })),
+      title.lang && title.lang !== prefs.lang ? h('span', { class: 'missing-lang' }, t('board.in_language', { lang: label(title.lang) })) : null),
     summary.text ? h('p', {}, summary.text) : null,
     h('div', {}, badges(p)));
 }
@@ -42,21 +44,24 @@ export async function boardView(main, setCleanup) {
     status: select('status', ENUMS.status),
     election: select('election', []),
     is_exercise: select('is_exercise', ['false', 'true']),
-    q: h('input', { type: 'search', name: 'q', placeholder: 'words in title or summary' }),
+    q: h('input', { type: 'search', name: 'q', placeholder: t('board.search_placeholder') }),
     lang: select('lang', ENUMS.lang, { required: true, value: prefs.lang }),
   };
-  for (const e of els) f.election.appendChild(h('option', { value: e.id }, `${e.name_en} (${e.code})`));
-  f.is_exercise.options[1].textContent = 'real only';
-  f.is_exercise.options[2].textContent = 'exercises only';
+  for (const e of els) {
+    const name = e[`name_${language()}`] || e.name_en || e.name_fi || e.code;
+    f.election.appendChild(h('option', { value: e.id }, t('board.election_option', { name, code: e.code })));
+  }
+  f.is_exercise.options[1].textContent = t('board.real_only');
+  f.is_exercise.options[2].textContent = t('board.exercises_only');
   const list = h('ul', { class: 'cards', id: 'board-list', 'aria-live': 'off' });
-  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, t('board.load_more'));
   const count = h('p', { class: 'meta', role: 'status', 'aria-live': 'polite' });
-  const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter pictures' },
-    field('Search', f.q, 'q'), field('Domain', f.domain, 'domain'), field('Severity', f.severity, 'severity'),
-    field('Urgency', f.urgency, 'urgency'), field('Status', f.status, 'status'), field('Election', f.election, 'election'),
-    field('Exercise', f.is_exercise, 'is_exercise'), field('Language', f.lang, 'lang'),
-    h('button', { type: 'submit' }, 'Apply'));
-  mount(main, h('h1', {}, 'Situation board'), form, count, list, more);
+  const form = h('form', { class: 'filters', role: 'search', 'aria-label': t('board.filters') },
+    field(t('board.search'), f.q, 'q'), field(t('board.domain'), f.domain, 'domain'), field(t('board.severity'), f.severity, 'severity'),
+    field(t('board.urgency'), f.urgency, 'urgency'), field(t('board.status'), f.status, 'status'), field(t('board.election'), f.election, 'election'),
+    field(t('board.exercise'), f.is_exercise, 'is_exercise'), field(t('board.texts'), f.lang, 'lang'),
+    h('button', { type: 'submit' }, t('board.apply')));
+  mount(main, h('h1', {}, t('board.title')), form, count, list, more);
 
   let cursor = null;
   // The filters of the first page: a cursor is valid only with the query it came from.
@@ -68,8 +73,8 @@ export async function boardView(main, setCleanup) {
     election: f.election.value, is_exercise: f.is_exercise.value, q: f.q.value.trim(), limit: 50,
   });
   const render = () => {
-    mount(list, items.length ? items.map((p) => card(p, fresh.has(p.id))) : h('li', { class: 'empty' }, 'No pictures match.'));
-    count.textContent = `${items.length} picture${items.length === 1 ? '' : 's'} shown`;
+    mount(list, items.length ? items.map((p) => card(p, fresh.has(p.id))) : h('li', { class: 'empty' }, t('board.none')));
+    count.textContent = t('board.count', { n: items.length });
   };
   const load = async (append) => {
     if (!append || !shown) shown = params();
@@ -113,7 +118,7 @@ export async function boardView(main, setCleanup) {
       const before = new Set(items.map((p) => p.id));
       await load(false);
       const added = items.filter((p) => !before.has(p.id));
-      if (added.length) toast(`New on the board: ${added.map((p) => p.reference).join(', ')}`);
+      if (added.length) toast(t('board.new_live', { references: added.map((p) => p.reference).join(', ') }));
     }, 250);
   });
   setCleanup(() => {
@@ -125,17 +130,15 @@ export async function boardView(main, setCleanup) {
 /** The approver's queue: this organisation's pictures in review. */
 export async function queueView(main, setCleanup) {
   const list = h('div');
-  mount(main, h('h1', {}, 'Review queue'),
-    h('p', { class: 'hint' }, 'Drafts of your organisation submitted for review. Four eyes: you cannot approve a revision you wrote. ' +
-      'Revisions proposed to published pictures are reviewed from the picture page.'), list);
+  mount(main, h('h1', {}, t('queue.title')), h('p', { class: 'hint' }, t('queue.hint')), list);
   const load = async () => {
     const page = await request(`/pictures${query({ status: 'in_review', limit: 200 })}`);
     if (!page.items.length) {
-      mount(list, h('p', { class: 'empty' }, 'Nothing waits for review.'));
+      mount(list, h('p', { class: 'empty' }, t('queue.empty')));
       return;
     }
     mount(list, h('table', {},
-      h('thead', {}, h('tr', {}, h('th', {}, 'Reference'), h('th', {}, 'Title'), h('th', {}, 'Handling'), h('th', {}, 'Updated'), h('th', {}, 'Actions'))),
+      h('thead', {}, h('tr', {}, ['reference', 'title_column', 'handling', 'updated', 'actions'].map((k) => h('th', {}, t(`queue.${k}`))))),
       h('tbody', {}, page.items.map((p) => h('tr', { dataset: { id: p.id } },
         h('td', { class: 'mono' }, p.reference),
         h('td', {}, h('a', { href: `#/picture/${p.id}` }, pick(p.title, prefs.lang).text)),
@@ -148,7 +151,7 @@ export async function queueView(main, setCleanup) {
   setCleanup(stop);
 }
 
-const ACTION_TEXT = { submit: 'Submit for review', approve: 'Approve', publish: 'Publish', withdraw: 'Withdraw', close: 'Close', return: 'Return to author' };
+const actionText = (a) => t(`action.${a}`);
 
 /**
  * Buttons for lifecycle actions on picture `id`; `after()` runs after a success.
@@ -166,19 +169,19 @@ export function lifecycleButtons(id, after, actions, etag) {
         let body = {};
         if (a === 'return') {
           // Returning writes no revision: the note tells the author why.
-          const note = window.prompt('Why is it returned? (a note to the author, optional)');
+          const note = window.prompt(t('action.return_prompt'));
           if (note === null) return;
           if (note.trim()) body = { note: note.trim() };
         }
         const tag = etag && etag();
         await request(`/pictures/${id}/${a}`, { method: 'POST', body, headers: tag ? { 'if-match': tag } : {} });
-        toast(`${ACTION_TEXT[a]}: done`);
+        toast(t('action.done', { action: actionText(a) }));
         await after();
       } catch (e) {
-        toast(`${ACTION_TEXT[a]}: ${describe(e)}`, true);
+        toast(t('action.failed', { action: actionText(a), error: describe(e) }), true);
       } finally {
         b.disabled = false;
       }
     },
-  }, ACTION_TEXT[a]));
+  }, actionText(a)));
 }

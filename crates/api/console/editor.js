@@ -3,15 +3,14 @@
 
 import { ApiError, me, request } from './api.js';
 import { ENUMS, clearFieldErrors, describe, field, h, label, mount, select, showFieldErrors, toast, uid } from './ui.js';
-
-const LANG_NAMES = { fi: 'Finnish', sv: 'Swedish', en: 'English' };
+import { language, t } from './i18n.js';
 
 function checks(name, values, chosen = [], text = label) {
   const set = new Set(chosen);
   return h('div', { class: 'checks', role: 'group', 'aria-label': name, dataset: { checks: name } },
-    values.map(([v, t]) => {
+    values.map(([v, shown]) => {
       const id = uid('c');
-      return h('label', { for: id }, h('input', { type: 'checkbox', id, value: v, checked: set.has(v) }), t ?? text(v));
+      return h('label', { for: id }, h('input', { type: 'checkbox', id, value: v, checked: set.has(v) }), shown ?? text(v));
     }));
 }
 
@@ -29,7 +28,7 @@ function localInput(kind, name, value, multiline, max) {
       ? h('textarea', { name: `${name}.${l}`, lang: l, maxlength: max ? String(max) : null })
       : h('input', { name: `${name}.${l}`, lang: l, maxlength: max ? String(max) : null, size: '60' });
     ctl.value = (value && value[l]) || '';
-    return field(`${kind} (${LANG_NAMES[l]})`, ctl, `${name}.${l}`);
+    return field(t('editor.localized', { kind, lang: t(`editor.lang_${l}`) }), ctl, `${name}.${l}`);
   });
 }
 
@@ -58,11 +57,11 @@ function list(v) {
 }
 
 /** A repeatable group of rows (sources, indicators, actions, related). */
-function rows(title, name, items, makeRow) {
+function rows(what, name, items, makeRow) {
   const box = h('div', { dataset: { rows: name } });
   const add = (item) => {
     const row = h('div', { class: 'panel', dataset: { row: name } });
-    const remove = h('button', { type: 'button', class: 'secondary', onclick: () => { row.remove(); renumber(); } }, `Remove this ${title}`);
+    const remove = h('button', { type: 'button', class: 'secondary', onclick: () => { row.remove(); renumber(); } }, t(`editor.remove_row.${what}`));
     row.append(...makeRow(item || {}), remove);
     box.appendChild(row);
     renumber();
@@ -73,7 +72,7 @@ function rows(title, name, items, makeRow) {
     });
   };
   for (const item of items || []) add(item);
-  const addButton = h('button', { type: 'button', class: 'secondary', onclick: () => add() }, `Add a ${title}`);
+  const addButton = h('button', { type: 'button', class: 'secondary', onclick: () => add() }, t(`editor.add_row.${what}`));
   return { element: h('div', { class: 'field', dataset: { field: name } }, box, addButton, h('div', { class: 'error', hidden: true })), box };
 }
 
@@ -132,7 +131,7 @@ export async function editorView(main, id) {
     kind: s('kind', ENUMS.kind, c.kind),
     is_exercise: h('input', { type: 'checkbox', name: 'is_exercise', checked: c.is_exercise }),
     primary_domain: s('primary_domain', ENUMS.domain, c.primary_domain),
-    domains: checks('Domains', ENUMS.domain.map((d) => [d]), c.domains),
+    domains: checks(t('editor.domains'), ENUMS.domain.map((d) => [d]), c.domains),
     original_lang: s('original_lang', ENUMS.lang, c.original_lang),
     impact_on_conduct: s('impact_on_conduct', ENUMS.impact, c.impact_on_conduct),
     impact_on_public_confidence: s('impact_on_public_confidence', ENUMS.impact, c.impact_on_public_confidence),
@@ -146,7 +145,7 @@ export async function editorView(main, id) {
     election_phase: opt('election_phase', ENUMS.election_phase, c.election_phase),
     geo_scope: s('geo_scope', ENUMS.geo_scope, c.geo_scope),
     geo_codes: h('input', { name: 'geo_codes', size: '40', value: (c.geo_codes || []).join(', ') }),
-    targets: checks('Targets', ENUMS.target.map((t) => [t]), c.targets),
+    targets: checks(t('editor.targets'), ENUMS.target.map((v) => [v]), c.targets),
     actor_type_suspected: s('actor_type_suspected', ENUMS.actor_type, c.actor_type_suspected),
     attribution_confidence: s('attribution_confidence', ENUMS.attribution_confidence, c.attribution_confidence),
     attribution_releasable: h('input', { type: 'checkbox', name: 'attribution_releasable', checked: c.attribution_releasable }),
@@ -155,86 +154,88 @@ export async function editorView(main, id) {
     tlp: s('tlp', ENUMS.tlp, c.tlp),
     tlp_community: select('tlp_community', communities.map((x) => x.code), { empty: '—', value: c.tlp_community || '' }),
     tier: s('tier', ENUMS.tier, c.tier),
-    named_recipients: checks('Named recipients', orgPage.items.filter((o) => o.id !== me().organisation.id).map((o) => [o.id, `${o.code}`]), c.named_recipients),
+    named_recipients: checks(t('editor.named_recipients'), orgPage.items.filter((o) => o.id !== me().organisation.id).map((o) => [o.id, `${o.code}`]), c.named_recipients),
     classification: s('classification', ENUMS.classification, c.classification),
     secrecy_basis: h('input', { name: 'secrecy_basis', size: '40', value: c.secrecy_basis || '' }),
-    consents: checks('Originator consents', ['police', 'virt', 'ras', 'public'].map((k) => [k]), Object.entries(c.originator_consents || {}).filter(([, v]) => v).map(([k]) => k)),
+    consents: checks(t('editor.consents'), ['police', 'virt', 'ras', 'public'].map((k) => [k]), Object.entries(c.originator_consents || {}).filter(([, v]) => v).map(([k]) => k)),
     valid_from: h('input', { type: 'datetime-local', name: 'valid_from', value: toLocal(c.valid_from) }),
     valid_until: h('input', { type: 'datetime-local', name: 'valid_until', value: toLocal(c.valid_until) }),
   };
-  for (const e of elections) el.election_id.appendChild(h('option', { value: e.id }, `${e.name_en} (${e.code})`));
+  for (const e of elections) {
+    el.election_id.appendChild(h('option', { value: e.id }, t('board.election_option', { name: e[`name_${language()}`] || e.name_en, code: e.code })));
+  }
   el.election_id.value = c.election_id || '';
 
   const srcRows = rows('source', 'sources', c.sources, (x) => [
-    sub(field('Source type', keyed(s('source_type', ENUMS.source_type, x.source_type || 'own_monitoring'), 'source_type'), '', null), 'source_type'),
-    sub(field('Description', keyed(h('input', { size: '60', value: x.description || '' }), 'description'), ''), 'description'),
-    sub(field('Reliability', keyed(s('reliability', ENUMS.reliability, x.reliability || 'C'), 'reliability'), ''), 'reliability'),
-    sub(field('Credibility', keyed(s('credibility', ENUMS.credibility, x.credibility || '3'), 'credibility'), ''), 'credibility'),
-    sub(field('Address (optional)', keyed(h('input', { size: '60', value: x.url || '' }), 'url'), ''), 'url'),
+    sub(field(t('editor.source_type'), keyed(s('source_type', ENUMS.source_type, x.source_type || 'own_monitoring'), 'source_type'), '', null), 'source_type'),
+    sub(field(t('editor.description'), keyed(h('input', { size: '60', value: x.description || '' }), 'description'), ''), 'description'),
+    sub(field(t('editor.reliability'), keyed(s('reliability', ENUMS.reliability, x.reliability || 'C'), 'reliability'), ''), 'reliability'),
+    sub(field(t('editor.credibility'), keyed(s('credibility', ENUMS.credibility, x.credibility || '3'), 'credibility'), ''), 'credibility'),
+    sub(field(t('editor.url'), keyed(h('input', { size: '60', value: x.url || '' }), 'url'), ''), 'url'),
   ]);
   const indRows = rows('indicator', 'indicators', c.indicators, (x) => [
-    sub(field('Type', keyed(s('type', ENUMS.indicator_type, x.type || 'domain'), 'type'), ''), 'type'),
-    sub(field('Value', keyed(h('input', { size: '50', value: x.value || '' }), 'value'), ''), 'value'),
-    sub(field('Platform', keyed(opt('platform', ENUMS.platform, x.platform), 'platform'), ''), 'platform'),
-    sub(field('TLP', keyed(s('tlp', ENUMS.tlp, x.tlp || c.tlp), 'tlp'), ''), 'tlp'),
-    sub(field('First seen', keyed(h('input', { type: 'datetime-local', value: toLocal(x.first_seen) }), 'first_seen'), ''), 'first_seen'),
-    sub(field('Last seen', keyed(h('input', { type: 'datetime-local', value: toLocal(x.last_seen) }), 'last_seen'), ''), 'last_seen'),
+    sub(field(t('editor.type'), keyed(s('type', ENUMS.indicator_type, x.type || 'domain'), 'type'), ''), 'type'),
+    sub(field(t('editor.value'), keyed(h('input', { size: '50', value: x.value || '' }), 'value'), ''), 'value'),
+    sub(field(t('editor.platform'), keyed(opt('platform', ENUMS.platform, x.platform), 'platform'), ''), 'platform'),
+    sub(field(t('editor.tlp'), keyed(s('tlp', ENUMS.tlp, x.tlp || c.tlp), 'tlp'), ''), 'tlp'),
+    sub(field(t('editor.first_seen'), keyed(h('input', { type: 'datetime-local', value: toLocal(x.first_seen) }), 'first_seen'), ''), 'first_seen'),
+    sub(field(t('editor.last_seen'), keyed(h('input', { type: 'datetime-local', value: toLocal(x.last_seen) }), 'last_seen'), ''), 'last_seen'),
   ]);
-  const actRows = rows('recommended action', 'recommended_actions', c.recommended_actions, (x) => [
-    sub(field('Audience', keyed(s('audience', ENUMS.audience, x.audience || 'member_authorities'), 'audience'), ''), 'audience'),
-    ...ENUMS.lang.map((l) => sub(field(`Text (${LANG_NAMES[l]})`, keyed(h('input', { size: '60', value: (x.text && x.text[l]) || '' }), `text.${l}`), ''), `text.${l}`)),
+  const actRows = rows('action', 'recommended_actions', c.recommended_actions, (x) => [
+    sub(field(t('editor.audience'), keyed(s('audience', ENUMS.audience, x.audience || 'member_authorities'), 'audience'), ''), 'audience'),
+    ...ENUMS.lang.map((l) => sub(field(t('editor.localized', { kind: t('editor.text'), lang: t(`editor.lang_${l}`) }), keyed(h('input', { size: '60', value: (x.text && x.text[l]) || '' }), `text.${l}`), ''), `text.${l}`)),
   ]);
-  const relRows = rows('related picture', 'related', c.related, (x) => [
-    sub(field('Relation', keyed(s('relation', ['supersedes', 'follow_up_of', 'duplicate_of', 'part_of_campaign'], x.relation || 'follow_up_of'), 'relation'), ''), 'relation'),
-    sub(field('Picture id', keyed(h('input', { size: '40', value: x.picture_id || '' }), 'picture_id'), ''), 'picture_id'),
+  const relRows = rows('related', 'related', c.related, (x) => [
+    sub(field(t('editor.relation'), keyed(s('relation', ['supersedes', 'follow_up_of', 'duplicate_of', 'part_of_campaign'], x.relation || 'follow_up_of'), 'relation'), ''), 'relation'),
+    sub(field(t('editor.picture_id'), keyed(h('input', { size: '40', value: x.picture_id || '' }), 'picture_id'), ''), 'picture_id'),
   ]);
 
   const message = h('div', { class: 'form-error', role: 'alert', id: 'form-message' });
-  const save = h('button', { type: 'submit', name: 'save', value: 'draft' }, id ? 'Save revision' : 'Save draft');
-  const saveSubmit = h('button', { type: 'submit', name: 'save', value: 'submit', class: 'secondary' }, id ? 'Save and submit for review' : 'Save and submit for review');
+  const save = h('button', { type: 'submit', name: 'save', value: 'draft' }, t(id ? 'editor.save_revision' : 'editor.save_draft'));
+  const saveSubmit = h('button', { type: 'submit', name: 'save', value: 'submit', class: 'secondary' }, t('editor.save_submit'));
   const form = h('form', { novalidate: true, 'aria-labelledby': 'editor-h' },
-    h('h1', { id: 'editor-h' }, p ? `Revise ${p.reference}` : 'New situation picture'),
-    p && p.status === 'published' ? h('p', { class: 'notice' }, 'This picture is published: your change is proposed as a new revision and takes effect once it is published (a narrowing takes effect at once).') : null,
-    fieldset('What',
-      h('div', { class: 'grid' }, field('Kind', el.kind, 'kind'), field('Primary domain', el.primary_domain, 'primary_domain'),
-        field('Original language', el.original_lang, 'original_lang'),
-        h('div', { class: 'field', dataset: { field: 'is_exercise' } }, h('label', {}, el.is_exercise, ' This is an exercise'), h('div', { class: 'error', hidden: true }))),
-      h('div', { class: 'field', dataset: { field: 'domains' } }, h('label', {}, 'Domains'), el.domains, h('div', { class: 'error', hidden: true }))),
-    fieldset('Texts', localInput('Title', 'title', c.title, false, 140), localInput('Summary', 'summary', c.summary, true, 1000),
-      localInput('Details (Markdown)', 'details', c.details, true, 20000)),
-    fieldset('Assessment',
+    h('h1', { id: 'editor-h' }, p ? t('editor.revise', { reference: p.reference }) : t('editor.new')),
+    p && p.status === 'published' ? h('p', { class: 'notice' }, t('editor.published_notice')) : null,
+    fieldset(t('editor.what'),
+      h('div', { class: 'grid' }, field(t('editor.kind'), el.kind, 'kind'), field(t('editor.primary_domain'), el.primary_domain, 'primary_domain'),
+        field(t('editor.original_lang'), el.original_lang, 'original_lang'),
+        h('div', { class: 'field', dataset: { field: 'is_exercise' } }, h('label', {}, el.is_exercise, t('editor.is_exercise')), h('div', { class: 'error', hidden: true }))),
+      h('div', { class: 'field', dataset: { field: 'domains' } }, h('label', {}, t('editor.domains')), el.domains, h('div', { class: 'error', hidden: true }))),
+    fieldset(t('editor.texts'), localInput(t('editor.title'), 'title', c.title, false, 140), localInput(t('editor.summary'), 'summary', c.summary, true, 1000),
+      localInput(t('editor.details'), 'details', c.details, true, 20000)),
+    fieldset(t('editor.assessment'),
       h('div', { class: 'grid' },
-        field('Impact on the conduct of elections', el.impact_on_conduct, 'impact_on_conduct'),
-        field('Impact on public confidence', el.impact_on_public_confidence, 'impact_on_public_confidence'),
-        field('Urgency', el.urgency, 'urgency'), field('Outlook', el.outlook, 'outlook'),
-        field('Severity override', el.override, 'severity_override', 'Empty: derived from the larger impact'),
-        field('Reason for the override', el.override_reason, 'severity_override.reason'),
-        field('Source reliability', el.source_reliability, 'source_reliability'),
-        field('Information credibility', el.information_credibility, 'information_credibility'),
-        field('Suspected actor type', el.actor_type_suspected, 'actor_type_suspected'),
-        field('Attribution confidence', el.attribution_confidence, 'attribution_confidence'),
-        h('div', { class: 'field', dataset: { field: 'attribution_releasable' } }, h('label', {}, el.attribution_releasable, ' Attribution releasable'), h('div', { class: 'error', hidden: true })))),
-    fieldset('Election and place',
-      h('div', { class: 'grid' }, field('Election', el.election_id, 'election_id'), field('Election phase', el.election_phase, 'election_phase'),
-        field('Geographic scope', el.geo_scope, 'geo_scope'), field('Area codes', el.geo_codes, 'geo_codes', 'Comma-separated, e.g. FI-VP-10')),
-      h('div', { class: 'field', dataset: { field: 'targets' } }, h('label', {}, 'Targets'), el.targets, h('div', { class: 'error', hidden: true }))),
-    fieldset('Techniques',
-      field('DISARM techniques', el.disarm_techniques, 'disarm_techniques', 'Comma-separated ids, e.g. T0097.206, T0101'),
-      field('MITRE ATT&CK techniques', el.attack_techniques, 'attack_techniques', 'Only with the cyber domain')),
-    fieldset('Sources', srcRows.element),
-    fieldset('Indicators', indRows.element),
-    fieldset('Recommended actions', actRows.element),
-    fieldset('Handling',
-      h('div', { class: 'grid' }, field('TLP', el.tlp, 'tlp'), field('TLP community', el.tlp_community, 'tlp_community', 'Required for GREEN'),
-        field('Tier', el.tier, 'tier'), field('Classification', el.classification, 'classification'),
-        field('Secrecy basis', el.secrecy_basis, 'secrecy_basis', 'The legal basis, when not public')),
-      h('div', { class: 'field', dataset: { field: 'named_recipients' } }, h('label', {}, 'Named recipients (tier "named" only)'), el.named_recipients, h('div', { class: 'error', hidden: true })),
-      h('div', { class: 'field', dataset: { field: 'originator_consents' } }, h('label', {}, 'Originator consents'), el.consents, h('div', { class: 'error', hidden: true }))),
-    fieldset('Validity and relations',
-      h('div', { class: 'grid' }, field('Valid from', el.valid_from, 'valid_from'), field('Valid until', el.valid_until, 'valid_until')),
+        field(t('editor.impact_on_conduct'), el.impact_on_conduct, 'impact_on_conduct'),
+        field(t('editor.impact_on_public_confidence'), el.impact_on_public_confidence, 'impact_on_public_confidence'),
+        field(t('editor.urgency'), el.urgency, 'urgency'), field(t('editor.outlook'), el.outlook, 'outlook'),
+        field(t('editor.override'), el.override, 'severity_override', t('editor.override_hint')),
+        field(t('editor.override_reason'), el.override_reason, 'severity_override.reason'),
+        field(t('editor.source_reliability'), el.source_reliability, 'source_reliability'),
+        field(t('editor.information_credibility'), el.information_credibility, 'information_credibility'),
+        field(t('editor.actor_type'), el.actor_type_suspected, 'actor_type_suspected'),
+        field(t('editor.attribution_confidence'), el.attribution_confidence, 'attribution_confidence'),
+        h('div', { class: 'field', dataset: { field: 'attribution_releasable' } }, h('label', {}, el.attribution_releasable, t('editor.attribution_releasable')), h('div', { class: 'error', hidden: true })))),
+    fieldset(t('editor.election_and_place'),
+      h('div', { class: 'grid' }, field(t('editor.election'), el.election_id, 'election_id'), field(t('editor.election_phase'), el.election_phase, 'election_phase'),
+        field(t('editor.geo_scope'), el.geo_scope, 'geo_scope'), field(t('editor.geo_codes'), el.geo_codes, 'geo_codes', t('editor.geo_codes_hint'))),
+      h('div', { class: 'field', dataset: { field: 'targets' } }, h('label', {}, t('editor.targets')), el.targets, h('div', { class: 'error', hidden: true }))),
+    fieldset(t('editor.techniques'),
+      field(t('editor.disarm'), el.disarm_techniques, 'disarm_techniques', t('editor.disarm_hint')),
+      field(t('editor.attack'), el.attack_techniques, 'attack_techniques', t('editor.attack_hint'))),
+    fieldset(t('editor.sources'), srcRows.element),
+    fieldset(t('editor.indicators'), indRows.element),
+    fieldset(t('editor.recommended'), actRows.element),
+    fieldset(t('editor.handling'),
+      h('div', { class: 'grid' }, field(t('editor.tlp'), el.tlp, 'tlp'), field(t('editor.tlp_community'), el.tlp_community, 'tlp_community', t('editor.tlp_community_hint')),
+        field(t('editor.tier'), el.tier, 'tier'), field(t('editor.classification'), el.classification, 'classification'),
+        field(t('editor.secrecy_basis'), el.secrecy_basis, 'secrecy_basis', t('editor.secrecy_basis_hint'))),
+      h('div', { class: 'field', dataset: { field: 'named_recipients' } }, h('label', {}, t('editor.named_recipients_only')), el.named_recipients, h('div', { class: 'error', hidden: true })),
+      h('div', { class: 'field', dataset: { field: 'originator_consents' } }, h('label', {}, t('editor.consents')), el.consents, h('div', { class: 'error', hidden: true }))),
+    fieldset(t('editor.validity'),
+      h('div', { class: 'grid' }, field(t('editor.valid_from'), el.valid_from, 'valid_from'), field(t('editor.valid_until'), el.valid_until, 'valid_until')),
       relRows.element),
     message, h('div', { class: 'actions' }, save, saveSubmit,
-      h('a', { class: 'button secondary', href: p ? `#/picture/${p.id}` : '#/board' }, 'Cancel')));
+      h('a', { class: 'button secondary', href: p ? `#/picture/${p.id}` : '#/board' }, t('editor.cancel'))));
 
   const content = () => {
     const consents = new Set(checked(el.consents));
@@ -297,15 +298,15 @@ export async function editorView(main, id) {
         saved = await request('/pictures', { method: 'POST', body: content(), headers: { 'idempotency-key': crypto.randomUUID() } });
       }
       if (submit) await request(`/pictures/${saved.id}/submit`, { method: 'POST', body: {} });
-      toast(`${saved.reference} saved${submit ? ' and submitted for review' : ''}`);
+      toast(t(submit ? 'editor.saved_submitted' : 'editor.saved', { reference: saved.reference }));
       location.hash = `#/picture/${saved.id}`;
     } catch (e) {
       if (e instanceof ApiError && e.status === 422) {
         const left = showFieldErrors(form, e.problem);
-        message.textContent = `${e.problem.detail || e.problem.title || 'The picture was not accepted.'}` +
-          (left.length ? ` ${left.map((x) => `${x.field}: ${x.message}`).join('; ')}` : '');
+        const rest = left.map((x) => t('editor.field_error', { field: x.field, message: x.message })).join('; ');
+        message.textContent = [e.problem.detail || e.problem.title || t('editor.not_accepted'), rest].filter(Boolean).join(' ');
       } else if (e instanceof ApiError && e.status === 412) {
-        message.textContent = 'Someone changed this picture meanwhile. Open it again to see the new revision, then repeat your change.';
+        message.textContent = t('editor.changed_meanwhile');
       } else {
         message.textContent = describe(e);
       }

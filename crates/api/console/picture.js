@@ -6,23 +6,14 @@ import { ApiError, hasRole, me, request } from './api.js';
 import { onStreamEvent } from './sse.js';
 import { ENUMS, badges, countdown, describe, field, h, label, mount, pick, select, time, toast } from './ui.js';
 import { lifecycleButtons, prefs } from './board.js';
+import { language, t } from './i18n.js';
 
-const FACTS = [
-  ['kind', 'Kind'], ['primary_domain', 'Primary domain'], ['domains', 'Domains'],
-  ['impact_on_conduct', 'Impact on the conduct of elections'], ['impact_on_public_confidence', 'Impact on public confidence'],
-  ['severity', 'Severity'], ['urgency', 'Urgency'], ['outlook', 'Outlook'],
-  ['admiralty', 'Confidence (Admiralty)'], ['election', 'Election'], ['election_phase', 'Election phase'],
-  ['geo_scope', 'Geographic scope'], ['geo_codes', 'Areas'], ['targets', 'Targets'],
-  ['actor_type_suspected', 'Suspected actor type'], ['attribution_confidence', 'Attribution confidence'],
-  ['attribution_releasable', 'Attribution releasable'], ['disarm_techniques', 'DISARM techniques'],
-  ['attack_techniques', 'ATT&CK techniques'], ['valid_from', 'Valid from'], ['valid_until', 'Valid until'],
-];
+const FACTS = ['kind', 'primary_domain', 'domains', 'impact_on_conduct', 'impact_on_public_confidence', 'severity',
+  'urgency', 'outlook', 'admiralty', 'election', 'election_phase', 'geo_scope', 'geo_codes', 'targets',
+  'actor_type_suspected', 'attribution_confidence', 'attribution_releasable', 'disarm_techniques',
+  'attack_techniques', 'valid_from', 'valid_until'];
 
-const HANDLING = [
-  ['tlp', 'TLP'], ['tlp_community', 'TLP community'], ['tier', 'Tier'], ['classification', 'Classification'],
-  ['secrecy_basis', 'Secrecy basis'], ['originator_consents', 'Originator consents'],
-  ['named_recipients', 'Named recipients'],
-];
+const HANDLING = ['tlp', 'tlp_community', 'tier', 'classification', 'secrecy_basis', 'originator_consents', 'named_recipients'];
 
 function value(p, key, orgs, elections) {
   const v = p[key];
@@ -31,19 +22,19 @@ function value(p, key, orgs, elections) {
       return `${p.source_reliability}${p.information_credibility}`;
     case 'election': {
       const e = elections.find((x) => x.id === p.election_id);
-      return e ? `${e.name_en} (${e.code})` : p.election_id || '—';
+      return e ? t('board.election_option', { name: e[`name_${language()}`] || e.name_en, code: e.code }) : p.election_id || '—';
     }
     case 'severity':
-      return p.severity_override ? `${label(p.severity)} (override: ${p.severity_override.reason})` : label(p.severity);
+      return p.severity_override ? t('picture.override', { severity: label(p.severity), reason: p.severity_override.reason }) : label(p.severity);
     case 'originator_consents':
-      return Object.entries(v || {}).filter(([, yes]) => yes).map(([k]) => k).join(', ') || 'none';
+      return Object.entries(v || {}).filter(([, yes]) => yes).map(([k]) => k).join(', ') || t('picture.none');
     case 'named_recipients':
       return (v || []).map((id) => (orgs.get(id) || { code: id }).code).join(', ') || '—';
     case 'valid_from':
     case 'valid_until':
       return time(v);
     case 'attribution_releasable':
-      return v ? 'yes' : 'no';
+      return v ? t('picture.yes') : t('picture.no');
     default:
       if (Array.isArray(v)) return v.length ? v.map(label).join(', ') : '—';
       return label(v);
@@ -51,14 +42,14 @@ function value(p, key, orgs, elections) {
 }
 
 function facts(p, keys, orgs, elections) {
-  return h('dl', { class: 'facts' }, keys.flatMap(([k, text]) => [h('dt', {}, text), h('dd', {}, value(p, k, orgs, elections))]));
+  return h('dl', { class: 'facts' }, keys.flatMap((k) => [h('dt', {}, t(`picture.${k}`)), h('dd', {}, value(p, k, orgs, elections))]));
 }
 
-function localized(t, lang, original) {
-  const got = pick(t, lang, original);
+function localized(text, lang, original) {
+  const got = pick(text, lang, original);
   if (!got.text) return h('p', { class: 'missing-lang' }, '—');
   return h('div', {},
-    got.lang !== lang ? h('p', { class: 'missing-lang' }, `Not available in ${lang}; shown in ${got.lang}.`) : null,
+    got.lang !== lang ? h('p', { class: 'missing-lang' }, t('picture.fallback', { wanted: label(lang), shown: label(got.lang) })) : null,
     h('div', { class: 'text', lang: got.lang }, got.text));
 }
 
@@ -70,9 +61,9 @@ export async function pictureView(main, id, setCleanup) {
     ({ data: p, etag } = await request(`/pictures/${encodeURIComponent(id)}`, { withEtag: true }));
   } catch (e) {
     if (e instanceof ApiError && (e.status === 404 || e.status === 400 || e.status === 422)) {
-      mount(main, h('h1', {}, 'Picture not found'),
-        h('p', {}, 'There is no such picture, or it is not shared with your organisation.'),
-        h('p', {}, h('a', { href: '#/board' }, 'Back to the board')));
+      mount(main, h('h1', {}, t('picture.not_found')),
+        h('p', {}, t('picture.not_found_why')),
+        h('p', {}, h('a', { href: '#/board' }, t('picture.back'))));
       return;
     }
     throw e;
@@ -91,12 +82,12 @@ export async function pictureView(main, id, setCleanup) {
     if (!p.title) {
       // The secretariat outside the audience: metadata only.
       mount(body, h('h1', {}, p.reference), h('div', {}, badges(p)),
-        h('p', {}, 'Your organisation is not in the audience of this picture: only its metadata is shown.'),
-        facts(p, [['status', 'Status'], ['tier', 'Tier'], ['tlp', 'TLP']], orgs, elections),
-        h('p', {}, `Originator ${p.originator.code}; created ${time(p.created_at)}; updated ${time(p.updated_at)}.`));
+        h('p', {}, t('picture.metadata_only')),
+        facts(p, ['status', 'tier', 'tlp'], orgs, elections),
+        h('p', {}, t('picture.metadata_line', { org: p.originator.code, created: time(p.created_at), updated: time(p.updated_at) })));
       return;
     }
-    const langs = h('span', { class: 'langs', role: 'group', 'aria-label': 'Language of the texts' },
+    const langs = h('span', { class: 'langs', role: 'group', 'aria-label': t('picture.text_language') },
       ENUMS.lang.map((l) => h('button', {
         type: 'button', 'aria-pressed': String(l === lang), lang: l,
         onclick: () => {
@@ -104,12 +95,12 @@ export async function pictureView(main, id, setCleanup) {
           prefs.lang = l;
           render();
         },
-      }, { fi: 'suomi', sv: 'svenska', en: 'English' }[l])));
+      }, label(l))));
     const title = pick(p.title, lang, p.original_lang);
     const actions = [];
     if (mine) {
       if (hasRole('author', 'approver') && !['withdrawn', 'closed'].includes(p.status)) {
-        actions.push(h('a', { class: 'button secondary', href: `#/edit/${p.id}` }, p.status === 'published' ? 'Propose a revision' : 'Edit'));
+        actions.push(h('a', { class: 'button secondary', href: `#/edit/${p.id}` }, t(p.status === 'published' ? 'picture.propose' : 'picture.edit')));
       }
       const next = [];
       if (p.status === 'draft' || p.pending_revision) next.push('submit');
@@ -122,22 +113,23 @@ export async function pictureView(main, id, setCleanup) {
       actions.push(...lifecycleButtons(p.id, reload, next, () => etag));
     }
     mount(body,
-      h('p', { class: 'meta' }, h('a', { href: '#/board' }, '← Board')),
+      h('p', { class: 'meta' }, h('a', { href: '#/board' }, t('picture.to_board'))),
       h('h1', { lang: title.lang }, title.text),
-      h('div', {}, h('span', { class: 'mono' }, p.reference), ` · revision ${p.revision} · ${p.originator.code} · published ${time(p.published_at)} · updated ${time(p.updated_at)} `, langs),
+      h('div', {}, h('span', { class: 'mono' }, p.reference),
+        t('picture.line', { revision: p.revision, org: p.originator.code, published: time(p.published_at), updated: time(p.updated_at) }), langs),
       h('div', {}, badges(p)),
-      p.pending_revision ? h('p', { class: 'notice' }, `Revision ${p.pending_revision} is proposed and waits for review.`) : null,
-      p.redacted_indicators ? h('p', { class: 'notice' }, `${p.redacted_indicators} indicator(s) have a stricter TLP than your organisation's reach and are left out.`) : null,
+      p.pending_revision ? h('p', { class: 'notice' }, t('picture.pending', { revision: p.pending_revision })) : null,
+      p.redacted_indicators ? h('p', { class: 'notice' }, t('picture.redacted', { n: p.redacted_indicators })) : null,
       actions.length ? h('div', { class: 'actions' }, actions) : null,
       h('div', { class: 'cols' },
         h('div', {},
-          h('h2', {}, 'Summary'), localized(p.summary, lang, p.original_lang),
-          p.details ? [h('h2', {}, 'Details'), localized(p.details, lang, p.original_lang)] : null,
-          h('h2', {}, 'Assessment'), facts(p, FACTS, orgs, elections),
+          h('h2', {}, t('picture.summary')), localized(p.summary, lang, p.original_lang),
+          p.details ? [h('h2', {}, t('picture.details')), localized(p.details, lang, p.original_lang)] : null,
+          h('h2', {}, t('picture.assessment')), facts(p, FACTS, orgs, elections),
           indicators(p), sources(p), recommended(p, lang),
           related(p)),
         h('div', {},
-          h('section', { class: 'panel', 'aria-labelledby': 'h-handling' }, h('h2', { id: 'h-handling' }, 'Handling'), facts(p, HANDLING, orgs, elections)),
+          h('section', { class: 'panel', 'aria-labelledby': 'h-handling' }, h('h2', { id: 'h-handling' }, t('picture.handling')), facts(p, HANDLING, orgs, elections)),
           ...(panels || loadPanels()))));
   };
   // Acknowledgements, release decisions and history are read once per version of the
@@ -145,9 +137,9 @@ export async function pictureView(main, id, setCleanup) {
   let panels = null;
   function loadPanels() {
     panels = [
-      h('section', { class: 'panel', id: 'acks', 'aria-labelledby': 'h-acks' }, h('h2', { id: 'h-acks' }, 'Acknowledgements'), h('p', { class: 'empty' }, 'Loading…')),
-      h('section', { class: 'panel', id: 'release', 'aria-labelledby': 'h-release' }, h('h2', { id: 'h-release' }, 'Release decision (RAS)'), h('p', { class: 'empty' }, 'Loading…')),
-      h('section', { class: 'panel', id: 'history', 'aria-labelledby': 'h-history' }, h('h2', { id: 'h-history' }, 'Revision history'), h('p', { class: 'empty' }, 'Loading…')),
+      h('section', { class: 'panel', id: 'acks', 'aria-labelledby': 'h-acks' }, h('h2', { id: 'h-acks' }, t('picture.acks')), h('p', { class: 'empty' }, t('picture.loading'))),
+      h('section', { class: 'panel', id: 'release', 'aria-labelledby': 'h-release' }, h('h2', { id: 'h-release' }, t('picture.release')), h('p', { class: 'empty' }, t('picture.loading'))),
+      h('section', { class: 'panel', id: 'history', 'aria-labelledby': 'h-history' }, h('h2', { id: 'h-history' }, t('picture.history')), h('p', { class: 'empty' }, t('picture.loading'))),
     ];
     acknowledgements(panels[0], p, mine, timers, reload);
     releaseDecisions(panels[1], p, mine);
@@ -164,10 +156,10 @@ export async function pictureView(main, id, setCleanup) {
   const stop = onStreamEvent((ev) => {
     if (ev.data && ev.data.picture_id === p.id && ev.type !== 'picture.acknowledged') {
       if (ev.type === 'picture.recalled') {
-        mount(main, h('h1', {}, 'Picture no longer shared'), h('p', {}, 'The originator narrowed its sharing; your organisation no longer sees it.'));
+        mount(main, h('h1', {}, t('picture.recalled')), h('p', {}, t('picture.recalled_why')));
         return;
       }
-      reload().then(() => toast(`${p.reference} changed (${ev.type})`)).catch(() => {});
+      reload().then(() => toast(t('picture.changed', { reference: p.reference, event: ev.type }))).catch(() => {});
     } else if (ev.data && ev.data.picture_id === p.id) {
       const box = body.querySelector('#acks');
       if (box) acknowledgements(box, p, mine, timers, reload);
@@ -175,15 +167,15 @@ export async function pictureView(main, id, setCleanup) {
   });
   setCleanup(() => {
     stop();
-    for (const t of timers) clearInterval(t);
+    for (const timer of timers) clearInterval(timer);
   });
 }
 
 function indicators(p) {
   const list = p.indicators || [];
   if (!list.length) return null;
-  return [h('h2', {}, 'Indicators'), h('table', {},
-    h('thead', {}, h('tr', {}, ['Type', 'Value', 'Platform', 'First seen', 'Last seen', 'TLP'].map((t) => h('th', {}, t)))),
+  return [h('h2', {}, t('picture.indicators')), h('table', {},
+    h('thead', {}, h('tr', {}, ['type', 'value', 'platform', 'first_seen', 'last_seen', 'tlp'].map((k) => h('th', {}, t(`picture.ind_${k}`))))),
     h('tbody', {}, list.map((i) => h('tr', {}, h('td', {}, label(i.type)), h('td', { class: 'mono' }, i.value),
       h('td', {}, label(i.platform)), h('td', {}, time(i.first_seen)), h('td', {}, time(i.last_seen)),
       h('td', {}, h('span', { class: `badge tlp-${i.tlp}` }, `TLP:${i.tlp}`))))))];
@@ -192,15 +184,15 @@ function indicators(p) {
 function sources(p) {
   const list = p.sources || [];
   if (!list.length) return null;
-  return [h('h2', {}, 'Sources'), h('ul', {}, list.map((s) => h('li', {},
+  return [h('h2', {}, t('picture.sources')), h('ul', {}, list.map((s) => h('li', {},
     `${label(s.source_type)} (${s.reliability}${s.credibility}): ${s.description}`, s.url ? ` — ${s.url}` : '',
-    s.collected_at ? `, collected ${time(s.collected_at)}` : '')))];
+    s.collected_at ? t('picture.collected', { time: time(s.collected_at) }) : '')))];
 }
 
 function recommended(p, lang) {
   const list = p.recommended_actions || [];
   if (!list.length) return null;
-  return [h('h2', {}, 'Recommended actions'), h('ul', {}, list.map((a) => h('li', {},
+  return [h('h2', {}, t('picture.recommended')), h('ul', {}, list.map((a) => h('li', {},
     h('strong', {}, `${label(a.audience)}: `), pick(a.text, lang, p.original_lang).text,
     a.response_category ? ` (${label(a.response_category)})` : '')))];
 }
@@ -208,23 +200,23 @@ function recommended(p, lang) {
 function related(p) {
   const list = p.related || [];
   if (!list.length) return null;
-  return [h('h2', {}, 'Related pictures'), h('ul', {}, list.map((r) => h('li', {},
+  return [h('h2', {}, t('picture.related')), h('ul', {}, list.map((r) => h('li', {},
     `${label(r.relation)}: `, h('a', { href: `#/picture/${r.picture_id}` }, r.picture_id))))];
 }
 
 async function acknowledgements(box, p, mine, timers, reload) {
-  for (const t of timers.splice(0)) clearInterval(t);
+  for (const timer of timers.splice(0)) clearInterval(timer);
   let status;
   try {
     status = await request(`/pictures/${p.id}/acknowledgements`);
   } catch (e) {
-    mount(box, h('h2', { id: 'h-acks' }, 'Acknowledgements'), h('p', { class: 'empty' }, describe(e)));
+    mount(box, h('h2', { id: 'h-acks' }, t('picture.acks')), h('p', { class: 'empty' }, describe(e)));
     return;
   }
   const clock = h('span', { class: 'countdown', id: 'ack-countdown' });
   const tick = () => {
     if (!status.deadline) {
-      clock.textContent = 'No deadline (routine).';
+      clock.textContent = t('picture.no_deadline');
       return;
     }
     const c = countdown(status.deadline);
@@ -238,29 +230,29 @@ async function acknowledgements(box, p, mine, timers, reload) {
   const canAck = !mine && p.status === 'published' && hasRole('reader', 'author', 'approver');
   const note = h('input', { name: 'ack-note', maxlength: '1000' });
   const buttons = canAck ? h('div', {},
-    field('Note (optional)', note, 'note'),
-    h('div', { class: 'actions', role: 'group', 'aria-label': 'Acknowledge' }, ENUMS.ack.map((k) => h('button', {
+    field(t('picture.ack_note'), note, 'note'),
+    h('div', { class: 'actions', role: 'group', 'aria-label': t('picture.acknowledge') }, ENUMS.ack.map((k) => h('button', {
       type: 'button', class: k === 'received' ? '' : 'secondary',
       onclick: async (ev) => {
         ev.currentTarget.disabled = true;
         try {
           await request(`/pictures/${p.id}/acknowledgements`, { method: 'POST', body: { kind: k, note: note.value.trim() || null } });
-          toast(`Acknowledged: ${label(k)}`);
+          toast(t('picture.acknowledged_toast', { kind: label(k) }));
         } catch (e) {
           toast(describe(e), true);
         }
         await acknowledgements(box, p, mine, timers, reload);
       },
-    }, `Acknowledge: ${label(k)}`)))) : null;
-  mount(box, h('h2', { id: 'h-acks' }, 'Acknowledgements'),
-    h('p', {}, 'Deadline: ', status.deadline ? time(status.deadline) : '—', ' ', clock,
-      status.overdue ? h('span', { class: 'badge overdue' }, 'overdue') : null),
+    }, t('picture.acknowledge_as', { kind: label(k) }))))) : null;
+  mount(box, h('h2', { id: 'h-acks' }, t('picture.acks')),
+    h('p', {}, t('picture.deadline'), status.deadline ? time(status.deadline) : '—', ' ', clock,
+      status.overdue ? h('span', { class: 'badge overdue' }, t('picture.overdue')) : null),
     acks.length
       ? h('ul', { id: 'ack-list' }, acks.map((a) => h('li', {},
         h('strong', {}, a.organisation.code), ` ${label(a.kind)} · ${time(a.created_at)}`, a.note ? ` — ${a.note}` : '')))
-      : h('p', { class: 'empty' }, 'No acknowledgements yet.'),
-    (status.pending || []).length ? h('p', {}, 'Pending: ', status.pending.map((o) => o.code).join(', ')) : null,
-    own.length ? h('p', { class: 'ok' }, `Your organisation acknowledged (${label(own[own.length - 1].kind)}).`) : null,
+      : h('p', { class: 'empty' }, t('picture.no_acks')),
+    (status.pending || []).length ? h('p', {}, t('picture.pending_orgs'), status.pending.map((o) => o.code).join(', ')) : null,
+    own.length ? h('p', { class: 'ok' }, t('picture.own_ack', { kind: label(own[own.length - 1].kind) })) : null,
     buttons);
 }
 
@@ -274,18 +266,19 @@ async function releaseDecisions(box, p, mine) {
   try {
     list = await request(`/pictures/${p.id}/release-decisions`);
   } catch (e) {
-    mount(box, h('h2', { id: 'h-release' }, 'Release decision (RAS)'), h('p', { class: 'empty' }, describe(e)));
+    mount(box, h('h2', { id: 'h-release' }, t('picture.release')), h('p', { class: 'empty' }, describe(e)));
     return;
   }
   const form = ras && hasRole('reader', 'author', 'approver') ? (() => {
     const d = select('disposition', ENUMS.disposition, { required: true });
     const n = h('input', { name: 'release-note', maxlength: '1000' });
-    const f = h('form', {}, field('Decision', d, 'disposition'), field('Note', n, 'note'), h('button', { type: 'submit' }, 'Record decision'));
+    const f = h('form', {}, field(t('picture.decision'), d, 'disposition'), field(t('picture.decision_note'), n, 'note'),
+      h('button', { type: 'submit' }, t('picture.record_decision')));
     f.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       try {
         await request(`/pictures/${p.id}/release-decisions`, { method: 'POST', body: { disposition: d.value, note: n.value.trim() || null } });
-        toast('Release decision recorded');
+        toast(t('picture.decision_recorded'));
         await releaseDecisions(box, p, mine);
       } catch (e) {
         toast(describe(e), true);
@@ -293,10 +286,10 @@ async function releaseDecisions(box, p, mine) {
     });
     return f;
   })() : null;
-  mount(box, h('h2', { id: 'h-release' }, 'Release decision (RAS)'),
+  mount(box, h('h2', { id: 'h-release' }, t('picture.release')),
     list.length ? h('ul', {}, list.map((r) => h('li', {}, h('strong', {}, label(r.disposition)),
-      ` · ${r.organisation.code} · revision ${r.revision} · ${time(r.created_at)}`, r.note ? ` — ${r.note}` : '')))
-      : h('p', { class: 'empty' }, 'No decision recorded.'),
+      t('picture.decision_line', { org: r.organisation.code, revision: r.revision, time: time(r.created_at) }), r.note ? ` — ${r.note}` : '')))
+      : h('p', { class: 'empty' }, t('picture.no_decision')),
     form);
 }
 
@@ -325,7 +318,7 @@ async function history(box, p) {
   try {
     revs = await request(`/pictures/${p.id}/revisions`);
   } catch (e) {
-    mount(box, h('h2', { id: 'h-history' }, 'Revision history'), h('p', { class: 'empty' }, describe(e)));
+    mount(box, h('h2', { id: 'h-history' }, t('picture.history')), h('p', { class: 'empty' }, describe(e)));
     return;
   }
   const from = select('from', revs.map((r) => String(r.revision)), { required: true });
@@ -335,8 +328,8 @@ async function history(box, p) {
     to.value = String(revs[revs.length - 1].revision);
   }
   const out = h('div', { class: 'diff', id: 'diff', 'aria-live': 'polite' });
-  const compare = h('form', { class: 'row' }, field('From revision', from, 'from'), field('To revision', to, 'to'),
-    h('button', { type: 'submit' }, 'Compare'));
+  const compare = h('form', { class: 'row' }, field(t('picture.from_revision'), from, 'from'), field(t('picture.to_revision'), to, 'to'),
+    h('button', { type: 'submit' }, t('picture.compare')));
   compare.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     try {
@@ -346,19 +339,20 @@ async function history(box, p) {
       ]);
       const d = diff(a, b);
       mount(out, d.length ? h('table', {},
-        h('thead', {}, h('tr', {}, h('th', {}, 'Field'), h('th', {}, `Revision ${from.value}`), h('th', {}, `Revision ${to.value}`))),
+        h('thead', {}, h('tr', {}, h('th', {}, t('picture.field')), h('th', {}, t('picture.revision_n', { revision: from.value })),
+          h('th', {}, t('picture.revision_n', { revision: to.value })))),
         h('tbody', {}, d.map(([k, x, y]) => h('tr', {}, h('th', { scope: 'row' }, label(k)),
           h('td', { class: 'old text' }, show(x)), h('td', { class: 'new text' }, show(y))))))
-        : h('p', { class: 'empty' }, 'No field differs.'));
+        : h('p', { class: 'empty' }, t('picture.no_difference')));
     } catch (e) {
       mount(out, h('p', { class: 'form-error' }, describe(e)));
     }
   });
-  mount(box, h('h2', { id: 'h-history' }, 'Revision history'),
-    h('table', {}, h('thead', {}, h('tr', {}, ['#', 'State', 'Handling', 'Made'].map((t) => h('th', {}, t)))),
+  mount(box, h('h2', { id: 'h-history' }, t('picture.history')),
+    h('table', {}, h('thead', {}, h('tr', {}, ['#', t('picture.rev_state'), t('picture.rev_handling'), t('picture.rev_made')].map((c) => h('th', {}, c)))),
       h('tbody', {}, revs.map((r) => h('tr', {}, h('td', {}, r.revision),
         h('td', {}, label(r.state), r.returned_at ? h('div', { class: 'meta' },
-          `Returned ${time(r.returned_at)}${r.returned_note ? `: “${r.returned_note}”` : ''}`) : null),
+          t('picture.returned', { time: time(r.returned_at) }), r.returned_note ? `: “${r.returned_note}”` : '') : null),
         h('td', {}, `${r.tlp} · ${label(r.tier)}`), h('td', {}, time(r.created_at)))))),
     revs.length > 1 ? [compare, out] : null);
 }

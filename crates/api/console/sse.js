@@ -45,7 +45,7 @@ export function openStream(onEvent, onState) {
       lastId = null; // a position the server no longer accepts: start at the present
       return;
     }
-    if (!res.ok || !res.body) throw new Error(`stream answered ${res.status}`);
+    if (!res.ok || !res.body) throw new Error(String(res.status)); // only to reconnect: never shown
     onState('live');
     delay = 1000;
     const reader = res.body.getReader();

@@ -1,6 +1,8 @@
 // Small DOM helpers. Text from the API is only ever set as text (never as HTML), so a
 // picture cannot inject markup into the page.
 
+import { dateTime, has, t } from './i18n.js';
+
 /** `h('div', {class: 'x', onclick: f}, child, 'text', [more])` */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -34,25 +36,11 @@ export function mount(el, ...children) {
   return el;
 }
 
-export const LABELS = {
-  information_influence: 'Information influence',
-  hybrid: 'Hybrid',
-  cyber: 'Cyber',
-  group_virt: 'group + VIRT',
-  group_virt_ras: 'group + VIRT + RAS',
-  in_review: 'in review',
-  periodic_overview: 'periodic overview',
-  need_more_info: 'need more info',
-  no_action: 'no action',
-  shared_for_awareness: 'shared for awareness',
-  alert_proposed: 'alert proposed',
-  alert_raised: 'alert raised',
-  not_released: 'not released',
-};
-
+/** The label of a value of the API's vocabulary, in the interface language. */
 export function label(v) {
   if (v === null || v === undefined) return '—';
-  return LABELS[v] || String(v).replaceAll('_', ' ');
+  // A value the catalogue does not know yet (the API may add some) is shown as it is.
+  return has(`value.${v}`) ? t(`value.${v}`) : String(v).replaceAll('_', ' ');
 }
 
 export const ENUMS = {
@@ -102,9 +90,9 @@ export function field(text, control, name, hint) {
 }
 
 /** A `<select>` of `values` (with an empty first option unless `required`). */
-export function select(name, values, { value = '', empty = 'any', required = false } = {}) {
+export function select(name, values, { value = '', empty, required = false } = {}) {
   const s = h('select', { name });
-  if (!required) s.appendChild(h('option', { value: '' }, empty));
+  if (!required) s.appendChild(h('option', { value: '' }, empty ?? t('select.any')));
   for (const v of values) s.appendChild(h('option', { value: v }, label(v)));
   s.value = value ?? '';
   return s;
@@ -171,26 +159,25 @@ export function describe(e) {
   if (e && e.problem) {
     const p = e.problem;
     const base = p.detail || p.title || e.message;
-    return p.request_id ? `${base} (${p.code || e.status}; request ${p.request_id})` : base;
+    return p.request_id ? t('error.with_request', { detail: base, code: p.code || e.status, request: p.request_id }) : base;
   }
   return String(e && e.message ? e.message : e);
 }
 
+/** A date and time in the interface language and the deployment's time zone. */
 export function time(iso) {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  return d.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+  return dateTime(iso);
 }
 
 export function badges(p) {
   return h('span', { class: 'badges' },
-    p.tlp ? h('span', { class: `badge tlp-${p.tlp}`, title: 'Traffic Light Protocol' }, `TLP:${p.tlp}`) : null,
-    p.tier ? h('span', { class: 'badge tier', title: 'Tier' }, label(p.tier)) : null,
-    p.severity ? h('span', { class: `badge sev sev-b-${p.severity}`, title: 'Severity' }, label(p.severity)) : null,
+    p.tlp ? h('span', { class: `badge tlp-${p.tlp}`, title: t('badge.tlp') }, `TLP:${p.tlp}`) : null,
+    p.tier ? h('span', { class: 'badge tier', title: t('badge.tier') }, label(p.tier)) : null,
+    p.severity ? h('span', { class: `badge sev sev-b-${p.severity}`, title: t('badge.severity') }, label(p.severity)) : null,
     p.urgency && p.urgency !== 'routine' ? h('span', { class: 'badge status' }, label(p.urgency)) : null,
     p.status ? h('span', { class: 'badge status' }, label(p.status)) : null,
-    p.is_exercise ? h('span', { class: 'badge exercise' }, 'EXERCISE') : null,
-    p.expired ? h('span', { class: 'badge status' }, 'expired') : null);
+    p.is_exercise ? h('span', { class: 'badge exercise' }, t('badge.exercise')) : null,
+    p.expired ? h('span', { class: 'badge status' }, t('badge.expired')) : null);
 }
 
 /** The text of `t` (a `{fi, sv, en}`) in `lang`, with the language it came from. */
@@ -208,6 +195,6 @@ export function countdown(deadline) {
   const hh = Math.floor(s / 3600);
   const mm = Math.floor((s % 3600) / 60);
   const ss = String(s % 60).padStart(2, '0');
-  const text = `${hh} h ${String(mm).padStart(2, '0')} min ${ss} s`;
-  return ms >= 0 ? { text: `${text} left`, late: false } : { text: `overdue by ${text}`, late: true };
+  const text = t('countdown.duration', { h: hh, m: String(mm).padStart(2, '0'), s: ss });
+  return ms >= 0 ? { text: t('countdown.left', { time: text }), late: false } : { text: t('countdown.overdue', { time: text }), late: true };
 }

@@ -23,6 +23,8 @@ macro_rules! asset {
 }
 
 const JS: &str = "text/javascript; charset=utf-8";
+/// A message catalogue: the interface's texts in one language.
+const CATALOGUE: &str = "application/json; charset=utf-8";
 
 /// Every file of the console. `index.html` is served for `/app/`.
 pub const ASSETS: &[Asset] = &[
@@ -36,6 +38,10 @@ pub const ASSETS: &[Asset] = &[
     asset!("picture.js", JS),
     asset!("editor.js", JS),
     asset!("admin.js", JS),
+    asset!("i18n.js", JS),
+    asset!("messages-fi.json", CATALOGUE),
+    asset!("messages-sv.json", CATALOGUE),
+    asset!("messages-en.json", CATALOGUE),
 ];
 
 /// `GET /app`: to the page with its trailing slash, so relative module paths resolve.

@@ -1,0 +1,85 @@
+// The interface language: every text the console shows comes from a message catalogue,
+// one file per language (messages-fi.json, messages-sv.json, messages-en.json), never from
+// the code. Dates and times are written in the language's conventions and in the
+// deployment's time zone (GET /me says which; Europe/Helsinki until signed in).
+
+export const LANGS = ['fi', 'sv', 'en'];
+const LOCALES = { fi: 'fi-FI', sv: 'sv-FI', en: 'en-GB' };
+
+const catalogues = {};
+let current = 'en';
+let zone = 'Europe/Helsinki';
+const listeners = new Set();
+
+/** The language the browser prefers, if the console speaks it; else English. */
+export function browserLanguage() {
+  for (const l of navigator.languages || [navigator.language || '']) {
+    const base = String(l).slice(0, 2).toLowerCase();
+    if (LANGS.includes(base)) return base;
+  }
+  return 'en';
+}
+
+/** Loads the three catalogues (same origin, no script). */
+export async function loadCatalogues() {
+  await Promise.all(LANGS.map(async (l) => {
+    const res = await fetch(`messages-${l}.json`, { credentials: 'omit' });
+    catalogues[l] = await res.json();
+  }));
+}
+
+export function language() {
+  return current;
+}
+
+/** Switches the interface language (and says so to whoever listens). */
+export function setLanguage(l) {
+  if (!LANGS.includes(l) || l === current) return;
+  current = l;
+  document.documentElement.lang = l;
+  for (const fn of listeners) fn(l);
+}
+
+export function onLanguage(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/** The time zone times are shown in (an IANA name; the browser refuses unknown ones). */
+export function setTimeZone(tz) {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    zone = tz;
+  } catch (_) {
+    zone = 'Europe/Helsinki';
+  }
+}
+
+/**
+ * The text of `key` in the interface language, with `{name}` replaced from `vars`. With
+ * `vars.n`, a key `key.one` / `key.other` (the language's plural rule) is taken first.
+ */
+export function t(key, vars = {}) {
+  const cat = catalogues[current] || {};
+  let text;
+  if (typeof vars.n === 'number') {
+    const rule = new Intl.PluralRules(LOCALES[current]).select(vars.n);
+    text = cat[`${key}.${rule}`] ?? cat[`${key}.other`];
+  }
+  text = text ?? cat[key] ?? (catalogues.en || {})[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+}
+
+/** Whether the catalogue has `key` (for labels of values the API may add later). */
+export function has(key) {
+  return key in (catalogues[current] || {});
+}
+
+/** A date and time in the interface language and the deployment's time zone, with its name. */
+export function dateTime(iso) {
+  if (!iso) return '—';
+  return new Intl.DateTimeFormat(LOCALES[current], {
+    year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
+    timeZone: zone, timeZoneName: 'short',
+  }).format(new Date(iso));
+}
