@@ -26,6 +26,7 @@ mod fuzz;
 mod hostile;
 mod insider;
 mod machine;
+mod notifications;
 mod openapi;
 mod passwords;
 mod pictures;

@@ -84,6 +84,12 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/taxii2/api/collections/{collection}/objects/", "taxii.objects"),
     ("GET", "/taxii2/api/collections/{collection}/objects/{object}/", "taxii.object"),
     ("GET", "/taxii2/api/collections/{collection}/objects/{object}/versions/", "taxii.versions"),
+    ("GET", "/api/v1/me/notifications", "notification_preferences.view"),
+    ("PUT", "/api/v1/me/notifications", "notification_preferences.update"),
+    ("GET", "/api/v1/organisations/{id}/duty-addresses", "duty_address.list"),
+    ("PUT", "/api/v1/organisations/{id}/duty-addresses", "duty_address.update"),
+    ("POST", "/api/v1/email-confirmations", "email.confirm"),
+    ("GET", "/api/v1/notifications/messages", "mail_message.list"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

@@ -26,8 +26,8 @@ pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
 use crate::routes::{
-    access_log, auth, feed, health, keys, me, organisations, pictures, reference, service_accounts, stream,
-    subscriptions, taxii, totp, users,
+    access_log, auth, feed, health, keys, me, notifications, organisations, pictures, reference, service_accounts,
+    stream, subscriptions, taxii, totp, users,
 };
 
 /// `405` with `Allow` for a method the resource does not offer.
@@ -256,7 +256,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(not_allowed("PATCH")),
                 )
                 .configure(access_log_routes)
-                .configure(credential_routes),
+                .configure(credential_routes)
+                .configure(notification_routes),
         )
         .configure(taxii::configure)
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
@@ -277,6 +278,28 @@ fn access_log_routes(cfg: &mut web::ServiceConfig) {
     ] {
         cfg.service(web::resource(path).route(handler).default_service(not_allowed("GET")));
     }
+}
+
+/// E-mail notifications: preferences, duty addresses, confirmation, the mail log.
+fn notification_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/me/notifications")
+            .route(web::get().to(notifications::get_preferences))
+            .route(web::put().to(notifications::put_preferences))
+            .default_service(not_allowed("GET, PUT")),
+    )
+    .service(
+        web::resource("/organisations/{id}/duty-addresses")
+            .route(web::get().to(notifications::list_duty_addresses))
+            .route(web::put().to(notifications::put_duty_addresses))
+            .default_service(not_allowed("GET, PUT")),
+    )
+    .service(post_only("/email-confirmations", notifications::confirm_email))
+    .service(
+        web::resource("/notifications/messages")
+            .route(web::get().to(notifications::list_mail_messages))
+            .default_service(not_allowed("GET")),
+    );
 }
 
 async fn docs_redirect() -> actix_web::HttpResponse {

@@ -36,6 +36,7 @@ pub mod chain_scan;
 pub mod events;
 pub mod export;
 pub mod migrate;
+pub mod notifications;
 pub mod ops;
 pub mod pictures;
 pub mod recorder;

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod election;
 pub mod lifecycle;
+pub mod notify;
 pub mod password;
 pub mod permissions;
 pub mod picture;
