@@ -5,11 +5,11 @@
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use sitrep_types::{Domain, Urgency};
+use sitrep_types::{Domain, Tlp, Urgency};
 use uuid::Uuid;
 
 use crate::validation::Invalid;
-use crate::visibility::{Handling, Sight, Viewer, sight};
+use crate::visibility::{Handling, Sight, Viewer, sight, tlp_rank};
 
 /// An e-mail address as a person or an administrator typed it, checked at the edge:
 /// `local@domain`, ASCII, no spaces or control characters, at most 254 characters, a
@@ -264,6 +264,13 @@ pub fn for_person_in_any(viewers: &[Viewer], prefs: &Preferences, about: &About<
         }
     }
     first
+}
+
+/// Whether a message may carry the picture's title and summary: only up to TLP:GREEN.
+/// Above it (AMBER, AMBER+STRICT, RED) a message says the reference, urgency, deadline
+/// and originator, and links to the console, where the reader signs in.
+pub fn text_may_be_mailed(tlp: Tlp) -> bool {
+    tlp_rank(tlp) <= tlp_rank(Tlp::Green)
 }
 
 #[cfg(test)]

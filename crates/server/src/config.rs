@@ -29,6 +29,7 @@ pub struct Settings {
     pub pictures: PictureSettings,
     pub delivery: sitrep_delivery::worker::WorkerOptions,
     pub audit: AuditSettings,
+    pub notifications: sitrep_delivery::notify::NotifyOptions,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,6 +53,7 @@ impl Default for Settings {
             pictures: PictureSettings::default(),
             delivery: Default::default(),
             audit: AuditSettings::default(),
+            notifications: Default::default(),
         }
     }
 }
@@ -241,6 +243,7 @@ impl Settings {
             anyhow::bail!("database.random_page_cost must be a positive number");
         }
         sitrep_api::proxy::TrustedProxies::parse(&self.http.trusted_proxies).map_err(anyhow::Error::msg)?;
+        self.notifications.check().map_err(anyhow::Error::msg)?;
         if self.tls.mode == TlsMode::Files && (self.tls.cert_file.is_none() || self.tls.key_file.is_none()) {
             anyhow::bail!("tls.mode = \"files\" needs tls.cert_file and tls.key_file");
         }

@@ -249,3 +249,10 @@ fn immediate_is_sent_during_quiet_hours_and_routine_waits() {
     let unconfirmed = Preferences { confirmed: false, ..prefs };
     assert_eq!(for_person(&viewer, &unconfirmed, &about(Urgency::Immediate), now), Mail::Skip(Skip::Unconfirmed));
 }
+
+#[test]
+fn only_clear_and_green_text_is_ever_mailed() {
+    use sitrep_types::Tlp;
+    assert!(text_may_be_mailed(Tlp::Clear) && text_may_be_mailed(Tlp::Green));
+    assert!(!text_may_be_mailed(Tlp::Amber) && !text_may_be_mailed(Tlp::AmberStrict) && !text_may_be_mailed(Tlp::Red));
+}
