@@ -90,3 +90,11 @@ CREATE TABLE mail_messages (
 );
 CREATE INDEX mail_messages_due ON mail_messages (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX mail_messages_state ON mail_messages (state, created_at DESC);
+
+-- The console's notification list: which events a person has marked read.
+CREATE TABLE notification_reads (
+    user_id  uuid NOT NULL REFERENCES users (id),
+    event_id uuid NOT NULL REFERENCES events (id),
+    read_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, event_id)
+);

@@ -532,3 +532,59 @@ async fn with_the_relay_down_and_then_up_every_message_arrives_exactly_once() {
         assert_eq!(about_pictures(&sink, who).len(), 1, "{who}");
     }
 }
+
+// The console's notification list.
+
+async fn inbox(app: &TestApp, token: &str) -> Value {
+    let res = app.get("/api/v1/me/notifications/inbox", Some(token)).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_notification_list_holds_what_the_person_sees_and_selected_and_marks_it_read() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let all = json!({"urgencies": ["routine", "priority", "immediate"]});
+    for t in [&cast.b_reader, &cast.v_reader, &cast.author] {
+        assert_eq!(put(&app, "/api/v1/me/notifications", t, &all).await.status(), 200);
+    }
+    let group = published(&app, &cast, &picture_body("group", "AMBER", "priority").await).await;
+    let wide = published(&app, &cast, &picture_body("group_virt", "AMBER", "routine").await).await;
+
+    // B sees both, V only the wider one, the originator's author neither (its own).
+    let b = inbox(&app, &cast.b_reader).await;
+    let ids: Vec<&str> = b["items"].as_array().unwrap().iter().map(|i| i["picture_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [wide.as_str(), group.as_str()], "newest first");
+    assert_eq!(b["unread"], 2);
+    let v = inbox(&app, &cast.v_reader).await;
+    let ids: Vec<&str> = v["items"].as_array().unwrap().iter().map(|i| i["picture_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [wide.as_str()]);
+    assert!(inbox(&app, &cast.author).await["items"].as_array().unwrap().is_empty());
+    // Preferences filter it: immediate only (the default) leaves nothing.
+    assert_eq!(put(&app, "/api/v1/me/notifications", &cast.v_reader, &json!({})).await.status(), 200);
+    assert!(inbox(&app, &cast.v_reader).await["items"].as_array().unwrap().is_empty());
+
+    // V marking B's entry (an event it does not see) marks nothing; B marks one, then all.
+    let group_event = b["items"][1]["event_id"].clone();
+    let res = app
+        .post_json("/api/v1/me/notifications/inbox/read", Some(&cast.v_reader), &json!({"event_ids": [group_event]}))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(inbox(&app, &cast.b_reader).await["unread"], 2);
+    let res = app
+        .post_json("/api/v1/me/notifications/inbox/read", Some(&cast.b_reader), &json!({"event_ids": [group_event]}))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.audit_of(&res).await.action, "notification.read");
+    let after: Value = res.json().await.unwrap();
+    assert_eq!(after["unread"], 1);
+    assert_eq!(after["items"][1]["read"], true);
+    let res = app.post_json("/api/v1/me/notifications/inbox/read", Some(&cast.b_reader), &json!({"all": true})).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["unread"], 0);
+
+    // Narrowed: V loses the entry at once.
+    assert_eq!(put(&app, "/api/v1/me/notifications", &cast.v_reader, &all).await.status(), 200);
+    assert_eq!(revise(&app, &cast.author, &wide, &json!({"tier": "group"})).await.status(), 200);
+    assert!(inbox(&app, &cast.v_reader).await["items"].as_array().unwrap().is_empty());
+}

@@ -90,6 +90,8 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("PUT", "/api/v1/organisations/{id}/duty-addresses", "duty_address.update"),
     ("POST", "/api/v1/email-confirmations", "email.confirm"),
     ("GET", "/api/v1/notifications/messages", "mail_message.list"),
+    ("GET", "/api/v1/me/notifications/inbox", "notification.list"),
+    ("POST", "/api/v1/me/notifications/inbox/read", "notification.read"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

@@ -217,6 +217,8 @@ impl Modify for Security {
         routes::notifications::put_duty_addresses,
         routes::notifications::confirm_email,
         routes::notifications::list_mail_messages,
+        routes::notifications::get_inbox,
+        routes::notifications::mark_inbox_read,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),

@@ -296,6 +296,12 @@ fn notification_routes(cfg: &mut web::ServiceConfig) {
     )
     .service(post_only("/email-confirmations", notifications::confirm_email))
     .service(
+        web::resource("/me/notifications/inbox")
+            .route(web::get().to(notifications::get_inbox))
+            .default_service(not_allowed("GET")),
+    )
+    .service(post_only("/me/notifications/inbox/read", notifications::mark_inbox_read))
+    .service(
         web::resource("/notifications/messages")
             .route(web::get().to(notifications::list_mail_messages))
             .default_service(not_allowed("GET")),

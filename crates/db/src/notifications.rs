@@ -635,3 +635,66 @@ pub async fn settle(c: &impl GenericClient, id: Uuid, outcome: &str, s: MailSett
     .await?;
     Ok(())
 }
+
+/// An event of the console's notification list, with its picture as it stands now.
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    pub event_id: Uuid,
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+    pub read: bool,
+    pub picture: PictureNow,
+}
+
+/// The newest `limit` mailable events of the last `days` days about pictures the viewer
+/// sees now (the visibility predicate), with whether `user` marked each read. The
+/// caller applies the recipient rule to them. No commit-safe horizon here, unlike the
+/// feed: the list is read whole each time, not paged by position, so an event that
+/// commits late simply shows on the next read.
+pub async fn inbox_candidates(
+    c: &impl GenericClient,
+    v: &sitrep_domain::visibility::Viewer,
+    user: Uuid,
+    days: i32,
+    limit: i64,
+) -> Result<Vec<InboxRow>, DbError> {
+    let rows = c
+        .query(
+            concat!(
+                "SELECT e.id, e.type, e.created_at, r.user_id IS NOT NULL, e.picture_id FROM events e \
+                 JOIN pictures p ON p.id = e.picture_id \
+                 LEFT JOIN notification_reads r ON r.event_id = e.id AND r.user_id = $4 \
+                 WHERE e.type IN ('picture.published', 'picture.revised', 'picture.withdrawn') \
+                   AND e.recipients IS NULL AND e.created_at > now() - make_interval(days => $5) AND ",
+                picture_visible!("$1", "$2", "$3"),
+                " ORDER BY e.xid DESC, e.seq DESC LIMIT $6"
+            ),
+            &[&v.organisation, &sitrep_domain::visibility::min_rank(v.reach), &v.reads_pictures, &user, &days, &limit],
+        )
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.try_get(4)).collect::<Result<_, _>>()?;
+    let pictures = pictures_now(c, &ids).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (r, id) in rows.iter().zip(ids) {
+        let Some(picture) = pictures.iter().find(|p| p.id == id) else { continue };
+        out.push(InboxRow {
+            event_id: r.try_get(0)?,
+            kind: r.try_get(1)?,
+            created_at: r.try_get(2)?,
+            read: r.try_get(3)?,
+            picture: picture.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Marks events read for `user` (ids the user never saw are ignored by the caller's
+/// choice of ids; unknown ids are skipped). Returns how many were new.
+pub async fn mark_read(c: &impl GenericClient, user: Uuid, events: &[Uuid]) -> Result<u64, DbError> {
+    Ok(c.execute(
+        "INSERT INTO notification_reads (user_id, event_id) SELECT $1, e.id FROM events e WHERE e.id = ANY ($2) \
+         ON CONFLICT DO NOTHING",
+        &[&user, &events],
+    )
+    .await?)
+}

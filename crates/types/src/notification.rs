@@ -131,3 +131,38 @@ pub struct MailMessage {
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
 }
+
+/// One entry of the console's notification list: an event about a picture the caller
+/// sees and their preferences select. Thin, like the feed: the picture is read through
+/// its own route.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InboxItem {
+    pub event_id: Uuid,
+    /// `picture.published`, `picture.revised` or `picture.withdrawn`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub picture_id: Uuid,
+    pub reference: String,
+    pub urgency: Urgency,
+    pub created_at: DateTime<Utc>,
+    pub read: bool,
+}
+
+/// `GET /api/v1/me/notifications/inbox`: the newest entries of the last 30 days (at
+/// most 200) and how many of them are unread.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Inbox {
+    pub unread: i64,
+    pub items: Vec<InboxItem>,
+}
+
+/// `POST /api/v1/me/notifications/inbox/read`: mark entries read (at most 200 ids), or
+/// every entry with `all`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    #[serde(default)]
+    pub event_ids: Vec<Uuid>,
+    #[serde(default)]
+    pub all: bool,
+}

@@ -8,11 +8,12 @@ use sha2::{Digest, Sha256};
 use sitrep_db::audit::Outcome;
 use sitrep_db::notifications::{self, DutyRow, Owner, PreferencesRow};
 use sitrep_db::{GenericClient, accounts};
-use sitrep_domain::notify::{EmailAddress, QuietHours};
+use sitrep_domain::notify::{self, About, EmailAddress, Mail, MailedEvent, Preferences, QuietHours};
+use sitrep_domain::visibility::{Handling, Viewer};
 use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{
-    ConfirmEmail, DutyAddress, Lang, MailMessage, NotificationPreferences, PutDutyAddresses,
-    UpdateNotificationPreferences,
+    ConfirmEmail, Domain, DutyAddress, Inbox, InboxItem, Lang, MailMessage, MarkRead, NotificationPreferences,
+    PutDutyAddresses, Status, Tier, UpdateNotificationPreferences, Urgency,
 };
 use uuid::Uuid;
 
@@ -21,7 +22,7 @@ use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
-use crate::principal::{ActorKind, Authenticated, Caller, ManageUsers, Principal, SecretariatOnly};
+use crate::principal::{ActorKind, Authenticated, Caller, ManageUsers, Principal, ReadPictures, SecretariatOnly};
 use crate::state::AppState;
 
 /// How long a confirmation link works.
@@ -363,4 +364,118 @@ impl MailState {
             MailState::Suppressed => "suppressed",
         }
     }
+}
+
+/// How far back the console's notification list reaches, and how much of it is shown.
+const INBOX_DAYS: i32 = 30;
+const INBOX_ITEMS: usize = 200;
+
+/// The caller's notification list as the recipient rule gives it now (address
+/// confirmation and quiet hours aside: they concern e-mail only).
+async fn inbox_of(c: &impl GenericClient, caller: &Principal) -> Result<Inbox, ApiError> {
+    let viewer = Viewer::from(&caller.permissions);
+    let prefs = notifications::preferences(c, caller.user_id).await?;
+    let prefs = match &prefs {
+        Some(p) => Preferences {
+            confirmed: true,
+            urgencies: p.urgencies.iter().filter_map(|u| Urgency::parse(u)).collect(),
+            domains: p.domains.iter().filter_map(|d| Domain::parse(d)).collect(),
+            elections: p.election_ids.clone(),
+            quiet_hours: None,
+        },
+        None => Preferences { confirmed: true, ..Preferences::default() },
+    };
+    let rows = notifications::inbox_candidates(c, &viewer, caller.user_id, INBOX_DAYS, 1000).await?;
+    let now = chrono::Utc::now();
+    let mut items = Vec::new();
+    for r in rows {
+        let p = &r.picture;
+        let (Some(kind), Some(status), Some(tier), Some(urgency)) =
+            (MailedEvent::of(&r.kind), Status::parse(&p.status), Tier::parse(&p.tier), Urgency::parse(&p.urgency))
+        else {
+            continue;
+        };
+        let domains: Vec<Domain> = p.domains.iter().filter_map(|d| Domain::parse(d)).collect();
+        let about = About {
+            event: kind,
+            handling: Handling { originator: p.originator_id, status, tier, named: &p.named_recipients },
+            urgency,
+            domains: &domains,
+            election: p.election_id,
+        };
+        if notify::for_person(&viewer, &prefs, &about, now) == Mail::Send {
+            items.push(InboxItem {
+                event_id: r.event_id,
+                kind: r.kind,
+                picture_id: p.id,
+                reference: p.reference.clone(),
+                urgency,
+                created_at: r.created_at,
+                read: r.read,
+            });
+        }
+    }
+    let unread = i64::try_from(items.iter().filter(|i| !i.read).count()).unwrap_or(i64::MAX);
+    items.truncate(INBOX_ITEMS);
+    Ok(Inbox { unread, items })
+}
+
+/// The caller's notification list (the console's): events of the last 30 days about
+/// pictures the caller sees in full and did not write, that their urgencies, domains and
+/// elections select, newest first (at most 200), and how many are unread.
+#[utoipa::path(
+    get, path = "/api/v1/me/notifications/inbox", tag = "notifications",
+    security(("bearer" = [])),
+    responses((status = 200, body = Inbox), AuthFailures, Forbidden, ServerFailures)
+)]
+pub async fn get_inbox(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ReadPictures>,
+) -> Result<HttpResponse, ApiError> {
+    if caller.actor != ActorKind::User {
+        return Err(people_only());
+    }
+    let client = meta.client(&state.pool).await?;
+    let inbox = inbox_of(&client, &caller).await?;
+    let ids = inbox.items.iter().map(|i| i.picture_id).collect();
+    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("picture", ids)).await?;
+    Ok(HttpResponse::Ok().json(inbox))
+}
+
+/// Mark entries of the caller's notification list read (`event_ids`, at most 200), or
+/// all of them (`all: true`). Answers the list as it is then.
+#[utoipa::path(
+    post, path = "/api/v1/me/notifications/inbox/read", tag = "notifications",
+    security(("bearer" = [])), request_body = MarkRead,
+    responses((status = 200, body = Inbox), AuthFailures, Forbidden, BodyFailures, ServerFailures)
+)]
+pub async fn mark_inbox_read(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<ReadPictures>,
+    body: Json<MarkRead>,
+) -> Result<HttpResponse, ApiError> {
+    if caller.actor != ActorKind::User {
+        return Err(people_only());
+    }
+    if body.0.event_ids.len() > INBOX_ITEMS {
+        return Err(ApiError::invalid("event_ids", "too_many", "at most 200 ids"));
+    }
+    let mut client = meta.client(&state.pool).await?;
+    let tx = client.transaction().await?;
+    let before = inbox_of(&tx, &caller).await?;
+    // Only entries of the caller's own list: an id of an event about a picture the
+    // caller does not see marks nothing and tells nothing.
+    let ids: Vec<Uuid> = before
+        .items
+        .iter()
+        .filter(|i| body.0.all || body.0.event_ids.contains(&i.event_id))
+        .map(|i| i.event_id)
+        .collect();
+    notifications::mark_read(&tx, caller.user_id, &ids).await?;
+    let after = inbox_of(&tx, &caller).await?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).objects("event", ids)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(after))
 }
