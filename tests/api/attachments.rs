@@ -160,7 +160,9 @@ async fn an_attachment_round_trips_with_its_hash_and_only_ciphertext_is_stored()
         }
     }
 
-    // The upload and the download are in the access log with the attachment and its hash.
+    // The upload and the download are in the access log with the attachment and its hash
+    // (sealed into the chain now: the server's sealer runs on its own schedule).
+    app.seal_log().await;
     let c = app.pool.get().await.unwrap();
     let rows = c
         .query(

@@ -30,6 +30,7 @@ mod hostile;
 mod insider;
 mod language;
 mod machine;
+mod notifications;
 mod openapi;
 mod passwords;
 mod pictures;

@@ -34,7 +34,9 @@ async fn connect(url: &str) -> tokio_postgres::Client {
 /// returns how long that took.
 async fn standby_caught_up(standby: &tokio_postgres::Client) -> Duration {
     let start = Instant::now();
-    let lsn: String = admin().await.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.unwrap().get(0);
+    // The insert position, not the write position: the test cluster commits
+    // asynchronously, so a commit just answered may not be written out yet.
+    let lsn: String = admin().await.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.unwrap().get(0);
     while !standby
         .query_one("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", &[&lsn])
         .await

@@ -89,6 +89,14 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/pictures/{id}/attachments/{aid}/content", "attachment.download"),
     ("GET", "/api/v1/techniques", "technique.list"),
     ("GET", "/api/v1/pictures/{id}/related-by-indicator", "picture.related_by_indicator"),
+    ("GET", "/api/v1/me/notifications", "notification_preferences.view"),
+    ("PUT", "/api/v1/me/notifications", "notification_preferences.update"),
+    ("GET", "/api/v1/organisations/{id}/duty-addresses", "duty_address.list"),
+    ("PUT", "/api/v1/organisations/{id}/duty-addresses", "duty_address.update"),
+    ("POST", "/api/v1/email-confirmations", "email.confirm"),
+    ("GET", "/api/v1/notifications/messages", "mail_message.list"),
+    ("GET", "/api/v1/me/notifications/inbox", "notification.list"),
+    ("POST", "/api/v1/me/notifications/inbox/read", "notification.read"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

@@ -216,6 +216,14 @@ impl Modify for Security {
         routes::pictures::attachments::download_attachment,
         routes::reference::list_techniques,
         routes::pictures::related_by_indicator,
+        routes::notifications::get_preferences,
+        routes::notifications::put_preferences,
+        routes::notifications::list_duty_addresses,
+        routes::notifications::put_duty_addresses,
+        routes::notifications::confirm_email,
+        routes::notifications::list_mail_messages,
+        routes::notifications::get_inbox,
+        routes::notifications::mark_inbox_read,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),
@@ -229,6 +237,7 @@ impl Modify for Security {
         (name = "access log", description = "The hash-chained access log: records, export, signed checkpoints"),
         (name = "taxii", description = "TAXII 2.1: read-only collections of STIX 2.1 objects, one per tier the caller reads \
             (docs/taxii.md). Requests send `Accept: application/taxii+json;version=2.1`; errors are TAXII error messages"),
+        (name = "notifications", description = "E-mail notifications: preferences, duty addresses, address confirmation, the mail log"),
     )
 )]
 pub struct ApiDoc;

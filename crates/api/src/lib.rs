@@ -28,8 +28,8 @@ pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
 use crate::routes::{
-    access_log, auth, feed, health, keys, me, organisations, pictures, reference, service_accounts, stream,
-    subscriptions, taxii, totp, users,
+    access_log, auth, feed, health, keys, me, notifications, organisations, pictures, reference, service_accounts,
+    stream, subscriptions, taxii, totp, users,
 };
 
 /// `405` with `Allow` for a method the resource does not offer.
@@ -274,7 +274,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .configure(access_log_routes)
                 .configure(credential_routes)
-                .configure(attachment_routes),
+                .configure(attachment_routes)
+                .configure(notification_routes),
         )
         .configure(taxii::configure)
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
@@ -302,6 +303,34 @@ fn attachment_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(post_only("/pictures/{id}/attachments", pictures::attachments::upload_attachment)).service(
         web::resource("/pictures/{id}/attachments/{aid}/content")
             .route(web::get().to(pictures::attachments::download_attachment))
+            .default_service(not_allowed("GET")),
+    );
+}
+
+/// E-mail notifications: preferences, duty addresses, confirmation, the mail log.
+fn notification_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/me/notifications")
+            .route(web::get().to(notifications::get_preferences))
+            .route(web::put().to(notifications::put_preferences))
+            .default_service(not_allowed("GET, PUT")),
+    )
+    .service(
+        web::resource("/organisations/{id}/duty-addresses")
+            .route(web::get().to(notifications::list_duty_addresses))
+            .route(web::put().to(notifications::put_duty_addresses))
+            .default_service(not_allowed("GET, PUT")),
+    )
+    .service(post_only("/email-confirmations", notifications::confirm_email))
+    .service(
+        web::resource("/me/notifications/inbox")
+            .route(web::get().to(notifications::get_inbox))
+            .default_service(not_allowed("GET")),
+    )
+    .service(post_only("/me/notifications/inbox/read", notifications::mark_inbox_read))
+    .service(
+        web::resource("/notifications/messages")
+            .route(web::get().to(notifications::list_mail_messages))
             .default_service(not_allowed("GET")),
     );
 }

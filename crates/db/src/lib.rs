@@ -39,6 +39,7 @@ pub mod correlation;
 pub mod events;
 pub mod export;
 pub mod migrate;
+pub mod notifications;
 pub mod ops;
 pub mod pictures;
 pub mod recorder;

@@ -132,6 +132,13 @@ impl Permissions {
         self.is_secretariat() || (self.has(Role::OrgAdmin) && organisation == self.organisation_id)
     }
 
+    /// Set the duty addresses of `organisation` (where its `immediate` notifications go):
+    /// the same boundary as its memberships, the secretariat for every organisation and
+    /// an `org_admin` for its own.
+    pub fn can_manage_duty_addresses(&self, organisation: Uuid) -> bool {
+        self.can_manage_members_of(organisation)
+    }
+
     /// Hand out `role`. The cross-organisation roles are the secretariat's to give.
     pub fn can_grant(&self, role: Role) -> bool {
         self.is_secretariat() || (self.has(Role::OrgAdmin) && !CROSS_ORGANISATION_ROLES.contains(&role))

@@ -29,6 +29,7 @@ pub struct Settings {
     pub pictures: PictureSettings,
     pub delivery: sitrep_delivery::worker::WorkerOptions,
     pub audit: AuditSettings,
+    pub notifications: sitrep_delivery::notify::NotifyOptions,
     pub attachments: sitrep_api::attachments::AttachmentPolicy,
     pub console: ConsoleSettings,
 }
@@ -69,6 +70,7 @@ impl Default for Settings {
             audit: AuditSettings::default(),
             attachments: Default::default(),
             console: ConsoleSettings::default(),
+            notifications: Default::default(),
         }
     }
 }
@@ -269,6 +271,7 @@ impl Settings {
         if tz.is_empty() || tz.len() > 64 || !tz.chars().all(tz_chars) || tz.starts_with('/') {
             anyhow::bail!("console.time_zone must be an IANA time zone name such as Europe/Helsinki");
         }
+        self.notifications.check().map_err(anyhow::Error::msg)?;
         if self.tls.mode == TlsMode::Files && (self.tls.cert_file.is_none() || self.tls.key_file.is_none()) {
             anyhow::bail!("tls.mode = \"files\" needs tls.cert_file and tls.key_file");
         }

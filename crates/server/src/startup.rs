@@ -22,6 +22,8 @@ pub struct Application {
     /// Turned `true` when shutdown begins (live streams end, the worker stops claiming).
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
     worker: Option<tokio::task::JoinHandle<()>>,
+    /// The notification worker (when an SMTP relay is configured).
+    mailer: Option<tokio::task::JoinHandle<()>>,
     /// The sealer, and what tells it to seal the rest and stop (after the requests and the
     /// worker are done, so their records are sealed too).
     sealer: tokio::task::JoinHandle<()>,
@@ -158,6 +160,17 @@ impl Application {
             let worker = sitrep_delivery::worker::Worker::new(background.clone(), webhooks, d.clone());
             tokio::spawn(worker.run(state.events.clone(), shutdown.subscribe()))
         });
+        let n = &settings.notifications;
+        let mailer = match sitrep_delivery::notify::transport(&n.smtp)? {
+            Some(transport) if n.worker => {
+                // Connections of its own: a relay that is slow to answer never holds up the
+                // sealer or the webhook worker.
+                let pool = sitrep_db::pool(&url, &sitrep_db::PoolOptions { max_connections: 2, ..options.clone() })?;
+                let mailer = sitrep_delivery::notify::Mailer::new(pool, transport, n.clone());
+                Some(tokio::spawn(mailer.run(state.events.clone(), shutdown.subscribe())))
+            }
+            _ => None,
+        };
         let (seal_stop, sealing) = tokio::sync::watch::channel(false);
         let every = Duration::from_millis(settings.audit.seal_interval_ms.max(1));
         let sealer = tokio::spawn(crate::sealer::run(background, every, sealing));
@@ -186,7 +199,7 @@ impl Application {
             None => server.listen(listener)?,
         };
         let grace = Duration::from_secs(settings.http.shutdown_timeout_secs);
-        Ok(Application { port, https, server: server.run(), shutdown, worker, sealer, seal_stop, grace })
+        Ok(Application { port, https, server: server.run(), shutdown, worker, mailer, sealer, seal_stop, grace })
     }
 
     pub fn port(&self) -> u16 {
@@ -220,6 +233,13 @@ impl Application {
                     "the delivery worker did not stop in time; its leases expire after delivery.lease_secs"
                 ),
             }
+        }
+        if let Some(mailer) = self.mailer
+            && tokio::time::timeout(self.grace, mailer).await.is_err()
+        {
+            tracing::warn!(
+                "the notification worker did not stop in time; its leases expire after notifications.lease_secs"
+            );
         }
         self.seal_stop.send_replace(true);
         // Last, so the records of the requests and deliveries above are in the chain.

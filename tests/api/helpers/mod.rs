@@ -22,6 +22,7 @@ use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+pub mod mail;
 pub mod pictures;
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();

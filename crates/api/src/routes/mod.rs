@@ -6,6 +6,7 @@ pub mod feed;
 pub mod health;
 pub mod keys;
 pub mod me;
+pub mod notifications;
 pub mod organisations;
 pub mod pictures;
 pub mod reference;

@@ -1,0 +1,593 @@
+//! The notification worker (docs/notifications.md): reads the same outbox events as the
+//! feed, in the same commit-safe order, queues one message per (event, recipient) whom
+//! the recipient rule selects, and sends the queue through the SMTP relay — deciding
+//! again at the moment of sending, with `sight` as the picture stands then. At least
+//! once: a message is claimed under a lease, sent with no lock held, then settled; a
+//! worker killed in between sends it again with the same `Message-ID`. Every send,
+//! failure and suppression writes an access-log record.
+
+pub mod render;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sitrep_db::Pool;
+use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
+use sitrep_db::notifications::{self as db, Claimed, DutyNow, MailSettle, Owner, PersonNow, PictureNow, Queued};
+use sitrep_domain::notify::{self, About, Mail, MailedEvent, Preferences, QuietHours};
+use sitrep_domain::visibility::{Handling, Viewer};
+use sitrep_domain::{Permissions, RoleSet};
+use sitrep_types::{Domain, Lang, Reach, Role, Status, Tier, Tlp, Urgency};
+use uuid::Uuid;
+
+use crate::schedule;
+
+/// How the relay is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// The SMTP relay (configuration section `notifications.smtp`). There is no plain-text
+/// mode and no way to skip certificate checks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpOptions {
+    /// The relay's name (checked against its certificate). Unset: no e-mail is sent.
+    pub host: Option<String>,
+    /// Default 587 for `starttls`, 465 for `tls`.
+    pub port: Option<u16>,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    /// A secret: never printed. Prefer `password_file`.
+    #[serde(skip_serializing)]
+    pub password: Option<SecretString>,
+    /// A file holding the password (surrounding whitespace ignored).
+    pub password_file: Option<PathBuf>,
+    /// PEM files of CAs the relay's certificate may chain to, besides the public web PKI.
+    pub root_certificates: Vec<PathBuf>,
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpOptions {
+    fn default() -> Self {
+        SmtpOptions {
+            host: None,
+            port: None,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            password_file: None,
+            root_certificates: Vec::new(),
+            timeout_secs: 20,
+        }
+    }
+}
+
+/// E-mail notifications (configuration section `notifications`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyOptions {
+    /// Run the worker in this process (when `smtp.host` is set).
+    pub worker: bool,
+    pub poll_ms: u64,
+    pub lease_secs: u64,
+    pub batch: i64,
+    /// Seconds before each retry of a message the relay did not take.
+    pub retry_schedule_secs: Vec<u64>,
+    /// Multiplies the schedule (tests shorten it; 1.0 in production).
+    pub retry_scale: f64,
+    /// The sender, e.g. `Sitrep <sitrep@example.org>`.
+    pub from: String,
+    /// The right-hand side of `Message-ID`s and the `List-Id` (`<notifications.DOMAIN>`).
+    pub message_domain: String,
+    /// The console's address as people reach it; links are `CONSOLE_URL#/picture/<id>`.
+    pub console_url: String,
+    pub smtp: SmtpOptions,
+}
+
+impl Default for NotifyOptions {
+    fn default() -> Self {
+        NotifyOptions {
+            worker: true,
+            poll_ms: 1000,
+            lease_secs: 120,
+            batch: 200,
+            retry_schedule_secs: vec![30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600],
+            retry_scale: 1.0,
+            from: "Sitrep <sitrep@localhost>".into(),
+            message_domain: "sitrep.invalid".into(),
+            console_url: "https://127.0.0.1:8443/app/".into(),
+            smtp: SmtpOptions::default(),
+        }
+    }
+}
+
+impl NotifyOptions {
+    /// Checks what can be checked before start.
+    pub fn check(&self) -> Result<(), String> {
+        if self.poll_ms == 0 || self.batch <= 0 || self.retry_scale <= 0.0 || self.lease_secs == 0 {
+            return Err("notifications.poll_ms, batch, lease_secs and retry_scale must be positive".into());
+        }
+        if self.smtp.host.is_some() {
+            self.from.parse::<Mailbox>().map_err(|e| format!("notifications.from: {e}"))?;
+            if !self.console_url.starts_with("https://") {
+                return Err("notifications.console_url must be an https:// address".into());
+            }
+            let ok = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-';
+            if self.message_domain.is_empty() || !self.message_domain.chars().all(ok) {
+                return Err("notifications.message_domain must be a domain name".into());
+            }
+            if self.smtp.password.is_some() && self.smtp.password_file.is_some() {
+                return Err("notifications.smtp: set password or password_file, not both".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `Message-ID` left part of the message about `event` to `recipient`: the same on
+/// every attempt and in every process, so a message sent twice is one message to its
+/// receiver.
+pub fn message_id(event: Uuid, recipient: Owner) -> String {
+    let (kind, id) = match recipient {
+        Owner::Person(u) => ("person", u),
+        Owner::Duty(d) => ("duty", d),
+    };
+    let digest = Sha256::digest(format!("sitrep-mail:{event}:{kind}:{id}"));
+    hex::encode(&digest[..16])
+}
+
+/// Builds the SMTP transport: TLS always, certificates always checked.
+pub fn transport(o: &SmtpOptions) -> anyhow::Result<Option<AsyncSmtpTransport<Tokio1Executor>>> {
+    let Some(host) = &o.host else { return Ok(None) };
+    let mut tls = TlsParameters::builder(host.clone());
+    for path in &o.root_certificates {
+        let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        tls = tls.add_root_certificate(Certificate::from_pem(&pem)?);
+    }
+    let tls = tls.build_rustls()?;
+    let (tls, port) = match o.tls {
+        SmtpTls::Starttls => (Tls::Required(tls), o.port.unwrap_or(587)),
+        SmtpTls::Tls => (Tls::Wrapper(tls), o.port.unwrap_or(465)),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
+        .port(port)
+        .tls(tls)
+        .timeout(Some(Duration::from_secs(o.timeout_secs)));
+    if let Some(user) = &o.username {
+        let password = match (&o.password, &o.password_file) {
+            (Some(p), _) => p.expose_secret().to_owned(),
+            (None, Some(f)) => {
+                std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?.trim().to_owned()
+            }
+            (None, None) => anyhow::bail!("notifications.smtp.username needs password or password_file"),
+        };
+        builder = builder.credentials(Credentials::new(user.clone(), password));
+    }
+    Ok(Some(builder.build()))
+}
+
+/// What one attempt came to.
+struct Attempt {
+    id: Uuid,
+    outcome: String,
+    settle: MailSettle,
+    record: AccessRecord,
+}
+
+#[derive(Clone)]
+pub struct Mailer {
+    pool: Pool,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    options: NotifyOptions,
+}
+
+fn viewer_of(org: Uuid, reach: &str, roles: &[String]) -> Viewer {
+    let roles: RoleSet = roles.iter().filter_map(|r| Role::parse(r)).collect();
+    Viewer::from(&Permissions::new(org, Reach::parse(reach).unwrap_or(Reach::Member), roles))
+}
+
+fn prefs_of(p: &PersonNow) -> Preferences {
+    let r = &p.prefs;
+    let quiet_hours = match (r.quiet_start, r.quiet_end, r.time_zone.as_deref()) {
+        (Some(s), Some(e), Some(tz)) => tz.parse().ok().map(|time_zone| QuietHours { start: s, end: e, time_zone }),
+        _ => None,
+    };
+    Preferences {
+        confirmed: r.email.is_some() && r.email_confirmed_at.is_some(),
+        urgencies: r.urgencies.iter().filter_map(|u| Urgency::parse(u)).collect(),
+        domains: r.domains.iter().filter_map(|d| Domain::parse(d)).collect(),
+        elections: r.election_ids.clone(),
+        quiet_hours,
+    }
+}
+
+/// A picture's facts parsed for the rule.
+struct Facts {
+    status: Status,
+    tier: Tier,
+    tlp: Tlp,
+    urgency: Urgency,
+    domains: Vec<Domain>,
+}
+
+fn facts(p: &PictureNow) -> Option<Facts> {
+    Some(Facts {
+        status: Status::parse(&p.status)?,
+        tier: Tier::parse(&p.tier)?,
+        tlp: Tlp::parse(&p.tlp)?,
+        urgency: Urgency::parse(&p.urgency)?,
+        domains: p.domains.iter().filter_map(|d| Domain::parse(d)).collect(),
+    })
+}
+
+fn about<'a>(event: MailedEvent, p: &'a PictureNow, f: &'a Facts) -> About<'a> {
+    About {
+        event,
+        handling: Handling { originator: p.originator_id, status: f.status, tier: f.tier, named: &p.named_recipients },
+        urgency: f.urgency,
+        domains: &f.domains,
+        election: p.election_id,
+    }
+}
+
+fn person_decision(person: &PersonNow, about: &About<'_>, now: DateTime<Utc>) -> Mail {
+    let viewers: Vec<Viewer> = person.memberships.iter().map(|(o, reach, roles)| viewer_of(*o, reach, roles)).collect();
+    notify::for_person_in_any(&viewers, &prefs_of(person), about, now)
+}
+
+fn duty_decision(d: &DutyNow, about: &About<'_>) -> Mail {
+    // The organisation as a reader of pictures: what its members who read would see.
+    let viewer = viewer_of(d.organisation_id, &d.reach, &["reader".to_owned()]);
+    notify::for_duty_address(&viewer, d.confirmed, about)
+}
+
+impl Mailer {
+    pub fn new(pool: Pool, transport: AsyncSmtpTransport<Tokio1Executor>, options: NotifyOptions) -> Mailer {
+        Mailer { pool, transport, options }
+    }
+
+    /// Runs until `stop` turns `true`, woken by new outbox events and at least once per
+    /// poll interval (held and retried messages fall due by time).
+    pub async fn run(
+        self,
+        mut wake: Option<tokio::sync::watch::Receiver<u64>>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            match self.pass().await {
+                Ok(n) if n as i64 >= self.options.batch => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "notification pass failed; will retry"),
+            }
+            let poll = tokio::time::sleep(Duration::from_millis(self.options.poll_ms));
+            match wake.as_mut() {
+                Some(w) => {
+                    tokio::select! {
+                        changed = w.changed() => if changed.is_err() { wake = None },
+                        _ = stop.wait_for(|s| *s) => break,
+                        _ = poll => {}
+                    }
+                }
+                None => {
+                    tokio::select! {
+                        _ = stop.wait_for(|s| *s) => break,
+                        _ = poll => {}
+                    }
+                }
+            }
+        }
+        tracing::info!("notification worker stopped");
+    }
+
+    /// One pass: queue what new events call for, then send what is due. Returns the
+    /// messages settled.
+    pub async fn pass(&self) -> anyhow::Result<usize> {
+        self.fan_out().await?;
+        let claimed = {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let claimed = db::claim(&tx, self.options.lease_secs as f64, self.options.batch).await?;
+            tx.commit().await?;
+            claimed
+        };
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let n = claimed.len();
+        let attempts = self.attempt_all(claimed).await?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        for a in &attempts {
+            db::settle(&tx, a.id, &a.outcome, a.settle).await?;
+            sitrep_db::audit::record(&tx, &a.record).await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Moves the outbox into the queue: for each new event that is mailed, one message
+    /// per recipient the rule selects now (sent now, or held over quiet hours). The
+    /// position moves in the same transaction, so an event is queued once.
+    async fn fan_out(&self) -> anyhow::Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let Some((xid, seq)) = db::lock_position(&tx).await? else { return Ok(()) };
+        let events = db::events_after(&tx, &xid, seq, self.options.batch).await?;
+        let Some(last) = events.last() else { return Ok(()) };
+        let (last_xid, last_seq) = (last.xid.clone(), last.seq);
+        let mailed: Vec<_> = events.iter().filter_map(|e| MailedEvent::of(&e.kind).map(|k| (e, k))).collect();
+        if !mailed.is_empty() {
+            let ids: Vec<Uuid> = mailed.iter().map(|(e, _)| e.picture_id).collect();
+            let pictures = db::pictures_now(&tx, &ids).await?;
+            let people: Vec<PersonNow> =
+                db::people(&tx, None).await?.into_iter().filter(|p| prefs_of(p).confirmed).collect();
+            let duties: Vec<DutyNow> = db::duties(&tx, None).await?.into_iter().filter(|d| d.confirmed).collect();
+            let now = Utc::now();
+            let mut queued = Vec::new();
+            for (e, kind) in mailed {
+                let Some(p) = pictures.iter().find(|p| p.id == e.picture_id) else { continue };
+                let Some(f) = facts(p) else { continue };
+                let about = about(kind, p, &f);
+                for person in &people {
+                    let (at, outcome) = match person_decision(person, &about, now) {
+                        Mail::Send => (now, None),
+                        Mail::HoldUntil(t) => (t, Some("held")),
+                        Mail::Skip(_) => continue,
+                    };
+                    let recipient = Owner::Person(person.user_id);
+                    queued.push(Queued {
+                        message_id: message_id(e.id, recipient),
+                        event_id: e.id,
+                        recipient,
+                        organisation_id: person.memberships.first().map(|m| m.0),
+                        address: person.prefs.email.clone().unwrap_or_default(),
+                        at,
+                        outcome,
+                    });
+                }
+                for d in &duties {
+                    if duty_decision(d, &about) == Mail::Send {
+                        let recipient = Owner::Duty(d.id);
+                        queued.push(Queued {
+                            message_id: message_id(e.id, recipient),
+                            event_id: e.id,
+                            recipient,
+                            organisation_id: Some(d.organisation_id),
+                            address: d.email.clone(),
+                            at: now,
+                            outcome: None,
+                        });
+                    }
+                }
+            }
+            db::queue(&tx, &queued).await?;
+        }
+        db::set_position(&tx, &last_xid, last_seq).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Decides each claimed message again as things stand now, then sends those still
+    /// due (concurrently, no lock held).
+    async fn attempt_all(&self, claimed: Vec<Claimed>) -> anyhow::Result<Vec<Attempt>> {
+        let client = self.pool.get().await?;
+        let picture_ids: Vec<Uuid> = claimed.iter().filter_map(|c| c.picture_id).collect();
+        let user_ids: Vec<Uuid> =
+            claimed.iter().filter_map(|c| if let Owner::Person(u) = c.recipient { Some(u) } else { None }).collect();
+        let duty_ids: Vec<Uuid> =
+            claimed.iter().filter_map(|c| if let Owner::Duty(d) = c.recipient { Some(d) } else { None }).collect();
+        let pictures = db::pictures_now(&client, &picture_ids).await?;
+        let people = db::people(&client, Some(&user_ids)).await?;
+        let duties = db::duties(&client, Some(&duty_ids)).await?;
+        drop(client);
+        let now = Utc::now();
+        let sends = claimed.into_iter().map(|c| {
+            let ctx = Context {
+                picture: c.picture_id.and_then(|id| pictures.iter().find(|p| p.id == id)),
+                person: match c.recipient {
+                    Owner::Person(u) => people.iter().find(|p| p.user_id == u),
+                    Owner::Duty(_) => None,
+                },
+                duty: match c.recipient {
+                    Owner::Duty(d) => duties.iter().find(|x| x.id == d),
+                    Owner::Person(_) => None,
+                },
+            };
+            self.attempt(c, ctx, now)
+        });
+        Ok(futures_util::future::join_all(sends).await)
+    }
+
+    async fn attempt(&self, c: Claimed, ctx: Context<'_>, now: DateTime<Utc>) -> Attempt {
+        let prepared = self.prepare(&c, &ctx, now);
+        let mut record = self.record(&c, ctx.picture);
+        let (outcome, settle) = match prepared {
+            Prepared::Hold(at) => ("held".to_owned(), MailSettle::Hold(at)),
+            Prepared::Suppress(reason) => (reason.to_owned(), MailSettle::Suppressed),
+            Prepared::Send(message) => match self.transport.send(*message).await {
+                Ok(_) => ("sent".to_owned(), MailSettle::Sent),
+                Err(e) => {
+                    let outcome = if e.is_permanent() {
+                        "rejected"
+                    } else if e.is_timeout() {
+                        "timeout"
+                    } else if e.is_tls() {
+                        "tls_failed"
+                    } else if e.is_transient() {
+                        "deferred"
+                    } else {
+                        "connect_failed"
+                    };
+                    tracing::warn!(error = %e, message = %c.id, "the relay did not take a notification");
+                    let next = schedule::next_delay(
+                        c.failures as usize + 1,
+                        &self.options.retry_schedule_secs,
+                        self.options.retry_scale,
+                    );
+                    let settle = match next {
+                        Some(delay) if !e.is_permanent() => MailSettle::Retry(
+                            Utc::now()
+                                + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(1)),
+                        ),
+                        _ => MailSettle::Failed,
+                    };
+                    (outcome.to_owned(), settle)
+                }
+            },
+        };
+        record.outcome = match settle {
+            MailSettle::Sent | MailSettle::Hold(_) => Outcome::Allowed,
+            MailSettle::Suppressed => Outcome::Denied,
+            MailSettle::Retry(_) | MailSettle::Failed => Outcome::Failed,
+        };
+        record.reason = Some(format!("{} {outcome}", c.event_type.as_deref().unwrap_or("confirmation")));
+        if matches!(settle, MailSettle::Hold(_)) {
+            record.action = "mail.hold".into();
+        }
+        Attempt { id: c.id, outcome, settle, record }
+    }
+
+    /// The access-log record of an attempt: the system, for the recipient's organisation,
+    /// about the picture (or the address being confirmed).
+    fn record(&self, c: &Claimed, picture: Option<&PictureNow>) -> AccessRecord {
+        let (object_type, object_id) = match (picture, c.recipient) {
+            (Some(p), _) => ("picture", p.id.to_string()),
+            (None, Owner::Person(u)) => ("notification_preferences", u.to_string()),
+            (None, Owner::Duty(d)) => ("duty_address", d.to_string()),
+        };
+        AccessRecord {
+            request_id: format!("mail:{}:{}", c.id, c.attempt),
+            actor_type: ActorType::System,
+            actor_id: None,
+            actor_name: Some("notification-worker".into()),
+            organisation_id: c.organisation_id,
+            membership_id: None,
+            roles: Vec::new(),
+            action: "mail.send".into(),
+            object_type: Some(object_type),
+            object_id: Some(object_id),
+            object_revision: picture.map(|p| p.revision),
+            object_ids: None,
+            tier: picture.map(|p| p.tier.clone()),
+            tlp: picture.map(|p| p.tlp.clone()),
+            outcome: Outcome::Allowed,
+            reason: None,
+            http_status: 0,
+            client_addr: None,
+        }
+    }
+
+    fn prepare(&self, c: &Claimed, ctx: &Context<'_>, now: DateTime<Utc>) -> Prepared {
+        if c.kind == "confirmation" {
+            let current = match (ctx.person, ctx.duty) {
+                (Some(p), _) => p.prefs.email.as_deref() == Some(c.address.as_str()),
+                (None, Some(d)) => d.email == c.address,
+                (None, None) => false,
+            };
+            let Some(token) = c.token.as_deref().filter(|_| current) else {
+                return Prepared::Suppress("address_changed");
+            };
+            let lang = match (ctx.person, ctx.duty) {
+                (Some(p), _) => Lang::parse(&p.prefs.language),
+                (None, Some(d)) => Lang::parse(&d.language),
+                _ => None,
+            }
+            .unwrap_or(Lang::Fi);
+            let link = format!("{}#/confirm-email/{token}", self.options.console_url);
+            let r = render::confirmation(lang, &link, token);
+            return self.message(c, &r).map_or(Prepared::Suppress("unaddressable"), |m| Prepared::Send(Box::new(m)));
+        }
+        let (Some(p), Some(kind)) = (ctx.picture, c.event_type.as_deref().and_then(MailedEvent::of)) else {
+            return Prepared::Suppress("not_visible");
+        };
+        let Some(f) = facts(p) else { return Prepared::Suppress("not_visible") };
+        let about = about(kind, p, &f);
+        let (decision, lang, address) = match (ctx.person, ctx.duty) {
+            (Some(person), _) => {
+                (person_decision(person, &about, now), &person.prefs.language, person.prefs.email.as_deref())
+            }
+            (None, Some(d)) => (duty_decision(d, &about), &d.language, Some(d.email.as_str())),
+            (None, None) => return Prepared::Suppress("recipient_gone"),
+        };
+        match decision {
+            Mail::Skip(why) => return Prepared::Suppress(why.as_str()),
+            Mail::HoldUntil(at) => return Prepared::Hold(at),
+            Mail::Send => {}
+        }
+        if address != Some(c.address.as_str()) {
+            return Prepared::Suppress("address_changed");
+        }
+        let deadline = match (kind, f.urgency, p.published_at) {
+            (MailedEvent::Withdrawn, _, _) | (_, Urgency::Routine, _) | (_, _, None) => None,
+            (_, Urgency::Immediate, Some(at)) => Some(at + chrono::Duration::hours(1)),
+            (_, Urgency::Priority, Some(at)) => Some(at + chrono::Duration::hours(4)),
+        };
+        let mail = render::EventMail {
+            lang: Lang::parse(lang).unwrap_or(Lang::Fi),
+            event: kind,
+            reference: &p.reference,
+            urgency: f.urgency,
+            tlp: f.tlp,
+            deadline,
+            originator: &p.originator_name,
+            title: &p.title,
+            summary: &p.summary,
+            is_exercise: p.is_exercise,
+            link: format!("{}#/picture/{}", self.options.console_url, p.id),
+        };
+        let r = render::event(&mail);
+        self.message(c, &r).map_or(Prepared::Suppress("unaddressable"), |m| Prepared::Send(Box::new(m)))
+    }
+
+    /// The message: plain text and HTML, the derived `Message-ID`, `List-Id`, and
+    /// `Auto-Submitted` (so that out-of-office replies stay away).
+    fn message(&self, c: &Claimed, r: &render::Rendered) -> Option<Message> {
+        let from: Mailbox = self.options.from.parse().ok()?;
+        let to: Mailbox = c.address.parse().ok()?;
+        let domain = &self.options.message_domain;
+        let header = |name: &str, value: String| {
+            HeaderName::new_from_ascii(name.to_owned()).ok().map(|n| HeaderValue::new(n, value))
+        };
+        Message::builder()
+            .from(from)
+            .to(to)
+            .subject(r.subject.clone())
+            .message_id(Some(format!("<{}@{domain}>", c.message_id)))
+            .date_now()
+            .raw_header(header("List-Id", format!("Sitrep notifications <notifications.{domain}>"))?)
+            .raw_header(header("Auto-Submitted", "auto-generated".to_owned())?)
+            .multipart(MultiPart::alternative_plain_html(r.text.clone(), r.html.clone()))
+            .ok()
+    }
+}
+
+/// What a claimed message needs to be decided again.
+struct Context<'a> {
+    picture: Option<&'a PictureNow>,
+    person: Option<&'a PersonNow>,
+    duty: Option<&'a DutyNow>,
+}
+
+enum Prepared {
+    Send(Box<Message>),
+    Hold(DateTime<Utc>),
+    Suppress(&'static str),
+}

@@ -1,0 +1,294 @@
+//! The text of notification messages in Finnish, Swedish and English: a subject, a plain
+//! text part and an HTML part of the same words. No images, no remote content, no
+//! tracking: the only link is the console's. Title and summary appear only when the
+//! picture's TLP allows them in a message (`text_may_be_mailed`: CLEAR and GREEN).
+
+use chrono::{DateTime, Utc};
+use sitrep_domain::notify::{MailedEvent, text_may_be_mailed};
+use sitrep_types::{Lang, LocalizedText, Tlp, Urgency};
+
+/// What a message about an event says.
+#[derive(Debug, Clone)]
+pub struct EventMail<'a> {
+    pub lang: Lang,
+    pub event: MailedEvent,
+    pub reference: &'a str,
+    pub urgency: Urgency,
+    pub tlp: Tlp,
+    pub deadline: Option<DateTime<Utc>>,
+    pub originator: &'a LocalizedText,
+    pub title: &'a LocalizedText,
+    pub summary: &'a LocalizedText,
+    pub is_exercise: bool,
+    pub link: String,
+}
+
+/// A rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The text in `lang`, else in any language (Finnish, Swedish, English).
+fn pick(t: &LocalizedText, lang: Lang) -> Option<&str> {
+    let first = match lang {
+        Lang::Fi => &t.fi,
+        Lang::Sv => &t.sv,
+        Lang::En => &t.en,
+    };
+    first.as_deref().or(t.fi.as_deref()).or(t.sv.as_deref()).or(t.en.as_deref())
+}
+
+struct Words {
+    published: &'static str,
+    revised: &'static str,
+    withdrawn: &'static str,
+    urgency: [&'static str; 3],
+    urgency_label: &'static str,
+    reference: &'static str,
+    originator: &'static str,
+    deadline: &'static str,
+    exercise: &'static str,
+    open: &'static str,
+    restricted: &'static str,
+    footer: &'static str,
+    confirm_subject: &'static str,
+    confirm_body: &'static str,
+    token: &'static str,
+}
+
+fn words(lang: Lang) -> &'static Words {
+    const FI: Words = Words {
+        published: "Uusi tilannekuva",
+        revised: "Päivitetty tilannekuva",
+        withdrawn: "Peruttu tilannekuva",
+        urgency: ["rutiini", "kiireellinen", "välitön"],
+        urgency_label: "Kiireellisyys",
+        reference: "Viite",
+        originator: "Lähettäjä",
+        deadline: "Kuittaus viimeistään",
+        exercise: "HARJOITUS",
+        open: "Avaa Sitrepissä",
+        restricted: "Sisältö on luettavissa vain Sitrepissä (TLP-luokitus ei salli sitä sähköpostissa).",
+        footer: "Sitrep lähetti tämän, koska olet tilannut ilmoitukset tai osoite on organisaatiosi päivystysosoite. Asetukset: Sitrep › Ilmoitukset.",
+        confirm_subject: "Vahvista sähköpostiosoitteesi Sitrepissä",
+        confirm_body: "Vahvista, että tähän osoitteeseen saa lähettää Sitrepin ilmoituksia. Linkki ja tunniste ovat voimassa 48 tuntia ja toimivat kerran. Jos et pyytänyt tätä, voit jättää viestin huomiotta.",
+        token: "Tunniste",
+    };
+    const SV: Words = Words {
+        published: "Ny lägesbild",
+        revised: "Uppdaterad lägesbild",
+        withdrawn: "Återkallad lägesbild",
+        urgency: ["rutin", "brådskande", "omedelbar"],
+        urgency_label: "Brådska",
+        reference: "Referens",
+        originator: "Avsändare",
+        deadline: "Kvittera senast",
+        exercise: "ÖVNING",
+        open: "Öppna i Sitrep",
+        restricted: "Innehållet kan bara läsas i Sitrep (TLP-märkningen tillåter det inte i e-post).",
+        footer: "Sitrep skickade detta eftersom du beställt aviseringar eller adressen är din organisations jouradress. Inställningar: Sitrep › Aviseringar.",
+        confirm_subject: "Bekräfta din e-postadress i Sitrep",
+        confirm_body: "Bekräfta att Sitreps aviseringar får skickas till denna adress. Länken och koden gäller i 48 timmar och fungerar en gång. Om du inte begärt detta kan du bortse från meddelandet.",
+        token: "Kod",
+    };
+    const EN: Words = Words {
+        published: "New situation picture",
+        revised: "Updated situation picture",
+        withdrawn: "Withdrawn situation picture",
+        urgency: ["routine", "priority", "immediate"],
+        urgency_label: "Urgency",
+        reference: "Reference",
+        originator: "From",
+        deadline: "Acknowledge by",
+        exercise: "EXERCISE",
+        open: "Open in Sitrep",
+        restricted: "The content can be read in Sitrep only (its TLP does not allow it in e-mail).",
+        footer: "Sitrep sent this because you asked for notifications or the address is your organisation's duty address. Settings: Sitrep › Notifications.",
+        confirm_subject: "Confirm your e-mail address in Sitrep",
+        confirm_body: "Confirm that Sitrep's notifications may be sent to this address. The link and the token work once, for 48 hours. If you did not ask for this, ignore this message.",
+        token: "Token",
+    };
+    match lang {
+        Lang::Fi => &FI,
+        Lang::Sv => &SV,
+        Lang::En => &EN,
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn html_page(lang: Lang, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"></head><body>\n{body}</body></html>\n",
+        lang.as_str()
+    )
+}
+
+/// The message about an event.
+pub fn event(m: &EventMail<'_>) -> Rendered {
+    let w = words(m.lang);
+    let what = match m.event {
+        MailedEvent::Published => w.published,
+        MailedEvent::Revised => w.revised,
+        MailedEvent::Withdrawn => w.withdrawn,
+    };
+    let urgency = w.urgency[match m.urgency {
+        Urgency::Routine => 0,
+        Urgency::Priority => 1,
+        Urgency::Immediate => 2,
+    }];
+    let originator = pick(m.originator, m.lang).unwrap_or("");
+    let tlp = format!("TLP:{}", m.tlp.as_str());
+    let exercise = if m.is_exercise { format!("[{}] ", w.exercise) } else { String::new() };
+    let text_allowed = text_may_be_mailed(m.tlp);
+    let title = if text_allowed { pick(m.title, m.lang) } else { None };
+    let summary = if text_allowed { pick(m.summary, m.lang) } else { None };
+    let subject = match title {
+        Some(t) => format!("{exercise}[{tlp}] {what}, {urgency}: {} {t}", m.reference),
+        None => format!("{exercise}[{tlp}] {what}, {urgency}: {} ({originator})", m.reference),
+    };
+    let deadline = m.deadline.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string());
+
+    let mut fields: Vec<(&str, String)> = vec![
+        (w.reference, m.reference.to_owned()),
+        (w.urgency_label, urgency.to_owned()),
+        ("TLP", m.tlp.as_str().to_owned()),
+        (w.originator, originator.to_owned()),
+    ];
+    if let Some(d) = &deadline {
+        fields.push((w.deadline, d.clone()));
+    }
+
+    let mut text = format!("{tlp}\n\n{exercise}{what}\n\n");
+    for (k, v) in &fields {
+        text.push_str(&format!("{k}: {v}\n"));
+    }
+    text.push('\n');
+    match (title, summary) {
+        (None, None) => text.push_str(&format!("{}\n\n", w.restricted)),
+        (t, s) => {
+            if let Some(t) = t {
+                text.push_str(&format!("{t}\n\n"));
+            }
+            if let Some(s) = s {
+                text.push_str(&format!("{s}\n\n"));
+            }
+        }
+    }
+    text.push_str(&format!("{}: {}\n\n-- \n{}\n{tlp}\n", w.open, m.link, w.footer));
+
+    let mut html =
+        format!("<p><strong>{}</strong></p>\n<h1>{}{}</h1>\n<table>\n", escape(&tlp), escape(&exercise), escape(what));
+    for (k, v) in &fields {
+        html.push_str(&format!("<tr><th align=\"left\">{}</th><td>{}</td></tr>\n", escape(k), escape(v)));
+    }
+    html.push_str("</table>\n");
+    match (title, summary) {
+        (None, None) => html.push_str(&format!("<p>{}</p>\n", escape(w.restricted))),
+        (t, s) => {
+            if let Some(t) = t {
+                html.push_str(&format!("<h2>{}</h2>\n", escape(t)));
+            }
+            if let Some(s) = s {
+                html.push_str(&format!("<p>{}</p>\n", escape(s)));
+            }
+        }
+    }
+    html.push_str(&format!(
+        "<p><a href=\"{}\">{}</a></p>\n<hr>\n<p><small>{}</small></p>\n<p><strong>{}</strong></p>\n",
+        escape(&m.link),
+        escape(w.open),
+        escape(w.footer),
+        escape(&tlp)
+    ));
+    Rendered { subject, text, html: html_page(m.lang, &html) }
+}
+
+/// The message that carries a confirmation token.
+pub fn confirmation(lang: Lang, link: &str, token: &str) -> Rendered {
+    let w = words(lang);
+    let text = format!("{}\n\n{link}\n\n{}: {token}\n", w.confirm_body, w.token);
+    let html = format!(
+        "<p>{}</p>\n<p><a href=\"{}\">{}</a></p>\n<p>{}: <code>{}</code></p>\n",
+        escape(w.confirm_body),
+        escape(link),
+        escape(w.confirm_subject),
+        escape(w.token),
+        escape(token)
+    );
+    Rendered { subject: w.confirm_subject.to_owned(), text, html: html_page(lang, &html) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> LocalizedText {
+        LocalizedText { fi: Some(format!("{s} fi")), sv: Some(format!("{s} sv")), en: Some(format!("{s} en")) }
+    }
+
+    fn mail<'a>(
+        tlp: Tlp,
+        title: &'a LocalizedText,
+        summary: &'a LocalizedText,
+        org: &'a LocalizedText,
+    ) -> EventMail<'a> {
+        EventMail {
+            lang: Lang::En,
+            event: MailedEvent::Published,
+            reference: "VTY-2027-0042",
+            urgency: Urgency::Immediate,
+            tlp,
+            deadline: None,
+            originator: org,
+            title,
+            summary,
+            is_exercise: false,
+            link: "https://sitrep.example/app/#/picture/1".into(),
+        }
+    }
+
+    #[test]
+    fn above_green_a_message_carries_neither_title_nor_summary_in_any_part() {
+        let (t, s, o) = (text("Secret title"), text("Secret summary"), text("Ministry"));
+        for tlp in [Tlp::Amber, Tlp::AmberStrict, Tlp::Red] {
+            let r = event(&mail(tlp, &t, &s, &o));
+            for part in [&r.subject, &r.text, &r.html] {
+                assert!(!part.contains("Secret"), "{tlp:?}: {part}");
+                assert!(part.contains("VTY-2027-0042"));
+            }
+        }
+        let r = event(&mail(Tlp::Green, &t, &s, &o));
+        assert!(
+            r.subject.contains("Secret title en")
+                && r.text.contains("Secret summary en")
+                && r.html.contains("Secret summary en")
+        );
+    }
+
+    #[test]
+    fn html_is_escaped_and_has_no_remote_content_but_the_console_link() {
+        let (t, s, o) = (text("<img src=x onerror=alert(1)>"), text("a & b"), text("Ministry"));
+        let r = event(&mail(Tlp::Clear, &t, &s, &o));
+        assert!(!r.html.contains("<img"));
+        assert!(r.html.contains("&lt;img"));
+        assert_eq!(r.html.matches("href=").count(), 1);
+    }
+}
