@@ -432,3 +432,63 @@ async fn a_removed_attachment_stays_in_old_revisions_and_loosening_one_needs_a_s
     assert_eq!(download(&app, &cast.b_reader, &id, aid).await.status(), 404, "RED never reached B");
     assert_eq!(count(&app, "attachments").await, 1, "nothing deleted");
 }
+
+/// The same bytes are the same evidence: one approver who downloads a RED file and
+/// uploads it again as a new file at the picture's AMBER loosens it, which needs a second
+/// approver; until then no reader the RED file never reached sees it.
+#[tokio::test]
+async fn one_approver_cannot_release_a_red_files_bytes_again_as_a_new_looser_file() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let bytes = png("red-evidence", 2_000);
+    let body =
+        uploaded(upload(&app, &cast.author, &id, Upload { tlp: Some("RED"), ..Upload::png(bytes.clone()) }).await)
+            .await;
+    let aid = body["attachment"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver, &id, "publish").await.status(), 200);
+    assert_eq!(download(&app, &cast.b_reader, &id, &aid).await.status(), 404, "RED never reached B");
+
+    let res = download(&app, &cast.approver, &id, &aid).await;
+    assert_eq!(res.status(), 200);
+    let again = res.bytes().await.unwrap().to_vec();
+    assert_eq!(again, bytes);
+    let res = upload(&app, &cast.approver, &id, Upload::png(again)).await;
+    assert!(res.status().is_success(), "the upload is accepted as a proposal: {}", res.status());
+
+    let sha = sha256_hex(&bytes);
+    let b: Value = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.b_reader)).await.json().await.unwrap();
+    let listed = b["content"]["attachments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(b["attachments"].as_array().into_iter().flatten());
+    assert!(!listed.into_iter().any(|a| a["sha256"] == sha.as_str()), "the RED file's bytes reached B: {b}");
+    let a: Value = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.approver)).await.json().await.unwrap();
+    assert!(a["pending_revision"].is_number(), "the re-upload waits for a second approver: {a}");
+}
+
+/// The same bytes are stored once, so a stored file lost from the folder (a bad restore, a
+/// disk fault) would make every later upload of those bytes unreadable: such an upload is
+/// refused (and logged as an error for the operator), never answered 201.
+#[tokio::test]
+async fn an_upload_of_bytes_whose_stored_file_is_lost_is_refused_not_stored_unreadable() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let bytes = png("lost", 4_000);
+    let p1 = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id1 = p1["id"].as_str().unwrap().to_owned();
+    uploaded(upload(&app, &cast.author, &id1, Upload::png(bytes.clone())).await).await;
+    for f in stored_files_become(&app, 1).await {
+        std::fs::remove_file(f).unwrap();
+    }
+    let p2 = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id2 = p2["id"].as_str().unwrap().to_owned();
+    let res = upload(&app, &cast.author, &id2, Upload::png(bytes)).await;
+    assert_eq!(res.status(), 500, "refused, not stored pointing at a missing file");
+    let p2: Value = app.get(&format!("/api/v1/pictures/{id2}"), Some(&cast.author)).await.json().await.unwrap();
+    assert!(p2["attachments"].as_array().is_none_or(Vec::is_empty), "{p2}");
+}

@@ -229,3 +229,48 @@ async fn a_role_admitted_only_over_tls_is_refused_in_plain_text_and_let_in_with_
     tokio::spawn(connection);
     assert!(encrypted(&client).await);
 }
+
+/// Someone in the middle answers "no TLS" to the client's TLS request and relays the rest.
+/// With a root certificate configured (`database.ssl_root_cert`) and no `sslmode` in the
+/// URL, the service insists on TLS: it refuses to connect rather than talk plain text
+/// while its log says the certificate chain is checked.
+#[tokio::test]
+async fn a_configured_root_certificate_is_never_downgraded_to_plain_text_by_someone_in_the_middle() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tls = authority().await;
+    let db = as_service_role(&fresh_database().await);
+    let real_port: u16 = db.split("@127.0.0.1:").nth(1).unwrap().split('/').next().unwrap().parse().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_port = listener.local_addr().unwrap().port();
+    let relay = tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut first = [0u8; 8];
+                if client.read_exact(&mut first).await.is_err() {
+                    return;
+                }
+                let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", real_port)).await else { return };
+                // SSLRequest: length 8, code 80877103.
+                if first == [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f] {
+                    let _ = client.write_all(b"N").await;
+                } else {
+                    let _ = server.write_all(&first).await;
+                }
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    let url = db.replacen(&format!("@127.0.0.1:{real_port}"), &format!("@127.0.0.1:{proxy_port}"), 1);
+    let url = sitrep_db::connect::with_root_cert(&url, &tls.ca).unwrap();
+    let target = sitrep_db::connect::Target::parse(&url).unwrap();
+    assert!(target.checks >= sitrep_db::connect::Checks::Chain, "{}", target.checks);
+    match target.connect().await {
+        Err(_) => {}
+        Ok((client, conn)) => {
+            tokio::spawn(conn);
+            assert!(encrypted(&client).await, "plain text although '{}' was reported", target.checks);
+        }
+    }
+    relay.abort();
+}

@@ -204,6 +204,12 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the blob's file is in the folder.
+    pub async fn has(&self, blob: Uuid) -> Result<bool, ApiError> {
+        let path = self.object(blob);
+        blocking(move || path.try_exists()).await
+    }
+
     /// Removes a blob's file that was moved into place for a transaction that then did
     /// not commit (nothing refers to it).
     pub fn discard(&self, blob: Uuid) {

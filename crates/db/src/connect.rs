@@ -84,7 +84,10 @@ impl fmt::Display for Checks {
 }
 
 /// The rule: what a mode asks for, given whether a root certificate is configured. As in
-/// libpq, a root certificate makes `prefer` and `require` check the chain too, and the
+/// libpq, a root certificate makes `prefer` and `require` check the chain too; unlike
+/// libpq, it also makes `prefer` insist on TLS (`Target::parse`): a deployment that named
+/// its database's CA means TLS, and someone in the middle answering "no TLS" must not get
+/// a plain-text connection while the log says the chain is checked. The
 /// `verify-*` modes refuse to start without one (there is no implicit trust store: a
 /// database's CA is the deployment's own, never whatever the system trusts).
 pub fn checks(mode: SslMode, has_root: bool) -> Result<Checks, TargetError> {
@@ -108,6 +111,11 @@ pub enum TargetError {
         .0.as_str()
     )]
     NoRootCert(SslMode),
+    #[error(
+        "database.ssl_root_cert applies to postgres:// URLs only: write the database's connection as a URL, \
+         or leave ssl_root_cert unset"
+    )]
+    RootCertNeedsUrl,
     #[error("database URL: the parameter `{0}` is not percent-encoded correctly")]
     Encoding(&'static str),
     #[error("database URL: {0}")]
@@ -153,9 +161,13 @@ pub fn split_url(url: &str) -> Result<SplitUrl, TargetError> {
 
 /// `url` with `sslrootcert=root` added unless it names one already: a deployment's
 /// configured root certificate (`database.ssl_root_cert`) is the default of each of its
-/// URLs. A key/value connection string is returned as it is.
+/// URLs. A key/value connection string cannot take it (tokio-postgres reads no
+/// `sslrootcert` there), so it is refused rather than left to check nothing.
 pub fn with_root_cert(url: &str, root: &Path) -> Result<String, TargetError> {
-    if !is_url(url) || split_url(url)?.sslrootcert.is_some() {
+    if !is_url(url) {
+        return Err(TargetError::RootCertNeedsUrl);
+    }
+    if split_url(url)?.sslrootcert.is_some() {
         return Ok(url.to_owned());
     }
     let root = root.to_str().ok_or(TargetError::Encoding("sslrootcert"))?;
@@ -225,12 +237,11 @@ impl Target {
         };
         let root = split.sslrootcert.as_deref().map(Path::new);
         let checks = checks(mode, root.is_some() && mode != SslMode::Disable)?;
+        // Every mode that checks a certificate insists on TLS, `prefer` with a root
+        // certificate included (see `checks`).
         config.ssl_mode(match checks {
             Checks::Plain => WireMode::Disable,
             Checks::OptionalUnverified => WireMode::Prefer,
-            // A root certificate given with `prefer` makes libpq check the certificate of a
-            // server that offers TLS, and still accept one that does not.
-            Checks::Chain if mode == SslMode::Prefer => WireMode::Prefer,
             Checks::Unverified | Checks::Chain | Checks::ChainAndName => WireMode::Require,
         });
         let roots = match root {
@@ -451,7 +462,24 @@ mod tests {
         assert_eq!(split_url(&url).unwrap().sslrootcert.as_deref(), Some("/etc/sitrep/db ca.pem"));
         let own = "postgres://u@h/x?sslrootcert=/own.pem&sslmode=verify-ca";
         assert_eq!(with_root_cert(own, root).unwrap(), own);
-        assert_eq!(with_root_cert("host=h sslmode=require", root).unwrap(), "host=h sslmode=require");
+        assert!(matches!(with_root_cert("host=h sslmode=require", root), Err(TargetError::RootCertNeedsUrl)));
+    }
+
+    #[test]
+    fn a_root_certificate_makes_every_mode_but_disable_insist_on_tls() {
+        let ca = rcgen::generate_simple_self_signed(vec!["db.example".into()]).unwrap();
+        let path = std::env::temp_dir().join(format!("sitrep-ca-{}.pem", uuid::Uuid::new_v4()));
+        std::fs::write(&path, ca.cert.pem()).unwrap();
+        for mode in ["", "&sslmode=prefer", "&sslmode=require", "&sslmode=verify-ca", "&sslmode=verify-full"] {
+            let url = format!("postgres://u@h/x?sslrootcert={}{mode}", path.display());
+            let target = Target::parse(&url).unwrap();
+            assert_eq!(target.config.get_ssl_mode(), WireMode::Require, "{mode}");
+            assert!(target.checks >= Checks::Chain, "{mode}");
+        }
+        let target =
+            Target::parse(&format!("postgres://u@h/x?sslrootcert={}&sslmode=disable", path.display())).unwrap();
+        assert_eq!(target.config.get_ssl_mode(), WireMode::Disable);
+        std::fs::remove_file(path).unwrap();
     }
 
     fn mode() -> impl Strategy<Value = SslMode> {

@@ -734,7 +734,7 @@ pub async fn indicator_history(
         entry.in_force = row.try_get(2)?;
         let revision: i32 = row.try_get(1)?;
         entry.revisions.push((revision, indicators.into_iter().map(|i| (i.type_, i.value, i.tlp)).collect()));
-        entry.attachments.push((revision, attachments.into_iter().map(|a| (a.id, a.tlp)).collect()));
+        entry.attachments.push((revision, attachments.into_iter().map(|a| (a.id, a.sha256, a.tlp)).collect()));
     }
     Ok(out)
 }

@@ -140,13 +140,17 @@ pub fn loosens_indicator(before: InForce<'_>, new: &PictureContent) -> bool {
     })
 }
 
-/// Whether an attachment of `new` has a looser TLP than the same attachment (same id) had
-/// in force or in any earlier revision: removing a file and attaching it again (the same
-/// upload) with a looser TLP counts.
+/// Whether an attachment of `new` has a looser TLP than the same attachment had in force
+/// or in any earlier revision. The same attachment is the same upload (id) or the same
+/// content (SHA-256), as an indicator is the same value: removing a file and attaching it
+/// again with a looser TLP counts, and so does uploading its bytes again as a new file.
 pub fn loosens_attachment(before: InForce<'_>, new: &PictureContent) -> bool {
     new.attachments.iter().any(|n| {
-        let in_force = before.content.attachments.iter().filter(|o| o.id == n.id).map(|o| o.tlp);
-        in_force.chain(before.indicators.attachment_strictest(n.id)).any(|earlier| tlp_rank(n.tlp) < tlp_rank(earlier))
+        let in_force =
+            before.content.attachments.iter().filter(|o| o.id == n.id || o.sha256 == n.sha256).map(|o| o.tlp);
+        in_force
+            .chain(before.indicators.attachment_strictest(n.id, &n.sha256))
+            .any(|earlier| tlp_rank(n.tlp) < tlp_rank(earlier))
     })
 }
 

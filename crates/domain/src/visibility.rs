@@ -169,6 +169,9 @@ pub fn same_indicator(a_type: IndicatorType, a_value: &str, b_type: IndicatorTyp
 
 /// An indicator as history compares it: type, value and TLP.
 pub type IndicatorTlp = (IndicatorType, String, Tlp);
+/// An attachment as four eyes and history compare it: its upload id, the SHA-256 of its
+/// content, its TLP.
+pub type AttachmentTlp = (Uuid, String, Tlp);
 
 /// The indicators of every revision of one picture, to decide what an old revision's
 /// indicators show: a narrowing acts on history too, so an old revision's indicator is
@@ -179,8 +182,8 @@ pub struct IndicatorHistory {
     pub in_force: i32,
     /// Each revision's indicators (type, value, TLP).
     pub revisions: Vec<(i32, Vec<IndicatorTlp>)>,
-    /// Each revision's attachments (id, TLP).
-    pub attachments: Vec<(i32, Vec<(Uuid, Tlp)>)>,
+    /// Each revision's attachments (id, SHA-256 of the content, TLP).
+    pub attachments: Vec<(i32, Vec<AttachmentTlp>)>,
 }
 
 impl IndicatorHistory {
@@ -207,7 +210,7 @@ impl IndicatorHistory {
     /// The TLP now of an attachment read in revision `read`, by the rule of `tlp_now`: its
     /// TLP in the revision in force, else the strictest it had in any later revision.
     pub fn attachment_tlp_now(&self, read: i32, id: Uuid) -> Option<Tlp> {
-        let tlp_in = |list: &Vec<(Uuid, Tlp)>| list.iter().find(|(a, _)| *a == id).map(|(_, t)| *t);
+        let tlp_in = |list: &Vec<AttachmentTlp>| list.iter().find(|(a, _, _)| *a == id).map(|(_, _, t)| *t);
         if let Some((_, list)) = self.attachments.iter().find(|(n, _)| *n == self.in_force)
             && let Some(tlp) = tlp_in(list)
         {
@@ -220,13 +223,15 @@ impl IndicatorHistory {
             .max_by_key(|t| tlp_rank(*t))
     }
 
-    /// The strictest TLP the attachment has had in any revision.
-    pub fn attachment_strictest(&self, id: Uuid) -> Option<Tlp> {
+    /// The strictest TLP that the attachment, or any attachment with the same content
+    /// (SHA-256), has had in any revision: the same bytes uploaded again under a new id
+    /// are the same evidence.
+    pub fn attachment_strictest(&self, id: Uuid, sha256: &str) -> Option<Tlp> {
         self.attachments
             .iter()
             .flat_map(|(_, list)| list.iter())
-            .filter(|(a, _)| *a == id)
-            .map(|(_, tlp)| *tlp)
+            .filter(|(a, sha, _)| *a == id || sha == sha256)
+            .map(|(_, _, tlp)| *tlp)
             .max_by_key(|t| tlp_rank(*t))
     }
 

@@ -36,8 +36,11 @@ fn approves(a: Actor) -> bool {
 
 /// The handling variants a revision may take: (tier, TLP, the indicator's TLP or no
 /// indicator, title, the attachment's TLP or no attachment).
-type Variant = (Tier, Tlp, Option<Tlp>, u8, Option<Tlp>);
-const VARIANTS: [Variant; 13] = [
+/// Tier, TLP, the indicator's TLP, a title variant, and the attached file: its TLP and its
+/// upload id (the content is always the same bytes, so a second id is the same evidence
+/// uploaded again).
+type Variant = (Tier, Tlp, Option<Tlp>, u8, Option<(Tlp, u128)>);
+const VARIANTS: [Variant; 14] = [
     (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, None),
     (Tier::Group, Tlp::Amber, Some(Tlp::Red), 0, None),
     (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 1, None),
@@ -48,15 +51,16 @@ const VARIANTS: [Variant; 13] = [
     (Tier::GroupVirtRas, Tlp::Green, Some(Tlp::Amber), 1, None),
     (Tier::Public, Tlp::Clear, Some(Tlp::Clear), 0, None),
     (Tier::Named, Tlp::Red, Some(Tlp::Red), 0, None),
-    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, Some(Tlp::Red)),
-    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, Some(Tlp::AmberStrict)),
-    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, Some(Tlp::Amber)),
+    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, Some((Tlp::Red, 0xf11e))),
+    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, Some((Tlp::AmberStrict, 0xf11e))),
+    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, Some((Tlp::Amber, 0xf11e))),
+    (Tier::Group, Tlp::Amber, Some(Tlp::Amber), 0, Some((Tlp::Amber, 0xf11f))),
 ];
 
 /// The one file the variants attach (or not), with the TLP the variant gives it.
-fn attachment(tlp: Tlp) -> Attachment {
+fn attachment((tlp, id): (Tlp, u128)) -> Attachment {
     Attachment {
-        id: Uuid::from_u128(0xf11e),
+        id: Uuid::from_u128(id),
         file_name: "screenshot.png".into(),
         media_type: "image/png".into(),
         size: 1,
@@ -180,7 +184,7 @@ impl Pic {
             attachments: self
                 .revs
                 .iter()
-                .map(|r| (r.n, r.content.attachments.iter().map(|a| (a.id, a.tlp)).collect()))
+                .map(|r| (r.n, r.content.attachments.iter().map(|a| (a.id, a.sha256.clone(), a.tlp)).collect()))
                 .collect(),
         }
     }
@@ -384,11 +388,12 @@ fn four_eyes_held(p: &Publication) -> Result<(), String> {
                     .indicators
                     .iter()
                     .any(|o| o.value == n.value && o.type_ == n.type_ && tlp_rank(n.tlp) < tlp_rank(o.tlp))
-            }) || new
-                .content
-                .attachments
-                .iter()
-                .any(|n| r.content.attachments.iter().any(|o| o.id == n.id && tlp_rank(n.tlp) < tlp_rank(o.tlp)))
+            }) || new.content.attachments.iter().any(|n| {
+                r.content
+                    .attachments
+                    .iter()
+                    .any(|o| (o.id == n.id || o.sha256 == n.sha256) && tlp_rank(n.tlp) < tlp_rank(o.tlp))
+            })
         });
     // A change that only narrows (same content, a narrower or equal tier, an equal or
     // stricter TLP, indicators kept or made stricter) takes effect at once, always.

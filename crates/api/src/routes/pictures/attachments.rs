@@ -192,7 +192,11 @@ fn too_large(limit: u64) -> ApiError {
     ApiError::PayloadTooLarge { limit: usize::try_from(limit).unwrap_or(usize::MAX) }
 }
 
-/// Removes the file of a blob moved into place if its transaction does not commit.
+/// Removes the file of a blob moved into place if its transaction is known not to commit:
+/// it is disarmed before `COMMIT` is sent, because a commit that reports an error (the
+/// connection lost during it) or is cut short (shutdown) may have committed, and then the
+/// file is the only copy of content every later upload of the same bytes refers to. A
+/// file left by a commit that did fail is ciphertext nothing refers to.
 struct Uncommitted<'a> {
     store: &'a Store,
     blob: Option<Uuid>,
@@ -342,8 +346,14 @@ pub async fn upload_attachment(
         store.keep(received).await?;
         guard.blob = Some(blob_id);
     } else {
-        // The same content is stored already: this copy is dropped (and removed).
+        // The same content is stored already: this copy is dropped (and removed). A row
+        // whose file is gone (lost from the folder or its backup) is never answered with a
+        // new upload that cannot be read.
         drop(received);
+        if !store.has(blob_id).await? {
+            tracing::error!(blob = %blob_id, "an attachment's stored file is missing; restore the attachments folder");
+            return Err(ApiError::Internal(anyhow::anyhow!("the stored file of blob {blob_id} is missing")));
+        }
     }
     let upload =
         Upload { id: aid, picture_id: id, blob_id, file_name: new.file_name, media_type: new.media_type, size, sha256 };
@@ -354,8 +364,8 @@ pub async fn upload_attachment(
     let revised = revise(&tx, &state, &caller, &row, &base, content).await?;
     audit::write(&tx, &meta, record(&meta, &caller, &revised.row, &upload, revised.revision, 201)).await?;
     let res = uploaded(&tx, &caller, &revised.row, attachment).await?;
-    tx.commit().await?;
     guard.blob = None;
+    tx.commit().await?;
     Ok(res)
 }
 
