@@ -492,3 +492,142 @@ async fn an_upload_of_bytes_whose_stored_file_is_lost_is_refused_not_stored_unre
     let p2: Value = app.get(&format!("/api/v1/pictures/{id2}"), Some(&cast.author)).await.json().await.unwrap();
     assert!(p2["attachments"].as_array().is_none_or(Vec::is_empty), "{p2}");
 }
+
+/// Every page of a TAXII list (`path` has a `?`), following `next`.
+async fn taxii_pages(app: &TestApp, token: &str, path: &str) -> Vec<Vec<Value>> {
+    let mut pages = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let url = next.as_ref().map_or_else(|| path.to_owned(), |n| format!("{path}&next={n}"));
+        let res = crate::taxii::taxii(app, token, &url).await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        pages.push(body.get("objects").and_then(Value::as_array).cloned().unwrap_or_default());
+        match body.get("next").and_then(Value::as_str) {
+            Some(n) => next = Some(n.to_owned()),
+            None => return pages,
+        }
+    }
+}
+
+#[tokio::test]
+async fn taxii_exports_attachments_as_artifacts_of_the_report_under_the_same_redaction() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group_virt_ras", "AMBER")).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let open_bytes = png("open-artifact", 4_000);
+    let open =
+        uploaded(upload(&app, &cast.author, &id, Upload::png(open_bytes.clone())).await).await["attachment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let strict_bytes = png("strict-artifact", 5_000);
+    let u = Upload { tlp: Some("AMBER+STRICT"), ..Upload::png(strict_bytes.clone()) };
+    let strict =
+        uploaded(upload(&app, &cast.author, &id, u).await).await["attachment"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver, &id, "publish").await.status(), 200);
+    let picture: uuid::Uuid = id.parse().unwrap();
+    let open_id = sitrep_stix::ids::artifact(picture, open.parse().unwrap());
+    let strict_id = sitrep_stix::ids::artifact(picture, strict.parse().unwrap());
+    let report_id = sitrep_stix::ids::report(picture);
+    let collection =
+        format!("/taxii2/api/collections/{}/", sitrep_stix::ids::collection(sitrep_types::Tier::GroupVirtRas));
+
+    // AMBER+STRICT reaches up to group_virt: B and V get both artifacts, R only the AMBER one.
+    for (token, sees) in [(&cast.b_reader, true), (&cast.v_reader, true), (&cast.r_reader, false)] {
+        let res = crate::taxii::taxii(&app, token, &format!("{collection}objects/?limit=1000")).await;
+        assert_eq!(res.status(), 200);
+        let record = app.audit_of(&res).await;
+        let body: Value = res.json().await.unwrap();
+        let objects = body["objects"].as_array().unwrap();
+        let position = |stix_id: &str| objects.iter().position(|o| o["id"] == stix_id);
+        let report_at = position(&report_id).expect("the report");
+        let refs = objects[report_at]["object_refs"].as_array().unwrap();
+        let open_at = position(&open_id).expect("the AMBER artifact");
+        assert!(open_at < report_at, "carried before the report that refers to it");
+        assert!(refs.iter().any(|r| r == open_id.as_str()));
+        let artifact = &objects[open_at];
+        sitrep_stix::check(artifact).unwrap_or_else(|e| panic!("{e}: {artifact}"));
+        assert_eq!(artifact["mime_type"], "image/png");
+        assert_eq!(artifact["hashes"]["SHA-256"], sha256_hex(&open_bytes));
+        assert_eq!(
+            artifact["object_marking_refs"],
+            json!(["marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"])
+        );
+        assert!(artifact.get("payload_bin").is_none(), "the file stays behind its URL");
+        let url = artifact["url"].as_str().unwrap();
+        assert!(url.starts_with("https://"), "{url}");
+        assert!(url.ends_with(&format!("/api/v1/pictures/{id}/attachments/{open}/content")), "{url}");
+        // The URL is the download endpoint, with its own visibility rule.
+        let res = app.client.get(url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(sha256_hex(&res.bytes().await.unwrap()), sha256_hex(&open_bytes));
+
+        assert_eq!(position(&strict_id).is_some(), sees);
+        assert_eq!(refs.iter().any(|r| r == strict_id.as_str()), sees);
+        assert_eq!(body.to_string().contains(&sha256_hex(&strict_bytes)), sees);
+        let reason = record.reason.unwrap_or_default();
+        assert_eq!(reason.contains("attachments_redacted:1"), !sees, "{reason}");
+
+        // Asked for by id: the stricter artifact does not exist for R.
+        let res = crate::taxii::taxii(&app, token, &format!("{collection}objects/{strict_id}/")).await;
+        assert_eq!(res.status(), if sees { 200 } else { 404 });
+        if sees {
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["objects"][0]["id"], strict_id.as_str());
+            assert_eq!(
+                body["objects"][0]["object_marking_refs"],
+                json!(["marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"])
+            );
+        }
+        let res = crate::taxii::taxii(&app, token, &format!("{collection}objects/?match[type]=artifact")).await;
+        let body: Value = res.json().await.unwrap();
+        let ids: Vec<&str> = body["objects"].as_array().unwrap().iter().filter_map(|o| o["id"].as_str()).collect();
+        assert!(ids.contains(&open_id.as_str()) && ids.contains(&strict_id.as_str()) == sees, "{body}");
+
+        // A cyber observable has no `modified`: its version is its report version's.
+        let res = crate::taxii::taxii(&app, token, &format!("{collection}manifest/?match[id]={open_id}")).await;
+        let manifest: Value = res.json().await.unwrap();
+        let version = manifest["objects"][0]["version"].as_str().unwrap();
+        assert!(sitrep_stix::ids::parse_time(version).is_some(), "{manifest}");
+    }
+
+    // Page by page, an artifact is always on the page of a report that refers to it.
+    for pages in [
+        taxii_pages(&app, &cast.b_reader, &format!("{collection}objects/?limit=1")).await,
+        taxii_pages(&app, &cast.b_reader, &format!("{collection}objects/?limit=2")).await,
+    ] {
+        let mut artifacts = 0;
+        for page in &pages {
+            for a in page.iter().filter(|o| o["type"] == "artifact") {
+                artifacts += 1;
+                assert!(
+                    page.iter()
+                        .any(|o| o["type"] == "report"
+                            && o["object_refs"].as_array().unwrap().iter().any(|r| *r == a["id"])),
+                    "an artifact without its report: {page:?}"
+                );
+            }
+        }
+        assert_eq!(artifacts, 2);
+    }
+}
+
+#[tokio::test]
+async fn the_oasis_validator_in_strict_mode_finds_nothing_in_an_exported_artifact() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    uploaded(upload(&app, &cast.author, &id, Upload::png(png("validated", 2_000))).await).await;
+    assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver, &id, "publish").await.status(), 200);
+    let (file, objects) = crate::stix_tools::bundle_of(&app, &cast.b_reader, "").await;
+    assert!(objects.iter().any(|o| o["type"] == "artifact"), "an artifact exported");
+    let found = crate::stix_tools::findings(&file, false);
+    assert!(found.is_empty(), "stix2-validator --strict:\n{}", found.join("\n"));
+}

@@ -44,7 +44,7 @@ async fn bundle(app: &TestApp, token: &str) -> (PathBuf, Vec<Value>) {
 }
 
 /// The same, with `query` (`&match[type]=…`) added to the request.
-async fn bundle_of(app: &TestApp, token: &str, query: &str) -> (PathBuf, Vec<Value>) {
+pub(crate) async fn bundle_of(app: &TestApp, token: &str, query: &str) -> (PathBuf, Vec<Value>) {
     let path = format!("/taxii2/api/collections/{}/objects/?limit=1000{query}", ids::collection(Tier::Group));
     let res = taxii(app, token, &path).await;
     assert_eq!(res.status(), 200);
@@ -71,7 +71,7 @@ fn try_run(script: &str, file: &Path) -> Result<String, String> {
 
 /// stix2-validator's findings on `file` as `id: message` lines, strict (warnings are
 /// findings), with or without its interoperability profile.
-fn findings(file: &Path, interop: bool) -> Vec<String> {
+pub(crate) fn findings(file: &Path, interop: bool) -> Vec<String> {
     let script = format!(
         r#"
 import sys

@@ -11,6 +11,7 @@ pub mod console;
 pub mod docs;
 pub mod error;
 mod events;
+pub mod images;
 pub mod live;
 pub mod meta;
 pub mod metrics;

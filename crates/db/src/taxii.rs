@@ -148,13 +148,14 @@ pub async fn entries(
 }
 
 /// What a STIX id of a picture's objects is derived from, for the pictures of a
-/// collection the viewer sees: the picture, and (when asked for) the techniques and
-/// `type:value` of the indicators of its published revisions.
+/// collection the viewer sees: the picture, and (when asked for) the techniques,
+/// `type:value` of the indicators and the attachment ids of its published revisions.
 #[derive(Debug, Clone)]
 pub struct PictureKeys {
     pub picture: Uuid,
     pub techniques: Vec<String>,
     pub indicators: Vec<String>,
+    pub attachments: Vec<Uuid>,
 }
 
 pub async fn picture_keys(
@@ -163,6 +164,7 @@ pub async fn picture_keys(
     tier: Tier,
     techniques: bool,
     indicators: bool,
+    attachments: bool,
 ) -> Result<Vec<PictureKeys>, DbError> {
     let (org, rank, reads, _) = viewer_params(v);
     let sql = format!(
@@ -173,16 +175,20 @@ pub async fn picture_keys(
                WHERE r.picture_id = p.id AND r.published_at IS NOT NULL) ELSE '{{}}' END AS techniques, \
            CASE WHEN $6 THEN (SELECT coalesce(array_agg(DISTINCT (i->>'type') || ':' || (i->>'value')), '{{}}') \
                FROM picture_revisions r, jsonb_array_elements(coalesce(r.content->'indicators', '[]')) i \
-               WHERE r.picture_id = p.id AND r.published_at IS NOT NULL) ELSE '{{}}' END AS indicators \
+               WHERE r.picture_id = p.id AND r.published_at IS NOT NULL) ELSE '{{}}' END AS indicators, \
+           CASE WHEN $7 THEN (SELECT coalesce(array_agg(DISTINCT (a->>'id')::uuid), '{{}}') \
+               FROM picture_revisions r, jsonb_array_elements(coalesce(r.content->'attachments', '[]')) a \
+               WHERE r.picture_id = p.id AND r.published_at IS NOT NULL) ELSE '{{}}' END AS attachments \
          FROM pictures p WHERE {VISIBLE} AND p.tier = $4 AND p.stix_added IS NOT NULL"
     );
-    let rows = c.query(&sql, &[&org, &rank, &reads, &tier.as_str(), &techniques, &indicators]).await?;
+    let rows = c.query(&sql, &[&org, &rank, &reads, &tier.as_str(), &techniques, &indicators, &attachments]).await?;
     rows.iter()
         .map(|r| {
             Ok(PictureKeys {
                 picture: r.try_get(0)?,
                 techniques: r.try_get::<_, Vec<String>>(1)?,
                 indicators: r.try_get::<_, Vec<String>>(2)?,
+                attachments: r.try_get::<_, Vec<Uuid>>(3)?,
             })
         })
         .collect()

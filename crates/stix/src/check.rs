@@ -20,6 +20,9 @@ pub fn check(o: &Value) -> Result<(), String> {
     if str_of(o, "spec_version")? != "2.1" {
         return Err(format!("{id}: spec_version is not 2.1"));
     }
+    if kind == "artifact" {
+        return check_artifact(o, id);
+    }
     let created = timestamp(o, "created")?;
     if kind != "marking-definition" {
         let modified = timestamp(o, "modified")?;
@@ -113,6 +116,38 @@ pub fn check(o: &Value) -> Result<(), String> {
             }
         }
         other => return Err(format!("{id}: unexpected type {other}")),
+    }
+    Ok(())
+}
+
+/// An `artifact` as Sitrep exports it: a cyber observable (no creator, no versions)
+/// with a SHA-256, a media type and the URL of the file instead of its bytes.
+fn check_artifact(o: &Value, id: &str) -> Result<(), String> {
+    let obj = o.as_object().ok_or("not a JSON object")?;
+    for key in ["created", "modified", "created_by_ref", "revoked"] {
+        if obj.contains_key(key) {
+            return Err(format!("{id}: a cyber observable has no {key}"));
+        }
+    }
+    if obj.contains_key("payload_bin") {
+        return Err(format!("{id}: payload_bin: the file is only behind its URL"));
+    }
+    let hash = o.get("hashes").and_then(|h| h.get("SHA-256")).and_then(Value::as_str).unwrap_or_default();
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(format!("{id}: hashes without a lower-case hex SHA-256"));
+    }
+    let url = str_of(o, "url")?;
+    if !url.starts_with("https://") && !url.starts_with("http://") {
+        return Err(format!("{id}: url {url:?} is not absolute"));
+    }
+    let mime = str_of(o, "mime_type")?;
+    if !mime.split_once('/').is_some_and(|(t, s)| !t.is_empty() && !s.is_empty()) {
+        return Err(format!("{id}: mime_type {mime:?}"));
+    }
+    if let Some(refs) = obj.get("object_marking_refs") {
+        for r in refs.as_array().ok_or("object_marking_refs not a list")? {
+            check_id(r.as_str().ok_or("marking ref not a string")?, Some("marking-definition"))?;
+        }
     }
     Ok(())
 }

@@ -48,6 +48,11 @@ pub fn indicator(picture: Uuid, kind: &str, value: &str) -> String {
     id("indicator", &format!("{picture}:{kind}:{value}"))
 }
 
+/// The `artifact` of one attachment of a picture.
+pub fn artifact(picture: Uuid, attachment: Uuid) -> String {
+    id("artifact", &format!("{picture}:{attachment}"))
+}
+
 /// The `identity` of an organisation.
 pub fn identity(organisation: Uuid) -> String {
     id("identity", &organisation.to_string())

@@ -38,7 +38,12 @@ mod tests {
             ],
             "sources": [{"source_type": "osint", "description": "d", "reliability": "B", "credibility": "2"}],
             "tlp": "AMBER", "tier": "group", "classification": "unclassified_secret", "secrecy_basis": "x",
-            "valid_until": "2027-04-01T00:00:00Z"
+            "valid_until": "2027-04-01T00:00:00Z",
+            "attachments": [{
+                "id": "00000000-0000-0000-0000-000000000007", "file_name": "post.png", "media_type": "image/png",
+                "size": 5, "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+                "tlp": "AMBER+STRICT", "description": {"en": "Screenshot"}
+            }]
         }))
         .unwrap()
     }
@@ -58,6 +63,7 @@ mod tests {
             modified: at("2027-03-02T10:00:00.5Z"),
             revoked,
             content: c,
+            origin: "https://sitrep.test",
         })
     }
 
@@ -69,7 +75,10 @@ mod tests {
             check(o).unwrap_or_else(|e| panic!("{e}: {o}"));
         }
         let types: Vec<&str> = objs.iter().map(|o| o["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["report", "attack-pattern", "attack-pattern", "indicator", "indicator", "language-content"]);
+        assert_eq!(
+            types,
+            ["report", "attack-pattern", "attack-pattern", "indicator", "indicator", "artifact", "language-content"]
+        );
         let report = &objs[0];
         assert_eq!(report["id"], ids::report(Uuid::from_u128(42)));
         assert_eq!(report["created"], "2027-03-01T09:00:00.123Z");
@@ -79,7 +88,7 @@ mod tests {
         assert_eq!(report["object_marking_refs"], json!([tlp::marking_id(Tlp::Amber)]));
         assert!(report.get("revoked").is_none());
         let refs: Vec<&str> = report["object_refs"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
-        assert_eq!(refs.len(), 5, "identity, two attack patterns, two indicators (the hashtag has no pattern)");
+        assert_eq!(refs.len(), 6, "identity, two attack patterns, two indicators (the hashtag has no pattern), a file");
         assert_eq!(refs[0], ids::identity(Uuid::from_u128(1)));
         for o in &objs[1..] {
             assert!(o["type"] == "language-content" || refs.contains(&o["id"].as_str().unwrap()));
@@ -92,7 +101,18 @@ mod tests {
         assert_eq!(objs[4]["pattern"], r"[url:value = 'https://x.test/a\'b\\c']");
         assert_eq!(objs[4]["valid_from"], "2027-03-01T08:00:00.000Z");
         assert_eq!(objs[3]["valid_until"], "2027-04-01T00:00:00.000Z");
-        let lc = &objs[5];
+        let artifact = &objs[5];
+        let aid = Uuid::from_u128(7);
+        assert_eq!(artifact["id"], ids::artifact(Uuid::from_u128(42), aid));
+        assert_eq!(artifact["mime_type"], "image/png");
+        assert_eq!(artifact["hashes"]["SHA-256"], c.attachments[0].sha256);
+        assert_eq!(
+            artifact["url"],
+            format!("https://sitrep.test/api/v1/pictures/{}/attachments/{aid}/content", Uuid::from_u128(42))
+        );
+        assert_eq!(artifact["object_marking_refs"], json!([tlp::marking_id(Tlp::AmberStrict)]));
+        assert!(artifact.get("payload_bin").is_none() && artifact.get("created").is_none());
+        let lc = &objs[6];
         assert_eq!(lc["object_ref"], report["id"]);
         assert_eq!(lc["object_modified"], report["modified"]);
         assert_eq!(lc["contents"]["sv"], json!({"name": "VTY-2027-0042: Påstående"}));
@@ -106,8 +126,13 @@ mod tests {
         let after = objects(&c, true);
         for (a, b) in before.iter().zip(&after) {
             assert_eq!(a["id"], b["id"]);
-            // The techniques are the frameworks' objects: a withdrawal does not revoke them.
-            assert_eq!(b.get("revoked").is_some(), b["type"] != "attack-pattern", "{b}");
+            // The techniques are the frameworks' objects and artifacts are observables: a
+            // withdrawal revokes neither.
+            assert_eq!(
+                b.get("revoked").is_some(),
+                !matches!(b["type"].as_str(), Some("attack-pattern" | "artifact")),
+                "{b}"
+            );
             check(b).unwrap();
         }
     }
@@ -118,6 +143,7 @@ mod tests {
         c.disarm_techniques.clear();
         c.attack_techniques.clear();
         c.indicators.clear();
+        c.attachments.clear();
         c.title.sv = None;
         c.title.en = None;
         c.summary.en = None;
@@ -126,6 +152,48 @@ mod tests {
         assert_eq!(objs.len(), 1);
         check(&objs[0]).unwrap();
         assert!(objs[0].get("confidence").is_none());
+    }
+
+    proptest::proptest! {
+        /// Whatever files a version shows, each is one artifact with its own marking and
+        /// hash that the report refers to, and the report refers to no other artifact.
+        #[test]
+        fn every_attachment_shown_is_one_artifact_of_the_report_and_no_other(
+            files in proptest::collection::vec((0u128..8, 0usize..5, proptest::array::uniform32(0u8..), 0usize..3), 0..6)
+        ) {
+            let mut c = content();
+            let template = c.attachments[0].clone();
+            c.attachments.clear();
+            for (id, tlp, hash, kind) in files {
+                if c.attachments.iter().any(|a| a.id == Uuid::from_u128(id)) {
+                    continue;
+                }
+                c.attachments.push(sitrep_types::Attachment {
+                    id: Uuid::from_u128(id),
+                    tlp: Tlp::ALL[tlp],
+                    sha256: hash.iter().map(|b| format!("{b:02x}")).collect(),
+                    media_type: ["image/png", "application/pdf", "text/csv"][kind].into(),
+                    ..template.clone()
+                });
+            }
+            let objs = objects(&c, false);
+            let refs: Vec<&str> =
+                objs[0]["object_refs"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+            let artifacts: Vec<&Value> = objs.iter().filter(|o| o["type"] == "artifact").collect();
+            proptest::prop_assert_eq!(artifacts.len(), c.attachments.len());
+            proptest::prop_assert_eq!(refs.iter().filter(|r| r.starts_with("artifact--")).count(), c.attachments.len());
+            for a in &c.attachments {
+                let id = ids::artifact(Uuid::from_u128(42), a.id);
+                let o = artifacts.iter().find(|o| o["id"] == id.as_str());
+                proptest::prop_assert!(o.is_some(), "no artifact for {}", a.id);
+                let o = o.unwrap();
+                proptest::prop_assert!(check(o).is_ok(), "{:?}: {}", check(o), o);
+                proptest::prop_assert!(refs.contains(&id.as_str()));
+                proptest::prop_assert_eq!(&o["object_marking_refs"], &json!([tlp::marking_id(a.tlp)]));
+                proptest::prop_assert_eq!(&o["hashes"]["SHA-256"], &json!(a.sha256));
+                proptest::prop_assert_eq!(&o["mime_type"], &json!(a.media_type));
+            }
+        }
     }
 
     #[test]
@@ -173,6 +241,16 @@ mod tests {
             check(&o).is_err()
         };
         assert!(indicator(&|o| o["indicator_types"] = json!([])));
+        let artifact = |f: &dyn Fn(&mut Value)| {
+            let mut o = objects(&content(), false).into_iter().find(|o| o["type"] == "artifact").unwrap();
+            assert!(check(&o).is_ok());
+            f(&mut o);
+            check(&o).is_err()
+        };
+        assert!(artifact(&|o| o["payload_bin"] = json!("aGVsbG8=")));
+        assert!(artifact(&|o| o["hashes"] = json!({"SHA-256": "ABC"})));
+        assert!(artifact(&|o| o["url"] = json!("/api/v1/pictures")));
+        assert!(artifact(&|o| o["created"] = json!("2027-03-01T09:00:00.123Z")));
         assert!(indicator(&|o| {
             o.as_object_mut().unwrap().remove("description");
         }));

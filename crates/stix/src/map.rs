@@ -1,5 +1,5 @@
 //! A picture version as STIX 2.1 objects: a `report`, its `attack-pattern`s and
-//! `indicator`s, and a `language-content` with the translations. Pure: the caller passes
+//! `indicator`s, the `artifact`s of its attachments, and a `language-content` with the translations. Pure: the caller passes
 //! content that is already redacted for the reader.
 
 use chrono::{DateTime, Utc};
@@ -38,6 +38,8 @@ pub struct ReportVersion<'a> {
     pub revoked: bool,
     /// The content, as the reader may see it.
     pub content: &'a PictureContent,
+    /// The server's origin (`https://host`): artifacts point at its download endpoint.
+    pub origin: &'a str,
 }
 
 /// STIX `confidence` from the Admiralty information credibility (STIX 2.1 Appendix B,
@@ -158,6 +160,22 @@ pub fn picture_objects(v: &ReportVersion<'_>) -> Vec<Value> {
         o.insert("object_marking_refs".into(), json!([marking_id(i.tlp)]));
         refs.push(id.into());
         objects.push(Value::Object(o));
+    }
+
+    for a in &c.attachments {
+        // A cyber observable: no creator, no versions; the file itself stays behind the
+        // download endpoint, which applies the same visibility rule.
+        let id = ids::artifact(v.picture_id, a.id);
+        objects.push(json!({
+            "type": "artifact",
+            "spec_version": "2.1",
+            "id": id,
+            "mime_type": a.media_type,
+            "url": format!("{}/api/v1/pictures/{}/attachments/{}/content", v.origin, v.picture_id, a.id),
+            "hashes": {"SHA-256": a.sha256},
+            "object_marking_refs": [marking_id(a.tlp)],
+        }));
+        refs.push(id.into());
     }
 
     let original = c.original_lang;

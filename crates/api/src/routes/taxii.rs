@@ -20,7 +20,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use sitrep_db::GenericClient;
 use sitrep_db::taxii::{self as db, EntryKey, EntryQuery, EntryRow};
-use sitrep_domain::visibility::{Handling, IndicatorHistory, Viewer, in_audience, revision_content, revision_readable};
+use sitrep_domain::visibility::{
+    Handling, IndicatorHistory, Redacted, Viewer, in_audience, revision_content, revision_readable,
+};
 use sitrep_stix::ids::{self, parse_time, stix_time, taxii_time};
 use sitrep_stix::{Organisation, ReportVersion, tlp};
 use sitrep_types::{
@@ -52,7 +54,7 @@ pub const MAX_LIMIT: usize = 1000;
 /// narrow filter over a large collection cannot hold a request for long).
 const MAX_BATCHES: usize = 20;
 /// Types of the objects made from pictures (the others are identities and markings).
-const PICTURE_TYPES: [&str; 4] = ["report", "attack-pattern", "indicator", "language-content"];
+const PICTURE_TYPES: [&str; 5] = ["report", "attack-pattern", "indicator", "artifact", "language-content"];
 /// The challenge of a refused TAXII request: an access token as Bearer, or a
 /// service-account API key as Bearer or over HTTP Basic (what TAXII clients send).
 const WWW_AUTHENTICATE: &str = "Bearer error=\"invalid_token\", Basic realm=\"sitrep-taxii\"";
@@ -400,7 +402,7 @@ struct PageOut {
     next: Option<Position>,
     /// Pictures whose objects the page holds, in order.
     pictures: Vec<Uuid>,
-    redacted: u32,
+    redacted: Redacted,
     /// Ids (and `id@version`) of the objects of the page so far: what is already there
     /// is not carried again.
     carried: HashSet<String>,
@@ -443,11 +445,20 @@ struct Unit {
     key: EntryKey,
     objects: Vec<Value>,
     picture: Option<Uuid>,
-    redacted: u32,
+    redacted: Redacted,
 }
 
 fn version_of(o: &Value) -> &str {
     o.get("modified").or_else(|| o.get("created")).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The version of an item: its object's `modified` (or `created`); a cyber observable
+/// has neither, and its version is the `date_added` of the report version it came with.
+fn item_version(i: &Item) -> String {
+    match version_of(&i.object) {
+        "" => stix_time(i.added),
+        v => v.to_owned(),
+    }
 }
 
 fn id_of(o: &Value) -> &str {
@@ -455,9 +466,15 @@ fn id_of(o: &Value) -> &str {
 }
 
 /// The STIX objects of a picture version as `p` may see them, or `None` if `p` may not
-/// read that revision; with the number of indicators left out. `history` holds the
-/// picture's indicators in every revision (none is needed for the version in force).
-fn expand(p: &Principal, e: &EntryRow, history: Option<&IndicatorHistory>) -> Option<(Vec<Value>, u32)> {
+/// read that revision; with what was left out. `history` holds the picture's indicators
+/// and attachments in every revision (none is needed for the version in force);
+/// `origin` is the server's, for the artifacts' download URLs.
+fn expand(
+    p: &Principal,
+    e: &EntryRow,
+    history: Option<&IndicatorHistory>,
+    origin: &str,
+) -> Option<(Vec<Value>, Redacted)> {
     // Every version a collection holds came into force as a published revision.
     let v = Viewer::from(&p.permissions);
     if !revision_readable(&v, e.originator_id, true, &e.content) {
@@ -476,9 +493,9 @@ fn expand(p: &Principal, e: &EntryRow, history: Option<&IndicatorHistory>) -> Op
         modified: e.added,
         revoked: e.revoked,
         content: &content,
+        origin,
     });
-    // STIX objects carry no attachments: only indicators can be left out of them.
-    Some((objects, redacted.indicators))
+    Some((objects, redacted))
 }
 
 /// The organisations, the TLP markings and DISARM's objects: one version each.
@@ -493,7 +510,7 @@ async fn static_units(c: &impl GenericClient) -> Result<Vec<Unit>, TaxiiError> {
                 key: EntryKey { added: marking_added, picture: uuid, revision: 0, revoked: false },
                 objects: vec![tlp::marking_definition(*t)],
                 picture: None,
-                redacted: 0,
+                redacted: Redacted::default(),
             }
         })
         .collect();
@@ -510,7 +527,7 @@ async fn static_units(c: &impl GenericClient) -> Result<Vec<Unit>, TaxiiError> {
             key: EntryKey { added: o.updated_at.max(o.created_at), picture: o.id, revision: 0, revoked: false },
             objects: vec![identity],
             picture: None,
-            redacted: 0,
+            redacted: Redacted::default(),
         });
     }
     // DISARM's identity, licence marking and techniques: what DISARM's own STIX holds.
@@ -521,7 +538,7 @@ async fn static_units(c: &impl GenericClient) -> Result<Vec<Unit>, TaxiiError> {
             key: EntryKey { added, picture: uuid, revision: 0, revoked: false },
             objects: vec![o],
             picture: None,
-            redacted: 0,
+            redacted: Redacted::default(),
         });
     }
     units.sort_by_key(|u| u.key);
@@ -537,12 +554,12 @@ async fn pictures_for_ids(
     wanted: &HashSet<&str>,
 ) -> Result<Option<Vec<Uuid>>, TaxiiError> {
     let has = |t: &str| wanted.iter().any(|id| id.starts_with(&format!("{t}--")));
-    let (reports, techniques, indicators) =
-        (has("report") || has("language-content"), has("attack-pattern"), has("indicator"));
-    if !(reports || techniques || indicators) {
+    let (reports, techniques, indicators, artifacts) =
+        (has("report") || has("language-content"), has("attack-pattern"), has("indicator"), has("artifact"));
+    if !(reports || techniques || indicators || artifacts) {
         return Ok(None);
     }
-    let keys = db::picture_keys(c, v, tier, techniques, indicators).await?;
+    let keys = db::picture_keys(c, v, tier, techniques, indicators, artifacts).await?;
     let mut out = Vec::new();
     for k in keys {
         let hit = (reports
@@ -554,7 +571,8 @@ async fn pictures_for_ids(
             || k.indicators.iter().any(|i| {
                 i.split_once(':')
                     .is_some_and(|(kind, value)| wanted.contains(ids::indicator(k.picture, kind, value).as_str()))
-            });
+            })
+            || k.attachments.iter().any(|a| wanted.contains(ids::artifact(k.picture, *a).as_str()));
         if hit {
             out.push(k.picture);
         }
@@ -571,13 +589,20 @@ async fn page(
     f: &Filters,
     object: Option<&str>,
     from: Option<Position>,
+    origin: &str,
 ) -> Result<PageOut, TaxiiError> {
     let v = Viewer::from(&p.permissions);
     let ids: Option<Vec<String>> = object.map(|o| vec![o.to_owned()]).or_else(|| f.ids.clone());
     let wanted: Option<HashSet<&str>> = ids.as_ref().map(|l| l.iter().map(String::as_str).collect());
     let type_ok = |t: &str| f.types.as_ref().is_none_or(|types| types.iter().any(|x| x == t));
     let newest_only = wanted.is_none() && f.versions == [VersionSel::Last];
-    let mut out = PageOut { items: Vec::new(), next: None, pictures: Vec::new(), redacted: 0, carried: HashSet::new() };
+    let mut out = PageOut {
+        items: Vec::new(),
+        next: None,
+        pictures: Vec::new(),
+        redacted: Redacted::default(),
+        carried: HashSet::new(),
+    };
     if !f.spec_ok {
         return Ok(out);
     }
@@ -652,7 +677,7 @@ async fn page(
                 indicators.extend(sitrep_db::pictures::indicator_history(c, &ids).await?);
             }
             if !newest_only && !f.versions.contains(&VersionSel::All) {
-                load_histories(c, p, &v, tier, &buffer, &mut histories, &indicators).await?;
+                load_histories(c, p, tier, &buffer, &mut histories, &indicators, origin).await?;
             }
             continue;
         }
@@ -669,7 +694,7 @@ async fn page(
             }
         } else {
             let Some(e) = buffer.pop_front() else { break };
-            let Some((objects, redacted)) = expand(p, &e, indicators.get(&e.picture_id)) else {
+            let Some((objects, redacted)) = expand(p, &e, indicators.get(&e.picture_id), origin) else {
                 position = Some((e.key(), 0));
                 continue;
             };
@@ -681,6 +706,12 @@ async fn page(
                     // cites them: carried with the report that refers to them.
                     if carry && o.get("type").and_then(Value::as_str) == Some("attack-pattern") {
                         referable.entry(id_of(o).to_owned()).or_insert_with(|| o.clone());
+                        return false;
+                    }
+                    // An artifact is carried with the report that refers to it, as this
+                    // version shows it (its marking is this version's TLP of the file).
+                    if carry && o.get("type").and_then(Value::as_str) == Some("artifact") {
+                        referable.insert(id_of(o).to_owned(), o.clone());
                         return false;
                     }
                     true
@@ -735,7 +766,8 @@ async fn page(
             if out.pictures.last() != Some(&pic) {
                 out.pictures.push(pic);
             }
-            out.redacted += unit.redacted;
+            out.redacted.indicators += unit.redacted.indicators;
+            out.redacted.attachments += unit.redacted.attachments;
         }
         position = Some((unit.key, unit.objects.len()));
     }
@@ -746,11 +778,11 @@ async fn page(
 async fn load_histories(
     c: &impl GenericClient,
     p: &Principal,
-    v: &Viewer,
     tier: Tier,
     entries: &std::collections::VecDeque<EntryRow>,
     histories: &mut HashMap<Uuid, HashMap<String, Vec<String>>>,
     indicators: &HashMap<Uuid, IndicatorHistory>,
+    origin: &str,
 ) -> Result<(), TaxiiError> {
     let missing: Vec<Uuid> = {
         let mut seen = HashSet::new();
@@ -759,10 +791,11 @@ async fn load_histories(
     if missing.is_empty() {
         return Ok(());
     }
+    let v = Viewer::from(&p.permissions);
     let q = EntryQuery { newest_only: false, pictures: Some(&missing), limit: i64::MAX, ..Default::default() };
-    for e in db::entries(c, v, tier, &q).await? {
+    for e in db::entries(c, &v, tier, &q).await? {
         let versions = histories.entry(e.picture_id).or_default();
-        if let Some((objects, _)) = expand(p, &e, indicators.get(&e.picture_id)) {
+        if let Some((objects, _)) = expand(p, &e, indicators.get(&e.picture_id), origin) {
             for o in objects {
                 versions.entry(id_of(&o).to_owned()).or_default().push(version_of(&o).to_owned());
             }
@@ -801,26 +834,30 @@ async fn read_page(
     let f = filters(req, endpoint)?;
     let cursors = state.cursors.list_with_param(req, p.user_id, &cursor_list(endpoint, tier), "next");
     let from = start(&cursors, &f)?;
+    let origin = origin(state, req);
     let client = meta.client(&state.pool).await?;
-    let out = page(&client, p, tier, &f, object, from).await?;
+    let out = page(&client, p, tier, &f, object, from, &origin).await?;
     if let Some(object) = object
         && out.items.is_empty()
         && from.is_none()
     {
         // `404` only when the object has no version the caller may see at all.
         let any = Filters { added_after: None, limit: 1, versions: vec![VersionSel::All], spec_ok: true, ..f.clone() };
-        if page(&client, p, tier, &any, Some(object), None).await?.items.is_empty() {
+        if page(&client, p, tier, &any, Some(object), None, &origin).await?.items.is_empty() {
             return Err(OBJECT_NOT_FOUND);
         }
     }
     let next = out.next.as_ref().map(|pos| cursors.at(&position_key(pos)));
     let mut record = audit::by(meta, p).objects("picture", out.pictures.clone());
     record.tier = Some(tier.as_str().to_owned());
-    record.reason = Some(if out.redacted > 0 {
-        format!("objects:{},indicators_redacted:{}", out.items.len(), out.redacted)
-    } else {
-        format!("objects:{}", out.items.len())
-    });
+    let mut reason = format!("objects:{}", out.items.len());
+    if out.redacted.indicators > 0 {
+        reason.push_str(&format!(",indicators_redacted:{}", out.redacted.indicators));
+    }
+    if out.redacted.attachments > 0 {
+        reason.push_str(&format!(",attachments_redacted:{}", out.redacted.attachments));
+    }
+    record.reason = Some(reason);
     if let Some(object) = object {
         record.object_id = Some(object.chars().take(100).collect());
     }
@@ -871,6 +908,21 @@ impl IntoResponses for TaxiiFailures {
     }
 }
 
+/// The server's origin as the client reached it (`https://host`): forwarded host and
+/// scheme only from a trusted balancer (http.trusted_proxies), as for the client
+/// address; from anyone else, this connection's own.
+fn origin(state: &AppState, req: &HttpRequest) -> String {
+    let trusted = req.peer_addr().is_some_and(|a| state.trusted_proxies.contains(a.ip()));
+    if trusted {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    } else {
+        let config = req.app_config();
+        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(config.host());
+        format!("{}://{host}", if config.secure() { "https" } else { "http" })
+    }
+}
+
 /// TAXII discovery: the API root.
 #[utoipa::path(
     get, path = "/taxii2/", tag = "taxii", security(("bearer" = [])),
@@ -883,17 +935,7 @@ pub async fn discovery(
     caller: TaxiiCaller,
     req: HttpRequest,
 ) -> Result<HttpResponse, TaxiiError> {
-    // Forwarded host and scheme only from a trusted balancer (http.trusted_proxies), as
-    // for the client address; from anyone else, this connection's own.
-    let trusted = req.peer_addr().is_some_and(|a| state.trusted_proxies.contains(a.ip()));
-    let root = if trusted {
-        let info = req.connection_info();
-        format!("{}://{}/taxii2/api/", info.scheme(), info.host())
-    } else {
-        let config = req.app_config();
-        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(config.host());
-        format!("{}://{host}/taxii2/api/", if config.secure() { "https" } else { "http" })
-    };
+    let root = format!("{}/taxii2/api/", origin(&state, &req));
     audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
     Ok(taxii_json(&TaxiiDiscovery {
         title: "Sitrep".into(),
@@ -1028,7 +1070,7 @@ pub async fn get_manifest(
         .map(|i| TaxiiManifestRecord {
             id: id_of(&i.object).to_owned(),
             date_added: taxii_time(i.added),
-            version: version_of(&i.object).to_owned(),
+            version: item_version(i),
             media_type: STIX_MEDIA_TYPE.into(),
         })
         .collect();
@@ -1090,7 +1132,7 @@ pub async fn get_versions(
     let (collection, object) = path.into_inner();
     sitrep_stix::check::check_id(&object, None).map_err(|_| OBJECT_NOT_FOUND)?;
     let (out, next) = read_page(&state, &meta, &caller, &req, &collection, Some(&object), Endpoint::Versions).await?;
-    let versions: Vec<String> = out.items.iter().map(|i| version_of(&i.object).to_owned()).collect();
+    let versions: Vec<String> = out.items.iter().map(item_version).collect();
     let body = TaxiiVersions { more: next.is_some(), next, versions: (!versions.is_empty()).then_some(versions) };
     Ok(page_response(&out.items, &body))
 }
