@@ -221,6 +221,100 @@ pub fn event(m: &EventMail<'_>) -> Rendered {
     Rendered { subject, text, html: html_page(m.lang, &html) }
 }
 
+/// What a reminder or an overdue report says: reference, TLP, originator, deadline and
+/// the console's link; the title only where the TLP allows it in a message. The overdue
+/// report names the silent organisations.
+#[derive(Debug, Clone)]
+pub struct OverdueMail<'a> {
+    pub lang: Lang,
+    pub reference: &'a str,
+    pub tlp: Tlp,
+    pub deadline: DateTime<Utc>,
+    pub originator: &'a LocalizedText,
+    pub title: &'a LocalizedText,
+    pub is_exercise: bool,
+    pub link: String,
+    /// `None`: a reminder to the silent organisation; `Some`: the report to the
+    /// secretariat, with the codes of the organisations still silent.
+    pub silent: Option<&'a [String]>,
+}
+
+/// A reminder to a silent organisation, or the secretariat's overdue report.
+pub fn overdue(m: &OverdueMail<'_>) -> Rendered {
+    let w = words(m.lang);
+    let (reminder, report, silent_label, ask) = match m.lang {
+        Lang::Fi => (
+            "Kuittaus myöhässä",
+            "Kuittaukset myöhässä",
+            "Kuittaamatta",
+            "Organisaatiosi ei ole kuitannut tätä tilannekuvaa määräaikaan mennessä. Kuittaa se Sitrepissä.",
+        ),
+        Lang::Sv => (
+            "Kvittering försenad",
+            "Kvitteringar försenade",
+            "Inte kvitterat",
+            "Din organisation har inte kvitterat den här lägesbilden före tidsfristen. Kvittera den i Sitrep.",
+        ),
+        Lang::En => (
+            "Acknowledgement overdue",
+            "Acknowledgements overdue",
+            "Not acknowledged by",
+            "Your organisation has not acknowledged this situation picture by its deadline. Acknowledge it in Sitrep.",
+        ),
+    };
+    let what = if m.silent.is_some() { report } else { reminder };
+    let tlp = format!("TLP:{}", m.tlp.as_str());
+    let exercise = if m.is_exercise { format!("[{}] ", w.exercise) } else { String::new() };
+    let originator = pick(m.originator, m.lang).unwrap_or("");
+    let title = if text_may_be_mailed(m.tlp) { pick(m.title, m.lang) } else { None };
+    let subject = match title {
+        Some(t) => format!("{exercise}[{tlp}] {what}: {} {t}", m.reference),
+        None => format!("{exercise}[{tlp}] {what}: {} ({originator})", m.reference),
+    };
+    let mut fields: Vec<(&str, String)> = vec![
+        (w.reference, m.reference.to_owned()),
+        ("TLP", m.tlp.as_str().to_owned()),
+        (w.originator, originator.to_owned()),
+        (w.deadline, m.deadline.format("%Y-%m-%d %H:%M UTC").to_string()),
+    ];
+    if let Some(silent) = m.silent {
+        fields.push((silent_label, silent.join(", ")));
+    }
+    let mut text = format!("{tlp}\n\n{exercise}{what}\n\n");
+    if m.silent.is_none() {
+        text.push_str(&format!("{ask}\n\n"));
+    }
+    for (k, v) in &fields {
+        text.push_str(&format!("{k}: {v}\n"));
+    }
+    text.push('\n');
+    if let Some(t) = title {
+        text.push_str(&format!("{t}\n\n"));
+    }
+    text.push_str(&format!("{}: {}\n\n-- \n{}\n{tlp}\n", w.open, m.link, w.footer));
+    let mut html =
+        format!("<p><strong>{}</strong></p>\n<h1>{}{}</h1>\n", escape(&tlp), escape(&exercise), escape(what));
+    if m.silent.is_none() {
+        html.push_str(&format!("<p>{}</p>\n", escape(ask)));
+    }
+    html.push_str("<table>\n");
+    for (k, v) in &fields {
+        html.push_str(&format!("<tr><th align=\"left\">{}</th><td>{}</td></tr>\n", escape(k), escape(v)));
+    }
+    html.push_str("</table>\n");
+    if let Some(t) = title {
+        html.push_str(&format!("<h2>{}</h2>\n", escape(t)));
+    }
+    html.push_str(&format!(
+        "<p><a href=\"{}\">{}</a></p>\n<hr>\n<p><small>{}</small></p>\n<p><strong>{}</strong></p>\n",
+        escape(&m.link),
+        escape(w.open),
+        escape(w.footer),
+        escape(&tlp)
+    ));
+    Rendered { subject, text, html: html_page(m.lang, &html) }
+}
+
 /// The message that carries a confirmation token.
 pub fn confirmation(lang: Lang, link: &str, token: &str) -> Rendered {
     let w = words(lang);
