@@ -385,4 +385,43 @@ mod tests {
         assert!(r.html.contains("&lt;img"));
         assert_eq!(r.html.matches("href=").count(), 1);
     }
+
+    fn overdue_mail<'a>(
+        tlp: Tlp,
+        title: &'a LocalizedText,
+        org: &'a LocalizedText,
+        silent: Option<&'a [String]>,
+    ) -> OverdueMail<'a> {
+        OverdueMail {
+            lang: Lang::En,
+            reference: "VTY-2027-0042",
+            tlp,
+            deadline: chrono::DateTime::parse_from_rfc3339("2027-04-11T09:00:00Z").unwrap().with_timezone(&Utc),
+            originator: org,
+            title,
+            is_exercise: false,
+            link: "https://sitrep.example/app/#/picture/1".into(),
+            silent,
+        }
+    }
+
+    #[test]
+    fn a_reminder_above_green_carries_no_title_and_a_report_names_the_silent_organisations() {
+        let (t, o) = (text("Secret title"), text("Ministry"));
+        for tlp in [Tlp::Amber, Tlp::AmberStrict, Tlp::Red] {
+            let r = overdue(&overdue_mail(tlp, &t, &o, None));
+            for part in [&r.subject, &r.text, &r.html] {
+                assert!(!part.contains("Secret"), "{tlp:?}: {part}");
+                assert!(part.contains("VTY-2027-0042"));
+            }
+            assert!(r.text.contains("2027-04-11 09:00 UTC"));
+        }
+        let r = overdue(&overdue_mail(Tlp::Green, &t, &o, None));
+        assert!(r.subject.starts_with("[TLP:GREEN] Acknowledgement overdue") && r.subject.contains("Secret title en"));
+        let silent = ["ORG-B".to_owned(), "ORG-V".to_owned()];
+        let r = overdue(&overdue_mail(Tlp::Amber, &t, &o, Some(&silent)));
+        assert!(r.subject.contains("Acknowledgements overdue"));
+        assert!(r.text.contains("ORG-B, ORG-V") && r.html.contains("ORG-B, ORG-V"));
+        assert_eq!(r.html.matches("href=").count(), 1);
+    }
 }
