@@ -785,11 +785,12 @@ async fn a_reminder_queued_for_an_organisation_that_acknowledges_before_it_is_se
     duty(&app, sink, &secretariat, "B", &[&duty_b]).await;
     let id = published(&app, &cast, &picture_body("group", "AMBER", "immediate").await).await;
     let reference = reference_of(&app, &cast.author, &id).await;
-    // B answers after its deadline, with a reminder already queued for it (as if taken
-    // the moment before): the worker decides again before sending.
-    published_ago(&app, &[&id], 61).await;
+    // B has answered, and its deadline has passed, with a reminder queued for it as if
+    // taken the moment before the answer (answering first keeps the worker from taking
+    // the step itself): the worker decides again before sending.
     let ack = format!("/api/v1/pictures/{id}/acknowledgements");
     assert_eq!(app.post_json(&ack, Some(&cast.b_reader), &json!({"kind": "received"})).await.status(), 201);
+    published_ago(&app, &[&id], 61).await;
     let client = app.pool.get().await.unwrap();
     client
         .execute(
