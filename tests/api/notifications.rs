@@ -588,3 +588,227 @@ async fn the_notification_list_holds_what_the_person_sees_and_selected_and_marks
     assert_eq!(revise(&app, &cast.author, &wide, &json!({"tier": "group"})).await.status(), 200);
     assert!(inbox(&app, &cast.v_reader).await["items"].as_array().unwrap().is_empty());
 }
+
+// Escalation of overdue acknowledgements.
+
+/// Reminders (subject "Acknowledgement overdue") that reached `address` about `reference`.
+fn reminders(sink: &Sink, address: &str, reference: &str) -> Vec<Mail> {
+    sink.messages_to(address)
+        .into_iter()
+        .filter(|m| m.header("subject").is_some_and(|s| s.contains("Acknowledgement overdue") && s.contains(reference)))
+        .collect()
+}
+
+/// Overdue reports (subject "Acknowledgements overdue") that reached `address` about `reference`.
+fn reports(sink: &Sink, address: &str, reference: &str) -> Vec<Mail> {
+    sink.messages_to(address)
+        .into_iter()
+        .filter(|m| {
+            m.header("subject").is_some_and(|s| s.contains("Acknowledgements overdue") && s.contains(reference))
+        })
+        .collect()
+}
+
+/// Moves the publication of `pictures` back to `minutes` ago (their deadlines with it).
+async fn published_ago(app: &TestApp, pictures: &[&str], minutes: i32) {
+    let ids: Vec<uuid::Uuid> = pictures.iter().map(|p| p.parse().unwrap()).collect();
+    app.pool
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE pictures SET published_at = now() - make_interval(mins => $2) WHERE id = ANY ($1)",
+            &[&ids, &minutes],
+        )
+        .await
+        .unwrap();
+}
+
+async fn reference_of(app: &TestApp, token: &str, id: &str) -> String {
+    let picture: Value = app.get(&format!("/api/v1/pictures/{id}"), Some(token)).await.json().await.unwrap();
+    picture["reference"].as_str().unwrap().to_owned()
+}
+
+/// Waits until no reminder or report is pending, then gives the worker ten more passes.
+async fn escalations_settled(app: &TestApp) {
+    let client = app.pool.get().await.unwrap();
+    for _ in 0..400 {
+        let pending: i64 = client
+            .query_one(
+                "SELECT count(*) FROM mail_messages WHERE kind IN ('reminder', 'overdue') AND state = 'pending'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The worker polls every 100 ms: a second is ten more passes.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn an_overdue_acknowledgement_is_reminded_then_escalated_once_per_step_and_never_for_one_that_answered_or_lost_sight()
+ {
+    let sink = mail::shared().await;
+    let app = TestApp::spawn_with(|s| {
+        sink.configure(s);
+        s.notifications.escalate_after_secs = 3600;
+    })
+    .await;
+    let cast = cast(&app).await;
+    let secretariat = app.seed_user("s.secretariat", "S", &[Role::Secretariat, Role::Reader]).await;
+    let secretariat = app.token(&secretariat).await;
+    let (duty_b, duty_v, duty_s) = (address("duty-b"), address("duty-v"), address("duty-s"));
+    duty(&app, sink, &secretariat, "B", &[&duty_b]).await;
+    duty(&app, sink, &secretariat, "V", &[&duty_v]).await;
+    duty(&app, sink, &secretariat, "S", &[&duty_s]).await;
+
+    // Two immediate pictures to the group and VIRT. B acknowledges the first; the second
+    // is narrowed to the group, so V loses sight of it. The secretariat's organisation,
+    // a recipient too, acknowledges both (its duty address then gets the reports only).
+    let body = picture_body("group_virt", "AMBER", "immediate").await;
+    let first = published(&app, &cast, &body).await;
+    let second = published(&app, &cast, &body).await;
+    let (first_ref, second_ref) =
+        (reference_of(&app, &cast.author, &first).await, reference_of(&app, &cast.author, &second).await);
+    let ack = |id: &str| format!("/api/v1/pictures/{id}/acknowledgements");
+    let received = json!({"kind": "received"});
+    assert_eq!(app.post_json(&ack(&first), Some(&cast.b_reader), &received).await.status(), 201);
+    for id in [&first, &second] {
+        assert_eq!(app.post_json(&ack(id), Some(&secretariat), &received).await.status(), 201);
+    }
+    assert_eq!(revise(&app, &cast.author, &second, &json!({"tier": "group"})).await.status(), 200);
+
+    // Before the deadline: nothing.
+    escalations_settled(&app).await;
+    for who in [&duty_b, &duty_v, &duty_s] {
+        for reference in [&first_ref, &second_ref] {
+            assert!(reminders(sink, who, reference).is_empty() && reports(sink, who, reference).is_empty());
+        }
+    }
+
+    // The deadline passed half an hour ago (less than the escalation interval): the silent
+    // organisations that still see the picture are reminded, once each.
+    published_ago(&app, &[&first, &second], 90).await;
+    sink.wait_for(&duty_v, 3).await;
+    escalations_settled(&app).await;
+    assert_eq!(reminders(sink, &duty_v, &first_ref).len(), 1, "V is silent on the first");
+    assert_eq!(reminders(sink, &duty_b, &second_ref).len(), 1, "B is silent on the second");
+    assert!(reminders(sink, &duty_b, &first_ref).is_empty(), "B acknowledged the first");
+    assert!(reminders(sink, &duty_v, &second_ref).is_empty(), "V lost sight of the second");
+    assert!(reminders(sink, &duty_s, &first_ref).is_empty() && reminders(sink, &duty_s, &second_ref).is_empty());
+    for reference in [&first_ref, &second_ref] {
+        assert!(reports(sink, &duty_s, reference).is_empty(), "not yet the secretariat");
+    }
+    // An AMBER picture: no title or summary in the reminder.
+    let reminder = &reminders(sink, &duty_v, &first_ref)[0];
+    for lang in ["fi", "sv", "en"] {
+        for field in ["title", "summary"] {
+            assert!(!reminder.everything().contains(body[field][lang].as_str().unwrap()), "{field} ({lang})");
+        }
+    }
+    assert!(reminder.text().contains(&first_ref) && reminder.html().contains(&format!("#/picture/{first}")));
+
+    // The escalation interval has passed too: the secretariat is told who is silent, once
+    // per picture; nobody is reminded again.
+    published_ago(&app, &[&first, &second], 180).await;
+    sink.wait_for(&duty_s, 3).await;
+    escalations_settled(&app).await;
+    let first_report = reports(sink, &duty_s, &first_ref);
+    let second_report = reports(sink, &duty_s, &second_ref);
+    assert_eq!((first_report.len(), second_report.len()), (1, 1));
+    assert!(first_report[0].text().contains("ORG-V") && !first_report[0].text().contains("ORG-B"));
+    assert!(second_report[0].text().contains("ORG-B") && !second_report[0].text().contains("ORG-V"));
+    assert!(!first_report[0].everything().contains(body["title"]["en"].as_str().unwrap()));
+    assert_eq!(reminders(sink, &duty_v, &first_ref).len(), 1);
+    assert_eq!(reminders(sink, &duty_b, &second_ref).len(), 1);
+    for who in [&duty_b, &duty_v] {
+        for reference in [&first_ref, &second_ref] {
+            assert!(reports(sink, who, reference).is_empty(), "only the secretariat gets reports");
+        }
+    }
+
+    // Recorded once per (picture, organisation, step), visible to the secretariat alone,
+    // and access-logged.
+    let res = app.get("/api/v1/notifications/escalations", Some(&secretariat)).await;
+    assert_eq!(res.status(), 200);
+    let list: Value = res.json().await.unwrap();
+    let mut steps: Vec<(String, String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["reference"].as_str().unwrap().to_owned(),
+                e["organisation_code"].as_str().unwrap().to_owned(),
+                e["step"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    steps.sort();
+    let mut expected = vec![
+        (first_ref.clone(), "ORG-V".to_owned(), "reminder".to_owned()),
+        (first_ref.clone(), "ORG-V".to_owned(), "secretariat".to_owned()),
+        (second_ref.clone(), "ORG-B".to_owned(), "reminder".to_owned()),
+        (second_ref.clone(), "ORG-B".to_owned(), "secretariat".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(steps, expected);
+    for token in [&cast.b_reader, &cast.author] {
+        assert_eq!(app.get("/api/v1/notifications/escalations", Some(token)).await.status(), 403);
+    }
+    app.seal_log().await;
+    let client = app.pool.get().await.unwrap();
+    let logged: i64 = client
+        .query_one(
+            "SELECT count(*) FROM access_log WHERE action = 'acknowledgement.escalate' AND actor_type = 'system'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(logged, 4);
+}
+
+#[tokio::test]
+async fn a_reminder_queued_for_an_organisation_that_acknowledges_before_it_is_sent_is_suppressed() {
+    let sink = mail::shared().await;
+    let app = TestApp::spawn_with(|s| sink.configure(s)).await;
+    let cast = cast(&app).await;
+    let secretariat = app.seed_user("s.secretariat", "S", &[Role::Secretariat, Role::Reader]).await;
+    let secretariat = app.token(&secretariat).await;
+    let duty_b = address("duty-b");
+    duty(&app, sink, &secretariat, "B", &[&duty_b]).await;
+    let id = published(&app, &cast, &picture_body("group", "AMBER", "immediate").await).await;
+    let reference = reference_of(&app, &cast.author, &id).await;
+    // B has answered, and its deadline has passed, with a reminder queued for it as if
+    // taken the moment before the answer (answering first keeps the worker from taking
+    // the step itself): the worker decides again before sending.
+    let ack = format!("/api/v1/pictures/{id}/acknowledgements");
+    assert_eq!(app.post_json(&ack, Some(&cast.b_reader), &json!({"kind": "received"})).await.status(), 201);
+    published_ago(&app, &[&id], 61).await;
+    let client = app.pool.get().await.unwrap();
+    client
+        .execute(
+            "INSERT INTO mail_messages (id, message_id, kind, picture_id, duty_address_id, organisation_id, address) \
+             SELECT gen_random_uuid(), 'queued-before-the-answer-' || gen_random_uuid(), 'reminder', $1, d.id, \
+               d.organisation_id, d.email FROM duty_addresses d WHERE d.email = $2",
+            &[&id.parse::<uuid::Uuid>().unwrap(), &duty_b],
+        )
+        .await
+        .unwrap();
+    escalations_settled(&app).await;
+    let row = client
+        .query_one("SELECT state, last_outcome FROM mail_messages WHERE kind = 'reminder' AND address = $1", &[&duty_b])
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, Option<String>>(1)),
+        ("suppressed".into(), Some("not_overdue".into()))
+    );
+    assert!(reminders(sink, &duty_b, &reference).is_empty());
+}

@@ -224,6 +224,7 @@ impl Modify for Security {
         routes::notifications::list_mail_messages,
         routes::notifications::get_inbox,
         routes::notifications::mark_inbox_read,
+        routes::notifications::list_escalations,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),

@@ -333,6 +333,11 @@ fn notification_routes(cfg: &mut web::ServiceConfig) {
         web::resource("/notifications/messages")
             .route(web::get().to(notifications::list_mail_messages))
             .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/notifications/escalations")
+            .route(web::get().to(notifications::list_escalations))
+            .default_service(not_allowed("GET")),
     );
 }
 

@@ -269,7 +269,7 @@ pub async fn messages(
 ) -> Result<Vec<sitrep_types::MailMessage>, DbError> {
     let rows = c
         .query(
-            "SELECT m.id, m.message_id, m.kind, m.event_id, e.picture_id, m.user_id, m.duty_address_id, m.organisation_id, \
+            "SELECT m.id, m.message_id, m.kind, m.event_id, coalesce(e.picture_id, m.picture_id), m.user_id, m.duty_address_id, m.organisation_id, \
                m.address, m.state, m.attempts, m.last_outcome, m.next_attempt_at, m.created_at, m.sent_at \
              FROM mail_messages m LEFT JOIN events e ON e.id = m.event_id \
              WHERE ($1::text IS NULL OR m.state = $1) ORDER BY m.created_at DESC, m.id LIMIT $2",
@@ -568,8 +568,8 @@ pub async fn claim(c: &impl GenericClient, lease_secs: f64, limit: i64) -> Resul
              claimed AS ( \
                UPDATE mail_messages m SET lease_until = now() + make_interval(secs => $1), attempts = m.attempts + 1 \
                FROM due WHERE m.id = due.id RETURNING m.*) \
-             SELECT c.id, c.message_id, c.kind, c.event_id, e.type, e.picture_id, c.user_id, c.duty_address_id, \
-               c.organisation_id, c.address, c.token, c.attempts, c.failures \
+             SELECT c.id, c.message_id, c.kind, c.event_id, e.type, coalesce(e.picture_id, c.picture_id), c.user_id, \
+               c.duty_address_id, c.organisation_id, c.address, c.token, c.attempts, c.failures \
              FROM claimed c LEFT JOIN events e ON e.id = c.event_id",
             &[&lease_secs, &limit],
         )
@@ -697,4 +697,183 @@ pub async fn mark_read(c: &impl GenericClient, user: Uuid, events: &[Uuid]) -> R
         &[&user, &events],
     )
     .await?)
+}
+
+// Escalation of overdue acknowledgements.
+
+/// A recipient organisation that has not acknowledged a picture whose deadline has
+/// passed, with the steps already taken for it.
+#[derive(Debug, Clone)]
+pub struct Overdue {
+    pub picture_id: Uuid,
+    pub organisation_id: Uuid,
+    pub deadline: DateTime<Utc>,
+    pub taken: Vec<String>,
+}
+
+/// Silent recipient organisations of published pictures whose acknowledgement deadline
+/// passed within `window_secs` and that still miss a step. Sight is the organisation's
+/// (`picture_recipient`): an organisation that lost sight of a picture is not listed.
+pub async fn overdue(c: &impl GenericClient, window_secs: f64) -> Result<Vec<Overdue>, DbError> {
+    let rows = c
+        .query(
+            "SELECT p.id, o.id, picture_ack_deadline(p), \
+               coalesce((SELECT array_agg(x.step) FROM escalations x \
+                         WHERE x.picture_id = p.id AND x.organisation_id = o.id), '{}') \
+             FROM pictures p JOIN organisations o ON picture_recipient(p, o) \
+             WHERE p.status = 'published' AND p.urgency IN ('immediate', 'priority') \
+               AND picture_ack_deadline(p) < now() \
+               AND p.published_at > now() - make_interval(secs => $1) - interval '4 hours' \
+               AND picture_ack_deadline(p) > now() - make_interval(secs => $1) \
+               AND NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.picture_id = p.id AND a.organisation_id = o.id) \
+               AND (SELECT count(*) FROM escalations x WHERE x.picture_id = p.id AND x.organisation_id = o.id) < 2",
+            &[&window_secs],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Overdue {
+                picture_id: r.try_get(0)?,
+                organisation_id: r.try_get(1)?,
+                deadline: r.try_get(2)?,
+                taken: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// Records steps; a (picture, organisation, step) already recorded is left alone.
+/// Returns the rows recorded now: (id, picture, organisation, step).
+pub async fn record_escalations(
+    c: &impl GenericClient,
+    rows: &[(Uuid, Uuid, &str, DateTime<Utc>)],
+) -> Result<Vec<(Uuid, Uuid, Uuid, String)>, DbError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pictures: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let orgs: Vec<Uuid> = rows.iter().map(|r| r.1).collect();
+    let steps: Vec<&str> = rows.iter().map(|r| r.2).collect();
+    let deadlines: Vec<DateTime<Utc>> = rows.iter().map(|r| r.3).collect();
+    let rows = c
+        .query(
+            "INSERT INTO escalations (id, picture_id, organisation_id, step, deadline) \
+             SELECT gen_random_uuid(), p, o, s, d FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) \
+               AS x (p, o, s, d) \
+             ON CONFLICT (picture_id, organisation_id, step) DO NOTHING \
+             RETURNING id, picture_id, organisation_id, step",
+            &[&pictures, &orgs, &steps, &deadlines],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect()
+}
+
+/// Confirmed, current duty addresses of organisations that hold the secretariat (a
+/// membership in force with the `secretariat` role).
+pub async fn secretariat_duties(c: &impl GenericClient) -> Result<Vec<DutyNow>, DbError> {
+    let ids: Vec<Uuid> = c
+        .query(
+            "SELECT d.id FROM duty_addresses d WHERE d.removed_at IS NULL AND d.confirmed_at IS NOT NULL \
+               AND EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id AND u.active \
+                 WHERE m.organisation_id = d.organisation_id AND 'secretariat' = ANY (m.roles) \
+                   AND m.valid_from <= now() AND (m.valid_until IS NULL OR m.valid_until > now()))",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    duties(c, Some(&ids)).await
+}
+
+/// A reminder or an overdue report about to be queued.
+#[derive(Debug, Clone)]
+pub struct QueuedAbout {
+    pub message_id: String,
+    /// `reminder` or `overdue`.
+    pub kind: &'static str,
+    pub picture_id: Uuid,
+    pub duty_address_id: Uuid,
+    pub organisation_id: Uuid,
+    pub address: String,
+}
+
+/// Queues reminders and overdue reports; a Message-ID already queued is left alone.
+pub async fn queue_about(c: &impl GenericClient, rows: &[QueuedAbout]) -> Result<u64, DbError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r.message_id.as_str()).collect();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.kind).collect();
+    let pictures: Vec<Uuid> = rows.iter().map(|r| r.picture_id).collect();
+    let duties: Vec<Uuid> = rows.iter().map(|r| r.duty_address_id).collect();
+    let orgs: Vec<Uuid> = rows.iter().map(|r| r.organisation_id).collect();
+    let addresses: Vec<&str> = rows.iter().map(|r| r.address.as_str()).collect();
+    Ok(c.execute(
+        "INSERT INTO mail_messages (id, message_id, kind, picture_id, duty_address_id, organisation_id, address) \
+         SELECT gen_random_uuid(), m, k, p, d, o, a \
+         FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[]) AS x (m, k, p, d, o, a) \
+         ON CONFLICT (message_id) DO NOTHING",
+        &[&ids, &kinds, &pictures, &duties, &orgs, &addresses],
+    )
+    .await?)
+}
+
+/// Where organisations stand on a picture now: (organisation, sees it as a recipient,
+/// has acknowledged).
+pub async fn standing(
+    c: &impl GenericClient,
+    picture: Uuid,
+    orgs: &[Uuid],
+) -> Result<Vec<(Uuid, bool, bool)>, DbError> {
+    let rows = c
+        .query(
+            "SELECT o.id, coalesce(picture_recipient(p, o), false), \
+               EXISTS (SELECT 1 FROM acknowledgements a WHERE a.picture_id = p.id AND a.organisation_id = o.id) \
+             FROM pictures p, organisations o WHERE p.id = $1 AND o.id = ANY ($2)",
+            &[&picture, &orgs],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+}
+
+/// The organisations the secretariat step was taken for on a picture: (id, code).
+pub async fn escalated_to_secretariat(c: &impl GenericClient, picture: Uuid) -> Result<Vec<(Uuid, String)>, DbError> {
+    let rows = c
+        .query(
+            "SELECT o.id, o.code FROM escalations x JOIN organisations o ON o.id = x.organisation_id \
+             WHERE x.picture_id = $1 AND x.step = 'secretariat' ORDER BY o.code",
+            &[&picture],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// The newest escalation steps (the secretariat's view), newest first.
+pub async fn escalations(c: &impl GenericClient, limit: i64) -> Result<Vec<sitrep_types::Escalation>, DbError> {
+    let rows = c
+        .query(
+            "SELECT x.id, x.picture_id, p.reference, x.organisation_id, o.code, x.step, x.deadline, x.created_at, \
+               EXISTS (SELECT 1 FROM acknowledgements a WHERE a.picture_id = x.picture_id \
+                 AND a.organisation_id = x.organisation_id) \
+             FROM escalations x JOIN pictures p ON p.id = x.picture_id JOIN organisations o ON o.id = x.organisation_id \
+             ORDER BY x.created_at DESC, x.id LIMIT $1",
+            &[&limit],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(sitrep_types::Escalation {
+                id: r.try_get(0)?,
+                picture_id: r.try_get(1)?,
+                reference: r.try_get(2)?,
+                organisation_id: r.try_get(3)?,
+                organisation_code: r.try_get(4)?,
+                step: r.try_get(5)?,
+                deadline: r.try_get(6)?,
+                created_at: r.try_get(7)?,
+                acknowledged_since: r.try_get(8)?,
+            })
+        })
+        .collect()
 }

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use sitrep_db::Pool;
 use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
 use sitrep_db::notifications::{self as db, Claimed, DutyNow, MailSettle, Owner, PersonNow, PictureNow, Queued};
+use sitrep_domain::escalation::{self, Standing, Step};
 use sitrep_domain::notify::{self, About, Mail, MailedEvent, Preferences, QuietHours};
 use sitrep_domain::visibility::{Handling, Viewer};
 use sitrep_domain::{Permissions, RoleSet};
@@ -96,6 +97,11 @@ pub struct NotifyOptions {
     pub message_domain: String,
     /// The console's address as people reach it; links are `CONSOLE_URL#/picture/<id>`.
     pub console_url: String,
+    /// Seconds after an acknowledgement deadline before the secretariat is told who is
+    /// still silent (the silent organisations are reminded at the deadline).
+    pub escalate_after_secs: u64,
+    /// Deadlines that passed longer ago than this are not escalated any more.
+    pub escalation_window_secs: u64,
     pub smtp: SmtpOptions,
 }
 
@@ -111,6 +117,8 @@ impl Default for NotifyOptions {
             from: "Sitrep <sitrep@localhost>".into(),
             message_domain: "sitrep.invalid".into(),
             console_url: "https://127.0.0.1:8443/app/".into(),
+            escalate_after_secs: 1800,
+            escalation_window_secs: 86400,
             smtp: SmtpOptions::default(),
         }
     }
@@ -119,6 +127,9 @@ impl Default for NotifyOptions {
 impl NotifyOptions {
     /// Checks what can be checked before start.
     pub fn check(&self) -> Result<(), String> {
+        if self.escalation_window_secs <= self.escalate_after_secs {
+            return Err("notifications.escalation_window_secs must be longer than escalate_after_secs".into());
+        }
         if self.poll_ms == 0 || self.batch <= 0 || self.retry_scale <= 0.0 || self.lease_secs == 0 {
             return Err("notifications.poll_ms, batch, lease_secs and retry_scale must be positive".into());
         }
@@ -148,6 +159,17 @@ pub fn message_id(event: Uuid, recipient: Owner) -> String {
         Owner::Duty(d) => ("duty", d),
     };
     let digest = Sha256::digest(format!("sitrep-mail:{event}:{kind}:{id}"));
+    hex::encode(&digest[..16])
+}
+
+/// The `Message-ID` left part of a reminder (`reminder`, about one silent organisation)
+/// or an overdue report (`overdue`, naming `organisations`) about `picture` to a duty
+/// address: each step is one message to each address.
+pub fn escalation_message_id(kind: &str, picture: Uuid, organisations: &[Uuid], duty: Uuid) -> String {
+    let mut orgs = organisations.to_vec();
+    orgs.sort_unstable();
+    let orgs: Vec<String> = orgs.iter().map(Uuid::to_string).collect();
+    let digest = Sha256::digest(format!("sitrep-{kind}:{picture}:{}:duty:{duty}", orgs.join(",")));
     hex::encode(&digest[..16])
 }
 
@@ -301,6 +323,7 @@ impl Mailer {
     /// messages settled.
     pub async fn pass(&self) -> anyhow::Result<usize> {
         self.fan_out().await?;
+        self.escalate().await?;
         let claimed = {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
@@ -385,6 +408,109 @@ impl Mailer {
         Ok(())
     }
 
+    /// Takes the escalation steps now due (`sitrep_domain::escalation`): records each
+    /// (picture, organisation, step) once, with its access-log record, and queues a
+    /// reminder to each confirmed duty address of a silent organisation and one report
+    /// per picture to each of the secretariat's. Under the outbox position's lock, so one
+    /// process at a time takes steps; the unique key keeps each step to one even so.
+    async fn escalate(&self) -> anyhow::Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        if db::lock_position(&tx).await?.is_none() {
+            return Ok(());
+        }
+        let overdue = db::overdue(&tx, self.options.escalation_window_secs as f64).await?;
+        if overdue.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let after = chrono::Duration::seconds(self.options.escalate_after_secs as i64);
+        let mut steps = Vec::new();
+        for o in &overdue {
+            // Listed: a recipient (sees it) that has not acknowledged.
+            let standing = Standing { deadline: Some(o.deadline), sees: true, acknowledged: false };
+            for step in escalation::due_steps(standing, now, after) {
+                if !o.taken.iter().any(|t| t == step.as_str()) {
+                    steps.push((o.picture_id, o.organisation_id, step.as_str(), o.deadline));
+                }
+            }
+        }
+        let recorded = db::record_escalations(&tx, &steps).await?;
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = recorded.iter().map(|r| r.1).collect();
+        let pictures = db::pictures_now(&tx, &ids).await?;
+        let duties: Vec<DutyNow> = db::duties(&tx, None).await?.into_iter().filter(|d| d.confirmed).collect();
+        let secretariat = db::secretariat_duties(&tx).await?;
+        let mut queued = Vec::new();
+        let mut reported: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
+        for (id, picture, org, step) in &recorded {
+            let p = pictures.iter().find(|p| p.id == *picture);
+            let mut record = self.escalation_record(*org, p);
+            record.request_id = format!("escalation:{id}");
+            record.reason = Some(step.clone());
+            sitrep_db::audit::record(&tx, &record).await?;
+            if step == "reminder" {
+                for d in duties.iter().filter(|d| d.organisation_id == *org) {
+                    queued.push(db::QueuedAbout {
+                        message_id: escalation_message_id("reminder", *picture, &[*org], d.id),
+                        kind: "reminder",
+                        picture_id: *picture,
+                        duty_address_id: d.id,
+                        organisation_id: *org,
+                        address: d.email.clone(),
+                    });
+                }
+            } else {
+                match reported.iter_mut().find(|(p, _)| p == picture) {
+                    Some((_, orgs)) => orgs.push(*org),
+                    None => reported.push((*picture, vec![*org])),
+                }
+            }
+        }
+        for (picture, orgs) in &reported {
+            for d in &secretariat {
+                queued.push(db::QueuedAbout {
+                    message_id: escalation_message_id("overdue", *picture, orgs, d.id),
+                    kind: "overdue",
+                    picture_id: *picture,
+                    duty_address_id: d.id,
+                    organisation_id: d.organisation_id,
+                    address: d.email.clone(),
+                });
+            }
+        }
+        db::queue_about(&tx, &queued).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The access-log record of an escalation step: the system, for the silent
+    /// organisation, about the picture.
+    fn escalation_record(&self, org: Uuid, p: Option<&PictureNow>) -> AccessRecord {
+        AccessRecord {
+            request_id: String::new(),
+            actor_type: ActorType::System,
+            actor_id: None,
+            actor_name: Some("notification-worker".into()),
+            organisation_id: Some(org),
+            membership_id: None,
+            roles: Vec::new(),
+            action: "acknowledgement.escalate".into(),
+            object_type: Some("picture"),
+            object_id: p.map(|p| p.id.to_string()),
+            object_revision: p.map(|p| p.revision),
+            object_ids: None,
+            tier: p.map(|p| p.tier.clone()),
+            tlp: p.map(|p| p.tlp.clone()),
+            outcome: Outcome::Allowed,
+            reason: None,
+            http_status: 0,
+            client_addr: None,
+        }
+    }
+
     /// Decides each claimed message again as things stand now, then sends those still
     /// due (concurrently, no lock held).
     async fn attempt_all(&self, claimed: Vec<Claimed>) -> anyhow::Result<Vec<Attempt>> {
@@ -397,8 +523,34 @@ impl Mailer {
         let pictures = db::pictures_now(&client, &picture_ids).await?;
         let people = db::people(&client, Some(&user_ids)).await?;
         let duties = db::duties(&client, Some(&duty_ids)).await?;
-        drop(client);
         let now = Utc::now();
+        // Reminders and overdue reports: the organisations still silent now, by the
+        // escalation rule, for each such message.
+        let mut silent: Vec<(Uuid, Vec<String>)> = Vec::new();
+        for c in claimed.iter().filter(|c| c.kind == "reminder" || c.kind == "overdue") {
+            let Some(p) = c.picture_id.and_then(|id| pictures.iter().find(|p| p.id == id)) else { continue };
+            let (step, orgs) = if c.kind == "reminder" {
+                let Some(org) = c.organisation_id else { continue };
+                (Step::Reminder, vec![(org, String::new())])
+            } else {
+                (Step::Secretariat, db::escalated_to_secretariat(&client, p.id).await?)
+            };
+            let ids: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
+            let standing = db::standing(&client, p.id, &ids).await?;
+            let deadline = ack_deadline(p);
+            let after = chrono::Duration::seconds(self.options.escalate_after_secs as i64);
+            let still: Vec<String> = orgs
+                .into_iter()
+                .filter(|(org, _)| {
+                    standing.iter().find(|s| s.0 == *org).is_some_and(|&(_, sees, acknowledged)| {
+                        escalation::due_steps(Standing { deadline, sees, acknowledged }, now, after).contains(&step)
+                    })
+                })
+                .map(|o| o.1)
+                .collect();
+            silent.push((c.id, still));
+        }
+        drop(client);
         let sends = claimed.into_iter().map(|c| {
             let ctx = Context {
                 picture: c.picture_id.and_then(|id| pictures.iter().find(|p| p.id == id)),
@@ -410,6 +562,7 @@ impl Mailer {
                     Owner::Duty(d) => duties.iter().find(|x| x.id == d),
                     Owner::Person(_) => None,
                 },
+                silent: silent.iter().find(|s| s.0 == c.id).map(|s| s.1.as_slice()),
             };
             self.attempt(c, ctx, now)
         });
@@ -458,7 +611,7 @@ impl Mailer {
             MailSettle::Suppressed => Outcome::Denied,
             MailSettle::Retry(_) | MailSettle::Failed => Outcome::Failed,
         };
-        record.reason = Some(format!("{} {outcome}", c.event_type.as_deref().unwrap_or("confirmation")));
+        record.reason = Some(format!("{} {outcome}", c.event_type.as_deref().unwrap_or(c.kind.as_str())));
         if matches!(settle, MailSettle::Hold(_)) {
             record.action = "mail.hold".into();
         }
@@ -515,6 +668,9 @@ impl Mailer {
             let r = render::confirmation(lang, &link, token);
             return self.message(c, &r).map_or(Prepared::Suppress("unaddressable"), |m| Prepared::Send(Box::new(m)));
         }
+        if c.kind == "reminder" || c.kind == "overdue" {
+            return self.prepare_overdue(c, ctx);
+        }
         let (Some(p), Some(kind)) = (ctx.picture, c.event_type.as_deref().and_then(MailedEvent::of)) else {
             return Prepared::Suppress("not_visible");
         };
@@ -557,6 +713,37 @@ impl Mailer {
         self.message(c, &r).map_or(Prepared::Suppress("unaddressable"), |m| Prepared::Send(Box::new(m)))
     }
 
+    /// A reminder to a silent organisation's duty address, or the secretariat's overdue
+    /// report: suppressed when no organisation is silent any more (it acknowledged, or
+    /// lost sight of the picture), or when the duty address has changed.
+    fn prepare_overdue(&self, c: &Claimed, ctx: &Context<'_>) -> Prepared {
+        let (Some(p), Some(silent), Some(d)) = (ctx.picture, ctx.silent, ctx.duty) else {
+            return Prepared::Suppress("not_overdue");
+        };
+        let (Some(f), Some(deadline)) = (facts(p), ack_deadline(p)) else { return Prepared::Suppress("not_overdue") };
+        if silent.is_empty() {
+            return Prepared::Suppress("not_overdue");
+        }
+        if !d.confirmed || d.email != c.address {
+            return Prepared::Suppress("address_changed");
+        }
+        let no_title = sitrep_types::LocalizedText::default();
+        let mail = render::OverdueMail {
+            lang: Lang::parse(&d.language).unwrap_or(Lang::Fi),
+            reference: &p.reference,
+            tlp: f.tlp,
+            deadline,
+            originator: &p.originator_name,
+            // The secretariat may see the picture as metadata only: its report has no title.
+            title: if c.kind == "reminder" { &p.title } else { &no_title },
+            is_exercise: p.is_exercise,
+            link: format!("{}#/picture/{}", self.options.console_url, p.id),
+            silent: (c.kind == "overdue").then_some(silent),
+        };
+        let r = render::overdue(&mail);
+        self.message(c, &r).map_or(Prepared::Suppress("unaddressable"), |m| Prepared::Send(Box::new(m)))
+    }
+
     /// The message: plain text and HTML, the derived `Message-ID`, `List-Id`, and
     /// `Auto-Submitted` (so that out-of-office replies stay away).
     fn message(&self, c: &Claimed, r: &render::Rendered) -> Option<Message> {
@@ -584,6 +771,19 @@ struct Context<'a> {
     picture: Option<&'a PictureNow>,
     person: Option<&'a PersonNow>,
     duty: Option<&'a DutyNow>,
+    /// For a reminder or an overdue report: the organisations (codes; for a reminder,
+    /// one entry) still silent now; empty when none is.
+    silent: Option<&'a [String]>,
+}
+
+/// A picture's acknowledgement deadline: 1 h after publication for `immediate`, 4 h for
+/// `priority`, none for `routine` or a picture that is not published.
+fn ack_deadline(p: &PictureNow) -> Option<DateTime<Utc>> {
+    match (p.status.as_str(), Urgency::parse(&p.urgency), p.published_at) {
+        ("published", Some(Urgency::Immediate), Some(at)) => Some(at + chrono::Duration::hours(1)),
+        ("published", Some(Urgency::Priority), Some(at)) => Some(at + chrono::Duration::hours(4)),
+        _ => None,
+    }
 }
 
 enum Prepared {

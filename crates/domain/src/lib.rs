@@ -8,6 +8,7 @@ pub mod attachment;
 pub mod browser_session;
 pub mod correlation;
 pub mod election;
+pub mod escalation;
 pub mod lifecycle;
 pub mod notify;
 pub mod password;

@@ -113,7 +113,8 @@ pub struct MailMessage {
     pub id: Uuid,
     /// The `Message-ID` header, the same on every attempt.
     pub message_id: String,
-    /// `event` or `confirmation`.
+    /// `event`, `confirmation`, `reminder` (an overdue acknowledgement, to the silent
+    /// organisation's duty address) or `overdue` (to the secretariat's).
     pub kind: String,
     pub event_id: Option<Uuid>,
     pub picture_id: Option<Uuid>,
@@ -165,4 +166,23 @@ pub struct MarkRead {
     pub event_ids: Vec<Uuid>,
     #[serde(default)]
     pub all: bool,
+}
+
+/// One step of the escalation of an overdue acknowledgement (the secretariat).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Escalation {
+    pub id: Uuid,
+    pub picture_id: Uuid,
+    pub reference: String,
+    /// The organisation that had not acknowledged by the deadline.
+    pub organisation_id: Uuid,
+    pub organisation_code: String,
+    /// `reminder` (its duty addresses were reminded) or `secretariat` (the secretariat's
+    /// duty addresses were told).
+    pub step: String,
+    /// The acknowledgement deadline the step was taken against.
+    pub deadline: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    /// Whether the organisation has acknowledged the picture since.
+    pub acknowledged_since: bool,
 }

@@ -12,8 +12,8 @@ use sitrep_domain::notify::{self, About, EmailAddress, Mail, MailedEvent, Prefer
 use sitrep_domain::visibility::{Handling, Viewer};
 use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{
-    ConfirmEmail, Domain, DutyAddress, Inbox, InboxItem, Lang, MailMessage, MarkRead, NotificationPreferences,
-    PutDutyAddresses, Status, Tier, UpdateNotificationPreferences, Urgency,
+    ConfirmEmail, Domain, DutyAddress, Escalation, Inbox, InboxItem, Lang, MailMessage, MarkRead,
+    NotificationPreferences, PutDutyAddresses, Status, Tier, UpdateNotificationPreferences, Urgency,
 };
 use uuid::Uuid;
 
@@ -331,6 +331,29 @@ pub async fn list_mail_messages(
         &state,
         &meta,
         audit::by(&meta, &caller).objects("mail_message", rows.iter().map(|m| m.id).collect()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+/// The escalation of overdue acknowledgements (the secretariat): the newest steps
+/// first, at most 200, each with whether the organisation has acknowledged since.
+#[utoipa::path(
+    get, path = "/api/v1/notifications/escalations", tag = "notifications",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<Escalation>), AuthFailures, Forbidden, ServerFailures)
+)]
+pub async fn list_escalations(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+) -> Result<HttpResponse, ApiError> {
+    let client = meta.client(&state.pool).await?;
+    let rows = notifications::escalations(&client, 200).await?;
+    audit::commit(
+        &state,
+        &meta,
+        audit::by(&meta, &caller).objects("picture", rows.iter().map(|e| e.picture_id).collect()),
     )
     .await?;
     Ok(HttpResponse::Ok().json(rows))

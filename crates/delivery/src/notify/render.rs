@@ -221,6 +221,100 @@ pub fn event(m: &EventMail<'_>) -> Rendered {
     Rendered { subject, text, html: html_page(m.lang, &html) }
 }
 
+/// What a reminder or an overdue report says: reference, TLP, originator, deadline and
+/// the console's link; the title only where the TLP allows it in a message. The overdue
+/// report names the silent organisations.
+#[derive(Debug, Clone)]
+pub struct OverdueMail<'a> {
+    pub lang: Lang,
+    pub reference: &'a str,
+    pub tlp: Tlp,
+    pub deadline: DateTime<Utc>,
+    pub originator: &'a LocalizedText,
+    pub title: &'a LocalizedText,
+    pub is_exercise: bool,
+    pub link: String,
+    /// `None`: a reminder to the silent organisation; `Some`: the report to the
+    /// secretariat, with the codes of the organisations still silent.
+    pub silent: Option<&'a [String]>,
+}
+
+/// A reminder to a silent organisation, or the secretariat's overdue report.
+pub fn overdue(m: &OverdueMail<'_>) -> Rendered {
+    let w = words(m.lang);
+    let (reminder, report, silent_label, ask) = match m.lang {
+        Lang::Fi => (
+            "Kuittaus myöhässä",
+            "Kuittaukset myöhässä",
+            "Kuittaamatta",
+            "Organisaatiosi ei ole kuitannut tätä tilannekuvaa määräaikaan mennessä. Kuittaa se Sitrepissä.",
+        ),
+        Lang::Sv => (
+            "Kvittering försenad",
+            "Kvitteringar försenade",
+            "Inte kvitterat",
+            "Din organisation har inte kvitterat den här lägesbilden före tidsfristen. Kvittera den i Sitrep.",
+        ),
+        Lang::En => (
+            "Acknowledgement overdue",
+            "Acknowledgements overdue",
+            "Not acknowledged by",
+            "Your organisation has not acknowledged this situation picture by its deadline. Acknowledge it in Sitrep.",
+        ),
+    };
+    let what = if m.silent.is_some() { report } else { reminder };
+    let tlp = format!("TLP:{}", m.tlp.as_str());
+    let exercise = if m.is_exercise { format!("[{}] ", w.exercise) } else { String::new() };
+    let originator = pick(m.originator, m.lang).unwrap_or("");
+    let title = if text_may_be_mailed(m.tlp) { pick(m.title, m.lang) } else { None };
+    let subject = match title {
+        Some(t) => format!("{exercise}[{tlp}] {what}: {} {t}", m.reference),
+        None => format!("{exercise}[{tlp}] {what}: {} ({originator})", m.reference),
+    };
+    let mut fields: Vec<(&str, String)> = vec![
+        (w.reference, m.reference.to_owned()),
+        ("TLP", m.tlp.as_str().to_owned()),
+        (w.originator, originator.to_owned()),
+        (w.deadline, m.deadline.format("%Y-%m-%d %H:%M UTC").to_string()),
+    ];
+    if let Some(silent) = m.silent {
+        fields.push((silent_label, silent.join(", ")));
+    }
+    let mut text = format!("{tlp}\n\n{exercise}{what}\n\n");
+    if m.silent.is_none() {
+        text.push_str(&format!("{ask}\n\n"));
+    }
+    for (k, v) in &fields {
+        text.push_str(&format!("{k}: {v}\n"));
+    }
+    text.push('\n');
+    if let Some(t) = title {
+        text.push_str(&format!("{t}\n\n"));
+    }
+    text.push_str(&format!("{}: {}\n\n-- \n{}\n{tlp}\n", w.open, m.link, w.footer));
+    let mut html =
+        format!("<p><strong>{}</strong></p>\n<h1>{}{}</h1>\n", escape(&tlp), escape(&exercise), escape(what));
+    if m.silent.is_none() {
+        html.push_str(&format!("<p>{}</p>\n", escape(ask)));
+    }
+    html.push_str("<table>\n");
+    for (k, v) in &fields {
+        html.push_str(&format!("<tr><th align=\"left\">{}</th><td>{}</td></tr>\n", escape(k), escape(v)));
+    }
+    html.push_str("</table>\n");
+    if let Some(t) = title {
+        html.push_str(&format!("<h2>{}</h2>\n", escape(t)));
+    }
+    html.push_str(&format!(
+        "<p><a href=\"{}\">{}</a></p>\n<hr>\n<p><small>{}</small></p>\n<p><strong>{}</strong></p>\n",
+        escape(&m.link),
+        escape(w.open),
+        escape(w.footer),
+        escape(&tlp)
+    ));
+    Rendered { subject, text, html: html_page(m.lang, &html) }
+}
+
 /// The message that carries a confirmation token.
 pub fn confirmation(lang: Lang, link: &str, token: &str) -> Rendered {
     let w = words(lang);
@@ -289,6 +383,45 @@ mod tests {
         let r = event(&mail(Tlp::Clear, &t, &s, &o));
         assert!(!r.html.contains("<img"));
         assert!(r.html.contains("&lt;img"));
+        assert_eq!(r.html.matches("href=").count(), 1);
+    }
+
+    fn overdue_mail<'a>(
+        tlp: Tlp,
+        title: &'a LocalizedText,
+        org: &'a LocalizedText,
+        silent: Option<&'a [String]>,
+    ) -> OverdueMail<'a> {
+        OverdueMail {
+            lang: Lang::En,
+            reference: "VTY-2027-0042",
+            tlp,
+            deadline: chrono::DateTime::parse_from_rfc3339("2027-04-11T09:00:00Z").unwrap().with_timezone(&Utc),
+            originator: org,
+            title,
+            is_exercise: false,
+            link: "https://sitrep.example/app/#/picture/1".into(),
+            silent,
+        }
+    }
+
+    #[test]
+    fn a_reminder_above_green_carries_no_title_and_a_report_names_the_silent_organisations() {
+        let (t, o) = (text("Secret title"), text("Ministry"));
+        for tlp in [Tlp::Amber, Tlp::AmberStrict, Tlp::Red] {
+            let r = overdue(&overdue_mail(tlp, &t, &o, None));
+            for part in [&r.subject, &r.text, &r.html] {
+                assert!(!part.contains("Secret"), "{tlp:?}: {part}");
+                assert!(part.contains("VTY-2027-0042"));
+            }
+            assert!(r.text.contains("2027-04-11 09:00 UTC"));
+        }
+        let r = overdue(&overdue_mail(Tlp::Green, &t, &o, None));
+        assert!(r.subject.starts_with("[TLP:GREEN] Acknowledgement overdue") && r.subject.contains("Secret title en"));
+        let silent = ["ORG-B".to_owned(), "ORG-V".to_owned()];
+        let r = overdue(&overdue_mail(Tlp::Amber, &t, &o, Some(&silent)));
+        assert!(r.subject.contains("Acknowledgements overdue"));
+        assert!(r.text.contains("ORG-B, ORG-V") && r.html.contains("ORG-B, ORG-V"));
         assert_eq!(r.html.matches("href=").count(), 1);
     }
 }
