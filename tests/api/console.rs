@@ -172,6 +172,9 @@ fn reads_as_text(lit: &str) -> bool {
         "empty",
         "mono",
         "actions",
+        "chip",
+        "needs",
+        "panel",
     ];
     let words: Vec<&str> = lit.split_whitespace().collect();
     let wordlike = |w: &str| w.chars().filter(|c| c.is_alphabetic()).count() >= 2;
@@ -326,6 +329,16 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
     named_body["summary"] = json!({"fi": "Vain B:lle", "en": "Only for B"});
     let named = publish_through_review(&app, &a, &ap, &named_body).await;
     let ras = publish_through_review(&app, &a, &ap, &content("group_virt_ras", "AMBER")).await;
+    // An immediate picture (its deadline under an hour away: a red chip, pinned first) and
+    // one waiting in the review queue.
+    let mut urgent_body = content("group", "GREEN");
+    urgent_body["urgency"] = json!("immediate");
+    urgent_body["title"] =
+        json!({"fi": "Välitön vaalikuva", "sv": "Omedelbar lägesbild", "en": "Immediate election picture"});
+    let urgent = publish_through_review(&app, &a, &ap, &urgent_body).await;
+    let review = create(&app, &a, &content("group", "AMBER")).await;
+    let res = act(&app, &a, review["id"].as_str().unwrap(), "submit").await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
 
     // A signed checkpoint for the auditor's chain view.
     let signer =
@@ -357,6 +370,8 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         "group": {"id": group["id"], "reference": group["reference"], "title": group["title"]},
         "named": {"id": named["id"], "reference": named["reference"], "title": named["title"]},
         "ras": {"id": ras["id"], "reference": ras["reference"]},
+        "urgent": {"id": urgent["id"], "reference": urgent["reference"]},
+        "review": {"id": review["id"]},
     });
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
