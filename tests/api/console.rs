@@ -267,6 +267,37 @@ fn tools() -> Result<(String, PathBuf), String> {
     }
 }
 
+/// Details in Markdown with a link, raw HTML and an image from elsewhere.
+const MARKDOWN_DETAILS: &str = "**Toimi heti** (LANG): katso [ohje](https://vaalit.example/ohje).\n\n\
+    <script>alert(1)</script> <img src=\"https://tracker.example/x.png\" onerror=\"alert(2)\">\n\n\
+    ![kuva](https://tracker.example/y.png) [x](javascript:alert(3))";
+
+#[tokio::test]
+async fn markdown_details_are_served_as_sanitised_html_with_no_raw_html_passing() {
+    let app = TestApp::spawn().await;
+    let author = app.seed_user("a.author", "A", &[Role::Author]).await;
+    let token = app.token(&author).await;
+    let mut body = content("group", "AMBER");
+    body["details"] =
+        json!({"fi": MARKDOWN_DETAILS.replace("LANG", "fi"), "en": MARKDOWN_DETAILS.replace("LANG", "en")});
+    let p = create(&app, &token, &body).await;
+    let res = app.get(&format!("/api/v1/pictures/{}", p["id"].as_str().unwrap()), Some(&token)).await;
+    assert_eq!(res.status(), 200);
+    let p: Value = res.json().await.unwrap();
+    let fi = p["details_html"]["fi"].as_str().unwrap();
+    assert!(fi.contains("<strong>Toimi heti</strong> (fi)"), "{fi}");
+    assert!(fi.contains(r#"<a href="https://vaalit.example/ohje" rel="noopener noreferrer">ohje</a>"#), "{fi}");
+    assert!(fi.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "raw HTML shown as text: {fi}");
+    assert!(fi.contains("&lt;img src="), "the raw image tag is text: {fi}");
+    for bad in ["<script", "<img", "tracker.example/y.png", "javascript:"] {
+        assert!(!fi.contains(bad), "{bad} in {fi}");
+    }
+    assert!(p["details_html"]["en"].as_str().unwrap().contains("(en)"));
+    assert!(p["details_html"].get("sv").is_none(), "no Swedish details, no Swedish rendering");
+    // The Markdown itself is kept as written.
+    assert_eq!(p["details"]["fi"].as_str().unwrap(), MARKDOWN_DETAILS.replace("LANG", "fi"));
+}
+
 async fn publish_through_review(app: &TestApp, author: &str, approver: &str, body: &Value) -> Value {
     let p = create(app, author, body).await;
     let id = p["id"].as_str().unwrap();
@@ -322,7 +353,14 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
 
     let a = app.token(&author).await;
     let ap = app.token(&approver).await;
-    let group = publish_through_review(&app, &a, &ap, &content("group", "AMBER")).await;
+    // Its details in Markdown, with raw HTML that must reach no page as markup.
+    let mut group_body = content("group", "AMBER");
+    group_body["details"] = json!({
+        "fi": MARKDOWN_DETAILS.replace("LANG", "fi"),
+        "sv": MARKDOWN_DETAILS.replace("LANG", "sv"),
+        "en": MARKDOWN_DETAILS.replace("LANG", "en"),
+    });
+    let group = publish_through_review(&app, &a, &ap, &group_body).await;
     let mut named_body = content("named", "RED");
     named_body["named_recipients"] = json!([app.org("B")]);
     named_body["title"] = json!({"fi": "Nimetty salainen vaalikuva", "en": "Named secret ballot picture"});

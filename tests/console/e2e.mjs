@@ -250,6 +250,15 @@ try {
     for (const word of ['Tiivistelmä', 'Kuittaukset', 'Versiohistoria', 'Käsittely']) check(page.includes(word), `picture page in Finnish: ${word}`);
     check(!page.includes('Acknowledgements') && !page.includes('Summary'), 'no English headings left on the picture page');
     check(/jäljellä|myöhässä/.test(await sv.page.locator('#ack-countdown').innerText()), 'the countdown in Finnish');
+    // The details' Markdown, rendered by the server: formatting and a safe link, raw HTML as text.
+    const md = sv.page.locator('.markdown');
+    await md.locator('strong').getByText('Toimi heti').waitFor();
+    const link = md.getByRole('link', { name: 'ohje' });
+    check(await link.getAttribute('rel') === 'noopener noreferrer', 'links get rel=noopener');
+    check(await link.getAttribute('href') === 'https://vaalit.example/ohje', 'the link kept its address');
+    check(await md.locator('a[href^="javascript"]').count() === 0, 'a script link lost its address');
+    check(await md.locator('script, img, [onerror]').count() === 0, 'no raw HTML became markup');
+    check((await md.innerText()).includes('<script>alert(1)</script>'), 'raw HTML is shown as text');
     await sv.page.screenshot({ path: join(artifacts, 'picture-fi-1366.png'), fullPage: true });
     await sv.page.waitForTimeout(300); // the language is saved in the background
     // A fresh browser, with no choice made at sign-in: the remembered Finnish.

@@ -4,7 +4,7 @@
 
 import { ApiError, hasRole, me, request } from './api.js';
 import { onStreamEvent } from './sse.js';
-import { ENUMS, badges, countdown, describe, field, h, label, mount, pick, select, time, tlpBanner, toast } from './ui.js';
+import { ENUMS, badges, countdown, describe, field, h, label, markdown, mount, pick, select, time, tlpBanner, toast } from './ui.js';
 import { lifecycleButtons, prefs } from './board.js';
 import { language, t } from './i18n.js';
 
@@ -45,12 +45,14 @@ function facts(p, keys, orgs, elections) {
   return h('dl', { class: 'facts' }, keys.flatMap((k) => [h('dt', {}, t(`picture.${k}`)), h('dd', {}, value(p, k, orgs, elections))]));
 }
 
-function localized(text, lang, original) {
+/** A text in `lang` (or the fallback it says it shows); `html`: the server's rendering of it. */
+function localized(text, lang, original, html) {
   const got = pick(text, lang, original);
   if (!got.text) return h('p', { class: 'missing-lang' }, '—');
+  const rendered = html && html[got.lang];
   return h('div', {},
     got.lang !== lang ? h('p', { class: 'missing-lang' }, t('picture.fallback', { wanted: label(lang), shown: label(got.lang) })) : null,
-    h('div', { class: 'text', lang: got.lang }, got.text));
+    rendered ? markdown(rendered, got.lang) : h('div', { class: 'text', lang: got.lang }, got.text));
 }
 
 /** The picture page. */
@@ -125,7 +127,7 @@ export async function pictureView(main, id, setCleanup) {
       h('div', { class: 'cols' },
         h('div', {},
           h('h2', {}, t('picture.summary')), localized(p.summary, lang, p.original_lang),
-          p.details ? [h('h2', {}, t('picture.details')), localized(p.details, lang, p.original_lang)] : null,
+          p.details ? [h('h2', {}, t('picture.details')), localized(p.details, lang, p.original_lang, p.details_html)] : null,
           h('h2', {}, t('picture.assessment')), facts(p, FACTS, orgs, elections),
           indicators(p), sources(p), recommended(p, lang),
           related(p)),

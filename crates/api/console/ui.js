@@ -212,6 +212,30 @@ export function tlpBanner(tlp) {
     h('strong', {}, `TLP:${tlp}`), ' ', h('span', {}, t(`tlp.${key}`)));
 }
 
+// What the page keeps of the server's rendered Markdown: it is sanitised there already,
+// and is copied here element by element from an inert parsed document, so nothing outside
+// this list (and no attribute but a link's address) can reach the page either way.
+const MARKDOWN_TAGS = new Set(['p', 'br', 'hr', 'em', 'strong', 'del', 'code', 'pre', 'blockquote', 'ul', 'ol', 'li', 'a',
+  'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'thead', 'tbody', 'tr', 'th', 'td']);
+const LINK_REL = ['noopener', 'noreferrer'].join(' ');
+
+/** The details' HTML rendered by the server, as DOM nodes built with `h()`. */
+export function markdown(html, lang) {
+  const doc = new DOMParser().parseFromString(html, 'text/html');
+  const copy = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) return document.createTextNode(node.textContent);
+    if (node.nodeType !== Node.ELEMENT_NODE) return null;
+    const tag = node.tagName.toLowerCase();
+    const kids = [...node.childNodes].map(copy);
+    if (!MARKDOWN_TAGS.has(tag)) return kids;
+    const attrs = {};
+    const href = tag === 'a' ? node.getAttribute('href') || '' : '';
+    if (/^(https?:|mailto:)/i.test(href)) Object.assign(attrs, { href, rel: LINK_REL });
+    return h(tag, attrs, kids);
+  };
+  return h('div', { class: 'markdown', lang }, [...doc.body.childNodes].map(copy));
+}
+
 /** The text of `t` (a `{fi, sv, en}`) in `lang`, with the language it came from. */
 export function pick(t, lang, fallback) {
   if (!t) return { text: '', lang: null };

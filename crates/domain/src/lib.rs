@@ -9,6 +9,7 @@ pub mod browser_session;
 pub mod correlation;
 pub mod election;
 pub mod lifecycle;
+pub mod markdown;
 pub mod notify;
 pub mod password;
 pub mod permissions;
