@@ -172,6 +172,9 @@ fn reads_as_text(lit: &str) -> bool {
         "empty",
         "mono",
         "actions",
+        "chip",
+        "needs",
+        "panel",
     ];
     let words: Vec<&str> = lit.split_whitespace().collect();
     let wordlike = |w: &str| w.chars().filter(|c| c.is_alphabetic()).count() >= 2;
@@ -264,6 +267,37 @@ fn tools() -> Result<(String, PathBuf), String> {
     }
 }
 
+/// Details in Markdown with a link, raw HTML and an image from elsewhere.
+const MARKDOWN_DETAILS: &str = "**Toimi heti** (LANG): katso [ohje](https://vaalit.example/ohje).\n\n\
+    <script>alert(1)</script> <img src=\"https://tracker.example/x.png\" onerror=\"alert(2)\">\n\n\
+    ![kuva](https://tracker.example/y.png) [x](javascript:alert(3))";
+
+#[tokio::test]
+async fn markdown_details_are_served_as_sanitised_html_with_no_raw_html_passing() {
+    let app = TestApp::spawn().await;
+    let author = app.seed_user("a.author", "A", &[Role::Author]).await;
+    let token = app.token(&author).await;
+    let mut body = content("group", "AMBER");
+    body["details"] =
+        json!({"fi": MARKDOWN_DETAILS.replace("LANG", "fi"), "en": MARKDOWN_DETAILS.replace("LANG", "en")});
+    let p = create(&app, &token, &body).await;
+    let res = app.get(&format!("/api/v1/pictures/{}", p["id"].as_str().unwrap()), Some(&token)).await;
+    assert_eq!(res.status(), 200);
+    let p: Value = res.json().await.unwrap();
+    let fi = p["details_html"]["fi"].as_str().unwrap();
+    assert!(fi.contains("<strong>Toimi heti</strong> (fi)"), "{fi}");
+    assert!(fi.contains(r#"<a href="https://vaalit.example/ohje" rel="noopener noreferrer">ohje</a>"#), "{fi}");
+    assert!(fi.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "raw HTML shown as text: {fi}");
+    assert!(fi.contains("&lt;img src="), "the raw image tag is text: {fi}");
+    for bad in ["<script", "<img", "tracker.example/y.png", "javascript:"] {
+        assert!(!fi.contains(bad), "{bad} in {fi}");
+    }
+    assert!(p["details_html"]["en"].as_str().unwrap().contains("(en)"));
+    assert!(p["details_html"].get("sv").is_none(), "no Swedish details, no Swedish rendering");
+    // The Markdown itself is kept as written.
+    assert_eq!(p["details"]["fi"].as_str().unwrap(), MARKDOWN_DETAILS.replace("LANG", "fi"));
+}
+
 async fn publish_through_review(app: &TestApp, author: &str, approver: &str, body: &Value) -> Value {
     let p = create(app, author, body).await;
     let id = p["id"].as_str().unwrap();
@@ -319,13 +353,30 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
 
     let a = app.token(&author).await;
     let ap = app.token(&approver).await;
-    let group = publish_through_review(&app, &a, &ap, &content("group", "AMBER")).await;
+    // Its details in Markdown, with raw HTML that must reach no page as markup.
+    let mut group_body = content("group", "AMBER");
+    group_body["details"] = json!({
+        "fi": MARKDOWN_DETAILS.replace("LANG", "fi"),
+        "sv": MARKDOWN_DETAILS.replace("LANG", "sv"),
+        "en": MARKDOWN_DETAILS.replace("LANG", "en"),
+    });
+    let group = publish_through_review(&app, &a, &ap, &group_body).await;
     let mut named_body = content("named", "RED");
     named_body["named_recipients"] = json!([app.org("B")]);
     named_body["title"] = json!({"fi": "Nimetty salainen vaalikuva", "en": "Named secret ballot picture"});
     named_body["summary"] = json!({"fi": "Vain B:lle", "en": "Only for B"});
     let named = publish_through_review(&app, &a, &ap, &named_body).await;
     let ras = publish_through_review(&app, &a, &ap, &content("group_virt_ras", "AMBER")).await;
+    // An immediate picture (its deadline under an hour away: a red chip, pinned first) and
+    // one waiting in the review queue.
+    let mut urgent_body = content("group", "GREEN");
+    urgent_body["urgency"] = json!("immediate");
+    urgent_body["title"] =
+        json!({"fi": "Välitön vaalikuva", "sv": "Omedelbar lägesbild", "en": "Immediate election picture"});
+    let urgent = publish_through_review(&app, &a, &ap, &urgent_body).await;
+    let review = create(&app, &a, &content("group", "AMBER")).await;
+    let res = act(&app, &a, review["id"].as_str().unwrap(), "submit").await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
 
     // A signed checkpoint for the auditor's chain view.
     let signer =
@@ -357,6 +408,8 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         "group": {"id": group["id"], "reference": group["reference"], "title": group["title"]},
         "named": {"id": named["id"], "reference": named["reference"], "title": named["title"]},
         "ras": {"id": ras["id"], "reference": ras["reference"]},
+        "urgent": {"id": urgent["id"], "reference": urgent["reference"]},
+        "review": {"id": review["id"]},
     });
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")

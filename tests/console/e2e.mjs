@@ -54,9 +54,9 @@ const browser = await chromium.launch({
 
 const open = [];
 /** A fresh browser context (its own profile and memory) for one user. */
-async function session(name) {
+async function session(name, viewport = { width: 1366, height: 860 }) {
   // The server's certificate is self-signed for the test; only loopback is reached.
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 860 } });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
   const page = await context.newPage();
   page.on('console', (m) => {
     // Refused API calls (a 401 asking for TOTP, a 404 for a picture not shared, a 422)
@@ -123,6 +123,15 @@ try {
     check(t.includes('TLP:AMBER') && t.includes('TLP:RED'), 'TLP badges');
     check(await b.page.locator('#live.on').count() === 1 || true, 'live indicator');
     await b.page.locator('#live.on').waitFor({ timeout: 10000 });
+    // Needs my action: the immediate picture first, with a red chip (under an hour left).
+    const first = b.page.locator('#needs li.need').first();
+    await first.waitFor();
+    check(await first.getAttribute('data-picture') === seed.urgent.id, 'the immediate picture is pinned first in "Needs my action"');
+    check(await first.locator('.chip.chip-red').count() === 1, 'its deadline chip is red');
+    check(await first.locator('.badge.urgency-immediate').count() === 1, 'immediate is marked in red, not as a status');
+    check(await b.page.locator(`#needs li[data-picture="${seed.group.id}"] .chip:not(.chip-red)`).count() === 1, 'a priority picture with hours left: a plain chip');
+    check(await b.page.locator('#board-list > li').first().getAttribute('data-id') === seed.urgent.id, 'immediate pinned at the top of the board');
+    check(await b.page.locator(`#board-list [data-id="${seed.urgent.id}"] .badge.status`).allInnerTexts().then((x) => !x.includes('immediate')), 'immediate is not a grey status pill');
     await b.page.screenshot({ path: join(artifacts, 'board.png'), fullPage: true });
     const stored = await b.page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
     check(stored[0] === 0 && stored[1] === 0 && stored[2] === '', `tokens stored in the browser: ${stored}`);
@@ -241,6 +250,15 @@ try {
     for (const word of ['Tiivistelmä', 'Kuittaukset', 'Versiohistoria', 'Käsittely']) check(page.includes(word), `picture page in Finnish: ${word}`);
     check(!page.includes('Acknowledgements') && !page.includes('Summary'), 'no English headings left on the picture page');
     check(/jäljellä|myöhässä/.test(await sv.page.locator('#ack-countdown').innerText()), 'the countdown in Finnish');
+    // The details' Markdown, rendered by the server: formatting and a safe link, raw HTML as text.
+    const md = sv.page.locator('.markdown');
+    await md.locator('strong').getByText('Toimi heti').waitFor();
+    const link = md.getByRole('link', { name: 'ohje' });
+    check(await link.getAttribute('rel') === 'noopener noreferrer', 'links get rel=noopener');
+    check(await link.getAttribute('href') === 'https://vaalit.example/ohje', 'the link kept its address');
+    check(await md.locator('a[href^="javascript"]').count() === 0, 'a script link lost its address');
+    check(await md.locator('script, img, [onerror]').count() === 0, 'no raw HTML became markup');
+    check((await md.innerText()).includes('<script>alert(1)</script>'), 'raw HTML is shown as text');
     await sv.page.screenshot({ path: join(artifacts, 'picture-fi-1366.png'), fullPage: true });
     await sv.page.waitForTimeout(300); // the language is saved in the background
     // A fresh browser, with no choice made at sign-in: the remembered Finnish.
@@ -293,6 +311,7 @@ try {
     check(!before.includes(title) && !before.includes('False claims about closed polling stations'), 'not on B\'s board before publication');
     await b.page.evaluate(() => { window.__noReload = true; });
     await signIn(approver2, seed.users.approver2);
+    await approver2.page.locator('#needs li[data-need="queue"]').getByText(/2 pictures await review/).waitFor();
     await approver2.page.getByRole('link', { name: 'Review queue' }).click();
     const row = approver2.page.locator(`tr[data-id="${posted.id}"]`);
     await row.waitFor();
@@ -308,6 +327,10 @@ try {
     // The board shows titles in the language last chosen (English, above).
     const card = await b.page.locator(`[data-id="${posted.id}"]`).innerText();
     check(card.includes('False claims about closed polling stations'), `title on the board: ${card}`);
+    // Marked fresh, and the mark clears once it has been seen.
+    await b.page.locator(`#board-list [data-id="${posted.id}"].fresh`).waitFor();
+    await b.page.locator(`#board-list [data-id="${posted.id}"]:not(.fresh)`).waitFor({ timeout: 10000 });
+    await b.page.locator(`#needs li[data-picture="${posted.id}"]`).waitFor();
   });
 
   await scenario('the reader acknowledges it and the deadline counts down', async () => {
@@ -317,9 +340,24 @@ try {
     check(/h .* min .* s left/.test(before), `countdown: ${before}`);
     await b.page.waitForTimeout(1100);
     check((await b.page.locator('#ack-countdown').innerText()) !== before, 'countdown ticks');
+    const banner = b.page.locator('#tlp-banner');
+    check((await banner.innerText()).startsWith('TLP:AMBER'), 'the TLP banner in FIRST words');
     await b.page.getByRole('button', { name: 'Acknowledge: received' }).click();
     await b.page.locator('#ack-list').getByText('ORG-B').waitFor();
     await b.page.getByText('Your organisation acknowledged (received).').waitFor();
+    // Acknowledged: the countdown stops, the buttons go, focus is on the confirmation.
+    check(await b.page.locator('#ack-countdown').count() === 0, 'the countdown stopped');
+    check(await b.page.getByRole('button', { name: /^Acknowledge/ }).count() === 0, 'the buttons are gone');
+    check(await b.page.evaluate(() => document.activeElement && document.activeElement.id) === 'ack-confirmation', 'focus on the confirmation');
+    // The TLP:RED picture's banner: white-on-black is not enough, it is red on black.
+    await b.page.evaluate((id) => { location.hash = `#/picture/${id}`; }, seed.named.id);
+    await b.page.locator('#tlp-banner').getByText('TLP:RED').waitFor();
+    const colours = await b.page.locator('#tlp-banner').evaluate((el) => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color]);
+    check(colours[0] === 'rgb(0, 0, 0)' && colours[1] === 'rgb(255, 43, 43)', `TLP:RED in FIRST colours: ${colours}`);
+    await b.page.screenshot({ path: join(artifacts, 'picture-red-1366.png'), fullPage: true });
+    await b.page.evaluate(() => { location.hash = '#/board'; });
+    await b.page.locator('#needs').waitFor();
+    check(await b.page.locator(`#needs li[data-picture="${posted.id}"]`).count() === 0, 'acknowledged: no longer needs my action');
   });
 
   await scenario('the author sees the acknowledgement and the revision history', async () => {
@@ -338,8 +376,15 @@ try {
   const r = await session('r.reader');
   await scenario('the RAS contact point records its release decision', async () => {
     await signIn(r, seed.users.r);
-    await r.page.locator(`[data-id="${seed.ras.id}"] a.title`).click();
+    await r.page.locator(`#needs li[data-need="ras"][data-picture="${seed.ras.id}"]`).waitFor();
+    await r.page.locator(`#board-list [data-id="${seed.ras.id}"] a.title`).click();
     await r.page.getByRole('heading', { name: 'Release decision (RAS)' }).waitFor();
+    // The decision starts at a prompt the form will not submit (no raw validation message).
+    const decision = r.page.getByLabel('Decision', { exact: true });
+    check(await decision.inputValue() === '', 'the decision starts at the prompt');
+    await r.page.getByRole('button', { name: 'Record decision' }).click();
+    check(await decision.evaluate((el) => el.validity.valueMissing), 'an unchosen decision is not submitted');
+    check(await r.page.locator('#release li').count() === 0, 'nothing recorded');
     await r.page.getByLabel('Decision', { exact: true }).selectOption('shared_for_awareness');
     await r.page.getByRole('button', { name: 'Record decision' }).click();
     await r.page.locator('#release li strong').getByText('shared for awareness').waitFor();
@@ -414,6 +459,41 @@ try {
     check(left.length === 0, 'signing out cleared the cookie');
     await c.page.reload();
     await c.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();
+  });
+
+  await scenario('at 390 px no page scrolls sideways, in Finnish and Swedish, and a picture is acknowledged near the top', async () => {
+    const who = [
+      ['c.reader', seed.users.c, [['board', '#/board', '#board-list > li'], ['picture', `#/picture/${seed.group.id}`, '#acks button']]],
+      ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
+      ['a.author', seed.users.author, [['editor', '#/new', '#editor-h']]],
+      ['s.auditor', seed.users.auditor, [['audit', '#/audit', '#log-table tbody tr']]],
+    ];
+    for (const [name, user, views] of who) {
+      const s = await session(`${name}-390`, { width: 390, height: 844 });
+      await signIn(s, user);
+      for (const lang of ['fi', 'sv']) {
+        await s.page.locator('#language').selectOption(lang);
+        await s.page.waitForFunction((l) => document.documentElement.lang === l, lang);
+        for (const [view, hash, ready] of views) {
+          await s.page.evaluate((x) => { location.hash = x; }, hash);
+          await s.page.locator(ready).first().waitFor();
+          await s.page.waitForTimeout(300);
+          const width = await s.page.evaluate(() => document.scrollingElement.scrollWidth);
+          check(width <= 390, `${view} in ${lang} is ${width} px wide at 390 px`);
+          if (view === 'picture') {
+            const acks = await s.page.locator('#acks').boundingBox();
+            const summary = await s.page.locator('.cols > div:first-child > h2').first().boundingBox();
+            check(acks.y < summary.y, `acknowledgement above the texts on a phone (${acks.y} < ${summary.y})`);
+          }
+          await s.page.screenshot({ path: join(artifacts, `${view}-${lang}-390.png`), fullPage: true });
+        }
+        // Back to the view list's start, so a language switch re-renders a known page.
+        await s.page.evaluate((x) => { location.hash = x; }, views[0][1]);
+      }
+      await s.page.getByRole('button', { name: UI.sv.signOut }).click();
+      await s.page.getByRole('heading', { name: UI.sv.signIn }).waitFor();
+      await s.context.close();
+    }
   });
 
   for (const s of [b, c, author, approver2]) await s.context.close();

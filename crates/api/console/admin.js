@@ -2,7 +2,7 @@
 // elections) and the auditor's (access-log search, export, the chain's checkpoints).
 
 import { ApiError, authFetch, hasRole, query, request } from './api.js';
-import { badges, describe, field, h, label, mount, pick, select, showFieldErrors, time, toast } from './ui.js';
+import { badges, describe, field, fieldMessage, h, label, mount, pick, select, showFieldErrors, time, toast } from './ui.js';
 import { language, t } from './i18n.js';
 
 async function all(path, max = 20) {
@@ -35,7 +35,7 @@ function apiForm(title, fields, submitText, send) {
     } catch (e) {
       if (e instanceof ApiError && e.status === 422) {
         const left = showFieldErrors(form, e.problem);
-        msg.textContent = left.length ? left.map((x) => t('admin.field_error', { field: x.field, message: x.message })).join('; ') : (e.problem.detail || '');
+        msg.textContent = left.length ? left.map((x) => t('admin.field_error', { field: x.field, message: fieldMessage(x) })).join('; ') : (e.problem.detail || '');
       } else {
         msg.textContent = describe(e);
       }
@@ -93,10 +93,10 @@ async function organisations(body) {
     toast(t('admin.org_created'));
     await organisations(body);
   });
-  const userSel = select('user', users.map((u) => u.id), { required: true });
-  [...userSel.options].forEach((o, i) => { o.textContent = users[i].username; });
-  const orgSel = select('organisation_id', orgs.map((o) => o.id), { required: true });
-  [...orgSel.options].forEach((o, i) => { o.textContent = orgs[i].code; });
+  const userSel = select('user', users.map((u) => u.id), { required: true, prompt: true });
+  users.forEach((u, i) => { userSel.options[i + 1].textContent = u.username; });
+  const orgSel = select('organisation_id', orgs.map((o) => o.id), { required: true, prompt: true });
+  orgs.forEach((o, i) => { orgSel.options[i + 1].textContent = o.code; });
   const roles = h('div', { class: 'checks', role: 'group', 'aria-label': t('admin.roles') }, ENUMS_ROLES.map((r) =>
     h('label', {}, h('input', { type: 'checkbox', value: r }), t(`role.${r}`))));
   const grant = apiForm(t('admin.new_membership'), [field(t('admin.user'), userSel, 'user'), field(t('admin.organisation'), orgSel, 'organisation_id'),

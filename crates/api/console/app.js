@@ -3,7 +3,7 @@
 
 import { ApiError, changePassword, hasRole, login, logout, me, onSession, request, resume, signedIn } from './api.js';
 import { dispatch, openStream } from './sse.js';
-import { h, mount, field, describe, showFieldErrors, clearFieldErrors, select } from './ui.js';
+import { h, mount, field, describe, fieldMessage, showFieldErrors, clearFieldErrors, select } from './ui.js';
 import { LANGS, browserLanguage, language, loadCatalogues, onLanguage, setLanguage, setTimeZone, t } from './i18n.js';
 import { boardView, prefs, queueView } from './board.js';
 import { pictureView } from './picture.js';
@@ -168,7 +168,7 @@ function passwordView() {
     } catch (e) {
       if (e instanceof ApiError && e.status === 422) {
         const left = showFieldErrors(form, e.problem);
-        error.textContent = left.map((x) => x.message).join(' ');
+        error.textContent = left.map((x) => fieldMessage(x)).join(' ');
       } else if (e instanceof ApiError && e.code === 'current_password_invalid') {
         error.textContent = t('password.wrong_current');
         current.focus();

@@ -1,9 +1,9 @@
 // The situation board (GET /api/v1/pictures with filters and search, updated live from
 // the stream) and the approver's review queue.
 
-import { hasRole, query, request } from './api.js';
+import { hasRole, me, query, request } from './api.js';
 import { onStreamEvent } from './sse.js';
-import { ENUMS, badges, describe, field, h, label, mount, pick, select, time, toast } from './ui.js';
+import { ENUMS, badges, countdown, describe, field, h, label, mount, pick, select, time, toast } from './ui.js';
 import { language, t } from './i18n.js';
 
 // The language picture texts are shown in first: the interface language until changed here.
@@ -24,7 +24,8 @@ async function loadElections() {
 function card(p, fresh) {
   const title = pick(p.title, prefs.lang);
   const summary = pick(p.summary, prefs.lang);
-  return h('li', { class: `card sev-${p.severity || 'none'}${fresh ? ' fresh' : ''}`, dataset: { id: p.id, reference: p.reference } },
+  const urgent = p.urgency === 'immediate' ? ' immediate' : '';
+  return h('li', { class: `card sev-${p.severity || 'none'}${urgent}${fresh ? ' fresh' : ''}`, dataset: { id: p.id, reference: p.reference } },
     h('div', { class: 'meta' }, h('span', { class: 'mono' }, p.reference), ' · ', p.originator.code, ' · ',
       p.kind ? label(p.kind) : t('board.metadata_only'), ' · ', t('board.updated', { time: time(p.updated_at) })),
     h('div', {}, h('a', { class: 'title', href: `#/picture/${p.id}` },
@@ -32,6 +33,107 @@ function card(p, fresh) {
       title.lang && title.lang !== prefs.lang ? h('span', { class: 'missing-lang' }, t('board.in_language', { lang: label(title.lang) })) : null),
     summary.text ? h('p', {}, summary.text) : null,
     h('div', {}, badges(p)));
+}
+
+/** Runs `fn` over `items`, at most `n` at a time (a few requests, never a burst of them). */
+async function bounded(items, n, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]).catch(() => null);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
+}
+
+// How many recent pictures "Needs my action" looks at per kind of work (docs/console.md).
+const NEEDS_SCAN = 30;
+
+/**
+ * What needs this person's action, most urgent first: pictures of other organisations with
+ * an acknowledgement deadline that this organisation has not acknowledged (`immediate`
+ * pinned first, then by deadline), the RAS-tier pictures awaiting the RAS contact point's
+ * decision, and the approver's queue. All read through the API with the person's token.
+ */
+export async function needsMyAction() {
+  const org = me().organisation;
+  const out = { acks: [], ras: [], queue: null };
+  const work = [];
+  if (hasRole('reader', 'author', 'approver')) {
+    work.push((async () => {
+      // Only immediate and priority pictures have an acknowledgement deadline.
+      const pages = await Promise.all(['immediate', 'priority'].map((u) =>
+        request(`/pictures${query({ status: 'published', urgency: u, limit: NEEDS_SCAN })}`)));
+      const candidates = pages.flatMap((pg) => pg.items).filter((p) => p.originator.id !== org.id && !p.expired).slice(0, NEEDS_SCAN);
+      const statuses = await bounded(candidates, 4, (p) => request(`/pictures/${p.id}/acknowledgements`));
+      candidates.forEach((p, i) => {
+        const st = statuses[i];
+        if (!st || !st.deadline) return;
+        if ((st.acknowledgements || []).some((a) => a.organisation.id === org.id)) return;
+        out.acks.push({ picture: p, deadline: st.deadline });
+      });
+      out.acks.sort((x, y) => (x.picture.urgency === 'immediate' ? 0 : 1) - (y.picture.urgency === 'immediate' ? 0 : 1)
+        || new Date(x.deadline) - new Date(y.deadline));
+    })());
+    if (org.reach === 'ras_contact_point') {
+      work.push((async () => {
+        const page = await request(`/pictures${query({ status: 'published', tier: 'group_virt_ras', limit: NEEDS_SCAN })}`);
+        const decisions = await bounded(page.items, 4, (p) => request(`/pictures/${p.id}/release-decisions`));
+        page.items.forEach((p, i) => {
+          const list = decisions[i];
+          if (list && !list.some((d) => d.organisation.id === org.id)) out.ras.push(p);
+        });
+      })());
+    }
+  }
+  if (hasRole('approver')) {
+    work.push((async () => {
+      const page = await request(`/pictures${query({ status: 'in_review', originator: org.id, limit: 200 })}`);
+      out.queue = page.items.length;
+    })());
+  }
+  await Promise.all(work);
+  return out;
+}
+
+/** A deadline chip: the time left (or overdue), red when under an hour. */
+function deadlineChip(deadline) {
+  const chip = h('span', { class: 'chip' });
+  const tick = () => {
+    const c = countdown(deadline);
+    chip.textContent = c.text;
+    chip.classList.toggle('chip-red', c.late || new Date(deadline).getTime() - Date.now() < 3600 * 1000);
+  };
+  tick();
+  chip.tick = tick;
+  return chip;
+}
+
+function needsPanel(needs) {
+  const items = [];
+  for (const { picture: p, deadline } of needs.acks) {
+    items.push(h('li', { class: `need${p.urgency === 'immediate' ? ' need-immediate' : ''}`, dataset: { picture: p.id, need: 'ack' } },
+      deadlineChip(deadline), ' ',
+      p.urgency === 'immediate' ? [h('span', { class: 'badge urgency-immediate' }, label('immediate')), ' '] : null,
+      h('a', { href: `#/picture/${p.id}` }, pick(p.title, prefs.lang).text || p.reference), ' ',
+      h('span', { class: 'meta' }, t('needs.ack_line', { reference: p.reference, org: p.originator.code }))));
+  }
+  for (const p of needs.ras) {
+    items.push(h('li', { class: 'need', dataset: { picture: p.id, need: 'ras' } },
+      h('span', { class: 'chip chip-ras' }, t('needs.ras_chip')), ' ',
+      h('a', { href: `#/picture/${p.id}` }, pick(p.title, prefs.lang).text || p.reference), ' ',
+      h('span', { class: 'meta' }, p.reference)));
+  }
+  if (needs.queue) {
+    items.push(h('li', { class: 'need', dataset: { need: 'queue' } },
+      h('a', { href: '#/queue' }, t('needs.queue', { n: needs.queue }))));
+  }
+  return h('section', { class: 'needs panel', id: 'needs', 'aria-labelledby': 'h-needs' },
+    h('h2', { id: 'h-needs' }, t('needs.title'), ' ', h('span', { class: 'count' }, String(items.length))),
+    items.length ? h('ul', {}, items) : h('p', { class: 'empty' }, t('needs.none')));
 }
 
 /** The board: filters, search, the list newest first, live updates. */
@@ -61,7 +163,17 @@ export async function boardView(main, setCleanup) {
     field(t('board.urgency'), f.urgency, 'urgency'), field(t('board.status'), f.status, 'status'), field(t('board.election'), f.election, 'election'),
     field(t('board.exercise'), f.is_exercise, 'is_exercise'), field(t('board.texts'), f.lang, 'lang'),
     h('button', { type: 'submit' }, t('board.apply')));
-  mount(main, h('h1', {}, t('board.title')), form, count, list, more);
+  const needsBox = h('div', { id: 'needs-box' });
+  mount(main, h('h1', {}, t('board.title')), needsBox, form, count, list, more);
+  const chips = () => needsBox.querySelectorAll('.chip');
+  const chipTimer = setInterval(() => { for (const c of chips()) if (c.tick) c.tick(); }, 1000);
+  const loadNeeds = async () => {
+    try {
+      mount(needsBox, needsPanel(await needsMyAction()));
+    } catch (e) {
+      mount(needsBox, h('p', { class: 'form-error', role: 'alert' }, describe(e)));
+    }
+  };
 
   let cursor = null;
   // The filters of the first page: a cursor is valid only with the query it came from.
@@ -72,8 +184,26 @@ export async function boardView(main, setCleanup) {
     domain: f.domain.value, severity: f.severity.value, urgency: f.urgency.value, status: f.status.value,
     election: f.election.value, is_exercise: f.is_exercise.value, q: f.q.value.trim(), limit: 50,
   });
+  // A "fresh" mark (a picture a live event named) clears once the card has been in view
+  // for a few seconds while the page was visible: then it has been seen.
+  const seen = new IntersectionObserver((entries) => {
+    for (const en of entries) {
+      if (!en.isIntersecting || document.visibilityState !== 'visible') continue;
+      const el = en.target;
+      seen.unobserve(el);
+      setTimeout(() => {
+        fresh.delete(el.dataset.id);
+        el.classList.remove('fresh');
+      }, 3000);
+    }
+  }, { threshold: 0.5 });
   const render = () => {
-    mount(list, items.length ? items.map((p) => card(p, fresh.has(p.id))) : h('li', { class: 'empty' }, t('board.none')));
+    // Published `immediate` pictures are pinned above the rest of what is loaded.
+    const pinned = (p) => p.urgency === 'immediate' && p.status === 'published' && !p.expired;
+    const ordered = [...items.filter(pinned), ...items.filter((p) => !pinned(p))];
+    seen.disconnect();
+    mount(list, ordered.length ? ordered.map((p) => card(p, fresh.has(p.id))) : h('li', { class: 'empty' }, t('board.none')));
+    for (const el of list.querySelectorAll('.card.fresh')) seen.observe(el);
     count.textContent = t('board.count', { n: items.length });
   };
   const load = async (append) => {
@@ -100,7 +230,7 @@ export async function boardView(main, setCleanup) {
     render();
   });
   more.addEventListener('click', () => load(true));
-  await load(false);
+  await Promise.all([load(false), loadNeeds()]);
 
   // Live: an event names a picture; reload the first page with the same filters (the
   // server decides what this user sees) and mark the pictures the events named.
@@ -116,7 +246,7 @@ export async function boardView(main, setCleanup) {
     clearTimeout(pending);
     pending = setTimeout(async () => {
       const before = new Set(items.map((p) => p.id));
-      await load(false);
+      await Promise.all([load(false), loadNeeds()]);
       const added = items.filter((p) => !before.has(p.id));
       if (added.length) toast(t('board.new_live', { references: added.map((p) => p.reference).join(', ') }));
     }, 250);
@@ -124,6 +254,8 @@ export async function boardView(main, setCleanup) {
   setCleanup(() => {
     stop();
     clearTimeout(pending);
+    clearInterval(chipTimer);
+    seen.disconnect();
   });
 }
 

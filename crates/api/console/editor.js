@@ -2,7 +2,7 @@
 // its 422 field errors are shown at the fields they name.
 
 import { ApiError, me, request } from './api.js';
-import { ENUMS, clearFieldErrors, describe, field, h, label, mount, select, showFieldErrors, toast, uid } from './ui.js';
+import { ENUMS, clearFieldErrors, describe, field, fieldMessage, h, label, mount, select, showFieldErrors, toast, uid } from './ui.js';
 import { language, t } from './i18n.js';
 
 function checks(name, values, chosen = [], text = label) {
@@ -303,7 +303,7 @@ export async function editorView(main, id) {
     } catch (e) {
       if (e instanceof ApiError && e.status === 422) {
         const left = showFieldErrors(form, e.problem);
-        const rest = left.map((x) => t('editor.field_error', { field: x.field, message: x.message })).join('; ');
+        const rest = left.map((x) => t('editor.field_error', { field: x.field, message: fieldMessage(x) })).join('; ');
         message.textContent = [e.problem.detail || e.problem.title || t('editor.not_accepted'), rest].filter(Boolean).join(' ');
       } else if (e instanceof ApiError && e.status === 412) {
         message.textContent = t('editor.changed_meanwhile');

@@ -4,7 +4,7 @@
 
 import { ApiError, hasRole, me, request } from './api.js';
 import { onStreamEvent } from './sse.js';
-import { ENUMS, badges, countdown, describe, field, h, label, mount, pick, select, time, toast } from './ui.js';
+import { ENUMS, badges, countdown, describe, field, h, label, markdown, mount, pick, select, time, tlpBanner, toast } from './ui.js';
 import { lifecycleButtons, prefs } from './board.js';
 import { language, t } from './i18n.js';
 
@@ -45,12 +45,14 @@ function facts(p, keys, orgs, elections) {
   return h('dl', { class: 'facts' }, keys.flatMap((k) => [h('dt', {}, t(`picture.${k}`)), h('dd', {}, value(p, k, orgs, elections))]));
 }
 
-function localized(text, lang, original) {
+/** A text in `lang` (or the fallback it says it shows); `html`: the server's rendering of it. */
+function localized(text, lang, original, html) {
   const got = pick(text, lang, original);
   if (!got.text) return h('p', { class: 'missing-lang' }, '—');
+  const rendered = html && html[got.lang];
   return h('div', {},
     got.lang !== lang ? h('p', { class: 'missing-lang' }, t('picture.fallback', { wanted: label(lang), shown: label(got.lang) })) : null,
-    h('div', { class: 'text', lang: got.lang }, got.text));
+    rendered ? markdown(rendered, got.lang) : h('div', { class: 'text', lang: got.lang }, got.text));
 }
 
 /** The picture page. */
@@ -81,7 +83,7 @@ export async function pictureView(main, id, setCleanup) {
   const render = () => {
     if (!p.title) {
       // The secretariat outside the audience: metadata only.
-      mount(body, h('h1', {}, p.reference), h('div', {}, badges(p)),
+      mount(body, tlpBanner(p.tlp), h('h1', {}, p.reference), h('div', {}, badges(p)),
         h('p', {}, t('picture.metadata_only')),
         facts(p, ['status', 'tier', 'tlp'], orgs, elections),
         h('p', {}, t('picture.metadata_line', { org: p.originator.code, created: time(p.created_at), updated: time(p.updated_at) })));
@@ -113,6 +115,7 @@ export async function pictureView(main, id, setCleanup) {
       actions.push(...lifecycleButtons(p.id, reload, next, () => etag));
     }
     mount(body,
+      tlpBanner(p.tlp),
       h('p', { class: 'meta' }, h('a', { href: '#/board' }, t('picture.to_board'))),
       h('h1', { lang: title.lang }, title.text),
       h('div', {}, h('span', { class: 'mono' }, p.reference),
@@ -124,7 +127,7 @@ export async function pictureView(main, id, setCleanup) {
       h('div', { class: 'cols' },
         h('div', {},
           h('h2', {}, t('picture.summary')), localized(p.summary, lang, p.original_lang),
-          p.details ? [h('h2', {}, t('picture.details')), localized(p.details, lang, p.original_lang)] : null,
+          p.details ? [h('h2', {}, t('picture.details')), localized(p.details, lang, p.original_lang, p.details_html)] : null,
           h('h2', {}, t('picture.assessment')), facts(p, FACTS, orgs, elections),
           indicators(p), sources(p), recommended(p, lang),
           related(p)),
@@ -204,16 +207,31 @@ function related(p) {
     `${label(r.relation)}: `, h('a', { href: `#/picture/${r.picture_id}` }, r.picture_id))))];
 }
 
-async function acknowledgements(box, p, mine, timers, reload) {
-  for (const timer of timers.splice(0)) clearInterval(timer);
+/**
+ * The acknowledgement panel. Until this organisation has acknowledged, the deadline counts
+ * down and the four buttons are offered; once it has, the countdown stops, the buttons go
+ * and (`justAcked`) focus moves to the confirmation, so a keyboard or screen-reader user
+ * hears what happened.
+ */
+async function acknowledgements(box, p, mine, timers, reload, justAcked = false) {
+  // The stream's event for our own acknowledgement re-reads the panel too: the newest
+  // read wins, and whichever shows the confirmation first after an acknowledgement focuses it.
+  box.generation = (box.generation || 0) + 1;
+  const generation = box.generation;
+  if (justAcked) box.focusConfirmation = true;
   let status;
   try {
     status = await request(`/pictures/${p.id}/acknowledgements`);
+    if (box.generation !== generation) return;
   } catch (e) {
     mount(box, h('h2', { id: 'h-acks' }, t('picture.acks')), h('p', { class: 'empty' }, describe(e)));
     return;
   }
-  const clock = h('span', { class: 'countdown', id: 'ack-countdown' });
+  for (const timer of timers.splice(0)) clearInterval(timer);
+  const acks = status.acknowledgements || [];
+  const own = acks.filter((a) => a.organisation.id === me().organisation.id);
+  const done = own.length > 0;
+  const clock = done ? null : h('span', { class: 'countdown', id: 'ack-countdown' });
   const tick = () => {
     if (!status.deadline) {
       clock.textContent = t('picture.no_deadline');
@@ -223,11 +241,11 @@ async function acknowledgements(box, p, mine, timers, reload) {
     clock.textContent = c.text;
     clock.classList.toggle('late', c.late);
   };
-  tick();
-  if (status.deadline) timers.push(setInterval(tick, 1000));
-  const acks = status.acknowledgements || [];
-  const own = acks.filter((a) => a.organisation.id === me().organisation.id);
-  const canAck = !mine && p.status === 'published' && hasRole('reader', 'author', 'approver');
+  if (clock) {
+    tick();
+    if (status.deadline) timers.push(setInterval(tick, 1000));
+  }
+  const canAck = !done && !mine && p.status === 'published' && hasRole('reader', 'author', 'approver');
   const note = h('input', { name: 'ack-note', maxlength: '1000' });
   const buttons = canAck ? h('div', {},
     field(t('picture.ack_note'), note, 'note'),
@@ -235,16 +253,20 @@ async function acknowledgements(box, p, mine, timers, reload) {
       type: 'button', class: k === 'received' ? '' : 'secondary',
       onclick: async (ev) => {
         ev.currentTarget.disabled = true;
+        let sent = false;
         try {
           await request(`/pictures/${p.id}/acknowledgements`, { method: 'POST', body: { kind: k, note: note.value.trim() || null } });
-          toast(t('picture.acknowledged_toast', { kind: label(k) }));
+          sent = true;
         } catch (e) {
           toast(describe(e), true);
         }
-        await acknowledgements(box, p, mine, timers, reload);
+        await acknowledgements(box, p, mine, timers, reload, sent);
       },
     }, t('picture.acknowledge_as', { kind: label(k) }))))) : null;
+  const confirmation = done ? h('p', { class: 'ok', id: 'ack-confirmation', tabindex: '-1' },
+    t('picture.own_ack', { kind: label(own[own.length - 1].kind) })) : null;
   mount(box, h('h2', { id: 'h-acks' }, t('picture.acks')),
+    confirmation,
     h('p', {}, t('picture.deadline'), status.deadline ? time(status.deadline) : '—', ' ', clock,
       status.overdue ? h('span', { class: 'badge overdue' }, t('picture.overdue')) : null),
     acks.length
@@ -252,8 +274,11 @@ async function acknowledgements(box, p, mine, timers, reload) {
         h('strong', {}, a.organisation.code), ` ${label(a.kind)} · ${time(a.created_at)}`, a.note ? ` — ${a.note}` : '')))
       : h('p', { class: 'empty' }, t('picture.no_acks')),
     (status.pending || []).length ? h('p', {}, t('picture.pending_orgs'), status.pending.map((o) => o.code).join(', ')) : null,
-    own.length ? h('p', { class: 'ok' }, t('picture.own_ack', { kind: label(own[own.length - 1].kind) })) : null,
     buttons);
+  if (box.focusConfirmation && confirmation) {
+    box.focusConfirmation = false;
+    confirmation.focus();
+  }
 }
 
 async function releaseDecisions(box, p, mine) {
@@ -270,7 +295,7 @@ async function releaseDecisions(box, p, mine) {
     return;
   }
   const form = ras && hasRole('reader', 'author', 'approver') ? (() => {
-    const d = select('disposition', ENUMS.disposition, { required: true });
+    const d = select('disposition', ENUMS.disposition, { required: true, prompt: true });
     const n = h('input', { name: 'release-note', maxlength: '1000' });
     const f = h('form', {}, field(t('picture.decision'), d, 'disposition'), field(t('picture.decision_note'), n, 'note'),
       h('button', { type: 'submit' }, t('picture.record_decision')));

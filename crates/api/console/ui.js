@@ -89,13 +89,32 @@ export function field(text, control, name, hint) {
   return wrap;
 }
 
-/** A `<select>` of `values` (with an empty first option unless `required`). */
-export function select(name, values, { value = '', empty, required = false } = {}) {
+/**
+ * A `<select>` of `values`. Not `required`: an empty first option ("any"). `required`:
+ * never blank; it starts at `value`, else at a `prompt` that the browser will not let the
+ * form submit (the choice is deliberate: a release decision, a person), else at the
+ * first value.
+ */
+export function select(name, values, { value = '', empty, required = false, prompt = false } = {}) {
   const s = h('select', { name });
   if (!required) s.appendChild(h('option', { value: '' }, empty ?? t('select.any')));
+  else if (prompt) {
+    s.required = true;
+    s.appendChild(h('option', { value: '', disabled: true }, t('select.choose')));
+  }
   for (const v of values) s.appendChild(h('option', { value: v }, label(v)));
-  s.value = value ?? '';
+  s.value = value || (required && !prompt && values.length ? values[0] : '');
   return s;
+}
+
+/**
+ * The message for one field error of a `422`. The API's own rules explain themselves
+ * ("not a DISARM technique id"); a message from its JSON reader names wire types and
+ * variants (in backticks) and is replaced by a sentence for people, by its code.
+ */
+export function fieldMessage(e) {
+  if (!String(e.message || '').includes('`')) return e.message;
+  return has(`field_error.${e.code}`) ? t(`field_error.${e.code}`) : t('field_error.invalid_value');
 }
 
 /** Shows the field errors of a 422 at their fields; returns the errors no field took. */
@@ -111,7 +130,8 @@ export function showFieldErrors(form, problem) {
     target.classList.add('invalid');
     const msg = target.querySelector(':scope > .error');
     msg.hidden = false;
-    msg.textContent = msg.textContent ? `${msg.textContent} ${e.message}` : e.message;
+    const text = fieldMessage(e);
+    msg.textContent = msg.textContent ? `${msg.textContent} ${text}` : text;
     const ctl = target.querySelector('input, select, textarea');
     if (ctl) ctl.setAttribute('aria-invalid', 'true');
   }
@@ -158,7 +178,8 @@ export function toast(text, error = false) {
 export function describe(e) {
   if (e && e.problem) {
     const p = e.problem;
-    const base = p.detail || p.title || e.message;
+    const fields = (p.errors || []).map((x) => `${x.field}: ${fieldMessage(x)}`).join('; ');
+    const base = fields || p.detail || p.title || e.message;
     return p.request_id ? t('error.with_request', { detail: base, code: p.code || e.status, request: p.request_id }) : base;
   }
   return String(e && e.message ? e.message : e);
@@ -174,10 +195,45 @@ export function badges(p) {
     p.tlp ? h('span', { class: `badge tlp-${p.tlp}`, title: t('badge.tlp') }, `TLP:${p.tlp}`) : null,
     p.tier ? h('span', { class: 'badge tier', title: t('badge.tier') }, label(p.tier)) : null,
     p.severity ? h('span', { class: `badge sev sev-b-${p.severity}`, title: t('badge.severity') }, label(p.severity)) : null,
-    p.urgency && p.urgency !== 'routine' ? h('span', { class: 'badge status' }, label(p.urgency)) : null,
+    p.urgency && p.urgency !== 'routine' ? h('span', { class: `badge urgency-${p.urgency}`, title: t('badge.urgency') }, label(p.urgency)) : null,
     p.status ? h('span', { class: 'badge status' }, label(p.status)) : null,
     p.is_exercise ? h('span', { class: 'badge exercise' }, t('badge.exercise')) : null,
     p.expired ? h('span', { class: 'badge status' }, t('badge.expired')) : null);
+}
+
+/**
+ * The TLP banner at the top of a picture: the label in FIRST TLP 2.0's words and colours
+ * on black, and what it means for the reader, in the interface language.
+ */
+export function tlpBanner(tlp) {
+  if (!tlp) return null;
+  const key = tlp === 'AMBER+STRICT' ? 'AMBER_STRICT' : tlp;
+  return h('div', { class: `tlp-banner tlp-${key}`, role: 'note', id: 'tlp-banner', 'aria-label': t('tlp.banner_label') },
+    h('strong', {}, `TLP:${tlp}`), ' ', h('span', {}, t(`tlp.${key}`)));
+}
+
+// What the page keeps of the server's rendered Markdown: it is sanitised there already,
+// and is copied here element by element from an inert parsed document, so nothing outside
+// this list (and no attribute but a link's address) can reach the page either way.
+const MARKDOWN_TAGS = new Set(['p', 'br', 'hr', 'em', 'strong', 'del', 'code', 'pre', 'blockquote', 'ul', 'ol', 'li', 'a',
+  'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'thead', 'tbody', 'tr', 'th', 'td']);
+const LINK_REL = ['noopener', 'noreferrer'].join(' ');
+
+/** The details' HTML rendered by the server, as DOM nodes built with `h()`. */
+export function markdown(html, lang) {
+  const doc = new DOMParser().parseFromString(html, 'text/html');
+  const copy = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) return document.createTextNode(node.textContent);
+    if (node.nodeType !== Node.ELEMENT_NODE) return null;
+    const tag = node.tagName.toLowerCase();
+    const kids = [...node.childNodes].map(copy);
+    if (!MARKDOWN_TAGS.has(tag)) return kids;
+    const attrs = {};
+    const href = tag === 'a' ? node.getAttribute('href') || '' : '';
+    if (/^(https?:|mailto:)/i.test(href)) Object.assign(attrs, { href, rel: LINK_REL });
+    return h(tag, attrs, kids);
+  };
+  return h('div', { class: 'markdown', lang }, [...doc.body.childNodes].map(copy));
 }
 
 /** The text of `t` (a `{fi, sv, en}`) in `lang`, with the language it came from. */

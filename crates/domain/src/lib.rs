@@ -10,6 +10,7 @@ pub mod correlation;
 pub mod election;
 pub mod escalation;
 pub mod lifecycle;
+pub mod markdown;
 pub mod notify;
 pub mod password;
 pub mod permissions;

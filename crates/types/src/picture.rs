@@ -217,6 +217,11 @@ pub struct Picture {
     /// Attachments left out because their TLP does not reach the caller.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub redacted_attachments: u32,
+    /// `details` rendered from Markdown to sanitised HTML, per language: raw HTML in the
+    /// text is shown as text, links keep only `http`, `https` and `mailto` addresses with
+    /// `rel="noopener noreferrer"`, images are left out. Absent when there are no details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details_html: Option<LocalizedText>,
     #[serde(flatten)]
     pub content: PictureContent,
 }

@@ -19,8 +19,9 @@ use sitrep_domain::visibility::{
 };
 use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{
-    Indicator, IndicatorValue, LifecycleNote, Originator, Page, Picture, PictureContent, PictureListItem,
-    PictureMetadata, PictureView, RelatedByIndicator, RelatedPicture, RevisionInfo, SharedIndicator, Status,
+    Indicator, IndicatorValue, LifecycleNote, LocalizedText, Originator, Page, Picture, PictureContent,
+    PictureListItem, PictureMetadata, PictureView, RelatedByIndicator, RelatedPicture, RevisionInfo, SharedIndicator,
+    Status,
 };
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -70,6 +71,12 @@ async fn related_seen(c: &impl GenericClient, p: &Principal, content: &PictureCo
     Ok(pictures::visible_ids(c, &Viewer::from(&p.permissions), &ids).await?)
 }
 
+/// The details in each language, rendered from Markdown to sanitised HTML.
+fn details_html(details: &LocalizedText) -> LocalizedText {
+    let render = |t: &Option<String>| t.as_deref().map(sitrep_domain::markdown::render);
+    LocalizedText { fi: render(&details.fi), sv: render(&details.sv), en: render(&details.en) }
+}
+
 /// The view of `row` for `p` (`related_seen`: see `related_seen`), and what was left out.
 fn view(p: &Principal, row: &PictureRow, related_seen: &[Uuid]) -> (PictureView, Redacted) {
     let v = Viewer::from(&p.permissions);
@@ -92,6 +99,7 @@ fn view(p: &Principal, row: &PictureRow, related_seen: &[Uuid]) -> (PictureView,
                 pending_revision: if own { row.pending_revision } else { None },
                 redacted_indicators: redacted.indicators,
                 redacted_attachments: redacted.attachments,
+                details_html: content.details.as_ref().map(details_html),
                 content,
             };
             (PictureView::Full(Box::new(picture)), redacted)
