@@ -46,3 +46,4 @@ mod visibility;
 mod webhooks;
 
 mod db_tls;
+mod drills;
