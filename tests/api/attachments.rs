@@ -530,8 +530,8 @@ async fn taxii_exports_attachments_as_artifacts_of_the_report_under_the_same_red
     assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
     assert_eq!(act(&app, &cast.approver, &id, "publish").await.status(), 200);
     let picture: uuid::Uuid = id.parse().unwrap();
-    let open_id = sitrep_stix::ids::artifact(picture, open.parse().unwrap());
-    let strict_id = sitrep_stix::ids::artifact(picture, strict.parse().unwrap());
+    let open_id = sitrep_stix::ids::artifact(picture, open.parse().unwrap(), sitrep_types::Tlp::Amber);
+    let strict_id = sitrep_stix::ids::artifact(picture, strict.parse().unwrap(), sitrep_types::Tlp::AmberStrict);
     let report_id = sitrep_stix::ids::report(picture);
     let collection =
         format!("/taxii2/api/collections/{}/", sitrep_stix::ids::collection(sitrep_types::Tier::GroupVirtRas));
@@ -630,4 +630,48 @@ async fn the_oasis_validator_in_strict_mode_finds_nothing_in_an_exported_artifac
     assert!(objects.iter().any(|o| o["type"] == "artifact"), "an artifact exported");
     let found = crate::stix_tools::findings(&file, false);
     assert!(found.is_empty(), "stix2-validator --strict:\n{}", found.join("\n"));
+}
+
+/// An artifact has no versions in STIX, so a file made stricter is another artifact: a
+/// client asking for the file as the picture now stands gets it under its new marking,
+/// never under the looser one it was first published with.
+#[tokio::test]
+async fn a_file_made_stricter_is_exported_under_its_new_marking_never_the_old_one() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "GREEN")).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let body = uploaded(upload(&app, &cast.author, &id, Upload::png(png("narrowed", 2_000))).await).await;
+    let attachment = body["attachment"].clone();
+    assert_eq!(attachment["tlp"], "GREEN");
+    assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver, &id, "publish").await.status(), 200);
+    let mut stricter = attachment.clone();
+    stricter["tlp"] = json!("AMBER");
+    let res = revise(&app, &cast.author, &id, &json!({"attachments": [stricter]})).await;
+    assert_eq!(res.status(), 200, "narrowing takes effect at once");
+
+    let picture: uuid::Uuid = id.parse().unwrap();
+    let aid: uuid::Uuid = attachment["id"].as_str().unwrap().parse().unwrap();
+    let green_id = sitrep_stix::ids::artifact(picture, aid, sitrep_types::Tlp::Green);
+    let amber_id = sitrep_stix::ids::artifact(picture, aid, sitrep_types::Tlp::Amber);
+    let collection = format!("/taxii2/api/collections/{}/", sitrep_stix::ids::collection(sitrep_types::Tier::Group));
+    let objects = |body: &Value| body["objects"].as_array().cloned().unwrap_or_default();
+    // The picture as it stands: its report refers to the AMBER artifact only.
+    let res = crate::taxii::taxii(&app, &cast.b_reader, &format!("{collection}objects/?limit=1000")).await;
+    assert_eq!(res.status(), 200);
+    let now = objects(&res.json().await.unwrap());
+    let report = now.iter().find(|o| o["type"] == "report" && o["id"] == sitrep_stix::ids::report(picture).as_str());
+    let refs = report.expect("the report")["object_refs"].clone();
+    assert!(refs.as_array().unwrap().iter().any(|r| r == amber_id.as_str()), "{refs}");
+    assert!(!refs.as_array().unwrap().iter().any(|r| r == green_id.as_str()), "{refs}");
+    // Asked for by id, the current artifact carries the AMBER marking.
+    let res = crate::taxii::taxii(&app, &cast.b_reader, &format!("{collection}objects/{amber_id}/")).await;
+    assert_eq!(res.status(), 200);
+    let by_id = objects(&res.json().await.unwrap());
+    assert!(!by_id.is_empty());
+    for o in by_id.iter().filter(|o| o["type"] == "artifact") {
+        assert_eq!(o["object_marking_refs"], json!([sitrep_stix::tlp::marking_id(sitrep_types::Tlp::Amber)]), "{o}");
+    }
 }

@@ -706,7 +706,8 @@ impl Mailer {
             originator: &p.originator_name,
             title: &p.title,
             summary: &p.summary,
-            is_exercise: p.is_exercise,
+            // Whether a picture is an exercise is content, too.
+            is_exercise: c.kind == "reminder" && p.is_exercise,
             link: format!("{}#/picture/{}", self.options.console_url, p.id),
         };
         let r = render::event(&mail);

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sha1::{Digest, Sha1};
-use sitrep_types::Tier;
+use sitrep_types::{Tier, Tlp};
 use uuid::Uuid;
 
 /// Sitrep's UUIDv5 namespace for STIX ids. Never change it: ids of every exported
@@ -48,9 +48,11 @@ pub fn indicator(picture: Uuid, kind: &str, value: &str) -> String {
     id("indicator", &format!("{picture}:{kind}:{value}"))
 }
 
-/// The `artifact` of one attachment of a picture.
-pub fn artifact(picture: Uuid, attachment: Uuid) -> String {
-    id("artifact", &format!("{picture}:{attachment}"))
+/// The `artifact` of one attachment of a picture at one TLP. An artifact has no versions
+/// in STIX, so a file whose TLP changed is another object: a client never gets the file
+/// under an older, looser marking when it asks for the current one.
+pub fn artifact(picture: Uuid, attachment: Uuid, tlp: Tlp) -> String {
+    id("artifact", &format!("{picture}:{attachment}:{}", tlp.as_str()))
 }
 
 /// The `identity` of an organisation.

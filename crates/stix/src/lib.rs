@@ -103,7 +103,7 @@ mod tests {
         assert_eq!(objs[3]["valid_until"], "2027-04-01T00:00:00.000Z");
         let artifact = &objs[5];
         let aid = Uuid::from_u128(7);
-        assert_eq!(artifact["id"], ids::artifact(Uuid::from_u128(42), aid));
+        assert_eq!(artifact["id"], ids::artifact(Uuid::from_u128(42), aid, c.attachments[0].tlp));
         assert_eq!(artifact["mime_type"], "image/png");
         assert_eq!(artifact["hashes"]["SHA-256"], c.attachments[0].sha256);
         assert_eq!(
@@ -183,7 +183,7 @@ mod tests {
             proptest::prop_assert_eq!(artifacts.len(), c.attachments.len());
             proptest::prop_assert_eq!(refs.iter().filter(|r| r.starts_with("artifact--")).count(), c.attachments.len());
             for a in &c.attachments {
-                let id = ids::artifact(Uuid::from_u128(42), a.id);
+                let id = ids::artifact(Uuid::from_u128(42), a.id, a.tlp);
                 let o = artifacts.iter().find(|o| o["id"] == id.as_str());
                 proptest::prop_assert!(o.is_some(), "no artifact for {}", a.id);
                 let o = o.unwrap();

@@ -165,7 +165,7 @@ pub fn picture_objects(v: &ReportVersion<'_>) -> Vec<Value> {
     for a in &c.attachments {
         // A cyber observable: no creator, no versions; the file itself stays behind the
         // download endpoint, which applies the same visibility rule.
-        let id = ids::artifact(v.picture_id, a.id);
+        let id = ids::artifact(v.picture_id, a.id, a.tlp);
         objects.push(json!({
             "type": "artifact",
             "spec_version": "2.1",

@@ -572,7 +572,9 @@ async fn pictures_for_ids(
                 i.split_once(':')
                     .is_some_and(|(kind, value)| wanted.contains(ids::indicator(k.picture, kind, value).as_str()))
             })
-            || k.attachments.iter().any(|a| wanted.contains(ids::artifact(k.picture, *a).as_str()));
+            || k.attachments
+                .iter()
+                .any(|a| Tlp::ALL.iter().any(|tlp| wanted.contains(ids::artifact(k.picture, *a, *tlp).as_str())));
         if hit {
             out.push(k.picture);
         }
