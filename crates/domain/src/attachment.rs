@@ -152,7 +152,12 @@ impl Sniffer {
     /// The type the whole content was recognised as, if it is `declared`; else what it is.
     pub fn verdict(self, declared: &str) -> Result<String, Mismatch> {
         let signature = self.signature();
-        let text = !self.not_text && self.carry.is_empty() && signature.is_none();
+        // A binary format's signature on content that is text through and through is a
+        // coincidence (a BMP opens with "BM", and so does a line about a BMW): binary
+        // formats hold bytes that text cannot. A text format's signature (HTML, XML, a
+        // script) does make the content that format rather than plain text.
+        let text_format = infer::get(&self.head).is_some_and(|t| t.matcher_type() == infer::MatcherType::Text);
+        let text = !self.not_text && self.carry.is_empty() && (signature.is_none() || !text_format);
         let found = if TEXT_TYPES.contains(&declared) {
             if text && self.text_shape(declared) {
                 return Ok(declared.to_owned());
@@ -233,6 +238,10 @@ mod tests {
         assert!(sniff(&[b"not a message"], "message/rfc822").is_err());
         assert!(sniff(&[b"a\0b"], "text/plain").is_err(), "a NUL is not text");
         assert!(sniff(&[b"\xff\xfe"], "text/plain").is_err(), "not UTF-8");
+        // Text that happens to open with a binary format's magic bytes is still text.
+        assert_eq!(sniff(&[b"BMW, 3 accounts"], "text/plain"), Ok("text/plain".into()));
+        assert_eq!(sniff(&[b"BM,x\n"], "text/csv"), Ok("text/csv".into()));
+        assert!(sniff(&[b"<?xml version=\"1.0\"?><a/>"], "text/plain").is_err(), "XML is not plain text");
         assert!(sniff(&[b"abc\xc3"], "text/plain").is_err(), "cut inside a character");
         // A character split across two pieces is still text.
         assert_eq!(sniff(&[b"p\xc3", b"\xa4iv\xc3\xa4"], "text/plain"), Ok("text/plain".into()));
