@@ -186,9 +186,12 @@ pub struct UserRow {
     pub is_service: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The interface language the person chose, if any.
+    pub language: Option<String>,
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, active, kind = 'service' AS is_service, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "id, username, display_name, active, kind = 'service' AS is_service, created_at, updated_at, language";
 
 fn user(row: &Row) -> Result<UserRow, DbError> {
     Ok(UserRow {
@@ -199,6 +202,7 @@ fn user(row: &Row) -> Result<UserRow, DbError> {
         is_service: row.try_get("is_service")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        language: row.try_get("language")?,
     })
 }
 
@@ -312,12 +316,6 @@ pub async fn sync_username_folds(c: &tokio_postgres::Client) -> Result<Vec<Strin
 pub async fn set_password_hash(c: &impl GenericClient, id: Uuid, hash: &str) -> Result<(), DbError> {
     c.execute("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1", &[&id, &hash]).await?;
     Ok(())
-}
-
-/// The language the person chose (`fi`, `sv`, `en`), if any.
-pub async fn language(c: &impl GenericClient, id: Uuid) -> Result<Option<String>, DbError> {
-    let row = c.query_opt("SELECT language FROM users WHERE id = $1", &[&id]).await?;
-    Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
 }
 
 /// Remembers the language the person chose.

@@ -39,7 +39,7 @@ pub async fn get_me(
         .into_iter()
         .filter(|m| m.active)
         .collect();
-    let language = accounts::language(&client, caller.user_id).await?.as_deref().and_then(Lang::parse);
+    let language = user.language.as_deref().and_then(Lang::parse);
     audit::commit(&state, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
     Ok(HttpResponse::Ok().json(Me {
         user_id: user.id,
