@@ -37,6 +37,7 @@ mod pictures;
 mod processes;
 mod receiver;
 mod reference;
+mod render;
 mod replica;
 mod stix_tools;
 mod stream;

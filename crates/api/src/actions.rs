@@ -98,6 +98,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/me/notifications/inbox", "notification.list"),
     ("POST", "/api/v1/me/notifications/inbox/read", "notification.read"),
     ("GET", "/api/v1/notifications/escalations", "escalation.list"),
+    ("GET", "/api/v1/pictures/{id}/render", "picture.render"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

@@ -30,6 +30,7 @@ const CATALOGUE: &str = "application/json; charset=utf-8";
 pub const ASSETS: &[Asset] = &[
     asset!("index.html", "text/html; charset=utf-8"),
     asset!("app.css", "text/css; charset=utf-8"),
+    asset!("report.css", "text/css; charset=utf-8"),
     asset!("app.js", JS),
     asset!("api.js", JS),
     asset!("sse.js", JS),

@@ -216,6 +216,7 @@ impl Modify for Security {
         routes::pictures::attachments::download_attachment,
         routes::reference::list_techniques,
         routes::pictures::related_by_indicator,
+        routes::pictures::render::render_picture,
         routes::notifications::get_preferences,
         routes::notifications::put_preferences,
         routes::notifications::list_duty_addresses,

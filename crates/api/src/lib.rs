@@ -9,6 +9,7 @@ pub mod body;
 pub mod browser_session;
 pub mod console;
 pub mod docs;
+pub mod documents;
 pub mod error;
 mod events;
 pub mod images;
@@ -276,7 +277,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(access_log_routes)
                 .configure(credential_routes)
                 .configure(attachment_routes)
-                .configure(notification_routes),
+                .configure(notification_routes)
+                .configure(document_routes),
         )
         .configure(taxii::configure)
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
@@ -304,6 +306,15 @@ fn attachment_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(post_only("/pictures/{id}/attachments", pictures::attachments::upload_attachment)).service(
         web::resource("/pictures/{id}/attachments/{aid}/content")
             .route(web::get().to(pictures::attachments::download_attachment))
+            .default_service(not_allowed("GET")),
+    );
+}
+
+/// Documents: pictures (and reports) rendered as PDF or HTML.
+fn document_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/pictures/{id}/render")
+            .route(web::get().to(pictures::render::render_picture))
             .default_service(not_allowed("GET")),
     );
 }

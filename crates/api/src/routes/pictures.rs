@@ -36,6 +36,7 @@ use crate::principal::{ActorKind, ApprovePictures, Authenticated, AuthorPictures
 use crate::state::AppState;
 
 pub mod attachments;
+pub mod render;
 
 /// Pictures may carry many indicators: a larger body limit than elsewhere.
 pub const PICTURE_BODY_LIMIT: usize = 1024 * 1024;

@@ -1,0 +1,338 @@
+//! Printed documents (docs/reports.md): what a reader is given when a picture is rendered as
+//! PDF or HTML. Built only from the view the reader already has (`view`), so whatever is
+//! redacted in the JSON is absent here too. The words of the template come from the
+//! console's catalogues, so a document speaks the same words as the screen.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sitrep_render::{Block, Document, Fact, Format, Labels, Rendered, Section, Table, markdown};
+use sitrep_types::{Lang, LocalizedText, Picture, Tlp};
+use tokio::sync::Semaphore;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+
+/// `format` of a render: `pdf` (the default) or `html`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentFormat {
+    #[default]
+    Pdf,
+    Html,
+}
+
+impl DocumentFormat {
+    pub fn render(self) -> Format {
+        match self {
+            DocumentFormat::Pdf => Format::Pdf,
+            DocumentFormat::Html => Format::Html,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentFormat::Pdf => "pdf",
+            DocumentFormat::Html => "html",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RenderQuery {
+    /// `pdf` (default) or `html`.
+    pub format: Option<DocumentFormat>,
+    /// `fi`, `sv` or `en`: the language of the texts and of the template; a text missing in
+    /// it is printed in the picture's original language, with a note. Default: the picture's
+    /// original language.
+    pub lang: Option<Lang>,
+}
+
+fn parse(catalogue: &str) -> Map<String, Value> {
+    serde_json::from_str(catalogue).unwrap_or_default()
+}
+
+static FI: LazyLock<Map<String, Value>> = LazyLock::new(|| parse(include_str!("../console/messages-fi.json")));
+static SV: LazyLock<Map<String, Value>> = LazyLock::new(|| parse(include_str!("../console/messages-sv.json")));
+static EN: LazyLock<Map<String, Value>> = LazyLock::new(|| parse(include_str!("../console/messages-en.json")));
+
+/// The interface's words in one language.
+pub struct Words {
+    lang: Lang,
+    map: &'static Map<String, Value>,
+}
+
+impl Words {
+    pub fn new(lang: Lang) -> Words {
+        let map = match lang {
+            Lang::Fi => &*FI,
+            Lang::Sv => &*SV,
+            Lang::En => &*EN,
+        };
+        Words { lang, map }
+    }
+
+    /// The text of `key`; the English one if this language lacks it, the key itself if
+    /// no catalogue has it (a test keeps all three complete).
+    pub fn get(&self, key: &str) -> String {
+        self.map.get(key).or_else(|| EN.get(key)).and_then(Value::as_str).unwrap_or(key).to_owned()
+    }
+
+    /// A wire word (`high`, `information_influence`) in this language.
+    pub fn value(&self, word: &str) -> String {
+        let key = format!("value.{word}");
+        self.map.get(&key).or_else(|| EN.get(&key)).and_then(Value::as_str).unwrap_or(word).to_owned()
+    }
+
+    fn labels(&self) -> Labels {
+        Labels {
+            page: self.get("document.page"),
+            generated: self.get("document.generated"),
+            reader: self.get("document.reader"),
+            content_hash: self.get("document.content_hash"),
+        }
+    }
+}
+
+fn in_lang(t: &LocalizedText, lang: Lang) -> Option<&String> {
+    match lang {
+        Lang::Fi => t.fi.as_ref(),
+        Lang::Sv => t.sv.as_ref(),
+        Lang::En => t.en.as_ref(),
+    }
+}
+
+/// `t` in `lang`, else in `original`, else in any language; and whether it fell back.
+fn text(t: &LocalizedText, lang: Lang, original: Lang) -> (String, bool) {
+    if let Some(s) = in_lang(t, lang) {
+        return (s.clone(), false);
+    }
+    let other = in_lang(t, original).or(t.en.as_ref()).or(t.fi.as_ref()).or(t.sv.as_ref());
+    (other.cloned().unwrap_or_default(), true)
+}
+
+fn tlp(t: Tlp) -> sitrep_render::Tlp {
+    match t {
+        Tlp::Red => sitrep_render::Tlp::Red,
+        Tlp::AmberStrict => sitrep_render::Tlp::AmberStrict,
+        Tlp::Amber => sitrep_render::Tlp::Amber,
+        Tlp::Green => sitrep_render::Tlp::Green,
+        Tlp::Clear => sitrep_render::Tlp::Clear,
+    }
+}
+
+/// A time as the console shows it: in the deployment's time zone, to the minute.
+pub fn local_time(t: DateTime<Utc>, time_zone: &str) -> String {
+    match time_zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+        Err(_) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+}
+
+fn fact(label: String, value: impl Into<String>) -> Fact {
+    Fact { label, value: value.into() }
+}
+
+fn size(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / f64::from(1 << 10)),
+        b => format!("{b} B"),
+    }
+}
+
+/// The picture `p` (already as the reader sees it) as a section of a document.
+pub fn picture_section(w: &Words, p: &Picture, time_zone: &str) -> Section {
+    let c = &p.content;
+    let lang = w.lang;
+    let original = c.original_lang;
+    let mut fell_back = false;
+    let mut pick = |t: &LocalizedText| {
+        let (s, fb) = text(t, lang, original);
+        fell_back |= fb;
+        s
+    };
+    let title = pick(&c.title);
+    let summary = pick(&c.summary);
+    let details = c.details.as_ref().map(&mut pick);
+
+    let mut facts = vec![
+        fact(w.get("admin.col.originator"), p.originator.code.clone()),
+        fact(w.get("picture.status"), w.value(p.status.as_str())),
+        fact(w.get("picture.kind"), w.value(c.kind.as_str())),
+        fact(w.get("picture.severity"), w.value(p.severity.as_str())),
+        fact(w.get("picture.urgency"), w.value(c.urgency.as_str())),
+        fact(w.get("picture.primary_domain"), w.value(c.primary_domain.as_str())),
+        fact(w.get("picture.domains"), c.domains.iter().map(|d| w.value(d.as_str())).collect::<Vec<_>>().join(", ")),
+        fact(
+            w.get("picture.admiralty"),
+            format!("{}{}", c.source_reliability.as_str(), c.information_credibility.as_str()),
+        ),
+        fact(w.get("picture.tier"), w.value(c.tier.as_str())),
+        fact(w.get("picture.classification"), w.value(c.classification.as_str())),
+        fact(
+            w.get("picture.revision_n").replace("{revision}", &p.revision.to_string()),
+            local_time(p.updated_at, time_zone),
+        ),
+    ];
+    if let Some(phase) = c.election_phase {
+        facts.push(fact(w.get("picture.election_phase"), w.value(phase.as_str())));
+    }
+    if let Some(at) = p.published_at {
+        facts.push(fact(w.get("document.published"), local_time(at, time_zone)));
+    }
+    if !c.disarm_techniques.is_empty() {
+        facts.push(fact(w.get("picture.disarm_techniques"), c.disarm_techniques.join(", ")));
+    }
+    if !c.attack_techniques.is_empty() {
+        facts.push(fact(w.get("picture.attack_techniques"), c.attack_techniques.join(", ")));
+    }
+
+    let mut notes = Vec::new();
+    if c.is_exercise {
+        notes.push(w.get("badge.exercise"));
+    }
+    if p.expired {
+        notes.push(w.get("badge.expired"));
+    }
+    if p.redacted_indicators > 0 {
+        notes.push(w.get("picture.redacted").replace("{n}", &p.redacted_indicators.to_string()));
+    }
+    if p.redacted_attachments > 0 {
+        notes.push(w.get("document.attachments_redacted").replace("{n}", &p.redacted_attachments.to_string()));
+    }
+
+    let mut body = vec![Block::heading(2, w.get("picture.summary")), Block::text(summary)];
+    if let Some(details) = details {
+        body.push(Block::heading(2, w.get("picture.details")));
+        body.extend(markdown::blocks(&details));
+    }
+
+    let mut tables = Vec::new();
+    if !c.indicators.is_empty() {
+        tables.push(Table {
+            caption: w.get("picture.indicators"),
+            header: vec![
+                w.get("picture.ind_type"),
+                w.get("picture.ind_value"),
+                w.get("picture.ind_platform"),
+                "TLP".into(),
+            ],
+            rows: c
+                .indicators
+                .iter()
+                .map(|i| {
+                    vec![
+                        w.value(i.type_.as_str()),
+                        i.value.clone(),
+                        i.platform.map(|p| w.value(p.as_str())).unwrap_or_default(),
+                        format!("TLP:{}", i.tlp.as_str()),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if !c.attachments.is_empty() {
+        tables.push(Table {
+            caption: w.get("document.attachments"),
+            header: vec![
+                w.get("document.file"),
+                w.get("picture.ind_type"),
+                w.get("document.size"),
+                "SHA-256".into(),
+                "TLP".into(),
+            ],
+            rows: c
+                .attachments
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.file_name.clone(),
+                        a.media_type.clone(),
+                        size(a.size),
+                        a.sha256.clone(),
+                        format!("TLP:{}", a.tlp.as_str()),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if !c.sources.is_empty() {
+        tables.push(Table {
+            caption: w.get("picture.sources"),
+            header: vec![w.get("editor.source_type"), w.get("document.description"), w.get("picture.admiralty")],
+            rows: c
+                .sources
+                .iter()
+                .map(|s| {
+                    let description = match &s.url {
+                        Some(url) => format!("{} ({url})", s.description),
+                        None => s.description.clone(),
+                    };
+                    vec![
+                        w.value(s.source_type.as_str()),
+                        description,
+                        format!("{}{}", s.reliability.as_str(), s.credibility.as_str()),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if !c.recommended_actions.is_empty() {
+        let rows = c.recommended_actions.iter().map(|a| vec![w.value(a.audience.as_str()), pick(&a.text)]).collect();
+        tables.push(Table {
+            caption: w.get("picture.recommended"),
+            header: vec![w.get("editor.audience"), w.get("document.action")],
+            rows,
+        });
+    }
+    if fell_back {
+        notes.push(
+            w.get("picture.fallback")
+                .replace("{wanted}", &w.value(lang.as_str()))
+                .replace("{shown}", &w.value(original.as_str())),
+        );
+    }
+
+    Section { reference: p.reference.clone(), title, tlp: tlp(c.tlp), facts, notes, body, tables }
+}
+
+/// A document of the single picture `p` for a reader of `reader_org`.
+pub fn picture_document(w: &Words, p: &Picture, reader_org: &str, time_zone: &str) -> Document {
+    let section = picture_section(w, p, time_zone);
+    let c = &p.content;
+    Document {
+        lang: w.lang.as_str().to_owned(),
+        title: section.title.clone(),
+        reference: p.reference.clone(),
+        tlp: tlp(c.tlp),
+        classification: format!("{} · {}", w.value(c.classification.as_str()), w.value(c.tier.as_str())),
+        generated_at: local_time(Utc::now(), time_zone),
+        reader: reader_org.to_owned(),
+        hash: String::new(),
+        labels: w.labels(),
+        cover_facts: Vec::new(),
+        cover: Vec::new(),
+        overview: None,
+        charts: Vec::new(),
+        sections: vec![section],
+    }
+}
+
+/// At most as many renders at once as the machine has cores: typesetting is CPU work, and
+/// a burst of renders must not starve every other request.
+static RENDERS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get)));
+
+/// `doc` rendered in `format`, off the async runtime and within the render limit.
+pub async fn render(doc: Document, format: DocumentFormat) -> Result<Rendered, ApiError> {
+    let _permit = RENDERS.acquire().await.map_err(|e| ApiError::Internal(e.into()))?;
+    let rendered = tokio::task::spawn_blocking(move || sitrep_render::render(doc, format.render()))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    rendered.map_err(|e| ApiError::Internal(e.into()))
+}

@@ -1,0 +1,79 @@
+//! `GET /pictures/{id}/render`: one picture as a PDF or a printable HTML page, made from
+//! exactly the view the caller gets as JSON (docs/reports.md).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use sitrep_db::accounts;
+use sitrep_db::pictures;
+use sitrep_domain::attachment::content_disposition;
+use sitrep_domain::visibility::Viewer;
+use sitrep_types::PictureView;
+use uuid::Uuid;
+
+use super::{NOT_FOUND, related_seen, view};
+use crate::audit;
+use crate::body::Query;
+use crate::docs::{AuthFailures, NotFound, QueryFailures, ServerFailures};
+use crate::documents::{self, DocumentFormat, RenderQuery, Words};
+use crate::error::ApiError;
+use crate::meta::{CSP_APP, RequestMeta};
+use crate::principal::{Authenticated, Caller};
+use crate::state::AppState;
+
+/// The picture as a document for the caller: the same content as `GET /pictures/{id}`
+/// gives them (indicators and attachments whose TLP does not reach them are left out and
+/// counted in a note), with the picture's TLP label at the top and bottom of every page.
+/// `404` when the caller does not see the picture's content. The render is access-logged
+/// with the content hash printed in the document's footer (also in `Content-Hash`).
+#[utoipa::path(
+    get, path = "/api/v1/pictures/{id}/render", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path), RenderQuery),
+    responses(
+        (status = 200, description = "The PDF (`application/pdf`) or the HTML page (`text/html`)",
+         content(("application/pdf"), ("text/html")),
+         headers(("Content-Hash" = String, description = "The short content hash printed in the footer"),
+                 ("Content-Disposition" = String))),
+        AuthFailures, NotFound, QueryFailures, ServerFailures
+    )
+)]
+pub async fn render_picture(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    id: web::Path<Uuid>,
+    query: Query<RenderQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let client = meta.client(&state.pool).await?;
+    let row =
+        pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
+    let related = related_seen(&client, &caller, &row.content).await?;
+    let (PictureView::Full(picture), redacted) = view(&caller, &row, &related) else {
+        return Err(NOT_FOUND);
+    };
+    let reader = accounts::get_organisation(&client, caller.organisation_id).await?.map(|o| o.code).unwrap_or_default();
+    let lang = query.0.lang.unwrap_or(picture.content.original_lang);
+    let format = query.0.format.unwrap_or_default();
+    let doc = documents::picture_document(&Words::new(lang), &picture, &reader, &state.time_zone);
+    let rendered = documents::render(doc, format).await?;
+
+    let mut record = audit::picture(&meta, &caller, &row);
+    let what = format!("render:{} lang:{} content:{}", format.as_str(), lang.as_str(), rendered.hash);
+    record.reason = Some(match redacted.reason() {
+        Some(left_out) => format!("{what} {left_out}"),
+        None => what,
+    });
+    audit::commit(&state, &meta, record).await?;
+
+    let file_name = format!("{}.{}", row.reference, format.as_str());
+    let mut res = HttpResponse::Ok();
+    res.content_type(format.render().content_type())
+        .insert_header(("Content-Hash", rendered.hash.clone()))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            content_disposition(&file_name).replacen("attachment", "inline", 1),
+        ));
+    if format == DocumentFormat::Html {
+        res.insert_header((header::CONTENT_SECURITY_POLICY, CSP_APP));
+    }
+    Ok(res.body(rendered.bytes))
+}
