@@ -90,7 +90,7 @@ pub fn render(mut doc: Document, format: Format) -> Result<Rendered, RenderError
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample(title: &str) -> Document {

@@ -66,20 +66,82 @@ impl World for DocumentWorld {
     }
 }
 
-/// The PDF of the document whose JSON is `data`.
-pub fn compile(data: Vec<u8>) -> Result<Vec<u8>, RenderError> {
+/// The pages of the document whose JSON is `data`.
+fn layout(data: Vec<u8>) -> Result<PagedDocument, RenderError> {
     let world = DocumentWorld {
         main: Source::new(file_id("/main.typ")?, TEMPLATE.to_owned()),
         data_id: file_id("/data.json")?,
         data: Bytes::new(data),
     };
-    let document = typst::compile::<PagedDocument>(&world).output.map_err(|errors| {
+    typst::compile::<PagedDocument>(&world).output.map_err(|errors| {
         RenderError::Typeset(errors.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; "))
-    })?;
+    })
+}
+
+/// The PDF of the document whose JSON is `data`.
+pub fn compile(data: Vec<u8>) -> Result<Vec<u8>, RenderError> {
+    let document = layout(data)?;
     let pdf = typst_pdf::pdf(&document, &typst_pdf::PdfOptions::default()).map_err(|errors| {
         RenderError::Typeset(errors.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; "))
     });
     // Each render is a different document: keep typst's memo cache from growing.
     typst::comemo::evict(2);
     pdf
+}
+
+#[cfg(test)]
+mod tests {
+    use typst::layout::{Frame, FrameItem};
+
+    use super::*;
+    use crate::{Block, markdown, normalise, tests::sample};
+
+    fn text_of(frame: &Frame, out: &mut String) {
+        for (_, item) in frame.items() {
+            match item {
+                FrameItem::Group(g) => text_of(&g.frame, out),
+                FrameItem::Text(t) => out.push_str(&t.text),
+                _ => {}
+            }
+        }
+    }
+
+    /// All the text typst laid out, page after page, without whitespace.
+    fn laid_out(doc: &crate::Document) -> String {
+        let mut doc = doc.clone();
+        normalise(&mut doc);
+        let pages = layout(serde_json::to_vec(&doc).expect("json")).expect("layout");
+        let mut out = String::new();
+        for page in pages.pages() {
+            text_of(&page.frame, &mut out);
+        }
+        out.split_whitespace().collect()
+    }
+
+    fn squeezed(s: &str) -> String {
+        s.split_whitespace().collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(24)
+        ))]
+        /// Whatever a member writes, typst's own syntax included, it is laid out as the text
+        /// it is: the title appears character for character, and a body of Markdown never
+        /// makes typesetting fail.
+        #[test]
+        fn untrusted_text_is_laid_out_as_written(
+            title in "[a-zA-Z0-9 #*_$\\[\\]{}()<>@=+/\\\\\"'~`;:,.-]{1,140}",
+            details in "[a-zA-Z0-9 #*_$\\[\\]{}()<>@=+/\\\\\"'~`;:,.\n-]{0,400}",
+        ) {
+            let mut doc = sample(&title);
+            doc.sections[0].title = title.clone();
+            doc.sections[0].body = markdown::blocks(&details);
+            doc.sections[0].body.push(Block::text("end-of-body"));
+            let text = laid_out(&doc);
+            // On the cover and in the section's heading.
+            proptest::prop_assert!(text.matches(&squeezed(&title)).count() >= 2, "title {title:?} not twice in {text:?}");
+            proptest::prop_assert!(text.contains("end-of-body"));
+        }
+    }
 }
