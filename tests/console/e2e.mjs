@@ -4,7 +4,7 @@
 // failure. Only loopback addresses are used; any request to another origin fails.
 
 import { createHmac } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -260,6 +260,13 @@ try {
     check(await md.locator('script, img, [onerror]').count() === 0, 'no raw HTML became markup');
     check((await md.innerText()).includes('<script>alert(1)</script>'), 'raw HTML is shown as text');
     await sv.page.screenshot({ path: join(artifacts, 'picture-fi-1366.png'), fullPage: true });
+    // The PDF button downloads the picture rendered by the server, in the language shown.
+    const [pdf] = await Promise.all([sv.page.waitForEvent('download'), sv.page.locator('#pdf').click()]);
+    const pdfPath = join(artifacts, 'picture-fi.pdf');
+    await pdf.saveAs(pdfPath);
+    const pdfBytes = readFileSync(pdfPath);
+    check(pdfBytes.subarray(0, 5).toString() === '%PDF-', 'the PDF button gives a PDF');
+    check(pdf.suggestedFilename().endsWith('.pdf'), `the PDF is named after the reference: ${pdf.suggestedFilename()}`);
     await sv.page.waitForTimeout(300); // the language is saved in the background
     // A fresh browser, with no choice made at sign-in: the remembered Finnish.
     const fi = await session('c.reader-fi');

@@ -243,6 +243,23 @@ export async function request(path, { method = 'GET', body, headers = {}, withEt
   return data;
 }
 
+/**
+ * Fetches a file with the access token and hands it to the browser as a download named
+ * `fileName` (a rendered PDF); throws ApiError on any refusal.
+ */
+export async function download(path, fileName) {
+  const res = await authFetch(path);
+  if (!res.ok) throw new ApiError(res.status, await parse(res));
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
 /** Query string of the non-empty values of `params`. */
 export function query(params) {
   const q = new URLSearchParams();

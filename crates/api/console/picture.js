@@ -2,7 +2,7 @@
 // of two revisions, acknowledgements with the deadline counting down, and the RAS
 // contact point's release decisions.
 
-import { ApiError, hasRole, me, request } from './api.js';
+import { ApiError, download, hasRole, me, request } from './api.js';
 import { onStreamEvent } from './sse.js';
 import { ENUMS, badges, countdown, describe, field, h, label, markdown, mount, pick, select, time, tlpBanner, toast } from './ui.js';
 import { lifecycleButtons, prefs } from './board.js';
@@ -99,7 +99,22 @@ export async function pictureView(main, id, setCleanup) {
         },
       }, label(l))));
     const title = pick(p.title, lang, p.original_lang);
-    const actions = [];
+    // The picture as a PDF in the language shown, made by the server from what this
+    // reader sees (docs/reports.md).
+    const actions = [h('button', {
+      type: 'button', class: 'secondary', id: 'pdf',
+      onclick: async (ev) => {
+        const b = ev.currentTarget;
+        b.disabled = true;
+        try {
+          await download(`/pictures/${p.id}/render?format=pdf&lang=${lang}`, `${p.reference}.pdf`);
+        } catch (e) {
+          toast(t('action.failed', { action: t('document.pdf'), error: describe(e) }), true);
+        } finally {
+          b.disabled = false;
+        }
+      },
+    }, t('document.pdf'))];
     if (mine) {
       if (hasRole('author', 'approver') && !['withdrawn', 'closed'].includes(p.status)) {
         actions.push(h('a', { class: 'button secondary', href: `#/edit/${p.id}` }, t(p.status === 'published' ? 'picture.propose' : 'picture.edit')));
