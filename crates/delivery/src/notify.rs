@@ -102,6 +102,9 @@ pub struct NotifyOptions {
     pub escalate_after_secs: u64,
     /// Deadlines that passed longer ago than this are not escalated any more.
     pub escalation_window_secs: u64,
+    /// The running worker looks for overdue acknowledgements at most this often (the
+    /// query reads every recently published urgent picture), not on every pass.
+    pub escalation_interval_secs: u64,
     pub smtp: SmtpOptions,
 }
 
@@ -119,6 +122,7 @@ impl Default for NotifyOptions {
             console_url: "https://127.0.0.1:8443/app/".into(),
             escalate_after_secs: 1800,
             escalation_window_secs: 86400,
+            escalation_interval_secs: 30,
             smtp: SmtpOptions::default(),
         }
     }
@@ -290,11 +294,17 @@ impl Mailer {
         mut wake: Option<tokio::sync::watch::Receiver<u64>>,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
+        let mut escalated: Option<std::time::Instant> = None;
         loop {
             if *stop.borrow() {
                 break;
             }
-            match self.pass().await {
+            let interval = Duration::from_secs(self.options.escalation_interval_secs);
+            let escalate = escalated.is_none_or(|at| at.elapsed() >= interval);
+            if escalate {
+                escalated = Some(std::time::Instant::now());
+            }
+            match self.pass_with(escalate).await {
                 Ok(n) if n as i64 >= self.options.batch => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "notification pass failed; will retry"),
@@ -319,11 +329,19 @@ impl Mailer {
         tracing::info!("notification worker stopped");
     }
 
-    /// One pass: queue what new events call for, then send what is due. Returns the
-    /// messages settled.
+    /// One pass: queue what new events call for, take the escalation steps now due, then
+    /// send what is due. Returns the messages settled.
     pub async fn pass(&self) -> anyhow::Result<usize> {
+        self.pass_with(true).await
+    }
+
+    /// A pass, with the escalation steps only when `escalate` (`run` takes them every
+    /// `escalation_interval_secs`).
+    async fn pass_with(&self, escalate: bool) -> anyhow::Result<usize> {
         self.fan_out().await?;
-        self.escalate().await?;
+        if escalate {
+            self.escalate().await?;
+        }
         let claimed = {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;

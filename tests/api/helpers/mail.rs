@@ -132,6 +132,8 @@ pub fn configure(s: &mut Settings, port: u16, cert: &std::path::Path) {
     n.message_domain = "test.example".into();
     n.console_url = "https://sitrep.test.example/app/".into();
     n.poll_ms = 100;
+    // Overdue acknowledgements looked for on every pass, not every 30 s as in production.
+    n.escalation_interval_secs = 0;
     // Retries about every 0.3 s for a while: a relay down for a few seconds is retried
     // within the test's patience.
     n.retry_schedule_secs = vec![1; 30];
