@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use sitrep_domain::visibility::Viewer;
-use sitrep_types::{PictureContent, Status, Tier};
+use sitrep_types::{PictureContent, Status, Tier, Tlp};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -155,7 +155,9 @@ pub struct PictureKeys {
     pub picture: Uuid,
     pub techniques: Vec<String>,
     pub indicators: Vec<String>,
-    pub attachments: Vec<Uuid>,
+    /// Each attachment of a published revision with the TLP it was published under
+    /// (an artifact's id includes its TLP).
+    pub attachments: Vec<(Uuid, Tlp)>,
 }
 
 pub async fn picture_keys(
@@ -176,7 +178,7 @@ pub async fn picture_keys(
            CASE WHEN $6 THEN (SELECT coalesce(array_agg(DISTINCT (i->>'type') || ':' || (i->>'value')), '{{}}') \
                FROM picture_revisions r, jsonb_array_elements(coalesce(r.content->'indicators', '[]')) i \
                WHERE r.picture_id = p.id AND r.published_at IS NOT NULL) ELSE '{{}}' END AS indicators, \
-           CASE WHEN $7 THEN (SELECT coalesce(array_agg(DISTINCT (a->>'id')::uuid), '{{}}') \
+           CASE WHEN $7 THEN (SELECT coalesce(array_agg(DISTINCT (a->>'id') || ' ' || (a->>'tlp')), '{{}}') \
                FROM picture_revisions r, jsonb_array_elements(coalesce(r.content->'attachments', '[]')) a \
                WHERE r.picture_id = p.id AND r.published_at IS NOT NULL) ELSE '{{}}' END AS attachments \
          FROM pictures p WHERE {VISIBLE} AND p.tier = $4 AND p.stix_added IS NOT NULL"
@@ -188,7 +190,15 @@ pub async fn picture_keys(
                 picture: r.try_get(0)?,
                 techniques: r.try_get::<_, Vec<String>>(1)?,
                 indicators: r.try_get::<_, Vec<String>>(2)?,
-                attachments: r.try_get::<_, Vec<Uuid>>(3)?,
+                attachments: r
+                    .try_get::<_, Vec<String>>(3)?
+                    .iter()
+                    .map(|a| {
+                        let (id, tlp) = a.split_once(' ').ok_or(DbError::Corrupt("picture_revisions.attachments"))?;
+                        let id = id.parse().map_err(|_| DbError::Corrupt("picture_revisions.attachments"))?;
+                        Ok((id, Tlp::parse(tlp).ok_or(DbError::Corrupt("picture_revisions.attachments"))?))
+                    })
+                    .collect::<Result<_, DbError>>()?,
             })
         })
         .collect()

@@ -572,9 +572,7 @@ async fn pictures_for_ids(
                 i.split_once(':')
                     .is_some_and(|(kind, value)| wanted.contains(ids::indicator(k.picture, kind, value).as_str()))
             })
-            || k.attachments
-                .iter()
-                .any(|a| Tlp::ALL.iter().any(|tlp| wanted.contains(ids::artifact(k.picture, *a, *tlp).as_str())));
+            || k.attachments.iter().any(|(a, tlp)| wanted.contains(ids::artifact(k.picture, *a, *tlp).as_str()));
         if hit {
             out.push(k.picture);
         }
