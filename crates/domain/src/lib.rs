@@ -6,6 +6,7 @@
 pub mod account;
 pub mod attachment;
 pub mod browser_session;
+pub mod charts;
 pub mod correlation;
 pub mod election;
 pub mod escalation;
