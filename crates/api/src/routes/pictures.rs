@@ -449,18 +449,31 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// for the secretariat outside the audience its metadata. `ETag` for `If-Match`.
 #[utoipa::path(
     get, path = "/api/v1/pictures/{id}", tag = "pictures",
-    security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = PictureView, headers(("ETag" = String))), AuthFailures, NotFound, ServerFailures)
+    security(("bearer" = [])), params(("id" = Uuid, Path), ("If-None-Match" = Option<String>, Header, description = "An ETag of an earlier read: `304` if it is still current")),
+    responses(
+        (status = 200, body = PictureView, headers(("ETag" = String))),
+        (status = 304, description = "`If-None-Match` names the current ETag: nothing changed", headers(("ETag" = String))),
+        AuthFailures, NotFound, ServerFailures
+    )
 )]
 pub async fn get_picture(
     state: web::Data<AppState>,
     meta: RequestMeta,
+    req: HttpRequest,
     caller: Caller<Authenticated>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let client = meta.client(&state.pool).await?;
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
+    let tag = etag(&caller, &row);
+    if none_match(&req, &tag) {
+        // Nothing changed since the caller's copy: still a read, logged as one.
+        let mut r = audit::picture(&meta, &caller, &row).status(304);
+        r.reason = Some("not_modified".into());
+        audit::commit(&state, &meta, r).await?;
+        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, tag)).finish());
+    }
     let related = related_seen(&client, &caller, &row.content).await?;
     let (body, redacted) = view(&caller, &row, &related);
     let mut r = audit::picture(&meta, &caller, &row);
@@ -655,6 +668,16 @@ async fn touch(tx: &Transaction<'_>, row: &PictureRow, status: Status) -> Result
         pictures::set_pending(tx, row.id, row.pending_revision).await?;
     }
     Ok(())
+}
+
+/// Whether the request's `If-None-Match` names `tag` (weakly compared) or is `*`
+/// (RFC 9110 §13.1.2): a read then answers `304` with no body.
+fn none_match(req: &HttpRequest, tag: &str) -> bool {
+    let Some(value) = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let strong = tag.trim_start_matches("W/");
+    value.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == strong)
 }
 
 /// The `If-Match` of a request, if it sent one.
