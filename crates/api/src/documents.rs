@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sitrep_render::{Block, Document, Fact, Format, Labels, Rendered, Section, Table, markdown};
-use sitrep_types::{Lang, LocalizedText, Picture, Tlp};
+use sitrep_types::{Lang, LocalizedText, Picture, PictureContent, Severity, Status, Tlp};
 use tokio::sync::Semaphore;
 use utoipa::{IntoParams, ToSchema};
 
@@ -145,9 +145,43 @@ fn size(bytes: i64) -> String {
     }
 }
 
+/// What a section shows of a picture, from a picture or a report's included picture, as
+/// the reader already sees it.
+pub struct Shown<'a> {
+    pub reference: &'a str,
+    pub revision: i32,
+    pub status: Status,
+    pub originator: &'a str,
+    pub severity: Severity,
+    pub expired: bool,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub redacted_indicators: u32,
+    pub redacted_attachments: u32,
+    pub content: &'a PictureContent,
+}
+
+impl<'a> From<&'a Picture> for Shown<'a> {
+    fn from(p: &'a Picture) -> Shown<'a> {
+        Shown {
+            reference: &p.reference,
+            revision: p.revision,
+            status: p.status,
+            originator: &p.originator.code,
+            severity: p.severity,
+            expired: p.expired,
+            updated_at: Some(p.updated_at),
+            published_at: p.published_at,
+            redacted_indicators: p.redacted_indicators,
+            redacted_attachments: p.redacted_attachments,
+            content: &p.content,
+        }
+    }
+}
+
 /// The picture `p` (already as the reader sees it) as a section of a document.
-pub fn picture_section(w: &Words, p: &Picture, time_zone: &str) -> Section {
-    let c = &p.content;
+pub fn picture_section(w: &Words, p: &Shown<'_>, time_zone: &str) -> Section {
+    let c = p.content;
     let lang = w.lang;
     let original = c.original_lang;
     let mut fell_back = false;
@@ -161,7 +195,7 @@ pub fn picture_section(w: &Words, p: &Picture, time_zone: &str) -> Section {
     let details = c.details.as_ref().map(&mut pick);
 
     let mut facts = vec![
-        fact(w.get("admin.col.originator"), p.originator.code.clone()),
+        fact(w.get("admin.col.originator"), p.originator),
         fact(w.get("picture.status"), w.value(p.status.as_str())),
         fact(w.get("picture.kind"), w.value(c.kind.as_str())),
         fact(w.get("picture.severity"), w.value(p.severity.as_str())),
@@ -176,7 +210,7 @@ pub fn picture_section(w: &Words, p: &Picture, time_zone: &str) -> Section {
         fact(w.get("picture.classification"), w.value(c.classification.as_str())),
         fact(
             w.get("picture.revision_n").replace("{revision}", &p.revision.to_string()),
-            local_time(p.updated_at, time_zone),
+            p.updated_at.map(|t| local_time(t, time_zone)).unwrap_or_default(),
         ),
     ];
     if let Some(phase) = c.election_phase {
@@ -298,12 +332,12 @@ pub fn picture_section(w: &Words, p: &Picture, time_zone: &str) -> Section {
         );
     }
 
-    Section { reference: p.reference.clone(), title, tlp: tlp(c.tlp), facts, notes, body, tables }
+    Section { reference: p.reference.to_owned(), title, tlp: tlp(c.tlp), facts, notes, body, tables }
 }
 
 /// A document of the single picture `p` for a reader of `reader_org`.
 pub fn picture_document(w: &Words, p: &Picture, reader_org: &str, time_zone: &str) -> Document {
-    let section = picture_section(w, p, time_zone);
+    let section = picture_section(w, &Shown::from(p), time_zone);
     let c = &p.content;
     Document {
         lang: w.lang.as_str().to_owned(),
