@@ -44,6 +44,7 @@ pub mod ops;
 pub mod pictures;
 pub mod recorder;
 pub mod reference;
+pub mod reports;
 pub mod second_factor;
 pub mod service_accounts;
 pub mod sessions;
