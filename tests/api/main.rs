@@ -38,6 +38,7 @@ mod processes;
 mod receiver;
 mod reference;
 mod replica;
+mod reports;
 mod stix_tools;
 mod stream;
 mod taxii;

@@ -310,6 +310,7 @@ pub async fn written_revisions(c: &impl GenericClient, id: Uuid) -> Result<Vec<W
 #[derive(Debug, Clone)]
 pub struct PictureHandling {
     pub id: Uuid,
+    pub reference: String,
     pub originator_id: Uuid,
     pub status: Status,
     pub tier: Tier,
@@ -328,7 +329,7 @@ pub async fn picture_handlings(
     let rows = c
         .query(
             &format!(
-                "SELECT p.id, p.originator_id, p.status, p.tier, p.tlp, p.named_recipients FROM pictures p \
+                "SELECT p.id, p.originator_id, p.status, p.tier, p.tlp, p.named_recipients, p.reference FROM pictures p \
                  WHERE p.id = ANY ($4) AND {}",
                 crate::pictures::VISIBLE
             ),
@@ -344,6 +345,7 @@ pub async fn picture_handlings(
                 tier: parse(Tier::parse(r.try_get(3)?), "pictures.tier")?,
                 tlp: parse(Tlp::parse(r.try_get(4)?), "pictures.tlp")?,
                 named_recipients: r.try_get(5)?,
+                reference: r.try_get(6)?,
             })
         })
         .collect()

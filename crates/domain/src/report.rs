@@ -12,6 +12,10 @@ use crate::picture::{check_localized, text_in, tlp_allowed};
 use crate::validation::{FieldErrors, Invalid};
 use crate::visibility::{Handling, Sight, Viewer, in_audience, sight, tier_rank, tlp_rank};
 
+/// Codes of the strictness rule; a `422` breaking one carries it as its `code`.
+pub const RULES: &[&str] =
+    &["picture_not_published", "report_audience_wider_than_picture", "report_tlp_looser_than_picture"];
+
 /// The most pictures one report includes.
 pub const MAX_PICTURES: usize = 200;
 /// The most organisations a `named` report names.

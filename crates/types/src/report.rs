@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::LocalizedText;
 use crate::enums::*;
-use crate::picture::Originator;
+use crate::picture::{Originator, PictureContent};
 
 /// The period a report covers: `from` before `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -48,26 +48,24 @@ pub struct ReportContent {
     pub named_recipients: Vec<Uuid>,
 }
 
-/// One included picture as the reader sees it: the texts and indicators of a picture the
-/// reader sees in full, its reference and handling otherwise (the secretariat outside
-/// the picture's audience). Read the whole picture at `/api/v1/pictures/{id}`.
+/// One included picture as the reader sees it now, as `GET /pictures/{id}` shows it to
+/// them: its content in force less the indicators and attachments whose TLP does not
+/// reach the reader (counted in `redacted_indicators` and `redacted_attachments`), named
+/// recipients only for the picture's originator and the secretariat, and no related
+/// pictures. A picture the reader does not see in full is left out of the report.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReportPicture {
     pub id: Uuid,
+    /// `VTY-YYYY-NNNN`.
     pub reference: String,
-    pub originator: Originator,
+    pub revision: i32,
     pub status: Status,
-    pub tier: Tier,
-    pub tlp: Tlp,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<LocalizedText>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub severity: Option<Severity>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub urgency: Option<Urgency>,
-    /// Indicators left out because their TLP does not reach the reader.
-    #[serde(default)]
+    pub originator: Originator,
+    pub severity: Severity,
     pub redacted_indicators: u32,
+    pub redacted_attachments: u32,
+    #[serde(flatten)]
+    pub content: PictureContent,
 }
 
 /// A report as its audience reads it: the revision in force, and its pictures as the
