@@ -345,3 +345,111 @@ async fn reports_are_listed_page_by_page() {
     ids.sort();
     assert_eq!(all, ids);
 }
+
+/// A merge patch of the report under `If-Match: tag`.
+async fn patch_report(app: &TestApp, token: &str, id: &str, tag: &str, body: &Value) -> Response {
+    app.client
+        .patch(app.url(&format!("/api/v1/reports/{id}")))
+        .bearer_auth(token)
+        .header("if-match", tag)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_service_account_never_approves_a_report() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let admin = app.seed_user("a.admin", "A", &[Role::OrgAdmin]).await;
+    let admin = app.token(&admin).await;
+    let res = app
+        .post_json("/api/v1/service-accounts", Some(&admin), &json!({"name": "feeder", "roles": ["approver"]}))
+        .await;
+    assert_eq!(res.status(), 201);
+    let account = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let res = app
+        .post_json(
+            &format!("/api/v1/service-accounts/{account}/keys"),
+            Some(&admin),
+            &json!({"name": "k", "expires_at": expires}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let key = res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
+    let picture = published(&app, &cast, &content("group", "AMBER")).await;
+    let r = create_report(&app, &cast.author, &report("group", "AMBER", &[&picture])).await;
+    let id = r["id"].as_str().unwrap();
+    assert_eq!(act_on(&app, &cast.author, id, "submit").await.status(), 200);
+    assert_eq!(problem(act_on(&app, &key, id, "approve").await, 403).await["code"], "four_eyes");
+}
+
+#[tokio::test]
+async fn another_organisation_neither_revises_nor_publishes_a_report() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let b_approver = app.seed_user("b.approver", "B", &[Role::Approver]).await;
+    let b_approver = app.token(&b_approver).await;
+    let picture = published(&app, &cast, &content("group", "AMBER")).await;
+    let draft = create_report(&app, &cast.author, &report("group", "AMBER", &[&picture])).await;
+    let draft = draft["id"].as_str().unwrap();
+    // A draft does not exist for B.
+    let res = patch_report(&app, &b_approver, draft, "*", &json!({"tlp": "CLEAR"})).await;
+    assert_eq!(problem(res, 404).await["code"], "report_not_found");
+    assert_eq!(problem(act_on(&app, &b_approver, draft, "publish").await, 404).await["code"], "report_not_found");
+    // A published one B reads, and still does not change.
+    let id = published_report(&app, &cast, &report("group", "AMBER", &[&picture])).await;
+    let res = patch_report(&app, &b_approver, &id, "*", &json!({"tlp": "CLEAR"})).await;
+    assert_eq!(problem(res, 403).await["code"], "not_originator");
+    assert_eq!(problem(act_on(&app, &b_approver, &id, "withdraw").await, 403).await["code"], "not_originator");
+    let r: Value = app.get(&format!("/api/v1/reports/{id}"), Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!((r["status"].as_str(), r["tlp"].as_str()), (Some("published"), Some("AMBER")));
+}
+
+#[tokio::test]
+async fn a_change_to_a_published_report_is_proposed_and_readers_keep_the_old_until_it_is_published() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let picture = published(&app, &cast, &content("group", "AMBER")).await;
+    let id = published_report(&app, &cast, &report("group", "AMBER", &[&picture])).await;
+    let path = format!("/api/v1/reports/{id}");
+    let tag = report_etag(&app, &cast.author, &id).await;
+    let res = patch_report(&app, &cast.author, &id, &tag, &json!({"summary": {"fi": "Korjattu"}})).await;
+    assert_eq!(res.status(), 200);
+    let r: Value = res.json().await.unwrap();
+    assert_eq!((r["revision"].as_i64(), r["pending_revision"].as_i64()), (Some(1), Some(2)));
+    let seen: Value = app.get(&path, Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!(seen["summary"]["fi"], "Viikon tapahtumat");
+    assert!(seen.get("pending_revision").is_none());
+    assert_eq!(act_on(&app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(act_on(&app, &cast.approver2, &id, "approve").await.status(), 200);
+    assert_eq!(act_on(&app, &cast.approver, &id, "publish").await.status(), 200);
+    let seen: Value = app.get(&path, Some(&cast.b_reader)).await.json().await.unwrap();
+    assert_eq!((seen["summary"]["fi"].as_str(), seen["revision"].as_i64()), (Some("Korjattu"), Some(2)));
+    // The same change again changes nothing and writes no revision.
+    let tag = report_etag(&app, &cast.author, &id).await;
+    let res = patch_report(&app, &cast.author, &id, &tag, &json!({"summary": {"fi": "Korjattu"}})).await;
+    assert_eq!(app.audit_of(&res).await.reason.as_deref(), Some("unchanged"));
+    let r: Value = res.json().await.unwrap();
+    assert!(r.get("pending_revision").is_none());
+}
+
+#[tokio::test]
+async fn of_concurrent_revisions_under_one_etag_exactly_one_succeeds() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let picture = published(&app, &cast, &content("group", "AMBER")).await;
+    let r = create_report(&app, &cast.author, &report("group", "AMBER", &[&picture])).await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    let tag = report_etag(&app, &cast.author, &id).await;
+    let attempts = (0..5).map(|i| {
+        let body = json!({"summary": {"fi": format!("Versio {i}")}});
+        let (app, token, id, tag) = (&app, &cast.author, &id, &tag);
+        async move { patch_report(app, token, id, tag, &body).await.status().as_u16() }
+    });
+    let mut statuses = futures_util::future::join_all(attempts).await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 412, 412, 412, 412]);
+}
