@@ -83,3 +83,16 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Report events in the one outbox, in the same commit-safe order as picture events: an
+-- event concerns a picture or a report, never both. Readers that join events to their
+-- picture see only picture events; the feed, the live stream and the webhook worker read
+-- report events under the report's own handling.
+ALTER TABLE events ALTER COLUMN picture_id DROP NOT NULL;
+ALTER TABLE events ADD COLUMN report_id uuid REFERENCES reports (id);
+ALTER TABLE events ADD CONSTRAINT events_one_object CHECK ((picture_id IS NULL) <> (report_id IS NULL));
+ALTER TABLE events DROP CONSTRAINT events_type_check;
+ALTER TABLE events ADD CONSTRAINT events_type_check CHECK (type IN (
+    'picture.published', 'picture.revised', 'picture.withdrawn', 'picture.recalled', 'picture.acknowledged',
+    'report.published', 'report.withdrawn'));
+CREATE INDEX events_report ON events (report_id) WHERE report_id IS NOT NULL;

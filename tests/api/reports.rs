@@ -453,3 +453,111 @@ async fn of_concurrent_revisions_under_one_etag_exactly_one_succeeds() {
     statuses.sort_unstable();
     assert_eq!(statuses, vec![200, 412, 412, 412, 412]);
 }
+
+/// The report events of `token`'s feed from the start, waiting (up to 5 s) for at least
+/// `at_least`: events are held back while an older transaction in the cluster is open.
+async fn report_events(app: &TestApp, token: &str, at_least: usize) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        let page: Value = app.get("/api/v1/feed?limit=200", Some(token)).await.json().await.unwrap();
+        found = page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"].as_str().unwrap().starts_with("report."))
+            .map(|e| {
+                assert!(e.get("picture_id").is_none(), "{e}");
+                (e["type"].as_str().unwrap().to_owned(), e["report_id"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        if found.len() >= at_least {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    found
+}
+
+#[tokio::test]
+async fn report_events_reach_the_reports_audience_in_the_feed_and_nobody_else() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let picture = published(&app, &cast, &content("group_virt", "AMBER")).await;
+    let id = published_report(&app, &cast, &report("group_virt", "AMBER", &[&picture])).await;
+    assert_eq!(act_on(&app, &cast.approver, &id, "withdraw").await.status(), 200);
+    let expected = vec![("report.published".to_owned(), id.clone()), ("report.withdrawn".to_owned(), id.clone())];
+    assert_eq!(report_events(&app, &cast.v_reader, 2).await, expected);
+    assert_eq!(report_events(&app, &cast.b_reader, 2).await, expected);
+    // The RAS contact point is outside the report's tier: no event of it, even once the
+    // feed has caught up with everything after it.
+    let marker = published(&app, &cast, &content("group_virt_ras", "GREEN")).await;
+    for _ in 0..100 {
+        let page: Value = app.get("/api/v1/feed?limit=200", Some(&cast.r_reader)).await.json().await.unwrap();
+        if page["events"].as_array().unwrap().iter().any(|e| e["picture_id"] == marker.as_str()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(report_events(&app, &cast.r_reader, 0).await.is_empty());
+    // A draft report is nobody's event.
+    create_report(&app, &cast.author, &report("group_virt", "AMBER", &[&picture])).await;
+    assert_eq!(report_events(&app, &cast.v_reader, 2).await.len(), 2);
+}
+
+#[tokio::test]
+async fn report_events_reach_a_webhook_only_where_the_report_does() {
+    let dir = std::env::temp_dir().join(format!("sitrep-receiver-{}", uuid::Uuid::new_v4().simple()));
+    let receiver = crate::receiver::Receiver::start(&dir).await;
+    let cert = receiver.cert.clone();
+    let app = TestApp::spawn_with(move |s| {
+        s.delivery.allow_private_targets = true;
+        s.delivery.extra_root_certificates = vec![cert];
+        s.delivery.poll_ms = 50;
+    })
+    .await;
+    let cast = cast(&app).await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let sec = app.token(&sec).await;
+    let res = app.post_json("/api/v1/webhook-hosts", Some(&sec), &json!({"host": "127.0.0.1"})).await;
+    assert_eq!(res.status(), 201);
+    let body = json!({"organisation_id": app.org("V"), "name": "SOC", "webhook_url": receiver.url, "filter": {}});
+    let res = app.post_json("/api/v1/subscriptions", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let secret = res.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
+
+    let picture = published(&app, &cast, &content("group_virt", "AMBER")).await;
+    // Named to B alone: not V's.
+    let mut to_b = report("named", "RED", &[&picture]);
+    to_b["named_recipients"] = json!([app.org("B")]);
+    published_report(&app, &cast, &to_b).await;
+    let id = published_report(&app, &cast, &report("group_virt", "AMBER", &[&picture])).await;
+    receiver.wait_for(2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let got = receiver.received.lock().unwrap().clone();
+    let bodies: Vec<Value> = got.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(types, vec!["picture.published", "report.published"], "{bodies:?}");
+    let r = &got[1];
+    assert!(sitrep_delivery::signing::verify(&secret, &r.id, r.timestamp, &r.body, &r.signature));
+    assert_eq!(bodies[1]["data"]["report_id"], json!(id));
+    assert!(bodies[1]["data"].get("picture_id").is_none());
+    assert!(!String::from_utf8_lossy(&r.body).contains("Yhteinen"), "thin: no content");
+}
+
+#[tokio::test]
+async fn report_events_reach_the_live_stream_of_the_reports_audience_only() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let mut virt = crate::stream::open(&app, &cast.v_reader, None).await;
+    let mut ras = crate::stream::open(&app, &cast.r_reader, None).await;
+    let picture = published(&app, &cast, &content("group_virt", "AMBER")).await;
+    let id = published_report(&app, &cast, &report("group_virt", "AMBER", &[&picture])).await;
+    // Both see this one, after the report event in the outbox's order.
+    let marker = published(&app, &cast, &content("group_virt_ras", "GREEN")).await;
+    let got = crate::stream::read_events(&mut virt, 3).await;
+    let kinds: Vec<&str> = got.iter().map(|e| e.1.as_str()).collect();
+    assert_eq!(kinds, vec!["picture.published", "report.published", "picture.published"]);
+    assert_eq!(got[1].2["report_id"].as_str(), Some(id.as_str()));
+    let got = crate::stream::read_events(&mut ras, 1).await;
+    assert_eq!((got[0].1.as_str(), got[0].2["picture_id"].as_str()), ("picture.published", Some(marker.as_str())));
+}

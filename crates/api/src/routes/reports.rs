@@ -8,6 +8,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
+use sitrep_db::events::{self, ReportEventType};
 use sitrep_db::pictures::{self, ListFilter};
 use sitrep_db::reports::{self, ReportRow};
 use sitrep_db::{GenericClient, Transaction};
@@ -552,6 +553,8 @@ async fn lifecycle(
                 reports::set_revision_state(&tx, row.id, row.revision, RevisionState::Superseded, None).await?;
             }
             reports::set_in_force(&tx, row.id, t.revision, Status::Published, &t.content, true).await?;
+            let (tier, tlp) = (t.content.tier, t.content.tlp);
+            events::append_report(&tx, ReportEventType::Published, row.id, t.revision, tier, tlp).await?;
             revision = t.revision;
         }
         Action::Withdraw => {
@@ -563,6 +566,7 @@ async fn lifecycle(
                 reports::set_pending(&tx, row.id, None).await?;
             }
             reports::set_status(&tx, row.id, Status::Withdrawn).await?;
+            events::append_report(&tx, ReportEventType::Withdrawn, row.id, row.revision, row.tier, row.tlp).await?;
         }
     }
     let row = reports::find(&tx, &Viewer::from(&caller.permissions), row.id).await?.ok_or(NOT_FOUND)?;
