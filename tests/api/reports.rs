@@ -319,6 +319,10 @@ async fn a_published_report_leaves_out_a_picture_its_reader_no_longer_sees() {
     assert!(!r["included"].to_string().contains(&narrowed));
     assert_eq!(record.reason.as_deref(), Some("pictures_hidden:1"));
     assert_eq!(record.object_ids.unwrap(), vec![kept.parse::<uuid::Uuid>().unwrap()]);
+    // Which organisations the report names is its originator's to know, not V's.
+    assert_eq!(r["named_recipients"], json!([]));
+    let own: Value = app.get(&format!("/api/v1/reports/{id}"), Some(&cast.author)).await.json().await.unwrap();
+    assert_eq!(own["named_recipients"], json!([app.org("V")]));
 }
 
 #[tokio::test]

@@ -43,7 +43,8 @@ pub struct ReportContent {
     /// picture in full, and the TLP must be at least as strict as every picture's.
     pub tier: Tier,
     pub tlp: Tlp,
-    /// Organisations that receive a `named` report (only then).
+    /// Organisations that receive a `named` report (only then); shown to the report's
+    /// organisation and the secretariat only.
     #[serde(default)]
     pub named_recipients: Vec<Uuid>,
 }

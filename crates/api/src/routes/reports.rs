@@ -16,7 +16,7 @@ use sitrep_domain::lifecycle::{self, Actor, ApprovalRefusal, PatchOutcome, Publi
 use sitrep_domain::report::{
     CheckedReport, IncludedPicture, Organisation, ReportHandling, first_looser, patch_outcome, report_sight,
 };
-use sitrep_domain::visibility::{Handling, Sight, Viewer, current_content};
+use sitrep_domain::visibility::{Handling, Sight, Viewer, current_content, insider};
 use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{Originator, Page, Report, ReportContent, ReportListItem, ReportPicture, Status};
 use utoipa::IntoParams;
@@ -122,6 +122,12 @@ async fn view(c: &impl GenericClient, p: &Principal, row: &ReportRow) -> Result<
         (h, r) => Some(format!("pictures_hidden:{h} picture_items_redacted:{r}")),
     };
     let own = p.organisation_id == row.originator_id;
+    let mut content = row.content.clone();
+    // Which other organisations a report names is for its originator and the secretariat
+    // alone, as for a picture.
+    if !insider(&v, row.originator_id) {
+        content.named_recipients.clear();
+    }
     let report = Report {
         id: row.id,
         reference: row.reference.clone(),
@@ -133,7 +139,7 @@ async fn view(c: &impl GenericClient, p: &Principal, row: &ReportRow) -> Result<
         published_at: row.published_at,
         pending_revision: if own { row.pending_revision } else { None },
         included: pictures,
-        content: row.content.clone(),
+        content,
     };
     Ok((report, note))
 }
