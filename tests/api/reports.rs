@@ -565,3 +565,24 @@ async fn report_events_reach_the_live_stream_of_the_reports_audience_only() {
     let got = crate::stream::read_events(&mut ras, 1).await;
     assert_eq!((got[0].1.as_str(), got[0].2["picture_id"].as_str()), ("picture.published", Some(marker.as_str())));
 }
+
+#[tokio::test]
+async fn a_picture_narrowed_while_a_report_is_being_published_is_seen_by_the_check() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let picture = published(&app, &cast, &content("group", "AMBER")).await;
+    let r = create_report(&app, &cast.author, &report("group", "AMBER", &[&picture])).await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    // A narrowing in flight: the picture's row changed and not yet committed.
+    let mut db = app.pool.get().await.unwrap();
+    let narrowing = db.transaction().await.unwrap();
+    let picture_id: uuid::Uuid = picture.parse().unwrap();
+    narrowing.execute("UPDATE pictures SET tlp = 'AMBER+STRICT' WHERE id = $1", &[&picture_id]).await.unwrap();
+    let publish = act_on(&app, &cast.approver, &id, "publish");
+    let commit = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        narrowing.commit().await.unwrap();
+    };
+    let (res, ()) = tokio::join!(publish, commit);
+    assert_eq!(problem(res, 422).await["code"], "report_tlp_looser_than_picture");
+}

@@ -319,7 +319,10 @@ pub struct PictureHandling {
 }
 
 /// The handling of those of `ids` that the viewer sees in full (the others do not exist
-/// for it).
+/// for it), each picture locked against change (`FOR SHARE`) until the transaction ends:
+/// a picture made stricter at the same moment either waits for the report's check to
+/// commit or is seen by it, so a report is never published under a TLP looser than a
+/// picture's that had just changed.
 pub async fn picture_handlings(
     c: &impl GenericClient,
     v: &Viewer,
@@ -330,7 +333,7 @@ pub async fn picture_handlings(
         .query(
             &format!(
                 "SELECT p.id, p.originator_id, p.status, p.tier, p.tlp, p.named_recipients, p.reference FROM pictures p \
-                 WHERE p.id = ANY ($4) AND {}",
+                 WHERE p.id = ANY ($4) AND {} ORDER BY p.id FOR SHARE OF p",
                 crate::pictures::VISIBLE
             ),
             &[&org, &rank, &reads, &ids],
