@@ -99,6 +99,23 @@ pub(crate) async fn world(app: &TestApp) -> World {
     let sub = json!({"organisation_id": app.org("A"), "name": "SOC", "webhook_url": "https://hooks.example/x"});
     let sub: Value = ok(app.post_json("/api/v1/subscriptions", Some(&admin), &sub).await, "sub").json().await.unwrap();
     params.insert("subscription", sub["id"].as_str().unwrap().to_owned());
+    // A published group/AMBER report of A, and a withdrawn one for the lifecycle actions.
+    for (name, withdraw) in [("report", false), ("withdrawn_report", true)] {
+        let body = json!({
+            "original_lang": "fi", "title": {"fi": "Tilannekuva"}, "summary": {"fi": "Tiivistelmä"},
+            "assessment": {"fi": "Arvio"}, "pictures": [params["picture"]], "tier": "group", "tlp": "AMBER"
+        });
+        let r: Value =
+            ok(app.post_json("/api/v1/reports", Some(&cast.author), &body).await, "report").json().await.unwrap();
+        let id = r["id"].as_str().unwrap().to_owned();
+        let publish = format!("/api/v1/reports/{id}/publish");
+        ok(app.post_json(&publish, Some(&cast.approver), &json!({})).await, "report publish");
+        if withdraw {
+            let path = format!("/api/v1/reports/{id}/withdraw");
+            ok(app.post_json(&path, Some(&cast.approver), &json!({})).await, "report withdraw");
+        }
+        params.insert(name, id);
+    }
     World { users, service_key: used["key"].as_str().unwrap().to_owned(), params }
 }
 
@@ -121,6 +138,10 @@ pub(crate) fn concrete(path: &str, w: &World) -> String {
         p("election")
     } else if path.starts_with("/api/v1/subscriptions/") {
         p("subscription")
+    } else if path.starts_with("/api/v1/reports/{id}/") {
+        p("withdrawn_report")
+    } else if path.starts_with("/api/v1/reports/") {
+        p("report")
     } else {
         String::new()
     };

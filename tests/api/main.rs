@@ -39,6 +39,7 @@ mod receiver;
 mod reference;
 mod render;
 mod replica;
+mod reports;
 mod stix_tools;
 mod stream;
 mod taxii;

@@ -99,6 +99,15 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/me/notifications/inbox/read", "notification.read"),
     ("GET", "/api/v1/notifications/escalations", "escalation.list"),
     ("GET", "/api/v1/pictures/{id}/render", "picture.render"),
+    ("GET", "/api/v1/reports", "report.list"),
+    ("POST", "/api/v1/reports", "report.create"),
+    ("GET", "/api/v1/reports/{id}", "report.view"),
+    ("PATCH", "/api/v1/reports/{id}", "report.revise"),
+    ("POST", "/api/v1/reports/{id}/submit", "report.submit"),
+    ("POST", "/api/v1/reports/{id}/return", "report.return"),
+    ("POST", "/api/v1/reports/{id}/approve", "report.approve"),
+    ("POST", "/api/v1/reports/{id}/publish", "report.publish"),
+    ("POST", "/api/v1/reports/{id}/withdraw", "report.withdraw"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

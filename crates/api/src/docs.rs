@@ -226,6 +226,15 @@ impl Modify for Security {
         routes::notifications::get_inbox,
         routes::notifications::mark_inbox_read,
         routes::notifications::list_escalations,
+        routes::reports::list_reports,
+        routes::reports::create_report,
+        routes::reports::get_report,
+        routes::reports::update_report,
+        routes::reports::submit_report,
+        routes::reports::return_report,
+        routes::reports::approve_report,
+        routes::reports::publish_report,
+        routes::reports::withdraw_report,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),
@@ -240,6 +249,7 @@ impl Modify for Security {
         (name = "taxii", description = "TAXII 2.1: read-only collections of STIX 2.1 objects, one per tier the caller reads \
             (docs/taxii.md). Requests send `Accept: application/taxii+json;version=2.1`; errors are TAXII error messages"),
         (name = "notifications", description = "E-mail notifications: preferences, duty addresses, address confirmation, the mail log"),
+        (name = "reports", description = "Situation reports: published pictures gathered under a report's own texts and handling, with the pictures' lifecycle and four eyes"),
     )
 )]
 pub struct ApiDoc;

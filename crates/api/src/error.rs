@@ -96,7 +96,12 @@ impl ApiError {
                 .0
                 .iter()
                 .find_map(|e| {
-                    sitrep_domain::picture::RULES.iter().chain(REQUEST_RULES).find(|r| **r == e.code).copied()
+                    sitrep_domain::picture::RULES
+                        .iter()
+                        .chain(REQUEST_RULES)
+                        .chain(sitrep_domain::report::RULES)
+                        .find(|r| **r == e.code)
+                        .copied()
                 })
                 .unwrap_or("validation_failed"),
             ApiError::PayloadTooLarge { .. } => "payload_too_large",

@@ -30,8 +30,8 @@ pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
 use crate::routes::{
-    access_log, auth, feed, health, keys, me, notifications, organisations, pictures, reference, service_accounts,
-    stream, subscriptions, taxii, totp, users,
+    access_log, auth, feed, health, keys, me, notifications, organisations, pictures, reference, reports,
+    service_accounts, stream, subscriptions, taxii, totp, users,
 };
 
 /// `405` with `Allow` for a method the resource does not offer.
@@ -278,6 +278,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(credential_routes)
                 .configure(attachment_routes)
                 .configure(notification_routes)
+                .configure(report_routes)
                 .configure(document_routes),
         )
         .configure(taxii::configure)
@@ -350,6 +351,27 @@ fn notification_routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(notifications::list_escalations))
             .default_service(not_allowed("GET")),
     );
+}
+
+/// Situation reports.
+fn report_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/reports")
+            .route(web::get().to(reports::list_reports))
+            .route(web::post().to(reports::create_report))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/reports/{id}")
+            .route(web::get().to(reports::get_report))
+            .route(web::patch().to(reports::update_report))
+            .default_service(not_allowed("GET, PATCH")),
+    )
+    .service(post_only("/reports/{id}/submit", reports::submit_report))
+    .service(post_only("/reports/{id}/return", reports::return_report))
+    .service(post_only("/reports/{id}/approve", reports::approve_report))
+    .service(post_only("/reports/{id}/publish", reports::publish_report))
+    .service(post_only("/reports/{id}/withdraw", reports::withdraw_report));
 }
 
 async fn docs_redirect() -> actix_web::HttpResponse {

@@ -66,10 +66,10 @@ pub fn data(e: &EventRow) -> String {
 
 /// The access-log record of pushing `rows` to a stream: as the stream has always written.
 pub fn push_record(meta: &RequestMeta, p: &Principal, rows: &[&EventRow]) -> sitrep_db::audit::AccessRecord {
-    let ids = rows.iter().map(|r| r.picture_id).collect();
+    let (ids, reason) = crate::events::logged(rows.iter().copied());
     let mut record = audit::by(meta, p).objects("picture", ids);
     record.action = "stream.push".into();
-    record.reason = Some(format!("events:{}", rows.len()));
+    record.reason = Some(reason);
     record
 }
 
@@ -435,7 +435,8 @@ mod tests {
             event: EventRow {
                 id: Uuid::now_v7(),
                 kind: "picture.revised".into(),
-                picture_id: Uuid::now_v7(),
+                picture_id: Some(Uuid::now_v7()),
+                report_id: None,
                 revision: 1,
                 tier: tier.as_str().into(),
                 tlp: "AMBER".into(),

@@ -100,6 +100,42 @@ pub async fn append(
     Ok(id)
 }
 
+/// Events about a report (docs/reports.md): its audience receives them, as the report
+/// stands at the moment of delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportEventType {
+    Published,
+    Withdrawn,
+}
+
+impl ReportEventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportEventType::Published => "report.published",
+            ReportEventType::Withdrawn => "report.withdrawn",
+        }
+    }
+}
+
+/// Appends an event about a report in the caller's transaction.
+pub async fn append_report(
+    c: &impl GenericClient,
+    kind: ReportEventType,
+    report: Uuid,
+    revision: i32,
+    tier: Tier,
+    tlp: Tlp,
+) -> Result<Uuid, DbError> {
+    let id = Uuid::now_v7();
+    c.execute(
+        "INSERT INTO events (id, type, report_id, revision, tier, tlp) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&id, &kind.as_str(), &report, &revision, &tier.as_str(), &tlp.as_str()],
+    )
+    .await?;
+    c.execute("SELECT pg_notify($1, '')", &[&CHANNEL]).await?;
+    Ok(id)
+}
+
 /// The organisations that receive a picture now (its audience, less the originator).
 pub async fn recipients(c: &impl GenericClient, picture: Uuid) -> Result<Vec<Uuid>, DbError> {
     let rows = c
@@ -113,7 +149,10 @@ pub async fn recipients(c: &impl GenericClient, picture: Uuid) -> Result<Vec<Uui
 pub struct EventRow {
     pub id: Uuid,
     pub kind: String,
-    pub picture_id: Uuid,
+    /// The picture the event is about, or
+    pub picture_id: Option<Uuid>,
+    /// the report.
+    pub report_id: Option<Uuid>,
     pub revision: i32,
     pub tier: String,
     pub tlp: String,
@@ -123,7 +162,7 @@ pub struct EventRow {
 }
 
 /// Events the viewer receives after `after` (a position), oldest first: those of
-/// pictures it sees now, and those addressed to its organisation. Only events of
+/// pictures and reports it sees now, and those addressed to its organisation. Only events of
 /// transactions older than any still running are read, so none is ever skipped.
 pub async fn feed(
     c: &impl GenericClient,
@@ -151,13 +190,16 @@ pub async fn feed_upto(
     let rows = c
         .query(
             concat!(
-                "SELECT e.id, e.type, e.picture_id, e.revision, e.tier, e.tlp, e.created_at, e.xid::text, e.seq \
-                 FROM events e JOIN pictures p ON p.id = e.picture_id \
+                "SELECT e.id, e.type, e.picture_id, e.revision, e.tier, e.tlp, e.created_at, e.xid::text, e.seq, \
+                   e.report_id \
+                 FROM events e LEFT JOIN pictures p ON p.id = e.picture_id LEFT JOIN reports r ON r.id = e.report_id \
                  WHERE (e.xid, e.seq) > ($4::text::xid8, $5) \
                    AND ($7::text IS NULL OR (e.xid, e.seq) <= ($7::text::xid8, $8)) \
                    AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
                    AND $3 \
-                   AND CASE WHEN e.recipients IS NULL THEN ",
+                   AND CASE WHEN e.report_id IS NOT NULL THEN ",
+                report_visible!("$1", "$2", "$3"),
+                " WHEN e.recipients IS NULL THEN ",
                 picture_visible!("$1", "$2", "$3"),
                 " ELSE $1 = ANY (e.recipients) END \
                  ORDER BY e.xid, e.seq LIMIT $6"
@@ -173,6 +215,7 @@ fn event_row(r: &tokio_postgres::Row) -> Result<EventRow, DbError> {
         id: r.try_get(0)?,
         kind: r.try_get(1)?,
         picture_id: r.try_get(2)?,
+        report_id: r.try_get(9)?,
         revision: r.try_get(3)?,
         tier: r.try_get(4)?,
         tlp: r.try_get(5)?,
@@ -181,7 +224,7 @@ fn event_row(r: &tokio_postgres::Row) -> Result<EventRow, DbError> {
     })
 }
 
-/// An event with what decides who receives it, as its picture stands now.
+/// An event with what decides who receives it, as its picture (or report) stands now.
 #[derive(Debug, Clone)]
 pub struct Broadcast {
     pub event: EventRow,
@@ -207,8 +250,9 @@ pub async fn broadcast(c: &impl GenericClient, after: &(String, i64), limit: i64
     let statement = c
         .prepare_cached(
             "SELECT e.id, e.type, e.picture_id, e.revision, e.tier, e.tlp, e.created_at, e.xid::text, e.seq, \
-                    p.originator_id, p.status, p.tier, p.named_recipients, e.recipients \
-             FROM events e JOIN pictures p ON p.id = e.picture_id \
+                    e.report_id, coalesce(p.originator_id, r.originator_id), coalesce(p.status, r.status), \
+                    coalesce(p.tier, r.tier), coalesce(p.named_recipients, r.named_recipients), e.recipients \
+             FROM events e LEFT JOIN pictures p ON p.id = e.picture_id LEFT JOIN reports r ON r.id = e.report_id \
              WHERE (e.xid, e.seq) > ($1::text::xid8, $2) \
                AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
              ORDER BY e.xid, e.seq LIMIT $3",
@@ -219,11 +263,11 @@ pub async fn broadcast(c: &impl GenericClient, after: &(String, i64), limit: i64
         .map(|r| {
             Ok(Broadcast {
                 event: event_row(r)?,
-                originator: r.try_get(9)?,
-                status: Status::parse(r.try_get(10)?).ok_or(DbError::Corrupt("pictures.status"))?,
-                tier: Tier::parse(r.try_get(11)?).ok_or(DbError::Corrupt("pictures.tier"))?,
-                named: r.try_get(12)?,
-                recipients: r.try_get(13)?,
+                originator: r.try_get(10)?,
+                status: Status::parse(r.try_get(11)?).ok_or(DbError::Corrupt("pictures.status"))?,
+                tier: Tier::parse(r.try_get(12)?).ok_or(DbError::Corrupt("pictures.tier"))?,
+                named: r.try_get(13)?,
+                recipients: r.try_get(14)?,
             })
         })
         .collect()

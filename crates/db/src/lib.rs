@@ -21,6 +21,22 @@ macro_rules! picture_visible {
     };
 }
 
+/// The same predicate on a report `r` (`sitrep_domain::report::report_sight`): reports
+/// are read under the pictures' rule applied to their own handling.
+macro_rules! report_visible {
+    ($org:expr, $rank:expr, $reads:expr) => {
+        concat!(
+            "picture_visible(r.originator_id, r.status, r.tier_rank, r.named_recipients, ",
+            $org,
+            ", ",
+            $rank,
+            ", ",
+            $reads,
+            ")"
+        )
+    };
+}
+
 /// The narrowest tier rank an organisation's reach (an SQL expression) reads, as
 /// `sitrep_domain::visibility::min_rank` gives it.
 macro_rules! reach_rank {
@@ -44,6 +60,7 @@ pub mod ops;
 pub mod pictures;
 pub mod recorder;
 pub mod reference;
+pub mod reports;
 pub mod second_factor;
 pub mod service_accounts;
 pub mod sessions;

@@ -336,6 +336,7 @@ pub async fn events_after(
         .query(
             "SELECT e.id, e.xid::text, e.seq, e.type, e.picture_id, e.created_at FROM events e \
              WHERE (e.xid, e.seq) > ($1::text::xid8, $2) AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
+               AND e.picture_id IS NOT NULL \
              ORDER BY e.xid, e.seq LIMIT $3",
             &[&xid, &seq, &limit],
         )

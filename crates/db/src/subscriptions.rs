@@ -189,17 +189,20 @@ pub async fn fan_out(c: &impl GenericClient, batch: i64) -> Result<u64, DbError>
                             FROM subscriptions s JOIN organisations o ON o.id = s.organisation_id WHERE s.id = $1), \
                  scanned AS ( \
                    SELECT e.id, e.xid, e.seq, ( \
-                     CASE WHEN e.recipients IS NULL \
+                     CASE WHEN e.report_id IS NOT NULL \
+                          THEN ", report_visible!("s.organisation_id", "s.rank", "true"), " \
+                          WHEN e.recipients IS NULL \
                           THEN ", picture_visible!("s.organisation_id", "s.rank", "true"), " \
                           ELSE s.organisation_id = ANY (e.recipients) END \
-                     AND (e.type = 'picture.recalled' OR ( \
+                     AND (e.type = 'picture.recalled' OR e.report_id IS NOT NULL OR ( \
                           (cardinality(s.domains) = 0 OR p.domains && s.domains) \
                       AND (s.min_severity IS NULL OR array_position(ARRAY['low','medium','high','critical'], p.severity) \
                                                    >= array_position(ARRAY['low','medium','high','critical'], s.min_severity)) \
                       AND (cardinality(s.election_ids) = 0 OR p.election_id = ANY (s.election_ids)) \
                       AND (cardinality(s.kinds) = 0 OR p.kind = ANY (s.kinds)) \
                       AND (s.is_exercise IS NULL OR p.is_exercise = s.is_exercise)))) AS selected \
-                   FROM s, events e JOIN pictures p ON p.id = e.picture_id \
+                   FROM s, events e LEFT JOIN pictures p ON p.id = e.picture_id \
+                     LEFT JOIN reports r ON r.id = e.report_id \
                    WHERE (e.xid, e.seq) > (s.position_xid, s.position_seq) \
                      AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
                    ORDER BY e.xid, e.seq LIMIT $2), \
@@ -229,7 +232,10 @@ pub struct Due {
     pub secrets: Vec<String>,
     pub event_id: Uuid,
     pub event_type: String,
-    pub picture_id: Uuid,
+    /// The picture a `picture.*` event is about, or
+    pub picture_id: Option<Uuid>,
+    /// the report a `report.*` event is about.
+    pub report_id: Option<Uuid>,
     pub revision: i32,
     pub tier: String,
     pub tlp: String,
@@ -252,12 +258,15 @@ pub async fn claim(c: &impl GenericClient, lease_secs: f64, limit: i64) -> Resul
                FROM due WHERE d.id = due.id RETURNING d.*) \
              SELECT d.id, d.attempts, d.failures, s.id AS sid, s.organisation_id, s.webhook_url, s.secrets, e.id AS eid, e.type, \
                     e.picture_id, e.revision, e.tier, e.tlp, e.created_at, \
-                    CASE WHEN e.recipients IS NULL \
+                    CASE WHEN e.report_id IS NOT NULL \
+                         THEN ", report_visible!("s.organisation_id", reach_rank!("o.reach"), "true"), " \
+                         WHEN e.recipients IS NULL \
                          THEN ", picture_visible!("s.organisation_id", reach_rank!("o.reach"), "true"), " \
-                         ELSE s.organisation_id = ANY (e.recipients) END AS visible \
+                         ELSE s.organisation_id = ANY (e.recipients) END AS visible, e.report_id \
              FROM claimed d JOIN subscriptions s ON s.id = d.subscription_id \
              JOIN organisations o ON o.id = s.organisation_id \
-             JOIN events e ON e.id = d.event_id JOIN pictures p ON p.id = e.picture_id"),
+             JOIN events e ON e.id = d.event_id LEFT JOIN pictures p ON p.id = e.picture_id \
+             LEFT JOIN reports r ON r.id = e.report_id"),
             &[&lease_secs, &limit],
         )
         .await?;
@@ -279,6 +288,7 @@ pub async fn claim(c: &impl GenericClient, lease_secs: f64, limit: i64) -> Resul
                 tlp: r.try_get(12)?,
                 event_at: r.try_get(13)?,
                 still_visible: r.try_get::<_, Option<bool>>(14)?.unwrap_or(false),
+                report_id: r.try_get(15)?,
             })
         })
         .collect()
@@ -347,7 +357,8 @@ pub struct DeliveryRow {
     pub id: Uuid,
     pub event_id: Uuid,
     pub event_type: String,
-    pub picture_id: Uuid,
+    pub picture_id: Option<Uuid>,
+    pub report_id: Option<Uuid>,
     pub state: String,
     pub attempts: Vec<sitrep_types::DeliveryAttempt>,
     pub next_attempt_at: DateTime<Utc>,
@@ -357,14 +368,14 @@ pub struct DeliveryRow {
 pub async fn deliveries(c: &impl GenericClient, subscription: Uuid, limit: i64) -> Result<Vec<DeliveryRow>, DbError> {
     let rows = c
         .query(
-            "SELECT d.id, d.event_id, e.type, e.picture_id, d.state, d.next_attempt_at, d.created_at, \
+            "SELECT d.id, d.event_id, e.type, e.picture_id, e.report_id, d.state, d.next_attempt_at, d.created_at, \
                coalesce(array_agg(a.attempt ORDER BY a.attempt) FILTER (WHERE a.attempt IS NOT NULL), '{}') AS n, \
                coalesce(array_agg(a.at ORDER BY a.attempt) FILTER (WHERE a.attempt IS NOT NULL), '{}') AS at, \
                coalesce(array_agg(a.http_status ORDER BY a.attempt) FILTER (WHERE a.attempt IS NOT NULL), '{}') AS st, \
                coalesce(array_agg(a.outcome ORDER BY a.attempt) FILTER (WHERE a.attempt IS NOT NULL), '{}') AS oc, \
                coalesce(array_agg(a.duration_ms ORDER BY a.attempt) FILTER (WHERE a.attempt IS NOT NULL), '{}') AS ms \
              FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN delivery_attempts a ON a.delivery_id = d.id \
-             WHERE d.subscription_id = $1 GROUP BY d.id, e.type, e.picture_id ORDER BY d.created_at DESC, d.id LIMIT $2",
+             WHERE d.subscription_id = $1 GROUP BY d.id, e.type, e.picture_id, e.report_id ORDER BY d.created_at DESC, d.id LIMIT $2",
             &[&subscription, &limit],
         )
         .await?;
@@ -389,6 +400,7 @@ pub async fn deliveries(c: &impl GenericClient, subscription: Uuid, limit: i64) 
                 event_id: r.try_get("event_id")?,
                 event_type: r.try_get("type")?,
                 picture_id: r.try_get("picture_id")?,
+                report_id: r.try_get("report_id")?,
                 state: r.try_get("state")?,
                 attempts,
                 next_attempt_at: r.try_get("next_attempt_at")?,

@@ -55,7 +55,7 @@ impl Default for WorkerOptions {
 
 /// The thin payload of a webhook (Standard Webhooks shape: type, timestamp, data).
 pub fn payload(d: &Due) -> serde_json::Value {
-    let data = if d.event_type == "picture.recalled" {
+    let mut data = if d.event_type == "picture.recalled" {
         serde_json::json!({"id": d.event_id, "picture_id": d.picture_id})
     } else {
         serde_json::json!({
@@ -63,6 +63,11 @@ pub fn payload(d: &Due) -> serde_json::Value {
             "tier": d.tier, "tlp": d.tlp, "created_at": d.event_at,
         })
     };
+    // A report event names its report instead of a picture.
+    if let (Some(report), serde_json::Value::Object(fields)) = (d.report_id, &mut data) {
+        fields.remove("picture_id");
+        fields.insert("report_id".into(), serde_json::json!(report));
+    }
     serde_json::json!({"type": d.event_type, "timestamp": d.event_at, "data": data})
 }
 
@@ -196,8 +201,8 @@ impl Worker {
             membership_id: None,
             roles: Vec::new(),
             action: "webhook.deliver".into(),
-            object_type: Some("picture"),
-            object_id: Some(d.picture_id.to_string()),
+            object_type: Some(if d.report_id.is_some() { "report" } else { "picture" }),
+            object_id: d.picture_id.or(d.report_id).map(|id| id.to_string()),
             object_revision: Some(d.revision),
             object_ids: None,
             tier: Some(d.tier.clone()),

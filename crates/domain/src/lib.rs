@@ -17,6 +17,7 @@ pub mod password;
 pub mod permissions;
 pub mod picture;
 pub mod policy;
+pub mod report;
 pub mod throttle;
 pub mod validation;
 pub mod visibility;

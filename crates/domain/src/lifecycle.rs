@@ -2,7 +2,7 @@
 //! who may approve a revision, what may be published. The HTTP handlers ask these
 //! functions and carry out the answer; nothing else decides.
 
-use sitrep_types::{PictureContent, Status};
+use sitrep_types::{PictureContent, Status, Tier, Tlp};
 use uuid::Uuid;
 
 use crate::picture::{needs_four_eyes, only_narrows, widens};
@@ -159,11 +159,16 @@ pub fn loosens_attachment(before: InForce<'_>, new: &PictureContent) -> bool {
 /// over the picture as published (`before`, none for a first publication), the TLP of the
 /// picture or of any indicator is loosened.
 pub fn needs_approval(before: Option<InForce<'_>>, new: &PictureContent, requires_review: bool) -> bool {
-    requires_review
-        || needs_four_eyes(new.tier)
-        || before.is_some_and(|b| {
-            tlp_rank(new.tlp) < tlp_rank(b.content.tlp) || loosens_indicator(b, new) || loosens_attachment(b, new)
-        })
+    handling_needs_approval(before.map(|b| b.content.tlp), new.tier, new.tlp, requires_review)
+        || before.is_some_and(|b| loosens_indicator(b, new) || loosens_attachment(b, new))
+}
+
+/// The part of four eyes that depends on handling alone, for anything published under a
+/// tier and a TLP (a picture, a report): the organisation requires review for every
+/// publication; the tier is `group_virt_ras` or `public`; or the TLP is looser than the
+/// TLP in force (`before`, none for a first publication).
+pub fn handling_needs_approval(before: Option<Tlp>, tier: Tier, tlp: Tlp, requires_review: bool) -> bool {
+    requires_review || needs_four_eyes(tier) || before.is_some_and(|b| tlp_rank(tlp) < tlp_rank(b))
 }
 
 /// What a revise (a merge patch) of a picture does.
@@ -225,10 +230,15 @@ pub fn publication(
     new: &PictureContent,
     requires_review: bool,
 ) -> Result<(), PublishRefusal> {
+    publishable(state, needs_approval(in_force, new, requires_review))
+}
+
+/// Whether a revision in `state` may be published, when it `needs_approval` or not.
+pub fn publishable(state: RevisionState, needs_approval: bool) -> Result<(), PublishRefusal> {
     if !matches!(state, RevisionState::Draft | RevisionState::InReview | RevisionState::Approved) {
         return Err(PublishRefusal::NotPublishable);
     }
-    if needs_approval(in_force, new, requires_review) && state != RevisionState::Approved {
+    if needs_approval && state != RevisionState::Approved {
         return Err(PublishRefusal::ApprovalRequired);
     }
     Ok(())

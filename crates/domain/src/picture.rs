@@ -107,7 +107,7 @@ pub fn tlp_allowed(tier: Tier, tlp: Tlp) -> bool {
     }
 }
 
-fn text_in(t: &LocalizedText, lang: Lang) -> Option<&str> {
+pub(crate) fn text_in(t: &LocalizedText, lang: Lang) -> Option<&str> {
     match lang {
         Lang::Fi => t.fi.as_deref(),
         Lang::Sv => t.sv.as_deref(),
@@ -115,7 +115,7 @@ fn text_in(t: &LocalizedText, lang: Lang) -> Option<&str> {
     }
 }
 
-fn check_localized(errors: &mut FieldErrors, field: &str, t: &LocalizedText, max: usize, multiline: bool) {
+pub(crate) fn check_localized(errors: &mut FieldErrors, field: &str, t: &LocalizedText, max: usize, multiline: bool) {
     for lang in Lang::ALL {
         if let Some(v) = text_in(t, *lang) {
             errors.take(check_text(&format!("{field}.{}", lang.as_str()), v, 1, max, multiline));

@@ -12,6 +12,7 @@ pub mod notification;
 pub mod picture;
 pub mod problem;
 pub mod reference;
+pub mod report;
 pub mod subscription;
 pub mod taxii;
 
@@ -23,6 +24,7 @@ pub use notification::*;
 pub use picture::*;
 pub use problem::*;
 pub use reference::*;
+pub use report::*;
 pub use subscription::*;
 pub use taxii::*;
 

@@ -320,16 +320,21 @@ pub enum PictureView {
 }
 
 /// An event of the feed, the stream and webhooks: thin, without content. Fetch the
-/// picture with your own credentials. A `picture.recalled` event carries the id alone:
-/// the picture is no longer yours to see.
+/// picture (or report) with your own credentials. A `picture.recalled` event carries the
+/// id alone: the picture is no longer yours to see.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Event {
     pub id: Uuid,
-    /// `picture.published`, `picture.revised`, `picture.withdrawn`, `picture.recalled`
-    /// or `picture.acknowledged`.
+    /// `picture.published`, `picture.revised`, `picture.withdrawn`, `picture.recalled`,
+    /// `picture.acknowledged`, `report.published` or `report.withdrawn`.
     #[serde(rename = "type")]
     pub type_: String,
-    pub picture_id: Uuid,
+    /// The picture a `picture.*` event is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture_id: Option<Uuid>,
+    /// The report a `report.*` event is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -91,7 +91,12 @@ pub struct Delivery {
     pub id: Uuid,
     pub event_id: Uuid,
     pub event_type: String,
-    pub picture_id: Uuid,
+    /// The picture a `picture.*` event is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture_id: Option<Uuid>,
+    /// The report a `report.*` event is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_id: Option<Uuid>,
     /// `pending`, `delivered`, `failed` or `dropped` (no longer visible to the subscriber).
     pub state: String,
     pub next_attempt_at: DateTime<Utc>,

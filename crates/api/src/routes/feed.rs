@@ -62,10 +62,10 @@ pub async fn get_feed(
     let position = rows.last().map(|r| r.position.clone()).or(after).unwrap_or_else(|| ("0".to_owned(), 0));
     let next = cursors.at(&position_key(&position));
     let events: Vec<Event> = rows.iter().map(event).collect();
-    let mut ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.picture_id).collect();
+    let (mut ids, reason) = crate::events::logged(&rows);
     ids.dedup();
     let mut record = audit::by(&meta, &caller).objects("picture", ids);
-    record.reason = Some(format!("events:{}", events.len()));
+    record.reason = Some(reason);
     audit::commit(&state, &meta, record).await?;
     Ok(HttpResponse::Ok().json(FeedPage { events, next_cursor: next }))
 }

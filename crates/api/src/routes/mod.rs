@@ -10,6 +10,7 @@ pub mod notifications;
 pub mod organisations;
 pub mod pictures;
 pub mod reference;
+pub mod reports;
 pub mod service_accounts;
 pub mod stream;
 pub mod subscriptions;

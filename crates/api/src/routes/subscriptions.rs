@@ -204,6 +204,7 @@ pub async fn list_deliveries(
             event_id: d.event_id,
             event_type: d.event_type,
             picture_id: d.picture_id,
+            report_id: d.report_id,
             state: d.state,
             next_attempt_at: d.next_attempt_at,
             created_at: d.created_at,
