@@ -247,3 +247,152 @@ async fn a_render_is_in_the_access_log_with_the_hash_printed_in_its_footer() {
     assert!(reason.contains(&format!("content:{}", r.hash)) && reason.contains("render:pdf lang:sv"), "{reason}");
     assert!(reason.contains("indicators_redacted:1"), "what was left out is logged: {reason}");
 }
+
+/// A report of two published `group_virt_ras` pictures (one with an AMBER+STRICT
+/// indicator, one in the cyber domain), published with four eyes; B has acknowledged the
+/// first picture. Returns the report's id and reference and the pictures' references.
+async fn published_report(app: &TestApp, cast: &Cast) -> (String, String, Vec<String>) {
+    let (first, first_ref) = long_picture(app, cast, "Ballots destroyed: a false claim").await;
+    let mut body = content("group_virt_ras", "AMBER");
+    body["primary_domain"] = json!("cyber");
+    body["domains"] = json!(["cyber"]);
+    body["disarm_techniques"] = json!([]);
+    body["title"]["en"] = json!("Denial of service against the results service");
+    let second = published(app, cast, &body).await;
+    let second_ref = app
+        .get(&format!("/api/v1/pictures/{second}"), Some(&cast.author))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ack = app
+        .post_json(
+            &format!("/api/v1/pictures/{first}/acknowledgements"),
+            Some(&cast.b_reader),
+            &json!({"kind": "received"}),
+        )
+        .await;
+    assert_eq!(ack.status(), 201);
+    let now = chrono::Utc::now();
+    let report = json!({
+        "original_lang": "en",
+        "title": {"fi": "Yhteinen tilannekuva", "sv": "Gemensam lägesbild", "en": "Common situation picture"},
+        "summary": {"fi": "Päivän tapahtumat", "sv": "Dagens händelser", "en": "The day's events"},
+        "assessment": {"fi": "Arvio: **tilanne on hallinnassa**.", "sv": "Bedömning: läget är under kontroll.", "en": "Assessment: **the situation is under control**."},
+        "window": {"from": (now - chrono::Duration::hours(3)).to_rfc3339(), "to": (now + chrono::Duration::hours(1)).to_rfc3339()},
+        "pictures": [first, second],
+        "tier": "group_virt_ras",
+        "tlp": "AMBER"
+    });
+    let res = app.post_json("/api/v1/reports", Some(&cast.author), &report).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    let r: Value = res.json().await.unwrap();
+    let id = r["id"].as_str().unwrap().to_owned();
+    let act = |token: &str, action: &str| {
+        let url = app.url(&format!("/api/v1/reports/{id}/{action}"));
+        let token = token.to_owned();
+        async move { app.client.post(url).bearer_auth(token).send().await.unwrap().status() }
+    };
+    assert_eq!(act(&cast.author, "submit").await, 200);
+    assert_eq!(act(&cast.approver2, "approve").await, 200);
+    assert_eq!(act(&cast.approver, "publish").await, 200);
+    (id, r["reference"].as_str().unwrap().to_owned(), vec![first_ref, second_ref])
+}
+
+async fn render_report(app: &TestApp, token: &str, id: &str, query: &str, name: &str) -> Rendered {
+    let res = app.get(&format!("/api/v1/reports/{id}/render?{query}"), Some(token)).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+    let hash = res.headers()["content-hash"].to_str().unwrap().to_owned();
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let path = artefacts().join(name);
+    std::fs::write(&path, res.bytes().await.unwrap()).unwrap();
+    Rendered { path, hash, request_id }
+}
+
+#[tokio::test]
+async fn a_report_renders_its_cover_table_charts_and_pictures_with_the_tlp_label_on_every_page() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let (id, reference, pictures) = published_report(&app, &cast).await;
+    for (lang, page_word, words) in [
+        ("en", "Page", ["Assessment", "Information influence · Severity", "Acknowledgements"]),
+        ("fi", "Sivu", ["Arvio", "Informaatiovaikuttaminen · Vakavuus", "Kuittaukset"]),
+        ("sv", "Sida", ["Bedömning", "Informationspåverkan · Allvarlighet", "Kvitteringar"]),
+    ] {
+        let r = render_report(&app, &cast.author, &id, &format!("lang={lang}"), &format!("report-{lang}.pdf")).await;
+        let pages = pages(&r.path);
+        let m = pages.len();
+        assert!(m >= 3, "{lang}: cover and pictures take several pages");
+        for (i, page) in pages.iter().enumerate() {
+            let lines: Vec<&str> = page.lines().filter(|l| !l.trim().is_empty()).collect();
+            for band in [lines[0], lines[lines.len() - 2]] {
+                assert!(
+                    band.trim_start().starts_with("TLP:AMBER ") && band.contains(reference.as_str()),
+                    "{lang} page {}: the band:\n{page}",
+                    i + 1
+                );
+            }
+            assert!(
+                page.contains(&format!("{page_word} {}", i + 1)) && page.contains(&r.hash),
+                "{lang} page {}",
+                i + 1
+            );
+        }
+        let text = squeezed(&pages.concat());
+        for p in &pictures {
+            assert!(text.matches(p.as_str()).count() >= 2, "{lang}: {p} in the table and as a section");
+        }
+        for w in words {
+            assert!(text.contains(w), "{lang}: {w:?} in\n{text}");
+        }
+    }
+    let png = artefacts().join("report-en-page");
+    let out = poppler("pdftoppm")
+        .args(["-png", "-r", "80", "-f", "1", "-l", "1"])
+        .arg(artefacts().join("report-en.pdf"))
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[tokio::test]
+async fn a_reports_acknowledgement_chart_and_indicators_are_what_each_reader_may_know() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let (id, _, _) = published_report(&app, &cast).await;
+    // pdftotext keeps or drops the thin spaces around the slash: compare without them.
+    let chart = |text: &str| text[text.find("Acknowledgements").expect("the chart")..].replace(" / ", "/");
+    // The originator's organisation sees every recipient: B acknowledged one of two.
+    let a = squeezed(&pages(&render_report(&app, &cast.author, &id, "lang=en", "report-a.pdf").await.path).concat());
+    assert!(chart(&a).contains("ORG-B 1/2") && chart(&a).contains("ORG-V 0/2"), "{a}");
+    // B sees its own organisation's row alone, and the stricter indicator.
+    let b = squeezed(&pages(&render_report(&app, &cast.b_reader, &id, "lang=en", "report-b.pdf").await.path).concat());
+    assert!(chart(&b).contains("ORG-B 1/2") && !b.contains("ORG-V"), "{b}");
+    assert!(b.contains(STRICT_VALUE));
+    // R (the RAS contact point) is in the report's audience but not the indicator's.
+    let r = render_report(&app, &cast.r_reader, &id, "lang=en", "report-r.pdf").await;
+    let r_text = squeezed(&pages(&r.path).concat());
+    assert!(!r_text.contains(STRICT_VALUE) && r_text.contains("1 indicator(s) have a stricter TLP"), "{r_text}");
+    assert!(!r_text.contains("ORG-B"), "R is not told who else acknowledged");
+    let records = app.audit_records(&r.request_id).await;
+    assert_eq!(records[0].action, "report.render");
+    assert!(records[0].reason.as_deref().unwrap_or_default().contains(&format!("content:{}", r.hash)));
+    // A draft report is its organisation's alone: rendering it elsewhere is 404, as reading it is.
+    let picture = published(&app, &cast, &content("group", "AMBER")).await;
+    let draft = json!({
+        "original_lang": "en",
+        "title": {"en": "Draft"}, "summary": {"en": "Draft"}, "assessment": {"en": "Draft"},
+        "pictures": [picture], "tier": "group", "tlp": "AMBER"
+    });
+    let res = app.post_json("/api/v1/reports", Some(&cast.author), &draft).await;
+    assert_eq!(res.status(), 201);
+    let draft_id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&format!("/api/v1/reports/{draft_id}/render"), Some(&cast.b_reader)).await.status(), 404);
+    assert_eq!(app.get(&format!("/api/v1/reports/{draft_id}/render"), Some(&cast.author)).await.status(), 200);
+    // A `group` report does not reach the RAS contact point.
+    assert_eq!(app.get(&format!("/api/v1/reports/{draft_id}/render"), Some(&cast.r_reader)).await.status(), 404);
+}

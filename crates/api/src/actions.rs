@@ -99,6 +99,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/me/notifications/inbox/read", "notification.read"),
     ("GET", "/api/v1/notifications/escalations", "escalation.list"),
     ("GET", "/api/v1/pictures/{id}/render", "picture.render"),
+    ("GET", "/api/v1/reports/{id}/render", "report.render"),
     ("GET", "/api/v1/reports", "report.list"),
     ("POST", "/api/v1/reports", "report.create"),
     ("GET", "/api/v1/reports/{id}", "report.view"),

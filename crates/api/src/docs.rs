@@ -217,6 +217,7 @@ impl Modify for Security {
         routes::reference::list_techniques,
         routes::pictures::related_by_indicator,
         routes::pictures::render::render_picture,
+        routes::reports::render::render_report,
         routes::notifications::get_preferences,
         routes::notifications::put_preferences,
         routes::notifications::list_duty_addresses,

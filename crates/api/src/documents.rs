@@ -3,15 +3,22 @@
 //! redacted in the JSON is absent here too. The words of the template come from the
 //! console's catalogues, so a document speaks the same words as the screen.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sitrep_render::{Block, Document, Fact, Format, Labels, Rendered, Section, Table, markdown};
-use sitrep_types::{Lang, LocalizedText, Picture, PictureContent, Severity, Status, Tlp};
+use sitrep_domain::charts::{self, AckState, Counted};
+use sitrep_render::{
+    Block, Chart, Document, Fact, Format, Labels, Progress, Rendered, Section, Series, Table, markdown,
+};
+use sitrep_types::{
+    Election, Lang, LocalizedText, Picture, PictureContent, Report, ReportPicture, Severity, Status, Tlp,
+};
 use tokio::sync::Semaphore;
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use crate::error::ApiError;
 
@@ -335,6 +342,192 @@ pub fn picture_section(w: &Words, p: &Shown<'_>, time_zone: &str) -> Section {
     Section { reference: p.reference.to_owned(), title, tlp: tlp(c.tlp), facts, notes, body, tables }
 }
 
+impl<'a> From<&'a ReportPicture> for Shown<'a> {
+    fn from(p: &'a ReportPicture) -> Shown<'a> {
+        Shown {
+            reference: &p.reference,
+            revision: p.revision,
+            status: p.status,
+            originator: &p.originator.code,
+            severity: p.severity,
+            expired: p.expired,
+            updated_at: None,
+            published_at: p.published_at,
+            redacted_indicators: p.redacted_indicators,
+            redacted_attachments: p.redacted_attachments,
+            content: &p.content,
+        }
+    }
+}
+
+/// What a report's cover and charts need beyond the report itself, all of it already cut
+/// to what the reader may know.
+pub struct ReportExtras {
+    /// The report's election, if it names one.
+    pub election: Option<Election>,
+    /// Per included picture the reader may know the acknowledgements of: the recipient
+    /// organisations and whether each has acknowledged.
+    pub acknowledgements: Vec<AckState>,
+    /// Organisation codes by id, for the acknowledgement chart.
+    pub organisations: HashMap<Uuid, String>,
+}
+
+/// A severity's colour in a chart.
+fn tone(s: Severity) -> u8 {
+    match s {
+        Severity::Low => 0,
+        Severity::Medium => 1,
+        Severity::High => 2,
+        Severity::Critical => 3,
+    }
+}
+
+/// The time zone of `name`, Helsinki when it does not parse (the configuration is checked
+/// at start).
+fn zone(name: &str) -> chrono_tz::Tz {
+    name.parse().unwrap_or(chrono_tz::Europe::Helsinki)
+}
+
+/// The report `r` (as the reader sees it) as a document for a reader of `reader_org`.
+pub fn report_document(w: &Words, r: &Report, extras: &ReportExtras, reader_org: &str, time_zone: &str) -> Document {
+    let c = &r.content;
+    let lang = w.lang;
+    let (title, _) = text(&c.title, lang, c.original_lang);
+    let (summary, summary_fell_back) = text(&c.summary, lang, c.original_lang);
+    let (assessment, assessment_fell_back) = text(&c.assessment, lang, c.original_lang);
+    let tz = zone(time_zone);
+
+    let mut cover_facts = Vec::new();
+    let window_end = c.window.map_or_else(Utc::now, |win| win.to);
+    if let Some(win) = c.window {
+        cover_facts.push(fact(
+            w.get("report.window"),
+            format!("{} – {}", local_time(win.from, time_zone), local_time(win.to, time_zone)),
+        ));
+    }
+    if let Some(e) = &extras.election {
+        let mut line = format!("{} ({})", e.name_en, e.code);
+        if let Some(phases) = &e.phases {
+            let phase = sitrep_domain::election::phase_on(phases, window_end.with_timezone(&tz).date_naive());
+            line = format!("{line} · {}", w.value(phase.as_str()));
+        }
+        cover_facts.push(fact(w.get("picture.election"), line));
+    }
+    cover_facts.push(fact(w.get("admin.col.originator"), r.originator.code.clone()));
+    cover_facts.push(fact(w.get("picture.status"), w.value(r.status.as_str())));
+    if let Some(at) = r.published_at {
+        cover_facts.push(fact(w.get("document.published"), local_time(at, time_zone)));
+    }
+    cover_facts.push(fact(w.get("report.pictures"), r.included.len().to_string()));
+
+    let mut cover = vec![Block::heading(2, w.get("picture.summary")), Block::text(summary)];
+    cover.push(Block::heading(2, w.get("picture.assessment")));
+    cover.extend(markdown::blocks(&assessment));
+    if summary_fell_back || assessment_fell_back {
+        cover.push(Block::text(
+            w.get("picture.fallback")
+                .replace("{wanted}", &w.value(lang.as_str()))
+                .replace("{shown}", &w.value(c.original_lang.as_str())),
+        ));
+    }
+
+    let overview = Table {
+        caption: w.get("report.pictures"),
+        header: vec![
+            w.get("admin.col.reference"),
+            w.get("admin.col.title"),
+            w.get("admin.col.originator"),
+            w.get("picture.severity"),
+            w.get("picture.urgency"),
+            w.get("picture.status"),
+            "TLP".into(),
+        ],
+        rows: r
+            .included
+            .iter()
+            .map(|p| {
+                vec![
+                    p.reference.clone(),
+                    text(&p.content.title, lang, p.content.original_lang).0,
+                    p.originator.code.clone(),
+                    w.value(p.severity.as_str()),
+                    w.value(p.content.urgency.as_str()),
+                    w.value(p.status.as_str()),
+                    format!("TLP:{}", p.content.tlp.as_str()),
+                ]
+            })
+            .collect(),
+    };
+
+    let mut charts = Vec::new();
+    let (from, to) = match c.window {
+        Some(win) => (win.from, win.to),
+        None => {
+            let times: Vec<DateTime<Utc>> = r.included.iter().filter_map(|p| p.published_at).collect();
+            let from = times.iter().min().copied().unwrap_or_else(Utc::now);
+            let to = times.iter().max().copied().unwrap_or(from) + chrono::Duration::seconds(1);
+            (from, to)
+        }
+    };
+    let buckets = charts::buckets(from, to, tz);
+    let counted: Vec<Counted> = r
+        .included
+        .iter()
+        .filter_map(|p| {
+            p.published_at.map(|at| Counted {
+                published_at: at,
+                domains: p.content.domains.clone(),
+                severity: p.severity,
+            })
+        })
+        .collect();
+    for (domain, by_severity) in charts::by_domain_and_severity(&counted, &buckets, tz) {
+        charts.push(Chart::Stacked {
+            title: format!("{} · {}", w.value(domain.as_str()), w.get("picture.severity")),
+            categories: buckets.labels(tz),
+            series: by_severity
+                .into_iter()
+                .map(|(severity, values)| Series { label: w.value(severity.as_str()), tone: tone(severity), values })
+                .collect(),
+        });
+    }
+    let progress = charts::ack_progress(&extras.acknowledgements);
+    if !progress.is_empty() {
+        let mut rows: Vec<Progress> = progress
+            .into_iter()
+            .map(|(org, (done, total))| Progress {
+                label: extras.organisations.get(&org).cloned().unwrap_or_else(|| org.to_string()),
+                done,
+                total,
+            })
+            .collect();
+        rows.sort_by(|a, b| a.label.cmp(&b.label));
+        charts.push(Chart::Progress { title: w.get("picture.acks"), rows });
+    }
+
+    let strictest = r.included.iter().map(|p| p.content.classification).max();
+    let classification = match strictest {
+        Some(cl) => format!("{} · {}", w.value(cl.as_str()), w.value(c.tier.as_str())),
+        None => w.value(c.tier.as_str()),
+    };
+    Document {
+        lang: lang.as_str().to_owned(),
+        title,
+        reference: r.reference.clone(),
+        tlp: tlp(c.tlp),
+        classification,
+        generated_at: local_time(Utc::now(), time_zone),
+        reader: reader_org.to_owned(),
+        hash: String::new(),
+        labels: w.labels(),
+        cover_facts,
+        cover,
+        overview: Some(overview),
+        charts,
+        sections: r.included.iter().map(|p| picture_section(w, &Shown::from(p), time_zone)).collect(),
+    }
+}
+
 /// A document of the single picture `p` for a reader of `reader_org`.
 pub fn picture_document(w: &Words, p: &Picture, reader_org: &str, time_zone: &str) -> Document {
     let section = picture_section(w, &Shown::from(p), time_zone);
@@ -355,6 +548,22 @@ pub fn picture_document(w: &Words, p: &Picture, reader_org: &str, time_zone: &st
         charts: Vec::new(),
         sections: vec![section],
     }
+}
+
+/// The answer carrying `rendered`: its media type, the content hash, an inline file name
+/// after `reference`, and for HTML the console's Content-Security-Policy.
+pub fn respond(format: DocumentFormat, reference: &str, rendered: Rendered) -> actix_web::HttpResponse {
+    use actix_web::http::header;
+    let file_name = format!("{reference}.{}", format.as_str());
+    let disposition = sitrep_domain::attachment::content_disposition(&file_name).replacen("attachment", "inline", 1);
+    let mut res = actix_web::HttpResponse::Ok();
+    res.content_type(format.render().content_type())
+        .insert_header(("Content-Hash", rendered.hash))
+        .insert_header((header::CONTENT_DISPOSITION, disposition));
+    if format == DocumentFormat::Html {
+        res.insert_header((header::CONTENT_SECURITY_POLICY, crate::meta::CSP_APP));
+    }
+    res.body(rendered.bytes)
 }
 
 /// At most as many renders at once as the machine has cores: typesetting is CPU work, and

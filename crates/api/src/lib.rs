@@ -317,6 +317,11 @@ fn document_routes(cfg: &mut web::ServiceConfig) {
         web::resource("/pictures/{id}/render")
             .route(web::get().to(pictures::render::render_picture))
             .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/reports/{id}/render")
+            .route(web::get().to(reports::render::render_report))
+            .default_service(not_allowed("GET")),
     );
 }
 

@@ -120,7 +120,7 @@ pub(crate) mod tests {
                 Chart::Stacked {
                     title: "By day".into(),
                     categories: vec!["1 Dec".into(), "2 Dec".into()],
-                    series: vec![Series { label: "cyber".into(), values: vec![1] }],
+                    series: vec![Series { label: "cyber".into(), tone: 4, values: vec![1] }],
                 },
                 Chart::Progress {
                     title: "Acknowledged".into(),

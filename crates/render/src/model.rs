@@ -164,6 +164,8 @@ pub enum Chart {
 #[derive(Debug, Clone, Serialize)]
 pub struct Series {
     pub label: String,
+    /// The colour: 0–3 are the severities from low to critical, 4–7 other tones.
+    pub tone: u8,
     /// One value per category.
     pub values: Vec<u32>,
 }

@@ -63,6 +63,11 @@ pub struct ReportPicture {
     pub status: Status,
     pub originator: Originator,
     pub severity: Severity,
+    /// When the picture was first published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<DateTime<Utc>>,
+    /// True when the picture's `valid_until` has passed.
+    pub expired: bool,
     pub redacted_indicators: u32,
     pub redacted_attachments: u32,
     #[serde(flatten)]

@@ -33,6 +33,8 @@ use crate::state::AppState;
 
 /// A report's texts may be long (the assessment): a larger body limit than the default.
 pub const REPORT_BODY_LIMIT: usize = 512 * 1024;
+pub mod render;
+
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "report_not_found" };
 const LIST: &str = "reports";
 
@@ -102,6 +104,8 @@ async fn included(
             status: row.status,
             originator: Originator { id: row.originator_id, code: row.originator_code.clone() },
             severity: row.severity,
+            published_at: row.published_at,
+            expired: row.valid_until.is_some_and(|t| t <= Utc::now()),
             redacted_indicators: redacted.indicators,
             redacted_attachments: redacted.attachments,
             content,

@@ -1,11 +1,9 @@
 //! `GET /pictures/{id}/render`: one picture as a PDF or a printable HTML page, made from
 //! exactly the view the caller gets as JSON (docs/reports.md).
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use sitrep_db::accounts;
 use sitrep_db::pictures;
-use sitrep_domain::attachment::content_disposition;
 use sitrep_domain::visibility::Viewer;
 use sitrep_types::PictureView;
 use uuid::Uuid;
@@ -14,9 +12,9 @@ use super::{NOT_FOUND, related_seen, view};
 use crate::audit;
 use crate::body::Query;
 use crate::docs::{AuthFailures, NotFound, QueryFailures, ServerFailures};
-use crate::documents::{self, DocumentFormat, RenderQuery, Words};
+use crate::documents::{self, RenderQuery, Words};
 use crate::error::ApiError;
-use crate::meta::{CSP_APP, RequestMeta};
+use crate::meta::RequestMeta;
 use crate::principal::{Authenticated, Caller};
 use crate::state::AppState;
 
@@ -64,16 +62,5 @@ pub async fn render_picture(
     });
     audit::commit(&state, &meta, record).await?;
 
-    let file_name = format!("{}.{}", row.reference, format.as_str());
-    let mut res = HttpResponse::Ok();
-    res.content_type(format.render().content_type())
-        .insert_header(("Content-Hash", rendered.hash.clone()))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            content_disposition(&file_name).replacen("attachment", "inline", 1),
-        ));
-    if format == DocumentFormat::Html {
-        res.insert_header((header::CONTENT_SECURITY_POLICY, CSP_APP));
-    }
-    Ok(res.body(rendered.bytes))
+    Ok(documents::respond(format, &row.reference, rendered))
 }
