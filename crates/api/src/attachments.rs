@@ -4,6 +4,8 @@
 //! whole) and is moved into place only once it is complete and accepted; a download
 //! decrypts segment by segment as it is sent. A file that leaves the folder is
 //! ciphertext: its data key is in the database, sealed under the key-encryption key.
+//! An image is read back once it is complete, stripped of its metadata (`images`) and
+//! encrypted again: what is kept, and downloaded, is the stripped file.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use std::sync::Arc;
 
 use actix_web::web::Bytes;
 use futures_util::{Stream, StreamExt};
+use image::ImageFormat;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sitrep_auth::SealKey;
@@ -19,6 +22,7 @@ use sitrep_domain::attachment::{DEFAULT_MEDIA_TYPES, Sniffer};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::images::{self, ImageRefused};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -79,6 +83,9 @@ pub struct Store {
     objects: PathBuf,
     tmp: PathBuf,
     kek: SealKey,
+    /// Images being read back and stripped at once: each may hold its file and the
+    /// memory of decoding it, so only a few run together.
+    image_work: Arc<tokio::sync::Semaphore>,
     pub policy: AttachmentPolicy,
 }
 
@@ -87,6 +94,9 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store").field("objects", &self.objects).finish_non_exhaustive()
     }
 }
+
+/// The most images stripped at once.
+const IMAGE_WORKERS: usize = 2;
 
 /// Temporary files older than this are left over from a crash and removed at start
 /// (younger ones may be another process's upload in progress).
@@ -114,7 +124,9 @@ impl Store {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        Ok(Arc::new(Store { objects, tmp, kek, policy }))
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(IMAGE_WORKERS);
+        let image_work = Arc::new(tokio::sync::Semaphore::new(workers));
+        Ok(Arc::new(Store { objects, tmp, kek, image_work, policy }))
     }
 
     fn object(&self, blob: Uuid) -> PathBuf {
@@ -146,8 +158,16 @@ impl Store {
         let wrapped_key = key.wrap(&self.kek, blob_id.as_bytes()).map_err(ApiError::Internal)?;
         let path = self.tmp.join(format!("{}.part", blob_id.simple()));
         let file = sitrep_auth::keyfile::open_private(&path).map_err(|e| ApiError::Internal(e.into()))?;
-        let mut received =
-            Received { path, blob_id, wrapped_key, sha256: [0; 32], size: 0, sniffed: String::new(), kept: false };
+        let mut received = Received {
+            path,
+            blob_id,
+            wrapped_key,
+            sha256: [0; 32],
+            size: 0,
+            sniffed: String::new(),
+            original_sha256: None,
+            kept: false,
+        };
         let mut writer = Writer(Some(file));
         let mut sealer = Sealer::new(&key);
         let mut sha = Sha256::new();
@@ -183,10 +203,57 @@ impl Store {
         let sniffed = sniffer.verdict(declared).map_err(|m| ReceiveError::Mismatch(m, Some(sha256)))?;
         writer.write(sealer.finish().map_err(ApiError::Internal)?).await?;
         writer.sync().await?;
+        drop(writer);
         received.sha256 = sha256;
         received.size = size;
+        if let Some(format) = images::format_of(&sniffed) {
+            self.strip(&mut received, key, format).await?;
+        }
         received.sniffed = sniffed;
         Ok(received)
+    }
+
+    /// Replaces a received image by its stripped form: the encrypted upload is read back
+    /// and decrypted in memory (it is within the size limit), decoded under the image
+    /// limits and encoded again from its pixels (on the blocking pool, a few at a time,
+    /// within `images::MAX_DECODE_TIME`), and the result is encrypted under the same data
+    /// key into the temporary file's place. The original's hash is kept; its bytes are not.
+    async fn strip(&self, received: &mut Received, key: DataKey, format: ImageFormat) -> Result<(), ReceiveError> {
+        let refused = |why: ImageRefused, sha: [u8; 32]| ReceiveError::Image(why, sha);
+        let original = received.sha256;
+        let permit = self.image_work.clone().acquire_owned().await.map_err(|e| ApiError::Internal(e.into()))?;
+        let key = Arc::new(key);
+        let (path, size, k) = (received.path.clone(), received.size, key.clone());
+        let work = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let plain = open_file(&path, &k, size)?;
+            Ok::<_, std::io::Error>(images::strip(&plain, format))
+        });
+        let stripped = match tokio::time::timeout(images::MAX_DECODE_TIME, work).await {
+            // The work goes on to its end on the blocking pool, holding its permit, and is
+            // then dropped: it touches no file after reading the upload.
+            Err(_) => return Err(refused(ImageRefused::TooSlow, original)),
+            Ok(joined) => {
+                joined.map_err(|e| ApiError::Internal(e.into()))?.map_err(|e| ApiError::Internal(e.into()))?
+            }
+        };
+        let stripped = stripped.map_err(|why| refused(why, original))?;
+        let to = self.tmp.join(format!("{}.stripped.part", received.blob_id.simple()));
+        let from = received.path.clone();
+        let sha256: [u8; 32] = Sha256::digest(&stripped).into();
+        let size = stripped.len() as u64;
+        blocking(move || {
+            let written = seal_file(&to, &key, &stripped).and_then(|()| std::fs::rename(&to, &from));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&to);
+            }
+            written
+        })
+        .await?;
+        received.original_sha256 = Some(original);
+        received.sha256 = sha256;
+        received.size = size;
+        Ok(())
     }
 
     /// Moves a complete upload into place as its blob (an upload whose content was
@@ -257,12 +324,41 @@ impl Store {
     }
 }
 
+/// The plaintext of the encrypted file at `path`, of `size` bytes, whole.
+fn open_file(path: &Path, key: &DataKey, size: u64) -> std::io::Result<Vec<u8>> {
+    let damaged = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
+    let mut file = std::fs::File::open(path)?;
+    let mut header = [0u8; HEADER];
+    file.read_exact(&mut header)?;
+    let mut opener = Opener::new(key, &header, size).map_err(damaged)?;
+    let mut plain = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut segment = Vec::new();
+    while !opener.done() {
+        segment.resize(Opener::next_len(size, plain.len() as u64), 0);
+        file.read_exact(&mut segment)?;
+        plain.extend(opener.open(&segment).map_err(damaged)?);
+    }
+    Ok(plain)
+}
+
+/// Writes `plain` encrypted under `key` to a new private file at `path`, synced.
+fn seal_file(path: &Path, key: &DataKey, plain: &[u8]) -> std::io::Result<()> {
+    let failed = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
+    let mut file = sitrep_auth::keyfile::open_private(path)?;
+    let mut sealer = Sealer::new(key);
+    file.write_all(&sealer.push(plain).map_err(failed)?)?;
+    file.write_all(&sealer.finish().map_err(failed)?)?;
+    file.sync_all()
+}
+
 /// Why an upload was not received.
 #[derive(Debug)]
 pub enum ReceiveError {
     Api(ApiError),
     /// The content is not the declared type (with its hash when it was read to the end).
     Mismatch(sitrep_domain::attachment::Mismatch, Option<[u8; 32]>),
+    /// An image that is not accepted (with the hash of what was sent).
+    Image(ImageRefused, [u8; 32]),
 }
 
 impl From<ApiError> for ReceiveError {
@@ -277,9 +373,12 @@ pub struct Received {
     path: PathBuf,
     pub blob_id: Uuid,
     pub wrapped_key: Vec<u8>,
+    /// The stored content's hash and size (an image's after stripping).
     pub sha256: [u8; 32],
     pub size: u64,
     pub sniffed: String,
+    /// An image's hash as it was sent, before stripping.
+    pub original_sha256: Option<[u8; 32]>,
     kept: bool,
 }
 

@@ -28,6 +28,8 @@ pub struct Upload {
     pub size: i64,
     /// Lower-case hex.
     pub sha256: String,
+    /// For an image stripped at upload: the SHA-256 of the file as sent, lower-case hex.
+    pub original_sha256: Option<String>,
 }
 
 /// A new blob, unless one with the same content exists: returns the blob that holds the
@@ -64,16 +66,18 @@ pub async fn blob(c: &impl GenericClient, id: Uuid) -> Result<Option<Blob>, DbEr
 
 /// Records an upload of `picture`.
 pub async fn insert(c: &impl GenericClient, u: &Upload, created_by: Uuid) -> Result<(), DbError> {
+    let original =
+        u.original_sha256.as_deref().map(hex::decode).transpose().map_err(|_| DbError::Corrupt("original_sha256"))?;
     c.execute(
-        "INSERT INTO attachments (id, picture_id, blob_id, file_name, media_type, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&u.id, &u.picture_id, &u.blob_id, &u.file_name, &u.media_type, &created_by],
+        "INSERT INTO attachments (id, picture_id, blob_id, file_name, media_type, created_by, original_sha256) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&u.id, &u.picture_id, &u.blob_id, &u.file_name, &u.media_type, &created_by, &original],
     )
     .await?;
     Ok(())
 }
 
-const UPLOAD: &str = "SELECT a.id, a.picture_id, a.blob_id, a.file_name, a.media_type, b.size, b.sha256 \
+const UPLOAD: &str = "SELECT a.id, a.picture_id, a.blob_id, a.file_name, a.media_type, b.size, b.sha256, a.original_sha256 \
      FROM attachments a JOIN attachment_blobs b ON b.id = a.blob_id";
 
 fn upload(r: &tokio_postgres::Row) -> Result<Upload, DbError> {
@@ -85,6 +89,7 @@ fn upload(r: &tokio_postgres::Row) -> Result<Upload, DbError> {
         media_type: r.try_get(4)?,
         size: r.try_get(5)?,
         sha256: hex::encode(r.try_get::<_, Vec<u8>>(6)?),
+        original_sha256: r.try_get::<_, Option<Vec<u8>>>(7)?.map(hex::encode),
     })
 }
 

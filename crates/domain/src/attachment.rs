@@ -23,6 +23,20 @@ pub const DEFAULT_MEDIA_TYPES: [&str; 12] = [
 /// Types recognised by their text rather than a signature.
 const TEXT_TYPES: [&str; 4] = ["text/plain", "text/csv", "application/json", "message/rfc822"];
 
+/// The hashes an attachment's content is known by: the stored file's and, for an image
+/// whose metadata was stripped at upload, the original's.
+pub fn content_hashes(a: &sitrep_types::Attachment) -> impl Iterator<Item = &str> {
+    std::iter::once(a.sha256.as_str()).chain(a.original_sha256.as_deref())
+}
+
+/// Whether two attachments carry the same evidence: they share a content hash. Stripping
+/// an image again changes its bytes (a JPEG is encoded again with loss), so a file
+/// downloaded and uploaded anew is known by its original's hash, which is the first
+/// file's stored hash.
+pub fn same_content(a: &sitrep_types::Attachment, b: &sitrep_types::Attachment) -> bool {
+    content_hashes(a).any(|x| content_hashes(b).any(|y| x == y))
+}
+
 /// How many leading bytes the signature check reads.
 pub const SNIFF_BYTES: usize = 8192;
 

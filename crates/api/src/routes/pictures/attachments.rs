@@ -22,6 +22,7 @@ use crate::attachments::{ReceiveError, Store};
 use crate::audit::{self, RecordExt};
 use crate::docs::{AuthFailures, Conflict, Forbidden, NotFound, ServerFailures};
 use crate::error::ApiError;
+use crate::images::ImageRefused;
 use crate::meta::RequestMeta;
 use crate::principal::{Authenticated, AuthorPictures, Caller, Principal};
 use crate::state::AppState;
@@ -75,6 +76,7 @@ fn facts(u: &Upload, tlp: Tlp, description: LocalizedText) -> Attachment {
         media_type: u.media_type.clone(),
         size: u.size,
         sha256: u.sha256.clone(),
+        original_sha256: u.original_sha256.clone(),
         tlp,
         description,
     }
@@ -213,8 +215,9 @@ impl Drop for Uncommitted<'_> {
 /// Attach a file to the picture: the body is the file (streamed; `Content-Type` its media
 /// type), the headers say the rest. It makes a revision exactly as a patch does, with
 /// `If-Match`. The content must be the declared type (`422` naming both); a file over the
-/// size limits is `413`, a body cut short `400`: nothing is stored then. The same bytes are
-/// stored once, encrypted.
+/// size limits is `413`, a body cut short `400`: nothing is stored then. An image is
+/// stored stripped of its metadata (`sha256` and `size` are the stripped file's,
+/// `original_sha256` the file sent). The same bytes are stored once, encrypted.
 #[utoipa::path(
     post, path = "/api/v1/pictures/{id}/attachments", tag = "pictures",
     security(("bearer" = [])),
@@ -234,7 +237,7 @@ impl Drop for Uncommitted<'_> {
         (status = 400, description = "Truncated upload or bad header", body = sitrep_types::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = sitrep_types::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over the size limits", body = sitrep_types::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid headers, or the content is not the declared type", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid headers, the content is not the declared type, or an image that does not decode within the limits", body = sitrep_types::Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = sitrep_types::Problem, content_type = "application/problem+json"),
         AuthFailures, Forbidden, NotFound, Conflict, ServerFailures
     )
@@ -283,8 +286,18 @@ pub async fn upload_attachment(
             audit::commit(&state, &meta, r).await?;
             return Err(ApiError::Invalid(m.invalid().into()));
         }
+        Err(ReceiveError::Image(why, sha)) => {
+            if let ImageRefused::Undecodable(detail) = &why {
+                tracing::info!(%detail, "an uploaded image does not decode");
+            }
+            let reason = format!("{} sha256:{}", why.code(), hex::encode(sha));
+            let r = audit::by(&meta, &caller).object("picture", id).refused(Outcome::Failed, &reason, 422);
+            audit::commit(&state, &meta, r).await?;
+            return Err(ApiError::Invalid(why.invalid().into()));
+        }
     };
     let sha256 = hex::encode(received.sha256);
+    let original_sha256 = received.original_sha256.map(hex::encode);
     let size = i64::try_from(received.size).map_err(|e| ApiError::Internal(e.into()))?;
     let request_hash: [u8; 32] = {
         let mut h = Sha256::new();
@@ -355,8 +368,16 @@ pub async fn upload_attachment(
             return Err(ApiError::Internal(anyhow::anyhow!("the stored file of blob {blob_id} is missing")));
         }
     }
-    let upload =
-        Upload { id: aid, picture_id: id, blob_id, file_name: new.file_name, media_type: new.media_type, size, sha256 };
+    let upload = Upload {
+        id: aid,
+        picture_id: id,
+        blob_id,
+        file_name: new.file_name,
+        media_type: new.media_type,
+        size,
+        sha256,
+        original_sha256,
+    };
     store_db::insert(&tx, &upload, caller.user_id).await?;
     let attachment = facts(&upload, new.tlp.unwrap_or(base.tlp), new.description);
     let mut content = base.clone();
@@ -370,7 +391,7 @@ pub async fn upload_attachment(
 }
 
 /// The access-log record of an upload or download: the attachment, the picture's revision,
-/// tier and TLP, and the content's hash.
+/// tier and TLP, and the content's hash (and an image's original's).
 fn record(
     meta: &RequestMeta,
     p: &Principal,
@@ -380,7 +401,11 @@ fn record(
     status: u16,
 ) -> sitrep_db::audit::AccessRecord {
     let mut r = audit::picture_of(meta, p, row.id, revision, row.tier, row.tlp).object("attachment", upload.id);
-    r.reason = Some(format!("picture:{} sha256:{}", row.id, upload.sha256));
+    let mut reason = format!("picture:{} sha256:{}", row.id, upload.sha256);
+    if let Some(original) = &upload.original_sha256 {
+        reason.push_str(&format!(" original_sha256:{original}"));
+    }
+    r.reason = Some(reason);
     r.status(status)
 }
 
