@@ -4,3 +4,8 @@
 -- stripped files are the same bytes share one blob, and neither learns the other's
 -- original. NULL for a file stored as it came.
 ALTER TABLE attachments ADD COLUMN original_sha256 bytea CHECK (length(original_sha256) = 32);
+
+-- An image's thumbnail (a small PNG made at upload from the same decoding) is kept
+-- encrypted beside the stored file under the same data key; this is its plaintext size.
+-- NULL for a file that has none.
+ALTER TABLE attachment_blobs ADD COLUMN thumbnail_size bigint CHECK (thumbnail_size >= 0);

@@ -802,8 +802,9 @@ async fn an_uploaded_jpeg_is_stored_and_downloaded_without_its_exif_and_gps_posi
     assert_eq!((decoded.width(), decoded.height()), (64, 48));
 
     // The file no longer exists as it was sent: not in the store (ciphertext only anyway)
-    // and not left behind in the temporary folder.
-    stored_files_become(&app, 1).await;
+    // and not left behind in the temporary folder. The store holds the stripped file and
+    // its thumbnail.
+    stored_files_become(&app, 2).await;
     app.seal_log().await;
     let c = app.pool.get().await.unwrap();
     let row = c
@@ -903,7 +904,7 @@ async fn the_same_image_is_stored_once_and_no_upload_learns_another_ones_origina
     assert_eq!(second["attachment"]["sha256"], third["attachment"]["sha256"]);
     assert_eq!(count(&app, "attachments").await, 3);
     assert_eq!(count(&app, "attachment_blobs").await, 1);
-    stored_files_become(&app, 1).await;
+    stored_files_become(&app, 2).await;
     assert_eq!(first["attachment"]["original_sha256"], sha256_hex(&with_gps));
     for b in [&second, &third] {
         assert_eq!(b["attachment"]["original_sha256"], sha256_hex(&other_exif));
@@ -914,6 +915,8 @@ async fn the_same_image_is_stored_once_and_no_upload_learns_another_ones_origina
     let got = download(&app, &b_author, id2, aid).await.bytes().await.unwrap();
     assert!(!got.windows(12).any(|w| w == b"FIRST-CAMERA"));
     assert_eq!(sha256_hex(&got), second["attachment"]["sha256"].as_str().unwrap());
+    let res = thumbnail(&app, &b_author, id2, third["attachment"]["id"].as_str().unwrap()).await;
+    assert_eq!(res.status(), 200, "the stored file's thumbnail serves every upload of it");
 }
 
 /// A JPEG is encoded again with loss, so a stripped JPEG downloaded and uploaded again is
@@ -944,4 +947,105 @@ async fn one_approver_cannot_release_a_red_jpeg_again_as_a_new_looser_file() {
     assert!(b["attachments"].as_array().is_none_or(Vec::is_empty), "the RED photo reached B: {b}");
     let a: Value = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.approver)).await.json().await.unwrap();
     assert!(a["pending_revision"].is_number(), "the re-upload waits for a second approver: {a}");
+}
+
+async fn thumbnail(app: &TestApp, token: &str, id: &str, aid: &str) -> Response {
+    app.get(&format!("/api/v1/pictures/{id}/attachments/{aid}/thumbnail"), Some(token)).await
+}
+
+/// A JPEG of `w`×`h` pixels with GPS EXIF.
+fn large_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let mut plain = Vec::new();
+    photo(w, h).write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut plain, 90)).unwrap();
+    let mut payload = b"Exif\0\0".to_vec();
+    payload.extend(exif_with_gps("THUMB-CAMERA"));
+    let len = u16::try_from(payload.len() + 2).unwrap();
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend(payload);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+#[tokio::test]
+async fn an_image_has_a_png_thumbnail_within_320_pixels_and_other_files_have_none() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    let photo = uploaded(upload(&app, &cast.author, id, image_upload(large_jpeg(1000, 500), "image/jpeg")).await).await;
+    let aid = photo["attachment"]["id"].as_str().unwrap().to_owned();
+    let res = thumbnail(&app, &cast.author, id, &aid).await;
+    assert_eq!(res.status(), 200);
+    let h = res.headers().clone();
+    assert_eq!(h["content-type"], "image/png");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(h["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
+    let record = app.audit_of(&res).await;
+    assert_eq!(record.action, "attachment.thumbnail");
+    assert!(record.reason.as_deref().unwrap_or_default().contains(photo["attachment"]["sha256"].as_str().unwrap()));
+    let png = res.bytes().await.unwrap();
+    assert_eq!(h["content-length"], png.len().to_string().as_str());
+    assert!(exif_of(&png).is_err(), "no EXIF in the thumbnail");
+    assert!(!png.windows(12).any(|w| w == b"THUMB-CAMERA"));
+    let small = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap();
+    assert_eq!((small.width(), small.height()), (320, 160));
+
+    // The thumbnail is stored encrypted beside the file: no PNG in the folder.
+    for f in stored_files_become(&app, 2).await {
+        let data = std::fs::read(&f).unwrap();
+        for needle in [b"\x89PNG".as_slice(), b"IHDR", &png[..64]] {
+            assert!(!data.windows(needle.len()).any(|w| w == needle), "{} holds plaintext", f.display());
+        }
+    }
+
+    let pdf_aid =
+        uploaded(upload(&app, &cast.author, id, Upload::pdf(pdf("no-thumb", 2_000))).await).await["attachment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let res = thumbnail(&app, &cast.author, id, &pdf_aid).await;
+    let record = app.audit_of(&res).await;
+    assert_eq!(problem(res, 404).await["code"], "thumbnail_not_found");
+    assert!(record.reason.unwrap_or_default().starts_with("thumbnail_not_found"));
+}
+
+/// A thumbnail shows what the file shows: it is served to exactly those the download is.
+#[tokio::test]
+async fn the_ras_contact_point_gets_404_for_the_thumbnail_of_an_amber_strict_image_as_for_its_download() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group_virt_ras", "AMBER")).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let u = Upload { tlp: Some("AMBER+STRICT"), ..image_upload(jpeg_with_gps("strict-photo"), "image/jpeg") };
+    let aid = uploaded(upload(&app, &cast.author, &id, u).await).await["attachment"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver, &id, "publish").await.status(), 200);
+    for (token, sees) in [(&cast.b_reader, true), (&cast.v_reader, true), (&cast.r_reader, false)] {
+        assert_eq!(download(&app, token, &id, &aid).await.status(), if sees { 200 } else { 404 });
+        let res = thumbnail(&app, token, &id, &aid).await;
+        let record = app.audit_of(&res).await;
+        assert_eq!(record.object_id.as_deref(), Some(aid.as_str()), "logged with the attachment id");
+        if sees {
+            assert_eq!(res.status(), 200);
+        } else {
+            assert_eq!(problem(res, 404).await["code"], "attachment_not_found", "the same answer as a download");
+            assert_eq!(record.outcome, "denied");
+        }
+    }
+    // Another organisation's draft, and an id of another picture: 404 as for the download.
+    let draft = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let did = draft["id"].as_str().unwrap();
+    let daid =
+        uploaded(upload(&app, &cast.author, did, image_upload(jpeg_with_gps("draft-photo"), "image/jpeg")).await).await
+            ["attachment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert_eq!(thumbnail(&app, &cast.b_reader, did, &daid).await.status(), 404);
+    assert_eq!(thumbnail(&app, &cast.b_reader, &id, &daid).await.status(), 404, "another picture's attachment");
+    assert_eq!(thumbnail(&app, &cast.author, did, &daid).await.status(), 200);
 }

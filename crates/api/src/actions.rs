@@ -99,6 +99,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/me/notifications/inbox/read", "notification.read"),
     ("GET", "/api/v1/notifications/escalations", "escalation.list"),
     ("GET", "/api/v1/pictures/{id}/render", "picture.render"),
+    ("GET", "/api/v1/pictures/{id}/attachments/{aid}/thumbnail", "attachment.thumbnail"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

@@ -5,7 +5,8 @@
 //! decrypts segment by segment as it is sent. A file that leaves the folder is
 //! ciphertext: its data key is in the database, sealed under the key-encryption key.
 //! An image is read back once it is complete, stripped of its metadata (`images`) and
-//! encrypted again: what is kept, and downloaded, is the stripped file.
+//! encrypted again: what is kept, and downloaded, is the stripped file, with a small PNG
+//! thumbnail made from the same decoding and encrypted beside it (`<blob id>.thumb`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -133,6 +134,10 @@ impl Store {
         self.objects.join(blob.simple().to_string())
     }
 
+    fn thumbnail_object(&self, blob: Uuid) -> PathBuf {
+        self.objects.join(format!("{}.thumb", blob.simple()))
+    }
+
     /// Streams an upload into a temporary encrypted file: at most `limit` bytes (`413`
     /// beyond, as soon as it is known), the content recognised as `declared` (`422`
     /// naming both types), a body cut short `400`. On any failure the temporary file is
@@ -166,6 +171,7 @@ impl Store {
             size: 0,
             sniffed: String::new(),
             original_sha256: None,
+            thumbnail: None,
             kept: false,
         };
         let mut writer = Writer(Some(file));
@@ -217,7 +223,8 @@ impl Store {
     /// and decrypted in memory (it is within the size limit), decoded under the image
     /// limits and encoded again from its pixels (on the blocking pool, a few at a time,
     /// within `images::MAX_DECODE_TIME`), and the result is encrypted under the same data
-    /// key into the temporary file's place. The original's hash is kept; its bytes are not.
+    /// key into the temporary file's place, its thumbnail beside it. The original's hash
+    /// is kept; its bytes are not.
     async fn strip(&self, received: &mut Received, key: DataKey, format: ImageFormat) -> Result<(), ReceiveError> {
         let refused = |why: ImageRefused, sha: [u8; 32]| ReceiveError::Image(why, sha);
         let original = received.sha256;
@@ -227,7 +234,7 @@ impl Store {
         let work = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let plain = open_file(&path, &k, size)?;
-            Ok::<_, std::io::Error>(images::strip(&plain, format))
+            Ok::<_, std::io::Error>(images::prepare(&plain, format))
         });
         let stripped = match tokio::time::timeout(images::MAX_DECODE_TIME, work).await {
             // The work goes on to its end on the blocking pool, holding its permit, and is
@@ -237,13 +244,19 @@ impl Store {
                 joined.map_err(|e| ApiError::Internal(e.into()))?.map_err(|e| ApiError::Internal(e.into()))?
             }
         };
-        let stripped = stripped.map_err(|why| refused(why, original))?;
+        let images::Prepared { stripped, thumbnail } = stripped.map_err(|why| refused(why, original))?;
         let to = self.tmp.join(format!("{}.stripped.part", received.blob_id.simple()));
         let from = received.path.clone();
+        let thumb = received.thumbnail_path();
         let sha256: [u8; 32] = Sha256::digest(&stripped).into();
         let size = stripped.len() as u64;
+        let thumbnail_size = thumbnail.len() as u64;
+        // From here the thumbnail's temporary file is the upload's: removed with it.
+        received.thumbnail = Some(thumbnail_size);
         blocking(move || {
-            let written = seal_file(&to, &key, &stripped).and_then(|()| std::fs::rename(&to, &from));
+            let written = seal_file(&to, &key, &stripped)
+                .and_then(|()| std::fs::rename(&to, &from))
+                .and_then(|()| seal_file(&thumb, &key, &thumbnail));
             if written.is_err() {
                 let _ = std::fs::remove_file(&to);
             }
@@ -261,8 +274,13 @@ impl Store {
     pub async fn keep(&self, mut received: Received) -> Result<(), ApiError> {
         let from = received.path.clone();
         let to = self.object(received.blob_id);
+        let thumbnail =
+            received.thumbnail.map(|_| (received.thumbnail_path(), self.thumbnail_object(received.blob_id)));
         let dir = self.objects.clone();
         blocking(move || {
+            if let Some((from, to)) = thumbnail {
+                std::fs::rename(from, to)?;
+            }
             std::fs::rename(&from, &to)?;
             std::fs::File::open(&dir)?.sync_all()
         })
@@ -283,6 +301,12 @@ impl Store {
         if let Err(e) = std::fs::remove_file(self.object(blob)) {
             tracing::warn!(error = %e, %blob, "an uncommitted attachment file could not be removed");
         }
+        match std::fs::remove_file(self.thumbnail_object(blob)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(error = %e, %blob, "an uncommitted thumbnail could not be removed");
+            }
+            _ => {}
+        }
     }
 
     /// The plaintext of `blob`, decrypted segment by segment as it is read.
@@ -290,9 +314,27 @@ impl Store {
         &self,
         blob: &sitrep_db::attachments::Blob,
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
-        let key = DataKey::unwrap(&self.kek, &blob.wrapped_key, blob.id.as_bytes()).map_err(ApiError::Internal)?;
         let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
-        let path = self.object(blob.id);
+        self.read_object(blob, self.object(blob.id), size).await
+    }
+
+    /// The thumbnail of an image's `blob` (`None` for a blob that has none), decrypted.
+    pub async fn read_thumbnail(
+        &self,
+        blob: &sitrep_db::attachments::Blob,
+    ) -> Result<Option<(u64, impl Stream<Item = Result<Bytes, std::io::Error>> + use<>)>, ApiError> {
+        let Some(size) = blob.thumbnail_size else { return Ok(None) };
+        let size = u64::try_from(size).map_err(|e| ApiError::Internal(e.into()))?;
+        Ok(Some((size, self.read_object(blob, self.thumbnail_object(blob.id), size).await?)))
+    }
+
+    async fn read_object(
+        &self,
+        blob: &sitrep_db::attachments::Blob,
+        path: PathBuf,
+        size: u64,
+    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
+        let key = DataKey::unwrap(&self.kek, &blob.wrapped_key, blob.id.as_bytes()).map_err(ApiError::Internal)?;
         let (file, header) = blocking(move || {
             let mut f = std::fs::File::open(&path)?;
             let mut header = [0u8; HEADER];
@@ -379,13 +421,24 @@ pub struct Received {
     pub sniffed: String,
     /// An image's hash as it was sent, before stripping.
     pub original_sha256: Option<[u8; 32]>,
+    /// The size of an image's thumbnail, in its own temporary file.
+    pub thumbnail: Option<u64>,
     kept: bool,
+}
+
+impl Received {
+    fn thumbnail_path(&self) -> PathBuf {
+        self.path.with_extension("thumb.part")
+    }
 }
 
 impl Drop for Received {
     fn drop(&mut self) {
         if !self.kept {
             let _ = std::fs::remove_file(&self.path);
+            if self.thumbnail.is_some() {
+                let _ = std::fs::remove_file(self.thumbnail_path());
+            }
         }
     }
 }

@@ -226,6 +226,7 @@ impl Modify for Security {
         routes::notifications::get_inbox,
         routes::notifications::mark_inbox_read,
         routes::notifications::list_escalations,
+        routes::pictures::attachments::thumbnail_attachment,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),

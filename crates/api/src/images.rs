@@ -100,10 +100,26 @@ pub fn decode(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, ImageRe
     Ok(img)
 }
 
+/// An image as it is stored: stripped, and its thumbnail.
+#[derive(Debug)]
+pub struct Prepared {
+    pub stripped: Vec<u8>,
+    pub thumbnail: Vec<u8>,
+}
+
+/// The stripped image and its thumbnail, from one decoding.
+pub fn prepare(bytes: &[u8], format: ImageFormat) -> Result<Prepared, ImageRefused> {
+    let img = decode(bytes, format)?;
+    Ok(Prepared { stripped: encode(&img, format)?, thumbnail: shrink(img)? })
+}
+
 /// The image encoded again in its own format from its pixels alone: no metadata.
 /// A GIF keeps its first frame.
 pub fn strip(bytes: &[u8], format: ImageFormat) -> Result<Vec<u8>, ImageRefused> {
-    let img = decode(bytes, format)?;
+    encode(&decode(bytes, format)?, format)
+}
+
+fn encode(img: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>, ImageRefused> {
     let mut out = Vec::new();
     let written = match format {
         ImageFormat::Jpeg => img.to_rgb8().write_with_encoder(JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)),
@@ -117,7 +133,10 @@ pub fn strip(bytes: &[u8], format: ImageFormat) -> Result<Vec<u8>, ImageRefused>
 
 /// A PNG thumbnail at most `THUMBNAIL_SIDE` on its longer side (never enlarged).
 pub fn thumbnail(bytes: &[u8], format: ImageFormat) -> Result<Vec<u8>, ImageRefused> {
-    let img = decode(bytes, format)?;
+    shrink(decode(bytes, format)?)
+}
+
+fn shrink(img: DynamicImage) -> Result<Vec<u8>, ImageRefused> {
     let small = if img.width() > THUMBNAIL_SIDE || img.height() > THUMBNAIL_SIDE {
         img.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
     } else {

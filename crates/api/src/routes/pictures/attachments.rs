@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use sha2::{Digest, Sha256};
 use sitrep_db::GenericClient;
-use sitrep_db::attachments::{self as store_db, Upload};
+use sitrep_db::attachments::{self as store_db, NewBlob, Upload};
 use sitrep_db::audit::Outcome;
 use sitrep_db::pictures::{self, PictureRow};
 use sitrep_domain::attachment::{check_file_name, content_disposition, media_type_essence, percent_decode};
@@ -344,14 +344,18 @@ pub async fn upload_attachment(
         return Err(too_large(policy.max_picture_bytes.saturating_sub(used)));
     }
     let base = base_content(&tx, &caller, &row).await?;
+    let thumbnail_size = received.thumbnail.map(i64::try_from).transpose().map_err(|e| ApiError::Internal(e.into()))?;
     let (blob_id, fresh) = store_db::claim_blob(
         &tx,
-        received.blob_id,
-        &received.sha256,
-        size,
-        &received.sniffed,
-        &received.wrapped_key,
-        "local",
+        NewBlob {
+            id: received.blob_id,
+            sha256: &received.sha256,
+            size,
+            sniffed: &received.sniffed,
+            wrapped_key: &received.wrapped_key,
+            store: "local",
+            thumbnail_size,
+        },
     )
     .await?;
     let mut guard = Uncommitted { store: &store, blob: None };
@@ -475,25 +479,7 @@ pub async fn download_attachment(
 ) -> Result<HttpResponse, ApiError> {
     let (id, aid) = path.into_inner();
     let store = state.attachments.clone().ok_or_else(unavailable)?;
-    let client = meta.client(&state.pool).await?;
-    let v = Viewer::from(&caller.permissions);
-    let found = match pictures::find(&client, &v, id, false).await? {
-        Some(row) => match store_db::find(&client, id, aid).await? {
-            Some(upload) if shown(&client, &caller, &row, aid).await? => Some((row, upload)),
-            _ => None,
-        },
-        None => None,
-    };
-    let Some((row, upload)) = found else {
-        let r = audit::by(&meta, &caller).object("attachment", aid).refused(
-            Outcome::Denied,
-            &format!("attachment_not_found picture:{id}"),
-            404,
-        );
-        audit::commit(&state, &meta, r).await?;
-        return Err(ATTACHMENT_NOT_FOUND);
-    };
-    let blob = store_db::blob(&client, upload.blob_id).await?.ok_or(ATTACHMENT_NOT_FOUND)?;
+    let (row, upload, blob) = find_shown(&state, &meta, &caller, id, aid).await?;
     let body = store.read(&blob).await?;
     let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
     audit::commit(&state, &meta, record(&meta, &caller, &row, &upload, row.revision, 200)).await?;
@@ -501,8 +487,78 @@ pub async fn download_attachment(
         .content_type(upload.media_type.as_str())
         .insert_header((header::CONTENT_DISPOSITION, content_disposition(&upload.file_name)))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'; frame-ancestors 'none'"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, SANDBOX))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("Repr-Digest", repr_digest(&upload.sha256)))
+        .body(actix_web::body::SizedStream::new(size, body)))
+}
+
+const SANDBOX: &str = "sandbox; default-src 'none'; frame-ancestors 'none'";
+
+/// The attachment `aid` of picture `id` with its stored file, if a revision the caller
+/// may read shows it the attachment; otherwise `404`, logged with the attachment id.
+async fn find_shown(
+    state: &AppState,
+    meta: &RequestMeta,
+    caller: &Principal,
+    id: Uuid,
+    aid: Uuid,
+) -> Result<(PictureRow, Upload, store_db::Blob), ApiError> {
+    let client = meta.client(&state.pool).await?;
+    let v = Viewer::from(&caller.permissions);
+    let found = match pictures::find(&client, &v, id, false).await? {
+        Some(row) => match store_db::find(&client, id, aid).await? {
+            Some(upload) if shown(&client, caller, &row, aid).await? => Some((row, upload)),
+            _ => None,
+        },
+        None => None,
+    };
+    let Some((row, upload)) = found else {
+        let r = audit::by(meta, caller).object("attachment", aid).refused(
+            Outcome::Denied,
+            &format!("attachment_not_found picture:{id}"),
+            404,
+        );
+        audit::commit(state, meta, r).await?;
+        return Err(ATTACHMENT_NOT_FOUND);
+    };
+    let blob = store_db::blob(&client, upload.blob_id).await?.ok_or(ATTACHMENT_NOT_FOUND)?;
+    Ok((row, upload, blob))
+}
+
+/// An image attachment's thumbnail: a PNG at most 320 pixels on its longer side, made
+/// when the image was uploaded, from the stripped pixels. Shown to exactly those the
+/// download is (`404` otherwise), logged as a download is; `404` for a file that is not
+/// an image.
+#[utoipa::path(
+    get, path = "/api/v1/pictures/{id}/attachments/{aid}/thumbnail", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path), ("aid" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The thumbnail", content_type = "image/png", body = String,
+         headers(("X-Content-Type-Options" = String), ("Content-Security-Policy" = String))),
+        AuthFailures, NotFound, ServerFailures
+    )
+)]
+pub async fn thumbnail_attachment(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, aid) = path.into_inner();
+    let store = state.attachments.clone().ok_or_else(unavailable)?;
+    let (row, upload, blob) = find_shown(&state, &meta, &caller, id, aid).await?;
+    let Some((size, body)) = store.read_thumbnail(&blob).await? else {
+        let r = record(&meta, &caller, &row, &upload, row.revision, 404);
+        let reason = format!("thumbnail_not_found {}", r.reason.as_deref().unwrap_or_default());
+        audit::commit(&state, &meta, r.refused(Outcome::Denied, &reason, 404)).await?;
+        return Err(ApiError::NotFound { code: "thumbnail_not_found" });
+    };
+    audit::commit(&state, &meta, record(&meta, &caller, &row, &upload, row.revision, 200)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, SANDBOX))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(actix_web::body::SizedStream::new(size, body)))
 }
