@@ -1049,3 +1049,80 @@ async fn the_ras_contact_point_gets_404_for_the_thumbnail_of_an_amber_strict_ima
     assert_eq!(thumbnail(&app, &cast.b_reader, &id, &daid).await.status(), 404, "another picture's attachment");
     assert_eq!(thumbnail(&app, &cast.author, did, &daid).await.status(), 200);
 }
+
+async fn download_range(app: &TestApp, token: &str, id: &str, aid: &str, headers: &[(&str, &str)]) -> Response {
+    let mut req =
+        app.client.get(app.url(&format!("/api/v1/pictures/{id}/attachments/{aid}/content"))).bearer_auth(token);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_byte_range_of_a_download_is_206_with_exactly_those_bytes_and_the_log_says_which() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    // Four 64 KiB segments: the range below begins in the second and ends in the third.
+    let bytes = pdf("ranges", 200_000);
+    let a = uploaded(upload(&app, &cast.author, id, Upload::pdf(bytes.clone())).await).await;
+    let aid = a["attachment"]["id"].as_str().unwrap();
+    let etag = format!("\"{}\"", sha256_hex(&bytes));
+
+    let res = download_range(&app, &cast.author, id, aid, &[("range", "bytes=70000-140000")]).await;
+    assert_eq!(res.status(), 206);
+    let h = res.headers().clone();
+    assert_eq!(h["content-range"], "bytes 70000-140000/200000");
+    assert_eq!(h["content-length"], "70001");
+    assert_eq!(h["content-disposition"].to_str().unwrap().split(';').next(), Some("attachment"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["etag"], etag.as_str());
+    let record = app.audit_of(&res).await;
+    assert_eq!(record.action, "attachment.download");
+    assert_eq!(record.http_status, 206);
+    assert!(record.reason.as_deref().unwrap_or_default().ends_with("range:70000-140000"), "{record:?}");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &bytes[70_000..=140_000]);
+
+    for (range, slice) in [("bytes=-100", 199_900..200_000), ("bytes=199990-", 199_990..200_000), ("bytes=0-0", 0..1)] {
+        let res = download_range(&app, &cast.author, id, aid, &[("range", range)]).await;
+        assert_eq!(res.status(), 206, "{range}");
+        assert_eq!(res.bytes().await.unwrap().as_ref(), &bytes[slice], "{range}");
+    }
+    // Several ranges, or an If-Range naming another file: the whole file.
+    for headers in [vec![("range", "bytes=0-1,5-6")], vec![("range", "bytes=0-1"), ("if-range", "\"0000\"")]] {
+        let res = download_range(&app, &cast.author, id, aid, &headers).await;
+        assert_eq!(res.status(), 200, "{headers:?}");
+        assert_eq!(res.headers()["accept-ranges"], "bytes");
+        assert_eq!(res.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+    let res = download_range(&app, &cast.author, id, aid, &[("range", "bytes=10-19"), ("if-range", &etag)]).await;
+    assert_eq!(res.status(), 206, "If-Range with the file's ETag keeps the range");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &bytes[10..20]);
+    // Not valid, or not within the file: 416 with the size, logged.
+    for range in ["bytes=5-3", "bytes=200000-", "bytes=-0", "bytes=x-1"] {
+        let res = download_range(&app, &cast.author, id, aid, &[("range", range)]).await;
+        assert_eq!(res.headers().get("content-range").map(|v| v.to_str().unwrap()), Some("bytes */200000"), "{range}");
+        let record = app.audit_of(&res).await;
+        assert_eq!(problem(res, 416).await["code"], "range_not_satisfiable", "{range}");
+        assert_eq!(record.object_id.as_deref(), Some(aid));
+        assert!(record.reason.unwrap_or_default().starts_with("range_not_satisfiable size:200000"));
+    }
+}
+
+/// A range asks nothing of a file the caller may not see: `404` whatever the range, so
+/// no answer tells its size.
+#[tokio::test]
+async fn a_range_of_an_attachment_the_callers_tlp_does_not_reach_is_404_not_416() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let (id, aid) = published_with_stricter_attachment(&app, &cast).await;
+    for range in ["bytes=0-0", "bytes=999999-", "bytes=5-3"] {
+        let res = download_range(&app, &cast.r_reader, &id, &aid, &[("range", range)]).await;
+        assert_eq!(res.headers().get("content-range"), None);
+        assert_eq!(problem(res, 404).await["code"], "attachment_not_found", "{range}");
+        let res = download_range(&app, &cast.b_reader, &id, &aid, &[("range", range)]).await;
+        assert!([206, 416].contains(&res.status().as_u16()), "{range}: {}", res.status());
+    }
+}

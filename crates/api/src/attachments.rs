@@ -8,7 +8,8 @@
 //! encrypted again: what is kept, and downloaded, is the stripped file, with a small PNG
 //! thumbnail made from the same decoding and encrypted beside it (`<blob id>.thumb`).
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use image::ImageFormat;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sitrep_auth::SealKey;
-use sitrep_auth::envelope::{DataKey, HEADER, Opener, Sealer};
+use sitrep_auth::envelope::{DataKey, HEADER, Opener, SEGMENT, Sealer};
 use sitrep_domain::attachment::{DEFAULT_MEDIA_TYPES, Sniffer};
 use uuid::Uuid;
 
@@ -315,7 +316,21 @@ impl Store {
         blob: &sitrep_db::attachments::Blob,
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
         let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
-        self.read_object(blob, self.object(blob.id), size).await
+        self.read_object(blob, self.object(blob.id), size, 0..size).await
+    }
+
+    /// Bytes `span` of `blob`'s plaintext (within its size): only the segments that hold
+    /// them are read and decrypted.
+    pub async fn read_range(
+        &self,
+        blob: &sitrep_db::attachments::Blob,
+        span: Range<u64>,
+    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
+        let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
+        if span.start >= span.end || span.end > size {
+            return Err(ApiError::Internal(anyhow::anyhow!("range {span:?} of a file of {size} bytes")));
+        }
+        self.read_object(blob, self.object(blob.id), size, span).await
     }
 
     /// The thumbnail of an image's `blob` (`None` for a blob that has none), decrypted.
@@ -325,45 +340,68 @@ impl Store {
     ) -> Result<Option<(u64, impl Stream<Item = Result<Bytes, std::io::Error>> + use<>)>, ApiError> {
         let Some(size) = blob.thumbnail_size else { return Ok(None) };
         let size = u64::try_from(size).map_err(|e| ApiError::Internal(e.into()))?;
-        Ok(Some((size, self.read_object(blob, self.thumbnail_object(blob.id), size).await?)))
+        Ok(Some((size, self.read_object(blob, self.thumbnail_object(blob.id), size, 0..size).await?)))
     }
 
+    /// Bytes `span` of the plaintext of the encrypted file at `path` of `size` bytes: from
+    /// the segment holding `span.start` to the one holding its last byte (for a whole file,
+    /// every segment, so that a cut file is found).
     async fn read_object(
         &self,
         blob: &sitrep_db::attachments::Blob,
         path: PathBuf,
         size: u64,
+        span: Range<u64>,
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
         let key = DataKey::unwrap(&self.kek, &blob.wrapped_key, blob.id.as_bytes()).map_err(ApiError::Internal)?;
+        let segment = SEGMENT as u64;
+        let first = span.start / segment;
+        let last = if span.is_empty() { first } else { (span.end - 1) / segment };
         let (file, header) = blocking(move || {
             let mut f = std::fs::File::open(&path)?;
             let mut header = [0u8; HEADER];
             f.read_exact(&mut header)?;
+            if first > 0 {
+                f.seek(SeekFrom::Start(Opener::segment_offset(first)))?;
+            }
             Ok((f, header))
         })
         .await?;
-        let opener = Opener::new(&key, &header, size).map_err(ApiError::Internal)?;
-        let state = (Some(file), opener, 0u64);
-        Ok(futures_util::stream::try_unfold(state, move |(file, mut opener, done)| async move {
-            let Some(mut file) = file else { return Ok(None) };
-            if opener.done() {
-                return Ok(None);
+        let opener = Opener::at(&key, &header, size, first).map_err(ApiError::Internal)?;
+        let state = (Some(file), opener, first);
+        Ok(futures_util::stream::try_unfold(state, move |(file, mut opener, n)| {
+            let span = span.clone();
+            async move {
+                let Some(mut file) = file else { return Ok(None) };
+                if n > last || opener.done() {
+                    return Ok(None);
+                }
+                let len = Opener::next_len(size, n * segment);
+                let (file, sealed) = tokio::task::spawn_blocking(move || {
+                    let mut sealed = vec![0u8; len];
+                    file.read_exact(&mut sealed).map(|()| (file, sealed))
+                })
+                .await
+                .map_err(std::io::Error::other)??;
+                let plain = opener.open(&sealed).map_err(|e| {
+                    tracing::error!(error = %e, "an attachment failed to decrypt");
+                    std::io::Error::other("attachment damaged")
+                })?;
+                let piece = within_segment(n, plain.len(), &span);
+                let bytes = Bytes::from(plain).slice(piece);
+                Ok(Some((bytes, (Some(file), opener, n + 1))))
             }
-            let len = Opener::next_len(size, done);
-            let (file, segment) = tokio::task::spawn_blocking(move || {
-                let mut segment = vec![0u8; len];
-                file.read_exact(&mut segment).map(|()| (file, segment))
-            })
-            .await
-            .map_err(std::io::Error::other)??;
-            let plain = opener.open(&segment).map_err(|e| {
-                tracing::error!(error = %e, "an attachment failed to decrypt");
-                std::io::Error::other("attachment damaged")
-            })?;
-            let done = done + plain.len() as u64;
-            Ok(Some((Bytes::from(plain), (Some(file), opener, done))))
         }))
     }
+}
+
+/// The part of segment `n` (of `len` plaintext bytes) that lies in `span`.
+fn within_segment(n: u64, len: usize, span: &Range<u64>) -> Range<usize> {
+    let begins = n * SEGMENT as u64;
+    let from = span.start.saturating_sub(begins).min(len as u64);
+    let to = span.end.saturating_sub(begins).min(len as u64);
+    // Both at most `len`, a usize.
+    usize::try_from(from).unwrap_or(len)..usize::try_from(to).unwrap_or(len)
 }
 
 /// The plaintext of the encrypted file at `path`, of `size` bytes, whole.
@@ -470,5 +508,87 @@ impl Writer {
         let file = blocking(move || file.sync_all().map(|()| file)).await?;
         self.0 = Some(file);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A store in a fresh folder holding one file of `plain`, and its blob.
+    fn stored(plain: &[u8]) -> (Arc<Store>, sitrep_db::attachments::Blob, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("sitrep-range-{}", Uuid::new_v4().simple()));
+        let kek = SealKey::from_bytes(&[7u8; 32]);
+        let store = Store::open(&dir, kek, AttachmentPolicy::default()).unwrap();
+        let id = Uuid::new_v4();
+        let key = DataKey::generate();
+        let wrapped_key = key.wrap(&store.kek, id.as_bytes()).unwrap();
+        seal_file(&store.object(id), &key, plain).unwrap();
+        let size = i64::try_from(plain.len()).unwrap();
+        (
+            store,
+            sitrep_db::attachments::Blob { id, size, wrapped_key, store: "local".into(), thumbnail_size: None },
+            dir,
+        )
+    }
+
+    async fn collect(s: impl Stream<Item = Result<Bytes, std::io::Error>>) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut s = std::pin::pin!(s);
+        while let Some(piece) = s.next().await {
+            out.extend_from_slice(&piece?);
+        }
+        Ok(out)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Any range of any file, across segment boundaries: the bytes read are exactly the
+        /// slice asked for, and a whole read is the file.
+        #[test]
+        fn any_range_of_any_file_reads_exactly_that_slice(
+            size in 0usize..(3 * SEGMENT + 100),
+            a in any::<prop::sample::Index>(),
+            b in any::<prop::sample::Index>(),
+            seed in any::<u8>(),
+        ) {
+            let plain: Vec<u8> = (0..size).map(|i| u8::try_from(i % 251).unwrap() ^ seed).collect();
+            let (store, blob, dir) = stored(&plain);
+            let rt = runtime();
+            let whole = rt.block_on(async { collect(store.read(&blob).await.unwrap()).await }).unwrap();
+            prop_assert_eq!(&whole, &plain);
+            if size > 0 {
+                let (x, y) = (a.index(size), b.index(size));
+                let span = x.min(y) as u64..(x.max(y) + 1) as u64;
+                let got = rt.block_on(async { collect(store.read_range(&blob, span.clone()).await.unwrap()).await }).unwrap();
+                prop_assert_eq!(got.as_slice(), &plain[x.min(y)..=x.max(y)], "{:?} of {}", span, size);
+            }
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_range_of_a_damaged_segment_does_not_decrypt_and_ranges_outside_are_refused() {
+        let plain = vec![5u8; 2 * SEGMENT + 10];
+        let (store, blob, dir) = stored(&plain);
+        let path = store.object(blob.id);
+        let mut sealed = std::fs::read(&path).unwrap();
+        let at = usize::try_from(Opener::segment_offset(1)).unwrap() + 3;
+        sealed[at] ^= 1;
+        std::fs::write(&path, &sealed).unwrap();
+        let rt = runtime();
+        let first = rt.block_on(async { collect(store.read_range(&blob, 0..10).await.unwrap()).await }).unwrap();
+        assert_eq!(first, vec![5u8; 10], "the first segment is intact");
+        let span = SEGMENT as u64..SEGMENT as u64 + 10;
+        assert!(rt.block_on(async { collect(store.read_range(&blob, span).await.unwrap()).await }).is_err());
+        let size = plain.len() as u64;
+        assert!(rt.block_on(store.read_range(&blob, size..size + 1)).is_err());
+        assert!(rt.block_on(store.read_range(&blob, 3..3)).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

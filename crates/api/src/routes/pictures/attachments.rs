@@ -4,14 +4,17 @@
 //! (old revisions keep theirs). A download is allowed only where a revision the caller may
 //! read shows the attachment to it.
 
+use actix_web::body::SizedStream;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use sha2::{Digest, Sha256};
 use sitrep_db::GenericClient;
 use sitrep_db::attachments::{self as store_db, NewBlob, Upload};
 use sitrep_db::audit::Outcome;
 use sitrep_db::pictures::{self, PictureRow};
-use sitrep_domain::attachment::{check_file_name, content_disposition, media_type_essence, percent_decode};
+use sitrep_domain::attachment::{
+    ByteRange, byte_range, check_file_name, content_disposition, media_type_essence, percent_decode,
+};
 use sitrep_domain::visibility::{Sight, Viewer, current_content, revision_content, sight};
 use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{Attachment, AttachmentUploaded, LocalizedText, PictureContent, Status, Tlp};
@@ -459,15 +462,29 @@ fn repr_digest(hex: &str) -> String {
     format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
-/// Download an attachment: the file as uploaded, decrypted as it is sent, served as a
-/// download that a browser never renders (`Content-Disposition: attachment`, `nosniff`,
-/// a sandboxing CSP). `404` unless a revision the caller may read shows it the attachment.
+/// Download an attachment: the file as stored (an image stripped of its metadata),
+/// decrypted as it is sent, served as a download that a browser never renders
+/// (`Content-Disposition: attachment`, `nosniff`, a sandboxing CSP). `404` unless a revision
+/// the caller may read shows it the attachment. One byte range (`Range: bytes=first-last`,
+/// `first-` or `-suffix`) is `206` with `Content-Range`, decrypting only the segments that
+/// hold it; several ranges are answered with the whole file; a range that is not valid or
+/// not within the file is `416`. `If-Range` with the `ETag` keeps the range.
 #[utoipa::path(
     get, path = "/api/v1/pictures/{id}/attachments/{aid}/content", tag = "pictures",
-    security(("bearer" = [])), params(("id" = Uuid, Path), ("aid" = Uuid, Path)),
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path), ("aid" = Uuid, Path),
+        ("Range" = Option<String>, Header, description = "One byte range: bytes=first-last, bytes=first- or bytes=-suffix"),
+        ("If-Range" = Option<String>, Header, description = "The ETag of the file: the range is served only if it still names it"),
+    ),
     responses(
         (status = 200, description = "The file", content_type = "application/octet-stream", body = String,
-         headers(("Content-Disposition" = String), ("X-Content-Type-Options" = String), ("Content-Security-Policy" = String), ("Repr-Digest" = String))),
+         headers(("Content-Disposition" = String), ("X-Content-Type-Options" = String), ("Content-Security-Policy" = String),
+                 ("Repr-Digest" = String), ("ETag" = String), ("Accept-Ranges" = String))),
+        (status = 206, description = "The bytes of the range asked for", content_type = "application/octet-stream", body = String,
+         headers(("Content-Range" = String), ("Content-Disposition" = String), ("Repr-Digest" = String), ("ETag" = String))),
+        (status = 416, description = "The range is not valid or not within the file", body = sitrep_types::Problem,
+         content_type = "application/problem+json", headers(("Content-Range" = String, description = "bytes */size"))),
         AuthFailures, NotFound, ServerFailures
     )
 )]
@@ -475,22 +492,55 @@ pub async fn download_attachment(
     state: web::Data<AppState>,
     meta: RequestMeta,
     caller: Caller<Authenticated>,
+    req: HttpRequest,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, aid) = path.into_inner();
     let store = state.attachments.clone().ok_or_else(unavailable)?;
     let (row, upload, blob) = find_shown(&state, &meta, &caller, id, aid).await?;
-    let body = store.read(&blob).await?;
     let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
-    audit::commit(&state, &meta, record(&meta, &caller, &row, &upload, row.revision, 200)).await?;
-    Ok(HttpResponse::Ok()
-        .content_type(upload.media_type.as_str())
+    let etag = format!("\"{}\"", upload.sha256);
+    let range = req.headers().get(header::RANGE).map(|v| v.to_str().unwrap_or("not text"));
+    let range = match req.headers().get(header::IF_RANGE) {
+        Some(v) if v.as_bytes() != etag.as_bytes() => None,
+        _ => range,
+    };
+    let span = match byte_range(range, size) {
+        ByteRange::Whole => None,
+        ByteRange::Part { start, end } => Some(start..end),
+        ByteRange::Unsatisfiable => {
+            let r = record(&meta, &caller, &row, &upload, row.revision, 416);
+            let reason = format!("range_not_satisfiable size:{size} {}", r.reason.as_deref().unwrap_or_default());
+            audit::commit(&state, &meta, r.refused(Outcome::Failed, &reason, 416)).await?;
+            return Err(ApiError::RangeNotSatisfiable { size });
+        }
+    };
+    let Some(span) = span else {
+        let body = store.read(&blob).await?;
+        audit::commit(&state, &meta, record(&meta, &caller, &row, &upload, row.revision, 200)).await?;
+        return Ok(file_headers(HttpResponse::Ok(), &upload, &etag).body(SizedStream::new(size, body)));
+    };
+    let body = store.read_range(&blob, span.clone()).await?;
+    let mut r = record(&meta, &caller, &row, &upload, row.revision, 206);
+    let shown = format!("bytes {}-{}/{size}", span.start, span.end - 1);
+    r.reason = r.reason.map(|reason| format!("{reason} range:{}-{}", span.start, span.end - 1));
+    audit::commit(&state, &meta, r).await?;
+    Ok(file_headers(HttpResponse::PartialContent(), &upload, &etag)
+        .insert_header((header::CONTENT_RANGE, shown))
+        .body(SizedStream::new(span.end - span.start, body)))
+}
+
+/// The headers of a file's download, whole or in part.
+fn file_headers(mut res: HttpResponseBuilder, upload: &Upload, etag: &str) -> HttpResponseBuilder {
+    res.content_type(upload.media_type.as_str())
         .insert_header((header::CONTENT_DISPOSITION, content_disposition(&upload.file_name)))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CONTENT_SECURITY_POLICY, SANDBOX))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("Repr-Digest", repr_digest(&upload.sha256)))
-        .body(actix_web::body::SizedStream::new(size, body)))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::ETAG, etag.to_owned()))
+        .insert_header(("Repr-Digest", repr_digest(&upload.sha256)));
+    res
 }
 
 const SANDBOX: &str = "sandbox; default-src 'none'; frame-ancestors 'none'";
@@ -560,5 +610,5 @@ pub async fn thumbnail_attachment(
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CONTENT_SECURITY_POLICY, SANDBOX))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(actix_web::body::SizedStream::new(size, body)))
+        .body(SizedStream::new(size, body)))
 }
