@@ -214,7 +214,7 @@ impl Store {
         received.sha256 = sha256;
         received.size = size;
         if let Some(format) = images::format_of(&sniffed) {
-            self.strip(&mut received, key, format).await?;
+            received = self.strip(received, key, format).await?;
         }
         received.sniffed = sniffed;
         Ok(received)
@@ -226,7 +226,7 @@ impl Store {
     /// within `images::MAX_DECODE_TIME`), and the result is encrypted under the same data
     /// key into the temporary file's place, its thumbnail beside it. The original's hash
     /// is kept; its bytes are not.
-    async fn strip(&self, received: &mut Received, key: DataKey, format: ImageFormat) -> Result<(), ReceiveError> {
+    async fn strip(&self, received: Received, key: DataKey, format: ImageFormat) -> Result<Received, ReceiveError> {
         let refused = |why: ImageRefused, sha: [u8; 32]| ReceiveError::Image(why, sha);
         let original = received.sha256;
         let permit = self.image_work.clone().acquire_owned().await.map_err(|e| ApiError::Internal(e.into()))?;
@@ -247,27 +247,27 @@ impl Store {
         };
         let images::Prepared { stripped, thumbnail } = stripped.map_err(|why| refused(why, original))?;
         let to = self.tmp.join(format!("{}.stripped.part", received.blob_id.simple()));
-        let from = received.path.clone();
-        let thumb = received.thumbnail_path();
-        let sha256: [u8; 32] = Sha256::digest(&stripped).into();
-        let size = stripped.len() as u64;
-        let thumbnail_size = thumbnail.len() as u64;
-        // From here the thumbnail's temporary file is the upload's: removed with it.
-        received.thumbnail = Some(thumbnail_size);
+        // The upload moves into the writing: if this request is dropped meanwhile (the
+        // client gone), the writing still ends by dropping it, which removes its files.
         blocking(move || {
+            let mut received = received;
+            let (from, thumb) = (received.path.clone(), received.thumbnail_path());
+            // From here the thumbnail's temporary file is the upload's: removed with it.
+            received.thumbnail = Some(thumbnail.len() as u64);
             let written = seal_file(&to, &key, &stripped)
                 .and_then(|()| std::fs::rename(&to, &from))
                 .and_then(|()| seal_file(&thumb, &key, &thumbnail));
             if written.is_err() {
                 let _ = std::fs::remove_file(&to);
             }
-            written
+            written?;
+            received.original_sha256 = Some(original);
+            received.sha256 = Sha256::digest(&stripped).into();
+            received.size = stripped.len() as u64;
+            Ok(received)
         })
-        .await?;
-        received.original_sha256 = Some(original);
-        received.sha256 = sha256;
-        received.size = size;
-        Ok(())
+        .await
+        .map_err(ReceiveError::Api)
     }
 
     /// Moves a complete upload into place as its blob (an upload whose content was
