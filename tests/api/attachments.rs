@@ -12,9 +12,10 @@ use sha2::{Digest, Sha256};
 use crate::helpers::pictures::{Cast, act, cast, content, create, etag, revise};
 use crate::helpers::{TestApp, problem};
 
-/// A PNG signature, a marker no ciphertext can contain by chance, and filler.
-fn png(marker: &str, len: usize) -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
+/// A PDF signature, a marker no ciphertext can contain by chance, and filler: a file the
+/// server stores exactly as it came (images are stripped, see `images` below).
+fn pdf(marker: &str, len: usize) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n%".to_vec();
     bytes.extend_from_slice(marker.as_bytes());
     let mut i: u32 = 0;
     while bytes.len() < len {
@@ -38,8 +39,8 @@ struct Upload<'a> {
 }
 
 impl<'a> Upload<'a> {
-    fn png(body: Vec<u8>) -> Self {
-        Upload { body, content_type: "image/png", name: "kuvakaappaus%20%C3%A4.png", tlp: None, key: None }
+    fn pdf(body: Vec<u8>) -> Self {
+        Upload { body, content_type: "application/pdf", name: "kuvakaappaus%20%C3%A4.pdf", tlp: None, key: None }
     }
 }
 
@@ -116,13 +117,13 @@ async fn an_attachment_round_trips_with_its_hash_and_only_ciphertext_is_stored()
     let picture = create(&app, &cast.author, &content("group", "AMBER")).await;
     let id = picture["id"].as_str().unwrap();
     let marker = "SITREP-PLAINTEXT-MARKER-4f1c";
-    let bytes = png(marker, 200_000);
-    let body = uploaded(upload(&app, &cast.author, id, Upload::png(bytes.clone())).await).await;
+    let bytes = pdf(marker, 200_000);
+    let body = uploaded(upload(&app, &cast.author, id, Upload::pdf(bytes.clone())).await).await;
     let a = &body["attachment"];
     assert_eq!(a["sha256"], sha256_hex(&bytes));
     assert_eq!(a["size"], 200_000);
-    assert_eq!(a["file_name"], "kuvakaappaus ä.png");
-    assert_eq!(a["media_type"], "image/png");
+    assert_eq!(a["file_name"], "kuvakaappaus ä.pdf");
+    assert_eq!(a["media_type"], "application/pdf");
     assert_eq!(a["tlp"], "AMBER", "the picture's TLP by default");
     assert_eq!(a["description"]["en"], "Screenshot of the post");
     let aid = a["id"].as_str().unwrap();
@@ -135,10 +136,10 @@ async fn an_attachment_round_trips_with_its_hash_and_only_ciphertext_is_stored()
     let res = download(&app, &cast.author, id, aid).await;
     assert_eq!(res.status(), 200);
     let h = res.headers().clone();
-    assert_eq!(h["content-type"], "image/png");
+    assert_eq!(h["content-type"], "application/pdf");
     assert_eq!(
         h["content-disposition"],
-        "attachment; filename=\"kuvakaappaus _.png\"; filename*=UTF-8''kuvakaappaus%20%C3%A4.png"
+        "attachment; filename=\"kuvakaappaus _.pdf\"; filename*=UTF-8''kuvakaappaus%20%C3%A4.pdf"
     );
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert!(h["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
@@ -182,10 +183,10 @@ async fn an_attachment_round_trips_with_its_hash_and_only_ciphertext_is_stored()
 async fn the_same_bytes_uploaded_twice_are_stored_once() {
     let app = TestApp::spawn().await;
     let cast = cast(&app).await;
-    let bytes = png("same", 70_000);
+    let bytes = pdf("same", 70_000);
     for _ in 0..2 {
         let p = create(&app, &cast.author, &content("group", "AMBER")).await;
-        uploaded(upload(&app, &cast.author, p["id"].as_str().unwrap(), Upload::png(bytes.clone())).await).await;
+        uploaded(upload(&app, &cast.author, p["id"].as_str().unwrap(), Upload::pdf(bytes.clone())).await).await;
     }
     assert_eq!(count(&app, "attachments").await, 2);
     assert_eq!(count(&app, "attachment_blobs").await, 1);
@@ -203,20 +204,20 @@ async fn an_oversize_or_truncated_upload_stores_nothing() {
     let p = create(&app, &cast.author, &content("group", "AMBER")).await;
     let id = p["id"].as_str().unwrap();
 
-    let res = upload(&app, &cast.author, id, Upload::png(png("big", 100_001))).await;
+    let res = upload(&app, &cast.author, id, Upload::pdf(pdf("big", 100_001))).await;
     assert_eq!(problem(res, 413).await["code"], "payload_too_large");
 
     // Without a Content-Length the limit is found while streaming.
     let tag = etag(&app, &cast.author, id).await;
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        png("chunked", 120_000).chunks(10_000).map(|c| Ok(c.to_vec())).collect();
+        pdf("chunked", 120_000).chunks(10_000).map(|c| Ok(c.to_vec())).collect();
     let res = app
         .client
         .post(app.url(&format!("/api/v1/pictures/{id}/attachments")))
         .bearer_auth(&cast.author)
         .header("if-match", &tag)
-        .header("content-type", "image/png")
-        .header("attachment-file-name", "a.png")
+        .header("content-type", "application/pdf")
+        .header("attachment-file-name", "a.pdf")
         .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
         .send()
         .await
@@ -225,23 +226,23 @@ async fn an_oversize_or_truncated_upload_stores_nothing() {
 
     // A body that breaks off: the client gives up half way.
     let mut pieces: Vec<Result<Vec<u8>, std::io::Error>> =
-        png("cut", 60_000).chunks(20_000).map(|c| Ok(c.to_vec())).collect();
+        pdf("cut", 60_000).chunks(20_000).map(|c| Ok(c.to_vec())).collect();
     pieces.push(Err(std::io::Error::other("connection lost")));
     let sent = app
         .client
         .post(app.url(&format!("/api/v1/pictures/{id}/attachments")))
         .bearer_auth(&cast.author)
         .header("if-match", &tag)
-        .header("content-type", "image/png")
-        .header("attachment-file-name", "a.png")
+        .header("content-type", "application/pdf")
+        .header("attachment-file-name", "a.pdf")
         .body(reqwest::Body::wrap_stream(futures_util::stream::iter(pieces)))
         .send()
         .await;
     assert!(sent.is_err() || sent.unwrap().status() == 400);
 
     // The picture's total counts too: 90 000 fits, another 90 000 does not.
-    uploaded(upload(&app, &cast.author, id, Upload::png(png("first", 90_000))).await).await;
-    let res = upload(&app, &cast.author, id, Upload::png(png("second", 90_000))).await;
+    uploaded(upload(&app, &cast.author, id, Upload::pdf(pdf("first", 90_000))).await).await;
+    let res = upload(&app, &cast.author, id, Upload::pdf(pdf("second", 90_000))).await;
     assert_eq!(res.status(), 413);
 
     // One upload stored; of the refused ones no row and no file, not even a temporary one.
@@ -259,7 +260,13 @@ async fn a_content_that_is_not_its_declared_type_is_refused_naming_both() {
     let p = create(&app, &cast.author, &content("group", "AMBER")).await;
     let id = p["id"].as_str().unwrap();
     let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n".to_vec();
-    let res = upload(&app, &cast.author, id, Upload { body: pdf.clone(), ..Upload::png(Vec::new()) }).await;
+    let res = upload(
+        &app,
+        &cast.author,
+        id,
+        Upload { body: pdf.clone(), content_type: "image/png", ..Upload::pdf(Vec::new()) },
+    )
+    .await;
     let body = problem(res, 422).await;
     let error = &body["errors"][0];
     assert_eq!(error["field"], "Content-Type");
@@ -271,13 +278,13 @@ async fn a_content_that_is_not_its_declared_type_is_refused_naming_both() {
         &app,
         &cast.author,
         id,
-        Upload { body: b"<html>".to_vec(), content_type: "text/html", ..Upload::png(vec![]) },
+        Upload { body: b"<html>".to_vec(), content_type: "text/html", ..Upload::pdf(vec![]) },
     )
     .await;
     assert_eq!(problem(res, 422).await["errors"][0]["code"], "media_type_not_allowed");
     // The same PDF declared as what it is is accepted.
     let res =
-        upload(&app, &cast.author, id, Upload { body: pdf, content_type: "application/pdf", ..Upload::png(vec![]) })
+        upload(&app, &cast.author, id, Upload { body: pdf, content_type: "application/pdf", ..Upload::pdf(vec![]) })
             .await;
     uploaded(res).await;
     assert_eq!(count(&app, "attachments").await, 1);
@@ -289,7 +296,7 @@ async fn a_content_that_is_not_its_declared_type_is_refused_naming_both() {
 async fn published_with_stricter_attachment(app: &TestApp, cast: &Cast) -> (String, String) {
     let p = create(app, &cast.author, &content("group_virt_ras", "AMBER")).await;
     let id = p["id"].as_str().unwrap().to_owned();
-    let u = Upload { tlp: Some("AMBER+STRICT"), ..Upload::png(png("strict", 5_000)) };
+    let u = Upload { tlp: Some("AMBER+STRICT"), ..Upload::pdf(pdf("strict", 5_000)) };
     let aid = uploaded(upload(app, &cast.author, &id, u).await).await["attachment"]["id"].as_str().unwrap().to_owned();
     assert_eq!(act(app, &cast.author, &id, "submit").await.status(), 200);
     assert_eq!(act(app, &cast.approver2, &id, "approve").await.status(), 200);
@@ -327,7 +334,7 @@ async fn a_stricter_attachment_is_left_out_wherever_its_tlp_does_not_reach() {
     let draft = create(&app, &cast.author, &content("group", "AMBER")).await;
     let did = draft["id"].as_str().unwrap();
     let daid =
-        uploaded(upload(&app, &cast.author, did, Upload::png(png("draft", 3_000))).await).await["attachment"]["id"]
+        uploaded(upload(&app, &cast.author, did, Upload::pdf(pdf("draft", 3_000))).await).await["attachment"]["id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -343,14 +350,14 @@ async fn a_retried_upload_with_its_idempotency_key_returns_the_first_attachment(
     let p = create(&app, &cast.author, &content("group", "AMBER")).await;
     let id = p["id"].as_str().unwrap();
     let tag = etag(&app, &cast.author, id).await;
-    let bytes = png("retry", 10_000);
+    let bytes = pdf("retry", 10_000);
     let first = uploaded(
-        upload_if_match(&app, &cast.author, id, &tag, Upload { key: Some("k-1"), ..Upload::png(bytes.clone()) }).await,
+        upload_if_match(&app, &cast.author, id, &tag, Upload { key: Some("k-1"), ..Upload::pdf(bytes.clone()) }).await,
     )
     .await;
     // The retry carries the ETag the first attempt was sent with.
     let again = uploaded(
-        upload_if_match(&app, &cast.author, id, &tag, Upload { key: Some("k-1"), ..Upload::png(bytes.clone()) }).await,
+        upload_if_match(&app, &cast.author, id, &tag, Upload { key: Some("k-1"), ..Upload::pdf(bytes.clone()) }).await,
     )
     .await;
     assert_eq!(first["attachment"], again["attachment"]);
@@ -358,7 +365,7 @@ async fn a_retried_upload_with_its_idempotency_key_returns_the_first_attachment(
     assert_eq!(crate::helpers::pictures::revisions(&app, &cast.author, id).await.len(), 2);
     // The key with another file is refused.
     let res =
-        upload_if_match(&app, &cast.author, id, &tag, Upload { key: Some("k-1"), ..Upload::png(png("other", 10_000)) })
+        upload_if_match(&app, &cast.author, id, &tag, Upload { key: Some("k-1"), ..Upload::pdf(pdf("other", 10_000)) })
             .await;
     assert_eq!(problem(res, 422).await["errors"][0]["code"], "idempotency_key_reused");
 }
@@ -371,21 +378,21 @@ async fn an_upload_with_a_stale_if_match_is_412_and_stores_nothing() {
     let id = p["id"].as_str().unwrap();
     let stale = etag(&app, &cast.author, id).await;
     assert_eq!(revise(&app, &cast.author, id, &json!({"urgency": "routine"})).await.status(), 200);
-    let res = upload_if_match(&app, &cast.author, id, &stale, Upload::png(png("stale", 1_000))).await;
+    let res = upload_if_match(&app, &cast.author, id, &stale, Upload::pdf(pdf("stale", 1_000))).await;
     assert_eq!(problem(res, 412).await["code"], "stale_etag");
     let res = app
         .client
         .post(app.url(&format!("/api/v1/pictures/{id}/attachments")))
         .bearer_auth(&cast.author)
-        .header("content-type", "image/png")
-        .header("attachment-file-name", "a.png")
-        .body(png("none", 1_000))
+        .header("content-type", "application/pdf")
+        .header("attachment-file-name", "a.pdf")
+        .body(pdf("none", 1_000))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 428);
     // A reader of another organisation cannot attach to it.
-    let res = upload(&app, &cast.author, id, Upload::png(png("ok", 1_000))).await;
+    let res = upload(&app, &cast.author, id, Upload::pdf(pdf("ok", 1_000))).await;
     uploaded(res).await;
     assert_eq!(count(&app, "attachments").await, 1);
     stored_files_become(&app, 1).await;
@@ -397,7 +404,7 @@ async fn a_removed_attachment_stays_in_old_revisions_and_loosening_one_needs_a_s
     let cast = cast(&app).await;
     let p = create(&app, &cast.author, &content("group", "AMBER")).await;
     let id = p["id"].as_str().unwrap().to_owned();
-    let u = Upload { tlp: Some("RED"), ..Upload::png(png("red", 2_000)) };
+    let u = Upload { tlp: Some("RED"), ..Upload::pdf(pdf("red", 2_000)) };
     let body = uploaded(upload(&app, &cast.author, &id, u).await).await;
     let attachment = body["attachment"].clone();
     assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
@@ -442,9 +449,9 @@ async fn one_approver_cannot_release_a_red_files_bytes_again_as_a_new_looser_fil
     let cast = cast(&app).await;
     let p = create(&app, &cast.author, &content("group", "AMBER")).await;
     let id = p["id"].as_str().unwrap().to_owned();
-    let bytes = png("red-evidence", 2_000);
+    let bytes = pdf("red-evidence", 2_000);
     let body =
-        uploaded(upload(&app, &cast.author, &id, Upload { tlp: Some("RED"), ..Upload::png(bytes.clone()) }).await)
+        uploaded(upload(&app, &cast.author, &id, Upload { tlp: Some("RED"), ..Upload::pdf(bytes.clone()) }).await)
             .await;
     let aid = body["attachment"]["id"].as_str().unwrap().to_owned();
     assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
@@ -456,7 +463,7 @@ async fn one_approver_cannot_release_a_red_files_bytes_again_as_a_new_looser_fil
     assert_eq!(res.status(), 200);
     let again = res.bytes().await.unwrap().to_vec();
     assert_eq!(again, bytes);
-    let res = upload(&app, &cast.approver, &id, Upload::png(again)).await;
+    let res = upload(&app, &cast.approver, &id, Upload::pdf(again)).await;
     assert!(res.status().is_success(), "the upload is accepted as a proposal: {}", res.status());
 
     let sha = sha256_hex(&bytes);
@@ -478,16 +485,16 @@ async fn one_approver_cannot_release_a_red_files_bytes_again_as_a_new_looser_fil
 async fn an_upload_of_bytes_whose_stored_file_is_lost_is_refused_not_stored_unreadable() {
     let app = TestApp::spawn().await;
     let cast = cast(&app).await;
-    let bytes = png("lost", 4_000);
+    let bytes = pdf("lost", 4_000);
     let p1 = create(&app, &cast.author, &content("group", "AMBER")).await;
     let id1 = p1["id"].as_str().unwrap().to_owned();
-    uploaded(upload(&app, &cast.author, &id1, Upload::png(bytes.clone())).await).await;
+    uploaded(upload(&app, &cast.author, &id1, Upload::pdf(bytes.clone())).await).await;
     for f in stored_files_become(&app, 1).await {
         std::fs::remove_file(f).unwrap();
     }
     let p2 = create(&app, &cast.author, &content("group", "AMBER")).await;
     let id2 = p2["id"].as_str().unwrap().to_owned();
-    let res = upload(&app, &cast.author, &id2, Upload::png(bytes)).await;
+    let res = upload(&app, &cast.author, &id2, Upload::pdf(bytes)).await;
     assert_eq!(res.status(), 500, "refused, not stored pointing at a missing file");
     let p2: Value = app.get(&format!("/api/v1/pictures/{id2}"), Some(&cast.author)).await.json().await.unwrap();
     assert!(p2["attachments"].as_array().is_none_or(Vec::is_empty), "{p2}");
@@ -516,14 +523,14 @@ async fn taxii_exports_attachments_as_artifacts_of_the_report_under_the_same_red
     let cast = cast(&app).await;
     let p = create(&app, &cast.author, &content("group_virt_ras", "AMBER")).await;
     let id = p["id"].as_str().unwrap().to_owned();
-    let open_bytes = png("open-artifact", 4_000);
+    let open_bytes = pdf("open-artifact", 4_000);
     let open =
-        uploaded(upload(&app, &cast.author, &id, Upload::png(open_bytes.clone())).await).await["attachment"]["id"]
+        uploaded(upload(&app, &cast.author, &id, Upload::pdf(open_bytes.clone())).await).await["attachment"]["id"]
             .as_str()
             .unwrap()
             .to_owned();
-    let strict_bytes = png("strict-artifact", 5_000);
-    let u = Upload { tlp: Some("AMBER+STRICT"), ..Upload::png(strict_bytes.clone()) };
+    let strict_bytes = pdf("strict-artifact", 5_000);
+    let u = Upload { tlp: Some("AMBER+STRICT"), ..Upload::pdf(strict_bytes.clone()) };
     let strict =
         uploaded(upload(&app, &cast.author, &id, u).await).await["attachment"]["id"].as_str().unwrap().to_owned();
     assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
@@ -551,7 +558,7 @@ async fn taxii_exports_attachments_as_artifacts_of_the_report_under_the_same_red
         assert!(refs.iter().any(|r| r == open_id.as_str()));
         let artifact = &objects[open_at];
         sitrep_stix::check(artifact).unwrap_or_else(|e| panic!("{e}: {artifact}"));
-        assert_eq!(artifact["mime_type"], "image/png");
+        assert_eq!(artifact["mime_type"], "application/pdf");
         assert_eq!(artifact["hashes"]["SHA-256"], sha256_hex(&open_bytes));
         assert_eq!(
             artifact["object_marking_refs"],
@@ -622,7 +629,7 @@ async fn the_oasis_validator_in_strict_mode_finds_nothing_in_an_exported_artifac
     let cast = cast(&app).await;
     let p = create(&app, &cast.author, &content("group", "AMBER")).await;
     let id = p["id"].as_str().unwrap().to_owned();
-    uploaded(upload(&app, &cast.author, &id, Upload::png(png("validated", 2_000))).await).await;
+    uploaded(upload(&app, &cast.author, &id, Upload::pdf(pdf("validated", 2_000))).await).await;
     assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
     assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
     assert_eq!(act(&app, &cast.approver, &id, "publish").await.status(), 200);
@@ -641,7 +648,7 @@ async fn a_file_made_stricter_is_exported_under_its_new_marking_never_the_old_on
     let cast = cast(&app).await;
     let p = create(&app, &cast.author, &content("group", "GREEN")).await;
     let id = p["id"].as_str().unwrap().to_owned();
-    let body = uploaded(upload(&app, &cast.author, &id, Upload::png(png("narrowed", 2_000))).await).await;
+    let body = uploaded(upload(&app, &cast.author, &id, Upload::pdf(pdf("narrowed", 2_000))).await).await;
     let attachment = body["attachment"].clone();
     assert_eq!(attachment["tlp"], "GREEN");
     assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
@@ -673,5 +680,449 @@ async fn a_file_made_stricter_is_exported_under_its_new_marking_never_the_old_on
     assert!(!by_id.is_empty());
     for o in by_id.iter().filter(|o| o["type"] == "artifact") {
         assert_eq!(o["object_marking_refs"], json!([sitrep_stix::tlp::marking_id(sitrep_types::Tlp::Amber)]), "{o}");
+    }
+}
+
+// Images: stripped of their metadata before they are stored.
+
+/// A photo-like gradient: every pixel differs from its neighbours.
+fn photo(w: u32, h: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let [.., r] = (x * 7).to_be_bytes();
+        let [.., g] = (y * 5).to_be_bytes();
+        let [.., b] = ((x + y) * 3).to_be_bytes();
+        image::Rgb([r, g, b])
+    })
+}
+
+/// An EXIF block (big-endian TIFF) whose GPS directory holds a latitude reference, and a
+/// camera serial-like marker in IFD0's ImageDescription.
+fn exif_with_gps(marker: &str) -> Vec<u8> {
+    let mut text = marker.as_bytes().to_vec();
+    text.push(0);
+    let text_len = u32::try_from(text.len()).unwrap();
+    // Header (8), IFD0 at 8 with two entries (2 + 2*12 + 4 = 30) → GPS IFD at 38 (2 + 12 +
+    // 4 = 18) → the text at 56.
+    let mut t = b"MM\0\x2a\0\0\0\x08".to_vec();
+    t.extend_from_slice(&[0, 2]);
+    t.extend_from_slice(&[0x01, 0x0e, 0, 2]);
+    t.extend_from_slice(&text_len.to_be_bytes());
+    t.extend_from_slice(&56u32.to_be_bytes());
+    t.extend_from_slice(&[0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 38]);
+    t.extend_from_slice(&[0, 0, 0, 0]);
+    t.extend_from_slice(&[0, 1, 0, 1, 0, 2, 0, 0, 0, 2, b'N', 0, 0, 0, 0, 0, 0, 0]);
+    t.extend_from_slice(&text);
+    t
+}
+
+/// A JPEG of a photo with an APP1 EXIF segment carrying a GPS position and `marker`.
+fn jpeg_with_gps(marker: &str) -> Vec<u8> {
+    let mut plain = Vec::new();
+    photo(64, 48).write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut plain, 90)).unwrap();
+    let mut payload = b"Exif\0\0".to_vec();
+    payload.extend(exif_with_gps(marker));
+    let len = u16::try_from(payload.len() + 2).unwrap();
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend(payload);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for b in data {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    let mut out = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32(&body).to_be_bytes());
+    out
+}
+
+/// A PNG of a photo with a `tEXt` comment and an `eXIf` chunk with GPS, both carrying
+/// `marker`, placed after the header.
+fn png_with_metadata(marker: &str) -> Vec<u8> {
+    let mut plain = Vec::new();
+    photo(40, 30).write_with_encoder(image::codecs::png::PngEncoder::new(&mut plain)).unwrap();
+    // Signature (8) and IHDR (25), then the rest.
+    let mut out = plain[..33].to_vec();
+    out.extend(png_chunk(b"tEXt", format!("Comment\0{marker}").as_bytes()));
+    out.extend(png_chunk(b"eXIf", &exif_with_gps(marker)));
+    out.extend_from_slice(&plain[33..]);
+    out
+}
+
+fn exif_of(bytes: &[u8]) -> Result<exif::Exif, exif::Error> {
+    exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes))
+}
+
+fn image_upload(body: Vec<u8>, content_type: &str) -> Upload<'_> {
+    Upload { body, content_type, name: "kuvakaappaus.img", tlp: None, key: None }
+}
+
+#[tokio::test]
+async fn an_uploaded_jpeg_is_stored_and_downloaded_without_its_exif_and_gps_position() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    let marker = "CAMERA-SERIAL-7731";
+    let original = jpeg_with_gps(marker);
+    let exif = exif_of(&original).expect("the test image carries EXIF");
+    assert!(exif.get_field(exif::Tag::GPSLatitudeRef, exif::In::PRIMARY).is_some(), "and a GPS position");
+
+    let res = upload(&app, &cast.author, id, image_upload(original.clone(), "image/jpeg")).await;
+    let body = uploaded(res).await;
+    let a = &body["attachment"];
+    assert_eq!(a["original_sha256"], sha256_hex(&original), "the original's hash is kept");
+    assert_ne!(a["sha256"], sha256_hex(&original), "what is stored is not the original");
+    let aid = a["id"].as_str().unwrap();
+
+    let res = download(&app, &cast.author, id, aid).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+    let got = res.bytes().await.unwrap();
+    assert_eq!(a["sha256"], sha256_hex(&got), "sha256 is the downloaded file's");
+    assert_eq!(a["size"], got.len());
+    assert!(matches!(exif_of(&got), Err(exif::Error::NotFound(_))), "no EXIF at all: {:?}", exif_of(&got).map(|_| ()));
+    assert!(!got.windows(4).any(|w| w == b"Exif"));
+    assert!(!got.windows(marker.len()).any(|w| w == marker.as_bytes()));
+    let decoded = image::load_from_memory_with_format(&got, image::ImageFormat::Jpeg).expect("the pixels decode");
+    assert_eq!((decoded.width(), decoded.height()), (64, 48));
+
+    // The file no longer exists as it was sent: not in the store (ciphertext only anyway)
+    // and not left behind in the temporary folder. The store holds the stripped file and
+    // its thumbnail.
+    stored_files_become(&app, 2).await;
+    app.seal_log().await;
+    let c = app.pool.get().await.unwrap();
+    let row = c
+        .query_one(
+            "SELECT reason FROM access_log WHERE object_type = 'attachment' AND object_id = $1 \
+             AND action = 'attachment.upload'",
+            &[&aid],
+        )
+        .await
+        .unwrap();
+    let reason: String = row.get(0);
+    assert!(reason.contains(&format!("original_sha256:{}", sha256_hex(&original))), "{reason}");
+}
+
+#[tokio::test]
+async fn an_uploaded_png_loses_its_text_and_exif_chunks_and_keeps_every_pixel() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    let marker = "GPS-COMMENT-MARKER-99";
+    let original = png_with_metadata(marker);
+    assert!(exif_of(&original).is_ok_and(|e| e.get_field(exif::Tag::GPSLatitudeRef, exif::In::PRIMARY).is_some()));
+    let body = uploaded(upload(&app, &cast.author, id, image_upload(original.clone(), "image/png")).await).await;
+    let aid = body["attachment"]["id"].as_str().unwrap();
+    let got = download(&app, &cast.author, id, aid).await.bytes().await.unwrap();
+    assert!(exif_of(&got).is_err(), "no EXIF");
+    for needle in [b"tEXt".as_slice(), b"eXIf", b"iTXt", b"zTXt", marker.as_bytes()] {
+        assert!(!got.windows(needle.len()).any(|w| w == needle), "{} survived", String::from_utf8_lossy(needle));
+    }
+    let before = image::load_from_memory(&original).unwrap().to_rgb8();
+    let after = image::load_from_memory_with_format(&got, image::ImageFormat::Png).unwrap().to_rgb8();
+    assert_eq!(before, after, "a PNG is encoded again losslessly");
+}
+
+/// A PNG signature and a header declaring `w`×`h` RGB pixels, and no pixels.
+fn png_header(w: u32, h: u32) -> Vec<u8> {
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(png_chunk(b"IHDR", &ihdr));
+    png.extend(png_chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    png.extend(png_chunk(b"IEND", &[]));
+    png
+}
+
+#[tokio::test]
+async fn a_png_declaring_100000_by_100000_pixels_is_refused_at_once_and_leaves_nothing() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    let bomb = png_header(100_000, 100_000);
+    let started = std::time::Instant::now();
+    let res = upload(&app, &cast.author, id, image_upload(bomb.clone(), "image/png")).await;
+    let record = app.audit_of(&res).await;
+    let body = problem(res, 422).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "refused at once: {:?}", started.elapsed());
+    assert_eq!(body["errors"][0]["code"], "image_too_large", "{body}");
+    assert_eq!(body["errors"][0]["field"], "body");
+    assert_eq!(record.reason.unwrap_or_default(), format!("image_too_large sha256:{}", sha256_hex(&bomb)));
+    // A file that is not an image of its type at all is refused the same way.
+    let mut broken = png_with_metadata("broken");
+    broken.truncate(60);
+    let res = upload(&app, &cast.author, id, image_upload(broken, "image/png")).await;
+    assert_eq!(problem(res, 422).await["errors"][0]["code"], "image_undecodable");
+    assert_eq!(count(&app, "attachments").await, 0);
+    assert_eq!(count(&app, "attachment_blobs").await, 0);
+    stored_files_become(&app, 0).await;
+    let revisions = crate::helpers::pictures::revisions(&app, &cast.author, id).await;
+    assert_eq!(revisions.len(), 1, "no revision written");
+}
+
+/// The same picture sent twice, and sent once more with other metadata, is stored once:
+/// the stripped files are the same bytes. Each upload keeps its own original's hash, so
+/// an organisation that uploads a photo another one has already stored learns nothing of
+/// that other upload: its answer is the one it would get if it were the first.
+#[tokio::test]
+async fn the_same_image_is_stored_once_and_no_upload_learns_another_ones_original() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let b_author = app.seed_user("b.author", "B", &[sitrep_types::Role::Author]).await;
+    let b_author = app.token(&b_author).await;
+    let with_gps = jpeg_with_gps("FIRST-CAMERA");
+    let other_exif = jpeg_with_gps("SECOND-CAMERA");
+    let p1 = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let first = uploaded(
+        upload(&app, &cast.author, p1["id"].as_str().unwrap(), image_upload(with_gps.clone(), "image/jpeg")).await,
+    )
+    .await;
+    let p2 = create(&app, &b_author, &content("group", "AMBER")).await;
+    let id2 = p2["id"].as_str().unwrap();
+    let second = uploaded(upload(&app, &b_author, id2, image_upload(other_exif.clone(), "image/jpeg")).await).await;
+    let third = uploaded(upload(&app, &b_author, id2, image_upload(other_exif.clone(), "image/jpeg")).await).await;
+    assert_eq!(first["attachment"]["sha256"], second["attachment"]["sha256"], "the same pixels, the same stored file");
+    assert_eq!(second["attachment"]["sha256"], third["attachment"]["sha256"]);
+    assert_eq!(count(&app, "attachments").await, 3);
+    assert_eq!(count(&app, "attachment_blobs").await, 1);
+    stored_files_become(&app, 2).await;
+    assert_eq!(first["attachment"]["original_sha256"], sha256_hex(&with_gps));
+    for b in [&second, &third] {
+        assert_eq!(b["attachment"]["original_sha256"], sha256_hex(&other_exif));
+        assert!(!b.to_string().contains(&sha256_hex(&with_gps)), "A's original leaked: {b}");
+    }
+    // B downloads its own upload: its stripped file, nothing of A's.
+    let aid = second["attachment"]["id"].as_str().unwrap();
+    let got = download(&app, &b_author, id2, aid).await.bytes().await.unwrap();
+    assert!(!got.windows(12).any(|w| w == b"FIRST-CAMERA"));
+    assert_eq!(sha256_hex(&got), second["attachment"]["sha256"].as_str().unwrap());
+    let res = thumbnail(&app, &b_author, id2, third["attachment"]["id"].as_str().unwrap()).await;
+    assert_eq!(res.status(), 200, "the stored file's thumbnail serves every upload of it");
+}
+
+/// A JPEG is encoded again with loss, so a stripped JPEG downloaded and uploaded again is
+/// stored as other bytes; its original's hash is the first file's, and that makes it the
+/// same evidence: loosening it needs a second approver.
+#[tokio::test]
+async fn one_approver_cannot_release_a_red_jpeg_again_as_a_new_looser_file() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let u = Upload { tlp: Some("RED"), ..image_upload(jpeg_with_gps("red-photo"), "image/jpeg") };
+    let body = uploaded(upload(&app, &cast.author, &id, u).await).await;
+    let aid = body["attachment"]["id"].as_str().unwrap().to_owned();
+    let red_sha = body["attachment"]["sha256"].as_str().unwrap().to_owned();
+    assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver, &id, "publish").await.status(), 200);
+
+    let again = download(&app, &cast.approver, &id, &aid).await.bytes().await.unwrap().to_vec();
+    let res = upload(&app, &cast.approver, &id, image_upload(again, "image/jpeg")).await;
+    assert!(res.status().is_success(), "accepted as a proposal: {}", res.status());
+    let reupload: Value = res.json().await.unwrap();
+    assert_ne!(reupload["attachment"]["sha256"], red_sha.as_str(), "stripped again, other bytes");
+    assert_eq!(reupload["attachment"]["original_sha256"], red_sha.as_str());
+
+    let b: Value = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.b_reader)).await.json().await.unwrap();
+    assert!(b["attachments"].as_array().is_none_or(Vec::is_empty), "the RED photo reached B: {b}");
+    let a: Value = app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.approver)).await.json().await.unwrap();
+    assert!(a["pending_revision"].is_number(), "the re-upload waits for a second approver: {a}");
+}
+
+async fn thumbnail(app: &TestApp, token: &str, id: &str, aid: &str) -> Response {
+    app.get(&format!("/api/v1/pictures/{id}/attachments/{aid}/thumbnail"), Some(token)).await
+}
+
+/// A JPEG of `w`×`h` pixels with GPS EXIF.
+fn large_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let mut plain = Vec::new();
+    photo(w, h).write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut plain, 90)).unwrap();
+    let mut payload = b"Exif\0\0".to_vec();
+    payload.extend(exif_with_gps("THUMB-CAMERA"));
+    let len = u16::try_from(payload.len() + 2).unwrap();
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend(payload);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+#[tokio::test]
+async fn an_image_has_a_png_thumbnail_within_320_pixels_and_other_files_have_none() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    let photo = uploaded(upload(&app, &cast.author, id, image_upload(large_jpeg(1000, 500), "image/jpeg")).await).await;
+    let aid = photo["attachment"]["id"].as_str().unwrap().to_owned();
+    let res = thumbnail(&app, &cast.author, id, &aid).await;
+    assert_eq!(res.status(), 200);
+    let h = res.headers().clone();
+    assert_eq!(h["content-type"], "image/png");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(h["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
+    let record = app.audit_of(&res).await;
+    assert_eq!(record.action, "attachment.thumbnail");
+    assert!(record.reason.as_deref().unwrap_or_default().contains(photo["attachment"]["sha256"].as_str().unwrap()));
+    let png = res.bytes().await.unwrap();
+    assert_eq!(h["content-length"], png.len().to_string().as_str());
+    assert!(exif_of(&png).is_err(), "no EXIF in the thumbnail");
+    assert!(!png.windows(12).any(|w| w == b"THUMB-CAMERA"));
+    let small = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap();
+    assert_eq!((small.width(), small.height()), (320, 160));
+
+    // The thumbnail is stored encrypted beside the file: no PNG in the folder.
+    for f in stored_files_become(&app, 2).await {
+        let data = std::fs::read(&f).unwrap();
+        for needle in [b"\x89PNG".as_slice(), b"IHDR", &png[..64]] {
+            assert!(!data.windows(needle.len()).any(|w| w == needle), "{} holds plaintext", f.display());
+        }
+    }
+
+    let pdf_aid =
+        uploaded(upload(&app, &cast.author, id, Upload::pdf(pdf("no-thumb", 2_000))).await).await["attachment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let res = thumbnail(&app, &cast.author, id, &pdf_aid).await;
+    let record = app.audit_of(&res).await;
+    assert_eq!(problem(res, 404).await["code"], "thumbnail_not_found");
+    assert!(record.reason.unwrap_or_default().starts_with("thumbnail_not_found"));
+}
+
+/// A thumbnail shows what the file shows: it is served to exactly those the download is.
+#[tokio::test]
+async fn the_ras_contact_point_gets_404_for_the_thumbnail_of_an_amber_strict_image_as_for_its_download() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group_virt_ras", "AMBER")).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let u = Upload { tlp: Some("AMBER+STRICT"), ..image_upload(jpeg_with_gps("strict-photo"), "image/jpeg") };
+    let aid = uploaded(upload(&app, &cast.author, &id, u).await).await["attachment"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(act(&app, &cast.author, &id, "submit").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver2, &id, "approve").await.status(), 200);
+    assert_eq!(act(&app, &cast.approver, &id, "publish").await.status(), 200);
+    for (token, sees) in [(&cast.b_reader, true), (&cast.v_reader, true), (&cast.r_reader, false)] {
+        assert_eq!(download(&app, token, &id, &aid).await.status(), if sees { 200 } else { 404 });
+        let res = thumbnail(&app, token, &id, &aid).await;
+        let record = app.audit_of(&res).await;
+        assert_eq!(record.object_id.as_deref(), Some(aid.as_str()), "logged with the attachment id");
+        if sees {
+            assert_eq!(res.status(), 200);
+        } else {
+            assert_eq!(problem(res, 404).await["code"], "attachment_not_found", "the same answer as a download");
+            assert_eq!(record.outcome, "denied");
+        }
+    }
+    // Another organisation's draft, and an id of another picture: 404 as for the download.
+    let draft = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let did = draft["id"].as_str().unwrap();
+    let daid =
+        uploaded(upload(&app, &cast.author, did, image_upload(jpeg_with_gps("draft-photo"), "image/jpeg")).await).await
+            ["attachment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert_eq!(thumbnail(&app, &cast.b_reader, did, &daid).await.status(), 404);
+    assert_eq!(thumbnail(&app, &cast.b_reader, &id, &daid).await.status(), 404, "another picture's attachment");
+    assert_eq!(thumbnail(&app, &cast.author, did, &daid).await.status(), 200);
+}
+
+async fn download_range(app: &TestApp, token: &str, id: &str, aid: &str, headers: &[(&str, &str)]) -> Response {
+    let mut req =
+        app.client.get(app.url(&format!("/api/v1/pictures/{id}/attachments/{aid}/content"))).bearer_auth(token);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_byte_range_of_a_download_is_206_with_exactly_those_bytes_and_the_log_says_which() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    // Four 64 KiB segments: the range below begins in the second and ends in the third.
+    let bytes = pdf("ranges", 200_000);
+    let a = uploaded(upload(&app, &cast.author, id, Upload::pdf(bytes.clone())).await).await;
+    let aid = a["attachment"]["id"].as_str().unwrap();
+    let etag = format!("\"{}\"", sha256_hex(&bytes));
+
+    let res = download_range(&app, &cast.author, id, aid, &[("range", "bytes=70000-140000")]).await;
+    assert_eq!(res.status(), 206);
+    let h = res.headers().clone();
+    assert_eq!(h["content-range"], "bytes 70000-140000/200000");
+    assert_eq!(h["content-length"], "70001");
+    assert_eq!(h["content-disposition"].to_str().unwrap().split(';').next(), Some("attachment"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["etag"], etag.as_str());
+    let record = app.audit_of(&res).await;
+    assert_eq!(record.action, "attachment.download");
+    assert_eq!(record.http_status, 206);
+    assert!(record.reason.as_deref().unwrap_or_default().ends_with("range:70000-140000"), "{record:?}");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &bytes[70_000..=140_000]);
+
+    for (range, slice) in [("bytes=-100", 199_900..200_000), ("bytes=199990-", 199_990..200_000), ("bytes=0-0", 0..1)] {
+        let res = download_range(&app, &cast.author, id, aid, &[("range", range)]).await;
+        assert_eq!(res.status(), 206, "{range}");
+        assert_eq!(res.bytes().await.unwrap().as_ref(), &bytes[slice], "{range}");
+    }
+    // Several ranges, or an If-Range naming another file: the whole file.
+    for headers in [vec![("range", "bytes=0-1,5-6")], vec![("range", "bytes=0-1"), ("if-range", "\"0000\"")]] {
+        let res = download_range(&app, &cast.author, id, aid, &headers).await;
+        assert_eq!(res.status(), 200, "{headers:?}");
+        assert_eq!(res.headers()["accept-ranges"], "bytes");
+        assert_eq!(res.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+    let res = download_range(&app, &cast.author, id, aid, &[("range", "bytes=10-19"), ("if-range", &etag)]).await;
+    assert_eq!(res.status(), 206, "If-Range with the file's ETag keeps the range");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &bytes[10..20]);
+    // Not valid, or not within the file: 416 with the size, logged.
+    for range in ["bytes=5-3", "bytes=200000-", "bytes=-0", "bytes=x-1"] {
+        let res = download_range(&app, &cast.author, id, aid, &[("range", range)]).await;
+        assert_eq!(res.headers().get("content-range").map(|v| v.to_str().unwrap()), Some("bytes */200000"), "{range}");
+        let record = app.audit_of(&res).await;
+        assert_eq!(problem(res, 416).await["code"], "range_not_satisfiable", "{range}");
+        assert_eq!(record.object_id.as_deref(), Some(aid));
+        assert!(record.reason.unwrap_or_default().starts_with("range_not_satisfiable size:200000"));
+    }
+}
+
+/// A range asks nothing of a file the caller may not see: `404` whatever the range, so
+/// no answer tells its size.
+#[tokio::test]
+async fn a_range_of_an_attachment_the_callers_tlp_does_not_reach_is_404_not_416() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let (id, aid) = published_with_stricter_attachment(&app, &cast).await;
+    for range in ["bytes=0-0", "bytes=999999-", "bytes=5-3"] {
+        let res = download_range(&app, &cast.r_reader, &id, &aid, &[("range", range)]).await;
+        assert_eq!(res.headers().get("content-range"), None);
+        assert_eq!(problem(res, 404).await["code"], "attachment_not_found", "{range}");
+        let res = download_range(&app, &cast.b_reader, &id, &aid, &[("range", range)]).await;
+        assert!([206, 416].contains(&res.status().as_u16()), "{range}: {}", res.status());
     }
 }

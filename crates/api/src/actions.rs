@@ -109,6 +109,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/reports/{id}/approve", "report.approve"),
     ("POST", "/api/v1/reports/{id}/publish", "report.publish"),
     ("POST", "/api/v1/reports/{id}/withdraw", "report.withdraw"),
+    ("GET", "/api/v1/pictures/{id}/attachments/{aid}/thumbnail", "attachment.thumbnail"),
 ];
 
 /// The action of a request; `request` for a route not in the table (unknown paths,

@@ -4,21 +4,27 @@
 //! whole) and is moved into place only once it is complete and accepted; a download
 //! decrypts segment by segment as it is sent. A file that leaves the folder is
 //! ciphertext: its data key is in the database, sealed under the key-encryption key.
+//! An image is read back once it is complete, stripped of its metadata (`images`) and
+//! encrypted again: what is kept, and downloaded, is the stripped file, with a small PNG
+//! thumbnail made from the same decoding and encrypted beside it (`<blob id>.thumb`).
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
 use futures_util::{Stream, StreamExt};
+use image::ImageFormat;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sitrep_auth::SealKey;
-use sitrep_auth::envelope::{DataKey, HEADER, Opener, Sealer};
+use sitrep_auth::envelope::{DataKey, HEADER, Opener, SEGMENT, Sealer};
 use sitrep_domain::attachment::{DEFAULT_MEDIA_TYPES, Sniffer};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::images::{self, ImageRefused};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -79,6 +85,9 @@ pub struct Store {
     objects: PathBuf,
     tmp: PathBuf,
     kek: SealKey,
+    /// Images being read back and stripped at once: each may hold its file and the
+    /// memory of decoding it, so only a few run together.
+    image_work: Arc<tokio::sync::Semaphore>,
     pub policy: AttachmentPolicy,
 }
 
@@ -87,6 +96,9 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store").field("objects", &self.objects).finish_non_exhaustive()
     }
 }
+
+/// The most images stripped at once.
+const IMAGE_WORKERS: usize = 2;
 
 /// Temporary files older than this are left over from a crash and removed at start
 /// (younger ones may be another process's upload in progress).
@@ -114,11 +126,17 @@ impl Store {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        Ok(Arc::new(Store { objects, tmp, kek, policy }))
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(IMAGE_WORKERS);
+        let image_work = Arc::new(tokio::sync::Semaphore::new(workers));
+        Ok(Arc::new(Store { objects, tmp, kek, image_work, policy }))
     }
 
     fn object(&self, blob: Uuid) -> PathBuf {
         self.objects.join(blob.simple().to_string())
+    }
+
+    fn thumbnail_object(&self, blob: Uuid) -> PathBuf {
+        self.objects.join(format!("{}.thumb", blob.simple()))
     }
 
     /// Streams an upload into a temporary encrypted file: at most `limit` bytes (`413`
@@ -146,8 +164,17 @@ impl Store {
         let wrapped_key = key.wrap(&self.kek, blob_id.as_bytes()).map_err(ApiError::Internal)?;
         let path = self.tmp.join(format!("{}.part", blob_id.simple()));
         let file = sitrep_auth::keyfile::open_private(&path).map_err(|e| ApiError::Internal(e.into()))?;
-        let mut received =
-            Received { path, blob_id, wrapped_key, sha256: [0; 32], size: 0, sniffed: String::new(), kept: false };
+        let mut received = Received {
+            path,
+            blob_id,
+            wrapped_key,
+            sha256: [0; 32],
+            size: 0,
+            sniffed: String::new(),
+            original_sha256: None,
+            thumbnail: None,
+            kept: false,
+        };
         let mut writer = Writer(Some(file));
         let mut sealer = Sealer::new(&key);
         let mut sha = Sha256::new();
@@ -183,10 +210,64 @@ impl Store {
         let sniffed = sniffer.verdict(declared).map_err(|m| ReceiveError::Mismatch(m, Some(sha256)))?;
         writer.write(sealer.finish().map_err(ApiError::Internal)?).await?;
         writer.sync().await?;
+        drop(writer);
         received.sha256 = sha256;
         received.size = size;
+        if let Some(format) = images::format_of(&sniffed) {
+            received = self.strip(received, key, format).await?;
+        }
         received.sniffed = sniffed;
         Ok(received)
+    }
+
+    /// Replaces a received image by its stripped form: the encrypted upload is read back
+    /// and decrypted in memory (it is within the size limit), decoded under the image
+    /// limits and encoded again from its pixels (on the blocking pool, a few at a time,
+    /// within `images::MAX_DECODE_TIME`), and the result is encrypted under the same data
+    /// key into the temporary file's place, its thumbnail beside it. The original's hash
+    /// is kept; its bytes are not.
+    async fn strip(&self, received: Received, key: DataKey, format: ImageFormat) -> Result<Received, ReceiveError> {
+        let refused = |why: ImageRefused, sha: [u8; 32]| ReceiveError::Image(why, sha);
+        let original = received.sha256;
+        let permit = self.image_work.clone().acquire_owned().await.map_err(|e| ApiError::Internal(e.into()))?;
+        let key = Arc::new(key);
+        let (path, size, k) = (received.path.clone(), received.size, key.clone());
+        let work = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let plain = open_file(&path, &k, size)?;
+            Ok::<_, std::io::Error>(images::prepare(&plain, format))
+        });
+        let stripped = match tokio::time::timeout(images::MAX_DECODE_TIME, work).await {
+            // The work goes on to its end on the blocking pool, holding its permit, and is
+            // then dropped: it touches no file after reading the upload.
+            Err(_) => return Err(refused(ImageRefused::TooSlow, original)),
+            Ok(joined) => {
+                joined.map_err(|e| ApiError::Internal(e.into()))?.map_err(|e| ApiError::Internal(e.into()))?
+            }
+        };
+        let images::Prepared { stripped, thumbnail } = stripped.map_err(|why| refused(why, original))?;
+        let to = self.tmp.join(format!("{}.stripped.part", received.blob_id.simple()));
+        // The upload moves into the writing: if this request is dropped meanwhile (the
+        // client gone), the writing still ends by dropping it, which removes its files.
+        blocking(move || {
+            let mut received = received;
+            let (from, thumb) = (received.path.clone(), received.thumbnail_path());
+            // From here the thumbnail's temporary file is the upload's: removed with it.
+            received.thumbnail = Some(thumbnail.len() as u64);
+            let written = seal_file(&to, &key, &stripped)
+                .and_then(|()| std::fs::rename(&to, &from))
+                .and_then(|()| seal_file(&thumb, &key, &thumbnail));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&to);
+            }
+            written?;
+            received.original_sha256 = Some(original);
+            received.sha256 = Sha256::digest(&stripped).into();
+            received.size = stripped.len() as u64;
+            Ok(received)
+        })
+        .await
+        .map_err(ReceiveError::Api)
     }
 
     /// Moves a complete upload into place as its blob (an upload whose content was
@@ -194,8 +275,13 @@ impl Store {
     pub async fn keep(&self, mut received: Received) -> Result<(), ApiError> {
         let from = received.path.clone();
         let to = self.object(received.blob_id);
+        let thumbnail =
+            received.thumbnail.map(|_| (received.thumbnail_path(), self.thumbnail_object(received.blob_id)));
         let dir = self.objects.clone();
         blocking(move || {
+            if let Some((from, to)) = thumbnail {
+                std::fs::rename(from, to)?;
+            }
             std::fs::rename(&from, &to)?;
             std::fs::File::open(&dir)?.sync_all()
         })
@@ -216,6 +302,12 @@ impl Store {
         if let Err(e) = std::fs::remove_file(self.object(blob)) {
             tracing::warn!(error = %e, %blob, "an uncommitted attachment file could not be removed");
         }
+        match std::fs::remove_file(self.thumbnail_object(blob)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(error = %e, %blob, "an uncommitted thumbnail could not be removed");
+            }
+            _ => {}
+        }
     }
 
     /// The plaintext of `blob`, decrypted segment by segment as it is read.
@@ -223,38 +315,120 @@ impl Store {
         &self,
         blob: &sitrep_db::attachments::Blob,
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
-        let key = DataKey::unwrap(&self.kek, &blob.wrapped_key, blob.id.as_bytes()).map_err(ApiError::Internal)?;
         let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
-        let path = self.object(blob.id);
+        self.read_object(blob, self.object(blob.id), size, 0..size).await
+    }
+
+    /// Bytes `span` of `blob`'s plaintext (within its size): only the segments that hold
+    /// them are read and decrypted.
+    pub async fn read_range(
+        &self,
+        blob: &sitrep_db::attachments::Blob,
+        span: Range<u64>,
+    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
+        let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
+        if span.start >= span.end || span.end > size {
+            return Err(ApiError::Internal(anyhow::anyhow!("range {span:?} of a file of {size} bytes")));
+        }
+        self.read_object(blob, self.object(blob.id), size, span).await
+    }
+
+    /// The thumbnail of an image's `blob` (`None` for a blob that has none), decrypted.
+    pub async fn read_thumbnail(
+        &self,
+        blob: &sitrep_db::attachments::Blob,
+    ) -> Result<Option<(u64, impl Stream<Item = Result<Bytes, std::io::Error>> + use<>)>, ApiError> {
+        let Some(size) = blob.thumbnail_size else { return Ok(None) };
+        let size = u64::try_from(size).map_err(|e| ApiError::Internal(e.into()))?;
+        Ok(Some((size, self.read_object(blob, self.thumbnail_object(blob.id), size, 0..size).await?)))
+    }
+
+    /// Bytes `span` of the plaintext of the encrypted file at `path` of `size` bytes: from
+    /// the segment holding `span.start` to the one holding its last byte (for a whole file,
+    /// every segment, so that a cut file is found).
+    async fn read_object(
+        &self,
+        blob: &sitrep_db::attachments::Blob,
+        path: PathBuf,
+        size: u64,
+        span: Range<u64>,
+    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
+        let key = DataKey::unwrap(&self.kek, &blob.wrapped_key, blob.id.as_bytes()).map_err(ApiError::Internal)?;
+        let segment = SEGMENT as u64;
+        let first = span.start / segment;
+        let last = if span.is_empty() { first } else { (span.end - 1) / segment };
         let (file, header) = blocking(move || {
             let mut f = std::fs::File::open(&path)?;
             let mut header = [0u8; HEADER];
             f.read_exact(&mut header)?;
+            if first > 0 {
+                f.seek(SeekFrom::Start(Opener::segment_offset(first)))?;
+            }
             Ok((f, header))
         })
         .await?;
-        let opener = Opener::new(&key, &header, size).map_err(ApiError::Internal)?;
-        let state = (Some(file), opener, 0u64);
-        Ok(futures_util::stream::try_unfold(state, move |(file, mut opener, done)| async move {
-            let Some(mut file) = file else { return Ok(None) };
-            if opener.done() {
-                return Ok(None);
+        let opener = Opener::at(&key, &header, size, first).map_err(ApiError::Internal)?;
+        let state = (Some(file), opener, first);
+        Ok(futures_util::stream::try_unfold(state, move |(file, mut opener, n)| {
+            let span = span.clone();
+            async move {
+                let Some(mut file) = file else { return Ok(None) };
+                if n > last || opener.done() {
+                    return Ok(None);
+                }
+                let len = Opener::next_len(size, n * segment);
+                let (file, sealed) = tokio::task::spawn_blocking(move || {
+                    let mut sealed = vec![0u8; len];
+                    file.read_exact(&mut sealed).map(|()| (file, sealed))
+                })
+                .await
+                .map_err(std::io::Error::other)??;
+                let plain = opener.open(&sealed).map_err(|e| {
+                    tracing::error!(error = %e, "an attachment failed to decrypt");
+                    std::io::Error::other("attachment damaged")
+                })?;
+                let piece = within_segment(n, plain.len(), &span);
+                let bytes = Bytes::from(plain).slice(piece);
+                Ok(Some((bytes, (Some(file), opener, n + 1))))
             }
-            let len = Opener::next_len(size, done);
-            let (file, segment) = tokio::task::spawn_blocking(move || {
-                let mut segment = vec![0u8; len];
-                file.read_exact(&mut segment).map(|()| (file, segment))
-            })
-            .await
-            .map_err(std::io::Error::other)??;
-            let plain = opener.open(&segment).map_err(|e| {
-                tracing::error!(error = %e, "an attachment failed to decrypt");
-                std::io::Error::other("attachment damaged")
-            })?;
-            let done = done + plain.len() as u64;
-            Ok(Some((Bytes::from(plain), (Some(file), opener, done))))
         }))
     }
+}
+
+/// The part of segment `n` (of `len` plaintext bytes) that lies in `span`.
+fn within_segment(n: u64, len: usize, span: &Range<u64>) -> Range<usize> {
+    let begins = n * SEGMENT as u64;
+    let from = span.start.saturating_sub(begins).min(len as u64);
+    let to = span.end.saturating_sub(begins).min(len as u64);
+    // Both at most `len`, a usize.
+    usize::try_from(from).unwrap_or(len)..usize::try_from(to).unwrap_or(len)
+}
+
+/// The plaintext of the encrypted file at `path`, of `size` bytes, whole.
+fn open_file(path: &Path, key: &DataKey, size: u64) -> std::io::Result<Vec<u8>> {
+    let damaged = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
+    let mut file = std::fs::File::open(path)?;
+    let mut header = [0u8; HEADER];
+    file.read_exact(&mut header)?;
+    let mut opener = Opener::new(key, &header, size).map_err(damaged)?;
+    let mut plain = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut segment = Vec::new();
+    while !opener.done() {
+        segment.resize(Opener::next_len(size, plain.len() as u64), 0);
+        file.read_exact(&mut segment)?;
+        plain.extend(opener.open(&segment).map_err(damaged)?);
+    }
+    Ok(plain)
+}
+
+/// Writes `plain` encrypted under `key` to a new private file at `path`, synced.
+fn seal_file(path: &Path, key: &DataKey, plain: &[u8]) -> std::io::Result<()> {
+    let failed = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
+    let mut file = sitrep_auth::keyfile::open_private(path)?;
+    let mut sealer = Sealer::new(key);
+    file.write_all(&sealer.push(plain).map_err(failed)?)?;
+    file.write_all(&sealer.finish().map_err(failed)?)?;
+    file.sync_all()
 }
 
 /// Why an upload was not received.
@@ -263,6 +437,8 @@ pub enum ReceiveError {
     Api(ApiError),
     /// The content is not the declared type (with its hash when it was read to the end).
     Mismatch(sitrep_domain::attachment::Mismatch, Option<[u8; 32]>),
+    /// An image that is not accepted (with the hash of what was sent).
+    Image(ImageRefused, [u8; 32]),
 }
 
 impl From<ApiError> for ReceiveError {
@@ -277,16 +453,30 @@ pub struct Received {
     path: PathBuf,
     pub blob_id: Uuid,
     pub wrapped_key: Vec<u8>,
+    /// The stored content's hash and size (an image's after stripping).
     pub sha256: [u8; 32],
     pub size: u64,
     pub sniffed: String,
+    /// An image's hash as it was sent, before stripping.
+    pub original_sha256: Option<[u8; 32]>,
+    /// The size of an image's thumbnail, in its own temporary file.
+    pub thumbnail: Option<u64>,
     kept: bool,
+}
+
+impl Received {
+    fn thumbnail_path(&self) -> PathBuf {
+        self.path.with_extension("thumb.part")
+    }
 }
 
 impl Drop for Received {
     fn drop(&mut self) {
         if !self.kept {
             let _ = std::fs::remove_file(&self.path);
+            if self.thumbnail.is_some() {
+                let _ = std::fs::remove_file(self.thumbnail_path());
+            }
         }
     }
 }
@@ -318,5 +508,87 @@ impl Writer {
         let file = blocking(move || file.sync_all().map(|()| file)).await?;
         self.0 = Some(file);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A store in a fresh folder holding one file of `plain`, and its blob.
+    fn stored(plain: &[u8]) -> (Arc<Store>, sitrep_db::attachments::Blob, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("sitrep-range-{}", Uuid::new_v4().simple()));
+        let kek = SealKey::from_bytes(&[7u8; 32]);
+        let store = Store::open(&dir, kek, AttachmentPolicy::default()).unwrap();
+        let id = Uuid::new_v4();
+        let key = DataKey::generate();
+        let wrapped_key = key.wrap(&store.kek, id.as_bytes()).unwrap();
+        seal_file(&store.object(id), &key, plain).unwrap();
+        let size = i64::try_from(plain.len()).unwrap();
+        (
+            store,
+            sitrep_db::attachments::Blob { id, size, wrapped_key, store: "local".into(), thumbnail_size: None },
+            dir,
+        )
+    }
+
+    async fn collect(s: impl Stream<Item = Result<Bytes, std::io::Error>>) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut s = std::pin::pin!(s);
+        while let Some(piece) = s.next().await {
+            out.extend_from_slice(&piece?);
+        }
+        Ok(out)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Any range of any file, across segment boundaries: the bytes read are exactly the
+        /// slice asked for, and a whole read is the file.
+        #[test]
+        fn any_range_of_any_file_reads_exactly_that_slice(
+            size in 0usize..(3 * SEGMENT + 100),
+            a in any::<prop::sample::Index>(),
+            b in any::<prop::sample::Index>(),
+            seed in any::<u8>(),
+        ) {
+            let plain: Vec<u8> = (0..size).map(|i| u8::try_from(i % 251).unwrap() ^ seed).collect();
+            let (store, blob, dir) = stored(&plain);
+            let rt = runtime();
+            let whole = rt.block_on(async { collect(store.read(&blob).await.unwrap()).await }).unwrap();
+            prop_assert_eq!(&whole, &plain);
+            if size > 0 {
+                let (x, y) = (a.index(size), b.index(size));
+                let span = x.min(y) as u64..(x.max(y) + 1) as u64;
+                let got = rt.block_on(async { collect(store.read_range(&blob, span.clone()).await.unwrap()).await }).unwrap();
+                prop_assert_eq!(got.as_slice(), &plain[x.min(y)..=x.max(y)], "{:?} of {}", span, size);
+            }
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_range_of_a_damaged_segment_does_not_decrypt_and_ranges_outside_are_refused() {
+        let plain = vec![5u8; 2 * SEGMENT + 10];
+        let (store, blob, dir) = stored(&plain);
+        let path = store.object(blob.id);
+        let mut sealed = std::fs::read(&path).unwrap();
+        let at = usize::try_from(Opener::segment_offset(1)).unwrap() + 3;
+        sealed[at] ^= 1;
+        std::fs::write(&path, &sealed).unwrap();
+        let rt = runtime();
+        let first = rt.block_on(async { collect(store.read_range(&blob, 0..10).await.unwrap()).await }).unwrap();
+        assert_eq!(first, vec![5u8; 10], "the first segment is intact");
+        let span = SEGMENT as u64..SEGMENT as u64 + 10;
+        assert!(rt.block_on(async { collect(store.read_range(&blob, span).await.unwrap()).await }).is_err());
+        let size = plain.len() as u64;
+        assert!(rt.block_on(store.read_range(&blob, size..size + 1)).is_err());
+        assert!(rt.block_on(store.read_range(&blob, 3..3)).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

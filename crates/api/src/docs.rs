@@ -236,6 +236,7 @@ impl Modify for Security {
         routes::reports::approve_report,
         routes::reports::publish_report,
         routes::reports::withdraw_report,
+        routes::pictures::attachments::thumbnail_attachment,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),

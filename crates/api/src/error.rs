@@ -50,6 +50,10 @@ pub enum ApiError {
     Precondition { status: u16, code: &'static str, detail: &'static str },
     #[error("payload too large")]
     PayloadTooLarge { limit: usize },
+    /// A `Range` of a download that is not within the file (or not a valid range): `416`
+    /// with `Content-Range: bytes */size`.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable { size: u64 },
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("too many requests: {code}")]
@@ -105,6 +109,7 @@ impl ApiError {
                 })
                 .unwrap_or("validation_failed"),
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::TooManyRequests { code, .. } => code,
             ApiError::Unavailable { code, .. } => code,
@@ -139,6 +144,10 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => {
                 ("Payload too large", Some(format!("The body may be at most {limit} bytes.")))
             }
+            ApiError::RangeNotSatisfiable { size } => (
+                "Range not satisfiable",
+                Some(format!("The file has {size} bytes; ask for one range of bytes=first-last within it.")),
+            ),
             ApiError::UnsupportedMediaType => {
                 ("Unsupported media type", Some("Send the body as application/json.".into()))
             }
@@ -164,6 +173,9 @@ impl ApiError {
             }
             ApiError::Unauthenticated { .. } => {
                 res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
+            }
+            ApiError::RangeNotSatisfiable { size } => {
+                res.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
             }
             _ => {}
         }
@@ -242,6 +254,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,

@@ -18,6 +18,8 @@ pub const MAX_SIDE: u32 = 8192;
 pub const MAX_ALLOC: u64 = 256 * 1024 * 1024;
 /// The longer side of a thumbnail, in pixels.
 pub const THUMBNAIL_SIDE: u32 = 320;
+/// The longest the server waits for one image to be decoded and encoded again.
+pub const MAX_DECODE_TIME: std::time::Duration = std::time::Duration::from_secs(30);
 /// JPEG quality of a re-encoded JPEG.
 const JPEG_QUALITY: u8 = 90;
 
@@ -30,6 +32,34 @@ pub enum ImageRefused {
     /// It cannot be decoded as its type.
     #[error("the image cannot be decoded: {0}")]
     Undecodable(String),
+    /// Decoding and encoding it took longer than `MAX_DECODE_TIME`.
+    #[error("the image took longer than {} seconds to decode", MAX_DECODE_TIME.as_secs())]
+    TooSlow,
+}
+
+impl ImageRefused {
+    /// The field error of an upload refused for this reason (the decoder's own words go
+    /// to the server's log, not to the client).
+    pub fn invalid(&self) -> sitrep_domain::Invalid {
+        let message = match self {
+            ImageRefused::TooLarge => format!(
+                "the image is larger than {MAX_SIDE}×{MAX_SIDE} pixels or needs more than {} MiB to decode",
+                MAX_ALLOC / (1024 * 1024)
+            ),
+            ImageRefused::Undecodable(_) => "the content cannot be decoded as an image of its type".to_owned(),
+            ImageRefused::TooSlow => self.to_string(),
+        };
+        sitrep_domain::Invalid::new("body", self.code(), message)
+    }
+
+    /// The code the access log records.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ImageRefused::TooLarge => "image_too_large",
+            ImageRefused::Undecodable(_) => "image_undecodable",
+            ImageRefused::TooSlow => "image_too_slow",
+        }
+    }
 }
 
 /// The format of an image media type this module handles.
@@ -70,10 +100,26 @@ pub fn decode(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, ImageRe
     Ok(img)
 }
 
+/// An image as it is stored: stripped, and its thumbnail.
+#[derive(Debug)]
+pub struct Prepared {
+    pub stripped: Vec<u8>,
+    pub thumbnail: Vec<u8>,
+}
+
+/// The stripped image and its thumbnail, from one decoding.
+pub fn prepare(bytes: &[u8], format: ImageFormat) -> Result<Prepared, ImageRefused> {
+    let img = decode(bytes, format)?;
+    Ok(Prepared { stripped: encode(&img, format)?, thumbnail: shrink(img)? })
+}
+
 /// The image encoded again in its own format from its pixels alone: no metadata.
 /// A GIF keeps its first frame.
 pub fn strip(bytes: &[u8], format: ImageFormat) -> Result<Vec<u8>, ImageRefused> {
-    let img = decode(bytes, format)?;
+    encode(&decode(bytes, format)?, format)
+}
+
+fn encode(img: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>, ImageRefused> {
     let mut out = Vec::new();
     let written = match format {
         ImageFormat::Jpeg => img.to_rgb8().write_with_encoder(JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)),
@@ -87,7 +133,10 @@ pub fn strip(bytes: &[u8], format: ImageFormat) -> Result<Vec<u8>, ImageRefused>
 
 /// A PNG thumbnail at most `THUMBNAIL_SIDE` on its longer side (never enlarged).
 pub fn thumbnail(bytes: &[u8], format: ImageFormat) -> Result<Vec<u8>, ImageRefused> {
-    let img = decode(bytes, format)?;
+    shrink(decode(bytes, format)?)
+}
+
+fn shrink(img: DynamicImage) -> Result<Vec<u8>, ImageRefused> {
     let small = if img.width() > THUMBNAIL_SIDE || img.height() > THUMBNAIL_SIDE {
         img.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
     } else {
@@ -212,6 +261,57 @@ mod tests {
             let got = strip(&png, ImageFormat::Png);
             proptest::prop_assert_eq!(got == Err(ImageRefused::TooLarge), too_large, "{}x{}: {:?}", w, h, got);
             proptest::prop_assert!(got.is_err());
+        }
+    }
+
+    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        let mut out = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32(&body).to_be_bytes());
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Whatever pixels a PNG has and whatever text and EXIF chunks it carries, in any
+        /// order before its pixels, the stripped PNG has every pixel and none of the chunks.
+        #[test]
+        fn any_png_keeps_its_pixels_and_loses_every_metadata_chunk(
+            w in 1u32..24,
+            h in 1u32..24,
+            seed in proptest::prelude::any::<u32>(),
+            chunks in proptest::collection::vec((0usize..4, "[A-Za-z0-9 ]{0,40}"), 0..5),
+        ) {
+            let pixels = RgbImage::from_fn(w, h, |x, y| {
+                let [a, b, c, _] = seed.wrapping_mul(x + 1).wrapping_add(y.wrapping_mul(2_654_435_761)).to_le_bytes();
+                Rgb([a, b, c])
+            });
+            let mut plain = Vec::new();
+            pixels.write_with_encoder(PngEncoder::new(&mut plain)).unwrap();
+            let mut png = plain[..33].to_vec();
+            for (i, (kind, text)) in chunks.iter().enumerate() {
+                let marker = format!("M{i}-{text}-Qz7kx");
+                png.extend(match kind {
+                    0 => chunk(b"tEXt", format!("Comment\0{marker}").as_bytes()),
+                    1 => chunk(b"iTXt", format!("XML:com.adobe.xmp\0\0\0\0\0{marker}").as_bytes()),
+                    2 => {
+                        let mut exif = exif_with_gps();
+                        exif.extend_from_slice(marker.as_bytes());
+                        chunk(b"eXIf", &exif)
+                    }
+                    _ => chunk(b"tIME", &[7, 234, 12, 5, 18, 0, 0]),
+                });
+            }
+            png.extend_from_slice(&plain[33..]);
+            let stripped = strip(&png, ImageFormat::Png).unwrap();
+            for kind in [b"tEXt", b"iTXt", b"eXIf", b"tIME", b"zTXt", b"iCCP"] {
+                proptest::prop_assert!(!stripped.windows(4).any(|w| w == kind), "{} kept", String::from_utf8_lossy(kind));
+            }
+            proptest::prop_assert!(!stripped.windows(6).any(|w| w == b"-Qz7kx"), "a marker kept");
+            let back = decode(&stripped, ImageFormat::Png).unwrap().to_rgb8();
+            proptest::prop_assert_eq!(back, pixels);
         }
     }
 

@@ -304,11 +304,17 @@ fn access_log_routes(cfg: &mut web::ServiceConfig) {
 
 /// Evidence attachments of pictures.
 fn attachment_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(post_only("/pictures/{id}/attachments", pictures::attachments::upload_attachment)).service(
-        web::resource("/pictures/{id}/attachments/{aid}/content")
-            .route(web::get().to(pictures::attachments::download_attachment))
-            .default_service(not_allowed("GET")),
-    );
+    cfg.service(post_only("/pictures/{id}/attachments", pictures::attachments::upload_attachment))
+        .service(
+            web::resource("/pictures/{id}/attachments/{aid}/content")
+                .route(web::get().to(pictures::attachments::download_attachment))
+                .default_service(not_allowed("GET")),
+        )
+        .service(
+            web::resource("/pictures/{id}/attachments/{aid}/thumbnail")
+                .route(web::get().to(pictures::attachments::thumbnail_attachment))
+                .default_service(not_allowed("GET")),
+        );
 }
 
 /// Documents: pictures (and reports) rendered as PDF or HTML.

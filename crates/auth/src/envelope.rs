@@ -7,7 +7,7 @@
 //! id: a copy of the storage, or of the storage and the database, gives ciphertext only.
 
 use chacha20poly1305::aead::KeyInit;
-use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
+use chacha20poly1305::aead::stream::{EncryptorBE32, NewStream, StreamBE32, StreamPrimitive};
 use chacha20poly1305::{Key, XChaCha20Poly1305};
 use rand::RngCore;
 use rand::rngs::OsRng;
@@ -120,22 +120,38 @@ impl Sealer {
 
 /// Decrypts a file segment by segment: given the header and the plaintext size (kept
 /// with the file's record), `open` takes each encrypted segment in turn (`SEGMENT + TAG`
-/// bytes, the last one shorter) and returns its plaintext.
+/// bytes, the last one shorter) and returns its plaintext. It may start at any segment
+/// (`at`): each segment is authenticated with its number and whether it is the last, so a
+/// segment read from another place, or a last one that is not marked so, does not open.
 pub struct Opener {
-    decryptor: Option<DecryptorBE32<XChaCha20Poly1305>>,
-    remaining: u64,
+    stream: StreamBE32<XChaCha20Poly1305>,
+    /// The number of the next segment.
+    position: u64,
+    total: u64,
 }
 
 impl Opener {
     pub fn new(key: &DataKey, header: &[u8], size: u64) -> anyhow::Result<Opener> {
+        Opener::at(key, header, size, 0)
+    }
+
+    /// An opener whose first segment is number `first` (0 is the first of the file); the
+    /// file is read from `segment_offset(first)`.
+    pub fn at(key: &DataKey, header: &[u8], size: u64, first: u64) -> anyhow::Result<Opener> {
         if header.len() != HEADER || &header[..MAGIC.len()] != MAGIC {
             anyhow::bail!("not an encrypted attachment");
         }
+        let total = segments(size);
+        if first >= total || u32::try_from(total).is_err() {
+            anyhow::bail!("segment {first} of a file of {total}");
+        }
         let prefix: [u8; NONCE_PREFIX] = header[MAGIC.len()..].try_into()?;
-        Ok(Opener {
-            decryptor: Some(DecryptorBE32::from_aead(key.cipher(), (&prefix).into())),
-            remaining: segments(size),
-        })
+        Ok(Opener { stream: StreamBE32::from_aead(key.cipher(), (&prefix).into()), position: first, total })
+    }
+
+    /// Where segment `n` begins in the encrypted file.
+    pub fn segment_offset(n: u64) -> u64 {
+        HEADER as u64 + n * (SEGMENT + TAG) as u64
     }
 
     /// The length of the next encrypted segment for a file of `size` bytes, of which
@@ -147,23 +163,20 @@ impl Opener {
     }
 
     pub fn open(&mut self, segment: &[u8]) -> anyhow::Result<Vec<u8>> {
-        let failed = || anyhow::anyhow!("the attachment does not decrypt: damaged or not this key");
-        match self.remaining {
-            0 => Err(anyhow::anyhow!("more segments than the file has")),
-            1 => {
-                self.remaining = 0;
-                self.decryptor.take().ok_or_else(failed)?.decrypt_last(segment).map_err(|_| failed())
-            }
-            _ => {
-                self.remaining -= 1;
-                self.decryptor.as_mut().ok_or_else(failed)?.decrypt_next(segment).map_err(|_| failed())
-            }
+        if self.position >= self.total {
+            anyhow::bail!("more segments than the file has");
         }
+        let position = u32::try_from(self.position)?;
+        let last = self.position + 1 == self.total;
+        self.position += 1;
+        self.stream
+            .decrypt(position, last, segment)
+            .map_err(|_| anyhow::anyhow!("the attachment does not decrypt: damaged or not this key"))
     }
 
-    /// Every segment has been opened.
+    /// Every segment up to the last has been opened.
     pub fn done(&self) -> bool {
-        self.remaining == 0
+        self.position >= self.total
     }
 }
 
@@ -207,6 +220,34 @@ mod tests {
             assert_eq!(sealed.len() as u64, ciphertext_len(size as u64), "size {size}");
             assert_eq!(open_all(&key, &sealed, size as u64).unwrap(), plain, "size {size}");
         }
+    }
+
+    #[test]
+    fn a_file_opens_from_any_segment_and_a_segment_only_at_its_own_place() {
+        let key = DataKey::generate();
+        let size = 3 * SEGMENT + 5;
+        let plain: Vec<u8> = (0..size).map(|i| u8::try_from(i % 253).unwrap()).collect();
+        let sealed = seal_all(&key, std::slice::from_ref(&plain));
+        let segment = |n: u64| {
+            let at = usize::try_from(Opener::segment_offset(n)).unwrap();
+            let len = Opener::next_len(size as u64, n * SEGMENT as u64);
+            &sealed[at..at + len]
+        };
+        for first in 0..4u64 {
+            let mut o = Opener::at(&key, &sealed[..HEADER], size as u64, first).unwrap();
+            let mut out = Vec::new();
+            for n in first..4 {
+                out.extend(o.open(segment(n)).unwrap());
+            }
+            assert!(o.done());
+            assert_eq!(out, plain[usize::try_from(first).unwrap() * SEGMENT..]);
+        }
+        // The second segment offered as the third, or the third as the last: refused.
+        let mut o = Opener::at(&key, &sealed[..HEADER], size as u64, 2).unwrap();
+        assert!(o.open(segment(1)).is_err());
+        let mut o = Opener::at(&key, &sealed[..HEADER], size as u64, 3).unwrap();
+        assert!(o.open(segment(2)).is_err());
+        assert!(Opener::at(&key, &sealed[..HEADER], size as u64, 4).is_err(), "past the last segment");
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub struct Blob {
     pub size: i64,
     pub wrapped_key: Vec<u8>,
     pub store: String,
+    /// The plaintext size of an image's thumbnail, kept beside it; `None` for a file
+    /// that has none.
+    pub thumbnail_size: Option<i64>,
 }
 
 /// What an upload fixed about a file: nothing of it changes afterwards.
@@ -28,52 +31,70 @@ pub struct Upload {
     pub size: i64,
     /// Lower-case hex.
     pub sha256: String,
+    /// For an image stripped at upload: the SHA-256 of the file as sent, lower-case hex.
+    pub original_sha256: Option<String>,
+}
+
+/// A stored file about to be recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct NewBlob<'a> {
+    pub id: Uuid,
+    pub sha256: &'a [u8],
+    pub size: i64,
+    pub sniffed: &'a str,
+    pub wrapped_key: &'a [u8],
+    pub store: &'a str,
+    pub thumbnail_size: Option<i64>,
 }
 
 /// A new blob, unless one with the same content exists: returns the blob that holds the
 /// content and whether it is the new one. Two uploads of the same bytes at once: the
 /// second waits for the first to commit and then uses its blob.
-pub async fn claim_blob(
-    c: &impl GenericClient,
-    id: Uuid,
-    sha256: &[u8],
-    size: i64,
-    sniffed: &str,
-    wrapped_key: &[u8],
-    store: &str,
-) -> Result<(Uuid, bool), DbError> {
+pub async fn claim_blob(c: &impl GenericClient, b: NewBlob<'_>) -> Result<(Uuid, bool), DbError> {
     let inserted = c
         .query_opt(
-            "INSERT INTO attachment_blobs (id, sha256, size, sniffed, wrapped_key, store) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING RETURNING id",
-            &[&id, &sha256, &size, &sniffed, &wrapped_key, &store],
+            "INSERT INTO attachment_blobs (id, sha256, size, sniffed, wrapped_key, store, thumbnail_size) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sha256) DO NOTHING RETURNING id",
+            &[&b.id, &b.sha256, &b.size, &b.sniffed, &b.wrapped_key, &b.store, &b.thumbnail_size],
         )
         .await?;
     if inserted.is_some() {
-        return Ok((id, true));
+        return Ok((b.id, true));
     }
-    let row = c.query_one("SELECT id FROM attachment_blobs WHERE sha256 = $1", &[&sha256]).await?;
+    let row = c.query_one("SELECT id FROM attachment_blobs WHERE sha256 = $1", &[&b.sha256]).await?;
     Ok((row.try_get(0)?, false))
 }
 
 pub async fn blob(c: &impl GenericClient, id: Uuid) -> Result<Option<Blob>, DbError> {
-    let row = c.query_opt("SELECT id, size, wrapped_key, store FROM attachment_blobs WHERE id = $1", &[&id]).await?;
-    row.map(|r| Ok(Blob { id: r.try_get(0)?, size: r.try_get(1)?, wrapped_key: r.try_get(2)?, store: r.try_get(3)? }))
-        .transpose()
+    let row = c
+        .query_opt("SELECT id, size, wrapped_key, store, thumbnail_size FROM attachment_blobs WHERE id = $1", &[&id])
+        .await?;
+    row.map(|r| {
+        Ok(Blob {
+            id: r.try_get(0)?,
+            size: r.try_get(1)?,
+            wrapped_key: r.try_get(2)?,
+            store: r.try_get(3)?,
+            thumbnail_size: r.try_get(4)?,
+        })
+    })
+    .transpose()
 }
 
 /// Records an upload of `picture`.
 pub async fn insert(c: &impl GenericClient, u: &Upload, created_by: Uuid) -> Result<(), DbError> {
+    let original =
+        u.original_sha256.as_deref().map(hex::decode).transpose().map_err(|_| DbError::Corrupt("original_sha256"))?;
     c.execute(
-        "INSERT INTO attachments (id, picture_id, blob_id, file_name, media_type, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&u.id, &u.picture_id, &u.blob_id, &u.file_name, &u.media_type, &created_by],
+        "INSERT INTO attachments (id, picture_id, blob_id, file_name, media_type, created_by, original_sha256) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&u.id, &u.picture_id, &u.blob_id, &u.file_name, &u.media_type, &created_by, &original],
     )
     .await?;
     Ok(())
 }
 
-const UPLOAD: &str = "SELECT a.id, a.picture_id, a.blob_id, a.file_name, a.media_type, b.size, b.sha256 \
+const UPLOAD: &str = "SELECT a.id, a.picture_id, a.blob_id, a.file_name, a.media_type, b.size, b.sha256, a.original_sha256 \
      FROM attachments a JOIN attachment_blobs b ON b.id = a.blob_id";
 
 fn upload(r: &tokio_postgres::Row) -> Result<Upload, DbError> {
@@ -85,6 +106,7 @@ fn upload(r: &tokio_postgres::Row) -> Result<Upload, DbError> {
         media_type: r.try_get(4)?,
         size: r.try_get(5)?,
         sha256: hex::encode(r.try_get::<_, Vec<u8>>(6)?),
+        original_sha256: r.try_get::<_, Option<Vec<u8>>>(7)?.map(hex::encode),
     })
 }
 

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use sitrep_domain::lifecycle::RevisionState;
-use sitrep_domain::visibility::{Handling, IndicatorHistory, Viewer, min_rank, tier_rank};
+use sitrep_domain::visibility::{Handling, IndicatorHistory, Viewer, attachment_tlps, min_rank, tier_rank};
 use sitrep_types::{PictureContent, Severity, Status, Tier, Tlp};
 use tokio_postgres::Row;
 use tokio_postgres::types::{Json, ToSql};
@@ -734,7 +734,7 @@ pub async fn indicator_history(
         entry.in_force = row.try_get(2)?;
         let revision: i32 = row.try_get(1)?;
         entry.revisions.push((revision, indicators.into_iter().map(|i| (i.type_, i.value, i.tlp)).collect()));
-        entry.attachments.push((revision, attachments.into_iter().map(|a| (a.id, a.sha256, a.tlp)).collect()));
+        entry.attachments.push((revision, attachments.iter().flat_map(attachment_tlps).collect()));
     }
     Ok(out)
 }

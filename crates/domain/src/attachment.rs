@@ -23,6 +23,65 @@ pub const DEFAULT_MEDIA_TYPES: [&str; 12] = [
 /// Types recognised by their text rather than a signature.
 const TEXT_TYPES: [&str; 4] = ["text/plain", "text/csv", "application/json", "message/rfc822"];
 
+/// The hashes an attachment's content is known by: the stored file's and, for an image
+/// whose metadata was stripped at upload, the original's.
+pub fn content_hashes(a: &sitrep_types::Attachment) -> impl Iterator<Item = &str> {
+    std::iter::once(a.sha256.as_str()).chain(a.original_sha256.as_deref())
+}
+
+/// Whether two attachments carry the same evidence: they share a content hash. Stripping
+/// an image again changes its bytes (a JPEG is encoded again with loss), so a file
+/// downloaded and uploaded anew is known by its original's hash, which is the first
+/// file's stored hash.
+pub fn same_content(a: &sitrep_types::Attachment, b: &sitrep_types::Attachment) -> bool {
+    content_hashes(a).any(|x| content_hashes(b).any(|y| x == y))
+}
+
+/// What a download answers to its `Range` header (RFC 9110, section 14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// The whole file, `200`: no `Range`, a unit other than bytes, or several ranges
+    /// (which are not served as multipart).
+    Whole,
+    /// Bytes `start..end` of the file (`end` exclusive, never empty), `206`.
+    Part { start: u64, end: u64 },
+    /// A range that is not valid or lies beyond the file: `416`.
+    Unsatisfiable,
+}
+
+/// The answer to `Range: <value>` for a file of `size` bytes.
+pub fn byte_range(value: Option<&str>, size: u64) -> ByteRange {
+    let Some(value) = value else { return ByteRange::Whole };
+    let Some((unit, set)) = value.trim().split_once('=') else { return ByteRange::Unsatisfiable };
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return ByteRange::Whole;
+    }
+    if set.contains(',') {
+        return ByteRange::Whole;
+    }
+    // Digits only (no sign, no space inside); a number too large for u64 is as large as
+    // can be.
+    let number = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().unwrap_or(u64::MAX))
+    };
+    let Some((first, last)) = set.trim().split_once('-') else { return ByteRange::Unsatisfiable };
+    if first.is_empty() {
+        return match number(last) {
+            Some(n) if n > 0 && size > 0 => ByteRange::Part { start: size - n.min(size), end: size },
+            _ => ByteRange::Unsatisfiable,
+        };
+    }
+    let Some(start) = number(first) else { return ByteRange::Unsatisfiable };
+    let end = match last {
+        "" => size,
+        l => match number(l) {
+            Some(l) if l >= start => l.saturating_add(1).min(size),
+            _ => return ByteRange::Unsatisfiable,
+        },
+    };
+    if start >= size { ByteRange::Unsatisfiable } else { ByteRange::Part { start, end } }
+}
+
 /// How many leading bytes the signature check reads.
 pub const SNIFF_BYTES: usize = 8192;
 
@@ -202,6 +261,76 @@ impl Sniffer {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn ranges_are_read_as_rfc_9110_says() {
+        let r = |v: &str, size| byte_range(Some(v), size);
+        assert_eq!(byte_range(None, 10), ByteRange::Whole);
+        assert_eq!(r("bytes=0-0", 10), ByteRange::Part { start: 0, end: 1 });
+        assert_eq!(r("bytes=2-5", 10), ByteRange::Part { start: 2, end: 6 });
+        assert_eq!(r("Bytes=2-", 10), ByteRange::Part { start: 2, end: 10 });
+        assert_eq!(r("bytes=5-99", 10), ByteRange::Part { start: 5, end: 10 });
+        assert_eq!(r("bytes=-3", 10), ByteRange::Part { start: 7, end: 10 });
+        assert_eq!(r("bytes=-30", 10), ByteRange::Part { start: 0, end: 10 });
+        assert_eq!(r("bytes=0-99999999999999999999999", 10), ByteRange::Part { start: 0, end: 10 });
+        for unsatisfiable in [
+            "bytes=10-",
+            "bytes=10-20",
+            "bytes=-0",
+            "bytes=5-3",
+            "bytes=a-b",
+            "bytes=1",
+            "bytes=+1-2",
+            "bytes= 1 - 2x",
+            "nonsense",
+        ] {
+            assert_eq!(r(unsatisfiable, 10), ByteRange::Unsatisfiable, "{unsatisfiable}");
+        }
+        assert_eq!(r("bytes=0-", 0), ByteRange::Unsatisfiable, "an empty file has no bytes to give");
+        assert_eq!(r("bytes=-1", 0), ByteRange::Unsatisfiable);
+        assert_eq!(r("bytes=0-1,4-5", 10), ByteRange::Whole, "several ranges: the whole file");
+        assert_eq!(r("items=0-1", 10), ByteRange::Whole, "another unit is ignored");
+    }
+
+    proptest! {
+        /// Any first and last byte against any size: a range is served exactly when its
+        /// first byte is in the file and not after its last, and then it is the bytes
+        /// from the first to the last (or the end of the file), never empty.
+        #[test]
+        fn a_range_is_served_exactly_when_it_starts_inside_the_file(
+            size in 0u64..300,
+            anywhere in 0u64..400,
+            near_the_end in proptest::option::of(0u64..4),
+            last in proptest::option::of(0u64..400),
+            suffix in 0u64..400,
+            as_suffix in any::<bool>(),
+        ) {
+            if as_suffix {
+                let got = byte_range(Some(&format!("bytes=-{suffix}")), size);
+                if suffix == 0 || size == 0 {
+                    prop_assert_eq!(got, ByteRange::Unsatisfiable);
+                } else {
+                    prop_assert_eq!(got, ByteRange::Part { start: size.saturating_sub(suffix), end: size });
+                }
+                return Ok(());
+            }
+            // Half the time the first byte is within a few of the file's end.
+            let first = near_the_end.map_or(anywhere, |d| (size + d).saturating_sub(2));
+            let value = match last { Some(l) => format!("bytes={first}-{l}"), None => format!("bytes={first}-") };
+            let got = byte_range(Some(&value), size);
+            let valid = last.is_none_or(|l| l >= first) && first < size;
+            match got {
+                ByteRange::Part { start, end } => {
+                    prop_assert!(valid, "{} of {}: {:?}", value, size, got);
+                    prop_assert_eq!(start, first);
+                    prop_assert_eq!(end, last.map_or(size, |l| (l + 1).min(size)));
+                    prop_assert!(start < end && end <= size);
+                }
+                ByteRange::Unsatisfiable => prop_assert!(!valid, "{} of {}", value, size),
+                ByteRange::Whole => prop_assert!(false, "a single range is never the whole file"),
+            }
+        }
+    }
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
     const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n";

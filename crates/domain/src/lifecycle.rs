@@ -5,6 +5,7 @@
 use sitrep_types::{PictureContent, Status, Tier, Tlp};
 use uuid::Uuid;
 
+use crate::attachment::same_content;
 use crate::picture::{needs_four_eyes, only_narrows, widens};
 use crate::visibility::{IndicatorHistory, same_indicator, tlp_rank};
 
@@ -142,15 +143,13 @@ pub fn loosens_indicator(before: InForce<'_>, new: &PictureContent) -> bool {
 
 /// Whether an attachment of `new` has a looser TLP than the same attachment had in force
 /// or in any earlier revision. The same attachment is the same upload (id) or the same
-/// content (SHA-256), as an indicator is the same value: removing a file and attaching it
-/// again with a looser TLP counts, and so does uploading its bytes again as a new file.
+/// content (a shared SHA-256, of the stored file or of an image's original), as an
+/// indicator is the same value: removing a file and attaching it again with a looser TLP
+/// counts, and so does uploading its bytes again as a new file.
 pub fn loosens_attachment(before: InForce<'_>, new: &PictureContent) -> bool {
     new.attachments.iter().any(|n| {
-        let in_force =
-            before.content.attachments.iter().filter(|o| o.id == n.id || o.sha256 == n.sha256).map(|o| o.tlp);
-        in_force
-            .chain(before.indicators.attachment_strictest(n.id, &n.sha256))
-            .any(|earlier| tlp_rank(n.tlp) < tlp_rank(earlier))
+        let in_force = before.content.attachments.iter().filter(|o| o.id == n.id || same_content(o, n)).map(|o| o.tlp);
+        in_force.chain(before.indicators.attachment_strictest(n)).any(|earlier| tlp_rank(n.tlp) < tlp_rank(earlier))
     })
 }
 
@@ -384,5 +383,62 @@ mod tests {
         assert_eq!(publication(RevisionState::InReview, None, &public, false), Err(PublishRefusal::ApprovalRequired));
         assert_eq!(publication(RevisionState::Approved, None, &public, false), Ok(()));
         assert_eq!(publication(RevisionState::Rejected, None, &c, false), Err(PublishRefusal::NotPublishable));
+    }
+
+    fn file(id: u128, sha: u8, original: Option<u8>, tlp: Tlp) -> sitrep_types::Attachment {
+        sitrep_types::Attachment {
+            id: Uuid::from_u128(id),
+            file_name: "photo.jpg".into(),
+            media_type: "image/jpeg".into(),
+            size: 1,
+            sha256: format!("{sha:064x}"),
+            original_sha256: original.map(|o| format!("{o:064x}")),
+            tlp,
+            description: Default::default(),
+        }
+    }
+
+    proptest::proptest! {
+        /// A stripped image's bytes come back different when it is downloaded and uploaded
+        /// again: whatever a new file's own bytes, if the bytes it was made from are the
+        /// stored or the original bytes of a file the picture had, in force or in any
+        /// revision, it is that file, and a looser TLP than that file ever had needs four
+        /// eyes; a file of other bytes does not.
+        #[test]
+        fn a_file_made_from_an_earlier_files_bytes_is_that_file(
+            earlier in proptest::collection::vec((proptest::bool::ANY, 0usize..5, proptest::bool::ANY), 1..5),
+            pick in 0usize..5,
+            stored_or_original in proptest::bool::ANY,
+            fresh in 16u8..32,
+            tlp in 0usize..5,
+        ) {
+            let mut in_force = sample();
+            let mut history = IndicatorHistory { in_force: 2, ..IndicatorHistory::default() };
+            let mut old = Vec::new();
+            for (i, (stripped, t, current)) in earlier.iter().enumerate() {
+                let i = u8::try_from(i).unwrap();
+                let f = file(100 + u128::from(i), 1 + i, stripped.then_some(8 + i), Tlp::ALL[*t]);
+                if *current {
+                    in_force.attachments.push(f.clone());
+                } else {
+                    history.attachments.push((1, crate::visibility::attachment_tlps(&f)));
+                }
+                old.push(f);
+            }
+            let source = &old[pick % old.len()];
+            let from = if stored_or_original { Some(source.sha256.clone()) } else { source.original_sha256.clone() };
+            let mut new = in_force.clone();
+            let mut n = file(999, fresh, None, Tlp::ALL[tlp]);
+            n.original_sha256 = from.clone();
+            new.attachments.push(n.clone());
+            let before = InForce { content: &in_force, indicators: &history };
+            let strictest = old
+                .iter()
+                .filter(|o| from.as_deref().is_some_and(|h| o.sha256 == h || o.original_sha256.as_deref() == Some(h)))
+                .map(|o| tlp_rank(o.tlp))
+                .max();
+            let expected = strictest.is_some_and(|s| tlp_rank(n.tlp) < s);
+            proptest::prop_assert_eq!(loosens_attachment(before, &new), expected);
+        }
     }
 }

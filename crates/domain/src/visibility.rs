@@ -173,6 +173,11 @@ pub type IndicatorTlp = (IndicatorType, String, Tlp);
 /// content, its TLP.
 pub type AttachmentTlp = (Uuid, String, Tlp);
 
+/// An attachment's entries in [`IndicatorHistory::attachments`]: one per content hash.
+pub fn attachment_tlps(a: &sitrep_types::Attachment) -> Vec<AttachmentTlp> {
+    crate::attachment::content_hashes(a).map(|h| (a.id, h.to_owned(), a.tlp)).collect()
+}
+
 /// The indicators of every revision of one picture, to decide what an old revision's
 /// indicators show: a narrowing acts on history too, so an old revision's indicator is
 /// shown only to a reader whom both its TLP then and its TLP now reach.
@@ -182,7 +187,8 @@ pub struct IndicatorHistory {
     pub in_force: i32,
     /// Each revision's indicators (type, value, TLP).
     pub revisions: Vec<(i32, Vec<IndicatorTlp>)>,
-    /// Each revision's attachments (id, SHA-256 of the content, TLP).
+    /// Each revision's attachments (id, SHA-256 of the content, TLP), an image stripped at
+    /// upload once more with its original's SHA-256.
     pub attachments: Vec<(i32, Vec<AttachmentTlp>)>,
 }
 
@@ -226,11 +232,12 @@ impl IndicatorHistory {
     /// The strictest TLP that the attachment, or any attachment with the same content
     /// (SHA-256), has had in any revision: the same bytes uploaded again under a new id
     /// are the same evidence.
-    pub fn attachment_strictest(&self, id: Uuid, sha256: &str) -> Option<Tlp> {
+    pub fn attachment_strictest(&self, attachment: &sitrep_types::Attachment) -> Option<Tlp> {
+        let known = |sha: &str| crate::attachment::content_hashes(attachment).any(|h| h == sha);
         self.attachments
             .iter()
             .flat_map(|(_, list)| list.iter())
-            .filter(|(a, sha, _)| *a == id || sha == sha256)
+            .filter(|(a, sha, _)| *a == attachment.id || known(sha))
             .map(|(_, _, tlp)| *tlp)
             .max_by_key(|t| tlp_rank(*t))
     }

@@ -104,10 +104,15 @@ pub struct Attachment {
     pub file_name: String,
     /// The declared media type, which the content was found to match.
     pub media_type: String,
-    /// Bytes.
+    /// Bytes, as stored and downloaded.
     pub size: i64,
-    /// SHA-256 of the content, lower-case hex.
+    /// SHA-256 of the content as stored and downloaded, lower-case hex.
     pub sha256: String,
+    /// For an image: the SHA-256 of the file as it was uploaded, before its metadata
+    /// (EXIF, GPS, XMP, comments) was stripped. The original is not kept; `size` and
+    /// `sha256` are the stripped file's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_sha256: Option<String>,
     pub tlp: Tlp,
     /// At most 1000 characters per language.
     #[serde(default, skip_serializing_if = "LocalizedText::is_empty")]

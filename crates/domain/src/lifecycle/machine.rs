@@ -65,6 +65,7 @@ fn attachment((tlp, id): (Tlp, u128)) -> Attachment {
         media_type: "image/png".into(),
         size: 1,
         sha256: "00".repeat(32),
+        original_sha256: None,
         tlp,
         description: Default::default(),
     }
@@ -184,7 +185,7 @@ impl Pic {
             attachments: self
                 .revs
                 .iter()
-                .map(|r| (r.n, r.content.attachments.iter().map(|a| (a.id, a.sha256.clone(), a.tlp)).collect()))
+                .map(|r| (r.n, r.content.attachments.iter().flat_map(crate::visibility::attachment_tlps).collect()))
                 .collect(),
         }
     }
@@ -389,10 +390,9 @@ fn four_eyes_held(p: &Publication) -> Result<(), String> {
                     .iter()
                     .any(|o| o.value == n.value && o.type_ == n.type_ && tlp_rank(n.tlp) < tlp_rank(o.tlp))
             }) || new.content.attachments.iter().any(|n| {
-                r.content
-                    .attachments
-                    .iter()
-                    .any(|o| (o.id == n.id || o.sha256 == n.sha256) && tlp_rank(n.tlp) < tlp_rank(o.tlp))
+                r.content.attachments.iter().any(|o| {
+                    (o.id == n.id || crate::attachment::same_content(o, n)) && tlp_rank(n.tlp) < tlp_rank(o.tlp)
+                })
             })
         });
     // A change that only narrows (same content, a narrower or equal tier, an equal or

@@ -4,14 +4,17 @@
 //! (old revisions keep theirs). A download is allowed only where a revision the caller may
 //! read shows the attachment to it.
 
+use actix_web::body::SizedStream;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use sha2::{Digest, Sha256};
 use sitrep_db::GenericClient;
-use sitrep_db::attachments::{self as store_db, Upload};
+use sitrep_db::attachments::{self as store_db, NewBlob, Upload};
 use sitrep_db::audit::Outcome;
 use sitrep_db::pictures::{self, PictureRow};
-use sitrep_domain::attachment::{check_file_name, content_disposition, media_type_essence, percent_decode};
+use sitrep_domain::attachment::{
+    ByteRange, byte_range, check_file_name, content_disposition, media_type_essence, percent_decode,
+};
 use sitrep_domain::visibility::{Sight, Viewer, current_content, revision_content, sight};
 use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{Attachment, AttachmentUploaded, LocalizedText, PictureContent, Status, Tlp};
@@ -22,6 +25,7 @@ use crate::attachments::{ReceiveError, Store};
 use crate::audit::{self, RecordExt};
 use crate::docs::{AuthFailures, Conflict, Forbidden, NotFound, ServerFailures};
 use crate::error::ApiError;
+use crate::images::ImageRefused;
 use crate::meta::RequestMeta;
 use crate::principal::{Authenticated, AuthorPictures, Caller, Principal};
 use crate::state::AppState;
@@ -75,6 +79,7 @@ fn facts(u: &Upload, tlp: Tlp, description: LocalizedText) -> Attachment {
         media_type: u.media_type.clone(),
         size: u.size,
         sha256: u.sha256.clone(),
+        original_sha256: u.original_sha256.clone(),
         tlp,
         description,
     }
@@ -213,8 +218,9 @@ impl Drop for Uncommitted<'_> {
 /// Attach a file to the picture: the body is the file (streamed; `Content-Type` its media
 /// type), the headers say the rest. It makes a revision exactly as a patch does, with
 /// `If-Match`. The content must be the declared type (`422` naming both); a file over the
-/// size limits is `413`, a body cut short `400`: nothing is stored then. The same bytes are
-/// stored once, encrypted.
+/// size limits is `413`, a body cut short `400`: nothing is stored then. An image is
+/// stored stripped of its metadata (`sha256` and `size` are the stripped file's,
+/// `original_sha256` the file sent). The same bytes are stored once, encrypted.
 #[utoipa::path(
     post, path = "/api/v1/pictures/{id}/attachments", tag = "pictures",
     security(("bearer" = [])),
@@ -234,7 +240,7 @@ impl Drop for Uncommitted<'_> {
         (status = 400, description = "Truncated upload or bad header", body = sitrep_types::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = sitrep_types::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over the size limits", body = sitrep_types::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid headers, or the content is not the declared type", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid headers, the content is not the declared type, or an image that does not decode within the limits", body = sitrep_types::Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = sitrep_types::Problem, content_type = "application/problem+json"),
         AuthFailures, Forbidden, NotFound, Conflict, ServerFailures
     )
@@ -283,8 +289,18 @@ pub async fn upload_attachment(
             audit::commit(&state, &meta, r).await?;
             return Err(ApiError::Invalid(m.invalid().into()));
         }
+        Err(ReceiveError::Image(why, sha)) => {
+            if let ImageRefused::Undecodable(detail) = &why {
+                tracing::info!(%detail, "an uploaded image does not decode");
+            }
+            let reason = format!("{} sha256:{}", why.code(), hex::encode(sha));
+            let r = audit::by(&meta, &caller).object("picture", id).refused(Outcome::Failed, &reason, 422);
+            audit::commit(&state, &meta, r).await?;
+            return Err(ApiError::Invalid(why.invalid().into()));
+        }
     };
     let sha256 = hex::encode(received.sha256);
+    let original_sha256 = received.original_sha256.map(hex::encode);
     let size = i64::try_from(received.size).map_err(|e| ApiError::Internal(e.into()))?;
     let request_hash: [u8; 32] = {
         let mut h = Sha256::new();
@@ -331,14 +347,18 @@ pub async fn upload_attachment(
         return Err(too_large(policy.max_picture_bytes.saturating_sub(used)));
     }
     let base = base_content(&tx, &caller, &row).await?;
+    let thumbnail_size = received.thumbnail.map(i64::try_from).transpose().map_err(|e| ApiError::Internal(e.into()))?;
     let (blob_id, fresh) = store_db::claim_blob(
         &tx,
-        received.blob_id,
-        &received.sha256,
-        size,
-        &received.sniffed,
-        &received.wrapped_key,
-        "local",
+        NewBlob {
+            id: received.blob_id,
+            sha256: &received.sha256,
+            size,
+            sniffed: &received.sniffed,
+            wrapped_key: &received.wrapped_key,
+            store: "local",
+            thumbnail_size,
+        },
     )
     .await?;
     let mut guard = Uncommitted { store: &store, blob: None };
@@ -355,8 +375,16 @@ pub async fn upload_attachment(
             return Err(ApiError::Internal(anyhow::anyhow!("the stored file of blob {blob_id} is missing")));
         }
     }
-    let upload =
-        Upload { id: aid, picture_id: id, blob_id, file_name: new.file_name, media_type: new.media_type, size, sha256 };
+    let upload = Upload {
+        id: aid,
+        picture_id: id,
+        blob_id,
+        file_name: new.file_name,
+        media_type: new.media_type,
+        size,
+        sha256,
+        original_sha256,
+    };
     store_db::insert(&tx, &upload, caller.user_id).await?;
     let attachment = facts(&upload, new.tlp.unwrap_or(base.tlp), new.description);
     let mut content = base.clone();
@@ -370,7 +398,7 @@ pub async fn upload_attachment(
 }
 
 /// The access-log record of an upload or download: the attachment, the picture's revision,
-/// tier and TLP, and the content's hash.
+/// tier and TLP, and the content's hash (and an image's original's).
 fn record(
     meta: &RequestMeta,
     p: &Principal,
@@ -380,7 +408,11 @@ fn record(
     status: u16,
 ) -> sitrep_db::audit::AccessRecord {
     let mut r = audit::picture_of(meta, p, row.id, revision, row.tier, row.tlp).object("attachment", upload.id);
-    r.reason = Some(format!("picture:{} sha256:{}", row.id, upload.sha256));
+    let mut reason = format!("picture:{} sha256:{}", row.id, upload.sha256);
+    if let Some(original) = &upload.original_sha256 {
+        reason.push_str(&format!(" original_sha256:{original}"));
+    }
+    r.reason = Some(reason);
     r.status(status)
 }
 
@@ -430,15 +462,29 @@ fn repr_digest(hex: &str) -> String {
     format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
-/// Download an attachment: the file as uploaded, decrypted as it is sent, served as a
-/// download that a browser never renders (`Content-Disposition: attachment`, `nosniff`,
-/// a sandboxing CSP). `404` unless a revision the caller may read shows it the attachment.
+/// Download an attachment: the file as stored (an image stripped of its metadata),
+/// decrypted as it is sent, served as a download that a browser never renders
+/// (`Content-Disposition: attachment`, `nosniff`, a sandboxing CSP). `404` unless a revision
+/// the caller may read shows it the attachment. One byte range (`Range: bytes=first-last`,
+/// `first-` or `-suffix`) is `206` with `Content-Range`, decrypting only the segments that
+/// hold it; several ranges are answered with the whole file; a range that is not valid or
+/// not within the file is `416`. `If-Range` with the `ETag` keeps the range.
 #[utoipa::path(
     get, path = "/api/v1/pictures/{id}/attachments/{aid}/content", tag = "pictures",
-    security(("bearer" = [])), params(("id" = Uuid, Path), ("aid" = Uuid, Path)),
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path), ("aid" = Uuid, Path),
+        ("Range" = Option<String>, Header, description = "One byte range: bytes=first-last, bytes=first- or bytes=-suffix"),
+        ("If-Range" = Option<String>, Header, description = "The ETag of the file: the range is served only if it still names it"),
+    ),
     responses(
         (status = 200, description = "The file", content_type = "application/octet-stream", body = String,
-         headers(("Content-Disposition" = String), ("X-Content-Type-Options" = String), ("Content-Security-Policy" = String), ("Repr-Digest" = String))),
+         headers(("Content-Disposition" = String), ("X-Content-Type-Options" = String), ("Content-Security-Policy" = String),
+                 ("Repr-Digest" = String), ("ETag" = String), ("Accept-Ranges" = String))),
+        (status = 206, description = "The bytes of the range asked for", content_type = "application/octet-stream", body = String,
+         headers(("Content-Range" = String), ("Content-Disposition" = String), ("Repr-Digest" = String), ("ETag" = String))),
+        (status = 416, description = "The range is not valid or not within the file", body = sitrep_types::Problem,
+         content_type = "application/problem+json", headers(("Content-Range" = String, description = "bytes */size"))),
         AuthFailures, NotFound, ServerFailures
     )
 )]
@@ -446,38 +492,123 @@ pub async fn download_attachment(
     state: web::Data<AppState>,
     meta: RequestMeta,
     caller: Caller<Authenticated>,
+    req: HttpRequest,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, aid) = path.into_inner();
     let store = state.attachments.clone().ok_or_else(unavailable)?;
+    let (row, upload, blob) = find_shown(&state, &meta, &caller, id, aid).await?;
+    let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
+    let etag = format!("\"{}\"", upload.sha256);
+    let range = req.headers().get(header::RANGE).map(|v| v.to_str().unwrap_or("not text"));
+    let range = match req.headers().get(header::IF_RANGE) {
+        Some(v) if v.as_bytes() != etag.as_bytes() => None,
+        _ => range,
+    };
+    let span = match byte_range(range, size) {
+        ByteRange::Whole => None,
+        ByteRange::Part { start, end } => Some(start..end),
+        ByteRange::Unsatisfiable => {
+            let r = record(&meta, &caller, &row, &upload, row.revision, 416);
+            let reason = format!("range_not_satisfiable size:{size} {}", r.reason.as_deref().unwrap_or_default());
+            audit::commit(&state, &meta, r.refused(Outcome::Failed, &reason, 416)).await?;
+            return Err(ApiError::RangeNotSatisfiable { size });
+        }
+    };
+    let Some(span) = span else {
+        let body = store.read(&blob).await?;
+        audit::commit(&state, &meta, record(&meta, &caller, &row, &upload, row.revision, 200)).await?;
+        return Ok(file_headers(HttpResponse::Ok(), &upload, &etag).body(SizedStream::new(size, body)));
+    };
+    let body = store.read_range(&blob, span.clone()).await?;
+    let mut r = record(&meta, &caller, &row, &upload, row.revision, 206);
+    let shown = format!("bytes {}-{}/{size}", span.start, span.end - 1);
+    r.reason = r.reason.map(|reason| format!("{reason} range:{}-{}", span.start, span.end - 1));
+    audit::commit(&state, &meta, r).await?;
+    Ok(file_headers(HttpResponse::PartialContent(), &upload, &etag)
+        .insert_header((header::CONTENT_RANGE, shown))
+        .body(SizedStream::new(span.end - span.start, body)))
+}
+
+/// The headers of a file's download, whole or in part.
+fn file_headers(mut res: HttpResponseBuilder, upload: &Upload, etag: &str) -> HttpResponseBuilder {
+    res.content_type(upload.media_type.as_str())
+        .insert_header((header::CONTENT_DISPOSITION, content_disposition(&upload.file_name)))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, SANDBOX))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::ETAG, etag.to_owned()))
+        .insert_header(("Repr-Digest", repr_digest(&upload.sha256)));
+    res
+}
+
+const SANDBOX: &str = "sandbox; default-src 'none'; frame-ancestors 'none'";
+
+/// The attachment `aid` of picture `id` with its stored file, if a revision the caller
+/// may read shows it the attachment; otherwise `404`, logged with the attachment id.
+async fn find_shown(
+    state: &AppState,
+    meta: &RequestMeta,
+    caller: &Principal,
+    id: Uuid,
+    aid: Uuid,
+) -> Result<(PictureRow, Upload, store_db::Blob), ApiError> {
     let client = meta.client(&state.pool).await?;
     let v = Viewer::from(&caller.permissions);
     let found = match pictures::find(&client, &v, id, false).await? {
         Some(row) => match store_db::find(&client, id, aid).await? {
-            Some(upload) if shown(&client, &caller, &row, aid).await? => Some((row, upload)),
+            Some(upload) if shown(&client, caller, &row, aid).await? => Some((row, upload)),
             _ => None,
         },
         None => None,
     };
     let Some((row, upload)) = found else {
-        let r = audit::by(&meta, &caller).object("attachment", aid).refused(
+        let r = audit::by(meta, caller).object("attachment", aid).refused(
             Outcome::Denied,
             &format!("attachment_not_found picture:{id}"),
             404,
         );
-        audit::commit(&state, &meta, r).await?;
+        audit::commit(state, meta, r).await?;
         return Err(ATTACHMENT_NOT_FOUND);
     };
     let blob = store_db::blob(&client, upload.blob_id).await?.ok_or(ATTACHMENT_NOT_FOUND)?;
-    let body = store.read(&blob).await?;
-    let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((row, upload, blob))
+}
+
+/// An image attachment's thumbnail: a PNG at most 320 pixels on its longer side, made
+/// when the image was uploaded, from the stripped pixels. Shown to exactly those the
+/// download is (`404` otherwise), logged as a download is; `404` for a file that is not
+/// an image.
+#[utoipa::path(
+    get, path = "/api/v1/pictures/{id}/attachments/{aid}/thumbnail", tag = "pictures",
+    security(("bearer" = [])), params(("id" = Uuid, Path), ("aid" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The thumbnail", content_type = "image/png", body = String,
+         headers(("X-Content-Type-Options" = String), ("Content-Security-Policy" = String))),
+        AuthFailures, NotFound, ServerFailures
+    )
+)]
+pub async fn thumbnail_attachment(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<Authenticated>,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, aid) = path.into_inner();
+    let store = state.attachments.clone().ok_or_else(unavailable)?;
+    let (row, upload, blob) = find_shown(&state, &meta, &caller, id, aid).await?;
+    let Some((size, body)) = store.read_thumbnail(&blob).await? else {
+        let r = record(&meta, &caller, &row, &upload, row.revision, 404);
+        let reason = format!("thumbnail_not_found {}", r.reason.as_deref().unwrap_or_default());
+        audit::commit(&state, &meta, r.refused(Outcome::Denied, &reason, 404)).await?;
+        return Err(ApiError::NotFound { code: "thumbnail_not_found" });
+    };
     audit::commit(&state, &meta, record(&meta, &caller, &row, &upload, row.revision, 200)).await?;
     Ok(HttpResponse::Ok()
-        .content_type(upload.media_type.as_str())
-        .insert_header((header::CONTENT_DISPOSITION, content_disposition(&upload.file_name)))
+        .content_type("image/png")
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'; frame-ancestors 'none'"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, SANDBOX))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("Repr-Digest", repr_digest(&upload.sha256)))
-        .body(actix_web::body::SizedStream::new(size, body)))
+        .body(SizedStream::new(size, body)))
 }
