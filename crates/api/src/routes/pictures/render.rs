@@ -52,6 +52,9 @@ pub async fn render_picture(
     let lang = query.0.lang.unwrap_or(picture.content.original_lang);
     let format = query.0.format.unwrap_or_default();
     let doc = documents::picture_document(&Words::new(lang), &picture, &reader, &state.time_zone);
+    // Typesetting waits for a render slot and takes CPU time: it holds no database
+    // connection meanwhile, so a queue of renders cannot starve the pool.
+    drop(client);
     let rendered = documents::render(doc, format).await?;
 
     let mut record = audit::picture(&meta, &caller, &row);

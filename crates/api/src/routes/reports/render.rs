@@ -92,6 +92,9 @@ pub async fn render_report(
     let format = query.0.format.unwrap_or_default();
     let extras = ReportExtras { election, acknowledgements: acks, organisations };
     let doc = documents::report_document(&Words::new(lang), &report, &extras, &reader, &state.time_zone);
+    // Typesetting waits for a render slot and takes CPU time: it holds no database
+    // connection meanwhile, so a queue of renders cannot starve the pool.
+    drop(client);
     let rendered = documents::render(doc, format).await?;
 
     let mut r = record(&meta, &caller, &row);
