@@ -114,7 +114,7 @@ async fn a_picture_renders_in_each_language_with_its_tlp_label_at_the_top_and_bo
             let bottom = lines.iter().rev().nth(1).copied().unwrap_or_default();
             for band in [top, bottom] {
                 assert!(
-                    band.trim_start().starts_with("TLP:AMBER ") && band.contains(reference.as_str()),
+                    band.trim_start().starts_with("TLP:AMBER+STRICT ") && band.contains(reference.as_str()),
                     "{lang} page {}: the label and the reference at the top and bottom:\n{page}",
                     i + 1
                 );
@@ -330,7 +330,7 @@ async fn a_report_renders_its_cover_table_charts_and_pictures_with_the_tlp_label
             let lines: Vec<&str> = page.lines().filter(|l| !l.trim().is_empty()).collect();
             for band in [lines[0], lines[lines.len() - 2]] {
                 assert!(
-                    band.trim_start().starts_with("TLP:AMBER ") && band.contains(reference.as_str()),
+                    band.trim_start().starts_with("TLP:AMBER+STRICT ") && band.contains(reference.as_str()),
                     "{lang} page {}: the band:\n{page}",
                     i + 1
                 );
@@ -395,4 +395,34 @@ async fn a_reports_acknowledgement_chart_and_indicators_are_what_each_reader_may
     assert_eq!(app.get(&format!("/api/v1/reports/{draft_id}/render"), Some(&cast.author)).await.status(), 200);
     // A `group` report does not reach the RAS contact point.
     assert_eq!(app.get(&format!("/api/v1/reports/{draft_id}/render"), Some(&cast.r_reader)).await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_band_carries_the_strictest_marking_printed_under_it() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    // A GREEN picture with an AMBER+STRICT indicator: a member sees the indicator, so its
+    // pages are AMBER+STRICT; the RAS contact point does not, so its pages are GREEN.
+    let mut body = content("group_virt_ras", "GREEN");
+    body["indicators"] = json!([{"type": "domain", "value": STRICT_VALUE, "tlp": "AMBER+STRICT"}]);
+    let id = published(&app, &cast, &body).await;
+    let first_line =
+        |path: &Path| pages(path)[0].lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned();
+    let b = render(&app, &cast.b_reader, &id, "lang=en", "band-b.pdf").await;
+    assert!(first_line(&b.path).starts_with("TLP:AMBER+STRICT "), "{}", first_line(&b.path));
+    let r = render(&app, &cast.r_reader, &id, "lang=en", "band-r.pdf").await;
+    assert!(first_line(&r.path).starts_with("TLP:GREEN "), "{}", first_line(&r.path));
+    // A GREEN report of that picture: printed for a reader who sees the indicator, its
+    // band is the indicator's.
+    let report = json!({
+        "original_lang": "en",
+        "title": {"en": "Band"}, "summary": {"en": "Band"}, "assessment": {"en": "Band"},
+        "pictures": [id], "tier": "group_virt_ras", "tlp": "GREEN"
+    });
+    let res = app.post_json("/api/v1/reports", Some(&cast.author), &report).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    let rid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let res = app.get(&format!("/api/v1/reports/{rid}/render?lang=en&format=html"), Some(&cast.author)).await;
+    let page = res.text().await.unwrap();
+    assert!(page.contains("<title>TLP:AMBER+STRICT Band</title>"), "{page}");
 }

@@ -4,7 +4,8 @@
 //! console's catalogues, so a document speaks the same words as the screen.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -130,6 +131,17 @@ fn tlp(t: Tlp) -> sitrep_render::Tlp {
         Tlp::Green => sitrep_render::Tlp::Green,
         Tlp::Clear => sitrep_render::Tlp::Clear,
     }
+}
+
+/// The strictest of `tlps` (CLEAR when there are none).
+fn strictest(tlps: impl IntoIterator<Item = Tlp>) -> Tlp {
+    tlps.into_iter().max_by_key(|t| sitrep_domain::visibility::tlp_rank(*t)).unwrap_or(Tlp::Clear)
+}
+
+/// Every marking a picture's content shows: its own TLP and those of the indicators and
+/// attachments in it (the reader's view: those beyond their reach are already gone).
+fn markings(c: &PictureContent) -> impl Iterator<Item = Tlp> + '_ {
+    std::iter::once(c.tlp).chain(c.indicators.iter().map(|i| i.tlp)).chain(c.attachments.iter().map(|a| a.tlp))
 }
 
 /// A time as the console shows it: in the deployment's time zone, to the minute.
@@ -505,8 +517,8 @@ pub fn report_document(w: &Words, r: &Report, extras: &ReportExtras, reader_org:
         charts.push(Chart::Progress { title: w.get("picture.acks"), rows });
     }
 
-    let strictest = r.included.iter().map(|p| p.content.classification).max();
-    let classification = match strictest {
+    let strictest_class = r.included.iter().map(|p| p.content.classification).max();
+    let classification = match strictest_class {
         Some(cl) => format!("{} · {}", w.value(cl.as_str()), w.value(c.tier.as_str())),
         None => w.value(c.tier.as_str()),
     };
@@ -514,7 +526,9 @@ pub fn report_document(w: &Words, r: &Report, extras: &ReportExtras, reader_org:
         lang: lang.as_str().to_owned(),
         title,
         reference: r.reference.clone(),
-        tlp: tlp(c.tlp),
+        // The band carries the strictest marking printed under it: a picture or an
+        // indicator made stricter since the report was published raises it.
+        tlp: tlp(strictest(std::iter::once(c.tlp).chain(r.included.iter().flat_map(|p| markings(&p.content))))),
         classification,
         generated_at: local_time(Utc::now(), time_zone),
         reader: reader_org.to_owned(),
@@ -536,7 +550,8 @@ pub fn picture_document(w: &Words, p: &Picture, reader_org: &str, time_zone: &st
         lang: w.lang.as_str().to_owned(),
         title: section.title.clone(),
         reference: p.reference.clone(),
-        tlp: tlp(c.tlp),
+        // The strictest marking printed: an indicator stricter than its picture raises it.
+        tlp: tlp(strictest(markings(c))),
         classification: format!("{} · {}", w.value(c.classification.as_str()), w.value(c.tier.as_str())),
         generated_at: local_time(Utc::now(), time_zone),
         reader: reader_org.to_owned(),
@@ -568,14 +583,38 @@ pub fn respond(format: DocumentFormat, reference: &str, rendered: Rendered) -> a
 
 /// At most as many renders at once as the machine has cores: typesetting is CPU work, and
 /// a burst of renders must not starve every other request.
-static RENDERS: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get)));
+static RENDERS: LazyLock<Arc<Semaphore>> =
+    LazyLock::new(|| Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))));
 
-/// `doc` rendered in `format`, off the async runtime and within the render limit.
+/// How long a render waits for a slot before the answer is `503` with `Retry-After`.
+const RENDER_WAIT: Duration = Duration::from_secs(20);
+
+/// The largest document typeset, as the JSON of its content: a report of 50 pictures of
+/// ordinary size is well under 1 MiB; one of 200 pictures filled to every limit is not
+/// laid out (`422 document_too_large`).
+pub const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// `doc` rendered in `format`, off the async runtime and within the render limit. The
+/// slot is held by the typesetting itself, so a request that goes away does not free it
+/// while its document is still being laid out.
 pub async fn render(doc: Document, format: DocumentFormat) -> Result<Rendered, ApiError> {
-    let _permit = RENDERS.acquire().await.map_err(|e| ApiError::Internal(e.into()))?;
-    let rendered = tokio::task::spawn_blocking(move || sitrep_render::render(doc, format.render()))
+    let size = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.into()))?.len();
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(ApiError::invalid(
+            "document",
+            "document_too_large",
+            "The document is too large to lay out: include fewer pictures.",
+        ));
+    }
+    let permit = tokio::time::timeout(RENDER_WAIT, RENDERS.clone().acquire_owned())
         .await
+        .map_err(|_| ApiError::Unavailable { code: "render_busy", retry_after_secs: 10 })?
         .map_err(|e| ApiError::Internal(e.into()))?;
+    let rendered = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        sitrep_render::render(doc, format.render())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
     rendered.map_err(|e| ApiError::Internal(e.into()))
 }

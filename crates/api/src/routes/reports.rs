@@ -132,6 +132,11 @@ async fn view(c: &impl GenericClient, p: &Principal, row: &ReportRow) -> Result<
     if !insider(&v, row.originator_id) {
         content.named_recipients.clear();
     }
+    // A picture the reader no longer sees is left out of the list too, so that neither an
+    // id nor a count tells of it; the originator keeps the list it wrote.
+    if !own {
+        content.pictures.retain(|id| pictures.iter().any(|p| p.id == *id));
+    }
     let report = Report {
         id: row.id,
         reference: row.reference.clone(),
