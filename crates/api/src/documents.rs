@@ -618,3 +618,44 @@ pub async fn render(doc: Document, format: DocumentFormat) -> Result<Rendered, A
     .map_err(|e| ApiError::Internal(e.into()))?;
     rendered.map_err(|e| ApiError::Internal(e.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(body: Vec<Block>) -> Document {
+        Document {
+            lang: "en".into(),
+            title: "T".into(),
+            reference: "VTY-2026-0001".into(),
+            tlp: sitrep_render::Tlp::Amber,
+            classification: String::new(),
+            generated_at: String::new(),
+            reader: String::new(),
+            hash: String::new(),
+            labels: Words::new(Lang::En).labels(),
+            cover_facts: Vec::new(),
+            cover: body,
+            overview: None,
+            charts: Vec::new(),
+            sections: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_document_over_the_limit_is_refused_before_it_is_laid_out() {
+        let huge = document(vec![Block::text("x".repeat(MAX_DOCUMENT_BYTES))]);
+        match render(huge, DocumentFormat::Pdf).await {
+            Err(ApiError::Invalid(errors)) => assert!(format!("{errors:?}").contains("document_too_large")),
+            other => panic!("not refused: {:?}", other.map(|r| r.hash)),
+        }
+        let small = render(document(vec![Block::text("x")]), DocumentFormat::Pdf).await.expect("render");
+        assert!(small.bytes.starts_with(b"%PDF-"));
+    }
+
+    #[test]
+    fn the_band_is_the_strictest_marking() {
+        assert_eq!(strictest([Tlp::Green, Tlp::AmberStrict, Tlp::Amber]), Tlp::AmberStrict);
+        assert_eq!(strictest([]), Tlp::Clear);
+    }
+}
