@@ -588,3 +588,37 @@ async fn a_picture_narrowed_while_a_report_is_being_published_is_seen_by_the_che
     let (res, ()) = tokio::join!(publish, commit);
     assert_eq!(problem(res, 422).await["code"], "report_tlp_looser_than_picture");
 }
+
+#[tokio::test]
+async fn the_secretariat_listing_a_subscriptions_deliveries_is_not_told_a_report_it_does_not_read() {
+    let dir = std::env::temp_dir().join(format!("sitrep-receiver-{}", uuid::Uuid::new_v4().simple()));
+    let receiver = crate::receiver::Receiver::start(&dir).await;
+    let cert = receiver.cert.clone();
+    let app = TestApp::spawn_with(move |s| {
+        s.delivery.allow_private_targets = true;
+        s.delivery.extra_root_certificates = vec![cert];
+        s.delivery.poll_ms = 50;
+    })
+    .await;
+    let cast = cast(&app).await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let sec = app.token(&sec).await;
+    assert_eq!(app.post_json("/api/v1/webhook-hosts", Some(&sec), &json!({"host": "127.0.0.1"})).await.status(), 201);
+    let body = json!({"organisation_id": app.org("V"), "name": "SOC", "webhook_url": receiver.url, "filter": {}});
+    let res = app.post_json("/api/v1/subscriptions", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let subscription = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let picture = published(&app, &cast, &content("group_virt", "AMBER")).await;
+    // Named to V alone: the secretariat is not in its audience and reads nothing of it.
+    let mut to_v = report("named", "RED", &[&picture]);
+    to_v["named_recipients"] = json!([app.org("V")]);
+    let id = published_report(&app, &cast, &to_v).await;
+    assert_eq!(app.get(&format!("/api/v1/reports/{id}"), Some(&sec)).await.status(), 404);
+    receiver.wait_for(2).await;
+    let deliveries: Vec<Value> =
+        app.get(&format!("/api/v1/subscriptions/{subscription}/deliveries"), Some(&sec)).await.json().await.unwrap();
+    let reports: Vec<&Value> = deliveries.iter().filter(|d| d["event_type"] == "report.published").collect();
+    assert_eq!(reports.len(), 1, "{deliveries:?}");
+    assert!(reports[0].get("report_id").is_none_or(Value::is_null), "{deliveries:?}");
+    assert!(!serde_json::to_string(&deliveries).unwrap().contains(&id));
+}

@@ -197,6 +197,21 @@ pub async fn list_deliveries(
     let client = meta.client(&state.pool).await?;
     subscriptions::get(&client, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
     let rows = subscriptions::deliveries(&client, id, 200).await?;
+    // An administrator of another organisation (the secretariat) has no metadata view of
+    // reports: a report it does not read is not named to it here either.
+    let v = sitrep_domain::visibility::Viewer::from(&caller.permissions);
+    let mut readable = std::collections::HashMap::new();
+    for rid in rows.iter().filter_map(|d| d.report_id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = readable.entry(rid) {
+            let seen = match sitrep_db::reports::find(&client, &v, rid).await? {
+                Some(row) => {
+                    sitrep_domain::report::report_sight(&v, &row.handling()) == sitrep_domain::visibility::Sight::Full
+                }
+                None => false,
+            };
+            e.insert(seen);
+        }
+    }
     let items: Vec<Delivery> = rows
         .into_iter()
         .map(|d| Delivery {
@@ -204,7 +219,7 @@ pub async fn list_deliveries(
             event_id: d.event_id,
             event_type: d.event_type,
             picture_id: d.picture_id,
-            report_id: d.report_id,
+            report_id: d.report_id.filter(|r| readable.get(r).copied().unwrap_or(false)),
             state: d.state,
             next_attempt_at: d.next_attempt_at,
             created_at: d.created_at,
