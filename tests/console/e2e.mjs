@@ -381,6 +381,27 @@ try {
   });
 
   const r = await session('r.reader');
+  await scenario('an author composes a report from published pictures and downloads its PDF', async () => {
+    const p = author.page;
+    await p.getByRole('link', { name: 'Reports' }).click();
+    await p.getByRole('heading', { level: 1, name: 'Reports' }).waitFor();
+    await p.getByRole('link', { name: 'New report' }).click();
+    await p.getByRole('heading', { level: 1, name: 'New report' }).waitFor();
+    await p.getByLabel('Title', { exact: true }).fill('Common situation picture, election day');
+    await p.getByLabel('Summary', { exact: true }).fill('The day so far.');
+    await p.getByLabel('Assessment', { exact: true }).fill('Calm, with one false claim spreading.');
+    await p.locator(`#report-picker input[value="${seed.group.id}"]`).check();
+    await p.getByRole('button', { name: 'Create the report' }).click();
+    await p.getByRole('heading', { level: 1, name: 'Common situation picture, election day' }).waitFor();
+    await p.locator(`#report-pictures a[href="#/picture/${seed.group.id}"]`).waitFor();
+    const [pdf] = await Promise.all([p.waitForEvent('download'), p.locator('#report-pdf').click()]);
+    const pdfPath = join(artifacts, 'report.pdf');
+    await pdf.saveAs(pdfPath);
+    check(readFileSync(pdfPath).subarray(0, 5).toString() === '%PDF-', 'the report PDF button gives a PDF');
+    check(/^REP-\d{4}-\d{4}\.pdf$/.test(pdf.suggestedFilename()), `named after the report: ${pdf.suggestedFilename()}`);
+    await p.screenshot({ path: join(artifacts, 'report-page.png'), fullPage: true });
+  });
+
   await scenario('the RAS contact point records its release decision', async () => {
     await signIn(r, seed.users.r);
     await r.page.locator(`#needs li[data-need="ras"][data-picture="${seed.ras.id}"]`).waitFor();

@@ -9,6 +9,7 @@ import { boardView, prefs, queueView } from './board.js';
 import { pictureView } from './picture.js';
 import { editorView } from './editor.js';
 import { auditView, secretariatView } from './admin.js';
+import { reportEditorView, reportView, reportsView } from './reports.js';
 
 const main = document.getElementById('main');
 let stream = null;
@@ -38,6 +39,7 @@ function routes() {
   const list = [];
   if (readsPictures() || hasRole('secretariat')) list.push(['#/board', t('nav.board')]);
   if (hasRole('author', 'approver')) list.push(['#/new', t('nav.new')]);
+  if (readsPictures()) list.push(['#/reports', t('nav.reports')]);
   if (hasRole('approver')) list.push(['#/queue', t('nav.queue')]);
   if (hasRole('secretariat')) list.push(['#/secretariat', t('nav.secretariat')]);
   if (hasRole('auditor', 'secretariat')) list.push(['#/audit', t('nav.audit')]);
@@ -222,6 +224,15 @@ async function route() {
         break;
       case 'edit':
         await editorView(view, decodeURIComponent(arg || ''));
+        break;
+      case 'reports':
+        await reportsView(view);
+        break;
+      case 'report':
+        await reportView(view, decodeURIComponent(arg || ''));
+        break;
+      case 'new-report':
+        await reportEditorView(view);
         break;
       case 'queue':
         await queueView(view, setCleanup);

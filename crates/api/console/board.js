@@ -290,7 +290,7 @@ const actionText = (a) => t(`action.${a}`);
  * `etag()`, where given, is the ETag of the picture as the page shows it: the action is
  * then refused (412) if the picture changed since, so nobody approves what they did not see.
  */
-export function lifecycleButtons(id, after, actions, etag) {
+export function lifecycleButtons(id, after, actions, etag, kind = 'pictures') {
   if (!hasRole('author', 'approver')) return [];
   return actions.map((a) => h('button', {
     type: 'button', class: a === 'withdraw' || a === 'return' ? 'secondary' : '',
@@ -306,7 +306,7 @@ export function lifecycleButtons(id, after, actions, etag) {
           if (note.trim()) body = { note: note.trim() };
         }
         const tag = etag && etag();
-        await request(`/pictures/${id}/${a}`, { method: 'POST', body, headers: tag ? { 'if-match': tag } : {} });
+        await request(`/${kind}/${id}/${a}`, { method: 'POST', body, headers: tag ? { 'if-match': tag } : {} });
         toast(t('action.done', { action: actionText(a) }));
         await after();
       } catch (e) {

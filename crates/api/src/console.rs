@@ -39,6 +39,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("picture.js", JS),
     asset!("editor.js", JS),
     asset!("admin.js", JS),
+    asset!("reports.js", JS),
     asset!("i18n.js", JS),
     asset!("messages-fi.json", CATALOGUE),
     asset!("messages-sv.json", CATALOGUE),
