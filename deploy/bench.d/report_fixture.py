@@ -63,7 +63,7 @@ def main():
         if ind.get("tlp") in ("CLEAR", "GREEN"):
             ind["tlp"] = "AMBER"
     domains = [["information_influence"], ["cyber"], ["hybrid"], ["information_influence", "cyber"]]
-    impacts = ["low", "moderate", "high", "severe"]
+    impacts = ["minor", "moderate", "significant", "severe"]
     ids = []
     for i in range(a.pictures):
         c = json.loads(json.dumps(base))
