@@ -494,6 +494,16 @@ async fn report_events_reach_the_reports_audience_in_the_feed_and_nobody_else() 
     let expected = vec![("report.published".to_owned(), id.clone()), ("report.withdrawn".to_owned(), id.clone())];
     assert_eq!(report_events(&app, &cast.v_reader, 2).await, expected);
     assert_eq!(report_events(&app, &cast.b_reader, 2).await, expected);
+    // A feed page with both kinds of event is logged as two records of one request: the
+    // pictures under object type `picture`, the report under `report`.
+    let res = app.get("/api/v1/feed?limit=200", Some(&cast.v_reader)).await;
+    let request = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let records = app.audit_records(&request).await;
+    let kinds: Vec<(Option<&str>, Option<&str>)> =
+        records.iter().map(|r| (r.object_type.as_deref(), r.reason.as_deref())).collect();
+    assert_eq!(kinds, vec![(Some("picture"), Some("events:1")), (Some("report"), Some("events:2"))], "{records:?}");
+    assert_eq!(records[1].object_ids.clone().unwrap(), vec![id.parse::<uuid::Uuid>().unwrap()]);
+    assert_eq!(records[0].object_ids.clone().unwrap(), vec![picture.parse::<uuid::Uuid>().unwrap()]);
     // The RAS contact point is outside the report's tier: no event of it, even once the
     // feed has caught up with everything after it.
     let marker = published(&app, &cast, &content("group_virt_ras", "GREEN")).await;

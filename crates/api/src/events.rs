@@ -18,18 +18,50 @@ pub(crate) fn parse_position(key: &str) -> Option<(String, i64)> {
     Some((xid.to_owned(), seq.parse().ok()?))
 }
 
-/// The id of the picture or report each event shown is about, for the access log's
-/// `object_ids`, and its note: how many events, and how many of them about reports.
-pub(crate) fn logged<'a>(rows: impl IntoIterator<Item = &'a EventRow>) -> (Vec<uuid::Uuid>, String) {
-    let mut ids: Vec<uuid::Uuid> = Vec::new();
-    let (mut events, mut reports) = (0, 0);
+/// The access-log records of showing `rows`, from `base` (the caller and the action): one
+/// of object type `picture` with the picture each event is about (with `collapse`, a run of
+/// events about one picture names it once, as the feed writes; a stream names one id per
+/// event), and, when some are about reports, one of object type `report` with those
+/// reports, each once; each notes how many events it covers (`events:3`). A page with no
+/// events is one `picture` record with none, as the feed has always written.
+pub(crate) fn records<'a>(
+    base: sitrep_db::audit::AccessRecord,
+    rows: impl IntoIterator<Item = &'a EventRow>,
+    collapse: bool,
+) -> Vec<sitrep_db::audit::AccessRecord> {
+    let (mut pictures, mut reports) = (Vec::new(), Vec::new());
+    let (mut picture_events, mut report_events) = (0usize, 0usize);
     for r in rows {
-        events += 1;
-        reports += usize::from(r.report_id.is_some());
-        ids.extend(r.picture_id.or(r.report_id));
+        if let Some(id) = r.report_id {
+            report_events += 1;
+            if !reports.contains(&id) {
+                reports.push(id);
+            }
+        } else {
+            picture_events += 1;
+            if let Some(id) = r.picture_id
+                && !(collapse && pictures.last() == Some(&id))
+            {
+                pictures.push(id);
+            }
+        }
     }
-    let reason = if reports == 0 { format!("events:{events}") } else { format!("events:{events} reports:{reports}") };
-    (ids, reason)
+    let mut out = Vec::with_capacity(2);
+    if picture_events > 0 || report_events == 0 {
+        let mut r = base.clone();
+        r.object_type = Some("picture");
+        r.object_ids = Some(pictures);
+        r.reason = Some(format!("events:{picture_events}"));
+        out.push(r);
+    }
+    if report_events > 0 {
+        let mut r = base;
+        r.object_type = Some("report");
+        r.object_ids = Some(reports);
+        r.reason = Some(format!("events:{report_events}"));
+        out.push(r);
+    }
+    out
 }
 
 /// An outbox row as the feed and the stream show it: thin; a recall carries the id alone.

@@ -23,7 +23,7 @@ use sitrep_db::{GenericClient, Pool};
 use sitrep_domain::visibility::{Viewer, receives_event};
 use tokio::sync::{mpsc, watch};
 
-use crate::audit::{self, RecordExt};
+use crate::audit;
 use crate::error::ApiError;
 use crate::events::{event, position_key};
 use crate::meta::RequestMeta;
@@ -64,18 +64,16 @@ pub fn data(e: &EventRow) -> String {
     serde_json::to_string(&event(e)).unwrap_or_default()
 }
 
-/// The access-log record of pushing `rows` to a stream: as the stream has always written.
-pub fn push_record(meta: &RequestMeta, p: &Principal, rows: &[&EventRow]) -> sitrep_db::audit::AccessRecord {
-    let (ids, reason) = crate::events::logged(rows.iter().copied());
-    let mut record = audit::by(meta, p).objects("picture", ids);
-    record.action = "stream.push".into();
-    record.reason = Some(reason);
-    record
+/// The access-log records of pushing `rows` to a stream (`events::records`).
+pub fn push_records(meta: &RequestMeta, p: &Principal, rows: &[&EventRow]) -> Vec<sitrep_db::audit::AccessRecord> {
+    let mut base = audit::by(meta, p);
+    base.action = "stream.push".into();
+    crate::events::records(base, rows.iter().copied(), false)
 }
 
 /// What one stream gets from a batch: its principal now, the frames to queue, and the
 /// record of the push (none when it receives nothing).
-type Delivery = (Principal, Vec<Bytes>, Option<sitrep_db::audit::AccessRecord>);
+type Delivery = (Principal, Vec<Bytes>, Vec<sitrep_db::audit::AccessRecord>);
 
 /// An open stream, as the hub holds it.
 pub struct Subscriber {
@@ -300,7 +298,7 @@ impl Hub {
                         frame(e, datas.get(&e.id).map_or("", String::as_str), &id)
                     })
                     .collect();
-                let record = (!events.is_empty()).then(|| push_record(&c.meta, &p, &events));
+                let record = if events.is_empty() { Vec::new() } else { push_records(&c.meta, &p, &events) };
                 outcome.push((c.id, Some((p, frames, record))));
             }
             Ok::<_, ApiError>((client, outcome))
@@ -321,7 +319,8 @@ impl Hub {
         let mut outcome = outcome.into_iter().peekable();
         while outcome.peek().is_some() {
             let mut chunk: Vec<_> = outcome.by_ref().take(RECORDS_PER_COMMIT).collect();
-            let records: Vec<_> = chunk.iter_mut().filter_map(|(_, r)| r.as_mut().and_then(|r| r.2.take())).collect();
+            let records: Vec<_> =
+                chunk.iter_mut().filter_map(|(_, r)| r.as_mut().map(|r| std::mem::take(&mut r.2))).flatten().collect();
             if let Err(e) = sitrep_db::audit::record_many(&mut client, &records).await {
                 let e = audit::unavailable(e);
                 tracing::warn!(error = %e, "live streams end: their pushes could not be recorded");

@@ -10,7 +10,7 @@ use sitrep_domain::visibility::Viewer;
 use sitrep_types::{Event, FeedPage};
 use utoipa::IntoParams;
 
-use crate::audit::{self, RecordExt};
+use crate::audit;
 use crate::body::Query;
 use crate::docs::{AuthFailures, Forbidden, QueryFailures, ServerFailures};
 use crate::error::ApiError;
@@ -62,10 +62,8 @@ pub async fn get_feed(
     let position = rows.last().map(|r| r.position.clone()).or(after).unwrap_or_else(|| ("0".to_owned(), 0));
     let next = cursors.at(&position_key(&position));
     let events: Vec<Event> = rows.iter().map(event).collect();
-    let (mut ids, reason) = crate::events::logged(&rows);
-    ids.dedup();
-    let mut record = audit::by(&meta, &caller).objects("picture", ids);
-    record.reason = Some(reason);
-    audit::commit(&state, &meta, record).await?;
+    for record in crate::events::records(audit::by(&meta, &caller), &rows, true) {
+        audit::commit(&state, &meta, record).await?;
+    }
     Ok(HttpResponse::Ok().json(FeedPage { events, next_cursor: next }))
 }

@@ -135,7 +135,9 @@ async fn catch_up_to(
         let rows = events::feed_upto(&client, &viewer, Some(after.clone()), Some(upto.clone()), BATCH).await?;
         if !rows.is_empty() {
             let refs: Vec<&events::EventRow> = rows.iter().collect();
-            audit::commit(state, &s.meta, live::push_record(&s.meta, &s.principal, &refs)).await?;
+            for record in live::push_records(&s.meta, &s.principal, &refs) {
+                audit::commit(state, &s.meta, record).await?;
+            }
         }
         drop(client);
         let ids = state.cursors.positions(s.principal.user_id, LIST);
