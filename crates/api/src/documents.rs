@@ -8,6 +8,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sitrep_domain::charts::{self, AckState, Counted};
@@ -145,11 +146,8 @@ fn markings(c: &PictureContent) -> impl Iterator<Item = Tlp> + '_ {
 }
 
 /// A time as the console shows it: in the deployment's time zone, to the minute.
-pub fn local_time(t: DateTime<Utc>, time_zone: &str) -> String {
-    match time_zone.parse::<chrono_tz::Tz>() {
-        Ok(tz) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
-        Err(_) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
-    }
+pub fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
 }
 
 fn fact(label: String, value: impl Into<String>) -> Fact {
@@ -199,7 +197,7 @@ impl<'a> From<&'a Picture> for Shown<'a> {
 }
 
 /// The picture `p` (already as the reader sees it) as a section of a document.
-pub fn picture_section(w: &Words, p: &Shown<'_>, time_zone: &str) -> Section {
+pub fn picture_section(w: &Words, p: &Shown<'_>, tz: Tz) -> Section {
     let c = p.content;
     let lang = w.lang;
     let original = c.original_lang;
@@ -229,14 +227,14 @@ pub fn picture_section(w: &Words, p: &Shown<'_>, time_zone: &str) -> Section {
         fact(w.get("picture.classification"), w.value(c.classification.as_str())),
         fact(
             w.get("picture.revision_n").replace("{revision}", &p.revision.to_string()),
-            p.updated_at.map(|t| local_time(t, time_zone)).unwrap_or_default(),
+            p.updated_at.map(|t| local_time(t, tz)).unwrap_or_default(),
         ),
     ];
     if let Some(phase) = c.election_phase {
         facts.push(fact(w.get("picture.election_phase"), w.value(phase.as_str())));
     }
     if let Some(at) = p.published_at {
-        facts.push(fact(w.get("document.published"), local_time(at, time_zone)));
+        facts.push(fact(w.get("document.published"), local_time(at, tz)));
     }
     if !c.disarm_techniques.is_empty() {
         facts.push(fact(w.get("picture.disarm_techniques"), c.disarm_techniques.join(", ")));
@@ -394,28 +392,24 @@ fn tone(s: Severity) -> u8 {
     }
 }
 
-/// The time zone of `name`, Helsinki when it does not parse (the configuration is checked
-/// at start).
-fn zone(name: &str) -> chrono_tz::Tz {
-    name.parse().unwrap_or(chrono_tz::Europe::Helsinki)
+/// The time zone of `name` (`console.time_zone`), UTC when it does not parse.
+pub fn zone(name: &str) -> Tz {
+    name.parse().unwrap_or(Tz::UTC)
 }
 
 /// The report `r` (as the reader sees it) as a document for a reader of `reader_org`.
-pub fn report_document(w: &Words, r: &Report, extras: &ReportExtras, reader_org: &str, time_zone: &str) -> Document {
+pub fn report_document(w: &Words, r: &Report, extras: &ReportExtras, reader_org: &str, tz: Tz) -> Document {
     let c = &r.content;
     let lang = w.lang;
     let (title, _) = text(&c.title, lang, c.original_lang);
     let (summary, summary_fell_back) = text(&c.summary, lang, c.original_lang);
     let (assessment, assessment_fell_back) = text(&c.assessment, lang, c.original_lang);
-    let tz = zone(time_zone);
 
     let mut cover_facts = Vec::new();
     let window_end = c.window.map_or_else(Utc::now, |win| win.to);
     if let Some(win) = c.window {
-        cover_facts.push(fact(
-            w.get("report.window"),
-            format!("{} – {}", local_time(win.from, time_zone), local_time(win.to, time_zone)),
-        ));
+        cover_facts
+            .push(fact(w.get("report.window"), format!("{} – {}", local_time(win.from, tz), local_time(win.to, tz))));
     }
     if let Some(e) = &extras.election {
         let mut line = format!("{} ({})", e.name_en, e.code);
@@ -428,7 +422,7 @@ pub fn report_document(w: &Words, r: &Report, extras: &ReportExtras, reader_org:
     cover_facts.push(fact(w.get("admin.col.originator"), r.originator.code.clone()));
     cover_facts.push(fact(w.get("picture.status"), w.value(r.status.as_str())));
     if let Some(at) = r.published_at {
-        cover_facts.push(fact(w.get("document.published"), local_time(at, time_zone)));
+        cover_facts.push(fact(w.get("document.published"), local_time(at, tz)));
     }
     cover_facts.push(fact(w.get("report.pictures"), r.included.len().to_string()));
 
@@ -530,7 +524,7 @@ pub fn report_document(w: &Words, r: &Report, extras: &ReportExtras, reader_org:
         // indicator made stricter since the report was published raises it.
         tlp: tlp(strictest(std::iter::once(c.tlp).chain(r.included.iter().flat_map(|p| markings(&p.content))))),
         classification,
-        generated_at: local_time(Utc::now(), time_zone),
+        generated_at: local_time(Utc::now(), tz),
         reader: reader_org.to_owned(),
         hash: String::new(),
         labels: w.labels(),
@@ -538,13 +532,13 @@ pub fn report_document(w: &Words, r: &Report, extras: &ReportExtras, reader_org:
         cover,
         overview: Some(overview),
         charts,
-        sections: r.included.iter().map(|p| picture_section(w, &Shown::from(p), time_zone)).collect(),
+        sections: r.included.iter().map(|p| picture_section(w, &Shown::from(p), tz)).collect(),
     }
 }
 
 /// A document of the single picture `p` for a reader of `reader_org`.
-pub fn picture_document(w: &Words, p: &Picture, reader_org: &str, time_zone: &str) -> Document {
-    let section = picture_section(w, &Shown::from(p), time_zone);
+pub fn picture_document(w: &Words, p: &Picture, reader_org: &str, tz: Tz) -> Document {
+    let section = picture_section(w, &Shown::from(p), tz);
     let c = &p.content;
     Document {
         lang: w.lang.as_str().to_owned(),
@@ -553,7 +547,7 @@ pub fn picture_document(w: &Words, p: &Picture, reader_org: &str, time_zone: &st
         // The strictest marking printed: an indicator stricter than its picture raises it.
         tlp: tlp(strictest(markings(c))),
         classification: format!("{} · {}", w.value(c.classification.as_str()), w.value(c.tier.as_str())),
-        generated_at: local_time(Utc::now(), time_zone),
+        generated_at: local_time(Utc::now(), tz),
         reader: reader_org.to_owned(),
         hash: String::new(),
         labels: w.labels(),
@@ -562,6 +556,16 @@ pub fn picture_document(w: &Words, p: &Picture, reader_org: &str, time_zone: &st
         overview: None,
         charts: Vec::new(),
         sections: vec![section],
+    }
+}
+
+/// The access-log reason of a render: format, language, the content hash printed in the
+/// footer, and what was left out for the reader, if anything.
+pub fn render_reason(format: DocumentFormat, lang: Lang, hash: &str, left_out: Option<String>) -> String {
+    let what = format!("render:{} lang:{} content:{hash}", format.as_str(), lang.as_str());
+    match left_out {
+        Some(left_out) => format!("{what} {left_out}"),
+        None => what,
     }
 }
 
@@ -598,8 +602,8 @@ pub const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
 /// slot is held by the typesetting itself, so a request that goes away does not free it
 /// while its document is still being laid out.
 pub async fn render(doc: Document, format: DocumentFormat) -> Result<Rendered, ApiError> {
-    let size = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.into()))?.len();
-    if size > MAX_DOCUMENT_BYTES {
+    let prepared = sitrep_render::prepare(doc).map_err(|e| ApiError::Internal(e.into()))?;
+    if prepared.size() > MAX_DOCUMENT_BYTES {
         return Err(ApiError::invalid(
             "document",
             "document_too_large",
@@ -612,7 +616,7 @@ pub async fn render(doc: Document, format: DocumentFormat) -> Result<Rendered, A
         .map_err(|e| ApiError::Internal(e.into()))?;
     let rendered = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        sitrep_render::render(doc, format.render())
+        prepared.render(format.render())
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))?;

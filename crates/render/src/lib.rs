@@ -28,14 +28,6 @@ pub enum Format {
 }
 
 impl Format {
-    pub fn parse(s: &str) -> Option<Format> {
-        match s {
-            "pdf" => Some(Format::Pdf),
-            "html" => Some(Format::Html),
-            _ => None,
-        }
-    }
-
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Pdf => "application/pdf",
@@ -49,15 +41,6 @@ impl Format {
 pub struct Rendered {
     pub bytes: Vec<u8>,
     pub hash: String,
-}
-
-/// The first 16 hex digits of the SHA-256 of the document's content (everything but the
-/// hash itself): the same document gives the same hash in PDF and HTML.
-pub fn content_hash(doc: &Document) -> Result<String, RenderError> {
-    let mut unhashed = doc.clone();
-    unhashed.hash.clear();
-    let digest = Sha256::digest(serde_json::to_vec(&unhashed)?);
-    Ok(hex::encode(&digest[..8]))
 }
 
 /// Every table row as wide as its header, every chart series as long as its categories.
@@ -77,16 +60,44 @@ fn normalise(doc: &mut Document) {
     }
 }
 
-/// `doc` laid out in `format`. Typesetting is CPU work of a few hundred milliseconds:
-/// call it off the async runtime.
-pub fn render(mut doc: Document, format: Format) -> Result<Rendered, RenderError> {
+/// A document ready to be laid out: normalised, its content hash in place, and the size of
+/// its content as JSON (for the caller's limit, checked before any typesetting).
+pub struct Prepared {
+    doc: Document,
+    size: usize,
+}
+
+/// `doc` prepared: the content hash is the first 16 hex digits of the SHA-256 of the
+/// document's JSON without the hash, so the same content gives the same hash in PDF and
+/// HTML.
+pub fn prepare(mut doc: Document) -> Result<Prepared, RenderError> {
     normalise(&mut doc);
-    doc.hash = content_hash(&doc)?;
-    let bytes = match format {
-        Format::Pdf => pdf::compile(serde_json::to_vec(&doc)?)?,
-        Format::Html => html::page(&doc).into_bytes(),
-    };
-    Ok(Rendered { bytes, hash: doc.hash })
+    doc.hash.clear();
+    let json = serde_json::to_vec(&doc)?;
+    doc.hash = hex::encode(&Sha256::digest(&json)[..8]);
+    Ok(Prepared { doc, size: json.len() })
+}
+
+impl Prepared {
+    /// Bytes of the content as JSON.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Laid out in `format`. Typesetting is CPU work of up to a few hundred milliseconds:
+    /// call it off the async runtime.
+    pub fn render(self, format: Format) -> Result<Rendered, RenderError> {
+        let bytes = match format {
+            Format::Pdf => pdf::compile(serde_json::to_vec(&self.doc)?)?,
+            Format::Html => html::page(&self.doc).into_bytes(),
+        };
+        Ok(Rendered { bytes, hash: self.doc.hash })
+    }
+}
+
+/// `doc` laid out in `format` (`prepare`, then `Prepared::render`).
+pub fn render(doc: Document, format: Format) -> Result<Rendered, RenderError> {
+    prepare(doc)?.render(format)
 }
 
 #[cfg(test)]

@@ -51,18 +51,14 @@ pub async fn render_picture(
     let reader = accounts::get_organisation(&client, caller.organisation_id).await?.map(|o| o.code).unwrap_or_default();
     let lang = query.0.lang.unwrap_or(picture.content.original_lang);
     let format = query.0.format.unwrap_or_default();
-    let doc = documents::picture_document(&Words::new(lang), &picture, &reader, &state.time_zone);
+    let doc = documents::picture_document(&Words::new(lang), &picture, &reader, documents::zone(&state.time_zone));
     // Typesetting waits for a render slot and takes CPU time: it holds no database
     // connection meanwhile, so a queue of renders cannot starve the pool.
     drop(client);
     let rendered = documents::render(doc, format).await?;
 
     let mut record = audit::picture(&meta, &caller, &row);
-    let what = format!("render:{} lang:{} content:{}", format.as_str(), lang.as_str(), rendered.hash);
-    record.reason = Some(match redacted.reason() {
-        Some(left_out) => format!("{what} {left_out}"),
-        None => what,
-    });
+    record.reason = Some(documents::render_reason(format, lang, &rendered.hash, redacted.reason()));
     audit::commit(&state, &meta, record).await?;
 
     Ok(documents::respond(format, &row.reference, rendered))

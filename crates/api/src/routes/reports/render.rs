@@ -91,7 +91,8 @@ pub async fn render_report(
     let lang = query.0.lang.unwrap_or(report.content.original_lang);
     let format = query.0.format.unwrap_or_default();
     let extras = ReportExtras { election, acknowledgements: acks, organisations };
-    let doc = documents::report_document(&Words::new(lang), &report, &extras, &reader, &state.time_zone);
+    let doc =
+        documents::report_document(&Words::new(lang), &report, &extras, &reader, documents::zone(&state.time_zone));
     // Typesetting waits for a render slot and takes CPU time: it holds no database
     // connection meanwhile, so a queue of renders cannot starve the pool.
     drop(client);
@@ -99,11 +100,7 @@ pub async fn render_report(
 
     let mut r = record(&meta, &caller, &row);
     r.object_ids = Some(report.included.iter().map(|p| p.id).collect());
-    let what = format!("render:{} lang:{} content:{}", format.as_str(), lang.as_str(), rendered.hash);
-    r.reason = Some(match note {
-        Some(left_out) => format!("{what} {left_out}"),
-        None => what,
-    });
+    r.reason = Some(documents::render_reason(format, lang, &rendered.hash, note));
     audit::commit(&state, &meta, r).await?;
 
     Ok(documents::respond(format, &row.reference, rendered))
