@@ -345,3 +345,67 @@ async fn an_organisation_requiring_totp_asks_for_enrolment_only_after_the_new_pa
     assert_eq!(app.get("/api/v1/me/totp", Some(&token)).await.status(), 200);
     assert_eq!(problem(app.get("/api/v1/pictures", Some(&token)).await, 403).await["code"], "totp_enrolment_required");
 }
+
+/// A queue of logins waiting for the password hasher holds no database connection, so a
+/// burst of sign-ins (an attacker needs no account to send one) never leaves the other
+/// requests without one. Before the fix each queued login kept its connection and the
+/// read below waited out the pool and got `503`.
+#[tokio::test]
+async fn logins_queued_for_the_hasher_leave_the_database_connections_to_everyone_else() {
+    let app = behind_balancer(|s| {
+        s.database.max_connections = 3;
+        s.database.wait_timeout_ms = 1_000;
+        // Unknown names are checked against a dummy hash of today's parameters: slow
+        // ones, one at a time, make a queue that lasts several seconds.
+        s.auth.password.memory_kib = 65_536;
+        s.auth.password.iterations = 4;
+        s.auth.password.max_concurrent = 1;
+        s.auth.password.queue_timeout_ms = 120_000;
+        s.auth.login.per_address_per_minute = 1_000;
+    })
+    .await;
+    let reader = app.seed_user("r.reader", "A", &[Role::Reader]).await;
+    let token = app.token(&reader).await;
+    let mut logins = Vec::new();
+    for i in 0..12 {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/auth/login"));
+        logins.push(tokio::spawn(async move {
+            let body = json!({"username": format!("nobody.{i}"), "password": "not a password"});
+            let sent = client.post(url).header("x-forwarded-for", format!("192.0.2.{}", i + 10)).json(&body).send();
+            sent.await.unwrap().status()
+        }));
+    }
+    // Once the queue has formed, reads go on being answered while it drains.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/pictures", Some(&token)).await.status(), 200);
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    }
+    let mut still_queued = 0;
+    for login in logins {
+        still_queued += usize::from(!login.is_finished());
+        assert_eq!(login.await.unwrap(), 401);
+    }
+    assert!(still_queued > 0, "the reads were made while logins were queued");
+}
+
+/// A stored hash with weaker parameters than today's is replaced at the next successful
+/// sign-in, and only then.
+#[tokio::test]
+async fn a_weaker_stored_hash_is_replaced_by_a_successful_login_only() {
+    let app = TestApp::spawn_with(|s| s.auth.password.memory_kib = 24_576).await;
+    let user = app.seed_user("w.weak", "A", &[Role::Reader]).await;
+    let stored = || async {
+        let db = app.pool.get().await.unwrap();
+        let row = db.query_one("SELECT password_hash FROM users WHERE id = $1", &[&user.id]).await.unwrap();
+        row.get::<_, String>(0)
+    };
+    assert!(stored().await.contains("m=19456"));
+    assert_eq!(app.login_response(&user.username, "wrong, and not replaced").await.status(), 401);
+    assert!(stored().await.contains("m=19456"));
+    assert_eq!(app.login_response(&user.username, &user.password).await.status(), 200);
+    let now = stored().await;
+    assert!(now.contains("m=24576"), "{now}");
+    // The new hash is of the same password.
+    assert_eq!(app.login_response(&user.username, &user.password).await.status(), 200);
+}

@@ -74,19 +74,30 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
         return refuse(state, meta, record.refused(Outcome::Denied, "address_rate_limited", 429), err).await;
     }
 
-    let mut client = meta.client(&state.pool).await?;
-    if let Err((err, reason)) = throttle::check(&client, &keys).await? {
-        audit::commit(state, meta, record.refused(Outcome::Denied, reason, 429)).await?;
-        return Err(err);
-    }
-
-    let candidate = accounts::find_login_candidate(&client, &username, &exact).await?;
+    let candidate = {
+        let client = meta.client(&state.pool).await?;
+        if let Err((err, reason)) = throttle::check(&client, &keys).await? {
+            drop(client);
+            audit::commit(state, meta, record.refused(Outcome::Denied, reason, 429)).await?;
+            return Err(err);
+        }
+        accounts::find_login_candidate(&client, &username, &exact).await?
+    };
+    // No database connection is held while the password is checked: logins queued for
+    // the hasher must not take the connections every other request needs.
     let too_long = login.password.chars().count() > PASSWORD_MAX_CHARS;
     let verified = if too_long {
         sitrep_auth::Verified { ok: false, needs_rehash: false }
     } else {
         state.hasher.verify(&login.password, candidate.as_ref().map(|c| c.password_hash.as_str())).await?
     };
+    // A stronger hash for an account whose stored one uses weaker parameters than today's,
+    // made now for the same reason; it is stored only if the login succeeds.
+    let new_hash = match &candidate {
+        Some(c) if verified.ok && verified.needs_rehash && c.active => Some(state.hasher.hash(&login.password).await?),
+        _ => None,
+    };
+    let mut client = state.pool.get().await?;
     let user = match candidate {
         Some(c) if verified.ok && c.active => c,
         other => {
@@ -146,7 +157,6 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
         return Err(err);
     };
 
-    let new_hash = if verified.needs_rehash { Some(state.hasher.hash(&login.password).await?) } else { None };
     let tx = client.transaction().await?;
     throttle::succeeded(&tx, &keys).await?;
     if let Some(hash) = new_hash {

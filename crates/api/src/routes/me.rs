@@ -142,25 +142,30 @@ async fn change_own_password(
     // Counted under the same key as the account's sign-in failures (the name's fold).
     let fold = sitrep_domain::account::Username::fold(&caller.username);
     let keys = throttle::keys(meta, &fold);
-    let mut client = meta.client(&state.pool).await?;
-    if let Err((err, reason)) = throttle::check(&client, &keys).await? {
-        audit::commit(state, meta, record.refused(Outcome::Denied, reason, 429)).await?;
-        return Err(err);
-    }
-    let stored = accounts::find_login_candidate(&client, &fold, &caller.username).await?;
+    let stored = {
+        let client = meta.client(&state.pool).await?;
+        if let Err((err, reason)) = throttle::check(&client, &keys).await? {
+            drop(client);
+            audit::commit(state, meta, record.refused(Outcome::Denied, reason, 429)).await?;
+            return Err(err);
+        }
+        accounts::find_login_candidate(&client, &fold, &caller.username).await?
+    };
+    // Hashing holds no database connection (see the login).
     let verified = if body.current_password.chars().count() > PASSWORD_MAX_CHARS {
         false
     } else {
         state.hasher.verify(&body.current_password, stored.as_ref().map(|c| c.password_hash.as_str())).await?.ok
     };
-    if !verified || stored.is_none() {
+    let hash = if verified { Some(state.hasher.hash(new.expose()).await?) } else { None };
+    let mut client = state.pool.get().await?;
+    let (Some(hash), Some(_)) = (hash, stored) else {
         let tx = client.transaction().await?;
         throttle::count_failure(state, meta, &tx, &keys, Some(caller.user_id), 403).await?;
         audit::write(&tx, meta, record.refused(Outcome::Denied, "wrong_password", 403)).await?;
         tx.commit().await?;
         return Err(ApiError::Forbidden { code: "current_password_invalid", detail: "The current password is wrong." });
-    }
-    let hash = state.hasher.hash(new.expose()).await?;
+    };
     let tx = client.transaction().await?;
     accounts::set_own_password(&tx, caller.user_id, &hash).await?;
     sessions::revoke_other_sessions(&tx, caller.user_id, session_id, "password_changed").await?;
