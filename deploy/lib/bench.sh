@@ -7,6 +7,9 @@
 #   bench_cluster PORT [SETTING...]
 #                            a throwaway cluster on BENCH_PG_PORT (default PORT) with the
 #                            database `sitrep`; exports DATABASE_URL and SITREP_DATA_DIR
+#   bench_standby PORT [SETTING...]
+#                            (if the benchmark needs one) a streaming standby of that
+#                            cluster in $standby_dir on BENCH_STANDBY_PORT (default PORT)
 #   bench_build [BIN...]     the release build of `sitrep` (and BINs); sets $bin.
 #                            BENCH_BINARY=path uses a prebuilt `sitrep` instead (its
 #                            folder must hold the other BINs)
@@ -178,3 +181,31 @@ print(round(v / 1000 if u == 'us' else v if u == 'ms' else v * 1000 if u == 's' 
 }
 BENCH_OWN_SUMMARY=()
 BENCH_PIDS=()
+
+# bench_standby DEFAULT_PORT [SETTING...]
+# A streaming standby of bench_cluster's cluster (pg_standby: `pg_basebackup -R`,
+# asynchronous) in $standby_dir, on BENCH_STANDBY_PORT (default PORT), with the SETTINGs
+# added to its postgresql.conf (the rest is the primary's, copied by the base backup).
+# Stopped on exit like the cluster (bench_standby_cleanup replaces bench_cleanup's trap).
+bench_standby() {
+  local port=$1
+  shift
+  standby_dir=$work/pg-standby
+  pg_standby "$pg_dir" sitrep_bench "$standby_dir" "${BENCH_STANDBY_PORT:-$port}" "$@"
+  trap bench_standby_cleanup EXIT
+}
+
+bench_standby_cleanup() {
+  local p
+  for p in "${BENCH_PIDS[@]}"; do bench_stop "$p"; done
+  if [[ ${BENCH_KEEP:-} == 1 ]]; then
+    log "kept: the standby in $standby_dir (port $(pg_port "$standby_dir" 2>/dev/null))"
+  else
+    pg_stop "$standby_dir" 2>/dev/null || true
+  fi
+  bench_cleanup
+}
+
+# psql_standby ARGS...: psql on the standby as the superuser (database postgres: connections
+# of the benchmark's own leave the standby's figures for `sitrep` alone).
+psql_standby() { pg_psql "$standby_dir" sitrep_bench -d postgres "$@"; }

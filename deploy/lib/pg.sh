@@ -147,3 +147,32 @@ pg_psql() {
   [[ -x $psql ]] || psql=psql
   pg_as "$psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$(pg_port "$dir")" -U "$su" "$@"
 }
+
+# pg_standby PRIMARY_DIR SUPERUSER STANDBY_DIR PORT [CONF_LINE...]
+# Makes a streaming standby of the running cluster in PRIMARY_DIR: lets SUPERUSER stream
+# from it over 127.0.0.1 (a pg_hba line, trust; added once), takes a base backup with
+# `pg_basebackup -R` (the WAL of the backup streamed along, the standby's connection to
+# the primary written into it: asynchronous streaming replication) into STANDBY_DIR/data
+# (anything there before is removed, a standby running there is stopped first), appends
+# the CONF_LINEs to its postgresql.conf and starts it on PORT.
+pg_standby() {
+  local primary=$1 su=$2 standby=$3 port=$4 hba=$1/data/pg_hba.conf
+  shift 4
+  if ! grep -q "^host replication $su " "$hba"; then
+    printf 'host replication %s 127.0.0.1/32 trust\n' "$su" >>"$hba"
+    pg_as "$PG_BIN/pg_ctl" -D "$primary/data" reload >/dev/null
+    sleep 1 # the postmaster reloads pg_hba.conf in the background
+  fi
+  if pg_is_running "$standby"; then pg_stop "$standby"; fi
+  pg_prepare_dir "$standby"
+  rm -rf -- "$standby/data"
+  log "making a streaming standby of $primary in $standby"
+  pg_as "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$(pg_port "$primary")" -U "$su" \
+    -D "$standby/data" -R -X stream -c fast
+  {
+    printf '\n# A streaming standby (deploy/lib/pg.sh)\n'
+    printf "unix_socket_directories = '%s'\n" "${standby//\'/\'\'}"
+    printf '%s\n' "$@"
+  } >>"$standby/data/postgresql.conf"
+  pg_start "$standby" "$port"
+}
