@@ -80,6 +80,11 @@ impl ApiError {
         }
     }
 
+    /// `409 code`: the object is not in a state that allows the request.
+    pub fn conflict(code: &'static str, detail: &str) -> ApiError {
+        ApiError::Conflict { code, detail: detail.into() }
+    }
+
     pub fn invalid(field: &str, code: &'static str, message: &str) -> ApiError {
         ApiError::Invalid(sitrep_domain::Invalid::new(field, code, message).into())
     }

@@ -19,6 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use chrono::{DateTime, Utc};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use serde::Deserialize;
@@ -173,6 +174,29 @@ impl Cursors {
         }
         Some(self.at(last_key?))
     }
+
+    /// [`Cursors::after`] for a list ordered by (time of change, id), newest first: the
+    /// position its cursor names.
+    pub fn after_change(&self, cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
+        self.after(cursor)?.map(|key| parse_change_key(&key).ok_or_else(invalid_cursor)).transpose()
+    }
+
+    /// [`Cursors::next`] for a list ordered by (time of change, id): the page's last row
+    /// changed at `last`.
+    pub fn next_change(&self, page_len: usize, limit: i64, last: Option<(DateTime<Utc>, Uuid)>) -> Option<String> {
+        let key = last.map(|(at, id)| change_key(at, id));
+        self.next(page_len, limit, key.as_deref())
+    }
+}
+
+/// The key of a position in a list ordered by (time of change, id).
+fn change_key(at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}|{id}", at.timestamp_micros())
+}
+
+fn parse_change_key(key: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let (micros, id) = key.split_once('|')?;
+    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
 }
 
 /// `400 invalid_cursor`.

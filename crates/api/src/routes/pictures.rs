@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, RecordExt};
 use crate::body::{Json, Query};
+use crate::conditional::{self, Versioned, if_match, none_match};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
@@ -109,15 +110,16 @@ fn view(p: &Principal, row: &PictureRow, related_seen: &[Uuid]) -> (PictureView,
     }
 }
 
-/// The picture's `ETag` for `p`. The originator's changes with every change, a proposed
-/// revision's included (its `If-Match`); everyone else's derives from the revision in
-/// force and the status alone, so that it tells nothing of work in progress.
+/// The picture's `ETag` for `p` (`conditional::etag`).
 fn etag(p: &Principal, row: &PictureRow) -> String {
-    if p.organisation_id == row.originator_id {
-        format!("\"{}-{}\"", row.id.simple(), row.version)
-    } else {
-        format!("\"{}-r{}-{}\"", row.id.simple(), row.revision, row.status.as_str())
-    }
+    let object = Versioned {
+        id: row.id,
+        originator: row.originator_id,
+        version: row.version,
+        revision: row.revision,
+        status: row.status.as_str(),
+    };
+    conditional::etag(p.organisation_id, object)
 }
 
 async fn respond(
@@ -261,10 +263,7 @@ pub async fn list_pictures(
     let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() };
     let limit = page.limit()?;
     let cursors = state.cursors.list(&req, caller.user_id, LIST);
-    let after = match cursors.after(page.cursor.as_deref())? {
-        Some(key) => Some(parse_key(&key).ok_or_else(crate::pagination::invalid_cursor)?),
-        None => None,
-    };
+    let after = cursors.after_change(page.cursor.as_deref())?;
     if let Some(text) = &q.q
         && (text.trim().is_empty() || text.chars().count() > 200)
     {
@@ -302,9 +301,7 @@ pub async fn list_pictures(
         Some(replica) => pictures::list(&replica.get().await?, &v, &filter, after, limit).await?,
         None => pictures::list(&client, &v, &filter, after, limit).await?,
     };
-    let next = rows
-        .last()
-        .and_then(|r| cursors.next(rows.len(), limit, Some(&format!("{}|{}", r.updated_at.timestamp_micros(), r.id))));
+    let next = cursors.next_change(rows.len(), limit, rows.last().map(|r| (r.updated_at, r.id)));
     let full_now = match state.read_pool {
         Some(_) => {
             let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
@@ -334,11 +331,6 @@ pub async fn list_pictures(
     let ids = rows.iter().map(|r| r.id).collect();
     audit::commit(&state, &meta, audit::by(&meta, &caller).objects("picture", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
-}
-
-fn parse_key(key: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let (micros, id) = key.split_once('|')?;
-    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
 }
 
 /// Create a picture (a draft of the caller's organisation). Its tier and TLP are set
@@ -655,10 +647,6 @@ enum Action {
     Close,
 }
 
-fn conflict(code: &'static str, detail: &str) -> ApiError {
-    ApiError::Conflict { code, detail: detail.into() }
-}
-
 /// Marks the picture changed for its originator alone: a status change of a draft, or the
 /// version of a published picture whose proposed revision moved on.
 async fn touch(tx: &Transaction<'_>, row: &PictureRow, status: Status) -> Result<(), ApiError> {
@@ -670,33 +658,9 @@ async fn touch(tx: &Transaction<'_>, row: &PictureRow, status: Status) -> Result
     Ok(())
 }
 
-/// Whether the request's `If-None-Match` names `tag` (weakly compared) or is `*`
-/// (RFC 9110 §13.1.2): a read then answers `304` with no body.
-fn none_match(req: &HttpRequest, tag: &str) -> bool {
-    let Some(value) = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let strong = tag.trim_start_matches("W/");
-    value.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == strong)
-}
-
-/// The `If-Match` of a request, if it sent one.
-fn if_match(req: &HttpRequest) -> Option<String> {
-    req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned)
-}
-
-/// `412` unless `if_match` (when sent) is the picture's `ETag` for `p` now, or `*` (any
-/// current representation, RFC 9110 §13.1.1): an approval or publication then acts on the
-/// picture as its caller last read it, and not on a revision that replaced it in between.
+/// `412` unless `if_match` (when sent) is the picture's `ETag` for `p` now, or `*`.
 fn check_if_match(p: &Principal, row: &PictureRow, if_match: Option<&str>) -> Result<(), ApiError> {
-    match if_match.map(str::trim) {
-        Some(tag) if tag != "*" && tag != etag(p, row) => Err(ApiError::Precondition {
-            status: 412,
-            code: "stale_etag",
-            detail: "The picture changed; read it again.",
-        }),
-        _ => Ok(()),
-    }
+    conditional::check_if_match(&etag(p, row), if_match, "The picture changed; read it again.")
 }
 
 async fn lifecycle(
@@ -716,7 +680,7 @@ async fn lifecycle(
         Action::Submit => {
             let t = target(&tx, caller, &row).await?;
             if t.state != RevisionState::Draft {
-                return Err(conflict("not_a_draft", "Only a draft is submitted for review."));
+                return Err(ApiError::conflict("not_a_draft", "Only a draft is submitted for review."));
             }
             pictures::set_revision_state(&tx, row.id, t.revision, RevisionState::InReview, None).await?;
             let status = if row.status == Status::Draft { Status::InReview } else { row.status };
@@ -726,7 +690,10 @@ async fn lifecycle(
         Action::Return(note) => {
             let t = target(&tx, caller, &row).await?;
             if !matches!(t.state, RevisionState::InReview | RevisionState::Approved) {
-                return Err(conflict("not_in_review", "Only a revision in review is returned to its author."));
+                return Err(ApiError::conflict(
+                    "not_in_review",
+                    "Only a revision in review is returned to its author.",
+                ));
             }
             pictures::set_revision_state(&tx, row.id, t.revision, RevisionState::Draft, None).await?;
             pictures::clear_approval(&tx, row.id, t.revision).await?;
@@ -738,7 +705,7 @@ async fn lifecycle(
         Action::Approve => {
             let t = target(&tx, caller, &row).await?;
             if t.state != RevisionState::InReview {
-                return Err(conflict("not_in_review", "Only a revision in review is approved."));
+                return Err(ApiError::conflict("not_in_review", "Only a revision in review is approved."));
             }
             let history = pictures::written_revisions(&tx, row.id).await?;
             let controls = sitrep_db::service_accounts::key_holder_of(&tx, caller.user_id).await?;
@@ -770,10 +737,13 @@ async fn lifecycle(
             let in_force = was_published.then_some(InForce { content: &row.content, indicators: &indicators });
             lifecycle::publication(t.state, in_force, &t.content, requires_review).map_err(
                 |refusal| match refusal {
-                    PublishRefusal::ApprovalRequired => {
-                        conflict("approval_required", "This publication needs another approver's approval first.")
+                    PublishRefusal::ApprovalRequired => ApiError::conflict(
+                        "approval_required",
+                        "This publication needs another approver's approval first.",
+                    ),
+                    PublishRefusal::NotPublishable => {
+                        ApiError::conflict("not_publishable", "This revision cannot be published.")
                     }
-                    PublishRefusal::NotPublishable => conflict("not_publishable", "This revision cannot be published."),
                 },
             )?;
             let severity =
@@ -788,7 +758,7 @@ async fn lifecycle(
         }
         Action::Withdraw | Action::Close => {
             if row.status != Status::Published {
-                return Err(conflict("not_published", "Only a published picture is withdrawn or closed."));
+                return Err(ApiError::conflict("not_published", "Only a published picture is withdrawn or closed."));
             }
             let status = if matches!(action, Action::Withdraw) { Status::Withdrawn } else { Status::Closed };
             if let Some(pending) = row.pending_revision {

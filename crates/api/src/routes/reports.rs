@@ -6,7 +6,7 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{Datelike, Utc};
 use serde::Deserialize;
 use sitrep_db::events::{self, ReportEventType};
 use sitrep_db::pictures::{self, ListFilter};
@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, RecordExt};
 use crate::body::Json;
+use crate::conditional::{self, Versioned, if_match};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
@@ -47,31 +48,21 @@ fn record(meta: &RequestMeta, p: &Principal, row: &ReportRow) -> sitrep_db::audi
     r
 }
 
-/// The report's `ETag` for `p`: the originator's changes with every change (a proposed
-/// revision's included); everyone else's derives from the revision in force and the
-/// status alone.
+/// The report's `ETag` for `p` (`conditional::etag`).
 fn etag(p: &Principal, row: &ReportRow) -> String {
-    if p.organisation_id == row.originator_id {
-        format!("\"{}-{}\"", row.id.simple(), row.version)
-    } else {
-        format!("\"{}-r{}-{}\"", row.id.simple(), row.revision, row.status.as_str())
-    }
-}
-
-fn if_match(req: &HttpRequest) -> Option<String> {
-    req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    let object = Versioned {
+        id: row.id,
+        originator: row.originator_id,
+        version: row.version,
+        revision: row.revision,
+        status: row.status.as_str(),
+    };
+    conditional::etag(p.organisation_id, object)
 }
 
 /// `412` unless `if_match` (when sent) is the report's `ETag` for `p` now, or `*`.
 fn check_if_match(p: &Principal, row: &ReportRow, if_match: Option<&str>) -> Result<(), ApiError> {
-    match if_match.map(str::trim) {
-        Some(tag) if tag != "*" && tag != etag(p, row) => Err(ApiError::Precondition {
-            status: 412,
-            code: "stale_etag",
-            detail: "The report changed; read it again.",
-        }),
-        _ => Ok(()),
-    }
+    conditional::check_if_match(&etag(p, row), if_match, "The report changed; read it again.")
 }
 
 /// The included pictures as `v` sees them now, in the report's order; those it does not
@@ -238,11 +229,6 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-fn parse_key(key: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let (micros, id) = key.split_once('|')?;
-    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
-}
-
 /// Reports whose handling reaches the caller (its own organisation's drafts included),
 /// newest change first.
 #[utoipa::path(
@@ -260,16 +246,11 @@ pub async fn list_reports(
     let page = PageQuery { limit: query.0.limit, cursor: query.0.cursor.clone() };
     let limit = page.limit()?;
     let cursors = state.cursors.list(&req, caller.user_id, LIST);
-    let after = match cursors.after(page.cursor.as_deref())? {
-        Some(key) => Some(parse_key(&key).ok_or_else(crate::pagination::invalid_cursor)?),
-        None => None,
-    };
+    let after = cursors.after_change(page.cursor.as_deref())?;
     let client = meta.client(&state.pool).await?;
     let v = Viewer::from(&caller.permissions);
     let rows = reports::list(&client, &v, after, limit).await?;
-    let next = rows
-        .last()
-        .and_then(|r| cursors.next(rows.len(), limit, Some(&format!("{}|{}", r.updated_at.timestamp_micros(), r.id))));
+    let next = cursors.next_change(rows.len(), limit, rows.last().map(|r| (r.updated_at, r.id)));
     let items: Vec<ReportListItem> = rows
         .iter()
         .filter(|r| report_sight(&v, &r.handling()) == Sight::Full)
@@ -458,17 +439,13 @@ enum Action {
     Withdraw,
 }
 
-fn conflict(code: &'static str, detail: &str) -> ApiError {
-    ApiError::Conflict { code, detail: detail.into() }
-}
-
 /// The revision a lifecycle action works on: the pending one of a published report, or
 /// the draft itself.
 async fn target(tx: &Transaction<'_>, p: &Principal, row: &ReportRow) -> Result<reports::RevisionRow, ApiError> {
     let n = match (row.status, row.pending_revision) {
         (_, Some(n)) => n,
         (Status::Draft | Status::InReview, None) => row.revision,
-        _ => return Err(conflict("nothing_to_review", "There is no draft or pending revision.")),
+        _ => return Err(ApiError::conflict("nothing_to_review", "There is no draft or pending revision.")),
     };
     reports::revision_of(tx, &Viewer::from(&p.permissions), row.id, n).await?.ok_or(NOT_FOUND)
 }
@@ -501,7 +478,7 @@ async fn lifecycle(
         Action::Submit => {
             let t = target(&tx, caller, &row).await?;
             if t.state != RevisionState::Draft {
-                return Err(conflict("not_a_draft", "Only a draft is submitted for review."));
+                return Err(ApiError::conflict("not_a_draft", "Only a draft is submitted for review."));
             }
             reports::set_revision_state(&tx, row.id, t.revision, RevisionState::InReview, None).await?;
             let status = if row.status == Status::Draft { Status::InReview } else { row.status };
@@ -511,7 +488,10 @@ async fn lifecycle(
         Action::Return => {
             let t = target(&tx, caller, &row).await?;
             if !matches!(t.state, RevisionState::InReview | RevisionState::Approved) {
-                return Err(conflict("not_in_review", "Only a revision in review is returned to its author."));
+                return Err(ApiError::conflict(
+                    "not_in_review",
+                    "Only a revision in review is returned to its author.",
+                ));
             }
             reports::set_revision_state(&tx, row.id, t.revision, RevisionState::Draft, None).await?;
             reports::clear_approval(&tx, row.id, t.revision).await?;
@@ -522,7 +502,7 @@ async fn lifecycle(
         Action::Approve => {
             let t = target(&tx, caller, &row).await?;
             if t.state != RevisionState::InReview {
-                return Err(conflict("not_in_review", "Only a revision in review is approved."));
+                return Err(ApiError::conflict("not_in_review", "Only a revision in review is approved."));
             }
             let history = reports::written_revisions(&tx, row.id).await?;
             let controls = sitrep_db::service_accounts::key_holder_of(&tx, caller.user_id).await?;
@@ -559,9 +539,11 @@ async fn lifecycle(
             );
             lifecycle::publishable(t.state, needs).map_err(|refusal| match refusal {
                 PublishRefusal::ApprovalRequired => {
-                    conflict("approval_required", "This publication needs another approver's approval first.")
+                    ApiError::conflict("approval_required", "This publication needs another approver's approval first.")
                 }
-                PublishRefusal::NotPublishable => conflict("not_publishable", "This revision cannot be published."),
+                PublishRefusal::NotPublishable => {
+                    ApiError::conflict("not_publishable", "This revision cannot be published.")
+                }
             })?;
             reports::set_revision_state(&tx, row.id, t.revision, RevisionState::Published, None).await?;
             if was_published && t.revision != row.revision {
@@ -574,7 +556,7 @@ async fn lifecycle(
         }
         Action::Withdraw => {
             if row.status != Status::Published {
-                return Err(conflict("not_published", "Only a published report is withdrawn."));
+                return Err(ApiError::conflict("not_published", "Only a published report is withdrawn."));
             }
             if let Some(pending) = row.pending_revision {
                 reports::set_revision_state(&tx, row.id, pending, RevisionState::Rejected, None).await?;

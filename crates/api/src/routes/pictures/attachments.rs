@@ -20,9 +20,10 @@ use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{Attachment, AttachmentUploaded, LocalizedText, PictureContent, Status, Tlp};
 use uuid::Uuid;
 
-use super::{NOT_FOUND, check_if_match, etag, idempotency_key, if_match, own_locked, related_seen, revise, view};
+use super::{NOT_FOUND, check_if_match, etag, idempotency_key, own_locked, related_seen, revise, view};
 use crate::attachments::{ReceiveError, Store};
 use crate::audit::{self, RecordExt};
+use crate::conditional::if_match;
 use crate::docs::{AuthFailures, Conflict, Forbidden, NotFound, ServerFailures};
 use crate::error::ApiError;
 use crate::images::ImageRefused;
