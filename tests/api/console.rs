@@ -374,6 +374,18 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
     urgent_body["title"] =
         json!({"fi": "Välitön vaalikuva", "sv": "Omedelbar lägesbild", "en": "Immediate election picture"});
     let urgent = publish_through_review(&app, &a, &ap, &urgent_body).await;
+    // A picture for C alone whose acknowledgement is an hour overdue, on the secretariat's
+    // overdue list (as metadata: the secretariat is not among its recipients).
+    let mut late_body = content("named", "RED");
+    late_body["named_recipients"] = json!([app.org("C")]);
+    late_body["urgency"] = json!("priority");
+    let late = publish_through_review(&app, &a, &ap, &late_body).await;
+    let late_id: uuid::Uuid = late["id"].as_str().unwrap().parse().unwrap();
+    let db = app.pool.get().await.unwrap();
+    db.execute("UPDATE pictures SET published_at = now() - interval '5 hours' WHERE id = $1", &[&late_id])
+        .await
+        .unwrap();
+    drop(db);
     let review = create(&app, &a, &content("group", "AMBER")).await;
     let res = act(&app, &a, review["id"].as_str().unwrap(), "submit").await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
@@ -409,6 +421,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         "named": {"id": named["id"], "reference": named["reference"], "title": named["title"]},
         "ras": {"id": ras["id"], "reference": ras["reference"]},
         "urgent": {"id": urgent["id"], "reference": urgent["reference"]},
+        "late": {"id": late["id"], "reference": late["reference"]},
         "review": {"id": review["id"]},
     });
     let out = tokio::task::spawn_blocking(move || {

@@ -169,3 +169,106 @@ async fn an_organisation_that_requires_review_needs_four_eyes_for_every_publish(
     assert_eq!(act(&app, &cast.approver2, id, "approve").await.status(), 200);
     assert_eq!(act(&app, &cast.approver, id, "publish").await.status(), 200);
 }
+
+/// The secretariat's list of overdue acknowledgements across pictures: every silent
+/// recipient of every published picture past its deadline, the most overdue first, paged
+/// with a cursor that only its reader can use; nobody else may read it.
+#[tokio::test]
+async fn the_secretariat_lists_overdue_acknowledgements_most_overdue_first_in_pages() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let st = app.token(&sec).await;
+    let sec2 = app.seed_user("sec.other", "S", &[Role::Secretariat]).await;
+    let st2 = app.token(&sec2).await;
+    let mut urgent = content("group_virt", "AMBER");
+    urgent["urgency"] = json!("immediate");
+    let oldest = published(&app, &cast, &urgent).await;
+    let older = published(&app, &cast, &urgent).await;
+    let fresh = published(&app, &cast, &urgent).await;
+    let mut routine = content("group_virt", "AMBER");
+    routine["urgency"] = json!("routine");
+    let no_deadline = published(&app, &cast, &routine).await;
+    let draft = create(&app, &cast.author, &urgent).await["id"].as_str().unwrap().to_owned();
+    let db = app.pool.get().await.unwrap();
+    for (id, hours) in [(&oldest, 3), (&older, 2), (&no_deadline, 5), (&draft, 5)] {
+        let id: uuid::Uuid = id.parse().unwrap();
+        db.execute(
+            "UPDATE pictures SET published_at = now() - make_interval(hours => $2) WHERE id = $1",
+            &[&id, &hours],
+        )
+        .await
+        .unwrap();
+    }
+    // B has acknowledged the oldest; S and V have not. Nobody has acknowledged the older.
+    let ack = |id: &str| format!("/api/v1/pictures/{id}/acknowledgements");
+    assert_eq!(app.post_json(&ack(&oldest), Some(&cast.b_reader), &json!({"kind": "received"})).await.status(), 201);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/acknowledgements/overdue?limit=2&cursor={c}"),
+            None => "/api/v1/acknowledgements/overdue?limit=2".to_owned(),
+        };
+        let res = app.get(&path, Some(&st)).await;
+        assert_eq!(res.status(), 200);
+        let page: Value = res.json().await.unwrap();
+        for item in page["items"].as_array().unwrap() {
+            assert!(item.get("title").is_none() && item.get("urgency").is_none(), "{item}");
+            seen.push(item.clone());
+        }
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                // Another person's cursor does not open.
+                let other = app.get(&format!("/api/v1/acknowledgements/overdue?limit=2&cursor={c}"), Some(&st2)).await;
+                assert_eq!(problem(other, 400).await["code"], "invalid_cursor");
+                cursor = Some(c.to_owned());
+            }
+            None => break,
+        }
+    }
+    let pairs: Vec<(String, String)> = seen
+        .iter()
+        .map(|i| (i["picture_id"].as_str().unwrap().to_owned(), i["organisation_code"].as_str().unwrap().to_owned()))
+        .collect();
+    let of = |id: &str| {
+        let mut codes: Vec<&str> = pairs.iter().filter(|(p, _)| p == id).map(|(_, c)| c.as_str()).collect();
+        codes.sort_unstable();
+        codes
+    };
+    assert_eq!(of(&oldest), ["ORG-S", "ORG-V"], "B acknowledged it");
+    assert_eq!(of(&older), ["ORG-B", "ORG-S", "ORG-V"]);
+    assert_eq!(pairs.len(), 5, "nothing not yet due, without a deadline or unpublished: {pairs:?}");
+    assert_eq!(pages, 3);
+    // The most overdue first: the oldest picture's two, then the older one's three.
+    assert!(pairs[..2].iter().all(|(p, _)| *p == oldest) && pairs[2..].iter().all(|(p, _)| *p == older));
+    let overdue = seen[0]["overdue_secs"].as_i64().unwrap();
+    assert!((7_100..7_400).contains(&overdue), "3 h after publication, 1 h to acknowledge: {overdue}");
+    assert!(seen[0]["reference"].as_str().unwrap().starts_with("VTY-"), "{}", seen[0]);
+    assert!(!pairs.iter().any(|(p, _)| *p == fresh || *p == no_deadline || *p == draft));
+
+    // An acknowledgement takes its organisation off the list.
+    assert_eq!(app.post_json(&ack(&older), Some(&cast.v_reader), &json!({"kind": "received"})).await.status(), 201);
+    let res = app.get("/api/v1/acknowledgements/overdue", Some(&st)).await;
+    let request = crate::helpers::request_id(&res);
+    let page: Value = res.json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 4);
+    let record = app.audit_of_id(&request).await;
+    assert_eq!(
+        (record.action.as_str(), record.object_type.as_deref()),
+        ("acknowledgement.list_overdue", Some("picture"))
+    );
+    let mut logged = record.object_ids.unwrap();
+    logged.sort_unstable();
+    let mut expected: Vec<uuid::Uuid> = vec![oldest.parse().unwrap(), older.parse().unwrap()];
+    expected.sort_unstable();
+    assert_eq!(logged, expected);
+
+    // Only the secretariat reads it.
+    for token in [&cast.author, &cast.approver, &cast.b_reader, &cast.v_reader, &cast.r_reader] {
+        problem(app.get("/api/v1/acknowledgements/overdue", Some(token)).await, 403).await;
+    }
+}

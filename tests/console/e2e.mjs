@@ -423,6 +423,11 @@ try {
     await signIn(s, seed.users.secretariat);
     await s.page.getByRole('link', { name: 'Secretariat' }).click();
     await s.page.getByRole('heading', { name: 'Overdue acknowledgements' }).waitFor();
+    // One request lists every overdue acknowledgement, the most overdue first, with how late.
+    const late = s.page.locator('#overdue-table tbody tr', { has: s.page.getByRole('link', { name: seed.late.reference }) });
+    await late.waitFor();
+    check((await late.locator('td').nth(3).innerText()) === 'ORG-C', 'the silent organisation');
+    check(/^1 h 0\d min$/.test(await late.locator('td').nth(5).innerText()), 'overdue by about an hour');
     await s.page.getByRole('link', { name: 'Organisations and memberships' }).click();
     await s.page.locator('#org-table').getByRole('cell', { name: 'ORG-C', exact: true }).waitFor();
     await s.page.locator('#user-table').getByRole('cell', { name: 'c.reader', exact: true }).first().waitFor();

@@ -56,23 +56,49 @@ export async function secretariatView(main, tab) {
   else await overdue(body);
 }
 
+/** The overdue acknowledgements, the most overdue first (one request per page of 100). */
 async function overdue(body) {
-  const items = await all('/pictures?overdue=true', 5);
-  if (!items.length) {
+  const first = await request('/acknowledgements/overdue?limit=100');
+  if (!first.items.length) {
     mount(body, h('h2', {}, t('admin.tab.overdue')), h('p', { class: 'empty' }, t('admin.none_overdue')));
     return;
   }
-  const statuses = await Promise.all(items.slice(0, 100).map((p) =>
-    request(`/pictures/${p.id}/acknowledgements`).catch(() => null)));
-  mount(body, h('h2', {}, t('admin.tab.overdue')),
-    table(['reference', 'title', 'originator', 'handling', 'deadline', 'pending'].map((k) => t(`admin.col.${k}`)), items.slice(0, 100).map((p, i) => {
-      const s = statuses[i];
-      return h('tr', {}, h('td', { class: 'mono' }, h('a', { href: `#/picture/${p.id}` }, p.reference)),
-        h('td', {}, pick(p.title, language()).text || t('admin.metadata_only')), h('td', {}, p.originator.code),
-        h('td', {}, badges({ tlp: p.tlp, tier: p.tier, urgency: p.urgency })),
-        h('td', {}, s && s.deadline ? time(s.deadline) : '—'),
-        h('td', {}, s ? (s.pending || []).map((o) => o.code).join(', ') || '—' : '—'));
-    }), { id: 'overdue-table' }));
+  const rows = h('tbody');
+  const row = (o) => h('tr', {},
+    h('td', { class: 'mono' }, h('a', { href: `#/picture/${o.picture_id}` }, o.reference)),
+    h('td', {}, o.originator_code),
+    h('td', {}, badges({ tlp: o.tlp, tier: o.tier })),
+    h('td', {}, o.organisation_code),
+    h('td', {}, time(o.deadline)),
+    h('td', { class: 'overdue' }, duration(o.overdue_secs)),
+    h('td', {}, o.escalations.map((s) => t(`admin.escalation.${s}`)).join(', ') || '—'));
+  first.items.forEach((o) => rows.append(row(o)));
+  let cursor = first.next_cursor;
+  const more = h('button', { type: 'button', class: 'secondary', hidden: !cursor }, t('board.load_more'));
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      const page = await request(`/acknowledgements/overdue?limit=100&cursor=${encodeURIComponent(cursor)}`);
+      page.items.forEach((o) => rows.append(row(o)));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    } catch (e) {
+      toast(describe(e), true);
+    } finally {
+      more.disabled = false;
+    }
+  });
+  const headers = ['reference', 'originator', 'handling', 'organisation', 'deadline', 'overdue', 'escalation'];
+  mount(body, h('h2', {}, t('admin.tab.overdue')), h('p', {}, t('admin.overdue_hint')),
+    h('table', { id: 'overdue-table' },
+      h('thead', {}, h('tr', {}, headers.map((k) => h('th', { scope: 'col' }, t(`admin.col.${k}`))))), rows),
+    more);
+}
+
+/** "2 h 05 min" for a number of seconds. */
+function duration(secs) {
+  const m = Math.floor(secs / 60);
+  return t('admin.duration', { h: Math.floor(m / 60), m: String(m % 60).padStart(2, '0') });
 }
 
 async function organisations(body) {

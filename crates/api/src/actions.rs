@@ -98,6 +98,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/me/notifications/inbox", "notification.list"),
     ("POST", "/api/v1/me/notifications/inbox/read", "notification.read"),
     ("GET", "/api/v1/notifications/escalations", "escalation.list"),
+    ("GET", "/api/v1/acknowledgements/overdue", "acknowledgement.list_overdue"),
     ("GET", "/api/v1/pictures/{id}/render", "picture.render"),
     ("GET", "/api/v1/reports/{id}/render", "report.render"),
     ("GET", "/api/v1/reports", "report.list"),

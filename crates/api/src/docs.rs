@@ -227,6 +227,7 @@ impl Modify for Security {
         routes::notifications::get_inbox,
         routes::notifications::mark_inbox_read,
         routes::notifications::list_escalations,
+        routes::notifications::list_overdue_acknowledgements,
         routes::reports::list_reports,
         routes::reports::create_report,
         routes::reports::get_report,

@@ -362,6 +362,11 @@ fn notification_routes(cfg: &mut web::ServiceConfig) {
         web::resource("/notifications/escalations")
             .route(web::get().to(notifications::list_escalations))
             .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/acknowledgements/overdue")
+            .route(web::get().to(notifications::list_overdue_acknowledgements))
+            .default_service(not_allowed("GET")),
     );
 }
 

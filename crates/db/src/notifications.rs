@@ -878,3 +878,58 @@ pub async fn escalations(c: &impl GenericClient, limit: i64) -> Result<Vec<sitre
         })
         .collect()
 }
+
+/// A page of overdue acknowledgements among the published pictures `v` sees in full or,
+/// being the secretariat, as metadata (it oversees every acknowledgement, as
+/// `GET /pictures/{id}/acknowledgements` shows it): (picture, silent recipient
+/// organisation) pairs whose deadline has passed, the most overdue first, after the
+/// position `after` (deadline, picture, organisation). Sight of the organisation is
+/// `picture_recipient`, as for escalation.
+pub async fn overdue_acknowledgements(
+    c: &impl GenericClient,
+    v: &sitrep_domain::visibility::Viewer,
+    after: Option<(DateTime<Utc>, Uuid, Uuid)>,
+    limit: i64,
+) -> Result<Vec<sitrep_types::OverdueAcknowledgement>, DbError> {
+    let (org, rank, reads, sec) = crate::pictures::viewer_params(v);
+    let (after_at, after_picture, after_org) = match after {
+        Some((at, p, o)) => (Some(at), Some(p), Some(o)),
+        None => (None, None, None),
+    };
+    let sql = format!(
+        "SELECT p.id, p.reference, p.tier, p.tlp, po.code, p.published_at, o.id, o.code, d.deadline, \
+           extract(epoch FROM now() - d.deadline)::bigint, \
+           coalesce((SELECT array_agg(x.step ORDER BY x.created_at) FROM escalations x \
+                     WHERE x.picture_id = p.id AND x.organisation_id = o.id), '{{}}') \
+         FROM pictures p \
+         JOIN organisations po ON po.id = p.originator_id \
+         CROSS JOIN LATERAL (SELECT picture_ack_deadline(p) AS deadline) d \
+         JOIN organisations o ON picture_recipient(p, o) \
+         WHERE p.status = 'published' AND p.urgency IN ('immediate', 'priority') \
+           AND d.deadline < now() AND ({visible} OR $4) \
+           AND NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.picture_id = p.id AND a.organisation_id = o.id) \
+           AND ($5::timestamptz IS NULL OR (d.deadline, p.id, o.id) > ($5, $6::uuid, $7::uuid)) \
+         ORDER BY d.deadline, p.id, o.id LIMIT $8",
+        visible = crate::pictures::VISIBLE,
+    );
+    let rows = c.query(&sql, &[&org, &rank, &reads, &sec, &after_at, &after_picture, &after_org, &limit]).await?;
+    rows.iter()
+        .map(|r| {
+            let tier: String = r.try_get(2)?;
+            let tlp: String = r.try_get(3)?;
+            Ok(sitrep_types::OverdueAcknowledgement {
+                picture_id: r.try_get(0)?,
+                reference: r.try_get(1)?,
+                tier: sitrep_types::Tier::parse(&tier).ok_or(DbError::Corrupt("a picture's tier"))?,
+                tlp: sitrep_types::Tlp::parse(&tlp).ok_or(DbError::Corrupt("a picture's TLP"))?,
+                originator_code: r.try_get(4)?,
+                published_at: r.try_get(5)?,
+                organisation_id: r.try_get(6)?,
+                organisation_code: r.try_get(7)?,
+                deadline: r.try_get(8)?,
+                overdue_secs: r.try_get(9)?,
+                escalations: r.try_get(10)?,
+            })
+        })
+        .collect()
+}

@@ -186,3 +186,24 @@ pub struct Escalation {
     /// Whether the organisation has acknowledged the picture since.
     pub acknowledged_since: bool,
 }
+
+/// A recipient organisation that has not acknowledged a published picture by its deadline
+/// (`GET /api/v1/acknowledgements/overdue`, the secretariat).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OverdueAcknowledgement {
+    pub picture_id: Uuid,
+    pub reference: String,
+    pub tier: crate::Tier,
+    pub tlp: crate::Tlp,
+    pub originator_code: String,
+    pub published_at: DateTime<Utc>,
+    /// The organisation that has not acknowledged.
+    pub organisation_id: Uuid,
+    pub organisation_code: String,
+    /// When the acknowledgement was due.
+    pub deadline: DateTime<Utc>,
+    /// Seconds since the deadline, when the list was read.
+    pub overdue_secs: i64,
+    /// The escalation steps taken for it so far (`reminder`, `secretariat`).
+    pub escalations: Vec<String>,
+}

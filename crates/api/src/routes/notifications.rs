@@ -13,7 +13,8 @@ use sitrep_domain::visibility::{Handling, Viewer};
 use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{
     ConfirmEmail, Domain, DutyAddress, Escalation, Inbox, InboxItem, Lang, MailMessage, MarkRead,
-    NotificationPreferences, PutDutyAddresses, Status, Tier, UpdateNotificationPreferences, Urgency,
+    NotificationPreferences, OverdueAcknowledgement, Page, PutDutyAddresses, Status, Tier,
+    UpdateNotificationPreferences, Urgency,
 };
 use uuid::Uuid;
 
@@ -22,6 +23,7 @@ use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
+use crate::pagination::PageQuery;
 use crate::principal::{ActorKind, Authenticated, Caller, ManageUsers, Principal, ReadPictures, SecretariatOnly};
 use crate::state::AppState;
 
@@ -357,6 +359,49 @@ pub async fn list_escalations(
     )
     .await?;
     Ok(HttpResponse::Ok().json(rows))
+}
+
+/// The overdue acknowledgements the secretariat oversees: each silent recipient
+/// organisation of each published picture whose deadline has passed, the most overdue
+/// first, paged. Only what a picture's metadata and its acknowledgement status already
+/// tell the secretariat: no title, no urgency field.
+#[utoipa::path(
+    get, path = "/api/v1/acknowledgements/overdue", tag = "notifications",
+    security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<OverdueAcknowledgement>), AuthFailures, Forbidden, QueryFailures, ServerFailures)
+)]
+pub async fn list_overdue_acknowledgements(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+    query: Query<PageQuery>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.0.limit()?;
+    let cursors = state.cursors.list(&req, caller.user_id, "overdue_acknowledgements");
+    let after = match cursors.after(query.0.cursor.as_deref())? {
+        Some(key) => Some(parse_overdue_key(&key).ok_or_else(crate::pagination::invalid_cursor)?),
+        None => None,
+    };
+    let client = meta.client(&state.pool).await?;
+    let rows =
+        notifications::overdue_acknowledgements(&client, &Viewer::from(&caller.permissions), after, limit).await?;
+    let next = rows.last().and_then(|r| {
+        let key = format!("{}|{}|{}", r.deadline.timestamp_micros(), r.picture_id, r.organisation_id);
+        cursors.next(rows.len(), limit, Some(&key))
+    });
+    let mut pictures: Vec<Uuid> = rows.iter().map(|r| r.picture_id).collect();
+    pictures.dedup();
+    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("picture", pictures)).await?;
+    Ok(HttpResponse::Ok().json(Page { items: rows, next_cursor: next }))
+}
+
+/// The position `deadline|picture|organisation` of an overdue-acknowledgement cursor.
+fn parse_overdue_key(key: &str) -> Option<(chrono::DateTime<chrono::Utc>, Uuid, Uuid)> {
+    let mut parts = key.split('|');
+    let at = chrono::DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
+    let (picture, org) = (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
+    parts.next().is_none().then_some((at, picture, org))
 }
 
 /// Query of the mail log.
