@@ -272,3 +272,104 @@ async fn the_secretariat_lists_overdue_acknowledgements_most_overdue_first_in_pa
         problem(app.get("/api/v1/acknowledgements/overdue", Some(token)).await, 403).await;
     }
 }
+
+/// The overdue list is what every picture's acknowledgement status says, over random
+/// pictures (tiers, urgencies, ages, drafts, withdrawals) and random acknowledgements, read
+/// in pages of random sizes: the (picture, organisation) pairs are exactly those each
+/// overdue picture names as pending, each once, the most overdue first. The seed is
+/// printed; `SITREP_TEST_SEED` replays one and `SITREP_TEST_OVERDUE_PICTURES` (default 16)
+/// sets the number of pictures.
+#[tokio::test]
+async fn the_overdue_list_agrees_with_every_pictures_acknowledgement_status() {
+    use rand::{Rng, SeedableRng};
+    use std::collections::BTreeSet;
+
+    let seed: u64 = std::env::var("SITREP_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let n: usize = std::env::var("SITREP_TEST_OVERDUE_PICTURES").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
+    eprintln!("overdue list: SITREP_TEST_SEED={seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let st = app.token(&sec).await;
+    let s_reader = app.seed_user("s.reader", "S", &[Role::Reader]).await;
+    let s_token = app.token(&s_reader).await;
+    let readers = [&cast.b_reader, &cast.v_reader, &s_token];
+    let db = app.pool.get().await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let tier = ["group", "group_virt", "group_virt_ras", "named"][rng.gen_range(0..4)];
+        let mut body = content(tier, if tier == "named" { "RED" } else { "AMBER" });
+        if tier == "named" {
+            body["named_recipients"] = json!([app.org(["B", "V"][rng.gen_range(0..2)])]);
+        }
+        body["urgency"] = json!(["immediate", "priority", "routine"][rng.gen_range(0..3)]);
+        let id = if rng.gen_bool(0.15) {
+            create(&app, &cast.author, &body).await["id"].as_str().unwrap().to_owned()
+        } else {
+            published(&app, &cast, &body).await
+        };
+        let uuid: uuid::Uuid = id.parse().unwrap();
+        let minutes: i32 = rng.gen_range(0..400);
+        db.execute(
+            "UPDATE pictures SET published_at = now() - make_interval(mins => $2) WHERE id = $1",
+            &[&uuid, &minutes],
+        )
+        .await
+        .unwrap();
+        for reader in readers {
+            if rng.gen_bool(0.35) {
+                // Refused where the reader does not see the picture (404) or it is a draft.
+                let path = format!("/api/v1/pictures/{id}/acknowledgements");
+                let _ = app.post_json(&path, Some(reader), &json!({"kind": "received"})).await;
+            }
+        }
+        if rng.gen_bool(0.1) {
+            let _ = act(&app, &cast.approver, &id, "withdraw").await;
+        }
+        ids.push(id);
+    }
+
+    // What each picture's acknowledgement status says (the secretariat reads every one).
+    let mut expected = BTreeSet::new();
+    for id in &ids {
+        let res = app.get(&format!("/api/v1/pictures/{id}/acknowledgements"), Some(&st)).await;
+        if res.status() != 200 {
+            continue;
+        }
+        let status: Value = res.json().await.unwrap();
+        if status["overdue"] == true {
+            for o in status["pending"].as_array().unwrap() {
+                expected.insert((id.clone(), o["code"].as_str().unwrap().to_owned()));
+            }
+        }
+    }
+
+    // Pages of one random size (a cursor is bound to its limit).
+    let limit = rng.gen_range(1..8);
+    let mut listed = Vec::new();
+    let mut late = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/acknowledgements/overdue?limit={limit}&cursor={c}"),
+            None => format!("/api/v1/acknowledgements/overdue?limit={limit}"),
+        };
+        let res = app.get(&path, Some(&st)).await;
+        assert_eq!(res.status(), 200);
+        let page: Value = res.json().await.unwrap();
+        for item in page["items"].as_array().unwrap() {
+            let pair = (item["picture_id"].as_str().unwrap(), item["organisation_code"].as_str().unwrap());
+            listed.push((pair.0.to_owned(), pair.1.to_owned()));
+            late.push(item["overdue_secs"].as_i64().unwrap());
+        }
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let set: BTreeSet<_> = listed.iter().cloned().collect();
+    assert_eq!(set.len(), listed.len(), "a pair listed twice (seed {seed}): {listed:?}");
+    assert_eq!(set, expected, "seed {seed}");
+    assert!(late.windows(2).all(|w| w[0] >= w[1]), "the most overdue first (seed {seed}): {late:?}");
+}
