@@ -409,3 +409,53 @@ async fn a_weaker_stored_hash_is_replaced_by_a_successful_login_only() {
     // The new hash is of the same password.
     assert_eq!(app.login_response(&user.username, &user.password).await.status(), 200);
 }
+
+/// A login checks the password against the hash it read before waiting for the hasher;
+/// an account deactivated in between gets no session: the final transaction re-reads the
+/// account under a lock and refuses (`credentials_changed`), counted as a failure.
+#[tokio::test]
+async fn an_account_deactivated_while_its_login_waits_for_the_hasher_gets_no_session() {
+    let app = behind_balancer(|s| {
+        s.auth.password.memory_kib = 65_536;
+        s.auth.password.iterations = 4;
+        s.auth.password.max_concurrent = 1;
+        s.auth.password.queue_timeout_ms = 120_000;
+        s.auth.login.per_address_per_minute = 1_000;
+    })
+    .await;
+    let victim = app.seed_user("v.victim", "A", &[Role::Reader]).await;
+    let admin = app.seed_user("a.admin", "A", &[Role::OrgAdmin]).await;
+    let admin_token = app.token(&admin).await;
+    // Slow logins (unknown names: the dummy hash of today's parameters) fill the queue...
+    let mut blockers = Vec::new();
+    for i in 0..10 {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/auth/login"));
+        blockers.push(tokio::spawn(async move {
+            let body = json!({"username": format!("nobody.{i}"), "password": "not a password"});
+            client.post(url).header("x-forwarded-for", format!("192.0.2.{}", i + 10)).json(&body).send().await.unwrap()
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // ...the victim's login reads the account and waits its turn...
+    let (client, url) = (app.client.clone(), app.url("/api/v1/auth/login"));
+    let body = json!({"username": victim.username, "password": victim.password});
+    let login = tokio::spawn(async move {
+        client.post(url).header("x-forwarded-for", "192.0.2.99").json(&body).send().await.unwrap()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // ...and the account is deactivated before its turn comes.
+    let res = app.patch_json(&format!("/api/v1/users/{}", victim.id), &admin_token, &json!({"active": false})).await;
+    assert_eq!(res.status(), 200);
+    assert!(!login.is_finished(), "the login was still waiting for the hasher");
+    let res = login.await.unwrap();
+    let record = app.audit_of(&res).await;
+    assert_eq!(problem(res, 401).await["code"], "invalid_credentials");
+    assert_eq!((record.action.as_str(), record.reason.as_deref()), ("auth.login", Some("credentials_changed")));
+    for b in blockers {
+        assert_eq!(b.await.unwrap().status(), 401);
+    }
+    let db = app.pool.get().await.unwrap();
+    let sessions: i64 =
+        db.query_one("SELECT count(*) FROM auth_sessions WHERE user_id = $1", &[&victim.id]).await.unwrap().get(0);
+    assert_eq!(sessions, 0, "no session for the deactivated account");
+}

@@ -318,6 +318,17 @@ pub async fn set_password_hash(c: &impl GenericClient, id: Uuid, hash: &str) -> 
     Ok(())
 }
 
+/// Locks the account's row and tells whether it is still active with the password hash
+/// `verified` was checked against. A login or a password change verifies the password
+/// before its transaction (no connection is held while hashing); it commits only if no
+/// reset, change or deactivation came in between.
+pub async fn lock_unchanged_credentials(c: &impl GenericClient, id: Uuid, verified: &str) -> Result<bool, DbError> {
+    let row = c
+        .query_opt("SELECT password_hash = $2 AND active FROM users WHERE id = $1 FOR UPDATE", &[&id, &verified])
+        .await?;
+    Ok(row.map(|r| r.try_get::<_, bool>(0)).transpose()?.unwrap_or(false))
+}
+
 /// Remembers the language the person chose.
 pub async fn set_language(c: &impl GenericClient, id: Uuid, language: &str) -> Result<(), DbError> {
     c.execute("UPDATE users SET language = $2, updated_at = now() WHERE id = $1", &[&id, &language]).await?;

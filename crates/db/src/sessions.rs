@@ -124,6 +124,18 @@ pub async fn revoke_session(c: &impl GenericClient, id: Uuid, reason: &str) -> R
     Ok(n > 0)
 }
 
+/// Locks the session's row and tells whether it is still live (not revoked, not past its
+/// absolute end).
+pub async fn lock_live_session(c: &impl GenericClient, id: Uuid) -> Result<bool, DbError> {
+    let row = c
+        .query_opt(
+            "SELECT revoked_at IS NULL AND absolute_expires_at > now() FROM auth_sessions WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?;
+    Ok(row.map(|r| r.try_get::<_, bool>(0)).transpose()?.unwrap_or(false))
+}
+
 /// Revokes every live session of a user except `keep` (the one changing its password).
 pub async fn revoke_other_sessions(
     c: &impl GenericClient,

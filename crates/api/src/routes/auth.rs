@@ -158,6 +158,14 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
     };
 
     let tx = client.transaction().await?;
+    // The password was checked against the hash read before the transaction: a reset, a
+    // change or a deactivation since then wins (the account's row is locked until commit).
+    if !accounts::lock_unchanged_credentials(&tx, user.id, &user.password_hash).await? {
+        throttle::count_failure(state, meta, &tx, &keys, Some(user.id), 401).await?;
+        audit::write(&tx, meta, record.refused(Outcome::Denied, "credentials_changed", 401)).await?;
+        tx.commit().await?;
+        return Err(ApiError::InvalidCredentials);
+    }
     throttle::succeeded(&tx, &keys).await?;
     if let Some(hash) = new_hash {
         accounts::set_password_hash(&tx, user.id, &hash).await?;

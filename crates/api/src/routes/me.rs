@@ -100,6 +100,7 @@ async fn set_own_language(
     responses(
         (status = 204, description = "Changed; every other session of the person has ended"),
         (status = 403, description = "The current password is wrong (`current_password_invalid`), or the caller is a service account (`people_only`)", body = sitrep_types::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The password was reset or changed, the account deactivated or this session ended while the request was checked (`credentials_changed`)", body = sitrep_types::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = sitrep_types::Problem, content_type = "application/problem+json"),
         AuthFailures, BodyFailures, ServerFailures,
     )
@@ -159,7 +160,7 @@ async fn change_own_password(
     };
     let hash = if verified { Some(state.hasher.hash(new.expose()).await?) } else { None };
     let mut client = state.pool.get().await?;
-    let (Some(hash), Some(_)) = (hash, stored) else {
+    let (Some(hash), Some(stored)) = (hash, stored) else {
         let tx = client.transaction().await?;
         throttle::count_failure(state, meta, &tx, &keys, Some(caller.user_id), 403).await?;
         audit::write(&tx, meta, record.refused(Outcome::Denied, "wrong_password", 403)).await?;
@@ -167,6 +168,19 @@ async fn change_own_password(
         return Err(ApiError::Forbidden { code: "current_password_invalid", detail: "The current password is wrong." });
     };
     let tx = client.transaction().await?;
+    // Checked against the hash read before the transaction: a reset or another change
+    // since then, a deactivation, or the end of this session (a change made elsewhere
+    // revokes it) wins; the rows stay locked until commit.
+    if !accounts::lock_unchanged_credentials(&tx, caller.user_id, &stored.password_hash).await?
+        || !sessions::lock_live_session(&tx, session_id).await?
+    {
+        audit::write(&tx, meta, record.refused(Outcome::Denied, "credentials_changed", 409)).await?;
+        tx.commit().await?;
+        return Err(ApiError::conflict(
+            "credentials_changed",
+            "The password or the session changed while this request was checked; sign in again.",
+        ));
+    }
     accounts::set_own_password(&tx, caller.user_id, &hash).await?;
     sessions::revoke_other_sessions(&tx, caller.user_id, session_id, "password_changed").await?;
     throttle::succeeded(&tx, &keys).await?;
