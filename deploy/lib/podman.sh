@@ -48,6 +48,8 @@ image_bases() {
   fi
   local work tree runtime f
   work=$(mktemp -d /var/tmp/sitrep-image.XXXXXX)
+  # A whole Debian tree: never left behind, whatever fails.
+  trap "rm -rf -- '$work'" EXIT
   tree=$work/debian
   runtime=$work/runtime
   log "debootstrap: a minimal Debian 12 tree in $tree"
@@ -79,4 +81,5 @@ image_bases() {
     --change 'USER 65532:65532' \
     - localhost/sitrep-runtime:bookworm >/dev/null
   rm -rf "$work"
+  trap - EXIT
 }
