@@ -1126,3 +1126,30 @@ async fn a_range_of_an_attachment_the_callers_tlp_does_not_reach_is_404_not_416(
         assert!([206, 416].contains(&res.status().as_u16()), "{range}: {}", res.status());
     }
 }
+
+/// An image whose stripping takes longer than `attachments.image_time_limit_ms` is refused
+/// with `image_too_slow`, recorded with its hash, and leaves nothing behind: no
+/// attachment, no stored file, no revision.
+#[tokio::test]
+async fn an_image_that_takes_too_long_to_strip_is_refused_and_leaves_nothing() {
+    let app = TestApp::spawn_with(|s| s.attachments.image_time_limit_ms = 1).await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    let mut big = Vec::new();
+    photo(2000, 1500).write_with_encoder(image::codecs::png::PngEncoder::new(&mut big)).unwrap();
+    let res = upload(&app, &cast.author, id, image_upload(big.clone(), "image/png")).await;
+    let record = app.audit_of(&res).await;
+    let body = problem(res, 422).await;
+    assert_eq!(
+        (body["errors"][0]["field"].as_str(), body["errors"][0]["code"].as_str()),
+        (Some("body"), Some("image_too_slow"))
+    );
+    assert_eq!(record.reason.unwrap_or_default(), format!("image_too_slow sha256:{}", sha256_hex(&big)));
+    assert_eq!(count(&app, "attachments").await, 0);
+    assert_eq!(count(&app, "attachment_blobs").await, 0);
+    stored_files_become(&app, 0).await;
+    assert_eq!(crate::helpers::pictures::revisions(&app, &cast.author, id).await.len(), 1, "no revision written");
+    // A file that is not an image is not stripped, so the limit does not touch it.
+    assert_eq!(upload(&app, &cast.author, id, Upload::pdf(pdf("not an image", 2_000))).await.status(), 201);
+}

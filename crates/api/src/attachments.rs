@@ -45,6 +45,9 @@ pub struct AttachmentPolicy {
     pub max_picture_bytes: u64,
     /// The media types accepted (declared and recognised alike).
     pub media_types: Vec<String>,
+    /// How long stripping one image may take, in milliseconds, before the upload is
+    /// refused (`image_too_slow`).
+    pub image_time_limit_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,12 +65,16 @@ impl Default for AttachmentPolicy {
             max_file_bytes: 100 * MIB,
             max_picture_bytes: 1024 * MIB,
             media_types: DEFAULT_MEDIA_TYPES.iter().map(|t| (*t).to_owned()).collect(),
+            image_time_limit_ms: u64::try_from(images::MAX_DECODE_TIME.as_millis()).unwrap_or(u64::MAX),
         }
     }
 }
 
 impl AttachmentPolicy {
     pub fn check(&self) -> Result<(), String> {
+        if self.image_time_limit_ms == 0 {
+            return Err("attachments.image_time_limit_ms must be positive".into());
+        }
         if self.max_file_bytes == 0 || self.max_picture_bytes < self.max_file_bytes {
             return Err("attachments.max_file_bytes must be positive and at most max_picture_bytes".into());
         }
@@ -223,7 +230,7 @@ impl Store {
     /// Replaces a received image by its stripped form: the encrypted upload is read back
     /// and decrypted in memory (it is within the size limit), decoded under the image
     /// limits and encoded again from its pixels (on the blocking pool, a few at a time,
-    /// within `images::MAX_DECODE_TIME`), and the result is encrypted under the same data
+    /// within `attachments.image_time_limit_ms`), and the result is encrypted under the same data
     /// key into the temporary file's place, its thumbnail beside it. The original's hash
     /// is kept; its bytes are not.
     async fn strip(&self, received: Received, key: DataKey, format: ImageFormat) -> Result<Received, ReceiveError> {
@@ -237,7 +244,8 @@ impl Store {
             let plain = open_file(&path, &k, size)?;
             Ok::<_, std::io::Error>(images::prepare(&plain, format))
         });
-        let stripped = match tokio::time::timeout(images::MAX_DECODE_TIME, work).await {
+        let limit = std::time::Duration::from_millis(self.policy.image_time_limit_ms);
+        let stripped = match tokio::time::timeout(limit, work).await {
             // The work goes on to its end on the blocking pool, holding its permit, and is
             // then dropped: it touches no file after reading the upload.
             Err(_) => return Err(refused(ImageRefused::TooSlow, original)),

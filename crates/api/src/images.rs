@@ -18,7 +18,8 @@ pub const MAX_SIDE: u32 = 8192;
 pub const MAX_ALLOC: u64 = 256 * 1024 * 1024;
 /// The longer side of a thumbnail, in pixels.
 pub const THUMBNAIL_SIDE: u32 = 320;
-/// The longest the server waits for one image to be decoded and encoded again.
+/// The longest the server waits, by default, for one image to be decoded and encoded again
+/// (`attachments.image_time_limit_ms`).
 pub const MAX_DECODE_TIME: std::time::Duration = std::time::Duration::from_secs(30);
 /// JPEG quality of a re-encoded JPEG.
 const JPEG_QUALITY: u8 = 90;
@@ -32,8 +33,8 @@ pub enum ImageRefused {
     /// It cannot be decoded as its type.
     #[error("the image cannot be decoded: {0}")]
     Undecodable(String),
-    /// Decoding and encoding it took longer than `MAX_DECODE_TIME`.
-    #[error("the image took longer than {} seconds to decode", MAX_DECODE_TIME.as_secs())]
+    /// Decoding and encoding it took longer than `attachments.image_time_limit_ms`.
+    #[error("the image took too long to decode")]
     TooSlow,
 }
 
