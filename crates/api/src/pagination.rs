@@ -175,28 +175,46 @@ impl Cursors {
         Some(self.at(last_key?))
     }
 
-    /// [`Cursors::after`] for a list ordered by (time of change, id), newest first: the
-    /// position its cursor names.
-    pub fn after_change(&self, cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
-        self.after(cursor)?.map(|key| parse_change_key(&key).ok_or_else(invalid_cursor)).transpose()
+    /// [`Cursors::after`] for a list ordered by a time and then `N` ids (pictures and
+    /// reports: the time of change and the id; overdue acknowledgements: the deadline, the
+    /// picture and the organisation): the position its cursor names.
+    pub fn after_position<const N: usize>(&self, cursor: Option<&str>) -> Result<Option<Position<N>>, ApiError> {
+        self.after(cursor)?.map(|key| parse_position(&key).ok_or_else(invalid_cursor)).transpose()
     }
 
-    /// [`Cursors::next`] for a list ordered by (time of change, id): the page's last row
-    /// changed at `last`.
-    pub fn next_change(&self, page_len: usize, limit: i64, last: Option<(DateTime<Utc>, Uuid)>) -> Option<String> {
-        let key = last.map(|(at, id)| change_key(at, id));
+    /// [`Cursors::next`] for such a list: the page's last row is at `last`.
+    pub fn next_position<const N: usize>(
+        &self,
+        page_len: usize,
+        limit: i64,
+        last: Option<Position<N>>,
+    ) -> Option<String> {
+        let key = last.map(|(at, ids)| position_key(at, &ids));
         self.next(page_len, limit, key.as_deref())
     }
 }
 
-/// The key of a position in a list ordered by (time of change, id).
-fn change_key(at: DateTime<Utc>, id: Uuid) -> String {
-    format!("{}|{id}", at.timestamp_micros())
+/// A position in a list ordered by a time and then `N` ids.
+pub type Position<const N: usize> = (DateTime<Utc>, [Uuid; N]);
+
+/// The key of a position `time|id|…`.
+fn position_key(at: DateTime<Utc>, ids: &[Uuid]) -> String {
+    let mut key = at.timestamp_micros().to_string();
+    for id in ids {
+        key.push('|');
+        key.push_str(&id.to_string());
+    }
+    key
 }
 
-fn parse_change_key(key: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let (micros, id) = key.split_once('|')?;
-    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
+fn parse_position<const N: usize>(key: &str) -> Option<Position<N>> {
+    let mut parts = key.split('|');
+    let at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
+    let mut ids = [Uuid::nil(); N];
+    for id in &mut ids {
+        *id = parts.next()?.parse().ok()?;
+    }
+    parts.next().is_none().then_some((at, ids))
 }
 
 /// `400 invalid_cursor`.
@@ -272,6 +290,17 @@ mod tests {
 
     fn key() -> CursorKey {
         CursorKey::from_bytes(&[9u8; 32])
+    }
+
+    #[test]
+    fn a_position_reads_back_only_with_its_own_number_of_ids() {
+        let at = DateTime::from_timestamp_micros(1_733_400_000_123_456).unwrap();
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(parse_position::<1>(&position_key(at, &[a])), Some((at, [a])));
+        assert_eq!(parse_position::<2>(&position_key(at, &[a, b])), Some((at, [a, b])));
+        assert_eq!(parse_position::<1>(&position_key(at, &[a, b])), None);
+        assert_eq!(parse_position::<2>(&position_key(at, &[a])), None);
+        assert_eq!(parse_position::<1>("not-a-time|x"), None);
     }
 
     fn request(uri: &str) -> HttpRequest {

@@ -379,29 +379,16 @@ pub async fn list_overdue_acknowledgements(
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.0.limit()?;
     let cursors = state.cursors.list(&req, caller.user_id, "overdue_acknowledgements");
-    let after = match cursors.after(query.0.cursor.as_deref())? {
-        Some(key) => Some(parse_overdue_key(&key).ok_or_else(crate::pagination::invalid_cursor)?),
-        None => None,
-    };
+    let after = cursors.after_position(query.0.cursor.as_deref())?.map(|(at, [picture, org])| (at, picture, org));
     let client = meta.client(&state.pool).await?;
     let rows =
         notifications::overdue_acknowledgements(&client, &Viewer::from(&caller.permissions), after, limit).await?;
-    let next = rows.last().and_then(|r| {
-        let key = format!("{}|{}|{}", r.deadline.timestamp_micros(), r.picture_id, r.organisation_id);
-        cursors.next(rows.len(), limit, Some(&key))
-    });
+    let next =
+        cursors.next_position(rows.len(), limit, rows.last().map(|r| (r.deadline, [r.picture_id, r.organisation_id])));
     let mut pictures: Vec<Uuid> = rows.iter().map(|r| r.picture_id).collect();
     pictures.dedup();
     audit::commit(&state, &meta, audit::by(&meta, &caller).objects("picture", pictures)).await?;
     Ok(HttpResponse::Ok().json(Page { items: rows, next_cursor: next }))
-}
-
-/// The position `deadline|picture|organisation` of an overdue-acknowledgement cursor.
-fn parse_overdue_key(key: &str) -> Option<(chrono::DateTime<chrono::Utc>, Uuid, Uuid)> {
-    let mut parts = key.split('|');
-    let at = chrono::DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
-    let (picture, org) = (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
-    parts.next().is_none().then_some((at, picture, org))
 }
 
 /// Query of the mail log.

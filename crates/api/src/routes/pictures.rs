@@ -263,7 +263,7 @@ pub async fn list_pictures(
     let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() };
     let limit = page.limit()?;
     let cursors = state.cursors.list(&req, caller.user_id, LIST);
-    let after = cursors.after_change(page.cursor.as_deref())?;
+    let after = cursors.after_position(page.cursor.as_deref())?.map(|(at, [id])| (at, id));
     if let Some(text) = &q.q
         && (text.trim().is_empty() || text.chars().count() > 200)
     {
@@ -301,7 +301,7 @@ pub async fn list_pictures(
         Some(replica) => pictures::list(&replica.get().await?, &v, &filter, after, limit).await?,
         None => pictures::list(&client, &v, &filter, after, limit).await?,
     };
-    let next = cursors.next_change(rows.len(), limit, rows.last().map(|r| (r.updated_at, r.id)));
+    let next = cursors.next_position(rows.len(), limit, rows.last().map(|r| (r.updated_at, [r.id])));
     let full_now = match state.read_pool {
         Some(_) => {
             let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();

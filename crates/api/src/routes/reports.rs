@@ -246,11 +246,11 @@ pub async fn list_reports(
     let page = PageQuery { limit: query.0.limit, cursor: query.0.cursor.clone() };
     let limit = page.limit()?;
     let cursors = state.cursors.list(&req, caller.user_id, LIST);
-    let after = cursors.after_change(page.cursor.as_deref())?;
+    let after = cursors.after_position(page.cursor.as_deref())?.map(|(at, [id])| (at, id));
     let client = meta.client(&state.pool).await?;
     let v = Viewer::from(&caller.permissions);
     let rows = reports::list(&client, &v, after, limit).await?;
-    let next = cursors.next_change(rows.len(), limit, rows.last().map(|r| (r.updated_at, r.id)));
+    let next = cursors.next_position(rows.len(), limit, rows.last().map(|r| (r.updated_at, [r.id])));
     let items: Vec<ReportListItem> = rows
         .iter()
         .filter(|r| report_sight(&v, &r.handling()) == Sight::Full)
