@@ -73,6 +73,14 @@ pub(crate) async fn world(app: &TestApp) -> World {
     let closed = published(app, &cast, &content("group", "AMBER")).await;
     let close = act(app, &cast.approver, &closed, "close").await;
     ok(close, "close");
+    // B's question on it: a thread between B and the originator A.
+    let ask = format!("/api/v1/pictures/{group}/threads");
+    let thread: Value =
+        ok(app.post_json(&ask, Some(&cast.b_reader), &json!({"body": "Matrix question"})).await, "thread")
+            .json()
+            .await
+            .unwrap();
+    params.insert("thread", thread["id"].as_str().unwrap().to_owned());
     params.insert("picture", group);
     params.insert("closed_picture", closed);
     params.insert("user", users["a_reader"].id.to_string());
@@ -150,6 +158,7 @@ pub(crate) fn concrete(path: &str, w: &World) -> String {
         .replace("{object}", &sitrep_stix::ids::report(p("picture").parse().unwrap()))
         .replace("{membership_id}", &p("membership"))
         .replace("{key_id}", &p("key"))
+        .replace("{thread_id}", &p("thread"))
         .replace("{n}", "1")
 }
 

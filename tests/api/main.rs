@@ -43,6 +43,7 @@ mod reports;
 mod stix_tools;
 mod stream;
 mod taxii;
+mod threads;
 mod tokens;
 mod visibility;
 mod webhooks;

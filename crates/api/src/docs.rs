@@ -238,6 +238,11 @@ impl Modify for Security {
         routes::reports::publish_report,
         routes::reports::withdraw_report,
         routes::pictures::attachments::thumbnail_attachment,
+        routes::threads::list_threads,
+        routes::threads::ask,
+        routes::threads::get_thread,
+        routes::threads::post_message,
+        routes::threads::my_threads,
     ),
     components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
     modifiers(&Security),
@@ -252,6 +257,7 @@ impl Modify for Security {
         (name = "taxii", description = "TAXII 2.1: read-only collections of STIX 2.1 objects, one per tier the caller reads \
             (docs/taxii.md). Requests send `Accept: application/taxii+json;version=2.1`; errors are TAXII error messages"),
         (name = "notifications", description = "E-mail notifications: preferences, duty addresses, address confirmation, the mail log"),
+        (name = "threads", description = "Questions on a picture: threads between the asking organisation and the originator, read by the secretariat, invisible to everyone else"),
         (name = "reports", description = "Situation reports: published pictures gathered under a report's own texts and handling, with the pictures' lifecycle and four eyes"),
     )
 )]

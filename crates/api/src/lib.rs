@@ -32,7 +32,7 @@ pub use state::{AppState, LoginPolicy};
 
 use crate::routes::{
     access_log, auth, feed, health, keys, me, notifications, organisations, pictures, reference, reports,
-    service_accounts, stream, subscriptions, taxii, totp, users,
+    service_accounts, stream, subscriptions, taxii, threads, totp, users,
 };
 
 /// `405` with `Allow` for a method the resource does not offer.
@@ -279,6 +279,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(credential_routes)
                 .configure(attachment_routes)
                 .configure(notification_routes)
+                .configure(thread_routes)
                 .configure(report_routes)
                 .configure(document_routes),
         )
@@ -367,6 +368,25 @@ fn notification_routes(cfg: &mut web::ServiceConfig) {
         web::resource("/acknowledgements/overdue")
             .route(web::get().to(notifications::list_overdue_acknowledgements))
             .default_service(not_allowed("GET")),
+    );
+}
+
+/// Questions on a picture.
+fn thread_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/pictures/{id}/threads")
+            .route(web::get().to(threads::list_threads))
+            .route(web::post().to(threads::ask))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/pictures/{id}/threads/{thread_id}")
+            .route(web::get().to(threads::get_thread))
+            .default_service(not_allowed("GET")),
+    )
+    .service(post_only("/pictures/{id}/threads/{thread_id}/messages", threads::post_message))
+    .service(
+        web::resource("/me/threads").route(web::get().to(threads::my_threads)).default_service(not_allowed("GET")),
     );
 }
 

@@ -66,6 +66,7 @@ pub mod service_accounts;
 pub mod sessions;
 pub mod subscriptions;
 pub mod taxii;
+pub mod threads;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The rules of Sitrep, as pure code: checked types that request bodies become at the
 //! edge, roles worked out into permissions, the picture lifecycle and its four eyes, the
 //! sharing rules and the visibility function, passwords, organisation policies and
-//! throttling. No I/O, no async.
+//! throttling, who sees a question thread. No I/O, no async.
 
 pub mod account;
 pub mod attachment;
@@ -18,6 +18,7 @@ pub mod permissions;
 pub mod picture;
 pub mod policy;
 pub mod report;
+pub mod thread;
 pub mod throttle;
 pub mod validation;
 pub mod visibility;

@@ -15,6 +15,7 @@ pub mod reference;
 pub mod report;
 pub mod subscription;
 pub mod taxii;
+pub mod thread;
 
 pub use access_log::*;
 pub use account::*;
@@ -27,6 +28,7 @@ pub use reference::*;
 pub use report::*;
 pub use subscription::*;
 pub use taxii::*;
+pub use thread::*;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

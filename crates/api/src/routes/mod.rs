@@ -15,5 +15,6 @@ pub mod service_accounts;
 pub mod stream;
 pub mod subscriptions;
 pub mod taxii;
+pub mod threads;
 pub mod totp;
 pub mod users;

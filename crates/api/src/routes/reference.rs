@@ -78,6 +78,11 @@ pub async fn acknowledge(
     }
     let answer = answer(&caller, &row, body.0.note.as_deref());
     reference::insert_acknowledgement(&tx, Uuid::new_v4(), &answer, body.0.kind).await?;
+    // Needing more information opens (or continues) the organisation's question thread
+    // with the originator, its note the first message (docs/threads.md).
+    if body.0.kind == sitrep_types::AckKind::NeedMoreInfo {
+        open_thread(&tx, &caller, &row, body.0.note.as_deref()).await?;
+    }
     let originator = [row.originator_id];
     let kind = sitrep_db::events::EventType::Acknowledged;
     sitrep_db::events::append(&tx, kind, row.id, row.revision, row.tier, row.tlp, Some(&originator)).await?;
@@ -85,6 +90,34 @@ pub async fn acknowledge(
     audit::write(&tx, &meta, audit::picture(&meta, &caller, &row).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(status))
+}
+
+/// Opens the caller's organisation's question thread on `row` for a `need_more_info`
+/// acknowledgement (or continues the one it has), with the note as a message. The
+/// acknowledgement has checked what asking needs: a published picture, read in full, not
+/// the caller's own.
+async fn open_thread(
+    c: &impl sitrep_db::GenericClient,
+    p: &Principal,
+    row: &PictureRow,
+    note: Option<&str>,
+) -> Result<(), ApiError> {
+    use sitrep_db::threads;
+    let opened_as = sitrep_types::ThreadOpenedAs::NeedMoreInfo;
+    let (thread, _) = threads::open(c, row.id, p.organisation_id, p.user_id, opened_as).await?;
+    if let Some(body) = note {
+        let message = threads::NewMessage {
+            thread,
+            revision: row.revision,
+            author: p.user_id,
+            organisation: p.organisation_id,
+            body,
+        };
+        if threads::add_message(c, &message).await?.is_none() {
+            return Err(ApiError::conflict("thread_full", "This thread holds as many messages as a thread keeps."));
+        }
+    }
+    Ok(())
 }
 
 async fn ack_status(

@@ -1,0 +1,245 @@
+//! Questions on a picture: a thread between the asking organisation and the originator,
+//! read by the secretariat, invisible to every other organisation.
+
+use reqwest::Response;
+use serde_json::{Value, json};
+use sitrep_types::{Reach, Role};
+
+use crate::helpers::pictures::{Cast, act, cast, content, published, revise};
+use crate::helpers::{TestApp, problem};
+
+/// The cast, and a reader of C, a member organisation that sees group pictures and is
+/// party to no thread.
+async fn with_third(app: &mut TestApp) -> (Cast, String) {
+    let c = app.seed_org("ORG-C", Reach::Member).await;
+    app.orgs.insert("C".to_owned(), c);
+    let cast = cast(app).await;
+    let third = app.token(&app.seed_user("c.reader", "C", &[Role::Reader]).await).await;
+    (cast, third)
+}
+
+async fn ask(app: &TestApp, token: &str, id: &str, body: &str) -> Response {
+    app.post_json(&format!("/api/v1/pictures/{id}/threads"), Some(token), &json!({"body": body})).await
+}
+
+async fn threads(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
+    let res = app.get(&format!("/api/v1/pictures/{id}/threads"), Some(token)).await;
+    assert_eq!(res.status(), 200);
+    res.json::<Value>().await.unwrap()["threads"].as_array().unwrap().clone()
+}
+
+async fn mine(app: &TestApp, token: &str) -> Value {
+    let res = app.get("/api/v1/me/threads", Some(token)).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+fn bodies(thread: &Value) -> Vec<String> {
+    thread["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn events_of(app: &TestApp, id: &str) -> i64 {
+    let id: uuid::Uuid = id.parse().unwrap();
+    let c = app.pool.get().await.unwrap();
+    c.query_one("SELECT count(*) FROM events WHERE picture_id = $1", &[&id]).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn a_question_is_answered_by_the_originator_and_no_third_organisation_learns_of_it() {
+    let mut app = TestApp::spawn().await;
+    let (cast, third) = with_third(&mut app).await;
+    let sec_meta = app.token(&app.seed_user("sec.only", "S", &[Role::Secretariat]).await).await;
+    let sec_reader = app.token(&app.seed_user("sec.reader", "S", &[Role::Secretariat, Role::Reader]).await).await;
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    let events_before = events_of(&app, &id).await;
+
+    // B asks: its organisation's thread opens with the question.
+    let res = ask(&app, &cast.b_reader, &id, "Which municipalities received the messages?").await;
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let audit = app.audit_of(&res).await;
+    let thread: Value = res.json().await.unwrap();
+    let tid = thread["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/pictures/{id}/threads/{tid}"));
+    assert_eq!(thread["asking_organisation"]["code"], "ORG-B");
+    assert_eq!(thread["opened_as"], "question");
+    assert_eq!(bodies(&thread), ["Which municipalities received the messages?"]);
+    assert_eq!(thread["unread"], 0, "one's own messages are not unread");
+    assert_eq!((audit.action.as_str(), audit.object_type.as_deref()), ("thread.ask", Some("thread")));
+    assert_eq!(audit.object_id.as_deref(), Some(tid.as_str()));
+    assert_eq!(audit.reason.as_deref(), Some(format!("picture:{id}").as_str()));
+
+    // C sees the picture but not the thread: not in the list, 404 by id, nothing to write in.
+    assert!(threads(&app, &third, &id).await.is_empty());
+    let res = app.get(&location, Some(&third)).await;
+    assert_eq!(problem(res, 404).await["code"], "thread_not_found");
+    let res = app.post_json(&format!("{location}/messages"), Some(&third), &json!({"body": "Let me in"})).await;
+    assert_eq!(problem(res, 404).await["code"], "thread_not_found");
+    assert_eq!(mine(&app, &third).await, json!({"threads": [], "unread": 0}));
+    // C's own question is a thread of its own, which B does not see either.
+    let res = ask(&app, &third, &id, "Is this the same campaign as last week?").await;
+    assert_eq!(res.status(), 201);
+    let c_thread: Value = res.json().await.unwrap();
+    assert_ne!(c_thread["id"], thread["id"]);
+    let b_sees: Vec<Value> = threads(&app, &cast.b_reader, &id).await;
+    assert_eq!(b_sees.len(), 1);
+    assert_eq!(b_sees[0]["id"], thread["id"]);
+    let res = app
+        .get(&format!("/api/v1/pictures/{id}/threads/{}", c_thread["id"].as_str().unwrap()), Some(&cast.b_reader))
+        .await;
+    assert_eq!(problem(res, 404).await["code"], "thread_not_found");
+
+    // The originator sees both, each with one unread message, and answers B.
+    let a_mine = mine(&app, &cast.author).await;
+    assert_eq!(a_mine["unread"], 2);
+    let a_sees = threads(&app, &cast.author, &id).await;
+    assert_eq!(a_sees.len(), 2);
+    assert!(a_sees.iter().all(|t| t["unread"] == 1), "{a_sees:?}");
+    assert_eq!(mine(&app, &cast.author).await["unread"], 0, "reading the threads read them");
+    let res = app
+        .post_json(&format!("{location}/messages"), Some(&cast.author), &json!({"body": "Vaasa and Seinäjoki."}))
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(app.audit_of(&res).await.action, "thread.message");
+    let b_mine = mine(&app, &cast.b_reader).await;
+    assert_eq!(b_mine["unread"], 1);
+    assert_eq!(b_mine["threads"][0]["picture_reference"].as_str().map(|r| r.starts_with("VTY-")), Some(true));
+    let res = app.get(&location, Some(&cast.b_reader)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.audit_of(&res).await.action, "thread.view");
+    let read: Value = res.json().await.unwrap();
+    assert_eq!(bodies(&read), ["Which municipalities received the messages?", "Vaasa and Seinäjoki."]);
+    assert_eq!(read["messages"][1]["organisation"]["code"], "ORG-A");
+    assert_eq!(mine(&app, &cast.b_reader).await["unread"], 0);
+    // The answer reached C's thread neither.
+    let c_sees = threads(&app, &third, &id).await;
+    assert_eq!(c_sees.len(), 1);
+    assert_eq!(bodies(&c_sees[0]), ["Is this the same campaign as last week?"]);
+
+    // The secretariat reads every thread; the messages only where it reads the picture.
+    let meta_view = threads(&app, &sec_meta, &id).await;
+    assert_eq!(meta_view.len(), 2);
+    assert!(meta_view.iter().all(|t| t.get("messages").is_none() && t["message_count"].as_i64().unwrap() >= 1));
+    let full_view = threads(&app, &sec_reader, &id).await;
+    assert_eq!(bodies(&full_view[0]).len() + bodies(&full_view[1]).len(), 3);
+    assert_eq!(mine(&app, &sec_meta).await["threads"].as_array().unwrap().len(), 2);
+    // ... and writes in none.
+    for token in [&sec_meta, &sec_reader] {
+        let res = app.post_json(&format!("{location}/messages"), Some(token), &json!({"body": "Noted"})).await;
+        assert_eq!(problem(res, 403).await["code"], "not_a_party");
+    }
+
+    // Who does not see the picture gets 404 for it; the originator does not ask itself.
+    let res = app.get(&format!("/api/v1/pictures/{id}/threads"), Some(&cast.v_reader)).await;
+    assert_eq!(problem(res, 404).await["code"], "picture_not_found");
+    let res = ask(&app, &cast.v_reader, &id, "?").await;
+    assert_eq!(problem(res, 404).await["code"], "picture_not_found");
+    let res = app.get(&location, Some(&cast.r_reader)).await;
+    assert_eq!(problem(res, 404).await["code"], "picture_not_found");
+    let res = ask(&app, &cast.author, &id, "Note to self").await;
+    assert_eq!(problem(res, 409).await["code"], "own_picture");
+
+    // Threads are not events: nothing reached the outbox, so no feed, stream or webhook
+    // carries them.
+    assert_eq!(events_of(&app, &id).await, events_before);
+}
+
+#[tokio::test]
+async fn need_more_info_opens_the_thread_with_its_note() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &content("group_virt", "AMBER")).await;
+    let path = format!("/api/v1/pictures/{id}/acknowledgements");
+    let res = app
+        .post_json(
+            &path,
+            Some(&cast.b_reader),
+            &json!({"kind": "need_more_info", "note": "Source of the screenshots?"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let a_sees = threads(&app, &cast.author, &id).await;
+    assert_eq!(a_sees.len(), 1);
+    assert_eq!(a_sees[0]["opened_as"], "need_more_info");
+    assert_eq!(a_sees[0]["asking_organisation"]["code"], "ORG-B");
+    assert_eq!(bodies(&a_sees[0]), ["Source of the screenshots?"]);
+    // A later question continues the same thread.
+    let res = ask(&app, &cast.b_reader, &id, "And their times?").await;
+    assert_eq!(res.status(), 201);
+    let thread: Value = res.json().await.unwrap();
+    assert_eq!(thread["id"], a_sees[0]["id"]);
+    assert_eq!(bodies(&thread), ["Source of the screenshots?", "And their times?"]);
+    // Other acknowledgements open nothing.
+    let res = app.post_json(&path, Some(&cast.v_reader), &json!({"kind": "received", "note": "ok"})).await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(threads(&app, &cast.author, &id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_narrowed_picture_takes_the_thread_from_the_organisation_that_lost_sight() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &content("group_virt", "AMBER")).await;
+    let res = ask(&app, &cast.v_reader, &id, "Seen in Swedish too?").await;
+    assert_eq!(res.status(), 201);
+    let tid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(mine(&app, &cast.v_reader).await["threads"].as_array().unwrap().len(), 1);
+
+    assert_eq!(revise(&app, &cast.author, &id, &json!({"tier": "group"})).await.status(), 200);
+    // V no longer sees the picture: its thread is gone for it, in every place.
+    let res = app.get(&format!("/api/v1/pictures/{id}/threads/{tid}"), Some(&cast.v_reader)).await;
+    problem(res, 404).await;
+    let res = app
+        .post_json(
+            &format!("/api/v1/pictures/{id}/threads/{tid}/messages"),
+            Some(&cast.v_reader),
+            &json!({"body": "?"}),
+        )
+        .await;
+    problem(res, 404).await;
+    assert_eq!(mine(&app, &cast.v_reader).await, json!({"threads": [], "unread": 0}));
+    // The originator keeps it (it is the picture's history) but cannot answer into the
+    // void: V would never read it.
+    let a_sees = threads(&app, &cast.author, &id).await;
+    assert_eq!(a_sees.len(), 1);
+    assert_eq!(bodies(&a_sees[0]), ["Seen in Swedish too?"]);
+}
+
+#[tokio::test]
+async fn a_withdrawn_picture_keeps_its_threads_but_takes_no_more_messages() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &content("group", "GREEN")).await;
+    let res = ask(&app, &cast.b_reader, &id, "Still current?").await;
+    let tid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(act(&app, &cast.approver, &id, "withdraw").await.status(), 200);
+    let res = app
+        .post_json(
+            &format!("/api/v1/pictures/{id}/threads/{tid}/messages"),
+            Some(&cast.author),
+            &json!({"body": "No."}),
+        )
+        .await;
+    assert_eq!(problem(res, 409).await["code"], "not_published");
+    let res = ask(&app, &cast.b_reader, &id, "Why?").await;
+    assert_eq!(problem(res, 409).await["code"], "not_published");
+    assert_eq!(bodies(&threads(&app, &cast.b_reader, &id).await[0]), ["Still current?"]);
+}
+
+#[tokio::test]
+async fn a_message_must_be_text_of_at_most_4000_characters() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    for body in [json!({"body": ""}), json!({"body": "x".repeat(4001)}), json!({"body": "bell\u{7}"})] {
+        let res = app.post_json(&format!("/api/v1/pictures/{id}/threads"), Some(&cast.b_reader), &body).await;
+        assert_eq!(problem(res, 422).await["errors"][0]["field"], "body");
+    }
+    let res = app
+        .post_json(&format!("/api/v1/pictures/{id}/threads"), Some(&cast.b_reader), &json!({"body": "ok", "to": "all"}))
+        .await;
+    assert!(matches!(res.status().as_u16(), 400 | 422));
+    assert!(threads(&app, &cast.author, &id).await.is_empty(), "nothing was stored");
+    let res = ask(&app, &cast.b_reader, &id, "two\nlines").await;
+    assert_eq!(res.status(), 201);
+}
