@@ -42,3 +42,15 @@ CREATE TABLE thread_reads (
     read_at   timestamptz NOT NULL,
     PRIMARY KEY (user_id, thread_id)
 );
+
+-- Each new message is mailed to the other party's people in the thread (docs/threads.md):
+-- the mail queue learns a fifth kind of message, about a thread message.
+ALTER TABLE mail_messages DROP CONSTRAINT mail_messages_kind_check;
+ALTER TABLE mail_messages ADD CONSTRAINT mail_messages_kind_check
+    CHECK (kind IN ('event', 'confirmation', 'reminder', 'overdue', 'thread'));
+ALTER TABLE mail_messages ADD COLUMN thread_message_id uuid REFERENCES thread_messages (id);
+ALTER TABLE mail_messages DROP CONSTRAINT mail_messages_picture_check;
+ALTER TABLE mail_messages ADD CONSTRAINT mail_messages_picture_check
+    CHECK ((kind IN ('reminder', 'overdue', 'thread')) = (picture_id IS NOT NULL));
+ALTER TABLE mail_messages ADD CONSTRAINT mail_messages_thread_check
+    CHECK ((kind = 'thread') = (thread_message_id IS NOT NULL));

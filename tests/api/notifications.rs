@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
-use crate::helpers::mail::{self, Mail, Sink};
+use crate::helpers::mail::{self, Mail, Sink, address, opt_in, token_in};
 use crate::helpers::pictures::{cast, content, published, revise};
 use crate::helpers::{TestApp, problem};
 
@@ -199,27 +199,6 @@ async fn only_the_secretariat_reads_the_mail_log() {
 }
 
 // Sending: a real SMTP server on loopback (helpers/mail.rs).
-
-/// An address of this test alone (the SMTP server is shared by the run).
-fn address(who: &str) -> String {
-    format!("{who}.{}@example.org", &uuid::Uuid::new_v4().simple().to_string()[..12])
-}
-
-/// The token in a confirmation message (the end of its link).
-fn token_in(mail: &Mail) -> String {
-    let text = mail.text();
-    let at = text.find("#/confirm-email/").expect("a confirmation link") + "#/confirm-email/".len();
-    text[at..].split_whitespace().next().unwrap().to_owned()
-}
-
-/// Sets a person's preferences with `address`, and confirms the address with the token
-/// of the message the relay received.
-async fn opt_in(app: &TestApp, sink: &Sink, token: &str, address: &str, mut prefs: Value) {
-    prefs["email"] = json!(address);
-    assert_eq!(put(app, "/api/v1/me/notifications", token, &prefs).await.status(), 200);
-    let mail = sink.wait_for(address, 1).await;
-    assert_eq!(confirm(app, &token_in(&mail[0])).await.status(), 204);
-}
 
 /// Sets `org`'s duty addresses (as the secretariat) and confirms each through its message.
 async fn duty(app: &TestApp, sink: &Sink, secretariat: &str, org: &str, addresses: &[&str]) {

@@ -5,6 +5,7 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use sitrep_types::{Reach, Role};
 
+use crate::helpers::mail::{self, address, opt_in};
 use crate::helpers::pictures::{Cast, act, cast, content, published, revise};
 use crate::helpers::{TestApp, problem};
 
@@ -198,8 +199,7 @@ async fn a_narrowed_picture_takes_the_thread_from_the_organisation_that_lost_sig
         .await;
     problem(res, 404).await;
     assert_eq!(mine(&app, &cast.v_reader).await, json!({"threads": [], "unread": 0}));
-    // The originator keeps it (it is the picture's history) but cannot answer into the
-    // void: V would never read it.
+    // The originator keeps it: it is the picture's history.
     let a_sees = threads(&app, &cast.author, &id).await;
     assert_eq!(a_sees.len(), 1);
     assert_eq!(bodies(&a_sees[0]), ["Seen in Swedish too?"]);
@@ -242,4 +242,99 @@ async fn a_message_must_be_text_of_at_most_4000_characters() {
     assert!(threads(&app, &cast.author, &id).await.is_empty(), "nothing was stored");
     let res = ask(&app, &cast.b_reader, &id, "two\nlines").await;
     assert_eq!(res.status(), 201);
+}
+
+/// Waits until every thread message queued about `picture` is settled, and returns
+/// (address, state, outcome) of each.
+async fn settled(app: &TestApp, picture: &str, n: usize) -> Vec<(String, String, Option<String>)> {
+    let id: uuid::Uuid = picture.parse().unwrap();
+    let client = app.pool.get().await.unwrap();
+    for _ in 0..400 {
+        let rows = client
+            .query(
+                "SELECT address, state, last_outcome FROM mail_messages WHERE kind = 'thread' AND picture_id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        if rows.len() >= n && rows.iter().all(|r| r.get::<_, String>(1) != "pending") {
+            return rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the thread messages about {picture} were not settled");
+}
+
+#[tokio::test]
+async fn each_message_is_mailed_to_the_other_partys_people_in_the_thread_and_above_green_without_its_text() {
+    let sink = mail::shared().await;
+    let mut app = TestApp::spawn_with(|s| sink.configure(s)).await;
+    let (cast, third) = with_third(&mut app).await;
+    let b2 = app.token(&app.seed_user("b.reader2", "B", &[Role::Reader]).await).await;
+    let sec = app.token(&app.seed_user("s.reader", "S", &[Role::Secretariat, Role::Reader]).await).await;
+    let (a, b, b_other, c, s, v) =
+        (address("a"), address("b"), address("b2"), address("c"), address("s"), address("v"));
+    let all = json!({"urgencies": ["routine", "priority", "immediate"], "language": "en"});
+    for (token, addr) in
+        [(&cast.author, &a), (&cast.b_reader, &b), (&b2, &b_other), (&third, &c), (&sec, &s), (&cast.v_reader, &v)]
+    {
+        opt_in(&app, sink, token, addr, all.clone()).await;
+    }
+    let secret = "The accounts are run from one office in Tallinn";
+    let id = published(&app, &cast, &content("group_virt", "AMBER")).await;
+    let reference: String = app
+        .get(&format!("/api/v1/pictures/{id}"), Some(&cast.author))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // B asks: the originator's author (who created the picture) is told, without the text.
+    let res = ask(&app, &cast.b_reader, &id, secret).await;
+    let tid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let rows = settled(&app, &id, 1).await;
+    assert_eq!(rows, [(a.clone(), "sent".to_owned(), Some("sent".to_owned()))]);
+    let got = sink.wait_for(&a, 2).await;
+    let told = got.iter().find(|m| m.text().contains("question thread")).expect("the message about the thread");
+    assert!(told.header("subject").unwrap().contains(&reference));
+    assert!(told.text().contains("ORG-B wrote in the question thread"), "{}", told.text());
+    assert!(!told.everything().contains("Tallinn"), "AMBER text never leaves in a message");
+
+    // A answers: B's asker is told; B's other reader, C, the secretariat and V are not.
+    let path = format!("/api/v1/pictures/{id}/threads/{tid}/messages");
+    assert_eq!(app.post_json(&path, Some(&cast.author), &json!({"body": "Noted"})).await.status(), 201);
+    let rows = settled(&app, &id, 2).await;
+    let mut to: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    to.sort_unstable();
+    let mut expected = vec![a.as_str(), b.as_str()];
+    expected.sort_unstable();
+    assert_eq!(to, expected);
+    assert!(sink.wait_for(&b, 2).await.iter().any(|m| m.text().contains("ORG-A wrote in the question thread")));
+    for nobody in [&b_other, &c, &s] {
+        assert!(sink.messages_to(nobody).iter().all(|m| !m.text().contains("question thread")), "{nobody}");
+    }
+
+    // V asks, then loses sight of the picture: A's answer is queued for V's asker but not
+    // sent, because the worker decides again with the picture as it stands then.
+    let res = ask(&app, &cast.v_reader, &id, "Also in Swedish?").await;
+    let v_thread = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    settled(&app, &id, 3).await;
+    assert_eq!(revise(&app, &cast.author, &id, &json!({"tier": "group"})).await.status(), 200);
+    let path = format!("/api/v1/pictures/{id}/threads/{v_thread}/messages");
+    assert_eq!(app.post_json(&path, Some(&cast.author), &json!({"body": "Yes"})).await.status(), 201);
+    let rows = settled(&app, &id, 4).await;
+    let to_v: Vec<_> = rows.iter().filter(|r| r.0 == v).collect();
+    assert_eq!(to_v.len(), 1);
+    assert_eq!((to_v[0].1.as_str(), to_v[0].2.as_deref()), ("suppressed", Some("not_visible")));
+    assert!(sink.messages_to(&v).iter().all(|m| !m.text().contains("question thread")));
+
+    // Up to GREEN the text itself is in the message.
+    let green = published(&app, &cast, &content("group", "GREEN")).await;
+    assert_eq!(ask(&app, &cast.b_reader, &green, "Is the SMS number known?").await.status(), 201);
+    settled(&app, &green, 1).await;
+    let got = sink.messages_to(&a);
+    assert!(got.iter().any(|m| m.text().contains("Is the SMS number known?")));
 }

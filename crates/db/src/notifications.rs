@@ -556,6 +556,8 @@ pub struct Claimed {
     pub attempt: i32,
     /// Failures since queued (the position in the retry schedule).
     pub failures: i32,
+    /// For a message about a thread: the thread message it tells of.
+    pub thread_message_id: Option<Uuid>,
 }
 
 /// Claims up to `limit` due messages under a lease; the caller commits before sending.
@@ -570,7 +572,8 @@ pub async fn claim(c: &impl GenericClient, lease_secs: f64, limit: i64) -> Resul
                UPDATE mail_messages m SET lease_until = now() + make_interval(secs => $1), attempts = m.attempts + 1 \
                FROM due WHERE m.id = due.id RETURNING m.*) \
              SELECT c.id, c.message_id, c.kind, c.event_id, e.type, coalesce(e.picture_id, c.picture_id), c.user_id, \
-               c.duty_address_id, c.organisation_id, c.address, c.token, c.attempts, c.failures \
+               c.duty_address_id, c.organisation_id, c.address, c.token, c.attempts, c.failures, \
+               c.thread_message_id \
              FROM claimed c LEFT JOIN events e ON e.id = c.event_id",
             &[&lease_secs, &limit],
         )
@@ -595,6 +598,7 @@ pub async fn claim(c: &impl GenericClient, lease_secs: f64, limit: i64) -> Resul
                 token: r.try_get(10)?,
                 attempt: r.try_get(11)?,
                 failures: r.try_get(12)?,
+                thread_message_id: r.try_get(13)?,
             })
         })
         .collect()

@@ -229,3 +229,61 @@ pub async fn mine(
         })
         .collect()
 }
+
+/// Queues, in the writer's transaction, the mail about message `message` of `thread` on
+/// `picture` for the party organisation `to`: one message for each person of `to` who
+/// takes part in the thread (opened it or wrote in it; for the originator, also the
+/// person who created the picture), is active, has a membership of `to` in force and a
+/// confirmed address. The worker decides again before sending
+/// (`sitrep_domain::thread::mail_for_person`). The Message-ID is derived from the
+/// message and the person, so the same pair is queued once.
+pub async fn queue_mail(
+    c: &impl GenericClient,
+    message: Uuid,
+    thread: Uuid,
+    picture: Uuid,
+    to: Uuid,
+) -> Result<u64, DbError> {
+    Ok(c.execute(
+        "INSERT INTO mail_messages (id, message_id, kind, picture_id, thread_message_id, user_id, organisation_id, address) \
+         SELECT gen_random_uuid(), \
+                encode(sha256(convert_to('sitrep-thread:' || $1::uuid::text || ':person:' || n.user_id::text, 'UTF8')), 'hex'), \
+                'thread', $3::uuid, $1::uuid, n.user_id, $4::uuid, n.email \
+         FROM notification_preferences n JOIN users u ON u.id = n.user_id AND u.active AND u.kind = 'person' \
+         WHERE n.email IS NOT NULL AND n.email_confirmed_at IS NOT NULL \
+           AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.organisation_id = $4 \
+                         AND m.valid_from <= now() AND (m.valid_until IS NULL OR m.valid_until > now())) \
+           AND u.id IN (SELECT author_id FROM thread_messages WHERE thread_id = $2 \
+                        UNION SELECT opened_by FROM threads WHERE id = $2 \
+                        UNION SELECT created_by FROM pictures WHERE id = $3) \
+         ON CONFLICT (message_id) DO NOTHING",
+        &[&message, &thread, &picture, &to],
+    )
+    .await?)
+}
+
+/// What the mail about a thread message says and decides with: the thread's asking
+/// organisation, the writer's organisation (code) and the text.
+#[derive(Debug, Clone)]
+pub struct MailedMessage {
+    pub id: Uuid,
+    pub asking: Uuid,
+    pub writer: String,
+    pub body: String,
+}
+
+pub async fn mailed_messages(c: &impl GenericClient, ids: &[Uuid]) -> Result<Vec<MailedMessage>, DbError> {
+    let rows = c
+        .query(
+            "SELECT m.id, t.asking_org_id, o.code, m.body FROM thread_messages m \
+             JOIN threads t ON t.id = m.thread_id JOIN organisations o ON o.id = m.organisation_id \
+             WHERE m.id = ANY ($1)",
+            &[&ids],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MailedMessage { id: r.try_get(0)?, asking: r.try_get(1)?, writer: r.try_get(2)?, body: r.try_get(3)? })
+        })
+        .collect()
+}

@@ -25,6 +25,7 @@ use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
 use sitrep_db::notifications::{self as db, Claimed, DutyNow, MailSettle, Owner, PersonNow, PictureNow, Queued};
 use sitrep_domain::escalation::{self, Standing, Step};
 use sitrep_domain::notify::{self, About, Mail, MailedEvent, Preferences, QuietHours};
+use sitrep_domain::thread;
 use sitrep_domain::visibility::{Handling, Viewer};
 use sitrep_domain::{Permissions, RoleSet};
 use sitrep_types::{Domain, Lang, Reach, Role, Status, Tier, Tlp, Urgency};
@@ -541,6 +542,8 @@ impl Mailer {
         let pictures = db::pictures_now(&client, &picture_ids).await?;
         let people = db::people(&client, Some(&user_ids)).await?;
         let duties = db::duties(&client, Some(&duty_ids)).await?;
+        let thread_message_ids: Vec<Uuid> = claimed.iter().filter_map(|c| c.thread_message_id).collect();
+        let thread_messages = sitrep_db::threads::mailed_messages(&client, &thread_message_ids).await?;
         let now = Utc::now();
         // Reminders and overdue reports: the organisations still silent now, by the
         // escalation rule, for each such message.
@@ -581,6 +584,7 @@ impl Mailer {
                     Owner::Person(_) => None,
                 },
                 silent: silent.iter().find(|s| s.0 == c.id).map(|s| s.1.as_slice()),
+                thread_message: c.thread_message_id.and_then(|id| thread_messages.iter().find(|m| m.id == id)),
             };
             self.attempt(c, ctx, now)
         });
@@ -689,6 +693,9 @@ impl Mailer {
         if c.kind == "reminder" || c.kind == "overdue" {
             return self.prepare_overdue(c, ctx);
         }
+        if c.kind == "thread" {
+            return self.prepare_thread(c, ctx, now);
+        }
         let (Some(p), Some(kind)) = (ctx.picture, c.event_type.as_deref().and_then(MailedEvent::of)) else {
             return Prepared::Suppress("not_visible");
         };
@@ -763,6 +770,40 @@ impl Mailer {
         self.message(c, &r).map_or(Prepared::Suppress("unaddressable"), |m| Prepared::Send(Box::new(m)))
     }
 
+    /// A new message of a question thread, for a person of the other party: decided
+    /// again now (`sitrep_domain::thread::mail_for_person`), so a person who left the
+    /// organisation or an organisation that lost sight of the picture is told nothing.
+    fn prepare_thread(&self, c: &Claimed, ctx: &Context<'_>, now: DateTime<Utc>) -> Prepared {
+        let (Some(p), Some(m), Some(person), Some(to)) =
+            (ctx.picture, ctx.thread_message, ctx.person, c.organisation_id)
+        else {
+            return Prepared::Suppress("not_visible");
+        };
+        let Some(f) = facts(p) else { return Prepared::Suppress("not_visible") };
+        let viewers: Vec<Viewer> =
+            person.memberships.iter().map(|(o, reach, roles)| viewer_of(*o, reach, roles)).collect();
+        let handling =
+            Handling { originator: p.originator_id, status: f.status, tier: f.tier, named: &p.named_recipients };
+        match thread::mail_for_person(&viewers, to, &prefs_of(person), &handling, m.asking, f.urgency, now) {
+            Mail::Skip(why) => return Prepared::Suppress(why.as_str()),
+            Mail::HoldUntil(at) => return Prepared::Hold(at),
+            Mail::Send => {}
+        }
+        if person.prefs.email.as_deref() != Some(c.address.as_str()) {
+            return Prepared::Suppress("address_changed");
+        }
+        let mail = render::ThreadMail {
+            lang: Lang::parse(&person.prefs.language).unwrap_or(Lang::Fi),
+            reference: &p.reference,
+            tlp: f.tlp,
+            writer: &m.writer,
+            body: &m.body,
+            link: format!("{}#/picture/{}", self.options.console_url, p.id),
+        };
+        let r = render::thread(&mail);
+        self.message(c, &r).map_or(Prepared::Suppress("unaddressable"), |m| Prepared::Send(Box::new(m)))
+    }
+
     /// The message: plain text and HTML, the derived `Message-ID`, `List-Id`, and
     /// `Auto-Submitted` (so that out-of-office replies stay away).
     fn message(&self, c: &Claimed, r: &render::Rendered) -> Option<Message> {
@@ -793,6 +834,8 @@ struct Context<'a> {
     /// For a reminder or an overdue report: the organisations (codes; for a reminder,
     /// one entry) still silent now; empty when none is.
     silent: Option<&'a [String]>,
+    /// For a message about a thread: the thread message.
+    thread_message: Option<&'a sitrep_db::threads::MailedMessage>,
 }
 
 /// A picture's acknowledgement deadline: 1 h after publication for `immediate`, 4 h for

@@ -7,9 +7,11 @@
 //! metadata only it sees that the thread exists, its parties and times, and no message).
 //! For anyone else a thread does not exist.
 
-use sitrep_types::Status;
+use chrono::{DateTime, Utc};
+use sitrep_types::{Status, Urgency};
 use uuid::Uuid;
 
+use crate::notify::{Mail, Preferences, Skip};
 use crate::visibility::{Handling, Sight, Viewer, sight};
 
 /// How much of a thread a viewer sees.
@@ -84,6 +86,39 @@ pub fn may_write(v: &Viewer, h: &Handling<'_>, asking: Uuid) -> Result<bool, Ref
 /// of the asking organisation, the asking organisation otherwise).
 pub fn other_party(h: &Handling<'_>, asking: Uuid, writer: Uuid) -> Uuid {
     if writer == asking { h.originator } else { asking }
+}
+
+/// Whether a person is mailed a new message of the thread `asking` opened on a picture,
+/// the message being for the party organisation `to`: the address is confirmed and one of
+/// the person's memberships in force is of `to` and reads the thread in full now (so an
+/// organisation that lost sight of the picture is told nothing). Quiet hours hold it
+/// unless the picture is `immediate`. The person's urgency, domain and election filters
+/// are for pictures, not for answers to their own organisation's question: they do not
+/// apply.
+pub fn mail_for_person(
+    viewers: &[Viewer],
+    to: Uuid,
+    prefs: &Preferences,
+    h: &Handling<'_>,
+    asking: Uuid,
+    urgency: Urgency,
+    now: DateTime<Utc>,
+) -> Mail {
+    if !prefs.confirmed {
+        return Mail::Skip(Skip::Unconfirmed);
+    }
+    let reads = viewers
+        .iter()
+        .any(|v| v.organisation == to && party(v, h, asking) && thread_sight(v, h, asking) == ThreadSight::Full);
+    if !reads {
+        return Mail::Skip(Skip::NotVisible);
+    }
+    if urgency != Urgency::Immediate
+        && let Some(until) = prefs.quiet_hours.and_then(|q| q.holds_until(now))
+    {
+        return Mail::HoldUntil(until);
+    }
+    Mail::Send
 }
 
 #[cfg(test)]
@@ -180,6 +215,47 @@ mod tests {
             prop_assert_eq!(asks, reads_picture && v.organisation != originator && status == Status::Published);
             if may_ask(&v, &h).is_err() {
                 prop_assert!(reads_picture);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Mail about a thread goes only to a person of the organisation it is for, who
+        /// reads the thread now; `immediate` is never held.
+        #[test]
+        fn thread_mail_reaches_only_a_party_that_reads_the_thread(
+            viewers in proptest::collection::vec(viewer(), 0..3),
+            to in 0..4usize,
+            originator in 0..4usize,
+            asking in 0..4usize,
+            status in status(),
+            tier in tier(),
+            named in proptest::sample::subsequence(orgs().to_vec(), 0..4),
+            confirmed in any::<bool>(),
+            quiet in any::<bool>(),
+            immediate in any::<bool>(),
+        ) {
+            let (to, originator, asking) = (orgs()[to], orgs()[originator], orgs()[asking]);
+            let h = Handling { originator, status, tier, named: &named };
+            let now = DateTime::parse_from_rfc3339("2027-04-18T22:30:00Z").unwrap().with_timezone(&Utc);
+            let prefs = Preferences {
+                confirmed,
+                quiet_hours: quiet.then(|| crate::notify::QuietHours::parse("22:00", "07:00", "UTC").unwrap()),
+                ..Preferences::default()
+            };
+            let urgency = if immediate { Urgency::Immediate } else { Urgency::Routine };
+            let got = mail_for_person(&viewers, to, &prefs, &h, asking, urgency, now);
+            let reads = viewers.iter().any(|v| {
+                v.organisation == to
+                    && (to == originator || to == asking)
+                    && thread_sight(v, &h, asking) == ThreadSight::Full
+            });
+            match got {
+                Mail::Send => prop_assert!(confirmed && reads && (immediate || !quiet)),
+                Mail::HoldUntil(_) => prop_assert!(confirmed && reads && quiet && !immediate),
+                Mail::Skip(_) => prop_assert!(!confirmed || !reads),
             }
         }
     }

@@ -114,7 +114,8 @@ pub struct MailMessage {
     /// The `Message-ID` header, the same on every attempt.
     pub message_id: String,
     /// `event`, `confirmation`, `reminder` (an overdue acknowledgement, to the silent
-    /// organisation's duty address) or `overdue` (to the secretariat's).
+    /// organisation's duty address), `overdue` (to the secretariat's) or `thread` (a new
+    /// message in a question thread, to the other party's people in it).
     pub kind: String,
     pub event_id: Option<Uuid>,
     pub picture_id: Option<Uuid>,

@@ -178,3 +178,27 @@ impl Mail {
         )
     }
 }
+
+/// An address of this test alone (the SMTP server is shared by the run).
+pub fn address(who: &str) -> String {
+    format!("{who}.{}@example.org", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// The token in a confirmation message (the end of its link).
+pub fn token_in(mail: &Mail) -> String {
+    let text = mail.text();
+    let at = text.find("#/confirm-email/").expect("a confirmation link") + "#/confirm-email/".len();
+    text[at..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// Sets a person's preferences with `address`, and confirms the address with the token
+/// of the message the relay received.
+pub async fn opt_in(app: &super::TestApp, sink: &Sink, token: &str, address: &str, mut prefs: Value) {
+    prefs["email"] = serde_json::json!(address);
+    let path = app.url("/api/v1/me/notifications");
+    let res = app.client.put(path).bearer_auth(token).json(&prefs).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mail = sink.wait_for(address, 1).await;
+    let body = serde_json::json!({"token": token_in(&mail[0])});
+    assert_eq!(app.post_json("/api/v1/email-confirmations", None, &body).await.status(), 204);
+}

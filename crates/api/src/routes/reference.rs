@@ -113,9 +113,11 @@ async fn open_thread(
             organisation: p.organisation_id,
             body,
         };
-        if threads::add_message(c, &message).await?.is_none() {
+        let Some(written) = threads::add_message(c, &message).await? else {
             return Err(ApiError::conflict("thread_full", "This thread holds as many messages as a thread keeps."));
-        }
+        };
+        // The originator's people in the thread are told.
+        threads::queue_mail(c, written, thread, row.id, row.originator_id).await?;
     }
     Ok(())
 }

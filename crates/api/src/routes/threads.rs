@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 use sitrep_db::GenericClient;
 use sitrep_db::pictures::{self, PictureRow};
 use sitrep_db::threads::{self, NewMessage, ThreadRow};
-use sitrep_domain::thread::{Refused, ThreadSight, may_ask, may_write, party, thread_sight};
+use sitrep_domain::thread::{Refused, ThreadSight, may_ask, may_write, other_party, party, thread_sight};
 use sitrep_domain::validation::check_text;
 use sitrep_domain::visibility::Viewer;
 use sitrep_types::{CreateThreadMessage, MyThreads, Thread, ThreadList, ThreadOpenedAs, ThreadSummary};
@@ -164,10 +164,13 @@ async fn write_message(
 ) -> Result<Thread, ApiError> {
     let message =
         NewMessage { thread, revision: row.revision, author: p.user_id, organisation: p.organisation_id, body };
-    if threads::add_message(c, &message).await?.is_none() {
+    let Some(written) = threads::add_message(c, &message).await? else {
         return Err(thread_full());
-    }
+    };
     let t = threads::find(c, p.user_id, p.organisation_id, row.id, thread).await?.ok_or(THREAD_NOT_FOUND)?;
+    // The other party's people are told, in this transaction (docs/threads.md).
+    let to = other_party(&row.handling(), t.asking.id, p.organisation_id);
+    threads::queue_mail(c, written, thread, row.id, to).await?;
     view(c, p, row, t, ThreadSight::Full).await
 }
 

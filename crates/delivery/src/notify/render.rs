@@ -315,6 +315,58 @@ pub fn overdue(m: &OverdueMail<'_>) -> Rendered {
     Rendered { subject, text, html: html_page(m.lang, &html) }
 }
 
+/// What a message about a new message in a question thread says: who wrote, on which
+/// picture, and the text itself only where the picture's TLP allows it in a message.
+#[derive(Debug, Clone)]
+pub struct ThreadMail<'a> {
+    pub lang: Lang,
+    pub reference: &'a str,
+    pub tlp: Tlp,
+    /// The writer's organisation (its code).
+    pub writer: &'a str,
+    pub body: &'a str,
+    pub link: String,
+}
+
+/// A new message in a question thread, for the other party.
+pub fn thread(m: &ThreadMail<'_>) -> Rendered {
+    let w = words(m.lang);
+    let (what, wrote, read) = match m.lang {
+        Lang::Fi => {
+            ("Uusi viesti kysymysketjussa", "kirjoitti kysymysketjuun tilannekuvasta", "Lue ja vastaa Sitrepissä.")
+        }
+        Lang::Sv => ("Nytt meddelande i frågetråden", "skrev i frågetråden om lägesbilden", "Läs och svara i Sitrep."),
+        Lang::En => (
+            "New message in a question thread",
+            "wrote in the question thread on situation picture",
+            "Read and answer it in Sitrep.",
+        ),
+    };
+    let tlp = format!("TLP:{}", m.tlp.as_str());
+    let subject = format!("[{tlp}] {what}: {} ({})", m.reference, m.writer);
+    let line = format!("{} {wrote} {}.", m.writer, m.reference);
+    let body = text_may_be_mailed(m.tlp).then_some(m.body);
+    let mut text = format!("{tlp}\n\n{line}\n\n");
+    if let Some(b) = body {
+        text.push_str(&format!("{b}\n\n"));
+    }
+    text.push_str(&format!("{read}\n{}: {}\n\n-- \n{}\n{tlp}\n", w.open, m.link, w.footer));
+    let mut html =
+        format!("<p><strong>{}</strong></p>\n<h1>{}</h1>\n<p>{}</p>\n", escape(&tlp), escape(what), escape(&line));
+    if let Some(b) = body {
+        html.push_str(&format!("<blockquote style=\"white-space: pre-wrap\">{}</blockquote>\n", escape(b)));
+    }
+    html.push_str(&format!(
+        "<p>{}</p>\n<p><a href=\"{}\">{}</a></p>\n<hr>\n<p><small>{}</small></p>\n<p><strong>{}</strong></p>\n",
+        escape(read),
+        escape(&m.link),
+        escape(w.open),
+        escape(w.footer),
+        escape(&tlp)
+    ));
+    Rendered { subject, text, html: html_page(m.lang, &html) }
+}
+
 /// The message that carries a confirmation token.
 pub fn confirmation(lang: Lang, link: &str, token: &str) -> Rendered {
     let w = words(lang);
@@ -423,5 +475,27 @@ mod tests {
         assert!(r.subject.contains("Acknowledgements overdue"));
         assert!(r.text.contains("ORG-B, ORG-V") && r.html.contains("ORG-B, ORG-V"));
         assert_eq!(r.html.matches("href=").count(), 1);
+    }
+    #[test]
+    fn a_thread_message_is_mailed_in_words_only_up_to_green() {
+        let mail = |tlp| ThreadMail {
+            lang: Lang::Sv,
+            reference: "VTY-2027-0042",
+            tlp,
+            writer: "ORG-B",
+            body: "Which <municipalities>?",
+            link: "https://sitrep.example/app/#/picture/1".into(),
+        };
+        for tlp in [Tlp::Amber, Tlp::AmberStrict, Tlp::Red] {
+            let r = thread(&mail(tlp));
+            for part in [&r.subject, &r.text, &r.html] {
+                assert!(!part.contains("municipalities"), "{tlp:?}: {part}");
+            }
+            assert!(r.text.contains("ORG-B skrev i frågetråden om lägesbilden VTY-2027-0042."));
+        }
+        let r = thread(&mail(Tlp::Green));
+        assert!(r.text.contains("Which <municipalities>?"));
+        assert!(r.html.contains("Which &lt;municipalities&gt;?"));
+        assert!(!r.subject.contains("municipalities"), "the text is never in the subject");
     }
 }
