@@ -338,3 +338,162 @@ async fn each_message_is_mailed_to_the_other_partys_people_in_the_thread_and_abo
     let got = sink.messages_to(&a);
     assert!(got.iter().any(|m| m.text().contains("Is the SMS number known?")));
 }
+
+/// Random worlds through the real interfaces: organisations of random reach, pictures of
+/// random originator, status, tier and named recipients (stored directly), threads of
+/// random asking organisations, and callers of random organisation and roles. What each
+/// caller gets from every thread route is compared with the thread rule, written out
+/// here from the picture's sight: which threads are listed for each picture and
+/// in `/me/threads`, with messages or without, and which are `404`. Zero differences
+/// allowed. The seed is printed; `SITREP_TEST_SEED` replays one,
+/// `SITREP_TEST_THREAD_WORLDS` (default 3) sets how many worlds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_thread_route_agrees_with_the_thread_rule_in_random_worlds() {
+    use std::collections::BTreeSet;
+
+    use rand::{Rng, SeedableRng};
+    use sitrep_domain::thread::ThreadSight;
+    use sitrep_domain::visibility::{Handling, Sight, Viewer, sight};
+    use sitrep_types::{PictureContent, Status, Tier};
+    use uuid::Uuid;
+
+    let worlds: u64 = std::env::var("SITREP_TEST_THREAD_WORLDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let first: u64 = std::env::var("SITREP_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    for seed in first..first + worlds {
+        eprintln!("threads in a random world: SITREP_TEST_SEED={seed}");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut app = TestApp::spawn_with(|s| s.auth.login.per_address_per_minute = 100_000).await;
+        let author = app.seed_user("w.author", "A", &[Role::Author]).await;
+        let content: PictureContent = serde_json::from_value(content("group", "AMBER")).unwrap();
+        let mut orgs: Vec<(String, Uuid, Reach)> = Vec::new();
+        for i in 0..5 {
+            let reach = [Reach::Member, Reach::Virt, Reach::RasContactPoint][rng.gen_range(0..3)];
+            let code = format!("T{i}");
+            let id = app.seed_org(&format!("ORG-{code}"), reach).await;
+            app.orgs.insert(code.clone(), id);
+            orgs.push((code, id, reach));
+        }
+        let client = app.pool.get().await.unwrap();
+        let mut pictures = Vec::new();
+        for i in 0..10 {
+            let origin = orgs[rng.gen_range(0..orgs.len())].1;
+            let status = Status::ALL[rng.gen_range(0..Status::ALL.len())];
+            let tier = Tier::ALL[rng.gen_range(0..Tier::ALL.len())];
+            let named: Vec<Uuid> = (0..rng.gen_range(0..3)).map(|_| orgs[rng.gen_range(0..orgs.len())].1).collect();
+            let id = Uuid::new_v4();
+            crate::visibility::store_picture(
+                &client,
+                id,
+                &format!("T-{i}-{id}"),
+                origin,
+                author.id,
+                status,
+                tier,
+                &named,
+                &content,
+            )
+            .await;
+            pictures.push((id, origin, status, tier, named));
+        }
+        // Threads: random pictures and asking organisations other than the originator,
+        // each with one message of the asking organisation.
+        let mut threads = Vec::new();
+        for _ in 0..12 {
+            let (picture, origin, ..) = &pictures[rng.gen_range(0..pictures.len())];
+            let asking = orgs[rng.gen_range(0..orgs.len())].1;
+            if asking == *origin || threads.iter().any(|(_, p, a)| p == picture && *a == asking) {
+                continue;
+            }
+            let id = Uuid::now_v7();
+            client
+                .execute(
+                    "INSERT INTO threads (id, picture_id, asking_org_id, opened_by, opened_as) \
+                     VALUES ($1, $2, $3, $4, 'question')",
+                    &[&id, picture, &asking, &author.id],
+                )
+                .await
+                .unwrap();
+            client
+                .execute(
+                    "INSERT INTO thread_messages (id, thread_id, revision, author_id, organisation_id, body) \
+                     VALUES ($1, $2, 1, $3, $4, 'Random question')",
+                    &[&Uuid::now_v7(), &id, &author.id, &asking],
+                )
+                .await
+                .unwrap();
+            threads.push((id, *picture, asking));
+        }
+        for c in 0..8 {
+            let (code, org, reach) = orgs[rng.gen_range(0..orgs.len())].clone();
+            let mut roles = Vec::new();
+            if rng.gen_bool(0.7) {
+                roles.push([Role::Reader, Role::Author, Role::Approver][rng.gen_range(0..3)]);
+            }
+            if rng.gen_bool(0.3) {
+                roles.push(Role::Secretariat);
+            }
+            if roles.is_empty() {
+                roles.push(Role::Auditor);
+            }
+            let user = app.seed_user(&format!("w.caller{c}"), &code, &roles).await;
+            let token = app.token(&user).await;
+            let v = Viewer {
+                organisation: org,
+                reach,
+                reads_pictures: roles.iter().any(|r| matches!(r, Role::Reader | Role::Author | Role::Approver)),
+                secretariat: roles.contains(&Role::Secretariat),
+            };
+            // The rule written out from the picture's sight (itself held to the SQL by
+            // the visibility tests), not by calling the thread rule the routes use.
+            let rule = |picture: Uuid, asking: Uuid| {
+                let (_, origin, status, tier, named) = pictures.iter().find(|p| p.0 == picture).unwrap();
+                let seen = sight(&v, &Handling { originator: *origin, status: *status, tier: *tier, named });
+                let party = v.organisation == *origin || v.organisation == asking;
+                match seen {
+                    Sight::Full if party || v.secretariat => ThreadSight::Full,
+                    Sight::None => ThreadSight::None,
+                    _ if v.secretariat => ThreadSight::Metadata,
+                    _ => ThreadSight::None,
+                }
+            };
+            let why = |what: &str| format!("seed {seed}, caller {v:?} roles {roles:?}: {what}");
+            // GET /me/threads.
+            let mine = mine(&app, &token).await;
+            let listed: BTreeSet<String> =
+                mine["threads"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect();
+            let expected: BTreeSet<String> =
+                threads.iter().filter(|(_, p, a)| rule(*p, *a) != ThreadSight::None).map(|t| t.0.to_string()).collect();
+            assert_eq!(listed, expected, "{}", why("/me/threads"));
+            for (picture, ..) in &pictures {
+                let res = app.get(&format!("/api/v1/pictures/{picture}/threads"), Some(&token)).await;
+                let sees_picture = app.get(&format!("/api/v1/pictures/{picture}"), Some(&token)).await.status() == 200;
+                if !sees_picture {
+                    assert_eq!(res.status(), 404, "{}", why("threads of an unseen picture"));
+                    continue;
+                }
+                assert_eq!(res.status(), 200, "{}", why("threads of a seen picture"));
+                let got: Value = res.json().await.unwrap();
+                let got: BTreeSet<(String, bool)> = got["threads"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| (t["id"].as_str().unwrap().to_owned(), t.get("messages").is_some()))
+                    .collect();
+                let expected: BTreeSet<(String, bool)> = threads
+                    .iter()
+                    .filter(|(_, p, _)| p == picture)
+                    .filter_map(|(id, p, a)| match rule(*p, *a) {
+                        ThreadSight::None => None,
+                        s => Some((id.to_string(), s == ThreadSight::Full)),
+                    })
+                    .collect();
+                assert_eq!(got, expected, "{}", why("a picture's threads"));
+            }
+            for (id, picture, asking) in &threads {
+                let res = app.get(&format!("/api/v1/pictures/{picture}/threads/{id}"), Some(&token)).await;
+                let want = if rule(*picture, *asking) == ThreadSight::None { 404 } else { 200 };
+                assert_eq!(res.status(), want, "{}", why(&format!("thread {id}")));
+            }
+        }
+    }
+}
