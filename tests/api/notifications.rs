@@ -791,3 +791,122 @@ async fn a_reminder_queued_for_an_organisation_that_acknowledges_before_it_is_se
     );
     assert!(reminders(sink, &duty_b, &reference).is_empty());
 }
+
+#[tokio::test]
+async fn the_digest_lists_exactly_the_unread_pictures_its_person_sees_and_chose_once_per_moment() {
+    let sink = mail::shared().await;
+    let app = TestApp::spawn_with(|s| sink.configure(s)).await;
+    let cast = cast(&app).await;
+    let b = address("digest-b");
+    // Nothing mailed at once (no urgencies); information influence only.
+    let prefs = json!({"urgencies": [], "domains": ["information_influence"], "language": "en"});
+    opt_in(&app, sink, &cast.b_reader, &b, prefs.clone()).await;
+
+    let reference = |id: String| {
+        let app = &app;
+        let token = cast.author.clone();
+        async move {
+            let p: Value = app.get(&format!("/api/v1/pictures/{id}"), Some(&token)).await.json().await.unwrap();
+            (id, p["reference"].as_str().unwrap().to_owned())
+        }
+    };
+    let amber = reference(published(&app, &cast, &content("group", "AMBER")).await).await;
+    let green = reference(published(&app, &cast, &content("group", "GREEN")).await).await;
+    let mut cyber_body = content("group", "AMBER");
+    cyber_body["primary_domain"] = json!("cyber");
+    cyber_body["domains"] = json!(["cyber"]);
+    let cyber = reference(published(&app, &cast, &cyber_body).await).await;
+    let mut named_body = content("named", "RED");
+    named_body["named_recipients"] = json!([app.org("V")]);
+    let unseen = reference(published(&app, &cast, &named_body).await).await;
+    let read = reference(published(&app, &cast, &content("group", "AMBER")).await).await;
+    // B has read `read`'s publication (the inbox's mark).
+    let user = app.get("/api/v1/me", Some(&cast.b_reader)).await.json::<Value>().await.unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .unwrap();
+    let read_id: uuid::Uuid = read.0.parse().unwrap();
+    app.pool
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO notification_reads (user_id, event_id) SELECT $1, id FROM events WHERE picture_id = $2",
+            &[&user, &read_id],
+        )
+        .await
+        .unwrap();
+
+    // The digest falls due a minute ago, local time.
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(1)).format("%H:%M").to_string();
+    let mut with_digest = prefs.clone();
+    with_digest["email"] = json!(b);
+    with_digest["digest"] = json!({"at": at, "time_zone": "UTC"});
+    let res = put(&app, "/api/v1/me/notifications", &cast.b_reader, &with_digest).await;
+    assert_eq!(res.status(), 200);
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(saved["digest"], json!({"at": at, "time_zone": "UTC"}));
+    assert_eq!(saved["email_confirmed"], true, "the same address keeps its confirmation");
+
+    let got = sink.wait_for(&b, 2).await;
+    let digests: Vec<&Mail> = got.iter().filter(|m| m.header("subject").unwrap().contains("digest")).collect();
+    assert_eq!(digests.len(), 1);
+    let text = digests[0].everything();
+    assert_eq!(digests[0].header("subject").unwrap(), "Sitrep digest: 2 unread situation pictures");
+    assert!(text.contains(&amber.1) && text.contains(&green.1), "{text}");
+    assert!(text.contains("False claim that voting by SMS is possible"), "the GREEN title");
+    for (left_out, why) in [(&cyber, "outside the chosen domains"), (&unseen, "not visible"), (&read, "read")] {
+        assert!(!text.contains(&left_out.1), "{why}: {text}");
+    }
+    let amber_line = text.lines().find(|l| l.contains(&amber.1)).unwrap().to_owned();
+    assert!(!amber_line.contains("False claim"), "no AMBER title: {amber_line}");
+
+    // What it disclosed is in the access log.
+    let client = app.pool.get().await.unwrap();
+    let listed: Vec<uuid::Uuid> = client
+        .query_one(
+            "SELECT object_ids FROM access_log WHERE action = 'mail.send' AND reason = 'digest sent' \
+             ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let mut expected: Vec<uuid::Uuid> = [&amber.0, &green.0].iter().map(|i| i.parse().unwrap()).collect();
+    let mut listed = listed;
+    listed.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+
+    // Later passes of the worker, and new pictures, bring no second digest for that moment.
+    published(&app, &cast, &content("group", "AMBER")).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let queued: i64 = client
+        .query_one("SELECT count(*) FROM mail_messages WHERE kind = 'digest' AND user_id = $1", &[&user])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(queued, 1);
+    assert_eq!(sink.messages_to(&b).iter().filter(|m| m.header("subject").unwrap().contains("digest")).count(), 1);
+}
+
+#[tokio::test]
+async fn an_election_asks_for_hourly_digests_on_its_day() {
+    let app = TestApp::spawn().await;
+    let sec = app.token(&app.seed_user("s.sec", "S", &[Role::Secretariat]).await).await;
+    let body = json!({"code": "FI-PARL-2027", "election_type": "parliamentary", "name_en": "Parliamentary 2027",
+                      "election_day": "2027-04-18", "hourly_digest": true});
+    let res = app.post_json("/api/v1/elections", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["hourly_digest"], true);
+    let path = format!("/api/v1/elections/{}", e["id"].as_str().unwrap());
+    let res =
+        app.client.patch(app.url(&path)).bearer_auth(&sec).json(&json!({"hourly_digest": false})).send().await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["hourly_digest"], false);
+    let reader = app.token(&app.seed_user("b.reader", "B", &[Role::Reader]).await).await;
+    let res =
+        put(&app, "/api/v1/me/notifications", &reader, &json!({"digest": {"at": "7:00", "time_zone": "UTC"}})).await;
+    assert_eq!(problem(res, 422).await["errors"][0]["field"], "digest.at");
+}

@@ -18,11 +18,14 @@ pub struct PreferencesRow {
     pub quiet_start: Option<NaiveTime>,
     pub quiet_end: Option<NaiveTime>,
     pub time_zone: Option<String>,
+    /// The daily digest's local time and zone (both or neither).
+    pub digest_at: Option<NaiveTime>,
+    pub digest_time_zone: Option<String>,
     pub language: String,
 }
 
-const PREFERENCES: &str =
-    "email, email_confirmed_at, urgencies, domains, election_ids, quiet_start, quiet_end, time_zone, language";
+const PREFERENCES: &str = "email, email_confirmed_at, urgencies, domains, election_ids, quiet_start, quiet_end, \
+     time_zone, digest_at, digest_time_zone, language";
 
 fn preferences_row(r: &Row) -> Result<PreferencesRow, DbError> {
     Ok(PreferencesRow {
@@ -34,6 +37,8 @@ fn preferences_row(r: &Row) -> Result<PreferencesRow, DbError> {
         quiet_start: r.try_get("quiet_start")?,
         quiet_end: r.try_get("quiet_end")?,
         time_zone: r.try_get("time_zone")?,
+        digest_at: r.try_get("digest_at")?,
+        digest_time_zone: r.try_get("digest_time_zone")?,
         language: r.try_get("language")?,
     })
 }
@@ -64,10 +69,12 @@ pub async fn put_preferences(
         .query_one(
             &format!(
                 "INSERT INTO notification_preferences AS n (user_id, email, urgencies, domains, election_ids, quiet_start, \
-                   quiet_end, time_zone, language) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                   quiet_end, time_zone, language, digest_at, digest_time_zone) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                  ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, urgencies = EXCLUDED.urgencies, \
                    domains = EXCLUDED.domains, election_ids = EXCLUDED.election_ids, quiet_start = EXCLUDED.quiet_start, \
                    quiet_end = EXCLUDED.quiet_end, time_zone = EXCLUDED.time_zone, language = EXCLUDED.language, \
+                   digest_at = EXCLUDED.digest_at, digest_time_zone = EXCLUDED.digest_time_zone, \
                    email_confirmed_at = CASE WHEN n.email IS NOT DISTINCT FROM EXCLUDED.email THEN n.email_confirmed_at END, \
                    updated_at = now() \
                  RETURNING {PREFERENCES}"
@@ -82,6 +89,8 @@ pub async fn put_preferences(
                 &p.quiet_end,
                 &p.time_zone,
                 &p.language,
+                &p.digest_at,
+                &p.digest_time_zone,
             ],
         )
         .await?;
@@ -430,7 +439,7 @@ pub async fn people(c: &impl GenericClient, only: Option<&[Uuid]>) -> Result<Vec
     let rows = c
         .query(
             "SELECT n.user_id, n.email, n.email_confirmed_at, n.urgencies, n.domains, n.election_ids, n.quiet_start, \
-               n.quiet_end, n.time_zone, n.language, \
+               n.quiet_end, n.time_zone, n.digest_at, n.digest_time_zone, n.language, \
                coalesce(array_agg(m.organisation_id) FILTER (WHERE m.id IS NOT NULL), '{}') AS orgs, \
                coalesce(array_agg(o.reach) FILTER (WHERE m.id IS NOT NULL), '{}') AS reaches, \
                coalesce(array_agg(array_to_string(m.roles, ',')) FILTER (WHERE m.id IS NOT NULL), '{}') AS roles \
@@ -558,6 +567,8 @@ pub struct Claimed {
     pub failures: i32,
     /// For a message about a thread: the thread message it tells of.
     pub thread_message_id: Option<Uuid>,
+    /// For a digest: the moment it fell due.
+    pub digest_due_at: Option<DateTime<Utc>>,
 }
 
 /// Claims up to `limit` due messages under a lease; the caller commits before sending.
@@ -573,7 +584,7 @@ pub async fn claim(c: &impl GenericClient, lease_secs: f64, limit: i64) -> Resul
                FROM due WHERE m.id = due.id RETURNING m.*) \
              SELECT c.id, c.message_id, c.kind, c.event_id, e.type, coalesce(e.picture_id, c.picture_id), c.user_id, \
                c.duty_address_id, c.organisation_id, c.address, c.token, c.attempts, c.failures, \
-               c.thread_message_id \
+               c.thread_message_id, c.digest_due_at \
              FROM claimed c LEFT JOIN events e ON e.id = c.event_id",
             &[&lease_secs, &limit],
         )
@@ -599,6 +610,7 @@ pub async fn claim(c: &impl GenericClient, lease_secs: f64, limit: i64) -> Resul
                 attempt: r.try_get(11)?,
                 failures: r.try_get(12)?,
                 thread_message_id: r.try_get(13)?,
+                digest_due_at: r.try_get(14)?,
             })
         })
         .collect()
@@ -936,4 +948,104 @@ pub async fn overdue_acknowledgements(
             })
         })
         .collect()
+}
+
+// Digests.
+
+/// The newest digest recorded for each of `users`: (user, due at, covers to).
+pub async fn last_digests(
+    c: &impl GenericClient,
+    users: &[Uuid],
+) -> Result<Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)>, DbError> {
+    let rows = c
+        .query(
+            "SELECT DISTINCT ON (user_id) user_id, due_at, covers_to FROM digests WHERE user_id = ANY ($1) \
+             ORDER BY user_id, due_at DESC",
+            &[&users],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+}
+
+/// Records the digest of `user` due at `due_at`, covering events written in
+/// `(from, to]`, and queues its message to `address`; a digest already recorded for that
+/// moment is left alone (`false`).
+pub async fn record_digest(
+    c: &impl GenericClient,
+    user: Uuid,
+    due_at: DateTime<Utc>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    address: &str,
+) -> Result<bool, DbError> {
+    let recorded = c
+        .execute(
+            "INSERT INTO digests (user_id, due_at, covers_from, covers_to) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+            &[&user, &due_at, &from, &to],
+        )
+        .await?;
+    if recorded == 0 {
+        return Ok(false);
+    }
+    c.execute(
+        "INSERT INTO mail_messages (id, message_id, kind, user_id, digest_due_at, address) \
+         VALUES (gen_random_uuid(), \
+                 encode(sha256(convert_to('sitrep-digest:' || $1::uuid::text || ':' || $2::timestamptz::text, 'UTF8')), 'hex'), \
+                 'digest', $1, $2, $3) \
+         ON CONFLICT (message_id) DO NOTHING",
+        &[&user, &due_at, &address],
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The window `(from, to]` of the digest of `user` due at `due_at`.
+pub async fn digest_window(
+    c: &impl GenericClient,
+    user: Uuid,
+    due_at: DateTime<Utc>,
+) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, DbError> {
+    let row = c
+        .query_opt("SELECT covers_from, covers_to FROM digests WHERE user_id = $1 AND due_at = $2", &[&user, &due_at])
+        .await?;
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+}
+
+/// The pictures with mailed events written in `(from, to]` that `user` has not marked
+/// read, newest first (at most `limit`), whoever may see them: the caller applies the
+/// digest rule to each.
+pub async fn digest_pictures(
+    c: &impl GenericClient,
+    user: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Uuid>, DbError> {
+    let rows = c
+        .query(
+            "SELECT e.picture_id FROM events e \
+             WHERE e.type IN ('picture.published', 'picture.revised', 'picture.withdrawn') AND e.recipients IS NULL \
+               AND e.created_at > $2 AND e.created_at <= $3 \
+               AND NOT EXISTS (SELECT 1 FROM notification_reads r WHERE r.user_id = $1 AND r.event_id = e.id) \
+             GROUP BY e.picture_id ORDER BY max(e.created_at) DESC LIMIT $4",
+            &[&user, &from, &to, &limit],
+        )
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
+/// Up to when a digest may cover the outbox: now, or the start of the oldest transaction
+/// still running (an event takes its transaction's start as its time, so one that
+/// commits later could carry an earlier time; such events fall to the next digest rather
+/// than between two).
+pub async fn digest_horizon(c: &impl GenericClient) -> Result<DateTime<Utc>, DbError> {
+    let row = c
+        .query_one(
+            "SELECT least(now(), coalesce((SELECT min(xact_start) FROM pg_stat_activity \
+               WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid()), now()))",
+            &[],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
 }

@@ -139,11 +139,12 @@ fn election(r: &Row) -> Result<Election, DbError> {
         name_en: r.try_get("name_en")?,
         election_day: day,
         phases: day.map(sitrep_domain::election::phases),
+        hourly_digest: r.try_get("hourly_digest")?,
         created_at: r.try_get("created_at")?,
     })
 }
 
-const ELECTION_COLUMNS: &str = "id, code, election_type, name_en, election_day, created_at";
+const ELECTION_COLUMNS: &str = "id, code, election_type, name_en, election_day, hourly_digest, created_at";
 
 pub async fn insert_election(
     c: &impl GenericClient,
@@ -152,14 +153,15 @@ pub async fn insert_election(
     kind: ElectionType,
     name_en: &str,
     day: Option<NaiveDate>,
+    hourly_digest: bool,
 ) -> Result<Election, DbError> {
     let row = c
         .query_one(
             &format!(
-                "INSERT INTO elections (id, code, election_type, name_en, election_day) VALUES ($1, $2, $3, $4, $5) \
-                 RETURNING {ELECTION_COLUMNS}"
+                "INSERT INTO elections (id, code, election_type, name_en, election_day, hourly_digest) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {ELECTION_COLUMNS}"
             ),
-            &[&id, &code, &kind.as_str(), &name_en, &day],
+            &[&id, &code, &kind.as_str(), &name_en, &day, &hourly_digest],
         )
         .await?;
     election(&row)
@@ -187,14 +189,16 @@ pub async fn update_election(
     id: Uuid,
     name_en: Option<&str>,
     day: Option<NaiveDate>,
+    hourly_digest: Option<bool>,
 ) -> Result<Option<Election>, DbError> {
     let row = c
         .query_opt(
             &format!(
-                "UPDATE elections SET name_en = coalesce($2, name_en), election_day = coalesce($3, election_day) \
+                "UPDATE elections SET name_en = coalesce($2, name_en), election_day = coalesce($3, election_day), \
+                   hourly_digest = coalesce($4, hourly_digest) \
                  WHERE id = $1 RETURNING {ELECTION_COLUMNS}"
             ),
-            &[&id, &name_en, &day],
+            &[&id, &name_en, &day, &hourly_digest],
         )
         .await?;
     row.as_ref().map(election).transpose()
@@ -228,4 +232,11 @@ pub async fn insert_community(
         )
         .await?;
     community(&row)
+}
+
+/// The election days (dates) of elections that ask for hourly digests.
+pub async fn hourly_digest_days(c: &impl GenericClient) -> Result<Vec<NaiveDate>, DbError> {
+    let rows =
+        c.query("SELECT election_day FROM elections WHERE hourly_digest AND election_day IS NOT NULL", &[]).await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }

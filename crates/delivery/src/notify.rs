@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use sitrep_db::Pool;
 use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
 use sitrep_db::notifications::{self as db, Claimed, DutyNow, MailSettle, Owner, PersonNow, PictureNow, Queued};
+use sitrep_domain::digest;
 use sitrep_domain::escalation::{self, Standing, Step};
 use sitrep_domain::notify::{self, About, Mail, MailedEvent, Preferences, QuietHours};
 use sitrep_domain::thread;
@@ -243,6 +244,13 @@ fn prefs_of(p: &PersonNow) -> Preferences {
     }
 }
 
+/// A person's digest schedule, if they asked for one.
+fn schedule_of(p: &PersonNow) -> Option<digest::DigestSchedule> {
+    let at = p.prefs.digest_at?;
+    let time_zone = p.prefs.digest_time_zone.as_deref()?.parse().ok()?;
+    Some(digest::DigestSchedule { at, time_zone })
+}
+
 /// A picture's facts parsed for the rule.
 struct Facts {
     status: Status,
@@ -342,6 +350,7 @@ impl Mailer {
         self.fan_out().await?;
         if escalate {
             self.escalate().await?;
+            self.digests().await?;
         }
         let claimed = {
             let mut client = self.pool.get().await?;
@@ -505,6 +514,48 @@ impl Mailer {
         Ok(())
     }
 
+    /// Records the digests now due and queues their messages (`sitrep_domain::digest`):
+    /// for each person with a digest and a confirmed address, the latest moment due, once
+    /// per (person, moment), covering the events written since the previous digest (a
+    /// day back for the first) up to the horizon no running transaction can write before.
+    /// Only the newest moment is taken, so a worker that was stopped sends one digest, not
+    /// one for every moment it missed; the window covers them all.
+    async fn digests(&self) -> anyhow::Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        if db::lock_position(&tx).await?.is_none() {
+            return Ok(());
+        }
+        let people: Vec<PersonNow> = db::people(&tx, None)
+            .await?
+            .into_iter()
+            .filter(|p| prefs_of(p).confirmed && schedule_of(p).is_some())
+            .collect();
+        if people.is_empty() {
+            return Ok(());
+        }
+        let days = sitrep_db::reference::hourly_digest_days(&tx).await?;
+        let ids: Vec<Uuid> = people.iter().map(|p| p.user_id).collect();
+        let last = db::last_digests(&tx, &ids).await?;
+        let horizon = db::digest_horizon(&tx).await?;
+        let now = Utc::now();
+        for person in &people {
+            let (Some(schedule), Some(address)) = (schedule_of(person), person.prefs.email.as_deref()) else {
+                continue;
+            };
+            let quiet = prefs_of(person).quiet_hours;
+            let Some(due) = digest::latest_due(&schedule, &days, quiet.as_ref(), now) else { continue };
+            let previous = last.iter().find(|l| l.0 == person.user_id);
+            if previous.is_some_and(|p| p.1 >= due) {
+                continue;
+            }
+            let from = previous.map_or(due - chrono::Duration::days(1), |p| p.2);
+            db::record_digest(&tx, person.user_id, due, from, horizon.max(from), address).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The access-log record of an escalation step: the system, for the silent
     /// organisation, about the picture.
     fn escalation_record(&self, org: Uuid, p: Option<&PictureNow>) -> AccessRecord {
@@ -544,6 +595,17 @@ impl Mailer {
         let duties = db::duties(&client, Some(&duty_ids)).await?;
         let thread_message_ids: Vec<Uuid> = claimed.iter().filter_map(|c| c.thread_message_id).collect();
         let thread_messages = sitrep_db::threads::mailed_messages(&client, &thread_message_ids).await?;
+        // Digests: the unread pictures of each one's window that its person may see now.
+        let mut digests: Vec<(Uuid, Vec<PictureNow>)> = Vec::new();
+        for c in claimed.iter().filter(|c| c.kind == "digest") {
+            let (Owner::Person(user), Some(due)) = (c.recipient, c.digest_due_at) else { continue };
+            let Some(person) = people.iter().find(|p| p.user_id == user) else { continue };
+            let Some((from, to)) = db::digest_window(&client, user, due).await? else { continue };
+            let ids = db::digest_pictures(&client, user, from, to, DIGEST_PICTURES).await?;
+            let listed =
+                db::pictures_now(&client, &ids).await?.into_iter().filter(|p| digest_selects(person, p)).collect();
+            digests.push((c.id, listed));
+        }
         let now = Utc::now();
         // Reminders and overdue reports: the organisations still silent now, by the
         // escalation rule, for each such message.
@@ -585,6 +647,7 @@ impl Mailer {
                 },
                 silent: silent.iter().find(|s| s.0 == c.id).map(|s| s.1.as_slice()),
                 thread_message: c.thread_message_id.and_then(|id| thread_messages.iter().find(|m| m.id == id)),
+                digest: digests.iter().find(|d| d.0 == c.id).map(|d| d.1.as_slice()),
             };
             self.attempt(c, ctx, now)
         });
@@ -594,6 +657,10 @@ impl Mailer {
     async fn attempt(&self, c: Claimed, ctx: Context<'_>, now: DateTime<Utc>) -> Attempt {
         let prepared = self.prepare(&c, &ctx, now);
         let mut record = self.record(&c, ctx.picture);
+        if let Some(listed) = ctx.digest {
+            // What a digest disclosed: the pictures it listed.
+            record.object_ids = Some(listed.iter().map(|p| p.id).collect());
+        }
         let (outcome, settle) = match prepared {
             Prepared::Hold(at) => ("held".to_owned(), MailSettle::Hold(at)),
             Prepared::Suppress(reason) => (reason.to_owned(), MailSettle::Suppressed),
@@ -695,6 +762,9 @@ impl Mailer {
         }
         if c.kind == "thread" {
             return self.prepare_thread(c, ctx, now);
+        }
+        if c.kind == "digest" {
+            return self.prepare_digest(c, ctx);
         }
         let (Some(p), Some(kind)) = (ctx.picture, c.event_type.as_deref().and_then(MailedEvent::of)) else {
             return Prepared::Suppress("not_visible");
@@ -804,6 +874,36 @@ impl Mailer {
         self.message(c, &r).map_or(Prepared::Suppress("unaddressable"), |m| Prepared::Send(Box::new(m)))
     }
 
+    /// A digest: suppressed when nothing is left to list (everything read, or no longer
+    /// visible) or the address changed.
+    fn prepare_digest(&self, c: &Claimed, ctx: &Context<'_>) -> Prepared {
+        let (Some(person), Some(listed)) = (ctx.person, ctx.digest) else {
+            return Prepared::Suppress("recipient_gone");
+        };
+        if !prefs_of(person).confirmed || person.prefs.email.as_deref() != Some(c.address.as_str()) {
+            return Prepared::Suppress("address_changed");
+        }
+        let entries: Vec<render::DigestEntry<'_>> = listed
+            .iter()
+            .filter_map(|p| {
+                let f = facts(p)?;
+                Some(render::DigestEntry {
+                    reference: &p.reference,
+                    urgency: f.urgency,
+                    tlp: f.tlp,
+                    title: &p.title,
+                    link: format!("{}#/picture/{}", self.options.console_url, p.id),
+                })
+            })
+            .collect();
+        if entries.is_empty() {
+            return Prepared::Suppress("nothing_unread");
+        }
+        let lang = Lang::parse(&person.prefs.language).unwrap_or(Lang::Fi);
+        let r = render::digest(lang, &entries, &self.options.console_url);
+        self.message(c, &r).map_or(Prepared::Suppress("unaddressable"), |m| Prepared::Send(Box::new(m)))
+    }
+
     /// The message: plain text and HTML, the derived `Message-ID`, `List-Id`, and
     /// `Auto-Submitted` (so that out-of-office replies stay away).
     fn message(&self, c: &Claimed, r: &render::Rendered) -> Option<Message> {
@@ -836,6 +936,21 @@ struct Context<'a> {
     silent: Option<&'a [String]>,
     /// For a message about a thread: the thread message.
     thread_message: Option<&'a sitrep_db::threads::MailedMessage>,
+    /// For a digest: the pictures it lists, newest first.
+    digest: Option<&'a [PictureNow]>,
+}
+
+/// The most pictures a digest lists.
+const DIGEST_PICTURES: i64 = 100;
+
+/// Whether `picture` belongs in `person`'s digest now (`sitrep_domain::digest::in_digest`).
+fn digest_selects(person: &PersonNow, p: &PictureNow) -> bool {
+    let Some(f) = facts(p) else { return false };
+    let viewers: Vec<Viewer> = person.memberships.iter().map(|(o, reach, roles)| viewer_of(*o, reach, roles)).collect();
+    let prefs = prefs_of(person);
+    let chosen = digest::Chosen { domains: prefs.domains, elections: prefs.elections };
+    let h = Handling { originator: p.originator_id, status: f.status, tier: f.tier, named: &p.named_recipients };
+    digest::in_digest(&viewers, &h, &f.domains, p.election_id, &chosen)
 }
 
 /// A picture's acknowledgement deadline: 1 h after publication for `immediate`, 4 h for

@@ -8,6 +8,7 @@ pub mod attachment;
 pub mod browser_session;
 pub mod charts;
 pub mod correlation;
+pub mod digest;
 pub mod election;
 pub mod escalation;
 pub mod lifecycle;

@@ -69,7 +69,8 @@ pub async fn seed(c: &impl GenericClient, hasher: &PasswordHasher) -> anyhow::Re
     let demo: Demo = serde_json::from_str(DEMO)?;
     for e in &demo.elections {
         if reference::find_election_by_code(c, &e.code).await?.is_none() {
-            reference::insert_election(c, Uuid::new_v4(), &e.code, e.election_type, &e.name_en, e.election_day).await?;
+            reference::insert_election(c, Uuid::new_v4(), &e.code, e.election_type, &e.name_en, e.election_day, false)
+                .await?;
         }
     }
     for u in &demo.users {

@@ -24,6 +24,20 @@ pub struct QuietHours {
     pub time_zone: String,
 }
 
+/// A daily digest at a local time: one message listing what the person can see and has
+/// not read since the last digest (hourly too on the election day of an election that
+/// asks for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Digest {
+    /// `HH:MM`, 24-hour, local time.
+    #[schema(example = "07:00")]
+    pub at: String,
+    /// IANA time zone.
+    #[schema(example = "Europe/Helsinki")]
+    pub time_zone: String,
+}
+
 /// `PUT /api/v1/me/notifications`: the whole set of preferences (what is left out takes
 /// its default).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -45,6 +59,9 @@ pub struct UpdateNotificationPreferences {
     /// Never applied to `immediate`.
     #[serde(default)]
     pub quiet_hours: Option<QuietHours>,
+    /// A daily digest; absent or `null`: none.
+    #[serde(default)]
+    pub digest: Option<Digest>,
     /// Language of the messages (default `fi`).
     #[serde(default = "default_language")]
     pub language: Lang,
@@ -68,6 +85,7 @@ pub struct NotificationPreferences {
     pub domains: Vec<Domain>,
     pub election_ids: Vec<Uuid>,
     pub quiet_hours: Option<QuietHours>,
+    pub digest: Option<Digest>,
     pub language: Lang,
 }
 

@@ -86,6 +86,8 @@ pub struct Election {
     /// register in force from day −12.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phases: Option<ElectionPhases>,
+    /// Digests go hourly on the election day (docs/notifications.md).
+    pub hourly_digest: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -110,6 +112,9 @@ pub struct CreateElection {
     pub name_en: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub election_day: Option<NaiveDate>,
+    /// Hourly digests on the election day (default false).
+    #[serde(default)]
+    pub hourly_digest: bool,
 }
 
 /// `PATCH /api/v1/elections/{id}` (secretariat).
@@ -120,6 +125,8 @@ pub struct UpdateElection {
     pub name_en: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub election_day: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hourly_digest: Option<bool>,
 }
 
 /// A community that TLP:GREEN pictures may be shared in.

@@ -54,7 +54,14 @@ fn view(row: Option<PreferencesRow>) -> NotificationPreferences {
         }),
         _ => None,
     };
+    let digest = match (row.digest_at, &row.digest_time_zone) {
+        (Some(at), Some(tz)) => {
+            Some(sitrep_types::Digest { at: at.format("%H:%M").to_string(), time_zone: tz.clone() })
+        }
+        _ => None,
+    };
     NotificationPreferences {
+        digest,
         email_confirmed: row.email.is_some() && row.email_confirmed_at.is_some(),
         email: row.email,
         urgencies: row.urgencies.iter().filter_map(|u| sitrep_types::Urgency::parse(u)).collect(),
@@ -138,6 +145,10 @@ async fn set_preferences(
     let mut errors = FieldErrors::default();
     let email = body.email.as_deref().and_then(|e| errors.take(EmailAddress::parse("email", e)));
     let quiet = body.quiet_hours.as_ref().and_then(|q| errors.take(QuietHours::parse(&q.start, &q.end, &q.time_zone)));
+    let digest = body
+        .digest
+        .as_ref()
+        .and_then(|d| errors.take(sitrep_domain::digest::DigestSchedule::parse(&d.at, &d.time_zone)));
     if body.election_ids.len() > MAX_ELECTIONS {
         errors.push(Invalid::new("election_ids", "too_many", "at most 50 elections"));
     }
@@ -165,6 +176,8 @@ async fn set_preferences(
         quiet_start: quiet.map(|q| q.start),
         quiet_end: quiet.map(|q| q.end),
         time_zone: body.quiet_hours.map(|q| q.time_zone),
+        digest_at: digest.map(|d| d.at),
+        digest_time_zone: digest.map(|d| d.time_zone.name().to_owned()),
         language: body.language.as_str().to_owned(),
     };
     let (stored, changed) = notifications::put_preferences(&tx, caller.user_id, &row).await?;

@@ -277,9 +277,10 @@ pub async fn create_election(
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let id = Uuid::new_v4();
-    let election = reference::insert_election(&tx, id, &e.code, e.election_type, &e.name_en, e.election_day)
-        .await
-        .map_err(ApiError::on_unique("election_code_taken", "An election with that code exists."))?;
+    let election =
+        reference::insert_election(&tx, id, &e.code, e.election_type, &e.name_en, e.election_day, e.hourly_digest)
+            .await
+            .map_err(ApiError::on_unique("election_code_taken", "An election with that code exists."))?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("election", id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(election))
@@ -323,7 +324,7 @@ pub async fn update_election(
     }
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    let e = reference::update_election(&tx, id, body.0.name_en.as_deref(), body.0.election_day)
+    let e = reference::update_election(&tx, id, body.0.name_en.as_deref(), body.0.election_day, body.0.hourly_digest)
         .await?
         .ok_or(ApiError::not_found("election_not_found"))?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("election", id)).await?;

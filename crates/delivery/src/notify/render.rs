@@ -59,6 +59,14 @@ struct Words {
     token: &'static str,
 }
 
+fn urgency_word(w: &Words, u: Urgency) -> &'static str {
+    w.urgency[match u {
+        Urgency::Routine => 0,
+        Urgency::Priority => 1,
+        Urgency::Immediate => 2,
+    }]
+}
+
 fn words(lang: Lang) -> &'static Words {
     const FI: Words = Words {
         published: "Uusi tilannekuva",
@@ -149,11 +157,7 @@ pub fn event(m: &EventMail<'_>) -> Rendered {
         MailedEvent::Revised => w.revised,
         MailedEvent::Withdrawn => w.withdrawn,
     };
-    let urgency = w.urgency[match m.urgency {
-        Urgency::Routine => 0,
-        Urgency::Priority => 1,
-        Urgency::Immediate => 2,
-    }];
+    let urgency = urgency_word(w, m.urgency);
     let originator = pick(m.originator, m.lang).unwrap_or("");
     let tlp = format!("TLP:{}", m.tlp.as_str());
     let exercise = if m.is_exercise { format!("[{}] ", w.exercise) } else { String::new() };
@@ -367,6 +371,56 @@ pub fn thread(m: &ThreadMail<'_>) -> Rendered {
     Rendered { subject, text, html: html_page(m.lang, &html) }
 }
 
+/// One picture of a digest.
+#[derive(Debug, Clone)]
+pub struct DigestEntry<'a> {
+    pub reference: &'a str,
+    pub urgency: Urgency,
+    pub tlp: Tlp,
+    pub title: &'a LocalizedText,
+    pub link: String,
+}
+
+/// A digest: the pictures the person can see and has not read, newest first.
+pub fn digest(lang: Lang, entries: &[DigestEntry<'_>], console: &str) -> Rendered {
+    let w = words(lang);
+    let n = entries.len();
+    let subject = match lang {
+        Lang::Fi => format!("Sitrep-kooste: {n} lukematonta tilannekuvaa"),
+        Lang::Sv => format!("Sitrep-sammandrag: {n} olästa lägesbilder"),
+        Lang::En => format!("Sitrep digest: {n} unread situation pictures"),
+    };
+    let intro = match lang {
+        Lang::Fi => "Tilannekuvat, jotka näet ja joita et ole lukenut edellisen koosteen jälkeen:",
+        Lang::Sv => "Lägesbilder som du ser och inte har läst sedan förra sammandraget:",
+        Lang::En => "Situation pictures you can see and have not read since the last digest:",
+    };
+    let line = |e: &DigestEntry<'_>| {
+        let urgency = urgency_word(w, e.urgency);
+        let title = if text_may_be_mailed(e.tlp) { pick(e.title, lang) } else { None };
+        let mut l = format!("{} · {} · TLP:{}", e.reference, urgency, e.tlp.as_str());
+        if let Some(t) = title {
+            l.push_str(&format!(" · {t}"));
+        }
+        l
+    };
+    let mut text = format!("{intro}\n\n");
+    let mut html = format!("<h1>{}</h1>\n<p>{}</p>\n<ul>\n", escape(&subject), escape(intro));
+    for e in entries {
+        let l = line(e);
+        text.push_str(&format!("- {l}\n  {}\n", e.link));
+        html.push_str(&format!("<li><a href=\"{}\">{}</a></li>\n", escape(&e.link), escape(&l)));
+    }
+    text.push_str(&format!("\n{}: {console}\n\n-- \n{}\n", w.open, w.footer));
+    html.push_str(&format!(
+        "</ul>\n<p><a href=\"{}\">{}</a></p>\n<hr>\n<p><small>{}</small></p>\n",
+        escape(console),
+        escape(w.open),
+        escape(w.footer)
+    ));
+    Rendered { subject, text, html: html_page(lang, &html) }
+}
+
 /// The message that carries a confirmation token.
 pub fn confirmation(lang: Lang, link: &str, token: &str) -> Rendered {
     let w = words(lang);
@@ -497,5 +551,32 @@ mod tests {
         assert!(r.text.contains("Which <municipalities>?"));
         assert!(r.html.contains("Which &lt;municipalities&gt;?"));
         assert!(!r.subject.contains("municipalities"), "the text is never in the subject");
+    }
+    #[test]
+    fn a_digest_lists_each_picture_with_its_title_only_up_to_green() {
+        let (secret, open) = (text("Secret title"), text("Open title"));
+        let entries = [
+            DigestEntry {
+                reference: "VTY-2027-0001",
+                urgency: Urgency::Priority,
+                tlp: Tlp::Red,
+                title: &secret,
+                link: "https://sitrep.example/app/#/picture/1".into(),
+            },
+            DigestEntry {
+                reference: "VTY-2027-0002",
+                urgency: Urgency::Routine,
+                tlp: Tlp::Green,
+                title: &open,
+                link: "https://sitrep.example/app/#/picture/2".into(),
+            },
+        ];
+        let r = digest(Lang::En, &entries, "https://sitrep.example/app/");
+        assert_eq!(r.subject, "Sitrep digest: 2 unread situation pictures");
+        for part in [&r.subject, &r.text, &r.html] {
+            assert!(!part.contains("Secret title"));
+        }
+        assert!(r.text.contains("VTY-2027-0001 · priority · TLP:RED\n"));
+        assert!(r.text.contains("VTY-2027-0002 · routine · TLP:GREEN · Open title en"));
     }
 }
