@@ -610,3 +610,83 @@ async fn a_need_more_info_note_is_access_logged_as_a_message_of_its_thread() {
     let records = app.audit_records(&crate::helpers::request_id(&res)).await;
     assert_eq!(records.iter().filter(|r| r.object_type.as_deref() == Some("thread")).count(), 1, "{records:?}");
 }
+
+/// Hostile review: sight of a thread is decided at each request, so a person who loses
+/// the role that reads pictures, or whose membership ends, keeps nothing of it: not the
+/// thread, not its place in `GET /me/threads`, not the right to write.
+#[tokio::test]
+async fn losing_the_reading_role_or_the_membership_takes_the_thread_away_at_once() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let demoted = app.seed_user("b.demoted", "B", &[Role::Reader, Role::OrgAdmin]).await;
+    let leaving = app.seed_user("b.leaving", "B", &[Role::Reader]).await;
+    let (demoted_token, leaving_token) = (app.token(&demoted).await, app.token(&leaving).await);
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    let res = ask(&app, &demoted_token, &id, "Who else got it?").await;
+    let tid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let thread = format!("/api/v1/pictures/{id}/threads/{tid}");
+    for token in [&demoted_token, &leaving_token] {
+        assert_eq!(app.get(&thread, Some(token)).await.status(), 200);
+        assert_eq!(mine(&app, token).await["threads"].as_array().unwrap().len(), 1);
+    }
+
+    let client = app.pool.get().await.unwrap();
+    client
+        .execute("UPDATE memberships SET roles = ARRAY['org_admin'] WHERE user_id = $1", &[&demoted.id])
+        .await
+        .unwrap();
+    client.execute("UPDATE memberships SET valid_until = now() WHERE user_id = $1", &[&leaving.id]).await.unwrap();
+
+    // The organisation administrator without a reading role: the picture is not there.
+    let res = app.get(&thread, Some(&demoted_token)).await;
+    assert_eq!(problem(res, 404).await["code"], "picture_not_found");
+    let res = app.get(&format!("/api/v1/pictures/{id}/threads"), Some(&demoted_token)).await;
+    assert_eq!(problem(res, 404).await["code"], "picture_not_found");
+    let res = app.post_json(&format!("{thread}/messages"), Some(&demoted_token), &json!({"body": "Still here"})).await;
+    assert_eq!(problem(res, 404).await["code"], "picture_not_found");
+    assert_eq!(mine(&app, &demoted_token).await, json!({"threads": [], "unread": 0}));
+    // The person who left: nothing answers with the thread.
+    for res in [
+        app.get(&thread, Some(&leaving_token)).await,
+        app.get("/api/v1/me/threads", Some(&leaving_token)).await,
+        app.post_json(&format!("{thread}/messages"), Some(&leaving_token), &json!({"body": "Still here"})).await,
+    ] {
+        let status = res.status().as_u16();
+        assert!(matches!(status, 401 | 403 | 404), "{status}");
+        assert!(!res.text().await.unwrap().contains(&tid));
+    }
+    // Nothing was written after the loss.
+    assert_eq!(bodies(&threads(&app, &cast.author, &id).await[0]), ["Who else got it?"]);
+}
+
+/// Hostile review: a message is text in the mail's body alone. Lines that look like
+/// headers stay in the body (no other recipient, no other subject), HTML is shown as
+/// text, and a line with a lone dot does not end the message early.
+#[tokio::test]
+async fn a_message_cannot_add_headers_or_markup_to_the_mail_about_it() {
+    let sink = mail::shared().await;
+    let app = TestApp::spawn_with(|s| sink.configure(s)).await;
+    let cast = cast(&app).await;
+    let a = address("a");
+    let evil = address("evil");
+    let all = json!({"urgencies": ["routine", "priority", "immediate"], "language": "en"});
+    opt_in(&app, sink, &cast.author, &a, all).await;
+    let id = published(&app, &cast, &content("group", "GREEN")).await;
+    let body = format!(
+        "Hello\nBcc: {evil}\nSubject: pwned\nContent-Type: text/html\n\n<script>alert(1)</script><a href=\"https://evil.example/\">x</a>\n.\nAfter the dot"
+    );
+    assert_eq!(ask(&app, &cast.b_reader, &id, &body).await.status(), 201);
+    settled(&app, &id, 1).await;
+    let got = sink.wait_for(&a, 2).await;
+    let told = got.iter().find(|m| m.text().contains("question thread")).expect("the message about the thread");
+    assert_eq!(told.recipients(), std::slice::from_ref(&a));
+    assert!(told.header("bcc").is_none());
+    let subject = told.header("subject").unwrap();
+    assert!(!subject.contains("pwned") && subject.contains("New message in a question thread"), "{subject}");
+    assert!(told.text().contains(&format!("Bcc: {evil}")) && told.text().contains("After the dot"), "{}", told.text());
+    let html = told.html();
+    assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"), "{html}");
+    assert!(!html.contains("<a href=\"https://evil.example/\">"), "{html}");
+    assert!(html.contains("After the dot"));
+    assert!(sink.messages_to(&evil).is_empty());
+}
