@@ -497,3 +497,196 @@ async fn every_thread_route_agrees_with_the_thread_rule_in_random_worlds() {
         }
     }
 }
+
+/// Hostile review: the note of a `need_more_info` acknowledgement is the first message of
+/// the asking organisation's thread, so it is read where the thread's messages are. The
+/// secretariat, seeing an AMBER picture as metadata only, sees the acknowledgement (who
+/// answered, how, when) but not its note, in the list of acknowledgements as in the thread.
+#[tokio::test]
+async fn the_secretariat_reads_no_acknowledgement_note_of_a_picture_it_sees_as_metadata_only() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let sec_meta = app.token(&app.seed_user("sec.only", "S", &[Role::Secretariat]).await).await;
+    let sec_reader = app.token(&app.seed_user("sec.reader", "S", &[Role::Secretariat, Role::Reader]).await).await;
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    let path = format!("/api/v1/pictures/{id}/acknowledgements");
+    let secret = "The accounts are run from one office in Tallinn";
+    let res = app.post_json(&path, Some(&cast.b_reader), &json!({"kind": "need_more_info", "note": secret})).await;
+    assert_eq!(res.status(), 201);
+
+    // The thread hides its message from the secretariat that sees metadata only ...
+    let meta_view = threads(&app, &sec_meta, &id).await;
+    assert_eq!(meta_view.len(), 1);
+    assert!(meta_view[0].get("messages").is_none());
+    // ... and so does the list of acknowledgements: the acknowledgement, without its note.
+    let res = app.get(&path, Some(&sec_meta)).await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(!body.contains("Tallinn"), "the note reached a metadata-only reader: {body}");
+    let acks: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(acks["acknowledgements"].as_array().unwrap().len(), 1);
+    assert_eq!(acks["acknowledgements"][0]["kind"], "need_more_info");
+    // Who reads the picture in full reads the note: the originator, the asker, and the
+    // secretariat where it is in the audience.
+    for token in [&cast.author, &cast.b_reader, &sec_reader] {
+        let acks: Value = app.get(&path, Some(token)).await.json().await.unwrap();
+        assert_eq!(acks["acknowledgements"][0]["note"], secret);
+    }
+}
+
+/// Hostile review: a `need_more_info` acknowledgement writes in the thread like a
+/// question does, so it takes the same lock on the picture. Without it, two notes written
+/// at once (two readers of the asking organisation) each see room for one more message
+/// and the thread ends over its cap; and a note written while the picture is narrowed can
+/// land in a thread its organisation no longer sees. The test holds the thread's row while
+/// both notes are on their way, so that they meet at the insertion every time.
+#[tokio::test]
+async fn two_need_more_info_notes_at_once_do_not_take_the_thread_over_its_cap() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let b2 = app.token(&app.seed_user("b.reader2", "B", &[Role::Reader]).await).await;
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    let res = ask(&app, &cast.b_reader, &id, "First").await;
+    let tid: uuid::Uuid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+    let mut holder = app.pool.get().await.unwrap();
+    holder
+        .execute(
+            "INSERT INTO thread_messages (id, thread_id, revision, author_id, organisation_id, body) \
+             SELECT gen_random_uuid(), m.thread_id, m.revision, m.author_id, m.organisation_id, 'filler ' || g \
+             FROM thread_messages m, generate_series(1, 498) g WHERE m.thread_id = $1",
+            &[&tid],
+        )
+        .await
+        .unwrap();
+    // 499 messages: room for one more. The thread's row is held, so both notes wait at
+    // their insertion (its reference to the thread) until it is let go.
+    let tx = holder.transaction().await.unwrap();
+    tx.execute("SELECT 1 FROM threads WHERE id = $1 FOR UPDATE", &[&tid]).await.unwrap();
+    let path = format!("/api/v1/pictures/{id}/acknowledgements");
+    let (note1, note2) = (
+        json!({"kind": "need_more_info", "note": "One more"}),
+        json!({"kind": "need_more_info", "note": "And another"}),
+    );
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        tx.commit().await.unwrap();
+    };
+    let (one, two, ()) = tokio::join!(
+        app.post_json(&path, Some(&cast.b_reader), &note1),
+        app.post_json(&path, Some(&b2), &note2),
+        release
+    );
+    let mut statuses = [one.status().as_u16(), two.status().as_u16()];
+    statuses.sort_unstable();
+    let count: i64 =
+        holder.query_one("SELECT count(*) FROM thread_messages WHERE thread_id = $1", &[&tid]).await.unwrap().get(0);
+    assert_eq!(count, 500, "a thread keeps at most 500 messages");
+    assert_eq!(statuses, [201, 409]);
+    let refused = if one.status() == 409 { one } else { two };
+    assert_eq!(problem(refused, 409).await["code"], "thread_full");
+}
+
+/// Hostile review: a message written by a `need_more_info` acknowledgement is in the
+/// access log as the thread it was written in, like one written by a question.
+#[tokio::test]
+async fn a_need_more_info_note_is_access_logged_as_a_message_of_its_thread() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let id = published(&app, &cast, &content("group_virt", "AMBER")).await;
+    let path = format!("/api/v1/pictures/{id}/acknowledgements");
+    let res = app.post_json(&path, Some(&cast.b_reader), &json!({"kind": "need_more_info", "note": "Source?"})).await;
+    assert_eq!(res.status(), 201);
+    let records = app.audit_records(&crate::helpers::request_id(&res)).await;
+    let tid = threads(&app, &cast.author, &id).await[0]["id"].as_str().unwrap().to_owned();
+    let on_thread: Vec<_> = records.iter().filter(|r| r.object_type.as_deref() == Some("thread")).collect();
+    assert_eq!(on_thread.len(), 1, "{records:?}");
+    assert_eq!(on_thread[0].object_id.as_deref(), Some(tid.as_str()));
+    assert_eq!(on_thread[0].reason.as_deref(), Some(format!("picture:{id}").as_str()));
+    assert_eq!(on_thread[0].http_status, 201);
+    assert!(records.iter().any(|r| r.object_type.as_deref() == Some("picture")), "the acknowledgement's own");
+    // Without a note nothing is written in the thread, but it is opened: logged as well.
+    let res = app.post_json(&path, Some(&cast.v_reader), &json!({"kind": "need_more_info"})).await;
+    assert_eq!(res.status(), 201);
+    let records = app.audit_records(&crate::helpers::request_id(&res)).await;
+    assert_eq!(records.iter().filter(|r| r.object_type.as_deref() == Some("thread")).count(), 1, "{records:?}");
+}
+
+/// Hostile review: sight of a thread is decided at each request, so a person who loses
+/// the role that reads pictures, or whose membership ends, keeps nothing of it: not the
+/// thread, not its place in `GET /me/threads`, not the right to write.
+#[tokio::test]
+async fn losing_the_reading_role_or_the_membership_takes_the_thread_away_at_once() {
+    let app = TestApp::spawn().await;
+    let cast = cast(&app).await;
+    let demoted = app.seed_user("b.demoted", "B", &[Role::Reader, Role::OrgAdmin]).await;
+    let leaving = app.seed_user("b.leaving", "B", &[Role::Reader]).await;
+    let (demoted_token, leaving_token) = (app.token(&demoted).await, app.token(&leaving).await);
+    let id = published(&app, &cast, &content("group", "AMBER")).await;
+    let res = ask(&app, &demoted_token, &id, "Who else got it?").await;
+    let tid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let thread = format!("/api/v1/pictures/{id}/threads/{tid}");
+    for token in [&demoted_token, &leaving_token] {
+        assert_eq!(app.get(&thread, Some(token)).await.status(), 200);
+        assert_eq!(mine(&app, token).await["threads"].as_array().unwrap().len(), 1);
+    }
+
+    let client = app.pool.get().await.unwrap();
+    client
+        .execute("UPDATE memberships SET roles = ARRAY['org_admin'] WHERE user_id = $1", &[&demoted.id])
+        .await
+        .unwrap();
+    client.execute("UPDATE memberships SET valid_until = now() WHERE user_id = $1", &[&leaving.id]).await.unwrap();
+
+    // The organisation administrator without a reading role: the picture is not there.
+    let res = app.get(&thread, Some(&demoted_token)).await;
+    assert_eq!(problem(res, 404).await["code"], "picture_not_found");
+    let res = app.get(&format!("/api/v1/pictures/{id}/threads"), Some(&demoted_token)).await;
+    assert_eq!(problem(res, 404).await["code"], "picture_not_found");
+    let res = app.post_json(&format!("{thread}/messages"), Some(&demoted_token), &json!({"body": "Still here"})).await;
+    assert_eq!(problem(res, 404).await["code"], "picture_not_found");
+    assert_eq!(mine(&app, &demoted_token).await, json!({"threads": [], "unread": 0}));
+    // The person who left: nothing answers with the thread.
+    for res in [
+        app.get(&thread, Some(&leaving_token)).await,
+        app.get("/api/v1/me/threads", Some(&leaving_token)).await,
+        app.post_json(&format!("{thread}/messages"), Some(&leaving_token), &json!({"body": "Still here"})).await,
+    ] {
+        let status = res.status().as_u16();
+        assert!(matches!(status, 401 | 403 | 404), "{status}");
+        assert!(!res.text().await.unwrap().contains(&tid));
+    }
+    // Nothing was written after the loss.
+    assert_eq!(bodies(&threads(&app, &cast.author, &id).await[0]), ["Who else got it?"]);
+}
+
+/// Hostile review: a message is text in the mail's body alone. Lines that look like
+/// headers stay in the body (no other recipient, no other subject), HTML is shown as
+/// text, and a line with a lone dot does not end the message early.
+#[tokio::test]
+async fn a_message_cannot_add_headers_or_markup_to_the_mail_about_it() {
+    let sink = mail::shared().await;
+    let app = TestApp::spawn_with(|s| sink.configure(s)).await;
+    let cast = cast(&app).await;
+    let a = address("a");
+    let evil = address("evil");
+    let all = json!({"urgencies": ["routine", "priority", "immediate"], "language": "en"});
+    opt_in(&app, sink, &cast.author, &a, all).await;
+    let id = published(&app, &cast, &content("group", "GREEN")).await;
+    let body = format!(
+        "Hello\nBcc: {evil}\nSubject: pwned\nContent-Type: text/html\n\n<script>alert(1)</script><a href=\"https://evil.example/\">x</a>\n.\nAfter the dot"
+    );
+    assert_eq!(ask(&app, &cast.b_reader, &id, &body).await.status(), 201);
+    settled(&app, &id, 1).await;
+    let got = sink.wait_for(&a, 2).await;
+    let told = got.iter().find(|m| m.text().contains("question thread")).expect("the message about the thread");
+    assert_eq!(told.recipients(), std::slice::from_ref(&a));
+    assert!(told.header("bcc").is_none());
+    let subject = told.header("subject").unwrap();
+    assert!(!subject.contains("pwned") && subject.contains("New message in a question thread"), "{subject}");
+    assert!(told.text().contains(&format!("Bcc: {evil}")) && told.text().contains("After the dot"), "{}", told.text());
+    let html = told.html();
+    assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"), "{html}");
+    assert!(!html.contains("<a href=\"https://evil.example/\">"), "{html}");
+    assert!(html.contains("After the dot"));
+    assert!(sink.messages_to(&evil).is_empty());
+}

@@ -60,7 +60,11 @@ pub async fn acknowledge(
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let v = Viewer::from(&caller.permissions);
-    let row = pictures::find(&tx, &v, id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
+    // Needing more information writes in the organisation's thread: the picture is locked
+    // as for a question, so that a narrowing is either before it (and decides it) or
+    // after it, and two messages at once do not both take the thread's last place.
+    let asks = body.0.kind == sitrep_types::AckKind::NeedMoreInfo;
+    let row = pictures::find(&tx, &v, id.into_inner(), asks).await?.ok_or(NOT_FOUND)?;
     if sight_of(&caller, &row) != Sight::Full {
         return Err(NOT_FOUND);
     }
@@ -80,14 +84,16 @@ pub async fn acknowledge(
     reference::insert_acknowledgement(&tx, Uuid::new_v4(), &answer, body.0.kind).await?;
     // Needing more information opens (or continues) the organisation's question thread
     // with the originator, its note the first message (docs/threads.md).
-    if body.0.kind == sitrep_types::AckKind::NeedMoreInfo {
-        open_thread(&tx, &caller, &row, body.0.note.as_deref()).await?;
-    }
+    let thread = if asks { Some(open_thread(&tx, &caller, &row, body.0.note.as_deref()).await?) } else { None };
     let originator = [row.originator_id];
     let kind = sitrep_db::events::EventType::Acknowledged;
     sitrep_db::events::append(&tx, kind, row.id, row.revision, row.tier, row.tlp, Some(&originator)).await?;
     let status = ack_status(&tx, &caller, &row).await?;
     audit::write(&tx, &meta, audit::picture(&meta, &caller, &row).status(201)).await?;
+    // The thread opened or written in is in the log as a question's is.
+    if let Some(thread) = thread {
+        audit::write(&tx, &meta, super::threads::record(&meta, &caller, &row, thread).status(201)).await?;
+    }
     tx.commit().await?;
     Ok(HttpResponse::Created().json(status))
 }
@@ -101,7 +107,7 @@ async fn open_thread(
     p: &Principal,
     row: &PictureRow,
     note: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<Uuid, ApiError> {
     use sitrep_db::threads;
     let opened_as = sitrep_types::ThreadOpenedAs::NeedMoreInfo;
     let (thread, _) = threads::open(c, row.id, p.organisation_id, p.user_id, opened_as).await?;
@@ -119,7 +125,7 @@ async fn open_thread(
         // The originator's people in the thread are told.
         threads::queue_mail(c, written, thread, row.id, row.originator_id).await?;
     }
-    Ok(())
+    Ok(thread)
 }
 
 async fn ack_status(
@@ -129,7 +135,15 @@ async fn ack_status(
 ) -> Result<AcknowledgementStatus, ApiError> {
     let insider = insider(&Viewer::from(&p.permissions), row.originator_id);
     let scope = if insider { None } else { Some(p.organisation_id) };
-    let acknowledgements = reference::acknowledgements(c, row.id, scope).await?;
+    let mut acknowledgements = reference::acknowledgements(c, row.id, scope).await?;
+    // A note is under the picture's TLP (a `need_more_info` note is the first message of
+    // the organisation's thread): the secretariat, where it sees the picture as metadata
+    // only, sees who acknowledged, how and when, and no note.
+    if sight_of(p, row) != Sight::Full {
+        for a in acknowledgements.iter_mut().filter(|a| a.organisation.id != p.organisation_id) {
+            a.note = None;
+        }
+    }
     let (deadline, pending) = reference::pending_recipients(c, row.id).await?;
     let late = deadline.is_some_and(|d| d < chrono::Utc::now());
     let overdue =

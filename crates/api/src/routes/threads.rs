@@ -49,7 +49,12 @@ fn check_body(body: &CreateThreadMessage) -> Result<(), ApiError> {
 }
 
 /// The access-log record of `p` acting on thread `thread` of picture `row`.
-fn record(meta: &RequestMeta, p: &Principal, row: &PictureRow, thread: Uuid) -> sitrep_db::audit::AccessRecord {
+pub(crate) fn record(
+    meta: &RequestMeta,
+    p: &Principal,
+    row: &PictureRow,
+    thread: Uuid,
+) -> sitrep_db::audit::AccessRecord {
     let mut r = audit::picture(meta, p, row).object("thread", thread);
     r.reason = Some(format!("picture:{}", row.id));
     r
