@@ -553,12 +553,12 @@ async fn two_need_more_info_notes_at_once_do_not_take_the_thread_over_its_cap() 
         .execute(
             "INSERT INTO thread_messages (id, thread_id, revision, author_id, organisation_id, body) \
              SELECT gen_random_uuid(), m.thread_id, m.revision, m.author_id, m.organisation_id, 'filler ' || g \
-             FROM thread_messages m, generate_series(1, 498) g WHERE m.thread_id = $1",
+             FROM thread_messages m, generate_series(1, 248) g WHERE m.thread_id = $1",
             &[&tid],
         )
         .await
         .unwrap();
-    // 499 messages: room for one more. The thread's row is held, so both notes wait at
+    // 249 of B's messages: room for one more. The thread's row is held, so both notes wait at
     // their insertion (its reference to the thread) until it is let go.
     let tx = holder.transaction().await.unwrap();
     tx.execute("SELECT 1 FROM threads WHERE id = $1 FOR UPDATE", &[&tid]).await.unwrap();
@@ -580,10 +580,13 @@ async fn two_need_more_info_notes_at_once_do_not_take_the_thread_over_its_cap() 
     statuses.sort_unstable();
     let count: i64 =
         holder.query_one("SELECT count(*) FROM thread_messages WHERE thread_id = $1", &[&tid]).await.unwrap().get(0);
-    assert_eq!(count, 500, "a thread keeps at most 500 messages");
+    assert_eq!(count, 250, "each side writes at most 250 messages in a thread");
     assert_eq!(statuses, [201, 409]);
     let refused = if one.status() == 409 { one } else { two };
     assert_eq!(problem(refused, 409).await["code"], "thread_full");
+    // A full side does not silence the other: the originator still answers.
+    let answer = format!("/api/v1/pictures/{id}/threads/{tid}/messages");
+    assert_eq!(app.post_json(&answer, Some(&cast.author), &json!({"body": "Enough"})).await.status(), 201);
 }
 
 /// Hostile review: a message written by a `need_more_info` acknowledgement is in the

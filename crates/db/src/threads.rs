@@ -82,17 +82,19 @@ pub struct NewMessage<'a> {
     pub body: &'a str,
 }
 
-/// The most messages a thread keeps: a runaway client cannot grow one without end.
-pub const MAX_MESSAGES: i64 = 500;
+/// The most messages each side of a thread writes: a runaway client cannot grow one
+/// without end, and neither side can fill it so that the other is silenced.
+pub const MAX_MESSAGES: i64 = 250;
 
-/// Adds a message in the writer's transaction; `None` when the thread already holds
-/// `MAX_MESSAGES`.
+/// Adds a message in the writer's transaction; `None` when the writer's side has already
+/// written `MAX_MESSAGES` in the thread.
 pub async fn add_message(c: &impl GenericClient, m: &NewMessage<'_>) -> Result<Option<Uuid>, DbError> {
     let id = Uuid::now_v7();
     let added = c
         .execute(
             "INSERT INTO thread_messages (id, thread_id, revision, author_id, organisation_id, body) \
-             SELECT $1, $2, $3, $4, $5, $6 WHERE (SELECT count(*) FROM thread_messages WHERE thread_id = $2) < $7",
+             SELECT $1, $2, $3, $4, $5, $6 \
+             WHERE (SELECT count(*) FROM thread_messages WHERE thread_id = $2 AND organisation_id = $5) < $7",
             &[&id, &m.thread, &m.revision, &m.author, &m.organisation, &m.body, &MAX_MESSAGES],
         )
         .await?;
@@ -253,9 +255,9 @@ pub async fn queue_mail(
          WHERE n.email IS NOT NULL AND n.email_confirmed_at IS NOT NULL \
            AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.organisation_id = $4 \
                          AND m.valid_from <= now() AND (m.valid_until IS NULL OR m.valid_until > now())) \
-           AND u.id IN (SELECT author_id FROM thread_messages WHERE thread_id = $2 \
-                        UNION SELECT opened_by FROM threads WHERE id = $2 \
-                        UNION SELECT created_by FROM pictures WHERE id = $3) \
+           AND u.id IN (SELECT author_id FROM thread_messages WHERE thread_id = $2 AND organisation_id = $4 \
+                        UNION SELECT opened_by FROM threads WHERE id = $2 AND asking_org_id = $4 \
+                        UNION SELECT created_by FROM pictures WHERE id = $3 AND originator_id = $4) \
          ON CONFLICT (message_id) DO NOTHING",
         &[&message, &thread, &picture, &to],
     )

@@ -84,7 +84,9 @@ pub async fn acknowledge(
     reference::insert_acknowledgement(&tx, Uuid::new_v4(), &answer, body.0.kind).await?;
     // Needing more information opens (or continues) the organisation's question thread
     // with the originator, its note the first message (docs/threads.md).
-    let thread = if asks { Some(open_thread(&tx, &caller, &row, body.0.note.as_deref()).await?) } else { None };
+    let note = body.0.note.as_deref();
+    let thread =
+        if asks { Some(super::threads::open_for_acknowledgement(&tx, &caller, &row, note).await?) } else { None };
     let originator = [row.originator_id];
     let kind = sitrep_db::events::EventType::Acknowledged;
     sitrep_db::events::append(&tx, kind, row.id, row.revision, row.tier, row.tlp, Some(&originator)).await?;
@@ -96,36 +98,6 @@ pub async fn acknowledge(
     }
     tx.commit().await?;
     Ok(HttpResponse::Created().json(status))
-}
-
-/// Opens the caller's organisation's question thread on `row` for a `need_more_info`
-/// acknowledgement (or continues the one it has), with the note as a message. The
-/// acknowledgement has checked what asking needs: a published picture, read in full, not
-/// the caller's own.
-async fn open_thread(
-    c: &impl sitrep_db::GenericClient,
-    p: &Principal,
-    row: &PictureRow,
-    note: Option<&str>,
-) -> Result<Uuid, ApiError> {
-    use sitrep_db::threads;
-    let opened_as = sitrep_types::ThreadOpenedAs::NeedMoreInfo;
-    let (thread, _) = threads::open(c, row.id, p.organisation_id, p.user_id, opened_as).await?;
-    if let Some(body) = note {
-        let message = threads::NewMessage {
-            thread,
-            revision: row.revision,
-            author: p.user_id,
-            organisation: p.organisation_id,
-            body,
-        };
-        let Some(written) = threads::add_message(c, &message).await? else {
-            return Err(ApiError::conflict("thread_full", "This thread holds as many messages as a thread keeps."));
-        };
-        // The originator's people in the thread are told.
-        threads::queue_mail(c, written, thread, row.id, row.originator_id).await?;
-    }
-    Ok(thread)
 }
 
 async fn ack_status(

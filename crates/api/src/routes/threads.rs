@@ -39,9 +39,9 @@ fn refusal(r: Refused) -> ApiError {
     }
 }
 
-/// A thread holding `sitrep_db::threads::MAX_MESSAGES` takes no more.
-pub fn thread_full() -> ApiError {
-    ApiError::conflict("thread_full", "This thread holds as many messages as a thread keeps.")
+/// A side that has written `sitrep_db::threads::MAX_MESSAGES` in a thread writes no more.
+fn thread_full() -> ApiError {
+    ApiError::conflict("thread_full", "Your side has written as many messages in this thread as a thread keeps.")
 }
 
 fn check_body(body: &CreateThreadMessage) -> Result<(), ApiError> {
@@ -177,6 +177,23 @@ async fn write_message(
     let to = other_party(&row.handling(), t.asking.id, p.organisation_id);
     threads::queue_mail(c, written, thread, row.id, to).await?;
     view(c, p, row, t, ThreadSight::Full).await
+}
+
+/// Opens the caller's organisation's thread on `row` for a `need_more_info`
+/// acknowledgement (or continues the one it has), with the note as a message written like
+/// any other. The acknowledgement has checked what asking needs (a published picture,
+/// read in full, not the caller's own) under the picture's lock.
+pub(crate) async fn open_for_acknowledgement(
+    c: &impl GenericClient,
+    p: &Principal,
+    row: &PictureRow,
+    note: Option<&str>,
+) -> Result<Uuid, ApiError> {
+    let (thread, _) = threads::open(c, row.id, p.organisation_id, p.user_id, ThreadOpenedAs::NeedMoreInfo).await?;
+    if let Some(note) = note {
+        write_message(c, p, row, thread, note).await?;
+    }
+    Ok(thread)
 }
 
 /// One thread of a picture, with its messages (reading it marks it read).
