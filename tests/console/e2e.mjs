@@ -380,6 +380,24 @@ try {
     await author.page.locator('#diff').getByText('urgency').waitFor();
   });
 
+  await scenario('the reader asks the originator a question and the author answers it', async () => {
+    await b.page.evaluate((id) => { location.hash = '#/board'; location.hash = `#/picture/${id}`; }, posted.id);
+    await b.page.getByLabel(/^Ask the originator/).fill('Which polling stations are named?');
+    await b.page.getByRole('button', { name: 'Ask', exact: true }).click();
+    await b.page.locator('#thread-list').getByText('Which polling stations are named?').waitFor();
+    check(await b.page.getByLabel(/^Ask the originator/).count() === 0, 'one thread per organisation: no second ask form');
+    await author.page.evaluate((id) => { location.hash = '#/board'; location.hash = `#/picture/${id}`; }, posted.id);
+    const thread = author.page.locator('#thread-list li').filter({ hasText: 'Question from ORG-B' });
+    await thread.getByText('Which polling stations are named?').waitFor();
+    check(await author.page.getByLabel(/^Ask the originator/).count() === 0, 'the originator does not ask itself');
+    await thread.getByLabel('Answer').fill('Three in Vaasa.');
+    await thread.getByRole('button', { name: 'Send' }).click();
+    await author.page.locator('#thread-list').getByText('Three in Vaasa.').waitFor();
+    await b.page.evaluate((id) => { location.hash = '#/board'; location.hash = `#/picture/${id}`; }, posted.id);
+    await b.page.locator('#thread-list').getByText('Three in Vaasa.').waitFor();
+    await author.page.locator('#questions').screenshot({ path: join(artifacts, 'picture-questions.png') });
+  });
+
   const r = await session('r.reader');
   await scenario('an author composes a report from published pictures and downloads its PDF', async () => {
     const p = author.page;

@@ -1,6 +1,7 @@
 // One picture: its fields, the language switch, the revision history with a comparison
-// of two revisions, acknowledgements with the deadline counting down, and the RAS
-// contact point's release decisions.
+// of two revisions, acknowledgements with the deadline counting down, the questions
+// between an asking organisation and the originator, and the RAS contact point's release
+// decisions.
 
 import { ApiError, download, hasRole, me, request } from './api.js';
 import { onStreamEvent } from './sse.js';
@@ -156,12 +157,14 @@ export async function pictureView(main, id, setCleanup) {
   function loadPanels() {
     panels = [
       h('section', { class: 'panel', id: 'acks', 'aria-labelledby': 'h-acks' }, h('h2', { id: 'h-acks' }, t('picture.acks')), h('p', { class: 'empty' }, t('picture.loading'))),
+      h('section', { class: 'panel', id: 'questions', 'aria-labelledby': 'h-questions' }, h('h2', { id: 'h-questions' }, t('picture.questions')), h('p', { class: 'empty' }, t('picture.loading'))),
       h('section', { class: 'panel', id: 'release', 'aria-labelledby': 'h-release' }, h('h2', { id: 'h-release' }, t('picture.release')), h('p', { class: 'empty' }, t('picture.loading'))),
       h('section', { class: 'panel', id: 'history', 'aria-labelledby': 'h-history' }, h('h2', { id: 'h-history' }, t('picture.history')), h('p', { class: 'empty' }, t('picture.loading'))),
     ];
     acknowledgements(panels[0], p, mine, timers, reload);
-    releaseDecisions(panels[1], p, mine);
-    history(panels[2], p, orgs, elections);
+    questions(panels[1], p, mine);
+    releaseDecisions(panels[2], p, mine);
+    history(panels[3], p, orgs, elections);
     return panels;
   }
   async function reload() {
@@ -293,6 +296,63 @@ async function acknowledgements(box, p, mine, timers, reload, justAcked = false)
   if (box.focusConfirmation && confirmation) {
     box.focusConfirmation = false;
     confirmation.focus();
+  }
+}
+
+/**
+ * The questions on the picture: the threads this reader sees (its own organisation's, every
+ * one for the originator, every one for the secretariat, without messages where it does
+ * not read the picture), with a form to answer a thread it is a party to and, for a reader
+ * of another organisation, to ask. Messages are shown as text.
+ */
+async function questions(box, p, mine, focusThread = null) {
+  let list;
+  try {
+    list = (await request(`/pictures/${p.id}/threads`)).threads;
+  } catch (e) {
+    mount(box, h('h2', { id: 'h-questions' }, t('picture.questions')), h('p', { class: 'empty' }, describe(e)));
+    return;
+  }
+  const org = me().organisation.id;
+  const writes = p.status === 'published' && hasRole('reader', 'author', 'approver');
+  const form = (label_, button, path) => {
+    const text = h('textarea', { name: 'question-body', maxlength: '4000', rows: '3', required: true });
+    const f = h('form', { class: 'question-form' }, field(label_, text, 'body'), h('button', { type: 'submit' }, button));
+    f.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const body = text.value.trim();
+      if (!body) return;
+      try {
+        const thread = await request(path, { method: 'POST', body: { body } });
+        await questions(box, p, mine, thread.id);
+      } catch (e) {
+        toast(describe(e), true);
+      }
+    });
+    return f;
+  };
+  const thread = (th) => {
+    const party = mine || th.asking_organisation.id === org;
+    const messages = th.messages
+      ? h('ol', { class: 'messages' }, th.messages.map((m) => h('li', {},
+        h('div', { class: 'meta' }, t('picture.question_by', { org: m.organisation.code, time: time(m.created_at) })),
+        h('div', { class: 'text' }, m.body))))
+      : h('p', { class: 'empty' }, t('picture.question_hidden', { n: th.message_count }));
+    return h('li', { 'data-thread': th.id, tabindex: '-1' },
+      h('strong', {}, t('picture.question_from', { org: th.asking_organisation.code })),
+      th.unread ? h('span', { class: 'badge' }, t('picture.question_unread', { n: th.unread })) : null,
+      messages,
+      party && writes && th.messages
+        ? form(t('picture.answer'), t('picture.send'), `/pictures/${p.id}/threads/${th.id}/messages`) : null);
+  };
+  const own = list.find((th) => th.asking_organisation.id === org);
+  const ask = !mine && !own && writes ? form(t('picture.ask'), t('picture.ask_send'), `/pictures/${p.id}/threads`) : null;
+  mount(box, h('h2', { id: 'h-questions' }, t('picture.questions')),
+    list.length ? h('ul', { id: 'thread-list' }, list.map(thread)) : h('p', { class: 'empty' }, t('picture.no_questions')),
+    ask);
+  if (focusThread) {
+    const li = box.querySelector(`[data-thread="${focusThread}"]`);
+    if (li) li.focus();
   }
 }
 
