@@ -405,6 +405,29 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
                       "organisation_id": app.org("A"), "roles": ["reader"]});
     assert_eq!(app.post_json("/api/v1/users", Some(&sec), &body).await.status(), 201);
 
+    // A second reader of C has saved an e-mail address; the confirmation link's token
+    // waits in the queue (no relay here), for the page the link opens.
+    let c_token = app.token(&app.seed_user("c.mailbox", "C", &[Role::Reader]).await).await;
+    let res = app
+        .client
+        .put(app.url("/api/v1/me/notifications"))
+        .bearer_auth(&c_token)
+        .json(&json!({"email": "c.reader@c.example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let db = app.pool.get().await.unwrap();
+    let confirm_token: String = db
+        .query_one(
+            "SELECT token FROM mail_messages WHERE kind = 'confirmation' AND address = 'c.reader@c.example.org'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    drop(db);
+
     let artifacts = target_dir().join("console-artifacts");
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -423,6 +446,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         "urgent": {"id": urgent["id"], "reference": urgent["reference"]},
         "late": {"id": late["id"], "reference": late["reference"]},
         "review": {"id": review["id"]},
+        "c_confirm_token": confirm_token,
     });
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")

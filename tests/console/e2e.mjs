@@ -398,6 +398,29 @@ try {
     await author.page.locator('#questions').screenshot({ path: join(artifacts, 'picture-questions.png') });
   });
 
+  await scenario('notifications: the list, the questions, e-mail preferences, and a confirmation link that needs no sign-in', async () => {
+    // The link from the confirmation message, opened in a browser where nobody is signed in.
+    const anon = await session('anonymous');
+    await anon.page.goto(`${seed.url}/app/#/confirm-email/${encodeURIComponent(seed.c_confirm_token)}`);
+    await anon.page.locator('#confirm-result').getByText('The address is confirmed.').waitFor();
+    await anon.page.reload();
+    await anon.page.locator('#confirm-result').getByText('This link is unknown, used or expired.', { exact: false }).waitFor();
+    // B: the navigation counts what is unread (the answer to B's question, above).
+    await b.page.getByRole('link', { name: /^Notifications/ }).waitFor();
+    await b.page.getByRole('link', { name: /^Notifications/ }).click();
+    await b.page.getByRole('heading', { level: 1, name: 'Notifications' }).waitFor();
+    await b.page.locator('#my-threads').getByText(posted.reference || 'VTY-', { exact: false }).waitFor();
+    await b.page.getByLabel('Address').fill('b.reader@b.example.org');
+    await b.page.getByLabel('A daily digest of what I have not read').check();
+    await b.page.getByLabel('Digest at').fill('07:30');
+    await b.page.getByRole('button', { name: 'Save' }).click();
+    await b.page.locator('#email-status').getByText('The address is not confirmed yet', { exact: false }).waitFor();
+    const saved = await b.page.evaluate(async () => (await import('./api.js')).request('/me/notifications'));
+    check(saved.digest && saved.digest.at === '07:30', `the digest was saved: ${JSON.stringify(saved.digest)}`);
+    check(saved.email === 'b.reader@b.example.org' && !saved.email_confirmed, 'a new address is unconfirmed');
+    await b.page.screenshot({ path: join(artifacts, 'notifications-1366.png'), fullPage: true });
+  });
+
   const r = await session('r.reader');
   await scenario('an author composes a report from published pictures and downloads its PDF', async () => {
     const p = author.page;

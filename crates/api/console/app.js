@@ -2,7 +2,7 @@
 // #/picture/<id>, …) and the one live stream every view listens to.
 
 import { ApiError, changePassword, hasRole, login, logout, me, onSession, request, resume, signedIn } from './api.js';
-import { dispatch, openStream } from './sse.js';
+import { dispatch, onStreamEvent, openStream } from './sse.js';
 import { h, mount, field, describe, fieldMessage, showFieldErrors, clearFieldErrors, select } from './ui.js';
 import { LANGS, browserLanguage, language, loadCatalogues, onLanguage, setLanguage, setTimeZone, t } from './i18n.js';
 import { boardView, prefs, queueView } from './board.js';
@@ -10,12 +10,31 @@ import { pictureView } from './picture.js';
 import { editorView } from './editor.js';
 import { auditView, secretariatView } from './admin.js';
 import { reportEditorView, reportView, reportsView } from './reports.js';
+import { confirmEmailView, notificationsView, unreadCount } from './notifications.js';
 
 const main = document.getElementById('main');
 let stream = null;
 let cleanup = null;
 let notice = ''; // a catalogue key
 let liveState = null;
+let unread = 0;
+
+/**
+ * Reads the unread count of notifications and questions again, for the navigation: at
+ * sign-in, on the notifications page and a moment after live events (not on every page,
+ * since each read is in the access log).
+ */
+let unreadTimer = null;
+function refreshUnread(delay = 0) {
+  clearTimeout(unreadTimer);
+  unreadTimer = setTimeout(() => {
+    if (!signedIn() || mustChangePassword()) return;
+    unreadCount().then((n) => {
+      unread = n;
+      renderChrome();
+    }).catch(() => {});
+  }, delay);
+}
 
 function setLive(state) {
   liveState = state;
@@ -43,6 +62,7 @@ function routes() {
   if (hasRole('approver')) list.push(['#/queue', t('nav.queue')]);
   if (hasRole('secretariat')) list.push(['#/secretariat', t('nav.secretariat')]);
   if (hasRole('auditor', 'secretariat')) list.push(['#/audit', t('nav.audit')]);
+  list.push(['#/notifications', unread ? t('nav.notifications_unread', { n: unread }) : t('nav.notifications')]);
   return list;
 }
 
@@ -194,6 +214,18 @@ async function route() {
     cleanup();
     cleanup = null;
   }
+  // An e-mail confirmation link works whether or not anyone is signed in here.
+  if (location.hash.startsWith('#/confirm-email/')) {
+    renderChrome();
+    const view = h('div', { class: 'view' });
+    try {
+      await confirmEmailView(view, decodeURIComponent(location.hash.slice('#/confirm-email/'.length)));
+    } catch (e) {
+      mount(view, h('p', { class: 'form-error', role: 'alert' }, describe(e)));
+    }
+    if (mine === generation) main.replaceChildren(view);
+    return;
+  }
   if (!signedIn()) {
     renderChrome();
     loginView();
@@ -242,6 +274,10 @@ async function route() {
         break;
       case 'audit':
         await auditView(view);
+        break;
+      case 'notifications':
+        await notificationsView(view, () => refreshUnread());
+        refreshUnread();
         break;
       case 'board':
       default:
@@ -296,6 +332,7 @@ function rememberLanguage(l) {
 onSession((what) => {
   if (what === 'signed-in') {
     adoptLanguage();
+    refreshUnread();
     if (stream) stream.close();
     stream = null;
     if (hasRole('reader', 'author', 'approver') && !mustChangePassword()) {
@@ -318,6 +355,7 @@ document.getElementById('signout').addEventListener('click', () => {
   logout();
 });
 window.addEventListener('hashchange', route);
+onStreamEvent(() => refreshUnread(2000));
 document.getElementById('language').addEventListener('change', (ev) => {
   const l = ev.currentTarget.value;
   setLanguage(l);

@@ -40,6 +40,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("editor.js", JS),
     asset!("admin.js", JS),
     asset!("reports.js", JS),
+    asset!("notifications.js", JS),
     asset!("i18n.js", JS),
     asset!("messages-fi.json", CATALOGUE),
     asset!("messages-sv.json", CATALOGUE),
