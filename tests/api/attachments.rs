@@ -14,7 +14,7 @@ use crate::helpers::{TestApp, problem};
 
 /// A PDF signature, a marker no ciphertext can contain by chance, and filler: a file the
 /// server stores exactly as it came (images are stripped, see `images` below).
-fn pdf(marker: &str, len: usize) -> Vec<u8> {
+pub(crate) fn pdf(marker: &str, len: usize) -> Vec<u8> {
     let mut bytes = b"%PDF-1.7\n%".to_vec();
     bytes.extend_from_slice(marker.as_bytes());
     let mut i: u32 = 0;
@@ -26,25 +26,25 @@ fn pdf(marker: &str, len: usize) -> Vec<u8> {
     bytes
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-struct Upload<'a> {
-    body: Vec<u8>,
-    content_type: &'a str,
-    name: &'a str,
-    tlp: Option<&'a str>,
-    key: Option<&'a str>,
+pub(crate) struct Upload<'a> {
+    pub(crate) body: Vec<u8>,
+    pub(crate) content_type: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) tlp: Option<&'a str>,
+    pub(crate) key: Option<&'a str>,
 }
 
 impl<'a> Upload<'a> {
-    fn pdf(body: Vec<u8>) -> Self {
+    pub(crate) fn pdf(body: Vec<u8>) -> Self {
         Upload { body, content_type: "application/pdf", name: "kuvakaappaus%20%C3%A4.pdf", tlp: None, key: None }
     }
 }
 
-async fn upload_if_match(app: &TestApp, token: &str, id: &str, if_match: &str, u: Upload<'_>) -> Response {
+pub(crate) async fn upload_if_match(app: &TestApp, token: &str, id: &str, if_match: &str, u: Upload<'_>) -> Response {
     let mut req = app
         .client
         .post(app.url(&format!("/api/v1/pictures/{id}/attachments")))
@@ -63,17 +63,17 @@ async fn upload_if_match(app: &TestApp, token: &str, id: &str, if_match: &str, u
     req.send().await.unwrap()
 }
 
-async fn upload(app: &TestApp, token: &str, id: &str, u: Upload<'_>) -> Response {
+pub(crate) async fn upload(app: &TestApp, token: &str, id: &str, u: Upload<'_>) -> Response {
     let tag = etag(app, token, id).await;
     upload_if_match(app, token, id, &tag, u).await
 }
 
-async fn uploaded(res: Response) -> Value {
+pub(crate) async fn uploaded(res: Response) -> Value {
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
     res.json().await.unwrap()
 }
 
-async fn download(app: &TestApp, token: &str, id: &str, aid: &str) -> Response {
+pub(crate) async fn download(app: &TestApp, token: &str, id: &str, aid: &str) -> Response {
     app.get(&format!("/api/v1/pictures/{id}/attachments/{aid}/content"), Some(token)).await
 }
 
@@ -89,7 +89,7 @@ fn files(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-async fn count(app: &TestApp, table: &str) -> i64 {
+pub(crate) async fn count(app: &TestApp, table: &str) -> i64 {
     let c = app.pool.get().await.unwrap();
     c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0)
 }
@@ -686,7 +686,7 @@ async fn a_file_made_stricter_is_exported_under_its_new_marking_never_the_old_on
 // Images: stripped of their metadata before they are stored.
 
 /// A photo-like gradient: every pixel differs from its neighbours.
-fn photo(w: u32, h: u32) -> image::RgbImage {
+pub(crate) fn photo(w: u32, h: u32) -> image::RgbImage {
     image::RgbImage::from_fn(w, h, |x, y| {
         let [.., r] = (x * 7).to_be_bytes();
         let [.., g] = (y * 5).to_be_bytes();
@@ -697,7 +697,7 @@ fn photo(w: u32, h: u32) -> image::RgbImage {
 
 /// An EXIF block (big-endian TIFF) whose GPS directory holds a latitude reference, and a
 /// camera serial-like marker in IFD0's ImageDescription.
-fn exif_with_gps(marker: &str) -> Vec<u8> {
+pub(crate) fn exif_with_gps(marker: &str) -> Vec<u8> {
     let mut text = marker.as_bytes().to_vec();
     text.push(0);
     let text_len = u32::try_from(text.len()).unwrap();
@@ -767,7 +767,7 @@ fn exif_of(bytes: &[u8]) -> Result<exif::Exif, exif::Error> {
     exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes))
 }
 
-fn image_upload(body: Vec<u8>, content_type: &str) -> Upload<'_> {
+pub(crate) fn image_upload(body: Vec<u8>, content_type: &str) -> Upload<'_> {
     Upload { body, content_type, name: "kuvakaappaus.img", tlp: None, key: None }
 }
 
@@ -949,12 +949,12 @@ async fn one_approver_cannot_release_a_red_jpeg_again_as_a_new_looser_file() {
     assert!(a["pending_revision"].is_number(), "the re-upload waits for a second approver: {a}");
 }
 
-async fn thumbnail(app: &TestApp, token: &str, id: &str, aid: &str) -> Response {
+pub(crate) async fn thumbnail(app: &TestApp, token: &str, id: &str, aid: &str) -> Response {
     app.get(&format!("/api/v1/pictures/{id}/attachments/{aid}/thumbnail"), Some(token)).await
 }
 
 /// A JPEG of `w`×`h` pixels with GPS EXIF.
-fn large_jpeg(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn large_jpeg(w: u32, h: u32) -> Vec<u8> {
     let mut plain = Vec::new();
     photo(w, h).write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut plain, 90)).unwrap();
     let mut payload = b"Exif\0\0".to_vec();
@@ -1050,7 +1050,13 @@ async fn the_ras_contact_point_gets_404_for_the_thumbnail_of_an_amber_strict_ima
     assert_eq!(thumbnail(&app, &cast.author, did, &daid).await.status(), 200);
 }
 
-async fn download_range(app: &TestApp, token: &str, id: &str, aid: &str, headers: &[(&str, &str)]) -> Response {
+pub(crate) async fn download_range(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    aid: &str,
+    headers: &[(&str, &str)],
+) -> Response {
     let mut req =
         app.client.get(app.url(&format!("/api/v1/pictures/{id}/attachments/{aid}/content"))).bearer_auth(token);
     for (name, value) in headers {

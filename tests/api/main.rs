@@ -31,6 +31,7 @@ mod insider;
 mod language;
 mod machine;
 mod notifications;
+mod object_store;
 mod openapi;
 mod passwords;
 mod pictures;

@@ -129,7 +129,7 @@ impl Process {
         }
     }
 
-    fn log_lines(&self) -> Vec<String> {
+    pub(crate) fn log_lines(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
 }

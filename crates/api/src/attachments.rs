@@ -7,6 +7,9 @@
 //! An image is read back once it is complete, stripped of its metadata (`images`) and
 //! encrypted again: what is kept, and downloaded, is the stripped file, with a small PNG
 //! thumbnail made from the same decoding and encrypted beside it (`<blob id>.thumb`).
+//! With `store = "s3"` the kept files go to an S3-compatible bucket instead (`bucket`):
+//! uploaded from the temporary file once it is accepted, read back by byte ranges. Each
+//! blob's row says where it is, so files kept before a switch stay readable.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -23,17 +26,20 @@ use sitrep_auth::envelope::{DataKey, HEADER, Opener, SEGMENT, Sealer};
 use sitrep_domain::attachment::{DEFAULT_MEDIA_TYPES, Sniffer};
 use uuid::Uuid;
 
+use crate::bucket::{Bucket, S3Settings, WINDOW_SEGMENTS};
 use crate::error::ApiError;
 use crate::images::{self, ImageRefused};
 
 const MIB: u64 = 1024 * 1024;
 
 /// The configuration section `attachments`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AttachmentPolicy {
-    /// Where the encrypted files are kept: `local` (a folder).
+    /// Where new encrypted files are kept: `local` (a folder) or `s3` (a bucket).
     pub store: StoreKind,
+    /// The bucket of the `s3` store.
+    pub s3: S3Settings,
     /// The folder of the local store; default `data_dir/attachments`.
     pub dir: Option<PathBuf>,
     /// The key-encryption key (base64 of 32 bytes), created at first start; default
@@ -54,12 +60,24 @@ pub struct AttachmentPolicy {
 #[serde(rename_all = "snake_case")]
 pub enum StoreKind {
     Local,
+    S3,
+}
+
+impl StoreKind {
+    /// As the database records it (`attachment_blobs.store`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Local => "local",
+            StoreKind::S3 => "s3",
+        }
+    }
 }
 
 impl Default for AttachmentPolicy {
     fn default() -> Self {
         AttachmentPolicy {
             store: StoreKind::Local,
+            s3: S3Settings::default(),
             dir: None,
             key_file: None,
             max_file_bytes: 100 * MIB,
@@ -78,6 +96,9 @@ impl AttachmentPolicy {
         if self.max_file_bytes == 0 || self.max_picture_bytes < self.max_file_bytes {
             return Err("attachments.max_file_bytes must be positive and at most max_picture_bytes".into());
         }
+        if self.store == StoreKind::S3 || self.s3.configured() {
+            self.s3.check()?;
+        }
         for t in &self.media_types {
             if sitrep_domain::attachment::media_type_essence(t).as_deref() != Some(t.as_str()) {
                 return Err(format!("attachments.media_types: {t:?} is not a lower-case type/subtype"));
@@ -95,12 +116,15 @@ pub struct Store {
     /// Images being read back and stripped at once: each may hold its file and the
     /// memory of decoding it, so only a few run together.
     image_work: Arc<tokio::sync::Semaphore>,
+    /// The bucket, when one is configured: where new files go with `store = "s3"`, and
+    /// where files recorded as `s3` are read from whatever the setting now.
+    bucket: Option<Bucket>,
     pub policy: AttachmentPolicy,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("objects", &self.objects).finish_non_exhaustive()
+        f.debug_struct("Store").field("objects", &self.objects).field("bucket", &self.bucket).finish_non_exhaustive()
     }
 }
 
@@ -135,7 +159,25 @@ impl Store {
         }
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(IMAGE_WORKERS);
         let image_work = Arc::new(tokio::sync::Semaphore::new(workers));
-        Ok(Arc::new(Store { objects, tmp, kek, image_work, policy }))
+        let bucket = policy.s3.configured().then(|| Bucket::open(&policy.s3)).transpose()?;
+        Ok(Arc::new(Store { objects, tmp, kek, image_work, bucket, policy }))
+    }
+
+    /// Where new files are kept, as the database records it.
+    pub fn kind(&self) -> &'static str {
+        self.policy.store.as_str()
+    }
+
+    /// The bucket, for a blob recorded as kept there.
+    fn bucket(&self) -> Result<&Bucket, ApiError> {
+        self.bucket.as_ref().ok_or_else(|| {
+            tracing::error!("a file is recorded in the S3 store, but attachments.s3 is not configured");
+            ApiError::Internal(anyhow::anyhow!("attachments.s3 is not configured"))
+        })
+    }
+
+    fn thumbnail_name(blob: Uuid) -> String {
+        format!("{}.thumb", blob.simple())
     }
 
     fn object(&self, blob: Uuid) -> PathBuf {
@@ -278,9 +320,27 @@ impl Store {
         .map_err(ReceiveError::Api)
     }
 
-    /// Moves a complete upload into place as its blob (an upload whose content was
-    /// already stored is dropped instead, which removes it).
-    pub async fn keep(&self, mut received: Received) -> Result<(), ApiError> {
+    /// Keeps a complete, accepted upload as its blob (and its thumbnail): moved into the
+    /// folder, or uploaded to the bucket from its temporary file (which is then removed
+    /// with the upload). On failure nothing of it is left in the store.
+    pub async fn keep(&self, received: &mut Received) -> Result<(), ApiError> {
+        if self.policy.store == StoreKind::S3 {
+            let bucket = self.bucket()?;
+            let file = bucket.key(&received.blob_id.simple().to_string());
+            let len = sitrep_auth::envelope::ciphertext_len(received.size);
+            bucket.upload_file(&received.path, len, &file).await?;
+            if let Some(size) = received.thumbnail {
+                let thumb = bucket.key(&Self::thumbnail_name(received.blob_id));
+                let len = sitrep_auth::envelope::ciphertext_len(size);
+                if let Err(e) = bucket.upload_file(&received.thumbnail_path(), len, &thumb).await {
+                    if let Err(e) = bucket.delete(&file).await {
+                        tracing::warn!(error = %e, "an object of a failed upload could not be removed");
+                    }
+                    return Err(e.into());
+                }
+            }
+            return Ok(());
+        }
         let from = received.path.clone();
         let to = self.object(received.blob_id);
         let thumbnail =
@@ -298,15 +358,32 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the blob's file is in the folder.
-    pub async fn has(&self, blob: Uuid) -> Result<bool, ApiError> {
-        let path = self.object(blob);
+    /// Whether the blob's file is where its row says.
+    pub async fn has(&self, blob: &sitrep_db::attachments::Blob) -> Result<bool, ApiError> {
+        if blob.store == StoreKind::S3.as_str() {
+            let bucket = self.bucket()?;
+            return Ok(bucket.has(&bucket.key(&blob.id.simple().to_string())).await?);
+        }
+        let path = self.object(blob.id);
         blocking(move || path.try_exists()).await
     }
 
-    /// Removes a blob's file that was moved into place for a transaction that then did
-    /// not commit (nothing refers to it).
-    pub fn discard(&self, blob: Uuid) {
+    /// Removes a blob's file kept (by `keep`, in this store's current kind) for an upload
+    /// that was then not recorded (nothing refers to it). From the bucket it is removed
+    /// in the background: this runs when a request is dropped.
+    pub fn discard(self: &Arc<Self>, blob: Uuid) {
+        if self.policy.store == StoreKind::S3 {
+            let Some(bucket) = self.bucket.clone() else { return };
+            let keys = [bucket.key(&blob.simple().to_string()), bucket.key(&Self::thumbnail_name(blob))];
+            tokio::spawn(async move {
+                for key in keys {
+                    if let Err(e) = bucket.delete(&key).await {
+                        tracing::warn!(error = %e, %blob, "an unrecorded attachment object could not be removed");
+                    }
+                }
+            });
+            return;
+        }
         if let Err(e) = std::fs::remove_file(self.object(blob)) {
             tracing::warn!(error = %e, %blob, "an uncommitted attachment file could not be removed");
         }
@@ -322,9 +399,9 @@ impl Store {
     pub async fn read(
         &self,
         blob: &sitrep_db::attachments::Blob,
-    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>, ApiError> {
         let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
-        self.read_object(blob, self.object(blob.id), size, 0..size).await
+        self.read_object(blob, false, size, 0..size).await
     }
 
     /// Bytes `span` of `blob`'s plaintext (within its size): only the segments that hold
@@ -333,38 +410,45 @@ impl Store {
         &self,
         blob: &sitrep_db::attachments::Blob,
         span: Range<u64>,
-    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>, ApiError> {
         let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
         if span.start >= span.end || span.end > size {
             return Err(ApiError::Internal(anyhow::anyhow!("range {span:?} of a file of {size} bytes")));
         }
-        self.read_object(blob, self.object(blob.id), size, span).await
+        self.read_object(blob, false, size, span).await
     }
 
     /// The thumbnail of an image's `blob` (`None` for a blob that has none), decrypted.
     pub async fn read_thumbnail(
         &self,
         blob: &sitrep_db::attachments::Blob,
-    ) -> Result<Option<(u64, impl Stream<Item = Result<Bytes, std::io::Error>> + use<>)>, ApiError> {
+    ) -> Result<Option<(u64, futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>)>, ApiError> {
         let Some(size) = blob.thumbnail_size else { return Ok(None) };
         let size = u64::try_from(size).map_err(|e| ApiError::Internal(e.into()))?;
-        Ok(Some((size, self.read_object(blob, self.thumbnail_object(blob.id), size, 0..size).await?)))
+        Ok(Some((size, self.read_object(blob, true, size, 0..size).await?)))
     }
 
-    /// Bytes `span` of the plaintext of the encrypted file at `path` of `size` bytes: from
-    /// the segment holding `span.start` to the one holding its last byte (for a whole file,
-    /// every segment, so that a cut file is found).
+    /// Bytes `span` of the plaintext of `blob`'s encrypted file (or its thumbnail) of
+    /// `size` bytes, from the folder or the bucket as its row says: from the segment
+    /// holding `span.start` to the one holding its last byte (for a whole file, every
+    /// segment, so that a cut file is found).
     async fn read_object(
         &self,
         blob: &sitrep_db::attachments::Blob,
-        path: PathBuf,
+        thumbnail: bool,
         size: u64,
         span: Range<u64>,
-    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>, ApiError> {
         let key = DataKey::unwrap(&self.kek, &blob.wrapped_key, blob.id.as_bytes()).map_err(ApiError::Internal)?;
         let segment = SEGMENT as u64;
         let first = span.start / segment;
         let last = if span.is_empty() { first } else { (span.end - 1) / segment };
+        if blob.store == StoreKind::S3.as_str() {
+            let bucket = self.bucket()?.clone();
+            let name = if thumbnail { Self::thumbnail_name(blob.id) } else { blob.id.simple().to_string() };
+            return Ok(read_remote(bucket, name, key, size, span, first, last).await?.boxed());
+        }
+        let path = if thumbnail { self.thumbnail_object(blob.id) } else { self.object(blob.id) };
         let (file, header) = blocking(move || {
             let mut f = std::fs::File::open(&path)?;
             let mut header = [0u8; HEADER];
@@ -399,8 +483,58 @@ impl Store {
                 let bytes = Bytes::from(plain).slice(piece);
                 Ok(Some((bytes, (Some(file), opener, n + 1))))
             }
-        }))
+        })
+        .boxed())
     }
+}
+
+/// Segments `first..=last` of the object `name` in `bucket` (a file of `size` plaintext
+/// bytes), decrypted, cut to `span`. The header and the first window of segments are
+/// fetched before this returns (so a missing object or a store that does not answer is an
+/// error answer, not a broken download); each further window when the client has taken
+/// the one before.
+async fn read_remote(
+    bucket: Bucket,
+    name: String,
+    key: DataKey,
+    size: u64,
+    span: Range<u64>,
+    first: u64,
+    last: u64,
+) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + use<>, ApiError> {
+    let object = bucket.key(&name);
+    let end_of = move |n: u64| Opener::segment_offset(n) + Opener::next_len(size, n * SEGMENT as u64) as u64;
+    let window = move |from: u64| Opener::segment_offset(from)..end_of((from + WINDOW_SEGMENTS - 1).min(last));
+    let mut got = bucket.ranges(&object, &[0..HEADER as u64, window(first)]).await?.into_iter();
+    let (header, sealed) = (got.next().unwrap_or_default(), got.next().unwrap_or_default());
+    let opener = Opener::at(&key, &header, size, first).map_err(ApiError::Internal)?;
+    let state = (sealed, opener, first);
+    Ok(futures_util::stream::try_unfold(state, move |(mut sealed, mut opener, n)| {
+        let (span, bucket, object) = (span.clone(), bucket.clone(), object.clone());
+        async move {
+            if n > last || opener.done() {
+                return Ok(None);
+            }
+            if sealed.is_empty() {
+                let fetched = bucket.ranges(&object, &[window(n)]).await.map_err(|e| {
+                    tracing::error!(error = %e, "an attachment's object could not be read further");
+                    std::io::Error::other("attachment store failed")
+                })?;
+                sealed = fetched.into_iter().next().unwrap_or_default();
+            }
+            let len = Opener::next_len(size, n * SEGMENT as u64);
+            if sealed.len() < len {
+                return Err(std::io::Error::other("attachment damaged"));
+            }
+            let this = sealed.split_to(len);
+            let plain = opener.open(&this).map_err(|e| {
+                tracing::error!(error = %e, "an attachment failed to decrypt");
+                std::io::Error::other("attachment damaged")
+            })?;
+            let piece = within_segment(n, plain.len(), &span);
+            Ok(Some((Bytes::from(plain).slice(piece), (sealed, opener, n + 1))))
+        }
+    }))
 }
 
 /// The part of segment `n` (of `len` plaintext bytes) that lies in `span`.

@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod audit;
 pub mod body;
 pub mod browser_session;
+pub mod bucket;
 pub mod conditional;
 pub mod console;
 pub mod docs;

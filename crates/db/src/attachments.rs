@@ -65,6 +65,12 @@ pub async fn claim_blob(c: &impl GenericClient, b: NewBlob<'_>) -> Result<(Uuid,
     Ok((row.try_get(0)?, false))
 }
 
+/// The id of the blob that holds content of this SHA-256, if one is recorded.
+pub async fn blob_of_content(c: &impl GenericClient, sha256: &[u8]) -> Result<Option<Uuid>, DbError> {
+    let row = c.query_opt("SELECT id FROM attachment_blobs WHERE sha256 = $1", &[&sha256]).await?;
+    row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
+}
+
 pub async fn blob(c: &impl GenericClient, id: Uuid) -> Result<Option<Blob>, DbError> {
     let row = c
         .query_opt("SELECT id, size, wrapped_key, store, thumbnail_size FROM attachment_blobs WHERE id = $1", &[&id])

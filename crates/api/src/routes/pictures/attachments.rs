@@ -4,6 +4,8 @@
 //! (old revisions keep theirs). A download is allowed only where a revision the caller may
 //! read shows the attachment to it.
 
+use std::sync::Arc;
+
 use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
@@ -198,17 +200,19 @@ fn too_large(limit: u64) -> ApiError {
     ApiError::PayloadTooLarge { limit: usize::try_from(limit).unwrap_or(usize::MAX) }
 }
 
-/// Removes the file of a blob moved into place if its transaction is known not to commit:
-/// it is disarmed before `COMMIT` is sent, because a commit that reports an error (the
-/// connection lost during it) or is cut short (shutdown) may have committed, and then the
-/// file is the only copy of content every later upload of the same bytes refers to. A
-/// file left by a commit that did fail is ciphertext nothing refers to.
-struct Uncommitted<'a> {
-    store: &'a Store,
+/// Removes the file of a blob kept for an upload if nothing will refer to it: kept before
+/// the transaction that records it, it is removed if that transaction is known not to
+/// commit, or if it records another blob of the same content. It is disarmed before
+/// `COMMIT` is sent, because a commit that reports an error (the connection lost during
+/// it) or is cut short (shutdown) may have committed, and then the file is the only copy
+/// of content every later upload of the same bytes refers to. A file left by a commit
+/// that did fail is ciphertext nothing refers to.
+struct Uncommitted {
+    store: Arc<Store>,
     blob: Option<Uuid>,
 }
 
-impl Drop for Uncommitted<'_> {
+impl Drop for Uncommitted {
     fn drop(&mut self) {
         if let Some(blob) = self.blob.take() {
             self.store.discard(blob);
@@ -278,7 +282,7 @@ pub async fn upload_attachment(
         let used = u64::try_from(store_db::used_bytes(&client, id).await?).unwrap_or(0);
         policy.max_file_bytes.min(policy.max_picture_bytes.saturating_sub(used))
     };
-    let received = match store.receive(payload, &new.media_type, limit, content_length).await {
+    let mut received = match store.receive(payload, &new.media_type, limit, content_length).await {
         Ok(r) => r,
         Err(ReceiveError::Api(e)) => return Err(e),
         Err(ReceiveError::Mismatch(m, sha)) => {
@@ -315,6 +319,14 @@ pub async fn upload_attachment(
     };
 
     let mut client = meta.client(&state.pool).await?;
+    // The content goes to the store before the transaction, so that no lock is held while
+    // it is written (to a bucket that takes a while), unless it is stored already: the
+    // same content is stored once, and a blob's row is never removed.
+    let mut guard = Uncommitted { store: store.clone(), blob: None };
+    if store_db::blob_of_content(&client, &received.sha256).await?.is_none() {
+        store.keep(&mut received).await?;
+        guard.blob = Some(received.blob_id);
+    }
     let tx = client.transaction().await?;
     let row = own_locked(&tx, &caller, id).await?;
     let aid = Uuid::new_v4();
@@ -357,22 +369,29 @@ pub async fn upload_attachment(
             size,
             sniffed: &received.sniffed,
             wrapped_key: &received.wrapped_key,
-            store: "local",
+            store: store.kind(),
             thumbnail_size,
         },
     )
     .await?;
-    let mut guard = Uncommitted { store: &store, blob: None };
-    if fresh {
-        store.keep(received).await?;
-        guard.blob = Some(blob_id);
-    } else {
-        // The same content is stored already: this copy is dropped (and removed). A row
-        // whose file is gone (lost from the folder or its backup) is never answered with a
-        // new upload that cannot be read.
-        drop(received);
-        if !store.has(blob_id).await? {
-            tracing::error!(blob = %blob_id, "an attachment's stored file is missing; restore the attachments folder");
+    if fresh && guard.blob != Some(blob_id) {
+        // Only a blob committed before the check above is skipped, and blobs are never
+        // removed: this cannot be, but a row is never recorded for a file not kept.
+        return Err(ApiError::Internal(anyhow::anyhow!("blob {blob_id} recorded but not kept")));
+    }
+    drop(received);
+    if !fresh {
+        // The same content is stored already (an upload of the same bytes committed
+        // meanwhile): a copy kept for this one is removed. A row whose file is gone (lost
+        // from the folder, the bucket or a backup) is never answered with a new upload
+        // that cannot be read.
+        if let Some(copy) = guard.blob.take() {
+            store.discard(copy);
+        }
+        let blob =
+            store_db::blob(&tx, blob_id).await?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("blob gone")))?;
+        if !store.has(&blob).await? {
+            tracing::error!(blob = %blob_id, store = %blob.store, "an attachment's stored file is missing; restore it from the backup");
             return Err(ApiError::Internal(anyhow::anyhow!("the stored file of blob {blob_id} is missing")));
         }
     }
