@@ -183,6 +183,13 @@ fn the_example_configuration_names_every_key_and_loads() {
         "checkpoint_key_file",
         "checkpoint_interval_secs",
         "ssl_root_cert",
+        "endpoint",
+        "bucket",
+        "region",
+        "prefix",
+        "access_key_id",
+        "secret_access_key",
+        "allow_http",
     ] {
         assert!(text.contains(&format!("{key} =")), "{key} is not documented");
     }

@@ -538,3 +538,35 @@ async fn the_secret_set_by_the_environment_works_and_never_reaches_the_log() {
     assert!(!log.is_empty());
     assert!(!log.contains(&s3.secret), "the secret is in the log");
 }
+
+#[test]
+fn an_s3_store_without_its_bucket_or_secret_or_with_plain_http_elsewhere_does_not_start() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/sitrep.example.toml");
+    let example = Settings::load(Some(&path)).unwrap();
+    assert_eq!(example.attachments.store, StoreKind::Local, "the example keeps the local store");
+    let s3 = S3 {
+        endpoint: "https://s3.example.net".into(),
+        bucket: "b".into(),
+        key_id: "k".into(),
+        secret: "not-to-be-printed".into(),
+    };
+    let mut settings = example.clone();
+    use_s3(&mut settings, &s3, &s3.endpoint, "p");
+    settings.validate().unwrap();
+    assert!(!format!("{settings:?}").contains("not-to-be-printed"), "the secret in the debug output");
+    let refused = |change: &dyn Fn(&mut Settings)| {
+        let mut s = settings.clone();
+        change(&mut s);
+        s.validate().expect_err("refused").to_string()
+    };
+    assert!(refused(&|s| s.attachments.s3.bucket.clear()).contains("attachments.s3.bucket"));
+    assert!(refused(&|s| s.attachments.s3.secret_access_key = None).contains("secret_access_key"));
+    assert!(refused(&|s| s.attachments.s3.endpoint = Some("http://s3.example.net".into())).contains("http"));
+    assert!(
+        refused(&|s| {
+            s.attachments.s3.endpoint = Some("http://192.168.1.10:9000".into());
+            s.attachments.s3.allow_http = true;
+        })
+        .contains("loopback")
+    );
+}

@@ -104,7 +104,7 @@ impl IntoResponses for ServerFailures {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         responses(vec![
             ("500", problem("Internal error; the body carries only the request id")),
-            ("503", retry_after(problem("Database or access log unavailable, or logins saturated"))),
+            ("503", retry_after(problem("Database, access log or attachment store unavailable, or logins saturated"))),
         ])
     }
 }
