@@ -231,7 +231,7 @@ async fn an_attachment_in_the_bucket_round_trips_with_ranges_and_thumbnail_and_t
 }
 
 #[tokio::test]
-async fn an_oversize_cut_stale_or_replayed_upload_leaves_no_object_in_the_bucket() {
+async fn an_oversize_cut_refused_or_replayed_upload_leaves_no_object_in_the_bucket() {
     let Some(s3) = s3() else { return };
     let prefix = fresh_prefix();
     let app = TestApp::spawn_with(|s| {
@@ -266,12 +266,17 @@ async fn an_oversize_cut_stale_or_replayed_upload_leaves_no_object_in_the_bucket
     assert!(objects(&bucket, &prefix).await.is_empty(), "nothing of the refused uploads");
 
     // Accepted, then the same request again with its key: the replay answers with the first
-    // upload, and the copy its body made is removed.
-    let key_upload = || Upload { key: Some("4b8f7c1e-s3-replay"), ..Upload::pdf(pdf("first", 60_000)) };
+    // upload. The key again with other bytes: those are sent to the bucket before the
+    // transaction that refuses them, and then removed.
+    let key = Some("4b8f7c1e-s3-replay");
+    let key_upload = || Upload { key, ..Upload::pdf(pdf("first", 60_000)) };
     let tag = etag(&app, &cast.author, id).await;
     let first = uploaded(crate::attachments::upload_if_match(&app, &cast.author, id, &tag, key_upload()).await).await;
     let again = uploaded(crate::attachments::upload_if_match(&app, &cast.author, id, &tag, key_upload()).await).await;
     assert_eq!(first["attachment"]["id"], again["attachment"]["id"]);
+    let other = Upload { key, ..Upload::pdf(pdf("other-bytes-same-key", 20_000)) };
+    let res = crate::attachments::upload_if_match(&app, &cast.author, id, &tag, other).await;
+    assert_eq!(problem(res, 422).await["code"], "idempotency_key_reused");
     // A stale If-Match, and more than the picture's room: refused before the body is read.
     let res = crate::attachments::upload_if_match(&app, &cast.author, id, &tag, Upload::pdf(pdf("stale", 1_000))).await;
     assert_eq!(res.status(), 412);
