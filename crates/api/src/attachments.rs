@@ -375,7 +375,11 @@ impl Store {
         if self.policy.store == StoreKind::S3 {
             let Some(bucket) = self.bucket.clone() else { return };
             let keys = [bucket.key(&blob.simple().to_string()), bucket.key(&Self::thumbnail_name(blob))];
-            tokio::spawn(async move {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                tracing::warn!(%blob, "an unrecorded attachment object is left in the bucket (no runtime to remove it)");
+                return;
+            };
+            runtime.spawn(async move {
                 for key in keys {
                     if let Err(e) = bucket.delete(&key).await {
                         tracing::warn!(error = %e, %blob, "an unrecorded attachment object could not be removed");
