@@ -371,6 +371,38 @@ async fn a_retried_upload_with_its_idempotency_key_returns_the_first_attachment(
 }
 
 #[tokio::test]
+async fn a_retry_of_an_upload_that_filled_the_picture_gets_its_first_answer_not_413() {
+    let app = TestApp::spawn_with(|s| {
+        s.attachments.max_file_bytes = 15_000;
+        s.attachments.max_picture_bytes = 15_000;
+    })
+    .await;
+    let cast = cast(&app).await;
+    let p = create(&app, &cast.author, &content("group", "AMBER")).await;
+    let id = p["id"].as_str().unwrap();
+    let tag = etag(&app, &cast.author, id).await;
+    let bytes = pdf("fills", 12_000);
+    let first = uploaded(
+        upload_if_match(&app, &cast.author, id, &tag, Upload { key: Some("k-full"), ..Upload::pdf(bytes.clone()) })
+            .await,
+    )
+    .await;
+    // The answer was lost; the retry is answered with the first result although the
+    // picture has no room left for another file of that size.
+    let again = uploaded(
+        upload_if_match(&app, &cast.author, id, &tag, Upload { key: Some("k-full"), ..Upload::pdf(bytes.clone()) })
+            .await,
+    )
+    .await;
+    assert_eq!(first["attachment"], again["attachment"]);
+    assert_eq!(count(&app, "attachments").await, 1);
+    // Without the key, or with another, the room is what it is.
+    let res = upload(&app, &cast.author, id, Upload { key: Some("k-other"), ..Upload::pdf(pdf("more", 12_000)) }).await;
+    assert_eq!(problem(res, 413).await["code"], "payload_too_large");
+    assert_eq!(count(&app, "attachments").await, 1);
+}
+
+#[tokio::test]
 async fn an_upload_with_a_stale_if_match_is_412_and_stores_nothing() {
     let app = TestApp::spawn().await;
     let cast = cast(&app).await;

@@ -140,6 +140,21 @@ pub async fn used_bytes(c: &impl GenericClient, picture: Uuid) -> Result<i64, Db
     Ok(row.try_get(0)?)
 }
 
+/// The size of the file that `user`'s earlier upload under `key` added to `picture`, if
+/// there was one: a retry of it is answered with the first result, so the room it took
+/// is not held against it.
+pub async fn size_under_key(c: &impl GenericClient, user: Uuid, key: &str, picture: Uuid) -> Result<i64, DbError> {
+    let row = c
+        .query_one(
+            "SELECT coalesce((SELECT b.size FROM idempotency_keys k JOIN attachments a ON a.id = k.attachment_id \
+               JOIN attachment_blobs b ON b.id = a.blob_id \
+             WHERE k.user_id = $1 AND k.key = $2 AND k.picture_id = $3 AND a.picture_id = $3), 0)::bigint",
+            &[&user, &key, &picture],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
 /// The upload an idempotency key already made for this user, and the hash of the request
 /// that made it; takes the key for `attachment` otherwise (blocking a concurrent holder
 /// until it commits). A key used for something else answers with no attachment.

@@ -280,7 +280,13 @@ pub async fn upload_attachment(
             check_if_match(&caller, &row, Some(&if_match))?;
         }
         let used = u64::try_from(store_db::used_bytes(&client, id).await?).unwrap_or(0);
-        policy.max_file_bytes.min(policy.max_picture_bytes.saturating_sub(used))
+        // A retry of an upload that was stored is answered with its first result below:
+        // the room that upload took counts as still free for it.
+        let earlier = match &key {
+            Some(key) => u64::try_from(store_db::size_under_key(&client, caller.user_id, key, id).await?).unwrap_or(0),
+            None => 0,
+        };
+        policy.max_file_bytes.min(policy.max_picture_bytes.saturating_sub(used.saturating_sub(earlier)))
     };
     let mut received = match store.receive(payload, &new.media_type, limit, content_length).await {
         Ok(r) => r,
