@@ -863,16 +863,24 @@ async fn the_digest_lists_exactly_the_unread_pictures_its_person_sees_and_chose_
     assert!(!amber_line.contains("False claim"), "no AMBER title: {amber_line}");
 
     // What it disclosed is in the access log.
+    // The record is written when the send is settled, just after the relay took it.
     let client = app.pool.get().await.unwrap();
-    let listed: Vec<uuid::Uuid> = client
-        .query_one(
-            "SELECT object_ids FROM access_log WHERE action = 'mail.send' AND reason = 'digest sent' \
-             ORDER BY seq DESC LIMIT 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let mut record = None;
+    for _ in 0..100 {
+        record = client
+            .query_opt(
+                "SELECT object_ids FROM access_log WHERE action = 'mail.send' AND reason = 'digest sent' \
+                 ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        if record.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let listed: Vec<uuid::Uuid> = record.expect("the digest's access-log record").get(0);
     let mut expected: Vec<uuid::Uuid> = [&amber.0, &green.0].iter().map(|i| i.parse().unwrap()).collect();
     let mut listed = listed;
     listed.sort_unstable();
