@@ -952,6 +952,18 @@ pub async fn overdue_acknowledgements(
 
 // Digests.
 
+/// The people who asked for a digest and have a confirmed address (the worker reads only
+/// these, not everyone with an address, each time it looks for due digests).
+pub async fn digest_people(c: &impl GenericClient) -> Result<Vec<Uuid>, DbError> {
+    let rows = c
+        .query(
+            "SELECT user_id FROM notification_preferences WHERE digest_at IS NOT NULL AND email_confirmed_at IS NOT NULL",
+            &[],
+        )
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
 /// The newest digest recorded for each of `users`: (user, due at, covers to).
 pub async fn last_digests(
     c: &impl GenericClient,

@@ -141,26 +141,28 @@ pub async fn find(
     row.as_ref().map(thread_row).transpose()
 }
 
-/// The messages of `thread`, oldest first.
-pub async fn messages(c: &impl GenericClient, thread: Uuid) -> Result<Vec<ThreadMessage>, DbError> {
+/// The messages of each of `threads`, oldest first, with the thread each is in (one query
+/// for a picture's whole list).
+pub async fn messages(c: &impl GenericClient, threads: &[Uuid]) -> Result<Vec<(Uuid, ThreadMessage)>, DbError> {
     let rows = c
         .query(
-            "SELECT m.id, m.revision, m.author_id, m.organisation_id, o.code, m.body, m.created_at \
+            "SELECT m.id, m.revision, m.author_id, m.organisation_id, o.code, m.body, m.created_at, m.thread_id \
              FROM thread_messages m JOIN organisations o ON o.id = m.organisation_id \
-             WHERE m.thread_id = $1 ORDER BY m.created_at, m.id",
-            &[&thread],
+             WHERE m.thread_id = ANY ($1) ORDER BY m.created_at, m.id",
+            &[&threads],
         )
         .await?;
     rows.iter()
         .map(|r| {
-            Ok(ThreadMessage {
+            let message = ThreadMessage {
                 id: r.try_get(0)?,
                 revision: r.try_get(1)?,
                 author_id: r.try_get(2)?,
                 organisation: Originator { id: r.try_get(3)?, code: r.try_get(4)? },
                 body: r.try_get(5)?,
                 created_at: r.try_get(6)?,
-            })
+            };
+            Ok((r.try_get(7)?, message))
         })
         .collect()
 }

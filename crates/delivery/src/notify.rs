@@ -229,6 +229,16 @@ fn viewer_of(org: Uuid, reach: &str, roles: &[String]) -> Viewer {
     Viewer::from(&Permissions::new(org, Reach::parse(reach).unwrap_or(Reach::Member), roles))
 }
 
+/// A person as a viewer through each of their memberships in force.
+fn viewers_of(person: &PersonNow) -> Vec<Viewer> {
+    person.memberships.iter().map(|(o, reach, roles)| viewer_of(*o, reach, roles)).collect()
+}
+
+/// A picture's handling as it stands now, for the rules.
+fn handling_of<'a>(p: &'a PictureNow, f: &Facts) -> Handling<'a> {
+    Handling { originator: p.originator_id, status: f.status, tier: f.tier, named: &p.named_recipients }
+}
+
 fn prefs_of(p: &PersonNow) -> Preferences {
     let r = &p.prefs;
     let quiet_hours = match (r.quiet_start, r.quiet_end, r.time_zone.as_deref()) {
@@ -271,18 +281,11 @@ fn facts(p: &PictureNow) -> Option<Facts> {
 }
 
 fn about<'a>(event: MailedEvent, p: &'a PictureNow, f: &'a Facts) -> About<'a> {
-    About {
-        event,
-        handling: Handling { originator: p.originator_id, status: f.status, tier: f.tier, named: &p.named_recipients },
-        urgency: f.urgency,
-        domains: &f.domains,
-        election: p.election_id,
-    }
+    About { event, handling: handling_of(p, f), urgency: f.urgency, domains: &f.domains, election: p.election_id }
 }
 
 fn person_decision(person: &PersonNow, about: &About<'_>, now: DateTime<Utc>) -> Mail {
-    let viewers: Vec<Viewer> = person.memberships.iter().map(|(o, reach, roles)| viewer_of(*o, reach, roles)).collect();
-    notify::for_person_in_any(&viewers, &prefs_of(person), about, now)
+    notify::for_person_in_any(&viewers_of(person), &prefs_of(person), about, now)
 }
 
 fn duty_decision(d: &DutyNow, about: &About<'_>) -> Mail {
@@ -526,7 +529,11 @@ impl Mailer {
         if db::lock_position(&tx).await?.is_none() {
             return Ok(());
         }
-        let people: Vec<PersonNow> = db::people(&tx, None)
+        let asked = db::digest_people(&tx).await?;
+        if asked.is_empty() {
+            return Ok(());
+        }
+        let people: Vec<PersonNow> = db::people(&tx, Some(&asked))
             .await?
             .into_iter()
             .filter(|p| prefs_of(p).confirmed && schedule_of(p).is_some())
@@ -850,11 +857,8 @@ impl Mailer {
             return Prepared::Suppress("not_visible");
         };
         let Some(f) = facts(p) else { return Prepared::Suppress("not_visible") };
-        let viewers: Vec<Viewer> =
-            person.memberships.iter().map(|(o, reach, roles)| viewer_of(*o, reach, roles)).collect();
-        let handling =
-            Handling { originator: p.originator_id, status: f.status, tier: f.tier, named: &p.named_recipients };
-        match thread::mail_for_person(&viewers, to, &prefs_of(person), &handling, m.asking, f.urgency, now) {
+        let handling = handling_of(p, &f);
+        match thread::mail_for_person(&viewers_of(person), to, &prefs_of(person), &handling, m.asking, f.urgency, now) {
             Mail::Skip(why) => return Prepared::Suppress(why.as_str()),
             Mail::HoldUntil(at) => return Prepared::Hold(at),
             Mail::Send => {}
@@ -946,11 +950,9 @@ const DIGEST_PICTURES: i64 = 100;
 /// Whether `picture` belongs in `person`'s digest now (`sitrep_domain::digest::in_digest`).
 fn digest_selects(person: &PersonNow, p: &PictureNow) -> bool {
     let Some(f) = facts(p) else { return false };
-    let viewers: Vec<Viewer> = person.memberships.iter().map(|(o, reach, roles)| viewer_of(*o, reach, roles)).collect();
     let prefs = prefs_of(person);
     let chosen = digest::Chosen { domains: prefs.domains, elections: prefs.elections };
-    let h = Handling { originator: p.originator_id, status: f.status, tier: f.tier, named: &p.named_recipients };
-    digest::in_digest(&viewers, &h, &f.domains, p.election_id, &chosen)
+    digest::in_digest(&viewers_of(person), &handling_of(p, &f), &f.domains, p.election_id, &chosen)
 }
 
 /// A picture's acknowledgement deadline: 1 h after publication for `immediate`, 4 h for

@@ -10,7 +10,7 @@ use sitrep_db::threads::{self, NewMessage, ThreadRow};
 use sitrep_domain::thread::{Refused, ThreadSight, may_ask, may_write, other_party, party, thread_sight};
 use sitrep_domain::validation::check_text;
 use sitrep_domain::visibility::Viewer;
-use sitrep_types::{CreateThreadMessage, MyThreads, Thread, ThreadList, ThreadOpenedAs, ThreadSummary};
+use sitrep_types::{CreateThreadMessage, MyThreads, Thread, ThreadList, ThreadMessage, ThreadOpenedAs, ThreadSummary};
 use uuid::Uuid;
 
 use crate::audit::{self, RecordExt};
@@ -60,18 +60,22 @@ pub(crate) fn record(
     r
 }
 
-/// A thread as `p` may see it (`sight` not `None`), with its messages when it sees them;
-/// a party that sees them has read them up to the newest.
+/// The messages of one thread, oldest first.
+async fn one_thread(c: &impl GenericClient, thread: Uuid) -> Result<Vec<ThreadMessage>, ApiError> {
+    Ok(threads::messages(c, &[thread]).await?.into_iter().map(|(_, m)| m).collect())
+}
+
+/// A thread as `p` may see it, with `messages` when it sees them (`None` where it sees
+/// the thread's metadata only); a party that sees them has read them up to the newest.
 async fn view(
     c: &impl GenericClient,
     p: &Principal,
     row: &PictureRow,
     t: ThreadRow,
-    sight: ThreadSight,
+    messages: Option<Vec<ThreadMessage>>,
 ) -> Result<Thread, ApiError> {
     let v = Viewer::from(&p.permissions);
     let is_party = party(&v, &row.handling(), t.asking.id);
-    let messages = if sight == ThreadSight::Full { Some(threads::messages(c, t.id).await?) } else { None };
     if let Some(newest) = messages.as_ref().and_then(|m| m.last()).filter(|_| is_party) {
         threads::mark_read(c, p.user_id, t.id, newest.created_at).await?;
     }
@@ -105,12 +109,25 @@ pub async fn list_threads(
     let client = meta.client(&state.pool).await?;
     let v = Viewer::from(&caller.permissions);
     let row = pictures::find(&client, &v, id.into_inner(), false).await?.ok_or(PICTURE_NOT_FOUND)?;
+    let seen: Vec<(ThreadRow, ThreadSight)> =
+        threads::for_picture(&client, caller.user_id, caller.organisation_id, row.id)
+            .await?
+            .into_iter()
+            .map(|t| {
+                let sight = thread_sight(&v, &row.handling(), t.asking.id);
+                (t, sight)
+            })
+            .filter(|(_, sight)| *sight != ThreadSight::None)
+            .collect();
+    let full: Vec<Uuid> = seen.iter().filter(|(_, s)| *s == ThreadSight::Full).map(|(t, _)| t.id).collect();
+    let mut messages: std::collections::HashMap<Uuid, Vec<ThreadMessage>> = std::collections::HashMap::new();
+    for (thread, m) in threads::messages(&client, &full).await? {
+        messages.entry(thread).or_default().push(m);
+    }
     let mut list = Vec::new();
-    for t in threads::for_picture(&client, caller.user_id, caller.organisation_id, row.id).await? {
-        match thread_sight(&v, &row.handling(), t.asking.id) {
-            ThreadSight::None => {}
-            sight => list.push(view(&client, &caller, &row, t, sight).await?),
-        }
+    for (t, sight) in seen {
+        let own = (sight == ThreadSight::Full).then(|| messages.remove(&t.id).unwrap_or_default());
+        list.push(view(&client, &caller, &row, t, own).await?);
     }
     let ids = list.iter().map(|t| t.id).collect();
     let mut r = audit::picture(&meta, &caller, &row).objects("thread", ids);
@@ -176,7 +193,8 @@ async fn write_message(
     // The other party's people are told, in this transaction (docs/threads.md).
     let to = other_party(&row.handling(), t.asking.id, p.organisation_id);
     threads::queue_mail(c, written, thread, row.id, to).await?;
-    view(c, p, row, t, ThreadSight::Full).await
+    let messages = one_thread(c, t.id).await?;
+    view(c, p, row, t, Some(messages)).await
 }
 
 /// Opens the caller's organisation's thread on `row` for a `need_more_info`
@@ -222,7 +240,8 @@ pub async fn get_thread(
     if sight == ThreadSight::None {
         return Err(THREAD_NOT_FOUND);
     }
-    let view = view(&client, &caller, &row, t, sight).await?;
+    let messages = if sight == ThreadSight::Full { Some(one_thread(&client, t.id).await?) } else { None };
+    let view = view(&client, &caller, &row, t, messages).await?;
     audit::commit(&state, &meta, record(&meta, &caller, &row, thread)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
