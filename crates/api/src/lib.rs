@@ -22,7 +22,9 @@ pub mod pagination;
 pub mod principal;
 pub mod proxy;
 pub mod routes;
+mod second_factor;
 pub mod state;
+mod thread_messages;
 pub mod throttle;
 
 use actix_web::{Route, web};
