@@ -16,7 +16,7 @@ use sitrep_types::Role;
 use crate::helpers::pictures::{act, content, create};
 use crate::helpers::{TestApp, problem};
 
-const CSP_APP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP_APP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
      connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 #[tokio::test]
@@ -320,7 +320,13 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
     };
     // Access tokens live 8 s, so every signed-in page refreshes its tokens (rotation,
     // serialised) several times during the run.
-    let mut app = TestApp::spawn_with(|s| s.auth.tokens.access_ttl_secs = 8).await;
+    // Files up to 300 kB, so that the console's 413 is seen with a small file.
+    let mut app = TestApp::spawn_with(|s| {
+        s.auth.tokens.access_ttl_secs = 8;
+        s.attachments.max_file_bytes = 300_000;
+        s.attachments.max_picture_bytes = 3_000_000;
+    })
+    .await;
     let c = app.seed_org("ORG-C", sitrep_types::Reach::Member).await;
     app.orgs.insert("C".into(), c);
     let author = app.seed_user("a.author", "A", &[Role::Author]).await;
@@ -386,6 +392,11 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         .await
         .unwrap();
     drop(db);
+    // A draft the author attaches files to in the editor (then published in the browser).
+    let mut attach_body = content("group", "AMBER");
+    attach_body["title"] =
+        json!({"fi": "Liitteellinen vaalikuva", "sv": "Lägesbild med bilagor", "en": "Picture with evidence"});
+    let attach = create(&app, &a, &attach_body).await;
     let review = create(&app, &a, &content("group", "AMBER")).await;
     let res = act(&app, &a, review["id"].as_str().unwrap(), "submit").await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
@@ -446,6 +457,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         "urgent": {"id": urgent["id"], "reference": urgent["reference"]},
         "late": {"id": late["id"], "reference": late["reference"]},
         "review": {"id": review["id"]},
+        "attach": {"id": attach["id"], "reference": attach["reference"]},
         "c_confirm_token": confirm_token,
     });
     let out = tokio::task::spawn_blocking(move || {
@@ -466,7 +478,16 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
     assert!(out.status.success(), "the browser scenarios failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("all console scenarios passed"));
     let shots = target_dir().join("console-artifacts");
-    for shot in ["board.png", "picture.png", "board-fi-1366.png", "board-sv-1366.png", "picture-fi-1366.png"] {
+    for shot in [
+        "board.png",
+        "picture.png",
+        "board-fi-1366.png",
+        "board-sv-1366.png",
+        "picture-fi-1366.png",
+        "editor-attachments-1366.png",
+        "picture-attachments-fi-1366.png",
+        "attachments-sv-390.png",
+    ] {
         let len = std::fs::metadata(shots.join(shot)).map(|m| m.len()).unwrap_or(0);
         assert!(len > 10_000, "screenshot {shot} missing or empty");
     }
@@ -486,6 +507,32 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         .unwrap()
         .get(0);
     assert_eq!(leaked, 0, "organisation C was given the named picture");
+
+    // The browser's uploads: the three files accepted, none of the refused ones (too large,
+    // not its type, a stale ETag) stored; the RED file never given to organisation C.
+    let attach_id: uuid::Uuid = attach["id"].as_str().unwrap().parse().unwrap();
+    let stored: Vec<String> = client
+        .query("SELECT file_name FROM attachments WHERE picture_id = $1 ORDER BY created_at", &[&attach_id])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored, ["claim.png", "source-red.png", "notes.txt"]);
+    let red: uuid::Uuid = client
+        .query_one("SELECT id FROM attachments WHERE picture_id = $1 AND file_name = 'source-red.png'", &[&attach_id])
+        .await
+        .unwrap()
+        .get(0);
+    let leaked: i64 = client
+        .query_one(
+            "SELECT count(*) FROM access_log WHERE organisation_id = $1 AND outcome = 'allowed' AND object_id = $2",
+            &[&app.org("C"), &red.to_string()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(leaked, 0, "organisation C was given the RED attachment");
 
     // The pages refreshed their tokens while they were open, never reusing a spent one.
     let refreshes: i64 = client
