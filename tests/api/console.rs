@@ -2,7 +2,7 @@
 //! Content-Security-Policy with no external origin, and end to end in Debian's headless
 //! Chromium driven by Playwright (`tests/console/e2e.mjs`) against a real server.
 //!
-//! `deploy/test` installs Chromium (as root) and the pinned `playwright-core`
+//! `deploy/test` installs Chromium (as root) and the pinned `playwright-core` and `axe-core`
 //! (`tests/console/package-lock.json`) and names Chromium in `SITREP_TEST_CHROMIUM`.
 //! Under `CI=true` a missing tool fails the test; elsewhere it says so and passes.
 //! Screenshots go to `<cargo target dir>/console-artifacts/`.
@@ -258,8 +258,10 @@ fn tools() -> Result<(String, PathBuf), String> {
         return Err(format!("Chromium not found at {chromium} (deploy/test installs the Debian package)"));
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console");
-    if !dir.join("node_modules/playwright-core/package.json").exists() {
-        return Err("playwright-core is not installed in tests/console (deploy/test runs npm ci there)".into());
+    for package in ["playwright-core", "axe-core"] {
+        if !dir.join(format!("node_modules/{package}/package.json")).exists() {
+            return Err(format!("{package} is not installed in tests/console (deploy/test runs npm ci there)"));
+        }
     }
     match Command::new("node").arg("--version").output() {
         Ok(out) if out.status.success() => Ok((chromium, dir)),
@@ -491,6 +493,10 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         let len = std::fs::metadata(shots.join(shot)).map(|m| m.len()).unwrap_or(0);
         assert!(len > 10_000, "screenshot {shot} missing or empty");
     }
+
+    // The accessibility check ran on every page and found nothing (e2e.mjs fails otherwise).
+    let axe = std::fs::read_to_string(shots.join("axe-violations.txt")).unwrap_or_else(|_| "missing".into());
+    assert!(axe.trim().is_empty(), "axe-core violations: {axe}");
 
     // The browser read only through the API: the named picture was never returned to
     // organisation C (every read of it is in the access log, none by C).

@@ -4,7 +4,7 @@
 // failure. Only loopback addresses are used; any request to another origin fails.
 
 import { createHash, createHmac } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
@@ -81,6 +81,40 @@ function png(w, h, seed) {
 }
 
 const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+
+// axe-core (pinned in package-lock.json), evaluated in the page through the DevTools
+// protocol: the page keeps its own Content-Security-Policy during the check (no bypassCSP).
+const axeSource = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+// What axe-core could not decide by itself on each page (for a person to look at; written
+// to the artefacts, not a failure).
+const axeIncomplete = [];
+
+/** The WCAG 2.2 AA violations axe-core finds on the page as it is now, one line each. */
+async function axe(page, where) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const found = await page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: tags } });
+    // A run that checked nothing is not a pass.
+    if (!result.passes.length) return [{ id: 'no-rule-ran', impact: 'none', help: 'axe-core checked nothing', targets: [], more: 0 }];
+    // Text in the colour of its background is left undecided by axe-core (it may be meant
+    // to be hidden); nothing in the console is, so it counts as a violation here.
+    const same = (n) => [...n.any, ...n.all, ...n.none].some((c) => c.data && c.data.messageKey === 'equalRatio');
+    for (const v of result.incomplete.filter((x) => x.id === 'color-contrast')) {
+      const nodes = v.nodes.filter(same);
+      if (nodes.length) result.violations.push({ ...v, help: 'Text must not have the colour of its background (1:1 contrast)', nodes });
+    }
+    const unsure = result.incomplete.map((v) => ({ id: 'incomplete', impact: v.id, help: `${v.help} (e.g. ${v.nodes.length ? v.nodes[0].target.join(' ') : '?'})`, targets: [], more: 0 }));
+    return unsure.concat(result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help,
+      targets: v.nodes.slice(0, 6).map((n) => `${n.target.join(' ')}${n.failureSummary ? ` [${n.failureSummary.replace(/\s+/g, ' ').slice(0, 160)}]` : ''}`),
+      more: Math.max(0, v.nodes.length - 6),
+    })));
+  }, AXE_TAGS);
+  for (const v of found.filter((x) => x.id === 'incomplete')) axeIncomplete.push(`${where}: ${v.impact}: ${v.help}`);
+  return found.filter((x) => x.id !== 'incomplete').map((v) => `${where}: ${v.id} (${v.impact}): ${v.help}\n    ${v.targets.join('\n    ')}${v.more ? `\n    … and ${v.more} more` : ''}`);
+}
 
 const browser = await chromium.launch({
   executablePath,
@@ -505,6 +539,9 @@ try {
     check(/fake\.png is not what its type says: it was sent as image\/png, but its content is application\/pdf/.test(await mismatch.innerText()),
       `the 422 message names both types: ${await mismatch.innerText()}`);
     check(await p.locator('#attachment-list li').count() === 2, 'refused files are not listed');
+    // The refusals, progress bars and messages shown are accessible too.
+    const found = await axe(p, 'editor with refused uploads (en, 1366 px)');
+    check(found.length === 0, `axe-core found violations:\n${found.join('\n')}`);
     // Removal from the next revision asks once.
     await tlp.selectOption('AMBER');
     await p.getByLabel('Choose files').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('Seen at 10:02.\n') });
@@ -619,6 +656,81 @@ try {
     await r.page.getByLabel('Decision', { exact: true }).selectOption('shared_for_awareness');
     await r.page.getByRole('button', { name: 'Record decision' }).click();
     await r.page.locator('#release li strong').getByText('shared for awareness').waitFor();
+  });
+
+  await scenario('axe-core finds no WCAG 2.2 AA violation on any main page, in Finnish and Swedish, at 1366 and 390 px', async () => {
+    const reportHref = await author.page.evaluate(async () => {
+      const list = await (await import('./api.js')).request('/reports');
+      const items = list.items || list;
+      return items.length ? `#/report/${items[0].id}` : null;
+    });
+    check(reportHref, 'a report to check');
+    // Each person's pages: [name, address, what shows once it is loaded].
+    const who = [
+      ['a.author', seed.users.author, [
+        ['board', '#/board', '#board-list > li'],
+        ['picture', `#/picture/${seed.group.id}`, '#history table'],
+        ['picture-attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]'],
+        ['editor', '#/new', '#editor-h'],
+        ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]'],
+        ['reports', '#/reports', '#report-list a'],
+        ['report', reportHref, '#report-pictures a'],
+        ['new-report', '#/new-report', '#report-picker input'],
+        ['notifications', '#/notifications', '#email-status'],
+      ]],
+      ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
+      ['r.reader', seed.users.r, [['ras-picture', `#/picture/${seed.ras.id}`, '#release li']]],
+      ['c.reader', seed.users.c, [['picture-redacted', `#/picture/${seed.attach.id}`, '#attachments-redacted']]],
+      ['s.secretariat', seed.users.secretariat, [
+        ['secretariat-overdue', '#/secretariat/overdue', '#overdue-table tbody tr'],
+        ['secretariat-organisations', '#/secretariat/organisations', '#user-table tbody tr'],
+        ['secretariat-elections', '#/secretariat/elections', '#election-table, #no-elections'],
+      ]],
+      ['s.auditor', seed.users.auditor, [['audit', '#/audit', '#chain-state']]],
+    ];
+    const violations = [];
+    const sizes = [{ width: 1366, height: 860 }, { width: 390, height: 844 }];
+    // The sign-in page, before anyone is signed in.
+    const anon = await session('axe-anonymous');
+    await anon.page.goto(`${base}/app/`);
+    for (const lang of ['fi', 'sv']) {
+      await anon.page.locator('main').getByLabel(/Language|Kieli|Språk/).selectOption(lang);
+      await anon.page.waitForFunction((l) => document.documentElement.lang === l, lang);
+      for (const size of sizes) {
+        await anon.page.setViewportSize(size);
+        violations.push(...await axe(anon.page, `sign-in ${lang} ${size.width}px`));
+      }
+    }
+    await anon.context.close();
+    for (const [name, user, pages] of who) {
+      const s = await session(`${name}-axe`);
+      await signIn(s, user);
+      for (const lang of ['fi', 'sv']) {
+        await s.page.locator('#language').selectOption(lang);
+        await s.page.waitForFunction((l) => document.documentElement.lang === l, lang);
+        for (const size of sizes) {
+          await s.page.setViewportSize(size);
+          for (const [view, hash, ready] of pages) {
+            await s.page.evaluate((x) => { location.hash = x; }, hash);
+            await s.page.locator(ready).first().waitFor();
+            // The panels a page reads after its first paint (history, questions, …).
+            await s.page.waitForTimeout(400);
+            violations.push(...await axe(s.page, `${view} (${name}) ${lang} ${size.width}px`));
+          }
+        }
+      }
+      // The person's remembered language back to English for the scenarios that follow,
+      // and the session ended.
+      await s.page.locator('#language').selectOption('en');
+      await s.page.waitForFunction(() => document.documentElement.lang === 'en');
+      await s.page.waitForTimeout(300);
+      await s.page.getByRole('button', { name: 'Sign out' }).click();
+      await s.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();
+      await s.context.close();
+    }
+    writeFileSync(join(artifacts, 'axe-violations.txt'), `${violations.join('\n')}\n`);
+    writeFileSync(join(artifacts, 'axe-incomplete.txt'), `${axeIncomplete.join('\n')}\n`);
+    check(violations.length === 0, `axe-core found ${violations.length} violation(s) of WCAG 2.2 AA:\n${violations.join('\n')}`);
   });
 
   await scenario('the secretariat sees overdue acknowledgements, organisations and elections', async () => {
