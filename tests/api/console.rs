@@ -514,7 +514,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         .get(0);
     assert_eq!(leaked, 0, "organisation C was given the named picture");
 
-    // The browser's uploads: the three files accepted, none of the refused ones (too large,
+    // The browser's uploads: the four files accepted, none of the refused ones (too large,
     // not its type, a stale ETag) stored; the RED file never given to organisation C.
     let attach_id: uuid::Uuid = attach["id"].as_str().unwrap().parse().unwrap();
     let stored: Vec<String> = client
@@ -524,7 +524,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(stored, ["claim.png", "source-red.png", "notes.txt"]);
+    assert_eq!(stored, ["claim.png", "source-red.png", "notes.txt", "later.png"]);
     let red: uuid::Uuid = client
         .query_one("SELECT id FROM attachments WHERE picture_id = $1 AND file_name = 'source-red.png'", &[&attach_id])
         .await

@@ -618,6 +618,21 @@ try {
     }
     await cp.locator('#language').selectOption('en');
     await cp.getByRole('heading', { name: 'Attachments', exact: true }).waitFor();
+
+    // A file uploaded to the published picture is proposed: the author's editor lists it
+    // with the revision it proposes, the picture page (the revision in force) does not,
+    // and readers are not given it.
+    await p.evaluate((id) => { location.hash = `#/edit/${id}`; }, seed.attach.id);
+    await p.locator('#attachment-list li', { hasText: 'claim.png' }).waitFor();
+    await p.getByLabel('Choose files').setInputFiles({ name: 'later.png', mimeType: 'image/png', buffer: png(64, 48, 3) });
+    await p.locator('#upload-progress li[data-file="later.png"] .att-status.ok').waitFor();
+    await p.locator('#attachment-list li', { hasText: 'later.png' }).locator('img[src^="blob:"]').waitFor();
+    await p.evaluate((id) => { location.hash = `#/picture/${id}`; }, seed.attach.id);
+    await p.getByText(/Revision \d+ is proposed/).waitFor();
+    await p.locator('#attachment-list li', { hasText: 'claim.png' }).waitFor();
+    check(await p.locator('#attachment-list li', { hasText: 'later.png' }).count() === 0, 'the picture page shows the revision in force');
+    const seen = await cp.evaluate(async (id) => (await (await import('./api.js')).request(`/pictures/${id}`)).attachments.map((a) => a.file_name), seed.attach.id);
+    check(JSON.stringify(seen) === '["claim.png"]', `the reader is given the files in force it may see: ${seen}`);
   });
 
   const r = await session('r.reader');

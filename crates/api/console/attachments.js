@@ -234,14 +234,16 @@ export function editorAttachments(p, { etag, reload, dropTarget }) {
     const input = h('input', { name: `attachment-description-${l}`, lang: l, maxlength: '1000' });
     return { l, input, field: field(t('attach.description_in', { lang: t(`editor.lang_${l}`) }), input, `description.${l}`) };
   });
-  const input = h('input', { type: 'file', multiple: true, name: 'attachment-file', class: 'att-input' });
+  const input = h('input', { type: 'file', multiple: true, name: 'attachment-file', class: 'att-input', id: uid('file') });
   const progress = h('ul', { class: 'att-progress', id: 'upload-progress', 'aria-live': 'polite' });
   const current = h('div', { id: 'attachment-current' });
   const message = h('div', { class: 'form-error', role: 'alert', id: 'attachment-message' });
   const zoneHint = uid('hint');
   const zone = h('div', { class: 'dropzone', id: 'dropzone', 'aria-describedby': zoneHint },
     h('p', { id: zoneHint }, t('attach.drop_hint')),
-    field(t('attach.choose'), input, 'file'),
+    // The browser's own file button speaks the browser's language; this label, styled as a
+    // button, speaks the console's (the input itself is hidden from sight, not from focus).
+    h('div', { class: 'att-pick' }, input, h('label', { for: input.id, class: 'button' }, t('attach.choose'))),
     h('div', { class: 'grid' }, field(t('attach.tlp'), tlp, 'tlp', t('attach.tlp_hint')), descriptions.map((d) => d.field)));
 
   let files = [];
@@ -316,6 +318,11 @@ export function editorAttachments(p, { etag, reload, dropTarget }) {
       return false;
     }
   };
+  // Batches are uploaded one after another: a drop during an upload waits for it.
+  let queue = Promise.resolve();
+  const enqueue = (list) => {
+    queue = queue.then(() => take(list)).catch(() => {});
+  };
   const take = async (list) => {
     message.textContent = '';
     let any = false;
@@ -329,7 +336,7 @@ export function editorAttachments(p, { etag, reload, dropTarget }) {
   input.addEventListener('change', () => {
     const list = [...input.files];
     input.value = '';
-    take(list);
+    enqueue(list);
   });
   const target = dropTarget || zone;
   target.addEventListener('dragover', (ev) => {
@@ -345,7 +352,7 @@ export function editorAttachments(p, { etag, reload, dropTarget }) {
     if (!ev.dataTransfer || !ev.dataTransfer.files.length) return;
     ev.preventDefault();
     zone.classList.remove('over');
-    take([...ev.dataTransfer.files]);
+    enqueue([...ev.dataTransfer.files]);
   });
 
   mount(current, h('p', { class: 'empty' }, t('picture.loading')));
