@@ -181,32 +181,52 @@ pub fn taxii_json<T: serde::Serialize>(body: &T) -> HttpResponse {
 pub struct TaxiiFailures;
 impl IntoResponses for TaxiiFailures {
     fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
-        let error = |description: &str| {
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        TAXII_MEDIA_TYPE,
-                        ContentBuilder::new().schema(Some(Ref::from_schema_name("TaxiiError"))).build(),
-                    )
-                    .build(),
-            )
-        };
-        [
+        failures(&[
             ("400", "An unknown, repeated or malformed parameter, or a `next` not issued for this request"),
+            ("403", "The collection is the caller's inbox, which is write-only"),
+        ])
+    }
+}
+
+/// The TAXII error responses of Add Objects (the inbox).
+pub struct TaxiiAddFailures;
+impl IntoResponses for TaxiiAddFailures {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+        failures(&[
+            ("400", "Not JSON, or not a TAXII envelope"),
+            (
+                "403",
+                "A tier collection (read-only), or the caller's organisation's inbox and the caller is not one of its service accounts that author",
+            ),
+            ("413", "The envelope is larger than max_content_length or holds more than 10,000 objects"),
+            ("415", "Content-Type is not application/taxii+json;version=2.1"),
+        ])
+    }
+}
+
+fn failures(own: &[(&str, &str)]) -> std::collections::BTreeMap<String, RefOr<Response>> {
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    TAXII_MEDIA_TYPE,
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("TaxiiError"))).build(),
+                )
+                .build(),
+        )
+    };
+    own.iter()
+        .copied()
+        .chain([
             ("401", "Missing, invalid, expired or revoked credentials"),
-            ("403", "The caller may not write to this collection (Add Objects only)"),
             ("404", "No such collection, object or status, or not one the caller may see"),
             ("406", "Accept does not ask for application/taxii+json;version=2.1"),
-            ("413", "The envelope is larger than max_content_length or holds too many objects (Add Objects only)"),
-            ("415", "Content-Type is not application/taxii+json;version=2.1 (Add Objects only)"),
             ("500", "Internal error; the body carries only the request id as error_id"),
             ("503", "Database or access log unavailable"),
-        ]
-        .into_iter()
+        ])
         .map(|(status, d)| (status.to_owned(), error(d)))
         .collect()
-    }
 }
 
 // ---------------------------------------------------------------------------------------

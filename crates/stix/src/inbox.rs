@@ -582,6 +582,13 @@ pub fn map_report(
         }
     }
 
+    // The creator and the markings, where received, belong to this draft too.
+    for r in creator.into_iter().chain(marking_refs(report)) {
+        if !referenced.iter().any(|x| x == r) && find(r).is_some() {
+            referenced.push(r.to_owned());
+        }
+    }
+
     let mut labels_kept = Vec::new();
     let mut kind = None;
     let mut domains: Vec<Domain> = Vec::new();

@@ -14,7 +14,7 @@ use crate::{DbError, GenericClient};
 /// Serialises the imports of one organisation (held to the end of the transaction), so
 /// that two posts of the same new report make one draft, not two.
 pub async fn lock(c: &impl GenericClient, organisation: Uuid) -> Result<(), DbError> {
-    c.execute("SELECT pg_advisory_xact_lock(hashtextextended('taxii-inbox:' || $1::text, 0))", &[&organisation])
+    c.execute("SELECT pg_advisory_xact_lock(hashtextextended('taxii-inbox:' || $1::uuid::text, 0))", &[&organisation])
         .await?;
     Ok(())
 }

@@ -35,8 +35,8 @@ use crate::meta::RequestMeta;
 use crate::principal::Principal;
 use crate::state::AppState;
 use crate::taxii::{
-    COLLECTION_NOT_FOUND, TAXII_MEDIA_TYPE, TaxiiCaller, TaxiiError, TaxiiFailures, bad_request, taxii_json, tiers,
-    writes_inbox,
+    COLLECTION_NOT_FOUND, TAXII_MEDIA_TYPE, TaxiiAddFailures, TaxiiCaller, TaxiiError, TaxiiFailures, bad_request,
+    taxii_json, tiers, writes_inbox,
 };
 
 const STATUS_NOT_FOUND: TaxiiError = TaxiiError::Api(ApiError::NotFound { code: "status_not_found" });
@@ -356,7 +356,7 @@ fn accepted(status: &StatusRow) -> HttpResponse {
     responses(
         (status = 202, body = TaxiiStatus, content_type = "application/taxii+json;version=2.1",
          description = "Imported (success_count) or refused whole (failure_count = total_count, nothing stored)"),
-        TaxiiFailures
+        TaxiiAddFailures
     )
 )]
 pub async fn add_objects(
