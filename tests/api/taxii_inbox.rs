@@ -310,6 +310,15 @@ async fn replays_change_nothing_and_a_newer_version_revises_the_same_draft() {
     assert!(message_of(&status, "successes", REPORT).starts_with("Older than the version imported"), "{status}");
     assert_eq!(picture(&app, &author, &id).await["revision"], 2);
     assert_eq!(count(&app, &format!("SELECT count(*) FROM taxii_inbox_objects WHERE stix_id = '{REPORT}'")).await, 3);
+
+    // A version finer than microseconds is the instant it names, truncated, and so is its
+    // replay.
+    let mut fine = first.clone();
+    fine["objects"][0]["modified"] = json!("2027-03-03T10:00:00.123456789Z");
+    let status = accepted(post(&app, &key, to, &fine).await).await;
+    assert!(message_of(&status, "successes", REPORT).contains("revised: revision 3"), "{status}");
+    let status = accepted(post(&app, &key, to, &fine).await).await;
+    assert_eq!(message_of(&status, "successes", REPORT), "Already received: nothing new.");
 }
 
 #[tokio::test]
@@ -484,4 +493,29 @@ async fn a_report_naming_another_organisation_as_creator_is_still_a_draft_of_the
     let b_pictures =
         count(&app, &format!("SELECT count(*) FROM pictures WHERE originator_id = '{}'", app.org("B"))).await;
     assert_eq!(b_pictures, 0);
+}
+
+#[tokio::test]
+async fn a_report_cannot_pull_in_what_another_organisation_posted_to_its_own_inbox() {
+    let app = TestApp::spawn().await;
+    let a_key = service_key(&app, "A", &["author"]).await;
+    let b_key = service_key(&app, "B", &["author"]).await;
+    let a_author = app.seed_user("a.author", "A", &[Role::Author]).await;
+    let a_author = app.token(&a_author).await;
+    // B receives an indicator and a malware (RED) with no report.
+    let red = marking_id(Tlp::Red);
+    let b_objects = json!({"objects": [indicator(&[red]), malware(&[red])]});
+    let status = accepted(post(&app, &b_key, inbox(&app, "B"), &b_objects).await).await;
+    assert_eq!(status["success_count"], 2);
+    // A's report names them by id without sending them: A gets neither.
+    let a_objects = json!({"objects": [report(T0, "Only a report", &[INDICATOR, MALWARE], &[marking_id(Tlp::Amber)])]});
+    let id = draft_of(&accepted(post(&app, &a_key, inbox(&app, "A"), &a_objects).await).await);
+    let p = picture(&app, &a_author, &id).await;
+    assert_eq!(p["indicators"], json!([]), "{p}");
+    assert_eq!(p["tlp"], "AMBER", "B's RED malware does not reach A's draft");
+    let details = p["details"]["en"].as_str().unwrap();
+    assert!(!details.contains("SMS loader") && !details.contains("vaalit-muutos"), "{details}");
+    for id in [INDICATOR, MALWARE] {
+        assert!(details.contains(&format!("`{id}`: referred to by the report, not received")), "{details}");
+    }
 }

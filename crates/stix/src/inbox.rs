@@ -189,6 +189,9 @@ pub fn validate(o: &Value) -> Result<Received, String> {
         }
         (modified, Some(str_of(obj, "modified")?.to_owned()))
     };
+    // Versions compare at the database's precision (microseconds): a finer timestamp is
+    // the instant it names, truncated.
+    let version = DateTime::from_timestamp_micros(version.timestamp_micros()).unwrap_or(version);
     if let Some(r) = obj.get("created_by_ref") {
         check_id(r.as_str().ok_or("created_by_ref is not a string")?, Some("identity"))
             .map_err(|e| format!("created_by_ref: {e}"))?;

@@ -108,7 +108,8 @@ pub async fn insert_objects(
     let bodies: Vec<&Value> = objects.iter().map(|o| o.object).collect();
     c.execute(
         "INSERT INTO taxii_inbox_objects (organisation_id, stix_id, version, type, object, status_id) \
-         SELECT $1, i, v, t, o, $2 FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::jsonb[]) AS u (i, v, t, o)",
+         SELECT $1, i, v, t, o, $2 FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::jsonb[]) AS u (i, v, t, o) \
+         ON CONFLICT (organisation_id, stix_id, version) DO NOTHING",
         &[&organisation, &status, &ids, &versions, &types, &bodies],
     )
     .await?;

@@ -89,6 +89,12 @@ fn objects_are_checked_strictly() {
     assert!(broken(&|o| o["object_marking_refs"] = json!([IND1])).contains("object_marking_refs"));
     assert!(broken(&|o| o["type"] = json!("Report")).contains("type"));
     assert!(validate(&json!("report")).is_err());
+    // Nanoseconds are truncated to the microseconds versions are stored with.
+    let mut fine = r.clone();
+    fine["modified"] = json!("2027-03-01T10:00:00.123456789Z");
+    let v = validate(&fine).unwrap();
+    assert_eq!(v.version.timestamp_subsec_nanos(), 123_456_000);
+    assert_eq!(v.version_text.as_deref(), Some("2027-03-01T10:00:00.123456789Z"));
     // A cyber observable has no versions; a marking definition only `created`.
     let sco =
         json!({"type": "domain-name", "id": "domain-name--3e8d3b5f-2f4a-4fab-9c6d-4d5e6f708192", "value": "x.test"});
