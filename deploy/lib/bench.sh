@@ -125,13 +125,16 @@ bench_serve() {
   die "the server did not become ready on port $port"
 }
 
-# need_wrk: installs wrk from Debian's packages when missing (as root).
-need_wrk() {
-  command -v wrk >/dev/null && return 0
-  ((EUID == 0)) || die "wrk is missing: apt-get install wrk"
-  log "installing wrk"
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+# need_package COMMAND PACKAGE: installs PACKAGE from Debian's packages when COMMAND is
+# missing (as root).
+need_package() {
+  command -v "$1" >/dev/null && return 0
+  ((EUID == 0)) || die "$1 is missing: apt-get install $2"
+  log "installing $2"
+  apt-get update -qq && apt-get install -y -qq "$2" >/dev/null
 }
+
+need_wrk() { need_package wrk wrk; }
 
 # target NAME FIGURE REFERENCE RESULT GOAL MET
 # Adds one row to the run's summary of the Performance targets (deploy/bench sets

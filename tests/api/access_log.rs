@@ -374,6 +374,46 @@ async fn the_auditor_filters_pages_and_each_read_of_the_log_is_logged() {
     assert_eq!(body["code"], "invalid_cursor");
 }
 
+#[tokio::test]
+async fn the_auditor_finds_an_account_by_username_and_a_picture_by_its_reference() {
+    let app = TestApp::spawn().await;
+    let (sec, _) = traffic(&app).await;
+    let cast = crate::helpers::pictures::cast(&app).await;
+    let p = crate::helpers::pictures::create(&app, &cast.author, &crate::helpers::pictures::content("group", "AMBER"))
+        .await;
+    let (id, reference) = (p["id"].as_str().unwrap(), p["reference"].as_str().unwrap());
+    assert_eq!(app.get(&format!("/api/v1/pictures/{id}"), Some(&cast.author)).await.status(), 200);
+    app.seal_log().await;
+    let token = auditor_token(&app).await;
+    let items = |res: reqwest::Response| async move {
+        assert_eq!(res.status(), 200);
+        res.json::<Page<Value>>().await.unwrap().items
+    };
+
+    // By username, in any case: the same records as by the account's id.
+    let by_name = items(app.get("/api/v1/access-log?actor=SEC.User&limit=200", Some(&token)).await).await;
+    let by_id = items(app.get(&format!("/api/v1/access-log?actor_id={}&limit=200", sec.id), Some(&token)).await).await;
+    assert_eq!(by_name.len(), 4, "the login and three reads");
+    assert_eq!(by_name, by_id);
+    let nobody = items(app.get("/api/v1/access-log?actor=no.such.person", Some(&token)).await).await;
+    assert!(nobody.is_empty());
+
+    // By reference, in any case: the picture's create and read, nothing else.
+    let path = format!("/api/v1/access-log?reference={}&limit=200", reference.to_lowercase());
+    let about = items(app.get(&path, Some(&token)).await).await;
+    let actions: Vec<&str> = about.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["picture.view", "picture.create"], "{about:?}");
+    assert!(about.iter().all(|e| e["object_id"] == id));
+    let other = items(app.get("/api/v1/access-log?reference=VTY-1999-9999", Some(&token)).await).await;
+    assert!(other.is_empty());
+
+    // Empty or overlong names are refused, naming the field.
+    let res = app.get("/api/v1/access-log?actor=", Some(&token)).await;
+    assert_eq!(problem(res, 422).await["errors"][0]["field"], "actor");
+    let res = app.get(&format!("/api/v1/access-log?reference={}", "V".repeat(65)), Some(&token)).await;
+    assert_eq!(problem(res, 422).await["errors"][0]["field"], "reference");
+}
+
 pub(crate) async fn download(app: &TestApp, token: &str, format: &str, file: &Path) -> String {
     let res = app.get(&format!("/api/v1/access-log/export?format={format}"), Some(token)).await;
     assert_eq!(res.status(), 200);

@@ -2,7 +2,7 @@
 //! Content-Security-Policy with no external origin, and end to end in Debian's headless
 //! Chromium driven by Playwright (`tests/console/e2e.mjs`) against a real server.
 //!
-//! `deploy/test` installs Chromium (as root) and the pinned `playwright-core`
+//! `deploy/test` installs Chromium (as root) and the pinned `playwright-core` and `axe-core`
 //! (`tests/console/package-lock.json`) and names Chromium in `SITREP_TEST_CHROMIUM`.
 //! Under `CI=true` a missing tool fails the test; elsewhere it says so and passes.
 //! Screenshots go to `<cargo target dir>/console-artifacts/`.
@@ -16,7 +16,7 @@ use sitrep_types::Role;
 use crate::helpers::pictures::{act, content, create};
 use crate::helpers::{TestApp, problem};
 
-const CSP_APP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP_APP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
      connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 #[tokio::test]
@@ -258,8 +258,10 @@ fn tools() -> Result<(String, PathBuf), String> {
         return Err(format!("Chromium not found at {chromium} (deploy/test installs the Debian package)"));
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console");
-    if !dir.join("node_modules/playwright-core/package.json").exists() {
-        return Err("playwright-core is not installed in tests/console (deploy/test runs npm ci there)".into());
+    for package in ["playwright-core", "axe-core"] {
+        if !dir.join(format!("node_modules/{package}/package.json")).exists() {
+            return Err(format!("{package} is not installed in tests/console (deploy/test runs npm ci there)"));
+        }
     }
     match Command::new("node").arg("--version").output() {
         Ok(out) if out.status.success() => Ok((chromium, dir)),
@@ -320,7 +322,13 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
     };
     // Access tokens live 8 s, so every signed-in page refreshes its tokens (rotation,
     // serialised) several times during the run.
-    let mut app = TestApp::spawn_with(|s| s.auth.tokens.access_ttl_secs = 8).await;
+    // Files up to 300 kB, so that the console's 413 is seen with a small file.
+    let mut app = TestApp::spawn_with(|s| {
+        s.auth.tokens.access_ttl_secs = 8;
+        s.attachments.max_file_bytes = 300_000;
+        s.attachments.max_picture_bytes = 3_000_000;
+    })
+    .await;
     let c = app.seed_org("ORG-C", sitrep_types::Reach::Member).await;
     app.orgs.insert("C".into(), c);
     let author = app.seed_user("a.author", "A", &[Role::Author]).await;
@@ -386,6 +394,11 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         .await
         .unwrap();
     drop(db);
+    // A draft the author attaches files to in the editor (then published in the browser).
+    let mut attach_body = content("group", "AMBER");
+    attach_body["title"] =
+        json!({"fi": "Liitteellinen vaalikuva", "sv": "Lägesbild med bilagor", "en": "Picture with evidence"});
+    let attach = create(&app, &a, &attach_body).await;
     let review = create(&app, &a, &content("group", "AMBER")).await;
     let res = act(&app, &a, review["id"].as_str().unwrap(), "submit").await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
@@ -446,6 +459,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         "urgent": {"id": urgent["id"], "reference": urgent["reference"]},
         "late": {"id": late["id"], "reference": late["reference"]},
         "review": {"id": review["id"]},
+        "attach": {"id": attach["id"], "reference": attach["reference"]},
         "c_confirm_token": confirm_token,
     });
     let out = tokio::task::spawn_blocking(move || {
@@ -466,10 +480,23 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
     assert!(out.status.success(), "the browser scenarios failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("all console scenarios passed"));
     let shots = target_dir().join("console-artifacts");
-    for shot in ["board.png", "picture.png", "board-fi-1366.png", "board-sv-1366.png", "picture-fi-1366.png"] {
+    for shot in [
+        "board.png",
+        "picture.png",
+        "board-fi-1366.png",
+        "board-sv-1366.png",
+        "picture-fi-1366.png",
+        "editor-attachments-1366.png",
+        "picture-attachments-fi-1366.png",
+        "attachments-sv-390.png",
+    ] {
         let len = std::fs::metadata(shots.join(shot)).map(|m| m.len()).unwrap_or(0);
         assert!(len > 10_000, "screenshot {shot} missing or empty");
     }
+
+    // The accessibility check ran on every page and found nothing (e2e.mjs fails otherwise).
+    let axe = std::fs::read_to_string(shots.join("axe-violations.txt")).unwrap_or_else(|_| "missing".into());
+    assert!(axe.trim().is_empty(), "axe-core violations: {axe}");
 
     // The browser read only through the API: the named picture was never returned to
     // organisation C (every read of it is in the access log, none by C).
@@ -486,6 +513,32 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         .unwrap()
         .get(0);
     assert_eq!(leaked, 0, "organisation C was given the named picture");
+
+    // The browser's uploads: the four files accepted, none of the refused ones (too large,
+    // not its type, a stale ETag) stored; the RED file never given to organisation C.
+    let attach_id: uuid::Uuid = attach["id"].as_str().unwrap().parse().unwrap();
+    let stored: Vec<String> = client
+        .query("SELECT file_name FROM attachments WHERE picture_id = $1 ORDER BY created_at", &[&attach_id])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored, ["claim.png", "source-red.png", "notes.txt", "later.png"]);
+    let red: uuid::Uuid = client
+        .query_one("SELECT id FROM attachments WHERE picture_id = $1 AND file_name = 'source-red.png'", &[&attach_id])
+        .await
+        .unwrap()
+        .get(0);
+    let leaked: i64 = client
+        .query_one(
+            "SELECT count(*) FROM access_log WHERE organisation_id = $1 AND outcome = 'allowed' AND object_id = $2",
+            &[&app.org("C"), &red.to_string()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(leaked, 0, "organisation C was given the RED attachment");
 
     // The pages refreshed their tokens while they were open, never reusing a spent one.
     let refreshes: i64 = client

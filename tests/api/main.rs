@@ -9,6 +9,7 @@ mod access_log;
 mod accounts;
 mod admin;
 mod admin_sequences;
+mod attachment_process;
 mod attachments;
 mod audit;
 mod auth;

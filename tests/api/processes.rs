@@ -107,6 +107,10 @@ impl Process {
         format!("{}{path}", self.address)
     }
 
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("process still running")
+    }
+
     /// Sends SIGKILL: the process dies at once, mid-request, as in a power cut of the
     /// machine or the OOM killer.
     pub(crate) fn kill_9(&self) {

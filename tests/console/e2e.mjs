@@ -3,9 +3,10 @@
 // pictures and passes them in SITREP_TEST_CONSOLE_SEED. Exits non-zero on the first
 // failure. Only loopback addresses are used; any request to another origin fails.
 
-import { createHmac } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { createHash, createHmac } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const seed = JSON.parse(process.env.SITREP_TEST_CONSOLE_SEED || '{}');
@@ -43,6 +44,76 @@ function totp(secret) {
   const off = mac[mac.length - 1] & 0xf;
   const n = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
   return String(n % 1000000).padStart(6, '0');
+}
+
+function crc32(buf) {
+  let crc = ~0;
+  for (const b of buf) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return ~crc >>> 0;
+}
+
+/** A `w`×`h` RGB PNG of noise from `seed` (hard to compress, so the upload takes a while). */
+function png(w, h, seed) {
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  let x = seed;
+  for (let i = 0; i < raw.length; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    raw[i] = i % (w * 3 + 1) === 0 ? 0 : (x >>> 16) & 0xff;
+  }
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+
+// axe-core (pinned in package-lock.json), evaluated in the page through the DevTools
+// protocol: the page keeps its own Content-Security-Policy during the check (no bypassCSP).
+const axeSource = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+// What axe-core could not decide by itself on each page (for a person to look at; written
+// to the artefacts, not a failure).
+const axeIncomplete = [];
+
+/** The WCAG 2.2 AA violations axe-core finds on the page as it is now, one line each. */
+async function axe(page, where) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const found = await page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: tags } });
+    // A run that checked nothing is not a pass.
+    if (!result.passes.length) return [{ id: 'no-rule-ran', impact: 'none', help: 'axe-core checked nothing', targets: [], more: 0 }];
+    // Text in the colour of its background is left undecided by axe-core (it may be meant
+    // to be hidden); nothing in the console is, so it counts as a violation here.
+    const same = (n) => [...n.any, ...n.all, ...n.none].some((c) => c.data && c.data.messageKey === 'equalRatio');
+    for (const v of result.incomplete.filter((x) => x.id === 'color-contrast')) {
+      const nodes = v.nodes.filter(same);
+      if (nodes.length) result.violations.push({ ...v, help: 'Text must not have the colour of its background (1:1 contrast)', nodes });
+    }
+    const unsure = result.incomplete.map((v) => ({ id: 'incomplete', impact: v.id, help: `${v.help} (e.g. ${v.nodes.length ? v.nodes[0].target.join(' ') : '?'})`, targets: [], more: 0 }));
+    return unsure.concat(result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help,
+      targets: v.nodes.slice(0, 6).map((n) => `${n.target.join(' ')}${n.failureSummary ? ` [${n.failureSummary.replace(/\s+/g, ' ').slice(0, 160)}]` : ''}`),
+      more: Math.max(0, v.nodes.length - 6),
+    })));
+  }, AXE_TAGS);
+  for (const v of found.filter((x) => x.id === 'incomplete')) axeIncomplete.push(`${where}: ${v.impact}: ${v.help}`);
+  return found.filter((x) => x.id !== 'incomplete').map((v) => `${where}: ${v.id} (${v.impact}): ${v.help}\n    ${v.targets.join('\n    ')}${v.more ? `\n    … and ${v.more} more` : ''}`);
 }
 
 const browser = await chromium.launch({
@@ -421,6 +492,149 @@ try {
     await b.page.screenshot({ path: join(artifacts, 'notifications-1366.png'), fullPage: true });
   });
 
+  await scenario('the author attaches files in the editor by the file button and by a drop, with progress and clear refusals', async () => {
+    const p = author.page;
+    await p.evaluate((id) => { location.hash = `#/edit/${id}`; }, seed.attach.id);
+    await p.locator('#attachment-current').getByText('No files attached.').waitFor();
+    // The file's TLP starts at the picture's and offers nothing looser.
+    const tlp = p.getByLabel('TLP of the file');
+    check(await tlp.inputValue() === 'AMBER', 'the file TLP starts at the picture\'s');
+    const offered = await tlp.locator('option').evaluateAll((os) => os.map((o) => o.value));
+    check(JSON.stringify(offered) === '["AMBER","AMBER+STRICT","RED"]', `only the picture's TLP or stricter: ${offered}`);
+    await p.getByLabel('Description (English)').fill('Screenshot of the false claim');
+    await p.getByLabel('Description (Finnish)').fill('Kuvakaappaus väitteestä');
+    await p.getByLabel('Description (Swedish)').fill('Skärmdump av påståendet');
+    await p.getByLabel('Choose files').setInputFiles({ name: 'claim.png', mimeType: 'image/png', buffer: png(180, 120, 7) });
+    const claim = p.locator('#upload-progress li[data-file="claim.png"]');
+    await claim.locator('.att-status.ok').waitFor();
+    check(await claim.locator('progress').evaluate((bar) => bar.value === bar.max), 'the progress bar reached its end');
+    check((await claim.locator('.att-percent').innerText()).replace(/\s/g, '') === '100%', 'progress shows 100 %');
+    const listed = p.locator('#attachment-list li', { hasText: 'claim.png' });
+    await listed.locator('img[src^="blob:"]').waitFor();
+    check(await listed.locator('img').evaluate((img) => img.complete && img.naturalWidth > 0), 'the thumbnail shows');
+    check(await listed.locator('.badge.tlp-AMBER').innerText() === 'TLP:AMBER', 'the file\'s TLP pill');
+    check(await p.getByLabel('Description (English)').inputValue() === '', 'the descriptions are cleared after an upload');
+    // A second image, RED, dropped on the editor's heading (anywhere on the editor).
+    await tlp.selectOption('RED');
+    await p.locator('#editor-h').evaluate((el, b64) => {
+      const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'source-red.png', { type: 'image/png' }));
+      el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, png(160, 160, 11).toString('base64'));
+    const red = p.locator('#upload-progress li[data-file="source-red.png"]');
+    await red.locator('.att-status.ok').waitFor();
+    check(await red.locator('progress').evaluate((bar) => bar.value === bar.max), 'the dropped file\'s progress reached its end');
+    await p.locator('#attachment-list li', { hasText: 'source-red.png' }).locator('.badge.tlp-RED').waitFor();
+    // Refusals, each said at the file: too large (413), not what its type says (422).
+    await p.getByLabel('Choose files').setInputFiles({ name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(400000, 'a') });
+    const huge = p.locator('#upload-progress li[data-file="huge.txt"] .att-status.bad');
+    await huge.waitFor();
+    check(/huge\.txt is too large: at most 300 kB fits/.test(await huge.innerText()), `the 413 message: ${await huge.innerText()}`);
+    const fake = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(2000, 'x')]);
+    await p.getByLabel('Choose files').setInputFiles({ name: 'fake.png', mimeType: 'image/png', buffer: fake });
+    const mismatch = p.locator('#upload-progress li[data-file="fake.png"] .att-status.bad');
+    await mismatch.waitFor();
+    check(/fake\.png is not what its type says: it was sent as image\/png, but its content is application\/pdf/.test(await mismatch.innerText()),
+      `the 422 message names both types: ${await mismatch.innerText()}`);
+    check(await p.locator('#attachment-list li').count() === 2, 'refused files are not listed');
+    // The refusals, progress bars and messages shown are accessible too.
+    const found = await axe(p, 'editor with refused uploads (en, 1366 px)');
+    check(found.length === 0, `axe-core found violations:\n${found.join('\n')}`);
+    // Removal from the next revision asks once.
+    await tlp.selectOption('AMBER');
+    await p.getByLabel('Choose files').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('Seen at 10:02.\n') });
+    await p.locator('#attachment-list li', { hasText: 'notes.txt' }).waitFor();
+    const asked = [];
+    p.once('dialog', (d) => { asked.push(d.message()); d.accept(); });
+    await p.getByRole('button', { name: 'Remove notes.txt from the next revision' }).click();
+    await p.locator('#attachment-list li', { hasText: 'notes.txt' }).waitFor({ state: 'detached' });
+    check(asked.length === 1 && asked[0].includes('notes.txt'), `asked once before removing: ${asked}`);
+    // Someone else changes the picture meanwhile: the upload is refused (412) and says to reload.
+    await p.evaluate(async (id) => {
+      const api = await import('./api.js');
+      const { etag } = await api.request(`/pictures/${id}`, { withEtag: true });
+      await api.request(`/pictures/${id}`, { method: 'PATCH', body: { outlook: 'stable' }, headers: { 'if-match': etag } });
+    }, seed.attach.id);
+    await p.getByLabel('Choose files').setInputFiles({ name: 'late.txt', mimeType: 'text/plain', buffer: Buffer.from('late\n') });
+    await p.locator('#upload-progress li[data-file="late.txt"] .att-status.bad').getByText('Someone changed this picture meanwhile').waitFor();
+    await p.locator('#attachment-message').getByRole('button', { name: 'Reload the picture' }).click();
+    // The editor is shown again (its upload log empty), with the files as they are now.
+    await p.locator('#upload-progress li').first().waitFor({ state: 'detached' });
+    await p.locator('#attachment-list li', { hasText: 'claim.png' }).waitFor();
+    await p.screenshot({ path: join(artifacts, 'editor-attachments-1366.png'), fullPage: true });
+  });
+
+  await scenario('readers see the attachments with thumbnails, a checked download, and a notice for a file left out', async () => {
+    // Submitted by the author, approved and published by another approver.
+    await author.page.evaluate(async (id) => (await import('./api.js')).request(`/pictures/${id}/submit`, { method: 'POST', body: {} }), seed.attach.id);
+    await approver2.page.evaluate(async (id) => {
+      const api = await import('./api.js');
+      for (const a of ['approve', 'publish']) await api.request(`/pictures/${id}/${a}`, { method: 'POST', body: {} });
+    }, seed.attach.id);
+    const p = author.page;
+    await p.evaluate((id) => { location.hash = `#/picture/${id}`; }, seed.attach.id);
+    const items = p.locator('#attachment-list > li');
+    await items.first().waitFor();
+    check(await items.count() === 2, 'the originator sees both files');
+    const claim = items.filter({ hasText: 'claim.png' });
+    await claim.locator('img[src^="blob:"]').waitFor();
+    check(await claim.locator('.att-description').innerText() === 'Screenshot of the false claim', 'the description in English');
+    check(/image\/png/.test(await claim.innerText()) && /kB/.test(await claim.innerText()), 'size and media type');
+    const redSha = await items.filter({ hasText: 'source-red.png' }).locator('.att-sha').getAttribute('data-sha256');
+    const [file] = await Promise.all([p.waitForEvent('download'), claim.getByRole('button', { name: 'Download claim.png' }).click()]);
+    const saved = join(artifacts, 'claim-downloaded.png');
+    await file.saveAs(saved);
+    const shown = await claim.locator('.att-sha').getAttribute('data-sha256');
+    check(file.suggestedFilename() === 'claim.png', `saved under its name: ${file.suggestedFilename()}`);
+    check(sha256(readFileSync(saved)) === shown, 'the downloaded bytes have the SHA-256 the page shows');
+    await claim.locator('.att-status.ok').getByText('SHA-256 checked').waitFor();
+    check(await claim.locator('.att-status').getAttribute('data-sha256') === shown, 'the page checked the same hash');
+    await p.screenshot({ path: join(artifacts, 'picture-attachments-1366.png'), fullPage: true });
+
+    // A reader of another organisation: the RED file is not shared with it.
+    const cp = c.page;
+    await cp.evaluate((id) => { location.hash = `#/picture/${id}`; }, seed.attach.id);
+    await cp.locator('#attachments-redacted').getByText('1 attachment has a stricter TLP').waitFor();
+    const theirs = cp.locator('#attachment-list > li');
+    check(await theirs.count() === 1, 'one file shown to the other organisation');
+    await theirs.first().locator('img[src^="blob:"]').waitFor();
+    const html = await cp.content();
+    check(!html.includes('source-red.png') && !html.includes(redSha), 'nothing of the RED file reaches the page');
+    await cp.locator('#attachments').screenshot({ path: join(artifacts, 'attachments-section.png') });
+    for (const [lang, heading, notice, description] of [
+      ['fi', 'Liitteet', 'liitteellä on tiukempi TLP', 'Kuvakaappaus väitteestä'],
+      ['sv', 'Bilagor', 'bilaga har en striktare TLP', 'Skärmdump av påståendet'],
+    ]) {
+      await cp.locator('#language').selectOption(lang);
+      await cp.getByRole('heading', { name: heading, exact: true }).waitFor();
+      await cp.locator('#attachments-redacted').getByText(notice).waitFor();
+      await cp.locator('#attachment-list .att-description').getByText(description).waitFor();
+      await cp.locator('#attachment-list img[src^="blob:"]').waitFor();
+      const width = await cp.evaluate(() => document.scrollingElement.scrollWidth);
+      check(width <= 1366, `the picture in ${lang} is ${width} px wide at 1366 px`);
+      await cp.screenshot({ path: join(artifacts, `picture-attachments-${lang}-1366.png`), fullPage: true });
+    }
+    await cp.locator('#language').selectOption('en');
+    await cp.getByRole('heading', { name: 'Attachments', exact: true }).waitFor();
+
+    // A file uploaded to the published picture is proposed: the author's editor lists it
+    // with the revision it proposes, the picture page (the revision in force) does not,
+    // and readers are not given it.
+    await p.evaluate((id) => { location.hash = `#/edit/${id}`; }, seed.attach.id);
+    await p.locator('#attachment-list li', { hasText: 'claim.png' }).waitFor();
+    await p.getByLabel('Choose files').setInputFiles({ name: 'later.png', mimeType: 'image/png', buffer: png(64, 48, 3) });
+    await p.locator('#upload-progress li[data-file="later.png"] .att-status.ok').waitFor();
+    await p.locator('#attachment-list li', { hasText: 'later.png' }).locator('img[src^="blob:"]').waitFor();
+    await p.evaluate((id) => { location.hash = `#/picture/${id}`; }, seed.attach.id);
+    await p.getByText(/Revision \d+ is proposed/).waitFor();
+    await p.locator('#attachment-list li', { hasText: 'claim.png' }).waitFor();
+    check(await p.locator('#attachment-list li', { hasText: 'later.png' }).count() === 0, 'the picture page shows the revision in force');
+    const seen = await cp.evaluate(async (id) => (await (await import('./api.js')).request(`/pictures/${id}`)).attachments.map((a) => a.file_name), seed.attach.id);
+    check(JSON.stringify(seen) === '["claim.png"]', `the reader is given the files in force it may see: ${seen}`);
+  });
+
   const r = await session('r.reader');
   await scenario('an author composes a report from published pictures and downloads its PDF', async () => {
     const p = author.page;
@@ -457,6 +671,81 @@ try {
     await r.page.getByLabel('Decision', { exact: true }).selectOption('shared_for_awareness');
     await r.page.getByRole('button', { name: 'Record decision' }).click();
     await r.page.locator('#release li strong').getByText('shared for awareness').waitFor();
+  });
+
+  await scenario('axe-core finds no WCAG 2.2 AA violation on any main page, in Finnish and Swedish, at 1366 and 390 px', async () => {
+    const reportHref = await author.page.evaluate(async () => {
+      const list = await (await import('./api.js')).request('/reports');
+      const items = list.items || list;
+      return items.length ? `#/report/${items[0].id}` : null;
+    });
+    check(reportHref, 'a report to check');
+    // Each person's pages: [name, address, what shows once it is loaded].
+    const who = [
+      ['a.author', seed.users.author, [
+        ['board', '#/board', '#board-list > li'],
+        ['picture', `#/picture/${seed.group.id}`, '#history table'],
+        ['picture-attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]'],
+        ['editor', '#/new', '#editor-h'],
+        ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]'],
+        ['reports', '#/reports', '#report-list a'],
+        ['report', reportHref, '#report-pictures a'],
+        ['new-report', '#/new-report', '#report-picker input'],
+        ['notifications', '#/notifications', '#email-status'],
+      ]],
+      ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
+      ['r.reader', seed.users.r, [['ras-picture', `#/picture/${seed.ras.id}`, '#release li']]],
+      ['c.reader', seed.users.c, [['picture-redacted', `#/picture/${seed.attach.id}`, '#attachments-redacted']]],
+      ['s.secretariat', seed.users.secretariat, [
+        ['secretariat-overdue', '#/secretariat/overdue', '#overdue-table tbody tr'],
+        ['secretariat-organisations', '#/secretariat/organisations', '#user-table tbody tr'],
+        ['secretariat-elections', '#/secretariat/elections', '#election-table, #no-elections'],
+      ]],
+      ['s.auditor', seed.users.auditor, [['audit', '#/audit', '#chain-state']]],
+    ];
+    const violations = [];
+    const sizes = [{ width: 1366, height: 860 }, { width: 390, height: 844 }];
+    // The sign-in page, before anyone is signed in.
+    const anon = await session('axe-anonymous');
+    await anon.page.goto(`${base}/app/`);
+    for (const lang of ['fi', 'sv']) {
+      await anon.page.locator('main').getByLabel(/Language|Kieli|Språk/).selectOption(lang);
+      await anon.page.waitForFunction((l) => document.documentElement.lang === l, lang);
+      for (const size of sizes) {
+        await anon.page.setViewportSize(size);
+        violations.push(...await axe(anon.page, `sign-in ${lang} ${size.width}px`));
+      }
+    }
+    await anon.context.close();
+    for (const [name, user, pages] of who) {
+      const s = await session(`${name}-axe`);
+      await signIn(s, user);
+      for (const lang of ['fi', 'sv']) {
+        await s.page.locator('#language').selectOption(lang);
+        await s.page.waitForFunction((l) => document.documentElement.lang === l, lang);
+        for (const size of sizes) {
+          await s.page.setViewportSize(size);
+          for (const [view, hash, ready] of pages) {
+            await s.page.evaluate((x) => { location.hash = x; }, hash);
+            await s.page.locator(ready).first().waitFor();
+            // The panels a page reads after its first paint (history, questions, …).
+            await s.page.waitForTimeout(400);
+            violations.push(...await axe(s.page, `${view} (${name}) ${lang} ${size.width}px`));
+          }
+        }
+      }
+      // The person's remembered language back to English for the scenarios that follow,
+      // and the session ended.
+      await s.page.locator('#language').selectOption('en');
+      await s.page.waitForFunction(() => document.documentElement.lang === 'en');
+      await s.page.waitForTimeout(300);
+      await s.page.getByRole('button', { name: 'Sign out' }).click();
+      await s.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();
+      await s.context.close();
+    }
+    writeFileSync(join(artifacts, 'axe-violations.txt'), `${violations.join('\n')}\n`);
+    writeFileSync(join(artifacts, 'axe-incomplete.txt'), `${axeIncomplete.join('\n')}\n`);
+    check(violations.length === 0, `axe-core found ${violations.length} violation(s) of WCAG 2.2 AA:\n${violations.join('\n')}`);
   });
 
   await scenario('the secretariat sees overdue acknowledgements, organisations and elections', async () => {
@@ -537,9 +826,10 @@ try {
 
   await scenario('at 390 px no page scrolls sideways, in Finnish and Swedish, and a picture is acknowledged near the top', async () => {
     const who = [
-      ['c.reader', seed.users.c, [['board', '#/board', '#board-list > li'], ['picture', `#/picture/${seed.group.id}`, '#acks button']]],
+      ['c.reader', seed.users.c, [['board', '#/board', '#board-list > li'], ['picture', `#/picture/${seed.group.id}`, '#acks button'],
+        ['attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
-      ['a.author', seed.users.author, [['editor', '#/new', '#editor-h']]],
+      ['a.author', seed.users.author, [['editor', '#/new', '#editor-h'], ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['s.auditor', seed.users.auditor, [['audit', '#/audit', '#log-table tbody tr']]],
     ];
     for (const [name, user, views] of who) {

@@ -175,8 +175,9 @@ async function electionsView(body) {
     toast(t('admin.election_created'));
     await electionsView(body);
   });
+  // No empty table: a table of headers alone tells a screen reader nothing.
   mount(body, h('h2', {}, t('admin.elections')),
-    table(['code', 'name', 'type', 'election_day', 'phases'].map((k) => t(`admin.col.${k}`)), list.map((e) => h('tr', {},
+    !list.length ? h('p', { class: 'empty', id: 'no-elections' }, t('admin.no_elections')) : table(['code', 'name', 'type', 'election_day', 'phases'].map((k) => t(`admin.col.${k}`)), list.map((e) => h('tr', {},
       h('td', { class: 'mono' }, e.code), h('td', {}, e.name_en), h('td', {}, label(e.election_type)),
       h('td', {}, e.election_day || '—'),
       h('td', {}, e.phases ? Object.entries(e.phases).map(([k, v]) => `${label(k)}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ') : '—'))),

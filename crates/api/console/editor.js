@@ -4,6 +4,7 @@
 import { ApiError, me, request } from './api.js';
 import { ENUMS, clearFieldErrors, describe, field, fieldMessage, h, label, mount, select, showFieldErrors, toast, uid } from './ui.js';
 import { language, t } from './i18n.js';
+import { editorAttachments } from './attachments.js';
 
 function checks(name, values, chosen = [], text = label) {
   const set = new Set(chosen);
@@ -315,5 +316,16 @@ export async function editorView(main, id) {
       saveSubmit.disabled = false;
     }
   });
-  mount(main, form);
+  const wrap = h('div', { class: 'editor' });
+  // Files are attached to a saved picture (each upload makes a revision), outside the form
+  // so that its fields never submit it; a file dropped anywhere on the editor is uploaded.
+  const files = editorAttachments(p, {
+    etag: (v) => {
+      if (v) etag = v;
+      return etag;
+    },
+    reload: () => editorView(main, id),
+    dropTarget: wrap,
+  });
+  mount(main, mount(wrap, form, files));
 }

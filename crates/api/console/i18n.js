@@ -83,3 +83,18 @@ export function dateTime(iso) {
     timeZone: zone, timeZoneName: 'short',
   }).format(new Date(iso));
 }
+
+/** A file size in the interface language (kB and MB of 1000, as the units say). */
+export function fileSize(bytes) {
+  const units = [['byte', 1], ['kilobyte', 1e3], ['megabyte', 1e6], ['gigabyte', 1e9]];
+  let [unit, div] = units[0];
+  for (const u of units) if (bytes >= u[1]) [unit, div] = u;
+  return new Intl.NumberFormat(LOCALES[current], {
+    style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: unit === 'byte' ? 0 : 1,
+  }).format(bytes / div);
+}
+
+/** A share (0 to 1) as a whole percentage in the interface language. */
+export function percent(share) {
+  return new Intl.NumberFormat(LOCALES[current], { style: 'percent', maximumFractionDigits: 0 }).format(share);
+}

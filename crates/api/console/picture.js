@@ -8,6 +8,7 @@ import { onStreamEvent } from './sse.js';
 import { ENUMS, badges, countdown, describe, field, h, label, markdown, mount, pick, select, time, tlpBanner, toast } from './ui.js';
 import { lifecycleButtons, prefs } from './board.js';
 import { language, t } from './i18n.js';
+import { attachmentSection } from './attachments.js';
 
 const FACTS = ['kind', 'primary_domain', 'domains', 'impact_on_conduct', 'impact_on_public_confidence', 'severity',
   'urgency', 'outlook', 'admiralty', 'election', 'election_phase', 'geo_scope', 'geo_codes', 'targets',
@@ -144,6 +145,7 @@ export async function pictureView(main, id, setCleanup) {
         h('div', {},
           h('h2', {}, t('picture.summary')), localized(p.summary, lang, p.original_lang),
           p.details ? [h('h2', {}, t('picture.details')), localized(p.details, lang, p.original_lang, p.details_html)] : null,
+          attachmentSection(p, lang),
           h('h2', {}, t('picture.assessment')), facts(p, FACTS, orgs, elections),
           indicators(p), sources(p), recommended(p, lang),
           related(p)),

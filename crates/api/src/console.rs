@@ -37,6 +37,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("ui.js", JS),
     asset!("board.js", JS),
     asset!("picture.js", JS),
+    asset!("attachments.js", JS),
     asset!("editor.js", JS),
     asset!("admin.js", JS),
     asset!("reports.js", JS),

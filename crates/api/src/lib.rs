@@ -22,8 +22,10 @@ pub mod pagination;
 pub mod principal;
 pub mod proxy;
 pub mod routes;
+mod second_factor;
 pub mod state;
 pub mod taxii;
+mod thread_messages;
 pub mod throttle;
 
 use actix_web::{Route, web};

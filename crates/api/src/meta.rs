@@ -148,8 +148,10 @@ const CSP_API: &str = "default-src 'none'; frame-ancestors 'none'";
 const CSP_DOCS: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
      connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 /// The console (`/app/`): its own scripts and styles only, no inline code, no framing,
-/// requests to this origin only (docs/console.md).
-pub const CSP_APP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+/// requests to this origin only (docs/console.md). Images may also be `blob:` URLs: an
+/// attachment's thumbnail is fetched with the access token, which an `<img>` cannot send,
+/// and shown from a blob URL that only this page's scripts can make.
+pub const CSP_APP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
      connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Who sent the request, decided by the envelope before any extractor runs; taken by the

@@ -515,6 +515,10 @@ fn entry(row: &Row) -> Result<AccessLogEntry, DbError> {
 #[derive(Debug, Clone, Default)]
 pub struct LogFilter {
     pub actor_id: Option<Uuid>,
+    /// The acting account's username (as stored: lower case).
+    pub actor_username: Option<String>,
+    /// A picture's reference (`VTY-…`): the records whose object is that picture.
+    pub picture_reference: Option<String>,
     pub organisation_id: Option<Uuid>,
     pub object_type: Option<String>,
     pub object_id: Option<String>,
@@ -547,6 +551,12 @@ pub async fn list(
     }
     if let Some(v) = &f.actor_id {
         cond!("actor_id = ${}", v);
+    }
+    if let Some(v) = &f.actor_username {
+        cond!("actor_id IN (SELECT id FROM users WHERE username = ${})", v);
+    }
+    if let Some(v) = &f.picture_reference {
+        cond!("object_type = 'picture' AND object_id IN (SELECT id::text FROM pictures WHERE reference = ${})", v);
     }
     if let Some(v) = &f.organisation_id {
         cond!("organisation_id = ${}", v);

@@ -42,6 +42,12 @@ pub enum OutcomeFilter {
 pub struct AccessLogQuery {
     /// The acting user or service account.
     pub actor_id: Option<Uuid>,
+    /// The acting account by its username (case does not matter).
+    #[param(min_length = 1, max_length = 64)]
+    pub actor: Option<String>,
+    /// The records about one picture, by its reference (e.g. `VTY-2027-0042`).
+    #[param(min_length = 1, max_length = 64)]
+    pub reference: Option<String>,
     /// The organisation the actor acted for.
     pub organisation_id: Option<Uuid>,
     /// e.g. `user`, `organisation`, `session`, `access_log`.
@@ -82,6 +88,8 @@ impl AccessLogQuery {
         }
         Ok(LogFilter {
             actor_id: self.actor_id,
+            actor_username: bounded("actor", self.actor, 64)?.map(|a| a.to_lowercase()),
+            picture_reference: bounded("reference", self.reference, 64)?.map(|r| r.to_uppercase()),
             organisation_id: self.organisation_id,
             object_type: bounded("object_type", self.object_type, 64)?,
             object_id: bounded("object_id", self.object_id, 200)?,

@@ -237,10 +237,10 @@ async fn check_second_factor(
         return Ok(Ok(None));
     };
     if let Some(code) = &login.totp {
-        return Ok(match crate::routes::totp::spend(state, c, user, &credential.sealed_secret, code).await? {
-            crate::routes::totp::Spend::Spent => Ok(Some("totp")),
-            crate::routes::totp::Spend::Invalid => Err(FactorRefusal::Invalid),
-            crate::routes::totp::Spend::Replayed => Err(FactorRefusal::Replayed),
+        return Ok(match crate::second_factor::spend(state, c, user, &credential.sealed_secret, code).await? {
+            crate::second_factor::Spend::Spent => Ok(Some("totp")),
+            crate::second_factor::Spend::Invalid => Err(FactorRefusal::Invalid),
+            crate::second_factor::Spend::Replayed => Err(FactorRefusal::Replayed),
         });
     }
     if let Some(code) = &login.recovery_code {

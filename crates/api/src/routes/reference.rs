@@ -85,8 +85,11 @@ pub async fn acknowledge(
     // Needing more information opens (or continues) the organisation's question thread
     // with the originator, its note the first message (docs/threads.md).
     let note = body.0.note.as_deref();
-    let thread =
-        if asks { Some(super::threads::open_for_acknowledgement(&tx, &caller, &row, note).await?) } else { None };
+    let thread = if asks {
+        Some(crate::thread_messages::open_for_acknowledgement(&tx, &caller, &row, note).await?)
+    } else {
+        None
+    };
     let originator = [row.originator_id];
     let kind = sitrep_db::events::EventType::Acknowledged;
     sitrep_db::events::append(&tx, kind, row.id, row.revision, row.tier, row.tlp, Some(&originator)).await?;
@@ -94,7 +97,7 @@ pub async fn acknowledge(
     audit::write(&tx, &meta, audit::picture(&meta, &caller, &row).status(201)).await?;
     // The thread opened or written in is in the log as a question's is.
     if let Some(thread) = thread {
-        audit::write(&tx, &meta, super::threads::record(&meta, &caller, &row, thread).status(201)).await?;
+        audit::write(&tx, &meta, crate::thread_messages::record(&meta, &caller, &row, thread).status(201)).await?;
     }
     tx.commit().await?;
     Ok(HttpResponse::Created().json(status))

@@ -3,7 +3,6 @@
 //! authenticates with its API keys.
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use sitrep_auth::totp;
 use sitrep_db::{GenericClient, accounts, second_factor, sessions};
 use sitrep_types::{RecoveryCodes, TotpCode, TotpEnrolment, TotpStatus};
@@ -15,6 +14,7 @@ use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, ServerFailure
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::principal::{ActorKind, Caller, Principal, SelfService};
+use crate::second_factor::{Spend, spend};
 use crate::state::AppState;
 use crate::throttle::{count_key_failure, key_not_locked};
 
@@ -26,31 +26,6 @@ fn person(p: &Principal) -> Result<(), ApiError> {
         return Err(ApiError::Forbidden { code: "people_only", detail: "Service accounts use API keys, not TOTP." });
     }
     Ok(())
-}
-
-/// What a presented TOTP code did.
-pub(crate) enum Spend {
-    Spent,
-    Invalid,
-    Replayed,
-}
-
-/// Checks `code` against the sealed secret of `user` and spends its time step, so that it
-/// works once (at login and at the self-service endpoints alike).
-pub(crate) async fn spend(
-    state: &AppState,
-    c: &impl GenericClient,
-    user: Uuid,
-    sealed_secret: &[u8],
-    code: &str,
-) -> Result<Spend, ApiError> {
-    let secret = state.seal.open(sealed_secret, user.as_bytes())?;
-    let now = Utc::now().timestamp().max(0) as u64;
-    let Some(step) = totp::verify(&secret, code, now) else { return Ok(Spend::Invalid) };
-    if !second_factor::spend_totp_step(c, user, step as i64).await? {
-        return Ok(Spend::Replayed);
-    }
-    Ok(Spend::Spent)
 }
 
 /// Spends a code of the caller's credential, which must be confirmed when `enabled` and
