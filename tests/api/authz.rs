@@ -160,6 +160,8 @@ pub(crate) fn concrete(path: &str, w: &World) -> String {
         .replace("{key_id}", &p("key"))
         .replace("{thread_id}", &p("thread"))
         .replace("{n}", "1")
+        // No caller of the matrix posts to an inbox: no status is theirs.
+        .replace("{status}", &uuid::Uuid::nil().to_string())
 }
 
 /// Every operation of the OpenAPI document as (METHOD, path).

@@ -45,6 +45,7 @@ mod reports;
 mod stix_tools;
 mod stream;
 mod taxii;
+mod taxii_inbox;
 mod threads;
 mod tokens;
 mod visibility;

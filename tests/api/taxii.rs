@@ -548,7 +548,7 @@ async fn a_picture_or_indicator_the_caller_may_not_see_is_absent_from_every_taxi
 }
 
 #[tokio::test]
-async fn collections_are_read_only_and_every_url_ends_with_a_slash() {
+async fn tier_collections_are_read_only_and_every_url_ends_with_a_slash() {
     let app = TestApp::spawn().await;
     let cast = cast(&app).await;
     let base = collection_path(Tier::Group);
@@ -562,8 +562,8 @@ async fn collections_are_read_only_and_every_url_ends_with_a_slash() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.headers()["allow"], "GET");
-    error(res, 405).await;
+    // Only the organisation's inbox takes objects: a tier collection is read-only.
+    assert_eq!(error(res, 403).await["error_code"], "collection_not_writable");
     let report = ids::report(uuid::Uuid::new_v4());
     let res = app
         .client

@@ -211,6 +211,8 @@ impl Modify for Security {
         routes::taxii::get_manifest,
         routes::taxii::get_object,
         routes::taxii::get_versions,
+        routes::pictures::inbox::add_objects,
+        routes::pictures::inbox::get_status,
         routes::me::set_language,
         routes::pictures::attachments::upload_attachment,
         routes::pictures::attachments::download_attachment,
@@ -254,7 +256,8 @@ impl Modify for Security {
         (name = "reference", description = "Elections and TLP:GREEN communities"),
         (name = "delivery", description = "Events: the pull feed, the live stream, subscriptions and signed webhooks"),
         (name = "access log", description = "The hash-chained access log: records, export, signed checkpoints"),
-        (name = "taxii", description = "TAXII 2.1: read-only collections of STIX 2.1 objects, one per tier the caller reads \
+        (name = "taxii", description = "TAXII 2.1: read-only collections of STIX 2.1 objects, one per tier the caller reads, \
+            and each organisation's inbox, where its service accounts post STIX reports that become draft pictures \
             (docs/taxii.md). Requests send `Accept: application/taxii+json;version=2.1`; errors are TAXII error messages"),
         (name = "notifications", description = "E-mail notifications: preferences, duty addresses, address confirmation, the mail log"),
         (name = "threads", description = "Questions on a picture: threads between the asking organisation and the originator, read by the secretariat, invisible to everyone else"),

@@ -24,6 +24,7 @@ pub mod proxy;
 pub mod routes;
 mod second_factor;
 pub mod state;
+pub mod taxii;
 mod thread_messages;
 pub mod throttle;
 
@@ -35,7 +36,7 @@ pub use state::{AppState, LoginPolicy};
 
 use crate::routes::{
     access_log, auth, feed, health, keys, me, notifications, organisations, pictures, reference, reports,
-    service_accounts, stream, subscriptions, taxii, threads, totp, users,
+    service_accounts, stream, subscriptions, threads, totp, users,
 };
 
 /// `405` with `Allow` for a method the resource does not offer.
@@ -286,13 +287,42 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(report_routes)
                 .configure(document_routes),
         )
-        .configure(taxii::configure)
+        .configure(taxii_routes)
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
         .service(web::resource("/docs").route(web::get().to(docs_redirect)))
         .service(web::resource("/app").route(web::get().to(console::redirect)).default_service(not_allowed("GET")))
         .service(
             web::resource("/app/{file:.*}").route(web::get().to(console::asset)).default_service(not_allowed("GET")),
         );
+}
+
+/// TAXII 2.1 under `/taxii2/` (every URL ends with a slash): the read-only collections
+/// of the tiers (`routes::taxii`) and the organisation's inbox (`routes::pictures::inbox`).
+/// Errors, a missing route and a method not offered are TAXII error messages.
+fn taxii_routes(cfg: &mut web::ServiceConfig) {
+    use crate::taxii::{no_route, only};
+    let get = |path: &str, route: Route| web::resource(path).route(route).default_service(only("GET"));
+    cfg.service(
+        web::scope("/taxii2")
+            .service(get("/", web::get().to(routes::taxii::discovery)))
+            .service(get("/api/", web::get().to(routes::taxii::api_root)))
+            .service(get("/api/collections/", web::get().to(routes::taxii::list_collections)))
+            .service(get("/api/collections/{collection}/", web::get().to(routes::taxii::get_collection)))
+            .service(get("/api/collections/{collection}/manifest/", web::get().to(routes::taxii::get_manifest)))
+            .service(
+                web::resource("/api/collections/{collection}/objects/")
+                    .route(web::get().to(routes::taxii::get_objects))
+                    .route(web::post().to(pictures::inbox::add_objects))
+                    .default_service(only("GET, POST")),
+            )
+            .service(get("/api/collections/{collection}/objects/{object}/", web::get().to(routes::taxii::get_object)))
+            .service(get(
+                "/api/collections/{collection}/objects/{object}/versions/",
+                web::get().to(routes::taxii::get_versions),
+            ))
+            .service(get("/api/status/{status}/", web::get().to(pictures::inbox::get_status)))
+            .default_service(web::to(no_route)),
+    );
 }
 
 /// The access log (auditors and the secretariat).

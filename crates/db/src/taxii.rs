@@ -12,6 +12,8 @@ use uuid::Uuid;
 use crate::pictures::{VISIBLE, viewer_params};
 use crate::{DbError, GenericClient};
 
+pub mod inbox;
+
 /// One version of a picture in a collection, with the picture's handling now.
 #[derive(Debug, Clone)]
 pub struct EntryRow {

@@ -111,6 +111,13 @@ impl Permissions {
         self.has(Role::Author) || self.has(Role::Approver)
     }
 
+    /// Post STIX to the organisation's TAXII inbox, which makes drafts of its pictures: a
+    /// service account (`machine`) that may write them. People write through the REST
+    /// API and the console, where they see what they write.
+    pub fn can_write_inbox(&self, machine: bool) -> bool {
+        machine && self.can_author_pictures()
+    }
+
     /// Approve (four eyes), publish, withdraw, loosen TLP, record consents.
     pub fn can_approve_pictures(&self) -> bool {
         self.has(Role::Approver)
@@ -281,6 +288,16 @@ mod tests {
             assert!(scope.includes(own) && !scope.includes(other), "{role:?}");
         }
         assert!(AdminScope::All.includes(other));
+    }
+
+    #[test]
+    fn only_a_service_account_that_authors_writes_to_the_inbox() {
+        for role in Role::ALL {
+            let p = perms(&[role]);
+            let author = matches!(role, Role::Author | Role::Approver);
+            assert_eq!(p.can_write_inbox(true), author, "{role:?}");
+            assert!(!p.can_write_inbox(false), "a person never: {role:?}");
+        }
     }
 
     #[test]

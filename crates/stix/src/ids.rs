@@ -65,6 +65,11 @@ pub fn collection(tier: Tier) -> Uuid {
     uuid5(NAMESPACE, &format!("taxii-collection:{}", tier.as_str()))
 }
 
+/// The TAXII inbox collection of an organisation.
+pub fn inbox(organisation: Uuid) -> Uuid {
+    uuid5(NAMESPACE, &format!("taxii-inbox:{organisation}"))
+}
+
 /// STIX timestamp: RFC 3339, UTC, millisecond precision (`2027-03-01T12:00:00.123Z`).
 pub fn stix_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()

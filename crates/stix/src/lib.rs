@@ -6,6 +6,7 @@
 pub mod check;
 pub mod disarm;
 pub mod ids;
+pub mod inbox;
 pub mod map;
 pub mod tlp;
 

@@ -23,18 +23,20 @@ pub struct TaxiiApiRoot {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub versions: Vec<String>,
-    /// Collections are read-only: no content is accepted.
+    /// The largest body the organisation's inbox accepts, in bytes.
     pub max_content_length: u64,
 }
 
-/// A collection: one tier the caller reads. Read-only.
+/// A collection: one tier the caller reads (read-only), or the caller's organisation's
+/// inbox (write-only, for its service accounts with the author role).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TaxiiCollection {
     pub id: Uuid,
     pub title: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The tier: `named`, `group`, `group_virt`, `group_virt_ras` or `public`.
+    /// The tier: `named`, `group`, `group_virt`, `group_virt_ras` or `public`; `inbox`
+    /// for the organisation's inbox.
     pub alias: String,
     pub can_read: bool,
     pub can_write: bool,
@@ -106,4 +108,34 @@ pub struct TaxiiError {
     /// The HTTP status, as a string.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_status: Option<String>,
+}
+
+/// One object version in a status resource: what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaxiiStatusDetail {
+    /// The STIX id.
+    pub id: String,
+    /// Its `modified` (or `created`), as received; absent for a cyber observable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The status resource of one `POST …/objects/` to an inbox (TAXII 2.1 §4.3.1). An
+/// import is done when it is answered: `status` is always `complete`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaxiiStatus {
+    pub id: Uuid,
+    pub status: String,
+    /// When the envelope was received (microseconds, UTC).
+    pub request_timestamp: String,
+    pub total_count: u64,
+    pub success_count: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub successes: Vec<TaxiiStatusDetail>,
+    pub failure_count: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<TaxiiStatusDetail>,
+    pub pending_count: u64,
 }

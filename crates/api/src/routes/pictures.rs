@@ -37,6 +37,7 @@ use crate::principal::{ActorKind, ApprovePictures, Authenticated, AuthorPictures
 use crate::state::AppState;
 
 pub mod attachments;
+pub mod inbox;
 pub mod render;
 
 /// Pictures may carry many indicators: a larger body limit than elsewhere.
@@ -385,17 +386,65 @@ pub async fn create_picture(
     // The insert and its record go out together (one round trip); either failing fails
     // the transaction, so neither commits without the other. The request counts as
     // recorded only once both have committed (else the envelope records the failure).
-    let insert = async {
-        let year = Utc::now().year();
-        Ok(pictures::create(&tx, id, year, caller.organisation_id, caller.user_id, new, checked.severity()).await?)
-    };
     let r = audit::picture_of(&meta, &caller, id, 1, new.tier, new.tlp).status(201);
     let record = async { sitrep_db::audit::record(&tx, &r).await.map_err(audit::unavailable) };
-    let (row, _) = futures_util::future::try_join(insert, record).await?;
+    let (row, _) = futures_util::future::try_join(insert_draft(&tx, &caller, id, &checked), record).await?;
     let res = respond(&tx, actix_web::http::StatusCode::CREATED, &caller, &row).await?;
     tx.commit().await?;
     audit::written(&meta);
     Ok(located(res, id))
+}
+
+/// Writes a new draft picture `id` of the caller's organisation from checked content.
+async fn insert_draft(
+    tx: &Transaction<'_>,
+    caller: &Principal,
+    id: Uuid,
+    checked: &CheckedContent,
+) -> Result<PictureRow, ApiError> {
+    let year = Utc::now().year();
+    Ok(pictures::create(tx, id, year, caller.organisation_id, caller.user_id, checked.content(), checked.severity())
+        .await?)
+}
+
+/// Creates a draft picture of the caller's organisation, as `POST /pictures` does: the
+/// content is checked against every rule (`422` naming fields), then written. The
+/// caller writes the access-log record in the same transaction.
+async fn create_draft(
+    tx: &Transaction<'_>,
+    state: &AppState,
+    caller: &Principal,
+    content: PictureContent,
+) -> Result<PictureRow, ApiError> {
+    let checked = check_content(tx, caller, content, state, None).await?;
+    insert_draft(tx, caller, Uuid::new_v4(), &checked).await
+}
+
+/// Replaces the content of the caller's organisation's picture `id` with `content`, as a
+/// `PATCH` that sets every field would: the same rule (`revise`) decides whether that is
+/// a new draft revision, a change in force at once, or a revision proposed for review.
+/// A withdrawn, closed or superseded picture is `409`.
+async fn replace_content(
+    tx: &Transaction<'_>,
+    state: &AppState,
+    caller: &Principal,
+    id: Uuid,
+    content: PictureContent,
+) -> Result<Revised, ApiError> {
+    let row = own_locked(tx, caller, id).await?;
+    if matches!(row.status, Status::Withdrawn | Status::Closed | Status::Superseded) {
+        return Err(ApiError::Conflict {
+            code: "picture_closed",
+            detail: "A withdrawn or closed picture is not revised.".into(),
+        });
+    }
+    let base = match row.pending_revision {
+        Some(n) => {
+            pictures::revision_of(tx, &Viewer::from(&caller.permissions), row.id, n).await?.ok_or(NOT_FOUND)?.content
+        }
+        None => row.content.clone(),
+    };
+    revise(tx, state, caller, &row, &base, content).await
 }
 
 /// Puts `revision` in force as published and writes its event, and a recall to every

@@ -1,5 +1,6 @@
 //! TAXII 2.1 (docs/taxii.md): discovery, one API root, one read-only collection per tier
-//! the caller reads, and its objects, manifest and versions as STIX 2.1.
+//! the caller reads, and its objects, manifest and versions as STIX 2.1. (The inbox
+//! collection, where service accounts post STIX, is `routes::pictures::inbox`.)
 //!
 //! Nothing here decides who sees what: the collections are the tiers `in_audience`
 //! allows, the entries come through the SQL visibility predicate (`sitrep_db::taxii`),
@@ -8,45 +9,34 @@
 //! access-log record on the client that read the data, as the REST reads do.
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::pin::Pin;
 
-use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 use sitrep_db::GenericClient;
 use sitrep_db::taxii::{self as db, EntryKey, EntryQuery, EntryRow};
-use sitrep_domain::visibility::{
-    Handling, IndicatorHistory, Redacted, Viewer, in_audience, revision_content, revision_readable,
-};
+use sitrep_domain::visibility::{Handling, IndicatorHistory, Redacted, Viewer, revision_content, revision_readable};
 use sitrep_stix::ids::{self, parse_time, stix_time, taxii_time};
 use sitrep_stix::{Organisation, ReportVersion, tlp};
 use sitrep_types::{
     TaxiiApiRoot, TaxiiCollection, TaxiiCollections, TaxiiDiscovery, TaxiiEnvelope, TaxiiManifest, TaxiiManifestRecord,
     TaxiiVersions, Tier, Tlp,
 };
-use utoipa::IntoResponses;
-use utoipa::openapi::content::ContentBuilder;
-use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::Ref;
-use utoipa::openapi::{RefOr, Response};
 use uuid::Uuid;
 
 use crate::audit::{self, RecordExt};
-use crate::error::{ApiError, AuditReason};
-use crate::meta::{self, RequestMeta};
+use crate::error::ApiError;
+use crate::meta::RequestMeta;
 use crate::pagination::Cursors;
 use crate::principal::Principal;
 use crate::state::AppState;
+use crate::taxii::{
+    COLLECTION_NOT_FOUND, OBJECT_NOT_FOUND, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE, TaxiiCaller, TaxiiError, TaxiiFailures,
+    bad_request, inbox_collection, taxii_json, tiers, writes_inbox,
+};
 
-/// The TAXII media type, of every request's `Accept` and every response.
-pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
-/// The media type of the content of the collections.
-pub const STIX_MEDIA_TYPE: &str = "application/stix+json;version=2.1";
 /// Objects per page without `limit`, and the most a page holds.
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
@@ -55,156 +45,9 @@ pub const MAX_LIMIT: usize = 1000;
 const MAX_BATCHES: usize = 20;
 /// Types of the objects made from pictures (the others are identities and markings).
 const PICTURE_TYPES: [&str; 5] = ["report", "attack-pattern", "indicator", "artifact", "language-content"];
-/// The challenge of a refused TAXII request: an access token as Bearer, or a
-/// service-account API key as Bearer or over HTTP Basic (what TAXII clients send).
-const WWW_AUTHENTICATE: &str = "Bearer error=\"invalid_token\", Basic realm=\"sitrep-taxii\"";
-
-// ---------------------------------------------------------------------------------------
-// Errors: TAXII error messages, not problem documents.
-
-/// A failed TAXII request, answered with a TAXII error message.
-#[derive(Debug, thiserror::Error)]
-pub enum TaxiiError {
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    /// `Accept` does not ask for TAXII 2.1.
-    #[error("not acceptable")]
-    NotAcceptable,
-}
-
-impl From<sitrep_db::DbError> for TaxiiError {
-    fn from(e: sitrep_db::DbError) -> Self {
-        TaxiiError::Api(e.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for TaxiiError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        TaxiiError::Api(e.into())
-    }
-}
-
-fn bad_request(code: &'static str, detail: impl Into<String>) -> TaxiiError {
-    TaxiiError::Api(ApiError::BadRequest { code, detail: detail.into() })
-}
-
-const COLLECTION_NOT_FOUND: TaxiiError = TaxiiError::Api(ApiError::NotFound { code: "collection_not_found" });
-const OBJECT_NOT_FOUND: TaxiiError = TaxiiError::Api(ApiError::NotFound { code: "object_not_found" });
-
-impl ResponseError for TaxiiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            TaxiiError::Api(e) => e.status_code(),
-            TaxiiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let request_id = meta::current_request_id();
-        let (title, description, code, reason) = match self {
-            TaxiiError::Api(e) => {
-                if status.is_server_error() {
-                    tracing::error!(request_id = %request_id, error = %e, "TAXII request failed");
-                }
-                let (title, detail) = e.title_and_detail();
-                (title, detail, e.code(), e.audit_reason())
-            }
-            TaxiiError::NotAcceptable => (
-                "Not acceptable",
-                Some(format!("Send Accept: {TAXII_MEDIA_TYPE}.")),
-                "not_acceptable",
-                "not_acceptable",
-            ),
-        };
-        let body = sitrep_types::TaxiiError {
-            title: title.into(),
-            description,
-            error_id: Some(request_id),
-            error_code: Some(code.into()),
-            http_status: Some(status.as_u16().to_string()),
-        };
-        let mut res = HttpResponse::build(status);
-        res.content_type(TAXII_MEDIA_TYPE);
-        if let TaxiiError::Api(e) = self {
-            e.insert_headers(&mut res, WWW_AUTHENTICATE);
-        }
-        let mut response = res.json(body);
-        response.extensions_mut().insert(AuditReason(reason));
-        response
-    }
-}
-
-/// `404` for a path under `/taxii2/` that no route matches.
-pub async fn no_route() -> Result<HttpResponse, TaxiiError> {
-    Err(TaxiiError::Api(ApiError::not_found("route_not_found")))
-}
-
-/// `405` with `Allow` for a method a TAXII resource does not offer (collections are
-/// read-only: no Add Objects, no Delete).
-pub fn get_only() -> actix_web::Route {
-    web::to(|| async { Err::<HttpResponse, _>(TaxiiError::Api(ApiError::MethodNotAllowed { allow: "GET" })) })
-}
-
-// ---------------------------------------------------------------------------------------
-// The caller.
-
-/// Whether `Accept` asks for TAXII 2.1: some media range is `application/taxii+json` with
-/// `version=2.1`. A missing header, a missing version or another version is `406`.
-pub fn accepts_taxii(req: &HttpRequest) -> bool {
-    req.headers().get_all(header::ACCEPT).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|range| {
-        let mut parts = range.split(';').map(str::trim);
-        let media = parts.next().unwrap_or_default();
-        media.eq_ignore_ascii_case("application/taxii+json")
-            && parts
-                .filter_map(|p| p.split_once('='))
-                .any(|(k, v)| k.trim().eq_ignore_ascii_case("version") && v.trim().trim_matches('"') == "2.1")
-    })
-}
-
-/// An authenticated TAXII caller who asked for TAXII 2.1. Authentication is the REST
-/// API's (`Principal`): whatever credentials it accepts (Bearer access tokens,
-/// service-account API keys as Bearer or over HTTP Basic), TAXII accepts, and it
-/// records the actor for the access log the same way.
-pub struct TaxiiCaller(pub Principal);
-
-impl std::ops::Deref for TaxiiCaller {
-    type Target = Principal;
-
-    fn deref(&self) -> &Principal {
-        &self.0
-    }
-}
-
-impl FromRequest for TaxiiCaller {
-    type Error = TaxiiError;
-    type Future = Pin<Box<dyn Future<Output = Result<TaxiiCaller, TaxiiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let acceptable = accepts_taxii(req);
-        let principal = Principal::from_request(req, payload);
-        Box::pin(async move {
-            if !acceptable {
-                return Err(TaxiiError::NotAcceptable);
-            }
-            Ok(TaxiiCaller(principal.await?))
-        })
-    }
-}
-
-fn taxii_json<T: serde::Serialize>(body: &T) -> HttpResponse {
-    HttpResponse::Ok().content_type(TAXII_MEDIA_TYPE).json(body)
-}
 
 // ---------------------------------------------------------------------------------------
 // Collections: the tiers the caller reads.
-
-/// The tiers whose collections the caller reads: those `in_audience` lets it read at
-/// all (`named` for the pictures naming it, and its own), none without a reading role.
-pub fn tiers(p: &Principal) -> Vec<Tier> {
-    let v = Viewer::from(&p.permissions);
-    Tier::ALL.iter().copied().filter(|t| in_audience(&v, Uuid::nil(), *t, &[v.organisation])).collect()
-}
 
 fn collection(tier: Tier) -> TaxiiCollection {
     let (title, description) = match tier {
@@ -230,7 +73,18 @@ fn collection(tier: Tier) -> TaxiiCollection {
 /// The tier of collection `id`, if the caller reads it; otherwise `404`.
 fn tier_of(p: &Principal, id: &str) -> Result<Tier, TaxiiError> {
     let id = Uuid::parse_str(id).map_err(|_| COLLECTION_NOT_FOUND)?;
+    if own_inbox(p, id) {
+        return Err(TaxiiError::Api(ApiError::Forbidden {
+            code: "collection_not_readable",
+            detail: "The inbox is write-only: what is posted becomes drafts, read through the REST API.",
+        }));
+    }
     tiers(p).into_iter().find(|t| ids::collection(*t) == id).ok_or(COLLECTION_NOT_FOUND)
+}
+
+/// `id` is the inbox of the caller's organisation and the caller may write to it.
+fn own_inbox(p: &Principal, id: Uuid) -> bool {
+    id == ids::inbox(p.organisation_id) && writes_inbox(p)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -879,35 +733,6 @@ fn page_response<T: serde::Serialize>(items: &[Item], body: &T) -> HttpResponse 
 // ---------------------------------------------------------------------------------------
 // Handlers.
 
-/// The TAXII error responses every TAXII endpoint lists.
-pub struct TaxiiFailures;
-impl IntoResponses for TaxiiFailures {
-    fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
-        let error = |description: &str| {
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        TAXII_MEDIA_TYPE,
-                        ContentBuilder::new().schema(Some(Ref::from_schema_name("TaxiiError"))).build(),
-                    )
-                    .build(),
-            )
-        };
-        [
-            ("400", "An unknown, repeated or malformed parameter, or a `next` not issued for this request"),
-            ("401", "Missing, invalid, expired or revoked credentials"),
-            ("404", "No such collection or object, or not one the caller may see"),
-            ("406", "Accept does not ask for application/taxii+json;version=2.1"),
-            ("500", "Internal error; the body carries only the request id as error_id"),
-            ("503", "Database or access log unavailable"),
-        ]
-        .into_iter()
-        .map(|(status, d)| (status.to_owned(), error(d)))
-        .collect()
-    }
-}
-
 /// The server's origin as the client reached it (`https://host`): forwarded host and
 /// scheme only from a trusted balancer (http.trusted_proxies), as for the client
 /// address; from anyone else, this connection's own.
@@ -959,9 +784,13 @@ pub async fn api_root(
     audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
     Ok(taxii_json(&TaxiiApiRoot {
         title: "Sitrep situation pictures".into(),
-        description: Some("One read-only collection per sharing tier the caller reads".into()),
+        description: Some(
+            "One read-only collection per sharing tier the caller reads, and the organisation's inbox for its \
+             service accounts that write pictures"
+                .into(),
+        ),
         versions: vec![TAXII_MEDIA_TYPE.into()],
-        max_content_length: 0,
+        max_content_length: u64::try_from(sitrep_stix::inbox::MAX_CONTENT_LENGTH).unwrap_or(u64::MAX),
     }))
 }
 
@@ -977,11 +806,19 @@ pub async fn list_collections(
     caller: TaxiiCaller,
 ) -> Result<HttpResponse, TaxiiError> {
     let tiers = tiers(&caller);
+    let inbox = writes_inbox(&caller);
+    let mut names: Vec<&str> = tiers.iter().map(|t| t.as_str()).collect();
+    if inbox {
+        names.push("inbox");
+    }
     let mut record = audit::by(&meta, &caller);
     record.object_type = Some("taxii_collection");
-    record.reason = Some(format!("collections:{}", tiers.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")));
+    record.reason = Some(format!("collections:{}", names.join(",")));
     audit::commit(&state, &meta, record).await?;
-    let collections: Vec<TaxiiCollection> = tiers.into_iter().map(collection).collect();
+    let mut collections: Vec<TaxiiCollection> = tiers.into_iter().map(collection).collect();
+    if inbox {
+        collections.push(inbox_collection(&caller));
+    }
     Ok(taxii_json(&TaxiiCollections { collections: (!collections.is_empty()).then_some(collections) }))
 }
 
@@ -997,6 +834,11 @@ pub async fn get_collection(
     caller: TaxiiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, TaxiiError> {
+    if Uuid::parse_str(&path).is_ok_and(|id| own_inbox(&caller, id)) {
+        let inbox = inbox_collection(&caller);
+        audit::commit(&state, &meta, audit::by(&meta, &caller).object("taxii_collection", inbox.id)).await?;
+        return Ok(taxii_json(&inbox));
+    }
     let tier = tier_of(&caller, &path)?;
     let mut record = audit::by(&meta, &caller).object("taxii_collection", ids::collection(tier));
     record.tier = Some(tier.as_str().to_owned());
@@ -1137,40 +979,9 @@ pub async fn get_versions(
     Ok(page_response(&out.items, &body))
 }
 
-/// Registers the TAXII routes under `/taxii2/` (every URL ends with a slash).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    let get = |path: &str, route: actix_web::Route| web::resource(path).route(route).default_service(get_only());
-    cfg.service(
-        web::scope("/taxii2")
-            .service(get("/", web::get().to(discovery)))
-            .service(get("/api/", web::get().to(api_root)))
-            .service(get("/api/collections/", web::get().to(list_collections)))
-            .service(get("/api/collections/{collection}/", web::get().to(get_collection)))
-            .service(get("/api/collections/{collection}/manifest/", web::get().to(get_manifest)))
-            .service(get("/api/collections/{collection}/objects/", web::get().to(get_objects)))
-            .service(get("/api/collections/{collection}/objects/{object}/", web::get().to(get_object)))
-            .service(get("/api/collections/{collection}/objects/{object}/versions/", web::get().to(get_versions)))
-            .default_service(web::to(no_route)),
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
-
-    #[test]
-    fn accept_must_name_taxii_2_1() {
-        let ok = |v: &str| accepts_taxii(&TestRequest::default().insert_header((header::ACCEPT, v)).to_http_request());
-        assert!(ok("application/taxii+json;version=2.1"));
-        assert!(ok("application/json, application/taxii+json; version=\"2.1\""));
-        assert!(ok("APPLICATION/TAXII+JSON;VERSION=2.1;q=0.9"));
-        assert!(!ok("application/taxii+json"));
-        assert!(!ok("application/taxii+json;version=2.0"));
-        assert!(!ok("application/json"));
-        assert!(!ok("*/*"));
-        assert!(!accepts_taxii(&TestRequest::default().to_http_request()));
-    }
 
     #[test]
     fn positions_round_trip() {
