@@ -73,6 +73,21 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
             }
         }
     }
+    // The access log's action names, built from the route table, for the auditor's page.
+    let res = app.get("/app/actions.json", None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-security-policy"], CSP_APP);
+    assert_eq!(res.headers()["content-type"], "application/json; charset=utf-8");
+    let names: Vec<String> = res.json().await.unwrap();
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(names, sorted, "sorted, each once");
+    for (_, _, action) in sitrep_api::actions::ACTIONS {
+        assert!(names.iter().any(|n| n == action), "{action} is not offered");
+    }
+    assert!(names.iter().any(|n| n == "request") && names.iter().any(|n| n == "picture.view"));
+    assert_eq!(names.len(), sitrep_api::actions::ACTIONS.len() + 1, "nothing but the table's actions and `request`");
     problem(app.get("/app/nothing-here.js", None).await, 404).await;
     problem(app.get("/app/..%2fCargo.toml", None).await, 404).await;
     let res = app.post_json("/app/", None, &json!({})).await;

@@ -783,12 +783,56 @@ try {
     await a.page.locator('#chain-state').waitFor();
     const chain = await a.page.locator('#chain-state').innerText();
     check(await a.page.locator('#chain-state.ok').count() === 1, `checkpoint verified in the browser: ${chain}`);
+    // What the checkpoint covers: records 1 to the one it signs, and the newer ones not yet.
+    const covers = await a.page.locator('#chain-covers').innerText();
+    const signed = Number((await a.page.locator('#chain dd').first().innerText()).replace('#', ''));
+    check(signed > 1 && covers.includes(`records #1 to #${signed} (${signed} records)`), `the checkpoint says what it covers: ${covers}`);
+    check(/\d+ newer records? \(#\d+ to #\d+\) (is|are) not covered/.test(covers), `the records after it: ${covers}`);
+    // The table stays in its column at 1366 px: its box ends before the chain panel starts
+    // and scrolls by itself; the page does not scroll sideways.
+    const box = await a.page.locator('#log .table-scroll').boundingBox();
+    const panel = await a.page.locator('#chain').boundingBox();
+    await a.page.screenshot({ path: join(artifacts, 'audit-1366.png') });
+    check(box.x + box.width <= panel.x, `the log table (to ${box.x + box.width}) stays left of the chain panel (from ${panel.x})`);
+    check(await a.page.evaluate(() => document.scrollingElement.scrollWidth) <= 1366, 'no sideways page scroll at 1366 px');
+    // The known action names are offered under the action field.
+    const offered = await a.page.locator('#action-names option').evaluateAll((os) => os.map((o) => o.value));
+    check(offered.includes('picture.view') && offered.includes('auth.login') && offered.length > 50, `action names offered: ${offered.length}`);
     await a.page.getByLabel('Action').fill('auth.login');
     await a.page.getByRole('button', { name: 'Search' }).click();
     await a.page.waitForFunction(() => {
       const cells = [...document.querySelectorAll('#log-table tbody tr td:nth-child(5)')].map((td) => td.textContent);
       return cells.length > 0 && cells.every((t) => t === 'auth.login');
     });
+    // By username (no UUID needed): only b.reader's records.
+    await a.page.getByLabel('Action').fill('');
+    await a.page.getByLabel('Username').fill('B.Reader');
+    await a.page.getByRole('button', { name: 'Search' }).click();
+    await a.page.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('#log-table tbody tr td:nth-child(3)')].map((td) => td.textContent);
+      return cells.length > 0 && cells.every((t) => t === 'b.reader');
+    });
+    // By a picture's reference (any case): only records about that picture.
+    await a.page.getByLabel('Username').fill('');
+    await a.page.getByLabel('Picture reference').fill(seed.group.reference.toLowerCase());
+    await a.page.getByRole('button', { name: 'Search' }).click();
+    await a.page.waitForFunction((id) => {
+      const cells = [...document.querySelectorAll('#log-table tbody tr td:nth-child(6)')].map((td) => td.textContent);
+      return cells.length > 0 && cells.every((t) => t.includes(id));
+    }, seed.group.id);
+    // An unknown action: no empty table, but which filters were used and what names look like.
+    await a.page.getByLabel('Picture reference').fill('');
+    await a.page.getByLabel('Action').fill('picture.veiw');
+    await a.page.getByLabel('Username').fill('s.auditor');
+    await a.page.getByRole('button', { name: 'Search' }).click();
+    await a.page.locator('#log-empty').waitFor();
+    const empty = await a.page.locator('#log-empty').innerText();
+    check(await a.page.locator('#log-table').count() === 0, 'no empty table');
+    check(empty.includes('Action: picture.veiw; Username: s.auditor'), `the filters used are named: ${empty}`);
+    check(empty.includes('“picture.veiw” is not an action') && empty.includes('like picture.view'), `the action is said to be unknown: ${empty}`);
+    await a.page.screenshot({ path: join(artifacts, 'audit-empty-1366.png') });
+    const found = await axe(a.page, 'audit with an empty result (en, 1366 px)');
+    check(found.length === 0, `axe-core found violations:\n${found.join('\n')}`);
     const download = a.page.waitForEvent('download');
     await a.page.getByRole('button', { name: /JSON Lines/ }).click();
     const file = await download;
