@@ -673,6 +673,80 @@ try {
     await r.page.locator('#release li strong').getByText('shared for awareness').waitFor();
   });
 
+  await scenario('the board as a table: every filter of the API, sortable columns, kept in the address across a reload', async () => {
+    const s = await session('a.author-table');
+    await signIn(s, seed.users.author);
+    const p = s.page;
+    await p.getByRole('heading', { name: 'Situation board' }).waitFor();
+    await p.locator('#board-list > li').first().waitFor();
+    // Every filter GET /pictures has, each with its label.
+    for (const name of ['Search', 'Domain', 'Severity', 'Urgency', 'Status', 'Tier', 'TLP', 'Originator', 'Election', 'Kind', 'Exercise',
+      'Acknowledgements', 'Expired pictures', 'Indicator (type:value)', 'Changed from', 'Changed before']) {
+      check(await p.getByLabel(name, { exact: true }).count() === 1, `the filter "${name}"`);
+    }
+    await p.getByRole('button', { name: 'Table', exact: true }).click();
+    await p.locator('#board-table tbody tr').first().waitFor();
+    check(await p.getByRole('button', { name: 'Table', exact: true }).getAttribute('aria-pressed') === 'true', 'the table button is pressed');
+    check(await p.locator('#board-list > li').count() === 0, 'no cards beside the table');
+    const column = (n) => p.locator(`#board-table tbody tr td:nth-child(${n})`).allInnerTexts();
+    // TLP: only RED pictures, the two of them this author published.
+    await p.getByLabel('TLP', { exact: true }).selectOption('RED');
+    await p.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('#board-table tbody tr td:nth-child(5)')].map((td) => td.textContent);
+      return cells.length >= 2 && cells.every((x) => x === 'TLP:RED');
+    });
+    const refs = await column(1);
+    check(refs.includes(seed.named.reference) && refs.includes(seed.late.reference), `the RED pictures: ${refs}`);
+    check(/[#/]board\/.*tlp=RED/.test(await p.evaluate(() => location.hash)) && (await p.evaluate(() => location.hash)).includes('view=table'),
+      `the filter and the view in the address: ${await p.evaluate(() => location.hash)}`);
+    // Sorting by reference, ascending then descending, marked on the column.
+    const numeric = (a, b) => a.localeCompare(b, 'en', { numeric: true });
+    await p.getByRole('button', { name: 'Reference' }).click();
+    await p.locator('th[aria-sort="ascending"]', { hasText: 'Reference' }).waitFor();
+    let shown = await column(1);
+    check(JSON.stringify(shown) === JSON.stringify([...shown].sort(numeric)), `ascending by reference: ${shown}`);
+    await p.getByRole('button', { name: 'Reference' }).click();
+    await p.locator('th[aria-sort="descending"]', { hasText: 'Reference' }).waitFor();
+    shown = await column(1);
+    check(JSON.stringify(shown) === JSON.stringify([...shown].sort(numeric).reverse()), `descending by reference: ${shown}`);
+    // By deadline: the acknowledgement overdue for an hour comes first, in red.
+    await p.getByRole('button', { name: 'Deadline' }).click();
+    await p.locator('th[aria-sort="ascending"]', { hasText: 'Deadline' }).waitFor();
+    const first = p.locator('#board-table tbody tr').first();
+    check(await first.getAttribute('data-id') === seed.late.id, 'the earliest deadline first');
+    check(await first.locator('td.overdue').count() === 1, 'a passed deadline is marked');
+    // A reload keeps the view, the filter and the sort.
+    await p.reload();
+    await p.locator('#board-table tbody tr').first().waitFor();
+    check(await p.getByLabel('TLP', { exact: true }).inputValue() === 'RED', 'the TLP filter after a reload');
+    check(await p.locator('th[aria-sort="ascending"]', { hasText: 'Deadline' }).count() === 1, 'the sort after a reload');
+    check((await column(5)).every((x) => x === 'TLP:RED'), 'still only RED after a reload');
+    // The originator filter: organisation C published nothing.
+    await p.getByLabel('Originator', { exact: true }).selectOption({ label: 'ORG-C' });
+    await p.locator('#board-table-box').getByText('No pictures match.').waitFor();
+    check((await p.evaluate(() => location.hash)).includes('originator='), 'the originator in the address');
+    await p.getByLabel('Originator', { exact: true }).selectOption('');
+    await p.getByLabel('TLP', { exact: true }).selectOption('');
+    await p.locator('#board-table tbody tr').nth(4).waitFor();
+    // The filters used less often sit behind "More filters": the exercise filter works there too.
+    await p.getByText('More filters').click();
+    await p.getByLabel('Exercise', { exact: true }).selectOption('true');
+    await p.locator('#board-table-box').getByText('No pictures match.').waitFor();
+    await p.getByLabel('Exercise', { exact: true }).selectOption('');
+    await p.locator('#board-table tbody tr').first().waitFor();
+    // On a phone the table scrolls inside its own box; the page does not scroll sideways.
+    await p.setViewportSize({ width: 390, height: 844 });
+    await p.waitForTimeout(300);
+    const width = await p.evaluate(() => document.scrollingElement.scrollWidth);
+    check(width <= 390, `the board table is ${width} px wide at 390 px`);
+    const inner = await p.locator('#board-table-box .table-scroll').evaluate((el) => [el.scrollWidth, el.clientWidth]);
+    check(inner[0] > inner[1], `the table scrolls inside its box (${inner})`);
+    await p.screenshot({ path: join(artifacts, 'board-table-390.png'), fullPage: true });
+    await p.setViewportSize({ width: 1366, height: 860 });
+    await p.screenshot({ path: join(artifacts, 'board-table-1366.png'), fullPage: true });
+    await s.context.close();
+  });
+
   await scenario('axe-core finds no WCAG 2.2 AA violation on any main page, in Finnish and Swedish, at 1366 and 390 px', async () => {
     const reportHref = await author.page.evaluate(async () => {
       const list = await (await import('./api.js')).request('/reports');
@@ -684,6 +758,7 @@ try {
     const who = [
       ['a.author', seed.users.author, [
         ['board', '#/board', '#board-list > li'],
+        ['board-table', '#/board/view=table&status=published', '#board-table tbody tr'],
         ['picture', `#/picture/${seed.group.id}`, '#history table'],
         ['picture-attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]'],
         ['editor', '#/new', '#editor-h'],
@@ -870,7 +945,7 @@ try {
 
   await scenario('at 390 px no page scrolls sideways, in Finnish and Swedish, and a picture is acknowledged near the top', async () => {
     const who = [
-      ['c.reader', seed.users.c, [['board', '#/board', '#board-list > li'], ['picture', `#/picture/${seed.group.id}`, '#acks button'],
+      ['c.reader', seed.users.c, [['board', '#/board', '#board-list > li'], ['board-table', '#/board/view=table', '#board-table tbody tr'], ['picture', `#/picture/${seed.group.id}`, '#acks button'],
         ['attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
       ['a.author', seed.users.author, [['editor', '#/new', '#editor-h'], ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
