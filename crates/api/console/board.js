@@ -317,7 +317,11 @@ export async function boardView(main, setCleanup) {
     }
     const text = s.toString();
     const target = text ? `#/board/${text}` : '#/board';
-    if (location.hash !== target) history.replaceState(null, '', target);
+    // Only while the board is what the address shows: a page read late (a live reload, a
+    // slow first page) must not take the address back from a page opened meanwhile.
+    const here = location.hash;
+    const onBoard = here === '' || here === '#' || here === '#/' || here === '#/board' || here.startsWith('#/board/');
+    if (onBoard && here !== target) history.replaceState(null, '', target);
   };
   // A "fresh" mark (a picture a live event named) clears once the card has been in view
   // for a few seconds while the page was visible: then it has been seen.
