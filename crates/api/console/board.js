@@ -370,21 +370,28 @@ export async function boardView(main, setCleanup) {
     mount(list, ordered.length ? ordered.map((p) => card(p, fresh.has(p.id))) : h('li', { class: 'empty' }, t('board.none')));
     for (const el of list.querySelectorAll('.card.fresh')) seen.observe(el);
   };
+  // Each read is numbered: only the answer to the newest one is shown, so when filters
+  // change quickly an older answer arriving last cannot replace the newer list.
+  let reads = 0;
   const load = async (append) => {
     if (!append || !shown) {
       shown = params();
       remember();
     }
+    const mine = ++reads;
     const q = { ...shown, limit: 50 };
     if (append && cursor) q.cursor = cursor;
     try {
       const page = await request(`/pictures${query(q)}`);
+      if (mine !== reads) return;
       items = append ? items.concat(page.items) : page.items;
       cursor = page.next_cursor;
       more.hidden = !cursor;
       render();
     } catch (e) {
-      mount(list, h('li', { class: 'form-error', role: 'alert' }, describe(e)));
+      if (mine !== reads) return;
+      if (view.mode === 'table') mount(tableBox, h('p', { class: 'form-error', role: 'alert' }, describe(e)));
+      else mount(list, h('li', { class: 'form-error', role: 'alert' }, describe(e)));
     }
   };
   form.addEventListener('submit', (ev) => {
