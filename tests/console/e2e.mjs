@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { encode as encodeQr } from 'uqr';
 
 const seed = JSON.parse(process.env.SITREP_TEST_CONSOLE_SEED || '{}');
 const artifacts = process.env.SITREP_TEST_CONSOLE_ARTIFACTS || 'console-artifacts';
@@ -767,6 +768,7 @@ try {
         ['report', reportHref, '#report-pictures a'],
         ['new-report', '#/new-report', '#report-picker input'],
         ['notifications', '#/notifications', '#email-status'],
+        ['account', '#/account', '#totp-start'],
       ]],
       ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
       ['r.reader', seed.users.r, [['ras-picture', `#/picture/${seed.ras.id}`, '#release li']]],
@@ -933,6 +935,90 @@ try {
     await n.context.close();
   });
 
+  await scenario('a person sets up an authenticator app with a QR code drawn in the page, keeps the recovery codes, changes the password and signs in with a recovery code', async () => {
+    const n = await session('a.newcomer-account');
+    const password = 'mustikka metsässä 1917';
+    await signIn(n, { username: seed.users.newcomer.username, password });
+    const p = n.page;
+    await p.getByRole('link', { name: 'My account' }).click();
+    await p.getByRole('heading', { name: 'My account' }).waitFor();
+    check((await p.locator('#totp-state').innerText()).startsWith('Off'), 'the second factor is off');
+    await p.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    await p.locator('#totp-qr').waitFor();
+    const secret = (await p.locator('#totp-secret').innerText()).replace(/\s/g, '');
+    const uri = await p.locator('#totp-uri').innerText();
+    check(uri.startsWith('otpauth://totp/') && new URL(uri).searchParams.get('secret') === secret, `the URI carries the secret shown: ${uri}`);
+    // The canvas is the QR code of that URI, module for module (read back from its pixels).
+    const expected = encodeQr(uri, { ecc: 'M', border: 4 }).data;
+    const drawn = await p.locator('#totp-qr').evaluate((c) => {
+      const n = Number(c.dataset.modules);
+      const scale = c.width / n;
+      const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      return Array.from({ length: n }, (_, y) => Array.from({ length: n }, (_, x) => {
+        const i = ((y * scale + scale / 2) * c.width + (x * scale + scale / 2)) * 4;
+        return px[i] < 128;
+      }));
+    });
+    check(JSON.stringify(drawn) === JSON.stringify(expected), 'the QR code drawn is the one of the URI shown');
+    check(expected.flat().some(Boolean), 'the QR code is not blank');
+    await p.screenshot({ path: join(artifacts, 'account-totp-enrol.png'), fullPage: true });
+    let found = await axe(p, 'account: enrolment (en, 1366 px)');
+    check(found.length === 0, `axe-core found violations:\n${found.join('\n')}`);
+    // A wrong code is refused at the form; the right one turns it on and shows ten codes once.
+    await p.getByLabel('Code from the app').fill('000000');
+    await p.getByRole('button', { name: 'Turn on' }).click();
+    await p.locator('#totp-confirm .form-error').getByText('wrong or was used').waitFor();
+    await p.getByLabel('Code from the app').fill(totp(secret));
+    await p.getByRole('button', { name: 'Turn on' }).click();
+    await p.locator('#recovery-codes li').nth(9).waitFor();
+    const codes = await p.locator('#recovery-codes li').allInnerTexts();
+    check(codes.length === 10 && new Set(codes).size === 10, `ten distinct recovery codes: ${codes}`);
+    check((await p.locator('#totp-state').innerText()).includes('10 recovery codes left'), 'ten left');
+    found = await axe(p, 'account: recovery codes (en, 1366 px)');
+    check(found.length === 0, `axe-core found violations:\n${found.join('\n')}`);
+    // The password: the wrong current one is said at the form, then it changes.
+    const newPassword = 'karpalo suolla 2027';
+    await p.getByLabel('Current password').fill('not the password');
+    await p.getByLabel('New password', { exact: true }).fill(newPassword);
+    await p.getByLabel('New password again').fill(newPassword);
+    await p.getByRole('button', { name: 'Change password' }).click();
+    await p.locator('#password-form').getByText('The current password is wrong.').waitFor();
+    await p.getByLabel('Current password').fill(password);
+    await p.getByRole('button', { name: 'Change password' }).click();
+    await p.getByText('Password changed.').waitFor();
+    // Signing in again now takes the new password and the second factor; a recovery code
+    // stands in for the app once.
+    await p.getByRole('button', { name: 'Sign out' }).click();
+    await p.getByLabel('Username').fill(seed.users.newcomer.username);
+    await p.getByLabel('Password').fill(password);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.locator('main .form-error').filter({ hasText: /./ }).waitFor();
+    await p.getByLabel('Password').fill(newPassword);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByLabel('Authenticator code').waitFor();
+    await p.getByLabel('…or a recovery code').fill(codes[0]);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.locator('#top:not([hidden])').waitFor();
+    await p.evaluate(() => { location.hash = '#/account'; });
+    await p.locator('#totp-state').getByText('9 recovery codes left').waitFor();
+    // The device is lost: the secretariat resets the second factor, which ends the
+    // person's session; the password alone signs them in again.
+    const sec = await session('secretariat-totp-reset');
+    await signIn(sec, seed.users.secretariat);
+    await sec.page.getByRole('link', { name: 'Secretariat' }).click();
+    await sec.page.getByRole('link', { name: 'Organisations and memberships' }).click();
+    sec.page.once('dialog', (d) => d.accept());
+    await sec.page.getByRole('button', { name: `Reset second factor of ${seed.users.newcomer.username}` }).click();
+    await sec.page.getByText(`The second factor of ${seed.users.newcomer.username} was removed`).waitFor();
+    await sec.context.close();
+    await p.evaluate(() => { location.hash = '#/board'; });
+    await p.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor({ timeout: 15000 });
+    await signIn(n, { username: seed.users.newcomer.username, password: newPassword });
+    await p.evaluate(() => { location.hash = '#/account'; });
+    check((await p.locator('#totp-state').innerText()).startsWith('Off'), 'the second factor is off after the reset');
+    await n.context.close();
+  });
+
   await scenario('signing out forgets the session', async () => {
     await c.page.getByRole('button', { name: 'Sign out' }).click();
     await c.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();
@@ -948,7 +1034,7 @@ try {
       ['c.reader', seed.users.c, [['board', '#/board', '#board-list > li'], ['board-table', '#/board/view=table', '#board-table tbody tr'], ['picture', `#/picture/${seed.group.id}`, '#acks button'],
         ['attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
-      ['a.author', seed.users.author, [['editor', '#/new', '#editor-h'], ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
+      ['a.author', seed.users.author, [['account', '#/account', '#totp-start'], ['editor', '#/new', '#editor-h'], ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['s.auditor', seed.users.auditor, [['audit', '#/audit', '#log-table tbody tr']]],
     ];
     for (const [name, user, views] of who) {

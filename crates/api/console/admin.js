@@ -154,7 +154,18 @@ async function organisations(body) {
               toast(describe(e), true);
             }
           } }, t('admin.end'))))),
-      h('td', {}))), { id: 'user-table' }),
+      // A lost authenticator: removing the person's second factor ends their sessions
+      // (POST /users/{id}/totp/reset); they set it up again under "My account".
+      h('td', {}, hasRole('secretariat', 'org_admin') ? h('button', { type: 'button', class: 'secondary', 'aria-label': t('admin.totp_reset_label', { user: u.username }),
+        onclick: async () => {
+          if (!window.confirm(t('admin.totp_reset_confirm', { user: u.username }))) return;
+          try {
+            await request(`/users/${u.id}/totp/reset`, { method: 'POST' });
+            toast(t('admin.totp_reset_done', { user: u.username }));
+          } catch (e) {
+            toast(describe(e), true);
+          }
+        } }, t('admin.totp_reset')) : null))), { id: 'user-table' }),
     grant);
 }
 
