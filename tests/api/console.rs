@@ -50,8 +50,13 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
         assert_eq!(res.headers()["x-content-type-options"], "nosniff");
         let body = res.text().await.unwrap();
         assert_eq!(body, asset.body);
+        let checked = if asset.name == VENDORED {
+            body.replace("xmlns=\"http://www.w3.org/2000/svg\"", "")
+        } else {
+            body.clone()
+        };
         for external in ["http://", "https://", "//fonts.", "//cdn", "url(http", "@import"] {
-            assert!(!body.contains(external), "{} references an external origin ({external})", asset.name);
+            assert!(!checked.contains(external), "{} references an external origin ({external})", asset.name);
         }
         for stored in ["localStorage", "sessionStorage", "document.cookie", "innerHTML", "eval("] {
             assert!(!body.contains(stored), "{} uses {stored}", asset.name);
@@ -73,6 +78,21 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
             }
         }
     }
+    // The access log's action names, built from the route table, for the auditor's page.
+    let res = app.get("/app/actions.json", None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-security-policy"], CSP_APP);
+    assert_eq!(res.headers()["content-type"], "application/json; charset=utf-8");
+    let names: Vec<String> = res.json().await.unwrap();
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(names, sorted, "sorted, each once");
+    for (_, _, action) in sitrep_api::actions::ACTIONS {
+        assert!(names.iter().any(|n| n == action), "{action} is not offered");
+    }
+    assert!(names.iter().any(|n| n == "request") && names.iter().any(|n| n == "picture.view"));
+    assert_eq!(names.len(), sitrep_api::actions::ACTIONS.len() + 1, "nothing but the table's actions and `request`");
     problem(app.get("/app/nothing-here.js", None).await, 404).await;
     problem(app.get("/app/..%2fCargo.toml", None).await, 404).await;
     let res = app.post_json("/app/", None, &json!({})).await;
@@ -86,8 +106,13 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
 /// Every JavaScript module of the console: each takes its interface texts from the
 /// catalogues only.
 fn modules() -> impl Iterator<Item = &'static sitrep_api::console::Asset> {
-    sitrep_api::console::ASSETS.iter().filter(|a| a.name.ends_with(".js"))
+    sitrep_api::console::ASSETS.iter().filter(|a| a.name.ends_with(".js") && a.name != VENDORED)
 }
+
+/// The one vendored module (the QR code generator), kept byte for byte as published: its
+/// own error messages are not interface texts, and its SVG renderer names the SVG
+/// namespace, which is not an origin anything is fetched from.
+const VENDORED: &str = "uqr.js";
 
 fn catalogue(lang: &str) -> serde_json::Map<String, Value> {
     let asset = sitrep_api::console::ASSETS.iter().find(|a| a.name == format!("messages-{lang}.json")).unwrap();
@@ -320,6 +345,12 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
             return;
         }
     };
+    // The vendored QR module is the published one, byte for byte: the copy npm installed
+    // from the lock (which pins its integrity hash).
+    let published = std::fs::read_to_string(dir.join("node_modules/uqr/dist/index.mjs"))
+        .expect("uqr is installed in tests/console (deploy/test runs npm ci there)");
+    let vendored = sitrep_api::console::ASSETS.iter().find(|a| a.name == VENDORED).unwrap();
+    assert!(vendored.body == published, "crates/api/console/uqr.js differs from the uqr the lock pins");
     // Access tokens live 8 s, so every signed-in page refreshes its tokens (rotation,
     // serialised) several times during the run.
     // Files up to 300 kB, so that the console's 413 is seen with a small file.

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { encode as encodeQr } from 'uqr';
 
 const seed = JSON.parse(process.env.SITREP_TEST_CONSOLE_SEED || '{}');
 const artifacts = process.env.SITREP_TEST_CONSOLE_ARTIFACTS || 'console-artifacts';
@@ -673,6 +674,80 @@ try {
     await r.page.locator('#release li strong').getByText('shared for awareness').waitFor();
   });
 
+  await scenario('the board as a table: every filter of the API, sortable columns, kept in the address across a reload', async () => {
+    const s = await session('a.author-table');
+    await signIn(s, seed.users.author);
+    const p = s.page;
+    await p.getByRole('heading', { name: 'Situation board' }).waitFor();
+    await p.locator('#board-list > li').first().waitFor();
+    // Every filter GET /pictures has, each with its label.
+    for (const name of ['Search', 'Domain', 'Severity', 'Urgency', 'Status', 'Tier', 'TLP', 'Originator', 'Election', 'Kind', 'Exercise',
+      'Acknowledgements', 'Expired pictures', 'Indicator (type:value)', 'Changed from', 'Changed before']) {
+      check(await p.getByLabel(name, { exact: true }).count() === 1, `the filter "${name}"`);
+    }
+    await p.getByRole('button', { name: 'Table', exact: true }).click();
+    await p.locator('#board-table tbody tr').first().waitFor();
+    check(await p.getByRole('button', { name: 'Table', exact: true }).getAttribute('aria-pressed') === 'true', 'the table button is pressed');
+    check(await p.locator('#board-list > li').count() === 0, 'no cards beside the table');
+    const column = (n) => p.locator(`#board-table tbody tr td:nth-child(${n})`).allInnerTexts();
+    // TLP: only RED pictures, the two of them this author published.
+    await p.getByLabel('TLP', { exact: true }).selectOption('RED');
+    await p.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('#board-table tbody tr td:nth-child(5)')].map((td) => td.textContent);
+      return cells.length >= 2 && cells.every((x) => x === 'TLP:RED');
+    });
+    const refs = await column(1);
+    check(refs.includes(seed.named.reference) && refs.includes(seed.late.reference), `the RED pictures: ${refs}`);
+    check(/[#/]board\/.*tlp=RED/.test(await p.evaluate(() => location.hash)) && (await p.evaluate(() => location.hash)).includes('view=table'),
+      `the filter and the view in the address: ${await p.evaluate(() => location.hash)}`);
+    // Sorting by reference, ascending then descending, marked on the column.
+    const numeric = (a, b) => a.localeCompare(b, 'en', { numeric: true });
+    await p.getByRole('button', { name: 'Reference' }).click();
+    await p.locator('th[aria-sort="ascending"]', { hasText: 'Reference' }).waitFor();
+    let shown = await column(1);
+    check(JSON.stringify(shown) === JSON.stringify([...shown].sort(numeric)), `ascending by reference: ${shown}`);
+    await p.getByRole('button', { name: 'Reference' }).click();
+    await p.locator('th[aria-sort="descending"]', { hasText: 'Reference' }).waitFor();
+    shown = await column(1);
+    check(JSON.stringify(shown) === JSON.stringify([...shown].sort(numeric).reverse()), `descending by reference: ${shown}`);
+    // By deadline: the acknowledgement overdue for an hour comes first, in red.
+    await p.getByRole('button', { name: 'Deadline' }).click();
+    await p.locator('th[aria-sort="ascending"]', { hasText: 'Deadline' }).waitFor();
+    const first = p.locator('#board-table tbody tr').first();
+    check(await first.getAttribute('data-id') === seed.late.id, 'the earliest deadline first');
+    check(await first.locator('td.overdue').count() === 1, 'a passed deadline is marked');
+    // A reload keeps the view, the filter and the sort.
+    await p.reload();
+    await p.locator('#board-table tbody tr').first().waitFor();
+    check(await p.getByLabel('TLP', { exact: true }).inputValue() === 'RED', 'the TLP filter after a reload');
+    check(await p.locator('th[aria-sort="ascending"]', { hasText: 'Deadline' }).count() === 1, 'the sort after a reload');
+    check((await column(5)).every((x) => x === 'TLP:RED'), 'still only RED after a reload');
+    // The originator filter: organisation C published nothing.
+    await p.getByLabel('Originator', { exact: true }).selectOption({ label: 'ORG-C' });
+    await p.locator('#board-table-box').getByText('No pictures match.').waitFor();
+    check((await p.evaluate(() => location.hash)).includes('originator='), 'the originator in the address');
+    await p.getByLabel('Originator', { exact: true }).selectOption('');
+    await p.getByLabel('TLP', { exact: true }).selectOption('');
+    await p.locator('#board-table tbody tr').nth(4).waitFor();
+    // The filters used less often sit behind "More filters": the exercise filter works there too.
+    await p.getByText('More filters').click();
+    await p.getByLabel('Exercise', { exact: true }).selectOption('true');
+    await p.locator('#board-table-box').getByText('No pictures match.').waitFor();
+    await p.getByLabel('Exercise', { exact: true }).selectOption('');
+    await p.locator('#board-table tbody tr').first().waitFor();
+    // On a phone the table scrolls inside its own box; the page does not scroll sideways.
+    await p.setViewportSize({ width: 390, height: 844 });
+    await p.waitForTimeout(300);
+    const width = await p.evaluate(() => document.scrollingElement.scrollWidth);
+    check(width <= 390, `the board table is ${width} px wide at 390 px`);
+    const inner = await p.locator('#board-table-box .table-scroll').evaluate((el) => [el.scrollWidth, el.clientWidth]);
+    check(inner[0] > inner[1], `the table scrolls inside its box (${inner})`);
+    await p.screenshot({ path: join(artifacts, 'board-table-390.png'), fullPage: true });
+    await p.setViewportSize({ width: 1366, height: 860 });
+    await p.screenshot({ path: join(artifacts, 'board-table-1366.png'), fullPage: true });
+    await s.context.close();
+  });
+
   await scenario('axe-core finds no WCAG 2.2 AA violation on any main page, in Finnish and Swedish, at 1366 and 390 px', async () => {
     const reportHref = await author.page.evaluate(async () => {
       const list = await (await import('./api.js')).request('/reports');
@@ -684,6 +759,7 @@ try {
     const who = [
       ['a.author', seed.users.author, [
         ['board', '#/board', '#board-list > li'],
+        ['board-table', '#/board/view=table&status=published', '#board-table tbody tr'],
         ['picture', `#/picture/${seed.group.id}`, '#history table'],
         ['picture-attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]'],
         ['editor', '#/new', '#editor-h'],
@@ -692,6 +768,7 @@ try {
         ['report', reportHref, '#report-pictures a'],
         ['new-report', '#/new-report', '#report-picker input'],
         ['notifications', '#/notifications', '#email-status'],
+        ['account', '#/account', '#totp-start'],
       ]],
       ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
       ['r.reader', seed.users.r, [['ras-picture', `#/picture/${seed.ras.id}`, '#release li']]],
@@ -783,12 +860,56 @@ try {
     await a.page.locator('#chain-state').waitFor();
     const chain = await a.page.locator('#chain-state').innerText();
     check(await a.page.locator('#chain-state.ok').count() === 1, `checkpoint verified in the browser: ${chain}`);
+    // What the checkpoint covers: records 1 to the one it signs, and the newer ones not yet.
+    const covers = await a.page.locator('#chain-covers').innerText();
+    const signed = Number((await a.page.locator('#chain dd').first().innerText()).replace('#', ''));
+    check(signed > 1 && covers.includes(`records #1 to #${signed} (${signed} records)`), `the checkpoint says what it covers: ${covers}`);
+    check(/\d+ newer records? \(#\d+ to #\d+\) (is|are) not covered/.test(covers), `the records after it: ${covers}`);
+    // The table stays in its column at 1366 px: its box ends before the chain panel starts
+    // and scrolls by itself; the page does not scroll sideways.
+    const box = await a.page.locator('#log .table-scroll').boundingBox();
+    const panel = await a.page.locator('#chain').boundingBox();
+    await a.page.screenshot({ path: join(artifacts, 'audit-1366.png') });
+    check(box.x + box.width <= panel.x, `the log table (to ${box.x + box.width}) stays left of the chain panel (from ${panel.x})`);
+    check(await a.page.evaluate(() => document.scrollingElement.scrollWidth) <= 1366, 'no sideways page scroll at 1366 px');
+    // The known action names are offered under the action field.
+    const offered = await a.page.locator('#action-names option').evaluateAll((os) => os.map((o) => o.value));
+    check(offered.includes('picture.view') && offered.includes('auth.login') && offered.length > 50, `action names offered: ${offered.length}`);
     await a.page.getByLabel('Action').fill('auth.login');
     await a.page.getByRole('button', { name: 'Search' }).click();
     await a.page.waitForFunction(() => {
       const cells = [...document.querySelectorAll('#log-table tbody tr td:nth-child(5)')].map((td) => td.textContent);
       return cells.length > 0 && cells.every((t) => t === 'auth.login');
     });
+    // By username (no UUID needed): only b.reader's records.
+    await a.page.getByLabel('Action').fill('');
+    await a.page.getByLabel('Username').fill('B.Reader');
+    await a.page.getByRole('button', { name: 'Search' }).click();
+    await a.page.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('#log-table tbody tr td:nth-child(3)')].map((td) => td.textContent);
+      return cells.length > 0 && cells.every((t) => t === 'b.reader');
+    });
+    // By a picture's reference (any case): only records about that picture.
+    await a.page.getByLabel('Username').fill('');
+    await a.page.getByLabel('Picture reference').fill(seed.group.reference.toLowerCase());
+    await a.page.getByRole('button', { name: 'Search' }).click();
+    await a.page.waitForFunction((id) => {
+      const cells = [...document.querySelectorAll('#log-table tbody tr td:nth-child(6)')].map((td) => td.textContent);
+      return cells.length > 0 && cells.every((t) => t.includes(id));
+    }, seed.group.id);
+    // An unknown action: no empty table, but which filters were used and what names look like.
+    await a.page.getByLabel('Picture reference').fill('');
+    await a.page.getByLabel('Action').fill('picture.veiw');
+    await a.page.getByLabel('Username').fill('s.auditor');
+    await a.page.getByRole('button', { name: 'Search' }).click();
+    await a.page.locator('#log-empty').waitFor();
+    const empty = await a.page.locator('#log-empty').innerText();
+    check(await a.page.locator('#log-table').count() === 0, 'no empty table');
+    check(empty.includes('Action: picture.veiw; Username: s.auditor'), `the filters used are named: ${empty}`);
+    check(empty.includes('“picture.veiw” is not an action') && empty.includes('like picture.view'), `the action is said to be unknown: ${empty}`);
+    await a.page.screenshot({ path: join(artifacts, 'audit-empty-1366.png') });
+    const found = await axe(a.page, 'audit with an empty result (en, 1366 px)');
+    check(found.length === 0, `axe-core found violations:\n${found.join('\n')}`);
     const download = a.page.waitForEvent('download');
     await a.page.getByRole('button', { name: /JSON Lines/ }).click();
     const file = await download;
@@ -814,6 +935,90 @@ try {
     await n.context.close();
   });
 
+  await scenario('a person sets up an authenticator app with a QR code drawn in the page, keeps the recovery codes, changes the password and signs in with a recovery code', async () => {
+    const n = await session('a.newcomer-account');
+    const password = 'mustikka metsässä 1917';
+    await signIn(n, { username: seed.users.newcomer.username, password });
+    const p = n.page;
+    await p.getByRole('link', { name: 'My account' }).click();
+    await p.getByRole('heading', { name: 'My account' }).waitFor();
+    check((await p.locator('#totp-state').innerText()).startsWith('Off'), 'the second factor is off');
+    await p.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    await p.locator('#totp-qr').waitFor();
+    const secret = (await p.locator('#totp-secret').innerText()).replace(/\s/g, '');
+    const uri = await p.locator('#totp-uri').innerText();
+    check(uri.startsWith('otpauth://totp/') && new URL(uri).searchParams.get('secret') === secret, `the URI carries the secret shown: ${uri}`);
+    // The canvas is the QR code of that URI, module for module (read back from its pixels).
+    const expected = encodeQr(uri, { ecc: 'M', border: 4 }).data;
+    const drawn = await p.locator('#totp-qr').evaluate((c) => {
+      const n = Number(c.dataset.modules);
+      const scale = c.width / n;
+      const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      return Array.from({ length: n }, (_, y) => Array.from({ length: n }, (_, x) => {
+        const i = ((y * scale + scale / 2) * c.width + (x * scale + scale / 2)) * 4;
+        return px[i] < 128;
+      }));
+    });
+    check(JSON.stringify(drawn) === JSON.stringify(expected), 'the QR code drawn is the one of the URI shown');
+    check(expected.flat().some(Boolean), 'the QR code is not blank');
+    await p.screenshot({ path: join(artifacts, 'account-totp-enrol.png'), fullPage: true });
+    let found = await axe(p, 'account: enrolment (en, 1366 px)');
+    check(found.length === 0, `axe-core found violations:\n${found.join('\n')}`);
+    // A wrong code is refused at the form; the right one turns it on and shows ten codes once.
+    await p.getByLabel('Code from the app').fill('000000');
+    await p.getByRole('button', { name: 'Turn on' }).click();
+    await p.locator('#totp-confirm .form-error').getByText('wrong or was used').waitFor();
+    await p.getByLabel('Code from the app').fill(totp(secret));
+    await p.getByRole('button', { name: 'Turn on' }).click();
+    await p.locator('#recovery-codes li').nth(9).waitFor();
+    const codes = await p.locator('#recovery-codes li').allInnerTexts();
+    check(codes.length === 10 && new Set(codes).size === 10, `ten distinct recovery codes: ${codes}`);
+    check((await p.locator('#totp-state').innerText()).includes('10 recovery codes left'), 'ten left');
+    found = await axe(p, 'account: recovery codes (en, 1366 px)');
+    check(found.length === 0, `axe-core found violations:\n${found.join('\n')}`);
+    // The password: the wrong current one is said at the form, then it changes.
+    const newPassword = 'karpalo suolla 2027';
+    await p.getByLabel('Current password').fill('not the password');
+    await p.getByLabel('New password', { exact: true }).fill(newPassword);
+    await p.getByLabel('New password again').fill(newPassword);
+    await p.getByRole('button', { name: 'Change password' }).click();
+    await p.locator('#password-form').getByText('The current password is wrong.').waitFor();
+    await p.getByLabel('Current password').fill(password);
+    await p.getByRole('button', { name: 'Change password' }).click();
+    await p.getByText('Password changed.').waitFor();
+    // Signing in again now takes the new password and the second factor; a recovery code
+    // stands in for the app once.
+    await p.getByRole('button', { name: 'Sign out' }).click();
+    await p.getByLabel('Username').fill(seed.users.newcomer.username);
+    await p.getByLabel('Password').fill(password);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.locator('main .form-error').filter({ hasText: /./ }).waitFor();
+    await p.getByLabel('Password').fill(newPassword);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByLabel('Authenticator code').waitFor();
+    await p.getByLabel('…or a recovery code').fill(codes[0]);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.locator('#top:not([hidden])').waitFor();
+    await p.evaluate(() => { location.hash = '#/account'; });
+    await p.locator('#totp-state').getByText('9 recovery codes left').waitFor();
+    // The device is lost: the secretariat resets the second factor, which ends the
+    // person's session; the password alone signs them in again.
+    const sec = await session('secretariat-totp-reset');
+    await signIn(sec, seed.users.secretariat);
+    await sec.page.getByRole('link', { name: 'Secretariat' }).click();
+    await sec.page.getByRole('link', { name: 'Organisations and memberships' }).click();
+    sec.page.once('dialog', (d) => d.accept());
+    await sec.page.getByRole('button', { name: `Reset second factor of ${seed.users.newcomer.username}` }).click();
+    await sec.page.getByText(`The second factor of ${seed.users.newcomer.username} was removed`).waitFor();
+    await sec.context.close();
+    await p.evaluate(() => { location.hash = '#/board'; });
+    await p.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor({ timeout: 15000 });
+    await signIn(n, { username: seed.users.newcomer.username, password: newPassword });
+    await p.evaluate(() => { location.hash = '#/account'; });
+    check((await p.locator('#totp-state').innerText()).startsWith('Off'), 'the second factor is off after the reset');
+    await n.context.close();
+  });
+
   await scenario('signing out forgets the session', async () => {
     await c.page.getByRole('button', { name: 'Sign out' }).click();
     await c.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();
@@ -826,10 +1031,10 @@ try {
 
   await scenario('at 390 px no page scrolls sideways, in Finnish and Swedish, and a picture is acknowledged near the top', async () => {
     const who = [
-      ['c.reader', seed.users.c, [['board', '#/board', '#board-list > li'], ['picture', `#/picture/${seed.group.id}`, '#acks button'],
+      ['c.reader', seed.users.c, [['board', '#/board', '#board-list > li'], ['board-table', '#/board/view=table', '#board-table tbody tr'], ['picture', `#/picture/${seed.group.id}`, '#acks button'],
         ['attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
-      ['a.author', seed.users.author, [['editor', '#/new', '#editor-h'], ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
+      ['a.author', seed.users.author, [['account', '#/account', '#totp-start'], ['editor', '#/new', '#editor-h'], ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['s.auditor', seed.users.auditor, [['audit', '#/audit', '#log-table tbody tr']]],
     ];
     for (const [name, user, views] of who) {

@@ -2,7 +2,7 @@
 // elections) and the auditor's (access-log search, export, the chain's checkpoints).
 
 import { ApiError, authFetch, hasRole, query, request } from './api.js';
-import { badges, describe, field, fieldMessage, h, label, mount, pick, select, showFieldErrors, time, toast } from './ui.js';
+import { badges, describe, field, fieldMessage, h, label, mount, pick, scrollBox, select, showFieldErrors, time, toast } from './ui.js';
 import { language, t } from './i18n.js';
 
 async function all(path, max = 20) {
@@ -154,7 +154,18 @@ async function organisations(body) {
               toast(describe(e), true);
             }
           } }, t('admin.end'))))),
-      h('td', {}))), { id: 'user-table' }),
+      // A lost authenticator: removing the person's second factor ends their sessions
+      // (POST /users/{id}/totp/reset); they set it up again under "My account".
+      h('td', {}, hasRole('secretariat', 'org_admin') ? h('button', { type: 'button', class: 'secondary', 'aria-label': t('admin.totp_reset_label', { user: u.username }),
+        onclick: async () => {
+          if (!window.confirm(t('admin.totp_reset_confirm', { user: u.username }))) return;
+          try {
+            await request(`/users/${u.id}/totp/reset`, { method: 'POST' });
+            toast(t('admin.totp_reset_done', { user: u.username }));
+          } catch (e) {
+            toast(describe(e), true);
+          }
+        } }, t('admin.totp_reset')) : null))), { id: 'user-table' }),
     grant);
 }
 
@@ -202,9 +213,16 @@ async function verifyCheckpoint(cp, key) {
   return crypto.subtle.verify({ name: 'Ed25519' }, k, b64(cp.signature), msg);
 }
 
+/**
+ * The chain panel: the latest signed checkpoint, its signature checked here, and what it
+ * covers. A checkpoint signs the hash of record `seq`, which chains every record before
+ * it, so it vouches for records 1 to `seq`; the panel says so, how many of them came
+ * since the checkpoint before, and how many newer records no checkpoint covers yet.
+ */
 async function chainPanel(box) {
   try {
-    const [cps, key] = await Promise.all([all('/access-log/checkpoints', 50), request('/access-log/checkpoint-key')]);
+    const [cps, key, newest] = await Promise.all([all('/access-log/checkpoints', 50), request('/access-log/checkpoint-key'),
+      request('/access-log?limit=1')]);
     const last = cps[cps.length - 1];
     if (!last) {
       mount(box, h('h2', {}, t('admin.chain')), h('p', { class: 'empty', id: 'chain-state' }, t('admin.no_checkpoint')));
@@ -216,10 +234,16 @@ async function chainPanel(box) {
     } catch (_) {
       ok = null;
     }
+    const before = cps.length > 1 ? cps[cps.length - 2].seq : 0;
+    const head = newest.items.length ? newest.items[0].seq : last.seq;
+    const after = Math.max(0, head - last.seq);
     mount(box, h('h2', {}, t('admin.chain')),
       h('p', { id: 'chain-state', class: ok ? 'ok' : 'bad' }, ok === null
         ? t('admin.no_ed25519')
         : ok ? t('admin.checkpoint_ok', { key: key.key_id }) : t('admin.checkpoint_bad')),
+      h('p', { id: 'chain-covers' }, t('admin.checkpoint_covers', { n: last.seq, last: last.seq }),
+        ' ', cps.length > 1 && before < last.seq ? t('admin.checkpoint_new', { n: last.seq - before, first: before + 1, last: last.seq }) : '',
+        ' ', after ? t('admin.checkpoint_after', { n: after, first: last.seq + 1, last: head }) : t('admin.checkpoint_head')),
       h('dl', { class: 'facts' }, h('dt', {}, t('admin.record')), h('dd', {}, `#${last.seq}`), h('dt', {}, t('admin.signed_at')), h('dd', {}, time(last.at)),
         h('dt', {}, t('admin.hash')), h('dd', { class: 'mono' }, last.hash), h('dt', {}, t('admin.key')), h('dd', { class: 'mono' }, `${last.key_id} (${key.algorithm})`),
         h('dt', {}, t('admin.checkpoints')), h('dd', {}, String(cps.length))),
@@ -229,13 +253,25 @@ async function chainPanel(box) {
   }
 }
 
+/** The action names the access log uses (served beside the page, built from the route table). */
+async function actionNames() {
+  try {
+    const res = await fetch('actions.json', { credentials: 'omit' });
+    return res.ok ? await res.json() : [];
+  } catch (_) {
+    return [];
+  }
+}
+
 export async function auditView(main) {
-  const orgs = await all('/organisations').catch(() => []);
+  const [orgs, actions] = await Promise.all([all('/organisations').catch(() => []), actionNames()]);
+  const actionList = h('datalist', { id: 'action-names' }, actions.map((a) => h('option', { value: a })));
   const f = {
-    action: h('input', { name: 'action', size: '18', placeholder: t('admin.action_placeholder') }),
+    action: h('input', { name: 'action', size: '18', placeholder: t('admin.action_placeholder'), list: 'action-names', autocomplete: 'off' }),
     outcome: select('outcome', ['allowed', 'denied', 'failed']),
     organisation_id: select('organisation_id', orgs.map((o) => o.id)),
-    actor_id: h('input', { name: 'actor_id', size: '36' }),
+    actor: h('input', { name: 'actor', size: '16', autocomplete: 'off' }),
+    reference: h('input', { name: 'reference', size: '16', placeholder: 'VTY-2027-0042', autocomplete: 'off' }),
     object_type: h('input', { name: 'object_type', size: '12' }),
     object_id: h('input', { name: 'object_id', size: '36' }),
     from: h('input', { name: 'from', type: 'datetime-local' }),
@@ -243,13 +279,18 @@ export async function auditView(main) {
   };
   [...f.organisation_id.options].slice(1).forEach((o, i) => { o.textContent = orgs[i].code; });
   const codes = new Map(orgs.map((o) => [o.id, o.code]));
+  const names = {
+    action: t('admin.action'), outcome: t('admin.outcome'), organisation_id: t('admin.organisation'), actor: t('admin.actor'),
+    reference: t('admin.reference'), object_type: t('admin.object_type'), object_id: t('admin.object_id'), from: t('admin.from'), to: t('admin.to'),
+  };
   const out = h('div', { id: 'log' });
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, t('admin.older'));
   const chain = h('section', { class: 'panel', id: 'chain' }, h('h2', {}, t('admin.chain')), h('p', {}, t('admin.checking')));
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': t('admin.log_filters') },
-    field(t('admin.action'), f.action, 'action'), field(t('admin.outcome'), f.outcome, 'outcome'), field(t('admin.organisation'), f.organisation_id, 'organisation_id'),
-    field(t('admin.actor_id'), f.actor_id, 'actor_id'), field(t('admin.object_type'), f.object_type, 'object_type'), field(t('admin.object_id'), f.object_id, 'object_id'),
-    field(t('admin.from'), f.from, 'from'), field(t('admin.to'), f.to, 'to'), h('button', { type: 'submit' }, t('admin.search')));
+    field(names.action, f.action, 'action', t('admin.action_hint')), actionList, field(names.outcome, f.outcome, 'outcome'),
+    field(names.organisation_id, f.organisation_id, 'organisation_id'), field(names.actor, f.actor, 'actor', t('admin.actor_hint')),
+    field(names.reference, f.reference, 'reference'), field(names.object_type, f.object_type, 'object_type'), field(names.object_id, f.object_id, 'object_id'),
+    field(names.from, f.from, 'from'), field(names.to, f.to, 'to'), h('button', { type: 'submit' }, t('admin.search')));
   const exporter = (fmt) => h('button', { type: 'button', class: 'secondary', onclick: async (ev) => {
     const b = ev.currentTarget;
     b.disabled = true;
@@ -285,7 +326,24 @@ export async function auditView(main) {
     }
     return q;
   };
+  /** The filters of the page shown, as "name: value" for the person to read back. */
+  const described = () => Object.entries(shown || {}).filter(([k]) => k in names).map(([k, v]) => {
+    let shownValue = v;
+    if (k === 'organisation_id') shownValue = codes.get(v) || v;
+    else if (k === 'outcome') shownValue = label(v);
+    else if (k === 'from' || k === 'to') shownValue = time(v);
+    return `${names[k]}: ${shownValue}`;
+  });
   const render = () => {
+    if (!rows.length) {
+      const used = described();
+      const unknown = shown.action && actions.length && !actions.includes(shown.action);
+      mount(out, h('div', { id: 'log-empty', class: 'notice', role: 'status' },
+        h('p', {}, used.length ? t('admin.log_empty_filtered', { filters: used.join('; ') }) : t('admin.log_empty')),
+        unknown ? h('p', {}, t('admin.unknown_action', { action: shown.action })) : null,
+        used.length ? h('p', {}, t('admin.log_empty_hint')) : null));
+      return;
+    }
     let links = 0;
     let broken = 0;
     for (let i = 0; i + 1 < rows.length; i++) {
@@ -296,12 +354,12 @@ export async function auditView(main) {
     }
     mount(out,
       h('p', { class: broken ? 'bad' : 'meta', id: 'link-state' }, t('admin.links', { rows: rows.length, links, broken })),
-      table(['#', ...['time', 'actor', 'organisation', 'action', 'object', 'outcome', 'status', 'reason', 'address'].map((k) => t(`admin.col.${k}`))],
-        rows.map((r) => h('tr', {}, h('td', {}, r.seq), h('td', {}, time(r.at)), h('td', {}, r.actor_name || r.actor_type),
-          h('td', {}, codes.get(r.organisation_id) || r.organisation_id || '—'), h('td', { class: 'mono' }, r.action),
-          h('td', { class: 'mono' }, [r.object_type, r.object_id].filter(Boolean).join(' ') || ((r.object_ids || []).length ? t('admin.ids', { n: r.object_ids.length }) : '—')),
+      scrollBox(t('admin.log_records'), table(['#', ...['time', 'actor', 'organisation', 'action', 'object', 'outcome', 'status', 'reason', 'address'].map((k) => t(`admin.col.${k}`))],
+        rows.map((r) => h('tr', {}, h('td', {}, r.seq), h('td', { class: 'no-wrap' }, time(r.at)), h('td', {}, r.actor_name || r.actor_type),
+          h('td', {}, codes.get(r.organisation_id) || r.organisation_id || '—'), h('td', { class: 'mono no-wrap' }, r.action),
+          h('td', { class: 'mono log-object' }, [r.object_type, r.object_id].filter(Boolean).join(' ') || ((r.object_ids || []).length ? t('admin.ids', { n: r.object_ids.length }) : '—')),
           h('td', { class: r.outcome === 'allowed' ? '' : 'bad' }, r.outcome), h('td', {}, r.http_status),
-          h('td', {}, r.reason || '—'), h('td', { class: 'mono' }, r.client_addr || '—'))), { id: 'log-table' }));
+          h('td', {}, r.reason || '—'), h('td', { class: 'mono' }, r.client_addr || '—'))), { id: 'log-table' })));
   };
   const load = async (append) => {
     if (!append || !shown) shown = { ...params(), limit: 100 };

@@ -196,7 +196,7 @@ export async function logout() {
 
 /**
  * A fetch with the access token: refreshes first when it is about to expire, and once
- * more on a 401; a second 401 ends the session.
+ * more on a 401 (but for a wrong second-factor code); a second 401 ends the session.
  */
 export async function authFetch(path, init = {}) {
   if (!session) throw new ApiError(401, { code: 'signed_out', title: t('login.signed_out') });
@@ -212,6 +212,10 @@ export async function authFetch(path, init = {}) {
     const headers = { ...(init.headers || {}), authorization: `Bearer ${session.access}` };
     const res = await fetch(`${BASE}${path}`, { credentials: 'omit', ...init, headers, cache: 'no-store' });
     if (res.status !== 401) return res;
+    // A wrong authenticator code (`totp_invalid` from /me/totp/*) is about the code sent,
+    // not the token: it is answered as it is, and the session goes on.
+    const code = await res.clone().json().then((p) => p && p.code, () => null);
+    if (typeof code === 'string' && code.startsWith('totp_')) return res;
     if (attempt === 0) {
       try {
         await refresh();

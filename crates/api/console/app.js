@@ -8,6 +8,7 @@ import { LANGS, browserLanguage, language, loadCatalogues, onLanguage, setLangua
 import { boardView, prefs, queueView } from './board.js';
 import { pictureView } from './picture.js';
 import { editorView } from './editor.js';
+import { accountView } from './account.js';
 import { auditView, secretariatView } from './admin.js';
 import { reportEditorView, reportView, reportsView } from './reports.js';
 import { confirmEmailView, notificationsView, unreadCount } from './notifications.js';
@@ -63,6 +64,7 @@ function routes() {
   if (hasRole('secretariat')) list.push(['#/secretariat', t('nav.secretariat')]);
   if (hasRole('auditor', 'secretariat')) list.push(['#/audit', t('nav.audit')]);
   list.push(['#/notifications', unread ? t('nav.notifications_unread', { n: unread }) : t('nav.notifications')]);
+  list.push(['#/account', t('nav.account')]);
   return list;
 }
 
@@ -274,6 +276,9 @@ async function route() {
         break;
       case 'audit':
         await auditView(view);
+        break;
+      case 'account':
+        await accountView(view);
         break;
       case 'notifications':
         await notificationsView(view, () => refreshUnread());

@@ -3,11 +3,11 @@
 
 import { hasRole, me, query, request } from './api.js';
 import { onStreamEvent } from './sse.js';
-import { ENUMS, badges, countdown, describe, field, h, label, mount, pick, select, time, toast } from './ui.js';
+import { ENUMS, badges, countdown, describe, field, h, label, mount, pick, scrollBox, select, time, toast } from './ui.js';
 import { language, t } from './i18n.js';
 
 // The language picture texts are shown in first: the interface language until changed here.
-export const prefs = { lang: language() };
+export const prefs = { lang: language(), view: 'cards' };
 
 let elections = null;
 async function loadElections() {
@@ -136,35 +136,152 @@ function needsPanel(needs) {
     items.length ? h('ul', {}, items) : h('p', { class: 'empty' }, t('needs.none')));
 }
 
-/** The board: filters, search, the list newest first, live updates. */
+// The board's filters: every query parameter of GET /pictures but the page's own
+// (`limit`, `cursor`). They, the view (cards or table) and the table's sort live in the
+// fragment (`#/board/tlp=RED&view=table&sort=deadline`), so a reload or a shared link
+// keeps them; the console keeps nothing in the browser's storage.
+const FILTERS = ['q', 'domain', 'severity', 'urgency', 'status', 'tier', 'tlp', 'originator', 'election', 'kind', 'is_exercise',
+  'overdue', 'include_expired', 'indicator', 'updated_since', 'updated_before'];
+const TIMES = ['updated_since', 'updated_before'];
+export const COLUMNS = ['reference', 'title', 'urgency', 'status', 'tlp', 'tier', 'originator', 'deadline', 'updated'];
+
+/** The board's state in the fragment, as URLSearchParams. */
+function fragmentState() {
+  const rest = location.hash.replace(/^#\/?board\/?/, '');
+  return new URLSearchParams(rest.startsWith('#') ? '' : rest);
+}
+
+/** An instant as a `datetime-local` value in the browser's time zone. */
+function localInput(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/**
+ * The acknowledgement deadline of a picture as the API sets it (docs/pictures.md): 1 h
+ * after publication for `immediate`, 4 h for `priority`, none otherwise.
+ */
+export function ackDeadline(p) {
+  if (p.status !== 'published' || !p.published_at) return null;
+  const hours = { immediate: 1, priority: 4 }[p.urgency];
+  return hours ? new Date(new Date(p.published_at).getTime() + hours * 3600 * 1000) : null;
+}
+
+const rank = (list) => (v) => (v == null ? -1 : list.indexOf(v));
+const URGENCY_RANK = rank(['routine', 'priority', 'immediate']);
+const TLP_RANK = rank(['CLEAR', 'GREEN', 'AMBER', 'AMBER+STRICT', 'RED']);
+
+/** The value a column sorts by (numbers or strings; missing values sort last). */
+function sortValue(p, col) {
+  switch (col) {
+    case 'reference': return p.reference;
+    case 'title': return pick(p.title, prefs.lang).text || null;
+    case 'urgency': return p.urgency ? URGENCY_RANK(p.urgency) : null;
+    case 'status': return ENUMS.status.indexOf(p.status);
+    case 'tlp': return TLP_RANK(p.tlp);
+    case 'tier': return ENUMS.tier.indexOf(p.tier);
+    case 'originator': return p.originator.code;
+    case 'deadline': return ackDeadline(p)?.getTime() ?? null;
+    case 'updated': return new Date(p.updated_at).getTime();
+    default: return null;
+  }
+}
+
+/** `items` sorted by `col` (`dir` 1 ascending, -1 descending), missing values last, stable. */
+export function sortPictures(items, col, dir) {
+  const collator = new Intl.Collator(language(), { numeric: true, sensitivity: 'base' });
+  return items.map((p, i) => [p, sortValue(p, col), i]).sort((a, b) => {
+    if (a[1] === null || b[1] === null) return (a[1] === null) - (b[1] === null) || a[2] - b[2];
+    const c = typeof a[1] === 'string' ? collator.compare(a[1], b[1]) : a[1] - b[1];
+    return c * dir || a[2] - b[2];
+  }).map((x) => x[0]);
+}
+
+function row(p, fresh) {
+  const title = pick(p.title, prefs.lang);
+  const deadline = ackDeadline(p);
+  return h('tr', { class: fresh ? 'fresh' : null, dataset: { id: p.id, reference: p.reference } },
+    h('td', { class: 'mono no-wrap' }, p.reference),
+    h('td', {}, h('a', { href: `#/picture/${p.id}` }, title.text || t('board.not_shared', { reference: p.reference }))),
+    h('td', {}, p.urgency ? h('span', { class: `badge urgency-${p.urgency}` }, label(p.urgency)) : '—'),
+    h('td', {}, label(p.status)),
+    h('td', {}, h('span', { class: `badge tlp-${p.tlp}` }, `TLP:${p.tlp}`)),
+    h('td', {}, label(p.tier)),
+    h('td', {}, p.originator.code),
+    h('td', { class: deadline && deadline < new Date() ? 'overdue' : null }, deadline ? time(deadline.toISOString()) : '—'),
+    h('td', {}, time(p.updated_at)));
+}
+
+/** The board: filters, search, the list newest first as cards or a sortable table, live updates. */
 export async function boardView(main, setCleanup) {
-  const els = await loadElections();
+  const [els, orgs] = await Promise.all([loadElections(), request('/organisations?limit=200').then((pg) => pg.items).catch(() => [])]);
+  const state = fragmentState();
   const f = {
+    q: h('input', { type: 'search', name: 'q', placeholder: t('board.search_placeholder') }),
     domain: select('domain', ENUMS.domain),
     severity: select('severity', ENUMS.severity),
     urgency: select('urgency', ENUMS.urgency),
     status: select('status', ENUMS.status),
+    tier: select('tier', ENUMS.tier),
+    tlp: select('tlp', ENUMS.tlp),
+    originator: select('originator', orgs.map((o) => o.id)),
     election: select('election', []),
+    kind: select('kind', ENUMS.kind),
     is_exercise: select('is_exercise', ['false', 'true']),
-    q: h('input', { type: 'search', name: 'q', placeholder: t('board.search_placeholder') }),
-    lang: select('lang', ENUMS.lang, { required: true, value: prefs.lang }),
+    overdue: select('overdue', ['true', 'false']),
+    include_expired: select('include_expired', ['true'], { empty: t('board.expired_no') }),
+    indicator: h('input', { type: 'search', name: 'indicator', placeholder: 'hashtag:#vaalit2027' }),
+    updated_since: h('input', { type: 'datetime-local', name: 'updated_since' }),
+    updated_before: h('input', { type: 'datetime-local', name: 'updated_before' }),
   };
+  const lang = select('lang', ENUMS.lang, { required: true, value: prefs.lang });
   for (const e of els) {
     const name = e[`name_${language()}`] || e.name_en || e.name_fi || e.code;
     f.election.appendChild(h('option', { value: e.id }, t('board.election_option', { name, code: e.code })));
   }
+  [...f.originator.options].slice(1).forEach((o, i) => { o.textContent = orgs[i].code; });
   f.is_exercise.options[1].textContent = t('board.real_only');
   f.is_exercise.options[2].textContent = t('board.exercises_only');
+  f.overdue.options[1].textContent = t('board.overdue_yes');
+  f.overdue.options[2].textContent = t('board.overdue_no');
+  f.include_expired.options[1].textContent = t('board.expired_yes');
+  for (const k of FILTERS) {
+    const v = state.get(k);
+    if (v === null) continue;
+    f[k].value = TIMES.includes(k) ? localInput(v) : v;
+  }
+  const view = { mode: ['cards', 'table'].includes(state.get('view')) ? state.get('view') : prefs.view || 'cards',
+    sort: COLUMNS.includes(state.get('sort')) ? state.get('sort') : 'updated', dir: state.get('dir') === 'asc' ? 1 : -1 };
   const list = h('ul', { class: 'cards', id: 'board-list', 'aria-live': 'off' });
+  const tableBox = h('div', { id: 'board-table-box' });
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, t('board.load_more'));
   const count = h('p', { class: 'meta', role: 'status', 'aria-live': 'polite' });
+  const labels = {
+    q: 'board.search', domain: 'board.domain', severity: 'board.severity', urgency: 'board.urgency', status: 'board.status',
+    tier: 'board.tier', tlp: 'board.tlp', originator: 'board.originator', election: 'board.election', kind: 'board.kind',
+    is_exercise: 'board.exercise', overdue: 'board.overdue', include_expired: 'board.expired', indicator: 'board.indicator',
+    updated_since: 'board.updated_since', updated_before: 'board.updated_before',
+  };
+  const fieldOf = (k) => field(t(labels[k]), f[k], k);
+  const extra = ['election', 'kind', 'is_exercise', 'overdue', 'include_expired', 'indicator', 'updated_since', 'updated_before'];
+  const moreFilters = h('details', { class: 'more-filters', open: extra.some((k) => f[k].value) },
+    h('summary', {}, t('board.more_filters')), h('div', { class: 'filters-more' }, extra.map(fieldOf)));
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': t('board.filters') },
-    field(t('board.search'), f.q, 'q'), field(t('board.domain'), f.domain, 'domain'), field(t('board.severity'), f.severity, 'severity'),
-    field(t('board.urgency'), f.urgency, 'urgency'), field(t('board.status'), f.status, 'status'), field(t('board.election'), f.election, 'election'),
-    field(t('board.exercise'), f.is_exercise, 'is_exercise'), field(t('board.texts'), f.lang, 'lang'),
-    h('button', { type: 'submit' }, t('board.apply')));
+    FILTERS.filter((k) => !extra.includes(k)).map(fieldOf), field(t('board.texts'), lang, 'lang'),
+    moreFilters, h('button', { type: 'submit' }, t('board.apply')));
+  const toggle = (mode) => h('button', { type: 'button', class: 'secondary', 'aria-pressed': String(view.mode === mode), dataset: { view: mode },
+    onclick: () => {
+      view.mode = mode;
+      prefs.view = mode;
+      for (const b of toggles.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.view === mode));
+      remember();
+      render();
+    } }, t(`board.view_${mode}`));
+  const toggles = h('div', { class: 'view-toggle', role: 'group', 'aria-label': t('board.view') }, toggle('cards'), toggle('table'));
   const needsBox = h('div', { id: 'needs-box' });
-  mount(main, h('h1', {}, t('board.title')), needsBox, form, count, list, more);
+  mount(main, h('h1', {}, t('board.title')), needsBox, form, h('div', { class: 'board-bar' }, count, toggles), list, tableBox, more);
   const chips = () => needsBox.querySelectorAll('.chip');
   const chipTimer = setInterval(() => { for (const c of chips()) if (c.tick) c.tick(); }, 1000);
   const loadNeeds = async () => {
@@ -180,10 +297,32 @@ export async function boardView(main, setCleanup) {
   let shown = null;
   let items = [];
   const fresh = new Set();
-  const params = () => ({
-    domain: f.domain.value, severity: f.severity.value, urgency: f.urgency.value, status: f.status.value,
-    election: f.election.value, is_exercise: f.is_exercise.value, q: f.q.value.trim(), limit: 50,
-  });
+  const params = () => {
+    const q = {};
+    for (const k of FILTERS) {
+      const v = f[k].value.trim();
+      if (v) q[k] = TIMES.includes(k) ? new Date(v).toISOString() : v;
+    }
+    return q;
+  };
+  // The filters, the view and the sort into the fragment, without a new navigation.
+  const remember = () => {
+    const s = new URLSearchParams({ ...(shown || params()) });
+    if (view.mode === 'table') {
+      s.set('view', 'table');
+      if (view.sort !== 'updated' || view.dir !== -1) {
+        s.set('sort', view.sort);
+        s.set('dir', view.dir === 1 ? 'asc' : 'desc');
+      }
+    }
+    const text = s.toString();
+    const target = text ? `#/board/${text}` : '#/board';
+    // Only while the board is what the address shows: a page read late (a live reload, a
+    // slow first page) must not take the address back from a page opened meanwhile.
+    const here = location.hash;
+    const onBoard = here === '' || here === '#' || here === '#/' || here === '#/board' || here.startsWith('#/board/');
+    if (onBoard && here !== target) history.replaceState(null, '', target);
+  };
   // A "fresh" mark (a picture a live event named) clears once the card has been in view
   // for a few seconds while the page was visible: then it has been seen.
   const seen = new IntersectionObserver((entries) => {
@@ -197,36 +336,71 @@ export async function boardView(main, setCleanup) {
       }, 3000);
     }
   }, { threshold: 0.5 });
+  const sortButton = (col) => {
+    const active = view.sort === col;
+    return h('th', { scope: 'col', 'aria-sort': active ? (view.dir === 1 ? 'ascending' : 'descending') : null },
+      h('button', { type: 'button', class: 'sort', dataset: { sort: col }, onclick: () => {
+        view.dir = active ? -view.dir : (col === 'updated' ? -1 : 1);
+        view.sort = col;
+        remember();
+        render();
+        tableBox.querySelector(`button[data-sort="${col}"]`)?.focus();
+      } }, t(`board.col.${col}`), h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, active ? (view.dir === 1 ? ' ▲' : ' ▼') : '')));
+  };
   const render = () => {
+    seen.disconnect();
+    list.hidden = view.mode !== 'cards';
+    tableBox.hidden = view.mode !== 'table';
+    count.textContent = t('board.count', { n: items.length });
+    if (view.mode === 'table') {
+      list.replaceChildren();
+      mount(tableBox, items.length
+        ? scrollBox(t('board.table'), h('table', { id: 'board-table' },
+          h('caption', { class: 'sr-only' }, t('board.table_caption')),
+          h('thead', {}, h('tr', {}, COLUMNS.map(sortButton))),
+          h('tbody', {}, sortPictures(items, view.sort, view.dir).map((p) => row(p, fresh.has(p.id))))))
+        : h('p', { class: 'empty' }, t('board.none')));
+      for (const el of tableBox.querySelectorAll('tr.fresh')) seen.observe(el);
+      return;
+    }
+    tableBox.replaceChildren();
     // Published `immediate` pictures are pinned above the rest of what is loaded.
     const pinned = (p) => p.urgency === 'immediate' && p.status === 'published' && !p.expired;
     const ordered = [...items.filter(pinned), ...items.filter((p) => !pinned(p))];
-    seen.disconnect();
     mount(list, ordered.length ? ordered.map((p) => card(p, fresh.has(p.id))) : h('li', { class: 'empty' }, t('board.none')));
     for (const el of list.querySelectorAll('.card.fresh')) seen.observe(el);
-    count.textContent = t('board.count', { n: items.length });
   };
+  // Each read is numbered: only the answer to the newest one is shown, so when filters
+  // change quickly an older answer arriving last cannot replace the newer list.
+  let reads = 0;
   const load = async (append) => {
-    if (!append || !shown) shown = params();
-    const q = { ...shown };
+    if (!append || !shown) {
+      shown = params();
+      remember();
+    }
+    const mine = ++reads;
+    const q = { ...shown, limit: 50 };
     if (append && cursor) q.cursor = cursor;
     try {
       const page = await request(`/pictures${query(q)}`);
+      if (mine !== reads) return;
       items = append ? items.concat(page.items) : page.items;
       cursor = page.next_cursor;
       more.hidden = !cursor;
       render();
     } catch (e) {
-      mount(list, h('li', { class: 'form-error', role: 'alert' }, describe(e)));
+      if (mine !== reads) return;
+      if (view.mode === 'table') mount(tableBox, h('p', { class: 'form-error', role: 'alert' }, describe(e)));
+      else mount(list, h('li', { class: 'form-error', role: 'alert' }, describe(e)));
     }
   };
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     load(false);
   });
-  for (const s of [f.domain, f.severity, f.urgency, f.status, f.election, f.is_exercise]) s.addEventListener('change', () => load(false));
-  f.lang.addEventListener('change', () => {
-    prefs.lang = f.lang.value;
+  for (const el of Object.values(f)) if (el.tagName === 'SELECT') el.addEventListener('change', () => load(false));
+  lang.addEventListener('change', () => {
+    prefs.lang = lang.value;
     render();
   });
   more.addEventListener('click', () => load(true));

@@ -36,6 +36,15 @@ export function mount(el, ...children) {
   return el;
 }
 
+/**
+ * A wide table in a box of its own that scrolls sideways when the table is wider than the
+ * column, so the page never does (and the table never runs under the column beside it).
+ * The box is a named region that takes focus, so a keyboard can scroll it too.
+ */
+export function scrollBox(name, child) {
+  return h('div', { class: 'table-scroll', role: 'region', tabindex: '0', 'aria-label': name }, child);
+}
+
 /** The label of a value of the API's vocabulary, in the interface language. */
 export function label(v) {
   if (v === null || v === undefined) return '—';

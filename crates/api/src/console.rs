@@ -42,6 +42,10 @@ pub const ASSETS: &[Asset] = &[
     asset!("admin.js", JS),
     asset!("reports.js", JS),
     asset!("notifications.js", JS),
+    asset!("account.js", JS),
+    // Vendored, unchanged: uqr 0.1.3 (MIT; its licence is uqr.LICENSE beside it), which
+    // draws the QR code of a TOTP enrolment. Tested equal to the copy the lock pins.
+    asset!("uqr.js", JS),
     asset!("i18n.js", JS),
     asset!("messages-fi.json", CATALOGUE),
     asset!("messages-sv.json", CATALOGUE),
@@ -53,14 +57,27 @@ pub async fn redirect() -> HttpResponse {
     HttpResponse::Found().insert_header((header::LOCATION, "/app/")).finish()
 }
 
-/// `GET /app/{file}`: an embedded file, `index.html` for the folder itself; `404` for
-/// anything else. The console routes inside the page with the fragment (`#/picture/…`),
-/// so the server never has to guess which paths are pages.
+/// The access log's action names, as `actions.json` (a JSON array, sorted): every action
+/// of the route table and `request`, which the auditor's page offers under its action
+/// field. Built from the table itself, so it cannot fall behind a new route.
+pub fn action_names() -> String {
+    let mut names: Vec<&str> = crate::actions::ACTIONS.iter().map(|a| a.2).chain(["request"]).collect();
+    names.sort_unstable();
+    names.dedup();
+    serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// `GET /app/{file}`: an embedded file, `index.html` for the folder itself, `actions.json`
+/// (above); `404` for anything else. The console routes inside the page with the
+/// fragment (`#/picture/…`), so the server never has to guess which paths are pages.
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let name = match file.as_str() {
         "" => "index.html",
         other => other,
     };
+    if name == "actions.json" {
+        return Ok(HttpResponse::Ok().content_type(CATALOGUE).body(action_names()));
+    }
     let found = ASSETS.iter().find(|a| a.name == name).ok_or_else(|| ApiError::not_found("route_not_found"))?;
     Ok(HttpResponse::Ok().content_type(found.content_type).body(found.body))
 }
