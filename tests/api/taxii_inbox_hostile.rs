@@ -244,3 +244,58 @@ async fn control_and_bidi_characters_in_a_name_do_not_reach_the_title() {
     assert!(!details.contains('\u{202E}'), "{details:?}");
     assert_eq!(p["originator"]["id"], app.org("A").to_string());
 }
+
+/// FINDING (fails now): marking definitions are not versioned in STIX, but the inbox
+/// takes a second `created` of the same marking id as a newer version, and later drafts
+/// read the newest: a TLP:RED marking redefined as CLEAR makes the next report marked
+/// with it a CLEAR draft (`unclassified_public`).
+#[tokio::test]
+async fn a_marking_definition_received_again_under_a_later_created_does_not_loosen_later_drafts() {
+    let app = TestApp::spawn().await;
+    let key = service_key(&app, "A", &["author"]).await;
+    let author = app.seed_user("a.author", "A", &[Role::Author]).await;
+    let author = app.token(&author).await;
+    let to = inbox(&app, "A");
+    accepted(post(&app, &key, to, &json!({"objects": [own_red_marking()]})).await).await;
+    let mut clear = own_red_marking();
+    clear["created"] = json!("2027-03-02T10:00:00.000Z");
+    clear["definition"] = json!({"tlp": "clear"});
+    let status = accepted(post(&app, &key, to, &json!({"objects": [clear]})).await).await;
+
+    let objects = json!([report(T0, "r", &[INDICATOR], &[OWN_RED]), indicator(&[])]);
+    let imported = accepted(post(&app, &key, to, &json!({ "objects": objects })).await).await;
+    let p = picture(&app, &author, &draft_of(&imported)).await;
+    assert_eq!(
+        (p["tlp"].as_str(), p["classification"].as_str()),
+        (Some("RED"), Some("unclassified_secret")),
+        "the second definition was {status}"
+    );
+}
+
+/// FINDING (fails now): the access-log filter `reference=` (the records about one
+/// picture) misses the inbox posts that created and revised the picture: their record's
+/// object is the status resource, and the draft is only in `object_ids`.
+#[tokio::test]
+async fn the_access_log_by_reference_shows_the_inbox_posts_that_wrote_the_draft() {
+    let app = TestApp::spawn().await;
+    let key = service_key(&app, "A", &["author"]).await;
+    let author = app.seed_user("a.author", "A", &[Role::Author]).await;
+    let author = app.token(&author).await;
+    let to = inbox(&app, "A");
+    let amber = marking_id(Tlp::Amber);
+    let objects = |modified: &str| json!({"objects": [report(modified, "r", &[INDICATOR], &[amber]), indicator(&[])]});
+    let id = draft_of(&accepted(post(&app, &key, to, &objects(T0)).await).await);
+    accepted(post(&app, &key, to, &objects("2027-03-02T10:00:00.000Z")).await).await;
+    let reference = picture(&app, &author, &id).await["reference"].as_str().unwrap().to_owned();
+    app.seal_log().await;
+    let token = crate::access_log::auditor_token(&app).await;
+    let res = app.get(&format!("/api/v1/access-log?reference={reference}&limit=200"), Some(&token)).await;
+    assert_eq!(res.status(), 200);
+    let page: Value = res.json().await.unwrap();
+    let actions: Vec<&str> = page["items"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "taxii.add_objects").count(),
+        2,
+        "the post that created {reference} and the one that revised it: {actions:?}"
+    );
+}
