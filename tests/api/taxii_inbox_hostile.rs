@@ -299,3 +299,50 @@ async fn the_access_log_by_reference_shows_the_inbox_posts_that_wrote_the_draft(
         "the post that created {reference} and the one that revised it: {actions:?}"
     );
 }
+
+/// Held: another `spec_version` refuses the envelope whole; a huge name is cut; a pattern
+/// carrying SQL is kept as text, not mapped; the same report twice in one envelope (same
+/// version, other content) makes one draft of the first.
+#[tokio::test]
+async fn odd_objects_are_refused_whole_or_kept_as_text() {
+    let app = TestApp::spawn().await;
+    let key = service_key(&app, "A", &["author"]).await;
+    let author = app.seed_user("a.author", "A", &[Role::Author]).await;
+    let author = app.token(&author).await;
+    let to = inbox(&app, "A");
+    let amber = marking_id(Tlp::Amber);
+
+    for spec in [json!("2.0"), json!(2.1), Value::Null] {
+        let mut i = indicator(&[amber]);
+        i["spec_version"] = spec;
+        let objects = json!([report(T0, "r", &[INDICATOR], &[amber]), i]);
+        let status = accepted(post(&app, &key, to, &json!({ "objects": objects })).await).await;
+        assert_eq!(status["success_count"], 0, "{status}");
+        assert!(message_of(&status, "failures", INDICATOR).contains("spec_version"), "{status}");
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM taxii_inbox_objects").await, 0);
+
+    let mut sql = indicator(&[amber]);
+    sql["pattern"] = json!("[domain-name:value = 'x'' OR 1=1; DROP TABLE pictures; --']");
+    let mut first = report(T0, &"N".repeat(200_000), &[INDICATOR], &[amber]);
+    first["description"] = json!("first");
+    let mut again = report(T0, "the same version, other content", &[INDICATOR], &[marking_id(Tlp::Clear)]);
+    again["description"] = json!("second");
+    let status = accepted(post(&app, &key, to, &json!({"objects": [first, again, sql]})).await).await;
+    let messages: Vec<&str> = status["successes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["id"] == REPORT)
+        .filter_map(|s| s["message"].as_str())
+        .collect();
+    assert_eq!(messages.len(), 2, "{status}");
+    assert!(messages[1].starts_with("Repeated in this envelope"), "{status}");
+    let p = picture(&app, &author, &draft_of(&status)).await;
+    let title = p["title"]["en"].as_str().unwrap();
+    assert_eq!(title.chars().count(), 140, "{title}");
+    assert_eq!((p["summary"]["en"].as_str(), p["tlp"].as_str()), (Some("first"), Some("AMBER")));
+    assert_eq!(p["indicators"], json!([]));
+    assert!(p["details"]["en"].as_str().unwrap().contains("a pattern Sitrep does not read"));
+    assert_eq!(count(&app, "SELECT count(*) FROM pictures").await, 1);
+}
