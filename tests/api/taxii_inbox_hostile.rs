@@ -346,3 +346,44 @@ async fn odd_objects_are_refused_whole_or_kept_as_text() {
     assert!(p["details"]["en"].as_str().unwrap().contains("a pattern Sitrep does not read"));
     assert_eq!(count(&app, "SELECT count(*) FROM pictures").await, 1);
 }
+
+/// FINDING (fails now): a `language-content` of the report gives the draft its titles and
+/// summaries in other languages, but its own markings are not counted: a TLP:RED
+/// translation of an AMBER report becomes text of an AMBER draft.
+#[tokio::test]
+async fn a_red_translation_makes_the_draft_red() {
+    let app = TestApp::spawn().await;
+    let key = service_key(&app, "A", &["author"]).await;
+    let author = app.seed_user("a.author", "A", &[Role::Author]).await;
+    let author = app.token(&author).await;
+    let translation = json!({
+        "type": "language-content", "spec_version": "2.1",
+        "id": "language-content--1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "created": T0, "modified": T0,
+        "object_ref": REPORT, "object_modified": T0, "object_marking_refs": [marking_id(Tlp::Red)],
+        "contents": {"fi": {"name": "Salainen lähde: sisäministeriön virkamies", "description": "RED-tietoa"}},
+    });
+    let objects = json!([report(T0, "r", &[INDICATOR], &[marking_id(Tlp::Amber)]), indicator(&[]), translation]);
+    let status = accepted(post(&app, &key, inbox(&app, "A"), &json!({ "objects": objects })).await).await;
+    let p = picture(&app, &author, &draft_of(&status)).await;
+    assert_eq!(p["title"]["fi"], "Salainen lähde: sisäministeriön virkamies", "the translation is in the draft");
+    assert_eq!(p["tlp"], "RED", "text marked RED is in the draft: {p}");
+}
+
+/// FINDING (fails now): the report's creator (`created_by_ref`, not in `object_refs`) has
+/// its name written into the draft's details, but its markings are not counted: a
+/// TLP:RED identity's name becomes text of an AMBER draft.
+#[tokio::test]
+async fn a_red_creator_whose_name_is_in_the_details_makes_the_draft_red() {
+    let app = TestApp::spawn().await;
+    let key = service_key(&app, "A", &["author"]).await;
+    let author = app.seed_user("a.author", "A", &[Role::Author]).await;
+    let author = app.token(&author).await;
+    let mut who = creator();
+    who["name"] = json!("Informant K-7 inside the ministry");
+    who["object_marking_refs"] = json!([marking_id(Tlp::Red)]);
+    let objects = json!([report(T0, "r", &[INDICATOR], &[marking_id(Tlp::Amber)]), indicator(&[]), who]);
+    let status = accepted(post(&app, &key, inbox(&app, "A"), &json!({ "objects": objects })).await).await;
+    let p = picture(&app, &author, &draft_of(&status)).await;
+    assert!(p["details"]["en"].as_str().unwrap().contains("Informant K-7"), "the name is in the draft");
+    assert_eq!(p["tlp"], "RED", "text marked RED is in the draft: {p}");
+}
