@@ -46,6 +46,7 @@ mod stix_tools;
 mod stream;
 mod taxii;
 mod taxii_inbox;
+mod taxii_inbox_hostile;
 mod threads;
 mod tokens;
 mod visibility;

@@ -13,15 +13,15 @@ use uuid::Uuid;
 use crate::helpers::{TestApp, request_id};
 use crate::taxii::ACCEPT;
 
-const REPORT: &str = "report--6b1f2a8c-3d4e-4f5a-9b6c-7d8e9f0a1b2c";
-const INDICATOR: &str = "indicator--0b5a0e2c-9c1d-4c7e-8f3a-1a2b3c4d5e6f";
-const MALWARE: &str = "malware--2d7c2a4e-1e3f-4e9a-8b5c-3c4d5e6f7081";
-const CREATOR: &str = "identity--3e8d3b5f-2f4a-4fab-9c6d-4d5e6f708192";
-const T0: &str = "2027-03-01T10:00:00.000Z";
+pub(crate) const REPORT: &str = "report--6b1f2a8c-3d4e-4f5a-9b6c-7d8e9f0a1b2c";
+pub(crate) const INDICATOR: &str = "indicator--0b5a0e2c-9c1d-4c7e-8f3a-1a2b3c4d5e6f";
+pub(crate) const MALWARE: &str = "malware--2d7c2a4e-1e3f-4e9a-8b5c-3c4d5e6f7081";
+pub(crate) const CREATOR: &str = "identity--3e8d3b5f-2f4a-4fab-9c6d-4d5e6f708192";
+pub(crate) const T0: &str = "2027-03-01T10:00:00.000Z";
 
 /// A service account of `org` with `roles` and one API key, made by that organisation's
 /// admin. Returns the key.
-async fn service_key(app: &TestApp, org: &str, roles: &[&str]) -> String {
+pub(crate) async fn service_key(app: &TestApp, org: &str, roles: &[&str]) -> String {
     let admin =
         app.seed_user(&format!("{}.admin.{}", org.to_lowercase(), roles.join("-")), org, &[Role::OrgAdmin]).await;
     let admin = app.token(&admin).await;
@@ -41,11 +41,17 @@ async fn service_key(app: &TestApp, org: &str, roles: &[&str]) -> String {
     res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned()
 }
 
-fn inbox(app: &TestApp, org: &str) -> Uuid {
+pub(crate) fn inbox(app: &TestApp, org: &str) -> Uuid {
     ids::inbox(app.org(org))
 }
 
-async fn post_raw(app: &TestApp, token: &str, collection: Uuid, content_type: &str, body: String) -> Response {
+pub(crate) async fn post_raw(
+    app: &TestApp,
+    token: &str,
+    collection: Uuid,
+    content_type: &str,
+    body: String,
+) -> Response {
     app.client
         .post(app.url(&format!("/taxii2/api/collections/{collection}/objects/")))
         .bearer_auth(token)
@@ -57,12 +63,12 @@ async fn post_raw(app: &TestApp, token: &str, collection: Uuid, content_type: &s
         .unwrap()
 }
 
-async fn post(app: &TestApp, token: &str, collection: Uuid, envelope: &Value) -> Response {
+pub(crate) async fn post(app: &TestApp, token: &str, collection: Uuid, envelope: &Value) -> Response {
     post_raw(app, token, collection, ACCEPT, envelope.to_string()).await
 }
 
 /// A `202` status resource.
-async fn accepted(res: Response) -> Value {
+pub(crate) async fn accepted(res: Response) -> Value {
     let status = res.status();
     let body = res.text().await.unwrap();
     assert_eq!(status, 202, "{body}");
@@ -77,14 +83,14 @@ async fn accepted(res: Response) -> Value {
 }
 
 /// A TAXII error message with `status`; its `error_code`.
-async fn refused(res: Response, status: u16) -> String {
+pub(crate) async fn refused(res: Response, status: u16) -> String {
     let got = res.status().as_u16();
     let body: Value = res.json().await.unwrap();
     assert_eq!(got, status, "{body}");
     body["error_code"].as_str().unwrap().to_owned()
 }
 
-fn report(modified: &str, name: &str, refs: &[&str], markings: &[&str]) -> Value {
+pub(crate) fn report(modified: &str, name: &str, refs: &[&str], markings: &[&str]) -> Value {
     json!({
         "type": "report", "spec_version": "2.1", "id": REPORT, "created": T0, "modified": modified,
         "published": T0, "name": name, "description": "Text messages claim that polling stations moved.",
@@ -93,7 +99,7 @@ fn report(modified: &str, name: &str, refs: &[&str], markings: &[&str]) -> Value
     })
 }
 
-fn indicator(markings: &[&str]) -> Value {
+pub(crate) fn indicator(markings: &[&str]) -> Value {
     json!({
         "type": "indicator", "spec_version": "2.1", "id": INDICATOR, "created": T0, "modified": T0,
         "name": "Fake site", "pattern": "[domain-name:value = 'vaalit-muutos.example']", "pattern_type": "stix",
@@ -101,21 +107,21 @@ fn indicator(markings: &[&str]) -> Value {
     })
 }
 
-fn malware(markings: &[&str]) -> Value {
+pub(crate) fn malware(markings: &[&str]) -> Value {
     json!({
         "type": "malware", "spec_version": "2.1", "id": MALWARE, "created": T0, "modified": T0,
         "name": "SMS loader", "is_family": false, "object_marking_refs": markings,
     })
 }
 
-fn creator() -> Value {
+pub(crate) fn creator() -> Value {
     json!({"type": "identity", "spec_version": "2.1", "id": CREATOR, "created": T0, "modified": T0,
            "name": "Regional CERT", "identity_class": "organization"})
 }
 
 /// A report with an indicator, a DISARM technique, a malware (a type Sitrep does not
 /// map) and its creator, all under `tlp`.
-fn envelope(tlp: Tlp) -> Value {
+pub(crate) fn envelope(tlp: Tlp) -> Value {
     let m = marking_id(tlp);
     let technique = sitrep_stix::disarm::attack_pattern("T0101", true);
     let refs = [INDICATOR, technique["id"].as_str().unwrap(), MALWARE, CREATOR];
@@ -125,18 +131,18 @@ fn envelope(tlp: Tlp) -> Value {
     ]})
 }
 
-async fn picture(app: &TestApp, token: &str, id: &str) -> Value {
+pub(crate) async fn picture(app: &TestApp, token: &str, id: &str) -> Value {
     let res = app.get(&format!("/api/v1/pictures/{id}"), Some(token)).await;
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
+pub(crate) async fn count(app: &TestApp, sql: &str) -> i64 {
     app.pool.get().await.unwrap().query_one(sql, &[]).await.unwrap().get(0)
 }
 
 /// The picture id a status message names (`Draft picture <uuid> …`).
-fn draft_of(status: &Value) -> String {
+pub(crate) fn draft_of(status: &Value) -> String {
     let message = status["successes"]
         .as_array()
         .unwrap()
@@ -148,7 +154,7 @@ fn draft_of(status: &Value) -> String {
     message.split_whitespace().nth(2).unwrap().to_owned()
 }
 
-fn message_of<'a>(status: &'a Value, list: &str, id: &str) -> &'a str {
+pub(crate) fn message_of<'a>(status: &'a Value, list: &str, id: &str) -> &'a str {
     status[list].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()["message"].as_str().unwrap()
 }
 
