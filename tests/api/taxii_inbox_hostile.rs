@@ -150,6 +150,14 @@ async fn every_refused_post_to_the_inbox_is_in_the_access_log_and_leaves_nothing
     let env = json!({"objects": [report(T0, "r", &[INDICATOR], &[marking_id(Tlp::Amber)]), indicator(&[])]});
     let nested = format!("{{\"objects\": [{}{}]}}", "[".repeat(400), "]".repeat(400));
     let many: Vec<Value> = (0..=sitrep_stix::inbox::MAX_OBJECTS).map(|_| json!({})).collect();
+    // More reports than one envelope's transaction may turn into drafts.
+    let reports: Vec<Value> = (0..=sitrep_stix::inbox::MAX_REPORTS)
+        .map(|i| {
+            let mut r = report(T0, "r", &[INDICATOR], &[marking_id(Tlp::Amber)]);
+            r["id"] = json!(format!("report--00000000-0000-4000-8000-{i:012}"));
+            r
+        })
+        .collect();
     let cases = [
         (post(&app, &b_key, to, &env).await, 404, "denied"),
         (post(&app, &a_reader, to, &env).await, 403, "denied"),
@@ -157,6 +165,7 @@ async fn every_refused_post_to_the_inbox_is_in_the_access_log_and_leaves_nothing
         (post_raw(&app, &a_key, to, ACCEPT, nested).await, 400, "failed"),
         (post(&app, &a_key, to, &json!({"objects": [], "evil": 1})).await, 400, "failed"),
         (post(&app, &a_key, to, &json!({ "objects": many })).await, 413, "failed"),
+        (post(&app, &a_key, to, &json!({ "objects": reports })).await, 413, "failed"),
     ];
     for (res, status, outcome) in cases {
         let id = request_id(&res);

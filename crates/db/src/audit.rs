@@ -517,7 +517,8 @@ pub struct LogFilter {
     pub actor_id: Option<Uuid>,
     /// The acting account's username (as stored: lower case).
     pub actor_username: Option<String>,
-    /// A picture's reference (`VTY-…`): the records whose object is that picture.
+    /// A picture's reference (`VTY-…`): the records whose object is that picture, or whose
+    /// objects (a list, a feed, an inbox post) include it.
     pub picture_reference: Option<String>,
     pub organisation_id: Option<Uuid>,
     pub object_type: Option<String>,
@@ -556,7 +557,11 @@ pub async fn list(
         cond!("actor_id IN (SELECT id FROM users WHERE username = ${})", v);
     }
     if let Some(v) = &f.picture_reference {
-        cond!("object_type = 'picture' AND object_id IN (SELECT id::text FROM pictures WHERE reference = ${})", v);
+        cond!(
+            "EXISTS (SELECT 1 FROM pictures pr WHERE pr.reference = ${} AND \
+             ((object_type = 'picture' AND object_id = pr.id::text) OR pr.id = ANY (object_ids)))",
+            v
+        );
     }
     if let Some(v) = &f.organisation_id {
         cond!("organisation_id = ${}", v);

@@ -40,6 +40,9 @@ use crate::taxii::{
 };
 
 const STATUS_NOT_FOUND: TaxiiError = TaxiiError::Api(ApiError::NotFound { code: "status_not_found" });
+/// How many steps from a report its objects are looked up (report → object → marking →
+/// a marking's own marking).
+const LOOKUP_DEPTH: usize = 4;
 
 /// The inbox the caller posts to: its organisation's, if it may write to it. A tier
 /// collection it reads is read-only (`403`); anything else does not exist for it (`404`),
@@ -136,6 +139,37 @@ async fn import(
     let ids: Vec<String> = received.iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let already = db::received(tx, org, &ids).await?;
 
+    // A marking definition is not versioned (STIX 2.1): received again, it must be the
+    // same, or a later copy could loosen every draft that names it.
+    let marking_ids: Vec<String> = received
+        .iter()
+        .filter(|r| r.type_ == "marking-definition")
+        .map(|r| r.id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !marking_ids.is_empty() {
+        let earlier = db::newest(tx, org, &marking_ids).await?;
+        let mut first: HashMap<&str, &Value> = HashMap::new();
+        let mut redefined = Vec::new();
+        for (i, r) in received.iter().enumerate().filter(|(_, r)| r.type_ == "marking-definition") {
+            let o = &objects[i];
+            if earlier.get(&r.id).or_else(|| first.get(r.id.as_str()).copied()).is_some_and(|before| before != o) {
+                redefined.push((
+                    i,
+                    format!(
+                        "Marking definition {} was received before with other content; a marking definition is never versioned.",
+                        r.id
+                    ),
+                ));
+            }
+            first.entry(&r.id).or_insert(o);
+        }
+        if !redefined.is_empty() {
+            return Ok(Err(refused(received, redefined)));
+        }
+    }
+
     // The newest version of each object in the envelope.
     let mut newest: HashMap<&str, usize> = HashMap::new();
     for (i, r) in received.iter().enumerate() {
@@ -165,31 +199,35 @@ async fn import(
             .map(str::to_owned)
             .collect()
     };
-    let mut stored: HashMap<String, Value> = HashMap::new();
-    let mut wanted: BTreeSet<String> = reports.iter().flat_map(|i| refs_of(&objects[*i])).collect();
-    for _ in 0..2 {
-        let missing: Vec<String> = wanted
-            .iter()
-            .filter(|id| !newest.contains_key(id.as_str()) && !stored.contains_key(*id))
-            .cloned()
-            .collect();
-        if missing.is_empty() {
-            break;
-        }
-        stored.extend(db::newest(tx, org, &missing).await?);
-        // Then the markings of what was found.
-        wanted = missing.iter().filter_map(|id| stored.get(id)).flat_map(&refs_of).collect();
-        wanted.extend(
-            reports
-                .iter()
-                .flat_map(|i| refs_of(&objects[*i]))
-                .filter_map(|id| newest.get(id.as_str()).map(|j| &objects[*j]))
-                .flat_map(&refs_of),
-        );
-    }
-    let find = |id: &str| newest.get(id).map(|i| objects[*i].clone()).or_else(|| stored.get(id).cloned());
     let translations: Vec<&Value> =
         objects.iter().zip(received).filter(|(_, r)| r.type_ == "language-content").map(|(o, _)| o).collect();
+    // Everything a report reaches, a few steps deep (the report, what it refers to, their
+    // markings and creators, the translations' markings), from the envelope or else as
+    // this organisation received it earlier: every marking that decides a draft's TLP is
+    // read, wherever it came from.
+    let mut stored: HashMap<String, Value> = HashMap::new();
+    let mut visited: HashSet<String> = HashSet::new();
+    let mut frontier: BTreeSet<String> =
+        reports.iter().map(|i| &objects[*i]).chain(translations.iter().copied()).flat_map(&refs_of).collect();
+    for _ in 0..LOOKUP_DEPTH {
+        frontier.retain(|id| !visited.contains(id));
+        if frontier.is_empty() {
+            break;
+        }
+        let missing: Vec<String> = frontier.iter().filter(|id| !newest.contains_key(id.as_str())).cloned().collect();
+        if !missing.is_empty() {
+            stored.extend(db::newest(tx, org, &missing).await?);
+        }
+        let mut next = BTreeSet::new();
+        for id in std::mem::take(&mut frontier) {
+            if let Some(o) = newest.get(id.as_str()).map(|j| &objects[*j]).or_else(|| stored.get(&id)) {
+                next.extend(refs_of(o));
+            }
+            visited.insert(id);
+        }
+        frontier = next;
+    }
+    let find = |id: &str| newest.get(id).map(|i| objects[*i].clone()).or_else(|| stored.get(id).cloned());
     let report_ids: Vec<String> = reports.iter().map(|i| received[*i].id.clone()).collect();
     let mut links = db::report_links(tx, org, &report_ids).await?;
     let sender = Sender { organisation: org, account: &caller.username };
@@ -370,7 +408,9 @@ pub async fn add_objects(
     inbox_of(&caller, &path)?;
     let body = read_body(&req, payload).await?;
     let objects = envelope_objects(body).map_err(|e| match e {
-        EnvelopeError::TooMany(_) => TaxiiError::Api(ApiError::PayloadTooLarge { limit: MAX_CONTENT_LENGTH }),
+        EnvelopeError::TooMany(_) | EnvelopeError::TooManyReports(_) => {
+            TaxiiError::Api(ApiError::PayloadTooLarge { limit: MAX_CONTENT_LENGTH })
+        }
         e => bad_request("invalid_envelope", e.to_string()),
     })?;
     let at = Utc::now();
