@@ -889,13 +889,14 @@ try {
       const cells = [...document.querySelectorAll('#log-table tbody tr td:nth-child(3)')].map((td) => td.textContent);
       return cells.length > 0 && cells.every((t) => t === 'b.reader');
     });
-    // By a picture's reference (any case): only records about that picture.
+    // By a picture's reference (any case): only records about that picture, as their
+    // object or among the objects a list returned (the cell's title names those).
     await a.page.getByLabel('Username').fill('');
     await a.page.getByLabel('Picture reference').fill(seed.group.reference.toLowerCase());
     await a.page.getByRole('button', { name: 'Search' }).click();
     await a.page.waitForFunction((id) => {
-      const cells = [...document.querySelectorAll('#log-table tbody tr td:nth-child(6)')].map((td) => td.textContent);
-      return cells.length > 0 && cells.every((t) => t.includes(id));
+      const cells = [...document.querySelectorAll('#log-table tbody tr td:nth-child(6)')].map((td) => `${td.textContent} ${td.title}`);
+      return cells.length > 0 && cells.every((t) => t.includes(id)) && cells.some((t) => t.includes(`picture ${id}`));
     }, seed.group.id);
     // An unknown action: no empty table, but which filters were used and what names look like.
     await a.page.getByLabel('Picture reference').fill('');

@@ -357,7 +357,7 @@ export async function auditView(main) {
       scrollBox(t('admin.log_records'), table(['#', ...['time', 'actor', 'organisation', 'action', 'object', 'outcome', 'status', 'reason', 'address'].map((k) => t(`admin.col.${k}`))],
         rows.map((r) => h('tr', {}, h('td', {}, r.seq), h('td', { class: 'no-wrap' }, time(r.at)), h('td', {}, r.actor_name || r.actor_type),
           h('td', {}, codes.get(r.organisation_id) || r.organisation_id || '—'), h('td', { class: 'mono no-wrap' }, r.action),
-          h('td', { class: 'mono log-object' }, [r.object_type, r.object_id].filter(Boolean).join(' ') || ((r.object_ids || []).length ? t('admin.ids', { n: r.object_ids.length }) : '—')),
+          h('td', { class: 'mono log-object', title: (r.object_ids || []).join(' ') || undefined }, [r.object_type, r.object_id].filter(Boolean).join(' ') || ((r.object_ids || []).length ? t('admin.ids', { n: r.object_ids.length }) : '—')),
           h('td', { class: r.outcome === 'allowed' ? '' : 'bad' }, r.outcome), h('td', {}, r.http_status),
           h('td', {}, r.reason || '—'), h('td', { class: 'mono' }, r.client_addr || '—'))), { id: 'log-table' })));
   };
