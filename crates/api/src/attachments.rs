@@ -224,8 +224,7 @@ impl Store {
             thumbnail: None,
             kept: false,
         };
-        let mut writer = Writer::new(file, Sealer::new(&key));
-        let mut sha = Sha256::new();
+        let mut writer = Writer::new(file, Sealer::new(&key).map_err(ApiError::Internal)?);
         let mut sniffer = Sniffer::default();
         let mut size: u64 = 0;
         while let Some(chunk) = body.next().await {
@@ -240,12 +239,11 @@ impl Store {
             if size > limit {
                 return Err(too_large());
             }
-            sha.update(&chunk);
             sniffer.push(&chunk);
             if let Some(m) = sniffer.early_mismatch(declared) {
                 return Err(ReceiveError::Mismatch(m, None));
             }
-            writer.write(&chunk).await?;
+            writer.write(chunk).await?;
         }
         if content_length.is_some_and(|n| n != size) {
             return Err(ReceiveError::Api(ApiError::BadRequest {
@@ -253,9 +251,8 @@ impl Store {
                 detail: "The upload is shorter than its Content-Length; nothing was stored.".into(),
             }));
         }
-        let sha256: [u8; 32] = sha.finalize().into();
+        let sha256 = writer.finish().await?;
         let sniffed = sniffer.verdict(declared).map_err(|m| ReceiveError::Mismatch(m, Some(sha256)))?;
-        writer.finish().await?;
         received.sha256 = sha256;
         received.size = size;
         if let Some(format) = images::format_of(&sniffed) {
@@ -567,7 +564,7 @@ fn open_file(path: &Path, key: &DataKey, size: u64) -> std::io::Result<Vec<u8>> 
 fn seal_file(path: &Path, key: &DataKey, plain: &[u8]) -> std::io::Result<()> {
     let failed = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
     let mut file = sitrep_auth::keyfile::open_private(path)?;
-    let mut sealer = Sealer::new(key);
+    let mut sealer = Sealer::new(key).map_err(failed)?;
     file.write_all(&sealer.push(plain).map_err(failed)?)?;
     file.write_all(&sealer.finish().map_err(failed)?)?;
     file.sync_all()
@@ -638,17 +635,25 @@ const WRITE_BATCH: usize = 1024 * 1024;
 /// final flush (before the upload is recorded) has at most this much left to do.
 const FLUSH_EVERY: u64 = 32 * 1024 * 1024;
 
-/// The encrypted temporary file of an upload. Plaintext is gathered into batches; each
-/// batch is encrypted and written on the blocking pool while the next one is received
-/// (one batch in flight at a time, so memory stays at a few batches), and the written
-/// bytes are flushed to the disk behind the writes. Done in line, a large upload waited
-/// for its encryption, its writes and finally for the flush of the whole file (about
+/// The encrypted temporary file of an upload, and the SHA-256 of its plaintext. The
+/// received pieces are gathered into batches; each batch is hashed, and encrypted
+/// (straight from the pieces into the buffer that is written: the bytes are copied once)
+/// and written, as two tasks on the blocking pool while the next one is received (one
+/// batch in flight at a time, so memory stays at a few batches), and the written bytes are
+/// flushed to the disk behind the writes. Hashing on the receiving thread made it the
+/// slowest of the three (a profile of the benchmark's upload: SHA-256 31% of the server's
+/// time, TLS 13%, the cipher 20%; docs/benchmarks.md). Done in line, a large upload
+/// waited for its encryption, its writes and finally for the flush of the whole file (about
 /// 0.6 s for 256 MiB on the benchmark machine: `dd … conv=fsync`, docs/benchmarks.md).
 struct Writer {
     /// The file and the encryption, here between batches, away while one is in flight.
     idle: Option<(std::fs::File, Sealer)>,
     in_flight: Option<tokio::task::JoinHandle<std::io::Result<(std::fs::File, Sealer, u64)>>>,
-    batch: Vec<u8>,
+    batch: Vec<Bytes>,
+    batched: usize,
+    /// The hash of what was sent, here between batches, away while one is hashed.
+    sha: Option<Sha256>,
+    hashing: Option<tokio::task::JoinHandle<Sha256>>,
     unflushed: u64,
     flushing: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -662,18 +667,21 @@ impl Writer {
         Writer {
             idle: Some((file, sealer)),
             in_flight: None,
-            batch: Vec::with_capacity(WRITE_BATCH),
+            batch: Vec::new(),
+            batched: 0,
+            sha: Some(Sha256::new()),
+            hashing: None,
             unflushed: 0,
             flushing: None,
         }
     }
 
-    /// Takes the next plaintext.
-    async fn write(&mut self, data: &[u8]) -> Result<(), ApiError> {
-        self.batch.extend_from_slice(data);
-        if self.batch.len() >= WRITE_BATCH {
-            let full = std::mem::replace(&mut self.batch, Vec::with_capacity(WRITE_BATCH));
-            self.send(full).await?;
+    /// Takes the next piece of plaintext.
+    async fn write(&mut self, data: Bytes) -> Result<(), ApiError> {
+        self.batched += data.len();
+        self.batch.push(data);
+        if self.batched >= WRITE_BATCH {
+            self.send().await?;
         }
         Ok(())
     }
@@ -697,24 +705,47 @@ impl Writer {
         self.idle.take().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("upload file lost")))
     }
 
-    /// Encrypts and writes `plain` on the blocking pool, returning once the batch before
-    /// it is written.
-    async fn send(&mut self, plain: Vec<u8>) -> Result<(), ApiError> {
+    /// The hash of every batch sent so far.
+    async fn hashed(&mut self) -> Result<Sha256, ApiError> {
+        if let Some(task) = self.hashing.take() {
+            return task.await.map_err(|e| ApiError::Internal(e.into()));
+        }
+        self.sha.take().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("upload hash lost")))
+    }
+
+    /// Hashes, encrypts and writes the batch on the blocking pool, returning once the
+    /// batch before it is hashed and written.
+    async fn send(&mut self) -> Result<(), ApiError> {
+        let mut sha = self.hashed().await?;
         let (mut file, mut sealer) = self.settle().await?;
+        let pieces = std::mem::take(&mut self.batch);
+        let len = std::mem::take(&mut self.batched);
+        let to_hash = pieces.clone();
+        self.hashing = Some(tokio::task::spawn_blocking(move || {
+            for piece in &to_hash {
+                sha.update(piece);
+            }
+            sha
+        }));
         self.in_flight = Some(tokio::task::spawn_blocking(move || {
-            let sealed = sealer.push(&plain).map_err(std::io::Error::other)?;
+            let mut sealed = Vec::with_capacity(sitrep_auth::envelope::sealed_capacity(len));
+            for piece in &pieces {
+                sealer.push_into(piece, &mut sealed).map_err(std::io::Error::other)?;
+            }
+            drop(pieces);
             file.write_all(&sealed)?;
             Ok((file, sealer, sealed.len() as u64))
         }));
         Ok(())
     }
 
-    /// Writes the rest and the last segment, and flushes the whole file to the disk.
-    async fn finish(mut self) -> Result<(), ApiError> {
-        let rest = std::mem::take(&mut self.batch);
-        if !rest.is_empty() {
-            self.send(rest).await?;
+    /// Writes the rest and the last segment, flushes the whole file to the disk, and
+    /// returns the plaintext's SHA-256.
+    async fn finish(mut self) -> Result<[u8; 32], ApiError> {
+        if !self.batch.is_empty() {
+            self.send().await?;
         }
+        let sha = self.hashed().await?;
         let (file, sealer) = self.settle().await?;
         if let Some(f) = self.flushing.take() {
             joined(f.await)?;
@@ -726,7 +757,8 @@ impl Writer {
                 file.sync_all()
             })
             .await,
-        )
+        )?;
+        Ok(sha.finalize().into())
     }
 }
 
