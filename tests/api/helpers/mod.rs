@@ -196,6 +196,11 @@ impl TestApp {
             .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
             .https_only(true)
             .redirect(reqwest::redirect::Policy::none())
+            // The server closes a connection idle for 5 s (actix's keep-alive). A pooled
+            // connection reused at that moment fails the request (`IncompleteMessage`):
+            // a test that worked for seconds between two requests (encoding a large image
+            // in a debug build) failed so now and then. Idle connections are left at 2 s.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .unwrap();
         let pool =
