@@ -89,11 +89,36 @@ bench_bootstrap() {
   [[ -n $password && $password != *$'\n'* ]] || die "bootstrap printed no password"
 }
 
+# api CURL_ARGS...: curl, trusting the certificate of the server bench_serve started.
+api() { curl -s --cacert "$SITREP_DATA_DIR/tls/cert.pem" "$@"; }
+
+# json EXPR: EXPR applied to the JSON document on standard input, e.g. json "['id']".
+json() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+
 # bench_login USER PASSWORD -> an access token (from the server bench_serve started).
 bench_login() {
-  curl -sk -X POST "$bench_base/api/v1/auth/login" -H 'content-type: application/json' \
-    -d "{\"username\":\"$1\",\"password\":\"$2\"}" |
-    python3 -c "import json, sys; print(json.load(sys.stdin)['access_token'])"
+  api -X POST "$bench_base/api/v1/auth/login" -H 'content-type: application/json' \
+    -d "{\"username\":\"$1\",\"password\":\"$2\"}" | json "['access_token']"
+}
+
+# bench_org TOKEN CODE -> the id of the organisation with that code.
+bench_org() {
+  api "$bench_base/api/v1/organisations?limit=200" -H "authorization: Bearer $1" |
+    python3 -c "import json, sys; print([o['id'] for o in json.load(sys.stdin)['items'] if o['code'] == '$2'][0])"
+}
+
+# bench_user TOKEN USERNAME ORGANISATION_ID ROLE... -> the password of a new account (of
+# the secretariat's TOKEN), one it has chosen itself (see bench_own_password).
+bench_user() {
+  local token=$1 name=$2 org=$3 first status roles
+  shift 3
+  first=bench-$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')
+  roles=$(printf '"%s",' "$@")
+  status=$(api -o /dev/null -w '%{http_code}' -X POST "$bench_base/api/v1/users" \
+    -H "authorization: Bearer $token" -H 'content-type: application/json' \
+    -d "{\"username\":\"$name\",\"display_name\":\"Bench\",\"password\":\"$first\",\"organisation_id\":\"$org\",\"roles\":[${roles%,}]}")
+  [[ $status == 201 ]] || die "could not create the account $name (HTTP $status)"
+  bench_own_password "$name" "$first"
 }
 
 # bench_own_password USER ONE_TIME_PASSWORD -> a new random password, which the account
@@ -103,7 +128,7 @@ bench_own_password() {
   local token new status
   token=$(bench_login "$1" "$2") || die "could not sign in as $1"
   new=bench-$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')
-  status=$(curl -sk -o /dev/null -w '%{http_code}' -X POST "$bench_base/api/v1/me/password" \
+  status=$(api -o /dev/null -w '%{http_code}' -X POST "$bench_base/api/v1/me/password" \
     -H "authorization: Bearer $token" -H 'content-type: application/json' \
     -d "{\"current_password\":\"$2\",\"new_password\":\"$new\"}")
   [[ $status == 2* ]] || die "could not set $1's own password (HTTP $status)"
