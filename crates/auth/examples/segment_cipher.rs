@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use chacha20poly1305::aead::KeyInit;
-use chacha20poly1305::aead::stream::{EncryptorBE32, StreamPrimitive};
+use chacha20poly1305::aead::stream::EncryptorBE32;
 use chacha20poly1305::{Key, XChaCha20Poly1305};
 use sitrep_auth::envelope::{DataKey, SEGMENT, Sealer};
 
