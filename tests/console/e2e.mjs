@@ -359,7 +359,50 @@ try {
     await author.page.getByRole('link', { name: 'New picture' }).click();
     await author.page.getByRole('heading', { name: 'New situation picture' }).waitFor();
     const p = author.page;
+    // Handling comes first, and the rules it implies follow the choices as they are made.
+    check(await p.locator('form fieldset legend').first().innerText() === 'Handling', 'the handling is the first part of the form');
+    const rule = (key) => p.locator(`#handling-rules li[data-rule="${key}"]`);
+    check(await rule('tier_tlp').getAttribute('data-ok') === 'true', 'group allows AMBER');
+    check((await rule('tier_tlp').innerText()).startsWith('Met'), 'a met rule says so in words');
+    check(await rule('secrecy_basis').getAttribute('data-ok') === 'false', 'a secret picture still needs its basis');
+    check((await rule('secrecy_basis').innerText()).startsWith('Not yet'), 'an unmet rule says so in words');
+    await p.getByLabel('TLP', { exact: true }).selectOption('RED');
+    check(await rule('tier_tlp').getAttribute('data-ok') === 'false', 'group does not allow RED, said at once');
+    check((await rule('tier_tlp').innerText()).includes('TLP:AMBER+STRICT') && !(await rule('tier_tlp').innerText()).includes('TLP:RED'), 'the TLPs the tier allows');
+    await p.getByLabel('TLP', { exact: true }).selectOption('AMBER');
+    // Which languages the texts need, and why: the original, and English for the RAS tier.
+    const langRule = p.locator('#language-rule');
+    check((await langRule.innerText()).includes('Finnish (the original language)'), `the original language is required: ${await langRule.innerText()}`);
+    check(!(await langRule.innerText()).includes('English'), 'English is not required at the group tier');
+    await p.getByLabel('Tier', { exact: true }).selectOption('group_virt_ras');
+    check((await langRule.innerText()).includes('English (the RAS tier is read in English)'), `English for the RAS: ${await langRule.innerText()}`);
+    check(await p.getByLabel('Title (English)').getAttribute('aria-required') === 'true', 'the English title is marked required');
+    check((await p.locator('label', { hasText: 'Title (English)' }).innerText()).includes('(required)'), 'and says so in its label');
+    for (const k of ['consent_virt', 'consent_ras', 'english']) check(await rule(k).getAttribute('data-ok') === 'false', `${k} applies at the RAS tier`);
+    check(await rule('four_eyes').count() === 1, 'four eyes said for the RAS tier');
+    await p.locator('[data-checks="Originator consents"]').getByLabel('ras').check();
+    check(await rule('consent_ras').getAttribute('data-ok') === 'true', 'a consent given meets its rule at once');
+    await p.locator('[data-checks="Originator consents"]').getByLabel('ras').uncheck();
+    await p.getByLabel('Tier', { exact: true }).selectOption('group');
+    check(await rule('consent_ras').count() === 0 && await p.getByLabel('Title (English)').getAttribute('aria-required') === null, 'back at group: no RAS rules, English optional');
+    // Leaving unsaved work asks first; called off, the editor stays with what was written.
     await p.getByLabel('Title (Finnish)').fill(title);
+    const asked = [];
+    p.once('dialog', (d) => { asked.push(d.message()); d.dismiss(); });
+    await p.getByRole('link', { name: 'Situation board' }).click();
+    await p.waitForTimeout(300);
+    check(asked.length === 1 && asked[0].includes('not saved'), `asked before leaving unsaved work: ${asked}`);
+    check(new URL(p.url()).hash === '#/new', `still at the editor's address: ${p.url()}`);
+    check(await p.getByLabel('Title (Finnish)').inputValue() === title, 'the text written is still there');
+    check(await p.evaluate(() => {
+      const e = new Event('beforeunload', { cancelable: true });
+      window.dispatchEvent(e);
+      return e.defaultPrevented;
+    }), 'a reload or a closed tab is asked about too');
+    // Dates are written YYYY-MM-DD HH:MM whatever the browser's locale (no native picker).
+    const from = p.getByLabel('Valid from');
+    check(await from.getAttribute('type') === 'text' && await from.getAttribute('placeholder') === 'YYYY-MM-DD HH:MM', 'an ISO date field');
+    await from.fill('01/12/2026 09:30');
     await p.getByLabel('Summary (Finnish)').fill('Väitteitä suljetuista äänestyspaikoista levitetään.');
     await p.getByLabel('Title (English)').fill('False claims about closed polling stations');
     await p.getByLabel('Summary (English)').fill('Claims that polling stations are closed are spreading.');
@@ -368,20 +411,56 @@ try {
     await p.getByLabel('Impact on public confidence').selectOption('significant');
     await p.getByLabel('polling stations').check();
     await p.getByLabel('DISARM techniques').fill('T9999');
+    check((await p.locator('[data-picked="disarm"] li[data-technique="T9999"]').innerText()).includes('not in the pinned list'), 'an unknown id is said at once');
     await p.getByLabel('Description').fill('Own monitoring of social media');
     await p.getByLabel('Secrecy basis').fill('JulkL 24 § 1 mom 7 k');
+    check(await rule('secrecy_basis').getAttribute('data-ok') === 'true', 'the basis written meets its rule');
+    await p.getByRole('button', { name: 'Save and submit for review' }).click();
+    // A date that is not one is said before anything is sent: the summary counts it and
+    // links to the field.
+    const summary = p.locator('#error-summary');
+    await summary.waitFor({ state: 'visible' });
+    check(await summary.locator('h2').innerText() === 'There is 1 problem to fix', `one problem: ${await summary.locator('h2').innerText()}`);
+    check(await p.evaluate(() => document.activeElement && document.activeElement.id) === 'error-summary', 'focus on the summary');
+    check(await from.getAttribute('aria-invalid') === 'true', 'the date field is marked invalid');
+    await summary.getByRole('link', { name: /^Valid from: Write the date and time as year-month-day/ }).click();
+    check(await p.evaluate(() => document.activeElement && document.activeElement.name) === 'valid_from', 'the link goes to the field');
+    check(new URL(p.url()).hash === '#/new', 'following a link of the summary does not leave the editor');
+    await from.fill('2026-12-01 09:30');
     await p.getByRole('button', { name: 'Save and submit for review' }).click();
     const err = p.locator('.field[data-field="disarm_techniques"] .error');
     await err.waitFor({ state: 'visible' });
     check((await err.innerText()).length > 0, 'the API error is shown at the DISARM field');
     check(await p.getByLabel('DISARM techniques').getAttribute('aria-invalid') === 'true', 'field marked invalid');
-    await p.getByLabel('DISARM techniques').fill('T0101, T0097.206');
+    check(await summary.locator('h2').innerText() === 'There is 1 problem to fix', 'the API\'s error counted in the summary');
+    check((await summary.getByRole('link').innerText()).startsWith('DISARM techniques'), 'the summary links the DISARM field by its label');
+    await summary.getByRole('link').click();
+    check(await p.evaluate(() => document.activeElement && document.activeElement.name) === 'disarm_techniques', 'its link goes to the DISARM field');
+    // The picker searches the pinned list by name and by id; a hit's button adds the id.
+    await p.locator('[data-picked="disarm"] li[data-technique="T9999"]').getByRole('button', { name: 'Remove T9999' }).click();
+    check(await p.getByLabel('DISARM techniques').inputValue() === '', 'removed from the ids');
+    const search = p.getByLabel('Search the DISARM list by id or name');
+    await search.fill('localised cont');
+    await p.getByRole('button', { name: 'Add T0101 Create Localised Content (TA05)' }).click();
+    await search.fill('T0097.20');
+    check((await p.locator('.picker-results button').count()) > 1, 'an id prefix finds the sub-techniques');
+    await search.fill('t0097.206');
+    await search.press('Enter');
+    check(await p.getByLabel('DISARM techniques').inputValue() === 'T0101, T0097.206', `the picked ids: ${await p.getByLabel('DISARM techniques').inputValue()}`);
+    check((await p.locator('[data-picked="disarm"]').innerText()).includes('Create Localised Content'), 'the picked ids with their names');
+    await search.fill('zzzz no such technique');
+    check((await p.locator('.picker-results button').count()) === 0, 'nothing found for a name that is not there');
+    check((await p.locator('.picker').nth(1).innerText()).includes('No ATT&CK list is pinned'), 'the ATT&CK picker says it has no list yet');
     await p.getByRole('button', { name: 'Save and submit for review' }).click();
     // Shown in the author's interface language (English), which the picture has too.
     await p.getByRole('heading', { level: 1, name: 'False claims about closed polling stations' }).waitFor();
     await p.getByText('in review').first().waitFor();
     posted = { id: new URL(p.url()).hash.split('/')[2] };
     check(posted.id && posted.id.length === 36, `picture id in the address: ${p.url()}`);
+    // Saved: leaving asked nothing. The date was read in the deployment's zone (Helsinki,
+    // UTC+2 in December), not the browser's.
+    const saved = await p.evaluate(async (id) => (await import('./api.js')).request(`/pictures/${id}`), posted.id);
+    check(new Date(saved.valid_from).toISOString() === '2026-12-01T07:30:00.000Z', `valid_from in Helsinki time: ${saved.valid_from}`);
   });
 
   await scenario('a second approver approves and publishes it from the queue (four eyes)', async () => {
@@ -445,11 +524,30 @@ try {
     const t = await text(author.page);
     check(t.includes('Revision history'), 'history shown');
     await author.page.getByRole('link', { name: 'Propose a revision' }).click();
+    // The editor of a saved picture shows its dates as it takes them.
+    check(await author.page.getByLabel('Valid from').inputValue() === '2026-12-01 09:30', 'the saved date, ISO, in Helsinki time');
     await author.page.getByLabel('Urgency').selectOption('immediate');
+    await author.page.getByLabel('Search the DISARM list by id or name').fill('T0002');
+    await author.page.getByRole('button', { name: /^Add T0002 / }).click();
+    await author.page.getByRole('button', { name: 'Remove T0097.206' }).click();
+    await author.page.getByLabel('Summary (English)').fill('Claims that polling stations are closed are spreading in Vaasa.');
     await author.page.getByRole('button', { name: 'Save revision' }).click();
     await author.page.getByText(/Revision \d+ is proposed/).waitFor();
     await author.page.getByRole('button', { name: 'Compare' }).click();
-    await author.page.locator('#diff').getByText('urgency').waitFor();
+    // Side by side, each changed field on its row by its name, values as words.
+    const diff = author.page.locator('#diff table.side-by-side');
+    await diff.waitFor();
+    const row = (path) => diff.locator(`tr[data-path="${path}"]`);
+    check(await row('urgency').locator('th').innerText() === 'Urgency', 'the field by its name');
+    check(await row('urgency').locator('td.old').innerText() === 'priority' && await row('urgency').locator('td.new').innerText() === 'immediate', 'its two values side by side');
+    check((await row('summary.en').locator('th').innerText()) === 'Summary (English)', 'a text by its language');
+    check((await row('summary.en').locator('td.new').innerText()).includes('in Vaasa'), 'the new text');
+    check(await row('summary.fi').count() === 0, 'an unchanged language is not listed');
+    check((await row('disarm_techniques').locator('td.new ins').innerText()) === 'T0002', 'an added id marked');
+    check((await row('disarm_techniques').locator('td.new').innerText()).includes('(added)'), 'and said, not only coloured');
+    check((await row('disarm_techniques').locator('td.old del').innerText()) === 'T0097.206', 'a removed id marked');
+    check(!(await diff.innerText()).includes('{'), 'no JSON in the comparison');
+    await author.page.locator('#history').screenshot({ path: join(artifacts, 'picture-compare-1366.png') });
   });
 
   await scenario('the reader asks the originator a question and the author answers it', async () => {
@@ -748,6 +846,19 @@ try {
     await s.context.close();
   });
 
+  // Pages that show more once something is done on them: the editor with technique hits
+  // and the summary of a date that is not one; a picture's two revisions side by side.
+  const editorErrors = async (page) => {
+    await page.locator('input[data-picker="disarm"]').fill('loc');
+    await page.locator('.picker-results button').first().waitFor();
+    await page.locator('input[name="valid_until"]').fill('31.12.2026');
+    await page.locator('form button[type="submit"][value="draft"]').click();
+    await page.locator('#error-summary:not([hidden]) a').first().waitFor();
+  };
+  const compareRevisions = async (page) => {
+    await page.locator('#history form button[type="submit"]').click();
+    await page.locator('#diff table.side-by-side tbody tr').first().waitFor();
+  };
   await scenario('axe-core finds no WCAG 2.2 AA violation on any main page, in Finnish and Swedish, at 1366 and 390 px', async () => {
     const reportHref = await author.page.evaluate(async () => {
       const list = await (await import('./api.js')).request('/reports');
@@ -763,6 +874,8 @@ try {
         ['picture', `#/picture/${seed.group.id}`, '#history table'],
         ['picture-attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]'],
         ['editor', '#/new', '#editor-h'],
+        ['editor-errors', '#/new', '#editor-h', editorErrors],
+        ['picture-compare', `#/picture/${posted.id}`, '#history form', compareRevisions],
         ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]'],
         ['reports', '#/reports', '#report-list a'],
         ['report', reportHref, '#report-pictures a'],
@@ -796,17 +909,20 @@ try {
     await anon.context.close();
     for (const [name, user, pages] of who) {
       const s = await session(`${name}-axe`);
+      // Leaving the editor with what a check wrote in it: yes.
+      s.page.on('dialog', (d) => d.accept());
       await signIn(s, user);
       for (const lang of ['fi', 'sv']) {
         await s.page.locator('#language').selectOption(lang);
         await s.page.waitForFunction((l) => document.documentElement.lang === l, lang);
         for (const size of sizes) {
           await s.page.setViewportSize(size);
-          for (const [view, hash, ready] of pages) {
+          for (const [view, hash, ready, prepare] of pages) {
             await s.page.evaluate((x) => { location.hash = x; }, hash);
             await s.page.locator(ready).first().waitFor();
             // The panels a page reads after its first paint (history, questions, …).
             await s.page.waitForTimeout(400);
+            if (prepare) await prepare(s.page);
             violations.push(...await axe(s.page, `${view} (${name}) ${lang} ${size.width}px`));
           }
         }
@@ -1035,19 +1151,23 @@ try {
       ['c.reader', seed.users.c, [['board', '#/board', '#board-list > li'], ['board-table', '#/board/view=table', '#board-table tbody tr'], ['picture', `#/picture/${seed.group.id}`, '#acks button'],
         ['attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
-      ['a.author', seed.users.author, [['account', '#/account', '#totp-start'], ['editor', '#/new', '#editor-h'], ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
+      ['a.author', seed.users.author, [['account', '#/account', '#totp-start'], ['editor', '#/new', '#editor-h'],
+        ['editor-errors', '#/new', '#editor-h', editorErrors], ['picture-compare', `#/picture/${posted.id}`, '#history form', compareRevisions],
+        ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['s.auditor', seed.users.auditor, [['audit', '#/audit', '#log-table tbody tr']]],
     ];
     for (const [name, user, views] of who) {
       const s = await session(`${name}-390`, { width: 390, height: 844 });
+      s.page.on('dialog', (d) => d.accept());
       await signIn(s, user);
       for (const lang of ['fi', 'sv']) {
         await s.page.locator('#language').selectOption(lang);
         await s.page.waitForFunction((l) => document.documentElement.lang === l, lang);
-        for (const [view, hash, ready] of views) {
+        for (const [view, hash, ready, prepare] of views) {
           await s.page.evaluate((x) => { location.hash = x; }, hash);
           await s.page.locator(ready).first().waitFor();
           await s.page.waitForTimeout(300);
+          if (prepare) await prepare(s.page);
           const width = await s.page.evaluate(() => document.scrollingElement.scrollWidth);
           check(width <= 390, `${view} in ${lang} is ${width} px wide at 390 px`);
           if (view === 'picture') {
