@@ -44,7 +44,7 @@ function apiForm(title, fields, submitText, send) {
   return form;
 }
 
-export async function secretariatView(main, tab) {
+export async function secretariatView(main, tab, setCleanup = () => {}) {
   const tabs = ['overdue', 'organisations', 'elections'];
   const body = h('div');
   mount(main, h('h1', {}, t('admin.secretariat')),
@@ -53,16 +53,110 @@ export async function secretariatView(main, tab) {
     body);
   if (tab === 'organisations') await organisations(body);
   else if (tab === 'elections') await electionsView(body);
-  else await overdue(body);
+  else await overdue(body, setCleanup);
+}
+
+const MATRIX_PICTURES = 12;
+const MATRIX_REREAD_MS = 30000;
+
+/**
+ * The organisation × acknowledgement matrix: one column a picture whose deadline has
+ * passed with someone silent (the most overdue first, at most 12), one row an
+ * organisation asked to acknowledge any of them; each cell says whether and how it
+ * acknowledged (on time or how late) or how long it is overdue, counting each second.
+ * Read again every 30 seconds (the secretariat has no live stream).
+ */
+async function ackMatrix(box, overdueItems, setTimer) {
+  const pictures = [];
+  for (const o of overdueItems) {
+    if (!pictures.some((p) => p.id === o.picture_id)) pictures.push({ id: o.picture_id, reference: o.reference, deadline: o.deadline });
+    if (pictures.length === MATRIX_PICTURES) break;
+  }
+  const statuses = await Promise.all(pictures.map((p) => request(`/pictures/${p.id}/acknowledgements`)));
+  const orgs = new Map();
+  const cell = new Map();
+  pictures.forEach((p, i) => {
+    const s = statuses[i];
+    const deadline = s.deadline || p.deadline;
+    for (const a of s.acknowledgements || []) {
+      orgs.set(a.organisation.id, a.organisation.code);
+      const k = `${a.organisation.id}|${p.id}`;
+      const before = cell.get(k);
+      if (!before || before.at > a.created_at) cell.set(k, { acked: true, kind: a.kind, at: a.created_at, deadline });
+    }
+    for (const o of s.pending || []) {
+      orgs.set(o.id, o.code);
+      cell.set(`${o.id}|${p.id}`, { acked: false, deadline });
+    }
+  });
+  const rows = [...orgs].sort((a, b) => a[1].localeCompare(b[1]));
+  const ticking = [];
+  const text = (c) => {
+    const late = (new Date(c.acked ? c.at : Date.now()).getTime() - new Date(c.deadline).getTime()) / 1000;
+    if (c.acked) return late > 0 ? t('matrix.acked_late', { kind: label(c.kind), late: duration(late) }) : t('matrix.acked', { kind: label(c.kind) });
+    return late > 0 ? t('matrix.overdue', { late: durationSecs(late) }) : t('matrix.due', { left: durationSecs(-late) });
+  };
+  const td = (org, p) => {
+    const c = cell.get(`${org}|${p.id}`);
+    if (!c) return h('td', { class: 'not-asked', dataset: { state: 'not_asked' } }, t('matrix.not_asked'));
+    const state = c.acked ? 'acknowledged' : new Date(c.deadline).getTime() < Date.now() ? 'overdue' : 'due';
+    const el = h('td', { class: `m-${state}`, dataset: { state } }, text(c));
+    if (!c.acked) ticking.push([el, c]);
+    return el;
+  };
+  const done = (p) => rows.filter(([org]) => (cell.get(`${org}|${p.id}`) || {}).acked).length;
+  const askedOf = (p) => rows.filter(([org]) => cell.has(`${org}|${p.id}`)).length;
+  mount(box, h('h2', { id: 'matrix-h' }, t('matrix.title')), h('p', { class: 'hint' }, t('matrix.hint')),
+    scrollBox(t('matrix.title'), h('table', { id: 'ack-matrix' },
+      h('thead', {},
+        h('tr', {}, h('th', { scope: 'col' }, t('matrix.organisation')),
+          pictures.map((p) => h('th', { scope: 'col', dataset: { picture: p.id } }, h('a', { href: `#/picture/${p.id}`, class: 'mono' }, p.reference),
+            h('div', { class: 'meta' }, t('matrix.progress', { n: done(p), total: askedOf(p) })))))),
+      h('tbody', {}, rows.map(([org, code]) => h('tr', { dataset: { org: code } }, h('th', { scope: 'row' }, code),
+        pictures.map((p) => td(org, p))))))));
+  setTimer(setInterval(() => {
+    for (const [el, c] of ticking) {
+      el.textContent = text(c);
+      const state = new Date(c.deadline).getTime() < Date.now() ? 'overdue' : 'due';
+      el.className = `m-${state}`;
+      el.dataset.state = state;
+    }
+  }, 1000));
+}
+
+/** "2 h 05 min 09 s" for a number of seconds. */
+function durationSecs(secs) {
+  const s = Math.floor(secs);
+  return t('countdown.duration', { h: Math.floor(s / 3600), m: String(Math.floor((s % 3600) / 60)).padStart(2, '0'), s: String(s % 60).padStart(2, '0') });
 }
 
 /** The overdue acknowledgements, the most overdue first (one request per page of 100). */
-async function overdue(body) {
+async function overdue(body, setCleanup = () => {}) {
   const first = await request('/acknowledgements/overdue?limit=100');
   if (!first.items.length) {
     mount(body, h('h2', {}, t('admin.tab.overdue')), h('p', { class: 'empty' }, t('admin.none_overdue')));
     return;
   }
+  // The matrix first, kept up to date: its clocks tick, and it is read again every 30 s.
+  const matrixBox = h('section', { id: 'matrix', 'aria-labelledby': 'matrix-h' });
+  let tick = null;
+  const setTimer = (x) => {
+    clearInterval(tick);
+    tick = x;
+  };
+  await ackMatrix(matrixBox, first.items, setTimer);
+  const reread = setInterval(async () => {
+    try {
+      const now = await request('/acknowledgements/overdue?limit=100');
+      await ackMatrix(matrixBox, now.items, setTimer);
+    } catch (_) {
+      // The next read tries again; the page keeps what it has.
+    }
+  }, MATRIX_REREAD_MS);
+  setCleanup(() => {
+    clearInterval(reread);
+    clearInterval(tick);
+  });
   const rows = h('tbody');
   const row = (o) => h('tr', {},
     h('td', { class: 'mono' }, h('a', { href: `#/picture/${o.picture_id}` }, o.reference)),
@@ -89,7 +183,7 @@ async function overdue(body) {
     }
   });
   const headers = ['reference', 'originator', 'handling', 'organisation', 'deadline', 'overdue', 'escalation'];
-  mount(body, h('h2', {}, t('admin.tab.overdue')), h('p', {}, t('admin.overdue_hint')),
+  mount(body, matrixBox, h('h2', {}, t('admin.tab.overdue')), h('p', {}, t('admin.overdue_hint')),
     h('table', { id: 'overdue-table' },
       h('thead', {}, h('tr', {}, headers.map((k) => h('th', { scope: 'col' }, t(`admin.col.${k}`))))), rows),
     more);

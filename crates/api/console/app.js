@@ -289,7 +289,7 @@ async function route(changed = true) {
         await queueView(view, setCleanup);
         break;
       case 'secretariat':
-        await secretariatView(view, arg || 'overdue');
+        await secretariatView(view, arg || 'overdue', setCleanup);
         break;
       case 'audit':
         await auditView(view);

@@ -3,8 +3,12 @@
 
 import { hasRole, me, query, request } from './api.js';
 import { onStreamEvent } from './sse.js';
-import { ENUMS, badges, countdown, describe, field, h, label, mount, pick, scrollBox, select, time, toast } from './ui.js';
-import { language, t } from './i18n.js';
+import {
+  DateProblem, ENUMS, badges, clearFieldErrors, countdown, dateErrors, describe, field, h, isoHint, isoInput, isoValue, label, mount, pick,
+  scrollBox, select, showFieldErrors, time, toast,
+} from './ui.js';
+import { isoLocal, language, t } from './i18n.js';
+import { timelinePanel } from './timeline.js';
 
 // The language picture texts are shown in first: the interface language until changed here.
 export const prefs = { lang: language(), view: 'cards' };
@@ -281,7 +285,9 @@ export async function boardView(main, setCleanup) {
     } }, t(`board.view_${mode}`));
   const toggles = h('div', { class: 'view-toggle', role: 'group', 'aria-label': t('board.view') }, toggle('cards'), toggle('table'));
   const needsBox = h('div', { id: 'needs-box' });
-  mount(main, h('h1', {}, t('board.title')), needsBox, form, h('div', { class: 'board-bar' }, count, toggles), list, tableBox, more);
+  const timeline = timelinePanel(els);
+  mount(main, h('h1', {}, t('board.title')), needsBox, form, h('div', { class: 'board-bar' }, count, toggles), list, tableBox, more,
+    timeline.element);
   const chips = () => needsBox.querySelectorAll('.chip');
   const chipTimer = setInterval(() => { for (const c of chips()) if (c.tick) c.tick(); }, 1000);
   const loadNeeds = async () => {
@@ -404,7 +410,7 @@ export async function boardView(main, setCleanup) {
     render();
   });
   more.addEventListener('click', () => load(true));
-  await Promise.all([load(false), loadNeeds()]);
+  await Promise.all([load(false), loadNeeds(), timeline.reload()]);
 
   // Live: an event names a picture; reload the first page with the same filters (the
   // server decides what this user sees) and mark the pictures the events named.
@@ -420,7 +426,7 @@ export async function boardView(main, setCleanup) {
     clearTimeout(pending);
     pending = setTimeout(async () => {
       const before = new Set(items.map((p) => p.id));
-      await Promise.all([load(false), loadNeeds()]);
+      await Promise.all([load(false), loadNeeds(), timeline.reload()]);
       const added = items.filter((p) => !before.has(p.id));
       if (added.length) toast(t('board.new_live', { references: added.map((p) => p.reference).join(', ') }));
     }, 250);

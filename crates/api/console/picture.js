@@ -6,9 +6,10 @@
 import { ApiError, download, hasRole, me, request } from './api.js';
 import { onStreamEvent } from './sse.js';
 import { ENUMS, badges, countdown, describe, field, h, label, markdown, mount, pick, select, time, tlpBanner, toast } from './ui.js';
-import { has, language, t } from './i18n.js';
+import { has, language, percent, t } from './i18n.js';
 import { lifecycleButtons, prefs } from './board.js';
 import { attachmentSection } from './attachments.js';
+import { progressBar } from './charts.js';
 
 const FACTS = ['kind', 'primary_domain', 'domains', 'impact_on_conduct', 'impact_on_public_confidence', 'severity',
   'urgency', 'outlook', 'admiralty', 'election', 'election_phase', 'geo_scope', 'geo_codes', 'targets',
@@ -285,8 +286,17 @@ async function acknowledgements(box, p, mine, timers, reload, justAcked = false)
     }, t('picture.acknowledge_as', { kind: label(k) }))))) : null;
   const confirmation = done ? h('p', { class: 'ok', id: 'ack-confirmation', tabindex: '-1' },
     t('picture.own_ack', { kind: label(own[own.length - 1].kind) })) : null;
+  // Progress, for whoever sees every recipient's (the originator, the secretariat): the
+  // organisations that acknowledged out of those asked.
+  const pending = status.pending || null;
+  const ackedOrgs = new Set(acks.map((a) => a.organisation.id));
+  const asked = pending ? ackedOrgs.size + pending.length : 0;
+  const progress = pending && asked ? progressBar({
+    id: 'ack-progress', done: ackedOrgs.size, total: asked,
+    text: t('picture.ack_progress', { n: ackedOrgs.size, total: asked, percent: percent(ackedOrgs.size / asked) }),
+  }) : null;
   mount(box, h('h2', { id: 'h-acks' }, t('picture.acks')),
-    confirmation,
+    confirmation, progress,
     h('p', {}, t('picture.deadline'), status.deadline ? time(status.deadline) : '—', ' ', clock,
       status.overdue ? h('span', { class: 'badge overdue' }, t('picture.overdue')) : null),
     acks.length

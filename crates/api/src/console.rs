@@ -39,6 +39,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("picture.js", JS),
     asset!("attachments.js", JS),
     asset!("editor.js", JS),
+    asset!("charts.js", JS),
+    asset!("timeline.js", JS),
     asset!("admin.js", JS),
     asset!("reports.js", JS),
     asset!("notifications.js", JS),
