@@ -2,7 +2,10 @@
 // elections) and the auditor's (access-log search, export, the chain's checkpoints).
 
 import { ApiError, authFetch, hasRole, query, request } from './api.js';
-import { badges, describe, field, fieldMessage, h, label, mount, pick, scrollBox, select, showFieldErrors, time, toast } from './ui.js';
+import {
+  DateProblem, badges, clearFieldErrors, dateErrors, describe, field, fieldMessage, h, isoHint, isoInput, isoValue, label, mount, pick, scrollBox,
+  select, showFieldErrors, time, toast,
+} from './ui.js';
 import { language, t } from './i18n.js';
 
 async function all(path, max = 20) {
@@ -33,7 +36,10 @@ function apiForm(title, fields, submitText, send) {
     try {
       await send();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 422) {
+      if (e instanceof DateProblem) {
+        showFieldErrors(form, { errors: dateErrors(form) });
+        msg.textContent = e.message;
+      } else if (e instanceof ApiError && e.status === 422) {
         const left = showFieldErrors(form, e.problem);
         msg.textContent = left.length ? left.map((x) => t('admin.field_error', { field: x.field, message: fieldMessage(x) })).join('; ') : (e.problem.detail || '');
       } else {
@@ -272,11 +278,11 @@ async function electionsView(body) {
   const code = h('input', { name: 'code', size: '14' });
   const type = select('election_type', ['parliamentary', 'presidential', 'european_parliament', 'municipal', 'county', 'advisory_referendum', 'aland_legislative', 'aland_municipal'], { required: true });
   const name = h('input', { name: 'name_en', size: '30' });
-  const day = h('input', { name: 'election_day', type: 'date' });
+  const day = isoInput('election_day', null, { time: false });
   const form = apiForm(t('admin.new_election'), [field(t('admin.code'), code, 'code'), field(t('admin.type'), type, 'election_type'),
     field(t('admin.name_lang', { lang: t('editor.lang_en') }), name, 'name_en'),
-    field(t('admin.election_day'), day, 'election_day')], t('admin.create_election'), async () => {
-    await request('/elections', { method: 'POST', body: { code: code.value.trim(), election_type: type.value, name_en: name.value.trim(), election_day: day.value || null } });
+    field(t('admin.election_day'), day, 'election_day', isoHint(false))], t('admin.create_election'), async () => {
+    await request('/elections', { method: 'POST', body: { code: code.value.trim(), election_type: type.value, name_en: name.value.trim(), election_day: isoValue(day) } });
     toast(t('admin.election_created'));
     await electionsView(body);
   });
@@ -368,8 +374,8 @@ export async function auditView(main) {
     reference: h('input', { name: 'reference', size: '16', placeholder: 'VTY-2027-0042', autocomplete: 'off' }),
     object_type: h('input', { name: 'object_type', size: '12' }),
     object_id: h('input', { name: 'object_id', size: '36' }),
-    from: h('input', { name: 'from', type: 'datetime-local' }),
-    to: h('input', { name: 'to', type: 'datetime-local' }),
+    from: isoInput('from', null),
+    to: isoInput('to', null),
   };
   [...f.organisation_id.options].slice(1).forEach((o, i) => { o.textContent = orgs[i].code; });
   const codes = new Map(orgs.map((o) => [o.id, o.code]));
@@ -384,7 +390,7 @@ export async function auditView(main) {
     field(names.action, f.action, 'action', t('admin.action_hint')), actionList, field(names.outcome, f.outcome, 'outcome'),
     field(names.organisation_id, f.organisation_id, 'organisation_id'), field(names.actor, f.actor, 'actor', t('admin.actor_hint')),
     field(names.reference, f.reference, 'reference'), field(names.object_type, f.object_type, 'object_type'), field(names.object_id, f.object_id, 'object_id'),
-    field(names.from, f.from, 'from'), field(names.to, f.to, 'to'), h('button', { type: 'submit' }, t('admin.search')));
+    field(names.from, f.from, 'from', isoHint()), field(names.to, f.to, 'to', isoHint()), h('button', { type: 'submit' }, t('admin.search')));
   const exporter = (fmt) => h('button', { type: 'button', class: 'secondary', onclick: async (ev) => {
     const b = ev.currentTarget;
     b.disabled = true;
@@ -416,7 +422,14 @@ export async function auditView(main) {
     for (const [k, el] of Object.entries(f)) {
       const v = el.value.trim();
       if (!v) continue;
-      q[k] = el.type === 'datetime-local' ? new Date(v).toISOString() : v;
+      if (!el.dataset.iso) q[k] = v;
+      else {
+        try {
+          q[k] = isoValue(el);
+        } catch (e) {
+          if (!(e instanceof DateProblem)) throw e; // said at the field on submit, not sent
+        }
+      }
     }
     return q;
   };
@@ -472,6 +485,12 @@ export async function auditView(main) {
   };
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
+    clearFieldErrors(form);
+    const bad = dateErrors(form);
+    if (bad.length) {
+      showFieldErrors(form, { errors: bad });
+      return;
+    }
     load(false);
   });
   more.addEventListener('click', () => load(true));
