@@ -249,6 +249,7 @@ async function acknowledgements(box, p, mine, timers, reload, justAcked = false)
     return;
   }
   for (const timer of timers.splice(0)) clearInterval(timer);
+  if (!me()) return; // signed out meanwhile
   const acks = status.acknowledgements || [];
   const own = acks.filter((a) => a.organisation.id === me().organisation.id);
   const done = own.length > 0;
@@ -325,6 +326,8 @@ async function questions(box, p, mine, focusThread = null) {
     mount(box, h('h2', { id: 'h-questions' }, t('picture.questions')), h('p', { class: 'empty' }, describe(e)));
     return;
   }
+  // Signed out while the threads were read (a panel answers after the page is left).
+  if (!me()) return;
   const org = me().organisation.id;
   const writes = p.status === 'published' && hasRole('reader', 'author', 'approver');
   const form = (label_, button, path) => {

@@ -118,7 +118,7 @@ export function timelinePanel(elections) {
       h('p', { class: 'meta', id: 'timeline-total' }, t('timeline.total', { n: pictures, entries: shown })),
       byDomain.every((x) => x.complete) ? null : h('p', { class: 'notice' }, t('timeline.incomplete', { n: PAGES * 200 })),
       chart,
-      regions(byDomain.flatMap((x) => x.items).filter((p, i, all) => colOf(p) && all.findIndex((q) => q.id === p.id) === i)));
+      regions(byDomain.flatMap((x) => x.items).filter((p, i, all) => colOf(p) && p.severity && all.findIndex((q) => q.id === p.id) === i)));
   };
   scale.addEventListener('change', reload);
   return { element, reload };
