@@ -82,6 +82,8 @@ function png(w, h, seed) {
 }
 
 const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+/** The day (YYYY-MM-DD) of an instant in the deployment's zone, computed by the test. */
+const helsinkiDay = (iso) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Helsinki' }).format(new Date(iso));
 
 // axe-core (pinned in package-lock.json), evaluated in the page through the DevTools
 // protocol: the page keeps its own Content-Security-Policy during the check (no bypassCSP).
@@ -237,9 +239,9 @@ try {
     await b.page.locator(`[data-id="${seed.named.id}"]`).waitFor({ state: 'detached' });
     await b.page.locator(`[data-id="${seed.group.id}"]`).waitFor();
     await b.page.getByLabel('Search').fill('');
-    await b.page.getByLabel('Severity').selectOption('critical');
+    await b.page.getByLabel('Severity', { exact: true }).selectOption('critical');
     await b.page.getByText('No pictures match.').waitFor();
-    await b.page.getByLabel('Severity').selectOption('');
+    await b.page.getByLabel('Severity', { exact: true }).selectOption('');
     await b.page.locator(`[data-id="${seed.group.id}"]`).waitFor();
   });
 
@@ -380,6 +382,7 @@ try {
     check((await p.locator('label', { hasText: 'Title (English)' }).innerText()).includes('(required)'), 'and says so in its label');
     for (const k of ['consent_virt', 'consent_ras', 'english']) check(await rule(k).getAttribute('data-ok') === 'false', `${k} applies at the RAS tier`);
     check(await rule('four_eyes').count() === 1, 'four eyes said for the RAS tier');
+    await p.locator('form fieldset').first().screenshot({ path: join(artifacts, 'editor-handling-1366.png') });
     await p.locator('[data-checks="Originator consents"]').getByLabel('ras').check();
     check(await rule('consent_ras').getAttribute('data-ok') === 'true', 'a consent given meets its rule at once');
     await p.locator('[data-checks="Originator consents"]').getByLabel('ras').uncheck();
@@ -410,6 +413,8 @@ try {
     await p.getByLabel('Impact on the conduct of elections').selectOption('moderate');
     await p.getByLabel('Impact on public confidence').selectOption('significant');
     await p.getByLabel('polling stations').check();
+    await p.getByLabel('Geographic scope').selectOption('constituency');
+    await p.getByLabel('Area codes').fill('FI-VP-10');
     await p.getByLabel('DISARM techniques').fill('T9999');
     check((await p.locator('[data-picked="disarm"] li[data-technique="T9999"]').innerText()).includes('not in the pinned list'), 'an unknown id is said at once');
     await p.getByLabel('Description').fill('Own monitoring of social media');
@@ -434,6 +439,7 @@ try {
     check(await p.getByLabel('DISARM techniques').getAttribute('aria-invalid') === 'true', 'field marked invalid');
     check(await summary.locator('h2').innerText() === 'There is 1 problem to fix', 'the API\'s error counted in the summary');
     check((await summary.getByRole('link').innerText()).startsWith('DISARM techniques'), 'the summary links the DISARM field by its label');
+    await summary.screenshot({ path: join(artifacts, 'editor-error-summary-1366.png') });
     await summary.getByRole('link').click();
     check(await p.evaluate(() => document.activeElement && document.activeElement.name) === 'disarm_techniques', 'its link goes to the DISARM field');
     // The picker searches the pinned list by name and by id; a hit's button adds the id.
@@ -523,6 +529,15 @@ try {
     await author.page.locator('#ack-list').getByText('ORG-B').waitFor();
     const t = await text(author.page);
     check(t.includes('Revision history'), 'history shown');
+    // The originator sees how far the acknowledgements have come: B of those asked.
+    const status = await author.page.evaluate(async (id) => (await import('./api.js')).request(`/pictures/${id}/acknowledgements`), posted.id);
+    const asked = new Set([...status.acknowledgements.map((a) => a.organisation.id), ...status.pending.map((o) => o.id)]).size;
+    check(asked > 1, `more than one organisation asked: ${asked}`);
+    const progress = await author.page.locator('#ack-progress .progress-text').innerText();
+    check(progress.startsWith(`1 of ${asked} organisations acknowledged (`), `acknowledgement progress: ${progress}`);
+    const bar = Number(await author.page.locator('#ack-progress rect.progress-done').getAttribute('width'));
+    check(Math.abs(bar - 239 / asked) < 0.5, `the bar is the same share: ${bar} of 239 for 1 of ${asked}`);
+    check(await b.page.locator('#ack-progress').count() === 0, 'a reader of another organisation sees its own acknowledgement only, no progress');
     await author.page.getByRole('link', { name: 'Propose a revision' }).click();
     // The editor of a saved picture shows its dates as it takes them.
     check(await author.page.getByLabel('Valid from').inputValue() === '2026-12-01 09:30', 'the saved date, ISO, in Helsinki time');
@@ -820,6 +835,28 @@ try {
     check(await p.getByLabel('TLP', { exact: true }).inputValue() === 'RED', 'the TLP filter after a reload');
     check(await p.locator('th[aria-sort="ascending"]', { hasText: 'Deadline' }).count() === 1, 'the sort after a reload');
     check((await column(5)).every((x) => x === 'TLP:RED'), 'still only RED after a reload');
+    // "Changed from" is written YYYY-MM-DD HH:MM, in Helsinki time whatever the browser's;
+    // another form is said at the field and not sent; the address keeps the instant.
+    await p.locator('.more-filters').evaluate((d) => { d.open = true; });
+    const since = p.getByLabel('Changed from', { exact: true });
+    check(await since.getAttribute('type') === 'text' && await since.getAttribute('placeholder') === 'YYYY-MM-DD HH:MM', 'an ISO date filter');
+    await since.fill('12/01/2026');
+    await p.getByRole('button', { name: 'Apply', exact: true }).click();
+    await p.locator('.field[data-field="updated_since"].invalid').getByText('Write the date and time as year-month-day').waitFor();
+    check(!(await p.evaluate(() => location.hash)).includes('updated_since'), 'a date that is not one is not sent');
+    await since.fill('2026-12-01 09:30');
+    await p.getByRole('button', { name: 'Apply', exact: true }).click();
+    await p.waitForFunction(() => location.hash.includes('updated_since='));
+    const kept = decodeURIComponent(await p.evaluate(() => location.hash));
+    check(kept.includes('updated_since=2026-12-01T07:30:00.000Z'), `the instant in the address: ${kept}`);
+    check(await p.locator('.field[data-field="updated_since"].invalid').count() === 0, 'the error cleared');
+    await p.reload();
+    await p.locator('#board-table tbody tr').first().waitFor();
+    check(await p.getByLabel('Changed from', { exact: true }).inputValue() === '2026-12-01 09:30', 'shown again as written after a reload');
+    await p.getByLabel('Changed from', { exact: true }).fill('');
+    await p.getByRole('button', { name: 'Apply', exact: true }).click();
+    await p.waitForFunction(() => !location.hash.includes('updated_since='));
+    await p.locator('.more-filters').evaluate((d) => { d.open = false; });
     // The originator filter: organisation C published nothing.
     await p.getByLabel('Originator', { exact: true }).selectOption({ label: 'ORG-C' });
     await p.locator('#board-table-box').getByText('No pictures match.').waitFor();
@@ -951,6 +988,27 @@ try {
     await late.waitFor();
     check((await late.locator('td').nth(3).innerText()) === 'ORG-C', 'the silent organisation');
     check(/^1 h 0\d min$/.test(await late.locator('td').nth(5).innerText()), 'overdue by about an hour');
+    // The matrix: each silent organisation of the list overdue in its picture's column,
+    // counting each second; the column says how many acknowledged.
+    const matrix = s.page.locator('#ack-matrix');
+    await matrix.waitFor();
+    const col = await matrix.locator('thead th').evaluateAll((ths, ref) => ths.findIndex((th) => th.innerText.startsWith(ref)), seed.late.reference);
+    check(col > 0, `the late picture has a column: ${col}`);
+    const silent = matrix.locator('tbody tr[data-org="ORG-C"] > *').nth(col);
+    check(await silent.getAttribute('data-state') === 'overdue', 'ORG-C overdue in the matrix');
+    const was = await silent.innerText();
+    check(/^Overdue by 1 h 0\d min \d\d s$/.test(was), `how long, to the second: ${was}`);
+    await s.page.waitForTimeout(1100);
+    check(await silent.innerText() !== was, 'the matrix counts on');
+    const listed = await s.page.locator('#overdue-table tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.cells[0].innerText, tr.cells[3].innerText]));
+    for (const [ref, org] of listed) {
+      const c = await matrix.locator('thead th').evaluateAll((ths, r) => ths.findIndex((th) => th.innerText.startsWith(r)), ref);
+      if (c < 0) continue; // beyond the 12 columns
+      check(await matrix.locator(`tbody tr[data-org="${org}"] > *`).nth(c).getAttribute('data-state') === 'overdue', `${org} overdue on ${ref} in the matrix too`);
+    }
+    const head = await matrix.locator('thead th').nth(col).innerText();
+    check(/\d+ of \d+ acknowledged/.test(head), `the column's progress: ${head}`);
+    await s.page.locator('#matrix').screenshot({ path: join(artifacts, 'secretariat-matrix-1366.png') });
     await s.page.getByRole('link', { name: 'Organisations and memberships' }).click();
     await s.page.locator('#org-table').getByRole('cell', { name: 'ORG-C', exact: true }).waitFor();
     await s.page.locator('#user-table').getByRole('cell', { name: 'c.reader', exact: true }).first().waitFor();
@@ -965,6 +1023,71 @@ try {
     await s.page.getByLabel('Code').fill('x');
     await s.page.getByRole('button', { name: 'Create election' }).click();
     await s.page.locator('.field.invalid').first().waitFor();
+    // The election day is written YYYY-MM-DD; another form is said at the field, unsent.
+    const day = s.page.getByLabel('Election day');
+    check(await day.getAttribute('type') === 'text', 'no native date picker');
+    await s.page.getByLabel('Code').fill('FI-TEST-2027');
+    await s.page.getByLabel('Name (English)').fill('Test election 2027');
+    await day.fill('18.4.2027');
+    await s.page.getByRole('button', { name: 'Create election' }).click();
+    await s.page.locator('.field[data-field="election_day"].invalid').getByText('Write the date as year-month-day').waitFor();
+    await day.fill('2027-04-18');
+    await s.page.getByRole('button', { name: 'Create election' }).click();
+    await s.page.locator('#election-table').getByRole('cell', { name: '2027-04-18', exact: true }).waitFor();
+    await s.context.close();
+  });
+
+  await scenario('the board draws a timeline by domain and severity, over days or an election\'s phases, and counts regions', async () => {
+    const s = await session('a.author-timeline');
+    await signIn(s, seed.users.author);
+    const p = s.page;
+    await p.locator('#timeline-chart').waitFor();
+    const today = helsinkiDay(new Date().toISOString());
+    const cols = await p.locator('#timeline-chart-table thead th').evaluateAll((ths) => ths.slice(1).map((th) => th.textContent));
+    check(cols.length === 14 && cols[13] === today, `14 days up to today (${today}): ${cols}`);
+    // The numbers, worked out here from the list API: pictures published each day, by domain.
+    const lists = await p.evaluate(async () => {
+      const api = await import('./api.js');
+      const out = {};
+      for (const d of ['information_influence', 'hybrid', 'cyber']) out[d] = (await api.request(`/pictures?status=published&domain=${d}&limit=200`)).items;
+      return out;
+    });
+    let seen = 0;
+    for (const [domain, items] of Object.entries(lists)) {
+      for (const day of cols) {
+        const want = items.filter((x) => x.published_at && x.severity && helsinkiDay(x.published_at) === day).length;
+        const got = Number(await p.locator(`#timeline-chart-table tr[data-row="${domain}"] td[data-col="${day}"]`).getAttribute('data-total'));
+        check(got === want, `${domain} on ${day}: ${got} in the timeline, ${want} published`);
+        seen += want;
+      }
+    }
+    check(seen > 0, 'the timeline has pictures to show');
+    const rects = await p.locator('#timeline-chart rect[fill^="url("]').count();
+    check(rects > 0 && rects <= seen, `bars drawn: ${rects}`);
+    const named = await p.locator('#timeline-chart').getAttribute('aria-label');
+    check(await p.locator('#timeline-chart').getAttribute('role') === 'img' && named.includes('the numbers are in the table below'), `the chart is named and points to its table: ${named}`);
+    const legend = await p.locator('#timeline .legend li').allInnerTexts();
+    check(legend.map((x) => x.trim()).join('|') === 'low|medium|high|critical', `the legend names each severity: ${legend}`);
+    // The cell of the posted picture says its number and severity in words.
+    const mine = lists.information_influence.find((x) => x.id === posted.id);
+    const cell = await p.locator(`#timeline-chart-table tr[data-row="information_influence"] td[data-col="${helsinkiDay(mine.published_at)}"]`).textContent();
+    check(cell.includes(mine.severity), `the severity in words: ${cell}`);
+    // Over the phases of an election: its six windows as columns.
+    const scale = p.getByLabel('Period', { exact: true });
+    await scale.selectOption({ label: 'the phases of Test election 2027 (FI-TEST-2027)' });
+    await p.locator('#timeline-chart-table thead th', { hasText: /^Advance voting$/ }).waitFor({ state: 'attached' });
+    const phases = await p.locator('#timeline-chart-table thead th').evaluateAll((ths) => ths.slice(1).map((th) => th.textContent));
+    check(phases.join('|') === ['Before the voting register is in force', 'Register in force, before advance voting', 'Advance voting',
+      'After advance voting, before the election day', 'Election day', 'After the election day'].join('|'), `the phases: ${phases}`);
+    await scale.selectOption({ label: 'the last 14 days' });
+    await p.locator(`#timeline-chart-table thead th`, { hasText: today }).waitFor({ state: 'attached' });
+    // By region: the posted picture's constituency counted, with its severity.
+    await p.locator('#regions-load').click();
+    const region = p.locator('#regions-table tr[data-region="FI-VP-10"] td');
+    await region.waitFor();
+    check(/^[1-9]\d* \(/.test(await region.innerText()) && (await region.innerText()).includes(mine.severity), `FI-VP-10: ${await region.innerText()}`);
+    check(await p.evaluate(() => document.scrollingElement.scrollWidth) <= 1366, 'no sideways page scroll at 1366 px');
+    await p.locator('#timeline').screenshot({ path: join(artifacts, 'board-timeline-1366.png') });
     await s.context.close();
   });
 
@@ -991,6 +1114,11 @@ try {
     // The known action names are offered under the action field.
     const offered = await a.page.locator('#action-names option').evaluateAll((os) => os.map((o) => o.value));
     check(offered.includes('picture.view') && offered.includes('auth.login') && offered.length > 50, `action names offered: ${offered.length}`);
+    // The time filters are ISO dates: another form is said at the field, nothing is searched.
+    await a.page.getByLabel('From', { exact: true }).fill('1.12.2026');
+    await a.page.getByRole('button', { name: 'Search' }).click();
+    await a.page.locator('.field[data-field="from"].invalid').getByText('Write the date and time as year-month-day').waitFor();
+    await a.page.getByLabel('From', { exact: true }).fill('');
     await a.page.getByLabel('Action').fill('auth.login');
     await a.page.getByRole('button', { name: 'Search' }).click();
     await a.page.waitForFunction(() => {
@@ -1148,14 +1276,20 @@ try {
 
   await scenario('at 390 px no page scrolls sideways, in Finnish and Swedish, and a picture is acknowledged near the top', async () => {
     const who = [
-      ['c.reader', seed.users.c, [['board', '#/board', '#board-list > li'], ['board-table', '#/board/view=table', '#board-table tbody tr'], ['picture', `#/picture/${seed.group.id}`, '#acks button'],
+      ['c.reader', seed.users.c, [['board', '#/board', '#timeline-chart'], ['board-table', '#/board/view=table', '#board-table tbody tr'], ['picture', `#/picture/${seed.group.id}`, '#acks button'],
         ['attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
       ['a.author', seed.users.author, [['account', '#/account', '#totp-start'], ['editor', '#/new', '#editor-h'],
         ['editor-errors', '#/new', '#editor-h', editorErrors], ['picture-compare', `#/picture/${posted.id}`, '#history form', compareRevisions],
         ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['s.auditor', seed.users.auditor, [['audit', '#/audit', '#log-table tbody tr']]],
+      ['s.secretariat', seed.users.secretariat, [['secretariat-overdue', '#/secretariat/overdue', '#ack-matrix tbody tr']]],
     ];
+    // Headings of what this round added, in the language shown.
+    const HEADINGS = {
+      fi: { board: ['#timeline-h', 'Aikajana'], editor: ['#handling-rules-h', 'Mitä tämä käsittely edellyttää'], 'secretariat-overdue': ['#matrix-h', 'Kuittaukset organisaatioittain'] },
+      sv: { board: ['#timeline-h', 'Tidslinje'], editor: ['#handling-rules-h', 'Vad den här hanteringen kräver'], 'secretariat-overdue': ['#matrix-h', 'Kvitteringar per organisation'] },
+    };
     for (const [name, user, views] of who) {
       const s = await session(`${name}-390`, { width: 390, height: 844 });
       s.page.on('dialog', (d) => d.accept());
@@ -1170,6 +1304,10 @@ try {
           if (prepare) await prepare(s.page);
           const width = await s.page.evaluate(() => document.scrollingElement.scrollWidth);
           check(width <= 390, `${view} in ${lang} is ${width} px wide at 390 px`);
+          if (HEADINGS[lang][view]) {
+            const [sel, want] = HEADINGS[lang][view];
+            check(await s.page.locator(sel).innerText() === want, `${view} in ${lang}: "${want}"`);
+          }
           if (view === 'picture') {
             const acks = await s.page.locator('#acks').boundingBox();
             const summary = await s.page.locator('.cols > div:first-child > h2').first().boundingBox();
