@@ -636,3 +636,33 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         .get(0);
     assert_eq!(cross_site, 0, "the console's own requests were taken for another site's");
 }
+
+/// The editor shows the TLPs each tier allows before anything is sent; its table is the
+/// API's rule (`tlp_allowed`), cell by cell, so the two cannot drift apart unnoticed.
+#[test]
+fn the_editors_tier_and_tlp_table_is_the_apis() {
+    let editor = sitrep_api::console::ASSETS.iter().find(|a| a.name == "editor.js").unwrap().body;
+    let start = editor.find("export const TIER_TLPS = {").expect("the editor's table");
+    let block = &editor[start..start + editor[start..].find("};").unwrap()];
+    let mut seen = Vec::new();
+    for line in block.lines().skip(1) {
+        let (tier, tlps) = line.trim().split_once(": ").unwrap();
+        let tlps: Vec<&str> =
+            tlps.trim_end_matches(',').trim_matches(['[', ']']).split(", ").map(|s| s.trim_matches('\'')).collect();
+        let tier = sitrep_types::Tier::ALL
+            .iter()
+            .find(|t| t.as_str() == tier)
+            .unwrap_or_else(|| panic!("unknown tier {tier}"));
+        for tlp in sitrep_types::Tlp::ALL {
+            assert_eq!(
+                tlps.contains(&tlp.as_str()),
+                sitrep_domain::picture::tlp_allowed(*tier, *tlp),
+                "the editor and the API differ on {} / TLP:{}",
+                tier.as_str(),
+                tlp.as_str()
+            );
+        }
+        seen.push(*tier);
+    }
+    assert_eq!(seen, sitrep_types::Tier::ALL, "every tier, in the API's order");
+}

@@ -760,8 +760,19 @@ try {
     await p.getByLabel('Summary', { exact: true }).fill('The day so far.');
     await p.getByLabel('Assessment', { exact: true }).fill('Calm, with one false claim spreading.');
     await p.locator(`#report-picker input[value="${seed.group.id}"]`).check();
+    // The window is written YYYY-MM-DD HH:MM in Helsinki time; another form is refused
+    // at the field, with nothing sent.
+    await p.getByLabel('Window from').fill('6.12.2026 08:00');
+    await p.getByLabel('Window to').fill('2026-12-06 18:00');
+    await p.getByRole('button', { name: 'Create the report' }).click();
+    await p.locator('.field[data-field="window.from"].invalid').waitFor();
+    check(new URL(p.url()).hash === '#/new-report', 'not created with a date that is not one');
+    await p.getByLabel('Window from').fill('2026-12-06 08:00');
     await p.getByRole('button', { name: 'Create the report' }).click();
     await p.getByRole('heading', { level: 1, name: 'Common situation picture, election day' }).waitFor();
+    const made = await p.evaluate(async (id) => (await import('./api.js')).request(`/reports/${id}`), new URL(p.url()).hash.split('/')[2]);
+    check(new Date(made.window.from).toISOString() === '2026-12-06T06:00:00.000Z' && new Date(made.window.to).toISOString() === '2026-12-06T16:00:00.000Z',
+      `the window in Helsinki time: ${JSON.stringify(made.window)}`);
     await p.locator(`#report-pictures a[href="#/picture/${seed.group.id}"]`).waitFor();
     const [pdf] = await Promise.all([p.waitForEvent('download'), p.locator('#report-pdf').click()]);
     const pdfPath = join(artifacts, 'report.pdf');
