@@ -93,6 +93,36 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
     }
     assert!(names.iter().any(|n| n == "request") && names.iter().any(|n| n == "picture.view"));
     assert_eq!(names.len(), sitrep_api::actions::ACTIONS.len() + 1, "nothing but the table's actions and `request`");
+    // The technique lists of the editor's pickers: exactly the pinned DISARM list the API
+    // checks `disarm_techniques` against, each technique once, with its name and tactic.
+    let res = app.get("/app/techniques.json", None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-security-policy"], CSP_APP);
+    assert_eq!(res.headers()["content-type"], "application/json; charset=utf-8");
+    let lists: Value = res.json().await.unwrap();
+    let frameworks = lists["frameworks"].as_array().unwrap();
+    assert_eq!(frameworks.len(), 1, "DISARM only until ATT&CK is pinned: {lists}");
+    let disarm = &frameworks[0];
+    assert_eq!(disarm["framework"], "disarm");
+    assert_eq!(disarm["field"], "disarm_techniques");
+    assert_eq!(disarm["version"], sitrep_domain::picture::DISARM_VERSION);
+    let offered: Vec<(String, String, String)> = disarm["techniques"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            let s = |k: &str| x[k].as_str().unwrap().to_owned();
+            (s("id"), s("name"), s("tactic"))
+        })
+        .collect();
+    let pinned: Vec<(String, String, String)> = sitrep_domain::picture::disarm_techniques()
+        .map(|(id, name, tactic)| (id.to_owned(), name.to_owned(), tactic.to_owned()))
+        .collect();
+    assert!(pinned.len() > 300, "the pinned list: {}", pinned.len());
+    assert_eq!(offered, pinned);
+    let ids: std::collections::HashSet<&str> = offered.iter().map(|x| x.0.as_str()).collect();
+    assert_eq!(ids.len(), offered.len(), "each technique once");
+    assert!(offered.iter().any(|x| x.0 == "T0101" && x.1 == "Create Localised Content"));
     problem(app.get("/app/nothing-here.js", None).await, 404).await;
     problem(app.get("/app/..%2fCargo.toml", None).await, 404).await;
     let res = app.post_json("/app/", None, &json!({})).await;
@@ -605,4 +635,34 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         .unwrap()
         .get(0);
     assert_eq!(cross_site, 0, "the console's own requests were taken for another site's");
+}
+
+/// The editor shows the TLPs each tier allows before anything is sent; its table is the
+/// API's rule (`tlp_allowed`), cell by cell, so the two cannot drift apart unnoticed.
+#[test]
+fn the_editors_tier_and_tlp_table_is_the_apis() {
+    let editor = sitrep_api::console::ASSETS.iter().find(|a| a.name == "editor.js").unwrap().body;
+    let start = editor.find("export const TIER_TLPS = {").expect("the editor's table");
+    let block = &editor[start..start + editor[start..].find("};").unwrap()];
+    let mut seen = Vec::new();
+    for line in block.lines().skip(1) {
+        let (tier, tlps) = line.trim().split_once(": ").unwrap();
+        let tlps: Vec<&str> =
+            tlps.trim_end_matches(',').trim_matches(['[', ']']).split(", ").map(|s| s.trim_matches('\'')).collect();
+        let tier = sitrep_types::Tier::ALL
+            .iter()
+            .find(|t| t.as_str() == tier)
+            .unwrap_or_else(|| panic!("unknown tier {tier}"));
+        for tlp in sitrep_types::Tlp::ALL {
+            assert_eq!(
+                tlps.contains(&tlp.as_str()),
+                sitrep_domain::picture::tlp_allowed(*tier, *tlp),
+                "the editor and the API differ on {} / TLP:{}",
+                tier.as_str(),
+                tlp.as_str()
+            );
+        }
+        seen.push(*tier);
+    }
+    assert_eq!(seen, sitrep_types::Tier::ALL, "every tier, in the API's order");
 }

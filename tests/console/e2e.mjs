@@ -82,6 +82,8 @@ function png(w, h, seed) {
 }
 
 const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+/** The day (YYYY-MM-DD) of an instant in the deployment's zone, computed by the test. */
+const helsinkiDay = (iso) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Helsinki' }).format(new Date(iso));
 
 // axe-core (pinned in package-lock.json), evaluated in the page through the DevTools
 // protocol: the page keeps its own Content-Security-Policy during the check (no bypassCSP).
@@ -237,9 +239,9 @@ try {
     await b.page.locator(`[data-id="${seed.named.id}"]`).waitFor({ state: 'detached' });
     await b.page.locator(`[data-id="${seed.group.id}"]`).waitFor();
     await b.page.getByLabel('Search').fill('');
-    await b.page.getByLabel('Severity').selectOption('critical');
+    await b.page.getByLabel('Severity', { exact: true }).selectOption('critical');
     await b.page.getByText('No pictures match.').waitFor();
-    await b.page.getByLabel('Severity').selectOption('');
+    await b.page.getByLabel('Severity', { exact: true }).selectOption('');
     await b.page.locator(`[data-id="${seed.group.id}"]`).waitFor();
   });
 
@@ -359,7 +361,51 @@ try {
     await author.page.getByRole('link', { name: 'New picture' }).click();
     await author.page.getByRole('heading', { name: 'New situation picture' }).waitFor();
     const p = author.page;
+    // Handling comes first, and the rules it implies follow the choices as they are made.
+    check(await p.locator('form fieldset legend').first().innerText() === 'Handling', 'the handling is the first part of the form');
+    const rule = (key) => p.locator(`#handling-rules li[data-rule="${key}"]`);
+    check(await rule('tier_tlp').getAttribute('data-ok') === 'true', 'group allows AMBER');
+    check((await rule('tier_tlp').innerText()).startsWith('Met'), 'a met rule says so in words');
+    check(await rule('secrecy_basis').getAttribute('data-ok') === 'false', 'a secret picture still needs its basis');
+    check((await rule('secrecy_basis').innerText()).startsWith('Not yet'), 'an unmet rule says so in words');
+    await p.getByLabel('TLP', { exact: true }).selectOption('RED');
+    check(await rule('tier_tlp').getAttribute('data-ok') === 'false', 'group does not allow RED, said at once');
+    check((await rule('tier_tlp').innerText()).includes('TLP:AMBER+STRICT') && !(await rule('tier_tlp').innerText()).includes('TLP:RED'), 'the TLPs the tier allows');
+    await p.getByLabel('TLP', { exact: true }).selectOption('AMBER');
+    // Which languages the texts need, and why: the original, and English for the RAS tier.
+    const langRule = p.locator('#language-rule');
+    check((await langRule.innerText()).includes('Finnish (the original language)'), `the original language is required: ${await langRule.innerText()}`);
+    check(!(await langRule.innerText()).includes('English'), 'English is not required at the group tier');
+    await p.getByLabel('Tier', { exact: true }).selectOption('group_virt_ras');
+    check((await langRule.innerText()).includes('English (the RAS tier is read in English)'), `English for the RAS: ${await langRule.innerText()}`);
+    check(await p.getByLabel('Title (English)').getAttribute('aria-required') === 'true', 'the English title is marked required');
+    check((await p.locator('label', { hasText: 'Title (English)' }).innerText()).includes('(required)'), 'and says so in its label');
+    for (const k of ['consent_virt', 'consent_ras', 'english']) check(await rule(k).getAttribute('data-ok') === 'false', `${k} applies at the RAS tier`);
+    check(await rule('four_eyes').count() === 1, 'four eyes said for the RAS tier');
+    await p.locator('form fieldset').first().screenshot({ path: join(artifacts, 'editor-handling-1366.png') });
+    await p.locator('[data-checks="Originator consents"]').getByLabel('ras').check();
+    check(await rule('consent_ras').getAttribute('data-ok') === 'true', 'a consent given meets its rule at once');
+    await p.locator('[data-checks="Originator consents"]').getByLabel('ras').uncheck();
+    await p.getByLabel('Tier', { exact: true }).selectOption('group');
+    check(await rule('consent_ras').count() === 0 && await p.getByLabel('Title (English)').getAttribute('aria-required') === null, 'back at group: no RAS rules, English optional');
+    // Leaving unsaved work asks first; called off, the editor stays with what was written.
     await p.getByLabel('Title (Finnish)').fill(title);
+    const asked = [];
+    p.once('dialog', (d) => { asked.push(d.message()); d.dismiss(); });
+    await p.getByRole('link', { name: 'Situation board' }).click();
+    await p.waitForTimeout(300);
+    check(asked.length === 1 && asked[0].includes('not saved'), `asked before leaving unsaved work: ${asked}`);
+    check(new URL(p.url()).hash === '#/new', `still at the editor's address: ${p.url()}`);
+    check(await p.getByLabel('Title (Finnish)').inputValue() === title, 'the text written is still there');
+    check(await p.evaluate(() => {
+      const e = new Event('beforeunload', { cancelable: true });
+      window.dispatchEvent(e);
+      return e.defaultPrevented;
+    }), 'a reload or a closed tab is asked about too');
+    // Dates are written YYYY-MM-DD HH:MM whatever the browser's locale (no native picker).
+    const from = p.getByLabel('Valid from');
+    check(await from.getAttribute('type') === 'text' && await from.getAttribute('placeholder') === 'YYYY-MM-DD HH:MM', 'an ISO date field');
+    await from.fill('01/12/2026 09:30');
     await p.getByLabel('Summary (Finnish)').fill('Väitteitä suljetuista äänestyspaikoista levitetään.');
     await p.getByLabel('Title (English)').fill('False claims about closed polling stations');
     await p.getByLabel('Summary (English)').fill('Claims that polling stations are closed are spreading.');
@@ -367,21 +413,60 @@ try {
     await p.getByLabel('Impact on the conduct of elections').selectOption('moderate');
     await p.getByLabel('Impact on public confidence').selectOption('significant');
     await p.getByLabel('polling stations').check();
+    await p.getByLabel('Geographic scope').selectOption('constituency');
+    await p.getByLabel('Area codes').fill('FI-VP-10');
     await p.getByLabel('DISARM techniques').fill('T9999');
+    check((await p.locator('[data-picked="disarm"] li[data-technique="T9999"]').innerText()).includes('not in the pinned list'), 'an unknown id is said at once');
     await p.getByLabel('Description').fill('Own monitoring of social media');
     await p.getByLabel('Secrecy basis').fill('JulkL 24 § 1 mom 7 k');
+    check(await rule('secrecy_basis').getAttribute('data-ok') === 'true', 'the basis written meets its rule');
+    await p.getByRole('button', { name: 'Save and submit for review' }).click();
+    // A date that is not one is said before anything is sent: the summary counts it and
+    // links to the field.
+    const summary = p.locator('#error-summary');
+    await summary.waitFor({ state: 'visible' });
+    check(await summary.locator('h2').innerText() === 'There is 1 problem to fix', `one problem: ${await summary.locator('h2').innerText()}`);
+    check(await p.evaluate(() => document.activeElement && document.activeElement.id) === 'error-summary', 'focus on the summary');
+    check(await from.getAttribute('aria-invalid') === 'true', 'the date field is marked invalid');
+    await summary.getByRole('link', { name: /^Valid from: Write the date and time as year-month-day/ }).click();
+    check(await p.evaluate(() => document.activeElement && document.activeElement.name) === 'valid_from', 'the link goes to the field');
+    check(new URL(p.url()).hash === '#/new', 'following a link of the summary does not leave the editor');
+    await from.fill('2026-12-01 09:30');
     await p.getByRole('button', { name: 'Save and submit for review' }).click();
     const err = p.locator('.field[data-field="disarm_techniques"] .error');
     await err.waitFor({ state: 'visible' });
     check((await err.innerText()).length > 0, 'the API error is shown at the DISARM field');
     check(await p.getByLabel('DISARM techniques').getAttribute('aria-invalid') === 'true', 'field marked invalid');
-    await p.getByLabel('DISARM techniques').fill('T0101, T0097.206');
+    check(await summary.locator('h2').innerText() === 'There is 1 problem to fix', 'the API\'s error counted in the summary');
+    check((await summary.getByRole('link').innerText()).startsWith('DISARM techniques'), 'the summary links the DISARM field by its label');
+    await summary.screenshot({ path: join(artifacts, 'editor-error-summary-1366.png') });
+    await summary.getByRole('link').click();
+    check(await p.evaluate(() => document.activeElement && document.activeElement.name) === 'disarm_techniques', 'its link goes to the DISARM field');
+    // The picker searches the pinned list by name and by id; a hit's button adds the id.
+    await p.locator('[data-picked="disarm"] li[data-technique="T9999"]').getByRole('button', { name: 'Remove T9999' }).click();
+    check(await p.getByLabel('DISARM techniques').inputValue() === '', 'removed from the ids');
+    const search = p.getByLabel('Search the DISARM list by id or name');
+    await search.fill('localised cont');
+    await p.getByRole('button', { name: 'Add T0101 Create Localised Content (TA05)' }).click();
+    await search.fill('T0097.20');
+    check((await p.locator('.picker-results button').count()) > 1, 'an id prefix finds the sub-techniques');
+    await search.fill('t0097.206');
+    await search.press('Enter');
+    check(await p.getByLabel('DISARM techniques').inputValue() === 'T0101, T0097.206', `the picked ids: ${await p.getByLabel('DISARM techniques').inputValue()}`);
+    check((await p.locator('[data-picked="disarm"]').innerText()).includes('Create Localised Content'), 'the picked ids with their names');
+    await search.fill('zzzz no such technique');
+    check((await p.locator('.picker-results button').count()) === 0, 'nothing found for a name that is not there');
+    check((await p.locator('.picker').nth(1).innerText()).includes('No ATT&CK list is pinned'), 'the ATT&CK picker says it has no list yet');
     await p.getByRole('button', { name: 'Save and submit for review' }).click();
     // Shown in the author's interface language (English), which the picture has too.
     await p.getByRole('heading', { level: 1, name: 'False claims about closed polling stations' }).waitFor();
     await p.getByText('in review').first().waitFor();
     posted = { id: new URL(p.url()).hash.split('/')[2] };
     check(posted.id && posted.id.length === 36, `picture id in the address: ${p.url()}`);
+    // Saved: leaving asked nothing. The date was read in the deployment's zone (Helsinki,
+    // UTC+2 in December), not the browser's.
+    const saved = await p.evaluate(async (id) => (await import('./api.js')).request(`/pictures/${id}`), posted.id);
+    check(new Date(saved.valid_from).toISOString() === '2026-12-01T07:30:00.000Z', `valid_from in Helsinki time: ${saved.valid_from}`);
   });
 
   await scenario('a second approver approves and publishes it from the queue (four eyes)', async () => {
@@ -444,12 +529,40 @@ try {
     await author.page.locator('#ack-list').getByText('ORG-B').waitFor();
     const t = await text(author.page);
     check(t.includes('Revision history'), 'history shown');
+    // The originator sees how far the acknowledgements have come: B of those asked.
+    const status = await author.page.evaluate(async (id) => (await import('./api.js')).request(`/pictures/${id}/acknowledgements`), posted.id);
+    const asked = new Set([...status.acknowledgements.map((a) => a.organisation.id), ...status.pending.map((o) => o.id)]).size;
+    check(asked > 1, `more than one organisation asked: ${asked}`);
+    const progress = await author.page.locator('#ack-progress .progress-text').innerText();
+    check(progress.startsWith(`1 of ${asked} organisations acknowledged (`), `acknowledgement progress: ${progress}`);
+    const bar = Number(await author.page.locator('#ack-progress rect.progress-done').getAttribute('width'));
+    check(Math.abs(bar - 239 / asked) < 0.5, `the bar is the same share: ${bar} of 239 for 1 of ${asked}`);
+    check(await b.page.locator('#ack-progress').count() === 0, 'a reader of another organisation sees its own acknowledgement only, no progress');
     await author.page.getByRole('link', { name: 'Propose a revision' }).click();
+    // The editor of a saved picture shows its dates as it takes them.
+    check(await author.page.getByLabel('Valid from').inputValue() === '2026-12-01 09:30', 'the saved date, ISO, in Helsinki time');
     await author.page.getByLabel('Urgency').selectOption('immediate');
+    await author.page.getByLabel('Search the DISARM list by id or name').fill('T0002');
+    await author.page.getByRole('button', { name: /^Add T0002 / }).click();
+    await author.page.getByRole('button', { name: 'Remove T0097.206' }).click();
+    await author.page.getByLabel('Summary (English)').fill('Claims that polling stations are closed are spreading in Vaasa.');
     await author.page.getByRole('button', { name: 'Save revision' }).click();
     await author.page.getByText(/Revision \d+ is proposed/).waitFor();
     await author.page.getByRole('button', { name: 'Compare' }).click();
-    await author.page.locator('#diff').getByText('urgency').waitFor();
+    // Side by side, each changed field on its row by its name, values as words.
+    const diff = author.page.locator('#diff table.side-by-side');
+    await diff.waitFor();
+    const row = (path) => diff.locator(`tr[data-path="${path}"]`);
+    check(await row('urgency').locator('th').innerText() === 'Urgency', 'the field by its name');
+    check(await row('urgency').locator('td.old').innerText() === 'priority' && await row('urgency').locator('td.new').innerText() === 'immediate', 'its two values side by side');
+    check((await row('summary.en').locator('th').innerText()) === 'Summary (English)', 'a text by its language');
+    check((await row('summary.en').locator('td.new').innerText()).includes('in Vaasa'), 'the new text');
+    check(await row('summary.fi').count() === 0, 'an unchanged language is not listed');
+    check((await row('disarm_techniques').locator('td.new ins').innerText()) === 'T0002', 'an added id marked');
+    check((await row('disarm_techniques').locator('td.new').innerText()).includes('(added)'), 'and said, not only coloured');
+    check((await row('disarm_techniques').locator('td.old del').innerText()) === 'T0097.206', 'a removed id marked');
+    check(!(await diff.innerText()).includes('{'), 'no JSON in the comparison');
+    await author.page.locator('#history').screenshot({ path: join(artifacts, 'picture-compare-1366.png') });
   });
 
   await scenario('the reader asks the originator a question and the author answers it', async () => {
@@ -647,8 +760,19 @@ try {
     await p.getByLabel('Summary', { exact: true }).fill('The day so far.');
     await p.getByLabel('Assessment', { exact: true }).fill('Calm, with one false claim spreading.');
     await p.locator(`#report-picker input[value="${seed.group.id}"]`).check();
+    // The window is written YYYY-MM-DD HH:MM in Helsinki time; another form is refused
+    // at the field, with nothing sent.
+    await p.getByLabel('Window from').fill('6.12.2026 08:00');
+    await p.getByLabel('Window to').fill('2026-12-06 18:00');
+    await p.getByRole('button', { name: 'Create the report' }).click();
+    await p.locator('.field[data-field="window.from"].invalid').waitFor();
+    check(new URL(p.url()).hash === '#/new-report', 'not created with a date that is not one');
+    await p.getByLabel('Window from').fill('2026-12-06 08:00');
     await p.getByRole('button', { name: 'Create the report' }).click();
     await p.getByRole('heading', { level: 1, name: 'Common situation picture, election day' }).waitFor();
+    const made = await p.evaluate(async (id) => (await import('./api.js')).request(`/reports/${id}`), new URL(p.url()).hash.split('/')[2]);
+    check(new Date(made.window.from).toISOString() === '2026-12-06T06:00:00.000Z' && new Date(made.window.to).toISOString() === '2026-12-06T16:00:00.000Z',
+      `the window in Helsinki time: ${JSON.stringify(made.window)}`);
     await p.locator(`#report-pictures a[href="#/picture/${seed.group.id}"]`).waitFor();
     const [pdf] = await Promise.all([p.waitForEvent('download'), p.locator('#report-pdf').click()]);
     const pdfPath = join(artifacts, 'report.pdf');
@@ -722,6 +846,28 @@ try {
     check(await p.getByLabel('TLP', { exact: true }).inputValue() === 'RED', 'the TLP filter after a reload');
     check(await p.locator('th[aria-sort="ascending"]', { hasText: 'Deadline' }).count() === 1, 'the sort after a reload');
     check((await column(5)).every((x) => x === 'TLP:RED'), 'still only RED after a reload');
+    // "Changed from" is written YYYY-MM-DD HH:MM, in Helsinki time whatever the browser's;
+    // another form is said at the field and not sent; the address keeps the instant.
+    await p.locator('.more-filters').evaluate((d) => { d.open = true; });
+    const since = p.getByLabel('Changed from', { exact: true });
+    check(await since.getAttribute('type') === 'text' && await since.getAttribute('placeholder') === 'YYYY-MM-DD HH:MM', 'an ISO date filter');
+    await since.fill('12/01/2026');
+    await p.getByRole('button', { name: 'Apply', exact: true }).click();
+    await p.locator('.field[data-field="updated_since"].invalid').getByText('Write the date and time as year-month-day').waitFor();
+    check(!(await p.evaluate(() => location.hash)).includes('updated_since'), 'a date that is not one is not sent');
+    await since.fill('2026-12-01 09:30');
+    await p.getByRole('button', { name: 'Apply', exact: true }).click();
+    await p.waitForFunction(() => location.hash.includes('updated_since='));
+    const kept = decodeURIComponent(await p.evaluate(() => location.hash));
+    check(kept.includes('updated_since=2026-12-01T07:30:00.000Z'), `the instant in the address: ${kept}`);
+    check(await p.locator('.field[data-field="updated_since"].invalid').count() === 0, 'the error cleared');
+    await p.reload();
+    await p.locator('#board-table tbody tr').first().waitFor();
+    check(await p.getByLabel('Changed from', { exact: true }).inputValue() === '2026-12-01 09:30', 'shown again as written after a reload');
+    await p.getByLabel('Changed from', { exact: true }).fill('');
+    await p.getByRole('button', { name: 'Apply', exact: true }).click();
+    await p.waitForFunction(() => !location.hash.includes('updated_since='));
+    await p.locator('.more-filters').evaluate((d) => { d.open = false; });
     // The originator filter: organisation C published nothing.
     await p.getByLabel('Originator', { exact: true }).selectOption({ label: 'ORG-C' });
     await p.locator('#board-table-box').getByText('No pictures match.').waitFor();
@@ -748,6 +894,19 @@ try {
     await s.context.close();
   });
 
+  // Pages that show more once something is done on them: the editor with technique hits
+  // and the summary of a date that is not one; a picture's two revisions side by side.
+  const editorErrors = async (page) => {
+    await page.locator('input[data-picker="disarm"]').fill('loc');
+    await page.locator('.picker-results button').first().waitFor();
+    await page.locator('input[name="valid_until"]').fill('31.12.2026');
+    await page.locator('form button[type="submit"][value="draft"]').click();
+    await page.locator('#error-summary:not([hidden]) a').first().waitFor();
+  };
+  const compareRevisions = async (page) => {
+    await page.locator('#history form button[type="submit"]').click();
+    await page.locator('#diff table.side-by-side tbody tr').first().waitFor();
+  };
   await scenario('axe-core finds no WCAG 2.2 AA violation on any main page, in Finnish and Swedish, at 1366 and 390 px', async () => {
     const reportHref = await author.page.evaluate(async () => {
       const list = await (await import('./api.js')).request('/reports');
@@ -763,6 +922,8 @@ try {
         ['picture', `#/picture/${seed.group.id}`, '#history table'],
         ['picture-attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]'],
         ['editor', '#/new', '#editor-h'],
+        ['editor-errors', '#/new', '#editor-h', editorErrors],
+        ['picture-compare', `#/picture/${posted.id}`, '#history form', compareRevisions],
         ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]'],
         ['reports', '#/reports', '#report-list a'],
         ['report', reportHref, '#report-pictures a'],
@@ -796,17 +957,20 @@ try {
     await anon.context.close();
     for (const [name, user, pages] of who) {
       const s = await session(`${name}-axe`);
+      // Leaving the editor with what a check wrote in it: yes.
+      s.page.on('dialog', (d) => d.accept());
       await signIn(s, user);
       for (const lang of ['fi', 'sv']) {
         await s.page.locator('#language').selectOption(lang);
         await s.page.waitForFunction((l) => document.documentElement.lang === l, lang);
         for (const size of sizes) {
           await s.page.setViewportSize(size);
-          for (const [view, hash, ready] of pages) {
+          for (const [view, hash, ready, prepare] of pages) {
             await s.page.evaluate((x) => { location.hash = x; }, hash);
             await s.page.locator(ready).first().waitFor();
             // The panels a page reads after its first paint (history, questions, …).
             await s.page.waitForTimeout(400);
+            if (prepare) await prepare(s.page);
             violations.push(...await axe(s.page, `${view} (${name}) ${lang} ${size.width}px`));
           }
         }
@@ -835,6 +999,27 @@ try {
     await late.waitFor();
     check((await late.locator('td').nth(3).innerText()) === 'ORG-C', 'the silent organisation');
     check(/^1 h 0\d min$/.test(await late.locator('td').nth(5).innerText()), 'overdue by about an hour');
+    // The matrix: each silent organisation of the list overdue in its picture's column,
+    // counting each second; the column says how many acknowledged.
+    const matrix = s.page.locator('#ack-matrix');
+    await matrix.waitFor();
+    const col = await matrix.locator('thead th').evaluateAll((ths, ref) => ths.findIndex((th) => th.innerText.startsWith(ref)), seed.late.reference);
+    check(col > 0, `the late picture has a column: ${col}`);
+    const silent = matrix.locator('tbody tr[data-org="ORG-C"] > *').nth(col);
+    check(await silent.getAttribute('data-state') === 'overdue', 'ORG-C overdue in the matrix');
+    const was = await silent.innerText();
+    check(/^Overdue by 1 h 0\d min \d\d s$/.test(was), `how long, to the second: ${was}`);
+    await s.page.waitForTimeout(1100);
+    check(await silent.innerText() !== was, 'the matrix counts on');
+    const listed = await s.page.locator('#overdue-table tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.cells[0].innerText, tr.cells[3].innerText]));
+    for (const [ref, org] of listed) {
+      const c = await matrix.locator('thead th').evaluateAll((ths, r) => ths.findIndex((th) => th.innerText.startsWith(r)), ref);
+      if (c < 0) continue; // beyond the 12 columns
+      check(await matrix.locator(`tbody tr[data-org="${org}"] > *`).nth(c).getAttribute('data-state') === 'overdue', `${org} overdue on ${ref} in the matrix too`);
+    }
+    const head = await matrix.locator('thead th').nth(col).innerText();
+    check(/\d+ of \d+ acknowledged/.test(head), `the column's progress: ${head}`);
+    await s.page.locator('#matrix').screenshot({ path: join(artifacts, 'secretariat-matrix-1366.png') });
     await s.page.getByRole('link', { name: 'Organisations and memberships' }).click();
     await s.page.locator('#org-table').getByRole('cell', { name: 'ORG-C', exact: true }).waitFor();
     await s.page.locator('#user-table').getByRole('cell', { name: 'c.reader', exact: true }).first().waitFor();
@@ -849,6 +1034,71 @@ try {
     await s.page.getByLabel('Code').fill('x');
     await s.page.getByRole('button', { name: 'Create election' }).click();
     await s.page.locator('.field.invalid').first().waitFor();
+    // The election day is written YYYY-MM-DD; another form is said at the field, unsent.
+    const day = s.page.getByLabel('Election day');
+    check(await day.getAttribute('type') === 'text', 'no native date picker');
+    await s.page.getByLabel('Code').fill('FI-TEST-2027');
+    await s.page.getByLabel('Name (English)').fill('Test election 2027');
+    await day.fill('18.4.2027');
+    await s.page.getByRole('button', { name: 'Create election' }).click();
+    await s.page.locator('.field[data-field="election_day"].invalid').getByText('Write the date as year-month-day').waitFor();
+    await day.fill('2027-04-18');
+    await s.page.getByRole('button', { name: 'Create election' }).click();
+    await s.page.locator('#election-table').getByRole('cell', { name: '2027-04-18', exact: true }).waitFor();
+    await s.context.close();
+  });
+
+  await scenario('the board draws a timeline by domain and severity, over days or an election\'s phases, and counts regions', async () => {
+    const s = await session('a.author-timeline');
+    await signIn(s, seed.users.author);
+    const p = s.page;
+    await p.locator('#timeline-chart').waitFor();
+    const today = helsinkiDay(new Date().toISOString());
+    const cols = await p.locator('#timeline-chart-table thead th').evaluateAll((ths) => ths.slice(1).map((th) => th.textContent));
+    check(cols.length === 14 && cols[13] === today, `14 days up to today (${today}): ${cols}`);
+    // The numbers, worked out here from the list API: pictures published each day, by domain.
+    const lists = await p.evaluate(async () => {
+      const api = await import('./api.js');
+      const out = {};
+      for (const d of ['information_influence', 'hybrid', 'cyber']) out[d] = (await api.request(`/pictures?status=published&domain=${d}&limit=200`)).items;
+      return out;
+    });
+    let seen = 0;
+    for (const [domain, items] of Object.entries(lists)) {
+      for (const day of cols) {
+        const want = items.filter((x) => x.published_at && x.severity && helsinkiDay(x.published_at) === day).length;
+        const got = Number(await p.locator(`#timeline-chart-table tr[data-row="${domain}"] td[data-col="${day}"]`).getAttribute('data-total'));
+        check(got === want, `${domain} on ${day}: ${got} in the timeline, ${want} published`);
+        seen += want;
+      }
+    }
+    check(seen > 0, 'the timeline has pictures to show');
+    const rects = await p.locator('#timeline-chart rect[fill^="url("]').count();
+    check(rects > 0 && rects <= seen, `bars drawn: ${rects}`);
+    const named = await p.locator('#timeline-chart').getAttribute('aria-label');
+    check(await p.locator('#timeline-chart').getAttribute('role') === 'img' && named.includes('the numbers are in the table below'), `the chart is named and points to its table: ${named}`);
+    const legend = await p.locator('#timeline .legend li').allInnerTexts();
+    check(legend.map((x) => x.trim()).join('|') === 'low|medium|high|critical', `the legend names each severity: ${legend}`);
+    // The cell of the posted picture says its number and severity in words.
+    const mine = lists.information_influence.find((x) => x.id === posted.id);
+    const cell = await p.locator(`#timeline-chart-table tr[data-row="information_influence"] td[data-col="${helsinkiDay(mine.published_at)}"]`).textContent();
+    check(cell.includes(mine.severity), `the severity in words: ${cell}`);
+    // Over the phases of an election: its six windows as columns.
+    const scale = p.getByLabel('Period', { exact: true });
+    await scale.selectOption({ label: 'the phases of Test election 2027 (FI-TEST-2027)' });
+    await p.locator('#timeline-chart-table thead th', { hasText: /^Advance voting$/ }).waitFor({ state: 'attached' });
+    const phases = await p.locator('#timeline-chart-table thead th').evaluateAll((ths) => ths.slice(1).map((th) => th.textContent));
+    check(phases.join('|') === ['Before the voting register is in force', 'Register in force, before advance voting', 'Advance voting',
+      'After advance voting, before the election day', 'Election day', 'After the election day'].join('|'), `the phases: ${phases}`);
+    await scale.selectOption({ label: 'the last 14 days' });
+    await p.locator(`#timeline-chart-table thead th`, { hasText: today }).waitFor({ state: 'attached' });
+    // By region: the posted picture's constituency counted, with its severity.
+    await p.locator('#regions-load').click();
+    const region = p.locator('#regions-table tr[data-region="FI-VP-10"] td');
+    await region.waitFor();
+    check(/^[1-9]\d* \(/.test(await region.innerText()) && (await region.innerText()).includes(mine.severity), `FI-VP-10: ${await region.innerText()}`);
+    check(await p.evaluate(() => document.scrollingElement.scrollWidth) <= 1366, 'no sideways page scroll at 1366 px');
+    await p.locator('#timeline').screenshot({ path: join(artifacts, 'board-timeline-1366.png') });
     await s.context.close();
   });
 
@@ -875,6 +1125,11 @@ try {
     // The known action names are offered under the action field.
     const offered = await a.page.locator('#action-names option').evaluateAll((os) => os.map((o) => o.value));
     check(offered.includes('picture.view') && offered.includes('auth.login') && offered.length > 50, `action names offered: ${offered.length}`);
+    // The time filters are ISO dates: another form is said at the field, nothing is searched.
+    await a.page.getByLabel('From', { exact: true }).fill('1.12.2026');
+    await a.page.getByRole('button', { name: 'Search' }).click();
+    await a.page.locator('.field[data-field="from"].invalid').getByText('Write the date and time as year-month-day').waitFor();
+    await a.page.getByLabel('From', { exact: true }).fill('');
     await a.page.getByLabel('Action').fill('auth.login');
     await a.page.getByRole('button', { name: 'Search' }).click();
     await a.page.waitForFunction(() => {
@@ -1032,24 +1287,38 @@ try {
 
   await scenario('at 390 px no page scrolls sideways, in Finnish and Swedish, and a picture is acknowledged near the top', async () => {
     const who = [
-      ['c.reader', seed.users.c, [['board', '#/board', '#board-list > li'], ['board-table', '#/board/view=table', '#board-table tbody tr'], ['picture', `#/picture/${seed.group.id}`, '#acks button'],
+      ['c.reader', seed.users.c, [['board', '#/board', '#timeline-chart'], ['board-table', '#/board/view=table', '#board-table tbody tr'], ['picture', `#/picture/${seed.group.id}`, '#acks button'],
         ['attachments', `#/picture/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['a.approver2', seed.users.approver2, [['queue', '#/queue', `tr[data-id="${seed.review.id}"]`]]],
-      ['a.author', seed.users.author, [['account', '#/account', '#totp-start'], ['editor', '#/new', '#editor-h'], ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
+      ['a.author', seed.users.author, [['account', '#/account', '#totp-start'], ['editor', '#/new', '#editor-h'],
+        ['editor-errors', '#/new', '#editor-h', editorErrors], ['picture-compare', `#/picture/${posted.id}`, '#history form', compareRevisions],
+        ['editor-attachments', `#/edit/${seed.attach.id}`, '#attachment-list img[src^="blob:"]']]],
       ['s.auditor', seed.users.auditor, [['audit', '#/audit', '#log-table tbody tr']]],
+      ['s.secretariat', seed.users.secretariat, [['secretariat-overdue', '#/secretariat/overdue', '#ack-matrix tbody tr']]],
     ];
+    // Headings of what this round added, in the language shown.
+    const HEADINGS = {
+      fi: { board: ['#timeline-h', 'Aikajana'], editor: ['#handling-rules-h', 'Mitä tämä käsittely edellyttää'], 'secretariat-overdue': ['#matrix-h', 'Kuittaukset organisaatioittain'] },
+      sv: { board: ['#timeline-h', 'Tidslinje'], editor: ['#handling-rules-h', 'Vad den här hanteringen kräver'], 'secretariat-overdue': ['#matrix-h', 'Kvitteringar per organisation'] },
+    };
     for (const [name, user, views] of who) {
       const s = await session(`${name}-390`, { width: 390, height: 844 });
+      s.page.on('dialog', (d) => d.accept());
       await signIn(s, user);
       for (const lang of ['fi', 'sv']) {
         await s.page.locator('#language').selectOption(lang);
         await s.page.waitForFunction((l) => document.documentElement.lang === l, lang);
-        for (const [view, hash, ready] of views) {
+        for (const [view, hash, ready, prepare] of views) {
           await s.page.evaluate((x) => { location.hash = x; }, hash);
           await s.page.locator(ready).first().waitFor();
           await s.page.waitForTimeout(300);
+          if (prepare) await prepare(s.page);
           const width = await s.page.evaluate(() => document.scrollingElement.scrollWidth);
           check(width <= 390, `${view} in ${lang} is ${width} px wide at 390 px`);
+          if (HEADINGS[lang][view]) {
+            const [sel, want] = HEADINGS[lang][view];
+            check(await s.page.locator(sel).innerText() === want, `${view} in ${lang}: "${want}"`);
+          }
           if (view === 'picture') {
             const acks = await s.page.locator('#acks').boundingBox();
             const summary = await s.page.locator('.cols > div:first-child > h2').first().boundingBox();

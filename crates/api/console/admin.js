@@ -2,7 +2,10 @@
 // elections) and the auditor's (access-log search, export, the chain's checkpoints).
 
 import { ApiError, authFetch, hasRole, query, request } from './api.js';
-import { badges, describe, field, fieldMessage, h, label, mount, pick, scrollBox, select, showFieldErrors, time, toast } from './ui.js';
+import {
+  DateProblem, badges, clearFieldErrors, dateErrors, describe, field, fieldMessage, h, isoHint, isoInput, isoValue, label, mount, pick, scrollBox,
+  select, showFieldErrors, time, toast,
+} from './ui.js';
 import { language, t } from './i18n.js';
 
 async function all(path, max = 20) {
@@ -33,7 +36,10 @@ function apiForm(title, fields, submitText, send) {
     try {
       await send();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 422) {
+      if (e instanceof DateProblem) {
+        showFieldErrors(form, { errors: dateErrors(form) });
+        msg.textContent = e.message;
+      } else if (e instanceof ApiError && e.status === 422) {
         const left = showFieldErrors(form, e.problem);
         msg.textContent = left.length ? left.map((x) => t('admin.field_error', { field: x.field, message: fieldMessage(x) })).join('; ') : (e.problem.detail || '');
       } else {
@@ -44,7 +50,7 @@ function apiForm(title, fields, submitText, send) {
   return form;
 }
 
-export async function secretariatView(main, tab) {
+export async function secretariatView(main, tab, setCleanup = () => {}) {
   const tabs = ['overdue', 'organisations', 'elections'];
   const body = h('div');
   mount(main, h('h1', {}, t('admin.secretariat')),
@@ -53,16 +59,110 @@ export async function secretariatView(main, tab) {
     body);
   if (tab === 'organisations') await organisations(body);
   else if (tab === 'elections') await electionsView(body);
-  else await overdue(body);
+  else await overdue(body, setCleanup);
+}
+
+const MATRIX_PICTURES = 12;
+const MATRIX_REREAD_MS = 30000;
+
+/**
+ * The organisation × acknowledgement matrix: one column a picture whose deadline has
+ * passed with someone silent (the most overdue first, at most 12), one row an
+ * organisation asked to acknowledge any of them; each cell says whether and how it
+ * acknowledged (on time or how late) or how long it is overdue, counting each second.
+ * Read again every 30 seconds (the secretariat has no live stream).
+ */
+async function ackMatrix(box, overdueItems, setTimer) {
+  const pictures = [];
+  for (const o of overdueItems) {
+    if (!pictures.some((p) => p.id === o.picture_id)) pictures.push({ id: o.picture_id, reference: o.reference, deadline: o.deadline });
+    if (pictures.length === MATRIX_PICTURES) break;
+  }
+  const statuses = await Promise.all(pictures.map((p) => request(`/pictures/${p.id}/acknowledgements`)));
+  const orgs = new Map();
+  const cell = new Map();
+  pictures.forEach((p, i) => {
+    const s = statuses[i];
+    const deadline = s.deadline || p.deadline;
+    for (const a of s.acknowledgements || []) {
+      orgs.set(a.organisation.id, a.organisation.code);
+      const k = `${a.organisation.id}|${p.id}`;
+      const before = cell.get(k);
+      if (!before || before.at > a.created_at) cell.set(k, { acked: true, kind: a.kind, at: a.created_at, deadline });
+    }
+    for (const o of s.pending || []) {
+      orgs.set(o.id, o.code);
+      cell.set(`${o.id}|${p.id}`, { acked: false, deadline });
+    }
+  });
+  const rows = [...orgs].sort((a, b) => a[1].localeCompare(b[1]));
+  const ticking = [];
+  const text = (c) => {
+    const late = (new Date(c.acked ? c.at : Date.now()).getTime() - new Date(c.deadline).getTime()) / 1000;
+    if (c.acked) return late > 0 ? t('matrix.acked_late', { kind: label(c.kind), late: duration(late) }) : t('matrix.acked', { kind: label(c.kind) });
+    return late > 0 ? t('matrix.overdue', { late: durationSecs(late) }) : t('matrix.due', { left: durationSecs(-late) });
+  };
+  const td = (org, p) => {
+    const c = cell.get(`${org}|${p.id}`);
+    if (!c) return h('td', { class: 'not-asked', dataset: { state: 'not_asked' } }, t('matrix.not_asked'));
+    const state = c.acked ? 'acknowledged' : new Date(c.deadline).getTime() < Date.now() ? 'overdue' : 'due';
+    const el = h('td', { class: `m-${state}`, dataset: { state } }, text(c));
+    if (!c.acked) ticking.push([el, c]);
+    return el;
+  };
+  const done = (p) => rows.filter(([org]) => (cell.get(`${org}|${p.id}`) || {}).acked).length;
+  const askedOf = (p) => rows.filter(([org]) => cell.has(`${org}|${p.id}`)).length;
+  mount(box, h('h2', { id: 'matrix-h' }, t('matrix.title')), h('p', { class: 'hint' }, t('matrix.hint')),
+    scrollBox(t('matrix.title'), h('table', { id: 'ack-matrix' },
+      h('thead', {},
+        h('tr', {}, h('th', { scope: 'col' }, t('matrix.organisation')),
+          pictures.map((p) => h('th', { scope: 'col', dataset: { picture: p.id } }, h('a', { href: `#/picture/${p.id}`, class: 'mono' }, p.reference),
+            h('div', { class: 'meta' }, t('matrix.progress', { n: done(p), total: askedOf(p) })))))),
+      h('tbody', {}, rows.map(([org, code]) => h('tr', { dataset: { org: code } }, h('th', { scope: 'row' }, code),
+        pictures.map((p) => td(org, p))))))));
+  setTimer(setInterval(() => {
+    for (const [el, c] of ticking) {
+      el.textContent = text(c);
+      const state = new Date(c.deadline).getTime() < Date.now() ? 'overdue' : 'due';
+      el.className = `m-${state}`;
+      el.dataset.state = state;
+    }
+  }, 1000));
+}
+
+/** "2 h 05 min 09 s" for a number of seconds. */
+function durationSecs(secs) {
+  const s = Math.floor(secs);
+  return t('countdown.duration', { h: Math.floor(s / 3600), m: String(Math.floor((s % 3600) / 60)).padStart(2, '0'), s: String(s % 60).padStart(2, '0') });
 }
 
 /** The overdue acknowledgements, the most overdue first (one request per page of 100). */
-async function overdue(body) {
+async function overdue(body, setCleanup = () => {}) {
   const first = await request('/acknowledgements/overdue?limit=100');
   if (!first.items.length) {
     mount(body, h('h2', {}, t('admin.tab.overdue')), h('p', { class: 'empty' }, t('admin.none_overdue')));
     return;
   }
+  // The matrix first, kept up to date: its clocks tick, and it is read again every 30 s.
+  const matrixBox = h('section', { id: 'matrix', 'aria-labelledby': 'matrix-h' });
+  let tick = null;
+  const setTimer = (x) => {
+    clearInterval(tick);
+    tick = x;
+  };
+  await ackMatrix(matrixBox, first.items, setTimer);
+  const reread = setInterval(async () => {
+    try {
+      const now = await request('/acknowledgements/overdue?limit=100');
+      await ackMatrix(matrixBox, now.items, setTimer);
+    } catch (_) {
+      // The next read tries again; the page keeps what it has.
+    }
+  }, MATRIX_REREAD_MS);
+  setCleanup(() => {
+    clearInterval(reread);
+    clearInterval(tick);
+  });
   const rows = h('tbody');
   const row = (o) => h('tr', {},
     h('td', { class: 'mono' }, h('a', { href: `#/picture/${o.picture_id}` }, o.reference)),
@@ -89,7 +189,7 @@ async function overdue(body) {
     }
   });
   const headers = ['reference', 'originator', 'handling', 'organisation', 'deadline', 'overdue', 'escalation'];
-  mount(body, h('h2', {}, t('admin.tab.overdue')), h('p', {}, t('admin.overdue_hint')),
+  mount(body, matrixBox, h('h2', {}, t('admin.tab.overdue')), h('p', {}, t('admin.overdue_hint')),
     h('table', { id: 'overdue-table' },
       h('thead', {}, h('tr', {}, headers.map((k) => h('th', { scope: 'col' }, t(`admin.col.${k}`))))), rows),
     more);
@@ -178,11 +278,11 @@ async function electionsView(body) {
   const code = h('input', { name: 'code', size: '14' });
   const type = select('election_type', ['parliamentary', 'presidential', 'european_parliament', 'municipal', 'county', 'advisory_referendum', 'aland_legislative', 'aland_municipal'], { required: true });
   const name = h('input', { name: 'name_en', size: '30' });
-  const day = h('input', { name: 'election_day', type: 'date' });
+  const day = isoInput('election_day', null, { time: false });
   const form = apiForm(t('admin.new_election'), [field(t('admin.code'), code, 'code'), field(t('admin.type'), type, 'election_type'),
     field(t('admin.name_lang', { lang: t('editor.lang_en') }), name, 'name_en'),
-    field(t('admin.election_day'), day, 'election_day')], t('admin.create_election'), async () => {
-    await request('/elections', { method: 'POST', body: { code: code.value.trim(), election_type: type.value, name_en: name.value.trim(), election_day: day.value || null } });
+    field(t('admin.election_day'), day, 'election_day', isoHint(false))], t('admin.create_election'), async () => {
+    await request('/elections', { method: 'POST', body: { code: code.value.trim(), election_type: type.value, name_en: name.value.trim(), election_day: isoValue(day) } });
     toast(t('admin.election_created'));
     await electionsView(body);
   });
@@ -274,8 +374,8 @@ export async function auditView(main) {
     reference: h('input', { name: 'reference', size: '16', placeholder: 'VTY-2027-0042', autocomplete: 'off' }),
     object_type: h('input', { name: 'object_type', size: '12' }),
     object_id: h('input', { name: 'object_id', size: '36' }),
-    from: h('input', { name: 'from', type: 'datetime-local' }),
-    to: h('input', { name: 'to', type: 'datetime-local' }),
+    from: isoInput('from', null),
+    to: isoInput('to', null),
   };
   [...f.organisation_id.options].slice(1).forEach((o, i) => { o.textContent = orgs[i].code; });
   const codes = new Map(orgs.map((o) => [o.id, o.code]));
@@ -290,7 +390,7 @@ export async function auditView(main) {
     field(names.action, f.action, 'action', t('admin.action_hint')), actionList, field(names.outcome, f.outcome, 'outcome'),
     field(names.organisation_id, f.organisation_id, 'organisation_id'), field(names.actor, f.actor, 'actor', t('admin.actor_hint')),
     field(names.reference, f.reference, 'reference'), field(names.object_type, f.object_type, 'object_type'), field(names.object_id, f.object_id, 'object_id'),
-    field(names.from, f.from, 'from'), field(names.to, f.to, 'to'), h('button', { type: 'submit' }, t('admin.search')));
+    field(names.from, f.from, 'from', isoHint()), field(names.to, f.to, 'to', isoHint()), h('button', { type: 'submit' }, t('admin.search')));
   const exporter = (fmt) => h('button', { type: 'button', class: 'secondary', onclick: async (ev) => {
     const b = ev.currentTarget;
     b.disabled = true;
@@ -322,7 +422,14 @@ export async function auditView(main) {
     for (const [k, el] of Object.entries(f)) {
       const v = el.value.trim();
       if (!v) continue;
-      q[k] = el.type === 'datetime-local' ? new Date(v).toISOString() : v;
+      if (!el.dataset.iso) q[k] = v;
+      else {
+        try {
+          q[k] = isoValue(el);
+        } catch (e) {
+          if (!(e instanceof DateProblem)) throw e; // said at the field on submit, not sent
+        }
+      }
     }
     return q;
   };
@@ -378,6 +485,12 @@ export async function auditView(main) {
   };
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
+    clearFieldErrors(form);
+    const bad = dateErrors(form);
+    if (bad.length) {
+      showFieldErrors(form, { errors: bad });
+      return;
+    }
     load(false);
   });
   more.addEventListener('click', () => load(true));

@@ -3,7 +3,7 @@
 
 import { ApiError, changePassword, hasRole, login, logout, me, onSession, request, resume, signedIn } from './api.js';
 import { dispatch, onStreamEvent, openStream } from './sse.js';
-import { h, mount, field, describe, fieldMessage, showFieldErrors, clearFieldErrors, select } from './ui.js';
+import { h, mount, field, describe, fieldMessage, showFieldErrors, clearFieldErrors, select, setLeaveGuard, unsavedWork } from './ui.js';
 import { LANGS, browserLanguage, language, loadCatalogues, onLanguage, setLanguage, setTimeZone, t } from './i18n.js';
 import { boardView, prefs, queueView } from './board.js';
 import { pictureView } from './picture.js';
@@ -209,8 +209,25 @@ function passwordView() {
 
 let generation = 0;
 let chosenAtSignIn = null;
+// The address of the page shown, to go back to when leaving it is called off.
+let shownHash = null;
 
-async function route() {
+/**
+ * Whether the page shown may be left: when it holds unsaved work (the editor), the person
+ * is asked first. Called off, the address goes back to the page shown.
+ */
+function mayLeave() {
+  if (!signedIn() || !unsavedWork()) return true;
+  if (window.confirm(t('editor.leave_unsaved'))) return true;
+  if (shownHash !== null && location.hash !== shownHash) history.replaceState(null, '', shownHash);
+  renderChrome();
+  return false;
+}
+
+async function route(changed = true) {
+  if (changed && !mayLeave()) return;
+  setLeaveGuard(null);
+  shownHash = location.hash;
   const mine = ++generation;
   if (cleanup) {
     cleanup();
@@ -272,7 +289,7 @@ async function route() {
         await queueView(view, setCleanup);
         break;
       case 'secretariat':
-        await secretariatView(view, arg || 'overdue');
+        await secretariatView(view, arg || 'overdue', setCleanup);
         break;
       case 'audit':
         await auditView(view);
@@ -357,9 +374,16 @@ onSession((what) => {
 });
 
 document.getElementById('signout').addEventListener('click', () => {
-  logout();
+  if (mayLeave()) logout();
 });
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => route(location.hash !== shownHash));
+// A reload, a closed tab or another address asks too (in the browser's own words).
+window.addEventListener('beforeunload', (ev) => {
+  if (signedIn() && unsavedWork()) {
+    ev.preventDefault();
+    ev.returnValue = '';
+  }
+});
 onStreamEvent(() => refreshUnread(2000));
 document.getElementById('language').addEventListener('change', (ev) => {
   const l = ev.currentTarget.value;
@@ -367,8 +391,9 @@ document.getElementById('language').addEventListener('change', (ev) => {
   prefs.lang = l;
   if (signedIn()) rememberLanguage(l);
 });
-// A new language re-renders the page in it (form contents of the view are read again).
-onLanguage(() => route());
+// A new language re-renders the page in it (form contents of the view are read again, so
+// unsaved work is asked about first).
+onLanguage(() => route(true));
 
 // The catalogues first; then a reload or a new tab resumes the session from the cookie,
 // when this browser has one.

@@ -3,8 +3,12 @@
 
 import { hasRole, me, query, request } from './api.js';
 import { onStreamEvent } from './sse.js';
-import { ENUMS, badges, countdown, describe, field, h, label, mount, pick, scrollBox, select, time, toast } from './ui.js';
-import { language, t } from './i18n.js';
+import {
+  DateProblem, ENUMS, badges, clearFieldErrors, countdown, dateErrors, describe, field, h, isoHint, isoInput, isoValue, label, mount, pick,
+  scrollBox, select, showFieldErrors, time, toast,
+} from './ui.js';
+import { isoLocal, language, t } from './i18n.js';
+import { timelinePanel } from './timeline.js';
 
 // The language picture texts are shown in first: the interface language until changed here.
 export const prefs = { lang: language(), view: 'cards' };
@@ -151,13 +155,6 @@ function fragmentState() {
   return new URLSearchParams(rest.startsWith('#') ? '' : rest);
 }
 
-/** An instant as a `datetime-local` value in the browser's time zone. */
-function localInput(iso) {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
 
 /**
  * The acknowledgement deadline of a picture as the API sets it (docs/pictures.md): 1 h
@@ -233,8 +230,8 @@ export async function boardView(main, setCleanup) {
     overdue: select('overdue', ['true', 'false']),
     include_expired: select('include_expired', ['true'], { empty: t('board.expired_no') }),
     indicator: h('input', { type: 'search', name: 'indicator', placeholder: 'hashtag:#vaalit2027' }),
-    updated_since: h('input', { type: 'datetime-local', name: 'updated_since' }),
-    updated_before: h('input', { type: 'datetime-local', name: 'updated_before' }),
+    updated_since: isoInput('updated_since', null),
+    updated_before: isoInput('updated_before', null),
   };
   const lang = select('lang', ENUMS.lang, { required: true, value: prefs.lang });
   for (const e of els) {
@@ -250,7 +247,7 @@ export async function boardView(main, setCleanup) {
   for (const k of FILTERS) {
     const v = state.get(k);
     if (v === null) continue;
-    f[k].value = TIMES.includes(k) ? localInput(v) : v;
+    f[k].value = TIMES.includes(k) ? isoLocal(v) : v;
   }
   const view = { mode: ['cards', 'table'].includes(state.get('view')) ? state.get('view') : prefs.view || 'cards',
     sort: COLUMNS.includes(state.get('sort')) ? state.get('sort') : 'updated', dir: state.get('dir') === 'asc' ? 1 : -1 };
@@ -264,7 +261,7 @@ export async function boardView(main, setCleanup) {
     is_exercise: 'board.exercise', overdue: 'board.overdue', include_expired: 'board.expired', indicator: 'board.indicator',
     updated_since: 'board.updated_since', updated_before: 'board.updated_before',
   };
-  const fieldOf = (k) => field(t(labels[k]), f[k], k);
+  const fieldOf = (k) => field(t(labels[k]), f[k], k, TIMES.includes(k) ? isoHint() : null);
   const extra = ['election', 'kind', 'is_exercise', 'overdue', 'include_expired', 'indicator', 'updated_since', 'updated_before'];
   const moreFilters = h('details', { class: 'more-filters', open: extra.some((k) => f[k].value) },
     h('summary', {}, t('board.more_filters')), h('div', { class: 'filters-more' }, extra.map(fieldOf)));
@@ -281,7 +278,9 @@ export async function boardView(main, setCleanup) {
     } }, t(`board.view_${mode}`));
   const toggles = h('div', { class: 'view-toggle', role: 'group', 'aria-label': t('board.view') }, toggle('cards'), toggle('table'));
   const needsBox = h('div', { id: 'needs-box' });
-  mount(main, h('h1', {}, t('board.title')), needsBox, form, h('div', { class: 'board-bar' }, count, toggles), list, tableBox, more);
+  const timeline = timelinePanel(els);
+  mount(main, h('h1', {}, t('board.title')), needsBox, form, h('div', { class: 'board-bar' }, count, toggles), list, tableBox, more,
+    timeline.element);
   const chips = () => needsBox.querySelectorAll('.chip');
   const chipTimer = setInterval(() => { for (const c of chips()) if (c.tick) c.tick(); }, 1000);
   const loadNeeds = async () => {
@@ -300,8 +299,17 @@ export async function boardView(main, setCleanup) {
   const params = () => {
     const q = {};
     for (const k of FILTERS) {
-      const v = f[k].value.trim();
-      if (v) q[k] = TIMES.includes(k) ? new Date(v).toISOString() : v;
+      let v = f[k].value.trim();
+      if (v && TIMES.includes(k)) {
+        // A time that is not one is said at its field (on submit) and not sent.
+        try {
+          v = isoValue(f[k]);
+        } catch (e) {
+          if (!(e instanceof DateProblem)) throw e;
+          v = '';
+        }
+      }
+      if (v) q[k] = v;
     }
     return q;
   };
@@ -396,6 +404,12 @@ export async function boardView(main, setCleanup) {
   };
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
+    clearFieldErrors(form);
+    const bad = dateErrors(form);
+    if (bad.length) {
+      showFieldErrors(form, { errors: bad });
+      return;
+    }
     load(false);
   });
   for (const el of Object.values(f)) if (el.tagName === 'SELECT') el.addEventListener('change', () => load(false));
@@ -404,7 +418,7 @@ export async function boardView(main, setCleanup) {
     render();
   });
   more.addEventListener('click', () => load(true));
-  await Promise.all([load(false), loadNeeds()]);
+  await Promise.all([load(false), loadNeeds(), timeline.reload()]);
 
   // Live: an event names a picture; reload the first page with the same filters (the
   // server decides what this user sees) and mark the pictures the events named.
@@ -420,7 +434,7 @@ export async function boardView(main, setCleanup) {
     clearTimeout(pending);
     pending = setTimeout(async () => {
       const before = new Set(items.map((p) => p.id));
-      await Promise.all([load(false), loadNeeds()]);
+      await Promise.all([load(false), loadNeeds(), timeline.reload()]);
       const added = items.filter((p) => !before.has(p.id));
       if (added.length) toast(t('board.new_live', { references: added.map((p) => p.reference).join(', ') }));
     }, 250);

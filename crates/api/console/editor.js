@@ -1,10 +1,147 @@
-// Post and revise: a form for every field of PictureContent. The API checks everything;
-// its 422 field errors are shown at the fields they name.
+// Post and revise: a form for every field of PictureContent, handling first with the
+// rules it implies shown as they are met; technique pickers over the pinned lists; dates
+// written as ISO 8601; a summary of the errors with a link to each field; a question
+// before unsaved work is left. The API checks everything; its 422 field errors are shown
+// at the fields they name.
 
 import { ApiError, me, request } from './api.js';
-import { ENUMS, clearFieldErrors, describe, field, fieldMessage, h, label, mount, select, showFieldErrors, toast, uid } from './ui.js';
+import {
+  ENUMS, clearFieldErrors, dateErrors, describe, field, fieldMessage, findField, h, isoHint, isoInput, isoValue, label, mount,
+  select, setLeaveGuard, showFieldErrors, toast, uid,
+} from './ui.js';
 import { language, t } from './i18n.js';
 import { editorAttachments } from './attachments.js';
+
+/** The TLPs each tier allows (the API's `tier_tlp_mismatch`, docs/pictures.md). */
+export const TIER_TLPS = {
+  named: ['AMBER+STRICT', 'RED'],
+  group: ['CLEAR', 'GREEN', 'AMBER', 'AMBER+STRICT'],
+  group_virt: ['CLEAR', 'GREEN', 'AMBER', 'AMBER+STRICT'],
+  group_virt_ras: ['CLEAR', 'GREEN', 'AMBER'],
+  public: ['CLEAR'],
+};
+const tierRank = (tier) => ENUMS.tier.indexOf(tier);
+const tlpRank = (tlp) => ENUMS.tlp.indexOf(tlp);
+
+/**
+ * The rules the handling chosen implies, each `{key, ok, vars}` (`ok` null: a fact, not a
+ * condition), in the order the API checks them. `v`: tier, tlp, community, recipients
+ * (a count), classification, basis, consents (a Set), texts (language → title and summary
+ * both written), indicatorTlps.
+ */
+export function handlingRules(v) {
+  const out = [];
+  const rank = tierRank(v.tier);
+  const allowed = TIER_TLPS[v.tier] || [];
+  out.push({ key: 'tier_tlp', ok: allowed.includes(v.tlp), vars: { tier: label(v.tier), tlps: allowed.map((x) => `TLP:${x}`).join(', ') } });
+  if (v.tlp === 'GREEN') out.push({ key: 'community', ok: !!v.community });
+  else if (v.community) out.push({ key: 'community_only_green', ok: false });
+  if (v.tier === 'named') out.push({ key: 'named', ok: v.recipients > 0 });
+  else if (v.recipients > 0) out.push({ key: 'named_only', ok: false });
+  if (v.classification !== 'unclassified_public') out.push({ key: 'secrecy_basis', ok: !!v.basis });
+  if (v.classification === 'TL_IV') out.push({ key: 'tl_iv', ok: rank <= tierRank('group_virt') });
+  if (rank >= tierRank('group_virt')) out.push({ key: 'consent_virt', ok: v.consents.has('virt') });
+  if (rank >= tierRank('group_virt_ras')) {
+    out.push({ key: 'consent_ras', ok: v.consents.has('ras') });
+    out.push({ key: 'english', ok: !!v.texts.en });
+    out.push({ key: 'four_eyes', ok: null });
+  }
+  if (v.tier === 'public') {
+    out.push({ key: 'consent_public', ok: v.consents.has('public') });
+    out.push({ key: 'finnish_swedish', ok: !!(v.texts.fi && v.texts.sv) });
+    out.push({ key: 'public_unclassified', ok: v.classification === 'unclassified_public' });
+  }
+  if (v.indicatorTlps.length) {
+    out.push({ key: 'indicator_tlp', ok: v.indicatorTlps.every((x) => tlpRank(x) >= tlpRank(v.tlp)), vars: { tlp: `TLP:${v.tlp}` } });
+  }
+  return out;
+}
+
+/** The languages title and summary must be written in, each with the reason (a catalogue key). */
+export function requiredLanguages(originalLang, tier) {
+  const out = new Map([[originalLang, ['original']]]);
+  const add = (l, why) => out.set(l, [...(out.get(l) || []), why]);
+  if (tierRank(tier) >= tierRank('group_virt_ras')) add('en', 'ras');
+  if (tier === 'public') {
+    add('fi', 'public');
+    add('sv', 'public');
+  }
+  return out;
+}
+
+/** The technique lists the pickers search (`/app/techniques.json`, from the pinned lists). */
+let techniqueLists = null;
+async function loadTechniques() {
+  if (!techniqueLists) {
+    techniqueLists = fetch('techniques.json', { credentials: 'omit' })
+      .then((r) => (r.ok ? r.json() : { frameworks: [] }))
+      .catch(() => ({ frameworks: [] }));
+  }
+  return techniqueLists;
+}
+
+/**
+ * A picker over one framework's pinned list (`list`; null when none is pinned): a search
+ * by id or name whose hits are buttons that add the id to `input` (the ids, which stay
+ * editable), and under it the chosen ids with their names and a button to remove each.
+ */
+function techniquePicker(framework, list, input) {
+  const names = new Map((list ? list.techniques : []).map((x) => [x.id, x]));
+  const picked = h('ul', { class: 'picked', dataset: { picked: framework } });
+  const setIds = (ids) => {
+    input.value = ids.join(', ');
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  };
+  const showPicked = () => {
+    const ids = splitList(input.value);
+    mount(picked, ids.map((id) => {
+      const x = names.get(id);
+      return h('li', { dataset: { technique: id } }, h('span', { class: 'mono' }, id), ' ',
+        x ? h('span', {}, `${x.name} (${x.tactic})`) : list ? h('span', { class: 'unknown' }, t('picker.unknown', { version: list.version })) : null,
+        ' ', h('button', { type: 'button', class: 'secondary btn-small', onclick: () => setIds(splitList(input.value).filter((y) => y !== id)) },
+          t('picker.remove', { id })));
+    }));
+  };
+  input.addEventListener('input', showPicked);
+  showPicked();
+  const name = t(`picker.framework_${framework}`);
+  if (!list) return h('div', { class: 'picker' }, h('p', { class: 'hint' }, t('picker.no_list', { framework: name })), picked);
+  const search = h('input', { type: 'search', autocomplete: 'off', spellcheck: 'false', dataset: { picker: framework } });
+  const results = h('ul', { class: 'picker-results' });
+  const status = h('p', { class: 'meta', role: 'status', 'aria-live': 'polite' });
+  const find = () => {
+    const q = search.value.trim().toLowerCase();
+    if (!q) {
+      mount(results);
+      status.textContent = '';
+      return;
+    }
+    const hits = list.techniques.filter((x) => x.id.toLowerCase().startsWith(q) || x.name.toLowerCase().includes(q));
+    const shown = hits.slice(0, 8);
+    status.textContent = hits.length ? t('picker.found', { n: hits.length, shown: shown.length }) : t('picker.none', { query: search.value.trim() });
+    mount(results, shown.map((x) => h('li', {}, h('button', {
+      type: 'button', class: 'secondary', dataset: { technique: x.id },
+      onclick: () => {
+        const ids = splitList(input.value);
+        if (!ids.includes(x.id)) setIds([...ids, x.id]);
+        search.value = '';
+        find();
+        search.focus();
+      },
+    }, t('picker.add', { id: x.id, name: x.name, tactic: x.tactic })))));
+  };
+  search.addEventListener('input', find);
+  // Enter takes the first hit rather than submitting the whole form.
+  search.addEventListener('keydown', (ev) => {
+    if (ev.key.toLowerCase() !== 'enter') return;
+    ev.preventDefault();
+    const first = results.querySelector('button');
+    if (first) first.click();
+  });
+  return h('div', { class: 'picker' },
+    field(t('picker.search', { framework: name }), search, null, t('picker.search_hint', { version: list.version, n: list.techniques.length })),
+    status, results, picked);
+}
 
 function checks(name, values, chosen = [], text = label) {
   const set = new Set(chosen);
@@ -42,18 +179,7 @@ function localValue(form, name) {
   return out;
 }
 
-function toLocal(iso) {
-  if (!iso) return '';
-  const d = new Date(iso);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-function fromLocal(v) {
-  return v ? new Date(v).toISOString() : null;
-}
-
-function list(v) {
+function splitList(v) {
   return v.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
 }
 
@@ -88,7 +214,7 @@ function rowValues(box) {
     for (const ctl of row.querySelectorAll('[data-key]')) {
       const k = ctl.dataset.key;
       let v = ctl.value.trim();
-      if (ctl.type === 'datetime-local') v = fromLocal(v);
+      if (ctl.dataset.iso) v = isoValue(ctl);
       if (k.includes('.')) {
         const [a, b] = k.split('.');
         out[a] = out[a] || {};
@@ -113,11 +239,13 @@ export async function editorView(main, id) {
   if (id) {
     ({ data: p, etag } = await request(`/pictures/${encodeURIComponent(id)}`, { withEtag: true }));
   }
-  const [orgPage, elections, communities] = await Promise.all([
+  const [orgPage, elections, communities, lists] = await Promise.all([
     request('/organisations?limit=200').catch(() => ({ items: [] })),
     request('/elections').catch(() => []),
     request('/communities').catch(() => []),
+    loadTechniques(),
   ]);
+  const listOf = (framework) => lists.frameworks.find((x) => x.framework === framework) || null;
   const c = p || {
     kind: 'alert', is_exercise: false, primary_domain: 'information_influence', domains: ['information_influence'],
     original_lang: 'fi', impact_on_conduct: 'unknown', impact_on_public_confidence: 'unknown', urgency: 'routine',
@@ -159,8 +287,8 @@ export async function editorView(main, id) {
     classification: s('classification', ENUMS.classification, c.classification),
     secrecy_basis: h('input', { name: 'secrecy_basis', size: '40', value: c.secrecy_basis || '' }),
     consents: checks(t('editor.consents'), ['police', 'virt', 'ras', 'public'].map((k) => [k]), Object.entries(c.originator_consents || {}).filter(([, v]) => v).map(([k]) => k)),
-    valid_from: h('input', { type: 'datetime-local', name: 'valid_from', value: toLocal(c.valid_from) }),
-    valid_until: h('input', { type: 'datetime-local', name: 'valid_until', value: toLocal(c.valid_until) }),
+    valid_from: isoInput('valid_from', c.valid_from),
+    valid_until: isoInput('valid_until', c.valid_until),
   };
   for (const e of elections) {
     el.election_id.appendChild(h('option', { value: e.id }, t('board.election_option', { name: e[`name_${language()}`] || e.name_en, code: e.code })));
@@ -179,8 +307,8 @@ export async function editorView(main, id) {
     sub(field(t('editor.value'), keyed(h('input', { size: '50', value: x.value || '' }), 'value'), ''), 'value'),
     sub(field(t('editor.platform'), keyed(opt('platform', ENUMS.platform, x.platform), 'platform'), ''), 'platform'),
     sub(field(t('editor.tlp'), keyed(s('tlp', ENUMS.tlp, x.tlp || c.tlp), 'tlp'), ''), 'tlp'),
-    sub(field(t('editor.first_seen'), keyed(h('input', { type: 'datetime-local', value: toLocal(x.first_seen) }), 'first_seen'), ''), 'first_seen'),
-    sub(field(t('editor.last_seen'), keyed(h('input', { type: 'datetime-local', value: toLocal(x.last_seen) }), 'last_seen'), ''), 'last_seen'),
+    sub(field(t('editor.first_seen'), keyed(isoInput(null, x.first_seen), 'first_seen'), '', isoHint()), 'first_seen'),
+    sub(field(t('editor.last_seen'), keyed(isoInput(null, x.last_seen), 'last_seen'), '', isoHint()), 'last_seen'),
   ]);
   const actRows = rows('action', 'recommended_actions', c.recommended_actions, (x) => [
     sub(field(t('editor.audience'), keyed(s('audience', ENUMS.audience, x.audience || 'member_authorities'), 'audience'), ''), 'audience'),
@@ -192,17 +320,33 @@ export async function editorView(main, id) {
   ]);
 
   const message = h('div', { class: 'form-error', role: 'alert', id: 'form-message' });
+  // The errors of the last save, counted, each a link to its field.
+  const summary = h('div', { class: 'error-summary', id: 'error-summary', tabindex: '-1', hidden: true, 'aria-labelledby': 'error-summary-h' });
+  // The rules the handling implies, met or not yet, as the choices change.
+  const rules = h('ul', { class: 'rules', id: 'handling-rules' });
+  const rulesCount = h('p', { class: 'meta', id: 'handling-rules-count', role: 'status', 'aria-live': 'polite' });
+  const langRule = h('p', { class: 'notice', id: 'language-rule' });
   const save = h('button', { type: 'submit', name: 'save', value: 'draft' }, t(id ? 'editor.save_revision' : 'editor.save_draft'));
   const saveSubmit = h('button', { type: 'submit', name: 'save', value: 'submit', class: 'secondary' }, t('editor.save_submit'));
   const form = h('form', { novalidate: true, 'aria-labelledby': 'editor-h' },
     h('h1', { id: 'editor-h' }, p ? t('editor.revise', { reference: p.reference }) : t('editor.new')),
     p && p.status === 'published' ? h('p', { class: 'notice' }, t('editor.published_notice')) : null,
+    summary,
+    fieldset(t('editor.handling'),
+      h('p', { class: 'hint' }, t('editor.handling_first')),
+      h('div', { class: 'grid' }, field(t('editor.tier'), el.tier, 'tier'), field(t('editor.tlp'), el.tlp, 'tlp'),
+        field(t('editor.tlp_community'), el.tlp_community, 'tlp_community', t('editor.tlp_community_hint')),
+        field(t('editor.classification'), el.classification, 'classification'),
+        field(t('editor.secrecy_basis'), el.secrecy_basis, 'secrecy_basis', t('editor.secrecy_basis_hint'))),
+      h('div', { class: 'field', dataset: { field: 'named_recipients' } }, h('label', {}, t('editor.named_recipients_only')), el.named_recipients, h('div', { class: 'error', hidden: true })),
+      h('div', { class: 'field', dataset: { field: 'originator_consents' } }, h('label', {}, t('editor.consents')), el.consents, h('div', { class: 'error', hidden: true })),
+      h('h3', { id: 'handling-rules-h' }, t('rules.title')), rulesCount, rules),
     fieldset(t('editor.what'),
       h('div', { class: 'grid' }, field(t('editor.kind'), el.kind, 'kind'), field(t('editor.primary_domain'), el.primary_domain, 'primary_domain'),
         field(t('editor.original_lang'), el.original_lang, 'original_lang'),
         h('div', { class: 'field', dataset: { field: 'is_exercise' } }, h('label', {}, el.is_exercise, t('editor.is_exercise')), h('div', { class: 'error', hidden: true }))),
       h('div', { class: 'field', dataset: { field: 'domains' } }, h('label', {}, t('editor.domains')), el.domains, h('div', { class: 'error', hidden: true }))),
-    fieldset(t('editor.texts'), localInput(t('editor.title'), 'title', c.title, false, 140), localInput(t('editor.summary'), 'summary', c.summary, true, 1000),
+    fieldset(t('editor.texts'), langRule, localInput(t('editor.title'), 'title', c.title, false, 140), localInput(t('editor.summary'), 'summary', c.summary, true, 1000),
       localInput(t('editor.details'), 'details', c.details, true, 20000)),
     fieldset(t('editor.assessment'),
       h('div', { class: 'grid' },
@@ -222,21 +366,85 @@ export async function editorView(main, id) {
       h('div', { class: 'field', dataset: { field: 'targets' } }, h('label', {}, t('editor.targets')), el.targets, h('div', { class: 'error', hidden: true }))),
     fieldset(t('editor.techniques'),
       field(t('editor.disarm'), el.disarm_techniques, 'disarm_techniques', t('editor.disarm_hint')),
-      field(t('editor.attack'), el.attack_techniques, 'attack_techniques', t('editor.attack_hint'))),
+      techniquePicker('disarm', listOf('disarm'), el.disarm_techniques),
+      field(t('editor.attack'), el.attack_techniques, 'attack_techniques', t('editor.attack_hint')),
+      techniquePicker('attack', listOf('attack'), el.attack_techniques)),
     fieldset(t('editor.sources'), srcRows.element),
     fieldset(t('editor.indicators'), indRows.element),
     fieldset(t('editor.recommended'), actRows.element),
-    fieldset(t('editor.handling'),
-      h('div', { class: 'grid' }, field(t('editor.tlp'), el.tlp, 'tlp'), field(t('editor.tlp_community'), el.tlp_community, 'tlp_community', t('editor.tlp_community_hint')),
-        field(t('editor.tier'), el.tier, 'tier'), field(t('editor.classification'), el.classification, 'classification'),
-        field(t('editor.secrecy_basis'), el.secrecy_basis, 'secrecy_basis', t('editor.secrecy_basis_hint'))),
-      h('div', { class: 'field', dataset: { field: 'named_recipients' } }, h('label', {}, t('editor.named_recipients_only')), el.named_recipients, h('div', { class: 'error', hidden: true })),
-      h('div', { class: 'field', dataset: { field: 'originator_consents' } }, h('label', {}, t('editor.consents')), el.consents, h('div', { class: 'error', hidden: true }))),
     fieldset(t('editor.validity'),
-      h('div', { class: 'grid' }, field(t('editor.valid_from'), el.valid_from, 'valid_from'), field(t('editor.valid_until'), el.valid_until, 'valid_until')),
+      h('div', { class: 'grid' }, field(t('editor.valid_from'), el.valid_from, 'valid_from', isoHint()),
+        field(t('editor.valid_until'), el.valid_until, 'valid_until', isoHint())),
       relRows.element),
     message, h('div', { class: 'actions' }, save, saveSubmit,
       h('a', { class: 'button secondary', href: p ? `#/picture/${p.id}` : '#/board' }, t('editor.cancel'))));
+
+  const texts = () => Object.fromEntries(ENUMS.lang.map((l) => [l,
+    !!(form.elements[`title.${l}`].value.trim() && form.elements[`summary.${l}`].value.trim())]));
+  const showRules = () => {
+    const list = handlingRules({
+      tier: el.tier.value, tlp: el.tlp.value, community: el.tlp_community.value, recipients: checked(el.named_recipients).length,
+      classification: el.classification.value, basis: el.secrecy_basis.value.trim(), consents: new Set(checked(el.consents)),
+      texts: texts(), indicatorTlps: [...indRows.box.querySelectorAll('select[data-key="tlp"]')].map((x) => x.value),
+    });
+    mount(rules, list.map((r) => h('li', { dataset: { rule: r.key, ok: r.ok === null ? 'info' : String(r.ok) } },
+      h('span', { class: 'rule-state' }, t(r.ok === null ? 'rules.info' : r.ok ? 'rules.met' : 'rules.unmet')), ' ',
+      t(`rules.${r.key}`, r.vars || {}))));
+    const open = list.filter((r) => r.ok === false).length;
+    const text = open ? t('rules.open', { n: open }) : t('rules.all_met');
+    if (rulesCount.textContent !== text) rulesCount.textContent = text;
+    // Which languages title and summary need, and why; those fields say so in their labels.
+    const need = requiredLanguages(el.original_lang.value, el.tier.value);
+    mount(langRule, t('editor.languages_required', {
+      list: [...need].map(([l, why]) => t('editor.language_why', { lang: t(`editor.lang_${l}`), why: why.map((w) => t(`editor.why_${w}`)).join(', ') })).join('; '),
+    }));
+    for (const l of ENUMS.lang) {
+      for (const kind of ['title', 'summary']) {
+        const ctl = form.elements[`${kind}.${l}`];
+        const lbl = form.querySelector(`label[for="${ctl.id}"]`);
+        let mark = lbl.querySelector('.req');
+        if (!mark) {
+          mark = h('span', { class: 'req' });
+          lbl.appendChild(mark);
+        }
+        mark.textContent = need.has(l) ? ` ${t('editor.required_mark')}` : '';
+        if (need.has(l)) ctl.setAttribute('aria-required', 'true');
+        else ctl.removeAttribute('aria-required');
+      }
+    }
+  };
+  form.addEventListener('input', showRules);
+  form.addEventListener('change', showRules);
+  // Removing a row of indicators changes the rules too (no input event is sent).
+  new MutationObserver(showRules).observe(indRows.box, { childList: true });
+  showRules();
+
+  /** Shows the errors of a save above the form, counted, each a link to its field. */
+  const showSummary = (errors, detail) => {
+    const ROWS = { sources: 'editor.sources', indicators: 'editor.indicators', recommended_actions: 'editor.recommended', related: 'picture.related' };
+    const items = errors.map((e) => {
+      const block = findField(form, e.field);
+      const text = fieldMessage(e);
+      if (!block) return h('li', {}, t('editor.field_error', { field: e.field, message: text }));
+      const lbl = block.querySelector('label, legend');
+      let name = lbl ? lbl.textContent.replace(/\s+/g, ' ').trim() : e.field;
+      const row = /^(\w+)\[(\d+)\]/.exec(e.field);
+      if (row && ROWS[row[1]]) name = t('editor.row_field', { rows: t(ROWS[row[1]]), n: Number(row[2]) + 1, field: name });
+      const ctl = block.querySelector('input, select, textarea');
+      return h('li', {}, h('a', {
+        href: location.hash,
+        onclick: (ev) => {
+          ev.preventDefault();
+          (ctl || block).scrollIntoView({ block: 'center' });
+          if (ctl) ctl.focus();
+        },
+      }, t('editor.field_error', { field: name, message: text })));
+    });
+    mount(summary, h('h2', { id: 'error-summary-h' }, t('editor.errors_title', { n: errors.length })),
+      detail ? h('p', {}, detail) : null, h('ul', {}, items));
+    summary.hidden = false;
+    summary.focus();
+  };
 
   const content = () => {
     const consents = new Set(checked(el.consents));
@@ -260,13 +468,13 @@ export async function editorView(main, id) {
       election_id: el.election_id.value || null,
       election_phase: el.election_phase.value || null,
       geo_scope: el.geo_scope.value,
-      geo_codes: list(el.geo_codes.value),
+      geo_codes: splitList(el.geo_codes.value),
       targets: checked(el.targets),
       actor_type_suspected: el.actor_type_suspected.value,
       attribution_confidence: el.attribution_confidence.value,
       attribution_releasable: el.attribution_releasable.checked,
-      disarm_techniques: list(el.disarm_techniques.value),
-      attack_techniques: list(el.attack_techniques.value),
+      disarm_techniques: splitList(el.disarm_techniques.value),
+      attack_techniques: splitList(el.attack_techniques.value),
       indicators: rowValues(indRows.box),
       sources: rowValues(srcRows.box),
       recommended_actions: rowValues(actRows.box),
@@ -277,18 +485,27 @@ export async function editorView(main, id) {
       classification: el.classification.value,
       secrecy_basis: el.secrecy_basis.value.trim() || null,
       originator_consents: { police: consents.has('police'), virt: consents.has('virt'), ras: consents.has('ras'), public: consents.has('public') },
-      valid_from: fromLocal(el.valid_from.value),
-      valid_until: fromLocal(el.valid_until.value),
+      valid_from: isoValue(el.valid_from),
+      valid_until: isoValue(el.valid_until),
       related: rowValues(relRows.box),
     };
     return out;
   };
 
+  let done = false; // saved: nothing is left unsaved
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const submit = ev.submitter && ev.submitter.value === 'submit';
     clearFieldErrors(form);
     message.textContent = '';
+    summary.hidden = true;
+    // Dates that are not dates are said here, before anything is sent.
+    const badDates = dateErrors(form);
+    if (badDates.length) {
+      showFieldErrors(form, { errors: badDates });
+      showSummary(badDates, null);
+      return;
+    }
     save.disabled = true;
     saveSubmit.disabled = true;
     try {
@@ -299,13 +516,13 @@ export async function editorView(main, id) {
         saved = await request('/pictures', { method: 'POST', body: content(), headers: { 'idempotency-key': crypto.randomUUID() } });
       }
       if (submit) await request(`/pictures/${saved.id}/submit`, { method: 'POST', body: {} });
+      done = true;
       toast(t(submit ? 'editor.saved_submitted' : 'editor.saved', { reference: saved.reference }));
       location.hash = `#/picture/${saved.id}`;
     } catch (e) {
       if (e instanceof ApiError && e.status === 422) {
-        const left = showFieldErrors(form, e.problem);
-        const rest = left.map((x) => t('editor.field_error', { field: x.field, message: fieldMessage(x) })).join('; ');
-        message.textContent = [e.problem.detail || e.problem.title || t('editor.not_accepted'), rest].filter(Boolean).join(' ');
+        showFieldErrors(form, e.problem);
+        showSummary(e.problem.errors || [], e.problem.detail || e.problem.title || t('editor.not_accepted'));
       } else if (e instanceof ApiError && e.status === 412) {
         message.textContent = t('editor.changed_meanwhile');
       } else {
@@ -328,4 +545,10 @@ export async function editorView(main, id) {
     dropTarget: wrap,
   });
   mount(main, mount(wrap, form, files));
+  // Unsaved work: what the form holds differs from what it was given (technique searches
+  // aside). The router and the browser ask before it is left.
+  const snapshot = () => JSON.stringify([...form.elements].filter((x) => ['INPUT', 'SELECT', 'TEXTAREA'].includes(x.tagName) && x.type !== 'search')
+    .map((x) => (x.type === 'checkbox' ? x.checked : x.value)));
+  const initial = snapshot();
+  setLeaveGuard(() => form.isConnected && !done && snapshot() !== initial);
 }

@@ -98,3 +98,51 @@ export function fileSize(bytes) {
 export function percent(share) {
   return new Intl.NumberFormat(LOCALES[current], { style: 'percent', maximumFractionDigits: 0 }).format(share);
 }
+
+/** The deployment's time zone (an IANA name). */
+export function timeZone() {
+  return zone;
+}
+
+const WALL = { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
+
+/** The wall-clock fields of instant `ms` in the deployment's time zone, as numbers. */
+function wall(ms) {
+  const parts = new Intl.DateTimeFormat('en-GB', { ...WALL, timeZone: zone }).formatToParts(new Date(ms));
+  const out = {};
+  for (const p of parts) if (p.type !== 'literal') out[p.type] = Number(p.value);
+  return out;
+}
+
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+
+/**
+ * An instant written as ISO 8601 in the deployment's time zone, whatever the browser's
+ * locale: `2027-04-18 09:30` (`withTime` false: `2027-04-18`). Empty for no instant.
+ */
+export function isoLocal(iso, withTime = true) {
+  if (!iso) return '';
+  const ms = new Date(iso).getTime();
+  if (Number.isNaN(ms)) return '';
+  const w = wall(ms);
+  const date = `${pad(w.year, 4)}-${pad(w.month)}-${pad(w.day)}`;
+  return withTime ? `${date} ${pad(w.hour)}:${pad(w.minute)}` : date;
+}
+
+/**
+ * The instant a wall-clock time in the deployment's time zone names, as a `Date`; null
+ * when there is no such date or time (30 February, 25:00, the hour skipped when summer
+ * time starts).
+ */
+export function fromIsoLocal(year, month, day, hour = 0, minute = 0) {
+  const target = Date.UTC(year, month - 1, day, hour, minute);
+  let ms = target;
+  // The zone's offset at the guess, twice: once more settles a guess across a change.
+  for (let i = 0; i < 2; i += 1) {
+    const w = wall(ms);
+    ms = target - (Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - ms);
+  }
+  const w = wall(ms);
+  const same = w.year === year && w.month === month && w.day === day && w.hour === hour && w.minute === minute;
+  return same ? new Date(ms) : null;
+}

@@ -6,9 +6,10 @@
 import { ApiError, download, hasRole, me, request } from './api.js';
 import { onStreamEvent } from './sse.js';
 import { ENUMS, badges, countdown, describe, field, h, label, markdown, mount, pick, select, time, tlpBanner, toast } from './ui.js';
+import { has, language, percent, t } from './i18n.js';
 import { lifecycleButtons, prefs } from './board.js';
-import { language, t } from './i18n.js';
 import { attachmentSection } from './attachments.js';
+import { progressBar } from './charts.js';
 
 const FACTS = ['kind', 'primary_domain', 'domains', 'impact_on_conduct', 'impact_on_public_confidence', 'severity',
   'urgency', 'outlook', 'admiralty', 'election', 'election_phase', 'geo_scope', 'geo_codes', 'targets',
@@ -248,6 +249,7 @@ async function acknowledgements(box, p, mine, timers, reload, justAcked = false)
     return;
   }
   for (const timer of timers.splice(0)) clearInterval(timer);
+  if (!me()) return; // signed out meanwhile
   const acks = status.acknowledgements || [];
   const own = acks.filter((a) => a.organisation.id === me().organisation.id);
   const done = own.length > 0;
@@ -285,8 +287,17 @@ async function acknowledgements(box, p, mine, timers, reload, justAcked = false)
     }, t('picture.acknowledge_as', { kind: label(k) }))))) : null;
   const confirmation = done ? h('p', { class: 'ok', id: 'ack-confirmation', tabindex: '-1' },
     t('picture.own_ack', { kind: label(own[own.length - 1].kind) })) : null;
+  // Progress, for whoever sees every recipient's (the originator, the secretariat): the
+  // organisations that acknowledged out of those asked.
+  const pending = status.pending || null;
+  const ackedOrgs = new Set(acks.map((a) => a.organisation.id));
+  const asked = pending ? ackedOrgs.size + pending.length : 0;
+  const progress = pending && asked ? progressBar({
+    id: 'ack-progress', done: ackedOrgs.size, total: asked,
+    text: t('picture.ack_progress', { n: ackedOrgs.size, total: asked, percent: percent(ackedOrgs.size / asked) }),
+  }) : null;
   mount(box, h('h2', { id: 'h-acks' }, t('picture.acks')),
-    confirmation,
+    confirmation, progress,
     h('p', {}, t('picture.deadline'), status.deadline ? time(status.deadline) : '—', ' ', clock,
       status.overdue ? h('span', { class: 'badge overdue' }, t('picture.overdue')) : null),
     acks.length
@@ -315,6 +326,8 @@ async function questions(box, p, mine, focusThread = null) {
     mount(box, h('h2', { id: 'h-questions' }, t('picture.questions')), h('p', { class: 'empty' }, describe(e)));
     return;
   }
+  // Signed out while the threads were read (a panel answers after the page is left).
+  if (!me()) return;
   const org = me().organisation.id;
   const writes = p.status === 'published' && hasRole('reader', 'author', 'approver');
   const form = (label_, button, path) => {
@@ -397,25 +410,82 @@ async function releaseDecisions(box, p, mine) {
 
 const IGNORED = new Set(['id', 'reference', 'created_at', 'updated_at', 'published_at', 'revision', 'pending_revision']);
 
-/** The fields that differ between two revisions' contents. */
-export function diff(a, b) {
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !IGNORED.has(k)).sort();
-  const out = [];
-  for (const k of keys) {
-    const x = JSON.stringify(a[k] ?? null);
-    const y = JSON.stringify(b[k] ?? null);
-    if (x !== y) out.push([k, a[k], b[k]]);
+const LOCALIZED = new Set(['title', 'summary', 'details']);
+const TIMES = new Set(['valid_from', 'valid_until', 'first_seen', 'last_seen']);
+
+/** One value of a revision as a person reads it: labels, dates, names, yes / no. */
+function readable(key, v, orgs) {
+  if (v === null || v === undefined || v === '') return '';
+  if (TIMES.has(key)) return time(v);
+  if (typeof v === 'boolean') return v ? t('picture.yes') : t('picture.no');
+  if (key === 'named_recipients') return (orgs.get(v) || { code: v }).code;
+  if (Array.isArray(v)) return v.map((x) => readable(key, x, orgs)).join(', ');
+  if (typeof v === 'object') {
+    if (key === 'originator_consents') return Object.entries(v).filter(([, yes]) => yes).map(([k]) => label(k)).join(', ');
+    if (['text', 'description'].includes(key) || Object.keys(v).every((k) => ENUMS.lang.includes(k))) {
+      return Object.entries(v).filter(([, x]) => x).map(([l, x]) => `${l}: ${x}`).join(' · ');
+    }
+    return Object.entries(v).map(([k, x]) => [k, readable(k, x, orgs)]).filter(([, x]) => x)
+      .map(([k, x]) => `${fieldName(k)}: ${x}`).join(' · ');
+  }
+  if (typeof v === 'string' && /^[a-z_]+$/.test(v) && has(`value.${v}`)) return label(v);
+  return String(v);
+}
+
+/** The name of a field of a revision in the interface language. */
+function fieldName(key) {
+  for (const k of [`picture.${key}`, `editor.${key}`]) if (has(k)) return t(k);
+  return label(key);
+}
+
+/**
+ * A revision's content as rows a person reads, `path → {name, text, items}`: a text per
+ * language, a list item by item (`items`, so that what was added or removed can be
+ * marked), each source, indicator, action or file on a row of its own.
+ */
+export function readableRows(c, orgs = new Map()) {
+  const out = new Map();
+  for (const [key, v] of Object.entries(c || {})) {
+    if (IGNORED.has(key)) continue;
+    if (LOCALIZED.has(key)) {
+      for (const l of ENUMS.lang) {
+        const text = v && v[l];
+        if (text) out.set(`${key}.${l}`, { name: t('editor.localized', { kind: fieldName(key), lang: t(`editor.lang_${l}`) }), text });
+      }
+    } else if (Array.isArray(v) && v.some((x) => x && typeof x === 'object')) {
+      v.forEach((x, i) => out.set(`${key}[${i}]`, { name: t('picture.item_n', { field: fieldName(key), n: i + 1 }), text: readable(key, x, orgs) }));
+    } else if (Array.isArray(v)) {
+      const items = v.map((x) => readable(key, x, orgs));
+      if (items.length) out.set(key, { name: fieldName(key), text: items.join(', '), items });
+    } else {
+      const text = readable(key, v, orgs);
+      if (text) out.set(key, { name: fieldName(key), text });
+    }
   }
   return out;
 }
 
-function show(v) {
-  if (v === null || v === undefined) return '—';
-  if (typeof v === 'object') return JSON.stringify(v, null, 1);
-  return String(v);
+/** The rows that differ between two revisions, in the order of the later one's fields. */
+export function sideBySide(a, b, orgs) {
+  const x = readableRows(a, orgs);
+  const y = readableRows(b, orgs);
+  const paths = [...new Set([...y.keys(), ...x.keys()])];
+  return paths.filter((k) => (x.get(k) || {}).text !== (y.get(k) || {}).text)
+    .map((k) => ({ path: k, name: (y.get(k) || x.get(k)).name, old: x.get(k) || null, new: y.get(k) || null }));
 }
 
-async function history(box, p) {
+/** One side of a changed row: a list with what the other side lacks marked, else the text. */
+function cell(side, other, mark) {
+  if (!side) return h('span', { class: 'empty' }, t('picture.diff_none'));
+  if (side.items && other && other.items) {
+    return h('ul', { class: 'diff-items' }, side.items.map((x) => (other.items.includes(x)
+      ? h('li', {}, x)
+      : h('li', {}, h(mark, {}, x), ' ', h('span', { class: 'diff-mark' }, t(mark === 'ins' ? 'picture.diff_added' : 'picture.diff_removed'))))));
+  }
+  return h('span', { class: 'text' }, side.text);
+}
+
+async function history(box, p, orgs) {
   let revs;
   try {
     revs = await request(`/pictures/${p.id}/revisions`);
@@ -439,12 +509,14 @@ async function history(box, p) {
         request(`/pictures/${p.id}/revisions/${from.value}`),
         request(`/pictures/${p.id}/revisions/${to.value}`),
       ]);
-      const d = diff(a, b);
-      mount(out, d.length ? h('table', {},
-        h('thead', {}, h('tr', {}, h('th', {}, t('picture.field')), h('th', {}, t('picture.revision_n', { revision: from.value })),
-          h('th', {}, t('picture.revision_n', { revision: to.value })))),
-        h('tbody', {}, d.map(([k, x, y]) => h('tr', {}, h('th', { scope: 'row' }, label(k)),
-          h('td', { class: 'old text' }, show(x)), h('td', { class: 'new text' }, show(y))))))
+      const rows = sideBySide(a, b, orgs);
+      mount(out, rows.length ? h('table', { class: 'side-by-side' },
+        h('caption', {}, t('picture.diff_caption', { n: rows.length, from: from.value, to: to.value })),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('picture.field')),
+          h('th', { scope: 'col' }, t('picture.revision_n', { revision: from.value })),
+          h('th', { scope: 'col' }, t('picture.revision_n', { revision: to.value })))),
+        h('tbody', {}, rows.map((r) => h('tr', { dataset: { path: r.path } }, h('th', { scope: 'row' }, r.name),
+          h('td', { class: 'old' }, cell(r.old, r.new, 'del')), h('td', { class: 'new' }, cell(r.new, r.old, 'ins'))))))
         : h('p', { class: 'empty' }, t('picture.no_difference')));
     } catch (e) {
       mount(out, h('p', { class: 'form-error' }, describe(e)));

@@ -3,7 +3,7 @@
 // published pictures picked with the board's filters.
 
 import { authFetch, download, hasRole, me, query, request } from './api.js';
-import { ENUMS, describe, field, h, label, mount, pick, select, showFieldErrors, time, tlpBanner, toast } from './ui.js';
+import { ENUMS, dateErrors, describe, field, h, isoHint, isoInput, isoValue, label, mount, pick, select, showFieldErrors, time, tlpBanner, toast } from './ui.js';
 import { lifecycleButtons } from './board.js';
 import { language, t } from './i18n.js';
 
@@ -114,8 +114,8 @@ export async function reportEditorView(main) {
   const title = h('input', { name: `title.${lang}`, maxlength: 140, required: true });
   const summary = h('textarea', { name: `summary.${lang}`, maxlength: 1000, required: true, rows: 3 });
   const assessment = h('textarea', { name: `assessment.${lang}`, required: true, rows: 8 });
-  const from = h('input', { type: 'datetime-local', name: 'window.from' });
-  const to = h('input', { type: 'datetime-local', name: 'window.to' });
+  const from = isoInput('window.from', null);
+  const to = isoInput('window.to', null);
   const tier = select('tier', ENUMS.tier.filter((x) => x !== 'named'), { value: 'group', required: true });
   const tlp = select('tlp', ENUMS.tlp, { value: 'AMBER', required: true });
   const form = h('form', {
@@ -127,7 +127,13 @@ export async function reportEditorView(main) {
         title: { [lang]: title.value }, summary: { [lang]: summary.value }, assessment: { [lang]: assessment.value },
         pictures: [...chosen], tier: tier.value, tlp: tlp.value,
       };
-      if (from.value && to.value) body.window = { from: new Date(from.value).toISOString(), to: new Date(to.value).toISOString() };
+      const bad = dateErrors(form);
+      if (bad.length) {
+        showFieldErrors(form, { errors: bad });
+        toast(bad.map((x) => x.message).join(' '), true);
+        return;
+      }
+      if (from.value.trim() && to.value.trim()) body.window = { from: isoValue(from), to: isoValue(to) };
       try {
         const r = await request('/reports', { method: 'POST', body });
         toast(t('report.created', { reference: r.reference }));
@@ -141,7 +147,7 @@ export async function reportEditorView(main) {
   field(t('admin.col.title'), title, `title.${lang}`),
   field(t('picture.summary'), summary, `summary.${lang}`),
   field(t('picture.assessment'), assessment, `assessment.${lang}`),
-  h('div', { class: 'row' }, field(t('report.from'), from, 'window.from'), field(t('report.to'), to, 'window.to')),
+  h('div', { class: 'row' }, field(t('report.from'), from, 'window.from', isoHint()), field(t('report.to'), to, 'window.to', isoHint())),
   h('div', { class: 'row' }, field(t('picture.tier'), tier, 'tier'), field(t('picture.tlp'), tlp, 'tlp')),
   h('div', { class: 'row' }, field(t('board.domain'), filters.domain), field(t('board.severity'), filters.severity)),
   list,

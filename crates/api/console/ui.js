@@ -1,7 +1,7 @@
 // Small DOM helpers. Text from the API is only ever set as text (never as HTML), so a
 // picture cannot inject markup into the page.
 
-import { dateTime, has, t } from './i18n.js';
+import { dateTime, fromIsoLocal, has, isoLocal, t, timeZone } from './i18n.js';
 
 /** `h('div', {class: 'x', onclick: f}, child, 'text', [more])` */
 export function h(tag, attrs = {}, ...children) {
@@ -150,7 +150,7 @@ export function showFieldErrors(form, problem) {
 }
 
 /** The field block for an API path like `title.fi`, `sources[0].description`, `tier`. */
-function findField(form, path) {
+export function findField(form, path) {
   const candidates = [path];
   let p = path;
   while (/[.[]/.test(p)) {
@@ -262,4 +262,102 @@ export function countdown(deadline) {
   const ss = String(s % 60).padStart(2, '0');
   const text = t('countdown.duration', { h: hh, m: String(mm).padStart(2, '0'), s: ss });
   return ms >= 0 ? { text: t('countdown.left', { time: text }), late: false } : { text: t('countdown.overdue', { time: text }), late: true };
+}
+
+/**
+ * A date field written and read as ISO 8601 whatever the browser's locale (a native date
+ * input shows `mm/dd/yyyy` in an American browser): `2027-04-18 09:30` in the deployment's
+ * time zone, or with `time: false` a date alone (`2027-04-18`). Read it with `isoValue`.
+ */
+export function isoInput(name, iso, { time = true } = {}) {
+  const el = h('input', {
+    name, type: 'text', inputmode: 'numeric', autocomplete: 'off', spellcheck: 'false',
+    size: time ? '16' : '10', maxlength: time ? '16' : '10',
+    placeholder: t(time ? 'date.format_datetime' : 'date.format_date'), dataset: { iso: time ? 'datetime' : 'date' },
+  });
+  el.value = time ? isoLocal(iso) : (iso || '');
+  return el;
+}
+
+/** The hint under an `isoInput`: the format and, with a time, the zone it is in. */
+export function isoHint(time = true) {
+  return time ? t('date.hint_datetime', { zone: timeZone() }) : t('date.hint_date');
+}
+
+/** A value an `isoInput` does not take: its message says how to write it. */
+export class DateProblem extends Error {}
+
+/**
+ * What an `isoInput` holds: null when empty; an instant (ISO 8601 in UTC) for a date and
+ * time, the date itself (`YYYY-MM-DD`) for a date alone. A date without a time means its
+ * midnight. Throws a `DateProblem` for anything else.
+ */
+export function isoValue(el) {
+  const v = el.value.trim();
+  if (!v) return null;
+  const time = el.dataset.iso === 'datetime';
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}))?$/.exec(v);
+  const bad = () => new DateProblem(t(time ? 'date.invalid_datetime' : 'date.invalid_date'));
+  if (!m || (!time && m[4] !== undefined) || Number(m[1]) < 1000) throw bad();
+  const [year, month, day, hour, minute] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
+  if (!time) {
+    const d = new Date(Date.UTC(year, month - 1, day));
+    if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day) throw bad();
+    return v;
+  }
+  const d = fromIsoLocal(year, month, day, hour, minute);
+  if (!d) throw bad();
+  return d.toISOString();
+}
+
+/**
+ * The `isoInput`s of `form` that hold no date, as field errors (`{field, message}`) for
+ * `showFieldErrors`, each named by its field block.
+ */
+export function dateErrors(form) {
+  const out = [];
+  for (const el of form.querySelectorAll('input[data-iso]')) {
+    try {
+      isoValue(el);
+    } catch (e) {
+      if (!(e instanceof DateProblem)) throw e;
+      const block = el.closest('.field');
+      out.push({ field: block ? block.dataset.field : el.name, message: e.message, code: 'invalid_date' });
+    }
+  }
+  return out;
+}
+
+// What the page would lose by leaving it: a view with unsaved work sets a function that
+// says whether there is any, and the router and the browser ask before it is lost.
+let leaveGuard = null;
+
+/** Sets (or with null clears) the current view's "is there unsaved work?" function. */
+export function setLeaveGuard(fn) {
+  leaveGuard = fn;
+}
+
+/** Whether leaving the page now loses unsaved work. */
+export function unsavedWork() {
+  return !!(leaveGuard && leaveGuard());
+}
+
+/**
+ * An SVG element (`svg('rect', {x: 1})`). The namespace is taken from an SVG element the
+ * browser's own HTML parser made, so no module has to spell it out.
+ */
+let svgNs = null;
+export function svg(tag, attrs = {}, ...children) {
+  if (!svgNs) svgNs = new DOMParser().parseFromString('<svg></svg>', 'text/html').body.firstChild.namespaceURI;
+  const el = document.createElementNS(svgNs, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.setAttribute('class', v);
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
 }

@@ -39,6 +39,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("picture.js", JS),
     asset!("attachments.js", JS),
     asset!("editor.js", JS),
+    asset!("charts.js", JS),
+    asset!("timeline.js", JS),
     asset!("admin.js", JS),
     asset!("reports.js", JS),
     asset!("notifications.js", JS),
@@ -67,9 +69,31 @@ pub fn action_names() -> String {
     serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// The technique lists the editor's pickers search, as `techniques.json`: one entry a
+/// framework, each with the version of its pinned list and its techniques (id, name,
+/// tactic). Built from the same pinned list the API checks `disarm_techniques` against,
+/// so the picker offers exactly what a save accepts. ATT&CK is not pinned yet (the API
+/// checks only the shape of its ids), so the editor has no list to search for it; a list
+/// added here is searched by the same picker.
+pub fn techniques() -> String {
+    let disarm: Vec<serde_json::Value> = sitrep_domain::picture::disarm_techniques()
+        .map(|(id, name, tactic)| serde_json::json!({ "id": id, "name": name, "tactic": tactic }))
+        .collect();
+    serde_json::json!({
+        "frameworks": [{
+            "framework": "disarm",
+            "field": "disarm_techniques",
+            "version": sitrep_domain::picture::DISARM_VERSION,
+            "techniques": disarm,
+        }],
+    })
+    .to_string()
+}
+
 /// `GET /app/{file}`: an embedded file, `index.html` for the folder itself, `actions.json`
-/// (above); `404` for anything else. The console routes inside the page with the
-/// fragment (`#/picture/…`), so the server never has to guess which paths are pages.
+/// and `techniques.json` (above); `404` for anything else. The console routes inside the
+/// page with the fragment (`#/picture/…`), so the server never has to guess which paths
+/// are pages.
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let name = match file.as_str() {
         "" => "index.html",
@@ -77,6 +101,9 @@ pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     };
     if name == "actions.json" {
         return Ok(HttpResponse::Ok().content_type(CATALOGUE).body(action_names()));
+    }
+    if name == "techniques.json" {
+        return Ok(HttpResponse::Ok().content_type(CATALOGUE).body(techniques()));
     }
     let found = ASSETS.iter().find(|a| a.name == name).ok_or_else(|| ApiError::not_found("route_not_found"))?;
     Ok(HttpResponse::Ok().content_type(found.content_type).body(found.body))
