@@ -28,9 +28,11 @@ CREATE TABLE taxii_peers (
     next_page           text,
     -- Pages read in the walk under way (a peer whose `next` never ends is stopped).
     walk_pages          integer NOT NULL DEFAULT 0,
-    -- When the worker polls next; a worker holds a peer until lease_until.
+    -- When the worker polls next; a worker holds a peer until lease_until, and writes
+    -- its pages only while the lease is still its own (lease_token).
     next_poll_at        timestamptz NOT NULL DEFAULT now(),
     lease_until         timestamptz,
+    lease_token         uuid,
     -- Health.
     last_poll_at        timestamptz,
     last_success_at     timestamptz,

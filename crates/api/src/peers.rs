@@ -213,7 +213,7 @@ impl PeerWorker {
         };
         let finished = async {
             let client = self.pool.get().await?;
-            db::finish(&client, peer.id, next, error.as_deref()).await?;
+            db::finish(&client, peer.id, peer.lease_token, next, error.as_deref()).await?;
             anyhow::Ok(())
         };
         if let Err(e) = finished.await {
@@ -306,7 +306,9 @@ impl PeerWorker {
                 self.page(peer, &caller, &client, credentials.as_ref(), &added_after, &next).await?;
             if walked >= self.options.max_walk_pages {
                 let client = self.pool.get().await.map_err(|e| Failure::new(format!("database: {e}")))?;
-                db::forget_next(&client, peer.id).await.map_err(|e| Failure::new(format!("database: {e}")))?;
+                db::forget_next(&client, peer.id, peer.lease_token)
+                    .await
+                    .map_err(|e| Failure::new(format!("database: {e}")))?;
                 return Err(Failure::new(format!(
                     "the peer's next did not end after {walked} pages; stopped, read again from added_after at the next poll"
                 )));
@@ -409,6 +411,7 @@ impl PeerWorker {
         let held = db::advance(
             &tx,
             peer.id,
+            peer.lease_token,
             new_added_after.as_deref(),
             next_page.as_deref(),
             imported,
@@ -557,7 +560,7 @@ impl PeerWorker {
         let db_error = |e: &dyn std::fmt::Display| Failure::new(format!("database: {e}"));
         let mut conn = self.pool.get().await.map_err(|e| db_error(&e))?;
         let tx = conn.transaction().await.map_err(|e| db_error(&e))?;
-        db::forget_next(&tx, peer.id).await.map_err(|e| db_error(&e))?;
+        db::forget_next(&tx, peer.id, peer.lease_token).await.map_err(|e| db_error(&e))?;
         let record = Self::access_record(peer, caller, request_id, Outcome::Failed, &f.text, f.http_status, None);
         sitrep_db::audit::record(&tx, &record).await.map_err(|e| db_error(&e))?;
         tx.commit().await.map_err(|e| db_error(&e))?;

@@ -35,11 +35,13 @@ pub struct PeerRow {
     pub objects_imported: i64,
     pub objects_refused: i64,
     pub pages_imported: i64,
+    /// The lease of the worker that claimed the peer (set by [`claim`]).
+    pub lease_token: Option<Uuid>,
 }
 
 const COLUMNS: &str = "id, name, api_root, collection_id, organisation_id, service_account_id, sealed_credentials, \
      ca_pem, poll_interval_secs, active, created_at, updated_at, added_after, next_page, next_poll_at, last_poll_at, \
-     last_success_at, last_error, last_error_at, objects_imported, objects_refused, pages_imported";
+     last_success_at, last_error, last_error_at, objects_imported, objects_refused, pages_imported, lease_token";
 
 fn peer(r: &Row) -> Result<PeerRow, DbError> {
     Ok(PeerRow {
@@ -65,6 +67,7 @@ fn peer(r: &Row) -> Result<PeerRow, DbError> {
         objects_imported: r.try_get("objects_imported")?,
         objects_refused: r.try_get("objects_refused")?,
         pages_imported: r.try_get("pages_imported")?,
+        lease_token: r.try_get("lease_token")?,
     })
 }
 
@@ -185,7 +188,8 @@ pub async fn claim(c: &impl GenericClient, lease_secs: f64, limit: i64) -> Resul
     let rows = c
         .query(
             &format!(
-                "UPDATE taxii_peers SET lease_until = now() + make_interval(secs => $1), last_poll_at = now() \
+                "UPDATE taxii_peers SET lease_until = now() + make_interval(secs => $1), lease_token = gen_random_uuid(), \
+                   last_poll_at = now() \
                  WHERE id IN (SELECT id FROM taxii_peers WHERE active AND next_poll_at <= now() \
                    AND (lease_until IS NULL OR lease_until < now()) ORDER BY next_poll_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
                  RETURNING {COLUMNS}"
@@ -200,9 +204,11 @@ pub async fn claim(c: &impl GenericClient, lease_secs: f64, limit: i64) -> Resul
 /// Only while the worker still holds the peer (`None` otherwise: the page's import must
 /// roll back, since another worker may have moved on). Returns how many pages the walk
 /// under way has read (0 when this page ended it).
+#[allow(clippy::too_many_arguments)]
 pub async fn advance(
     c: &impl GenericClient,
     id: Uuid,
+    lease: Option<Uuid>,
     added_after: Option<&str>,
     next_page: Option<&str>,
     imported: i64,
@@ -215,8 +221,8 @@ pub async fn advance(
                objects_refused = objects_refused + $5, pages_imported = pages_imported + 1, \
                walk_pages = CASE WHEN $3::text IS NULL THEN 0 ELSE walk_pages + 1 END, \
                last_error = coalesce($6, last_error), last_error_at = CASE WHEN $6::text IS NULL THEN last_error_at ELSE now() END \
-             WHERE id = $1 AND lease_until > now() RETURNING walk_pages",
-            &[&id, &added_after, &next_page, &imported, &refused, &error],
+             WHERE id = $1 AND lease_until > now() AND lease_token = $7 RETURNING walk_pages",
+            &[&id, &added_after, &next_page, &imported, &refused, &error, &lease],
         )
         .await?;
     Ok(row.map(|r| r.try_get(0)).transpose()?)
@@ -224,24 +230,30 @@ pub async fn advance(
 
 /// Abandons the walk under way (its `next`): the next poll reads again from
 /// `added_after`.
-pub async fn forget_next(c: &impl GenericClient, id: Uuid) -> Result<(), DbError> {
-    c.execute("UPDATE taxii_peers SET next_page = NULL, walk_pages = 0 WHERE id = $1", &[&id]).await?;
+pub async fn forget_next(c: &impl GenericClient, id: Uuid, lease: Option<Uuid>) -> Result<(), DbError> {
+    c.execute(
+        "UPDATE taxii_peers SET next_page = NULL, walk_pages = 0 WHERE id = $1 AND lease_token = $2",
+        &[&id, &lease],
+    )
+    .await?;
     Ok(())
 }
 
-/// Ends a poll: releases the peer, sets when it is polled next, and its health.
+/// Ends a poll: releases the peer, sets when it is polled next, and its health (unless
+/// another worker holds the peer by now).
 pub async fn finish(
     c: &impl GenericClient,
     id: Uuid,
+    lease: Option<Uuid>,
     next_poll_at: DateTime<Utc>,
     error: Option<&str>,
 ) -> Result<(), DbError> {
     c.execute(
-        "UPDATE taxii_peers SET lease_until = NULL, next_poll_at = $2, \
+        "UPDATE taxii_peers SET lease_until = NULL, lease_token = NULL, next_poll_at = $2, \
            last_success_at = CASE WHEN $3::text IS NULL THEN now() ELSE last_success_at END, \
            last_error = coalesce($3, last_error), last_error_at = CASE WHEN $3::text IS NULL THEN last_error_at ELSE now() END \
-         WHERE id = $1",
-        &[&id, &next_poll_at, &error],
+         WHERE id = $1 AND lease_token = $4",
+        &[&id, &next_poll_at, &error, &lease],
     )
     .await?;
     Ok(())
