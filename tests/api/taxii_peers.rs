@@ -172,6 +172,31 @@ async fn a_peer_is_pulled_page_by_page_across_a_restart_and_each_object_is_impor
     home.orgs = orgs;
     let sec = secretariat_again(&home).await;
 
+    // A page read twice (as if its commit had been lost) imports nothing twice.
+    let peer_id: Uuid = id.parse().unwrap();
+    let next_of = |app: &TestApp| {
+        let pool = app.pool.clone();
+        async move {
+            let client = pool.get().await.unwrap();
+            let row = client.query_one("SELECT next_page FROM taxii_peers WHERE id = $1", &[&peer_id]).await.unwrap();
+            row.get::<_, Option<String>>(0)
+        }
+    };
+    let before_second = next_of(&home).await;
+    assert!(before_second.is_some());
+    let second = poll(&home, &sec, &id).await;
+    let drafts_now = scalar(&home, "SELECT count(*) FROM pictures WHERE originator_id = $1", org).await;
+    home.pool
+        .get()
+        .await
+        .unwrap()
+        .execute("UPDATE taxii_peers SET next_page = $2 WHERE id = $1", &[&peer_id, &before_second])
+        .await
+        .unwrap();
+    let again = poll(&home, &sec, &id).await;
+    assert_eq!(again["health"]["objects_imported"], second["health"]["objects_imported"], "{again}");
+    assert_eq!(scalar(&home, "SELECT count(*) FROM pictures WHERE originator_id = $1", org).await, drafts_now);
+
     let done = poll_to_end(&home, &sec, &id, 40).await;
     assert!(done["health"]["added_after"].is_string(), "{done}");
     let drafts = "SELECT count(*) FROM pictures WHERE originator_id = $1";
