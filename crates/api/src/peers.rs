@@ -614,3 +614,43 @@ fn send_error(e: &reqwest::Error) -> String {
         "the request to the peer failed".into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_a_taxii_envelope_with_a_boolean_more_and_a_short_string_next() {
+        let (objects, more, next) =
+            parse_page(serde_json::json!({"more": true, "next": "abc", "objects": [{"type": "x"}]})).unwrap();
+        assert_eq!((objects.len(), more, next.as_deref()), (1, true, Some("abc")));
+        let (objects, more, next) = parse_page(serde_json::json!({})).unwrap();
+        assert_eq!((objects.len(), more, next), (0, false, None));
+        for bad in [
+            serde_json::json!([]),
+            serde_json::json!({"more": "yes"}),
+            serde_json::json!({"next": 5}),
+            serde_json::json!({"next": ""}),
+            serde_json::json!({"next": "n".repeat(4097)}),
+            serde_json::json!({"objects": {}}),
+            serde_json::json!({"objects": [], "extra": 1}),
+        ] {
+            assert!(parse_page(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_options_refuse_zeros_and_a_limit_over_a_thousand() {
+        assert!(PeerOptions::default().check().is_ok());
+        for bad in [
+            PeerOptions { tick_ms: 0, ..Default::default() },
+            PeerOptions { page_limit: 1001, ..Default::default() },
+            PeerOptions { max_walk_pages: 0, ..Default::default() },
+            PeerOptions { lease_secs: 5, ..Default::default() },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+        // A poll stops before its lease ends.
+        assert!(PeerOptions::default().deadline() < Duration::from_secs(PeerOptions::default().lease_secs));
+    }
+}
