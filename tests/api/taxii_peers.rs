@@ -468,6 +468,10 @@ async fn only_the_secretariat_manages_peers_and_credentials_never_come_back() {
     let due = get_peer(&home, &sec, second["id"].as_str().unwrap()).await;
     let moved = wait_poll(&home, &sec, second["id"].as_str().unwrap(), &due).await;
     assert!(moved["health"]["last_error"].as_str().unwrap().contains("do not open"), "{moved}");
+    home.seal_log().await;
+    let unopened = "SELECT count(*) FROM access_log WHERE action = 'peer.pull' AND outcome = 'failed' \
+                    AND organisation_id = $1 AND reason LIKE '%do not open%'";
+    assert_eq!(scalar(&home, unopened, org).await, 1, "the poll that sent nothing is access-logged");
 }
 
 #[tokio::test]

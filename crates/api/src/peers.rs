@@ -266,39 +266,17 @@ impl PeerWorker {
     }
 
     async fn pages(&self, peer: &PeerRow) -> Result<Walk, Failure> {
-        let caller = match self.importer(peer).await {
-            Ok(c) => c,
-            Err(f) => {
-                // No request is sent; the poll is still recorded.
-                let record = AccessRecord {
-                    request_id: format!("peer:{}:{}", peer.id, Uuid::new_v4()),
-                    actor_type: ActorType::System,
-                    actor_id: Some(peer.service_account_id),
-                    actor_name: Some("taxii-peer-worker".into()),
-                    organisation_id: Some(peer.organisation_id),
-                    membership_id: None,
-                    roles: Vec::new(),
-                    action: "peer.pull".into(),
-                    object_type: Some("taxii_peer"),
-                    object_id: Some(peer.id.to_string()),
-                    object_revision: None,
-                    object_ids: None,
-                    tier: None,
-                    tlp: None,
-                    outcome: Outcome::Failed,
-                    reason: Some(f.text.clone()),
-                    http_status: 0,
-                    client_addr: None,
-                };
-                let client = self.pool.get().await.map_err(|e| Failure::new(format!("database: {e}")))?;
-                sitrep_db::audit::record(&client, &record).await.map_err(|e| Failure::new(format!("database: {e}")))?;
-                sitrep_db::audit::seal_wanted().notify_one();
-                return Err(f);
-            }
+        let prepared = async {
+            let caller = self.importer(peer).await?;
+            let credentials = open_credentials(&self.state, peer).map_err(Failure::new)?;
+            let client = self.client(peer)?;
+            client.check_target(&peer.api_root).map_err(|e| Failure::new(format!("the API root is refused: {e}")))?;
+            Ok::<_, Failure>((caller, credentials, client))
         };
-        let credentials = open_credentials(&self.state, peer).map_err(Failure::new)?;
-        let client = self.client(peer)?;
-        client.check_target(&peer.api_root).map_err(|e| Failure::new(format!("the API root is refused: {e}")))?;
+        let (caller, credentials, client) = match prepared.await {
+            Ok(p) => p,
+            Err(f) => return Err(self.record_unsent(peer, f).await),
+        };
         let mut added_after = peer.added_after.clone();
         let mut next = peer.next_page.clone();
         for _ in 0..self.options.max_pages_per_poll {
@@ -547,6 +525,41 @@ impl PeerWorker {
         sitrep_db::audit::record(&client, &record).await.map_err(|e| Failure::new(format!("database: {e}")))?;
         sitrep_db::audit::seal_wanted().notify_one();
         Ok(())
+    }
+
+    /// Records a poll that sent no request (its service account, credentials, CA or URL
+    /// is unusable): every poll is in the access log.
+    async fn record_unsent(&self, peer: &PeerRow, f: Failure) -> Failure {
+        let record = AccessRecord {
+            request_id: format!("peer:{}:{}", peer.id, Uuid::new_v4()),
+            actor_type: ActorType::System,
+            actor_id: Some(peer.service_account_id),
+            actor_name: Some("taxii-peer-worker".into()),
+            organisation_id: Some(peer.organisation_id),
+            membership_id: None,
+            roles: Vec::new(),
+            action: "peer.pull".into(),
+            object_type: Some("taxii_peer"),
+            object_id: Some(peer.id.to_string()),
+            object_revision: None,
+            object_ids: None,
+            tier: None,
+            tlp: None,
+            outcome: Outcome::Failed,
+            reason: Some(f.text.chars().take(500).collect()),
+            http_status: 0,
+            client_addr: None,
+        };
+        let written = async {
+            let client = self.pool.get().await.map_err(|e| Failure::new(format!("database: {e}")))?;
+            sitrep_db::audit::record(&client, &record).await.map_err(|e| Failure::new(format!("database: {e}")))?;
+            sitrep_db::audit::seal_wanted().notify_one();
+            Ok::<_, Failure>(())
+        };
+        match written.await {
+            Ok(()) => f,
+            Err(e) => e,
+        }
     }
 
     /// Records a refused `next` and forgets it (the walk starts again at `added_after`).
