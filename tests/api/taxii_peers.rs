@@ -562,7 +562,7 @@ async fn a_peer_url_obeys_the_outbound_rules_of_webhooks() {
 
 /// A TAXII "server" of the test's own that misbehaves by path: `/huge/` a page larger than
 /// the limit, `/endless/` `more` with a new `next` for ever, `/garbage/` no JSON,
-/// `/slow/` an answer after 20 s.
+/// `/slow/` an answer after 20 s, `/late/` an empty last page after 1.5 s.
 async fn hostile(dir: &std::path::Path) -> (String, String, actix_web::dev::ServerHandle) {
     let (cert, key) = sitrep_server::tls::self_signed(&dir.join("hostile-tls")).unwrap();
     let certs =
@@ -593,6 +593,13 @@ async fn hostile(dir: &std::path::Path) -> (String, String, actix_web::dev::Serv
                     "slow" => {
                         tokio::time::sleep(Duration::from_secs(20)).await;
                         json("{}".into())
+                    }
+                    "late" => {
+                        tokio::time::sleep(Duration::from_millis(1500)).await;
+                        HttpResponse::Ok()
+                            .content_type(ACCEPT)
+                            .insert_header(("X-TAXII-Date-Added-Last", "2027-01-01T00:00:00.000000Z"))
+                            .body("{\"more\": false}")
                     }
                     _ => HttpResponse::NotFound().finish(),
                 }
@@ -655,5 +662,44 @@ async fn hostile_peers_stop_only_themselves_and_their_health_says_why() {
     // The worker still runs: the good peer is polled again.
     let again = poll(&home, &sec, created["id"].as_str().unwrap()).await;
     assert!(again["health"]["last_error"].is_null(), "{again}");
+    handle.stop(false).await;
+}
+
+#[tokio::test]
+async fn a_poll_that_lost_its_lease_writes_nothing() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let (importer, _) = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let (address, cert, handle) = hostile(&home.data_dir).await;
+    let body = json!({"name": "late", "api_root": format!("{address}/late/"), "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "ca_pem": cert, "poll_interval_secs": 3600});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    // Claimed: while its request is out, another worker takes the peer over.
+    let client = home.pool.get().await.unwrap();
+    let mut taken = 0;
+    for _ in 0..100 {
+        taken = client
+            .execute(
+                "UPDATE taxii_peers SET lease_token = gen_random_uuid(), lease_until = now() + interval '1 hour' \
+                 WHERE id = $1 AND lease_token IS NOT NULL",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        if taken == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(taken, 1, "the worker claimed the peer");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = get_peer(&home, &sec, &id.to_string()).await;
+    assert_eq!(after["health"]["pages_imported"], 0, "{after}");
+    assert!(after["health"]["added_after"].is_null(), "{after}");
+    assert!(after["health"]["last_error"].is_null(), "the old poll's end was not written: {after}");
+    assert_eq!(after["health"]["next_poll_at"], created["health"]["next_poll_at"]);
     handle.stop(false).await;
 }
