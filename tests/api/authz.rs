@@ -107,6 +107,14 @@ pub(crate) async fn world(app: &TestApp) -> World {
     let sub = json!({"organisation_id": app.org("A"), "name": "SOC", "webhook_url": "https://hooks.example/x"});
     let sub: Value = ok(app.post_json("/api/v1/subscriptions", Some(&admin), &sub).await, "sub").json().await.unwrap();
     params.insert("subscription", sub["id"].as_str().unwrap().to_owned());
+    // A TAXII peer (inactive: the matrix never polls it) importing as an author account of A.
+    let body = json!({"name": "matrix-peer", "roles": ["author"]});
+    let importer: Value =
+        ok(app.post_json("/api/v1/service-accounts", Some(&admin), &body).await, "svc").json().await.unwrap();
+    let peer = json!({"name": "matrix", "api_root": "https://taxii.peer.example/taxii2/api/", "collection_id": "c1",
+        "organisation_id": app.org("A"), "service_account_id": importer["id"], "active": false});
+    let peer: Value = ok(app.post_json("/api/v1/peers", Some(&sec), &peer).await, "peer").json().await.unwrap();
+    params.insert("peer", peer["id"].as_str().unwrap().to_owned());
     // A published group/AMBER report of A, and a withdrawn one for the lifecycle actions.
     for (name, withdraw) in [("report", false), ("withdrawn_report", true)] {
         let body = json!({
@@ -146,6 +154,8 @@ pub(crate) fn concrete(path: &str, w: &World) -> String {
         p("election")
     } else if path.starts_with("/api/v1/subscriptions/") {
         p("subscription")
+    } else if path.starts_with("/api/v1/peers/") {
+        p("peer")
     } else if path.starts_with("/api/v1/reports/{id}/") {
         p("withdrawn_report")
     } else if path.starts_with("/api/v1/reports/") {

@@ -138,6 +138,8 @@ fn the_example_configuration_names_every_key_and_loads() {
         "trusted_proxies",
         "wait_timeout_ms",
         "statement_timeout_ms",
+        "max_walk_pages",
+        "backlog_delay_ms",
         "random_page_cost",
         "mode",
         "cert_file",

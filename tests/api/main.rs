@@ -47,6 +47,7 @@ mod stream;
 mod taxii;
 mod taxii_inbox;
 mod taxii_inbox_hostile;
+mod taxii_peers;
 mod threads;
 mod tokens;
 mod visibility;

@@ -19,6 +19,7 @@ pub mod live;
 pub mod meta;
 pub mod metrics;
 pub mod pagination;
+pub mod peers;
 pub mod principal;
 pub mod proxy;
 pub mod routes;
@@ -246,6 +247,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(not_allowed("GET")),
                 )
                 .service(post_only("/subscriptions/{id}/replay", subscriptions::replay_deliveries))
+                .service(
+                    web::resource("/peers")
+                        .route(web::get().to(routes::peers::list_peers))
+                        .route(web::post().to(routes::peers::create_peer))
+                        .default_service(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/peers/{id}")
+                        .route(web::get().to(routes::peers::get_peer))
+                        .route(web::patch().to(routes::peers::update_peer))
+                        .default_service(not_allowed("GET, PATCH")),
+                )
+                .service(post_only("/peers/{id}/poll", routes::peers::poll_peer))
                 .service(
                     web::resource("/webhook-hosts")
                         .route(web::get().to(subscriptions::list_webhook_hosts))

@@ -13,6 +13,7 @@ use crate::pictures::{VISIBLE, viewer_params};
 use crate::{DbError, GenericClient};
 
 pub mod inbox;
+pub mod peers;
 
 /// One version of a picture in a collection, with the picture's handling now.
 #[derive(Debug, Clone)]

@@ -32,6 +32,7 @@ pub struct Settings {
     pub notifications: sitrep_delivery::notify::NotifyOptions,
     pub attachments: sitrep_api::attachments::AttachmentPolicy,
     pub console: ConsoleSettings,
+    pub peers: sitrep_api::peers::PeerOptions,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +72,7 @@ impl Default for Settings {
             attachments: Default::default(),
             console: ConsoleSettings::default(),
             notifications: Default::default(),
+            peers: Default::default(),
         }
     }
 }
@@ -272,6 +274,7 @@ impl Settings {
             anyhow::bail!("console.time_zone must be an IANA time zone name such as Europe/Helsinki");
         }
         self.notifications.check().map_err(anyhow::Error::msg)?;
+        self.peers.check().map_err(anyhow::Error::msg)?;
         if self.tls.mode == TlsMode::Files && (self.tls.cert_file.is_none() || self.tls.key_file.is_none()) {
             anyhow::bail!("tls.mode = \"files\" needs tls.cert_file and tls.key_file");
         }

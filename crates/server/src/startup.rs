@@ -24,6 +24,8 @@ pub struct Application {
     worker: Option<tokio::task::JoinHandle<()>>,
     /// The notification worker (when an SMTP relay is configured).
     mailer: Option<tokio::task::JoinHandle<()>>,
+    /// The TAXII peer worker.
+    peers: Option<tokio::task::JoinHandle<()>>,
     /// The sealer, and what tells it to seal the rest and stop (after the requests and the
     /// worker are done, so their records are sealed too).
     sealer: tokio::task::JoinHandle<()>,
@@ -122,7 +124,7 @@ impl Application {
         }
         let webhooks = sitrep_delivery::client::WebhookClient::new(&sitrep_delivery::client::ClientOptions {
             allow_private: d.allow_private_targets,
-            extra_roots,
+            extra_roots: extra_roots.clone(),
             timeout: Duration::from_secs(d.timeout_secs),
         })?;
         let mut state =
@@ -174,7 +176,22 @@ impl Application {
         let (seal_stop, sealing) = tokio::sync::watch::channel(false);
         let every = Duration::from_millis(settings.audit.seal_interval_ms.max(1));
         let sealer = tokio::spawn(crate::sealer::run(background, every, sealing));
+        let peer_stop = shutdown.subscribe();
         let state = web::Data::new(state);
+        // TAXII peers obey the webhooks' outbound rules (delivery.allow_private_targets,
+        // delivery.extra_root_certificates).
+        let peers = settings.peers.worker.then(|| {
+            let pool = sitrep_db::pool(&url, &sitrep_db::PoolOptions { max_connections: 2, ..options.clone() })?;
+            let worker = sitrep_api::peers::PeerWorker::new(
+                state.clone(),
+                pool,
+                settings.peers.clone(),
+                d.allow_private_targets,
+                extra_roots,
+            );
+            anyhow::Ok(tokio::spawn(worker.run(peer_stop)))
+        });
+        let peers = peers.transpose()?;
 
         let listener = TcpListener::bind(settings.listen)?;
         let port = listener.local_addr()?.port();
@@ -199,7 +216,7 @@ impl Application {
             None => server.listen(listener)?,
         };
         let grace = Duration::from_secs(settings.http.shutdown_timeout_secs);
-        Ok(Application { port, https, server: server.run(), shutdown, worker, mailer, sealer, seal_stop, grace })
+        Ok(Application { port, https, server: server.run(), shutdown, worker, mailer, peers, sealer, seal_stop, grace })
     }
 
     pub fn port(&self) -> u16 {
@@ -233,6 +250,11 @@ impl Application {
                     "the delivery worker did not stop in time; its leases expire after delivery.lease_secs"
                 ),
             }
+        }
+        if let Some(peers) = self.peers
+            && tokio::time::timeout(self.grace, peers).await.is_err()
+        {
+            tracing::warn!("the TAXII peer worker did not stop in time; its peers' leases expire");
         }
         if let Some(mailer) = self.mailer
             && tokio::time::timeout(self.grace, mailer).await.is_err()

@@ -364,8 +364,10 @@ fn tlp_of(o: &Value, find: &dyn Fn(&str) -> Option<Value>) -> Option<Tlp> {
 pub struct Sender<'a> {
     /// The receiving organisation: the draft is its own, whatever the report says.
     pub organisation: Uuid,
-    /// The name of the service account that posted it.
+    /// The name of the service account that posted it (or, for a peer, that imports as).
     pub account: &'a str,
+    /// The TAXII peer it was pulled from (its name and collection URL), if not posted.
+    pub peer: Option<&'a str>,
 }
 
 /// A report's draft: its content, and the objects it took from the envelope.
@@ -374,6 +376,9 @@ pub struct Draft {
     pub content: PictureContent,
     /// Ids of the objects the report refers to and that were found (mapped or kept).
     pub referenced: Vec<String>,
+    /// The strictest TLP marking received (of the report, what it refers to, its
+    /// translations and creator); `None` when nothing was marked.
+    pub received_tlp: Option<Tlp>,
 }
 
 /// Text from the envelope made fit for a picture's text: NFC, no control, invisible or
@@ -723,10 +728,17 @@ pub fn map_report(
 
     let mut d = String::new();
     d.push_str("## Imported from STIX\n\n");
-    d.push_str(&format!(
-        "Received through this organisation's TAXII inbox from its service account {}.\n\n",
-        code(sender.account)
-    ));
+    match sender.peer {
+        Some(peer) => d.push_str(&format!(
+            "Pulled from the TAXII peer {}, imported as this organisation's service account {}.\n\n",
+            code(peer),
+            code(sender.account)
+        )),
+        None => d.push_str(&format!(
+            "Received through this organisation's TAXII inbox from its service account {}.\n\n",
+            code(sender.account)
+        )),
+    }
     d.push_str(&format!("- Report: {}, modified {}\n", code(report_id), code(modified)));
     d.push_str(&format!("- Created by, as the report names it: {creator_text}\n"));
     d.push_str(&format!("- Markings: {}\n", if markings.is_empty() { "none".to_owned() } else { markings.join("; ") }));
@@ -812,8 +824,12 @@ pub fn map_report(
 
     let (source_description, _) = cut(
         &format!(
-            "STIX {report_id} (modified {modified}) received through the TAXII inbox from service account {}; created by {}",
-            clean(sender.account, false),
+            "STIX {report_id} (modified {modified}) {}; created by {}",
+            match sender.peer {
+                Some(peer) => format!("pulled from the TAXII peer {}", clean(peer, false)),
+                None =>
+                    format!("received through the TAXII inbox from service account {}", clean(sender.account, false)),
+            },
             creator.unwrap_or("no one named")
         ),
         500,
@@ -867,7 +883,7 @@ pub fn map_report(
         related: Vec::new(),
         attachments: Vec::new(),
     };
-    Draft { content, referenced }
+    Draft { content, referenced, received_tlp: marked.then_some(received_tlp) }
 }
 
 /// The STIX timestamp of a version, as the status resource names it.

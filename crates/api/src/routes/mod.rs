@@ -8,6 +8,7 @@ pub mod keys;
 pub mod me;
 pub mod notifications;
 pub mod organisations;
+pub mod peers;
 pub mod pictures;
 pub mod reference;
 pub mod reports;

@@ -146,6 +146,50 @@ fn respond_with(
 
 /// Checks the rules, then the references that need the database (one query, none if the
 /// content refers to nothing). `422` naming fields.
+/// A picture made from what a TAXII peer sent is never looser than the peer's marking
+/// (docs/taxii.md, "Peers"): its TLP not below the strictest marking received for it,
+/// each indicator not below the TLP it was imported with.
+async fn peer_floors(
+    c: &impl GenericClient,
+    picture: Uuid,
+    content: &PictureContent,
+    errors: &mut sitrep_domain::FieldErrors,
+) -> Result<(), ApiError> {
+    use sitrep_domain::visibility::tlp_rank;
+    let Some((tlp, indicators)) = sitrep_db::taxii::peers::floor(c, picture).await? else { return Ok(()) };
+    if let Some(floor) = tlp.as_deref().and_then(sitrep_types::Tlp::parse)
+        && tlp_rank(content.tlp) < tlp_rank(floor)
+    {
+        errors.push(Invalid::new(
+            "tlp",
+            "looser_than_received",
+            format!("received from a TAXII peer marked TLP:{}; never looser", floor.as_str()),
+        ));
+    }
+    for (i, ind) in content.indicators.iter().enumerate() {
+        let floor = indicators
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| {
+                f.get("type").and_then(serde_json::Value::as_str) == Some(ind.type_.as_str())
+                    && f.get("value").and_then(serde_json::Value::as_str) == Some(ind.value.as_str())
+            })
+            .filter_map(|f| f.get("tlp").and_then(serde_json::Value::as_str).and_then(sitrep_types::Tlp::parse))
+            .max_by_key(|t| tlp_rank(*t));
+        if let Some(floor) = floor
+            && tlp_rank(ind.tlp) < tlp_rank(floor)
+        {
+            errors.push(Invalid::new(
+                format!("indicators[{i}].tlp"),
+                "looser_than_received",
+                format!("received from a TAXII peer at TLP:{}; never looser", floor.as_str()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 async fn check_content(
     c: &impl GenericClient,
     p: &Principal,
@@ -182,6 +226,9 @@ async fn check_content(
         if !known.pictures.contains(r) {
             errors.push(Invalid::new(format!("related[{i}].picture_id"), "unknown_picture", "no such picture"));
         }
+    }
+    if let Some(id) = picture {
+        peer_floors(c, id, content, &mut errors).await?;
     }
     errors.finish()?;
     Ok(checked)

@@ -15,7 +15,7 @@ const ORG: Uuid = Uuid::from_u128(0xa);
 const T0: &str = "2027-03-01T10:00:00.000Z";
 
 fn sender() -> Sender<'static> {
-    Sender { organisation: ORG, account: "soc-platform" }
+    Sender { organisation: ORG, account: "soc-platform", peer: None }
 }
 
 fn report(refs: &[&str], markings: &[&str]) -> Value {

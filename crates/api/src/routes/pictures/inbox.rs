@@ -111,6 +111,8 @@ struct Imported {
     created: Vec<Uuid>,
     revised: Vec<Uuid>,
     unchanged: usize,
+    /// Each draft written, with the TLPs received for it.
+    drafts: Vec<DraftFloor>,
 }
 
 /// Field errors of a refused draft as one line.
@@ -131,6 +133,7 @@ async fn import(
     tx: &Transaction<'_>,
     state: &AppState,
     caller: &Principal,
+    peer: Option<&str>,
     objects: &[Value],
     received: &[Received],
 ) -> Result<Result<Imported, Vec<TaxiiStatusDetail>>, ApiError> {
@@ -230,13 +233,13 @@ async fn import(
     let find = |id: &str| newest.get(id).map(|i| objects[*i].clone()).or_else(|| stored.get(id).cloned());
     let report_ids: Vec<String> = reports.iter().map(|i| received[*i].id.clone()).collect();
     let mut links = db::report_links(tx, org, &report_ids).await?;
-    let sender = Sender { organisation: org, account: &caller.username };
+    let sender = Sender { organisation: org, account: &caller.username, peer };
 
     let mut messages: Vec<Option<String>> = vec![None; objects.len()];
     let mut failures: Vec<(usize, String)> = Vec::new();
     let mut in_draft: HashMap<String, String> = HashMap::new();
     let mut seen: HashSet<(&str, DateTime<Utc>)> = HashSet::new();
-    let (mut created, mut revised, mut unchanged) = (Vec::new(), Vec::new(), 0);
+    let (mut created, mut revised, mut unchanged, mut drafts) = (Vec::new(), Vec::new(), 0, Vec::new());
     for &i in &reports {
         let r = &received[i];
         if already.contains(&(r.id.clone(), r.version)) {
@@ -257,6 +260,9 @@ async fn import(
             continue;
         }
         let draft = map_report(&objects[i], &find, &translations, &sender);
+        let received_tlp = draft.received_tlp;
+        let indicator_tlps: Vec<_> =
+            draft.content.indicators.iter().map(|i| (i.type_, i.value.clone(), i.tlp)).collect();
         for id in &draft.referenced {
             in_draft.entry(id.clone()).or_insert_with(|| r.id.clone());
         }
@@ -288,6 +294,7 @@ async fn import(
             Ok((picture, message)) => {
                 db::link_report(tx, org, &r.id, picture, r.version).await?;
                 links.insert(r.id.clone(), (picture, r.version));
+                drafts.push(DraftFloor { picture, tlp: received_tlp, indicators: indicator_tlps });
                 messages[i] = Some(message);
             }
             Err(e) => match refusal(&e) {
@@ -319,7 +326,7 @@ async fn import(
             !already.contains(&(r.id.clone(), r.version)) && kept.insert((&r.id, r.version))
         })
         .collect();
-    Ok(Ok(Imported { successes, new, created, revised, unchanged }))
+    Ok(Ok(Imported { successes, new, created, revised, unchanged, drafts }))
 }
 
 /// Every object failed: those with a reason with it, the others because the envelope
@@ -413,19 +420,92 @@ pub async fn add_objects(
         }
         e => bad_request("invalid_envelope", e.to_string()),
     })?;
+    let mut client = meta.client(&state.pool).await?;
+    let mut tx = client.transaction().await?;
+    let outcome = import_envelope(&mut tx, &state, &caller, None, &objects).await?;
+    let record = audit::by(&meta, &caller).status(202).object("taxii_status", outcome.status.id);
+    let r = match &outcome.imported {
+        Some(done) => {
+            let mut r = record;
+            r.object_ids = Some(done.created.iter().chain(&done.revised).copied().collect());
+            r.reason = Some(done.reason(objects.len()));
+            r
+        }
+        None => record.refused(
+            Outcome::Failed,
+            &format!("envelope_refused;objects:{};refused:{}", objects.len(), outcome.refused),
+            202,
+        ),
+    };
+    audit::write(&tx, &meta, r).await?;
+    tx.commit().await?;
+    Ok(accepted(&outcome.status))
+}
+
+/// What an envelope's import wrote.
+pub(crate) struct EnvelopeImported {
+    /// Object versions stored (not received before).
+    pub stored: usize,
+    pub created: Vec<Uuid>,
+    pub revised: Vec<Uuid>,
+    pub unchanged: usize,
+    /// Each draft written, with the TLPs received for it.
+    pub drafts: Vec<DraftFloor>,
+}
+
+/// A draft written by an import, with the strictest TLP received for it (`None` when
+/// nothing was marked) and the TLP of each of its indicators as imported.
+pub(crate) struct DraftFloor {
+    pub picture: Uuid,
+    pub tlp: Option<sitrep_types::Tlp>,
+    pub indicators: Vec<(sitrep_types::IndicatorType, String, sitrep_types::Tlp)>,
+}
+
+impl EnvelopeImported {
+    /// The access-log reason of an import.
+    pub fn reason(&self, objects: usize) -> String {
+        format!(
+            "objects:{objects};stored:{};drafts_created:{};drafts_revised:{};drafts_unchanged:{}",
+            self.stored,
+            self.created.len(),
+            self.revised.len(),
+            self.unchanged
+        )
+    }
+}
+
+/// The outcome of one envelope: its status resource (stored), and what was imported, or
+/// `None` when it was refused whole (then only the status is stored).
+pub(crate) struct EnvelopeOutcome {
+    pub status: StatusRow,
+    pub imported: Option<EnvelopeImported>,
+    /// Objects refused for a reason of their own (the rest only with them).
+    pub refused: usize,
+}
+
+/// Checks and imports the objects of one envelope into `caller`'s organisation, as
+/// `caller`, in `tx`: whole or not at all (the import runs under a savepoint, rolled back
+/// when one object or one draft is refused; the status is stored either way). The TAXII
+/// inbox and the peer worker both import through here. `peer` names the TAXII peer the
+/// objects were pulled from, for the drafts' provenance.
+pub(crate) async fn import_envelope(
+    tx: &mut Transaction<'_>,
+    state: &AppState,
+    caller: &Principal,
+    peer: Option<&str>,
+    objects: &[Value],
+) -> Result<EnvelopeOutcome, ApiError> {
     let at = Utc::now();
     let checked: Vec<Result<Received, String>> = objects.iter().map(validate).collect();
-    let mut client = meta.client(&state.pool).await?;
-    let record = audit::by(&meta, &caller).status(202);
     let invalid: Vec<(usize, String)> =
         checked.iter().enumerate().filter_map(|(i, c)| c.as_ref().err().map(|e| (i, e.clone()))).collect();
-    let outcome = if invalid.is_empty() {
+    let failures = if invalid.is_empty() {
         let received: Vec<Received> = checked.into_iter().filter_map(Result::ok).collect();
-        let tx = client.transaction().await?;
-        match import(&tx, &state, &caller, &objects, &received).await? {
+        let sp = tx.transaction().await?;
+        match import(&sp, state, caller, peer, objects, &received).await? {
             Ok(done) => {
-                let status = status_row(&caller, at, &done.successes, &[])?;
-                db::insert_status(&tx, caller.user_id, &status).await?;
+                let status = status_row(caller, at, &done.successes, &[])?;
+                db::insert_status(&sp, caller.user_id, &status).await?;
                 let new: Vec<NewObject<'_>> = done
                     .new
                     .iter()
@@ -436,25 +516,19 @@ pub async fn add_objects(
                         object: &objects[*i],
                     })
                     .collect();
-                db::insert_objects(&tx, caller.organisation_id, status.id, &new).await?;
-                let mut drafts = done.created.clone();
-                drafts.extend(&done.revised);
-                let mut r = record.object("taxii_status", status.id);
-                r.object_ids = Some(drafts);
-                r.reason = Some(format!(
-                    "objects:{};stored:{};drafts_created:{};drafts_revised:{};drafts_unchanged:{}",
-                    objects.len(),
-                    new.len(),
-                    done.created.len(),
-                    done.revised.len(),
-                    done.unchanged
-                ));
-                audit::write(&tx, &meta, r).await?;
-                tx.commit().await?;
-                return Ok(accepted(&status));
+                db::insert_objects(&sp, caller.organisation_id, status.id, &new).await?;
+                sp.commit().await?;
+                let imported = EnvelopeImported {
+                    stored: new.len(),
+                    created: done.created,
+                    revised: done.revised,
+                    unchanged: done.unchanged,
+                    drafts: done.drafts,
+                };
+                return Ok(EnvelopeOutcome { status, imported: Some(imported), refused: 0 });
             }
             Err(failures) => {
-                tx.rollback().await?;
+                sp.rollback().await?;
                 failures
             }
         }
@@ -478,20 +552,12 @@ pub async fn add_objects(
             })
             .collect()
     };
-    // Refused whole: only the status, and the record of the refusal.
-    let refused_count =
-        outcome.iter().filter(|f| !f.message.as_deref().unwrap_or_default().starts_with("Not stored")).count();
-    let status = status_row(&caller, at, &[], &outcome)?;
-    let tx = client.transaction().await?;
-    db::insert_status(&tx, caller.user_id, &status).await?;
-    let r = record.object("taxii_status", status.id).refused(
-        Outcome::Failed,
-        &format!("envelope_refused;objects:{};refused:{refused_count}", objects.len()),
-        202,
-    );
-    audit::write(&tx, &meta, r).await?;
-    tx.commit().await?;
-    Ok(accepted(&status))
+    // Refused whole: only the status.
+    let refused =
+        failures.iter().filter(|f| !f.message.as_deref().unwrap_or_default().starts_with("Not stored")).count();
+    let status = status_row(caller, at, &[], &failures)?;
+    db::insert_status(&*tx, caller.user_id, &status).await?;
+    Ok(EnvelopeOutcome { status, imported: None, refused })
 }
 
 /// A status resource of the caller's organisation's inbox. Only those who may post to

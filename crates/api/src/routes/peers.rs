@@ -1,0 +1,302 @@
+//! TAXII peers (the secretariat): the TAXII 2.1 servers Sitrep pulls a collection from,
+//! into one organisation's drafts (docs/taxii.md, "Peers"). Credentials are write-only:
+//! sealed when stored, never in an answer, never in the access log.
+
+use actix_web::{HttpResponse, web};
+use sitrep_db::taxii::peers::{self as db, PeerConfig, PeerRow};
+use sitrep_domain::Permissions;
+use sitrep_domain::validation::check_text;
+use sitrep_types::{CreatePeer, Peer, PeerCredentials, PeerHealth, UpdatePeer};
+use uuid::Uuid;
+
+use crate::audit::{self, RecordExt};
+use crate::body::Json;
+use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, ServerFailures};
+use crate::error::ApiError;
+use crate::meta::RequestMeta;
+use crate::principal::{ActorKind, Caller, Principal, SecretariatOnly};
+use crate::state::AppState;
+
+const NOT_FOUND: ApiError = ApiError::NotFound { code: "peer_not_found" };
+const NAME_TAKEN: &str = "Another peer has this name.";
+
+fn view(row: PeerRow) -> Peer {
+    Peer {
+        id: row.id,
+        name: row.name,
+        api_root: row.api_root,
+        collection_id: row.collection_id,
+        organisation_id: row.organisation_id,
+        service_account_id: row.service_account_id,
+        has_credentials: row.sealed_credentials.is_some(),
+        ca_pem: row.ca_pem,
+        poll_interval_secs: row.poll_interval_secs,
+        active: row.active,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        health: PeerHealth {
+            last_poll_at: row.last_poll_at,
+            last_success_at: row.last_success_at,
+            last_error: row.last_error,
+            last_error_at: row.last_error_at,
+            next_poll_at: row.next_poll_at,
+            objects_imported: row.objects_imported,
+            objects_refused: row.objects_refused,
+            pages_imported: row.pages_imported,
+            added_after: row.added_after,
+            paging: row.next_page.is_some(),
+        },
+    }
+}
+
+/// A configuration as it will be stored, checked.
+struct Checked {
+    name: String,
+    api_root: String,
+    collection_id: String,
+    organisation_id: Uuid,
+    service_account_id: Uuid,
+    ca_pem: Option<String>,
+    poll_interval_secs: i32,
+    active: bool,
+}
+
+impl Checked {
+    fn config(&self) -> PeerConfig<'_> {
+        PeerConfig {
+            name: &self.name,
+            api_root: &self.api_root,
+            collection_id: &self.collection_id,
+            organisation_id: self.organisation_id,
+            service_account_id: self.service_account_id,
+            ca_pem: self.ca_pem.as_deref(),
+            poll_interval_secs: self.poll_interval_secs,
+            active: self.active,
+        }
+    }
+}
+
+/// Every rule of a peer's configuration: the API root obeys the webhooks' outbound
+/// rules; the service account may write to the organisation's inbox; the CA is PEM.
+async fn check(c: &impl sitrep_db::GenericClient, state: &AppState, p: Checked) -> Result<Checked, ApiError> {
+    check_text("name", &p.name, 1, 200, false).map_err(|e| ApiError::Invalid(e.into()))?;
+    if p.api_root.len() > 2048 || !p.api_root.ends_with('/') {
+        return Err(ApiError::invalid(
+            "api_root",
+            "invalid_value",
+            "an https:// URL ending with / of at most 2048 characters",
+        ));
+    }
+    state
+        .webhooks
+        .check_target(&p.api_root)
+        .map_err(|e| ApiError::invalid("api_root", "target_refused", &e.to_string()))?;
+    if reqwest::Url::parse(&p.api_root).is_ok_and(|u| u.query().is_some() || u.fragment().is_some()) {
+        return Err(ApiError::invalid("api_root", "invalid_value", "no query or fragment"));
+    }
+    let id_ok = |s: &str| {
+        !s.is_empty() && s.len() <= 200 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    if !id_ok(&p.collection_id) {
+        return Err(ApiError::invalid("collection_id", "invalid_value", "letters, digits, - _ . (at most 200)"));
+    }
+    if !(10..=86_400).contains(&p.poll_interval_secs) {
+        return Err(ApiError::invalid("poll_interval_secs", "out_of_range", "10 to 86400 seconds"));
+    }
+    if let Some(pem) = &p.ca_pem {
+        let ok = pem.len() <= 65_536
+            && pem.contains("-----BEGIN CERTIFICATE-----")
+            && reqwest::Certificate::from_pem(pem.as_bytes()).is_ok();
+        if !ok {
+            return Err(ApiError::invalid("ca_pem", "invalid_value", "a PEM certificate of at most 64 KiB"));
+        }
+    }
+    let Some(account) = db::importer(c, p.service_account_id, p.organisation_id).await? else {
+        return Err(ApiError::invalid(
+            "service_account_id",
+            "unknown_service_account",
+            "no active service account of that active organisation has this id",
+        ));
+    };
+    let principal = Principal {
+        user_id: p.service_account_id,
+        username: account.username,
+        organisation_id: p.organisation_id,
+        membership_id: account.membership_id,
+        actor: ActorKind::ServiceAccount,
+        session_id: None,
+        api_key_id: None,
+        restriction: None,
+        permissions: Permissions::new(p.organisation_id, account.reach, account.roles),
+    };
+    if !crate::taxii::writes_inbox(&principal) {
+        return Err(ApiError::invalid(
+            "service_account_id",
+            "cannot_write_inbox",
+            "the service account needs the author or approver role",
+        ));
+    }
+    Ok(p)
+}
+
+fn check_credentials(c: &PeerCredentials) -> Result<(), ApiError> {
+    let printable = |s: &str| s.chars().all(|c| c.is_ascii_graphic());
+    if c.secret.is_empty() || c.secret.len() > 4096 || !printable(&c.secret) {
+        return Err(ApiError::invalid("credentials.secret", "invalid_value", "1 to 4096 printable characters"));
+    }
+    if c.username.as_deref().is_some_and(|u| u.is_empty() || u.len() > 200 || !printable(u) || u.contains(':')) {
+        return Err(ApiError::invalid("credentials.username", "invalid_value", "1 to 200 printable characters, no :"));
+    }
+    Ok(())
+}
+
+fn sealed(state: &AppState, id: Uuid, c: Option<&PeerCredentials>) -> Result<Option<Vec<u8>>, ApiError> {
+    c.map(|c| {
+        check_credentials(c)?;
+        crate::peers::seal_credentials(state, id, c).map_err(ApiError::Internal)
+    })
+    .transpose()
+}
+
+/// The peers, with their health. Never their credentials.
+#[utoipa::path(
+    get, path = "/api/v1/peers", tag = "taxii",
+    security(("bearer" = [])), responses((status = 200, body = Vec<Peer>), AuthFailures, Forbidden, ServerFailures)
+)]
+pub async fn list_peers(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+) -> Result<HttpResponse, ApiError> {
+    let client = meta.client(&state.pool).await?;
+    let rows = db::list(&client).await?;
+    let ids = rows.iter().map(|r| r.id).collect();
+    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("taxii_peer", ids)).await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(view).collect::<Vec<_>>()))
+}
+
+/// Configure a peer to pull from. Its first poll is at once.
+#[utoipa::path(
+    post, path = "/api/v1/peers", tag = "taxii",
+    security(("bearer" = [])), request_body = CreatePeer,
+    responses((status = 201, body = Peer), AuthFailures, Forbidden, Conflict, BodyFailures, ServerFailures)
+)]
+pub async fn create_peer(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+    body: Json<CreatePeer>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let mut client = meta.client(&state.pool).await?;
+    let tx = client.transaction().await?;
+    let interval = i32::try_from(b.poll_interval_secs).unwrap_or(i32::MAX);
+    let p = check(
+        &tx,
+        &state,
+        Checked {
+            name: b.name.trim().to_owned(),
+            api_root: b.api_root,
+            collection_id: b.collection_id,
+            organisation_id: b.organisation_id,
+            service_account_id: b.service_account_id,
+            ca_pem: b.ca_pem,
+            poll_interval_secs: interval,
+            active: b.active,
+        },
+    )
+    .await?;
+    let id = Uuid::new_v4();
+    let credentials = sealed(&state, id, b.credentials.as_ref())?;
+    let row = db::insert(&tx, id, &p.config(), credentials.as_deref(), caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::Conflict { code: "peer_name_taken", detail: NAME_TAKEN.into() })?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("taxii_peer", id).status(201)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(view(row)))
+}
+
+/// One peer, with its health.
+#[utoipa::path(
+    get, path = "/api/v1/peers/{id}", tag = "taxii",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Peer), AuthFailures, Forbidden, NotFound, ServerFailures)
+)]
+pub async fn get_peer(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let client = meta.client(&state.pool).await?;
+    let row = db::get(&client, id).await?.ok_or(NOT_FOUND)?;
+    audit::commit(&state, &meta, audit::by(&meta, &caller).object("taxii_peer", id)).await?;
+    Ok(HttpResponse::Ok().json(view(row)))
+}
+
+/// Change a peer: what is present changes. A new API root or collection starts pulling
+/// from the beginning; new credentials replace the old.
+#[utoipa::path(
+    patch, path = "/api/v1/peers/{id}", tag = "taxii",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdatePeer,
+    responses((status = 200, body = Peer), AuthFailures, Forbidden, NotFound, Conflict, BodyFailures, ServerFailures)
+)]
+pub async fn update_peer(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+    id: web::Path<Uuid>,
+    body: Json<UpdatePeer>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let b = body.0;
+    let mut client = meta.client(&state.pool).await?;
+    let tx = client.transaction().await?;
+    let current = db::lock(&tx, id).await?.ok_or(NOT_FOUND)?;
+    let p = check(
+        &tx,
+        &state,
+        Checked {
+            name: b.name.map(|n| n.trim().to_owned()).unwrap_or(current.name),
+            api_root: b.api_root.unwrap_or(current.api_root),
+            collection_id: b.collection_id.unwrap_or(current.collection_id),
+            organisation_id: b.organisation_id.unwrap_or(current.organisation_id),
+            service_account_id: b.service_account_id.unwrap_or(current.service_account_id),
+            ca_pem: b.ca_pem.or(current.ca_pem),
+            poll_interval_secs: b
+                .poll_interval_secs
+                .map_or(current.poll_interval_secs, |s| i32::try_from(s).unwrap_or(i32::MAX)),
+            active: b.active.unwrap_or(current.active),
+        },
+    )
+    .await?;
+    let credentials = sealed(&state, id, b.credentials.as_ref())?;
+    let row = db::update(&tx, id, &p.config(), credentials.as_deref())
+        .await?
+        .ok_or_else(|| ApiError::Conflict { code: "peer_name_taken", detail: NAME_TAKEN.into() })?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("taxii_peer", id)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(view(row)))
+}
+
+/// Poll a peer now (its position is kept).
+#[utoipa::path(
+    post, path = "/api/v1/peers/{id}/poll", tag = "taxii",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 202, body = Peer), AuthFailures, Forbidden, NotFound, ServerFailures)
+)]
+pub async fn poll_peer(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    caller: Caller<SecretariatOnly>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut client = meta.client(&state.pool).await?;
+    let tx = client.transaction().await?;
+    let row = db::poll_now(&tx, id).await?.ok_or(NOT_FOUND)?;
+    audit::write(&tx, &meta, audit::by(&meta, &caller).object("taxii_peer", id).status(202)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Accepted().json(view(row)))
+}
