@@ -17,3 +17,13 @@ install_aiosmtpd() {
   { [[ -x $tools/venv/bin/pip ]] || python3 -m venv "$tools/venv"; } &&
     "$tools/venv/bin/pip" install --quiet "aiosmtpd==$aiosmtpd_version"
 }
+
+# install_console_packages DIR: playwright-core, axe-core and uqr, pinned by
+# DIR/package-lock.json (tests/console), into DIR/node_modules unless they are there
+# already; fails when npm cannot install them.
+install_console_packages() {
+  local dir=$1 stamp=$1/node_modules/.sitrep-lock
+  [[ -f $stamp ]] && cmp -s "$dir/package-lock.json" "$stamp" && return 0
+  log "installing playwright-core and axe-core (pinned) into $dir/node_modules"
+  (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts >&2) && cp "$dir/package-lock.json" "$stamp"
+}
