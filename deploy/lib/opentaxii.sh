@@ -35,6 +35,8 @@
 #       stops what opentaxii_start started
 #
 # OPENTAXII_WORKERS sets gunicorn's worker count (default 2 × cores + 1, gunicorn's advice).
+# gunicorn serves opentaxii_serve.py: OpenTAXII's own application with its JSON encoding of
+# UUIDs fixed (0.9.3 fails to list collections or answer a POST on PostgreSQL without it).
 # Its API root's objects are at /taxii2/<api_root_id>/collections/<id>/objects/.
 
 opentaxii_lib=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
@@ -116,9 +118,9 @@ opentaxii_load() {
 opentaxii_command() {
   local dir=$1 port=$2 cert=${3:-} key=${4:-}
   local cmd=("$opentaxii_venv/bin/gunicorn" --workers "${OPENTAXII_WORKERS:-$((2 * $(nproc) + 1))}"
-    --bind "127.0.0.1:$port" --config python:opentaxii.http --log-level warning)
+    --bind "127.0.0.1:$port" --config python:opentaxii_serve --log-level warning)
   [[ -z $cert ]] || cmd+=(--certfile "$cert" --keyfile "$key")
-  cmd+=(opentaxii.http:app)
+  cmd+=(opentaxii_serve:app)
   printf '%s\n' "${cmd[@]}"
 }
 
@@ -126,7 +128,7 @@ opentaxii_serve() {
   local dir=${1:?opentaxii_serve DIR PORT [CERT KEY]} cmd
   [[ -n ${opentaxii_venv:-} ]] || { echo "opentaxii: run opentaxii_install first" >&2; return 1; }
   mapfile -t cmd < <(opentaxii_command "$@")
-  OPENTAXII_CONFIG=$dir/opentaxii.yml PYTHONWARNINGS=ignore exec "${cmd[@]}"
+  OPENTAXII_CONFIG=$dir/opentaxii.yml PYTHONWARNINGS=ignore PYTHONPATH=$opentaxii_lib exec "${cmd[@]}"
 }
 
 opentaxii_start() {
@@ -134,7 +136,7 @@ opentaxii_start() {
   [[ -n ${opentaxii_venv:-} ]] || { echo "opentaxii: run opentaxii_install first" >&2; return 1; }
   [[ -z ${3:-} ]] || scheme=https
   mapfile -t cmd < <(opentaxii_command "$@")
-  OPENTAXII_CONFIG=$dir/opentaxii.yml PYTHONWARNINGS=ignore "${cmd[@]}" >>"$dir/gunicorn.log" 2>&1 &
+  OPENTAXII_CONFIG=$dir/opentaxii.yml PYTHONWARNINGS=ignore PYTHONPATH=$opentaxii_lib "${cmd[@]}" >>"$dir/gunicorn.log" 2>&1 &
   opentaxii_pid=$!
   for _ in $(seq 150); do
     curl -skf "$scheme://127.0.0.1:$port/taxii2/" -H 'accept: application/taxii+json;version=2.1' \
