@@ -11,6 +11,7 @@ mod admin;
 mod admin_sequences;
 mod attachment_process;
 mod attachments;
+mod attack;
 mod audit;
 mod auth;
 mod authz;

@@ -2,7 +2,7 @@
 //! table, consents, languages, classification, and the pinned DISARM list. A rule
 //! broken is a field error whose `code` names the rule.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use sitrep_types::{
@@ -66,6 +66,56 @@ pub fn disarm_techniques() -> impl Iterator<Item = (&'static str, &'static str, 
             _ => None,
         }
     })
+}
+
+/// The pinned MITRE ATT&CK Enterprise technique list (mitre/cti, commit 421deac): its
+/// active techniques and sub-techniques with the ids, phases and dates of MITRE's STIX.
+pub const ATTACK_VERSION: &str = "MITRE ATT&CK Enterprise v18.1 (mitre/cti @421deac, 2025-11-13)";
+const ATTACK_LIST: &str = include_str!("../data/attack_techniques.tsv");
+
+/// One technique of the pinned ATT&CK list, as MITRE's own STIX object has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttackTechnique {
+    /// `T1566`, `T1566.002`.
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Its kill-chain phases (ATT&CK tactics) in MITRE's order, comma-separated.
+    phases: &'static str,
+    /// The id of MITRE's `attack-pattern`.
+    pub stix_id: &'static str,
+    pub created: &'static str,
+    pub modified: &'static str,
+}
+
+impl AttackTechnique {
+    /// The kill-chain phase names (`initial-access`) of the `mitre-attack` kill chain.
+    pub fn phases(&self) -> impl Iterator<Item = &'static str> {
+        self.phases.split(',').filter(|p| !p.is_empty())
+    }
+
+    fn parse(line: &'static str) -> Option<Self> {
+        let mut f = line.split('\t');
+        let t = AttackTechnique {
+            id: f.next()?,
+            name: f.next()?,
+            phases: f.next()?,
+            stix_id: f.next()?,
+            created: f.next()?,
+            modified: f.next()?,
+        };
+        (f.next().is_none() && !t.id.is_empty()).then_some(t)
+    }
+}
+
+/// Every technique of the pinned ATT&CK list, in id order.
+pub fn attack_techniques() -> impl Iterator<Item = AttackTechnique> {
+    ATTACK_LIST.lines().filter(|l| !l.starts_with('#')).filter_map(AttackTechnique::parse)
+}
+
+/// A technique of the pinned ATT&CK list.
+pub fn attack_technique(id: &str) -> Option<AttackTechnique> {
+    static BY_ID: OnceLock<HashMap<&'static str, AttackTechnique>> = OnceLock::new();
+    BY_ID.get_or_init(|| attack_techniques().map(|t| (t.id, t)).collect()).get(id).copied()
 }
 
 /// `T` + four digits, optionally `.` + three digits (DISARM and ATT&CK share the shape).
@@ -258,6 +308,12 @@ impl CheckedContent {
         for (i, id) in c.attack_techniques.iter().enumerate() {
             if !technique_shape(id) {
                 e.push(Invalid::new(format!("attack_techniques[{i}]"), "invalid_value", "not an ATT&CK technique id"));
+            } else if attack_technique(id).is_none() {
+                e.push(Invalid::new(
+                    format!("attack_techniques[{i}]"),
+                    "unknown_technique",
+                    format!("{id} is not a technique of the pinned ATT&CK list ({ATTACK_VERSION})"),
+                ));
             }
         }
 
@@ -619,6 +675,63 @@ pub mod tests {
         let mut c = sample();
         c.disarm_techniques.clear();
         assert_eq!(codes(c), ["required"]);
+    }
+
+    #[test]
+    fn attack_ids_are_checked_for_shape_and_against_the_pinned_list() {
+        let mut c = sample();
+        c.domains.push(Domain::Cyber);
+        for (id, code) in [
+            ("T15", "invalid_value"),
+            ("T1566.02", "invalid_value"),
+            ("T9999", "unknown_technique"),
+            ("T1566.999", "unknown_technique"),
+            // Deprecated in ATT&CK ("Redundant Access"): not in the list.
+            ("T1108", "unknown_technique"),
+            // A DISARM id is not an ATT&CK one.
+            ("T0002", "unknown_technique"),
+        ] {
+            let mut c = c.clone();
+            c.attack_techniques = vec![id.into()];
+            assert_eq!(codes(c), [code], "{id}");
+        }
+        let mut unknown = c.clone();
+        unknown.attack_techniques = vec!["T1566.002".into(), "T1999".into()];
+        let Err(FieldErrors(e)) = CheckedContent::check(unknown, Deployment::default()) else {
+            panic!("T1999 accepted")
+        };
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].field, "attack_techniques[1]");
+        assert!(e[0].message.contains("T1999") && e[0].message.contains(ATTACK_VERSION), "{}", e[0].message);
+        let mut known = c;
+        known.attack_techniques = vec!["T1566".into(), "T1566.002".into(), "T1059.001".into()];
+        assert!(codes(known).is_empty());
+    }
+
+    #[test]
+    fn the_pinned_attack_list_parses_whole_with_unique_ids_and_phases() {
+        let all: Vec<_> = attack_techniques().collect();
+        let lines = ATTACK_LIST.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(all.len(), lines, "every line parses");
+        assert_eq!(all.len(), 691);
+        let ids: HashSet<_> = all.iter().map(|t| t.id).collect();
+        let stix: HashSet<_> = all.iter().map(|t| t.stix_id).collect();
+        assert_eq!((ids.len(), stix.len()), (all.len(), all.len()));
+        for t in &all {
+            assert!(technique_shape(t.id), "{}", t.id);
+            assert!(t.stix_id.starts_with("attack-pattern--"), "{}", t.id);
+            assert!(t.phases().count() >= 1, "{} has a tactic", t.id);
+            // A sub-technique's technique is in the list too.
+            if let Some((parent, _)) = t.id.split_once('.') {
+                assert!(attack_technique(parent).is_some(), "{}", t.id);
+            }
+        }
+        let t = attack_technique("T1566.002").unwrap();
+        assert_eq!(t.name, "Spearphishing Link");
+        assert_eq!(t.phases().collect::<Vec<_>>(), ["initial-access"]);
+        assert_eq!(t.stix_id, "attack-pattern--2b742742-28c3-4e1b-bab7-8350d6300fa7");
+        let t = attack_technique("T1055.011").unwrap();
+        assert_eq!(t.phases().collect::<Vec<_>>(), ["defense-evasion", "privilege-escalation"]);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! them. A DISARM technique that DISARM's own STIX bundle has is exported as that bundle's
 //! object (its id, name, description, kill-chain phase, external reference, creator and
 //! licence marking: `data/disarm_stix2.jsonl`); one the bundle predates is made the same
-//! way from the pinned technique list, with a Sitrep id. ATT&CK techniques get a Sitrep id
-//! and MITRE's external reference. Either way one technique has one id, whichever picture
+//! way from the pinned technique list, with a Sitrep id. ATT&CK techniques are MITRE's
+//! own objects (`crate::attack`). Either way one technique has one id, whichever picture
 //! cites it.
 
 use std::collections::HashMap;
@@ -98,12 +98,16 @@ pub fn in_bundle(technique: &str) -> bool {
     bundle().techniques.contains_key(technique)
 }
 
-/// The `attack-pattern` id of a technique: DISARM's own when its bundle has it, otherwise
-/// a UUIDv5 of the technique under Sitrep's namespace.
+/// The `attack-pattern` id of a technique: DISARM's (or MITRE's) own when its bundle (or
+/// the pinned ATT&CK list) has it, otherwise a UUIDv5 of the technique under Sitrep's
+/// namespace.
 pub fn attack_pattern_id(technique: &str, disarm: bool) -> String {
-    match bundle().techniques.get(technique).filter(|_| disarm) {
+    if !disarm {
+        return crate::attack::attack_pattern_id(technique);
+    }
+    match bundle().techniques.get(technique) {
         Some(o) => o["id"].as_str().unwrap_or_default().to_owned(),
-        None => ids::technique(if disarm { "disarm" } else { "mitre-attack" }, technique),
+        None => ids::technique("disarm", technique),
     }
 }
 
@@ -135,31 +139,20 @@ pub fn attack_pattern(technique: &str, disarm: bool) -> Value {
         }
         o
     } else {
-        json!({
-            "type": "attack-pattern",
-            "spec_version": "2.1",
-            "id": attack_pattern_id(technique, false),
-            "created": LIST_DATE,
-            "modified": LIST_DATE,
-            "name": technique,
-            "external_references": [{
-                "source_name": "mitre-attack",
-                "external_id": technique,
-                "url": format!("https://attack.mitre.org/techniques/{}/", technique.replace('.', "/")),
-            }],
-        })
+        crate::attack::attack_pattern(technique)
     }
 }
 
-/// DISARM's identity, its marking and every technique of the pinned list, as exported:
-/// what TAXII serves by id.
+/// DISARM's identity, its marking and every technique of the pinned list, as exported,
+/// and MITRE's identity and marking (which ATT&CK techniques refer to): what TAXII serves
+/// by id, and carries in a page before what refers to it.
 pub fn reference_objects() -> Vec<Value> {
-    let mut out = vec![identity().clone(), marking().clone()];
+    let mut out = vec![identity().clone(), marking().clone(), crate::attack::identity(), crate::attack::marking()];
     out.extend(sitrep_domain::picture::disarm_techniques().map(|(t, _, _)| attack_pattern(t, true)));
     out
 }
 
-/// The pinned DISARM technique list with how TAXII exports each technique.
+/// The pinned DISARM and ATT&CK technique lists with how TAXII exports each technique.
 pub fn techniques() -> sitrep_types::Techniques {
     sitrep_types::Techniques {
         disarm_version: sitrep_domain::picture::DISARM_VERSION.to_owned(),
@@ -173,6 +166,15 @@ pub fn techniques() -> sitrep_types::Techniques {
                 phase: phase(tactic).unwrap_or_default().to_owned(),
                 stix_id: attack_pattern_id(id, true),
                 in_stix_bundle: in_bundle(id),
+            })
+            .collect(),
+        attack_version: sitrep_domain::picture::ATTACK_VERSION.to_owned(),
+        attack_techniques: sitrep_domain::picture::attack_techniques()
+            .map(|t| sitrep_types::AttackTechnique {
+                id: t.id.to_owned(),
+                name: t.name.to_owned(),
+                phases: t.phases().map(str::to_owned).collect(),
+                stix_id: t.stix_id.to_owned(),
             })
             .collect(),
     }
@@ -221,7 +223,7 @@ mod tests {
     }
 
     #[test]
-    fn a_technique_the_bundle_predates_and_attack_techniques_get_stable_sitrep_ids() {
+    fn a_technique_the_bundle_predates_gets_a_stable_sitrep_id_and_attack_techniques_mitres() {
         let t = sitrep_domain::picture::disarm_techniques().map(|(t, _, _)| t).find(|t| !in_bundle(t)).unwrap();
         let o = attack_pattern(t, true);
         assert_eq!(o["id"], ids::technique("disarm", t));
@@ -229,8 +231,9 @@ mod tests {
         crate::check(&o).unwrap();
         let a = attack_pattern("T1566.002", false);
         assert_eq!(a["id"], attack_pattern_id("T1566.002", false));
+        assert_eq!(a["id"], "attack-pattern--2b742742-28c3-4e1b-bab7-8350d6300fa7");
         assert_ne!(a["id"], attack_pattern_id("T1566.001", false));
-        assert_eq!(a["external_references"][0]["url"], "https://attack.mitre.org/techniques/T1566/002/");
+        assert_eq!(a["external_references"][0]["url"], "https://attack.mitre.org/techniques/T1566/002");
         crate::check(&a).unwrap();
     }
 }

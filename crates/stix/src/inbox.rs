@@ -494,7 +494,8 @@ pub fn indicator_of_pattern(pattern: &str) -> Option<(IndicatorType, String)> {
 
 /// A DISARM technique (`true`) or an ATT&CK technique (`false`) named by an
 /// `attack-pattern`: DISARM's id for a technique of the pinned list, or an external
-/// reference (`DISARM` or `mitre-attack`) whose id is one.
+/// reference (`DISARM` or `mitre-attack`) whose id is one of the pinned DISARM or ATT&CK
+/// lists.
 fn technique_of(o: &Value) -> Option<(String, bool)> {
     let refs = o.get("external_references").and_then(Value::as_array).into_iter().flatten();
     for r in refs {
@@ -512,7 +513,9 @@ fn technique_of(o: &Value) -> Option<(String, bool)> {
         match source.as_str() {
             "disarm" if disarm_listed => return Some((id.to_owned(), true)),
             "mitre-attack" if id.starts_with("T0") && disarm_listed => return Some((id.to_owned(), true)),
-            "mitre-attack" if !id.starts_with("T0") => return Some((id.to_owned(), false)),
+            "mitre-attack" if !id.starts_with("T0") && sitrep_domain::picture::attack_technique(id).is_some() => {
+                return Some((id.to_owned(), false));
+            }
             _ => {}
         }
     }
@@ -592,8 +595,9 @@ pub fn map_report(
                     attack.insert(t);
                 }
                 None => lines.push(Line::Kept(format!(
-                    "{}{version}{name}: an attack pattern with no DISARM or ATT&CK technique id",
-                    code(r)
+                    "{}{version}{name}: an attack pattern with no technique id of the pinned DISARM or ATT&CK lists ({})",
+                    code(r),
+                    sitrep_domain::picture::ATTACK_VERSION
                 ))),
             },
             "identity" if Some(*r) == creator => {

@@ -3,6 +3,7 @@
 //! structural checker. Pure: no I/O. What a reader may see is decided before this crate
 //! is called (the visibility rule and indicator redaction of `sitrep_domain`).
 
+pub mod attack;
 pub mod check;
 pub mod disarm;
 pub mod ids;
@@ -97,7 +98,9 @@ mod tests {
         assert_eq!(objs[1]["id"], disarm::attack_pattern_id("T0101", true));
         assert_eq!(objs[1]["external_references"][0]["external_id"], "T0101");
         assert_eq!(objs[1]["kill_chain_phases"][0]["kill_chain_name"], "mitre-attack");
-        assert_eq!(objs[2]["external_references"][0]["url"], "https://attack.mitre.org/techniques/T1566/002/");
+        assert_eq!(objs[2]["external_references"][0]["url"], "https://attack.mitre.org/techniques/T1566/002");
+        assert_eq!(objs[2]["id"], attack::attack_pattern_id("T1566.002"));
+        assert_eq!(objs[2]["kill_chain_phases"][0]["phase_name"], "initial-access");
         assert_eq!(objs[3]["pattern"], "[domain-name:value = 'vaalit-example.test']");
         assert_eq!(objs[4]["pattern"], r"[url:value = 'https://x.test/a\'b\\c']");
         assert_eq!(objs[4]["valid_from"], "2027-03-01T08:00:00.000Z");

@@ -149,8 +149,8 @@ pub struct CreateCommunity {
     pub description: Option<String>,
 }
 
-/// `GET /api/v1/techniques`: the pinned DISARM technique list, which version it is, and
-/// how TAXII exports each technique.
+/// `GET /api/v1/techniques`: the pinned DISARM and ATT&CK technique lists, which version
+/// each is, and how TAXII exports each technique.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Techniques {
     /// The DISARM Red framework list pictures name techniques from, e.g.
@@ -160,7 +160,26 @@ pub struct Techniques {
     pub disarm_stix_bundle: String,
     /// The DISARM version of that bundle, e.g. `DISARM Red framework 1.3`.
     pub disarm_stix_bundle_version: String,
+    /// The DISARM techniques.
     pub techniques: Vec<Technique>,
+    /// The MITRE ATT&CK Enterprise list `attack_techniques` are named from, e.g.
+    /// `MITRE ATT&CK Enterprise v18.1 (mitre/cti @421deac, 2025-11-13)`.
+    pub attack_version: String,
+    /// Its active techniques and sub-techniques, in id order.
+    pub attack_techniques: Vec<AttackTechnique>,
+}
+
+/// One ATT&CK Enterprise technique or sub-technique, as MITRE's STIX has it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttackTechnique {
+    /// `T1566`, `T1566.002`.
+    pub id: String,
+    pub name: String,
+    /// Its tactics as kill-chain phase names of the `mitre-attack` kill chain
+    /// (`initial-access`), in MITRE's order.
+    pub phases: Vec<String>,
+    /// The id of MITRE's `attack-pattern`, which TAXII exports.
+    pub stix_id: String,
 }
 
 /// One DISARM technique.

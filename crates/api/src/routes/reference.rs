@@ -365,8 +365,9 @@ pub async fn create_community(
     Ok(HttpResponse::Created().json(community))
 }
 
-/// The DISARM techniques pictures may name: the pinned list, its version, and the STIX id
-/// TAXII exports each under (DISARM's own where its STIX bundle has the technique).
+/// The DISARM and ATT&CK techniques pictures may name: the pinned lists, their versions,
+/// and the STIX id TAXII exports each under (DISARM's own where its STIX bundle has the
+/// technique; MITRE's for ATT&CK).
 #[utoipa::path(
     get, path = "/api/v1/techniques", tag = "reference",
     security(("bearer" = [])), responses((status = 200, body = Techniques), AuthFailures, ServerFailures)

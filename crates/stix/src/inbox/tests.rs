@@ -53,6 +53,38 @@ fn valid(c: &PictureContent) {
 }
 
 #[test]
+fn an_attack_id_outside_the_pinned_list_is_kept_not_mapped() {
+    const KNOWN: &str = "attack-pattern--3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b";
+    const UNKNOWN: &str = "attack-pattern--4f5a6b7c-8d9e-4f0a-9b1c-2d3e4f5a6b7c";
+    const DEPRECATED: &str = "attack-pattern--5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d";
+    let pattern = |id: &str, technique: &str| {
+        json!({
+            "type": "attack-pattern", "spec_version": "2.1", "id": id, "created": T0, "modified": T0,
+            "name": technique, "external_references": [{"source_name": "mitre-attack", "external_id": technique}],
+        })
+    };
+    let objects = vec![
+        report(&[KNOWN, UNKNOWN, DEPRECATED], &[]),
+        pattern(KNOWN, "T1566.002"),
+        pattern(UNKNOWN, "T1999"),
+        pattern(DEPRECATED, "T1108"),
+    ];
+    let draft = map(&objects);
+    let c = &draft.content;
+    assert_eq!(c.attack_techniques, ["T1566.002"]);
+    valid(c);
+    let details = c.details.as_ref().unwrap().en.as_deref().unwrap();
+    let (kept, mapped) = details.split_once("### Mapped").unwrap_or_else(|| panic!("{details}"));
+    let kept = kept.split_once("### Kept, not mapped").unwrap_or_else(|| panic!("{details}")).1;
+    for id in [UNKNOWN, DEPRECATED] {
+        assert!(kept.contains(id) && !mapped.contains(id), "{id} listed as kept: {details}");
+    }
+    assert!(kept.contains("ATT&CK Enterprise v18.1"), "{details}");
+    assert!(mapped.contains(KNOWN) && !kept.contains(KNOWN), "{details}");
+    assert_eq!(draft.referenced, vec![KNOWN, UNKNOWN, DEPRECATED]);
+}
+
+#[test]
 fn an_envelope_is_an_object_of_objects_and_nothing_else() {
     assert_eq!(envelope_objects(json!({})).unwrap().len(), 0);
     assert_eq!(envelope_objects(json!({"objects": [{}], "more": false})).unwrap().len(), 1);

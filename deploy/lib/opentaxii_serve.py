@@ -1,0 +1,24 @@
+"""OpenTAXII's WSGI application for gunicorn, with one fix: OpenTAXII 0.9.3 encodes its
+TAXII 2 answers with the standard library's json.dumps, which cannot encode the UUIDs its
+PostgreSQL models return, so listing collections, a POST's status and the job status fail
+with a server error on PostgreSQL. Here those answers encode a UUID as its string form;
+nothing else changes. Used as gunicorn's configuration module and application
+(`--config python:opentaxii_serve opentaxii_serve:app`) by deploy/lib/opentaxii.sh."""
+import functools
+import json
+import types
+import uuid
+
+import opentaxii.taxii2.http as taxii2_http
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o):
+        if isinstance(o, uuid.UUID):
+            return str(o)
+        return super().default(o)
+
+
+taxii2_http.json = types.SimpleNamespace(dumps=functools.partial(json.dumps, cls=_Encoder))
+
+from opentaxii.http import app, logconfig_dict  # noqa: E402,F401  (after the fix; gunicorn reads both)
