@@ -93,15 +93,16 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
     }
     assert!(names.iter().any(|n| n == "request") && names.iter().any(|n| n == "picture.view"));
     assert_eq!(names.len(), sitrep_api::actions::ACTIONS.len() + 1, "nothing but the table's actions and `request`");
-    // The technique lists of the editor's pickers: exactly the pinned DISARM list the API
-    // checks `disarm_techniques` against, each technique once, with its name and tactic.
+    // The technique lists of the editor's pickers: exactly the pinned DISARM and ATT&CK
+    // lists the API checks `disarm_techniques` and `attack_techniques` against, each
+    // technique once, with its name and tactic.
     let res = app.get("/app/techniques.json", None).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-security-policy"], CSP_APP);
     assert_eq!(res.headers()["content-type"], "application/json; charset=utf-8");
     let lists: Value = res.json().await.unwrap();
     let frameworks = lists["frameworks"].as_array().unwrap();
-    assert_eq!(frameworks.len(), 1, "DISARM only until ATT&CK is pinned: {lists}");
+    assert_eq!(frameworks.len(), 2, "DISARM and ATT&CK: {lists}");
     let disarm = &frameworks[0];
     assert_eq!(disarm["framework"], "disarm");
     assert_eq!(disarm["field"], "disarm_techniques");
@@ -123,6 +124,16 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
     let ids: std::collections::HashSet<&str> = offered.iter().map(|x| x.0.as_str()).collect();
     assert_eq!(ids.len(), offered.len(), "each technique once");
     assert!(offered.iter().any(|x| x.0 == "T0101" && x.1 == "Create Localised Content"));
+    let attack = &frameworks[1];
+    assert_eq!(
+        (attack["framework"].as_str(), attack["field"].as_str(), attack["version"].as_str()),
+        (Some("attack"), Some("attack_techniques"), Some(sitrep_domain::picture::ATTACK_VERSION))
+    );
+    let offered: Vec<&str> = attack["techniques"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
+    let pinned: Vec<&str> = sitrep_domain::picture::attack_techniques().map(|t| t.id).collect();
+    assert!(pinned.len() > 500, "the pinned ATT&CK list: {}", pinned.len());
+    assert_eq!(offered, pinned);
+    assert!(attack["techniques"].as_array().unwrap().iter().any(|x| x["id"] == "T1566" && x["name"] == "Phishing"));
     problem(app.get("/app/nothing-here.js", None).await, 404).await;
     problem(app.get("/app/..%2fCargo.toml", None).await, 404).await;
     let res = app.post_json("/app/", None, &json!({})).await;

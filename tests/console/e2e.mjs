@@ -456,7 +456,13 @@ try {
     check((await p.locator('[data-picked="disarm"]').innerText()).includes('Create Localised Content'), 'the picked ids with their names');
     await search.fill('zzzz no such technique');
     check((await p.locator('.picker-results button').count()) === 0, 'nothing found for a name that is not there');
-    check((await p.locator('.picker').nth(1).innerText()).includes('No ATT&CK list is pinned'), 'the ATT&CK picker says it has no list yet');
+    // The ATT&CK picker searches MITRE's pinned list the same way; the id is then removed
+    // again (the picture is saved without it).
+    await p.getByLabel('Search the ATT&CK list by id or name').fill('phishing');
+    await p.getByRole('button', { name: 'Add T1566 Phishing (initial-access)' }).click();
+    check(await p.getByLabel('ATT&CK techniques').inputValue() === 'T1566', `the picked ATT&CK id: ${await p.getByLabel('ATT&CK techniques').inputValue()}`);
+    await p.locator('[data-picked="attack"] li[data-technique="T1566"]').getByRole('button', { name: 'Remove T1566' }).click();
+    check(await p.getByLabel('ATT&CK techniques').inputValue() === '', 'the ATT&CK id removed');
     await p.getByRole('button', { name: 'Save and submit for review' }).click();
     // Shown in the author's interface language (English), which the picture has too.
     await p.getByRole('heading', { level: 1, name: 'False claims about closed polling stations' }).waitFor();

@@ -71,13 +71,15 @@ pub fn action_names() -> String {
 
 /// The technique lists the editor's pickers search, as `techniques.json`: one entry a
 /// framework, each with the version of its pinned list and its techniques (id, name,
-/// tactic). Built from the same pinned list the API checks `disarm_techniques` against,
-/// so the picker offers exactly what a save accepts. ATT&CK is not pinned yet (the API
-/// checks only the shape of its ids), so the editor has no list to search for it; a list
-/// added here is searched by the same picker.
+/// tactic or tactics). Built from the same pinned lists the API checks
+/// `disarm_techniques` and `attack_techniques` against, so a picker offers exactly what a
+/// save accepts.
 pub fn techniques() -> String {
     let disarm: Vec<serde_json::Value> = sitrep_domain::picture::disarm_techniques()
         .map(|(id, name, tactic)| serde_json::json!({ "id": id, "name": name, "tactic": tactic }))
+        .collect();
+    let attack: Vec<serde_json::Value> = sitrep_domain::picture::attack_techniques()
+        .map(|t| serde_json::json!({ "id": t.id, "name": t.name, "tactic": t.phases().collect::<Vec<_>>().join(", ") }))
         .collect();
     serde_json::json!({
         "frameworks": [{
@@ -85,6 +87,11 @@ pub fn techniques() -> String {
             "field": "disarm_techniques",
             "version": sitrep_domain::picture::DISARM_VERSION,
             "techniques": disarm,
+        }, {
+            "framework": "attack",
+            "field": "attack_techniques",
+            "version": sitrep_domain::picture::ATTACK_VERSION,
+            "techniques": attack,
         }],
     })
     .to_string()

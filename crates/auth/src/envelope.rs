@@ -9,7 +9,7 @@
 //! The segments are computed as XChaCha20-Poly1305 is defined: ChaCha20-Poly1305 under
 //! the HChaCha20 subkey of the nonce's first 16 bytes. Those bytes lie inside STREAM's
 //! nonce prefix, which is fixed for a file, so one subkey serves all its segments, and
-//! ChaCha20-Poly1305 is ring's (assembly; about 1.8 times the portable implementation's
+//! ChaCha20-Poly1305 is ring's (assembly; about 1.6 times the portable implementation's
 //! throughput here, docs/benchmarks.md). The bytes are those of the `chacha20poly1305`
 //! crate's `StreamBE32<XChaCha20Poly1305>` (a property test compares the two), so files
 //! stored before the change open unchanged.
