@@ -21,7 +21,7 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::Sha256;
 
-use crate::keyfile::{open_private, restrict_dir};
+use crate::keyfile::{open_private, private_dir};
 
 const NONCE_BYTES: usize = 12;
 
@@ -43,8 +43,7 @@ impl SealKey {
     /// directory only the owner enters) when missing.
     pub fn load_or_create(path: &Path) -> anyhow::Result<SealKey> {
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-            restrict_dir(dir)?;
+            private_dir(dir)?;
         }
         if !path.exists() {
             let mut raw = [0u8; 32];
