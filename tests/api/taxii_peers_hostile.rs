@@ -263,3 +263,53 @@ async fn a_peer_moved_to_another_organisation_mid_poll_imports_nothing_more_into
     assert_eq!(b.len(), 1, "the new organisation reads the collection from its start");
     handle.stop(false).await;
 }
+
+/// FINDING (fixed): the worker checked the peer's service account once, when a poll began,
+/// and then imported every page of the poll (up to `max_pages_per_poll`, for as long as
+/// the poll's deadline, most of half an hour) as that account, even after it had been
+/// deactivated or its organisation had. Each page now checks the account again in the
+/// transaction that imports it.
+#[tokio::test]
+async fn a_service_account_deactivated_mid_poll_imports_nothing_more() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = asked.clone();
+    let pages = Arc::new(move |path: &str| match path {
+        "slow" => {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            Some(Page { delay_ms: 1500, body: amber_report_with_a_red_indicator() })
+        }
+        _ => None,
+    });
+    let (address, cert, handle) = peer_server(&home.data_dir, pages).await;
+    let body = json!({"name": "deactivated", "api_root": format!("{address}/slow/"), "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "ca_pem": cert,
+        "poll_interval_secs": 3600});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    // The poll has checked the account and its request is out.
+    for _ in 0..250 {
+        if asked.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(asked.load(std::sync::atomic::Ordering::SeqCst), "the peer was not asked");
+    // While the page is on its way, the organisation's admin deactivates the account.
+    home.pool
+        .get()
+        .await
+        .unwrap()
+        .execute("UPDATE users SET active = false WHERE id = $1", &[&importer])
+        .await
+        .unwrap();
+    let after = wait_poll(&home, &sec, &id, &created).await;
+    assert!(pictures_of(&home, home.org("A")).await.is_empty(), "imported as a deactivated account: {after}");
+    assert!(after["health"]["last_error"].as_str().unwrap_or_default().contains("service account"), "{after}");
+    assert_eq!(after["health"]["pages_imported"], 0, "{after}");
+    handle.stop(false).await;
+}
