@@ -313,3 +313,30 @@ async fn a_service_account_deactivated_mid_poll_imports_nothing_more() {
     assert_eq!(after["health"]["pages_imported"], 0, "{after}");
     handle.stop(false).await;
 }
+
+/// FINDING (fixed): credentials sent in the wrong shape — the API key itself as
+/// `"credentials": "sitrep_live_…"`, a likely slip — came back in the `422`'s message
+/// (serde names the text it refused). No answer carries a credential.
+#[tokio::test]
+async fn a_misshapen_credential_is_refused_without_being_written_back() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let secret = "sitrep_live_Zq8dontechothis";
+    let body = json!({"name": "shape", "api_root": "https://taxii.example/api/", "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "credentials": secret});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    let refused = problem(res, 422).await;
+    assert!(!refused.to_string().contains("dontechothis"), "{refused}");
+    assert!(refused.to_string().contains("credentials"), "the field is named: {refused}");
+    let mut good = body.clone();
+    good["credentials"] = json!({"secret": secret});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &good).await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    for patch in [json!({"credentials": secret}), json!({"credentials": {"username": secret, "secret": 5}})] {
+        let res = home.patch_json(&format!("/api/v1/peers/{id}"), &sec, &patch).await;
+        let refused = problem(res, 422).await;
+        assert!(!refused.to_string().contains("dontechothis"), "{patch}: {refused}");
+    }
+}
