@@ -340,3 +340,48 @@ async fn a_misshapen_credential_is_refused_without_being_written_back() {
         assert!(!refused.to_string().contains("dontechothis"), "{patch}: {refused}");
     }
 }
+
+/// FINDING (fixed): the credentials are write-only, yet a `PATCH` of the API root alone
+/// kept them, and the next poll sent them to the new server: whoever may change a peer
+/// (any secretariat member, or a stolen session of one) read a partner's key by pointing
+/// the peer at a server of their own. The credentials now stay with their server (scheme,
+/// host and port): another one gets none unless the `PATCH` brings new ones.
+#[tokio::test]
+async fn credentials_are_never_carried_to_another_server() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let body = json!({"name": "partner", "api_root": "https://taxii.partner.example/api/", "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "active": false,
+        "credentials": {"username": "u", "secret": "partner-secret"}});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let patch = |b: Value| {
+        let (home, sec, id) = (&home, &sec, &id);
+        async move {
+            let res = home.patch_json(&format!("/api/v1/peers/{id}"), sec, &b).await;
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()["has_credentials"].clone()
+        }
+    };
+    // Another API root on the same server keeps them.
+    assert_eq!(patch(json!({"api_root": "https://taxii.partner.example/other/api/"})).await, true);
+    // Another server (host, port) does not.
+    assert_eq!(patch(json!({"api_root": "https://taxii.partner.example:8443/api/"})).await, false);
+    assert_eq!(patch(json!({"credentials": {"secret": "s"}})).await, true);
+    assert_eq!(patch(json!({"api_root": "https://collector.attacker.example/api/"})).await, false);
+    // New credentials with the move are the new server's.
+    let both = json!({"api_root": "https://taxii.partner.example/api/", "credentials": {"secret": "again"}});
+    assert_eq!(patch(both).await, true);
+    let stored: Option<Vec<u8>> = home
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT sealed_credentials FROM taxii_peers WHERE id = $1", &[&id.parse::<Uuid>().unwrap()])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(stored.is_some());
+}
