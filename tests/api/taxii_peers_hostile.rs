@@ -385,3 +385,36 @@ async fn credentials_are_never_carried_to_another_server() {
         .get(0);
     assert!(stored.is_some());
 }
+
+/// Held: two server processes on one database, both running the worker, poll a peer once
+/// at a time (the lease), and its page is imported once.
+#[tokio::test]
+async fn two_processes_poll_one_peer_once_and_import_its_page_once() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let _other = TestApp::spawn_on(&home.db_url, home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let asked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = asked.clone();
+    let pages = Arc::new(move |path: &str| match path {
+        "slow" => {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some(Page { delay_ms: 1500, body: amber_report_with_a_red_indicator() })
+        }
+        _ => None,
+    });
+    let (address, cert, handle) = peer_server(&home.data_dir, pages).await;
+    let body = json!({"name": "shared", "api_root": format!("{address}/slow/"), "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "ca_pem": cert,
+        "poll_interval_secs": 3600});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let after = wait_poll(&home, &sec, created["id"].as_str().unwrap(), &created).await;
+    // Both workers ticked many times while the page was on its way.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1, "{after}");
+    assert_eq!(after["health"]["pages_imported"], 1, "{after}");
+    assert_eq!(pictures_of(&home, home.org("A")).await.len(), 1);
+    handle.stop(false).await;
+}
