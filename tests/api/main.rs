@@ -49,6 +49,7 @@ mod taxii;
 mod taxii_inbox;
 mod taxii_inbox_hostile;
 mod taxii_peers;
+mod taxii_peers_hostile;
 mod threads;
 mod tokens;
 mod visibility;

@@ -153,9 +153,9 @@ async fn a_peer_is_pulled_page_by_page_across_a_restart_and_each_object_is_impor
 
     // Stop the server and its worker between pages; start another on the same database
     // (the seal key kept, as every process of a deployment shares it).
-    // In a folder of its own: the server restricts the key's folder to its owner.
+    // In a folder of its own: the server refuses a key's folder that others may write to.
     let key_dir = std::env::temp_dir().join(format!("sitrep-test-peers-seal-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir(&key_dir).unwrap();
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(&key_dir).unwrap();
     let key_copy = key_dir.join("totp-seal.key");
     std::fs::copy(home.data_dir.join("secrets/totp-seal.key"), &key_copy).unwrap();
     home.handle.stop(true).await;

@@ -143,8 +143,7 @@ impl Store {
         let objects = dir.join("objects");
         let tmp = dir.join("tmp");
         for d in [dir, &objects, &tmp] {
-            std::fs::create_dir_all(d)?;
-            sitrep_auth::keyfile::restrict_dir(d)?;
+            sitrep_auth::keyfile::private_dir(d)?;
         }
         for entry in std::fs::read_dir(&tmp)?.flatten() {
             let stale = entry

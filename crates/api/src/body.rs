@@ -107,6 +107,7 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
 /// and fields of the wire schema only; the position suffix is dropped.
 fn field_error(path: &str, message: &str) -> ApiError {
     let message = message.split(" at line ").next().unwrap_or(message);
+    let message: &str = &without_text(message);
     let base = if path == "." { String::new() } else { path.to_owned() };
     let join = |name: &str| if base.is_empty() { name.to_owned() } else { format!("{base}.{name}") };
     let quoted = message.split('`').nth(1).unwrap_or("");
@@ -127,6 +128,21 @@ fn field_error(path: &str, message: &str) -> ApiError {
     };
     let field = if field.is_empty() { "body".to_owned() } else { field };
     ApiError::Invalid(Invalid::new(field, code, message).into())
+}
+
+/// Serde names the text it refused (`invalid type: string "…", expected …`): a secret
+/// sent where an object was expected (`"credentials": "sitrep_live_…"`) would come back in
+/// the answer. The text is left out; the field and what was expected stay.
+fn without_text(message: &str) -> std::borrow::Cow<'_, str> {
+    for kind in ["invalid type: string \"", "invalid value: string \""] {
+        if let Some(rest) = message.strip_prefix(kind)
+            && let Some(end) = rest.rfind("\", expected")
+        {
+            let head = &kind[..kind.len() - 1];
+            return format!("{head}(not shown){}", &rest[end + 1..]).into();
+        }
+    }
+    message.into()
 }
 
 /// A query string of type `T` (which should deny unknown fields): `400` for a repeated
@@ -185,6 +201,22 @@ mod tests {
         match parse_json::<Body>(body.as_bytes()).unwrap_err() {
             ApiError::Invalid(f) => (f.0[0].field.clone(), f.0[0].code.to_owned()),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refused_text_is_not_written_back() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Secretive {
+            credentials: Option<Inner>,
+            count: Option<u8>,
+        }
+        for body in [r#"{"credentials": "sitrep_live_s3cret\", expected x"}"#, r#"{"count": "sitrep_live_s3cret"}"#] {
+            let ApiError::Invalid(f) = parse_json::<Secretive>(body.as_bytes()).unwrap_err() else { panic!() };
+            let message = &f.0[0].message;
+            assert!(!message.contains("s3cret"), "{message}");
+            assert!(message.starts_with("invalid type: string (not shown), expected"), "{message}");
         }
     }
 

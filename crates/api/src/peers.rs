@@ -225,7 +225,14 @@ impl PeerWorker {
     /// says now, if it is of the peer's organisation and may write to its inbox.
     async fn importer(&self, peer: &PeerRow) -> Result<Principal, Failure> {
         let client = self.pool.get().await.map_err(|e| Failure::new(format!("database: {e}")))?;
-        let found = db::importer(&client, peer.service_account_id, peer.organisation_id)
+        Self::importer_on(&client, peer).await
+    }
+
+    /// [`Self::importer`] on a given connection (each page checks it again in its own
+    /// transaction: an account demoted or deactivated, or an organisation deactivated,
+    /// during a poll stops it at the next page).
+    async fn importer_on(client: &impl sitrep_db::GenericClient, peer: &PeerRow) -> Result<Principal, Failure> {
+        let found = db::importer(client, peer.service_account_id, peer.organisation_id)
             .await
             .map_err(|e| Failure::new(format!("database: {e}")))?;
         let refused = || {
@@ -347,6 +354,11 @@ impl PeerWorker {
         let db_error = |e: &dyn std::fmt::Display| Failure::new(format!("database: {e}"));
         let mut conn = self.pool.get().await.map_err(|e| db_error(&e))?;
         let mut tx = conn.transaction().await.map_err(|e| db_error(&e))?;
+        // The account as the database says now, not as it was when the poll began.
+        if let Err(f) = Self::importer_on(&tx, peer).await {
+            drop(tx);
+            return Err(self.record_unsent(peer, f).await);
+        }
         let outcome = if objects.is_empty() {
             None
         } else {

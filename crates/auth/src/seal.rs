@@ -21,7 +21,7 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::Sha256;
 
-use crate::keyfile::{open_private, restrict_dir};
+use crate::keyfile::{open_private, private_dir};
 
 const NONCE_BYTES: usize = 12;
 
@@ -43,8 +43,7 @@ impl SealKey {
     /// directory only the owner enters) when missing.
     pub fn load_or_create(path: &Path) -> anyhow::Result<SealKey> {
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-            restrict_dir(dir)?;
+            private_dir(dir)?;
         }
         if !path.exists() {
             let mut raw = [0u8; 32];
@@ -102,6 +101,27 @@ impl SealKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The server once made `/tmp` 0700 when a test put a seal key there: a folder it did
+    /// not create is never changed, and one that others may write to is refused (another
+    /// user could have put a key of their own in place first).
+    #[cfg(unix)]
+    #[test]
+    fn a_seal_key_in_a_folder_others_may_write_to_is_refused_and_the_folder_left_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let shared = std::env::temp_dir().join(format!("sitrep-seal-shared-{}", uuid::Uuid::new_v4().simple()));
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+        let refused = SealKey::load_or_create(&shared.join("seal.key")).unwrap_err();
+        assert!(refused.to_string().contains("may be written by other users"), "{refused}");
+        assert_eq!(fs::metadata(&shared).unwrap().permissions().mode() & 0o7777, 0o1777);
+        assert!(!shared.join("seal.key").exists());
+        // A folder of its own is made private and the key created there.
+        let own = shared.join("own/secrets");
+        SealKey::load_or_create(&own.join("seal.key")).unwrap();
+        assert_eq!(fs::metadata(&own).unwrap().permissions().mode() & 0o7777, 0o700);
+        fs::remove_dir_all(&shared).unwrap();
+    }
 
     #[test]
     fn sealed_values_open_only_with_their_key_and_owner() {

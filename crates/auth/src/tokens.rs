@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use ed25519_dalek::SigningKey;
 
-use crate::keyfile::{open_private, restrict_dir};
+use crate::keyfile::{open_private, private_dir};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -131,8 +131,7 @@ impl KeySet {
     /// Loads every key in `dir`; creates the directory and a first key (mode 0600) when
     /// there is none. The key is never printed.
     pub fn load_or_create(dir: &Path) -> anyhow::Result<KeySet> {
-        fs::create_dir_all(dir)?;
-        restrict_dir(dir)?;
+        private_dir(dir)?;
         if Self::load(dir)?.is_none() {
             match Self::create_key(dir) {
                 Ok(_) => {}

@@ -24,6 +24,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || o[0] == 0
                 || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
                 || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
                 || o[0] >= 240)
         }
@@ -32,11 +33,34 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            // An IPv4 address carried inside an IPv6 one reaches that IPv4 address: the
+            // deprecated IPv4-compatible form (::10.0.0.1), NAT64 (64:ff9b::/96, RFC 6052)
+            // and 6to4 (2002::/16, RFC 3056). Each is judged by the address it carries.
+            let embedded =
+                |hi: u16, lo: u16| IpAddr::V4(std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+            if s[..6] == [0; 6] && !(v6.is_loopback() || v6.is_unspecified()) {
+                return is_public(embedded(s[6], s[7]));
+            }
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_public(embedded(s[1], s[2]));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
+                // Site-local (deprecated, still routed by some networks).
+                || (s[0] & 0xffc0) == 0xfec0
+                // NAT64 for local use (RFC 8215), IPv4-translated (::ffff:0:0:0/96),
+                // Teredo (2001::/32, which hides the IPv4 address it reaches) and the
+                // discard-only prefix (100::/64).
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+                || (s[..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0)
+                || (s[0] == 0x2001 && s[1] == 0)
+                || (s[..4] == [0x100, 0, 0, 0])
                 || (s[0] == 0x2001 && s[1] == 0x0db8))
         }
     }
@@ -153,10 +177,30 @@ mod tests {
             "fc00::1",
             "::ffff:127.0.0.1",
             "2001:db8::1",
+            "::ffff:10.0.0.1",
+            "::10.0.0.1",
+            "::127.0.0.1",
+            "::169.254.169.254",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::1",
+            "2002:0a00:0001::1",
+            "2002:a9fe:a9fe::1",
+            "fec0::1",
+            "::ffff:0:10.0.0.1",
+            "2001:0:4136:e378::1",
+            "100::1",
+            "192.0.0.8",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "2a00:1450:4010:c0a::64"] {
+        for ip in [
+            "93.184.216.34",
+            "2a00:1450:4010:c0a::64",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+            "::ffff:93.184.216.34",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{Signer, SigningKey};
-use sitrep_auth::keyfile::{open_private, restrict_dir};
+use sitrep_auth::keyfile::{open_private, private_dir};
 use sitrep_db::Pool;
 use sitrep_types::{AccessLogCheckpoint, CheckpointKey};
 
@@ -33,8 +33,7 @@ impl CheckpointSigner {
     pub fn load_or_create(path: &Path) -> anyhow::Result<CheckpointSigner> {
         if !path.exists() {
             if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir)?;
-                restrict_dir(dir)?;
+                private_dir(dir)?;
             }
             let key = SigningKey::generate(&mut rand::rngs::OsRng);
             let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("encoding key: {e}"))?;

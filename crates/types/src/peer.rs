@@ -59,9 +59,10 @@ pub struct CreatePeer {
     pub active: bool,
 }
 
-/// `PATCH /api/v1/peers/{id}`: what is present changes. A new `api_root` or
-/// `collection_id` starts pulling from the beginning (what was received is not imported
-/// twice). `credentials` replaces the credentials.
+/// `PATCH /api/v1/peers/{id}`: what is present changes. A new `api_root`,
+/// `collection_id` or `organisation_id` starts pulling from the beginning (what the
+/// organisation received is not imported twice), and a poll under way then writes
+/// nothing more. `credentials` replaces the credentials.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePeer {

@@ -235,8 +235,9 @@ pub async fn get_peer(
     Ok(HttpResponse::Ok().json(view(row)))
 }
 
-/// Change a peer: what is present changes. A new API root or collection starts pulling
-/// from the beginning; new credentials replace the old.
+/// Change a peer: what is present changes. A new API root, collection or organisation
+/// starts pulling from the beginning; new credentials replace the old. An API root on
+/// another server (scheme, host or port) without new credentials drops the old ones.
 #[utoipa::path(
     patch, path = "/api/v1/peers/{id}", tag = "taxii",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdatePeer,
@@ -254,6 +255,7 @@ pub async fn update_peer(
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let current = db::lock(&tx, id).await?.ok_or(NOT_FOUND)?;
+    let old_origin = origin(&current.api_root);
     let p = check(
         &tx,
         &state,
@@ -272,12 +274,24 @@ pub async fn update_peer(
     )
     .await?;
     let credentials = sealed(&state, id, b.credentials.as_ref())?;
-    let row = db::update(&tx, id, &p.config(), credentials.as_deref())
+    // The credentials stay with their server: never sent to another one that a PATCH of
+    // the API root names (else whoever may change a peer could read them there).
+    let moved = old_origin.is_none() || origin(&p.api_root) != old_origin;
+    let row = db::update(&tx, id, &p.config(), credentials.as_deref(), moved)
         .await?
         .ok_or_else(|| ApiError::Conflict { code: "peer_name_taken", detail: NAME_TAKEN.into() })?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("taxii_peer", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(view(row)))
+}
+
+/// The scheme, host and port of an API root.
+fn origin(api_root: &str) -> Option<reqwest::Url> {
+    let mut url = reqwest::Url::parse(api_root).ok()?;
+    url.set_path("/");
+    url.set_query(None);
+    url.set_fragment(None);
+    Some(url)
 }
 
 /// Poll a peer now (its position is kept).

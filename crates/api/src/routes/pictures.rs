@@ -172,8 +172,9 @@ async fn peer_floors(
             .into_iter()
             .flatten()
             .filter(|f| {
+                let value = f.get("value").and_then(serde_json::Value::as_str);
                 f.get("type").and_then(serde_json::Value::as_str) == Some(ind.type_.as_str())
-                    && f.get("value").and_then(serde_json::Value::as_str) == Some(ind.value.as_str())
+                    && value.is_some_and(|v| same_received_indicator(ind.type_, v, &ind.value))
             })
             .filter_map(|f| f.get("tlp").and_then(serde_json::Value::as_str).and_then(sitrep_types::Tlp::parse))
             .max_by_key(|t| tlp_rank(*t));
@@ -188,6 +189,16 @@ async fn peer_floors(
         }
     }
     Ok(())
+}
+
+/// Whether `value` is the floored indicator `received` of type `kind` however it is
+/// spelled: as every TLP rule compares indicators (`same_indicator`: case, spaces, a
+/// trailing dot) and as correlation does (`correlation::normalise`: defanged, canonical
+/// addresses and URLs), so that a floor cannot be got round by writing the value otherwise.
+fn same_received_indicator(kind: sitrep_types::IndicatorType, received: &str, value: &str) -> bool {
+    use sitrep_domain::correlation::normalise;
+    sitrep_domain::visibility::same_indicator(kind, received, kind, value)
+        || normalise(kind, received).is_some_and(|r| Some(r) == normalise(kind, value))
 }
 
 async fn check_content(

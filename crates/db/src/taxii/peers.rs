@@ -132,13 +132,24 @@ pub async fn lock(c: &impl GenericClient, id: Uuid) -> Result<Option<PeerRow>, D
     row.as_ref().map(peer).transpose()
 }
 
-/// Replaces the configuration (and the sealed credentials when `Some`). A changed API
-/// root or collection starts the position again. `Ok(None)`: the name is taken.
+/// The peer reads the same collection into the same organisation (in an `UPDATE` of a
+/// peer, `$3`..`$5` being the new API root, collection and organisation).
+const SAME_SOURCE: &str = "(api_root = $3 AND collection_id = $4 AND organisation_id = $5)";
+
+/// Replaces the configuration (and the sealed credentials when `Some`; without them,
+/// `drop_credentials` forgets the stored ones). A changed API
+/// root, collection or organisation starts the position again: another server's
+/// position means nothing here, and another organisation has not received what was
+/// read. Such a change, another service account, or the peer made inactive also ends the
+/// hold of a poll under way: it writes nothing more (not its page in flight, not its
+/// position, not its end), and the next poll follows the new configuration. `Ok(None)`:
+/// the name is taken.
 pub async fn update(
     c: &impl GenericClient,
     id: Uuid,
     p: &PeerConfig<'_>,
     sealed_credentials: Option<&[u8]>,
+    drop_credentials: bool,
 ) -> Result<Option<PeerRow>, DbError> {
     let taken = c.query_opt("SELECT 1 FROM taxii_peers WHERE name = $1 AND id <> $2", &[&p.name, &id]).await?.is_some();
     if taken {
@@ -148,10 +159,13 @@ pub async fn update(
         .query_one(
             &format!(
                 "UPDATE taxii_peers SET name = $2, \
-                   added_after = CASE WHEN api_root = $3 AND collection_id = $4 THEN added_after END, \
-                   next_page = CASE WHEN api_root = $3 AND collection_id = $4 THEN next_page END, \
+                   added_after = CASE WHEN {SAME_SOURCE} THEN added_after END, \
+                   next_page = CASE WHEN {SAME_SOURCE} THEN next_page END, \
+                   walk_pages = CASE WHEN {SAME_SOURCE} THEN walk_pages ELSE 0 END, \
+                   lease_until = CASE WHEN {SAME_SOURCE} AND service_account_id = $6 AND $10 THEN lease_until END, \
+                   lease_token = CASE WHEN {SAME_SOURCE} AND service_account_id = $6 AND $10 THEN lease_token END, \
                    api_root = $3, collection_id = $4, organisation_id = $5, service_account_id = $6, \
-                   sealed_credentials = coalesce($7, sealed_credentials), ca_pem = $8, poll_interval_secs = $9::int4, \
+                   sealed_credentials = coalesce($7, CASE WHEN $11 THEN NULL ELSE sealed_credentials END), ca_pem = $8, poll_interval_secs = $9::int4, \
                    active = $10, updated_at = now(), \
                    next_poll_at = LEAST(next_poll_at, now() + make_interval(secs => $9::int4)) \
                  WHERE id = $1 RETURNING {COLUMNS}"
@@ -167,6 +181,7 @@ pub async fn update(
                 &p.ca_pem,
                 &p.poll_interval_secs,
                 &p.active,
+                &drop_credentials,
             ],
         )
         .await?;

@@ -1,0 +1,420 @@
+//! TAXII peers attacked: by a hostile peer server (pages crafted to test the floors) and by
+//! the members themselves (an approver spelling a floored indicator otherwise), and a
+//! peer reconfigured while one of its polls is under way (the poll must not carry the old
+//! server's position to the new one, nor keep importing into the old organisation).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::{Value, json};
+use sitrep_server::Settings;
+use sitrep_stix::tlp::marking_id;
+use sitrep_types::Tlp;
+use uuid::Uuid;
+
+use crate::helpers::pictures::{cast, revise};
+use crate::helpers::{TestApp, problem};
+use crate::taxii::ACCEPT;
+use crate::taxii_inbox::{envelope, indicator, service_key};
+
+/// What the test's peer answers for a path: a delay, then a page.
+struct Page {
+    delay_ms: u64,
+    body: Value,
+}
+
+type Pages = Arc<dyn Fn(&str) -> Option<Page> + Send + Sync>;
+
+/// A TAXII "server" of the test's own, over HTTPS on loopback: `pages` decides the answer
+/// by the path's first segment (`404` when it gives none). Every page ends a walk
+/// (`X-TAXII-Date-Added-Last` of 2027).
+async fn peer_server(dir: &std::path::Path, pages: Pages) -> (String, String, actix_web::dev::ServerHandle) {
+    let (cert, key) = sitrep_server::tls::self_signed(&dir.join("peer-tls")).unwrap();
+    let certs =
+        rustls_pemfile::certs(&mut std::fs::read(&cert).unwrap().as_slice()).collect::<Result<Vec<_>, _>>().unwrap();
+    let key = rustls_pemfile::private_key(&mut std::fs::read(&key).unwrap().as_slice()).unwrap().unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        let pages = pages.clone();
+        App::new().default_service(web::to(move |req: HttpRequest| {
+            let page = pages(req.path().split('/').nth(1).unwrap_or_default());
+            async move {
+                let Some(page) = page else { return HttpResponse::NotFound().finish() };
+                tokio::time::sleep(Duration::from_millis(page.delay_ms)).await;
+                HttpResponse::Ok()
+                    .content_type(ACCEPT)
+                    .insert_header(("X-TAXII-Date-Added-Last", "2027-01-01T00:00:00.000000Z"))
+                    .body(page.body.to_string())
+            }
+        }))
+    })
+    .workers(2)
+    .listen_rustls_0_23(listener, config)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (format!("https://127.0.0.1:{port}"), std::fs::read_to_string(cert).unwrap(), handle)
+}
+
+fn home_settings(s: &mut Settings) {
+    s.delivery.allow_private_targets = true;
+    s.peers.tick_ms = 100;
+    s.peers.timeout_secs = 5;
+}
+
+/// A service account of `org` with `roles`, and its id.
+async fn service_account(app: &TestApp, org: &str, roles: &[&str]) -> Uuid {
+    service_key(app, org, roles).await;
+    let name = format!("{}.soc.{}", org.to_lowercase(), roles.join("-"));
+    let client = app.pool.get().await.unwrap();
+    client
+        .query_one(
+            "SELECT id FROM users WHERE kind = 'service' AND owner_organisation_id = $1 AND display_name = $2",
+            &[&app.org(org), &name],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn secretariat(app: &TestApp) -> String {
+    let user = app.seed_user("sec.peers.hostile", "S", &[sitrep_types::Role::Secretariat]).await;
+    app.token(&user).await
+}
+
+async fn get_peer(app: &TestApp, token: &str, id: &str) -> Value {
+    let res = app.get(&format!("/api/v1/peers/{id}"), Some(token)).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// Waits (up to 30 s) until the poll that made `before` due has finished.
+async fn wait_poll(app: &TestApp, token: &str, id: &str, before: &Value) -> Value {
+    let due = chrono::DateTime::parse_from_rfc3339(before["health"]["next_poll_at"].as_str().unwrap()).unwrap();
+    for _ in 0..300 {
+        let now = get_peer(app, token, id).await;
+        if chrono::DateTime::parse_from_rfc3339(now["health"]["next_poll_at"].as_str().unwrap()).unwrap() > due {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("peer {id} was not polled");
+}
+
+async fn pictures_of(app: &TestApp, org: Uuid) -> Vec<Uuid> {
+    let client = app.pool.get().await.unwrap();
+    let rows = client.query("SELECT id FROM pictures WHERE originator_id = $1", &[&org]).await.unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+/// Waits until a worker holds the peer (its request to the peer is then out).
+async fn wait_claimed(app: &TestApp, id: Uuid) {
+    let client = app.pool.get().await.unwrap();
+    for _ in 0..250 {
+        let row = client.query_one("SELECT lease_token FROM taxii_peers WHERE id = $1", &[&id]).await.unwrap();
+        if row.get::<_, Option<Uuid>>(0).is_some() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the worker did not claim the peer");
+}
+
+/// An AMBER report whose indicator (`vaalit-muutos.example`) is marked RED.
+fn amber_report_with_a_red_indicator() -> Value {
+    let mut e = envelope(Tlp::Amber);
+    e["objects"][1] = indicator(&[marking_id(Tlp::Red)]);
+    e
+}
+
+/// FINDING (fixed): the indicator floors compared values exactly, so the organisation's
+/// own author kept a peer's RED indicator out of the floor by spelling it otherwise (case,
+/// a trailing dot, defanged) and gave it the picture's AMBER: once published, AMBER's
+/// whole group reads what the peer marked RED. The floor now matches an indicator as
+/// every other TLP rule does (whatever the case, spaces, trailing dot or defanging).
+#[tokio::test]
+async fn an_indicator_received_red_stays_red_however_it_is_spelled() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let hc = cast(&home).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let org = home.org("A");
+    let page = Arc::new(|_: &str| Some(Page { delay_ms: 0, body: amber_report_with_a_red_indicator() }));
+    let (address, cert, handle) = peer_server(&home.data_dir, page).await;
+    let body = json!({"name": "red indicator", "api_root": format!("{address}/feed/"), "collection_id": "c1",
+        "organisation_id": org, "service_account_id": importer, "ca_pem": cert, "poll_interval_secs": 3600});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let after = wait_poll(&home, &sec, created["id"].as_str().unwrap(), &created).await;
+    assert!(after["health"]["last_error"].is_null(), "{after}");
+    let drafts = pictures_of(&home, org).await;
+    assert_eq!(drafts.len(), 1, "{after}");
+    let id = drafts[0].to_string();
+    let p: Value = home.get(&format!("/api/v1/pictures/{id}"), Some(&hc.author)).await.json().await.unwrap();
+    assert_eq!(p["tlp"], "AMBER", "{p}");
+    assert_eq!(p["indicators"][0]["value"], "vaalit-muutos.example", "{p}");
+    assert_eq!(p["indicators"][0]["tlp"], "RED", "{p}");
+
+    for value in
+        ["vaalit-muutos.example", "Vaalit-Muutos.Example.", " vaalit-muutos.example ", "vaalit-muutos[.]example"]
+    {
+        let loosened = json!({"indicators": [{"type": "domain", "value": value, "tlp": "AMBER"}]});
+        let res = revise(&home, &hc.author, &id, &loosened).await;
+        let refused = problem(res, 422).await;
+        assert!(refused.to_string().contains("looser_than_received"), "{value:?}: {refused}");
+    }
+    // Kept RED, any spelling is accepted.
+    let kept = json!({"indicators": [{"type": "domain", "value": "Vaalit-Muutos.Example.", "tlp": "RED"}]});
+    let res = revise(&home, &hc.author, &id, &kept).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    handle.stop(false).await;
+}
+
+/// FINDING (fixed): a `PATCH` of a peer's API root while one of its polls was under way
+/// started the position again, but the poll went on holding the peer and wrote the old
+/// server's `X-TAXII-Date-Added-Last` as the new server's position (the new server is
+/// then read from a date of another server's clock, and what it added before is never
+/// read). A change of server, collection, organisation or account now ends the hold of
+/// the poll under way: it writes nothing more.
+#[tokio::test]
+async fn a_peer_moved_to_another_server_mid_poll_does_not_keep_the_old_servers_position() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let pages = Arc::new(|path: &str| match path {
+        "old" => Some(Page { delay_ms: 1500, body: json!({"more": false}) }),
+        _ => None,
+    });
+    let (address, cert, handle) = peer_server(&home.data_dir, pages).await;
+    let body = json!({"name": "moving", "api_root": format!("{address}/old/"), "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "ca_pem": cert, "poll_interval_secs": 3600});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    wait_claimed(&home, id.parse().unwrap()).await;
+    // While the old server's page is on its way: another server.
+    let res =
+        home.patch_json(&format!("/api/v1/peers/{id}"), &sec, &json!({"api_root": format!("{address}/new/")})).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let patched: Value = res.json().await.unwrap();
+    assert!(patched["health"]["added_after"].is_null(), "{patched}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = get_peer(&home, &sec, &id).await;
+    assert!(after["health"]["added_after"].is_null(), "the old server's position was kept for the new one: {after}");
+    assert_eq!(after["health"]["pages_imported"], 0, "{after}");
+    handle.stop(false).await;
+}
+
+/// FINDING (fixed): a `PATCH` moving a peer to another organisation while one of its polls
+/// was under way let that poll import the page in flight into the old organisation, as
+/// its old service account, after the secretariat had moved the peer away from it; and
+/// the position carried over, so the new organisation never got what had been read for
+/// the old one. The poll now loses its hold (its page rolls back), and the position starts
+/// again for the new organisation.
+#[tokio::test]
+async fn a_peer_moved_to_another_organisation_mid_poll_imports_nothing_more_into_the_old_one() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let a_importer = service_account(&home, "A", &["author"]).await;
+    let b_importer = service_account(&home, "B", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let pages = Arc::new(|path: &str| match path {
+        "slow" => Some(Page { delay_ms: 1500, body: amber_report_with_a_red_indicator() }),
+        _ => None,
+    });
+    let (address, cert, handle) = peer_server(&home.data_dir, pages).await;
+    let body = json!({"name": "moving org", "api_root": format!("{address}/slow/"), "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": a_importer, "ca_pem": cert,
+        "poll_interval_secs": 3600});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    wait_claimed(&home, id.parse().unwrap()).await;
+    let res = home
+        .patch_json(
+            &format!("/api/v1/peers/{id}"),
+            &sec,
+            &json!({"organisation_id": home.org("B"), "service_account_id": b_importer}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // The old poll's page arrives, then the new organisation's poll reads it again.
+    let mut b = Vec::new();
+    for _ in 0..100 {
+        b = pictures_of(&home, home.org("B")).await;
+        if !b.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(pictures_of(&home, home.org("A")).await.is_empty(), "imported into A after the peer moved to B");
+    assert_eq!(b.len(), 1, "the new organisation reads the collection from its start");
+    handle.stop(false).await;
+}
+
+/// FINDING (fixed): the worker checked the peer's service account once, when a poll began,
+/// and then imported every page of the poll (up to `max_pages_per_poll`, for as long as
+/// the poll's deadline, most of half an hour) as that account, even after it had been
+/// deactivated or its organisation had. Each page now checks the account again in the
+/// transaction that imports it.
+#[tokio::test]
+async fn a_service_account_deactivated_mid_poll_imports_nothing_more() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = asked.clone();
+    let pages = Arc::new(move |path: &str| match path {
+        "slow" => {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            Some(Page { delay_ms: 1500, body: amber_report_with_a_red_indicator() })
+        }
+        _ => None,
+    });
+    let (address, cert, handle) = peer_server(&home.data_dir, pages).await;
+    let body = json!({"name": "deactivated", "api_root": format!("{address}/slow/"), "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "ca_pem": cert,
+        "poll_interval_secs": 3600});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    // The poll has checked the account and its request is out.
+    for _ in 0..250 {
+        if asked.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(asked.load(std::sync::atomic::Ordering::SeqCst), "the peer was not asked");
+    // While the page is on its way, the organisation's admin deactivates the account.
+    home.pool
+        .get()
+        .await
+        .unwrap()
+        .execute("UPDATE users SET active = false WHERE id = $1", &[&importer])
+        .await
+        .unwrap();
+    let after = wait_poll(&home, &sec, &id, &created).await;
+    assert!(pictures_of(&home, home.org("A")).await.is_empty(), "imported as a deactivated account: {after}");
+    assert!(after["health"]["last_error"].as_str().unwrap_or_default().contains("service account"), "{after}");
+    assert_eq!(after["health"]["pages_imported"], 0, "{after}");
+    handle.stop(false).await;
+}
+
+/// FINDING (fixed): credentials sent in the wrong shape — the API key itself as
+/// `"credentials": "sitrep_live_…"`, a likely slip — came back in the `422`'s message
+/// (serde names the text it refused). No answer carries a credential.
+#[tokio::test]
+async fn a_misshapen_credential_is_refused_without_being_written_back() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let secret = "sitrep_live_Zq8dontechothis";
+    let body = json!({"name": "shape", "api_root": "https://taxii.example/api/", "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "credentials": secret});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    let refused = problem(res, 422).await;
+    assert!(!refused.to_string().contains("dontechothis"), "{refused}");
+    assert!(refused.to_string().contains("credentials"), "the field is named: {refused}");
+    let mut good = body.clone();
+    good["credentials"] = json!({"secret": secret});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &good).await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    for patch in [json!({"credentials": secret}), json!({"credentials": {"username": secret, "secret": 5}})] {
+        let res = home.patch_json(&format!("/api/v1/peers/{id}"), &sec, &patch).await;
+        let refused = problem(res, 422).await;
+        assert!(!refused.to_string().contains("dontechothis"), "{patch}: {refused}");
+    }
+}
+
+/// FINDING (fixed): the credentials are write-only, yet a `PATCH` of the API root alone
+/// kept them, and the next poll sent them to the new server: whoever may change a peer
+/// (any secretariat member, or a stolen session of one) read a partner's key by pointing
+/// the peer at a server of their own. The credentials now stay with their server (scheme,
+/// host and port): another one gets none unless the `PATCH` brings new ones.
+#[tokio::test]
+async fn credentials_are_never_carried_to_another_server() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let body = json!({"name": "partner", "api_root": "https://taxii.partner.example/api/", "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "active": false,
+        "credentials": {"username": "u", "secret": "partner-secret"}});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let patch = |b: Value| {
+        let (home, sec, id) = (&home, &sec, &id);
+        async move {
+            let res = home.patch_json(&format!("/api/v1/peers/{id}"), sec, &b).await;
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()["has_credentials"].clone()
+        }
+    };
+    // Another API root on the same server keeps them.
+    assert_eq!(patch(json!({"api_root": "https://taxii.partner.example/other/api/"})).await, true);
+    // Another server (host, port) does not.
+    assert_eq!(patch(json!({"api_root": "https://taxii.partner.example:8443/api/"})).await, false);
+    assert_eq!(patch(json!({"credentials": {"secret": "s"}})).await, true);
+    assert_eq!(patch(json!({"api_root": "https://collector.attacker.example/api/"})).await, false);
+    // New credentials with the move are the new server's.
+    let both = json!({"api_root": "https://taxii.partner.example/api/", "credentials": {"secret": "again"}});
+    assert_eq!(patch(both).await, true);
+    let stored: Option<Vec<u8>> = home
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT sealed_credentials FROM taxii_peers WHERE id = $1", &[&id.parse::<Uuid>().unwrap()])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(stored.is_some());
+}
+
+/// Held: two server processes on one database, both running the worker, poll a peer once
+/// at a time (the lease), and its page is imported once.
+#[tokio::test]
+async fn two_processes_poll_one_peer_once_and_import_its_page_once() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let _other = TestApp::spawn_on(&home.db_url, home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let asked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = asked.clone();
+    let pages = Arc::new(move |path: &str| match path {
+        "slow" => {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some(Page { delay_ms: 1500, body: amber_report_with_a_red_indicator() })
+        }
+        _ => None,
+    });
+    let (address, cert, handle) = peer_server(&home.data_dir, pages).await;
+    let body = json!({"name": "shared", "api_root": format!("{address}/slow/"), "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "ca_pem": cert,
+        "poll_interval_secs": 3600});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let after = wait_poll(&home, &sec, created["id"].as_str().unwrap(), &created).await;
+    // Both workers ticked many times while the page was on its way.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1, "{after}");
+    assert_eq!(after["health"]["pages_imported"], 1, "{after}");
+    assert_eq!(pictures_of(&home, home.org("A")).await.len(), 1);
+    handle.stop(false).await;
+}
