@@ -16,7 +16,8 @@
 #   bench_bootstrap          `sitrep bootstrap`; sets $password (the secretariat's
 #                            one-time password)
 #   bench_serve PORT [ARG...] `sitrep ARG... serve` in the background; sets $server and
-#                            $bench_base and returns once /health/ready answers
+#                            $bench_base and returns once /health/ready answers (waits
+#                            BENCH_READY_SECS, default 20)
 #   password=$(bench_own_password secretariat "$password")
 #                            the secretariat chooses its own password (the same for an
 #                            account a benchmark creates: an administrator's is one-time)
@@ -143,7 +144,7 @@ bench_serve() {
   "$bin" "$@" serve >/dev/null &
   server=$!
   bench_track "$server"
-  for _ in $(seq 100); do
+  for _ in $(seq $((${BENCH_READY_SECS:-20} * 5))); do
     curl -skf "https://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && return 0
     sleep 0.2
   done
