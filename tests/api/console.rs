@@ -129,7 +129,8 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
         (attack["framework"].as_str(), attack["field"].as_str(), attack["version"].as_str()),
         (Some("attack"), Some("attack_techniques"), Some(sitrep_domain::picture::ATTACK_VERSION))
     );
-    let offered: Vec<&str> = attack["techniques"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
+    let offered: Vec<&str> =
+        attack["techniques"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
     let pinned: Vec<&str> = sitrep_domain::picture::attack_techniques().map(|t| t.id).collect();
     assert!(pinned.len() > 500, "the pinned ATT&CK list: {}", pinned.len());
     assert_eq!(offered, pinned);
