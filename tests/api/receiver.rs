@@ -28,23 +28,12 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(dir: &std::path::Path) -> Receiver {
-        let (cert, key) = sitrep_server::tls::self_signed(&dir.join("receiver-tls")).unwrap();
-        let certs = rustls_pemfile::certs(&mut std::fs::read(&cert).unwrap().as_slice())
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        let key = rustls_pemfile::private_key(&mut std::fs::read(&key).unwrap().as_slice()).unwrap().unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap();
+        let crate::helpers::OwnHttps { listener, port, config, cert } =
+            crate::helpers::OwnHttps::new(dir, "receiver-tls");
         let received = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(Mutex::new(200u16));
         let delay = Arc::new(Mutex::new(Duration::ZERO));
         let (r, s, d) = (received.clone(), status.clone(), delay.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let server = HttpServer::new(move || {
             let (r, s, d) = (r.clone(), s.clone(), d.clone());
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {

@@ -10,6 +10,7 @@ use sitrep_stix::tlp::marking_id;
 use sitrep_types::{Role, Tier, Tlp};
 use uuid::Uuid;
 
+use crate::helpers::taxii::service_key;
 use crate::helpers::{TestApp, request_id};
 use crate::taxii::ACCEPT;
 
@@ -18,28 +19,6 @@ pub(crate) const INDICATOR: &str = "indicator--0b5a0e2c-9c1d-4c7e-8f3a-1a2b3c4d5
 pub(crate) const MALWARE: &str = "malware--2d7c2a4e-1e3f-4e9a-8b5c-3c4d5e6f7081";
 pub(crate) const CREATOR: &str = "identity--3e8d3b5f-2f4a-4fab-9c6d-4d5e6f708192";
 pub(crate) const T0: &str = "2027-03-01T10:00:00.000Z";
-
-/// A service account of `org` with `roles` and one API key, made by that organisation's
-/// admin. Returns the key.
-pub(crate) async fn service_key(app: &TestApp, org: &str, roles: &[&str]) -> String {
-    let admin =
-        app.seed_user(&format!("{}.admin.{}", org.to_lowercase(), roles.join("-")), org, &[Role::OrgAdmin]).await;
-    let admin = app.token(&admin).await;
-    let name = format!("{}.soc.{}", org.to_lowercase(), roles.join("-"));
-    let res = app.post_json("/api/v1/service-accounts", Some(&admin), &json!({"name": name, "roles": roles})).await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
-    let res = app
-        .post_json(
-            &format!("/api/v1/service-accounts/{id}/keys"),
-            Some(&admin),
-            &json!({"name": "taxii", "expires_at": expires}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned()
-}
 
 pub(crate) fn inbox(app: &TestApp, org: &str) -> Uuid {
     ids::inbox(app.org(org))

@@ -8,11 +8,12 @@ use sitrep_stix::ids;
 use sitrep_stix::tlp::{marking_definition, marking_id};
 use sitrep_types::{Role, Tlp};
 
+use crate::helpers::taxii::service_key;
 use crate::helpers::{TestApp, request_id};
 use crate::taxii::ACCEPT;
 use crate::taxii_inbox::{
     CREATOR, INDICATOR, MALWARE, REPORT, T0, accepted, count, creator, draft_of, inbox, indicator, malware, message_of,
-    picture, post, post_raw, refused, report, service_key,
+    picture, post, post_raw, refused, report,
 };
 
 /// A second indicator object with the same pattern as `indicator`, under another id.

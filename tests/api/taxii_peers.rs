@@ -16,9 +16,9 @@ use sitrep_types::{Role, Tier};
 use uuid::Uuid;
 
 use crate::helpers::pictures::{act, cast, content, published, revise};
-use crate::helpers::{TestApp, problem};
+use crate::helpers::taxii::{get_peer, peers_secretariat as secretariat, service_account, wait_poll};
+use crate::helpers::{OwnHttps, TestApp, problem};
 use crate::taxii::ACCEPT;
-use crate::taxii_inbox::service_key;
 
 /// The settings of the pulling Sitrep: loopback peers allowed (tests only), a quick
 /// worker, one object per page and one page per poll, and the rest of a walk only when the
@@ -31,26 +31,6 @@ fn home_settings(s: &mut Settings) {
     s.peers.backlog_delay_ms = 3_600_000;
     s.peers.timeout_secs = 3;
     s.peers.max_page_bytes = 1_000_000;
-}
-
-/// A service account of `org` with `roles` (and an API key), and its id.
-async fn service_account(app: &TestApp, org: &str, roles: &[&str]) -> (Uuid, String) {
-    let key = service_key(app, org, roles).await;
-    let name = format!("{}.soc.{}", org.to_lowercase(), roles.join("-"));
-    let client = app.pool.get().await.unwrap();
-    let row = client
-        .query_one(
-            "SELECT id FROM users WHERE kind = 'service' AND owner_organisation_id = $1 AND display_name = $2",
-            &[&app.org(org), &name],
-        )
-        .await
-        .unwrap();
-    (row.get(0), key)
-}
-
-async fn secretariat(app: &TestApp) -> String {
-    let user = app.seed_user("sec.peers", "S", &[Role::Secretariat]).await;
-    app.token(&user).await
 }
 
 fn cert_of(app: &TestApp) -> String {
@@ -70,27 +50,6 @@ fn peer_body(name: &str, peer: &TestApp, tier: Tier, key: &str, org: Uuid, impor
         "ca_pem": cert_of(peer),
         "poll_interval_secs": 3600,
     })
-}
-
-async fn get_peer(app: &TestApp, token: &str, id: &str) -> Value {
-    let res = app.get(&format!("/api/v1/peers/{id}"), Some(token)).await;
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
-}
-
-/// Waits (up to 30 s) until the poll that made `before` due has finished: its next poll
-/// time moved past `before`'s.
-async fn wait_poll(app: &TestApp, token: &str, id: &str, before: &Value) -> Value {
-    let due = before["health"]["next_poll_at"].as_str().unwrap().to_owned();
-    for _ in 0..300 {
-        let now = get_peer(app, token, id).await;
-        let next = now["health"]["next_poll_at"].as_str().unwrap();
-        if chrono::DateTime::parse_from_rfc3339(next).unwrap() > chrono::DateTime::parse_from_rfc3339(&due).unwrap() {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("peer {id} was not polled: {}", get_peer(app, token, id).await);
 }
 
 /// Polls the peer now and waits for that poll.
@@ -564,19 +523,8 @@ async fn a_peer_url_obeys_the_outbound_rules_of_webhooks() {
 /// the limit, `/endless/` `more` with a new `next` for ever, `/garbage/` no JSON,
 /// `/slow/` an answer after 20 s, `/late/` an empty last page after 1.5 s.
 async fn hostile(dir: &std::path::Path) -> (String, String, actix_web::dev::ServerHandle) {
-    let (cert, key) = sitrep_server::tls::self_signed(&dir.join("hostile-tls")).unwrap();
-    let certs =
-        rustls_pemfile::certs(&mut std::fs::read(&cert).unwrap().as_slice()).collect::<Result<Vec<_>, _>>().unwrap();
-    let key = rustls_pemfile::private_key(&mut std::fs::read(&key).unwrap().as_slice()).unwrap().unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
+    let OwnHttps { listener, port, config, cert } = OwnHttps::new(dir, "hostile-tls");
     let counter = Arc::new(AtomicU64::new(0));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || {
         let counter = counter.clone();
         App::new().default_service(web::to(move |req: HttpRequest| {

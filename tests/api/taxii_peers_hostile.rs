@@ -14,9 +14,10 @@ use sitrep_types::Tlp;
 use uuid::Uuid;
 
 use crate::helpers::pictures::{cast, revise};
-use crate::helpers::{TestApp, problem};
+use crate::helpers::taxii::{get_peer, peers_secretariat as secretariat, wait_poll};
+use crate::helpers::{OwnHttps, TestApp, problem};
 use crate::taxii::ACCEPT;
-use crate::taxii_inbox::{envelope, indicator, service_key};
+use crate::taxii_inbox::{envelope, indicator};
 
 /// What the test's peer answers for a path: a delay, then a page.
 struct Page {
@@ -30,18 +31,7 @@ type Pages = Arc<dyn Fn(&str) -> Option<Page> + Send + Sync>;
 /// by the path's first segment (`404` when it gives none). Every page ends a walk
 /// (`X-TAXII-Date-Added-Last` of 2027).
 async fn peer_server(dir: &std::path::Path, pages: Pages) -> (String, String, actix_web::dev::ServerHandle) {
-    let (cert, key) = sitrep_server::tls::self_signed(&dir.join("peer-tls")).unwrap();
-    let certs =
-        rustls_pemfile::certs(&mut std::fs::read(&cert).unwrap().as_slice()).collect::<Result<Vec<_>, _>>().unwrap();
-    let key = rustls_pemfile::private_key(&mut std::fs::read(&key).unwrap().as_slice()).unwrap().unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let OwnHttps { listener, port, config, cert } = OwnHttps::new(dir, "peer-tls");
     let server = HttpServer::new(move || {
         let pages = pages.clone();
         App::new().default_service(web::to(move |req: HttpRequest| {
@@ -73,41 +63,7 @@ fn home_settings(s: &mut Settings) {
 
 /// A service account of `org` with `roles`, and its id.
 async fn service_account(app: &TestApp, org: &str, roles: &[&str]) -> Uuid {
-    service_key(app, org, roles).await;
-    let name = format!("{}.soc.{}", org.to_lowercase(), roles.join("-"));
-    let client = app.pool.get().await.unwrap();
-    client
-        .query_one(
-            "SELECT id FROM users WHERE kind = 'service' AND owner_organisation_id = $1 AND display_name = $2",
-            &[&app.org(org), &name],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
-async fn secretariat(app: &TestApp) -> String {
-    let user = app.seed_user("sec.peers.hostile", "S", &[sitrep_types::Role::Secretariat]).await;
-    app.token(&user).await
-}
-
-async fn get_peer(app: &TestApp, token: &str, id: &str) -> Value {
-    let res = app.get(&format!("/api/v1/peers/{id}"), Some(token)).await;
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
-}
-
-/// Waits (up to 30 s) until the poll that made `before` due has finished.
-async fn wait_poll(app: &TestApp, token: &str, id: &str, before: &Value) -> Value {
-    let due = chrono::DateTime::parse_from_rfc3339(before["health"]["next_poll_at"].as_str().unwrap()).unwrap();
-    for _ in 0..300 {
-        let now = get_peer(app, token, id).await;
-        if chrono::DateTime::parse_from_rfc3339(now["health"]["next_poll_at"].as_str().unwrap()).unwrap() > due {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("peer {id} was not polled");
+    crate::helpers::taxii::service_account(app, org, roles).await.0
 }
 
 async fn pictures_of(app: &TestApp, org: Uuid) -> Vec<Uuid> {

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 pub mod mail;
 pub mod pictures;
+pub mod taxii;
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 static LOGGING: std::sync::Once = std::sync::Once::new();
@@ -409,4 +410,34 @@ pub async fn problem(res: Response, status: u16) -> Value {
     assert_eq!(body["status"], status);
     assert!(body["request_id"].is_string());
     body
+}
+
+/// A test's own HTTPS server on loopback (a webhook receiver, a TAXII peer): a listener on
+/// a free port, and a TLS 1.3/1.2 configuration under a new self-signed certificate kept in
+/// `dir/name` (`cert` is its PEM file, for the client under test to trust).
+pub struct OwnHttps {
+    pub listener: std::net::TcpListener,
+    pub port: u16,
+    pub config: rustls::ServerConfig,
+    pub cert: PathBuf,
+}
+
+impl OwnHttps {
+    pub fn new(dir: &Path, name: &str) -> OwnHttps {
+        let (cert, key) = sitrep_server::tls::self_signed(&dir.join(name)).unwrap();
+        let certs = rustls_pemfile::certs(&mut std::fs::read(&cert).unwrap().as_slice())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls_pemfile::private_key(&mut std::fs::read(&key).unwrap().as_slice()).unwrap().unwrap();
+        let config =
+            rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        OwnHttps { listener, port, config, cert }
+    }
 }
