@@ -108,12 +108,15 @@ bench_org() {
     python3 -c "import json, sys; print([o['id'] for o in json.load(sys.stdin)['items'] if o['code'] == '$2'][0])"
 }
 
+# bench_random_password -> a new random password, long enough for the password rules.
+bench_random_password() { printf 'bench-%s\n' "$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')"; }
+
 # bench_user TOKEN USERNAME ORGANISATION_ID ROLE... -> the password of a new account (of
 # the secretariat's TOKEN), one it has chosen itself (see bench_own_password).
 bench_user() {
   local token=$1 name=$2 org=$3 first status roles
   shift 3
-  first=bench-$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')
+  first=$(bench_random_password)
   roles=$(printf '"%s",' "$@")
   status=$(api -o /dev/null -w '%{http_code}' -X POST "$bench_base/api/v1/users" \
     -H "authorization: Bearer $token" -H 'content-type: application/json' \
@@ -128,7 +131,7 @@ bench_user() {
 bench_own_password() {
   local token new status
   token=$(bench_login "$1" "$2") || die "could not sign in as $1"
-  new=bench-$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')
+  new=$(bench_random_password)
   status=$(api -o /dev/null -w '%{http_code}' -X POST "$bench_base/api/v1/me/password" \
     -H "authorization: Bearer $token" -H 'content-type: application/json' \
     -d "{\"current_password\":\"$2\",\"new_password\":\"$new\"}")
