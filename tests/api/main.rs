@@ -48,6 +48,7 @@ mod stream;
 mod taxii;
 mod taxii_inbox;
 mod taxii_inbox_hostile;
+mod taxii_opentaxii;
 mod taxii_peers;
 mod taxii_peers_hostile;
 mod threads;

@@ -10,28 +10,17 @@ use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
-use sitrep_server::Settings;
 use sitrep_stix::ids;
 use sitrep_types::{Role, Tier};
 use uuid::Uuid;
 
 use crate::helpers::pictures::{act, cast, content, published, revise};
-use crate::helpers::taxii::{get_peer, peers_secretariat as secretariat, service_account, wait_poll};
+use crate::helpers::taxii::{
+    create_peer, get_peer, home_settings, peers_secretariat as secretariat, poll, poll_to_end, restart,
+    secretariat_again, service_account, wait_poll,
+};
 use crate::helpers::{OwnHttps, TestApp, problem};
 use crate::taxii::ACCEPT;
-
-/// The settings of the pulling Sitrep: loopback peers allowed (tests only), a quick
-/// worker, one object per page and one page per poll, and the rest of a walk only when the
-/// test asks (`/poll`), so that every walk stops between pages.
-fn home_settings(s: &mut Settings) {
-    s.delivery.allow_private_targets = true;
-    s.peers.tick_ms = 100;
-    s.peers.page_limit = 1;
-    s.peers.max_pages_per_poll = 1;
-    s.peers.backlog_delay_ms = 3_600_000;
-    s.peers.timeout_secs = 3;
-    s.peers.max_page_bytes = 1_000_000;
-}
 
 fn cert_of(app: &TestApp) -> String {
     std::fs::read_to_string(app.data_dir.join("tls/cert.pem")).unwrap()
@@ -50,32 +39,6 @@ fn peer_body(name: &str, peer: &TestApp, tier: Tier, key: &str, org: Uuid, impor
         "ca_pem": cert_of(peer),
         "poll_interval_secs": 3600,
     })
-}
-
-/// Polls the peer now and waits for that poll.
-async fn poll(app: &TestApp, token: &str, id: &str) -> Value {
-    let res = app.post_json(&format!("/api/v1/peers/{id}/poll"), Some(token), &json!({})).await;
-    assert_eq!(res.status(), 202);
-    let before: Value = res.json().await.unwrap();
-    wait_poll(app, token, id, &before).await
-}
-
-/// Polls until the peer has no more (a walk through pages ended), at most `max` polls.
-async fn poll_to_end(app: &TestApp, token: &str, id: &str, max: usize) -> Value {
-    for _ in 0..max {
-        let v = poll(app, token, id).await;
-        if v["health"]["paging"] == false {
-            return v;
-        }
-    }
-    panic!("the walk did not end in {max} polls");
-}
-
-async fn create_peer(app: &TestApp, token: &str, body: &Value) -> Value {
-    let res = app.post_json("/api/v1/peers", Some(token), body).await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let created: Value = res.json().await.unwrap();
-    wait_poll(app, token, created["id"].as_str().unwrap(), &created).await
 }
 
 async fn scalar(app: &TestApp, sql: &str, org: Uuid) -> i64 {
@@ -110,25 +73,8 @@ async fn a_peer_is_pulled_page_by_page_across_a_restart_and_each_object_is_impor
     assert!(created["health"]["last_error"].is_null(), "{created}");
     assert_eq!(created["has_credentials"], true);
 
-    // Stop the server and its worker between pages; start another on the same database
-    // (the seal key kept, as every process of a deployment shares it).
-    // In a folder of its own: the server refuses a key's folder that others may write to.
-    let key_dir = std::env::temp_dir().join(format!("sitrep-test-peers-seal-{}", Uuid::new_v4().simple()));
-    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(&key_dir).unwrap();
-    let key_copy = key_dir.join("totp-seal.key");
-    std::fs::copy(home.data_dir.join("secrets/totp-seal.key"), &key_copy).unwrap();
-    home.handle.stop(true).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let orgs = home.orgs.clone();
-    let db_url = home.db_url.clone();
-    drop(home);
-    let copy = key_copy.clone();
-    let mut home = TestApp::spawn_on(&db_url, move |s| {
-        home_settings(s);
-        s.auth.totp_seal_key_file = Some(copy);
-    })
-    .await;
-    home.orgs = orgs;
+    // Stop the server and its worker between pages; start another on the same database.
+    let (home, key_dir) = restart(home, home_settings).await;
     let sec = secretariat_again(&home).await;
 
     // A page read twice (as if its commit had been lost) imports nothing twice.
@@ -199,18 +145,7 @@ async fn a_peer_is_pulled_page_by_page_across_a_restart_and_each_object_is_impor
     assert_eq!(scalar(&home, logged, org).await, pages);
     let log = access_log_text(&home).await;
     assert!(!log.contains(&key), "the access log holds the peer's credentials");
-    let _ = std::fs::remove_dir_all(key_dir);
-}
-
-/// The secretariat's token on a server restarted on the same database (the account
-/// exists already).
-async fn secretariat_again(app: &TestApp) -> String {
-    let user = crate::helpers::TestUser {
-        id: Uuid::nil(),
-        username: "sec.peers".into(),
-        password: "sec.peers-correct-horse-battery".into(),
-    };
-    app.token(&user).await
+    drop(key_dir);
 }
 
 #[tokio::test]
@@ -520,15 +455,17 @@ async fn a_peer_url_obeys_the_outbound_rules_of_webhooks() {
 }
 
 /// A TAXII "server" of the test's own that misbehaves by path: `/huge/` a page larger than
-/// the limit, `/endless/` `more` with a new `next` for ever, `/garbage/` no JSON,
+/// the limit, `/endless/` `more` with a new `next` for ever, `/alternating/` `more` with
+/// `next` `a`, `b`, `a`, … for ever, `/garbage/` no JSON,
 /// `/slow/` an answer after 20 s, `/late/` an empty last page after 1.5 s.
 async fn hostile(dir: &std::path::Path) -> (String, String, actix_web::dev::ServerHandle) {
     let OwnHttps { listener, port, config, cert } = OwnHttps::new(dir, "hostile-tls");
     let counter = Arc::new(AtomicU64::new(0));
+    let turn = Arc::new(AtomicU64::new(0));
     let server = HttpServer::new(move || {
-        let counter = counter.clone();
+        let (counter, turn) = (counter.clone(), turn.clone());
         App::new().default_service(web::to(move |req: HttpRequest| {
-            let counter = counter.clone();
+            let (counter, turn) = (counter.clone(), turn.clone());
             async move {
                 let json = |body: String| HttpResponse::Ok().content_type(ACCEPT).body(body);
                 match req.path().split('/').nth(1).unwrap_or_default() {
@@ -536,6 +473,10 @@ async fn hostile(dir: &std::path::Path) -> (String, String, actix_web::dev::Serv
                     "endless" => {
                         let n = counter.fetch_add(1, Ordering::SeqCst);
                         json(format!("{{\"more\": true, \"next\": \"n{n}\"}}"))
+                    }
+                    "alternating" => {
+                        let n = turn.fetch_add(1, Ordering::SeqCst);
+                        json(format!("{{\"more\": true, \"next\": \"{}\"}}", if n % 2 == 0 { "a" } else { "b" }))
                     }
                     "garbage" => json("{\"objects\": [ {\"type\": \"report\", ".into()),
                     "slow" => {
@@ -581,7 +522,7 @@ async fn hostile_peers_stop_only_themselves_and_their_health_says_why() {
     let (address, cert, handle) = hostile(&home.data_dir).await;
 
     let mut hostile_ids = Vec::new();
-    for mode in ["slow", "huge", "endless", "garbage"] {
+    for mode in ["slow", "huge", "endless", "alternating", "garbage"] {
         let body = json!({"name": mode, "api_root": format!("{address}/{mode}/"), "collection_id": "c1",
             "organisation_id": org, "service_account_id": importer, "ca_pem": cert, "poll_interval_secs": 3600});
         let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
@@ -602,10 +543,18 @@ async fn hostile_peers_stop_only_themselves_and_their_health_says_why() {
             "slow" => "did not answer in time",
             "huge" => "larger than 1000000 bytes",
             "endless" => "did not end after 5 pages",
+            // Stopped at the first `next` given again, before the walk's limit.
+            "alternating" => "a next it had given before",
             _ => "not JSON",
         };
         assert!(error.contains(expected), "{mode}: {after}");
-        assert!(after["health"]["last_success_at"].is_null() || *mode == "endless", "{mode}: {after}");
+        if *mode == "alternating" {
+            assert_eq!(after["health"]["pages_imported"], 3, "{after}");
+        }
+        assert!(
+            after["health"]["last_success_at"].is_null() || ["endless", "alternating"].contains(mode),
+            "{mode}: {after}"
+        );
     }
     // The worker still runs: the good peer is polled again.
     let again = poll(&home, &sec, created["id"].as_str().unwrap()).await;

@@ -121,14 +121,25 @@ async fn an_indicator_received_red_stays_red_however_it_is_spelled() {
     assert_eq!(p["indicators"][0]["value"], "vaalit-muutos.example", "{p}");
     assert_eq!(p["indicators"][0]["tlp"], "RED", "{p}");
 
-    for value in
-        ["vaalit-muutos.example", "Vaalit-Muutos.Example.", " vaalit-muutos.example ", "vaalit-muutos[.]example"]
-    {
-        let loosened = json!({"indicators": [{"type": "domain", "value": value, "tlp": "AMBER"}]});
+    for (kind, value) in [
+        ("domain", "vaalit-muutos.example"),
+        ("domain", "Vaalit-Muutos.Example."),
+        ("domain", " vaalit-muutos.example "),
+        ("domain", "vaalit-muutos[.]example"),
+        // Another type naming the same host (FINDING, fixed: the floor matched one type only).
+        ("url", "https://Vaalit-Muutos.example/ohjeet"),
+        ("url", "hxxp://vaalit-muutos[.]example.:8080"),
+        ("email_address", "info@vaalit-muutos.example"),
+    ] {
+        let loosened = json!({"indicators": [{"type": kind, "value": value, "tlp": "AMBER"}]});
         let res = revise(&home, &hc.author, &id, &loosened).await;
         let refused = problem(res, 422).await;
-        assert!(refused.to_string().contains("looser_than_received"), "{value:?}: {refused}");
+        assert!(refused.to_string().contains("looser_than_received"), "{kind} {value:?}: {refused}");
     }
+    // Another host is not floored.
+    let other = json!({"indicators": [{"type": "url", "value": "https://vaalit.example/vaalit-muutos.example", "tlp": "AMBER"}]});
+    let res = revise(&home, &hc.author, &id, &other).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     // Kept RED, any spelling is accepted.
     let kept = json!({"indicators": [{"type": "domain", "value": "Vaalit-Muutos.Example.", "tlp": "RED"}]});
     let res = revise(&home, &hc.author, &id, &kept).await;
@@ -301,7 +312,8 @@ async fn a_misshapen_credential_is_refused_without_being_written_back() {
 /// kept them, and the next poll sent them to the new server: whoever may change a peer
 /// (any secretariat member, or a stolen session of one) read a partner's key by pointing
 /// the peer at a server of their own. The credentials now stay with their server (scheme,
-/// host and port): another one gets none unless the `PATCH` brings new ones.
+/// host and port) and its CA certificate: another one gets none unless the `PATCH` brings
+/// new ones.
 #[tokio::test]
 async fn credentials_are_never_carried_to_another_server() {
     let home = TestApp::spawn_with(home_settings).await;
@@ -330,6 +342,15 @@ async fn credentials_are_never_carried_to_another_server() {
     // New credentials with the move are the new server's.
     let both = json!({"api_root": "https://taxii.partner.example/api/", "credentials": {"secret": "again"}});
     assert_eq!(patch(both).await, true);
+    // FINDING (fixed): another CA certificate for the same address kept them, so a
+    // certificate of one's own, with the name's traffic redirected, read them too.
+    let ca = |name: &str| rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap().cert.pem();
+    let own_ca = ca("taxii.partner.example");
+    assert_eq!(patch(json!({"ca_pem": own_ca})).await, false);
+    let with_ca = json!({"ca_pem": ca("taxii.partner.example"), "credentials": {"secret": "with-its-ca"}});
+    assert_eq!(patch(with_ca.clone()).await, true);
+    // The same certificate again changes nothing.
+    assert_eq!(patch(json!({"ca_pem": with_ca["ca_pem"]})).await, true);
     let stored: Option<Vec<u8>> = home
         .pool
         .get()

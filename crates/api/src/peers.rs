@@ -286,6 +286,9 @@ impl PeerWorker {
         };
         let mut added_after = peer.added_after.clone();
         let mut next = peer.next_page.clone();
+        // Every `next` of this poll: a peer answering one again (A, B, A, …) goes round in
+        // a circle and is stopped at once, not after `max_walk_pages` requests.
+        let mut seen: std::collections::HashSet<String> = next.iter().cloned().collect();
         for _ in 0..self.options.max_pages_per_poll {
             let (after, new_next, walked) =
                 self.page(peer, &caller, &client, credentials.as_ref(), &added_after, &next).await?;
@@ -299,8 +302,8 @@ impl PeerWorker {
                 )));
             }
             match new_next {
-                Some(n) if next.as_deref() == Some(n.as_str()) => {
-                    return Err(Failure::new("the peer answered the same next again; stopped"));
+                Some(n) if !seen.insert(n.clone()) => {
+                    return Err(Failure::new("the peer answered a next it had given before; stopped"));
                 }
                 Some(n) => next = Some(n),
                 None => return Ok(Walk::Done),
@@ -338,13 +341,14 @@ impl PeerWorker {
             }
         };
         let parsed = parse_page(body);
-        let (objects, more, new_next) = match parsed {
+        let (mut objects, more, new_next) = match parsed {
             Ok(p) => p,
             Err(text) => {
                 self.record(peer, caller, &request_id, &text, status).await?;
                 return Err(Failure { text, http_status: status });
             }
         };
+        let mended = mend_spec_versions(&mut objects);
         // The position after this page: a walk under way keeps `added_after` and moves
         // `next`; at its end `added_after` moves to the last `date_added` the peer gave.
         let (new_added_after, next_page) = match (&new_next, more) {
@@ -362,14 +366,22 @@ impl PeerWorker {
         let outcome = if objects.is_empty() {
             None
         } else {
-            Some(import_envelope(&mut tx, &self.state, caller, Some(&peer_label(peer)), &objects).await.map_err(
-                |e| {
+            Some(
+                import_envelope(
+                    &mut tx,
+                    &self.state,
+                    caller,
+                    Some(&peer_label(&peer.name, &peer.api_root, &peer.collection_id)),
+                    &objects,
+                )
+                .await
+                .map_err(|e| {
                     tracing::warn!(peer = %peer.id, error = %e, "importing a TAXII peer page failed");
                     Failure::new("the page could not be imported (server error)")
-                },
-            )?)
+                })?,
+            )
         };
-        let (imported, refused, reason, drafts, error) = match &outcome {
+        let (imported, refused, mut reason, drafts, error) = match &outcome {
             None => (0, 0, format!("objects:0;more:{more}"), Vec::new(), None),
             Some(EnvelopeOutcome { status, imported: Some(done), .. }) => {
                 for d in &done.drafts {
@@ -398,6 +410,9 @@ impl PeerWorker {
                 )),
             ),
         };
+        if mended > 0 {
+            reason.push_str(&format!(";spec_version_mended:{mended}"));
+        }
         let held = db::advance(
             &tx,
             peer.id,
@@ -600,9 +615,33 @@ enum Walk {
     Cut,
 }
 
-/// The peer as the drafts' provenance names it: its name and collection URL.
-fn peer_label(peer: &PeerRow) -> String {
-    format!("{} ({}collections/{}/)", peer.name, peer.api_root, peer.collection_id)
+/// The peer as the drafts' provenance names it: its name, the origin of its API root
+/// (scheme, host, port) and its collection. Not the API root's path: a partner may put a
+/// token in it, and the drafts are read more widely than the peers' settings.
+fn peer_label(name: &str, api_root: &str, collection_id: &str) -> String {
+    let origin = reqwest::Url::parse(api_root)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "an unreadable URL".into());
+    format!("{name} ({origin}, collection {collection_id})")
+}
+
+/// OpenTAXII up to 0.9.3 answers every object with its own type as its `spec_version`
+/// (`"spec_version": "indicator"`; OpenTAXII's issues 237 and 268), though it stores and
+/// was posted 2.1: such a value, and only it, is read as the `2.1` of the TAXII 2.1 page
+/// it came in. Returns how many objects it mended (the page's access record says so).
+fn mend_spec_versions(objects: &mut [Value]) -> usize {
+    let mut mended = 0;
+    for o in objects.iter_mut() {
+        let own_type = o
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| o.get("spec_version").and_then(Value::as_str) == Some(t));
+        if own_type {
+            o["spec_version"] = Value::String("2.1".into());
+            mended += 1;
+        }
+    }
+    mended
 }
 
 /// A page's objects, `more` and `next`.
@@ -643,6 +682,32 @@ fn send_error(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provenance_names_the_peers_origin_and_collection_never_the_path_of_its_api_root() {
+        let label = |api_root: &str| peer_label("CERT", api_root, "c1");
+        assert_eq!(
+            label("https://taxii.example:8443/s3cr3t-token/api1/"),
+            "CERT (https://taxii.example:8443, collection c1)"
+        );
+        assert_eq!(label("https://user:pw@taxii.example/api1/"), "CERT (https://taxii.example, collection c1)");
+    }
+
+    #[test]
+    fn only_a_spec_version_naming_the_objects_own_type_is_mended() {
+        let mut objects = vec![
+            serde_json::json!({"type": "indicator", "spec_version": "indicator"}),
+            serde_json::json!({"type": "report", "spec_version": "2.0"}),
+            serde_json::json!({"type": "report", "spec_version": "indicator"}),
+            serde_json::json!({"type": "identity"}),
+            serde_json::json!({"type": "identity", "spec_version": "2.1"}),
+        ];
+        assert_eq!(mend_spec_versions(&mut objects), 1);
+        assert_eq!(objects[0]["spec_version"], "2.1");
+        assert_eq!(objects[1]["spec_version"], "2.0");
+        assert_eq!(objects[2]["spec_version"], "indicator");
+        assert!(objects[3].get("spec_version").is_none());
+    }
 
     #[test]
     fn a_page_is_a_taxii_envelope_with_a_boolean_more_and_a_short_string_next() {

@@ -99,6 +99,47 @@ pub fn normalise(kind: IndicatorType, value: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
+/// What an indicator value discloses, in forms compared across types: its normalised
+/// value, and the host a URL, domain, e-mail address or IP address names (a URL's host
+/// without its port, an e-mail address's domain, an address in its canonical form).
+/// `https://evil.example/x`, `evil.example` and `info@evil.example` all disclose
+/// `evil.example`.
+pub fn disclosed(kind: IndicatorType, value: &str) -> Vec<String> {
+    let Some(n) = normalise(kind, value) else { return Vec::new() };
+    let host = match kind {
+        IndicatorType::Url => n.split_once("://").map(|(_, rest)| {
+            let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+            let bare = match authority.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
+                None => authority
+                    .rsplit_once(':')
+                    .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+                    .map_or(authority.to_owned(), |(h, _)| h.to_owned()),
+            };
+            // A trailing dot before a port is the root's too (`evil.example.:8443`).
+            let bare = bare.trim_end_matches('.').to_owned();
+            match bare.parse::<IpAddr>() {
+                Ok(ip) => normalise(IndicatorType::Ipv6, &ip.to_string()).unwrap_or(bare),
+                Err(_) => bare,
+            }
+        }),
+        IndicatorType::EmailAddress => n.rsplit_once('@').map(|(_, d)| d.to_owned()),
+        _ => None,
+    };
+    let mut out = vec![n];
+    out.extend(host.filter(|h| !h.is_empty()));
+    out.dedup();
+    out
+}
+
+/// Whether two indicators, of any types, disclose something in common ([`disclosed`]):
+/// a TLP floor on one holds for the other, so that it cannot be got round by entering
+/// the value as another type (a domain received RED, entered again as a URL on it).
+pub fn discloses_same(a_kind: IndicatorType, a: &str, b_kind: IndicatorType, b: &str) -> bool {
+    let a = disclosed(a_kind, a);
+    disclosed(b_kind, b).iter().any(|k| a.contains(k))
+}
+
 /// Whether indicator `i` of a picture with handling `h` correlates for `v`: `v` sees the
 /// picture in full (not only its metadata) and sees that indicator.
 pub fn correlates(v: &Viewer, h: &Handling<'_>, i: &Indicator) -> bool {
@@ -154,11 +195,51 @@ mod tests {
         assert_eq!(normalise(T::Hashtag, " # "), None);
     }
 
+    #[test]
+    fn a_host_is_disclosed_by_its_urls_and_e_mail_addresses_whatever_their_type() {
+        use IndicatorType as T;
+        for (kind, value) in [
+            (T::Url, "https://Evil.Example:8443/x?y"),
+            (T::Url, "hxxp://evil[.]example"),
+            (T::Domain, "EVIL.example."),
+            (T::EmailAddress, "info[@]evil.example"),
+        ] {
+            assert!(discloses_same(T::Domain, "evil.example", kind, value), "{value}");
+            assert!(discloses_same(kind, value, T::Domain, "evil.example"), "{value}");
+        }
+        assert!(discloses_same(T::Ipv6, "::ffff:192.0.2.10", T::Url, "http://192.0.2.10:8080/a"));
+        assert!(discloses_same(T::Ipv6, "2001:db8::1", T::Url, "https://[2001:DB8:0::1]/"));
+        assert!(discloses_same(T::Hashtag, "#Vaalivilppi", T::SocialAccount, "@vaalivilppi"));
+        assert!(!discloses_same(T::Domain, "evil.example", T::Url, "https://not-evil.example/evil.example"));
+        assert!(!discloses_same(T::Domain, "evil.example", T::Domain, "sub.evil.example"));
+        assert!(!discloses_same(T::Domain, " ", T::Domain, " "));
+    }
+
     fn any_type() -> impl Strategy<Value = IndicatorType> {
         prop::sample::select(IndicatorType::ALL.to_vec())
     }
 
     proptest! {
+        #[test]
+        fn a_domain_however_spelled_is_disclosed_by_a_url_or_address_on_it(
+            labels in prop::collection::vec("[a-z0-9]{1,12}", 2..4),
+            upper in any::<bool>(), dot in any::<bool>(), defang in any::<bool>(),
+            scheme in prop::sample::select(vec!["http", "https", "hxxps"]),
+            port in prop::option::of(1u16..),
+            path in "(/[A-Za-z0-9]{0,8}){0,2}",
+        ) {
+            let domain = labels.join(".");
+            let mut spelled = if upper { domain.to_uppercase() } else { domain.clone() };
+            if defang { spelled = spelled.replacen('.', "[.]", 1); }
+            if dot { spelled.push('.'); }
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let url = format!("{scheme}://{spelled}{port}{path}");
+            prop_assert!(discloses_same(IndicatorType::Domain, &domain, IndicatorType::Url, &url), "{}", url);
+            let address = format!("someone@{spelled}");
+            prop_assert!(discloses_same(IndicatorType::Domain, &domain, IndicatorType::EmailAddress, &address));
+            prop_assert!(discloses_same(IndicatorType::Url, &url, IndicatorType::Domain, &spelled));
+        }
+
         #[test]
         fn normalising_twice_changes_nothing(kind in any_type(), value in "\\PC{0,40}") {
             if let Some(once) = normalise(kind, &value) {

@@ -62,7 +62,8 @@ pub struct CreatePeer {
 /// `PATCH /api/v1/peers/{id}`: what is present changes. A new `api_root`,
 /// `collection_id` or `organisation_id` starts pulling from the beginning (what the
 /// organisation received is not imported twice), and a poll under way then writes
-/// nothing more. `credentials` replaces the credentials.
+/// nothing more. `credentials` replaces the credentials; a new server (scheme, host or
+/// port of `api_root`) or a new `ca_pem` without new `credentials` drops them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePeer {

@@ -23,6 +23,7 @@ use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 pub mod mail;
+pub mod opentaxii;
 pub mod pictures;
 pub mod taxii;
 

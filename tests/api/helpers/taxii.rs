@@ -1,9 +1,11 @@
 //! What the tests of TAXII's inbox and peers share: service accounts with API keys, and
 //! the peers' configuration and health as the secretariat reads them.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sitrep_server::Settings;
 use sitrep_types::Role;
 use uuid::Uuid;
 
@@ -62,4 +64,88 @@ pub async fn wait_poll(app: &TestApp, token: &str, id: &str, before: &Value) -> 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("peer {id} was not polled: {}", get_peer(app, token, id).await);
+}
+
+/// The settings of the pulling Sitrep: loopback peers allowed (tests only), a quick
+/// worker, one object per page and one page per poll, and the rest of a walk only when the
+/// test asks (`/poll`), so that every walk stops between pages.
+pub fn home_settings(s: &mut Settings) {
+    s.delivery.allow_private_targets = true;
+    s.peers.tick_ms = 100;
+    s.peers.page_limit = 1;
+    s.peers.max_pages_per_poll = 1;
+    s.peers.backlog_delay_ms = 3_600_000;
+    s.peers.timeout_secs = 3;
+    s.peers.max_page_bytes = 1_000_000;
+}
+
+/// Polls the peer now and waits for that poll.
+pub async fn poll(app: &TestApp, token: &str, id: &str) -> Value {
+    let res = app.post_json(&format!("/api/v1/peers/{id}/poll"), Some(token), &json!({})).await;
+    assert_eq!(res.status(), 202);
+    let before: Value = res.json().await.unwrap();
+    wait_poll(app, token, id, &before).await
+}
+
+/// Polls until the peer has no more (a walk through pages ended), at most `max` polls.
+pub async fn poll_to_end(app: &TestApp, token: &str, id: &str, max: usize) -> Value {
+    for _ in 0..max {
+        let v = poll(app, token, id).await;
+        if v["health"]["paging"] == false {
+            return v;
+        }
+    }
+    panic!("the walk did not end in {max} polls");
+}
+
+/// Configures a peer and waits for its first poll.
+pub async fn create_peer(app: &TestApp, token: &str, body: &Value) -> Value {
+    let res = app.post_json("/api/v1/peers", Some(token), body).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let created: Value = res.json().await.unwrap();
+    wait_poll(app, token, created["id"].as_str().unwrap(), &created).await
+}
+
+/// The folder holding a copy of a stopped server's seal key; removed when dropped.
+pub struct KeptKey(PathBuf);
+
+impl Drop for KeptKey {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Stops `home` (its worker with it) and starts another server with `settings` on the same
+/// database and seal key, as every process of a deployment shares it; the new server
+/// knows `home`'s organisations. The key is copied into a folder of its own: the server
+/// refuses a key's folder that others may write to.
+pub async fn restart(home: TestApp, settings: fn(&mut Settings)) -> (TestApp, KeptKey) {
+    let dir = std::env::temp_dir().join(format!("sitrep-test-peers-seal-{}", Uuid::new_v4().simple()));
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(&dir).unwrap();
+    let kept = KeptKey(dir);
+    let key = kept.0.join("totp-seal.key");
+    std::fs::copy(home.data_dir.join("secrets/totp-seal.key"), &key).unwrap();
+    home.handle.stop(true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let orgs = home.orgs.clone();
+    let db_url = home.db_url.clone();
+    drop(home);
+    let mut app = TestApp::spawn_on(&db_url, move |s| {
+        settings(s);
+        s.auth.totp_seal_key_file = Some(key);
+    })
+    .await;
+    app.orgs = orgs;
+    (app, kept)
+}
+
+/// The token of `peers_secretariat`'s account on a server restarted on the same database
+/// (the account exists already).
+pub async fn secretariat_again(app: &TestApp) -> String {
+    let user = super::TestUser {
+        id: Uuid::nil(),
+        username: "sec.peers".into(),
+        password: "sec.peers-correct-horse-battery".into(),
+    };
+    app.token(&user).await
 }

@@ -237,7 +237,8 @@ pub async fn get_peer(
 
 /// Change a peer: what is present changes. A new API root, collection or organisation
 /// starts pulling from the beginning; new credentials replace the old. An API root on
-/// another server (scheme, host or port) without new credentials drops the old ones.
+/// another server (scheme, host or port) or another CA certificate, without new
+/// credentials, drops the old ones.
 #[utoipa::path(
     patch, path = "/api/v1/peers/{id}", tag = "taxii",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdatePeer,
@@ -256,6 +257,7 @@ pub async fn update_peer(
     let tx = client.transaction().await?;
     let current = db::lock(&tx, id).await?.ok_or(NOT_FOUND)?;
     let old_origin = origin(&current.api_root);
+    let old_ca = current.ca_pem.clone();
     let p = check(
         &tx,
         &state,
@@ -275,9 +277,11 @@ pub async fn update_peer(
     .await?;
     let credentials = sealed(&state, id, b.credentials.as_ref())?;
     // The credentials stay with their server: never sent to another one that a PATCH of
-    // the API root names (else whoever may change a peer could read them there).
+    // the API root names, nor to whoever holds a key the new CA certificate vouches for
+    // on the same address (else whoever may change a peer could read them there).
     let moved = old_origin.is_none() || origin(&p.api_root) != old_origin;
-    let row = db::update(&tx, id, &p.config(), credentials.as_deref(), moved)
+    let trust_changed = p.ca_pem != old_ca;
+    let row = db::update(&tx, id, &p.config(), credentials.as_deref(), moved || trust_changed)
         .await?
         .ok_or_else(|| ApiError::Conflict { code: "peer_name_taken", detail: NAME_TAKEN.into() })?;
     audit::write(&tx, &meta, audit::by(&meta, &caller).object("taxii_peer", id)).await?;

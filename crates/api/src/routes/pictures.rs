@@ -19,7 +19,7 @@ use sitrep_domain::visibility::{
 };
 use sitrep_domain::{FieldErrors, Invalid};
 use sitrep_types::{
-    Indicator, IndicatorValue, LifecycleNote, LocalizedText, Originator, Page, Picture, PictureContent,
+    Indicator, IndicatorType, IndicatorValue, LifecycleNote, LocalizedText, Originator, Page, Picture, PictureContent,
     PictureListItem, PictureMetadata, PictureView, RelatedByIndicator, RelatedPicture, RevisionInfo, SharedIndicator,
     Status,
 };
@@ -172,9 +172,9 @@ async fn peer_floors(
             .into_iter()
             .flatten()
             .filter(|f| {
+                let kind = f.get("type").and_then(serde_json::Value::as_str).and_then(IndicatorType::parse);
                 let value = f.get("value").and_then(serde_json::Value::as_str);
-                f.get("type").and_then(serde_json::Value::as_str) == Some(ind.type_.as_str())
-                    && value.is_some_and(|v| same_received_indicator(ind.type_, v, &ind.value))
+                kind.zip(value).is_some_and(|(k, v)| same_received_indicator(k, v, ind.type_, &ind.value))
             })
             .filter_map(|f| f.get("tlp").and_then(serde_json::Value::as_str).and_then(sitrep_types::Tlp::parse))
             .max_by_key(|t| tlp_rank(*t));
@@ -191,14 +191,15 @@ async fn peer_floors(
     Ok(())
 }
 
-/// Whether `value` is the floored indicator `received` of type `kind` however it is
-/// spelled: as every TLP rule compares indicators (`same_indicator`: case, spaces, a
-/// trailing dot) and as correlation does (`correlation::normalise`: defanged, canonical
-/// addresses and URLs), so that a floor cannot be got round by writing the value otherwise.
-fn same_received_indicator(kind: sitrep_types::IndicatorType, received: &str, value: &str) -> bool {
-    use sitrep_domain::correlation::normalise;
-    sitrep_domain::visibility::same_indicator(kind, received, kind, value)
-        || normalise(kind, received).is_some_and(|r| Some(r) == normalise(kind, value))
+/// Whether `value` of type `kind` discloses the floored indicator `received` of type
+/// `received_kind`, however either is spelled and whatever their types: as every TLP rule
+/// compares indicators (`same_indicator`: case, spaces, a trailing dot) and as
+/// correlation does, across types (`correlation::discloses_same`: defanged, canonical
+/// addresses and URLs, a host named by a URL or an e-mail address), so that a floor
+/// cannot be got round by writing the value otherwise or entering it as another type.
+fn same_received_indicator(received_kind: IndicatorType, received: &str, kind: IndicatorType, value: &str) -> bool {
+    sitrep_domain::visibility::same_indicator(received_kind, received, kind, value)
+        || sitrep_domain::correlation::discloses_same(received_kind, received, kind, value)
 }
 
 async fn check_content(
