@@ -1,6 +1,7 @@
 -- Seeds :count published `group` pictures for the TAXII benchmark (psql -v count=N). Each
--- exports five STIX objects: a report, two attack-patterns (DISARM), one indicator and a
--- language-content. Pictures are added in bulk: 500 share each date_added, as a bulk
+-- exports three STIX objects of its own (a report, one indicator and a language-content)
+-- and refers to two DISARM attack-patterns, which every picture shares (the collection
+-- holds each once). Pictures are added in bulk: 500 share each date_added, as a bulk
 -- load would, so paging must not rely on date_added alone. For benchmarks only.
 \set ON_ERROR_STOP on
 BEGIN;
