@@ -2,30 +2,20 @@
 //! chain that several processes extend without forking it, signed checkpoints, the
 //! verifier naming the first bad record, and the auditor's API and export.
 
-use std::path::Path;
-
 use serde_json::Value;
 use sitrep_db::chain::{BreakKind, GENESIS};
 use sitrep_server::Application;
-use sitrep_server::audit::{VerifyError, read_public_key, verify_database, verify_file};
-use sitrep_server::checkpoint::CheckpointSigner;
+use sitrep_server::audit::{read_public_key, verify_database, verify_file};
 use sitrep_types::{AccessLogCheckpoint, Page, Role};
 use tokio_postgres::NoTls;
 
+use crate::helpers::access_log::{auditor_token, broken, download, public_key, signer};
 use crate::helpers::{TestApp, TestUser, as_service_role, problem, request_id, test_settings};
 
 async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
     tokio::spawn(connection);
     client
-}
-
-fn signer(app: &TestApp) -> CheckpointSigner {
-    CheckpointSigner::load(&app.data_dir.join("audit/checkpoint-key.pem")).unwrap()
-}
-
-pub(crate) fn public_key(app: &TestApp) -> ed25519_dalek::VerifyingKey {
-    read_public_key(&signer(app).public().public_key).unwrap()
 }
 
 /// Some traffic: logins, reads, a denial.
@@ -41,18 +31,6 @@ async fn traffic(app: &TestApp) -> (TestUser, String) {
     assert_eq!(app.get("/api/v1/me", Some(&reader_token)).await.status(), 200);
     app.seal_log().await;
     (sec, token)
-}
-
-pub(crate) async fn auditor_token(app: &TestApp) -> String {
-    let auditor = app.seed_user("the.auditor", "S", &[Role::Auditor]).await;
-    app.token(&auditor).await
-}
-
-pub(crate) fn broken(result: Result<sitrep_db::chain::Report, VerifyError>) -> sitrep_db::chain::Break {
-    match result {
-        Err(VerifyError::Broken(b)) => b,
-        other => panic!("expected a broken log, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -412,15 +390,6 @@ async fn the_auditor_finds_an_account_by_username_and_a_picture_by_its_reference
     assert_eq!(problem(res, 422).await["errors"][0]["field"], "actor");
     let res = app.get(&format!("/api/v1/access-log?reference={}", "V".repeat(65)), Some(&token)).await;
     assert_eq!(problem(res, 422).await["errors"][0]["field"], "reference");
-}
-
-pub(crate) async fn download(app: &TestApp, token: &str, format: &str, file: &Path) -> String {
-    let res = app.get(&format!("/api/v1/access-log/export?format={format}"), Some(token)).await;
-    assert_eq!(res.status(), 200);
-    let rid = request_id(&res);
-    let text = res.text().await.unwrap();
-    std::fs::write(file, &text).unwrap();
-    rid
 }
 
 #[tokio::test]

@@ -8,17 +8,8 @@ use serde_json::{Value, json};
 use sitrep_types::Role;
 use uuid::Uuid;
 
+use crate::helpers::admin::{PASSWORD, in_days, spawn};
 use crate::helpers::{TestApp, problem};
-
-pub(crate) const PASSWORD: &str = "a long enough password for tests";
-
-pub(crate) fn in_days(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339()
-}
-
-pub(crate) async fn spawn() -> TestApp {
-    TestApp::spawn_with(|s| s.auth.login.per_address_per_minute = 100_000).await
-}
 
 /// A user made through the API by `token`'s caller; returns its id.
 async fn create_user(app: &TestApp, token: &str, username: &str, org: Uuid, roles: &[&str]) -> Uuid {

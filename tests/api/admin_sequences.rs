@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use sitrep_types::Role;
 use uuid::Uuid;
 
-use crate::admin::{PASSWORD, in_days};
 use crate::helpers::TestApp;
+use crate::helpers::admin::{PASSWORD, in_days};
 
 const ORGS: [&str; 3] = ["A", "B", "S"];
 const GRANTABLE: [&str; 4] = ["reader", "author", "approver", "org_admin"];

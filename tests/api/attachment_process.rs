@@ -9,9 +9,9 @@ use actix_web::web::Bytes;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::attachments::count;
+use crate::helpers::attachments::count;
 use crate::helpers::pictures::{cast, content, create, etag, revisions};
-use crate::processes::{Process, seeding_app};
+use crate::helpers::process::{Process, seeding_app};
 
 const MIB: usize = 1024 * 1024;
 

@@ -5,77 +5,15 @@
 
 use std::path::Path;
 
-use reqwest::Response;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::helpers::attachments::{
+    Upload, count, download, download_range, exif_with_gps, image_upload, large_jpeg, pdf, photo, sha256_hex,
+    thumbnail, upload, upload_if_match, uploaded,
+};
 use crate::helpers::pictures::{Cast, act, cast, content, create, etag, revise};
 use crate::helpers::{TestApp, problem};
-
-/// A PDF signature, a marker no ciphertext can contain by chance, and filler: a file the
-/// server stores exactly as it came (images are stripped, see `images` below).
-pub(crate) fn pdf(marker: &str, len: usize) -> Vec<u8> {
-    let mut bytes = b"%PDF-1.7\n%".to_vec();
-    bytes.extend_from_slice(marker.as_bytes());
-    let mut i: u32 = 0;
-    while bytes.len() < len {
-        i = i.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        bytes.push(i.to_le_bytes()[2]);
-    }
-    bytes.truncate(len);
-    bytes
-}
-
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-pub(crate) struct Upload<'a> {
-    pub(crate) body: Vec<u8>,
-    pub(crate) content_type: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) tlp: Option<&'a str>,
-    pub(crate) key: Option<&'a str>,
-}
-
-impl<'a> Upload<'a> {
-    pub(crate) fn pdf(body: Vec<u8>) -> Self {
-        Upload { body, content_type: "application/pdf", name: "kuvakaappaus%20%C3%A4.pdf", tlp: None, key: None }
-    }
-}
-
-pub(crate) async fn upload_if_match(app: &TestApp, token: &str, id: &str, if_match: &str, u: Upload<'_>) -> Response {
-    let mut req = app
-        .client
-        .post(app.url(&format!("/api/v1/pictures/{id}/attachments")))
-        .bearer_auth(token)
-        .header("if-match", if_match)
-        .header("content-type", u.content_type)
-        .header("attachment-file-name", u.name)
-        .header("attachment-description-en", "Screenshot%20of%20the%20post")
-        .body(u.body);
-    if let Some(tlp) = u.tlp {
-        req = req.header("attachment-tlp", tlp);
-    }
-    if let Some(key) = u.key {
-        req = req.header("idempotency-key", key);
-    }
-    req.send().await.unwrap()
-}
-
-pub(crate) async fn upload(app: &TestApp, token: &str, id: &str, u: Upload<'_>) -> Response {
-    let tag = etag(app, token, id).await;
-    upload_if_match(app, token, id, &tag, u).await
-}
-
-pub(crate) async fn uploaded(res: Response) -> Value {
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
-    res.json().await.unwrap()
-}
-
-pub(crate) async fn download(app: &TestApp, token: &str, id: &str, aid: &str) -> Response {
-    app.get(&format!("/api/v1/pictures/{id}/attachments/{aid}/content"), Some(token)).await
-}
 
 /// Every file under `dir`, recursively.
 fn files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -87,11 +25,6 @@ fn files(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
-}
-
-pub(crate) async fn count(app: &TestApp, table: &str) -> i64 {
-    let c = app.pool.get().await.unwrap();
-    c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0)
 }
 
 /// Waits (up to 10 s) until the storage folder holds exactly `n` files: a refused upload's
@@ -538,7 +471,7 @@ async fn taxii_pages(app: &TestApp, token: &str, path: &str) -> Vec<Vec<Value>> 
     let mut next: Option<String> = None;
     loop {
         let url = next.as_ref().map_or_else(|| path.to_owned(), |n| format!("{path}&next={n}"));
-        let res = crate::taxii::taxii(app, token, &url).await;
+        let res = crate::helpers::taxii::taxii(app, token, &url).await;
         assert_eq!(res.status(), 200);
         let body: Value = res.json().await.unwrap();
         pages.push(body.get("objects").and_then(Value::as_array).cloned().unwrap_or_default());
@@ -577,7 +510,7 @@ async fn taxii_exports_attachments_as_artifacts_of_the_report_under_the_same_red
 
     // AMBER+STRICT reaches up to group_virt: B and V get both artifacts, R only the AMBER one.
     for (token, sees) in [(&cast.b_reader, true), (&cast.v_reader, true), (&cast.r_reader, false)] {
-        let res = crate::taxii::taxii(&app, token, &format!("{collection}objects/?limit=1000")).await;
+        let res = crate::helpers::taxii::taxii(&app, token, &format!("{collection}objects/?limit=1000")).await;
         assert_eq!(res.status(), 200);
         let record = app.audit_of(&res).await;
         let body: Value = res.json().await.unwrap();
@@ -612,7 +545,7 @@ async fn taxii_exports_attachments_as_artifacts_of_the_report_under_the_same_red
         assert_eq!(reason.contains("attachments_redacted:1"), !sees, "{reason}");
 
         // Asked for by id: the stricter artifact does not exist for R.
-        let res = crate::taxii::taxii(&app, token, &format!("{collection}objects/{strict_id}/")).await;
+        let res = crate::helpers::taxii::taxii(&app, token, &format!("{collection}objects/{strict_id}/")).await;
         assert_eq!(res.status(), if sees { 200 } else { 404 });
         if sees {
             let body: Value = res.json().await.unwrap();
@@ -622,13 +555,15 @@ async fn taxii_exports_attachments_as_artifacts_of_the_report_under_the_same_red
                 json!(["marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"])
             );
         }
-        let res = crate::taxii::taxii(&app, token, &format!("{collection}objects/?match[type]=artifact")).await;
+        let res =
+            crate::helpers::taxii::taxii(&app, token, &format!("{collection}objects/?match[type]=artifact")).await;
         let body: Value = res.json().await.unwrap();
         let ids: Vec<&str> = body["objects"].as_array().unwrap().iter().filter_map(|o| o["id"].as_str()).collect();
         assert!(ids.contains(&open_id.as_str()) && ids.contains(&strict_id.as_str()) == sees, "{body}");
 
         // A cyber observable has no `modified`: its version is its report version's.
-        let res = crate::taxii::taxii(&app, token, &format!("{collection}manifest/?match[id]={open_id}")).await;
+        let res =
+            crate::helpers::taxii::taxii(&app, token, &format!("{collection}manifest/?match[id]={open_id}")).await;
         let manifest: Value = res.json().await.unwrap();
         let version = manifest["objects"][0]["version"].as_str().unwrap();
         assert!(sitrep_stix::ids::parse_time(version).is_some(), "{manifest}");
@@ -698,7 +633,7 @@ async fn a_file_made_stricter_is_exported_under_its_new_marking_never_the_old_on
     let collection = format!("/taxii2/api/collections/{}/", sitrep_stix::ids::collection(sitrep_types::Tier::Group));
     let objects = |body: &Value| body["objects"].as_array().cloned().unwrap_or_default();
     // The picture as it stands: its report refers to the AMBER artifact only.
-    let res = crate::taxii::taxii(&app, &cast.b_reader, &format!("{collection}objects/?limit=1000")).await;
+    let res = crate::helpers::taxii::taxii(&app, &cast.b_reader, &format!("{collection}objects/?limit=1000")).await;
     assert_eq!(res.status(), 200);
     let now = objects(&res.json().await.unwrap());
     let report = now.iter().find(|o| o["type"] == "report" && o["id"] == sitrep_stix::ids::report(picture).as_str());
@@ -706,7 +641,7 @@ async fn a_file_made_stricter_is_exported_under_its_new_marking_never_the_old_on
     assert!(refs.as_array().unwrap().iter().any(|r| r == amber_id.as_str()), "{refs}");
     assert!(!refs.as_array().unwrap().iter().any(|r| r == green_id.as_str()), "{refs}");
     // Asked for by id, the current artifact carries the AMBER marking.
-    let res = crate::taxii::taxii(&app, &cast.b_reader, &format!("{collection}objects/{amber_id}/")).await;
+    let res = crate::helpers::taxii::taxii(&app, &cast.b_reader, &format!("{collection}objects/{amber_id}/")).await;
     assert_eq!(res.status(), 200);
     let by_id = objects(&res.json().await.unwrap());
     assert!(!by_id.is_empty());
@@ -716,36 +651,6 @@ async fn a_file_made_stricter_is_exported_under_its_new_marking_never_the_old_on
 }
 
 // Images: stripped of their metadata before they are stored.
-
-/// A photo-like gradient: every pixel differs from its neighbours.
-pub(crate) fn photo(w: u32, h: u32) -> image::RgbImage {
-    image::RgbImage::from_fn(w, h, |x, y| {
-        let [.., r] = (x * 7).to_be_bytes();
-        let [.., g] = (y * 5).to_be_bytes();
-        let [.., b] = ((x + y) * 3).to_be_bytes();
-        image::Rgb([r, g, b])
-    })
-}
-
-/// An EXIF block (big-endian TIFF) whose GPS directory holds a latitude reference, and a
-/// camera serial-like marker in IFD0's ImageDescription.
-pub(crate) fn exif_with_gps(marker: &str) -> Vec<u8> {
-    let mut text = marker.as_bytes().to_vec();
-    text.push(0);
-    let text_len = u32::try_from(text.len()).unwrap();
-    // Header (8), IFD0 at 8 with two entries (2 + 2*12 + 4 = 30) → GPS IFD at 38 (2 + 12 +
-    // 4 = 18) → the text at 56.
-    let mut t = b"MM\0\x2a\0\0\0\x08".to_vec();
-    t.extend_from_slice(&[0, 2]);
-    t.extend_from_slice(&[0x01, 0x0e, 0, 2]);
-    t.extend_from_slice(&text_len.to_be_bytes());
-    t.extend_from_slice(&56u32.to_be_bytes());
-    t.extend_from_slice(&[0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 38]);
-    t.extend_from_slice(&[0, 0, 0, 0]);
-    t.extend_from_slice(&[0, 1, 0, 1, 0, 2, 0, 0, 0, 2, b'N', 0, 0, 0, 0, 0, 0, 0]);
-    t.extend_from_slice(&text);
-    t
-}
 
 /// A JPEG of a photo with an APP1 EXIF segment carrying a GPS position and `marker`.
 fn jpeg_with_gps(marker: &str) -> Vec<u8> {
@@ -797,10 +702,6 @@ fn png_with_metadata(marker: &str) -> Vec<u8> {
 
 fn exif_of(bytes: &[u8]) -> Result<exif::Exif, exif::Error> {
     exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes))
-}
-
-pub(crate) fn image_upload(body: Vec<u8>, content_type: &str) -> Upload<'_> {
-    Upload { body, content_type, name: "kuvakaappaus.img", tlp: None, key: None }
 }
 
 #[tokio::test]
@@ -981,25 +882,6 @@ async fn one_approver_cannot_release_a_red_jpeg_again_as_a_new_looser_file() {
     assert!(a["pending_revision"].is_number(), "the re-upload waits for a second approver: {a}");
 }
 
-pub(crate) async fn thumbnail(app: &TestApp, token: &str, id: &str, aid: &str) -> Response {
-    app.get(&format!("/api/v1/pictures/{id}/attachments/{aid}/thumbnail"), Some(token)).await
-}
-
-/// A JPEG of `w`×`h` pixels with GPS EXIF.
-pub(crate) fn large_jpeg(w: u32, h: u32) -> Vec<u8> {
-    let mut plain = Vec::new();
-    photo(w, h).write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut plain, 90)).unwrap();
-    let mut payload = b"Exif\0\0".to_vec();
-    payload.extend(exif_with_gps("THUMB-CAMERA"));
-    let len = u16::try_from(payload.len() + 2).unwrap();
-    let mut out = plain[..2].to_vec();
-    out.extend_from_slice(&[0xff, 0xe1]);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend(payload);
-    out.extend_from_slice(&plain[2..]);
-    out
-}
-
 #[tokio::test]
 async fn an_image_has_a_png_thumbnail_within_320_pixels_and_other_files_have_none() {
     let app = TestApp::spawn().await;
@@ -1080,21 +962,6 @@ async fn the_ras_contact_point_gets_404_for_the_thumbnail_of_an_amber_strict_ima
     assert_eq!(thumbnail(&app, &cast.b_reader, did, &daid).await.status(), 404);
     assert_eq!(thumbnail(&app, &cast.b_reader, &id, &daid).await.status(), 404, "another picture's attachment");
     assert_eq!(thumbnail(&app, &cast.author, did, &daid).await.status(), 200);
-}
-
-pub(crate) async fn download_range(
-    app: &TestApp,
-    token: &str,
-    id: &str,
-    aid: &str,
-    headers: &[(&str, &str)],
-) -> Response {
-    let mut req =
-        app.client.get(app.url(&format!("/api/v1/pictures/{id}/attachments/{aid}/content"))).bearer_auth(token);
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
-    req.send().await.unwrap()
 }
 
 #[tokio::test]

@@ -7,8 +7,8 @@ use sitrep_stix::{attack, ids};
 use sitrep_types::Tier;
 
 use crate::helpers::pictures::{cast, content, create, published, revise};
+use crate::helpers::taxii::taxii;
 use crate::helpers::{TestApp, problem};
-use crate::taxii::taxii;
 
 fn cyber(techniques: &[&str]) -> Value {
     let mut c = content("group", "AMBER");

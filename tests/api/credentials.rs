@@ -492,7 +492,11 @@ async fn taxii_clients_use_an_api_key_over_basic_and_an_unenrolled_session_reads
     let admin_b = admin_of(&app, "b.admin", "B").await;
     let (_, _, key) = service_account_with_key(&app, &admin_b, "b-taxii", &["reader"]).await;
     let taxii = |path: &str, auth: String| {
-        app.client.get(app.url(path)).header("Authorization", auth).header("Accept", crate::taxii::ACCEPT).send()
+        app.client
+            .get(app.url(path))
+            .header("Authorization", auth)
+            .header("Accept", crate::helpers::taxii::ACCEPT)
+            .send()
     };
     let basic_auth = format!("Basic {}", STANDARD.encode(format!("b-taxii:{key}")));
     let res = taxii("/taxii2/api/collections/", basic_auth.clone()).await.unwrap();

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use sitrep_types::Role;
 
 use crate::helpers::pictures::{cast, content, published};
+use crate::helpers::stream::{open, read_events};
 use crate::helpers::{TestApp, problem};
-use crate::stream::{open, read_events};
 
 /// `GET path` as `token`: the status and the JSON body.
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {

@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 
-use crate::processes::sitrep_binary;
+use crate::helpers::process::sitrep_binary;
 
 /// The first of three consecutive ports for the drills' clusters: SITREP_TEST_DRILL_PG_PORT,
 /// else 13 above the test cluster's port (from the URL deploy/test exports).

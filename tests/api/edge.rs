@@ -6,9 +6,9 @@
 use serde_json::{Value, json};
 use sitrep_types::Role;
 
-use crate::access_log::{auditor_token, broken, download, public_key};
-use crate::authz::{World, concrete, world};
+use crate::helpers::access_log::{auditor_token, broken, download, public_key};
 use crate::helpers::pictures::{cast, content};
+use crate::helpers::world::{World, concrete, world};
 use crate::helpers::{TestApp, problem};
 
 /// The first field error of a `422`: (field, code).
@@ -399,7 +399,7 @@ async fn send(
         req = req.json(b);
     }
     if url.starts_with("/taxii2/") {
-        req = req.header("accept", crate::taxii::ACCEPT);
+        req = req.header("accept", crate::helpers::taxii::ACCEPT);
     }
     req.send().await.unwrap().status()
 }

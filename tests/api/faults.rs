@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sitrep_types::Role;
 
 use crate::helpers::pictures::{act, cast, content, create};
+use crate::helpers::process::{Process, assert_chain_intact, seeding_app};
 use crate::helpers::{TestApp, problem};
-use crate::processes::{Process, assert_chain_intact, seeding_app};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_in_the_middle_of_writes_loses_nothing_committed_and_leaves_nothing_half_written() {

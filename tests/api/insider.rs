@@ -202,13 +202,13 @@ async fn a_narrowed_indicator_is_not_served_from_history_or_taxii() {
         format!("objects/?match[id]={indicator}&match[version]=all"),
         "manifest/?match[version]=all".to_owned(),
     ] {
-        let res = crate::taxii::taxii(&app, r, &format!("{base}{q}")).await;
+        let res = crate::helpers::taxii::taxii(&app, r, &format!("{base}{q}")).await;
         assert_eq!(res.status(), 200);
         let text = res.text().await.unwrap();
         assert!(!text.contains(hidden) && !text.contains(&indicator), "{q} shows the narrowed indicator");
     }
     for q in [format!("objects/{indicator}/"), format!("objects/{indicator}/versions/")] {
-        assert_eq!(crate::taxii::taxii(&app, r, &format!("{base}{q}")).await.status(), 404, "{q}");
+        assert_eq!(crate::helpers::taxii::taxii(&app, r, &format!("{base}{q}")).await.status(), 404, "{q}");
     }
     // Election-VIRT, which AMBER+STRICT reaches, still reads it, then and now.
     let res = app.get(&format!("/api/v1/pictures/{id}/revisions/1"), Some(&cast.v_reader)).await;

@@ -38,7 +38,6 @@ mod openapi;
 mod passwords;
 mod pictures;
 mod processes;
-mod receiver;
 mod reference;
 mod render;
 mod replica;

@@ -23,7 +23,7 @@ use sitrep_api::bucket::S3Settings;
 use sitrep_server::config::Settings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::attachments::{
+use crate::helpers::attachments::{
     Upload, count, download, download_range, image_upload, large_jpeg, pdf, sha256_hex, thumbnail, upload, uploaded,
 };
 use crate::helpers::pictures::{cast, content, create, etag};
@@ -271,14 +271,18 @@ async fn an_oversize_cut_refused_or_replayed_upload_leaves_no_object_in_the_buck
     let key = Some("4b8f7c1e-s3-replay");
     let key_upload = || Upload { key, ..Upload::pdf(pdf("first", 60_000)) };
     let tag = etag(&app, &cast.author, id).await;
-    let first = uploaded(crate::attachments::upload_if_match(&app, &cast.author, id, &tag, key_upload()).await).await;
-    let again = uploaded(crate::attachments::upload_if_match(&app, &cast.author, id, &tag, key_upload()).await).await;
+    let first =
+        uploaded(crate::helpers::attachments::upload_if_match(&app, &cast.author, id, &tag, key_upload()).await).await;
+    let again =
+        uploaded(crate::helpers::attachments::upload_if_match(&app, &cast.author, id, &tag, key_upload()).await).await;
     assert_eq!(first["attachment"]["id"], again["attachment"]["id"]);
     let other = Upload { key, ..Upload::pdf(pdf("other-bytes-same-key", 20_000)) };
-    let res = crate::attachments::upload_if_match(&app, &cast.author, id, &tag, other).await;
+    let res = crate::helpers::attachments::upload_if_match(&app, &cast.author, id, &tag, other).await;
     assert_eq!(problem(res, 422).await["code"], "idempotency_key_reused");
     // A stale If-Match, and more than the picture's room: refused before the body is read.
-    let res = crate::attachments::upload_if_match(&app, &cast.author, id, &tag, Upload::pdf(pdf("stale", 1_000))).await;
+    let res =
+        crate::helpers::attachments::upload_if_match(&app, &cast.author, id, &tag, Upload::pdf(pdf("stale", 1_000)))
+            .await;
     assert_eq!(res.status(), 412);
     let res = upload(&app, &cast.author, id, Upload::pdf(pdf("second", 95_000))).await;
     assert_eq!(res.status(), 413);
@@ -509,7 +513,7 @@ async fn the_secret_set_by_the_environment_works_and_never_reaches_the_log() {
         ("SITREP_ATTACHMENTS__S3__ALLOW_HTTP", "true".to_owned()),
         ("SITREP_LOG__LEVEL", "debug".to_owned()),
     ];
-    let process = crate::processes::Process::start(&app, &env).await;
+    let process = crate::helpers::process::Process::start(&app, &env).await;
     let p = create(&app, &cast.author, &content("group", "AMBER")).await;
     let id = p["id"].as_str().unwrap();
     let tag = etag(&app, &cast.author, id).await;

@@ -523,7 +523,7 @@ async fn report_events_reach_the_reports_audience_in_the_feed_and_nobody_else() 
 #[tokio::test]
 async fn report_events_reach_a_webhook_only_where_the_report_does() {
     let dir = std::env::temp_dir().join(format!("sitrep-receiver-{}", uuid::Uuid::new_v4().simple()));
-    let receiver = crate::receiver::Receiver::start(&dir).await;
+    let receiver = crate::helpers::receiver::Receiver::start(&dir).await;
     let cert = receiver.cert.clone();
     let app = TestApp::spawn_with(move |s| {
         s.delivery.allow_private_targets = true;
@@ -564,17 +564,17 @@ async fn report_events_reach_a_webhook_only_where_the_report_does() {
 async fn report_events_reach_the_live_stream_of_the_reports_audience_only() {
     let app = TestApp::spawn().await;
     let cast = cast(&app).await;
-    let mut virt = crate::stream::open(&app, &cast.v_reader, None).await;
-    let mut ras = crate::stream::open(&app, &cast.r_reader, None).await;
+    let mut virt = crate::helpers::stream::open(&app, &cast.v_reader, None).await;
+    let mut ras = crate::helpers::stream::open(&app, &cast.r_reader, None).await;
     let picture = published(&app, &cast, &content("group_virt", "AMBER")).await;
     let id = published_report(&app, &cast, &report("group_virt", "AMBER", &[&picture])).await;
     // Both see this one, after the report event in the outbox's order.
     let marker = published(&app, &cast, &content("group_virt_ras", "GREEN")).await;
-    let got = crate::stream::read_events(&mut virt, 3).await;
+    let got = crate::helpers::stream::read_events(&mut virt, 3).await;
     let kinds: Vec<&str> = got.iter().map(|e| e.1.as_str()).collect();
     assert_eq!(kinds, vec!["picture.published", "report.published", "picture.published"]);
     assert_eq!(got[1].2["report_id"].as_str(), Some(id.as_str()));
-    let got = crate::stream::read_events(&mut ras, 1).await;
+    let got = crate::helpers::stream::read_events(&mut ras, 1).await;
     assert_eq!((got[0].1.as_str(), got[0].2["picture_id"].as_str()), ("picture.published", Some(marker.as_str())));
 }
 
@@ -602,7 +602,7 @@ async fn a_picture_narrowed_while_a_report_is_being_published_is_seen_by_the_che
 #[tokio::test]
 async fn the_secretariat_listing_a_subscriptions_deliveries_is_not_told_a_report_it_does_not_read() {
     let dir = std::env::temp_dir().join(format!("sitrep-receiver-{}", uuid::Uuid::new_v4().simple()));
-    let receiver = crate::receiver::Receiver::start(&dir).await;
+    let receiver = crate::helpers::receiver::Receiver::start(&dir).await;
     let cert = receiver.cert.clone();
     let app = TestApp::spawn_with(move |s| {
         s.delivery.allow_private_targets = true;

@@ -12,7 +12,7 @@ use sitrep_types::Tier;
 
 use crate::helpers::TestApp;
 use crate::helpers::pictures::{cast, content, published};
-use crate::taxii::taxii;
+use crate::helpers::taxii::taxii;
 
 fn python() -> PathBuf {
     std::env::var_os("SITREP_TEST_STIX_PYTHON")

@@ -8,40 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::pictures::{cast, content, published};
+use crate::helpers::stream::{open, read_events};
 use crate::helpers::{TestApp, fresh_database};
-
-/// Reads SSE frames until `want` events arrived or 10 s passed; returns `(id, type, data)`.
-pub(crate) async fn read_events(res: &mut reqwest::Response, want: usize) -> Vec<(String, String, Value)> {
-    let mut buffer = String::new();
-    let mut events = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while events.len() < want {
-        let chunk = match tokio::time::timeout_at(deadline, res.chunk()).await {
-            Ok(Ok(Some(c))) => c,
-            _ => break,
-        };
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name)).map(str::to_owned);
-            if let (Some(id), Some(kind), Some(data)) = (field("id: "), field("event: "), field("data: ")) {
-                events.push((id, kind, serde_json::from_str(&data).unwrap()));
-            }
-        }
-    }
-    events
-}
-
-pub(crate) async fn open(app: &TestApp, token: &str, last: Option<&str>) -> reqwest::Response {
-    let mut req = app.client.get(app.url("/api/v1/stream")).bearer_auth(token);
-    if let Some(id) = last {
-        req = req.header("last-event-id", id);
-    }
-    let res = req.send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["content-type"], "text/event-stream");
-    res
-}
 
 #[tokio::test]
 async fn events_arrive_live_and_resume_across_two_server_processes() {
@@ -258,7 +226,7 @@ async fn one_read_feeds_many_streams_of_every_organisation_exactly_what_each_may
         assert_eq!(pushed, sent, "the access log of {org}'s stream names what it was sent");
     }
     // The pushes' records, appended many at a time, keep the chain intact.
-    crate::processes::assert_chain_intact(&app);
+    crate::helpers::process::assert_chain_intact(&app);
 }
 
 #[tokio::test]

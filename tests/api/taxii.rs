@@ -10,9 +10,9 @@ use sitrep_stix::ids;
 use sitrep_types::{Role, Tier};
 
 use crate::helpers::pictures::{Cast, act, cast, content, published, revise};
+use crate::helpers::taxii::{ACCEPT, taxii};
 use crate::helpers::{TestApp, request_id};
 
-pub(crate) const ACCEPT: &str = "application/taxii+json;version=2.1";
 const ROOT: &str = "/taxii2/api";
 
 /// The TLP 2.0 marking definitions of the OASIS extension, pinned.
@@ -23,11 +23,6 @@ const TLP_IDS: [(&str, &str); 5] = [
     ("TLP:AMBER+STRICT", "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"),
     ("TLP:RED", "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"),
 ];
-
-/// A TAXII GET with the TAXII 2.1 media type.
-pub(crate) async fn taxii(app: &TestApp, token: &str, path: &str) -> Response {
-    app.client.get(app.url(path)).bearer_auth(token).header("accept", ACCEPT).send().await.unwrap()
-}
 
 /// A `200` TAXII response: its body and headers.
 async fn ok(app: &TestApp, token: &str, path: &str) -> (Value, reqwest::header::HeaderMap) {

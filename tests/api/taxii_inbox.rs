@@ -3,139 +3,18 @@
 //! whole; replays are idempotent; markings decide the draft's TLP; and nobody but the
 //! organisation's authoring service accounts writes to its inbox or reads its statuses.
 
-use reqwest::Response;
 use serde_json::{Value, json};
 use sitrep_stix::ids;
 use sitrep_stix::tlp::marking_id;
 use sitrep_types::{Role, Tier, Tlp};
-use uuid::Uuid;
 
+use crate::helpers::inbox::{
+    CREATOR, INDICATOR, MALWARE, REPORT, T0, accepted, count, draft_of, envelope, inbox, indicator, malware,
+    message_of, picture, post, post_raw, refused, report,
+};
+use crate::helpers::taxii::ACCEPT;
 use crate::helpers::taxii::service_key;
 use crate::helpers::{TestApp, request_id};
-use crate::taxii::ACCEPT;
-
-pub(crate) const REPORT: &str = "report--6b1f2a8c-3d4e-4f5a-9b6c-7d8e9f0a1b2c";
-pub(crate) const INDICATOR: &str = "indicator--0b5a0e2c-9c1d-4c7e-8f3a-1a2b3c4d5e6f";
-pub(crate) const MALWARE: &str = "malware--2d7c2a4e-1e3f-4e9a-8b5c-3c4d5e6f7081";
-pub(crate) const CREATOR: &str = "identity--3e8d3b5f-2f4a-4fab-9c6d-4d5e6f708192";
-pub(crate) const T0: &str = "2027-03-01T10:00:00.000Z";
-
-pub(crate) fn inbox(app: &TestApp, org: &str) -> Uuid {
-    ids::inbox(app.org(org))
-}
-
-pub(crate) async fn post_raw(
-    app: &TestApp,
-    token: &str,
-    collection: Uuid,
-    content_type: &str,
-    body: String,
-) -> Response {
-    app.client
-        .post(app.url(&format!("/taxii2/api/collections/{collection}/objects/")))
-        .bearer_auth(token)
-        .header("accept", ACCEPT)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-pub(crate) async fn post(app: &TestApp, token: &str, collection: Uuid, envelope: &Value) -> Response {
-    post_raw(app, token, collection, ACCEPT, envelope.to_string()).await
-}
-
-/// A `202` status resource.
-pub(crate) async fn accepted(res: Response) -> Value {
-    let status = res.status();
-    let body = res.text().await.unwrap();
-    assert_eq!(status, 202, "{body}");
-    let s: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(s["status"], "complete");
-    assert_eq!(s["pending_count"], 0);
-    assert_eq!(
-        s["total_count"].as_u64(),
-        Some(s["success_count"].as_u64().unwrap() + s["failure_count"].as_u64().unwrap())
-    );
-    s
-}
-
-/// A TAXII error message with `status`; its `error_code`.
-pub(crate) async fn refused(res: Response, status: u16) -> String {
-    let got = res.status().as_u16();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    body["error_code"].as_str().unwrap().to_owned()
-}
-
-pub(crate) fn report(modified: &str, name: &str, refs: &[&str], markings: &[&str]) -> Value {
-    json!({
-        "type": "report", "spec_version": "2.1", "id": REPORT, "created": T0, "modified": modified,
-        "published": T0, "name": name, "description": "Text messages claim that polling stations moved.",
-        "report_types": ["campaign"], "lang": "en", "object_refs": refs, "object_marking_refs": markings,
-        "created_by_ref": CREATOR, "confidence": 70,
-    })
-}
-
-pub(crate) fn indicator(markings: &[&str]) -> Value {
-    json!({
-        "type": "indicator", "spec_version": "2.1", "id": INDICATOR, "created": T0, "modified": T0,
-        "name": "Fake site", "pattern": "[domain-name:value = 'vaalit-muutos.example']", "pattern_type": "stix",
-        "valid_from": T0, "indicator_types": ["malicious-activity"], "object_marking_refs": markings,
-    })
-}
-
-pub(crate) fn malware(markings: &[&str]) -> Value {
-    json!({
-        "type": "malware", "spec_version": "2.1", "id": MALWARE, "created": T0, "modified": T0,
-        "name": "SMS loader", "is_family": false, "object_marking_refs": markings,
-    })
-}
-
-pub(crate) fn creator() -> Value {
-    json!({"type": "identity", "spec_version": "2.1", "id": CREATOR, "created": T0, "modified": T0,
-           "name": "Regional CERT", "identity_class": "organization"})
-}
-
-/// A report with an indicator, a DISARM technique, a malware (a type Sitrep does not
-/// map) and its creator, all under `tlp`.
-pub(crate) fn envelope(tlp: Tlp) -> Value {
-    let m = marking_id(tlp);
-    let technique = sitrep_stix::disarm::attack_pattern("T0101", true);
-    let refs = [INDICATOR, technique["id"].as_str().unwrap(), MALWARE, CREATOR];
-    json!({"objects": [
-        report(T0, "Fake polling station changes", &refs, &[m]),
-        indicator(&[m]), technique, malware(&[m]), creator(), sitrep_stix::tlp::marking_definition(tlp),
-    ]})
-}
-
-pub(crate) async fn picture(app: &TestApp, token: &str, id: &str) -> Value {
-    let res = app.get(&format!("/api/v1/pictures/{id}"), Some(token)).await;
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
-}
-
-pub(crate) async fn count(app: &TestApp, sql: &str) -> i64 {
-    app.pool.get().await.unwrap().query_one(sql, &[]).await.unwrap().get(0)
-}
-
-/// The picture id a status message names (`Draft picture <uuid> …`).
-pub(crate) fn draft_of(status: &Value) -> String {
-    let message = status["successes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == REPORT)
-        .and_then(|s| s["message"].as_str())
-        .unwrap()
-        .to_owned();
-    message.split_whitespace().nth(2).unwrap().to_owned()
-}
-
-pub(crate) fn message_of<'a>(status: &'a Value, list: &str, id: &str) -> &'a str {
-    status[list].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()["message"].as_str().unwrap()
-}
 
 #[tokio::test]
 async fn a_report_posted_by_a_service_account_becomes_a_draft_of_its_organisation_with_provenance() {
@@ -188,7 +67,7 @@ async fn a_report_posted_by_a_service_account_becomes_a_draft_of_its_organisatio
     assert_eq!(record.object_ids, Some(vec![id.parse().unwrap()]));
     assert_eq!(record.organisation_id, Some(app.org("A")));
     let status_id = status["id"].as_str().unwrap();
-    let res = crate::taxii::taxii(&app, &key, &format!("/taxii2/api/status/{status_id}/")).await;
+    let res = crate::helpers::taxii::taxii(&app, &key, &format!("/taxii2/api/status/{status_id}/")).await;
     let read_id = request_id(&res);
     assert_eq!(res.status(), 200);
     let again: Value = res.json().await.unwrap();
@@ -338,19 +217,25 @@ async fn only_the_organisations_authoring_service_accounts_write_to_its_inbox_or
     assert_eq!(refused(res, 404).await, "collection_not_found");
     let record = app.audit_of_id(&denied).await;
     assert_eq!((record.action.as_str(), record.outcome.as_str()), ("taxii.add_objects", "denied"));
-    assert_eq!(refused(crate::taxii::taxii(&app, &b_key, &status_path).await, 404).await, "status_not_found");
+    assert_eq!(refused(crate::helpers::taxii::taxii(&app, &b_key, &status_path).await, 404).await, "status_not_found");
     // A reader service account of A, and a person of A (even an approver), may not write.
     assert_eq!(refused(post(&app, &a_reader_key, a_inbox, &e).await, 403).await, "inbox_write_forbidden");
     assert_eq!(refused(post(&app, &a_person, a_inbox, &e).await, 403).await, "inbox_write_forbidden");
     for token in [&a_reader_key, &a_person] {
-        assert_eq!(refused(crate::taxii::taxii(&app, token, &status_path).await, 404).await, "status_not_found");
+        assert_eq!(
+            refused(crate::helpers::taxii::taxii(&app, token, &status_path).await, 404).await,
+            "status_not_found"
+        );
     }
     // A tier collection is read-only; the inbox is write-only.
     let group = ids::collection(Tier::Group);
     assert_eq!(refused(post(&app, &a_key, group, &e).await, 403).await, "collection_not_writable");
     let objects = format!("/taxii2/api/collections/{a_inbox}/objects/");
-    assert_eq!(refused(crate::taxii::taxii(&app, &a_key, &objects).await, 403).await, "collection_not_readable");
-    assert_eq!(refused(crate::taxii::taxii(&app, &b_key, &objects).await, 404).await, "collection_not_found");
+    assert_eq!(
+        refused(crate::helpers::taxii::taxii(&app, &a_key, &objects).await, 403).await,
+        "collection_not_readable"
+    );
+    assert_eq!(refused(crate::helpers::taxii::taxii(&app, &b_key, &objects).await, 404).await, "collection_not_found");
     // B wrote nothing anywhere: A has one draft, B none.
     assert_eq!(count(&app, "SELECT count(*) FROM pictures").await, 1);
 
@@ -367,7 +252,7 @@ async fn only_the_organisations_authoring_service_accounts_write_to_its_inbox_or
     for (token, expected) in
         [(&a_key, Some(a_inbox)), (&b_key, Some(inbox(&app, "B"))), (&a_reader_key, None), (&a_person, None)]
     {
-        let res = crate::taxii::taxii(&app, token, "/taxii2/api/collections/").await;
+        let res = crate::helpers::taxii::taxii(&app, token, "/taxii2/api/collections/").await;
         let got = inboxes(res.json().await.unwrap());
         match expected {
             Some(id) => {
@@ -378,9 +263,9 @@ async fn only_the_organisations_authoring_service_accounts_write_to_its_inbox_or
             None => assert!(got.is_empty()),
         }
     }
-    let res = crate::taxii::taxii(&app, &a_key, &format!("/taxii2/api/collections/{a_inbox}/")).await;
+    let res = crate::helpers::taxii::taxii(&app, &a_key, &format!("/taxii2/api/collections/{a_inbox}/")).await;
     assert_eq!(res.status(), 200);
-    let res = crate::taxii::taxii(&app, &b_key, &format!("/taxii2/api/collections/{a_inbox}/")).await;
+    let res = crate::helpers::taxii::taxii(&app, &b_key, &format!("/taxii2/api/collections/{a_inbox}/")).await;
     assert_eq!(refused(res, 404).await, "collection_not_found");
 }
 

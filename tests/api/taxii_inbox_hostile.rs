@@ -8,13 +8,13 @@ use sitrep_stix::ids;
 use sitrep_stix::tlp::{marking_definition, marking_id};
 use sitrep_types::{Role, Tlp};
 
-use crate::helpers::taxii::service_key;
-use crate::helpers::{TestApp, request_id};
-use crate::taxii::ACCEPT;
-use crate::taxii_inbox::{
+use crate::helpers::inbox::{
     CREATOR, INDICATOR, MALWARE, REPORT, T0, accepted, count, creator, draft_of, inbox, indicator, malware, message_of,
     picture, post, post_raw, refused, report,
 };
+use crate::helpers::taxii::ACCEPT;
+use crate::helpers::taxii::service_key;
+use crate::helpers::{TestApp, request_id};
 
 /// A second indicator object with the same pattern as `indicator`, under another id.
 const SAME_VALUE: &str = "indicator--7c0e4b1a-5d2f-4a8b-9c3d-2e4f6a8b0c1d";
@@ -217,7 +217,7 @@ async fn a_service_account_demoted_or_deactivated_mid_way_no_longer_posts() {
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let second = "report--00000000-0000-4000-8000-0000000000b1";
     assert_eq!(refused(post(&app, &key, to, &env(second)).await, 403).await, "inbox_write_forbidden");
-    assert_eq!(refused(crate::taxii::taxii(&app, &key, &status_path).await, 404).await, "status_not_found");
+    assert_eq!(refused(crate::helpers::taxii::taxii(&app, &key, &status_path).await, 404).await, "status_not_found");
 
     let res = app.patch_json(&path, &admin, &json!({"roles": ["author"]})).await;
     assert_eq!(res.status(), 200);
@@ -298,7 +298,7 @@ async fn the_access_log_by_reference_shows_the_inbox_posts_that_wrote_the_draft(
     accepted(post(&app, &key, to, &objects("2027-03-02T10:00:00.000Z")).await).await;
     let reference = picture(&app, &author, &id).await["reference"].as_str().unwrap().to_owned();
     app.seal_log().await;
-    let token = crate::access_log::auditor_token(&app).await;
+    let token = crate::helpers::access_log::auditor_token(&app).await;
     let res = app.get(&format!("/api/v1/access-log?reference={reference}&limit=200"), Some(&token)).await;
     assert_eq!(res.status(), 200);
     let page: Value = res.json().await.unwrap();

@@ -15,12 +15,12 @@ use sitrep_types::{Role, Tier};
 use uuid::Uuid;
 
 use crate::helpers::pictures::{act, cast, content, published, revise};
+use crate::helpers::taxii::ACCEPT;
 use crate::helpers::taxii::{
     create_peer, get_peer, home_settings, peers_secretariat as secretariat, poll, poll_to_end, restart,
     secretariat_again, service_account, wait_poll,
 };
 use crate::helpers::{OwnHttps, TestApp, problem};
-use crate::taxii::ACCEPT;
 
 fn cert_of(app: &TestApp) -> String {
     std::fs::read_to_string(app.data_dir.join("tls/cert.pem")).unwrap()

@@ -13,11 +13,11 @@ use sitrep_stix::tlp::marking_id;
 use sitrep_types::Tlp;
 use uuid::Uuid;
 
+use crate::helpers::inbox::{envelope, indicator};
 use crate::helpers::pictures::{cast, revise};
+use crate::helpers::taxii::ACCEPT;
 use crate::helpers::taxii::{get_peer, peers_secretariat as secretariat, wait_poll};
 use crate::helpers::{OwnHttps, TestApp, problem};
-use crate::taxii::ACCEPT;
-use crate::taxii_inbox::{envelope, indicator};
 
 /// What the test's peer answers for a path: a delay, then a page.
 struct Page {

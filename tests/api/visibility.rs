@@ -332,7 +332,7 @@ async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
                 if let Some(n) = &next {
                     path.push_str(&format!("&next={n}"));
                 }
-                let res = crate::taxii::taxii(&app, &token, &path).await;
+                let res = crate::helpers::taxii::taxii(&app, &token, &path).await;
                 assert_eq!(res.status(), 200, "{path}");
                 let page: Value = res.json().await.unwrap();
                 for o in page.get("objects").and_then(Value::as_array).into_iter().flatten() {

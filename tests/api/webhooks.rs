@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use sitrep_types::Role;
 
 use crate::helpers::pictures::{Cast, act, cast, content, published, revise};
+use crate::helpers::receiver::Receiver;
 use crate::helpers::{TestApp, problem};
-use crate::receiver::Receiver;
 
 struct Setup {
     app: TestApp,
@@ -45,7 +45,7 @@ async fn subscribe(s: &Setup, org: &str, filter: Value) -> Value {
     res.json().await.unwrap()
 }
 
-fn event_types(received: &[crate::receiver::Received]) -> Vec<String> {
+fn event_types(received: &[crate::helpers::receiver::Received]) -> Vec<String> {
     received
         .iter()
         .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["type"].as_str().unwrap().to_owned())

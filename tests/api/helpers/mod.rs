@@ -22,10 +22,18 @@ use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+pub mod access_log;
+pub mod admin;
+pub mod attachments;
+pub mod inbox;
 pub mod mail;
 pub mod opentaxii;
 pub mod pictures;
+pub mod process;
+pub mod receiver;
+pub mod stream;
 pub mod taxii;
+pub mod world;
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 static LOGGING: std::sync::Once = std::sync::Once::new();

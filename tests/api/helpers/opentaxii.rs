@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::taxii::ACCEPT;
+use crate::helpers::taxii::ACCEPT;
 
 /// A running OpenTAXII with one collection; stopped (its folder removed) when dropped.
 pub struct OpenTaxii {

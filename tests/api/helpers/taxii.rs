@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use reqwest::Response;
 use serde_json::{Value, json};
 use sitrep_server::Settings;
 use sitrep_types::Role;
@@ -148,4 +149,11 @@ pub async fn secretariat_again(app: &TestApp) -> String {
         password: "sec.peers-correct-horse-battery".into(),
     };
     app.token(&user).await
+}
+
+pub const ACCEPT: &str = "application/taxii+json;version=2.1";
+
+/// A TAXII GET with the TAXII 2.1 media type.
+pub async fn taxii(app: &TestApp, token: &str, path: &str) -> Response {
+    app.client.get(app.url(path)).bearer_auth(token).header("accept", ACCEPT).send().await.unwrap()
 }
