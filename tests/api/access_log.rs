@@ -3,7 +3,7 @@
 //! verifier naming the first bad record, and the auditor's API and export.
 
 use serde_json::Value;
-use sitrep_db::chain::{BreakKind, GENESIS};
+use sitrep_access_log::chain::{BreakKind, GENESIS};
 use sitrep_server::Application;
 use sitrep_server::audit::{read_public_key, verify_database, verify_file};
 use sitrep_types::{AccessLogCheckpoint, Page, Role};
@@ -85,7 +85,7 @@ async fn the_sql_link_function_and_the_verifier_hash_alike() {
         .await
         .unwrap();
     let sql: Vec<u8> = row.get(0);
-    assert_eq!(sql, sitrep_db::chain::link(&GENESIS, 1, at, &digest).to_vec());
+    assert_eq!(sql, sitrep_access_log::chain::link(&GENESIS, 1, at, &digest).to_vec());
 }
 
 /// Runs `sql` as the database superuser with triggers off, as a DBA hiding tracks would.

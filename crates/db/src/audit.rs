@@ -17,9 +17,9 @@ use tokio_postgres::types::ToSql;
 
 use uuid::Uuid;
 
-use crate::chain::{self, Content};
 use crate::recorder::MAX_BATCH;
 use crate::{DbError, GenericClient};
+use sitrep_access_log::chain::{self, Content};
 
 /// Who made the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::DbError;
 use crate::audit::ENTRY_COLUMNS;
-use crate::chain::{OptText, Record, TextList};
+use sitrep_access_log::chain::{OptText, Record, TextList};
 
 const FIELDS: i16 = 22;
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";

@@ -48,12 +48,12 @@ macro_rules! reach_rank {
 pub mod accounts;
 pub mod attachments;
 pub mod audit;
-pub mod chain;
+
 pub mod chain_scan;
 pub mod connect;
 pub mod correlation;
 pub mod events;
-pub mod export;
+
 pub mod migrate;
 pub mod notifications;
 pub mod ops;

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
+use sitrep_access_log::chain::{Break, BreakKind, ChainVerifier, Linked, Record, Report};
+use sitrep_access_log::export::{Block, Parser, ReadError, RecordReader};
 use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
-use sitrep_db::chain::{Break, BreakKind, ChainVerifier, Linked, Record, Report};
 use sitrep_db::chain_scan::ScanError;
-use sitrep_db::export::{Block, Parser, ReadError, RecordReader};
 use sitrep_types::{AccessLogCheckpoint, Page};
 use uuid::Uuid;
 
@@ -27,7 +27,7 @@ pub enum VerifyError {
 /// Reads a public key given as base64 (raw 32 bytes), a PEM text, or a file holding either.
 pub fn read_public_key(arg: &str) -> anyhow::Result<VerifyingKey> {
     let text = if Path::new(arg).is_file() { std::fs::read_to_string(arg)? } else { arg.to_owned() };
-    sitrep_db::chain::parse_public_key(&text)
+    sitrep_access_log::chain::parse_public_key(&text)
         .ok_or_else(|| anyhow::anyhow!("not an Ed25519 public key (base64 of 32 bytes, or PEM)"))
 }
 
@@ -382,8 +382,8 @@ pub async fn generate(url: &str, count: u64, progress: bool) -> anyhow::Result<(
 mod tests {
     use super::*;
     use ed25519_dalek::SigningKey;
-    use sitrep_db::chain::{GENESIS, entry_hash, parse_hash};
-    use sitrep_db::export::{csv_header, csv_line, jsonl_line};
+    use sitrep_access_log::chain::{GENESIS, entry_hash, parse_hash};
+    use sitrep_access_log::export::{csv_header, csv_line, jsonl_line};
     use sitrep_types::AccessLogEntry;
 
     fn chain(n: i64) -> Vec<AccessLogEntry> {

@@ -55,7 +55,7 @@ impl CheckpointSigner {
     }
 
     pub fn from_key(key: SigningKey) -> CheckpointSigner {
-        let key_id = sitrep_db::chain::key_id(&key.verifying_key());
+        let key_id = sitrep_access_log::chain::key_id(&key.verifying_key());
         CheckpointSigner { key, key_id }
     }
 

@@ -21,7 +21,7 @@ pub async fn auditor_token(app: &TestApp) -> String {
     app.token(&auditor).await
 }
 
-pub fn broken(result: Result<sitrep_db::chain::Report, VerifyError>) -> sitrep_db::chain::Break {
+pub fn broken(result: Result<sitrep_access_log::chain::Report, VerifyError>) -> sitrep_access_log::chain::Break {
     match result {
         Err(VerifyError::Broken(b)) => b,
         other => panic!("expected a broken log, got {other:?}"),
