@@ -497,9 +497,9 @@ async fn a_record_committed_late_is_sealed_after_the_records_committed_before_it
     let (_, token) = traffic(&app).await;
     let mut writer = app.pool.get().await.unwrap();
     let tx = writer.transaction().await.unwrap();
-    let late = sitrep_db::audit::AccessRecord {
+    let late = sitrep_db::access_log::AccessRecord {
         request_id: "late-committing-request".into(),
-        actor_type: sitrep_db::audit::ActorType::System,
+        actor_type: sitrep_db::access_log::ActorType::System,
         actor_id: None,
         actor_name: None,
         organisation_id: None,
@@ -512,12 +512,12 @@ async fn a_record_committed_late_is_sealed_after_the_records_committed_before_it
         object_ids: None,
         tier: None,
         tlp: None,
-        outcome: sitrep_db::audit::Outcome::Allowed,
+        outcome: sitrep_db::access_log::Outcome::Allowed,
         reason: None,
         http_status: 200,
         client_addr: None,
     };
-    let late_id = sitrep_db::audit::record(&tx, &late).await.unwrap();
+    let late_id = sitrep_db::access_log::record(&tx, &late).await.unwrap();
     // Requests after it, committed first, are sealed while it is still open.
     let mut after = Vec::new();
     for _ in 0..3 {
@@ -614,7 +614,7 @@ async fn generated_records_extend_the_chain_the_verifier_accepts() {
 
 #[tokio::test]
 async fn verify_reads_every_kind_of_value_back_from_the_database_and_both_exports() {
-    use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
+    use sitrep_db::access_log::{AccessRecord, ActorType, Outcome};
     let app = TestApp::spawn().await;
     let texts = ["plain", "ä\"\\\n\r\t\u{1}\u{1f}\u{7f}", "日本語 🦀 \u{2028}", "", "a,b \"\" c"];
     let addrs = ["127.0.0.1", "::1", "2001:db8::8a2e:370:7334", "::ffff:10.0.0.1", "fe80::1"];
@@ -641,7 +641,7 @@ async fn verify_reads_every_kind_of_value_back_from_the_database_and_both_export
                 http_status: [200, 403, 500, 0, 999][i],
                 client_addr: Some(addrs[i].parse().unwrap()),
             };
-            sitrep_db::audit::record(&client, &record).await.unwrap();
+            sitrep_db::access_log::record(&client, &record).await.unwrap();
         }
     }
     app.seal_log().await;
@@ -670,8 +670,8 @@ async fn verify_reads_every_kind_of_value_back_from_the_database_and_both_export
 /// request.
 #[tokio::test]
 async fn the_recorder_commits_waiting_records_together_and_a_refused_one_fails_alone() {
-    use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
-    use sitrep_db::recorder::Recorder;
+    use sitrep_db::access_log::recorder::Recorder;
+    use sitrep_db::access_log::{AccessRecord, ActorType, Outcome};
     let app = TestApp::spawn().await;
     let record = |i: usize, request_id: String| AccessRecord {
         request_id,

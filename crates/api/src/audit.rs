@@ -3,7 +3,7 @@
 //! through `commit`, in a commit shared with other requests' records.
 
 use sitrep_db::GenericClient;
-use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
+use sitrep_db::access_log::{AccessRecord, ActorType, Outcome};
 
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
@@ -105,7 +105,7 @@ impl RecordExt for AccessRecord {
 /// Writes the record on `c` (the caller's transaction). If it cannot be written the
 /// request fails with `503` and returns no data: the access log fails closed.
 pub async fn write(c: &impl GenericClient, meta: &RequestMeta, record: AccessRecord) -> Result<(), ApiError> {
-    marked(meta, sitrep_db::audit::record(c, &record).await.map(drop))
+    marked(meta, sitrep_db::access_log::record(c, &record).await.map(drop))
 }
 
 /// Writes the record of a request that changes nothing (a read, a refusal) in a commit
@@ -122,7 +122,7 @@ fn marked(meta: &RequestMeta, written: Result<(), sitrep_db::DbError>) -> Result
     Ok(())
 }
 
-/// For a work function that writes its record with `sitrep_db::audit::record` itself
+/// For a work function that writes its record with `sitrep_db::access_log::record` itself
 /// (it needs the `seq`): marks the request as recorded.
 pub fn written(meta: &RequestMeta) {
     meta.mark_audited();

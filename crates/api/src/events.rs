@@ -25,10 +25,10 @@ pub(crate) fn parse_position(key: &str) -> Option<(String, i64)> {
 /// reports, each once; each notes how many events it covers (`events:3`). A page with no
 /// events is one `picture` record with none, as the feed has always written.
 pub(crate) fn records<'a>(
-    base: sitrep_db::audit::AccessRecord,
+    base: sitrep_db::access_log::AccessRecord,
     rows: impl IntoIterator<Item = &'a EventRow>,
     collapse: bool,
-) -> Vec<sitrep_db::audit::AccessRecord> {
+) -> Vec<sitrep_db::access_log::AccessRecord> {
     let (mut pictures, mut reports) = (Vec::new(), Vec::new());
     let (mut picture_events, mut report_events) = (0usize, 0usize);
     for r in rows {

@@ -65,7 +65,7 @@ pub fn data(e: &EventRow) -> String {
 }
 
 /// The access-log records of pushing `rows` to a stream (`events::records`).
-pub fn push_records(meta: &RequestMeta, p: &Principal, rows: &[&EventRow]) -> Vec<sitrep_db::audit::AccessRecord> {
+pub fn push_records(meta: &RequestMeta, p: &Principal, rows: &[&EventRow]) -> Vec<sitrep_db::access_log::AccessRecord> {
     let mut base = audit::by(meta, p);
     base.action = "stream.push".into();
     crate::events::records(base, rows.iter().copied(), false)
@@ -73,7 +73,7 @@ pub fn push_records(meta: &RequestMeta, p: &Principal, rows: &[&EventRow]) -> Ve
 
 /// What one stream gets from a batch: its principal now, the frames to queue, and the
 /// record of the push (none when it receives nothing).
-type Delivery = (Principal, Vec<Bytes>, Vec<sitrep_db::audit::AccessRecord>);
+type Delivery = (Principal, Vec<Bytes>, Vec<sitrep_db::access_log::AccessRecord>);
 
 /// An open stream, as the hub holds it.
 pub struct Subscriber {
@@ -321,7 +321,7 @@ impl Hub {
             let mut chunk: Vec<_> = outcome.by_ref().take(RECORDS_PER_COMMIT).collect();
             let records: Vec<_> =
                 chunk.iter_mut().filter_map(|(_, r)| r.as_mut().map(|r| std::mem::take(&mut r.2))).flatten().collect();
-            if let Err(e) = sitrep_db::audit::record_many(&mut client, &records).await {
+            if let Err(e) = sitrep_db::access_log::record_many(&mut client, &records).await {
                 let e = audit::unavailable(e);
                 tracing::warn!(error = %e, "live streams end: their pushes could not be recorded");
                 let mut registry = self.lock();

@@ -15,7 +15,7 @@ use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
+use sitrep_db::access_log::{AccessRecord, ActorType, Outcome};
 use sitrep_db::{Client, Pool};
 use tracing::Instrument;
 use uuid::Uuid;

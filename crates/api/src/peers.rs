@@ -17,7 +17,7 @@ use actix_web::web;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
+use sitrep_db::access_log::{AccessRecord, ActorType, Outcome};
 use sitrep_db::taxii::peers::{self as db, PeerRow};
 use sitrep_delivery::client::{ClientOptions, WebhookClient};
 use sitrep_domain::Permissions;
@@ -431,9 +431,9 @@ impl PeerWorker {
         };
         let outcome_kind = if error.is_some() { Outcome::Failed } else { Outcome::Allowed };
         let record = Self::access_record(peer, caller, &request_id, outcome_kind, &reason, status, Some(drafts));
-        sitrep_db::audit::record(&tx, &record).await.map_err(|e| db_error(&e))?;
+        sitrep_db::access_log::record(&tx, &record).await.map_err(|e| db_error(&e))?;
         tx.commit().await.map_err(|e| db_error(&e))?;
-        sitrep_db::audit::seal_wanted().notify_one();
+        sitrep_db::access_log::seal_wanted().notify_one();
         Ok((new_added_after, next_page, walked))
     }
 
@@ -549,8 +549,8 @@ impl PeerWorker {
     ) -> Result<(), Failure> {
         let record = Self::access_record(peer, caller, request_id, Outcome::Failed, reason, http_status, None);
         let client = self.pool.get().await.map_err(|e| Failure::new(format!("database: {e}")))?;
-        sitrep_db::audit::record(&client, &record).await.map_err(|e| Failure::new(format!("database: {e}")))?;
-        sitrep_db::audit::seal_wanted().notify_one();
+        sitrep_db::access_log::record(&client, &record).await.map_err(|e| Failure::new(format!("database: {e}")))?;
+        sitrep_db::access_log::seal_wanted().notify_one();
         Ok(())
     }
 
@@ -579,8 +579,10 @@ impl PeerWorker {
         };
         let written = async {
             let client = self.pool.get().await.map_err(|e| Failure::new(format!("database: {e}")))?;
-            sitrep_db::audit::record(&client, &record).await.map_err(|e| Failure::new(format!("database: {e}")))?;
-            sitrep_db::audit::seal_wanted().notify_one();
+            sitrep_db::access_log::record(&client, &record)
+                .await
+                .map_err(|e| Failure::new(format!("database: {e}")))?;
+            sitrep_db::access_log::seal_wanted().notify_one();
             Ok::<_, Failure>(())
         };
         match written.await {
@@ -602,7 +604,7 @@ impl PeerWorker {
         let tx = conn.transaction().await.map_err(|e| db_error(&e))?;
         db::forget_next(&tx, peer.id, peer.lease_token).await.map_err(|e| db_error(&e))?;
         let record = Self::access_record(peer, caller, request_id, Outcome::Failed, &f.text, f.http_status, None);
-        sitrep_db::audit::record(&tx, &record).await.map_err(|e| db_error(&e))?;
+        sitrep_db::access_log::record(&tx, &record).await.map_err(|e| db_error(&e))?;
         tx.commit().await.map_err(|e| db_error(&e))?;
         Ok(())
     }

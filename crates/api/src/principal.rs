@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sitrep_auth::apikey;
 use sitrep_db::Client;
-use sitrep_db::audit::ActorType;
+use sitrep_db::access_log::ActorType;
 use sitrep_db::service_accounts::{self, KeyRefusal};
 use sitrep_db::sessions::{self, PrincipalRefusal};
 use sitrep_domain::Permissions;

@@ -121,7 +121,7 @@ pub struct AppState {
     /// the latest state (by id, after one's own write, authentication).
     pub pool: Pool,
     /// Writes the access-log records of requests that change nothing, several to a commit.
-    pub recorder: sitrep_db::recorder::Recorder,
+    pub recorder: sitrep_db::access_log::recorder::Recorder,
     /// A read-only replica for lists and search (`database.read_url`); see `reader`.
     pub read_pool: Option<Pool>,
     pub tokens: TokenService,
@@ -161,7 +161,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         pool: Pool,
-        recorder: sitrep_db::recorder::Recorder,
+        recorder: sitrep_db::access_log::recorder::Recorder,
         tokens: TokenService,
         hasher: PasswordHasher,
         seal: SealKey,

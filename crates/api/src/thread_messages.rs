@@ -29,7 +29,7 @@ pub(crate) fn record(
     p: &Principal,
     row: &PictureRow,
     thread: Uuid,
-) -> sitrep_db::audit::AccessRecord {
+) -> sitrep_db::access_log::AccessRecord {
     let mut r = audit::picture(meta, p, row).object("thread", thread);
     r.reason = Some(format!("picture:{}", row.id));
     r

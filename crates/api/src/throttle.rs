@@ -5,7 +5,7 @@
 
 use chrono::{Duration, Utc};
 use sitrep_db::GenericClient;
-use sitrep_db::audit::{AccessRecord, Outcome};
+use sitrep_db::access_log::{AccessRecord, Outcome};
 use sitrep_db::sessions;
 use sitrep_domain::throttle::{self, Counted, Keys};
 use uuid::Uuid;

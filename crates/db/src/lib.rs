@@ -45,11 +45,10 @@ macro_rules! reach_rank {
     };
 }
 
+pub mod access_log;
 pub mod accounts;
 pub mod attachments;
-pub mod audit;
 
-pub mod chain_scan;
 pub mod connect;
 pub mod correlation;
 pub mod events;
@@ -58,7 +57,6 @@ pub mod migrate;
 pub mod notifications;
 pub mod ops;
 pub mod pictures;
-pub mod recorder;
 pub mod reference;
 pub mod reports;
 pub mod second_factor;

@@ -21,7 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sitrep_db::Pool;
-use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
+use sitrep_db::access_log::{AccessRecord, ActorType, Outcome};
 use sitrep_db::notifications::{self as db, Claimed, DutyNow, MailSettle, Owner, PersonNow, PictureNow, Queued};
 use sitrep_domain::digest;
 use sitrep_domain::escalation::{self, Standing, Step};
@@ -371,7 +371,7 @@ impl Mailer {
         let tx = client.transaction().await?;
         for a in &attempts {
             db::settle(&tx, a.id, &a.outcome, a.settle).await?;
-            sitrep_db::audit::record(&tx, &a.record).await?;
+            sitrep_db::access_log::record(&tx, &a.record).await?;
         }
         tx.commit().await?;
         Ok(n)
@@ -481,7 +481,7 @@ impl Mailer {
             let mut record = self.escalation_record(*org, p);
             record.request_id = format!("escalation:{id}");
             record.reason = Some(step.clone());
-            sitrep_db::audit::record(&tx, &record).await?;
+            sitrep_db::access_log::record(&tx, &record).await?;
             if step == "reminder" {
                 for d in duties.iter().filter(|d| d.organisation_id == *org) {
                     queued.push(db::QueuedAbout {

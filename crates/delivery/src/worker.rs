@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sitrep_db::Pool;
-use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
+use sitrep_db::access_log::{AccessRecord, ActorType, Outcome};
 use sitrep_db::subscriptions::{self, Due, Settle};
 
 use crate::client::WebhookClient;
@@ -162,7 +162,7 @@ impl Worker {
         let tx = client.transaction().await?;
         for a in &settled {
             subscriptions::settle(&tx, &a.due, a.status, &a.outcome, a.ms, a.settle).await?;
-            sitrep_db::audit::record(&tx, &a.record).await?;
+            sitrep_db::access_log::record(&tx, &a.record).await?;
         }
         tx.commit().await?;
         Ok(n)

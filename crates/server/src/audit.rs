@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::VerifyingKey;
 use sitrep_access_log::chain::{Break, BreakKind, ChainVerifier, Linked, Record, Report};
 use sitrep_access_log::export::{Block, Parser, ReadError, RecordReader};
-use sitrep_db::audit::{AccessRecord, ActorType, Outcome};
-use sitrep_db::chain_scan::ScanError;
+use sitrep_db::access_log::scan::ScanError;
+use sitrep_db::access_log::{AccessRecord, ActorType, Outcome};
 use sitrep_types::{AccessLogCheckpoint, Page};
 use uuid::Uuid;
 
@@ -129,14 +129,14 @@ async fn verify_database_on_this_thread(
     )?;
     let client = pool.get().await.map_err(|e| anyhow::anyhow!("connecting: {e}"))?;
     // Checkpoints first: every one then names a record at or before the end of the scan.
-    let mut checkpoints = sitrep_db::audit::all_checkpoints(&client).await.map_err(anyhow::Error::from)?;
+    let mut checkpoints = sitrep_db::access_log::all_checkpoints(&client).await.map_err(anyhow::Error::from)?;
     checkpoints.extend(extra);
-    let upto = sitrep_db::audit::last_seq(&client).await.map_err(anyhow::Error::from)?;
+    let upto = sitrep_db::access_log::last_seq(&client).await.map_err(anyhow::Error::from)?;
     let mut verifier = ChainVerifier::new(key, checkpoints)?;
     let mut bar = Progress::new(progress, Some(upto.max(0) as u64));
     let mut n = 0u64;
     let mut scratch = Vec::with_capacity(1024);
-    let scanned = sitrep_db::chain_scan::for_each_record(&client, upto, COPY_BATCH, |record| {
+    let scanned = sitrep_db::access_log::scan::for_each_record(&client, upto, COPY_BATCH, |record| {
         verifier.push_record(record, &mut scratch)?;
         n += 1;
         if n.is_multiple_of(4096) {
@@ -324,7 +324,7 @@ fn verify_parallel<R: Read + Send>(
 }
 
 /// Appends `count` synthetic records to the chain, 20,000 per transaction by binary COPY
-/// (`sitrep_db::audit::append_bulk`: the digest and link code of the writer and the
+/// (`sitrep_db::access_log::append_bulk`: the digest and link code of the writer and the
 /// sealer). For seeding benchmarks.
 pub async fn generate(url: &str, count: u64, progress: bool) -> anyhow::Result<()> {
     use rand::Rng;
@@ -369,7 +369,7 @@ pub async fn generate(url: &str, count: u64, progress: bool) -> anyhow::Result<(
                 }
             })
             .collect();
-        sitrep_db::audit::append_bulk(&mut client, &records).await?;
+        sitrep_db::access_log::append_bulk(&mut client, &records).await?;
         done += n;
         bar.show(done, false);
     }

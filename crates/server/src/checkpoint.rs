@@ -77,12 +77,12 @@ impl CheckpointSigner {
         self.key.verifying_key().to_public_key_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("encoding key: {e}"))
     }
 
-    /// Signs the current head now (see `sitrep_db::audit::make_checkpoint`).
+    /// Signs the current head now (see `sitrep_db::access_log::make_checkpoint`).
     pub async fn checkpoint(&self, pool: &Pool, force: bool) -> anyhow::Result<Option<AccessLogCheckpoint>> {
         let mut client = pool.get().await?;
         let key = &self.key;
-        let cp =
-            sitrep_db::audit::make_checkpoint(&mut client, &self.key_id, force, |m| key.sign(m).to_bytes()).await?;
+        let cp = sitrep_db::access_log::make_checkpoint(&mut client, &self.key_id, force, |m| key.sign(m).to_bytes())
+            .await?;
         Ok(cp)
     }
 

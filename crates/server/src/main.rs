@@ -332,7 +332,7 @@ async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
                     &sitrep_db::PoolOptions { max_connections: 1, ..Default::default() },
                 )?;
                 // The head signed includes every record committed so far.
-                sitrep_db::audit::seal_all(&mut pool.get().await?).await?;
+                sitrep_db::access_log::seal_all(&mut pool.get().await?).await?;
                 signer.checkpoint(&pool, true).await
             };
             match run.await {

@@ -1,5 +1,5 @@
 //! The sealer: chains the access-log records that requests write unchained
-//! (`sitrep_db::audit::seal`; docs/access-log.md, "Sealing"). Every process runs one;
+//! (`sitrep_db::access_log::seal`; docs/access-log.md, "Sealing"). Every process runs one;
 //! the chain head's lock makes one of them seal at a time, and any of them seals what
 //! another process wrote (so records of a process that died are sealed by the others,
 //! or by the next start).
@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use sitrep_db::Pool;
-use sitrep_db::audit::{SEAL_BATCH, seal, seal_all, seal_wanted};
+use sitrep_db::access_log::{SEAL_BATCH, seal, seal_all, seal_wanted};
 
 /// How long the sealer waits after being woken before it seals: the writing request's
 /// transaction commits in that time, and records of concurrent requests gather into

@@ -90,7 +90,7 @@ impl Application {
         // The access-log records of reads and refusals, several to a commit: on a
         // connection of their own, so that requests waiting for their record never hold
         // up the connection that writes it.
-        let recorder = sitrep_db::recorder::Recorder::start(sitrep_db::pool(
+        let recorder = sitrep_db::access_log::recorder::Recorder::start(sitrep_db::pool(
             &url,
             &sitrep_db::PoolOptions { max_connections: 1, ..options.clone() },
         )?);

@@ -312,7 +312,7 @@ impl TestApp {
     /// Seals every committed access-log record into the chain now (the server's sealer
     /// does so within milliseconds; tests that read `access_log` must not race it).
     pub async fn seal_log(&self) {
-        sitrep_db::audit::seal_all(&mut self.pool.get().await.unwrap()).await.unwrap();
+        sitrep_db::access_log::seal_all(&mut self.pool.get().await.unwrap()).await.unwrap();
     }
 
     /// Makes every insert into the access log fail from now on, as a full disk or a

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sitrep_access_log::export;
-use sitrep_db::audit::{self as log, LogFilter};
+use sitrep_db::access_log::{self as log, LogFilter};
 use sitrep_types::{AccessLogCheckpoint, AccessLogEntry, CheckpointKey, Page};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;

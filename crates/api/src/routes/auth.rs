@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{Duration, Utc};
 use sitrep_auth::{refresh, totp};
-use sitrep_db::audit::{ActorType, Outcome};
+use sitrep_db::access_log::{ActorType, Outcome};
 use sitrep_db::sessions::{self, RefreshUse};
 use sitrep_db::{GenericClient, accounts, second_factor};
 use sitrep_domain::account::{PASSWORD_MAX_CHARS, Username};
@@ -62,7 +62,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
     let username = Username::fold(&login.username);
     let logged_name: String = exact.chars().take(64).collect();
     let record = audit::anonymous(meta);
-    let record = sitrep_db::audit::AccessRecord { actor_name: Some(logged_name), ..record };
+    let record = sitrep_db::access_log::AccessRecord { actor_name: Some(logged_name), ..record };
     let keys = throttle::keys(meta, &username);
 
     if let Some(ip) = meta.client_addr
@@ -108,13 +108,13 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
             };
             let tx = client.transaction().await?;
             throttle::count_failure(state, meta, &tx, &keys, other.as_ref().map(|c| c.id), 401).await?;
-            let record = sitrep_db::audit::AccessRecord { actor_id: other.map(|c| c.id), ..record };
+            let record = sitrep_db::access_log::AccessRecord { actor_id: other.map(|c| c.id), ..record };
             audit::write(&tx, meta, record.refused(Outcome::Denied, reason, 401)).await?;
             tx.commit().await?;
             return Err(ApiError::InvalidCredentials);
         }
     };
-    let record = sitrep_db::audit::AccessRecord { actor_type: ActorType::User, actor_id: Some(user.id), ..record };
+    let record = sitrep_db::access_log::AccessRecord { actor_type: ActorType::User, actor_id: Some(user.id), ..record };
 
     let second_factor = match check_second_factor(state, &client, user.id, &login).await? {
         Ok(factor) => factor,
@@ -174,7 +174,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
     let absolute = Utc::now() + Duration::seconds(state.login.session_absolute_secs as i64);
     sessions::create_session(&tx, session_id, user.id, org_id, absolute, second_factor).await?;
     let pair = issue_pair(state, &tx, user.id, org_id, session_id, absolute).await?;
-    let record = sitrep_db::audit::AccessRecord {
+    let record = sitrep_db::access_log::AccessRecord {
         organisation_id: Some(org_id),
         membership_id: Some(membership_id),
         roles: roles.to_vec().into_iter().map(|r| r.as_str()).collect(),
@@ -255,7 +255,7 @@ async fn check_second_factor(
 async fn refuse<T>(
     state: &AppState,
     meta: &RequestMeta,
-    record: sitrep_db::audit::AccessRecord,
+    record: sitrep_db::access_log::AccessRecord,
     err: ApiError,
 ) -> Result<T, ApiError> {
     audit::commit(state, meta, record).await?;
@@ -323,7 +323,7 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
     let spent = match sessions::use_refresh_token(&tx, &hash).await? {
         RefreshUse::Spent(spent) => spent,
         RefreshUse::Reused { session_id, user_id, organisation_id } => {
-            let record = sitrep_db::audit::AccessRecord {
+            let record = sitrep_db::access_log::AccessRecord {
                 actor_type: ActorType::User,
                 actor_id: Some(user_id),
                 organisation_id: Some(organisation_id),
@@ -345,7 +345,7 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
             return Err(denied);
         }
     };
-    let record = sitrep_db::audit::AccessRecord {
+    let record = sitrep_db::access_log::AccessRecord {
         actor_type: ActorType::User,
         actor_id: Some(spent.user_id),
         organisation_id: Some(spent.organisation_id),
@@ -364,7 +364,7 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
                 spent.absolute_expires_at,
             )
             .await?;
-            let record = sitrep_db::audit::AccessRecord {
+            let record = sitrep_db::access_log::AccessRecord {
                 actor_name: Some(p.username),
                 membership_id: Some(p.membership_id),
                 roles: p.roles.to_vec().into_iter().map(|r| r.as_str()).collect(),

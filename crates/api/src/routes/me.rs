@@ -1,7 +1,7 @@
 //! `GET /api/v1/me`, `POST /api/v1/me/password` and `PUT /api/v1/me/language`.
 
 use actix_web::{HttpResponse, web};
-use sitrep_db::audit::Outcome;
+use sitrep_db::access_log::Outcome;
 use sitrep_db::{accounts, sessions};
 use sitrep_domain::AdminScope;
 use sitrep_domain::account::{NewPassword, PASSWORD_MAX_CHARS};

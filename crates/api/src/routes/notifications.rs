@@ -5,7 +5,7 @@
 
 use actix_web::{HttpResponse, web};
 use sha2::{Digest, Sha256};
-use sitrep_db::audit::Outcome;
+use sitrep_db::access_log::Outcome;
 use sitrep_db::notifications::{self, DutyRow, Owner, PreferencesRow};
 use sitrep_db::{GenericClient, accounts};
 use sitrep_domain::notify::{self, About, EmailAddress, Mail, MailedEvent, Preferences, QuietHours};

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use sitrep_db::audit::AccessRecord;
+use sitrep_db::access_log::AccessRecord;
 use sitrep_db::events::{self, EventType};
 use sitrep_db::pictures::{self, ListFilter, PictureRow};
 use sitrep_db::{GenericClient, Transaction};
@@ -446,7 +446,7 @@ pub async fn create_picture(
     // the transaction, so neither commits without the other. The request counts as
     // recorded only once both have committed (else the envelope records the failure).
     let r = audit::picture_of(&meta, &caller, id, 1, new.tier, new.tlp).status(201);
-    let record = async { sitrep_db::audit::record(&tx, &r).await.map_err(audit::unavailable) };
+    let record = async { sitrep_db::access_log::record(&tx, &r).await.map_err(audit::unavailable) };
     let (row, _) = futures_util::future::try_join(insert_draft(&tx, &caller, id, &checked), record).await?;
     let res = respond(&tx, actix_web::http::StatusCode::CREATED, &caller, &row).await?;
     tx.commit().await?;

@@ -40,7 +40,7 @@ const NOT_FOUND: ApiError = ApiError::NotFound { code: "report_not_found" };
 const LIST: &str = "reports";
 
 /// A record of `p` acting on revision `revision` of report `row`.
-fn record(meta: &RequestMeta, p: &Principal, row: &ReportRow) -> sitrep_db::audit::AccessRecord {
+fn record(meta: &RequestMeta, p: &Principal, row: &ReportRow) -> sitrep_db::access_log::AccessRecord {
     let mut r = audit::by(meta, p).object("report", row.id);
     r.object_revision = Some(row.revision);
     r.tier = Some(row.tier.as_str().to_owned());

@@ -11,8 +11,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use sha2::{Digest, Sha256};
 use sitrep_db::GenericClient;
+use sitrep_db::access_log::Outcome;
 use sitrep_db::attachments::{self as store_db, NewBlob, Upload};
-use sitrep_db::audit::Outcome;
 use sitrep_db::pictures::{self, PictureRow};
 use sitrep_domain::attachment::{
     ByteRange, byte_range, check_file_name, content_disposition, media_type_essence, percent_decode,
@@ -432,7 +432,7 @@ fn record(
     upload: &Upload,
     revision: i32,
     status: u16,
-) -> sitrep_db::audit::AccessRecord {
+) -> sitrep_db::access_log::AccessRecord {
     let mut r = audit::picture_of(meta, p, row.id, revision, row.tier, row.tlp).object("attachment", upload.id);
     let mut reason = format!("picture:{} sha256:{}", row.id, upload.sha256);
     if let Some(original) = &upload.original_sha256 {

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde_json::Value;
 use sitrep_db::Transaction;
-use sitrep_db::audit::Outcome;
+use sitrep_db::access_log::Outcome;
 use sitrep_db::taxii::inbox::{self as db, NewObject, StatusRow};
 use sitrep_stix::ids::{self, stix_time, taxii_time};
 use sitrep_stix::inbox::{

@@ -9,12 +9,12 @@
 //! being written is written at once, alone; records that arrive while a commit is under
 //! way form the next one. The batches are as large as the load makes them.
 //!
-//! A write records in its own transaction instead (`audit::record`), so that the write
+//! A write records in its own transaction instead (`access_log::record`), so that the write
 //! and its record commit together.
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::{self, AccessRecord};
+use crate::access_log::{self, AccessRecord};
 use crate::{DbError, Pool};
 
 /// Most records in one commit.
@@ -75,7 +75,7 @@ async fn write(pool: &Pool, jobs: &mut Vec<Job>) {
     };
     let shared = if jobs.len() > 1 {
         let records: Vec<&AccessRecord> = jobs.iter().map(|j| &j.record).collect();
-        match audit::record_rows(&client, &records).await {
+        match access_log::record_rows(&client, &records).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(error = %e, records = jobs.len(), "shared access-log commit failed; writing each alone");
@@ -86,7 +86,7 @@ async fn write(pool: &Pool, jobs: &mut Vec<Job>) {
         false
     };
     for job in jobs.drain(..) {
-        let written = if shared { Ok(()) } else { audit::record(&client, &job.record).await.map(drop) };
+        let written = if shared { Ok(()) } else { access_log::record(&client, &job.record).await.map(drop) };
         // The request may have gone (its client hung up); its record stands.
         let _ = job.done.send(written);
     }

@@ -3,7 +3,7 @@
 //! [`Record`](crate::chain::Record). The row protocol decodes every column of every row
 //! into fresh values; here a record costs no allocation once the buffers have grown.
 //!
-//! Like [`crate::audit::scan`], each range is its own short statement: no snapshot is
+//! Like [`crate::access_log::scan`], each range is its own short statement: no snapshot is
 //! held for the length of the scan (see docs/access-log.md, "The head row's dead
 //! versions"). The records are immutable, so reading them in several snapshots changes
 //! nothing.
@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use uuid::Uuid;
 
 use crate::DbError;
-use crate::audit::ENTRY_COLUMNS;
+use crate::access_log::ENTRY_COLUMNS;
 use sitrep_access_log::chain::{OptText, Record, TextList};
 
 const FIELDS: i16 = 22;
