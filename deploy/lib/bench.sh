@@ -83,6 +83,13 @@ bench_build() {
   bin=${CARGO_TARGET_DIR:-target}/release/sitrep
 }
 
+# bench_seed_tool: $seed, the benchmarks' access-log seeder (`sitrep-seed-access-log`, crate
+# sitrep-bench-tools; not in the production binary), built in release if missing or stale.
+bench_seed_tool() {
+  cargo build --release -p sitrep-bench-tools --bin sitrep-seed-access-log >&2
+  seed=${CARGO_TARGET_DIR:-target}/release/sitrep-seed-access-log
+}
+
 # The first secretariat account's password as `sitrep bootstrap` prints it: a one-time
 # password, good only for choosing one's own (bench_own_password, once the server runs).
 bench_bootstrap() {

@@ -5,7 +5,7 @@
 use serde_json::Value;
 use sitrep_access_log::chain::{BreakKind, GENESIS};
 use sitrep_server::Application;
-use sitrep_server::audit::{read_public_key, verify_database, verify_file};
+use sitrep_server::access_log::{read_public_key, verify_database, verify_file};
 use sitrep_types::{AccessLogCheckpoint, Page, Role};
 use tokio_postgres::NoTls;
 
@@ -602,7 +602,7 @@ async fn generated_records_extend_the_chain_the_verifier_accepts() {
     traffic(&app).await;
     let before: i64 =
         app.pool.get().await.unwrap().query_one("SELECT max(seq) FROM access_log", &[]).await.unwrap().get(0);
-    sitrep_server::audit::generate(&app.db_url, 25_000, false).await.unwrap();
+    sitrep_bench_tools::seed_access_log(&app.db_url, 25_000).await.unwrap();
     // The server's own records after them still chain on.
     let token = auditor_token(&app).await;
     assert_eq!(app.get("/api/v1/access-log?limit=1", Some(&token)).await.status(), 200);

@@ -195,13 +195,13 @@ async fn a_formula_in_a_failed_login_is_defused_in_the_csv_export_which_still_ve
         assert!(!line.contains(",\"=") && !line.contains(",\"@"), "{line}");
     }
     let key = public_key(&app);
-    let report = sitrep_server::audit::verify_file(&file, &key, vec![], false).unwrap();
+    let report = sitrep_server::access_log::verify_file(&file, &key, vec![], false).unwrap();
     assert!(report.records >= 3);
 
     for tampered in [text.replace("evil.example", "evil.exampl3"), text.replace(",\"'=hyperlink", ",\"''=hyperlink")] {
         assert_ne!(tampered, text);
         std::fs::write(&file, &tampered).unwrap();
-        broken(sitrep_server::audit::verify_file(&file, &key, vec![], false));
+        broken(sitrep_server::access_log::verify_file(&file, &key, vec![], false));
     }
 }
 

@@ -106,7 +106,7 @@ async fn two_processes_share_writes_reads_deliveries_streams_and_one_audit_chain
     assert_eq!((row.get::<_, i64>(0), row.get::<_, String>(1), row.get::<_, i32>(2)), (1, "delivered".into(), 1));
     assert!(row.get::<_, bool>(3), "no lease left behind");
 
-    // Records from both processes, one chain: `sitrep audit verify` says it is intact.
+    // Records from both processes, one chain: `sitrep access-log verify` says it is intact.
     app.seal_log().await;
     let n: i64 = db.query_one("SELECT count(*) FROM access_log", &[]).await.unwrap().get(0);
     assert!(n > 40, "{n} records");

@@ -1,7 +1,7 @@
 //! The hash chain of the access log, in one place: the canonical encoding of a record,
 //! the link hash, the checkpoint message, and the verifier. The writer
 //! (`audit::record`, with the SQL function `sitrep_audit_link` that mirrors [`link`]) and
-//! `sitrep audit verify` both use this module, so they cannot drift. Pure: no I/O.
+//! `sitrep access-log verify` both use this module, so they cannot drift. Pure: no I/O.
 //!
 //! ```text
 //! digest = SHA-256(canonical JSON of the record's content)

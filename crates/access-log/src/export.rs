@@ -1,5 +1,5 @@
 //! The export formats of the access log, written by the API and read back by
-//! `sitrep audit verify`: JSON Lines (one `AccessLogEntry` per line) and CSV.
+//! `sitrep access-log verify`: JSON Lines (one `AccessLogEntry` per line) and CSV.
 //!
 //! CSV (RFC 4180, `\n` line ends) has a header line with the column names below, then one
 //! record per line. So that a file reads back to exactly the record that was hashed: an
@@ -149,7 +149,7 @@ pub struct ReadError {
 }
 
 // ---------------------------------------------------------------------------------------
-// The fast reader used by `sitrep audit verify`: records straight into a reused
+// The fast reader used by `sitrep access-log verify`: records straight into a reused
 // [`Record`], no allocation per record. It accepts exactly what the serde path above
 // accepts (any key order, white space and escapes in JSON Lines; RFC 4180 quoting in
 // CSV) and yields the same values; the unit tests below hold the two to each other.

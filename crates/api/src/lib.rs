@@ -1,10 +1,10 @@
 //! The HTTP API of Sitrep: one module per resource, the extractors that parse requests
 //! and authenticate callers, the error type, the OpenAPI document, and `configure`.
 
+pub mod access_log;
 pub mod actions;
 mod admin;
 pub mod attachments;
-pub mod audit;
 pub mod body;
 pub mod browser_session;
 pub mod bucket;
@@ -36,8 +36,8 @@ pub use error::ApiError;
 pub use state::{AppState, LoginPolicy};
 
 use crate::routes::{
-    access_log, auth, feed, health, keys, me, notifications, organisations, pictures, reference, reports,
-    service_accounts, stream, subscriptions, threads, totp, users,
+    auth, feed, health, keys, me, notifications, organisations, pictures, reference, reports, service_accounts, stream,
+    subscriptions, threads, totp, users,
 };
 
 /// `405` with `Allow` for a method the resource does not offer.
@@ -342,10 +342,10 @@ fn taxii_routes(cfg: &mut web::ServiceConfig) {
 /// The access log (auditors and the secretariat).
 fn access_log_routes(cfg: &mut web::ServiceConfig) {
     for (path, handler) in [
-        ("/access-log", web::get().to(access_log::list_access_log)),
-        ("/access-log/export", web::get().to(access_log::export_access_log)),
-        ("/access-log/checkpoints", web::get().to(access_log::list_checkpoints)),
-        ("/access-log/checkpoint-key", web::get().to(access_log::get_checkpoint_key)),
+        ("/access-log", web::get().to(routes::access_log::list_access_log)),
+        ("/access-log/export", web::get().to(routes::access_log::export_access_log)),
+        ("/access-log/checkpoints", web::get().to(routes::access_log::list_checkpoints)),
+        ("/access-log/checkpoint-key", web::get().to(routes::access_log::get_checkpoint_key)),
     ] {
         cfg.service(web::resource(path).route(handler).default_service(not_allowed("GET")));
     }

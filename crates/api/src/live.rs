@@ -23,7 +23,7 @@ use sitrep_db::{GenericClient, Pool};
 use sitrep_domain::visibility::{Viewer, receives_event};
 use tokio::sync::{mpsc, watch};
 
-use crate::audit;
+use crate::access_log;
 use crate::error::ApiError;
 use crate::events::{event, position_key};
 use crate::meta::RequestMeta;
@@ -66,7 +66,7 @@ pub fn data(e: &EventRow) -> String {
 
 /// The access-log records of pushing `rows` to a stream (`events::records`).
 pub fn push_records(meta: &RequestMeta, p: &Principal, rows: &[&EventRow]) -> Vec<sitrep_db::access_log::AccessRecord> {
-    let mut base = audit::by(meta, p);
+    let mut base = access_log::by(meta, p);
     base.action = "stream.push".into();
     crate::events::records(base, rows.iter().copied(), false)
 }
@@ -322,7 +322,7 @@ impl Hub {
             let records: Vec<_> =
                 chunk.iter_mut().filter_map(|(_, r)| r.as_mut().map(|r| std::mem::take(&mut r.2))).flatten().collect();
             if let Err(e) = sitrep_db::access_log::record_many(&mut client, &records).await {
-                let e = audit::unavailable(e);
+                let e = access_log::unavailable(e);
                 tracing::warn!(error = %e, "live streams end: their pushes could not be recorded");
                 let mut registry = self.lock();
                 for (id, _) in chunk.iter().chain(outcome.by_ref().collect::<Vec<_>>().iter()) {

@@ -46,7 +46,7 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
-    /// Called by `audit::write` once the handler's own record is written.
+    /// Called by `access_log::write` once the handler's own record is written.
     pub(crate) fn mark_audited(&self) {
         self.audited.store(true, Ordering::SeqCst);
     }

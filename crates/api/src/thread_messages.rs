@@ -11,7 +11,7 @@ use sitrep_domain::visibility::Viewer;
 use sitrep_types::{Thread, ThreadMessage, ThreadOpenedAs};
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::principal::Principal;
@@ -30,7 +30,7 @@ pub(crate) fn record(
     row: &PictureRow,
     thread: Uuid,
 ) -> sitrep_db::access_log::AccessRecord {
-    let mut r = audit::picture(meta, p, row).object("thread", thread);
+    let mut r = access_log::picture(meta, p, row).object("thread", thread);
     r.reason = Some(format!("picture:{}", row.id));
     r
 }

@@ -10,7 +10,7 @@ use sitrep_db::sessions;
 use sitrep_domain::throttle::{self, Counted, Keys};
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::state::AppState;
@@ -92,13 +92,13 @@ pub async fn count_failure(
         let record = AccessRecord {
             action: ALERT_ACTION.to_owned(),
             actor_name: Some(name.chars().take(64).collect()),
-            ..audit::anonymous(meta)
+            ..access_log::anonymous(meta)
         };
         let record = match account {
             Some(id) => record.object("user", id),
             None => record,
         };
-        audit::write(c, meta, record.refused(Outcome::Denied, "account_failure_ceiling", status)).await?;
+        access_log::write(c, meta, record.refused(Outcome::Denied, "account_failure_ceiling", status)).await?;
     }
     sessions::purge_login_throttle(c, window).await?;
     Ok(())

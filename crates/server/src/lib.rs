@@ -1,8 +1,8 @@
 //! The `sitrep` binary's library: configuration, start-up, TLS, logging, the first-start
 //! bootstrap and its demo data, the access-log sealer and checkpoints, and the
-//! `sitrep audit …` commands.
+//! `sitrep access-log …` commands.
 
-pub mod audit;
+pub mod access_log;
 pub mod bootstrap;
 pub mod checkpoint;
 pub mod config;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use sitrep_server::checkpoint::CheckpointSigner;
-use sitrep_server::{Application, Settings, audit, bootstrap, telemetry};
+use sitrep_server::{Application, Settings, access_log, bootstrap, telemetry};
 
 #[derive(Parser)]
 #[command(name = "sitrep", version, about = "Secure situation-picture exchange for election security")]
@@ -29,10 +29,12 @@ enum Command {
     /// account (printing its password once) if the database is new; create the signing
     /// keys (and the self-signed certificate) in the data folder if missing.
     Bootstrap,
-    /// The access log: verify, sign a checkpoint, show the checkpoint key.
-    Audit {
+    /// The access log: verify, sign a checkpoint, show the checkpoint key. (`audit` is
+    /// its earlier name, still accepted.)
+    #[command(name = "access-log", alias = "audit")]
+    AccessLog {
         #[command(subcommand)]
-        command: AuditCommand,
+        command: AccessLogCommand,
     },
     /// The access-token signing keys in auth.keys_dir: list, rotate, retire.
     Keys {
@@ -62,7 +64,7 @@ enum KeysCommand {
 }
 
 #[derive(Subcommand)]
-enum AuditCommand {
+enum AccessLogCommand {
     /// Check the hash chain and the signed checkpoints of a database or an export file;
     /// name the first bad record. Exit 0: intact; 1: broken; 2: could not check.
     Verify {
@@ -73,7 +75,7 @@ enum AuditCommand {
         #[arg(long, env = "SITREP_VERIFY_DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
         /// The checkpoint public key: base64, PEM, or a file holding either
-        /// (GET /api/v1/access-log/checkpoint-key, or `sitrep audit public-key`).
+        /// (GET /api/v1/access-log/checkpoint-key, or `sitrep access-log public-key`).
         #[arg(long)]
         public_key: Option<String>,
         /// Signed checkpoints kept outside the database (JSON page, array or lines, as
@@ -93,12 +95,6 @@ enum AuditCommand {
     Checkpoint,
     /// Print the checkpoint public key (base64 raw and PEM) and its key id.
     PublicKey,
-    /// Append COUNT synthetic records (benchmarks only; never on a real log).
-    #[command(hide = true)]
-    Generate {
-        #[arg(long)]
-        count: u64,
-    },
 }
 
 #[tokio::main]
@@ -114,8 +110,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Command::Audit { command } = cli.command {
-        return audit(&settings, command).await;
+    if let Command::AccessLog { command } = cli.command {
+        return access_log_command(&settings, command).await;
     }
     if let Command::Keys { command } = cli.command {
         return keys(&settings, command);
@@ -125,7 +121,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::Bootstrap => run_bootstrap(&settings).await,
-        Command::Openapi { .. } | Command::Audit { .. } | Command::Keys { .. } => Ok(()),
+        Command::Openapi { .. } | Command::AccessLog { .. } | Command::Keys { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -263,37 +259,37 @@ fn openapi(output: &std::path::Path, check: bool) -> ExitCode {
     }
 }
 
-/// `sitrep audit …`; prints to standard output, messages to standard error.
+/// `sitrep access-log …`; prints to standard output, messages to standard error.
 #[allow(clippy::print_stdout)]
-async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
+async fn access_log_command(settings: &Settings, command: AccessLogCommand) -> ExitCode {
     let fail = |e: anyhow::Error| {
-        eprintln!("sitrep audit: {e:#}");
+        eprintln!("sitrep access-log: {e:#}");
         ExitCode::from(2)
     };
     match command {
-        AuditCommand::Verify { file, database_url, public_key, checkpoints, quiet, threads } => {
+        AccessLogCommand::Verify { file, database_url, public_key, checkpoints, quiet, threads } => {
             let key = match public_key {
-                Some(k) => audit::read_public_key(&k),
+                Some(k) => access_log::read_public_key(&k),
                 None => CheckpointSigner::load(&settings.checkpoint_key_file())
                     .map(|s| s.public())
-                    .and_then(|p| audit::read_public_key(&p.public_key))
+                    .and_then(|p| access_log::read_public_key(&p.public_key))
                     .map_err(|e| e.context("no --public-key given and no checkpoint key in the data folder")),
             };
             let key = match key {
                 Ok(k) => k,
                 Err(e) => return fail(e),
             };
-            let extra = match checkpoints.as_deref().map(audit::read_checkpoints).transpose() {
+            let extra = match checkpoints.as_deref().map(access_log::read_checkpoints).transpose() {
                 Ok(c) => c.unwrap_or_default(),
                 Err(e) => return fail(e),
             };
             let result = match file {
-                Some(path) => audit::verify_file_with(
+                Some(path) => access_log::verify_file_with(
                     &path,
                     &key,
                     extra,
                     !quiet,
-                    threads.unwrap_or_else(audit::default_threads).max(1),
+                    threads.unwrap_or_else(access_log::default_threads).max(1),
                 ),
                 None => {
                     let url = match database_url {
@@ -303,7 +299,7 @@ async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
                             Err(e) => return fail(e),
                         },
                     };
-                    audit::verify_database(&url, &key, extra, !quiet).await
+                    access_log::verify_database(&url, &key, extra, !quiet).await
                 }
             };
             match result {
@@ -317,14 +313,14 @@ async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
                     );
                     ExitCode::SUCCESS
                 }
-                Err(audit::VerifyError::Broken(b)) => {
+                Err(access_log::VerifyError::Broken(b)) => {
                     println!("access log BROKEN: {b}");
                     ExitCode::FAILURE
                 }
-                Err(audit::VerifyError::Failed(e)) => fail(e),
+                Err(access_log::VerifyError::Failed(e)) => fail(e),
             }
         }
-        AuditCommand::Checkpoint => {
+        AccessLogCommand::Checkpoint => {
             let run = async {
                 let signer = CheckpointSigner::load_or_create(&settings.checkpoint_key_file())?;
                 let pool = sitrep_db::pool(
@@ -341,13 +337,13 @@ async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Ok(None) => {
-                    eprintln!("sitrep audit: nothing to sign (empty log, or another process is signing now)");
+                    eprintln!("sitrep access-log: nothing to sign (empty log, or another process is signing now)");
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),
             }
         }
-        AuditCommand::PublicKey => match CheckpointSigner::load_or_create(&settings.checkpoint_key_file()) {
+        AccessLogCommand::PublicKey => match CheckpointSigner::load_or_create(&settings.checkpoint_key_file()) {
             Ok(signer) => {
                 let public = signer.public();
                 println!("key id: {}", public.key_id);
@@ -357,15 +353,5 @@ async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
             }
             Err(e) => fail(e),
         },
-        AuditCommand::Generate { count } => {
-            let url = match settings.database_url() {
-                Ok(u) => u.expose_secret().to_owned(),
-                Err(e) => return fail(e),
-            };
-            match audit::generate(&url, count, true).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(e),
-            }
-        }
     }
 }

@@ -2,7 +2,7 @@
 //! auditor's token, a verification's break, and an export downloaded to a file.
 
 use crate::helpers::{TestApp, request_id};
-use sitrep_server::audit::{VerifyError, read_public_key};
+use sitrep_server::access_log::{VerifyError, read_public_key};
 use sitrep_server::checkpoint::CheckpointSigner;
 use sitrep_types::Role;
 use std::path::Path;

@@ -133,10 +133,10 @@ impl Process {
     }
 }
 
-/// `sitrep audit verify` on the test database says the access log is intact.
+/// `sitrep access-log verify` on the test database says the access log is intact.
 pub fn assert_chain_intact(app: &TestApp) {
     let verify = std::process::Command::new(sitrep_binary())
-        .args(["audit", "verify", "--quiet", "--database-url", &app.db_url])
+        .args(["access-log", "verify", "--quiet", "--database-url", &app.db_url])
         .env("SITREP_DATA_DIR", &app.data_dir)
         .env_remove("DATABASE_URL")
         .output()

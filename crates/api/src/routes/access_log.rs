@@ -12,7 +12,7 @@ use sitrep_types::{AccessLogCheckpoint, AccessLogEntry, CheckpointKey, Page};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::Query;
 use crate::docs::{AuthFailures, Forbidden, QueryFailures, ServerFailures};
 use crate::error::ApiError;
@@ -136,7 +136,12 @@ pub async fn list_access_log(
     let items = log::list(&client, &filter, before, limit).await?;
     let last = items.last().map(|e| e.seq.to_string());
     let next = cursors.next(items.len(), limit, last.as_deref());
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("access_log", seq_range(&items, |e| e.seq))).await?;
+    access_log::commit(
+        &state,
+        &meta,
+        access_log::by(&meta, &caller).object("access_log", seq_range(&items, |e| e.seq)),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -169,7 +174,7 @@ pub struct ExportQuery {
 }
 
 /// The whole log from seq 1 up to and including this export's own record, in `seq`
-/// order, streamed; check it offline with `sitrep audit verify --file`.
+/// order, streamed; check it offline with `sitrep access-log verify --file`.
 #[utoipa::path(
     get, path = "/api/v1/access-log/export", tag = "access log",
     security(("bearer" = [])), params(ExportQuery),
@@ -192,13 +197,13 @@ pub async fn export_access_log(
     let mut client = meta.client(&state.pool).await?;
     // The record commits before any data is read or sent, and the export ends with it:
     // it is sealed into the chain first (with every record committed before it).
-    let record = audit::by(&meta, &caller).object("access_log_export", name);
+    let record = access_log::by(&meta, &caller).object("access_log_export", name);
     let upto = match log::record_sealed(&mut client, &record).await {
         Ok(seq) => {
-            audit::written(&meta);
+            access_log::written(&meta);
             seq
         }
-        Err(e) => return Err(audit::unavailable(e)),
+        Err(e) => return Err(access_log::unavailable(e)),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(async move {
@@ -269,7 +274,7 @@ pub async fn list_checkpoints(
     let last = items.last().map(|c| c.id.to_string());
     let next = cursors.next(items.len(), limit, last.as_deref());
     let range = seq_range(&items, |c| c.id);
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("access_log_checkpoint", range)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("access_log_checkpoint", range)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -288,6 +293,7 @@ pub async fn get_checkpoint_key(
         .checkpoint_key
         .clone()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no checkpoint key configured")))?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("access_log_checkpoint_key", &key.key_id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("access_log_checkpoint_key", &key.key_id))
+        .await?;
     Ok(HttpResponse::Ok().json(key))
 }

@@ -12,7 +12,7 @@ use sitrep_types::{Login, RefreshToken, TokenPair};
 use crate::browser_session::{Carrier, PresentedRefresh};
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::Json;
 use crate::docs::{AuthFailures, BodyFailures, ServerFailures};
 use crate::error::ApiError;
@@ -61,7 +61,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
     let exact = Username::normalise_for_lookup(&login.username);
     let username = Username::fold(&login.username);
     let logged_name: String = exact.chars().take(64).collect();
-    let record = audit::anonymous(meta);
+    let record = access_log::anonymous(meta);
     let record = sitrep_db::access_log::AccessRecord { actor_name: Some(logged_name), ..record };
     let keys = throttle::keys(meta, &username);
 
@@ -78,7 +78,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
         let client = meta.client(&state.pool).await?;
         if let Err((err, reason)) = throttle::check(&client, &keys).await? {
             drop(client);
-            audit::commit(state, meta, record.refused(Outcome::Denied, reason, 429)).await?;
+            access_log::commit(state, meta, record.refused(Outcome::Denied, reason, 429)).await?;
             return Err(err);
         }
         accounts::find_login_candidate(&client, &username, &exact).await?
@@ -109,7 +109,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
             let tx = client.transaction().await?;
             throttle::count_failure(state, meta, &tx, &keys, other.as_ref().map(|c| c.id), 401).await?;
             let record = sitrep_db::access_log::AccessRecord { actor_id: other.map(|c| c.id), ..record };
-            audit::write(&tx, meta, record.refused(Outcome::Denied, reason, 401)).await?;
+            access_log::write(&tx, meta, record.refused(Outcome::Denied, reason, 401)).await?;
             tx.commit().await?;
             return Err(ApiError::InvalidCredentials);
         }
@@ -123,7 +123,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
             if refusal.counts_as_failure() {
                 throttle::count_failure(state, meta, &tx, &keys, Some(user.id), 401).await?;
             }
-            audit::write(&tx, meta, record.refused(Outcome::Denied, refusal.reason(), 401)).await?;
+            access_log::write(&tx, meta, record.refused(Outcome::Denied, refusal.reason(), 401)).await?;
             tx.commit().await?;
             return Err(refusal.error());
         }
@@ -153,7 +153,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
             ("organisation_required", 422, e)
         };
         let outcome = if status == 422 { Outcome::Failed } else { Outcome::Denied };
-        audit::commit(state, meta, record.refused(outcome, reason, status)).await?;
+        access_log::commit(state, meta, record.refused(outcome, reason, status)).await?;
         return Err(err);
     };
 
@@ -162,7 +162,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
     // change or a deactivation since then wins (the account's row is locked until commit).
     if !accounts::lock_unchanged_credentials(&tx, user.id, &user.password_hash).await? {
         throttle::count_failure(state, meta, &tx, &keys, Some(user.id), 401).await?;
-        audit::write(&tx, meta, record.refused(Outcome::Denied, "credentials_changed", 401)).await?;
+        access_log::write(&tx, meta, record.refused(Outcome::Denied, "credentials_changed", 401)).await?;
         tx.commit().await?;
         return Err(ApiError::InvalidCredentials);
     }
@@ -180,7 +180,7 @@ async fn do_login(state: &AppState, meta: &RequestMeta, login: Login) -> Result<
         roles: roles.to_vec().into_iter().map(|r| r.as_str()).collect(),
         ..record
     };
-    audit::write(&tx, meta, record.object("session", session_id)).await?;
+    access_log::write(&tx, meta, record.object("session", session_id)).await?;
     tx.commit().await?;
     Ok(pair)
 }
@@ -258,7 +258,7 @@ async fn refuse<T>(
     record: sitrep_db::access_log::AccessRecord,
     err: ApiError,
 ) -> Result<T, ApiError> {
-    audit::commit(state, meta, record).await?;
+    access_log::commit(state, meta, record).await?;
     Err(err)
 }
 
@@ -318,7 +318,7 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
     let hash = refresh::hash(token);
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    let record = audit::anonymous(meta);
+    let record = access_log::anonymous(meta);
     let denied = ApiError::Unauthenticated { reason: "refresh_token_invalid" };
     let spent = match sessions::use_refresh_token(&tx, &hash).await? {
         RefreshUse::Spent(spent) => spent,
@@ -330,7 +330,7 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
                 ..record
             };
             tracing::warn!(%session_id, "refresh token reused: session revoked");
-            audit::write(
+            access_log::write(
                 &tx,
                 meta,
                 record.object("session", session_id).refused(Outcome::Denied, "refresh_token_reuse", 401),
@@ -340,7 +340,7 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
             return Err(denied);
         }
         RefreshUse::Invalid => {
-            audit::write(&tx, meta, record.refused(Outcome::Denied, "refresh_token_invalid", 401)).await?;
+            access_log::write(&tx, meta, record.refused(Outcome::Denied, "refresh_token_invalid", 401)).await?;
             tx.commit().await?;
             return Err(denied);
         }
@@ -370,13 +370,13 @@ async fn do_refresh(state: &AppState, meta: &RequestMeta, token: &str) -> Result
                 roles: p.roles.to_vec().into_iter().map(|r| r.as_str()).collect(),
                 ..record
             };
-            audit::write(&tx, meta, record).await?;
+            access_log::write(&tx, meta, record).await?;
             tx.commit().await?;
             Ok(pair)
         }
         Err(refusal) => {
             sessions::revoke_session(&tx, spent.session_id, refusal.as_str()).await?;
-            audit::write(&tx, meta, record.refused(Outcome::Denied, refusal.as_str(), 401)).await?;
+            access_log::write(&tx, meta, record.refused(Outcome::Denied, refusal.as_str(), 401)).await?;
             tx.commit().await?;
             Err(denied)
         }
@@ -410,7 +410,7 @@ pub async fn logout(
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     sessions::revoke_session(&tx, session_id, "logout").await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("session", session_id).status(204)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("session", session_id).status(204)).await?;
     tx.commit().await?;
     Ok(carrier.signed_out())
 }

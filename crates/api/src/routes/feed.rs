@@ -10,7 +10,7 @@ use sitrep_domain::visibility::Viewer;
 use sitrep_types::{Event, FeedPage};
 use utoipa::IntoParams;
 
-use crate::audit;
+use crate::access_log;
 use crate::body::Query;
 use crate::docs::{AuthFailures, Forbidden, QueryFailures, ServerFailures};
 use crate::error::ApiError;
@@ -62,8 +62,8 @@ pub async fn get_feed(
     let position = rows.last().map(|r| r.position.clone()).or(after).unwrap_or_else(|| ("0".to_owned(), 0));
     let next = cursors.at(&position_key(&position));
     let events: Vec<Event> = rows.iter().map(event).collect();
-    for record in crate::events::records(audit::by(&meta, &caller), &rows, true) {
-        audit::commit(&state, &meta, record).await?;
+    for record in crate::events::records(access_log::by(&meta, &caller), &rows, true) {
+        access_log::commit(&state, &meta, record).await?;
     }
     Ok(HttpResponse::Ok().json(FeedPage { events, next_cursor: next }))
 }

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sitrep_types::{Jwk, Jwks, SigningKeyInfo};
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::docs::{AuthFailures, Forbidden, ServerFailures};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
@@ -35,7 +35,7 @@ pub async fn jwks(state: web::Data<AppState>, meta: RequestMeta) -> Result<HttpR
             use_: "sig".into(),
         })
         .collect();
-    audit::commit(&state, &meta, audit::anonymous(&meta)).await?;
+    access_log::commit(&state, &meta, access_log::anonymous(&meta)).await?;
     Ok(HttpResponse::Ok().json(Jwks { keys }))
 }
 
@@ -60,7 +60,7 @@ pub async fn list_signing_keys(
     caller: Caller<Sysadmin>,
 ) -> Result<HttpResponse, ApiError> {
     let keys = infos(&state);
-    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller)).await?;
     Ok(HttpResponse::Ok().json(keys))
 }
 
@@ -86,9 +86,9 @@ pub async fn rotate_signing_key(
             ApiError::Internal(e)
         }
     })?;
-    let mut record = audit::by(&meta, &caller).status(201);
+    let mut record = access_log::by(&meta, &caller).status(201);
     record.object_type = Some("signing_key");
     record.object_id = Some(kid);
-    audit::commit(&state, &meta, record).await?;
+    access_log::commit(&state, &meta, record).await?;
     Ok(HttpResponse::Created().json(infos(&state)))
 }

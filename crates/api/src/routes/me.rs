@@ -7,7 +7,7 @@ use sitrep_domain::AdminScope;
 use sitrep_domain::account::{NewPassword, PASSWORD_MAX_CHARS};
 use sitrep_types::{ChangePassword, Lang, Me, SetLanguage};
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::Json;
 use crate::docs::{AuthFailures, BodyFailures, ServerFailures};
 use crate::error::ApiError;
@@ -40,7 +40,7 @@ pub async fn get_me(
         .filter(|m| m.active)
         .collect();
     let language = user.language.as_deref().and_then(Lang::parse);
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("user", caller.user_id)).await?;
     Ok(HttpResponse::Ok().json(Me {
         user_id: user.id,
         username: user.username,
@@ -82,7 +82,7 @@ async fn set_own_language(
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     accounts::set_language(&tx, caller.user_id, language.as_str()).await?;
-    audit::write(&tx, meta, audit::by(meta, caller).object("user", caller.user_id).status(204)).await?;
+    access_log::write(&tx, meta, access_log::by(meta, caller).object("user", caller.user_id).status(204)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -123,7 +123,7 @@ async fn change_own_password(
     caller: &Principal,
     body: ChangePassword,
 ) -> Result<(), ApiError> {
-    let record = audit::by(meta, caller).object("user", caller.user_id);
+    let record = access_log::by(meta, caller).object("user", caller.user_id);
     let session_id = match (caller.actor, caller.session_id) {
         (ActorKind::User, Some(sid)) => sid,
         _ => {
@@ -131,7 +131,7 @@ async fn change_own_password(
                 code: "people_only",
                 detail: "Service accounts have no password: they authenticate with API keys.",
             };
-            audit::commit(state, meta, record.refused(Outcome::Denied, "people_only", 403)).await?;
+            access_log::commit(state, meta, record.refused(Outcome::Denied, "people_only", 403)).await?;
             return Err(err);
         }
     };
@@ -147,7 +147,7 @@ async fn change_own_password(
         let client = meta.client(&state.pool).await?;
         if let Err((err, reason)) = throttle::check(&client, &keys).await? {
             drop(client);
-            audit::commit(state, meta, record.refused(Outcome::Denied, reason, 429)).await?;
+            access_log::commit(state, meta, record.refused(Outcome::Denied, reason, 429)).await?;
             return Err(err);
         }
         accounts::find_login_candidate(&client, &fold, &caller.username).await?
@@ -163,7 +163,7 @@ async fn change_own_password(
     let (Some(hash), Some(stored)) = (hash, stored) else {
         let tx = client.transaction().await?;
         throttle::count_failure(state, meta, &tx, &keys, Some(caller.user_id), 403).await?;
-        audit::write(&tx, meta, record.refused(Outcome::Denied, "wrong_password", 403)).await?;
+        access_log::write(&tx, meta, record.refused(Outcome::Denied, "wrong_password", 403)).await?;
         tx.commit().await?;
         return Err(ApiError::Forbidden { code: "current_password_invalid", detail: "The current password is wrong." });
     };
@@ -174,7 +174,7 @@ async fn change_own_password(
     if !accounts::lock_unchanged_credentials(&tx, caller.user_id, &stored.password_hash).await?
         || !sessions::lock_live_session(&tx, session_id).await?
     {
-        audit::write(&tx, meta, record.refused(Outcome::Denied, "credentials_changed", 409)).await?;
+        access_log::write(&tx, meta, record.refused(Outcome::Denied, "credentials_changed", 409)).await?;
         tx.commit().await?;
         return Err(ApiError::conflict(
             "credentials_changed",
@@ -184,7 +184,7 @@ async fn change_own_password(
     accounts::set_own_password(&tx, caller.user_id, &hash).await?;
     sessions::revoke_other_sessions(&tx, caller.user_id, session_id, "password_changed").await?;
     throttle::succeeded(&tx, &keys).await?;
-    audit::write(&tx, meta, record.status(204)).await?;
+    access_log::write(&tx, meta, record.status(204)).await?;
     tx.commit().await?;
     Ok(())
 }

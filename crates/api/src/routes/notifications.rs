@@ -18,7 +18,7 @@ use sitrep_types::{
 };
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
@@ -110,7 +110,12 @@ pub async fn get_preferences(
     }
     let client = meta.client(&state.pool).await?;
     let row = notifications::preferences(&client, caller.user_id).await?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("notification_preferences", caller.user_id)).await?;
+    access_log::commit(
+        &state,
+        &meta,
+        access_log::by(&meta, &caller).object("notification_preferences", caller.user_id),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(view(row)))
 }
 
@@ -184,11 +189,11 @@ async fn set_preferences(
     if changed && let Some(address) = &stored.email {
         send_confirmation(&tx, Owner::Person(caller.user_id), None, address).await?;
     }
-    let mut record = audit::by(meta, caller).object("notification_preferences", caller.user_id);
+    let mut record = access_log::by(meta, caller).object("notification_preferences", caller.user_id);
     if changed {
         record.reason = Some("confirmation_sent".into());
     }
-    audit::write(&tx, meta, record).await?;
+    access_log::write(&tx, meta, record).await?;
     tx.commit().await?;
     Ok(stored)
 }
@@ -216,15 +221,15 @@ pub async fn confirm_email(
     let confirmed = if body.0.token.len() > 100 { None } else { notifications::confirm(&tx, &hash).await? };
     let Some((owner, _)) = confirmed else {
         drop(tx);
-        let record = audit::anonymous(&meta).refused(Outcome::Denied, "confirmation_not_found", 404);
-        audit::commit(&state, &meta, record).await?;
+        let record = access_log::anonymous(&meta).refused(Outcome::Denied, "confirmation_not_found", 404);
+        access_log::commit(&state, &meta, record).await?;
         return Err(ApiError::not_found("confirmation_not_found"));
     };
     let record = match owner {
-        Owner::Person(u) => audit::anonymous(&meta).object("notification_preferences", u),
-        Owner::Duty(d) => audit::anonymous(&meta).object("duty_address", d),
+        Owner::Person(u) => access_log::anonymous(&meta).object("notification_preferences", u),
+        Owner::Duty(d) => access_log::anonymous(&meta).object("duty_address", d),
     };
-    audit::write(&tx, &meta, record.status(204)).await?;
+    access_log::write(&tx, &meta, record.status(204)).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -262,7 +267,7 @@ pub async fn list_duty_addresses(
     accounts::get_organisation(&client, id).await?.ok_or(ORG_NOT_FOUND)?;
     let rows = notifications::duty_addresses(&client, id).await?;
     let ids = rows.iter().map(|r| r.id).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("duty_address", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("duty_address", ids)).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(duty_view).collect::<Vec<_>>()))
 }
 
@@ -319,8 +324,8 @@ async fn set_duty_addresses(
     for d in rows.iter().filter(|d| added.contains(&d.id)) {
         send_confirmation(&tx, Owner::Duty(d.id), Some(organisation), &d.email).await?;
     }
-    let record = audit::by(meta, caller).objects("duty_address", rows.iter().map(|r| r.id).collect());
-    audit::write(&tx, meta, record).await?;
+    let record = access_log::by(meta, caller).objects("duty_address", rows.iter().map(|r| r.id).collect());
+    access_log::write(&tx, meta, record).await?;
     tx.commit().await?;
     Ok(rows)
 }
@@ -342,10 +347,10 @@ pub async fn list_mail_messages(
     let wanted = query.0.state.map(MailState::as_str);
     let client = meta.client(&state.pool).await?;
     let rows = notifications::messages(&client, wanted, 200).await?;
-    audit::commit(
+    access_log::commit(
         &state,
         &meta,
-        audit::by(&meta, &caller).objects("mail_message", rows.iter().map(|m| m.id).collect()),
+        access_log::by(&meta, &caller).objects("mail_message", rows.iter().map(|m| m.id).collect()),
     )
     .await?;
     Ok(HttpResponse::Ok().json(rows))
@@ -365,10 +370,10 @@ pub async fn list_escalations(
 ) -> Result<HttpResponse, ApiError> {
     let client = meta.client(&state.pool).await?;
     let rows = notifications::escalations(&client, 200).await?;
-    audit::commit(
+    access_log::commit(
         &state,
         &meta,
-        audit::by(&meta, &caller).objects("picture", rows.iter().map(|e| e.picture_id).collect()),
+        access_log::by(&meta, &caller).objects("picture", rows.iter().map(|e| e.picture_id).collect()),
     )
     .await?;
     Ok(HttpResponse::Ok().json(rows))
@@ -400,7 +405,7 @@ pub async fn list_overdue_acknowledgements(
         cursors.next_position(rows.len(), limit, rows.last().map(|r| (r.deadline, [r.picture_id, r.organisation_id])));
     let mut pictures: Vec<Uuid> = rows.iter().map(|r| r.picture_id).collect();
     pictures.dedup();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("picture", pictures)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("picture", pictures)).await?;
     Ok(HttpResponse::Ok().json(Page { items: rows, next_cursor: next }))
 }
 
@@ -507,7 +512,7 @@ pub async fn get_inbox(
     let client = meta.client(&state.pool).await?;
     let inbox = inbox_of(&client, &caller).await?;
     let ids = inbox.items.iter().map(|i| i.picture_id).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("picture", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("picture", ids)).await?;
     Ok(HttpResponse::Ok().json(inbox))
 }
 
@@ -543,7 +548,7 @@ pub async fn mark_inbox_read(
         .collect();
     notifications::mark_read(&tx, caller.user_id, &ids).await?;
     let after = inbox_of(&tx, &caller).await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).objects("event", ids)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).objects("event", ids)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(after))
 }

@@ -11,7 +11,7 @@ use sitrep_types::{
 };
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
@@ -42,7 +42,7 @@ pub async fn list_organisations(
     let items = accounts::list_organisations(&client, after.as_deref(), limit).await?;
     let next = cursors.next(items.len(), limit, items.last().map(|o| o.code.as_str()));
     let ids = items.iter().map(|o| o.id).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("organisation", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("organisation", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -68,7 +68,7 @@ pub async fn create_organisation(
     let org = accounts::insert_organisation(&tx, id, &new)
         .await
         .map_err(ApiError::on_unique("organisation_code_taken", "An organisation with that code exists."))?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("organisation", id).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("organisation", id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/organisations/{id}"))).json(org))
 }
@@ -88,7 +88,7 @@ pub async fn get_organisation(
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
     let org = accounts::get_organisation(&client, id).await?.ok_or(ApiError::not_found("organisation_not_found"))?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("organisation", id)).await?;
     Ok(HttpResponse::Ok().json(org))
 }
 
@@ -120,7 +120,7 @@ pub async fn update_organisation(
     if change.active == Some(false) {
         sessions::revoke_organisation_sessions(&tx, id, "organisation_deactivated").await?;
     }
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("organisation", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(org))
 }
@@ -145,7 +145,7 @@ pub async fn get_policy(
     }
     let client = meta.client(&state.pool).await?;
     let policy = accounts::get_organisation_policy(&client, id).await?.ok_or(not_found)?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("organisation", id)).await?;
     Ok(HttpResponse::Ok().json(policy))
 }
 
@@ -186,7 +186,7 @@ pub async fn update_policy(
     let totp = switch(current.require_totp_set_by, change.require_totp, by)?;
     let policy =
         accounts::update_organisation_policy(&tx, id, review, totp, ranges.as_deref()).await?.ok_or(not_found)?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("organisation", id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("organisation", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(policy))
 }

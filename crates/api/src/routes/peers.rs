@@ -9,7 +9,7 @@ use sitrep_domain::validation::check_text;
 use sitrep_types::{CreatePeer, Peer, PeerCredentials, PeerHealth, UpdatePeer};
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::Json;
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, ServerFailures};
 use crate::error::ApiError;
@@ -171,7 +171,7 @@ pub async fn list_peers(
     let client = meta.client(&state.pool).await?;
     let rows = db::list(&client).await?;
     let ids = rows.iter().map(|r| r.id).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("taxii_peer", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("taxii_peer", ids)).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(view).collect::<Vec<_>>()))
 }
 
@@ -211,7 +211,7 @@ pub async fn create_peer(
     let row = db::insert(&tx, id, &p.config(), credentials.as_deref(), caller.user_id)
         .await?
         .ok_or_else(|| ApiError::Conflict { code: "peer_name_taken", detail: NAME_TAKEN.into() })?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("taxii_peer", id).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("taxii_peer", id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(view(row)))
 }
@@ -231,7 +231,7 @@ pub async fn get_peer(
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
     let row = db::get(&client, id).await?.ok_or(NOT_FOUND)?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("taxii_peer", id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("taxii_peer", id)).await?;
     Ok(HttpResponse::Ok().json(view(row)))
 }
 
@@ -284,7 +284,7 @@ pub async fn update_peer(
     let row = db::update(&tx, id, &p.config(), credentials.as_deref(), moved || trust_changed)
         .await?
         .ok_or_else(|| ApiError::Conflict { code: "peer_name_taken", detail: NAME_TAKEN.into() })?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("taxii_peer", id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("taxii_peer", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(view(row)))
 }
@@ -314,7 +314,7 @@ pub async fn poll_peer(
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let row = db::poll_now(&tx, id).await?.ok_or(NOT_FOUND)?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("taxii_peer", id).status(202)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("taxii_peer", id).status(202)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Accepted().json(view(row)))
 }

@@ -26,7 +26,7 @@ use sitrep_types::{
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::{Json, Query};
 use crate::conditional::{self, Versioned, if_match, none_match};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
@@ -389,7 +389,7 @@ pub async fn list_pictures(
         })
         .collect();
     let ids = rows.iter().map(|r| r.id).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("picture", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("picture", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -434,8 +434,8 @@ pub async fn create_picture(
             ));
         }
         let row = pictures::find(&tx, &Viewer::from(&caller.permissions), existing, false).await?.ok_or(NOT_FOUND)?;
-        let r = audit::picture(&meta, &caller, &row).status(201);
-        audit::write(&tx, &meta, AccessRecord { reason: Some("idempotent_replay".into()), ..r }).await?;
+        let r = access_log::picture(&meta, &caller, &row).status(201);
+        access_log::write(&tx, &meta, AccessRecord { reason: Some("idempotent_replay".into()), ..r }).await?;
         let res = respond(&tx, actix_web::http::StatusCode::CREATED, &caller, &row).await?;
         tx.commit().await?;
         return Ok(located(res, row.id));
@@ -445,12 +445,12 @@ pub async fn create_picture(
     // The insert and its record go out together (one round trip); either failing fails
     // the transaction, so neither commits without the other. The request counts as
     // recorded only once both have committed (else the envelope records the failure).
-    let r = audit::picture_of(&meta, &caller, id, 1, new.tier, new.tlp).status(201);
-    let record = async { sitrep_db::access_log::record(&tx, &r).await.map_err(audit::unavailable) };
+    let r = access_log::picture_of(&meta, &caller, id, 1, new.tier, new.tlp).status(201);
+    let record = async { sitrep_db::access_log::record(&tx, &r).await.map_err(access_log::unavailable) };
     let (row, _) = futures_util::future::try_join(insert_draft(&tx, &caller, id, &checked), record).await?;
     let res = respond(&tx, actix_web::http::StatusCode::CREATED, &caller, &row).await?;
     tx.commit().await?;
-    audit::written(&meta);
+    access_log::written(&meta);
     Ok(located(res, id))
 }
 
@@ -569,20 +569,20 @@ pub async fn get_picture(
     let tag = etag(&caller, &row);
     if none_match(&req, &tag) {
         // Nothing changed since the caller's copy: still a read, logged as one.
-        let mut r = audit::picture(&meta, &caller, &row).status(304);
+        let mut r = access_log::picture(&meta, &caller, &row).status(304);
         r.reason = Some("not_modified".into());
-        audit::commit(&state, &meta, r).await?;
+        access_log::commit(&state, &meta, r).await?;
         return Ok(HttpResponse::NotModified().insert_header((header::ETAG, tag)).finish());
     }
     let related = related_seen(&client, &caller, &row.content).await?;
     let (body, redacted) = view(&caller, &row, &related);
-    let mut r = audit::picture(&meta, &caller, &row);
+    let mut r = access_log::picture(&meta, &caller, &row);
     if matches!(body, PictureView::Metadata(_)) {
         r.reason = Some("metadata_only".into());
     } else if redacted.any() {
         r.reason = redacted.reason();
     }
-    audit::commit(&state, &meta, r).await?;
+    access_log::commit(&state, &meta, r).await?;
     Ok(respond_with(actix_web::http::StatusCode::OK, &caller, &row, body))
 }
 
@@ -646,13 +646,13 @@ pub async fn update_picture(
     }
     let content: PictureContent = crate::body::from_value(merged)?;
     let revised = revise(&tx, &state, &caller, &row, &base, content).await?;
-    let mut r = audit::picture(&meta, &caller, &revised.row);
+    let mut r = access_log::picture(&meta, &caller, &revised.row);
     r.object_revision = Some(revised.revision);
     if revised.unchanged {
         // Nothing is written; the request is still recorded, as a read of the picture.
         r.reason = Some("unchanged".into());
     }
-    audit::write(&tx, &meta, r).await?;
+    access_log::write(&tx, &meta, r).await?;
     let res = respond(&tx, actix_web::http::StatusCode::OK, &caller, &revised.row).await?;
     tx.commit().await?;
     Ok(res)
@@ -878,9 +878,9 @@ async fn lifecycle(
         }
     }
     let row = pictures::find(&tx, &Viewer::from(&caller.permissions), row.id, false).await?.ok_or(NOT_FOUND)?;
-    let mut r = audit::picture(meta, caller, &row);
+    let mut r = access_log::picture(meta, caller, &row);
     r.object_revision = Some(revision);
-    audit::write(&tx, meta, r).await?;
+    access_log::write(&tx, meta, r).await?;
     let res = respond(&tx, actix_web::http::StatusCode::OK, caller, &row).await?;
     tx.commit().await?;
     Ok(res)
@@ -1034,7 +1034,7 @@ pub async fn list_revisions(
             }
         })
         .collect();
-    audit::commit(&state, &meta, audit::picture(&meta, &caller, &row)).await?;
+    access_log::commit(&state, &meta, access_log::picture(&meta, &caller, &row)).await?;
     Ok(HttpResponse::Ok().json(items))
 }
 
@@ -1064,12 +1064,12 @@ pub async fn get_revision(
     let history = pictures::indicator_history(&client, &[id]).await?.remove(&id).unwrap_or_default();
     let related = related_seen(&client, &caller, &rev.content).await?;
     let (content, redacted) = revision_content(&v, &row.handling(), n, rev.content, &history, &related);
-    let mut r = audit::picture(&meta, &caller, &row);
+    let mut r = access_log::picture(&meta, &caller, &row);
     r.object_revision = Some(n);
     if redacted.any() {
         r.reason = redacted.reason();
     }
-    audit::commit(&state, &meta, r).await?;
+    access_log::commit(&state, &meta, r).await?;
     Ok(HttpResponse::Ok().json(content))
 }
 
@@ -1094,10 +1094,10 @@ pub async fn related_by_indicator(
         return Err(NOT_FOUND);
     }
     let related = related_pictures(&client, &v, &row).await?;
-    let mut record = audit::picture(&meta, &caller, &row);
+    let mut record = access_log::picture(&meta, &caller, &row);
     record.reason = Some(format!("values:{},pictures:{}", related.values.len(), related.pictures.len()));
     record.object_ids = Some(related.pictures.iter().map(|p| p.id).collect());
-    audit::commit(&state, &meta, record).await?;
+    access_log::commit(&state, &meta, record).await?;
     Ok(HttpResponse::Ok().json(related))
 }
 

@@ -12,7 +12,7 @@ use sitrep_types::{
 };
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::Json;
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, ServerFailures};
 use crate::error::ApiError;
@@ -94,10 +94,10 @@ pub async fn acknowledge(
     let kind = sitrep_db::events::EventType::Acknowledged;
     sitrep_db::events::append(&tx, kind, row.id, row.revision, row.tier, row.tlp, Some(&originator)).await?;
     let status = ack_status(&tx, &caller, &row).await?;
-    audit::write(&tx, &meta, audit::picture(&meta, &caller, &row).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::picture(&meta, &caller, &row).status(201)).await?;
     // The thread opened or written in is in the log as a question's is.
     if let Some(thread) = thread {
-        audit::write(&tx, &meta, crate::thread_messages::record(&meta, &caller, &row, thread).status(201)).await?;
+        access_log::write(&tx, &meta, crate::thread_messages::record(&meta, &caller, &row, thread).status(201)).await?;
     }
     tx.commit().await?;
     Ok(HttpResponse::Created().json(status))
@@ -143,7 +143,7 @@ pub async fn list_acknowledgements(
     let row =
         pictures::find(&client, &Viewer::from(&caller.permissions), id.into_inner(), false).await?.ok_or(NOT_FOUND)?;
     let status = ack_status(&client, &caller, &row).await?;
-    audit::commit(&state, &meta, audit::picture(&meta, &caller, &row)).await?;
+    access_log::commit(&state, &meta, access_log::picture(&meta, &caller, &row)).await?;
     Ok(HttpResponse::Ok().json(status))
 }
 
@@ -185,7 +185,7 @@ pub async fn record_release_decision(
     reference::insert_release_decision(&tx, decision_id, &answer, body.0.disposition).await?;
     let decision = reference::release_decisions(&tx, row.id).await?.into_iter().find(|d| d.id == decision_id);
     let decision = decision.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("release decision vanished")))?;
-    audit::write(&tx, &meta, audit::picture(&meta, &caller, &row).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::picture(&meta, &caller, &row).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(decision))
 }
@@ -212,7 +212,7 @@ pub async fn list_release_decisions(
         return Err(NOT_FOUND);
     }
     let decisions = reference::release_decisions(&client, row.id).await?;
-    audit::commit(&state, &meta, audit::picture(&meta, &caller, &row)).await?;
+    access_log::commit(&state, &meta, access_log::picture(&meta, &caller, &row)).await?;
     Ok(HttpResponse::Ok().json(decisions))
 }
 
@@ -244,7 +244,7 @@ pub async fn list_elections(
     let client = meta.client(&state.pool).await?;
     let items = reference::elections(&client).await?;
     let ids = items.iter().map(|e| e.id).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("election", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("election", ids)).await?;
     Ok(HttpResponse::Ok().json(items))
 }
 
@@ -270,7 +270,7 @@ pub async fn create_election(
         reference::insert_election(&tx, id, &e.code, e.election_type, &e.name_en, e.election_day, e.hourly_digest)
             .await
             .map_err(ApiError::on_unique("election_code_taken", "An election with that code exists."))?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("election", id).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("election", id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(election))
 }
@@ -290,7 +290,7 @@ pub async fn get_election(
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
     let e = reference::get_election(&client, id).await?.ok_or(ApiError::not_found("election_not_found"))?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("election", id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("election", id)).await?;
     Ok(HttpResponse::Ok().json(e))
 }
 
@@ -316,7 +316,7 @@ pub async fn update_election(
     let e = reference::update_election(&tx, id, body.0.name_en.as_deref(), body.0.election_day, body.0.hourly_digest)
         .await?
         .ok_or(ApiError::not_found("election_not_found"))?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("election", id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("election", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(e))
 }
@@ -333,7 +333,7 @@ pub async fn list_communities(
 ) -> Result<HttpResponse, ApiError> {
     let client = meta.client(&state.pool).await?;
     let items = reference::communities(&client).await?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller)).await?;
     Ok(HttpResponse::Ok().json(items))
 }
 
@@ -360,7 +360,7 @@ pub async fn create_community(
     let community = reference::insert_community(&tx, &c.code, &c.name_en, c.description.as_deref())
         .await
         .map_err(ApiError::on_unique("community_code_taken", "A community with that code exists."))?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("community", &c.code).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("community", &c.code).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(community))
 }
@@ -377,6 +377,6 @@ pub async fn list_techniques(
     meta: RequestMeta,
     caller: Caller<Authenticated>,
 ) -> Result<HttpResponse, ApiError> {
-    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller)).await?;
     Ok(HttpResponse::Ok().json(sitrep_stix::disarm::techniques()))
 }

@@ -22,7 +22,7 @@ use sitrep_types::{Originator, Page, Report, ReportContent, ReportListItem, Repo
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::Json;
 use crate::conditional::{self, Versioned, if_match};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
@@ -41,7 +41,7 @@ const LIST: &str = "reports";
 
 /// A record of `p` acting on revision `revision` of report `row`.
 fn record(meta: &RequestMeta, p: &Principal, row: &ReportRow) -> sitrep_db::access_log::AccessRecord {
-    let mut r = audit::by(meta, p).object("report", row.id);
+    let mut r = access_log::by(meta, p).object("report", row.id);
     r.object_revision = Some(row.revision);
     r.tier = Some(row.tier.as_str().to_owned());
     r.tlp = Some(row.tlp.as_str().to_owned());
@@ -269,7 +269,7 @@ pub async fn list_reports(
         })
         .collect();
     let ids = items.iter().map(|r| r.id).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("report", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("report", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -296,7 +296,7 @@ pub async fn create_report(
     let id = Uuid::new_v4();
     reports::create(&tx, id, Utc::now().year(), caller.organisation_id, caller.user_id, checked.content()).await?;
     let row = reports::find(&tx, &Viewer::from(&caller.permissions), id).await?.ok_or(NOT_FOUND)?;
-    audit::write(&tx, &meta, record(&meta, &caller, &row).status(201)).await?;
+    access_log::write(&tx, &meta, record(&meta, &caller, &row).status(201)).await?;
     let mut res = respond(&tx, StatusCode::CREATED, &caller, &row).await?;
     tx.commit().await?;
     if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v1/reports/{id}")) {
@@ -329,7 +329,7 @@ pub async fn get_report(
     let mut r = record(&meta, &caller, &row);
     r.object_ids = Some(body.included.iter().map(|p| p.id).collect());
     r.reason = note;
-    audit::commit(&state, &meta, r).await?;
+    access_log::commit(&state, &meta, r).await?;
     Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(&caller, &row))).json(body))
 }
 
@@ -424,7 +424,7 @@ pub async fn update_report(
             r.object_revision = Some(next);
         }
     }
-    audit::write(&tx, &meta, r).await?;
+    access_log::write(&tx, &meta, r).await?;
     let row = reports::find(&tx, &v, row.id).await?.ok_or(NOT_FOUND)?;
     let res = respond(&tx, StatusCode::OK, &caller, &row).await?;
     tx.commit().await?;
@@ -569,7 +569,7 @@ async fn lifecycle(
     let row = reports::find(&tx, &Viewer::from(&caller.permissions), row.id).await?.ok_or(NOT_FOUND)?;
     let mut r = record(meta, caller, &row);
     r.object_revision = Some(revision);
-    audit::write(&tx, meta, r).await?;
+    access_log::write(&tx, meta, r).await?;
     let res = respond(&tx, StatusCode::OK, caller, &row).await?;
     tx.commit().await?;
     Ok(res)

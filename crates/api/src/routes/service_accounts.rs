@@ -15,8 +15,8 @@ use sitrep_types::{
 };
 use uuid::Uuid;
 
+use crate::access_log::{self, RecordExt};
 use crate::admin::{self, AccountKind, check_manages, check_organisation, refused};
-use crate::audit::{self, RecordExt};
 use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
@@ -98,7 +98,7 @@ pub async fn list_service_accounts(
     let ids: Vec<Uuid> = rows.iter().map(|(_, r)| r.id).collect();
     let memberships = accounts::memberships_of_users(&client, &ids, caller.permissions.admin_scope()).await?;
     let items = rows.into_iter().map(|(_, row)| account(row, &memberships)).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("service_account", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("service_account", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -133,7 +133,7 @@ pub async fn create_service_account(
         accounts::insert_membership(&tx, Uuid::new_v4(), id, organisation, new.roles, None, Some(caller.user_id))
             .await?;
     let account = account(row, &[membership]);
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("service_account", id).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("service_account", id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/service-accounts/{id}"))).json(account))
 }
@@ -154,7 +154,7 @@ pub async fn get_service_account(
     let client = meta.client(&state.pool).await?;
     let row = find_visible(&client, &caller.permissions, id).await?;
     let account = with_roles(&client, row).await?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("service_account", id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("service_account", id)).await?;
     Ok(HttpResponse::Ok().json(account))
 }
 
@@ -190,7 +190,7 @@ pub async fn update_service_account(
     let description = change.description.as_ref().map(|d| d.as_deref());
     let row = service_accounts::update_service_account(&tx, id, description, change.active).await?.ok_or(NOT_FOUND)?;
     let account = with_roles(&tx, row).await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("service_account", id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("service_account", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(account))
 }
@@ -233,8 +233,12 @@ pub async fn list_api_keys(
     check_manages(&client, &caller, id).await?;
     let keys: Vec<ApiKey> = service_accounts::list_api_keys(&client, id).await?.into_iter().map(api_key).collect();
     let ids = keys.iter().map(|k| k.id).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("service_account", id).objects("api_key", ids))
-        .await?;
+    access_log::commit(
+        &state,
+        &meta,
+        access_log::by(&meta, &caller).object("service_account", id).objects("api_key", ids),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(keys))
 }
 
@@ -277,8 +281,8 @@ pub async fn create_api_key(
         },
     )
     .await?;
-    let record = audit::by(&meta, &caller).object("api_key", key_id).status(201);
-    audit::write(&tx, &meta, record).await?;
+    let record = access_log::by(&meta, &caller).object("api_key", key_id).status(201);
+    access_log::write(&tx, &meta, record).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/service-accounts/{id}/keys/{key_id}")))
@@ -302,7 +306,7 @@ pub async fn get_api_key(
     find_visible(&client, &caller.permissions, id).await?;
     check_manages(&client, &caller, id).await?;
     let row = service_accounts::get_api_key(&client, id, key_id).await?.ok_or(KEY_NOT_FOUND)?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("api_key", key_id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("api_key", key_id)).await?;
     Ok(HttpResponse::Ok().json(api_key(row)))
 }
 
@@ -326,7 +330,7 @@ pub async fn revoke_api_key(
     find_visible(&tx, &caller.permissions, id).await?;
     check_manages(&tx, &caller, id).await?;
     let row = service_accounts::revoke_api_key(&tx, id, key_id, caller.user_id).await?.ok_or(KEY_NOT_FOUND)?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("api_key", key_id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("api_key", key_id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(api_key(row)))
 }

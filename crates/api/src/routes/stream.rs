@@ -23,7 +23,7 @@ use sitrep_db::events;
 use sitrep_domain::visibility::Viewer;
 use tokio::sync::mpsc;
 
-use crate::audit;
+use crate::access_log;
 use crate::docs::{AuthFailures, Forbidden, ServerFailures};
 use crate::error::ApiError;
 use crate::events::{parse_position, position_key};
@@ -70,7 +70,7 @@ pub async fn stream(
         None => events::head(&client).await?,
     };
     // Opening the stream is itself recorded before anything is sent.
-    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller)).await?;
     drop(client);
     let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
     // A fresh channel has room.
@@ -136,7 +136,7 @@ async fn catch_up_to(
         if !rows.is_empty() {
             let refs: Vec<&events::EventRow> = rows.iter().collect();
             for record in live::push_records(&s.meta, &s.principal, &refs) {
-                audit::commit(state, &s.meta, record).await?;
+                access_log::commit(state, &s.meta, record).await?;
             }
         }
         drop(client);

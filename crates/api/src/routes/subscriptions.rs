@@ -11,7 +11,7 @@ use sitrep_types::{
 };
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::Json;
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, ServerFailures};
 use crate::error::ApiError;
@@ -55,7 +55,7 @@ pub async fn list_subscriptions(
     let client = meta.client(&state.pool).await?;
     let rows = subscriptions::list(&client, caller.permissions.admin_scope()).await?;
     let ids = rows.iter().map(|r| r.id).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("subscription", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("subscription", ids)).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(|r| view(r, None)).collect::<Vec<_>>()))
 }
 
@@ -119,7 +119,7 @@ pub async fn create_subscription(
         caller.user_id,
     )
     .await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("subscription", id).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("subscription", id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(view(row, secret)))
 }
@@ -139,7 +139,7 @@ pub async fn get_subscription(
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
     let row = subscriptions::get(&client, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("subscription", id)).await?;
     Ok(HttpResponse::Ok().json(view(row, None)))
 }
 
@@ -176,7 +176,7 @@ pub async fn update_subscription(
         None
     };
     let row = subscriptions::update(&tx, id, body.0.active, secrets).await?.ok_or(NOT_FOUND)?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("subscription", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(view(row, secret)))
 }
@@ -226,7 +226,7 @@ pub async fn list_deliveries(
             attempts: d.attempts,
         })
         .collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("subscription", id)).await?;
     Ok(HttpResponse::Ok().json(items))
 }
 
@@ -249,7 +249,7 @@ pub async fn replay_deliveries(
     let tx = client.transaction().await?;
     subscriptions::get(&tx, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
     let queued = subscriptions::replay(&tx, id, body.0.delivered).await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("subscription", id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("subscription", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(Replayed { queued }))
 }
@@ -266,7 +266,7 @@ pub async fn list_webhook_hosts(
 ) -> Result<HttpResponse, ApiError> {
     let client = meta.client(&state.pool).await?;
     let hosts = subscriptions::webhook_hosts(&client).await?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller)).await?;
     Ok(HttpResponse::Ok().json(hosts.into_iter().map(|host| WebhookHost { host }).collect::<Vec<_>>()))
 }
 
@@ -294,7 +294,7 @@ pub async fn add_webhook_host(
     if !subscriptions::add_webhook_host(&tx, &host, caller.user_id).await? {
         return Err(ApiError::Conflict { code: "host_exists", detail: "The host is on the list already.".into() });
     }
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("webhook_host", &host).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("webhook_host", &host).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(WebhookHost { host }))
 }

@@ -26,7 +26,7 @@ use sitrep_types::{
 };
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::pagination::Cursors;
@@ -702,7 +702,7 @@ async fn read_page(
         }
     }
     let next = out.next.as_ref().map(|pos| cursors.at(&position_key(pos)));
-    let mut record = audit::by(meta, p).objects("picture", out.pictures.clone());
+    let mut record = access_log::by(meta, p).objects("picture", out.pictures.clone());
     record.tier = Some(tier.as_str().to_owned());
     let mut reason = format!("objects:{}", out.items.len());
     if out.redacted.indicators > 0 {
@@ -715,7 +715,7 @@ async fn read_page(
     if let Some(object) = object {
         record.object_id = Some(object.chars().take(100).collect());
     }
-    audit::commit(state, meta, record).await?;
+    access_log::commit(state, meta, record).await?;
     Ok((out, next))
 }
 
@@ -761,7 +761,7 @@ pub async fn discovery(
     req: HttpRequest,
 ) -> Result<HttpResponse, TaxiiError> {
     let root = format!("{}/taxii2/api/", origin(&state, &req));
-    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller)).await?;
     Ok(taxii_json(&TaxiiDiscovery {
         title: "Sitrep".into(),
         description: Some("Situation pictures of the cooperation group on election security, as STIX 2.1".into()),
@@ -781,7 +781,7 @@ pub async fn api_root(
     meta: RequestMeta,
     caller: TaxiiCaller,
 ) -> Result<HttpResponse, TaxiiError> {
-    audit::commit(&state, &meta, audit::by(&meta, &caller)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller)).await?;
     Ok(taxii_json(&TaxiiApiRoot {
         title: "Sitrep situation pictures".into(),
         description: Some(
@@ -811,10 +811,10 @@ pub async fn list_collections(
     if inbox {
         names.push("inbox");
     }
-    let mut record = audit::by(&meta, &caller);
+    let mut record = access_log::by(&meta, &caller);
     record.object_type = Some("taxii_collection");
     record.reason = Some(format!("collections:{}", names.join(",")));
-    audit::commit(&state, &meta, record).await?;
+    access_log::commit(&state, &meta, record).await?;
     let mut collections: Vec<TaxiiCollection> = tiers.into_iter().map(collection).collect();
     if inbox {
         collections.push(inbox_collection(&caller));
@@ -836,13 +836,13 @@ pub async fn get_collection(
 ) -> Result<HttpResponse, TaxiiError> {
     if Uuid::parse_str(&path).is_ok_and(|id| own_inbox(&caller, id)) {
         let inbox = inbox_collection(&caller);
-        audit::commit(&state, &meta, audit::by(&meta, &caller).object("taxii_collection", inbox.id)).await?;
+        access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("taxii_collection", inbox.id)).await?;
         return Ok(taxii_json(&inbox));
     }
     let tier = tier_of(&caller, &path)?;
-    let mut record = audit::by(&meta, &caller).object("taxii_collection", ids::collection(tier));
+    let mut record = access_log::by(&meta, &caller).object("taxii_collection", ids::collection(tier));
     record.tier = Some(tier.as_str().to_owned());
-    audit::commit(&state, &meta, record).await?;
+    access_log::commit(&state, &meta, record).await?;
     Ok(taxii_json(&collection(tier)))
 }
 

@@ -13,7 +13,7 @@ use sitrep_domain::visibility::Viewer;
 use sitrep_types::{CreateThreadMessage, MyThreads, Thread, ThreadList, ThreadMessage, ThreadOpenedAs, ThreadSummary};
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::Json;
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, ServerFailures};
 use crate::error::ApiError;
@@ -81,10 +81,10 @@ pub async fn list_threads(
         list.push(view(&client, &caller, &row, t, own).await?);
     }
     let ids = list.iter().map(|t| t.id).collect();
-    let mut r = audit::picture(&meta, &caller, &row).objects("thread", ids);
+    let mut r = access_log::picture(&meta, &caller, &row).objects("thread", ids);
     r.object_id = None;
     r.reason = Some(format!("picture:{}", row.id));
-    audit::commit(&state, &meta, r).await?;
+    access_log::commit(&state, &meta, r).await?;
     Ok(HttpResponse::Ok().json(ThreadList { threads: list }))
 }
 
@@ -116,7 +116,7 @@ pub async fn ask(
     let (thread, _) =
         threads::open(&tx, row.id, caller.organisation_id, caller.user_id, ThreadOpenedAs::Question).await?;
     let thread = write_message(&tx, &caller, &row, thread, &body.0.body).await?;
-    audit::write(&tx, &meta, record(&meta, &caller, &row, thread.id).status(201)).await?;
+    access_log::write(&tx, &meta, record(&meta, &caller, &row, thread.id).status(201)).await?;
     tx.commit().await?;
     Ok(created(thread))
 }
@@ -154,7 +154,7 @@ pub async fn get_thread(
     }
     let messages = if sight == ThreadSight::Full { Some(one_thread(&client, t.id).await?) } else { None };
     let view = view(&client, &caller, &row, t, messages).await?;
-    audit::commit(&state, &meta, record(&meta, &caller, &row, thread)).await?;
+    access_log::commit(&state, &meta, record(&meta, &caller, &row, thread)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -185,7 +185,7 @@ pub async fn post_message(
         return Err(THREAD_NOT_FOUND);
     }
     let thread = write_message(&tx, &caller, &row, t.id, &body.0.body).await?;
-    audit::write(&tx, &meta, record(&meta, &caller, &row, thread.id).status(201)).await?;
+    access_log::write(&tx, &meta, record(&meta, &caller, &row, thread.id).status(201)).await?;
     tx.commit().await?;
     Ok(created(thread))
 }
@@ -206,7 +206,7 @@ pub async fn my_threads(
     let client = meta.client(&state.pool).await?;
     let mine = mine(&client, &caller).await?;
     let ids = mine.threads.iter().map(|t| t.id).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("thread", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("thread", ids)).await?;
     Ok(HttpResponse::Ok().json(mine))
 }
 

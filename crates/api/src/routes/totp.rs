@@ -8,7 +8,7 @@ use sitrep_db::{GenericClient, accounts, second_factor, sessions};
 use sitrep_types::{RecoveryCodes, TotpCode, TotpEnrolment, TotpStatus};
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::Json;
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, ServerFailures};
 use crate::error::ApiError;
@@ -94,7 +94,7 @@ pub async fn get_totp(
         accounts::get_organisation_policy(&client, caller.organisation_id).await?.is_some_and(|o| o.require_totp);
     let required = by_policy || caller.role_names().iter().any(|r| state.login.roles_needing_totp().contains(r));
     let left = second_factor::unused_recovery_codes(&client, caller.user_id).await?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("user", caller.user_id)).await?;
     Ok(HttpResponse::Ok().json(TotpStatus { enabled, required, recovery_codes_left: left }))
 }
 
@@ -126,7 +126,7 @@ pub async fn start_totp(
             detail: "TOTP is already enabled; switch it off first to enrol a new device.".into(),
         });
     }
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", caller.user_id).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("user", caller.user_id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(TotpEnrolment { secret: base32, otpauth_uri: uri }))
 }
@@ -158,7 +158,7 @@ pub async fn confirm_totp(
     if let Some(session) = caller.session_id {
         sessions::mark_second_factor(&tx, session, "totp").await?;
     }
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("user", caller.user_id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(codes))
 }
@@ -184,7 +184,7 @@ pub async fn renew_recovery_codes(
     let tx = client.transaction().await?;
     spend_code_when(&state, &tx, caller.user_id, &body.0.code, true).await?;
     let codes = new_recovery_codes(&tx, caller.user_id).await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", caller.user_id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("user", caller.user_id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(codes))
 }
@@ -216,7 +216,7 @@ pub async fn disable_totp(
     }
     spend_code_when(&state, &tx, caller.user_id, &body.0.code, true).await?;
     second_factor::remove_totp(&tx, caller.user_id).await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", caller.user_id).status(204)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("user", caller.user_id).status(204)).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

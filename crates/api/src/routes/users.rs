@@ -9,8 +9,8 @@ use sitrep_domain::{AccountRoles, AdminScope, Permissions};
 use sitrep_types::{CreateMembership, CreateUser, Membership, Page, UpdateMembership, UpdateUser, User};
 use uuid::Uuid;
 
+use crate::access_log::{self, RecordExt};
 use crate::admin::{self, AccountKind, check_manages, check_organisation, refused};
-use crate::audit::{self, RecordExt};
 use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
@@ -71,7 +71,7 @@ pub async fn list_users(
             user(row, mine)
         })
         .collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).objects("user", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).objects("user", ids)).await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: next }))
 }
 
@@ -108,7 +108,7 @@ pub async fn create_user(
         Some(caller.user_id),
     )
     .await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", id).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("user", id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/users/{id}")))
@@ -130,7 +130,7 @@ pub async fn get_user(
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
     let found = find_visible(&client, &caller.permissions, id).await?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("user", id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("user", id)).await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -177,7 +177,7 @@ pub async fn update_user(
         sessions::revoke_user_sessions(&tx, id, None, reason).await?;
     }
     let memberships = accounts::memberships_of(&tx, id, caller.permissions.admin_scope()).await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("user", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(user(row, memberships)))
 }
@@ -198,7 +198,8 @@ pub async fn list_memberships(
     let client = meta.client(&state.pool).await?;
     let found = find_visible(&client, &caller.permissions, id).await?;
     let ids = found.memberships.iter().map(|m| m.id).collect();
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("user", id).objects("membership", ids)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("user", id).objects("membership", ids))
+        .await?;
     Ok(HttpResponse::Ok().json(found.memberships))
 }
 
@@ -246,7 +247,8 @@ pub async fn create_membership(
     )
     .await?;
     settle(&tx, &state, &before, id, caller.user_id).await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("membership", membership.id).status(201)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("membership", membership.id).status(201))
+        .await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(membership))
 }
@@ -313,7 +315,7 @@ pub async fn update_membership(
         }
     };
     settle(&tx, &state, &before, id, caller.user_id).await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("membership", membership_id)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("membership", membership_id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(result))
 }
@@ -344,7 +346,7 @@ pub async fn reset_totp(
     check_manages(&tx, &caller, id).await?;
     sitrep_db::second_factor::remove_totp(&tx, id).await?;
     sessions::revoke_user_sessions(&tx, id, None, "totp_reset").await?;
-    audit::write(&tx, &meta, audit::by(&meta, &caller).object("user", id).status(204)).await?;
+    access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("user", id).status(204)).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

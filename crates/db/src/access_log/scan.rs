@@ -1,4 +1,4 @@
-//! Reading the access log fast for `sitrep audit verify`: `COPY … TO STDOUT (FORMAT
+//! Reading the access log fast for `sitrep access-log verify`: `COPY … TO STDOUT (FORMAT
 //! binary)` of one `seq` range at a time, decoded straight into a reused
 //! [`Record`](crate::chain::Record). The row protocol decodes every column of every row
 //! into fresh values; here a record costs no allocation once the buffers have grown.

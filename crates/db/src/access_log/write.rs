@@ -184,7 +184,7 @@ pub async fn record_many(client: &mut crate::Client, records: &[AccessRecord]) -
 
 /// Appends `records` straight to the chain in one transaction under the head lock, by
 /// binary `COPY`, with the digest and link code the writer and the sealer use. Only for
-/// `sitrep audit generate` (seeding benchmarks with millions of records); the server
+/// `sitrep-seed-access-log` (seeding benchmarks with millions of records); the server
 /// always writes through [`record`] and the sealer.
 pub async fn append_bulk(client: &mut crate::Client, records: &[AccessRecord]) -> Result<(), DbError> {
     use tokio_postgres::binary_copy::BinaryCopyInWriter;

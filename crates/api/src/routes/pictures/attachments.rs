@@ -23,8 +23,8 @@ use sitrep_types::{Attachment, AttachmentUploaded, LocalizedText, PictureContent
 use uuid::Uuid;
 
 use super::{NOT_FOUND, check_if_match, etag, idempotency_key, own_locked, related_seen, revise, view};
+use crate::access_log::{self, RecordExt};
 use crate::attachments::{ReceiveError, Store};
-use crate::audit::{self, RecordExt};
 use crate::conditional::if_match;
 use crate::docs::{AuthFailures, Conflict, Forbidden, NotFound, ServerFailures};
 use crate::error::ApiError;
@@ -296,8 +296,8 @@ pub async fn upload_attachment(
                 Some(sha) => format!("media_type_mismatch sha256:{}", hex::encode(sha)),
                 None => "media_type_mismatch".to_owned(),
             };
-            let r = audit::by(&meta, &caller).object("picture", id).refused(Outcome::Failed, &reason, 422);
-            audit::commit(&state, &meta, r).await?;
+            let r = access_log::by(&meta, &caller).object("picture", id).refused(Outcome::Failed, &reason, 422);
+            access_log::commit(&state, &meta, r).await?;
             return Err(ApiError::Invalid(m.invalid().into()));
         }
         Err(ReceiveError::Image(why, sha)) => {
@@ -305,8 +305,8 @@ pub async fn upload_attachment(
                 tracing::info!(%detail, "an uploaded image does not decode");
             }
             let reason = format!("{} sha256:{}", why.code(), hex::encode(sha));
-            let r = audit::by(&meta, &caller).object("picture", id).refused(Outcome::Failed, &reason, 422);
-            audit::commit(&state, &meta, r).await?;
+            let r = access_log::by(&meta, &caller).object("picture", id).refused(Outcome::Failed, &reason, 422);
+            access_log::commit(&state, &meta, r).await?;
             return Err(ApiError::Invalid(why.invalid().into()));
         }
     };
@@ -354,7 +354,7 @@ pub async fn upload_attachment(
         let attachment = facts(&upload, new.tlp.unwrap_or(row.tlp), new.description.clone());
         let mut r = record(&meta, &caller, &row, &upload, row.revision, 201);
         r.reason = Some(format!("idempotent_replay sha256:{}", upload.sha256));
-        audit::write(&tx, &meta, r).await?;
+        access_log::write(&tx, &meta, r).await?;
         let res = uploaded(&tx, &caller, &row, attachment).await?;
         tx.commit().await?;
         return Ok(res);
@@ -416,7 +416,7 @@ pub async fn upload_attachment(
     let mut content = base.clone();
     content.attachments.push(attachment.clone());
     let revised = revise(&tx, &state, &caller, &row, &base, content).await?;
-    audit::write(&tx, &meta, record(&meta, &caller, &revised.row, &upload, revised.revision, 201)).await?;
+    access_log::write(&tx, &meta, record(&meta, &caller, &revised.row, &upload, revised.revision, 201)).await?;
     let res = uploaded(&tx, &caller, &revised.row, attachment).await?;
     guard.blob = None;
     tx.commit().await?;
@@ -433,7 +433,7 @@ fn record(
     revision: i32,
     status: u16,
 ) -> sitrep_db::access_log::AccessRecord {
-    let mut r = audit::picture_of(meta, p, row.id, revision, row.tier, row.tlp).object("attachment", upload.id);
+    let mut r = access_log::picture_of(meta, p, row.id, revision, row.tier, row.tlp).object("attachment", upload.id);
     let mut reason = format!("picture:{} sha256:{}", row.id, upload.sha256);
     if let Some(original) = &upload.original_sha256 {
         reason.push_str(&format!(" original_sha256:{original}"));
@@ -537,20 +537,20 @@ pub async fn download_attachment(
         ByteRange::Unsatisfiable => {
             let r = record(&meta, &caller, &row, &upload, row.revision, 416);
             let reason = format!("range_not_satisfiable size:{size} {}", r.reason.as_deref().unwrap_or_default());
-            audit::commit(&state, &meta, r.refused(Outcome::Failed, &reason, 416)).await?;
+            access_log::commit(&state, &meta, r.refused(Outcome::Failed, &reason, 416)).await?;
             return Err(ApiError::RangeNotSatisfiable { size });
         }
     };
     let Some(span) = span else {
         let body = store.read(&blob).await?;
-        audit::commit(&state, &meta, record(&meta, &caller, &row, &upload, row.revision, 200)).await?;
+        access_log::commit(&state, &meta, record(&meta, &caller, &row, &upload, row.revision, 200)).await?;
         return Ok(file_headers(HttpResponse::Ok(), &upload, &etag).body(SizedStream::new(size, body)));
     };
     let body = store.read_range(&blob, span.clone()).await?;
     let mut r = record(&meta, &caller, &row, &upload, row.revision, 206);
     let shown = format!("bytes {}-{}/{size}", span.start, span.end - 1);
     r.reason = r.reason.map(|reason| format!("{reason} range:{}-{}", span.start, span.end - 1));
-    audit::commit(&state, &meta, r).await?;
+    access_log::commit(&state, &meta, r).await?;
     Ok(file_headers(HttpResponse::PartialContent(), &upload, &etag)
         .insert_header((header::CONTENT_RANGE, shown))
         .body(SizedStream::new(span.end - span.start, body)))
@@ -590,12 +590,12 @@ async fn find_shown(
         None => None,
     };
     let Some((row, upload)) = found else {
-        let r = audit::by(meta, caller).object("attachment", aid).refused(
+        let r = access_log::by(meta, caller).object("attachment", aid).refused(
             Outcome::Denied,
             &format!("attachment_not_found picture:{id}"),
             404,
         );
-        audit::commit(state, meta, r).await?;
+        access_log::commit(state, meta, r).await?;
         return Err(ATTACHMENT_NOT_FOUND);
     };
     let blob = store_db::blob(&client, upload.blob_id).await?.ok_or(ATTACHMENT_NOT_FOUND)?;
@@ -627,10 +627,10 @@ pub async fn thumbnail_attachment(
     let Some((size, body)) = store.read_thumbnail(&blob).await? else {
         let r = record(&meta, &caller, &row, &upload, row.revision, 404);
         let reason = format!("thumbnail_not_found {}", r.reason.as_deref().unwrap_or_default());
-        audit::commit(&state, &meta, r.refused(Outcome::Denied, &reason, 404)).await?;
+        access_log::commit(&state, &meta, r.refused(Outcome::Denied, &reason, 404)).await?;
         return Err(ApiError::NotFound { code: "thumbnail_not_found" });
     };
-    audit::commit(&state, &meta, record(&meta, &caller, &row, &upload, row.revision, 200)).await?;
+    access_log::commit(&state, &meta, record(&meta, &caller, &row, &upload, row.revision, 200)).await?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

@@ -29,7 +29,7 @@ use sitrep_types::{TaxiiEnvelope, TaxiiStatus, TaxiiStatusDetail};
 use uuid::Uuid;
 
 use super::{create_draft, replace_content};
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::principal::Principal;
@@ -423,7 +423,7 @@ pub async fn add_objects(
     let mut client = meta.client(&state.pool).await?;
     let mut tx = client.transaction().await?;
     let outcome = import_envelope(&mut tx, &state, &caller, None, &objects).await?;
-    let record = audit::by(&meta, &caller).status(202).object("taxii_status", outcome.status.id);
+    let record = access_log::by(&meta, &caller).status(202).object("taxii_status", outcome.status.id);
     let r = match &outcome.imported {
         Some(done) => {
             let mut r = record;
@@ -437,7 +437,7 @@ pub async fn add_objects(
             202,
         ),
     };
-    audit::write(&tx, &meta, r).await?;
+    access_log::write(&tx, &meta, r).await?;
     tx.commit().await?;
     Ok(accepted(&outcome.status))
 }
@@ -580,6 +580,6 @@ pub async fn get_status(
     let id = Uuid::parse_str(&path).map_err(|_| STATUS_NOT_FOUND)?;
     let client = meta.client(&state.pool).await?;
     let status = db::status(&client, caller.organisation_id, id).await?.ok_or(STATUS_NOT_FOUND)?;
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("taxii_status", id)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("taxii_status", id)).await?;
     Ok(taxii_json(&status_body(&status)))
 }

@@ -9,7 +9,7 @@ use sitrep_types::PictureView;
 use uuid::Uuid;
 
 use super::{NOT_FOUND, related_seen, view};
-use crate::audit;
+use crate::access_log;
 use crate::body::Query;
 use crate::docs::{AuthFailures, NotFound, QueryFailures, ServerFailures};
 use crate::documents::{self, RenderQuery, Words};
@@ -57,9 +57,9 @@ pub async fn render_picture(
     drop(client);
     let rendered = documents::render(doc, format).await?;
 
-    let mut record = audit::picture(&meta, &caller, &row);
+    let mut record = access_log::picture(&meta, &caller, &row);
     record.reason = Some(documents::render_reason(format, lang, &rendered.hash, redacted.reason()));
-    audit::commit(&state, &meta, record).await?;
+    access_log::commit(&state, &meta, record).await?;
 
     Ok(documents::respond(format, &row.reference, rendered))
 }

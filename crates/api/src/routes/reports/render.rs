@@ -13,7 +13,7 @@ use sitrep_types::Report;
 use uuid::Uuid;
 
 use super::{NOT_FOUND, record, view};
-use crate::audit;
+use crate::access_log;
 use crate::body::Query;
 use crate::docs::{AuthFailures, NotFound, QueryFailures, ServerFailures};
 use crate::documents::{self, RenderQuery, ReportExtras, Words};
@@ -101,7 +101,7 @@ pub async fn render_report(
     let mut r = record(&meta, &caller, &row);
     r.object_ids = Some(report.included.iter().map(|p| p.id).collect());
     r.reason = Some(documents::render_reason(format, lang, &rendered.hash, note));
-    audit::commit(&state, &meta, r).await?;
+    access_log::commit(&state, &meta, r).await?;
 
     Ok(documents::respond(format, &row.reference, rendered))
 }
