@@ -130,6 +130,13 @@ async fn an_indicator_received_red_stays_red_however_it_is_spelled() {
         ("url", "https://Vaalit-Muutos.example/ohjeet"),
         ("url", "hxxp://vaalit-muutos[.]example.:8080"),
         ("email_address", "info@vaalit-muutos.example"),
+        // As a browser reads a URL, and as people type one (FINDING, fixed: each was AMBER).
+        ("url", "https://vaalit-muutos.example@other.example/"),
+        ("url", "https://vaalit-muutos%2Eexample/"),
+        ("url", "https://www.vaalit-muutos.example/"),
+        ("url", "vaalit-muutos.example/ohjeet"),
+        ("domain", "vaalit-muutos.example:443"),
+        ("email_address", "Info <info@vaalit-muutos.example>"),
     ] {
         let loosened = json!({"indicators": [{"type": kind, "value": value, "tlp": "AMBER"}]});
         let res = revise(&home, &hc.author, &id, &loosened).await;
@@ -144,6 +151,35 @@ async fn an_indicator_received_red_stays_red_however_it_is_spelled() {
     let kept = json!({"indicators": [{"type": "domain", "value": "Vaalit-Muutos.Example.", "tlp": "RED"}]});
     let res = revise(&home, &hc.author, &id, &kept).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    handle.stop(false).await;
+}
+
+/// FINDING (fixed): the import listed each mapped indicator with its value in the draft's
+/// details, which carry the picture's TLP: a peer's RED indicator of an AMBER report was in
+/// AMBER text, which no floor checks, and reached every AMBER reader once published. The
+/// details now name such an indicator by its type and TLP only.
+#[tokio::test]
+async fn a_red_indicator_of_an_amber_report_is_never_written_into_amber_text() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let hc = cast(&home).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let org = home.org("A");
+    let page = Arc::new(|_: &str| Some(Page { delay_ms: 0, body: amber_report_with_a_red_indicator() }));
+    let (address, cert, handle) = peer_server(&home.data_dir, page).await;
+    let body = json!({"name": "red indicator", "api_root": format!("{address}/feed/"), "collection_id": "c1",
+        "organisation_id": org, "service_account_id": importer, "ca_pem": cert, "poll_interval_secs": 3600});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let after = wait_poll(&home, &sec, created["id"].as_str().unwrap(), &created).await;
+    assert!(after["health"]["last_error"].is_null(), "{after}");
+    let id = pictures_of(&home, org).await[0].to_string();
+    let p: Value = home.get(&format!("/api/v1/pictures/{id}"), Some(&hc.author)).await.json().await.unwrap();
+    assert_eq!((p["tlp"].as_str(), p["indicators"][0]["tlp"].as_str()), (Some("AMBER"), Some("RED")), "{p}");
+    let mut text = p.clone();
+    text.as_object_mut().unwrap().remove("indicators");
+    assert!(!text.to_string().contains("vaalit-muutos"), "the RED value is in the AMBER picture's text: {text}");
     handle.stop(false).await;
 }
 

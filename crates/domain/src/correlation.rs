@@ -88,9 +88,10 @@ pub fn normalise(kind: IndicatorType, value: &str) -> Option<String> {
         }
         IndicatorType::PhoneNumber => {
             let digits: String = v.chars().filter(char::is_ascii_digit).collect();
-            let plus = v.trim_start().starts_with('+') || v.trim_start().starts_with("00");
-            let digits =
-                if v.trim_start().starts_with("00") { digits[2.min(digits.len())..].to_owned() } else { digits };
+            // `00` before a number is the international prefix (`+`); `00` alone is a number.
+            let international = v.trim_start().starts_with("00") && digits.len() > 2;
+            let plus = v.trim_start().starts_with('+') || international;
+            let digits = if international { digits[2..].to_owned() } else { digits };
             if plus && !digits.is_empty() { format!("+{digits}") } else { digits }
         }
         IndicatorType::SmsSenderId => v.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase(),
@@ -99,45 +100,171 @@ pub fn normalise(kind: IndicatorType, value: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-/// What an indicator value discloses, in forms compared across types: its normalised
-/// value, and the host a URL, domain, e-mail address or IP address names (a URL's host
-/// without its port, an e-mail address's domain, an address in its canonical form).
-/// `https://evil.example/x`, `evil.example` and `info@evil.example` all disclose
-/// `evil.example`.
-pub fn disclosed(kind: IndicatorType, value: &str) -> Vec<String> {
-    let Some(n) = normalise(kind, value) else { return Vec::new() };
-    let host = match kind {
-        IndicatorType::Url => n.split_once("://").map(|(_, rest)| {
-            let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-            let bare = match authority.strip_prefix('[') {
-                Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
-                None => authority
-                    .rsplit_once(':')
-                    .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
-                    .map_or(authority.to_owned(), |(h, _)| h.to_owned()),
-            };
-            // A trailing dot before a port is the root's too (`evil.example.:8443`).
-            let bare = bare.trim_end_matches('.').to_owned();
-            match bare.parse::<IpAddr>() {
-                Ok(ip) => normalise(IndicatorType::Ipv6, &ip.to_string()).unwrap_or(bare),
-                Err(_) => bare,
-            }
-        }),
-        IndicatorType::EmailAddress => n.rsplit_once('@').map(|(_, d)| d.to_owned()),
-        _ => None,
-    };
-    let mut out = vec![n];
-    out.extend(host.filter(|h| !h.is_empty()));
-    out.dedup();
-    out
+/// What an indicator value names, in forms compared across types, for the TLP floors of
+/// what a TAXII peer sent (a value received at a TLP must not be entered again looser,
+/// whatever its spelling or type). Hosts are read as a browser reads them (the WHATWG URL
+/// standard, the `url` crate): IDNs as punycode, percent-encoding and `\` undone, IPv4 in
+/// any of its number forms, an IPv6 zone left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disclosure {
+    kind: IndicatorType,
+    /// The value as correlation compares it (`normalise`).
+    value: Option<String>,
+    /// The host a URL, domain, e-mail address or IP address names, in its canonical form.
+    host: Option<String>,
+    /// Other hosts the text of a URL names: its user name, when that is a host name
+    /// (`https://evil.example@other.example/` shows `evil.example`).
+    shown: Vec<String>,
+    /// The address of an e-mail address or a `mailto:` URL.
+    address: Option<String>,
+    /// The channel of a Telegram channel or of a `t.me` URL.
+    channel: Option<String>,
 }
 
-/// Whether two indicators, of any types, disclose something in common ([`disclosed`]):
-/// a TLP floor on one holds for the other, so that it cannot be got round by entering
-/// the value as another type (a domain received RED, entered again as a URL on it).
-pub fn discloses_same(a_kind: IndicatorType, a: &str, b_kind: IndicatorType, b: &str) -> bool {
-    let a = disclosed(a_kind, a);
-    disclosed(b_kind, b).iter().any(|k| a.contains(k))
+/// The canonical form of a host as a browser reads it, or `None`.
+fn parse_host(h: &str) -> Option<String> {
+    let h = h.trim().trim_end_matches('.');
+    if h.is_empty() {
+        return None;
+    }
+    // An IPv6 address, with or without brackets, without its zone.
+    let bare = h.trim_start_matches('[').trim_end_matches(']');
+    if bare.contains(':') {
+        let bare = bare.split('%').next().unwrap_or_default();
+        return bare
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(|a| a.to_ipv4_mapped().map_or_else(|| a.to_string(), |m| m.to_string()));
+    }
+    match url::Host::parse(h).ok()? {
+        url::Host::Domain(d) => Some(d.trim_end_matches('.').to_owned()).filter(|d| !d.is_empty()),
+        url::Host::Ipv4(a) => Some(a.to_string()),
+        url::Host::Ipv6(a) => Some(a.to_ipv4_mapped().map_or_else(|| a.to_string(), |m| m.to_string())),
+    }
+}
+
+/// A URL as a browser reads it: `scheme://` may be missing (`evil.example/login`, `//x`).
+fn parse_url(v: &str) -> Option<url::Url> {
+    let mut v = refang(v.trim()).replace("[@]", "@");
+    // An IPv6 zone (`[fe80::1%25eth0]`), which the URL standard refuses: the address is
+    // named all the same.
+    if let (Some(open), Some(close)) = (v.find('['), v.find(']'))
+        && let Some(zone) = v[open..close].find('%')
+    {
+        v.replace_range(open + zone..close, "");
+    }
+    let with_scheme = |v: &str| {
+        if v.contains("://") || v.starts_with("//") || v.contains(":\\") || v.contains(":/") {
+            v.to_owned()
+        } else {
+            format!("http://{v}")
+        }
+    };
+    let u = url::Url::parse(&with_scheme(&v)).or_else(|_| url::Url::parse(&format!("http:{v}"))).ok()?;
+    u.host().is_some().then_some(u)
+}
+
+/// The address of an e-mail address as people write it: `Name <a@b>`, `mailto:a@b`.
+fn parse_address(v: &str) -> Option<String> {
+    let v = refang(v.trim()).replace("[@]", "@").replace("[at]", "@");
+    let v = match (v.rfind('<'), v.rfind('>')) {
+        (Some(a), Some(b)) if a < b => v[a + 1..b].to_owned(),
+        _ => v,
+    };
+    let v = v.trim();
+    let v = if v.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("mailto:")) { &v[7..] } else { v };
+    let v = v.split('?').next().unwrap_or_default();
+    let (local, domain) = v.rsplit_once('@')?;
+    let domain = parse_host(domain)?;
+    Some(format!("{}@{domain}", local.trim().to_lowercase()))
+}
+
+/// A Telegram channel's name from `@name`, `t.me/name`, `t.me/s/name`, a URL on them.
+fn telegram_channel(host: &str, path: &str) -> Option<String> {
+    if !matches!(host, "t.me" | "telegram.me" | "www.t.me" | "telegram.dog") {
+        return None;
+    }
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    let first = segments.next()?;
+    let name = if first == "s" { segments.next()? } else { first };
+    Some(name.trim_start_matches('@').to_lowercase()).filter(|n| !n.is_empty())
+}
+
+impl Disclosure {
+    pub fn of(kind: IndicatorType, value: &str) -> Disclosure {
+        let mut d = Disclosure {
+            kind,
+            value: normalise(kind, value),
+            host: None,
+            shown: Vec::new(),
+            address: None,
+            channel: None,
+        };
+        match kind {
+            IndicatorType::Url => {
+                if value.trim_start().get(..7).is_some_and(|p| p.eq_ignore_ascii_case("mailto:")) {
+                    d.address = parse_address(value);
+                    d.host = d.address.as_deref().and_then(|a| a.rsplit_once('@')).map(|(_, h)| h.to_owned());
+                } else if let Some(u) = parse_url(value) {
+                    d.host = u.host_str().and_then(parse_host);
+                    d.shown = [u.username()]
+                        .into_iter()
+                        .filter(|n| n.contains('.'))
+                        .filter_map(|n| parse_host(&percent_encoding::percent_decode_str(n).decode_utf8_lossy()))
+                        .collect();
+                    d.channel = d.host.as_deref().and_then(|h| telegram_channel(h, u.path()));
+                }
+            }
+            IndicatorType::Domain | IndicatorType::Ipv4 | IndicatorType::Ipv6 => {
+                d.host = parse_url(value)
+                    .and_then(|u| u.host_str().and_then(parse_host))
+                    .or_else(|| parse_host(&refang(value)));
+            }
+            IndicatorType::EmailAddress => {
+                d.address = parse_address(value);
+                d.host = d.address.as_deref().and_then(|a| a.rsplit_once('@')).map(|(_, h)| h.to_owned());
+            }
+            IndicatorType::TelegramChannel => {
+                let v = value.trim().to_lowercase();
+                d.channel = parse_url(&v)
+                    .filter(|u| u.host_str().is_some_and(|h| telegram_channel(h, "/x").is_some()))
+                    .and_then(|u| u.host_str().and_then(|h| telegram_channel(h, u.path())))
+                    .or_else(|| d.value.clone());
+            }
+            _ => {}
+        }
+        d
+    }
+
+    fn is_bare_host(&self) -> bool {
+        matches!(self.kind, IndicatorType::Domain | IndicatorType::Ipv4 | IndicatorType::Ipv6)
+    }
+
+    /// Whether `entered` names what `self`, a received value, names: the same value (of
+    /// any type, once normalised); a host received names itself and every sub-domain of it,
+    /// in a URL, a domain or an e-mail address, and in what a URL shows; a host entered
+    /// names the host of a received URL or address (not the other way round: a URL or an
+    /// address received does not floor another one on the same host); an address, in an
+    /// address or a `mailto:` URL; a Telegram channel, as a channel or a `t.me` URL.
+    pub fn named_by(&self, entered: &Disclosure) -> bool {
+        if self.value.is_some() && self.value == entered.value {
+            return true;
+        }
+        if self.address.is_some() && self.address == entered.address {
+            return true;
+        }
+        if self.channel.is_some() && self.channel == entered.channel {
+            return true;
+        }
+        if self.is_bare_host()
+            && let Some(h) = &self.host
+        {
+            let ip = h.parse::<IpAddr>().is_ok();
+            let names = |x: &String| x == h || (!ip && x.ends_with(&format!(".{h}")));
+            return entered.host.iter().chain(&entered.shown).any(names);
+        }
+        entered.is_bare_host() && entered.host.is_some() && entered.host == self.host
+    }
 }
 
 /// Whether indicator `i` of a picture with handling `h` correlates for `v`: `v` sees the
@@ -195,24 +322,95 @@ mod tests {
         assert_eq!(normalise(T::Hashtag, " # "), None);
     }
 
+    fn floored(received: IndicatorType, r: &str, entered: IndicatorType, e: &str) -> bool {
+        Disclosure::of(received, r).named_by(&Disclosure::of(entered, e))
+    }
+
     #[test]
-    fn a_host_is_disclosed_by_its_urls_and_e_mail_addresses_whatever_their_type() {
+    fn a_host_received_is_named_by_urls_domains_and_addresses_on_it_however_written() {
         use IndicatorType as T;
         for (kind, value) in [
             (T::Url, "https://Evil.Example:8443/x?y"),
             (T::Url, "hxxp://evil[.]example"),
+            (T::Url, "hxxp://evil[.]example.:8080"),
             (T::Domain, "EVIL.example."),
             (T::EmailAddress, "info[@]evil.example"),
+            // As a browser reads the URL.
+            (T::Url, "https://evil.example@other.example/"),
+            (T::Url, "https://evil.example\\@other.example/"),
+            (T::Url, "https://evil%2Eexample/"),
+            (T::Url, "https://evil\u{3002}example/"),
+            // As people type it.
+            (T::Url, "https://www.evil.example/"),
+            (T::Domain, "www.evil.example"),
+            (T::Url, "evil.example/login"),
+            (T::Url, "//evil.example/login"),
+            (T::Domain, "evil.example:443"),
+            (T::Domain, "evil.example/"),
+            (T::Domain, "https://evil.example/"),
+            (T::EmailAddress, "Info <info@evil.example>"),
+            (T::Url, "mailto:info@evil.example"),
         ] {
-            assert!(discloses_same(T::Domain, "evil.example", kind, value), "{value}");
-            assert!(discloses_same(kind, value, T::Domain, "evil.example"), "{value}");
+            assert!(floored(T::Domain, "evil.example", kind, value), "{} {value}", kind.as_str());
         }
-        assert!(discloses_same(T::Ipv6, "::ffff:192.0.2.10", T::Url, "http://192.0.2.10:8080/a"));
-        assert!(discloses_same(T::Ipv6, "2001:db8::1", T::Url, "https://[2001:DB8:0::1]/"));
-        assert!(discloses_same(T::Hashtag, "#Vaalivilppi", T::SocialAccount, "@vaalivilppi"));
-        assert!(!discloses_same(T::Domain, "evil.example", T::Url, "https://not-evil.example/evil.example"));
-        assert!(!discloses_same(T::Domain, "evil.example", T::Domain, "sub.evil.example"));
-        assert!(!discloses_same(T::Domain, " ", T::Domain, " "));
+        assert!(floored(T::Domain, "xn--bcher-kva.example", T::Url, "https://b\u{fc}cher.example/"));
+        assert!(floored(T::Domain, "b\u{fc}cher.example", T::Url, "https://xn--bcher-kva.example/x"));
+        for url in ["http://3232235777/", "http://0xC0A80101/", "http://0300.0250.0001.0001/", "http://192.168.257/"] {
+            assert!(floored(T::Ipv4, "192.168.1.1", T::Url, url), "{url}");
+        }
+        assert!(floored(T::Ipv4, "192.168.1.1", T::Ipv4, "192.168.001.001"));
+        assert!(floored(T::Ipv6, "fe80::1", T::Url, "http://[fe80::1%25eth0]/"));
+        assert!(floored(T::Ipv6, "::ffff:192.0.2.10", T::Url, "http://192.0.2.10:8080/a"));
+        assert!(floored(T::Ipv6, "2001:db8::1", T::Url, "https://[2001:DB8:0::1]/"));
+        // Names of one spelling in several types.
+        assert!(floored(T::Hashtag, "#Vaalivilppi", T::SocialAccount, "@vaalivilppi"));
+        assert!(floored(T::TelegramChannel, "@vaalit_uutiset", T::Url, "https://t.me/vaalit_uutiset"));
+        assert!(floored(T::TelegramChannel, "@vaalit_uutiset", T::TelegramChannel, "https://t.me/s/vaalit_uutiset"));
+        assert!(floored(T::Url, "https://t.me/s/vaalit_uutiset", T::TelegramChannel, "vaalit_uutiset"));
+        assert!(floored(T::EmailAddress, "info@evil.example", T::Url, "mailto:Info@Evil.Example"));
+    }
+
+    #[test]
+    fn what_a_value_does_not_name_is_not_floored() {
+        use IndicatorType as T;
+        // Another host, also when the floored one is in the path.
+        assert!(!floored(T::Domain, "evil.example", T::Url, "https://not-evil.example/evil.example"));
+        assert!(!floored(T::Domain, "evil.example", T::Domain, "evilexample.example"));
+        // A parent does not name its sub-domain; an IP address has no sub-domains.
+        assert!(!floored(T::Domain, "sub.evil.example", T::Domain, "evil.example"));
+        assert!(!floored(T::Ipv4, "1.1", T::Ipv4, "2.1.1"));
+        // Two URLs or addresses that only share a host do not floor each other.
+        assert!(!floored(T::Url, "https://x.example/troll_farm", T::Url, "https://x.example/someone_else"));
+        assert!(!floored(T::EmailAddress, "alice@mail.example", T::EmailAddress, "bob@mail.example"));
+        assert!(!floored(T::Url, "https://t.me/secret_channel", T::EmailAddress, "press@t.me"));
+        assert!(!floored(T::TelegramChannel, "vaalit", T::Url, "https://t.me/vaalit_uutiset"));
+        // The host of a received URL, entered alone, is floored.
+        assert!(floored(T::Url, "https://x.example/troll_farm", T::Domain, "x.example"));
+        assert!(!floored(T::Domain, " ", T::Domain, " "));
+    }
+
+    proptest! {
+        #[test]
+        fn a_domain_however_spelled_is_named_by_a_url_or_address_on_it(
+            labels in prop::collection::vec("[a-z][a-z0-9]{0,11}", 2..4),
+            sub in prop::option::of("[a-z0-9]{1,8}"),
+            upper in any::<bool>(), dot in any::<bool>(), defang in any::<bool>(),
+            scheme in prop::sample::select(vec!["http://", "https://", "hxxps://", "//", ""]),
+            port in prop::option::of(1u16..),
+            path in "(/[A-Za-z0-9]{0,8}){0,2}",
+        ) {
+            let domain = labels.join(".");
+            let host = sub.map_or_else(|| domain.clone(), |s| format!("{s}.{domain}"));
+            let mut spelled = if upper { host.to_uppercase() } else { host.clone() };
+            if defang { spelled = spelled.replacen('.', "[.]", 1); }
+            if dot { spelled.push('.'); }
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let url = format!("{scheme}{spelled}{port}{path}");
+            prop_assert!(floored(IndicatorType::Domain, &domain, IndicatorType::Url, &url), "{}", url);
+            let address = format!("someone@{spelled}");
+            prop_assert!(floored(IndicatorType::Domain, &domain, IndicatorType::EmailAddress, &address));
+            prop_assert!(floored(IndicatorType::Domain, &domain, IndicatorType::Domain, &spelled));
+        }
     }
 
     fn any_type() -> impl Strategy<Value = IndicatorType> {
@@ -220,26 +418,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn a_domain_however_spelled_is_disclosed_by_a_url_or_address_on_it(
-            labels in prop::collection::vec("[a-z0-9]{1,12}", 2..4),
-            upper in any::<bool>(), dot in any::<bool>(), defang in any::<bool>(),
-            scheme in prop::sample::select(vec!["http", "https", "hxxps"]),
-            port in prop::option::of(1u16..),
-            path in "(/[A-Za-z0-9]{0,8}){0,2}",
-        ) {
-            let domain = labels.join(".");
-            let mut spelled = if upper { domain.to_uppercase() } else { domain.clone() };
-            if defang { spelled = spelled.replacen('.', "[.]", 1); }
-            if dot { spelled.push('.'); }
-            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-            let url = format!("{scheme}://{spelled}{port}{path}");
-            prop_assert!(discloses_same(IndicatorType::Domain, &domain, IndicatorType::Url, &url), "{}", url);
-            let address = format!("someone@{spelled}");
-            prop_assert!(discloses_same(IndicatorType::Domain, &domain, IndicatorType::EmailAddress, &address));
-            prop_assert!(discloses_same(IndicatorType::Url, &url, IndicatorType::Domain, &spelled));
-        }
-
         #[test]
         fn normalising_twice_changes_nothing(kind in any_type(), value in "\\PC{0,40}") {
             if let Some(once) = normalise(kind, &value) {

@@ -526,6 +526,15 @@ fn technique_of(o: &Value) -> Option<(String, bool)> {
 enum Line {
     Mapped(String),
     Kept(String),
+    /// A mapped indicator: `prefix` (its id and version), its type and value. The value is
+    /// written only if no indicator of the same value is marked stricter than the draft:
+    /// the details carry the draft's TLP, and a value received at a stricter one belongs
+    /// in the indicators list only, where each indicator keeps its own.
+    Indicator {
+        prefix: String,
+        kind: IndicatorType,
+        value: String,
+    },
 }
 
 /// The content of the draft made from `report`, with `find` giving the objects the
@@ -569,7 +578,7 @@ pub fn map_report(
             let stix = o.get("pattern_type").and_then(Value::as_str) == Some("stix");
             match indicator_of_pattern(pattern).filter(|_| stix) {
                 Some((kind, value)) => {
-                    lines.push(Line::Mapped(format!("{}{version}: {} {}", code(r), kind.as_str(), code(&value))));
+                    lines.push(Line::Indicator { prefix: format!("{}{version}", code(r)), kind, value: value.clone() });
                     indicators.push((kind, value, tlp_of(&o, find)));
                 }
                 None => {
@@ -773,8 +782,33 @@ pub fn map_report(
     for n in &notes {
         d.push_str(&format!("- {n}\n"));
     }
-    let mapped: Vec<&String> =
-        lines.iter().filter_map(|l| if let Line::Mapped(s) = l { Some(s) } else { None }).collect();
+    // The strictest marking received for each indicator value, however spelled.
+    let strictest = |kind: IndicatorType, value: &str| {
+        let key = sitrep_domain::correlation::normalise(kind, value);
+        indicators
+            .iter()
+            .filter(|(k, v, _)| *k == kind && (v == value || sitrep_domain::correlation::normalise(*k, v) == key))
+            .fold(None, |acc, (_, _, own)| stricter(acc, *own))
+    };
+    let indicator_lines: Vec<String> = lines
+        .iter()
+        .filter_map(|l| match l {
+            Line::Indicator { prefix, kind, value } => Some(match strictest(*kind, value) {
+                Some(own) if tlp_rank(own) > tlp_rank(picture_tlp) => format!(
+                    "{prefix}: {} received at TLP:{}, stricter than this draft: its value is in the indicators list only",
+                    kind.as_str(),
+                    own.as_str()
+                ),
+                _ => format!("{prefix}: {} {}", kind.as_str(), code(value)),
+            }),
+            _ => None,
+        })
+        .collect();
+    let mapped: Vec<&String> = lines
+        .iter()
+        .filter_map(|l| if let Line::Mapped(s) = l { Some(s) } else { None })
+        .chain(&indicator_lines)
+        .collect();
     let kept: Vec<&String> = lines.iter().filter_map(|l| if let Line::Kept(s) = l { Some(s) } else { None }).collect();
     let full_description = description.filter(|_| summary_cut || title_cut);
     let reserve = full_description.as_ref().map_or(0, |_| 4000);
@@ -805,10 +839,15 @@ pub fn map_report(
     let mut details = LocalizedText::default();
     set_text(&mut details, lang, d.trim_end().to_owned());
 
-    // One indicator per value, under the strictest marking any of its objects carried.
+    // One indicator per value however spelled (as correlation compares values), under the
+    // strictest marking any of its objects carried.
     let mut merged: Vec<(IndicatorType, String, Option<Tlp>)> = Vec::new();
     for (kind, value, own) in indicators {
-        match merged.iter_mut().find(|(k, v, _)| *k == kind && *v == value) {
+        let key = sitrep_domain::correlation::normalise(kind, &value);
+        match merged
+            .iter_mut()
+            .find(|(k, v, _)| *k == kind && (*v == value || sitrep_domain::correlation::normalise(*k, v) == key))
+        {
             Some(m) => m.2 = stricter(m.2, own),
             None => merged.push((kind, value, own)),
         }

@@ -155,6 +155,7 @@ async fn peer_floors(
     content: &PictureContent,
     errors: &mut sitrep_domain::FieldErrors,
 ) -> Result<(), ApiError> {
+    use sitrep_domain::correlation::Disclosure;
     use sitrep_domain::visibility::tlp_rank;
     let Some((tlp, indicators)) = sitrep_db::taxii::peers::floor(c, picture).await? else { return Ok(()) };
     if let Some(floor) = tlp.as_deref().and_then(sitrep_types::Tlp::parse)
@@ -166,17 +167,28 @@ async fn peer_floors(
             format!("received from a TAXII peer marked TLP:{}; never looser", floor.as_str()),
         ));
     }
+    // Each floored value read once (`Disclosure::of` parses URLs and hosts), then each
+    // indicator against them.
+    let floors: Vec<(IndicatorType, &str, Disclosure, sitrep_types::Tlp)> = indicators
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            let kind = f.get("type").and_then(serde_json::Value::as_str).and_then(IndicatorType::parse)?;
+            let value = f.get("value").and_then(serde_json::Value::as_str)?;
+            let tlp = f.get("tlp").and_then(serde_json::Value::as_str).and_then(sitrep_types::Tlp::parse)?;
+            Some((kind, value, Disclosure::of(kind, value), tlp))
+        })
+        .collect();
     for (i, ind) in content.indicators.iter().enumerate() {
-        let floor = indicators
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|f| {
-                let kind = f.get("type").and_then(serde_json::Value::as_str).and_then(IndicatorType::parse);
-                let value = f.get("value").and_then(serde_json::Value::as_str);
-                kind.zip(value).is_some_and(|(k, v)| same_received_indicator(k, v, ind.type_, &ind.value))
+        let entered = Disclosure::of(ind.type_, &ind.value);
+        let floor = floors
+            .iter()
+            .filter(|(kind, value, received, _)| {
+                sitrep_domain::visibility::same_indicator(*kind, value, ind.type_, &ind.value)
+                    || received.named_by(&entered)
             })
-            .filter_map(|f| f.get("tlp").and_then(serde_json::Value::as_str).and_then(sitrep_types::Tlp::parse))
+            .map(|(.., tlp)| *tlp)
             .max_by_key(|t| tlp_rank(*t));
         if let Some(floor) = floor
             && tlp_rank(ind.tlp) < tlp_rank(floor)
@@ -184,22 +196,11 @@ async fn peer_floors(
             errors.push(Invalid::new(
                 format!("indicators[{i}].tlp"),
                 "looser_than_received",
-                format!("received from a TAXII peer at TLP:{}; never looser", floor.as_str()),
+                format!("names what a TAXII peer sent at TLP:{}; never looser", floor.as_str()),
             ));
         }
     }
     Ok(())
-}
-
-/// Whether `value` of type `kind` discloses the floored indicator `received` of type
-/// `received_kind`, however either is spelled and whatever their types: as every TLP rule
-/// compares indicators (`same_indicator`: case, spaces, a trailing dot) and as
-/// correlation does, across types (`correlation::discloses_same`: defanged, canonical
-/// addresses and URLs, a host named by a URL or an e-mail address), so that a floor
-/// cannot be got round by writing the value otherwise or entering it as another type.
-fn same_received_indicator(received_kind: IndicatorType, received: &str, kind: IndicatorType, value: &str) -> bool {
-    sitrep_domain::visibility::same_indicator(received_kind, received, kind, value)
-        || sitrep_domain::correlation::discloses_same(received_kind, received, kind, value)
 }
 
 async fn check_content(

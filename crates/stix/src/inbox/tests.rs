@@ -211,6 +211,33 @@ fn the_draft_is_never_looser_than_what_it_was_given() {
     assert_eq!(case(&[marking_id(Tlp::Amber), tlp1_red], &[]).0, Tlp::Red, "the strictest of several");
 }
 
+/// The details carry the draft's TLP: an indicator value received at a stricter one, under
+/// any of its spellings, is named there by its type and TLP only.
+#[test]
+fn a_value_received_stricter_than_the_draft_is_never_written_into_its_details() {
+    let amber = marking_id(Tlp::Amber);
+    let red = marking_id(Tlp::Red);
+    let objects = vec![
+        report(&[IND1, IND2], &[amber]),
+        indicator(IND1, "[domain-name:value = 'vaalit-muutos.example']", &[red]),
+        // The same value, spelled otherwise, marked AMBER: still RED for the draft's text.
+        indicator(IND2, "[domain-name:value = 'Vaalit-Muutos.Example.']", &[amber]),
+    ];
+    let c = map(&objects).content;
+    valid(&c);
+    assert_eq!(c.tlp, Tlp::Amber);
+    // One indicator of that value, at the strictest marking received for it.
+    assert_eq!(c.indicators.len(), 1, "{:?}", c.indicators);
+    assert_eq!((c.indicators[0].value.as_str(), c.indicators[0].tlp), ("vaalit-muutos.example", Tlp::Red));
+    let details = serde_json::to_string(&c.details).unwrap().to_lowercase();
+    assert!(!details.contains("vaalit-muutos"), "{details}");
+    assert!(details.contains("received at tlp:red"), "{details}");
+    // At the draft's own TLP the value is written.
+    let objects = vec![report(&[IND1], &[amber]), indicator(IND1, "[domain-name:value = 'vaalit.example']", &[amber])];
+    let details = serde_json::to_string(&map(&objects).content.details).unwrap();
+    assert!(details.contains("vaalit.example"), "{details}");
+}
+
 #[test]
 fn long_texts_are_shortened_and_kept_whole_in_the_details() {
     let mut r = report(&[IND1], &[marking_id(Tlp::Amber)]);
