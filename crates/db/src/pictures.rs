@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use sitrep_domain::lifecycle::RevisionState;
 use sitrep_domain::visibility::{Handling, IndicatorHistory, Viewer, attachment_tlps, min_rank, tier_rank};
-use sitrep_types::{PictureContent, Severity, Status, Tier, Tlp};
+use sitrep_types::{Domain, PictureContent, Severity, Status, Tier, Tlp};
 use tokio_postgres::Row;
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
@@ -735,6 +735,80 @@ pub async fn indicator_history(
         let revision: i32 = row.try_get(1)?;
         entry.revisions.push((revision, indicators.into_iter().map(|i| (i.type_, i.value, i.tlp)).collect()));
         entry.attachments.push((revision, attachments.iter().flat_map(attachment_tlps).collect()));
+    }
+    Ok(out)
+}
+
+/// What the board's summary counts: the published pictures the viewer sees in full (the
+/// secretariat's metadata sight shows no domain, severity or area, so it counts nothing),
+/// published in `from..until` (absent: open), of `election` if given, not expired unless
+/// `include_expired` — the list's rule for the same reader with `status=published`.
+#[derive(Debug, Clone)]
+pub struct SummaryFilter {
+    pub time_zone: String,
+    pub election: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub include_expired: bool,
+}
+
+/// The counts of [`SummaryFilter`]'s pictures, grouped in the database.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// By domain, local day of publication and severity.
+    pub days: Vec<sitrep_domain::charts::DayCount>,
+    /// By area code (none: national) and severity.
+    pub areas: Vec<sitrep_domain::charts::AreaCount>,
+    /// The pictures counted, each once.
+    pub pictures: u32,
+}
+
+/// One statement: the pictures are read once under the visibility predicate and grouped
+/// three ways. A picture counts once in each of its domains and once under each of its
+/// area codes (a code named twice counts once).
+pub async fn summary(c: &impl GenericClient, v: &Viewer, f: &SummaryFilter) -> Result<Summary, DbError> {
+    let (org, rank, reads, _) = viewer_params(v);
+    let sql = format!(
+        "WITH seen AS MATERIALIZED ( \
+           SELECT p.domains, p.severity, (p.published_at AT TIME ZONE $4)::date AS day, r.content -> 'geo_codes' AS geo \
+           FROM pictures p JOIN picture_revisions r ON r.picture_id = p.id AND r.revision = p.revision \
+           WHERE {VISIBLE} AND p.status = 'published' AND p.published_at IS NOT NULL \
+             AND ($5::uuid IS NULL OR p.election_id = $5) \
+             AND ($6::timestamptz IS NULL OR p.published_at >= $6) \
+             AND ($7::timestamptz IS NULL OR p.published_at < $7) \
+             AND ($8 OR p.valid_until IS NULL OR p.valid_until > now())) \
+         SELECT 0 AS part, d.domain AS key, s.day, s.severity, count(*) AS n \
+           FROM seen s CROSS JOIN LATERAL (SELECT DISTINCT unnest(s.domains) AS domain) d \
+           GROUP BY d.domain, s.day, s.severity \
+         UNION ALL \
+         SELECT 1, g.code, NULL, s.severity, count(*) \
+           FROM seen s LEFT JOIN LATERAL (SELECT DISTINCT jsonb_array_elements_text( \
+             CASE WHEN jsonb_typeof(s.geo) = 'array' THEN s.geo ELSE '[]'::jsonb END) AS code) g ON true \
+           GROUP BY g.code, s.severity \
+         UNION ALL \
+         SELECT 2, NULL, NULL, NULL, count(*) FROM seen"
+    );
+    let rows =
+        c.query(&sql, &[&org, &rank, &reads, &f.time_zone, &f.election, &f.from, &f.until, &f.include_expired]).await?;
+    let mut out = Summary::default();
+    for row in &rows {
+        let part: i32 = row.try_get("part")?;
+        let n = u32::try_from(row.try_get::<_, i64>("n")?).unwrap_or(u32::MAX);
+        let severity = || -> Result<Severity, DbError> {
+            parse(row.try_get::<_, Option<&str>>("severity")?.and_then(Severity::parse), "pictures.severity")
+        };
+        match part {
+            0 => out.days.push(sitrep_domain::charts::DayCount {
+                domain: parse(row.try_get::<_, Option<&str>>("key")?.and_then(Domain::parse), "pictures.domains")?,
+                day: parse(row.try_get("day")?, "pictures.published_at")?,
+                severity: severity()?,
+                n,
+            }),
+            1 => {
+                out.areas.push(sitrep_domain::charts::AreaCount { area: row.try_get("key")?, severity: severity()?, n })
+            }
+            _ => out.pictures = n,
+        }
     }
     Ok(out)
 }
