@@ -1062,11 +1062,20 @@ try {
     const today = helsinkiDay(new Date().toISOString());
     const cols = await p.locator('#timeline-chart-table thead th').evaluateAll((ths) => ths.slice(1).map((th) => th.textContent));
     check(cols.length === 14 && cols[13] === today, `14 days up to today (${today}): ${cols}`);
-    // The numbers, worked out here from the list API: pictures published each day, by domain.
+    // The numbers, worked out here from the list API (every page): pictures published each
+    // day, by domain.
     const lists = await p.evaluate(async () => {
       const api = await import('./api.js');
       const out = {};
-      for (const d of ['information_influence', 'hybrid', 'cyber']) out[d] = (await api.request(`/pictures?status=published&domain=${d}&limit=200`)).items;
+      for (const d of ['information_influence', 'hybrid', 'cyber']) {
+        out[d] = [];
+        let cursor = null;
+        do {
+          const page = await api.request(`/pictures?status=published&domain=${d}&limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+          out[d].push(...page.items);
+          cursor = page.next_cursor;
+        } while (cursor);
+      }
       return out;
     });
     let seen = 0;
@@ -1079,6 +1088,10 @@ try {
       }
     }
     check(seen > 0, 'the timeline has pictures to show');
+    // Every one of the bulk's pictures, more than the board once read a domain (600).
+    const bulkRow = await p.locator(`#timeline-chart-table tr[data-row="${seed.bulk.domain}"] td`).evaluateAll((tds) => tds.reduce((n, td) => n + Number(td.dataset.total), 0));
+    check(bulkRow >= seed.bulk.count && bulkRow > 600, `the ${seed.bulk.domain} row counts ${bulkRow}, the bulk alone is ${seed.bulk.count}`);
+    check(!(await p.locator('#timeline .notice').count()), 'no notice of pictures left out');
     const rects = await p.locator('#timeline-chart rect[fill^="url("]').count();
     check(rects > 0 && rects <= seen, `bars drawn: ${rects}`);
     const named = await p.locator('#timeline-chart').getAttribute('aria-label');
@@ -1098,11 +1111,13 @@ try {
       'After advance voting, before the election day', 'Election day', 'After the election day'].join('|'), `the phases: ${phases}`);
     await scale.selectOption({ label: 'the last 14 days' });
     await p.locator(`#timeline-chart-table thead th`, { hasText: today }).waitFor({ state: 'attached' });
-    // By region: the posted picture's constituency counted, with its severity.
-    await p.locator('#regions-load').click();
+    // By region, at once: the posted picture's constituency counted, with its severity; and
+    // every picture of the bulk's constituency (more than the 60 the board once read).
     const region = p.locator('#regions-table tr[data-region="FI-VP-10"] td');
     await region.waitFor();
     check(/^[1-9]\d* \(/.test(await region.innerText()) && (await region.innerText()).includes(mine.severity), `FI-VP-10: ${await region.innerText()}`);
+    const bulkArea = Number(await p.locator(`#regions-table tr[data-region="${seed.bulk.area}"]`).getAttribute('data-total'));
+    check(bulkArea === seed.bulk.count, `${seed.bulk.area}: ${bulkArea} pictures, ${seed.bulk.count} published there`);
     check(await p.evaluate(() => document.scrollingElement.scrollWidth) <= 1366, 'no sideways page scroll at 1366 px');
     await p.locator('#timeline').screenshot({ path: join(artifacts, 'board-timeline-1366.png') });
     await s.context.close();
