@@ -86,7 +86,7 @@ pub(crate) async fn store_picture(
 }
 
 async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World) -> Result<(), String> {
-    let client = app.pool.get().await.unwrap();
+    let mut client = app.pool.get().await.unwrap();
     client.batch_execute("TRUNCATE picture_revisions, pictures CASCADE").await.unwrap();
     let mut orgs = Vec::new();
     for reach in &w.reaches {
@@ -171,7 +171,7 @@ async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World)
         }
         // The board's summary counts the published pictures the viewer sees in full: in
         // their one domain and their one area, each once.
-        let summary = sitrep_db::pictures::summary(&client, &v, &everything).await.unwrap();
+        let summary = sitrep_db::pictures::summary(&mut client, &v, &everything).await.unwrap();
         let counted = stored
             .iter()
             .filter(|(_, originator, status, tier, named, _)| {

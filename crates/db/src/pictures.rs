@@ -763,52 +763,59 @@ pub struct Summary {
     pub pictures: u32,
 }
 
-/// One statement: the pictures are read once under the visibility predicate and grouped
-/// three ways. A picture counts once in each of its domains and once under each of its
-/// area codes (a code named twice counts once).
-pub async fn summary(c: &impl GenericClient, v: &Viewer, f: &SummaryFilter) -> Result<Summary, DbError> {
+/// One grouped statement: the pictures are read once under the visibility predicate and
+/// counted by their domains, local day, severity and area codes together (a few thousand
+/// cells for 100,000 pictures); each cell is then counted once in each of its domains and
+/// once under each of its area codes (a code named twice counts once). Without JIT: its
+/// estimate grows with the table until PostgreSQL would compile it, which took longer than
+/// running it (docs/benchmarks.md).
+pub async fn summary(c: &mut crate::Client, v: &Viewer, f: &SummaryFilter) -> Result<Summary, DbError> {
     let (org, rank, reads, _) = viewer_params(v);
     let sql = format!(
-        "WITH seen AS MATERIALIZED ( \
-           SELECT p.domains, p.severity, (p.published_at AT TIME ZONE $4)::date AS day, r.content -> 'geo_codes' AS geo \
-           FROM pictures p JOIN picture_revisions r ON r.picture_id = p.id AND r.revision = p.revision \
-           WHERE {VISIBLE} AND p.status = 'published' AND p.published_at IS NOT NULL \
-             AND ($5::uuid IS NULL OR p.election_id = $5) \
-             AND ($6::timestamptz IS NULL OR p.published_at >= $6) \
-             AND ($7::timestamptz IS NULL OR p.published_at < $7) \
-             AND ($8 OR p.valid_until IS NULL OR p.valid_until > now())) \
-         SELECT 0 AS part, d.domain AS key, s.day, s.severity, count(*) AS n \
-           FROM seen s CROSS JOIN LATERAL (SELECT DISTINCT unnest(s.domains) AS domain) d \
-           GROUP BY d.domain, s.day, s.severity \
-         UNION ALL \
-         SELECT 1, g.code, NULL, s.severity, count(*) \
-           FROM seen s LEFT JOIN LATERAL (SELECT DISTINCT jsonb_array_elements_text( \
-             CASE WHEN jsonb_typeof(s.geo) = 'array' THEN s.geo ELSE '[]'::jsonb END) AS code) g ON true \
-           GROUP BY g.code, s.severity \
-         UNION ALL \
-         SELECT 2, NULL, NULL, NULL, count(*) FROM seen"
+        "SELECT p.domains, (p.published_at AT TIME ZONE $4)::date AS day, p.severity, \
+           r.content ->> 'geo_codes' AS geo, count(*) AS n \
+         FROM pictures p JOIN picture_revisions r ON r.picture_id = p.id AND r.revision = p.revision \
+         WHERE {VISIBLE} AND p.status = 'published' AND p.published_at IS NOT NULL \
+           AND ($5::uuid IS NULL OR p.election_id = $5) \
+           AND ($6::timestamptz IS NULL OR p.published_at >= $6) \
+           AND ($7::timestamptz IS NULL OR p.published_at < $7) \
+           AND ($8 OR p.valid_until IS NULL OR p.valid_until > now()) \
+         GROUP BY 1, 2, 3, 4"
     );
-    let rows =
-        c.query(&sql, &[&org, &rank, &reads, &f.time_zone, &f.election, &f.from, &f.until, &f.include_expired]).await?;
+    let tx = c.transaction().await?;
+    tx.batch_execute("SET LOCAL jit = off").await?;
+    let rows = tx
+        .query(&sql, &[&org, &rank, &reads, &f.time_zone, &f.election, &f.from, &f.until, &f.include_expired])
+        .await?;
+    tx.commit().await?;
     let mut out = Summary::default();
     for row in &rows {
-        let part: i32 = row.try_get("part")?;
         let n = u32::try_from(row.try_get::<_, i64>("n")?).unwrap_or(u32::MAX);
-        let severity = || -> Result<Severity, DbError> {
-            parse(row.try_get::<_, Option<&str>>("severity")?.and_then(Severity::parse), "pictures.severity")
-        };
-        match part {
-            0 => out.days.push(sitrep_domain::charts::DayCount {
-                domain: parse(row.try_get::<_, Option<&str>>("key")?.and_then(Domain::parse), "pictures.domains")?,
-                day: parse(row.try_get("day")?, "pictures.published_at")?,
-                severity: severity()?,
-                n,
-            }),
-            1 => {
-                out.areas.push(sitrep_domain::charts::AreaCount { area: row.try_get("key")?, severity: severity()?, n })
-            }
-            _ => out.pictures = n,
+        let severity = parse(Severity::parse(row.try_get("severity")?), "pictures.severity")?;
+        let day = row.try_get("day")?;
+        let mut domains = row
+            .try_get::<_, Vec<&str>>("domains")?
+            .into_iter()
+            .map(|d| parse(Domain::parse(d), "pictures.domains"))
+            .collect::<Result<Vec<_>, _>>()?;
+        domains.sort();
+        domains.dedup();
+        for domain in domains {
+            out.days.push(sitrep_domain::charts::DayCount { domain, day, severity, n });
         }
+        let mut codes: Vec<String> = match row.try_get::<_, Option<&str>>("geo")? {
+            Some(text) => serde_json::from_str(text).map_err(|_| DbError::Corrupt("picture_revisions.content"))?,
+            None => Vec::new(),
+        };
+        codes.sort();
+        codes.dedup();
+        if codes.is_empty() {
+            out.areas.push(sitrep_domain::charts::AreaCount { area: None, severity, n });
+        }
+        for code in codes {
+            out.areas.push(sitrep_domain::charts::AreaCount { area: Some(code), severity, n });
+        }
+        out.pictures = out.pictures.saturating_add(n);
     }
     Ok(out)
 }

@@ -59,7 +59,7 @@ pub async fn picture_summary(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
     let tz = crate::documents::zone(&state.time_zone);
-    let client = meta.client(&state.pool).await?;
+    let mut client = meta.client(&state.pool).await?;
     let (windows, scope) = match q.election {
         Some(id) => {
             if q.from.is_some() || q.to.is_some() {
@@ -105,7 +105,7 @@ pub async fn picture_summary(
     };
     // On the primary: a narrowing takes effect at once (a replica's aggregate could not be
     // filtered picture by picture afterwards, as the list's page is).
-    let counted = pictures::summary(&client, &Viewer::from(&caller.permissions), &filter).await?;
+    let counted = pictures::summary(&mut client, &Viewer::from(&caller.permissions), &filter).await?;
     let summary = PictureSummary {
         time_zone: filter.time_zone,
         election: q.election,
