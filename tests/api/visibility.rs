@@ -172,14 +172,17 @@ async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World)
         // The board's summary counts the published pictures the viewer sees in full: in
         // their one domain and their one area, each once.
         let summary = sitrep_db::pictures::summary(&mut client, &v, &everything).await.unwrap();
-        let counted = stored
-            .iter()
-            .filter(|(_, originator, status, tier, named, _)| {
-                *status == Status::Published
-                    && sight(&v, &Handling { originator: *originator, status: *status, tier: *tier, named })
-                        == Sight::Full
-            })
-            .count() as u32;
+        let counted = u32::try_from(
+            stored
+                .iter()
+                .filter(|(_, originator, status, tier, named, _)| {
+                    *status == Status::Published
+                        && sight(&v, &Handling { originator: *originator, status: *status, tier: *tier, named })
+                            == Sight::Full
+                })
+                .count(),
+        )
+        .unwrap();
         let in_domains: u32 = summary.days.iter().map(|d| d.n).sum();
         let in_areas: u32 = summary.areas.iter().map(|a| a.n).sum();
         if (summary.pictures, in_domains, in_areas) != (counted, counted, counted) {
