@@ -587,6 +587,9 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
     assert!(stdout.contains("all console scenarios passed"));
     let shots = target_dir().join("console-artifacts");
     for shot in [
+        "signin-1366.png",
+        "queue-1366.png",
+        "secretariat-organisations-1366.png",
         "board.png",
         "picture.png",
         "board-fi-1366.png",

@@ -485,6 +485,7 @@ try {
     await approver2.page.getByRole('link', { name: 'Review queue' }).click();
     const row = approver2.page.locator(`tr[data-id="${posted.id}"]`);
     await row.waitFor();
+    await approver2.page.screenshot({ path: join(artifacts, 'queue-1366.png') });
     await row.getByRole('button', { name: 'Approve' }).click();
     await approver2.page.getByText('Approve: done').waitFor();
     await row.getByRole('button', { name: 'Publish' }).click();
@@ -952,6 +953,8 @@ try {
     // The sign-in page, before anyone is signed in.
     const anon = await session('axe-anonymous');
     await anon.page.goto(`${base}/app/`);
+    await anon.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();
+    await anon.page.screenshot({ path: join(artifacts, 'signin-1366.png') });
     for (const lang of ['fi', 'sv']) {
       await anon.page.locator('main').getByLabel(/Language|Kieli|Språk/).selectOption(lang);
       await anon.page.waitForFunction((l) => document.documentElement.lang === l, lang);
@@ -1029,6 +1032,7 @@ try {
     await s.page.getByRole('link', { name: 'Organisations and memberships' }).click();
     await s.page.locator('#org-table').getByRole('cell', { name: 'ORG-C', exact: true }).waitFor();
     await s.page.locator('#user-table').getByRole('cell', { name: 'c.reader', exact: true }).first().waitFor();
+    await s.page.screenshot({ path: join(artifacts, 'secretariat-organisations-1366.png') });
     // Ending a membership ends that person's console session on its next request.
     await s.page.getByRole('button', { name: "End r.reader's membership of ORG-R" }).click();
     await s.page.getByText('Membership ended').waitFor();
