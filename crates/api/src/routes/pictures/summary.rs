@@ -13,7 +13,7 @@ use sitrep_types::PictureSummary;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::audit::{self, RecordExt};
+use crate::access_log::{self, RecordExt};
 use crate::body::Query;
 use crate::docs::{AuthFailures, QueryFailures, ServerFailures};
 use crate::error::ApiError;
@@ -114,6 +114,6 @@ pub async fn picture_summary(
         windows,
         pictures: counted.pictures,
     };
-    audit::commit(&state, &meta, audit::by(&meta, &caller).object("picture_summary", scope)).await?;
+    access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("picture_summary", scope)).await?;
     Ok(HttpResponse::Ok().json(summary))
 }
