@@ -377,6 +377,9 @@ async fn publish_through_review(app: &TestApp, author: &str, approver: &str, bod
     p
 }
 
+/// B's published pictures seeded in bulk for the board's timeline and region table.
+const BULK: u32 = 650;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_works_end_to_end_in_headless_chromium() {
     let (chromium, dir) = match tools() {
@@ -467,6 +470,35 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         .await
         .unwrap();
     drop(db);
+    // Many more published pictures than the board once read (600 a domain, 60 for the
+    // regions): B's hybrid pictures of the last ten days, all in FI-VP-01, older than every
+    // picture above so that the board's cards start with those. The timeline and the
+    // region table must count every one.
+    let group_id: uuid::Uuid = group["id"].as_str().unwrap().parse().unwrap();
+    let db = app.pool.get().await.unwrap();
+    db.batch_execute(&format!(
+        "CREATE TEMP TABLE bulk AS SELECT md5('bulk-' || g)::uuid AS id, g, \
+           now() - interval '2 hours' - ((g % 10) || ' days')::interval AS at FROM generate_series(1, {BULK}) g;
+         INSERT INTO pictures (id, reference, originator_id, created_by, status, revision, tier, tier_rank, tlp, kind, \
+             is_exercise, primary_domain, domains, severity, urgency, classification, title_fi, title_en, summary_fi, \
+             summary_en, created_at, updated_at, published_at) \
+           SELECT b.id, 'BULK-' || b.g, '{org_b}', created_by, 'published', 1, 'group', 1, 'AMBER', 'alert', false, \
+             'hybrid', ARRAY['hybrid'], 'high', 'routine', classification, 'Joukkokuva ' || b.g, 'Bulk picture ' || b.g, \
+             'Havainto', 'An observation', b.at, b.at, b.at \
+           FROM bulk b, pictures p WHERE p.id = '{group_id}';
+         INSERT INTO picture_revisions (picture_id, revision, state, content, tier, tlp, created_by, created_at, published_at) \
+           SELECT b.id, 1, 'published', r.content || jsonb_build_object('primary_domain', 'hybrid', \
+               'domains', '[\"hybrid\"]'::jsonb, 'impact_on_conduct', 'significant', 'urgency', 'routine', \
+               'geo_scope', 'constituency', 'geo_codes', '[\"FI-VP-01\"]'::jsonb, 'details', '{{}}'::jsonb, \
+               'title', jsonb_build_object('fi', 'Joukkokuva ' || b.g, 'en', 'Bulk picture ' || b.g), \
+               'summary', jsonb_build_object('fi', 'Havainto', 'en', 'An observation')), \
+             'group', 'AMBER', r.created_by, b.at, b.at \
+           FROM bulk b, picture_revisions r WHERE r.picture_id = '{group_id}' AND r.revision = 1;",
+        org_b = app.org("B"),
+    ))
+    .await
+    .unwrap();
+    drop(db);
     // A draft the author attaches files to in the editor (then published in the browser).
     let mut attach_body = content("group", "AMBER");
     attach_body["title"] =
@@ -534,6 +566,7 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
         "review": {"id": review["id"]},
         "attach": {"id": attach["id"], "reference": attach["reference"]},
         "c_confirm_token": confirm_token,
+        "bulk": {"count": BULK, "domain": "hybrid", "area": "FI-VP-01"},
     });
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
@@ -554,6 +587,9 @@ async fn the_console_works_end_to_end_in_headless_chromium() {
     assert!(stdout.contains("all console scenarios passed"));
     let shots = target_dir().join("console-artifacts");
     for shot in [
+        "signin-1366.png",
+        "queue-1366.png",
+        "secretariat-organisations-1366.png",
         "board.png",
         "picture.png",
         "board-fi-1366.png",

@@ -44,6 +44,7 @@ mod replica;
 mod reports;
 mod stix_tools;
 mod stream;
+mod summary;
 mod taxii;
 mod taxii_inbox;
 mod taxii_inbox_hostile;

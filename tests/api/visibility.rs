@@ -1,6 +1,7 @@
 //! The visibility rule twice, held together: the pure function in the domain crate and
 //! the SQL predicate every query uses must agree on every (viewer, picture) pair of
-//! randomly generated worlds stored in PostgreSQL.
+//! randomly generated worlds stored in PostgreSQL; and the board's summary counts exactly
+//! the published pictures each viewer sees in full.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -85,7 +86,7 @@ pub(crate) async fn store_picture(
 }
 
 async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World) -> Result<(), String> {
-    let client = app.pool.get().await.unwrap();
+    let mut client = app.pool.get().await.unwrap();
     client.batch_execute("TRUNCATE picture_revisions, pictures CASCADE").await.unwrap();
     let mut orgs = Vec::new();
     for reach in &w.reaches {
@@ -112,6 +113,15 @@ async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World)
         stored.push((id, orgs[*origin], *status, *tier, named, *tlp));
     }
     let all: Vec<Uuid> = stored.iter().map(|s| s.0).collect();
+    // Published now (the state decides whether the summary counts it).
+    client.execute("UPDATE pictures SET published_at = now()", &[]).await.unwrap();
+    let everything = sitrep_db::pictures::SummaryFilter {
+        time_zone: "Europe/Helsinki".into(),
+        election: None,
+        from: None,
+        until: None,
+        include_expired: true,
+    };
     for (org, reads, secretariat) in &w.viewers {
         let v = Viewer {
             organisation: orgs[*org],
@@ -159,6 +169,28 @@ async fn check(app: &TestApp, author: Uuid, content: &PictureContent, w: &World)
         if linked != should {
             return Err(format!("viewer {v:?}: correlation links {linked:?}, the rule {should:?}"));
         }
+        // The board's summary counts the published pictures the viewer sees in full: in
+        // their one domain and their one area, each once.
+        let summary = sitrep_db::pictures::summary(&mut client, &v, &everything).await.unwrap();
+        let counted = u32::try_from(
+            stored
+                .iter()
+                .filter(|(_, originator, status, tier, named, _)| {
+                    *status == Status::Published
+                        && sight(&v, &Handling { originator: *originator, status: *status, tier: *tier, named })
+                            == Sight::Full
+                })
+                .count(),
+        )
+        .unwrap();
+        let in_domains: u32 = summary.days.iter().map(|d| d.n).sum();
+        let in_areas: u32 = summary.areas.iter().map(|a| a.n).sum();
+        if (summary.pictures, in_domains, in_areas) != (counted, counted, counted) {
+            return Err(format!(
+                "viewer {v:?}: the summary counts {} pictures ({in_domains} by domain, {in_areas} by area), the rule {counted}",
+                summary.pictures
+            ));
+        }
         for (id, originator, status, tier, named, _) in &stored {
             let want = sight(&v, &Handling { originator: *originator, status: *status, tier: *tier, named });
             let sql_full = full.contains(id);
@@ -193,7 +225,8 @@ async fn the_sql_predicate_and_the_visibility_function_agree_on_every_pair() {
 
 /// A random world through the real interfaces: 100 callers × 1,000 pictures = 100,000
 /// (picture, caller) pairs compared between the pure function and what the REST list,
-/// the pull feed, TAXII and reads by id show. Zero differences allowed. The seed is printed; set
+/// the pull feed, TAXII and reads by id show, and each caller's summary total against the
+/// published pictures its list shows in full. Zero differences allowed. The seed is printed; set
 /// `SITREP_TEST_SEED` to replay one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
@@ -254,9 +287,13 @@ async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
             .unwrap();
         stored.push((id, origin, status, tier, named));
     }
-    // What publication does for TAXII (the trigger of V7 runs on updates only).
+    // What publication does for TAXII (the trigger of V7 runs on updates only), and the
+    // time of publication the board's summary counts by.
     client
-        .execute("UPDATE pictures SET stix_added = now() WHERE status NOT IN ('draft', 'in_review')", &[])
+        .execute(
+            "UPDATE pictures SET stix_added = now(), published_at = now() WHERE status NOT IN ('draft', 'in_review')",
+            &[],
+        )
         .await
         .unwrap();
     let report_of: std::collections::HashMap<String, Uuid> =
@@ -279,8 +316,9 @@ async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
             })
             .collect();
 
-        // The list, every page.
+        // The list, every page; and the published pictures it shows with their content.
         let mut listed = HashSet::new();
+        let mut listed_published_full = 0u64;
         let mut cursor: Option<String> = None;
         loop {
             let mut path = "/api/v1/pictures?limit=200&include_expired=true".to_owned();
@@ -290,11 +328,27 @@ async fn the_rest_list_feed_and_reads_agree_with_the_function_on_100k_pairs() {
             let page: Value = app.get(&path, Some(&token)).await.json().await.unwrap();
             for item in page["items"].as_array().unwrap() {
                 listed.insert(item["id"].as_str().unwrap().parse::<Uuid>().unwrap());
+                listed_published_full += u64::from(item["status"] == "published" && item.get("severity").is_some());
             }
             match page["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_owned()),
                 None => break,
             }
+        }
+        // The board's summary: exactly the published pictures the list shows in full, and
+        // as many as the rule gives.
+        let res = app.get("/api/v1/pictures/summary?include_expired=true", Some(&token)).await;
+        assert_eq!(res.status(), 200);
+        let summary: Value = res.json().await.unwrap();
+        let rule = want
+            .iter()
+            .filter(|(id, s)| *s == Sight::Full && stored.iter().any(|p| p.0 == *id && p.2 == Status::Published))
+            .count() as u64;
+        if summary["pictures"].as_u64() != Some(listed_published_full) || listed_published_full != rule {
+            wrong.push(format!(
+                "summary: {v:?} counts {}, the list shows {listed_published_full}, the rule {rule}",
+                summary["pictures"]
+            ));
         }
         // The feed, every page (readers only).
         let mut fed = HashSet::new();

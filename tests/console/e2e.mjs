@@ -485,6 +485,7 @@ try {
     await approver2.page.getByRole('link', { name: 'Review queue' }).click();
     const row = approver2.page.locator(`tr[data-id="${posted.id}"]`);
     await row.waitFor();
+    await approver2.page.screenshot({ path: join(artifacts, 'queue-1366.png') });
     await row.getByRole('button', { name: 'Approve' }).click();
     await approver2.page.getByText('Approve: done').waitFor();
     await row.getByRole('button', { name: 'Publish' }).click();
@@ -952,6 +953,8 @@ try {
     // The sign-in page, before anyone is signed in.
     const anon = await session('axe-anonymous');
     await anon.page.goto(`${base}/app/`);
+    await anon.page.getByRole('heading', { name: 'Sign in to Sitrep' }).waitFor();
+    await anon.page.screenshot({ path: join(artifacts, 'signin-1366.png') });
     for (const lang of ['fi', 'sv']) {
       await anon.page.locator('main').getByLabel(/Language|Kieli|Språk/).selectOption(lang);
       await anon.page.waitForFunction((l) => document.documentElement.lang === l, lang);
@@ -1029,6 +1032,7 @@ try {
     await s.page.getByRole('link', { name: 'Organisations and memberships' }).click();
     await s.page.locator('#org-table').getByRole('cell', { name: 'ORG-C', exact: true }).waitFor();
     await s.page.locator('#user-table').getByRole('cell', { name: 'c.reader', exact: true }).first().waitFor();
+    await s.page.screenshot({ path: join(artifacts, 'secretariat-organisations-1366.png') });
     // Ending a membership ends that person's console session on its next request.
     await s.page.getByRole('button', { name: "End r.reader's membership of ORG-R" }).click();
     await s.page.getByText('Membership ended').waitFor();
@@ -1062,11 +1066,20 @@ try {
     const today = helsinkiDay(new Date().toISOString());
     const cols = await p.locator('#timeline-chart-table thead th').evaluateAll((ths) => ths.slice(1).map((th) => th.textContent));
     check(cols.length === 14 && cols[13] === today, `14 days up to today (${today}): ${cols}`);
-    // The numbers, worked out here from the list API: pictures published each day, by domain.
+    // The numbers, worked out here from the list API (every page): pictures published each
+    // day, by domain.
     const lists = await p.evaluate(async () => {
       const api = await import('./api.js');
       const out = {};
-      for (const d of ['information_influence', 'hybrid', 'cyber']) out[d] = (await api.request(`/pictures?status=published&domain=${d}&limit=200`)).items;
+      for (const d of ['information_influence', 'hybrid', 'cyber']) {
+        out[d] = [];
+        let cursor = null;
+        do {
+          const page = await api.request(`/pictures?status=published&domain=${d}&limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+          out[d].push(...page.items);
+          cursor = page.next_cursor;
+        } while (cursor);
+      }
       return out;
     });
     let seen = 0;
@@ -1079,6 +1092,10 @@ try {
       }
     }
     check(seen > 0, 'the timeline has pictures to show');
+    // Every one of the bulk's pictures, more than the board once read a domain (600).
+    const bulkRow = await p.locator(`#timeline-chart-table tr[data-row="${seed.bulk.domain}"] td`).evaluateAll((tds) => tds.reduce((n, td) => n + Number(td.dataset.total), 0));
+    check(bulkRow >= seed.bulk.count && bulkRow > 600, `the ${seed.bulk.domain} row counts ${bulkRow}, the bulk alone is ${seed.bulk.count}`);
+    check(!(await p.locator('#timeline .notice').count()), 'no notice of pictures left out');
     const rects = await p.locator('#timeline-chart rect[fill^="url("]').count();
     check(rects > 0 && rects <= seen, `bars drawn: ${rects}`);
     const named = await p.locator('#timeline-chart').getAttribute('aria-label');
@@ -1098,11 +1115,13 @@ try {
       'After advance voting, before the election day', 'Election day', 'After the election day'].join('|'), `the phases: ${phases}`);
     await scale.selectOption({ label: 'the last 14 days' });
     await p.locator(`#timeline-chart-table thead th`, { hasText: today }).waitFor({ state: 'attached' });
-    // By region: the posted picture's constituency counted, with its severity.
-    await p.locator('#regions-load').click();
+    // By region, at once: the posted picture's constituency counted, with its severity; and
+    // every picture of the bulk's constituency (more than the 60 the board once read).
     const region = p.locator('#regions-table tr[data-region="FI-VP-10"] td');
     await region.waitFor();
     check(/^[1-9]\d* \(/.test(await region.innerText()) && (await region.innerText()).includes(mine.severity), `FI-VP-10: ${await region.innerText()}`);
+    const bulkArea = Number(await p.locator(`#regions-table tr[data-region="${seed.bulk.area}"]`).getAttribute('data-total'));
+    check(bulkArea === seed.bulk.count, `${seed.bulk.area}: ${bulkArea} pictures, ${seed.bulk.count} published there`);
     check(await p.evaluate(() => document.scrollingElement.scrollWidth) <= 1366, 'no sideways page scroll at 1366 px');
     await p.locator('#timeline').screenshot({ path: join(artifacts, 'board-timeline-1366.png') });
     await s.context.close();

@@ -22,6 +22,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/users/{id}/memberships", "membership.create"),
     ("PATCH", "/api/v1/users/{id}/memberships/{membership_id}", "membership.update"),
     ("GET", "/api/v1/pictures", "picture.list"),
+    ("GET", "/api/v1/pictures/summary", "picture.summary"),
     ("POST", "/api/v1/pictures", "picture.create"),
     ("GET", "/api/v1/pictures/{id}", "picture.view"),
     ("PATCH", "/api/v1/pictures/{id}", "picture.revise"),

@@ -149,6 +149,7 @@ impl Modify for Security {
         routes::users::create_membership,
         routes::users::update_membership,
         routes::pictures::list_pictures,
+        routes::pictures::summary::picture_summary,
         routes::pictures::create_picture,
         routes::pictures::get_picture,
         routes::pictures::update_picture,

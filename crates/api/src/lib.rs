@@ -183,6 +183,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(pictures::create_picture))
                         .default_service(not_allowed("GET, POST")),
                 )
+                // Before `/pictures/{id}`, which would take `summary` for an id.
+                .service(
+                    web::resource("/pictures/summary")
+                        .route(web::get().to(pictures::summary::picture_summary))
+                        .default_service(not_allowed("GET")),
+                )
                 .service(
                     web::resource("/pictures/{id}")
                         .route(web::get().to(pictures::get_picture))

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use sitrep_domain::lifecycle::RevisionState;
 use sitrep_domain::visibility::{Handling, IndicatorHistory, Viewer, attachment_tlps, min_rank, tier_rank};
-use sitrep_types::{PictureContent, Severity, Status, Tier, Tlp};
+use sitrep_types::{Domain, PictureContent, Severity, Status, Tier, Tlp};
 use tokio_postgres::Row;
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
@@ -735,6 +735,87 @@ pub async fn indicator_history(
         let revision: i32 = row.try_get(1)?;
         entry.revisions.push((revision, indicators.into_iter().map(|i| (i.type_, i.value, i.tlp)).collect()));
         entry.attachments.push((revision, attachments.iter().flat_map(attachment_tlps).collect()));
+    }
+    Ok(out)
+}
+
+/// What the board's summary counts: the published pictures the viewer sees in full (the
+/// secretariat's metadata sight shows no domain, severity or area, so it counts nothing),
+/// published in `from..until` (absent: open), of `election` if given, not expired unless
+/// `include_expired` — the list's rule for the same reader with `status=published`.
+#[derive(Debug, Clone)]
+pub struct SummaryFilter {
+    pub time_zone: String,
+    pub election: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub include_expired: bool,
+}
+
+/// The counts of [`SummaryFilter`]'s pictures, grouped in the database.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// By domain, local day of publication and severity.
+    pub days: Vec<sitrep_domain::charts::DayCount>,
+    /// By area code (none: national) and severity.
+    pub areas: Vec<sitrep_domain::charts::AreaCount>,
+    /// The pictures counted, each once.
+    pub pictures: u32,
+}
+
+/// One grouped statement: the pictures are read once under the visibility predicate and
+/// counted by their domains, local day, severity and area codes together (a few thousand
+/// cells for 100,000 pictures); each cell is then counted once in each of its domains and
+/// once under each of its area codes (a code named twice counts once). Without JIT: its
+/// estimate grows with the table until PostgreSQL would compile it, which took longer than
+/// running it (docs/benchmarks.md).
+pub async fn summary(c: &mut crate::Client, v: &Viewer, f: &SummaryFilter) -> Result<Summary, DbError> {
+    let (org, rank, reads, _) = viewer_params(v);
+    let sql = format!(
+        "SELECT p.domains, (p.published_at AT TIME ZONE $4)::date AS day, p.severity, \
+           r.content ->> 'geo_codes' AS geo, count(*) AS n \
+         FROM pictures p JOIN picture_revisions r ON r.picture_id = p.id AND r.revision = p.revision \
+         WHERE {VISIBLE} AND p.status = 'published' AND p.published_at IS NOT NULL \
+           AND ($5::uuid IS NULL OR p.election_id = $5) \
+           AND ($6::timestamptz IS NULL OR p.published_at >= $6) \
+           AND ($7::timestamptz IS NULL OR p.published_at < $7) \
+           AND ($8 OR p.valid_until IS NULL OR p.valid_until > now()) \
+         GROUP BY 1, 2, 3, 4"
+    );
+    let tx = c.transaction().await?;
+    tx.batch_execute("SET LOCAL jit = off").await?;
+    let rows = tx
+        .query(&sql, &[&org, &rank, &reads, &f.time_zone, &f.election, &f.from, &f.until, &f.include_expired])
+        .await?;
+    tx.commit().await?;
+    let mut out = Summary::default();
+    for row in &rows {
+        let n = u32::try_from(row.try_get::<_, i64>("n")?).unwrap_or(u32::MAX);
+        let severity = parse(Severity::parse(row.try_get("severity")?), "pictures.severity")?;
+        let day = row.try_get("day")?;
+        let mut domains = row
+            .try_get::<_, Vec<&str>>("domains")?
+            .into_iter()
+            .map(|d| parse(Domain::parse(d), "pictures.domains"))
+            .collect::<Result<Vec<_>, _>>()?;
+        domains.sort();
+        domains.dedup();
+        for domain in domains {
+            out.days.push(sitrep_domain::charts::DayCount { domain, day, severity, n });
+        }
+        let mut codes: Vec<String> = match row.try_get::<_, Option<&str>>("geo")? {
+            Some(text) => serde_json::from_str(text).map_err(|_| DbError::Corrupt("picture_revisions.content"))?,
+            None => Vec::new(),
+        };
+        codes.sort();
+        codes.dedup();
+        if codes.is_empty() {
+            out.areas.push(sitrep_domain::charts::AreaCount { area: None, severity, n });
+        }
+        for code in codes {
+            out.areas.push(sitrep_domain::charts::AreaCount { area: Some(code), severity, n });
+        }
+        out.pictures = out.pictures.saturating_add(n);
     }
     Ok(out)
 }

@@ -2,12 +2,16 @@
 //! by domain and severity over the report's window, in hours for a window of up to two
 //! days and in the deployment's local days otherwise, and acknowledgement progress per
 //! recipient organisation. Pure: the caller passes only what the reader may see.
+//!
+//! Also the board's summary (docs/console.md, "Timeline"): the columns of its timeline
+//! (local days, or the windows of an election's calendar) and the counts the database
+//! grouped by local day, put into them.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
-use sitrep_types::{Domain, Severity};
+use sitrep_types::{AreaCounts, Domain, DomainWindowCounts, ElectionPhases, Severity, SeverityCounts, SummaryWindow};
 use uuid::Uuid;
 
 /// The longest window counted by the hour.
@@ -130,6 +134,106 @@ pub fn ack_progress(items: &[AckState]) -> BTreeMap<Uuid, (u32, u32)> {
     out
 }
 
+/// The longest window of days the board's summary counts.
+pub const SUMMARY_MAX_DAYS: i64 = 92;
+
+/// One column for each local day from `from` to `to` (inclusive), keyed by the day.
+pub fn day_windows(from: NaiveDate, to: NaiveDate) -> Vec<SummaryWindow> {
+    from.iter_days()
+        .take_while(|d| *d <= to)
+        .map(|d| SummaryWindow { key: d.to_string(), from: Some(d), to: Some(d) })
+        .collect()
+}
+
+/// The windows of an election's calendar: before the voting register is in force; the
+/// register in force before advance voting (at home or abroad, whichever starts first);
+/// advance voting; the days after it (whichever ends last) before the election day; the
+/// election day; after it. A window of no days is left out, so the windows follow each
+/// other without a gap and the first and last are open.
+pub fn phase_windows(p: &ElectionPhases) -> Vec<SummaryWindow> {
+    let prev = |d: NaiveDate| d.pred_opt().unwrap_or(d);
+    let next = |d: NaiveDate| d.succ_opt().unwrap_or(d);
+    let advance_from = p.advance_voting_domestic_from.min(p.advance_voting_abroad_from);
+    let advance_to = p.advance_voting_domestic_to.max(p.advance_voting_abroad_to);
+    let w = |key: &str, from: Option<NaiveDate>, to: Option<NaiveDate>| SummaryWindow { key: key.to_owned(), from, to };
+    [
+        w("before_register", None, Some(prev(p.voting_register_in_force))),
+        w("register", Some(p.voting_register_in_force), Some(prev(advance_from))),
+        w("advance_voting", Some(advance_from), Some(advance_to)),
+        w("before_day", Some(next(advance_to)), Some(prev(p.election_day))),
+        w("election_day", Some(p.election_day), Some(p.election_day)),
+        w("after", Some(next(p.election_day)), None),
+    ]
+    .into_iter()
+    .filter(|w| match (w.from, w.to) {
+        (Some(f), Some(t)) => f <= t,
+        _ => true,
+    })
+    .collect()
+}
+
+/// The window `day` falls in, if any.
+pub fn window_of(windows: &[SummaryWindow], day: NaiveDate) -> Option<usize> {
+    windows.iter().position(|w| w.from.is_none_or(|f| f <= day) && w.to.is_none_or(|t| day <= t))
+}
+
+/// The first and last days the windows cover (absent: open).
+pub fn span(windows: &[SummaryWindow]) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    (windows.first().and_then(|w| w.from), windows.last().and_then(|w| w.to))
+}
+
+/// The number of pictures of `domain` and `severity` published on the local `day`, as
+/// the database groups them.
+#[derive(Debug, Clone)]
+pub struct DayCount {
+    pub domain: Domain,
+    pub day: NaiveDate,
+    pub severity: Severity,
+    pub n: u32,
+}
+
+/// The number of pictures of `severity` naming the area code `area` (absent: none).
+#[derive(Debug, Clone)]
+pub struct AreaCount {
+    pub area: Option<String>,
+    pub severity: Severity,
+    pub n: u32,
+}
+
+/// The day counts put into their windows (a day in no window is not counted), in the
+/// order of the domains and then of the windows; only cells with pictures.
+pub fn by_window(windows: &[SummaryWindow], days: &[DayCount]) -> Vec<DomainWindowCounts> {
+    let mut cells: BTreeMap<(Domain, usize), SeverityCounts> = BTreeMap::new();
+    for c in days {
+        if let Some(i) = window_of(windows, c.day) {
+            cells.entry((c.domain, i)).or_default().add(c.severity, c.n);
+        }
+    }
+    cells
+        .into_iter()
+        .filter(|(_, counts)| counts.total() > 0)
+        .map(|((domain, i), counts)| DomainWindowCounts { domain, window: windows[i].key.clone(), counts })
+        .collect()
+}
+
+/// The area counts by code: most pictures first, then by code; the pictures naming no
+/// code (national) last.
+pub fn by_area(areas: &[AreaCount]) -> Vec<AreaCounts> {
+    let mut rows: BTreeMap<Option<String>, SeverityCounts> = BTreeMap::new();
+    for a in areas {
+        rows.entry(a.area.clone()).or_default().add(a.severity, a.n);
+    }
+    let mut out: Vec<AreaCounts> = rows
+        .into_iter()
+        .filter(|(_, counts)| counts.total() > 0)
+        .map(|(area, counts)| AreaCounts { area, counts })
+        .collect();
+    out.sort_by(|a, b| {
+        a.area.is_none().cmp(&b.area.is_none()).then(b.counts.total().cmp(&a.counts.total())).then(a.area.cmp(&b.area))
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -165,6 +269,60 @@ mod tests {
         ]);
         assert_eq!(p[&a], (1, 2));
         assert_eq!(p[&b], (0, 1));
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_elections_windows_follow_each_other_without_a_gap() {
+        let w = phase_windows(&crate::election::phases(day("2027-04-18")));
+        let keys: Vec<&str> = w.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, ["before_register", "register", "advance_voting", "before_day", "election_day", "after"]);
+        // The register is in force from day -12, advance voting from -11 to -5 (abroad to -8).
+        assert_eq!((w[1].from, w[1].to), (Some(day("2027-04-06")), Some(day("2027-04-06"))));
+        assert_eq!((w[2].from, w[2].to), (Some(day("2027-04-07")), Some(day("2027-04-13"))));
+        for pair in w.windows(2) {
+            assert_eq!(pair[0].to.unwrap().succ_opt(), pair[1].from, "{pair:?}");
+        }
+        assert_eq!(span(&w), (None, None));
+        assert_eq!(window_of(&w, day("2000-01-01")), Some(0));
+        assert_eq!(window_of(&w, day("2027-04-18")), Some(4));
+        assert_eq!(window_of(&w, day("2099-01-01")), Some(5));
+    }
+
+    #[test]
+    fn days_are_their_own_windows_and_a_day_outside_is_not_counted() {
+        let w = day_windows(day("2026-11-30"), day("2026-12-02"));
+        assert_eq!(w.iter().map(|w| w.key.as_str()).collect::<Vec<_>>(), ["2026-11-30", "2026-12-01", "2026-12-02"]);
+        let c = |d: &str, domain, severity, n| DayCount { domain, day: day(d), severity, n };
+        let cells = by_window(
+            &w,
+            &[
+                c("2026-12-01", Domain::Cyber, Severity::High, 2),
+                c("2026-12-01", Domain::Cyber, Severity::Low, 1),
+                c("2026-12-03", Domain::Cyber, Severity::High, 5),
+                c("2026-11-30", Domain::Hybrid, Severity::Low, 0),
+            ],
+        );
+        assert_eq!(cells.len(), 1);
+        assert_eq!(cells[0].window, "2026-12-01");
+        assert_eq!(cells[0].counts, SeverityCounts { low: 1, medium: 0, high: 2, critical: 0 });
+    }
+
+    #[test]
+    fn areas_come_most_first_and_national_last() {
+        let a = |area: Option<&str>, severity, n| AreaCount { area: area.map(str::to_owned), severity, n };
+        let rows = by_area(&[
+            a(None, Severity::Critical, 9),
+            a(Some("FI-VP-10"), Severity::Low, 1),
+            a(Some("FI-KU-091"), Severity::High, 2),
+            a(Some("FI-VP-01"), Severity::Low, 1),
+            a(Some("FI-VP-01"), Severity::Medium, 1),
+        ]);
+        let order: Vec<Option<&str>> = rows.iter().map(|r| r.area.as_deref()).collect();
+        assert_eq!(order, [Some("FI-KU-091"), Some("FI-VP-01"), Some("FI-VP-10"), None]);
     }
 
     fn domain() -> impl Strategy<Value = Domain> {

@@ -1,6 +1,6 @@
 //! Situation pictures on the wire.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -389,4 +389,81 @@ pub struct RelatedPicture {
     pub id: Uuid,
     pub reference: String,
     pub shared: Vec<IndicatorValue>,
+}
+
+/// Pictures counted by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SeverityCounts {
+    pub low: u32,
+    pub medium: u32,
+    pub high: u32,
+    pub critical: u32,
+}
+
+impl SeverityCounts {
+    /// Adds `n` to the count of `severity`.
+    pub fn add(&mut self, severity: Severity, n: u32) {
+        let c = match severity {
+            Severity::Low => &mut self.low,
+            Severity::Medium => &mut self.medium,
+            Severity::High => &mut self.high,
+            Severity::Critical => &mut self.critical,
+        };
+        *c = c.saturating_add(n);
+    }
+
+    pub fn total(&self) -> u32 {
+        self.low.saturating_add(self.medium).saturating_add(self.high).saturating_add(self.critical)
+    }
+}
+
+/// One column of the summary: a local day, or a window of an election's calendar, its
+/// first and last days inclusive (absent: open).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SummaryWindow {
+    /// The day (`2026-12-06`) or the phase (`before_register`, `register`,
+    /// `advance_voting`, `before_day`, `election_day`, `after`).
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<NaiveDate>,
+}
+
+/// The pictures of one domain published in one window, by severity (a picture of two
+/// domains counts in each).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DomainWindowCounts {
+    pub domain: Domain,
+    /// The `key` of its window.
+    pub window: String,
+    pub counts: SeverityCounts,
+}
+
+/// The pictures naming one area code, by severity (a picture naming two codes counts
+/// under each); `area` absent: the pictures naming none (national).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AreaCounts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
+    pub counts: SeverityCounts,
+}
+
+/// `GET /api/v1/pictures/summary`: the published pictures the caller reads in full,
+/// counted by domain, window and severity and by area code and severity. Only cells
+/// with pictures are listed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PictureSummary {
+    /// The time zone the days are the deployment's local days in.
+    pub time_zone: String,
+    /// The election whose calendar the windows are (absent: days).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub election: Option<Uuid>,
+    /// The columns, oldest first.
+    pub windows: Vec<SummaryWindow>,
+    /// How many pictures were counted (each once, whatever its domains and areas).
+    pub pictures: u32,
+    pub by_domain: Vec<DomainWindowCounts>,
+    /// Most pictures first; the national row last.
+    pub by_area: Vec<AreaCounts>,
 }

@@ -39,6 +39,7 @@ use crate::state::AppState;
 pub mod attachments;
 pub mod inbox;
 pub mod render;
+pub mod summary;
 
 /// Pictures may carry many indicators: a larger body limit than elsewhere.
 pub const PICTURE_BODY_LIMIT: usize = 1024 * 1024;
