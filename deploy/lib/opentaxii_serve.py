@@ -22,3 +22,24 @@ class _Encoder(json.JSONEncoder):
 taxii2_http.json = types.SimpleNamespace(dumps=functools.partial(json.dumps, cls=_Encoder))
 
 from opentaxii.http import app, logconfig_dict  # noqa: E402,F401  (after the fix; gunicorn reads both)
+
+
+def when_ready(server):
+    """gunicorn's hook once it listens: with OPENTAXII_STOP_WITH_PARENT=1 (the tests set
+    it) gunicorn stops when the process that started it is gone, even one killed before
+    it could stop it."""
+    import os
+    import signal
+    import threading
+    import time
+
+    if os.environ.get("OPENTAXII_STOP_WITH_PARENT") != "1":
+        return
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True).start()

@@ -97,12 +97,13 @@ async fn sitrep_pulls_an_opentaxii_collection_across_a_restart_and_imports_each_
     assert!(created["health"]["last_error"].is_null(), "{created}\n{statuses:?}\n{}", peer.log());
     assert_eq!(created["health"]["pages_imported"], 1, "{created}");
     assert_eq!(created["health"]["paging"], true, "OpenTAXII's `next` is stored: {created}");
+    let mut last = created;
     for _ in 0..3 {
-        poll(&home, &sec, &peer_id).await;
+        last = poll(&home, &sec, &peer_id).await;
     }
+    assert_eq!(last["health"]["pages_imported"], 4, "{last}");
+    assert_eq!(last["health"]["paging"], true, "the walk is still under way: {last}");
     let drafts = "SELECT count(*) FROM pictures WHERE originator_id = $1";
-    let before_restart = scalar(&home, drafts, org).await;
-    assert!(before_restart < 3, "the walk is still under way");
 
     // The server stops between pages; another on the same database goes on from the
     // stored position.
@@ -120,6 +121,9 @@ async fn sitrep_pulls_an_opentaxii_collection_across_a_restart_and_imports_each_
     let stored = "SELECT count(*) FROM taxii_inbox_objects WHERE organisation_id = $1";
     assert_eq!(scalar(&home, stored, org).await, objects.len() as i64, "each object stored once");
     assert_eq!(done["health"]["objects_imported"].as_i64().unwrap(), objects.len() as i64, "{done}");
+    // One object a page: a walk that went on from the stored `next` is exactly as many
+    // pages as objects; one read again from the start would be more.
+    assert_eq!(done["health"]["pages_imported"], objects.len() as i64, "{done}");
 
     // Each draft holds its indicator and says where it came from; the RED one is RED.
     let drafts_by_tlp = rows(
@@ -152,6 +156,7 @@ async fn sitrep_pulls_an_opentaxii_collection_across_a_restart_and_imports_each_
     // Polled again: nothing (OpenTAXII's `added_after` is exclusive of the last object).
     let again = poll_to_end(&home, &sec, &peer_id, 5).await;
     assert_eq!(again["health"]["objects_imported"], done["health"]["objects_imported"], "{again}");
+    assert_eq!(again["health"]["pages_imported"], objects.len() as i64 + 1, "one empty page: {again}");
 
     // Another tool posts a new report through OpenTAXII's own TAXII POST: exactly it comes.
     let fresh = report_with_indicator(&creator, "Fake ballot photos", "vaalikuvat.example", Tlp::Amber);
@@ -161,6 +166,7 @@ async fn sitrep_pulls_an_opentaxii_collection_across_a_restart_and_imports_each_
     assert!(after["health"]["last_error"].is_null(), "{after}");
     assert_eq!(scalar(&home, drafts, org).await, 4);
     assert_eq!(scalar(&home, stored, org).await, objects.len() as i64 + 2);
+    assert_eq!(after["health"]["pages_imported"], objects.len() as i64 + 3, "two new objects, two pages: {after}");
 
     // Every page was access-logged as this organisation's pull; no record holds the password.
     home.seal_log().await;
@@ -173,4 +179,12 @@ async fn sitrep_pulls_an_opentaxii_collection_across_a_restart_and_imports_each_
             .await[0]
             .get::<_, String>(0);
     assert!(!log.contains(&peer.password), "the access log holds the peer's password");
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", peer.user, peer.password));
+    assert!(!log.contains(&basic), "the access log holds the peer's Basic credentials");
+    // OpenTAXII 0.9.3 answered every object with its type as `spec_version`; each page
+    // that held one says it was mended.
+    let mended = "SELECT count(*) FROM access_log WHERE action = 'peer.pull' AND organisation_id = $1 \
+                  AND reason LIKE '%;spec_version_mended:1'";
+    assert_eq!(scalar(&home, mended, org).await, objects.len() as i64 + 2);
 }

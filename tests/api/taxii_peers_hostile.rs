@@ -154,6 +154,136 @@ async fn an_indicator_received_red_stays_red_however_it_is_spelled() {
     handle.stop(false).await;
 }
 
+/// FINDING (fixed): `"ca_pem": null` was read as absent: a peer's CA certificate could only
+/// be replaced, never removed, so a retired partner CA stayed trusted for the peer.
+#[tokio::test]
+async fn a_peers_ca_certificate_can_be_removed_and_that_drops_the_credentials() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let ca = rcgen::generate_simple_self_signed(vec!["taxii.partner.example".to_owned()]).unwrap().cert.pem();
+    let body = json!({"name": "partner", "api_root": "https://taxii.partner.example/api/", "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "active": false, "ca_pem": ca,
+        "credentials": {"username": "u", "secret": "partner-secret"}});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    // Absent keeps it.
+    let res = home.patch_json(&format!("/api/v1/peers/{id}"), &sec, &json!({"poll_interval_secs": 600})).await;
+    let v: Value = res.json().await.unwrap();
+    assert_eq!((v["ca_pem"].is_string(), v["has_credentials"].as_bool()), (true, Some(true)), "{v}");
+    let res = home.patch_json(&format!("/api/v1/peers/{id}"), &sec, &json!({"ca_pem": null})).await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert!(v["ca_pem"].is_null(), "the CA certificate is removed: {v}");
+    assert_eq!(v["has_credentials"], false, "{v}");
+}
+
+/// FINDING (fixed): a `PATCH` of the CA certificate dropped the stored credentials but not
+/// the hold of the poll under way, which went on with the old trust and the credentials it
+/// had opened. Now it writes nothing more: its page in flight is not kept.
+#[tokio::test]
+async fn a_new_ca_certificate_mid_poll_ends_that_polls_hold() {
+    let home = TestApp::spawn_with(home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let pages = Arc::new(|_: &str| {
+        Some(Page { delay_ms: 1500, body: json!({"more": false, "objects": [indicator(&[marking_id(Tlp::Amber)])]}) })
+    });
+    let (address, cert, handle) = peer_server(&home.data_dir, pages).await;
+    let body = json!({"name": "trusted", "api_root": format!("{address}/feed/"), "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "ca_pem": cert, "poll_interval_secs": 3600,
+        "credentials": {"secret": "partner-secret"}});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    wait_claimed(&home, id.parse().unwrap()).await;
+    let other_ca = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap().cert.pem();
+    let res = home.patch_json(&format!("/api/v1/peers/{id}"), &sec, &json!({"ca_pem": other_ca})).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(res.json::<Value>().await.unwrap()["has_credentials"], false);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = get_peer(&home, &sec, &id).await;
+    assert_eq!(after["health"]["pages_imported"], 0, "the poll under way kept its page: {after}");
+    assert_eq!(after["health"]["objects_imported"], 0, "{after}");
+    handle.stop(false).await;
+}
+
+/// FINDING (fixed): medallion, the OASIS reference TAXII 2.1 server, answers the same
+/// `next` on every page of a walk (a cursor it keeps and moves on each request). The worker
+/// took the second one for a circle: a walk of three pages was read a page per poll, each
+/// poll ending in an error. A `next` given again is a circle only when its page brings
+/// nothing new.
+#[tokio::test]
+async fn a_peer_that_keeps_one_next_for_the_whole_walk_is_read_to_the_end() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let home = TestApp::spawn_with(home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let org = home.org("A");
+    let identity = |i: usize| {
+        json!({"type": "identity", "spec_version": "2.1",
+            "id": format!("identity--00000000-0000-4000-8000-{i:012}"),
+            "created": "2027-03-01T10:00:00.000Z", "modified": "2027-03-01T10:00:00.000Z",
+            "name": format!("Source {i}"), "identity_class": "organization"})
+    };
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    let page = Arc::new(move |_: &str| {
+        let i = counter.fetch_add(1, Ordering::SeqCst);
+        let body = if i < 2 {
+            json!({"objects": [identity(i)], "more": true, "next": "medallion-cursor"})
+        } else {
+            json!({"objects": [identity(i)], "more": false})
+        };
+        Some(Page { delay_ms: 0, body })
+    });
+    let (address, cert, handle) = peer_server(&home.data_dir, page).await;
+    let body = json!({"name": "medallion-like", "api_root": format!("{address}/api1/"), "collection_id": "c1",
+        "organisation_id": org, "service_account_id": importer, "ca_pem": cert, "poll_interval_secs": 3600});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let after = wait_poll(&home, &sec, created["id"].as_str().unwrap(), &created).await;
+    assert!(after["health"]["last_error"].is_null(), "{after}");
+    assert_eq!(after["health"]["objects_imported"], 3, "{after}");
+    assert_eq!(after["health"]["paging"], false, "{after}");
+    assert_eq!(served.load(Ordering::SeqCst), 3);
+    handle.stop(false).await;
+}
+
+/// FINDING (fixed): a peer going round in a circle (A, B, A, … with nothing new) was
+/// stopped, but the repeated `next` stayed stored, so every later poll walked straight
+/// back into the circle. It is forgotten now: the next poll reads from `added_after`.
+#[tokio::test]
+async fn a_peer_going_round_in_a_circle_is_read_again_from_added_after_at_the_next_poll() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let home = TestApp::spawn_with(home_settings).await;
+    let importer = service_account(&home, "A", &["author"]).await;
+    let sec = secretariat(&home).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let page = Arc::new(move |_: &str| {
+        let next = ["A", "B", "A"][counter.fetch_add(1, Ordering::SeqCst) % 3];
+        Some(Page { delay_ms: 0, body: json!({"objects": [], "more": true, "next": next}) })
+    });
+    let (address, cert, handle) = peer_server(&home.data_dir, page).await;
+    let body = json!({"name": "circle", "api_root": format!("{address}/api1/"), "collection_id": "c1",
+        "organisation_id": home.org("A"), "service_account_id": importer, "ca_pem": cert, "poll_interval_secs": 3600});
+    let res = home.post_json("/api/v1/peers", Some(&sec), &body).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let after = wait_poll(&home, &sec, &id.to_string(), &created).await;
+    assert!(after["health"]["last_error"].as_str().unwrap().contains("given before"), "{after}");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let client = home.pool.get().await.unwrap();
+    let row = client.query_one("SELECT next_page FROM taxii_peers WHERE id = $1", &[&id]).await.unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0), None, "the circle's next is forgotten");
+    handle.stop(false).await;
+}
+
 /// FINDING (fixed): the import listed each mapped indicator with its value in the draft's
 /// details, which carry the picture's TLP: a peer's RED indicator of an AMBER report was in
 /// AMBER text, which no floor checks, and reached every AMBER reader once published. The

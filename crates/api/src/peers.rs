@@ -286,12 +286,16 @@ impl PeerWorker {
         };
         let mut added_after = peer.added_after.clone();
         let mut next = peer.next_page.clone();
-        // Every `next` of this poll: a peer answering one again (A, B, A, …) goes round in
-        // a circle and is stopped at once, not after `max_walk_pages` requests.
+        // Every `next` and every object version of this poll. Some servers keep one `next`
+        // for a whole walk (OASIS's medallion moves a cursor behind it), so a `next` given
+        // again is a circle only when its page brought nothing new in this poll (A, B, A, …
+        // with the same pages): that is stopped at once, not after `max_walk_pages`
+        // requests.
         let mut seen: std::collections::HashSet<String> = next.iter().cloned().collect();
+        let mut objects_seen: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
         for _ in 0..self.options.max_pages_per_poll {
-            let (after, new_next, walked) =
-                self.page(peer, &caller, &client, credentials.as_ref(), &added_after, &next).await?;
+            let (after, new_next, walked, fresh) =
+                self.page(peer, &caller, &client, credentials.as_ref(), &added_after, &next, &mut objects_seen).await?;
             if walked >= self.options.max_walk_pages {
                 let client = self.pool.get().await.map_err(|e| Failure::new(format!("database: {e}")))?;
                 db::forget_next(&client, peer.id, peer.lease_token)
@@ -302,8 +306,15 @@ impl PeerWorker {
                 )));
             }
             match new_next {
-                Some(n) if !seen.insert(n.clone()) => {
-                    return Err(Failure::new("the peer answered a next it had given before; stopped"));
+                Some(n) if !seen.insert(n.clone()) && !fresh => {
+                    // Read again from `added_after` at the next poll, not from the circle.
+                    let client = self.pool.get().await.map_err(|e| Failure::new(format!("database: {e}")))?;
+                    db::forget_next(&client, peer.id, peer.lease_token)
+                        .await
+                        .map_err(|e| Failure::new(format!("database: {e}")))?;
+                    return Err(Failure::new(
+                        "the peer answered a next it had given before, with nothing new; stopped, read again from added_after at the next poll",
+                    ));
                 }
                 Some(n) => next = Some(n),
                 None => return Ok(Walk::Done),
@@ -323,7 +334,8 @@ impl PeerWorker {
         credentials: Option<&PeerCredentials>,
         added_after: &Option<String>,
         next: &Option<String>,
-    ) -> Result<(Option<String>, Option<String>, i32), Failure> {
+        objects_seen: &mut std::collections::HashSet<(String, String)>,
+    ) -> Result<(Option<String>, Option<String>, i32, bool), Failure> {
         let request_id = format!("peer:{}:{}", peer.id, Uuid::new_v4());
         let fetched = self.fetch(peer, client, credentials, added_after, next).await;
         let (body, date_last, status) = match fetched {
@@ -349,6 +361,13 @@ impl PeerWorker {
             }
         };
         let mended = mend_spec_versions(&mut objects);
+        // Whether the page holds an object version not seen earlier in this poll.
+        let mut fresh = false;
+        for o in &objects {
+            let id = o.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let version = o.get("modified").or_else(|| o.get("created")).and_then(Value::as_str).unwrap_or_default();
+            fresh |= objects_seen.insert((id, version.to_owned()));
+        }
         // The position after this page: a walk under way keeps `added_after` and moves
         // `next`; at its end `added_after` moves to the last `date_added` the peer gave.
         let (new_added_after, next_page) = match (&new_next, more) {
@@ -434,7 +453,7 @@ impl PeerWorker {
         sitrep_db::access_log::record(&tx, &record).await.map_err(|e| db_error(&e))?;
         tx.commit().await.map_err(|e| db_error(&e))?;
         sitrep_db::access_log::seal_wanted().notify_one();
-        Ok((new_added_after, next_page, walked))
+        Ok((new_added_after, next_page, walked, fresh))
     }
 
     /// Fetches one page: its JSON body, its `X-TAXII-Date-Added-Last` and the status.

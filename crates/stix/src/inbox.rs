@@ -366,7 +366,8 @@ pub struct Sender<'a> {
     pub organisation: Uuid,
     /// The name of the service account that posted it (or, for a peer, that imports as).
     pub account: &'a str,
-    /// The TAXII peer it was pulled from (its name and collection URL), if not posted.
+    /// The TAXII peer it was pulled from (its name, the origin of its API root and its
+    /// collection), if not posted.
     pub peer: Option<&'a str>,
 }
 

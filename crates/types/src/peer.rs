@@ -79,12 +79,19 @@ pub struct UpdatePeer {
     pub service_account_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<PeerCredentials>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_pem: Option<String>,
+    /// A new CA certificate; `null` removes it (the system roots remain).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub ca_pem: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_interval_secs: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
+}
+
+/// A field that is present, `null` included (`Some(None)`); absent is the `default`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// How a peer's polling goes.

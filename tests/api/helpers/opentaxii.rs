@@ -65,6 +65,8 @@ impl OpenTaxii {
         super::admin().await.batch_execute(&format!("CREATE DATABASE {db}")).await.unwrap();
         let dir = std::env::temp_dir().join(format!("sitrep-test-{db}"));
         std::fs::create_dir_all(&dir).unwrap();
+        // Removed if anything below fails (it holds the token secret).
+        let mut guard = Removed(Some(dir.clone()));
         let d = dir.to_str().unwrap().to_owned();
         run(&["configure", &d, &super::database_url(&db)]);
         let (user, password) = ("peer".to_owned(), format!("opentaxii-{}", Uuid::new_v4().simple()));
@@ -86,6 +88,8 @@ impl OpenTaxii {
             .args(["serve", &d, &port.to_string(), cert.to_str().unwrap(), key.to_str().unwrap()])
             .env("OPENTAXII_VENV", venv())
             .env("OPENTAXII_WORKERS", "2")
+            // gunicorn stops with this test process, even one killed before it stops it.
+            .env("OPENTAXII_STOP_WITH_PARENT", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -97,6 +101,7 @@ impl OpenTaxii {
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap();
+        guard.0 = None;
         let mut taxii = OpenTaxii {
             api_root: format!("https://127.0.0.1:{port}/taxii2/{root}/"),
             collection_id,
@@ -166,6 +171,17 @@ impl OpenTaxii {
                 Some(n) if page["more"] == true => next = Some(n.to_owned()),
                 _ => return all,
             }
+        }
+    }
+}
+
+/// A folder removed when dropped, unless taken out first.
+struct Removed(Option<PathBuf>);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

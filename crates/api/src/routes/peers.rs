@@ -267,7 +267,7 @@ pub async fn update_peer(
             collection_id: b.collection_id.unwrap_or(current.collection_id),
             organisation_id: b.organisation_id.unwrap_or(current.organisation_id),
             service_account_id: b.service_account_id.unwrap_or(current.service_account_id),
-            ca_pem: b.ca_pem.or(current.ca_pem),
+            ca_pem: b.ca_pem.unwrap_or(current.ca_pem),
             poll_interval_secs: b
                 .poll_interval_secs
                 .map_or(current.poll_interval_secs, |s| i32::try_from(s).unwrap_or(i32::MAX)),

@@ -140,8 +140,9 @@ const SAME_SOURCE: &str = "(api_root = $3 AND collection_id = $4 AND organisatio
 /// `drop_credentials` forgets the stored ones). A changed API
 /// root, collection or organisation starts the position again: another server's
 /// position means nothing here, and another organisation has not received what was
-/// read. Such a change, another service account, or the peer made inactive also ends the
-/// hold of a poll under way: it writes nothing more (not its page in flight, not its
+/// read. Such a change, another service account, new credentials, credentials dropped (a
+/// new server or CA certificate), or the peer made inactive also ends the hold of a poll
+/// under way (it holds the old credentials and trust in memory): it writes nothing more (not its page in flight, not its
 /// position, not its end), and the next poll follows the new configuration. `Ok(None)`:
 /// the name is taken.
 pub async fn update(
@@ -162,8 +163,10 @@ pub async fn update(
                    added_after = CASE WHEN {SAME_SOURCE} THEN added_after END, \
                    next_page = CASE WHEN {SAME_SOURCE} THEN next_page END, \
                    walk_pages = CASE WHEN {SAME_SOURCE} THEN walk_pages ELSE 0 END, \
-                   lease_until = CASE WHEN {SAME_SOURCE} AND service_account_id = $6 AND $10 THEN lease_until END, \
-                   lease_token = CASE WHEN {SAME_SOURCE} AND service_account_id = $6 AND $10 THEN lease_token END, \
+                   lease_until = CASE WHEN {SAME_SOURCE} AND service_account_id = $6 AND $10 AND NOT $11 \
+                     AND $7::bytea IS NULL THEN lease_until END, \
+                   lease_token = CASE WHEN {SAME_SOURCE} AND service_account_id = $6 AND $10 AND NOT $11 \
+                     AND $7::bytea IS NULL THEN lease_token END, \
                    api_root = $3, collection_id = $4, organisation_id = $5, service_account_id = $6, \
                    sealed_credentials = coalesce($7, CASE WHEN $11 THEN NULL ELSE sealed_credentials END), ca_pem = $8, poll_interval_secs = $9::int4, \
                    active = $10, updated_at = now(), \
