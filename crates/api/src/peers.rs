@@ -294,8 +294,9 @@ impl PeerWorker {
         let mut seen: std::collections::HashSet<String> = next.iter().cloned().collect();
         let mut objects_seen: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
         for _ in 0..self.options.max_pages_per_poll {
-            let (after, new_next, walked, fresh) =
-                self.page(peer, &caller, &client, credentials.as_ref(), &added_after, &next, &mut objects_seen).await?;
+            let (after, new_next, walked, fresh) = self
+                .page(peer, &caller, &client, credentials.as_ref(), (&added_after, &next), &mut objects_seen)
+                .await?;
             if walked >= self.options.max_walk_pages {
                 let client = self.pool.get().await.map_err(|e| Failure::new(format!("database: {e}")))?;
                 db::forget_next(&client, peer.id, peer.lease_token)
@@ -324,16 +325,17 @@ impl PeerWorker {
         Ok(Walk::Cut)
     }
 
-    /// Reads one page and imports it with the position after it, which it returns
-    /// (`added_after`, and `next` while the peer has more).
+    /// Reads one page at the position (`added_after`, `next`) and imports it with the
+    /// position after it, which it returns (`added_after`, and `next` while the peer has
+    /// more), with whether the page held an object version not in `objects_seen` (this
+    /// poll's), which it adds them to.
     async fn page(
         &self,
         peer: &PeerRow,
         caller: &Principal,
         client: &WebhookClient,
         credentials: Option<&PeerCredentials>,
-        added_after: &Option<String>,
-        next: &Option<String>,
+        (added_after, next): (&Option<String>, &Option<String>),
         objects_seen: &mut std::collections::HashSet<(String, String)>,
     ) -> Result<(Option<String>, Option<String>, i32, bool), Failure> {
         let request_id = format!("peer:{}:{}", peer.id, Uuid::new_v4());
