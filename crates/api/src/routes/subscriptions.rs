@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use sitrep_db::subscriptions::{self, Filter, SubscriptionRow};
 use sitrep_delivery::signing;
-use sitrep_domain::validation::check_text;
+use sitrep_domain::validation::TextRule;
 use sitrep_types::{
     CreateSubscription, Delivery, Domain, Kind, Replay, Replayed, Severity, Subscription, SubscriptionFilter,
     UpdateSubscription, WebhookHost,
@@ -20,6 +20,9 @@ use crate::principal::{Caller, ManageSubscriptions, SecretariatOnly};
 use crate::state::AppState;
 
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "subscription_not_found" };
+
+/// A subscription's name.
+pub const NAME: TextRule = TextRule::line(1, 200);
 
 fn view(row: SubscriptionRow, secret: Option<String>) -> Subscription {
     Subscription {
@@ -77,7 +80,7 @@ pub async fn create_subscription(
     if !caller.permissions.can_manage_members_of(organisation) {
         return Err(ApiError::forbidden("You may manage the subscriptions of your own organisation only."));
     }
-    check_text("name", &s.name, 1, 200, false).map_err(|e| ApiError::Invalid(e.into()))?;
+    NAME.check("name", &s.name).map_err(|e| ApiError::Invalid(e.into()))?;
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     if sitrep_db::accounts::get_organisation(&tx, organisation).await?.is_none_or(|o| !o.active) {
