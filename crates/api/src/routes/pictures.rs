@@ -404,7 +404,7 @@ pub async fn list_pictures(
 #[utoipa::path(
     post, path = "/api/v1/pictures", tag = "pictures",
     security(("bearer" = [])), request_body = PictureContent,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result; the same key with another body is `422` `idempotency_key_reused`")),
     responses(
         (status = 201, body = Picture, headers(("ETag" = String), ("Location" = String))),
         AuthFailures, Forbidden, BodyFailures, ServerFailures
