@@ -92,3 +92,29 @@ fn every_page_parameter_states_the_bounds_the_server_enforces() {
     }
     assert!(seen >= 10, "only {seen} page parameters found");
 }
+
+/// Each rule the server states (`sitrep_api::constraints`) lands on a field or parameter
+/// of the document: a renamed type or parameter would otherwise drop its bounds unseen.
+#[test]
+fn every_stated_rule_lands_on_a_field_or_a_parameter_of_the_document() {
+    use sitrep_api::constraints::{FIELDS, PARAMETERS};
+    let doc: Value = serde_json::from_str(&sitrep_api::docs::openapi_json()).unwrap();
+    let keywords =
+        ["minLength", "maxLength", "pattern", "minItems", "maxItems", "minimum", "maximum", "enum", "format"];
+    for (schema, field, rule) in FIELDS {
+        let p = &doc["components"]["schemas"][schema]["properties"][field];
+        assert!(keywords.iter().any(|k| p.get(k).is_some()), "{schema}.{field} does not state {rule:?}: {p}");
+    }
+    for (prefix, place, name, rule) in PARAMETERS {
+        let place = serde_json::to_value(place).unwrap();
+        let found =
+            doc["paths"].as_object().unwrap().iter().filter(|(path, _)| path.starts_with(prefix)).any(|(_, item)| {
+                item.as_object().unwrap().values().any(|op| {
+                    op["parameters"].as_array().into_iter().flatten().any(|p| {
+                        p["name"] == *name && p["in"] == place && keywords.iter().any(|k| p["schema"].get(k).is_some())
+                    })
+                })
+            });
+        assert!(found, "no parameter {name} ({place}) under {prefix} states {rule:?}");
+    }
+}

@@ -226,6 +226,26 @@ async fn reference_and_subscription_fields_are_refused_exactly_when_the_document
         },
     )
     .await;
+    let hosts = vec![
+        json!(""),
+        json!("hooks.example.org"),
+        json!("[::1]"),
+        json!("a b"),
+        json!("h\u{0}"),
+        json!("10.0.0.1"),
+        json!("a".repeat(253)),
+        json!("b".repeat(254)),
+    ];
+    bodies_agree(
+        &app,
+        &token,
+        "/api/v1/webhook-hosts",
+        property(&doc, "WebhookHost", "host"),
+        "host",
+        hosts,
+        |_, v| json!({"host": v}),
+    )
+    .await;
 }
 
 /// Every `limit` of the REST API's lists, and the search and filter texts: the value just

@@ -18,7 +18,7 @@ use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{OpenApi, RefOr};
 
 use crate::pagination::{CURSOR_PATTERN, MAX_CURSOR_CHARS, MAX_LIMIT};
-use crate::routes::{access_log, pictures, reference, subscriptions, threads};
+use crate::routes::{access_log, pictures, reference, subscriptions, taxii, threads};
 use crate::taxii::TAXII_MEDIA_TYPE;
 
 /// One rule as a schema states it.
@@ -136,6 +136,7 @@ pub const FIELDS: &[(&str, &str, Rule)] = &[
     ("LifecycleNote", "note", Rule::Text(pictures::RETURN_NOTE)),
     ("CreateThreadMessage", "body", Rule::Text(threads::BODY)),
     ("CreateSubscription", "name", Rule::Text(subscriptions::NAME)),
+    ("WebhookHost", "host", Rule::Pattern(subscriptions::HOST_PATTERN)),
 ];
 
 /// Parameters: (path prefix, where, name, rule), for every operation under the prefix.
@@ -152,6 +153,7 @@ pub const PARAMETERS: &[(&str, ParameterIn, &str, Rule)] = &[
     ("/taxii2/", ParameterIn::Query, "limit", Rule::Range(1, None)),
     ("/taxii2/", ParameterIn::Query, "next", Rule::Cursor),
     ("/taxii2/", ParameterIn::Query, "added_after", Rule::Format("date-time")),
+    ("/taxii2/", ParameterIn::Query, "match[version]", Rule::Pattern(taxii::VERSION_PATTERN)),
     ("/taxii2/", ParameterIn::Header, "Accept", Rule::OneOf(TAXII_MEDIA_TYPE)),
 ];
 
