@@ -268,7 +268,8 @@ impl Modify for Security {
         sitrep_types::Problem,
         sitrep_types::FieldError,
         sitrep_types::TaxiiError,
-        crate::documents::DocumentFormat
+        crate::documents::DocumentFormat,
+        routes::notifications::MailState
     )),
     modifiers(&Security, &Constraints),
     tags(
