@@ -667,3 +667,38 @@ mod credential_tests {
         assert!(NewServiceAccount::try_from(w("soc", vec![])).is_err());
     }
 }
+
+#[cfg(test)]
+mod pattern_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn from(pattern: &str) -> impl Strategy<Value = String> {
+        proptest::string::string_regex(pattern.trim_start_matches('^').trim_end_matches('$')).unwrap()
+    }
+
+    proptest! {
+        /// Whatever the document's patterns allow, the checks take.
+        #[test]
+        fn every_username_and_organisation_code_the_patterns_allow_is_taken(
+            name in from(USERNAME_PATTERN),
+            code in from(ORG_CODE_PATTERN),
+        ) {
+            prop_assert!(Username::parse("u", &name).is_ok(), "{:?}", name);
+            prop_assert!(OrgCode::parse("c", &code).is_ok(), "{:?}", code);
+        }
+    }
+
+    #[test]
+    fn what_the_patterns_refuse_the_checks_refuse_at_the_edges() {
+        let name = regex::Regex::new(USERNAME_PATTERN).unwrap();
+        for n in ["ab", "a b", "a\u{0}b", &"a".repeat(65), "ä.b.c"] {
+            assert!(!name.is_match(n) && Username::parse("u", n).is_err(), "{n:?}");
+        }
+        let code = regex::Regex::new(ORG_CODE_PATTERN).unwrap();
+        for c in ["A", "1AB", "ab", "A_B", &"A".repeat(33)] {
+            assert!(!code.is_match(c) && OrgCode::parse("c", c).is_err(), "{c:?}");
+        }
+    }
+}

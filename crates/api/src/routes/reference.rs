@@ -391,3 +391,28 @@ pub async fn list_techniques(
     access_log::commit(&state, &meta, access_log::by(&meta, &caller)).await?;
     Ok(HttpResponse::Ok().json(sitrep_stix::disarm::techniques()))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever the document's code pattern allows, the check takes.
+        #[test]
+        fn every_code_the_pattern_allows_is_taken(
+            code in proptest::string::string_regex(CODE_PATTERN.trim_start_matches('^').trim_end_matches('$')).unwrap(),
+        ) {
+            prop_assert!(check_code("code", &code).is_ok(), "{:?}", code);
+        }
+    }
+
+    #[test]
+    fn what_the_code_pattern_refuses_the_check_refuses_at_the_edges() {
+        let pattern = regex::Regex::new(CODE_PATTERN).unwrap();
+        for c in ["AB", "1AB", "abc", "A_B", &"A".repeat(33)] {
+            assert!(!pattern.is_match(c) && check_code("code", c).is_err(), "{c:?}");
+        }
+    }
+}
