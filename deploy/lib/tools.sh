@@ -18,6 +18,21 @@ install_aiosmtpd() {
     "$tools/venv/bin/pip" install --quiet "aiosmtpd==$aiosmtpd_version"
 }
 
+# schemathesis: the fuzz run over the OpenAPI document (tests/api/fuzz.rs) and
+# deploy/schemathesis. Its version is pinned in schemathesis-requirements.txt beside this file.
+schemathesis_requirements=$(dirname -- "${BASH_SOURCE[0]}")/schemathesis-requirements.txt
+schemathesis_version=$(sed -n 's/^schemathesis==//p' "$schemathesis_requirements")
+
+# install_schemathesis TOOLS: schemathesis into TOOLS/venv unless that version is there
+# already; fails when it cannot be installed.
+install_schemathesis() {
+  local tools=$1
+  "$tools/venv/bin/schemathesis" --version 2>/dev/null | grep -qF "version $schemathesis_version" && return 0
+  log "installing schemathesis $schemathesis_version into $tools/venv"
+  { [[ -x $tools/venv/bin/pip ]] || python3 -m venv "$tools/venv"; } &&
+    "$tools/venv/bin/pip" install --quiet -r "$schemathesis_requirements"
+}
+
 # install_console_packages DIR: playwright-core, axe-core and uqr, pinned by
 # DIR/package-lock.json (tests/console), into DIR/node_modules unless they are there
 # already; fails when npm cannot install them.

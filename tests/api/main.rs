@@ -42,6 +42,7 @@ mod reference;
 mod render;
 mod replica;
 mod reports;
+mod schema_rules;
 mod stix_tools;
 mod stream;
 mod summary;

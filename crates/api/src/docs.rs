@@ -10,6 +10,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{OpenApi as OpenApiDoc, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
+use crate::constraints::Constraints;
 use crate::error::PROBLEM_JSON;
 use crate::routes;
 
@@ -95,6 +96,17 @@ impl IntoResponses for QueryFailures {
             ),
             ("422", problem("A parameter with a bad value, named in `errors`")),
         ])
+    }
+}
+
+/// `429`: too many wrong codes or passwords for this account lately.
+pub struct Throttled;
+impl IntoResponses for Throttled {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(vec![(
+            "429",
+            retry_after(problem("Too many failed attempts (`too_many_attempts`); see Retry-After")),
+        )])
     }
 }
 
@@ -252,8 +264,14 @@ impl Modify for Security {
         routes::threads::post_message,
         routes::threads::my_threads,
     ),
-    components(schemas(sitrep_types::Problem, sitrep_types::FieldError, sitrep_types::TaxiiError)),
-    modifiers(&Security),
+    components(schemas(
+        sitrep_types::Problem,
+        sitrep_types::FieldError,
+        sitrep_types::TaxiiError,
+        crate::documents::DocumentFormat,
+        routes::notifications::MailState
+    )),
+    modifiers(&Security, &Constraints),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Login, token refresh and logout; TOTP; the token signing keys"),

@@ -10,6 +10,7 @@ pub mod browser_session;
 pub mod bucket;
 pub mod conditional;
 pub mod console;
+pub mod constraints;
 pub mod docs;
 pub mod documents;
 pub mod error;

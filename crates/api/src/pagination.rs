@@ -39,10 +39,8 @@ pub const MAX_LIMIT: u32 = 200;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page, with the same filters and limit.
-    #[param(min_length = 1, max_length = 1024, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
@@ -57,6 +55,8 @@ impl PageQuery {
 
 /// The format byte every cursor starts with.
 const VERSION: u8 = 1;
+/// The characters a cursor is written in (base64url without padding).
+pub const CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]+$";
 const NONCE_BYTES: usize = 24;
 const TAG_BYTES: usize = 16;
 /// The plaintext (a two-byte length and the key) is padded to a multiple of this, so
@@ -64,7 +64,7 @@ const TAG_BYTES: usize = 16;
 const PAD_TO: usize = 64;
 /// Longer input is refused before it is decoded. The OpenAPI document states this bound,
 /// `MAX_LIMIT` and the base64url alphabet on every `cursor` and `limit` parameter
-/// (`#[param(...)]` takes literals only; a test holds the two together).
+/// (`crate::constraints`).
 pub const MAX_CURSOR_CHARS: usize = 1024;
 /// The purpose the cursor key is derived for.
 const PURPOSE: &str = "cursors v1";

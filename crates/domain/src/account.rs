@@ -7,9 +7,30 @@ use sitrep_types::{LocalizedText, Reach, Role};
 use uuid::Uuid;
 
 use crate::permissions::RoleSet;
-use crate::validation::{FieldErrors, Invalid, check_text};
+use crate::validation::{FieldErrors, Invalid, TextRule, check_text};
+
+/// The most roles one membership lists (each role once).
+pub const MAX_ROLES: usize = Role::ALL.len();
 
 pub use crate::password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS};
+
+/// A login name's length.
+pub const USERNAME: TextRule = TextRule::line(3, 64);
+/// What a new login name may be, as the OpenAPI document states it (capitals are taken and
+/// stored lower-case).
+pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9._@-]{3,64}$";
+/// A login name as a sign-in form submits it ([`Username::check_submitted`]).
+pub const SUBMITTED_USERNAME: TextRule = TextRule::line(0, usize::MAX);
+/// A person's name for display.
+pub const DISPLAY_NAME: TextRule = TextRule::line(1, 200);
+/// An organisation's short code, as the OpenAPI document states it.
+pub const ORG_CODE_PATTERN: &str = "^[A-Z][A-Z0-9-]{1,31}$";
+/// Each language of an organisation's name.
+pub const ORG_NAME: TextRule = TextRule::line(1, 200);
+/// A service account's description (an empty one is none).
+pub const SERVICE_ACCOUNT_DESCRIPTION: TextRule = TextRule::lines(1, 500);
+/// An API key's name.
+pub const API_KEY_NAME: TextRule = TextRule::line(1, 100);
 
 /// A login name: 3–64 characters of `a-z 0-9 . _ - @`, stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +39,7 @@ pub struct Username(String);
 impl Username {
     pub fn parse(field: &str, raw: &str) -> Result<Username, Invalid> {
         let lower = raw.to_lowercase();
-        check_text(field, &lower, 3, 64, false)?;
+        USERNAME.check(field, &lower)?;
         let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@');
         if !lower.chars().all(allowed) {
             return Err(Invalid::new(field, "invalid_characters", "may contain only a-z, 0-9, '.', '_', '-' and '@'"));
@@ -48,8 +69,7 @@ impl Username {
     /// lookalike of it, but no control, bidirectional or invisible character (a failed
     /// login's name is shown to auditors as submitted).
     pub fn check_submitted(field: &str, raw: &str) -> Result<(), Invalid> {
-        check_text(field, raw, 0, usize::MAX, false)
-            .or_else(|e| if e.code == "not_normalised" { Ok(()) } else { Err(e) })
+        SUBMITTED_USERNAME.check(field, raw).or_else(|e| if e.code == "not_normalised" { Ok(()) } else { Err(e) })
     }
 
     pub fn as_str(&self) -> &str {
@@ -96,7 +116,7 @@ pub struct DisplayName(String);
 impl DisplayName {
     pub fn parse(field: &str, raw: &str) -> Result<DisplayName, Invalid> {
         let trimmed = raw.trim();
-        check_text(field, trimmed, 1, 200, false)?;
+        DISPLAY_NAME.check(field, trimmed)?;
         Ok(DisplayName(trimmed.to_owned()))
     }
 
@@ -142,7 +162,7 @@ impl OrgName {
         {
             if let Some(v) = value {
                 let v = v.trim();
-                if errors.take(check_text(&format!("{field}.{lang}"), v, 1, 200, false)).is_some() {
+                if errors.take(ORG_NAME.check(&format!("{field}.{lang}"), v)).is_some() {
                     *slot = Some(v.to_owned());
                 }
             }
@@ -163,7 +183,7 @@ pub fn parse_roles(field: &str, raw: &[Role]) -> Result<RoleSet, Invalid> {
     if raw.is_empty() {
         return Err(Invalid::new(field, "required", "needs at least one role"));
     }
-    if raw.len() > Role::ALL.len() {
+    if raw.len() > MAX_ROLES {
         return Err(Invalid::new(field, "too_many", "lists a role more than once"));
     }
     Ok(raw.iter().copied().collect())
@@ -534,7 +554,7 @@ pub struct NewServiceAccount {
 fn description(field: &str, raw: Option<&str>) -> Result<Option<String>, Invalid> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(d) => check_text(field, d, 1, 500, true).map(|_| Some(d.to_owned())),
+        Some(d) => SERVICE_ACCOUNT_DESCRIPTION.check(field, d).map(|_| Some(d.to_owned())),
     }
 }
 
@@ -593,7 +613,7 @@ impl NewApiKeySpec {
     pub fn parse(w: wire::CreateApiKey, now: DateTime<Utc>) -> Result<NewApiKeySpec, FieldErrors> {
         let mut errors = FieldErrors::default();
         let name = w.name.trim().to_owned();
-        errors.take(check_text("name", &name, 1, 100, false));
+        errors.take(API_KEY_NAME.check("name", &name));
         if w.expires_at <= now {
             errors.push(Invalid::new("expires_at", "not_in_future", "must be in the future"));
         } else if w.expires_at > now + chrono::Duration::days(API_KEY_MAX_DAYS) {
@@ -645,5 +665,40 @@ mod credential_tests {
         assert_eq!(ok.description, None);
         assert!(NewServiceAccount::try_from(w("so:c", vec![Role::Reader])).is_err());
         assert!(NewServiceAccount::try_from(w("soc", vec![])).is_err());
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn from(pattern: &str) -> impl Strategy<Value = String> {
+        proptest::string::string_regex(pattern.trim_start_matches('^').trim_end_matches('$')).unwrap()
+    }
+
+    proptest! {
+        /// Whatever the document's patterns allow, the checks take.
+        #[test]
+        fn every_username_and_organisation_code_the_patterns_allow_is_taken(
+            name in from(USERNAME_PATTERN),
+            code in from(ORG_CODE_PATTERN),
+        ) {
+            prop_assert!(Username::parse("u", &name).is_ok(), "{:?}", name);
+            prop_assert!(OrgCode::parse("c", &code).is_ok(), "{:?}", code);
+        }
+    }
+
+    #[test]
+    fn what_the_patterns_refuse_the_checks_refuse_at_the_edges() {
+        let name = regex::Regex::new(USERNAME_PATTERN).unwrap();
+        for n in ["ab", "a b", "a\u{0}b", &"a".repeat(65), "ä.b.c"] {
+            assert!(!name.is_match(n) && Username::parse("u", n).is_err(), "{n:?}");
+        }
+        let code = regex::Regex::new(ORG_CODE_PATTERN).unwrap();
+        for c in ["A", "1AB", "ab", "A_B", &"A".repeat(33)] {
+            assert!(!code.is_match(c) && OrgCode::parse("c", c).is_err(), "{c:?}");
+        }
     }
 }

@@ -61,6 +61,61 @@ impl fmt::Display for FieldErrors {
 
 impl std::error::Error for FieldErrors {}
 
+/// The bounds of one kind of text, as [`check_text`] applies them: a length in characters
+/// and whether line breaks (and tabs) are allowed. The checks and the OpenAPI document
+/// both read them from the named constants beside each check, so that a generated client
+/// is told what the server accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRule {
+    pub min: usize,
+    pub max: usize,
+    pub multiline: bool,
+}
+
+impl TextRule {
+    /// One line of `min` to `max` characters.
+    pub const fn line(min: usize, max: usize) -> TextRule {
+        TextRule { min, max, multiline: false }
+    }
+
+    /// Text of `min` to `max` characters that may hold line breaks and tabs.
+    pub const fn lines(min: usize, max: usize) -> TextRule {
+        TextRule { min, max, multiline: true }
+    }
+
+    pub fn check(self, field: &str, value: &str) -> Result<(), Invalid> {
+        check_text(field, value, self.min, self.max, self.multiline)
+    }
+
+    /// A regular expression (ECMA-262 and Python alike) of the characters [`check_text`]
+    /// refuses: control characters (but for a tab and a line feed in multi-line text),
+    /// the Unicode line and paragraph separators in one line, and every character of the
+    /// Basic Multilingual Plane that [`hidden_character`] refuses; and, when the text is
+    /// required, at least one character that is not white space. What it cannot say
+    /// (Unicode normalisation form C, the emoji sequences that may hold a joiner, hidden
+    /// characters outside that plane) stays in prose.
+    pub fn pattern(self) -> String {
+        let refused = if self.multiline { MULTILINE_REFUSED } else { LINE_REFUSED };
+        if self.min == 0 {
+            format!("^[^{refused}]*$")
+        } else {
+            format!(r"^[^{refused}]*[^{refused}\s\u2800][^{refused}]*$")
+        }
+    }
+}
+
+/// The characters of the Basic Multilingual Plane that are default-ignorable or control
+/// the direction of text (see [`hidden_character`]), as regular-expression ranges.
+macro_rules! hidden_bmp {
+    () => {
+        r"\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8"
+    };
+}
+/// Control characters and separators of lines, then the hidden characters.
+const LINE_REFUSED: &str = concat!(r"\u0000-\u001F\u007F-\u009F\u2028\u2029", hidden_bmp!());
+/// Control characters but tab and line feed, then the hidden characters.
+const MULTILINE_REFUSED: &str = concat!(r"\u0000-\u0008\u000B-\u001F\u007F-\u009F", hidden_bmp!());
+
 /// Checks a human-readable text: a length in characters, no control characters (tab and
 /// newline only in multi-line text), nothing that hides or reorders what a reader sees
 /// ([`hidden_character`]), Unicode normalisation form C (so that equal-looking text is
@@ -272,6 +327,65 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use proptest::prelude::*;
+    use unicode_normalization::UnicodeNormalization;
+
+    use super::*;
+
+    const RULES: [TextRule; 4] =
+        [TextRule::line(1, 40), TextRule::lines(1, 40), TextRule::line(0, 40), TextRule::lines(0, 40)];
+
+    /// Every character of the Basic Multilingual Plane that the check refuses on its own
+    /// is outside the pattern: a generated client never sends one.
+    #[test]
+    fn the_pattern_refuses_every_character_the_check_refuses_in_the_basic_plane() {
+        for rule in RULES {
+            let pattern = regex::Regex::new(&rule.pattern()).unwrap();
+            for c in (0u32..=0xFFFF).filter_map(char::from_u32) {
+                let text = format!("a{c}a");
+                if rule.check("t", &text).is_err() && unicode_normalization::is_nfc(&text) {
+                    assert!(!pattern.is_match(&text), "{rule:?} lets U+{:04X} through", u32::from(c));
+                }
+            }
+            if rule.min > 0 {
+                assert!(!pattern.is_match(" \u{2800}\t"), "{rule:?}: white space only");
+            }
+        }
+    }
+
+    proptest! {
+        /// Whatever the pattern and the length allow, in normalisation form C and in the
+        /// Basic Multilingual Plane (the pattern names no character beyond it), the check
+        /// accepts.
+        #[test]
+        fn the_check_accepts_what_the_pattern_and_the_length_allow(
+            rule in prop::sample::select(RULES.to_vec()),
+            raw in "\\PC{0,60}",
+        ) {
+            let bmp: String = raw.chars().filter(|c| u32::from(*c) <= 0xFFFF).collect();
+            let text: String = bmp.nfc().collect();
+            let pattern = regex::Regex::new(&rule.pattern()).unwrap();
+            let len = text.chars().count();
+            if pattern.is_match(&text) && (rule.min..=rule.max).contains(&len) {
+                prop_assert!(rule.check("t", &text).is_ok(), "{:?} refuses {:?}", rule, text);
+            }
+        }
+
+        #[test]
+        fn strings_drawn_from_the_pattern_pass_the_check(
+            (rule, raw) in prop::sample::select(RULES.to_vec())
+                .prop_flat_map(|r| (Just(r), proptest::string::string_regex(r.pattern().trim_start_matches('^').trim_end_matches('$')).unwrap())),
+        ) {
+            let text: String = raw.nfc().collect();
+            if (rule.min..=rule.max).contains(&text.chars().count()) {
+                prop_assert!(rule.check("t", &text).is_ok(), "{:?} refuses {:?}", rule, text);
             }
         }
     }

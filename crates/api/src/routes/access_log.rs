@@ -43,10 +43,8 @@ pub struct AccessLogQuery {
     /// The acting user or service account.
     pub actor_id: Option<Uuid>,
     /// The acting account by its username (case does not matter).
-    #[param(min_length = 1, max_length = 64)]
     pub actor: Option<String>,
     /// The records about one picture, by its reference (e.g. `VTY-2027-0042`).
-    #[param(min_length = 1, max_length = 64)]
     pub reference: Option<String>,
     /// The organisation the actor acted for.
     pub organisation_id: Option<Uuid>,
@@ -63,12 +61,15 @@ pub struct AccessLogQuery {
     /// Records before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// Records per page, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page, with the same filters and limit.
-    #[param(min_length = 1, max_length = 1024, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
+
+/// The most characters of the `actor`, `reference`, `object_type` and `action` filters.
+pub const FILTER_CHARS: usize = 64;
+/// The most characters of the `object_id` filter.
+pub const OBJECT_ID_CHARS: usize = 200;
 
 fn bounded(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
     match value {
@@ -88,12 +89,12 @@ impl AccessLogQuery {
         }
         Ok(LogFilter {
             actor_id: self.actor_id,
-            actor_username: bounded("actor", self.actor, 64)?.map(|a| a.to_lowercase()),
-            picture_reference: bounded("reference", self.reference, 64)?.map(|r| r.to_uppercase()),
+            actor_username: bounded("actor", self.actor, FILTER_CHARS)?.map(|a| a.to_lowercase()),
+            picture_reference: bounded("reference", self.reference, FILTER_CHARS)?.map(|r| r.to_uppercase()),
             organisation_id: self.organisation_id,
-            object_type: bounded("object_type", self.object_type, 64)?,
-            object_id: bounded("object_id", self.object_id, 200)?,
-            action: bounded("action", self.action, 64)?,
+            object_type: bounded("object_type", self.object_type, FILTER_CHARS)?,
+            object_id: bounded("object_id", self.object_id, OBJECT_ID_CHARS)?,
+            action: bounded("action", self.action, FILTER_CHARS)?,
             outcome: self.outcome.map(|o| {
                 match o {
                     OutcomeFilter::Allowed => "allowed",

@@ -294,7 +294,7 @@ async fn issue_pair(
 /// the login set, and the answer sets its successor (or, when refused, clears it).
 #[utoipa::path(
     post, path = "/api/v1/auth/refresh", tag = "auth",
-    request_body(content = Option<RefreshToken>, description = "The refresh token; no body with `Sitrep-Session: cookie`"),
+    request_body(content = RefreshToken, description = "The refresh token. A browser session (`Sitrep-Session: cookie`) sends no body: its token is the cookie"),
     params(("Sitrep-Session" = Option<String>, Header, description = "`cookie`: the refresh token is the HttpOnly cookie")),
     responses(
         (status = 200, description = "A new token pair", body = TokenPair),

@@ -28,12 +28,10 @@ const LIST: &str = "feed";
 #[into_params(parameter_in = Query)]
 pub struct FeedQuery {
     /// Events per page, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous answer. It is the caller's own (anyone else's is
     /// `400 invalid_cursor`) and says nothing about the position it holds; any `limit`
     /// may go with it.
-    #[param(min_length = 1, max_length = 1024, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 

@@ -13,6 +13,7 @@ use sitrep_db::pictures::{self, ListFilter, PictureRow};
 use sitrep_db::{GenericClient, Transaction};
 use sitrep_domain::lifecycle::{self, Actor, ApprovalRefusal, InForce, PatchOutcome, PublishRefusal, RevisionState};
 use sitrep_domain::picture::{CheckedContent, Deployment};
+use sitrep_domain::validation::TextRule;
 use sitrep_domain::visibility::{
     Handling, IndicatorHistory, Redacted, Sight, Viewer, current_content, insider, revision_content, revision_readable,
     sight,
@@ -43,6 +44,10 @@ pub mod summary;
 
 /// Pictures may carry many indicators: a larger body limit than elsewhere.
 pub const PICTURE_BODY_LIMIT: usize = 1024 * 1024;
+/// The most characters of a search (`q`); it must also hold more than white space.
+pub const SEARCH_CHARS: usize = 200;
+/// The note of a picture returned to its author.
+pub const RETURN_NOTE: TextRule = TextRule::lines(1, 1000);
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "picture_not_found" };
 const LIST: &str = "pictures";
 
@@ -274,10 +279,8 @@ async fn own_locked(tx: &Transaction<'_>, p: &Principal, id: Uuid) -> Result<Pic
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Items per page, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page, sent with the same filters and limit.
-    #[param(min_length = 1, max_length = 1024, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
     pub domain: Option<sitrep_types::Domain>,
     pub severity: Option<sitrep_types::Severity>,
@@ -327,7 +330,7 @@ pub async fn list_pictures(
     let cursors = state.cursors.list(&req, caller.user_id, LIST);
     let after = cursors.after_position(page.cursor.as_deref())?.map(|(at, [id])| (at, id));
     if let Some(text) = &q.q
-        && (text.trim().is_empty() || text.chars().count() > 200)
+        && (text.trim().is_empty() || text.chars().count() > SEARCH_CHARS)
     {
         return Err(ApiError::invalid("q", "invalid_value", "1 to 200 characters"));
     }
@@ -401,7 +404,7 @@ pub async fn list_pictures(
 #[utoipa::path(
     post, path = "/api/v1/pictures", tag = "pictures",
     security(("bearer" = [])), request_body = PictureContent,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result; the same key with another body is `422` `idempotency_key_reused`")),
     responses(
         (status = 201, body = Picture, headers(("ETag" = String), ("Location" = String))),
         AuthFailures, Forbidden, BodyFailures, ServerFailures
@@ -954,7 +957,7 @@ pub async fn return_picture(
         crate::body::parse_json::<LifecycleNote>(&body)?.note
     };
     if let Some(text) = &note {
-        sitrep_domain::validation::check_text("note", text, 1, 1000, true).map_err(FieldErrors::from)?;
+        RETURN_NOTE.check("note", text).map_err(FieldErrors::from)?;
     }
     lifecycle(&state, &meta, &caller, id.into_inner(), Action::Return(note), if_match(&req).as_deref()).await
 }

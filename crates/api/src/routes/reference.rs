@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use sitrep_db::pictures::{self, PictureRow};
 use sitrep_db::reference;
 use sitrep_domain::Invalid;
-use sitrep_domain::validation::check_text;
+use sitrep_domain::validation::TextRule;
 use sitrep_domain::visibility::{Sight, Viewer, insider, sight};
 use sitrep_types::{
     AcknowledgementStatus, Community, CreateAcknowledgement, CreateCommunity, CreateElection, CreateReleaseDecision,
@@ -26,9 +26,9 @@ fn sight_of(p: &Principal, row: &PictureRow) -> Sight {
     sight(&Viewer::from(&p.permissions), &row.handling())
 }
 
-fn note(field: &str, note: &Option<String>, max: usize) -> Result<(), ApiError> {
+fn note(field: &str, note: &Option<String>, rule: TextRule) -> Result<(), ApiError> {
     if let Some(n) = note {
-        check_text(field, n, 1, max, true).map_err(|e| ApiError::Invalid(e.into()))?;
+        rule.check(field, n).map_err(|e| ApiError::Invalid(e.into()))?;
     }
     Ok(())
 }
@@ -56,7 +56,7 @@ pub async fn acknowledge(
     id: web::Path<Uuid>,
     body: Json<CreateAcknowledgement>,
 ) -> Result<HttpResponse, ApiError> {
-    note("note", &body.0.note, 1000)?;
+    note("note", &body.0.note, ACKNOWLEDGEMENT_NOTE)?;
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     let v = Viewer::from(&caller.permissions);
@@ -160,7 +160,7 @@ pub async fn record_release_decision(
     id: web::Path<Uuid>,
     body: Json<CreateReleaseDecision>,
 ) -> Result<HttpResponse, ApiError> {
-    note("note", &body.0.note, 2000)?;
+    note("note", &body.0.note, RELEASE_NOTE)?;
     if caller.permissions.reach != Reach::RasContactPoint {
         return Err(ApiError::Forbidden {
             code: "not_ras_contact_point",
@@ -216,6 +216,17 @@ pub async fn list_release_decisions(
     Ok(HttpResponse::Ok().json(decisions))
 }
 
+/// An election's or a community's code, as the OpenAPI document states it.
+pub const CODE_PATTERN: &str = "^[A-Z][A-Z0-9-]{2,31}$";
+/// An election's or a community's English name.
+pub const NAME: TextRule = TextRule::line(1, 200);
+/// A community's description.
+pub const DESCRIPTION: TextRule = TextRule::lines(1, 1000);
+/// An acknowledgement's note.
+pub const ACKNOWLEDGEMENT_NOTE: TextRule = TextRule::lines(1, 1000);
+/// A release decision's note.
+pub const RELEASE_NOTE: TextRule = TextRule::lines(1, 2000);
+
 fn check_code(field: &str, code: &str) -> Result<(), ApiError> {
     let ok = (3..=32).contains(&code.len())
         && code.starts_with(|c: char| c.is_ascii_uppercase())
@@ -228,7 +239,7 @@ fn check_code(field: &str, code: &str) -> Result<(), ApiError> {
 }
 
 fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
-    check_text(field, name, 1, 200, false).map_err(|e: Invalid| ApiError::Invalid(e.into()))
+    NAME.check(field, name).map_err(|e: Invalid| ApiError::Invalid(e.into()))
 }
 
 /// Elections, newest first (with their derived voting windows).
@@ -353,7 +364,7 @@ pub async fn create_community(
     check_code("code", &c.code)?;
     check_name("name_en", &c.name_en)?;
     if let Some(d) = &c.description {
-        check_text("description", d, 1, 1000, true).map_err(|e| ApiError::Invalid(e.into()))?;
+        DESCRIPTION.check("description", d).map_err(|e| ApiError::Invalid(e.into()))?;
     }
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
@@ -379,4 +390,29 @@ pub async fn list_techniques(
 ) -> Result<HttpResponse, ApiError> {
     access_log::commit(&state, &meta, access_log::by(&meta, &caller)).await?;
     Ok(HttpResponse::Ok().json(sitrep_stix::disarm::techniques()))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever the document's code pattern allows, the check takes.
+        #[test]
+        fn every_code_the_pattern_allows_is_taken(
+            code in proptest::string::string_regex(CODE_PATTERN.trim_start_matches('^').trim_end_matches('$')).unwrap(),
+        ) {
+            prop_assert!(check_code("code", &code).is_ok(), "{:?}", code);
+        }
+    }
+
+    #[test]
+    fn what_the_code_pattern_refuses_the_check_refuses_at_the_edges() {
+        let pattern = regex::Regex::new(CODE_PATTERN).unwrap();
+        for c in ["AB", "1AB", "abc", "A_B", &"A".repeat(33)] {
+            assert!(!pattern.is_match(c) && check_code("code", c).is_err(), "{c:?}");
+        }
+    }
 }

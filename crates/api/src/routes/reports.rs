@@ -222,10 +222,8 @@ async fn check_report(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Items per page, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page, sent with the same limit.
-    #[param(min_length = 1, max_length = 1024, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use sitrep_db::subscriptions::{self, Filter, SubscriptionRow};
 use sitrep_delivery::signing;
-use sitrep_domain::validation::check_text;
+use sitrep_domain::validation::TextRule;
 use sitrep_types::{
     CreateSubscription, Delivery, Domain, Kind, Replay, Replayed, Severity, Subscription, SubscriptionFilter,
     UpdateSubscription, WebhookHost,
@@ -20,6 +20,18 @@ use crate::principal::{Caller, ManageSubscriptions, SecretariatOnly};
 use crate::state::AppState;
 
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "subscription_not_found" };
+
+/// A subscription's name.
+pub const NAME: TextRule = TextRule::line(1, 200);
+/// A webhook host as the OpenAPI document states it: [`valid_host`] once trimmed.
+pub const HOST_PATTERN: &str = "^[A-Za-z0-9.:-]{1,253}$";
+
+/// A DNS name or an address: 1–253 of letters, digits, `.`, `-` and `:`.
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+}
 
 fn view(row: SubscriptionRow, secret: Option<String>) -> Subscription {
     Subscription {
@@ -77,7 +89,7 @@ pub async fn create_subscription(
     if !caller.permissions.can_manage_members_of(organisation) {
         return Err(ApiError::forbidden("You may manage the subscriptions of your own organisation only."));
     }
-    check_text("name", &s.name, 1, 200, false).map_err(|e| ApiError::Invalid(e.into()))?;
+    NAME.check("name", &s.name).map_err(|e| ApiError::Invalid(e.into()))?;
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
     if sitrep_db::accounts::get_organisation(&tx, organisation).await?.is_none_or(|o| !o.active) {
@@ -283,10 +295,7 @@ pub async fn add_webhook_host(
     body: Json<WebhookHost>,
 ) -> Result<HttpResponse, ApiError> {
     let host = body.0.host.trim().to_ascii_lowercase();
-    let ok = !host.is_empty()
-        && host.len() <= 253
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
-    if !ok {
+    if !valid_host(&host) {
         return Err(ApiError::invalid("host", "invalid_value", "a DNS name or an address"));
     }
     let mut client = meta.client(&state.pool).await?;
@@ -297,4 +306,29 @@ pub async fn add_webhook_host(
     access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("webhook_host", &host).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(WebhookHost { host }))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn from_pattern() -> impl Strategy<Value = String> {
+        proptest::string::string_regex(HOST_PATTERN.trim_start_matches('^').trim_end_matches('$')).unwrap()
+    }
+
+    proptest! {
+        /// Whatever the document's pattern allows, the check takes; with a character the
+        /// pattern does not allow, or one too many, it does not.
+        #[test]
+        fn the_host_pattern_and_the_check_agree(host in from_pattern(), bad in "[^A-Za-z0-9.:\\-\\s]", at in any::<prop::sample::Index>()) {
+            prop_assert!(valid_host(&host.to_ascii_lowercase()));
+            let mut broken: Vec<char> = host.chars().collect();
+            broken.insert(at.index(broken.len() + 1), bad.chars().next().unwrap());
+            let broken: String = broken.into_iter().collect();
+            prop_assert!(!valid_host(&broken.to_ascii_lowercase()), "{:?}", broken);
+            prop_assert!(!valid_host(&"a".repeat(254)));
+        }
+    }
 }

@@ -151,6 +151,34 @@ fn list(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
+/// `match[version]` as the OpenAPI document states it: a comma-separated list of `first`,
+/// `last`, `all` and timestamps (`Z`, seconds with any fraction). [`versions`] takes more
+/// (spaces, other offsets, days of a month past the 28th); this says what surely passes.
+pub const VERSION_PATTERN: &str = concat!(
+    r"^(first|last|all|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z)",
+    r"(,(first|last|all|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z))*$"
+);
+
+/// The versions a `match[version]` asks for: `400 invalid_version` unless each item is
+/// `first`, `last`, `all` or a timestamp, and there is at least one.
+fn versions(v: &str) -> Result<Vec<VersionSel>, TaxiiError> {
+    let mut out = Vec::new();
+    for item in list(v) {
+        out.push(match item.as_str() {
+            "first" => VersionSel::First,
+            "last" => VersionSel::Last,
+            "all" => VersionSel::All,
+            t => VersionSel::At(stix_time(parse_time(t).ok_or_else(|| {
+                bad_request("invalid_version", "match[version] is first, last, all or a timestamp.")
+            })?)),
+        });
+    }
+    if out.is_empty() {
+        return Err(bad_request("invalid_version", "match[version] is empty."));
+    }
+    Ok(out)
+}
+
 fn filters(req: &HttpRequest, endpoint: Endpoint) -> Result<Filters, TaxiiError> {
     let q: RawQuery = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| bad_request("invalid_query", "A query parameter is unknown, repeated or malformed."))?;
@@ -181,23 +209,7 @@ fn filters(req: &HttpRequest, endpoint: Endpoint) -> Result<Filters, TaxiiError>
     };
     let versions = match &q.version {
         None => vec![if endpoint == Endpoint::Versions { VersionSel::All } else { VersionSel::Last }],
-        Some(v) => {
-            let mut out = Vec::new();
-            for item in list(v) {
-                out.push(match item.as_str() {
-                    "first" => VersionSel::First,
-                    "last" => VersionSel::Last,
-                    "all" => VersionSel::All,
-                    t => VersionSel::At(stix_time(parse_time(t).ok_or_else(|| {
-                        bad_request("invalid_version", "match[version] is first, last, all or a timestamp.")
-                    })?)),
-                });
-            }
-            if out.is_empty() {
-                return Err(bad_request("invalid_version", "match[version] is empty."));
-            }
-            out
-        }
+        Some(v) => versions(v)?,
     };
     Ok(Filters {
         added_after,
@@ -981,7 +993,27 @@ pub async fn get_versions(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Whatever the document's `match[version]` pattern allows, the server takes.
+        #[test]
+        fn every_version_list_the_pattern_allows_is_taken(
+            v in proptest::string::string_regex(VERSION_PATTERN.trim_start_matches('^').trim_end_matches('$')).unwrap(),
+        ) {
+            prop_assert!(versions(&v).is_ok(), "{:?}", v);
+        }
+    }
+
+    #[test]
+    fn an_empty_version_list_is_refused_and_the_pattern_says_so() {
+        assert!(versions("").is_err() && versions(" , ").is_err());
+        let pattern = regex::Regex::new(VERSION_PATTERN).unwrap();
+        assert!(!pattern.is_match("") && !pattern.is_match("2026-13-01T00:00:00Z"));
+        assert!(pattern.is_match("first,2026-02-28T23:59:59.123Z"));
+    }
 
     #[test]
     fn positions_round_trip() {

@@ -8,7 +8,7 @@ use sitrep_db::GenericClient;
 use sitrep_db::pictures;
 use sitrep_db::threads::{self, ThreadRow};
 use sitrep_domain::thread::{Refused, ThreadSight, may_ask, may_write, party, thread_sight};
-use sitrep_domain::validation::check_text;
+use sitrep_domain::validation::TextRule;
 use sitrep_domain::visibility::Viewer;
 use sitrep_types::{CreateThreadMessage, MyThreads, Thread, ThreadList, ThreadMessage, ThreadOpenedAs, ThreadSummary};
 use uuid::Uuid;
@@ -39,8 +39,11 @@ fn refusal(r: Refused) -> ApiError {
     }
 }
 
+/// A message's text.
+pub const BODY: TextRule = TextRule::lines(1, 4000);
+
 fn check_body(body: &CreateThreadMessage) -> Result<(), ApiError> {
-    check_text("body", &body.body, 1, 4000, true).map_err(|e| ApiError::Invalid(e.into()))
+    BODY.check("body", &body.body).map_err(|e| ApiError::Invalid(e.into()))
 }
 
 /// The threads of a picture the caller sees: its own organisation's (or, for the

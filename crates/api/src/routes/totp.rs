@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::access_log::{self, RecordExt};
 use crate::body::Json;
-use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, ServerFailures};
+use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, ServerFailures, Throttled};
 use crate::error::ApiError;
 use crate::meta::RequestMeta;
 use crate::principal::{ActorKind, Caller, Principal, SelfService};
@@ -140,7 +140,7 @@ pub async fn start_totp(
     responses(
         (status = 200, body = RecoveryCodes),
         (status = 401, description = "Wrong or reused code (`totp_invalid`)", body = sitrep_types::Problem, content_type = "application/problem+json"),
-        AuthFailures, Forbidden, Conflict, BodyFailures, ServerFailures
+        AuthFailures, Forbidden, Conflict, BodyFailures, Throttled, ServerFailures
     )
 )]
 pub async fn confirm_totp(
@@ -170,7 +170,7 @@ pub async fn confirm_totp(
     responses(
         (status = 200, body = RecoveryCodes),
         (status = 401, description = "Wrong or reused code (`totp_invalid`)", body = sitrep_types::Problem, content_type = "application/problem+json"),
-        AuthFailures, Forbidden, Conflict, BodyFailures, ServerFailures
+        AuthFailures, Forbidden, Conflict, BodyFailures, Throttled, ServerFailures
     )
 )]
 pub async fn renew_recovery_codes(
@@ -196,7 +196,7 @@ pub async fn renew_recovery_codes(
     responses(
         (status = 204, description = "TOTP is off; recovery codes are gone"),
         (status = 401, description = "Wrong or reused code (`totp_invalid`)", body = sitrep_types::Problem, content_type = "application/problem+json"),
-        AuthFailures, Forbidden, Conflict, BodyFailures, ServerFailures
+        AuthFailures, Forbidden, Conflict, BodyFailures, Throttled, ServerFailures
     )
 )]
 pub async fn disable_totp(

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use super::{NOT_FOUND, check_if_match, etag, idempotency_key, own_locked, related_seen, revise, view};
 use crate::access_log::{self, RecordExt};
 use crate::attachments::{ReceiveError, Store};
-use crate::conditional::if_match;
+use crate::conditional::{if_match, none_match};
 use crate::docs::{AuthFailures, Conflict, Forbidden, NotFound, ServerFailures};
 use crate::error::ApiError;
 use crate::images::ImageRefused;
@@ -232,7 +232,7 @@ impl Drop for Uncommitted {
     params(
         ("id" = Uuid, Path),
         ("If-Match" = String, Header, description = "The picture's ETag as last read"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried upload return the first result"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried upload return the first result; the same key with another file is `422` `idempotency_key_reused`"),
         ("Attachment-File-Name" = String, Header, description = "The file's name, percent-encoded UTF-8"),
         ("Attachment-TLP" = Option<String>, Header, description = "The file's TLP, the picture's or stricter (default the picture's)"),
         ("Attachment-Description-Fi" = Option<String>, Header, description = "Description in Finnish, percent-encoded UTF-8"),
@@ -502,6 +502,7 @@ fn repr_digest(hex: &str) -> String {
         ("id" = Uuid, Path), ("aid" = Uuid, Path),
         ("Range" = Option<String>, Header, description = "One byte range: bytes=first-last, bytes=first- or bytes=-suffix"),
         ("If-Range" = Option<String>, Header, description = "The ETag of the file: the range is served only if it still names it"),
+        ("If-None-Match" = Option<String>, Header, description = "ETags the caller holds: `304` when one is the file's"),
     ),
     responses(
         (status = 200, description = "The file", content_type = "application/octet-stream", body = String,
@@ -509,6 +510,7 @@ fn repr_digest(hex: &str) -> String {
                  ("Repr-Digest" = String), ("ETag" = String), ("Accept-Ranges" = String))),
         (status = 206, description = "The bytes of the range asked for", content_type = "application/octet-stream", body = String,
          headers(("Content-Range" = String), ("Content-Disposition" = String), ("Repr-Digest" = String), ("ETag" = String))),
+        (status = 304, description = "`If-None-Match` names the file's ETag: the caller holds these bytes", headers(("ETag" = String))),
         (status = 416, description = "The range is not valid or not within the file", body = sitrep_types::Problem,
          content_type = "application/problem+json", headers(("Content-Range" = String, description = "bytes */size"))),
         AuthFailures, NotFound, ServerFailures
@@ -526,6 +528,17 @@ pub async fn download_attachment(
     let (row, upload, blob) = find_shown(&state, &meta, &caller, id, aid).await?;
     let size = u64::try_from(blob.size).map_err(|e| ApiError::Internal(e.into()))?;
     let etag = format!("\"{}\"", upload.sha256);
+    if none_match(&req, &etag) {
+        // The caller holds these bytes already (If-None-Match comes before Range, RFC
+        // 9110 §13.2.2): still a read of the file, logged as one.
+        let mut r = record(&meta, &caller, &row, &upload, row.revision, 304);
+        r.reason = r.reason.map(|reason| format!("{reason} not_modified"));
+        access_log::commit(&state, &meta, r).await?;
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish());
+    }
     let range = req.headers().get(header::RANGE).map(|v| v.to_str().unwrap_or("not text"));
     let range = match req.headers().get(header::IF_RANGE) {
         Some(v) if v.as_bytes() != etag.as_bytes() => None,
