@@ -329,6 +329,7 @@ mod tests {
     use sitrep_access_log::chain::{GENESIS, entry_hash, parse_hash};
     use sitrep_access_log::export::{csv_header, csv_line, jsonl_line};
     use sitrep_types::AccessLogEntry;
+    use uuid::Uuid;
 
     fn chain(n: i64) -> Vec<AccessLogEntry> {
         let start = chrono::DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z").unwrap().to_utc();
