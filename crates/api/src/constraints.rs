@@ -18,7 +18,7 @@ use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{OpenApi, RefOr};
 
 use crate::pagination::{CURSOR_PATTERN, MAX_CURSOR_CHARS, MAX_LIMIT};
-use crate::routes::{access_log, pictures, reference, subscriptions, taxii, threads};
+use crate::routes::{access_log, peers, pictures, reference, subscriptions, taxii, threads};
 use crate::taxii::TAXII_MEDIA_TYPE;
 
 /// One rule as a schema states it.
@@ -137,6 +137,18 @@ pub const FIELDS: &[(&str, &str, Rule)] = &[
     ("CreateThreadMessage", "body", Rule::Text(threads::BODY)),
     ("CreateSubscription", "name", Rule::Text(subscriptions::NAME)),
     ("WebhookHost", "host", Rule::Pattern(subscriptions::HOST_PATTERN)),
+    ("CreatePeer", "name", Rule::Text(peers::NAME)),
+    ("CreatePeer", "api_root", Rule::Pattern(peers::API_ROOT_PATTERN)),
+    ("CreatePeer", "collection_id", Rule::Pattern(peers::COLLECTION_ID_PATTERN)),
+    ("CreatePeer", "poll_interval_secs", Rule::Range(peers::POLL_INTERVAL_SECS.0, Some(peers::POLL_INTERVAL_SECS.1))),
+    ("CreatePeer", "ca_pem", Rule::Length(1, peers::CA_PEM_MAX)),
+    ("UpdatePeer", "name", Rule::Text(peers::NAME)),
+    ("UpdatePeer", "api_root", Rule::Pattern(peers::API_ROOT_PATTERN)),
+    ("UpdatePeer", "collection_id", Rule::Pattern(peers::COLLECTION_ID_PATTERN)),
+    ("UpdatePeer", "poll_interval_secs", Rule::Range(peers::POLL_INTERVAL_SECS.0, Some(peers::POLL_INTERVAL_SECS.1))),
+    ("UpdatePeer", "ca_pem", Rule::Length(1, peers::CA_PEM_MAX)),
+    ("PeerCredentials", "secret", Rule::Pattern(peers::SECRET_PATTERN)),
+    ("PeerCredentials", "username", Rule::Pattern(peers::USERNAME_PATTERN)),
 ];
 
 /// Parameters: (path prefix, where, name, rule), for every operation under the prefix.

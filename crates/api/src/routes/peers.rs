@@ -5,7 +5,7 @@
 use actix_web::{HttpResponse, web};
 use sitrep_db::taxii::peers::{self as db, PeerConfig, PeerRow};
 use sitrep_domain::Permissions;
-use sitrep_domain::validation::check_text;
+use sitrep_domain::validation::TextRule;
 use sitrep_types::{CreatePeer, Peer, PeerCredentials, PeerHealth, UpdatePeer};
 use uuid::Uuid;
 
@@ -18,6 +18,38 @@ use crate::principal::{ActorKind, Caller, Principal, SecretariatOnly};
 use crate::state::AppState;
 
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "peer_not_found" };
+
+// The rules of a peer's fields, as the checks below read them and as the OpenAPI document
+// states them (`crate::constraints`); the tests hold each pattern to its check.
+/// A peer's name.
+pub const NAME: TextRule = TextRule::line(1, 200);
+/// An API root's longest form, in bytes.
+pub const API_ROOT_MAX: usize = 2048;
+/// An API root as the document states it: `https://`, no query or fragment, ending with
+/// `/`, at most [`API_ROOT_MAX`] bytes (the outbound rules are checked besides).
+pub const API_ROOT_PATTERN: &str = "^https://[^?#]{0,2039}/$";
+/// A collection id: letters, digits, `-`, `_` and `.`, 1 to 200 of them.
+pub const COLLECTION_ID_PATTERN: &str = "^[A-Za-z0-9._-]{1,200}$";
+/// Seconds between polls.
+pub const POLL_INTERVAL_SECS: (u32, u32) = (10, 86_400);
+/// A credential's secret: 1 to 4096 printable ASCII characters.
+pub const SECRET_PATTERN: &str = "^[!-~]{1,4096}$";
+/// A Basic user name: 1 to 200 printable ASCII characters but `:`.
+pub const USERNAME_PATTERN: &str = "^[!-9;-~]{1,200}$";
+/// A CA certificate's longest PEM, in bytes.
+pub const CA_PEM_MAX: usize = 65_536;
+
+fn collection_id_ok(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 200 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn secret_ok(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 4096 && s.chars().all(|c| c.is_ascii_graphic())
+}
+
+fn username_ok(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 200 && s.chars().all(|c| c.is_ascii_graphic() && c != ':')
+}
 const NAME_TAKEN: &str = "Another peer has this name.";
 
 fn view(row: PeerRow) -> Peer {
@@ -79,8 +111,8 @@ impl Checked {
 /// Every rule of a peer's configuration: the API root obeys the webhooks' outbound
 /// rules; the service account may write to the organisation's inbox; the CA is PEM.
 async fn check(c: &impl sitrep_db::GenericClient, state: &AppState, p: Checked) -> Result<Checked, ApiError> {
-    check_text("name", &p.name, 1, 200, false).map_err(|e| ApiError::Invalid(e.into()))?;
-    if p.api_root.len() > 2048 || !p.api_root.ends_with('/') {
+    NAME.check("name", &p.name).map_err(|e| ApiError::Invalid(e.into()))?;
+    if p.api_root.len() > API_ROOT_MAX || !p.api_root.ends_with('/') {
         return Err(ApiError::invalid(
             "api_root",
             "invalid_value",
@@ -94,17 +126,14 @@ async fn check(c: &impl sitrep_db::GenericClient, state: &AppState, p: Checked) 
     if reqwest::Url::parse(&p.api_root).is_ok_and(|u| u.query().is_some() || u.fragment().is_some()) {
         return Err(ApiError::invalid("api_root", "invalid_value", "no query or fragment"));
     }
-    let id_ok = |s: &str| {
-        !s.is_empty() && s.len() <= 200 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    if !id_ok(&p.collection_id) {
+    if !collection_id_ok(&p.collection_id) {
         return Err(ApiError::invalid("collection_id", "invalid_value", "letters, digits, - _ . (at most 200)"));
     }
-    if !(10..=86_400).contains(&p.poll_interval_secs) {
+    if !(i64::from(POLL_INTERVAL_SECS.0)..=i64::from(POLL_INTERVAL_SECS.1)).contains(&i64::from(p.poll_interval_secs)) {
         return Err(ApiError::invalid("poll_interval_secs", "out_of_range", "10 to 86400 seconds"));
     }
     if let Some(pem) = &p.ca_pem {
-        let ok = pem.len() <= 65_536
+        let ok = pem.len() <= CA_PEM_MAX
             && pem.contains("-----BEGIN CERTIFICATE-----")
             && reqwest::Certificate::from_pem(pem.as_bytes()).is_ok();
         if !ok {
@@ -140,11 +169,10 @@ async fn check(c: &impl sitrep_db::GenericClient, state: &AppState, p: Checked) 
 }
 
 fn check_credentials(c: &PeerCredentials) -> Result<(), ApiError> {
-    let printable = |s: &str| s.chars().all(|c| c.is_ascii_graphic());
-    if c.secret.is_empty() || c.secret.len() > 4096 || !printable(&c.secret) {
+    if !secret_ok(&c.secret) {
         return Err(ApiError::invalid("credentials.secret", "invalid_value", "1 to 4096 printable characters"));
     }
-    if c.username.as_deref().is_some_and(|u| u.is_empty() || u.len() > 200 || !printable(u) || u.contains(':')) {
+    if c.username.as_deref().is_some_and(|u| !username_ok(u)) {
         return Err(ApiError::invalid("credentials.username", "invalid_value", "1 to 200 printable characters, no :"));
     }
     Ok(())
@@ -317,4 +345,32 @@ pub async fn poll_peer(
     access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("taxii_peer", id).status(202)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Accepted().json(view(row)))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn matches(pattern: &str, s: &str) -> bool {
+        regex::Regex::new(pattern).is_ok_and(|r| r.is_match(s))
+    }
+
+    proptest! {
+        /// Each pattern the document states accepts exactly what its check accepts.
+        #[test]
+        fn each_stated_pattern_is_its_check(s in "[ -~:?#/]{0,12}|\\PC{0,8}|https://[a-z.:?#/]{0,20}") {
+            prop_assert_eq!(matches(SECRET_PATTERN, &s), secret_ok(&s), "secret {:?}", s);
+            prop_assert_eq!(matches(USERNAME_PATTERN, &s), username_ok(&s), "user name {:?}", s);
+            prop_assert_eq!(matches(COLLECTION_ID_PATTERN, &s), collection_id_ok(&s), "collection {:?}", s);
+            // The check's shape; whether a host is there is the outbound rules' to say.
+            let api_root_ok = s.len() <= API_ROOT_MAX
+                && s.len() > "https://".len()
+                && s.ends_with('/')
+                && s.starts_with("https://")
+                && !s.contains(['?', '#']);
+            prop_assert_eq!(matches(API_ROOT_PATTERN, &s), api_root_ok, "API root {:?}", s);
+        }
+    }
 }
