@@ -171,10 +171,7 @@ pub async fn get_collection(
     params(
         ("collection" = Uuid, Path),
         ("Accept" = String, Header, description = "application/taxii+json;version=2.1"),
-        ("added_after" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1–1000, default 100"),
-        ("next" = Option<String>, Query), ("match[id]" = Option<String>, Query), ("match[type]" = Option<String>, Query),
-        ("match[version]" = Option<String>, Query, description = "first, last (default), all or a timestamp; comma list"),
-        ("match[spec_version]" = Option<String>, Query),
+        RawQuery,
     ),
     responses(
         (status = 200, body = TaxiiEnvelope, content_type = "application/taxii+json;version=2.1",
@@ -205,10 +202,7 @@ fn envelope(out: PageOut, next: Option<String>) -> HttpResponse {
     params(
         ("collection" = Uuid, Path),
         ("Accept" = String, Header, description = "application/taxii+json;version=2.1"),
-        ("added_after" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1–1000, default 100"),
-        ("next" = Option<String>, Query), ("match[id]" = Option<String>, Query), ("match[type]" = Option<String>, Query),
-        ("match[version]" = Option<String>, Query, description = "first, last (default), all or a timestamp; comma list"),
-        ("match[spec_version]" = Option<String>, Query),
+        RawQuery,
     ),
     responses(
         (status = 200, body = TaxiiManifest, content_type = "application/taxii+json;version=2.1",

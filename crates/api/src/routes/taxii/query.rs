@@ -13,16 +13,23 @@ use crate::taxii::{TaxiiError, bad_request};
 
 use super::*;
 
-#[derive(Debug, Default, Deserialize)]
+/// The query parameters of a collection's pages, as read and as the OpenAPI document
+/// states them for the objects and the manifest (the endpoints of one object take fewer:
+/// [`Endpoint`]).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct RawQuery {
     pub(super) added_after: Option<String>,
+    /// 1–1000, default 100
+    #[param(value_type = Option<u32>)]
     pub(super) limit: Option<String>,
     pub(super) next: Option<String>,
     #[serde(rename = "match[id]")]
     pub(super) id: Option<String>,
     #[serde(rename = "match[type]")]
     pub(super) type_: Option<String>,
+    /// first, last (default), all or a timestamp; comma list
     #[serde(rename = "match[version]")]
     pub(super) version: Option<String>,
     #[serde(rename = "match[spec_version]")]
