@@ -165,7 +165,11 @@ impl OpenTaxii {
             if let Some(n) = &next {
                 req = req.query(&[("next", n)]);
             }
-            let page: Value = req.send().await.unwrap().json().await.unwrap();
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            let body = res.text().await.unwrap();
+            let page: Value = serde_json::from_str(&body)
+                .unwrap_or_else(|e| panic!("OpenTAXII answered {status}, not JSON ({e}): {body}\n{}", self.log()));
             all.extend(page["objects"].as_array().cloned().unwrap_or_default());
             match page["next"].as_str() {
                 Some(n) if page["more"] == true => next = Some(n.to_owned()),
