@@ -24,6 +24,24 @@ taxii2_http.json = types.SimpleNamespace(dumps=functools.partial(json.dumps, cls
 from opentaxii.http import app, logconfig_dict  # noqa: E402,F401  (after the fix; gunicorn reads both)
 
 
+def post_fork(server, worker):
+    """gunicorn's hook in each worker after the fork: the SQLAlchemy pools the master
+    filled while loading the application are the master's; a worker that used them would
+    share its database connections with its siblings, and over TLS (the test cluster
+    turns it on) a shared connection fails with "decryption failed or bad record mac".
+    Each worker drops the inherited connections (without closing the master's) and
+    opens its own."""
+    taxii_server = getattr(app, "taxii_server", None)
+    apis = [getattr(getattr(taxii_server, "auth", None), "api", None)]
+    taxii2 = getattr(getattr(taxii_server, "servers", None), "taxii2", None)
+    apis.append(getattr(getattr(taxii2, "persistence", None), "api", None))
+    for api in apis:
+        db = getattr(api, "db", None)
+        if db is not None:
+            db.session.remove()
+            db.engine.dispose(close=False)
+
+
 def when_ready(server):
     """gunicorn's hook once it listens: with OPENTAXII_STOP_WITH_PARENT=1 (the tests set
     it) gunicorn stops when the process that started it is gone, even one killed before
