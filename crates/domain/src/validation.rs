@@ -378,12 +378,19 @@ mod pattern_tests {
             }
         }
 
+        /// Whatever the pattern draws, in normalisation form C and in the Basic Multilingual
+        /// Plane (the pattern names no character beyond it: an astral hidden character such
+        /// as a tag, U+E0000, passes the pattern and is refused by the check), the check
+        /// accepts.
         #[test]
         fn strings_drawn_from_the_pattern_pass_the_check(
             (rule, raw) in prop::sample::select(RULES.to_vec())
                 .prop_flat_map(|r| (Just(r), proptest::string::string_regex(r.pattern().trim_start_matches('^').trim_end_matches('$')).unwrap())),
         ) {
-            let text: String = raw.nfc().collect();
+            // Each astral character as a plain letter: the length and "not only white
+            // space" stay as the pattern drew them.
+            let bmp: String = raw.chars().map(|c| if u32::from(c) > 0xFFFF { 'x' } else { c }).collect();
+            let text: String = bmp.nfc().collect();
             if (rule.min..=rule.max).contains(&text.chars().count()) {
                 prop_assert!(rule.check("t", &text).is_ok(), "{:?} refuses {:?}", rule, text);
             }
