@@ -784,13 +784,16 @@ pub fn map_report(
         d.push_str(&format!("- {n}\n"));
     }
     // The strictest marking received for each indicator value, however spelled.
-    let strictest = |kind: IndicatorType, value: &str| {
-        let key = sitrep_domain::correlation::normalise(kind, value);
-        indicators
-            .iter()
-            .filter(|(k, v, _)| *k == kind && (v == value || sitrep_domain::correlation::normalise(*k, v) == key))
-            .fold(None, |acc, (_, _, own)| stricter(acc, *own))
-    };
+    // The strictest marking received for each indicator value, however spelled (as
+    // correlation compares values): one normalisation per indicator.
+    let key_of = |kind: IndicatorType, value: &str| (kind, sitrep_domain::correlation::normalise(kind, value));
+    let mut strictest_of: std::collections::HashMap<(IndicatorType, Option<String>), Option<Tlp>> =
+        std::collections::HashMap::new();
+    for (kind, value, own) in &indicators {
+        let entry = strictest_of.entry(key_of(*kind, value)).or_insert(None);
+        *entry = stricter(*entry, *own);
+    }
+    let strictest = |kind: IndicatorType, value: &str| strictest_of.get(&key_of(kind, value)).copied().flatten();
     let indicator_lines: Vec<String> = lines
         .iter()
         .filter_map(|l| match l {
@@ -843,14 +846,12 @@ pub fn map_report(
     // One indicator per value however spelled (as correlation compares values), under the
     // strictest marking any of its objects carried.
     let mut merged: Vec<(IndicatorType, String, Option<Tlp>)> = Vec::new();
-    for (kind, value, own) in indicators {
-        let key = sitrep_domain::correlation::normalise(kind, &value);
-        match merged
-            .iter_mut()
-            .find(|(k, v, _)| *k == kind && (*v == value || sitrep_domain::correlation::normalise(*k, v) == key))
-        {
-            Some(m) => m.2 = stricter(m.2, own),
-            None => merged.push((kind, value, own)),
+    let mut seen: std::collections::HashSet<(IndicatorType, Option<String>)> = std::collections::HashSet::new();
+    for (kind, value, _) in indicators {
+        let key = key_of(kind, &value);
+        if seen.insert(key.clone()) {
+            let own = strictest_of.get(&key).copied().flatten();
+            merged.push((kind, value, own));
         }
     }
     let indicators: Vec<Indicator> = merged
