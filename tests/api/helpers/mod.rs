@@ -36,6 +36,10 @@ pub mod taxii;
 pub mod world;
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+/// The databases [`TestApp::spawn_with`] made, by name, with how many servers under test
+/// use each now. The last of them to go drops the database, so that a whole run does not
+/// leave hundreds of databases (and their copies on the standby) on the disk.
+static OWNED: std::sync::Mutex<Option<std::collections::HashMap<String, usize>>> = std::sync::Mutex::new(None);
 static LOGGING: std::sync::Once = std::sync::Once::new();
 
 /// Sends the servers' logs to the output of the test that runs them, when `TEST_LOG` is
@@ -176,7 +180,9 @@ impl TestApp {
     /// Spawns with changed settings; seeds organisations A and B (members), V (VIRT),
     /// R (RAS contact point) and S (the secretariat's).
     pub async fn spawn_with(change: impl FnOnce(&mut Settings)) -> TestApp {
-        let mut app = Self::spawn_on(&fresh_database().await, change).await;
+        let db_url = fresh_database().await;
+        owned(|dbs| dbs.insert(database_name(&db_url).to_owned(), 0));
+        let mut app = Self::spawn_on(&db_url, change).await;
         for (code, reach) in [
             ("A", Reach::Member),
             ("B", Reach::Member),
@@ -193,6 +199,7 @@ impl TestApp {
     /// Spawns on an existing database, seeding nothing.
     pub async fn spawn_on(db_url: &str, change: impl FnOnce(&mut Settings)) -> TestApp {
         let db_url = db_url.to_owned();
+        owned(|dbs| dbs.get_mut(database_name(&db_url)).map(|users| *users += 1));
         let data_dir = std::env::temp_dir().join(format!("sitrep-test-{}", Uuid::new_v4().simple()));
         let mut settings = test_settings(&db_url, &data_dir);
         change(&mut settings);
@@ -378,6 +385,48 @@ impl Drop for TestApp {
         let handle = self.handle.clone();
         drop(handle.stop(false));
         let _ = std::fs::remove_dir_all(&self.data_dir);
+        let name = database_name(&self.db_url).to_owned();
+        let last = owned(|dbs| match dbs.get_mut(&name) {
+            Some(users) if *users > 1 => {
+                *users -= 1;
+                false
+            }
+            Some(_) => dbs.remove(&name).is_some(),
+            None => false,
+        });
+        // A failed test's database is kept to be looked at.
+        if last && !std::thread::panicking() {
+            drop_database(name);
+        }
+    }
+}
+
+fn owned<T>(f: impl FnOnce(&mut std::collections::HashMap<String, usize>) -> T) -> T {
+    let mut guard = OWNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    f(guard.get_or_insert_with(Default::default))
+}
+
+/// The database's name in a URL of the test cluster.
+fn database_name(url: &str) -> &str {
+    let db = url.rsplit_once('/').map_or(url, |(_, db)| db);
+    db.split_once('?').map_or(db, |(db, _)| db)
+}
+
+/// Drops a test database, closing the connections still open to it (the stopping
+/// server's pool, a worker process). It runs on a thread of its own: `Drop` cannot await.
+fn drop_database(name: String) {
+    let dropped = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&admin_url(), NoTls).await?;
+            tokio::spawn(connection);
+            client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
+        })?;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    })
+    .join();
+    if let Ok(Err(e)) = dropped {
+        eprintln!("could not drop a test database: {e}");
     }
 }
 
