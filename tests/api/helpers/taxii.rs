@@ -129,13 +129,14 @@ pub async fn restart(home: TestApp, settings: fn(&mut Settings)) -> (TestApp, Ke
     home.handle.stop(true).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let orgs = home.orgs.clone();
-    let db_url = home.db_url.clone();
-    drop(home);
-    let mut app = TestApp::spawn_on(&db_url, move |s| {
+    // Started before the stopped one is dropped: the last server on a test's database to
+    // be dropped drops the database.
+    let mut app = TestApp::spawn_on(&home.db_url, move |s| {
         settings(s);
         s.auth.totp_seal_key_file = Some(key);
     })
     .await;
+    drop(home);
     app.orgs = orgs;
     (app, kept)
 }
