@@ -88,11 +88,11 @@ async fn the_console_is_served_from_the_binary_under_a_strict_csp_with_no_extern
     sorted.sort();
     sorted.dedup();
     assert_eq!(names, sorted, "sorted, each once");
-    for (_, _, action) in sitrep_api::actions::ACTIONS {
+    for (_, _, action) in sitrep_api::actions::all() {
         assert!(names.iter().any(|n| n == action), "{action} is not offered");
     }
     assert!(names.iter().any(|n| n == "request") && names.iter().any(|n| n == "picture.view"));
-    assert_eq!(names.len(), sitrep_api::actions::ACTIONS.len() + 1, "nothing but the table's actions and `request`");
+    assert_eq!(names.len(), sitrep_api::actions::all().count() + 1, "nothing but the table's actions and `request`");
     // The technique lists of the editor's pickers: exactly the pinned DISARM and ATT&CK
     // lists the API checks `disarm_techniques` and `attack_techniques` against, each
     // technique once, with its name and tactic.

@@ -71,6 +71,27 @@ async fn unknown_routes_are_404_and_unoffered_methods_405_with_allow() {
     assert_eq!(res.headers()["allow"], "GET");
 }
 
+/// Every declared route answers a method it does not offer with `405` and an `Allow` that
+/// names exactly the methods declared for its path (and the record of the refusal is a
+/// `request`, not one of the path's actions).
+#[tokio::test]
+async fn every_route_allows_exactly_its_declared_methods() {
+    let app = TestApp::spawn().await;
+    let mut methods: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for (method, path, _) in sitrep_api::actions::all() {
+        methods.entry(path).or_default().push(method);
+    }
+    for (pattern, declared) in methods {
+        // Any value fits a parameter: the method is refused before the path is read.
+        let path = pattern.split('/').map(|s| if s.starts_with('{') { "x" } else { s }).collect::<Vec<_>>().join("/");
+        let res = app.client.delete(app.url(&path)).send().await.unwrap();
+        assert_eq!(res.status(), 405, "DELETE {path}");
+        let allow = res.headers()["allow"].to_str().unwrap().to_owned();
+        assert_eq!(allow, declared.join(", "), "{pattern}");
+        assert_eq!(app.audit_of(&res).await.action, "request", "{pattern}");
+    }
+}
+
 /// Text that must never reach a client in a 5xx body.
 const INTERNALS: [&str; 8] = ["relation", "SQL", "postgres", "tokio", "sitrep_", "panicked", ".rs", "column"];
 

@@ -44,6 +44,22 @@ async fn every_operation_lists_its_error_responses_and_every_data_route_has_an_a
     }
 }
 
+/// The other way round: every route a module declares is in the document, under the same
+/// method and path, so neither can change without the other.
+#[test]
+fn every_declared_route_is_documented() {
+    let doc: Value = serde_json::from_str(&sitrep_api::docs::openapi_json()).unwrap();
+    let mut count = 0;
+    for (method, path, action) in sitrep_api::actions::all() {
+        assert!(
+            doc["paths"][&path][method.to_lowercase()].is_object(),
+            "{method} {path} ({action}) is declared but not in the OpenAPI document"
+        );
+        count += 1;
+    }
+    assert!(count > 100, "the table holds every route ({count})");
+}
+
 #[tokio::test]
 async fn the_docs_page_is_served_from_the_binary() {
     let app = TestApp::spawn().await;

@@ -63,7 +63,7 @@ pub async fn redirect() -> HttpResponse {
 /// of the route table and `request`, which the auditor's page offers under its action
 /// field. Built from the table itself, so it cannot fall behind a new route.
 pub fn action_names() -> String {
-    let mut names: Vec<&str> = crate::actions::ACTIONS.iter().map(|a| a.2).chain(["request"]).collect();
+    let mut names: Vec<&str> = crate::actions::all().map(|a| a.2).chain(["request"]).collect();
     names.sort_unstable();
     names.dedup();
     serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned())

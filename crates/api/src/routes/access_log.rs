@@ -21,6 +21,13 @@ use crate::pagination::{PageQuery, invalid_cursor};
 use crate::principal::{Caller, ReadAccessLog};
 use crate::state::AppState;
 
+endpoints! {
+    "/access-log" { GET "access_log.list" => list_access_log }
+    "/access-log/export" { GET "access_log.export" => export_access_log }
+    "/access-log/checkpoints" { GET "access_log.checkpoints" => list_checkpoints }
+    "/access-log/checkpoint-key" { GET "access_log.checkpoint_key" => get_checkpoint_key }
+}
+
 const LIST: &str = "access_log";
 const CHECKPOINTS: &str = "access_log_checkpoints";
 /// Records per database round trip of the export.

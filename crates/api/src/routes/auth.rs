@@ -21,6 +21,12 @@ use crate::principal::{Caller, OwnAccount};
 use crate::state::AppState;
 use crate::throttle;
 
+endpoints! {
+    "/auth/login" { POST "auth.login" => login }
+    "/auth/refresh" { POST "auth.refresh" => refresh_tokens }
+    "/auth/logout" { POST "auth.logout" => logout }
+}
+
 /// Log in with username and password.
 ///
 /// Answers the same `401` for an unknown user, a wrong password and an account that may

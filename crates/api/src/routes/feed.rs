@@ -20,6 +20,10 @@ use crate::pagination::{PageQuery, invalid_cursor};
 use crate::principal::{Caller, ReadPictures};
 use crate::state::AppState;
 
+endpoints! {
+    "/feed" { GET "feed.read" => get_feed }
+}
+
 const LIST: &str = "feed";
 
 /// `?limit=&cursor=`.

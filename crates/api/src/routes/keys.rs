@@ -13,6 +13,11 @@ use crate::meta::RequestMeta;
 use crate::principal::{Caller, Sysadmin};
 use crate::state::AppState;
 
+endpoints! {
+    "/.well-known/jwks.json" { GET "jwks.view" => jwks }
+    "/signing-keys" { GET "signing_key.list" => list_signing_keys, POST "signing_key.rotate" => rotate_signing_key }
+}
+
 /// The public keys that verify access tokens, as a JSON Web Key Set (RFC 7517, Ed25519
 /// keys as RFC 8037 `OKP`). Public: it holds no secret. A rotated-in key appears here
 /// before it signs anything.

@@ -16,6 +16,12 @@ use crate::principal::{ActorKind, Caller, OwnAccount, Principal, Restriction};
 use crate::state::AppState;
 use crate::throttle;
 
+endpoints! {
+    "/me" { GET "me.view" => get_me }
+    "/me/password" { POST "me.password_change" => change_password }
+    "/me/language" { PUT "me.language_set" => set_language }
+}
+
 /// Who the access token speaks for: user, organisation, roles, memberships in force, and
 /// whether the password must be changed before anything else.
 #[utoipa::path(

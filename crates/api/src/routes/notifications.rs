@@ -27,6 +27,23 @@ use crate::pagination::PageQuery;
 use crate::principal::{ActorKind, Authenticated, Caller, ManageUsers, Principal, ReadPictures, SecretariatOnly};
 use crate::state::AppState;
 
+endpoints! {
+    "/me/notifications" {
+        GET "notification_preferences.view" => get_preferences,
+        PUT "notification_preferences.update" => put_preferences,
+    }
+    "/organisations/{id}/duty-addresses" {
+        GET "duty_address.list" => list_duty_addresses,
+        PUT "duty_address.update" => put_duty_addresses,
+    }
+    "/email-confirmations" { POST "email.confirm" => confirm_email }
+    "/me/notifications/inbox" { GET "notification.list" => get_inbox }
+    "/me/notifications/inbox/read" { POST "notification.read" => mark_inbox_read }
+    "/notifications/messages" { GET "mail_message.list" => list_mail_messages }
+    "/notifications/escalations" { GET "escalation.list" => list_escalations }
+    "/acknowledgements/overdue" { GET "acknowledgement.list_overdue" => list_overdue_acknowledgements }
+}
+
 /// How long a confirmation link works.
 pub const CONFIRMATION_TTL_SECS: i64 = 48 * 3600;
 /// At most this many duty addresses per organisation.

@@ -20,6 +20,15 @@ use crate::pagination::PageQuery;
 use crate::principal::{Authenticated, Caller, ManageOrganisations, ManageUsers};
 use crate::state::AppState;
 
+endpoints! {
+    "/organisations" { GET "organisation.list" => list_organisations, POST "organisation.create" => create_organisation }
+    "/organisations/{id}" { GET "organisation.view" => get_organisation, PATCH "organisation.update" => update_organisation }
+    "/organisations/{id}/policy" {
+        GET "organisation.policy_view" => get_policy,
+        PATCH "organisation.policy_update" => update_policy,
+    }
+}
+
 const LIST: &str = "organisations";
 
 /// The organisations of the group and its subscribers, by code.

@@ -17,6 +17,12 @@ use crate::meta::RequestMeta;
 use crate::principal::{ActorKind, Caller, Principal, SecretariatOnly};
 use crate::state::AppState;
 
+endpoints! {
+    "/peers" { GET "peer.list" => list_peers, POST "peer.create" => create_peer }
+    "/peers/{id}" { GET "peer.view" => get_peer, PATCH "peer.update" => update_peer }
+    "/peers/{id}/poll" { POST "peer.poll_now" => poll_peer }
+}
+
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "peer_not_found" };
 
 // The rules of a peer's fields, as the checks below read them and as the OpenAPI document

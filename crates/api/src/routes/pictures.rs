@@ -42,6 +42,26 @@ pub mod inbox;
 pub mod render;
 pub mod summary;
 
+endpoints! {
+    "/pictures" { GET "picture.list" => list_pictures, POST "picture.create" => create_picture }
+    // Before `/pictures/{id}`, which would take `summary` for an id.
+    "/pictures/summary" { GET "picture.summary" => summary::picture_summary }
+    "/pictures/{id}" { GET "picture.view" => get_picture, PATCH "picture.revise" => update_picture }
+    "/pictures/{id}/submit" { POST "picture.submit" => submit_picture }
+    "/pictures/{id}/return" { POST "picture.return" => return_picture }
+    "/pictures/{id}/approve" { POST "picture.approve" => approve_picture }
+    "/pictures/{id}/publish" { POST "picture.publish" => publish_picture }
+    "/pictures/{id}/withdraw" { POST "picture.withdraw" => withdraw_picture }
+    "/pictures/{id}/close" { POST "picture.close" => close_picture }
+    "/pictures/{id}/revisions" { GET "picture.revisions" => list_revisions }
+    "/pictures/{id}/revisions/{n}" { GET "picture.revision_view" => get_revision }
+    "/pictures/{id}/related-by-indicator" { GET "picture.related_by_indicator" => related_by_indicator }
+    "/pictures/{id}/render" { GET "picture.render" => render::render_picture }
+    "/pictures/{id}/attachments" { POST "attachment.upload" => attachments::upload_attachment }
+    "/pictures/{id}/attachments/{aid}/content" { GET "attachment.download" => attachments::download_attachment }
+    "/pictures/{id}/attachments/{aid}/thumbnail" { GET "attachment.thumbnail" => attachments::thumbnail_attachment }
+}
+
 /// Pictures may carry many indicators: a larger body limit than elsewhere.
 pub const PICTURE_BODY_LIMIT: usize = 1024 * 1024;
 /// The most characters of a search (`q`); it must also hold more than white space.

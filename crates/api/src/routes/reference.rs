@@ -20,6 +20,21 @@ use crate::meta::RequestMeta;
 use crate::principal::{Authenticated, Caller, Principal, ReadPictures, SecretariatOnly};
 use crate::state::AppState;
 
+endpoints! {
+    "/pictures/{id}/acknowledgements" {
+        GET "acknowledgement.list" => list_acknowledgements,
+        POST "acknowledgement.create" => acknowledge,
+    }
+    "/pictures/{id}/release-decisions" {
+        GET "release_decision.list" => list_release_decisions,
+        POST "release_decision.create" => record_release_decision,
+    }
+    "/elections" { GET "election.list" => list_elections, POST "election.create" => create_election }
+    "/elections/{id}" { GET "election.view" => get_election, PATCH "election.update" => update_election }
+    "/communities" { GET "community.list" => list_communities, POST "community.create" => create_community }
+    "/techniques" { GET "technique.list" => list_techniques }
+}
+
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "picture_not_found" };
 
 fn sight_of(p: &Principal, row: &PictureRow) -> Sight {

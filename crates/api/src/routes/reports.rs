@@ -32,6 +32,17 @@ use crate::pagination::PageQuery;
 use crate::principal::{ActorKind, ApprovePictures, Authenticated, AuthorPictures, Caller, Principal};
 use crate::state::AppState;
 
+endpoints! {
+    "/reports" { GET "report.list" => list_reports, POST "report.create" => create_report }
+    "/reports/{id}" { GET "report.view" => get_report, PATCH "report.revise" => update_report }
+    "/reports/{id}/submit" { POST "report.submit" => submit_report }
+    "/reports/{id}/return" { POST "report.return" => return_report }
+    "/reports/{id}/approve" { POST "report.approve" => approve_report }
+    "/reports/{id}/publish" { POST "report.publish" => publish_report }
+    "/reports/{id}/withdraw" { POST "report.withdraw" => withdraw_report }
+    "/reports/{id}/render" { GET "report.render" => render::render_report }
+}
+
 /// A report's texts may be long (the assessment): a larger body limit than the default.
 pub const REPORT_BODY_LIMIT: usize = 512 * 1024;
 pub mod render;

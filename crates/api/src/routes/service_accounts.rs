@@ -25,6 +25,20 @@ use crate::pagination::PageQuery;
 use crate::principal::{Caller, ManageUsers, Principal};
 use crate::state::AppState;
 
+endpoints! {
+    "/service-accounts" {
+        GET "service_account.list" => list_service_accounts,
+        POST "service_account.create" => create_service_account,
+    }
+    "/service-accounts/{id}" {
+        GET "service_account.view" => get_service_account,
+        PATCH "service_account.update" => update_service_account,
+    }
+    "/service-accounts/{id}/keys" { GET "api_key.list" => list_api_keys, POST "api_key.create" => create_api_key }
+    "/service-accounts/{id}/keys/{key_id}" { GET "api_key.view" => get_api_key }
+    "/service-accounts/{id}/keys/{key_id}/revoke" { POST "api_key.revoke" => revoke_api_key }
+}
+
 const LIST: &str = "service-accounts";
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "service_account_not_found" };
 const KEY_NOT_FOUND: ApiError = ApiError::NotFound { code: "api_key_not_found" };

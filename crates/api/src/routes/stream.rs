@@ -32,6 +32,10 @@ use crate::meta::RequestMeta;
 use crate::principal::{Caller, ReadPictures};
 use crate::state::AppState;
 
+endpoints! {
+    "/stream" { GET "stream.open" => stream }
+}
+
 /// How long a catching-up stream waits for its client to take a frame before it counts
 /// as too slow.
 const CATCH_UP_PATIENCE: Duration = Duration::from_secs(5);

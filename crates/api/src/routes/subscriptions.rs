@@ -19,6 +19,14 @@ use crate::meta::RequestMeta;
 use crate::principal::{Caller, ManageSubscriptions, SecretariatOnly};
 use crate::state::AppState;
 
+endpoints! {
+    "/subscriptions" { GET "subscription.list" => list_subscriptions, POST "subscription.create" => create_subscription }
+    "/subscriptions/{id}" { GET "subscription.view" => get_subscription, PATCH "subscription.update" => update_subscription }
+    "/subscriptions/{id}/deliveries" { GET "subscription.deliveries" => list_deliveries }
+    "/subscriptions/{id}/replay" { POST "subscription.replay" => replay_deliveries }
+    "/webhook-hosts" { GET "webhook_host.list" => list_webhook_hosts, POST "webhook_host.create" => add_webhook_host }
+}
+
 const NOT_FOUND: ApiError = ApiError::NotFound { code: "subscription_not_found" };
 
 /// A subscription's name.

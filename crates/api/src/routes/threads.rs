@@ -22,6 +22,13 @@ use crate::principal::{Authenticated, Caller, Principal, ReadPictures};
 use crate::state::AppState;
 use crate::thread_messages::{THREAD_NOT_FOUND, one_thread, record, view, write_message};
 
+endpoints! {
+    "/pictures/{id}/threads" { GET "thread.list" => list_threads, POST "thread.ask" => ask }
+    "/pictures/{id}/threads/{thread_id}" { GET "thread.view" => get_thread }
+    "/pictures/{id}/threads/{thread_id}/messages" { POST "thread.message" => post_message }
+    "/me/threads" { GET "thread.list_mine" => my_threads }
+}
+
 const PICTURE_NOT_FOUND: ApiError = ApiError::NotFound { code: "picture_not_found" };
 /// The most threads `GET /me/threads` lists.
 const MY_THREADS: i64 = 200;

@@ -18,6 +18,13 @@ use crate::second_factor::{Spend, spend};
 use crate::state::AppState;
 use crate::throttle::{count_key_failure, key_not_locked};
 
+endpoints! {
+    "/me/totp" { GET "totp.view" => get_totp, POST "totp.enrol" => start_totp }
+    "/me/totp/confirm" { POST "totp.confirm" => confirm_totp }
+    "/me/totp/recovery-codes" { POST "totp.recovery_codes" => renew_recovery_codes }
+    "/me/totp/disable" { POST "totp.disable" => disable_totp }
+}
+
 const WRONG_CODE: ApiError =
     ApiError::SecondFactor { code: "totp_invalid", detail: "The code is wrong or was already used." };
 

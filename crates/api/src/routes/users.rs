@@ -19,6 +19,14 @@ use crate::pagination::PageQuery;
 use crate::principal::{Caller, ManageUsers};
 use crate::state::AppState;
 
+endpoints! {
+    "/users" { GET "user.list" => list_users, POST "user.create" => create_user }
+    "/users/{id}" { GET "user.view" => get_user, PATCH "user.update" => update_user }
+    "/users/{id}/memberships" { GET "membership.list" => list_memberships, POST "membership.create" => create_membership }
+    "/users/{id}/memberships/{membership_id}" { PATCH "membership.update" => update_membership }
+    "/users/{id}/totp/reset" { POST "totp.reset" => reset_totp }
+}
+
 const LIST: &str = "users";
 const USER_NOT_FOUND: ApiError = ApiError::NotFound { code: "user_not_found" };
 

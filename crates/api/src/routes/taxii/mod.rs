@@ -39,6 +39,23 @@ use pages::*;
 pub use query::VERSION_PATTERN;
 use query::*;
 
+endpoints! {
+    refuse: crate::taxii::only;
+    "/" { GET "taxii.discovery" => discovery }
+    "/api/" { GET "taxii.api_root" => api_root }
+    "/api/collections/" { GET "taxii.collections" => list_collections }
+    "/api/collections/{collection}/" { GET "taxii.collection" => get_collection }
+    "/api/collections/{collection}/manifest/" { GET "taxii.manifest" => get_manifest }
+    // The inbox takes what is added (it makes pictures of it).
+    "/api/collections/{collection}/objects/" {
+        GET "taxii.objects" => get_objects,
+        POST "taxii.add_objects" => crate::routes::pictures::inbox::add_objects,
+    }
+    "/api/collections/{collection}/objects/{object}/" { GET "taxii.object" => get_object }
+    "/api/collections/{collection}/objects/{object}/versions/" { GET "taxii.versions" => get_versions }
+    "/api/status/{status}/" { GET "taxii.status" => crate::routes::pictures::inbox::get_status }
+}
+
 /// Objects per page without `limit`, and the most a page holds.
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
