@@ -43,9 +43,17 @@ async fn the_secretariat_creates_lists_renames_and_deactivates_organisations() {
     let user = app.seed_user("member.new", "A", &[Role::Reader]).await;
     let org_id: uuid::Uuid = id.parse().unwrap();
     let roles = [Role::Reader].into_iter().collect();
-    let m = sitrep_db::accounts::insert_membership(&client, uuid::Uuid::new_v4(), user.id, org_id, roles, None, None)
-        .await
-        .unwrap();
+    let m = sitrep_db::accounts::insert_membership(
+        &client,
+        uuid::Uuid::new_v4(),
+        &app.person(user.id).await,
+        org_id,
+        roles,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     assert!(m.active);
     let body = json!({"username": "member.new", "password": user.password, "organisation": "NEW-ORG"});
     let pair: Value = app.post_json("/api/v1/auth/login", None, &body).await.json().await.unwrap();
@@ -352,9 +360,17 @@ async fn an_org_admin_cannot_change_a_user_shared_with_another_organisation() {
     let shared = app.seed_user("shared.user", "A", &[Role::Reader]).await;
     let client = app.pool.get().await.unwrap();
     let roles = [Role::Reader].into_iter().collect();
-    sitrep_db::accounts::insert_membership(&client, uuid::Uuid::new_v4(), shared.id, app.org("B"), roles, None, None)
-        .await
-        .unwrap();
+    sitrep_db::accounts::insert_membership(
+        &client,
+        uuid::Uuid::new_v4(),
+        &app.person(shared.id).await,
+        app.org("B"),
+        roles,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let token = app.token(&admin).await;
     let user: Value = app.get(&format!("/api/v1/users/{}", shared.id), Some(&token)).await.json().await.unwrap();
     assert_eq!(user["memberships"].as_array().unwrap().len(), 1, "B's membership is not A's business");

@@ -38,9 +38,15 @@ async fn wrong_password_unknown_user_and_inactive_user_get_the_same_answer() {
     let app = TestApp::spawn().await;
     let user = app.seed_user("reader.one", "A", &[Role::Reader]).await;
     let inactive = app.seed_user("reader.gone", "A", &[Role::Reader]).await;
-    sitrep_db::accounts::update_user(&app.pool.get().await.unwrap(), inactive.id, None, Some(false), None)
-        .await
-        .unwrap();
+    sitrep_db::accounts::update_user(
+        &app.pool.get().await.unwrap(),
+        &app.person(inactive.id).await,
+        None,
+        Some(false),
+        None,
+    )
+    .await
+    .unwrap();
 
     let mut bodies = Vec::new();
     for (name, password) in [
@@ -132,9 +138,17 @@ async fn a_user_of_several_organisations_names_one_at_login() {
     let user = app.seed_user("two.hats", "A", &[Role::Reader]).await;
     let client = app.pool.get().await.unwrap();
     let roles = [Role::Approver].into_iter().collect();
-    sitrep_db::accounts::insert_membership(&client, uuid::Uuid::new_v4(), user.id, app.org("B"), roles, None, None)
-        .await
-        .unwrap();
+    sitrep_db::accounts::insert_membership(
+        &client,
+        uuid::Uuid::new_v4(),
+        &app.person(user.id).await,
+        app.org("B"),
+        roles,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let res = app.login_response("two.hats", &user.password).await;
     let body = problem(res, 422).await;
     assert_eq!(body["errors"][0]["field"], "organisation");

@@ -7,6 +7,7 @@ use sitrep_types::{LocalizedText, Membership, Organisation, OrganisationPolicy, 
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::scope::{Account, InScope};
 use crate::{DbError, GenericClient};
 
 const ORG_COLUMNS: &str = "id, code, name_fi, name_sv, name_en, reach, active, require_review, created_at, updated_at";
@@ -214,7 +215,7 @@ pub async fn insert_user(
     username: &str,
     display_name: &str,
     password_hash: &str,
-) -> Result<UserRow, DbError> {
+) -> Result<InScope<UserRow>, DbError> {
     let row = c
         .query_one(
             &format!(
@@ -224,7 +225,7 @@ pub async fn insert_user(
             &[&id, &username, &Username::fold(username), &display_name, &password_hash],
         )
         .await?;
-    user(&row)
+    Ok(InScope::new(user(&row)?))
 }
 
 pub async fn get_user(c: &impl GenericClient, id: Uuid) -> Result<Option<UserRow>, DbError> {
@@ -232,10 +233,37 @@ pub async fn get_user(c: &impl GenericClient, id: Uuid) -> Result<Option<UserRow
     row.as_ref().map(user).transpose()
 }
 
-/// Locks the user's row for the rest of the transaction (serialises membership changes).
-pub async fn lock_user(c: &impl GenericClient, id: Uuid) -> Result<Option<UserRow>, DbError> {
+/// Locks a person's row for the rest of the transaction (serialises membership changes),
+/// if `scope` reaches the person (as [`find_user`] says).
+pub async fn lock_user(
+    c: &impl GenericClient,
+    scope: AdminScope,
+    id: Uuid,
+) -> Result<Option<InScope<UserRow>>, DbError> {
     let row = c.query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 FOR UPDATE"), &[&id]).await?;
-    row.as_ref().map(user).transpose()
+    let Some(row) = row.as_ref().map(user).transpose()? else { return Ok(None) };
+    Ok(reaches(c, scope, &row).await?.then(|| InScope::new(row)))
+}
+
+/// Whether `scope` reaches a person: every person for the secretariat's, otherwise one
+/// with a membership (past or present) in the organisation. Never a service account.
+async fn reaches(c: &impl GenericClient, scope: AdminScope, row: &UserRow) -> Result<bool, DbError> {
+    if row.is_service {
+        return Ok(false);
+    }
+    let Some(organisation) = scope.organisation() else { return Ok(true) };
+    Ok(c.query_opt(
+        "SELECT 1 FROM memberships WHERE user_id = $1 AND organisation_id = $2 LIMIT 1",
+        &[&row.id, &organisation],
+    )
+    .await?
+    .is_some())
+}
+
+impl Account for UserRow {
+    fn account_id(&self) -> Uuid {
+        self.id
+    }
 }
 
 /// What login needs to know about a username: one query, whatever the outcome.
@@ -373,7 +401,7 @@ pub async fn list_users(
 /// changed at the next sign-in.
 pub async fn update_user(
     c: &impl GenericClient,
-    id: Uuid,
+    target: &InScope<UserRow>,
     display_name: Option<&str>,
     active: Option<bool>,
     password_hash: Option<&str>,
@@ -386,7 +414,7 @@ pub async fn update_user(
                    password_change_required = password_change_required OR $4 IS NOT NULL, updated_at = now() \
                  WHERE id = $1 RETURNING {USER_COLUMNS}"
             ),
-            &[&id, &display_name, &active, &password_hash],
+            &[&target.id, &display_name, &active, &password_hash],
         )
         .await?;
     row.as_ref().map(user).transpose()
@@ -422,7 +450,7 @@ fn membership(row: &Row) -> Result<Membership, DbError> {
 pub async fn insert_membership(
     c: &impl GenericClient,
     id: Uuid,
-    user_id: Uuid,
+    account: &InScope<impl Account>,
     organisation_id: Uuid,
     roles: RoleSet,
     valid_until: Option<DateTime<Utc>>,
@@ -434,14 +462,24 @@ pub async fn insert_membership(
                 "INSERT INTO memberships (id, user_id, organisation_id, roles, valid_until, created_by) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING {MEMBERSHIP_COLUMNS}"
             ),
-            &[&id, &user_id, &organisation_id, &role_names(roles), &valid_until, &created_by],
+            &[&id, &account.account_id(), &organisation_id, &role_names(roles), &valid_until, &created_by],
         )
         .await?;
     membership(&row)
 }
 
-pub async fn get_membership(c: &impl GenericClient, id: Uuid) -> Result<Option<Membership>, DbError> {
-    let row = c.query_opt(&format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE id = $1"), &[&id]).await?;
+/// One of the account's memberships.
+pub async fn get_membership(
+    c: &impl GenericClient,
+    account: &InScope<impl Account>,
+    id: Uuid,
+) -> Result<Option<Membership>, DbError> {
+    let row = c
+        .query_opt(
+            &format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE id = $1 AND user_id = $2"),
+            &[&id, &account.account_id()],
+        )
+        .await?;
     row.as_ref().map(membership).transpose()
 }
 
@@ -452,13 +490,13 @@ pub async fn find_user(
     c: &impl GenericClient,
     scope: AdminScope,
     id: Uuid,
-) -> Result<Option<(UserRow, Vec<Membership>)>, DbError> {
+) -> Result<Option<(InScope<UserRow>, Vec<Membership>)>, DbError> {
     let Some(row) = get_user(c, id).await?.filter(|u| !u.is_service) else { return Ok(None) };
     let memberships = memberships_of(c, id, scope).await?;
     if scope != AdminScope::All && memberships.is_empty() {
         return Ok(None);
     }
-    Ok(Some((row, memberships)))
+    Ok(Some((InScope::new(row), memberships)))
 }
 
 /// A user's memberships in `scope`, newest first.
@@ -501,15 +539,20 @@ pub async fn memberships_of_users(
     rows.iter().map(membership).collect()
 }
 
-/// Ends a membership now. `None` when it was not in force.
-pub async fn end_membership(c: &impl GenericClient, id: Uuid, by: Uuid) -> Result<Option<Membership>, DbError> {
+/// Ends one of the account's memberships now. `None` when it was not in force.
+pub async fn end_membership(
+    c: &impl GenericClient,
+    account: &InScope<impl Account>,
+    id: Uuid,
+    by: Uuid,
+) -> Result<Option<Membership>, DbError> {
     let row = c
         .query_opt(
             &format!(
                 "UPDATE memberships m SET valid_until = greatest(now(), valid_from), ended_by = $2 \
-                 WHERE id = $1 AND {MEMBERSHIP_ACTIVE} RETURNING {MEMBERSHIP_COLUMNS}"
+                 WHERE id = $1 AND user_id = $3 AND {MEMBERSHIP_ACTIVE} RETURNING {MEMBERSHIP_COLUMNS}"
             ),
-            &[&id, &by],
+            &[&id, &by, &account.account_id()],
         )
         .await?;
     row.as_ref().map(membership).transpose()

@@ -59,6 +59,7 @@ pub mod ops;
 pub mod pictures;
 pub mod reference;
 pub mod reports;
+pub mod scope;
 pub mod second_factor;
 pub mod service_accounts;
 pub mod sessions;

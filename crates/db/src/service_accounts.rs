@@ -8,6 +8,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::accounts::{MEMBERSHIP_ACTIVE, roles};
+use crate::scope::{Account, InScope};
 use crate::{DbError, GenericClient};
 
 /// A service account without its memberships.
@@ -50,7 +51,7 @@ pub async fn insert_service_account(
     organisation_id: Uuid,
     name: &str,
     description: Option<&str>,
-) -> Result<ServiceAccountRow, DbError> {
+) -> Result<InScope<ServiceAccountRow>, DbError> {
     let username = username(organisation_id, name);
     let row = c
         .query_one(
@@ -68,7 +69,7 @@ pub async fn insert_service_account(
             ],
         )
         .await?;
-    account(&row)
+    Ok(InScope::new(account(&row)?))
 }
 
 pub async fn get_service_account(c: &impl GenericClient, id: Uuid) -> Result<Option<ServiceAccountRow>, DbError> {
@@ -82,19 +83,31 @@ pub async fn find_service_account(
     c: &impl GenericClient,
     scope: AdminScope,
     id: Uuid,
-) -> Result<Option<ServiceAccountRow>, DbError> {
-    Ok(get_service_account(c, id).await?.filter(|row| scope.includes(row.organisation_id)))
+) -> Result<Option<InScope<ServiceAccountRow>>, DbError> {
+    Ok(get_service_account(c, id).await?.filter(|row| scope.includes(row.organisation_id)).map(InScope::new))
 }
 
-/// Locks the account's row for the rest of the transaction.
-pub async fn lock_service_account(c: &impl GenericClient, id: Uuid) -> Result<Option<ServiceAccountRow>, DbError> {
+/// Locks the account's row for the rest of the transaction, if `scope` reaches its
+/// organisation.
+pub async fn lock_service_account(
+    c: &impl GenericClient,
+    scope: AdminScope,
+    id: Uuid,
+) -> Result<Option<InScope<ServiceAccountRow>>, DbError> {
     let row = c
         .query_opt(
             &format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1 AND kind = 'service' FOR UPDATE"),
             &[&id],
         )
         .await?;
-    row.as_ref().map(account).transpose()
+    let row = row.as_ref().map(account).transpose()?;
+    Ok(row.filter(|row| scope.includes(row.organisation_id)).map(InScope::new))
+}
+
+impl Account for ServiceAccountRow {
+    fn account_id(&self) -> Uuid {
+        self.id
+    }
 }
 
 /// Service accounts in `scope` by username (organisation, then name), after `after`.
@@ -120,7 +133,7 @@ pub async fn list_service_accounts(
 
 pub async fn update_service_account(
     c: &impl GenericClient,
-    id: Uuid,
+    target: &InScope<ServiceAccountRow>,
     description: Option<Option<&str>>,
     active: Option<bool>,
 ) -> Result<Option<ServiceAccountRow>, DbError> {
@@ -131,7 +144,7 @@ pub async fn update_service_account(
                    active = coalesce($4, active), updated_at = now() \
                  WHERE id = $1 AND kind = 'service' RETURNING {ACCOUNT_COLUMNS}"
             ),
-            &[&id, &description.is_some(), &description.flatten(), &active],
+            &[&target.id, &description.is_some(), &description.flatten(), &active],
         )
         .await?;
     row.as_ref().map(account).transpose()
@@ -173,7 +186,6 @@ fn api_key(row: &Row) -> Result<ApiKeyRow, DbError> {
 /// What a new key row holds; `allowed_ranges` are CIDR texts already checked.
 pub struct NewKeyRow<'a> {
     pub id: Uuid,
-    pub service_account_id: Uuid,
     pub prefix: &'a str,
     pub secret_hash: &'a [u8],
     pub name: &'a str,
@@ -182,7 +194,11 @@ pub struct NewKeyRow<'a> {
     pub created_by: Uuid,
 }
 
-pub async fn insert_api_key(c: &impl GenericClient, k: &NewKeyRow<'_>) -> Result<ApiKeyRow, DbError> {
+pub async fn insert_api_key(
+    c: &impl GenericClient,
+    account: &InScope<ServiceAccountRow>,
+    k: &NewKeyRow<'_>,
+) -> Result<ApiKeyRow, DbError> {
     let row = c
         .query_one(
             &format!(
@@ -191,7 +207,7 @@ pub async fn insert_api_key(c: &impl GenericClient, k: &NewKeyRow<'_>) -> Result
             ),
             &[
                 &k.id,
-                &k.service_account_id,
+                &account.id,
                 &k.prefix,
                 &k.secret_hash,
                 &k.name,
@@ -205,23 +221,30 @@ pub async fn insert_api_key(c: &impl GenericClient, k: &NewKeyRow<'_>) -> Result
 }
 
 /// The keys of a service account, newest first.
-pub async fn list_api_keys(c: &impl GenericClient, account: Uuid) -> Result<Vec<ApiKeyRow>, DbError> {
+pub async fn list_api_keys(
+    c: &impl GenericClient,
+    account: &InScope<ServiceAccountRow>,
+) -> Result<Vec<ApiKeyRow>, DbError> {
     let rows = c
         .query(
             &format!(
                 "SELECT {KEY_COLUMNS} FROM api_keys WHERE service_account_id = $1 ORDER BY created_at DESC, id LIMIT 1000"
             ),
-            &[&account],
+            &[&account.id],
         )
         .await?;
     rows.iter().map(api_key).collect()
 }
 
-pub async fn get_api_key(c: &impl GenericClient, account: Uuid, id: Uuid) -> Result<Option<ApiKeyRow>, DbError> {
+pub async fn get_api_key(
+    c: &impl GenericClient,
+    account: &InScope<ServiceAccountRow>,
+    id: Uuid,
+) -> Result<Option<ApiKeyRow>, DbError> {
     let row = c
         .query_opt(
             &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1 AND service_account_id = $2"),
-            &[&id, &account],
+            &[&id, &account.id],
         )
         .await?;
     row.as_ref().map(api_key).transpose()
@@ -230,7 +253,7 @@ pub async fn get_api_key(c: &impl GenericClient, account: Uuid, id: Uuid) -> Res
 /// Revokes a key now; a key already revoked keeps its first revocation.
 pub async fn revoke_api_key(
     c: &impl GenericClient,
-    account: Uuid,
+    account: &InScope<ServiceAccountRow>,
     id: Uuid,
     by: Uuid,
 ) -> Result<Option<ApiKeyRow>, DbError> {
@@ -240,7 +263,7 @@ pub async fn revoke_api_key(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()), revoked_by = coalesce(revoked_by, $3) \
                  WHERE id = $1 AND service_account_id = $2 RETURNING {KEY_COLUMNS}"
             ),
-            &[&id, &account, &by],
+            &[&id, &account.id, &by],
         )
         .await?;
     row.as_ref().map(api_key).transpose()

@@ -5,6 +5,7 @@ use sitrep_domain::AdminScope;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::scope::InScope;
 use crate::{DbError, GenericClient};
 
 pub async fn webhook_hosts(c: &impl GenericClient) -> Result<Vec<String>, DbError> {
@@ -136,7 +137,11 @@ pub async fn list(c: &impl GenericClient, scope: AdminScope) -> Result<Vec<Subsc
 }
 
 /// The subscription, if `scope` reaches its organisation.
-pub async fn get(c: &impl GenericClient, scope: AdminScope, id: Uuid) -> Result<Option<SubscriptionRow>, DbError> {
+pub async fn get(
+    c: &impl GenericClient,
+    scope: AdminScope,
+    id: Uuid,
+) -> Result<Option<InScope<SubscriptionRow>>, DbError> {
     let organisation = scope.organisation();
     let row = c
         .query_opt(
@@ -146,13 +151,13 @@ pub async fn get(c: &impl GenericClient, scope: AdminScope, id: Uuid) -> Result<
             &[&id, &organisation],
         )
         .await?;
-    row.as_ref().map(subscription).transpose()
+    Ok(row.as_ref().map(subscription).transpose()?.map(InScope::new))
 }
 
 /// Changes the active flag and/or the secrets (rotation keeps the previous secret).
 pub async fn update(
     c: &impl GenericClient,
-    id: Uuid,
+    target: &InScope<SubscriptionRow>,
     active: Option<bool>,
     secrets: Option<Vec<String>>,
 ) -> Result<Option<SubscriptionRow>, DbError> {
@@ -163,7 +168,7 @@ pub async fn update(
                    failing_since = CASE WHEN $2 THEN NULL ELSE failing_since END \
                  WHERE id = $1 RETURNING {COLUMNS}"
             ),
-            &[&id, &active, &secrets],
+            &[&target.id, &active, &secrets],
         )
         .await?;
     row.as_ref().map(subscription).transpose()
@@ -365,7 +370,11 @@ pub struct DeliveryRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn deliveries(c: &impl GenericClient, subscription: Uuid, limit: i64) -> Result<Vec<DeliveryRow>, DbError> {
+pub async fn deliveries(
+    c: &impl GenericClient,
+    subscription: &InScope<SubscriptionRow>,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, DbError> {
     let rows = c
         .query(
             "SELECT d.id, d.event_id, e.type, e.picture_id, e.report_id, d.state, d.next_attempt_at, d.created_at, \
@@ -376,7 +385,7 @@ pub async fn deliveries(c: &impl GenericClient, subscription: Uuid, limit: i64) 
                coalesce(array_agg(a.duration_ms ORDER BY a.attempt) FILTER (WHERE a.attempt IS NOT NULL), '{}') AS ms \
              FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN delivery_attempts a ON a.delivery_id = d.id \
              WHERE d.subscription_id = $1 GROUP BY d.id, e.type, e.picture_id, e.report_id ORDER BY d.created_at DESC, d.id LIMIT $2",
-            &[&subscription, &limit],
+            &[&subscription.id, &limit],
         )
         .await?;
     rows.iter()
@@ -412,14 +421,18 @@ pub async fn deliveries(c: &impl GenericClient, subscription: Uuid, limit: i64) 
 
 /// Queues failed (and, with `delivered`, delivered) deliveries again, and clears the
 /// failing mark. Returns how many.
-pub async fn replay(c: &impl GenericClient, subscription: Uuid, delivered: bool) -> Result<u64, DbError> {
+pub async fn replay(
+    c: &impl GenericClient,
+    subscription: &InScope<SubscriptionRow>,
+    delivered: bool,
+) -> Result<u64, DbError> {
     let n = c
         .execute(
             "UPDATE deliveries SET state = 'pending', next_attempt_at = now(), lease_until = NULL, failures = 0 \
              WHERE subscription_id = $1 AND (state = 'failed' OR ($2 AND state = 'delivered'))",
-            &[&subscription, &delivered],
+            &[&subscription.id, &delivered],
         )
         .await?;
-    c.execute("UPDATE subscriptions SET failing_since = NULL WHERE id = $1", &[&subscription]).await?;
+    c.execute("UPDATE subscriptions SET failing_since = NULL WHERE id = $1", &[&subscription.id]).await?;
     Ok(n)
 }

@@ -114,11 +114,11 @@ pub async fn run(pool: &Pool, hasher: &PasswordHasher) -> anyhow::Result<Bootstr
         let password = first_password();
         let hash = hasher.hash(&password).await?;
         let id = Uuid::new_v4();
-        accounts::insert_user(&tx, id, FIRST_ACCOUNT, "Secretariat (first account)", &hash).await?;
+        let user = accounts::insert_user(&tx, id, FIRST_ACCOUNT, "Secretariat (first account)", &hash).await?;
         // The secretariat is at OM, a member authority: as a reader it sees what members
         // see, and the metadata of the rest.
         let roles: RoleSet = [Role::Secretariat, Role::Reader].into_iter().collect();
-        accounts::insert_membership(&tx, Uuid::new_v4(), id, om.id, roles, None, None).await?;
+        accounts::insert_membership(&tx, Uuid::new_v4(), &user, om.id, roles, None, None).await?;
         first_account = Some((FIRST_ACCOUNT.to_owned(), password));
     }
     tx.commit().await?;

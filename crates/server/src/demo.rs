@@ -78,9 +78,9 @@ pub async fn seed(c: &impl GenericClient, hasher: &PasswordHasher) -> anyhow::Re
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let hash = hasher.hash(&URL_SAFE_NO_PAD.encode(bytes)).await?;
         let id = Uuid::new_v4();
-        accounts::insert_user(c, id, &u.username, &u.display_name, &hash).await?;
+        let user = accounts::insert_user(c, id, &u.username, &u.display_name, &hash).await?;
         let roles: RoleSet = u.roles.iter().copied().collect();
-        accounts::insert_membership(c, Uuid::new_v4(), id, org_id(c, &u.organisation).await?, roles, None, None)
+        accounts::insert_membership(c, Uuid::new_v4(), &user, org_id(c, &u.organisation).await?, roles, None, None)
             .await?;
     }
     for p in &demo.pictures {

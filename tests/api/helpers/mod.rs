@@ -257,14 +257,21 @@ impl TestApp {
         let hash = hasher.hash(&password).await.unwrap();
         let client = self.pool.get().await.unwrap();
         let id = Uuid::new_v4();
-        sitrep_db::accounts::insert_user(&client, id, username, username, &hash).await.unwrap();
+        let user = sitrep_db::accounts::insert_user(&client, id, username, username, &hash).await.unwrap();
         // The person's own password, not a one-time one.
         sitrep_db::accounts::set_own_password(&client, id, &hash).await.unwrap();
         let roles: RoleSet = roles.iter().copied().collect();
-        sitrep_db::accounts::insert_membership(&client, Uuid::new_v4(), id, self.org(org), roles, None, None)
+        sitrep_db::accounts::insert_membership(&client, Uuid::new_v4(), &user, self.org(org), roles, None, None)
             .await
             .unwrap();
         TestUser { id, username: username.to_owned(), password }
+    }
+
+    /// A person's account as the secretariat's scope reaches it: what the database's
+    /// changes of an account take (tests seed and tamper as the secretariat would).
+    pub async fn person(&self, id: Uuid) -> sitrep_db::scope::InScope<sitrep_db::accounts::UserRow> {
+        let client = self.pool.get().await.unwrap();
+        sitrep_db::accounts::lock_user(&client, sitrep_domain::AdminScope::All, id).await.unwrap().expect("a person")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -6,6 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use sitrep_auth::apikey;
+use sitrep_db::scope::InScope;
 use sitrep_db::service_accounts::{self, ApiKeyRow, NewKeyRow, ServiceAccountRow};
 use sitrep_db::{GenericClient, accounts};
 use sitrep_domain::account::{NewApiKeySpec, NewServiceAccount, ServiceAccountChange};
@@ -44,8 +45,22 @@ const NOT_FOUND: ApiError = ApiError::NotFound { code: "service_account_not_foun
 const KEY_NOT_FOUND: ApiError = ApiError::NotFound { code: "api_key_not_found" };
 
 /// The account, if the caller's scope reaches it; otherwise `404`.
-async fn find_visible(c: &impl GenericClient, p: &Permissions, id: Uuid) -> Result<ServiceAccountRow, ApiError> {
+async fn find_visible(
+    c: &impl GenericClient,
+    p: &Permissions,
+    id: Uuid,
+) -> Result<InScope<ServiceAccountRow>, ApiError> {
     service_accounts::find_service_account(c, p.admin_scope(), id).await?.ok_or(NOT_FOUND)
+}
+
+/// The account, locked for the rest of the transaction, if the caller's scope reaches it;
+/// otherwise `404`.
+async fn lock_visible(
+    c: &impl GenericClient,
+    p: &Permissions,
+    id: Uuid,
+) -> Result<InScope<ServiceAccountRow>, ApiError> {
+    service_accounts::lock_service_account(c, p.admin_scope(), id).await?.ok_or(NOT_FOUND)
 }
 
 async fn with_roles(c: &impl GenericClient, row: ServiceAccountRow) -> Result<ServiceAccount, ApiError> {
@@ -144,9 +159,9 @@ pub async fn create_service_account(
                 "The organisation already has a service account of that name.",
             ))?;
     let membership =
-        accounts::insert_membership(&tx, Uuid::new_v4(), id, organisation, new.roles, None, Some(caller.user_id))
+        accounts::insert_membership(&tx, Uuid::new_v4(), &row, organisation, new.roles, None, Some(caller.user_id))
             .await?;
-    let account = account(row, &[membership]);
+    let account = account(row.into_inner(), &[membership]);
     access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("service_account", id).status(201)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/service-accounts/{id}"))).json(account))
@@ -167,7 +182,7 @@ pub async fn get_service_account(
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
     let row = find_visible(&client, &caller.permissions, id).await?;
-    let account = with_roles(&client, row).await?;
+    let account = with_roles(&client, row.into_inner()).await?;
     access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("service_account", id)).await?;
     Ok(HttpResponse::Ok().json(account))
 }
@@ -194,15 +209,15 @@ pub async fn update_service_account(
     let change = ServiceAccountChange::try_from(body.0)?;
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    service_accounts::lock_service_account(&tx, id).await?.ok_or(NOT_FOUND)?;
-    let current = find_visible(&tx, &caller.permissions, id).await?;
+    let current = lock_visible(&tx, &caller.permissions, id).await?;
     let before = check_manages(&tx, &caller, id).await?;
     if let Some(roles) = change.roles {
         change_roles(&tx, &caller, &current, roles).await?;
         admin::void_credentials_if_it_left(&tx, &state, &before, id, AccountKind::Service, caller.user_id).await?;
     }
     let description = change.description.as_ref().map(|d| d.as_deref());
-    let row = service_accounts::update_service_account(&tx, id, description, change.active).await?.ok_or(NOT_FOUND)?;
+    let row =
+        service_accounts::update_service_account(&tx, &current, description, change.active).await?.ok_or(NOT_FOUND)?;
     let account = with_roles(&tx, row).await?;
     access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("service_account", id)).await?;
     tx.commit().await?;
@@ -213,7 +228,7 @@ pub async fn update_service_account(
 async fn change_roles(
     c: &impl GenericClient,
     caller: &Principal,
-    account: &ServiceAccountRow,
+    account: &InScope<ServiceAccountRow>,
     roles: RoleSet,
 ) -> Result<(), ApiError> {
     caller.permissions.can_grant_roles(account.organisation_id, roles).map_err(refused)?;
@@ -221,9 +236,9 @@ async fn change_roles(
     let memberships =
         accounts::memberships_of(c, account.id, AdminScope::Organisation(account.organisation_id)).await?;
     if let Some(current) = memberships.iter().find(|m| m.active) {
-        accounts::end_membership(c, current.id, by).await?;
+        accounts::end_membership(c, account, current.id, by).await?;
     }
-    accounts::insert_membership(c, Uuid::new_v4(), account.id, account.organisation_id, roles, None, Some(by)).await?;
+    accounts::insert_membership(c, Uuid::new_v4(), account, account.organisation_id, roles, None, Some(by)).await?;
     Ok(())
 }
 
@@ -241,11 +256,12 @@ pub async fn list_api_keys(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
-    find_visible(&client, &caller.permissions, id).await?;
+    let account = find_visible(&client, &caller.permissions, id).await?;
     // Key metadata (prefixes, address ranges, where a key was last used) is the business
     // of whoever manages the account, not of every administrator who may see it exists.
     check_manages(&client, &caller, id).await?;
-    let keys: Vec<ApiKey> = service_accounts::list_api_keys(&client, id).await?.into_iter().map(api_key).collect();
+    let keys: Vec<ApiKey> =
+        service_accounts::list_api_keys(&client, &account).await?.into_iter().map(api_key).collect();
     let ids = keys.iter().map(|k| k.id).collect();
     access_log::commit(
         &state,
@@ -276,16 +292,15 @@ pub async fn create_api_key(
     let spec = NewApiKeySpec::parse(body.0, Utc::now())?;
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    service_accounts::lock_service_account(&tx, id).await?.ok_or(NOT_FOUND)?;
-    find_visible(&tx, &caller.permissions, id).await?;
+    let account = lock_visible(&tx, &caller.permissions, id).await?;
     check_manages(&tx, &caller, id).await?;
     let made = apikey::generate();
     let key_id = Uuid::new_v4();
     let row = service_accounts::insert_api_key(
         &tx,
+        &account,
         &NewKeyRow {
             id: key_id,
-            service_account_id: id,
             prefix: &made.prefix,
             secret_hash: &made.hash,
             name: &spec.name,
@@ -317,9 +332,9 @@ pub async fn get_api_key(
 ) -> Result<HttpResponse, ApiError> {
     let (id, key_id) = path.into_inner();
     let client = meta.client(&state.pool).await?;
-    find_visible(&client, &caller.permissions, id).await?;
+    let account = find_visible(&client, &caller.permissions, id).await?;
     check_manages(&client, &caller, id).await?;
-    let row = service_accounts::get_api_key(&client, id, key_id).await?.ok_or(KEY_NOT_FOUND)?;
+    let row = service_accounts::get_api_key(&client, &account, key_id).await?.ok_or(KEY_NOT_FOUND)?;
     access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("api_key", key_id)).await?;
     Ok(HttpResponse::Ok().json(api_key(row)))
 }
@@ -340,10 +355,9 @@ pub async fn revoke_api_key(
     let (id, key_id) = path.into_inner();
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    service_accounts::lock_service_account(&tx, id).await?.ok_or(NOT_FOUND)?;
-    find_visible(&tx, &caller.permissions, id).await?;
+    let account = lock_visible(&tx, &caller.permissions, id).await?;
     check_manages(&tx, &caller, id).await?;
-    let row = service_accounts::revoke_api_key(&tx, id, key_id, caller.user_id).await?.ok_or(KEY_NOT_FOUND)?;
+    let row = service_accounts::revoke_api_key(&tx, &account, key_id, caller.user_id).await?.ok_or(KEY_NOT_FOUND)?;
     access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("api_key", key_id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(api_key(row)))

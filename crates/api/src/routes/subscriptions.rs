@@ -160,7 +160,7 @@ pub async fn get_subscription(
     let client = meta.client(&state.pool).await?;
     let row = subscriptions::get(&client, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
     access_log::commit(&state, &meta, access_log::by(&meta, &caller).object("subscription", id)).await?;
-    Ok(HttpResponse::Ok().json(view(row, None)))
+    Ok(HttpResponse::Ok().json(view(row.into_inner(), None)))
 }
 
 /// Pause or resume a subscription, or rotate its secret (the previous one keeps signing
@@ -191,11 +191,11 @@ pub async fn update_subscription(
         }
         let new = signing::new_secret();
         secret = Some(new.clone());
-        Some([vec![new], current.secrets.into_iter().take(1).collect()].concat())
+        Some([vec![new], current.secrets.iter().take(1).cloned().collect()].concat())
     } else {
         None
     };
-    let row = subscriptions::update(&tx, id, body.0.active, secrets).await?.ok_or(NOT_FOUND)?;
+    let row = subscriptions::update(&tx, &current, body.0.active, secrets).await?.ok_or(NOT_FOUND)?;
     access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("subscription", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(view(row, secret)))
@@ -215,8 +215,8 @@ pub async fn list_deliveries(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let client = meta.client(&state.pool).await?;
-    subscriptions::get(&client, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
-    let rows = subscriptions::deliveries(&client, id, 200).await?;
+    let subscription = subscriptions::get(&client, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
+    let rows = subscriptions::deliveries(&client, &subscription, 200).await?;
     // An administrator of another organisation (the secretariat) has no metadata view of
     // reports: a report it does not read is not named to it here either.
     let v = sitrep_domain::visibility::Viewer::from(&caller.permissions);
@@ -267,8 +267,8 @@ pub async fn replay_deliveries(
     let id = id.into_inner();
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    subscriptions::get(&tx, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
-    let queued = subscriptions::replay(&tx, id, body.0.delivered).await?;
+    let subscription = subscriptions::get(&tx, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
+    let queued = subscriptions::replay(&tx, &subscription, body.0.delivered).await?;
     access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("subscription", id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(Replayed { queued }))

@@ -3,6 +3,8 @@
 //! for it users without a membership there do not exist (`404`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use sitrep_db::accounts::UserRow;
+use sitrep_db::scope::InScope;
 use sitrep_db::{GenericClient, accounts, sessions};
 use sitrep_domain::account::{MembershipChange, NewMembership, NewUser, UserChange};
 use sitrep_domain::{AccountRoles, AdminScope, Permissions};
@@ -34,7 +36,13 @@ const USER_NOT_FOUND: ApiError = ApiError::NotFound { code: "user_not_found" };
 /// (`accounts::find_user`); otherwise `404`.
 async fn find_visible(c: &impl GenericClient, p: &Permissions, id: Uuid) -> Result<User, ApiError> {
     let (row, memberships) = accounts::find_user(c, p.admin_scope(), id).await?.ok_or(USER_NOT_FOUND)?;
-    Ok(user(row, memberships))
+    Ok(user(row.into_inner(), memberships))
+}
+
+/// The person, locked for the rest of the transaction (serialising changes of its
+/// memberships), if the caller's scope reaches it; otherwise `404`.
+async fn lock_visible(c: &impl GenericClient, p: &Permissions, id: Uuid) -> Result<InScope<UserRow>, ApiError> {
+    accounts::lock_user(c, p.admin_scope(), id).await?.ok_or(USER_NOT_FOUND)
 }
 
 fn user(row: accounts::UserRow, memberships: Vec<Membership>) -> User {
@@ -109,7 +117,7 @@ pub async fn create_user(
     let membership = accounts::insert_membership(
         &tx,
         Uuid::new_v4(),
-        id,
+        &row,
         new.organisation_id,
         new.roles,
         new.valid_until,
@@ -120,7 +128,7 @@ pub async fn create_user(
     tx.commit().await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/users/{id}")))
-        .json(user(row, vec![membership])))
+        .json(user(row.into_inner(), vec![membership])))
 }
 
 /// One user, with the memberships the caller may see.
@@ -167,13 +175,12 @@ pub async fn update_user(
     };
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
-    let target = find_visible(&tx, &caller.permissions, id).await?;
+    let target = lock_visible(&tx, &caller.permissions, id).await?;
     check_manages(&tx, &caller, id).await?;
     change.check_password_for(&target.username)?;
     let row = accounts::update_user(
         &tx,
-        id,
+        &target,
         change.display_name.as_ref().map(|d| d.as_str()),
         change.active,
         hash.as_deref(),
@@ -232,8 +239,7 @@ pub async fn create_membership(
     let new = NewMembership::parse(body.0, chrono::Utc::now())?;
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
-    find_visible(&tx, &caller.permissions, id).await?;
+    let target = lock_visible(&tx, &caller.permissions, id).await?;
     let before = check_manages(&tx, &caller, id).await?;
     caller.permissions.can_grant_roles(new.organisation_id, new.roles).map_err(refused)?;
     check_organisation(&tx, new.organisation_id, "organisation_id").await?;
@@ -247,7 +253,7 @@ pub async fn create_membership(
     let membership = accounts::insert_membership(
         &tx,
         Uuid::new_v4(),
-        id,
+        &target,
         new.organisation_id,
         new.roles,
         new.valid_until,
@@ -288,9 +294,8 @@ pub async fn update_membership(
     let not_found = ApiError::not_found("membership_not_found");
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
-    find_visible(&tx, &caller.permissions, id).await?;
-    let current = accounts::get_membership(&tx, membership_id).await?.filter(|m| m.user_id == id).ok_or(not_found)?;
+    let target = lock_visible(&tx, &caller.permissions, id).await?;
+    let current = accounts::get_membership(&tx, &target, membership_id).await?.ok_or(not_found)?;
     if !caller.permissions.can_manage_members_of(current.organisation_id) {
         return Err(ApiError::not_found("membership_not_found"));
     }
@@ -301,7 +306,7 @@ pub async fn update_membership(
     if !current.active {
         return Err(ApiError::Conflict { code: "membership_not_in_force", detail: "The membership has ended.".into() });
     }
-    let ended = accounts::end_membership(&tx, membership_id, caller.user_id)
+    let ended = accounts::end_membership(&tx, &target, membership_id, caller.user_id)
         .await?
         .ok_or(ApiError::Conflict { code: "membership_not_in_force", detail: "The membership has ended.".into() })?;
     let result = match change {
@@ -313,7 +318,7 @@ pub async fn update_membership(
             accounts::insert_membership(
                 &tx,
                 Uuid::new_v4(),
-                id,
+                &target,
                 current.organisation_id,
                 roles,
                 current.valid_until,
@@ -349,8 +354,7 @@ pub async fn reset_totp(
     let id = id.into_inner();
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    accounts::lock_user(&tx, id).await?.ok_or(USER_NOT_FOUND)?;
-    find_visible(&tx, &caller.permissions, id).await?;
+    lock_visible(&tx, &caller.permissions, id).await?;
     check_manages(&tx, &caller, id).await?;
     sitrep_db::second_factor::remove_totp(&tx, id).await?;
     sessions::revoke_user_sessions(&tx, id, None, "totp_reset").await?;
