@@ -182,7 +182,7 @@ async fn two_server_processes_appending_at_once_keep_one_valid_chain() {
     let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
     // A second process on the same database and data folder (keys, certificate).
     let mut settings = test_settings(&app.db_url, &app.data_dir);
-    settings.audit.checkpoint_interval_secs = 1;
+    settings.access_log.checkpoint_interval_secs = 1;
     let second = Application::build(settings).await.unwrap();
     let second_address = format!("https://127.0.0.1:{}", second.port());
     let second_handle = second.handle();
@@ -460,7 +460,7 @@ async fn an_export_whose_record_cannot_be_written_sends_nothing() {
 
 #[tokio::test]
 async fn checkpoints_are_signed_periodically_once_per_head_and_by_one_process_at_a_time() {
-    let app = TestApp::spawn_with(|s| s.audit.checkpoint_interval_secs = 1).await;
+    let app = TestApp::spawn_with(|s| s.access_log.checkpoint_interval_secs = 1).await;
     traffic(&app).await;
     let client = app.pool.get().await.unwrap();
     let last: i64 = client.query_one("SELECT max(seq) FROM access_log", &[]).await.unwrap().get(0);

@@ -28,7 +28,9 @@ pub struct Settings {
     pub log: LogSettings,
     pub pictures: PictureSettings,
     pub delivery: sitrep_delivery::worker::WorkerOptions,
-    pub audit: AuditSettings,
+    /// `[access_log]`; `[audit]`, its earlier name, is still read.
+    #[serde(alias = "audit")]
+    pub access_log: AccessLogSettings,
     pub notifications: sitrep_delivery::notify::NotifyOptions,
     pub attachments: sitrep_api::attachments::AttachmentPolicy,
     pub console: ConsoleSettings,
@@ -68,7 +70,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             pictures: PictureSettings::default(),
             delivery: Default::default(),
-            audit: AuditSettings::default(),
+            access_log: AccessLogSettings::default(),
             attachments: Default::default(),
             console: ConsoleSettings::default(),
             notifications: Default::default(),
@@ -188,7 +190,7 @@ impl Default for HttpSettings {
 /// The access log's signed checkpoints.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AuditSettings {
+pub struct AccessLogSettings {
     /// Ed25519 key (PKCS#8 PEM) that signs checkpoints; default `data_dir/audit/checkpoint-key.pem`.
     pub checkpoint_key_file: Option<PathBuf>,
     /// Seconds between checkpoints (made only when the log grew); 0 turns them off.
@@ -198,9 +200,9 @@ pub struct AuditSettings {
     pub seal_interval_ms: u64,
 }
 
-impl Default for AuditSettings {
+impl Default for AccessLogSettings {
     fn default() -> Self {
-        AuditSettings { checkpoint_key_file: None, checkpoint_interval_secs: 300, seal_interval_ms: 200 }
+        AccessLogSettings { checkpoint_key_file: None, checkpoint_interval_secs: 300, seal_interval_ms: 200 }
     }
 }
 
@@ -313,7 +315,7 @@ impl Settings {
     }
 
     pub fn checkpoint_key_file(&self) -> PathBuf {
-        self.audit.checkpoint_key_file.clone().unwrap_or_else(|| self.data_dir.join("audit/checkpoint-key.pem"))
+        self.access_log.checkpoint_key_file.clone().unwrap_or_else(|| self.data_dir.join("audit/checkpoint-key.pem"))
     }
 
     pub fn totp_seal_key_file(&self) -> PathBuf {
@@ -381,6 +383,15 @@ mod tests {
         assert_eq!(s.migration_url().unwrap().expose_secret(), url.expose_secret());
         let read = s.read_url().unwrap().unwrap();
         assert_eq!(read.expose_secret(), "postgres://a@replica/x?sslmode=verify-full&sslrootcert=/own.pem");
+    }
+
+    #[test]
+    fn the_access_log_section_is_read_under_its_name_and_its_earlier_one() {
+        let s = from_toml("[access_log]\ncheckpoint_interval_secs = 7").unwrap();
+        assert_eq!(s.access_log.checkpoint_interval_secs, 7);
+        let s = from_toml("[audit]\nseal_interval_ms = 9").unwrap();
+        assert_eq!(s.access_log.seal_interval_ms, 9);
+        assert!(from_toml("[access_log]\ncheckpoint_intervall_secs = 7").is_err());
     }
 
     #[test]

@@ -112,10 +112,10 @@ impl Application {
         let seal = SealKey::load_or_create(&settings.totp_seal_key_file())?;
         let hasher = PasswordHasher::new(&settings.auth.password)?;
         let checkpoints = CheckpointSigner::load_or_create(&settings.checkpoint_key_file())?;
-        if settings.audit.checkpoint_interval_secs > 0 {
+        if settings.access_log.checkpoint_interval_secs > 0 {
             checkpoints
                 .clone()
-                .spawn_periodic(background.clone(), Duration::from_secs(settings.audit.checkpoint_interval_secs));
+                .spawn_periodic(background.clone(), Duration::from_secs(settings.access_log.checkpoint_interval_secs));
         }
         let d = &settings.delivery;
         let mut extra_roots = Vec::new();
@@ -174,7 +174,7 @@ impl Application {
             _ => None,
         };
         let (seal_stop, sealing) = tokio::sync::watch::channel(false);
-        let every = Duration::from_millis(settings.audit.seal_interval_ms.max(1));
+        let every = Duration::from_millis(settings.access_log.seal_interval_ms.max(1));
         let sealer = tokio::spawn(crate::sealer::run(background, every, sealing));
         let peer_stop = shutdown.subscribe();
         let state = web::Data::new(state);

@@ -164,7 +164,7 @@ pub fn test_settings(db_url: &str, data_dir: &Path) -> Settings {
         Settings { listen: "127.0.0.1:0".parse().unwrap(), data_dir: data_dir.to_path_buf(), ..Default::default() };
     s.database.url = Some(as_service_role(db_url).into());
     s.database.migration_url = Some(db_url.to_owned().into());
-    s.audit.checkpoint_interval_secs = 0;
+    s.access_log.checkpoint_interval_secs = 0;
     s.database.max_connections = 8;
     s.tls.mode = TlsMode::SelfSigned;
     s.http.workers = Some(2);
