@@ -439,6 +439,12 @@ async fn a_peer_url_obeys_the_outbound_rules_of_webhooks() {
         let res = home.post_json("/api/v1/peers", Some(&sec), &base(url)).await;
         assert_eq!(res.status(), 422, "{url}");
     }
+    // A CA certificate one byte longer than the limit is that field's error, not a body
+    // too large: the limit leaves the body room for it (the document states it).
+    let mut body = base("https://taxii.example/taxii2/api/");
+    body["ca_pem"] = json!("a".repeat(sitrep_api::routes::peers::CA_PEM_MAX + 1));
+    let problem = crate::helpers::problem(home.post_json("/api/v1/peers", Some(&sec), &body).await, 422).await;
+    assert!(problem.to_string().contains("ca_pem"), "{problem}");
     // A name is checked on the address connected to: localhost resolves to loopback.
     let res = home.post_json("/api/v1/peers", Some(&sec), &base("https://localhost:9/taxii2/api/")).await;
     assert_eq!(res.status(), 201);

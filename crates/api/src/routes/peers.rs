@@ -42,8 +42,11 @@ pub const POLL_INTERVAL_SECS: (u32, u32) = (10, 86_400);
 pub const SECRET_PATTERN: &str = "^[!-~]{1,4096}$";
 /// A Basic user name: 1 to 200 printable ASCII characters but `:`.
 pub const USERNAME_PATTERN: &str = "^[!-9;-~]{1,200}$";
-/// A CA certificate's longest PEM, in bytes.
-pub const CA_PEM_MAX: usize = 65_536;
+/// A CA certificate's longest PEM, in bytes: room for a chain of a dozen certificates, and
+/// half the request body's limit, so that a PEM one byte too long is answered `422` with
+/// the field named, not `413` for the whole body (its line breaks are escaped in JSON).
+pub const CA_PEM_MAX: usize = 32 * 1024;
+const _: () = assert!(2 * CA_PEM_MAX <= crate::body::BODY_LIMIT);
 
 fn collection_id_ok(s: &str) -> bool {
     !s.is_empty() && s.len() <= 200 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -143,7 +146,7 @@ async fn check(c: &impl sitrep_db::GenericClient, state: &AppState, p: Checked) 
             && pem.contains("-----BEGIN CERTIFICATE-----")
             && reqwest::Certificate::from_pem(pem.as_bytes()).is_ok();
         if !ok {
-            return Err(ApiError::invalid("ca_pem", "invalid_value", "a PEM certificate of at most 64 KiB"));
+            return Err(ApiError::invalid("ca_pem", "invalid_value", "a PEM certificate of at most 32 KiB"));
         }
     }
     let Some(account) = db::importer(c, p.service_account_id, p.organisation_id).await? else {
