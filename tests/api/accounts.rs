@@ -39,21 +39,9 @@ async fn the_secretariat_creates_lists_renames_and_deactivates_organisations() {
     assert_eq!(renamed["name"], json!({"sv": "Ny"}));
 
     // A member of the organisation loses access when it is deactivated.
-    let client = app.pool.get().await.unwrap();
     let user = app.seed_user("member.new", "A", &[Role::Reader]).await;
     let org_id: uuid::Uuid = id.parse().unwrap();
-    let roles = [Role::Reader].into_iter().collect();
-    let m = sitrep_db::accounts::insert_membership(
-        &client,
-        uuid::Uuid::new_v4(),
-        &app.person(user.id).await,
-        org_id,
-        roles,
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    let m = app.add_membership(user.id, org_id, &[Role::Reader]).await;
     assert!(m.active);
     let body = json!({"username": "member.new", "password": user.password, "organisation": "NEW-ORG"});
     let pair: Value = app.post_json("/api/v1/auth/login", None, &body).await.json().await.unwrap();
@@ -358,19 +346,7 @@ async fn an_org_admin_cannot_change_a_user_shared_with_another_organisation() {
     let app = TestApp::spawn().await;
     let admin = app.seed_user("a.admin", "A", &[Role::OrgAdmin]).await;
     let shared = app.seed_user("shared.user", "A", &[Role::Reader]).await;
-    let client = app.pool.get().await.unwrap();
-    let roles = [Role::Reader].into_iter().collect();
-    sitrep_db::accounts::insert_membership(
-        &client,
-        uuid::Uuid::new_v4(),
-        &app.person(shared.id).await,
-        app.org("B"),
-        roles,
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    app.add_membership(shared.id, app.org("B"), &[Role::Reader]).await;
     let token = app.token(&admin).await;
     let user: Value = app.get(&format!("/api/v1/users/{}", shared.id), Some(&token)).await.json().await.unwrap();
     assert_eq!(user["memberships"].as_array().unwrap().len(), 1, "B's membership is not A's business");

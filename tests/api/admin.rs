@@ -92,19 +92,7 @@ async fn org_admin_cannot_end_or_change_a_membership_of_a_user_privileged_in_ano
     let sec = app.token(&sec).await;
     let token = app.token(&admin).await;
     let user = app.seed_user("two.hats", "A", &[Role::Reader]).await;
-    let client = app.pool.get().await.unwrap();
-    let auditor = [Role::Auditor].into_iter().collect();
-    sitrep_db::accounts::insert_membership(
-        &client,
-        Uuid::new_v4(),
-        &app.person(user.id).await,
-        app.org("S"),
-        auditor,
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    app.add_membership(user.id, app.org("S"), &[Role::Auditor]).await;
     let mid = membership_in(&app, &sec, user.id, app.org("A")).await;
     for (what, res) in person_changes(&app, &token, user.id, &mid).await {
         assert_eq!(problem(res, 403).await["code"], "account_privileged", "{what}");
@@ -125,19 +113,7 @@ async fn org_admin_cannot_change_a_user_shared_with_another_organisation_in_any_
     let sec = app.token(&sec).await;
     let token = app.token(&admin).await;
     let user = app.seed_user("shared.user", "A", &[Role::Reader]).await;
-    let client = app.pool.get().await.unwrap();
-    let reader = [Role::Reader].into_iter().collect();
-    sitrep_db::accounts::insert_membership(
-        &client,
-        Uuid::new_v4(),
-        &app.person(user.id).await,
-        app.org("B"),
-        reader,
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    app.add_membership(user.id, app.org("B"), &[Role::Reader]).await;
     let mid = membership_in(&app, &sec, user.id, app.org("A")).await;
     for (what, res) in person_changes(&app, &token, user.id, &mid).await {
         assert_eq!(problem(res, 403).await["code"], "user_shared", "{what}");

@@ -136,19 +136,7 @@ async fn logins_per_client_address_are_throttled() {
 async fn a_user_of_several_organisations_names_one_at_login() {
     let app = TestApp::spawn().await;
     let user = app.seed_user("two.hats", "A", &[Role::Reader]).await;
-    let client = app.pool.get().await.unwrap();
-    let roles = [Role::Approver].into_iter().collect();
-    sitrep_db::accounts::insert_membership(
-        &client,
-        uuid::Uuid::new_v4(),
-        &app.person(user.id).await,
-        app.org("B"),
-        roles,
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    app.add_membership(user.id, app.org("B"), &[Role::Approver]).await;
     let res = app.login_response("two.hats", &user.password).await;
     let body = problem(res, 422).await;
     assert_eq!(body["errors"][0]["field"], "organisation");

@@ -274,6 +274,15 @@ impl TestApp {
         sitrep_db::accounts::lock_user(&client, sitrep_domain::AdminScope::All, id).await.unwrap().expect("a person")
     }
 
+    /// Gives the person one more membership, of `org` with `roles`, as the database would
+    /// take it from the secretariat.
+    pub async fn add_membership(&self, user: Uuid, org: Uuid, roles: &[Role]) -> sitrep_types::Membership {
+        let client = self.pool.get().await.unwrap();
+        let roles: RoleSet = roles.iter().copied().collect();
+        let person = self.person(user).await;
+        sitrep_db::accounts::insert_membership(&client, Uuid::new_v4(), &person, org, roles, None, None).await.unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
