@@ -404,3 +404,34 @@ async fn an_org_admin_switches_its_own_review_and_totp_on_and_off() {
     assert_eq!(policy(&app, &admin, json!({"require_review": true})).await.status(), 200);
     assert_eq!(policy(&app, &admin, json!({"require_review": false})).await.status(), 200);
 }
+
+/// A membership or an API key is reached only under the account it belongs to, even by
+/// an administrator whose scope reaches both accounts: the other account's id in the path
+/// is `404`, and nothing changes.
+#[tokio::test]
+async fn a_membership_or_key_is_changed_only_under_its_own_account() {
+    let app = spawn().await;
+    let sec = app.seed_user("sec.user", "S", &[Role::Secretariat]).await;
+    let sec = app.token(&sec).await;
+    let x = app.seed_user("user.x", "A", &[Role::Reader]).await;
+    let y = app.seed_user("user.y", "A", &[Role::Reader]).await;
+    let ys = membership_in(&app, &sec, y.id, app.org("A")).await;
+    let under_x = format!("/api/v1/users/{}/memberships/{ys}", x.id);
+    for body in [json!({"roles": ["approver"]}), json!({"end": true})] {
+        let res = app.patch_json(&under_x, &sec, &body).await;
+        assert_eq!(problem(res, 404).await["code"], "membership_not_found");
+    }
+    assert_eq!(membership_in(&app, &sec, y.id, app.org("A")).await, ys, "y's membership is unchanged");
+
+    let (s1, _) = crate::helpers::taxii::service_account(&app, "A", &["reader"]).await;
+    let (s2, _) = crate::helpers::taxii::service_account(&app, "A", &["author"]).await;
+    let keys: Value = app.get(&format!("/api/v1/service-accounts/{s2}/keys"), Some(&sec)).await.json().await.unwrap();
+    let key = keys[0]["id"].as_str().unwrap().to_owned();
+    let res = app.get(&format!("/api/v1/service-accounts/{s1}/keys/{key}"), Some(&sec)).await;
+    assert_eq!(problem(res, 404).await["code"], "api_key_not_found");
+    let revoke = format!("/api/v1/service-accounts/{s1}/keys/{key}/revoke");
+    let res = app.post_json(&revoke, Some(&sec), &json!({})).await;
+    assert_eq!(problem(res, 404).await["code"], "api_key_not_found");
+    let keys: Value = app.get(&format!("/api/v1/service-accounts/{s2}/keys"), Some(&sec)).await.json().await.unwrap();
+    assert!(keys[0]["revoked_at"].is_null(), "s2's key still works: {keys}");
+}

@@ -3,6 +3,9 @@
 //! away from its administrator voids. The rule itself is
 //! `Permissions::can_manage_account` in the domain crate.
 
+use sitrep_db::accounts::UserRow;
+use sitrep_db::scope::InScope;
+use sitrep_db::service_accounts::ServiceAccountRow;
 use sitrep_db::{GenericClient, accounts, service_accounts, sessions};
 use sitrep_domain::{AccountRoles, Refusal};
 use uuid::Uuid;
@@ -63,11 +66,12 @@ pub(crate) async fn check_organisation(c: &impl GenericClient, id: Uuid, field: 
     }
 }
 
-/// Which credentials an account has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AccountKind {
-    Person,
-    Service,
+/// An account an administrator changes, as found through the administrator's scope; what
+/// its credentials are follows from its kind.
+#[derive(Clone, Copy)]
+pub(crate) enum Managed<'a> {
+    Person(&'a InScope<UserRow>),
+    Service(&'a InScope<ServiceAccountRow>),
 }
 
 /// After a membership change of `account` (still under its row lock): when the change
@@ -80,23 +84,26 @@ pub(crate) async fn void_credentials_if_it_left(
     c: &impl GenericClient,
     state: &AppState,
     before: &AccountRoles,
-    account: Uuid,
-    kind: AccountKind,
+    account: Managed<'_>,
     by: Uuid,
 ) -> Result<bool, ApiError> {
-    let after = accounts::account_roles(c, account).await?;
+    let id = match account {
+        Managed::Person(p) => p.id,
+        Managed::Service(s) => s.id,
+    };
+    let after = accounts::account_roles(c, id).await?;
     if !before.leaves_its_administrator(&after) {
         return Ok(false);
     }
-    match kind {
-        AccountKind::Person => {
+    match account {
+        Managed::Person(person) => {
             let secret = hex::encode(rand::random::<[u8; 32]>());
             let unusable = state.hasher.hash(&secret).await?;
-            accounts::void_person_credentials(c, account, &unusable).await?;
-            sessions::revoke_user_sessions(c, account, None, "credentials_voided").await?;
+            accounts::void_person_credentials(c, person, &unusable).await?;
+            sessions::revoke_user_sessions(c, id, None, "credentials_voided").await?;
         }
-        AccountKind::Service => {
-            service_accounts::revoke_all_api_keys(c, account, by).await?;
+        Managed::Service(service) => {
+            service_accounts::revoke_all_api_keys(c, service, by).await?;
         }
     }
     Ok(true)

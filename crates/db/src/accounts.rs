@@ -591,7 +591,12 @@ pub async fn account_roles(c: &impl GenericClient, account: Uuid) -> Result<Acco
 /// Replaces a person's password hash by `unusable_hash` (of a secret nobody keeps) and
 /// removes its second factor and recovery codes: credentials someone who may no longer
 /// manage the account could know. The caller ends its sessions.
-pub async fn void_person_credentials(c: &impl GenericClient, id: Uuid, unusable_hash: &str) -> Result<(), DbError> {
+pub async fn void_person_credentials(
+    c: &impl GenericClient,
+    person: &InScope<UserRow>,
+    unusable_hash: &str,
+) -> Result<(), DbError> {
+    let id = person.id;
     c.execute(
         "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 AND kind = 'person'",
         &[&id, &unusable_hash],

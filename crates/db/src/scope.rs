@@ -1,11 +1,13 @@
 //! What an administrator's scope reaches. Accounts, service accounts and subscriptions are
 //! found the way pictures are found through a viewer: by a finder of this crate that takes
-//! the caller's scope (`accounts::find_user` and `lock_user`,
-//! `service_accounts::find_service_account` and `lock_service_account`,
-//! `subscriptions::get`), or made in the same transaction. The finder hands out the row
-//! as an [`InScope`], and every change to such an object takes one; code outside this
-//! crate cannot make an `InScope` from a bare id, so a handler cannot change an object it
-//! did not find through the caller's scope.
+//! a scope (`accounts::find_user` and `lock_user`, `service_accounts::find_service_account`
+//! and `lock_service_account`, `subscriptions::get` and `lock`), or made in the same
+//! transaction. The finder hands out the row as an [`InScope`]. The changes to such an
+//! object, and the reads of its memberships, keys and deliveries, take one; code outside
+//! this crate cannot make an `InScope` from a bare id, so a handler cannot reach them for
+//! an object it did not find through a scope. Which scope is the caller's business: the
+//! API passes the caller's (`Permissions::admin_scope`). Ending a person's sessions and
+//! removing its TOTP take the id, as they serve self-service too.
 
 use std::ops::Deref;
 

@@ -270,10 +270,14 @@ pub async fn revoke_api_key(
 }
 
 /// Revokes every key of the account not revoked yet; returns how many.
-pub async fn revoke_all_api_keys(c: &impl GenericClient, account: Uuid, by: Uuid) -> Result<u64, DbError> {
+pub async fn revoke_all_api_keys(
+    c: &impl GenericClient,
+    account: &InScope<ServiceAccountRow>,
+    by: Uuid,
+) -> Result<u64, DbError> {
     Ok(c.execute(
         "UPDATE api_keys SET revoked_at = now(), revoked_by = $2 WHERE service_account_id = $1 AND revoked_at IS NULL",
-        &[&account, &by],
+        &[&account.id, &by],
     )
     .await?)
 }

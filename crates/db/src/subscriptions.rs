@@ -142,11 +142,30 @@ pub async fn get(
     scope: AdminScope,
     id: Uuid,
 ) -> Result<Option<InScope<SubscriptionRow>>, DbError> {
+    find(c, scope, id, "").await
+}
+
+/// [`get`], locking the row for the rest of the transaction (two changes of its secrets
+/// at once must not lose one).
+pub async fn lock(
+    c: &impl GenericClient,
+    scope: AdminScope,
+    id: Uuid,
+) -> Result<Option<InScope<SubscriptionRow>>, DbError> {
+    find(c, scope, id, " FOR UPDATE").await
+}
+
+async fn find(
+    c: &impl GenericClient,
+    scope: AdminScope,
+    id: Uuid,
+    lock: &str,
+) -> Result<Option<InScope<SubscriptionRow>>, DbError> {
     let organisation = scope.organisation();
     let row = c
         .query_opt(
             &format!(
-                "SELECT {COLUMNS} FROM subscriptions WHERE id = $1 AND ($2::uuid IS NULL OR organisation_id = $2)"
+                "SELECT {COLUMNS} FROM subscriptions WHERE id = $1 AND ($2::uuid IS NULL OR organisation_id = $2){lock}"
             ),
             &[&id, &organisation],
         )

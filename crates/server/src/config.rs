@@ -28,7 +28,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub pictures: PictureSettings,
     pub delivery: sitrep_delivery::worker::WorkerOptions,
-    /// `[access_log]`; `[audit]`, its earlier name, is still read.
+    /// `[access_log]`; `[audit]`, its earlier name, is still read (one of the two, in the
+    /// file and the environment alike: both at once is a duplicate field).
     #[serde(alias = "audit")]
     pub access_log: AccessLogSettings,
     pub notifications: sitrep_delivery::notify::NotifyOptions,

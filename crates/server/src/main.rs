@@ -91,7 +91,7 @@ enum AccessLogCommand {
         #[arg(long)]
         threads: Option<usize>,
     },
-    /// Sign the current chain head now (also done every audit.checkpoint_interval_secs).
+    /// Sign the current chain head now (also done every access_log.checkpoint_interval_secs).
     Checkpoint,
     /// Print the checkpoint public key (base64 raw and PEM) and its key id.
     PublicKey,

@@ -59,7 +59,7 @@ impl Process {
             .env("DATABASE_URL", as_service_role(&app.db_url))
             .env("SITREP_DATABASE__MIGRATION_URL", &app.db_url)
             .env("SITREP_DATABASE__MAX_CONNECTIONS", "8")
-            .env("SITREP_AUDIT__CHECKPOINT_INTERVAL_SECS", "0")
+            .env("SITREP_ACCESS_LOG__CHECKPOINT_INTERVAL_SECS", "0")
             .env("SITREP_HTTP__WORKERS", "2")
             .env("SITREP_LOG__FORMAT", "json")
             .env("SITREP_LOG__LEVEL", "info")

@@ -17,7 +17,7 @@ use sitrep_types::{
 use uuid::Uuid;
 
 use crate::access_log::{self, RecordExt};
-use crate::admin::{self, AccountKind, check_manages, check_organisation, refused};
+use crate::admin::{self, Managed, check_manages, check_organisation, refused};
 use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
@@ -213,7 +213,7 @@ pub async fn update_service_account(
     let before = check_manages(&tx, &caller, id).await?;
     if let Some(roles) = change.roles {
         change_roles(&tx, &caller, &current, roles).await?;
-        admin::void_credentials_if_it_left(&tx, &state, &before, id, AccountKind::Service, caller.user_id).await?;
+        admin::void_credentials_if_it_left(&tx, &state, &before, Managed::Service(&current), caller.user_id).await?;
     }
     let description = change.description.as_ref().map(|d| d.as_deref());
     let row =

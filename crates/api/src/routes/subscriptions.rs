@@ -180,7 +180,7 @@ pub async fn update_subscription(
     let id = id.into_inner();
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    let current = subscriptions::get(&tx, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
+    let current = subscriptions::lock(&tx, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
     let mut secret = None;
     let secrets = if body.0.rotate_secret == Some(true) {
         if current.channel != "webhook" {
@@ -267,7 +267,7 @@ pub async fn replay_deliveries(
     let id = id.into_inner();
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    let subscription = subscriptions::get(&tx, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
+    let subscription = subscriptions::lock(&tx, caller.permissions.admin_scope(), id).await?.ok_or(NOT_FOUND)?;
     let queued = subscriptions::replay(&tx, &subscription, body.0.delivered).await?;
     access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("subscription", id)).await?;
     tx.commit().await?;

@@ -12,7 +12,7 @@ use sitrep_types::{CreateMembership, CreateUser, Membership, Page, UpdateMembers
 use uuid::Uuid;
 
 use crate::access_log::{self, RecordExt};
-use crate::admin::{self, AccountKind, check_manages, check_organisation, refused};
+use crate::admin::{self, Managed, check_manages, check_organisation, refused};
 use crate::body::{Json, Query};
 use crate::docs::{AuthFailures, BodyFailures, Conflict, Forbidden, NotFound, QueryFailures, ServerFailures};
 use crate::error::ApiError;
@@ -260,7 +260,7 @@ pub async fn create_membership(
         Some(caller.user_id),
     )
     .await?;
-    settle(&tx, &state, &before, id, caller.user_id).await?;
+    settle(&tx, &state, &before, &target, caller.user_id).await?;
     access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("membership", membership.id).status(201))
         .await?;
     tx.commit().await?;
@@ -327,7 +327,7 @@ pub async fn update_membership(
             .await?
         }
     };
-    settle(&tx, &state, &before, id, caller.user_id).await?;
+    settle(&tx, &state, &before, &target, caller.user_id).await?;
     access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("membership", membership_id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(result))
@@ -354,10 +354,10 @@ pub async fn reset_totp(
     let id = id.into_inner();
     let mut client = meta.client(&state.pool).await?;
     let tx = client.transaction().await?;
-    lock_visible(&tx, &caller.permissions, id).await?;
+    let target = lock_visible(&tx, &caller.permissions, id).await?;
     check_manages(&tx, &caller, id).await?;
-    sitrep_db::second_factor::remove_totp(&tx, id).await?;
-    sessions::revoke_user_sessions(&tx, id, None, "totp_reset").await?;
+    sitrep_db::second_factor::remove_totp(&tx, target.id).await?;
+    sessions::revoke_user_sessions(&tx, target.id, None, "totp_reset").await?;
     access_log::write(&tx, &meta, access_log::by(&meta, &caller).object("user", id).status(204)).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
@@ -369,9 +369,9 @@ async fn settle(
     c: &impl GenericClient,
     state: &AppState,
     before: &AccountRoles,
-    id: Uuid,
+    person: &InScope<UserRow>,
     by: Uuid,
 ) -> Result<(), ApiError> {
-    admin::void_credentials_if_it_left(c, state, before, id, AccountKind::Person, by).await?;
+    admin::void_credentials_if_it_left(c, state, before, Managed::Person(person), by).await?;
     Ok(())
 }
