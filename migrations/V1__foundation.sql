@@ -75,7 +75,7 @@ CREATE TABLE login_throttle (
     locked_until    timestamptz
 );
 
--- The access log (DESIGN §6). One row per request that reads or writes data, every
+-- The access log (docs/access-log.md). One row per request that reads or writes data, every
 -- login, refresh and denial. Written only through sitrep_db::audit::record.
 CREATE TABLE access_log (
     seq             bigserial PRIMARY KEY,

@@ -8,7 +8,7 @@
 -- write and its record still commit together, and a read is still answered only after
 -- its record is durable), and a sealer (every server process runs one; the head lock
 -- makes one seal at a time) moves committed records into access_log in batches, giving
--- each its seq, time and hash there. research/security.md §5.2 describes this design.
+-- each its seq, time and hash there. docs/access-log.md describes this design.
 --
 -- * digest is SHA-256 of the record's canonical JSON, computed in Rust at request time;
 --   the chain's hash is computed when sealing, in Rust (sitrep_db::chain::link), and the

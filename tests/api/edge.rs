@@ -151,6 +151,35 @@ async fn login_finds_an_account_by_a_lookalike_of_its_name_and_counts_its_failur
     assert_eq!(refused(res).await, pair("username", "invisible_character"));
 }
 
+/// Two migrations had comments reworded after they shipped. A database that applied the
+/// shipped text migrates again (its record takes the new checksum); one whose record
+/// matches neither text is still refused, as any edited migration is.
+#[tokio::test]
+async fn a_database_that_applied_the_shipped_text_of_a_reworded_migration_still_migrates() {
+    let app = TestApp::spawn().await;
+    let db = app.pool.get().await.unwrap();
+    let checksums = || async {
+        let db = app.pool.get().await.unwrap();
+        let rows = db
+            .query("SELECT checksum FROM refinery_schema_history WHERE version IN (1, 8) ORDER BY version", &[])
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>()
+    };
+    let now = checksums().await;
+    for (v, shipped) in [(1, "7657987610499372895"), (8, "14409208794616846178")] {
+        db.execute("UPDATE refinery_schema_history SET checksum = $2 WHERE version = $1", &[&v, &shipped])
+            .await
+            .unwrap();
+    }
+    sitrep_db::migrate::run(&app.db_url).await.unwrap();
+    assert_eq!(checksums().await, now, "the record has the reworded text's checksum");
+
+    db.execute("UPDATE refinery_schema_history SET checksum = '1' WHERE version = 8", &[]).await.unwrap();
+    let err = sitrep_db::migrate::run(&app.db_url).await.unwrap_err();
+    assert!(format!("{err:#}").contains("access_log_sealer"), "{err:#}");
+}
+
 #[tokio::test]
 async fn accounts_get_their_fold_when_migrations_run_and_the_older_of_two_lookalikes_keeps_it() {
     let app = TestApp::spawn().await;
