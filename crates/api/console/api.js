@@ -38,8 +38,12 @@ export function me() {
   return session && session.me;
 }
 
+/**
+ * Signed in once the person is known: between taking the tokens and reading `/me` (at
+ * sign-in, or when a reload resumes the session) a page drawn then would have no `me`.
+ */
 export function signedIn() {
-  return session !== null;
+  return session !== null && session.me != null;
 }
 
 export function hasRole(...roles) {
