@@ -84,9 +84,11 @@ function renderStatic() {
 function renderChrome() {
   renderStatic();
   const top = document.getElementById('top');
-  top.hidden = !signedIn();
-  if (!signedIn()) return;
+  // Between taking the tokens and reading `/me` (at sign-in, or when a reload resumes the
+  // session) the person is not known yet: the bar waits for the next draw.
   const m = me();
+  top.hidden = !signedIn() || !m;
+  if (top.hidden) return;
   const roles = m.roles.map((r) => t(`role.${r}`)).join(', ');
   mount(document.getElementById('who'), t('chrome.who', { name: m.display_name, org: m.organisation.code, roles }));
   const nav = document.getElementById('nav');
